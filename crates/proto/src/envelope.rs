@@ -1,0 +1,264 @@
+//! The JSON-RPC 2.0 envelope, parsed lazily.
+//!
+//! Only the routing fields are interpreted; `params`, `result` and `error`
+//! are kept as raw JSON text so they can be forwarded unchanged.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer};
+use serde_json::value::RawValue;
+
+use crate::error::RpcError;
+
+/// A JSON-RPC request id, kept as its exact JSON text (a string or a number),
+/// so it is echoed back byte-for-byte.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct RequestId(Arc<str>);
+
+impl RequestId {
+    /// Build from raw JSON text; only strings and numbers are ids.
+    pub fn from_raw(raw: &RawValue) -> Result<Self, ParseError> {
+        let text = raw.get();
+        match text.as_bytes().first() {
+            Some(b'"') | Some(b'-') | Some(b'0'..=b'9') => Ok(Self(Arc::from(text))),
+            _ => Err(ParseError::BadId),
+        }
+    }
+
+    /// An id from an integer (used for server-to-client requests).
+    pub fn from_u64(n: u64) -> Self {
+        Self(Arc::from(n.to_string()))
+    }
+
+    /// An id from a string, JSON-encoded.
+    pub fn from_string(s: &str) -> Self {
+        Self(Arc::from(
+            serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into()),
+        ))
+    }
+
+    /// The id as JSON text.
+    pub fn as_json(&self) -> &str {
+        &self.0
+    }
+
+    /// The id as a `serde_json::Value`.
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::from_str(&self.0).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+impl fmt::Debug for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Why a body could not be read as JSON-RPC.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("parse error: {0}")]
+    Json(String),
+    #[error("invalid request: \"jsonrpc\" must be \"2.0\"")]
+    BadVersion,
+    #[error("invalid request: \"id\" must be a string or a number")]
+    BadId,
+    #[error("invalid request: a message needs \"method\", or \"result\"/\"error\" with an \"id\"")]
+    NotAMessage,
+    #[error("invalid request: \"method\" must be a non-empty string")]
+    BadMethod,
+    #[error("invalid request: an empty batch")]
+    EmptyBatch,
+    #[error("invalid request: the body must be a JSON object or array")]
+    NotAnObject,
+}
+
+impl ParseError {
+    /// The JSON-RPC error this parse failure answers with.
+    pub fn to_rpc(&self) -> RpcError {
+        match self {
+            ParseError::Json(_) => RpcError::new(crate::ErrorCode::PARSE_ERROR, self.to_string()),
+            _ => RpcError::invalid_request(self.to_string()),
+        }
+    }
+}
+
+/// One JSON-RPC message with its routing fields read.
+#[derive(Debug, Clone)]
+pub enum Message {
+    Request {
+        id: RequestId,
+        method: String,
+        params: Option<Box<RawValue>>,
+    },
+    Notification {
+        method: String,
+        params: Option<Box<RawValue>>,
+    },
+    Response {
+        id: RequestId,
+        /// Either `{"result": …}`'s value (Ok) or `{"error": …}`'s object (Err).
+        outcome: Result<Box<RawValue>, Box<RawValue>>,
+    },
+}
+
+impl Message {
+    pub fn method(&self) -> Option<&str> {
+        match self {
+            Message::Request { method, .. } | Message::Notification { method, .. } => Some(method),
+            Message::Response { .. } => None,
+        }
+    }
+
+    pub fn is_request(&self) -> bool {
+        matches!(self, Message::Request { .. })
+    }
+}
+
+/// A whole POST body: one message or a batch.
+#[derive(Debug)]
+pub enum Incoming {
+    Single(Message),
+    /// Each element parsed on its own: a bad element is answered alone.
+    Batch(Vec<Result<Message, ParseError>>),
+}
+
+/// A field that distinguishes "absent" (None) from "present, even null" (Some).
+#[derive(Default)]
+struct Present(Option<Box<RawValue>>);
+
+impl<'de> Deserialize<'de> for Present {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Box::<RawValue>::deserialize(d).map(|v| Present(Some(v)))
+    }
+}
+
+#[derive(Deserialize)]
+struct RawEnvelope {
+    #[serde(default)]
+    jsonrpc: Present,
+    #[serde(default)]
+    id: Present,
+    #[serde(default)]
+    method: Present,
+    #[serde(default)]
+    params: Present,
+    #[serde(default)]
+    result: Present,
+    #[serde(default)]
+    error: Present,
+}
+
+/// Parse a body that holds one message or a batch.
+pub fn parse_body(body: &[u8]) -> Result<Incoming, ParseError> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace()).copied();
+    match first {
+        Some(b'[') => {
+            let items: Vec<Box<RawValue>> =
+                serde_json::from_slice(body).map_err(|e| ParseError::Json(e.to_string()))?;
+            if items.is_empty() {
+                return Err(ParseError::EmptyBatch);
+            }
+            Ok(Incoming::Batch(
+                items
+                    .iter()
+                    .map(|raw| parse_message(raw.get().as_bytes()))
+                    .collect(),
+            ))
+        }
+        Some(b'{') => parse_message(body).map(Incoming::Single),
+        Some(_) => {
+            // Valid JSON that is not an object or array is an invalid request;
+            // anything else is a parse error.
+            serde_json::from_slice::<de::IgnoredAny>(body)
+                .map_err(|e| ParseError::Json(e.to_string()))?;
+            Err(ParseError::NotAnObject)
+        }
+        None => Err(ParseError::Json("empty body".into())),
+    }
+}
+
+/// Parse one JSON-RPC message.
+pub fn parse_message(bytes: &[u8]) -> Result<Message, ParseError> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace()).copied();
+    if first != Some(b'{') {
+        serde_json::from_slice::<de::IgnoredAny>(bytes)
+            .map_err(|e| ParseError::Json(e.to_string()))?;
+        return Err(ParseError::NotAnObject);
+    }
+    let env: RawEnvelope =
+        serde_json::from_slice(bytes).map_err(|e| ParseError::Json(e.to_string()))?;
+    match env.jsonrpc.0.as_deref().map(RawValue::get) {
+        Some("\"2.0\"") => {}
+        _ => return Err(ParseError::BadVersion),
+    }
+    let id = match env.id.0.as_deref() {
+        None => None,
+        Some(raw) => Some(RequestId::from_raw(raw)?),
+    };
+    if let Some(method) = env.method.0 {
+        let method: String =
+            serde_json::from_str(method.get()).map_err(|_| ParseError::BadMethod)?;
+        if method.is_empty() {
+            return Err(ParseError::BadMethod);
+        }
+        let params = env.params.0;
+        return Ok(match id {
+            Some(id) => Message::Request { id, method, params },
+            None => Message::Notification { method, params },
+        });
+    }
+    let id = id.ok_or(ParseError::NotAMessage)?;
+    let outcome = match (env.result.0, env.error.0) {
+        (Some(r), None) => Ok(r),
+        (None, Some(e)) => Err(e),
+        _ => return Err(ParseError::NotAMessage),
+    };
+    Ok(Message::Response { id, outcome })
+}
+
+/// Serialize a success response around a raw result.
+pub fn response_json(id: &RequestId, result: &str) -> String {
+    let mut out = String::with_capacity(result.len() + id.as_json().len() + 32);
+    out.push_str(r#"{"jsonrpc":"2.0","id":"#);
+    out.push_str(id.as_json());
+    out.push_str(r#","result":"#);
+    out.push_str(result);
+    out.push('}');
+    out
+}
+
+/// Serialize an error response; `id` is `null` when the request's id is unknown.
+pub fn error_json(id: Option<&RequestId>, error: &RpcError) -> String {
+    let id = id.map(RequestId::as_json).unwrap_or("null");
+    format!(
+        r#"{{"jsonrpc":"2.0","id":{id},"error":{}}}"#,
+        error.to_json()
+    )
+}
+
+/// Serialize a notification.
+pub fn notification_json(method: &str, params: &serde_json::Value) -> String {
+    serde_json::json!({"jsonrpc": "2.0", "method": method, "params": params}).to_string()
+}
+
+/// Serialize a request.
+pub fn request_json(id: &RequestId, method: &str, params: &serde_json::Value) -> String {
+    format!(
+        r#"{{"jsonrpc":"2.0","id":{},"method":{},"params":{}}}"#,
+        id.as_json(),
+        serde_json::Value::from(method),
+        params
+    )
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,128 @@
+use super::*;
+
+fn single(s: &str) -> Result<Message, ParseError> {
+    match parse_body(s.as_bytes())? {
+        Incoming::Single(m) => Ok(m),
+        Incoming::Batch(_) => panic!("expected a single message"),
+    }
+}
+
+#[test]
+fn request_keeps_params_raw_and_id_exact() {
+    let m = single(
+        r#"{"jsonrpc":"2.0","id":"a\u0062","method":"tools/call","params":{"x":1.0,"y":[1, 2]}}"#,
+    )
+    .unwrap();
+    match m {
+        Message::Request { id, method, params } => {
+            assert_eq!(id.as_json(), r#""a\u0062""#);
+            assert_eq!(method, "tools/call");
+            assert_eq!(params.unwrap().get(), r#"{"x":1.0,"y":[1, 2]}"#);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn notification_has_no_id() {
+    let m = single(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).unwrap();
+    assert!(matches!(m, Message::Notification { .. }));
+}
+
+#[test]
+fn responses_both_kinds() {
+    let ok = single(r#"{"jsonrpc":"2.0","id":7,"result":{}}"#).unwrap();
+    assert!(matches!(ok, Message::Response { outcome: Ok(_), .. }));
+    let err = single(r#"{"jsonrpc":"2.0","id":7,"error":{"code":1,"message":"x"}}"#).unwrap();
+    assert!(matches!(
+        err,
+        Message::Response {
+            outcome: Err(_),
+            ..
+        }
+    ));
+}
+
+#[test]
+fn bad_inputs() {
+    assert!(matches!(single("{"), Err(ParseError::Json(_))));
+    assert!(matches!(single(""), Err(ParseError::Json(_))));
+    assert_eq!(
+        single(r#"{"jsonrpc":"1.0","id":1,"method":"x"}"#).unwrap_err(),
+        ParseError::BadVersion
+    );
+    assert_eq!(
+        single(r#"{"id":1,"method":"x"}"#).unwrap_err(),
+        ParseError::BadVersion
+    );
+    assert_eq!(
+        single(r#"{"jsonrpc":"2.0","id":1}"#).unwrap_err(),
+        ParseError::NotAMessage
+    );
+    assert_eq!(
+        single(r#"{"jsonrpc":"2.0","id":null,"method":"x"}"#).unwrap_err(),
+        ParseError::BadId
+    );
+    assert_eq!(
+        single(r#"{"jsonrpc":"2.0","id":{},"method":"x"}"#).unwrap_err(),
+        ParseError::BadId
+    );
+    assert_eq!(
+        single(r#"{"jsonrpc":"2.0","id":1,"method":""}"#).unwrap_err(),
+        ParseError::BadMethod
+    );
+    assert_eq!(
+        single(r#"{"jsonrpc":"2.0","id":1,"method":5}"#).unwrap_err(),
+        ParseError::BadMethod
+    );
+    assert_eq!(single("42").unwrap_err(), ParseError::NotAnObject);
+    assert_eq!(parse_body(b"[]").unwrap_err(), ParseError::EmptyBatch);
+    assert_eq!(
+        single(r#"{"jsonrpc":"2.0","id":1,"result":{},"error":{}}"#).unwrap_err(),
+        ParseError::NotAMessage
+    );
+}
+
+#[test]
+fn batch_elements_parse_alone() {
+    let b = parse_body(
+        br#"[{"jsonrpc":"2.0","id":1,"method":"ping"}, 5, {"jsonrpc":"2.0","method":"n"}]"#,
+    )
+    .unwrap();
+    match b {
+        Incoming::Batch(items) => {
+            assert_eq!(items.len(), 3);
+            assert!(items[0].is_ok());
+            assert!(items[1].is_err());
+            assert!(items[2].is_ok());
+        }
+        Incoming::Single(_) => panic!(),
+    }
+}
+
+#[test]
+fn deep_nesting_is_an_error_not_a_crash() {
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    assert!(parse_body(deep.as_bytes()).is_err());
+    let deep_params = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"x","params":{}1{}}}"#,
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
+    assert!(single(&deep_params).is_err());
+}
+
+#[test]
+fn serializers() {
+    let id = RequestId::from_u64(3);
+    assert_eq!(
+        response_json(&id, "{}"),
+        r#"{"jsonrpc":"2.0","id":3,"result":{}}"#
+    );
+    let e = RpcError::invalid_params("bad");
+    assert_eq!(
+        error_json(None, &e),
+        r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32602,"message":"bad"}}"#
+    );
+    assert_eq!(RequestId::from_string("x\"y").as_json(), r#""x\"y""#);
+}

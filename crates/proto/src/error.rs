@@ -1,0 +1,77 @@
+//! JSON-RPC error objects and the error codes MCP uses.
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// A JSON-RPC error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct ErrorCode(pub i32);
+
+impl ErrorCode {
+    pub const PARSE_ERROR: Self = Self(-32700);
+    pub const INVALID_REQUEST: Self = Self(-32600);
+    pub const METHOD_NOT_FOUND: Self = Self(-32601);
+    pub const INVALID_PARAMS: Self = Self(-32602);
+    pub const INTERNAL_ERROR: Self = Self(-32603);
+    /// Server overloaded or not ready (implementation-defined server error range).
+    pub const SERVER_BUSY: Self = Self(-32000);
+    /// The session id is missing, unknown or ended.
+    pub const SESSION_ERROR: Self = Self(-32001);
+    /// Legacy code for an unknown resource (before 2026-07-28).
+    pub const RESOURCE_NOT_FOUND: Self = Self(-32002);
+    /// The request timed out on the server.
+    pub const REQUEST_TIMEOUT: Self = Self(-32003);
+    /// The request was cancelled.
+    pub const REQUEST_CANCELLED: Self = Self(-32800);
+}
+
+/// A JSON-RPC error object: `{"code", "message", "data"?}`.
+#[derive(Debug, Clone, PartialEq, Serialize, thiserror::Error)]
+#[error("{message} ({})", code.0)]
+pub struct RpcError {
+    pub code: ErrorCode,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
+}
+
+impl RpcError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            data: None,
+        }
+    }
+
+    pub fn with_data(mut self, data: Value) -> Self {
+        self.data = Some(data);
+        self
+    }
+
+    pub fn invalid_params(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::INVALID_PARAMS, message)
+    }
+
+    pub fn invalid_request(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::INVALID_REQUEST, message)
+    }
+
+    pub fn method_not_found(method: &str) -> Self {
+        Self::new(
+            ErrorCode::METHOD_NOT_FOUND,
+            format!("method not found: {method}"),
+        )
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::INTERNAL_ERROR, message)
+    }
+
+    /// Serialize as a JSON object.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self)
+            .unwrap_or_else(|_| r#"{"code":-32603,"message":"unserializable error"}"#.to_owned())
+    }
+}

@@ -1,0 +1,19 @@
+//! Wire-level protocol core of Switchboard.
+//!
+//! This crate knows the shape of JSON-RPC 2.0 messages and the rules of the MCP
+//! protocol versions, and nothing about I/O. Messages are parsed lazily: the
+//! envelope (`jsonrpc`, `id`, `method`) is read, while `params`, `result` and
+//! `error` stay raw JSON text, so whatever is forwarded stays byte-for-byte
+//! lossless and cheap to move.
+
+pub mod envelope;
+pub mod error;
+pub mod methods;
+pub mod version;
+
+pub use envelope::{
+    Incoming, Message, ParseError, RequestId, error_json, notification_json, parse_body,
+    parse_message, request_json, response_json,
+};
+pub use error::{ErrorCode, RpcError};
+pub use version::ProtocolVersion;

@@ -1,0 +1,226 @@
+//! Per-session, per-stream SSE event logs for resumption (`Last-Event-ID`).
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+
+use crate::session::StoreError;
+
+/// An SSE event id: the stream it was sent on and its place in that stream.
+/// Written as `<stream>-<seq>`; sequence 0 is the priming event, which carries
+/// no data and is never stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EventId {
+    pub stream: u64,
+    pub seq: u64,
+}
+
+impl EventId {
+    pub fn parse(s: &str) -> Option<Self> {
+        let (stream, seq) = s.trim().split_once('-')?;
+        Some(Self {
+            stream: stream.parse().ok()?,
+            seq: seq.parse().ok()?,
+        })
+    }
+}
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.stream, self.seq)
+    }
+}
+
+/// One logged event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub id: EventId,
+    pub data: Arc<str>,
+}
+
+/// The event log of every session. `append` must have made the event durable
+/// (for this backend's meaning of durable) before it returns, because the
+/// event may be sent to the client right after.
+#[async_trait]
+pub trait EventLog: Send + Sync + fmt::Debug + 'static {
+    /// Append an event to a stream of a session and return its id.
+    async fn append(
+        &self,
+        session: &str,
+        stream: u64,
+        data: Arc<str>,
+    ) -> Result<EventId, StoreError>;
+    /// Events of `after.stream` with a sequence above `after.seq`, in order.
+    async fn read_after(
+        &self,
+        session: &str,
+        after: EventId,
+    ) -> Result<Vec<StoredEvent>, StoreError>;
+    /// Forget a session's events.
+    async fn drop_session(&self, session: &str) -> Result<(), StoreError>;
+    /// Bytes of event data held (for metrics).
+    fn bytes(&self) -> usize;
+}
+
+#[derive(Debug, Default)]
+struct SessionLog {
+    events: VecDeque<StoredEvent>,
+    next_seq: HashMap<u64, u64>,
+    bytes: usize,
+}
+
+/// Event logs held in memory, bounded per session by event count and bytes:
+/// when full, the oldest events are dropped first.
+#[derive(Debug)]
+pub struct MemoryEventLog {
+    logs: papaya::HashMap<String, Arc<Mutex<SessionLog>>>,
+    max_events: usize,
+    max_bytes: usize,
+    total_bytes: std::sync::atomic::AtomicUsize,
+}
+
+impl MemoryEventLog {
+    pub fn new(max_events: usize, max_bytes: usize) -> Self {
+        Self {
+            logs: papaya::HashMap::new(),
+            max_events: max_events.max(1),
+            max_bytes: max_bytes.max(1),
+            total_bytes: Default::default(),
+        }
+    }
+
+    fn log_of(&self, session: &str) -> Arc<Mutex<SessionLog>> {
+        let map = self.logs.pin();
+        if let Some(l) = map.get(session) {
+            return l.clone();
+        }
+        map.get_or_insert_with(session.to_owned(), Default::default)
+            .clone()
+    }
+}
+
+impl Default for MemoryEventLog {
+    fn default() -> Self {
+        Self::new(1024, 1 << 20)
+    }
+}
+
+#[async_trait]
+impl EventLog for MemoryEventLog {
+    async fn append(
+        &self,
+        session: &str,
+        stream: u64,
+        data: Arc<str>,
+    ) -> Result<EventId, StoreError> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let log = self.log_of(session);
+        let mut log = log
+            .lock()
+            .map_err(|_| StoreError::Corrupt("poisoned event log".into()))?;
+        let seq = log.next_seq.entry(stream).or_insert(0);
+        *seq += 1;
+        let id = EventId { stream, seq: *seq };
+        log.bytes += data.len();
+        self.total_bytes.fetch_add(data.len(), Relaxed);
+        log.events.push_back(StoredEvent { id, data });
+        while log.events.len() > self.max_events
+            || (log.bytes > self.max_bytes && log.events.len() > 1)
+        {
+            if let Some(old) = log.events.pop_front() {
+                log.bytes -= old.data.len();
+                self.total_bytes.fetch_sub(old.data.len(), Relaxed);
+            }
+        }
+        Ok(id)
+    }
+
+    async fn read_after(
+        &self,
+        session: &str,
+        after: EventId,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let Some(log) = self.logs.pin().get(session).cloned() else {
+            return Ok(Vec::new());
+        };
+        let log = log
+            .lock()
+            .map_err(|_| StoreError::Corrupt("poisoned event log".into()))?;
+        Ok(log
+            .events
+            .iter()
+            .filter(|e| e.id.stream == after.stream && e.id.seq > after.seq)
+            .cloned()
+            .collect())
+    }
+
+    async fn drop_session(&self, session: &str) -> Result<(), StoreError> {
+        if let Some(log) = self.logs.pin().remove(session)
+            && let Ok(log) = log.lock()
+        {
+            self.total_bytes
+                .fetch_sub(log.bytes, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    fn bytes(&self) -> usize {
+        self.total_bytes.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn append_and_replay_per_stream() {
+        let log = MemoryEventLog::new(100, 1 << 20);
+        let a1 = log.append("s", 1, "a1".into()).await.unwrap();
+        let b1 = log.append("s", 2, "b1".into()).await.unwrap();
+        let a2 = log.append("s", 1, "a2".into()).await.unwrap();
+        assert_eq!(a1.to_string(), "1-1");
+        assert_eq!(b1.to_string(), "2-1");
+        assert_eq!(a2.to_string(), "1-2");
+        let after = log
+            .read_after("s", EventId { stream: 1, seq: 0 })
+            .await
+            .unwrap();
+        let datas: Vec<&str> = after.iter().map(|e| &*e.data).collect();
+        assert_eq!(datas, ["a1", "a2"]);
+        let after = log.read_after("s", a1).await.unwrap();
+        assert_eq!(after.len(), 1);
+        assert_eq!(&*after[0].data, "a2");
+        assert!(log.read_after("other", a1).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn bounded_by_count_and_bytes() {
+        let log = MemoryEventLog::new(3, 1 << 20);
+        for i in 0..10 {
+            log.append("s", 1, format!("{i}").into()).await.unwrap();
+        }
+        let all = log
+            .read_after("s", EventId { stream: 1, seq: 0 })
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 3);
+        assert_eq!(&*all[0].data, "7");
+        let log = MemoryEventLog::new(100, 10);
+        for _ in 0..10 {
+            log.append("s", 1, "abcd".into()).await.unwrap();
+        }
+        assert!(log.bytes() <= 10);
+        log.drop_session("s").await.unwrap();
+        assert_eq!(log.bytes(), 0);
+    }
+
+    #[test]
+    fn event_id_parse() {
+        assert_eq!(EventId::parse("3-14"), Some(EventId { stream: 3, seq: 14 }));
+        assert_eq!(EventId::parse("x-1"), None);
+        assert_eq!(EventId::parse(""), None);
+    }
+}

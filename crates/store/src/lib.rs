@@ -1,0 +1,15 @@
+//! State seams of Switchboard and their in-memory backends.
+//!
+//! Durable state (session records, per-stream event logs) is plain serializable
+//! data behind async traits, so that a backend may keep it in another process
+//! (Redis) or on disk (an embedded database) without the callers changing.
+//! Nothing here assumes that a session lives in this process: live things
+//! (open streams, waiting handlers) belong to the server's per-node registry.
+
+mod event_log;
+mod memory;
+mod session;
+
+pub use event_log::{EventId, EventLog, MemoryEventLog, StoredEvent};
+pub use memory::MemorySessionStore;
+pub use session::{Page, SessionRecord, SessionStore, StoreError, now_ms};

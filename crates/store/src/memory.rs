@@ -1,0 +1,102 @@
+//! The in-memory `SessionStore`: a lock-free concurrent map.
+
+use async_trait::async_trait;
+
+use crate::session::{Page, SessionRecord, SessionStore, StoreError};
+
+/// Sessions kept in this process's memory; the default for a single node.
+#[derive(Debug, Default)]
+pub struct MemorySessionStore {
+    map: papaya::HashMap<String, SessionRecord>,
+}
+
+impl MemorySessionStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+#[async_trait]
+impl SessionStore for MemorySessionStore {
+    async fn create(&self, record: SessionRecord) -> Result<(), StoreError> {
+        let map = self.map.pin();
+        match map.try_insert(record.id.clone(), record) {
+            Ok(_) => Ok(()),
+            Err(_) => Err(StoreError::Exists),
+        }
+    }
+
+    async fn load(&self, id: &str) -> Result<Option<SessionRecord>, StoreError> {
+        Ok(self.map.pin().get(id).cloned())
+    }
+
+    async fn update(&self, record: &SessionRecord) -> Result<bool, StoreError> {
+        let map = self.map.pin();
+        let updated = map.update(record.id.clone(), |_| record.clone());
+        Ok(updated.is_some())
+    }
+
+    async fn touch(&self, id: &str, now_ms: u64) -> Result<bool, StoreError> {
+        let map = self.map.pin();
+        let updated = map.update(id.to_owned(), |old| {
+            let mut r = old.clone();
+            r.last_seen_ms = r.last_seen_ms.max(now_ms);
+            r
+        });
+        Ok(updated.is_some())
+    }
+
+    async fn delete(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self.map.pin().remove(id).is_some())
+    }
+
+    async fn scan(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<SessionRecord>, StoreError> {
+        // The cursor is the last id returned; ids are compared in order so a
+        // scan is stable while sessions come and go.
+        let map = self.map.pin();
+        let mut items: Vec<SessionRecord> = map
+            .iter()
+            .filter(|(k, _)| cursor.is_none_or(|c| k.as_str() > c))
+            .map(|(_, v)| v.clone())
+            .collect();
+        items.sort_by(|a, b| a.id.cmp(&b.id));
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|r| r.id.clone())
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+
+    async fn expire(
+        &self,
+        idle_before_ms: u64,
+        created_before_ms: u64,
+    ) -> Result<Vec<String>, StoreError> {
+        let expired = |r: &SessionRecord| {
+            r.last_seen_ms < idle_before_ms || r.created_at_ms < created_before_ms
+        };
+        let map = self.map.pin();
+        let candidates: Vec<String> = map
+            .iter()
+            .filter(|(_, r)| expired(r))
+            .map(|(k, _)| k.clone())
+            .collect();
+        // Re-check under the map's own compare-and-remove: a session touched
+        // since the scan stays.
+        let dead = candidates
+            .into_iter()
+            .filter(|id| matches!(map.remove_if(id, |_, r| expired(r)), Ok(Some(_))))
+            .collect();
+        Ok(dead)
+    }
+
+    async fn count(&self) -> Result<usize, StoreError> {
+        Ok(self.map.len())
+    }
+}

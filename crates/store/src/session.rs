@@ -1,0 +1,113 @@
+//! The session record and the `SessionStore` trait.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+/// Milliseconds since the Unix epoch: store timestamps are wall-clock so they
+/// mean the same thing on every node.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Everything durable about one session-era client session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// The `Mcp-Session-Id`.
+    pub id: String,
+    /// The negotiated protocol version, e.g. `2025-11-25`.
+    pub protocol_version: String,
+    /// The client's `capabilities` from `initialize`, as raw JSON.
+    pub client_capabilities: Box<RawValue>,
+    /// The client's `clientInfo` from `initialize`, as raw JSON.
+    pub client_info: Box<RawValue>,
+    /// The minimum log level set by `logging/setLevel`, if any.
+    pub log_level: Option<String>,
+    /// Who created the session; requests from anyone else see it as unknown.
+    pub principal: Option<String>,
+    /// Whether `notifications/initialized` has arrived.
+    pub initialized: bool,
+    /// Resource URIs this session subscribed to.
+    pub subscriptions: Vec<String>,
+    pub created_at_ms: u64,
+    pub last_seen_ms: u64,
+}
+
+impl SessionRecord {
+    /// A fresh record, as created by `initialize`.
+    pub fn new(
+        id: String,
+        protocol_version: &str,
+        client_capabilities: Box<RawValue>,
+        client_info: Box<RawValue>,
+        principal: Option<String>,
+    ) -> Self {
+        let now = now_ms();
+        Self {
+            id,
+            protocol_version: protocol_version.to_owned(),
+            client_capabilities,
+            client_info,
+            log_level: None,
+            principal,
+            initialized: false,
+            subscriptions: Vec::new(),
+            created_at_ms: now,
+            last_seen_ms: now,
+        }
+    }
+}
+
+/// A page of a scan, with the cursor of the next page.
+#[derive(Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
+/// What a store can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("a session with this id already exists")]
+    Exists,
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// Durable session records. Every method may cross a network, so callers
+/// batch what they can and never hold a lock across a call.
+#[async_trait]
+pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
+    /// Insert a new record; fails if the id exists.
+    async fn create(&self, record: SessionRecord) -> Result<(), StoreError>;
+    /// Load a record, `None` if unknown or deleted.
+    async fn load(&self, id: &str) -> Result<Option<SessionRecord>, StoreError>;
+    /// Replace a record that exists; returns false if it is gone.
+    async fn update(&self, record: &SessionRecord) -> Result<bool, StoreError>;
+    /// Set `last_seen_ms`; returns false if the session is gone.
+    async fn touch(&self, id: &str, now_ms: u64) -> Result<bool, StoreError>;
+    /// Delete a record; returns whether it existed.
+    async fn delete(&self, id: &str) -> Result<bool, StoreError>;
+    /// List records page by page, in no particular order.
+    async fn scan(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<SessionRecord>, StoreError>;
+    /// Remove the sessions idle since before `idle_before_ms` or created before
+    /// `created_before_ms`, returning their ids.
+    async fn expire(
+        &self,
+        idle_before_ms: u64,
+        created_before_ms: u64,
+    ) -> Result<Vec<String>, StoreError>;
+    /// How many sessions the store holds.
+    async fn count(&self) -> Result<usize, StoreError>;
+}
