@@ -1,0 +1,213 @@
+//! The catalog: every tool, resource, template and prompt one server offers.
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use switchboard_proto::RpcError;
+
+use crate::context::Extensions;
+use crate::cursor;
+use crate::prompt::Prompt;
+use crate::resource::{Resource, ResourceTemplate};
+use crate::tool::Tool;
+
+/// Who the server says it is in `initialize`.
+#[derive(Debug, Clone)]
+pub struct ServerInfo {
+    pub name: String,
+    pub title: Option<String>,
+    pub version: String,
+    pub instructions: Option<String>,
+}
+
+impl Default for ServerInfo {
+    fn default() -> Self {
+        Self {
+            name: "switchboard".into(),
+            title: Some("Switchboard".into()),
+            version: env!("CARGO_PKG_VERSION").into(),
+            instructions: None,
+        }
+    }
+}
+
+/// An immutable set of tools, resources and prompts, in registration order.
+#[derive(Debug)]
+pub struct Catalog {
+    pub(crate) info: ServerInfo,
+    pub(crate) tools: Vec<Tool>,
+    pub(crate) tool_index: HashMap<String, usize>,
+    pub(crate) resources: Vec<Resource>,
+    pub(crate) resource_index: HashMap<String, usize>,
+    pub(crate) templates: Vec<ResourceTemplate>,
+    pub(crate) prompts: Vec<Prompt>,
+    pub(crate) prompt_index: HashMap<String, usize>,
+    pub(crate) page_size: usize,
+    pub(crate) extensions: Extensions,
+}
+
+impl std::fmt::Debug for Extensions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Extensions")
+    }
+}
+
+/// Builds a [`Catalog`].
+#[derive(Debug, Default)]
+pub struct CatalogBuilder {
+    info: ServerInfo,
+    tools: Vec<Tool>,
+    resources: Vec<Resource>,
+    templates: Vec<ResourceTemplate>,
+    prompts: Vec<Prompt>,
+    page_size: Option<usize>,
+    extensions: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
+}
+
+impl CatalogBuilder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn info(mut self, info: ServerInfo) -> Self {
+        self.info = info;
+        self
+    }
+
+    pub fn tool(mut self, tool: Tool) -> Self {
+        self.tools.push(tool);
+        self
+    }
+
+    pub fn resource(mut self, resource: Resource) -> Self {
+        self.resources.push(resource);
+        self
+    }
+
+    pub fn template(mut self, template: ResourceTemplate) -> Self {
+        self.templates.push(template);
+        self
+    }
+
+    pub fn prompt(mut self, prompt: Prompt) -> Self {
+        self.prompts.push(prompt);
+        self
+    }
+
+    /// Items per page of the list methods (default 100).
+    pub fn page_size(mut self, n: usize) -> Self {
+        self.page_size = Some(n.max(1));
+        self
+    }
+
+    /// Shared state handlers reach with `ctx.state::<T>()`.
+    pub fn state<T: Any + Send + Sync>(mut self, value: Arc<T>) -> Self {
+        self.extensions.insert(TypeId::of::<T>(), value);
+        self
+    }
+
+    /// Merge another builder's items (e.g. a toolset) into this one.
+    pub fn merge(mut self, other: CatalogBuilder) -> Self {
+        self.tools.extend(other.tools);
+        self.resources.extend(other.resources);
+        self.templates.extend(other.templates);
+        self.prompts.extend(other.prompts);
+        self.extensions.extend(other.extensions);
+        self
+    }
+
+    /// Check names are unique and build.
+    pub fn build(self) -> Result<Catalog, String> {
+        let tool_index = index(self.tools.iter().map(|t| t.name().to_owned()), "tool")?;
+        let resource_index = index(self.resources.iter().map(|r| r.uri.clone()), "resource")?;
+        let prompt_index = index(self.prompts.iter().map(|p| p.name.clone()), "prompt")?;
+        Ok(Catalog {
+            info: self.info,
+            tools: self.tools,
+            tool_index,
+            resources: self.resources,
+            resource_index,
+            templates: self.templates,
+            prompts: self.prompts,
+            prompt_index,
+            page_size: self.page_size.unwrap_or(100),
+            extensions: Extensions::new(self.extensions),
+        })
+    }
+}
+
+fn index(
+    names: impl Iterator<Item = String>,
+    kind: &str,
+) -> Result<HashMap<String, usize>, String> {
+    let mut map = HashMap::new();
+    for (i, name) in names.enumerate() {
+        if map.insert(name.clone(), i).is_some() {
+            return Err(format!("duplicate {kind}: {name}"));
+        }
+    }
+    Ok(map)
+}
+
+impl Catalog {
+    pub fn builder() -> CatalogBuilder {
+        CatalogBuilder::new()
+    }
+
+    pub fn info(&self) -> &ServerInfo {
+        &self.info
+    }
+
+    pub fn tool(&self, name: &str) -> Option<&Tool> {
+        self.tool_index.get(name).map(|&i| &self.tools[i])
+    }
+
+    pub fn tools(&self) -> &[Tool] {
+        &self.tools
+    }
+
+    /// Whether `uri` names a resource or matches a template.
+    pub fn has_resource(&self, uri: &str) -> bool {
+        self.resource_index.contains_key(uri)
+            || self
+                .templates
+                .iter()
+                .any(|t| t.template.matches(uri).is_some())
+    }
+
+    /// The capabilities this catalog gives the server.
+    pub fn capabilities(&self) -> Value {
+        json!({
+            "tools": {"listChanged": true},
+            "resources": {"subscribe": true, "listChanged": true},
+            "prompts": {"listChanged": true},
+            "logging": {},
+            "completions": {},
+        })
+    }
+
+    /// One page of a list, and the cursor of the next.
+    pub(crate) fn page<'a>(
+        &self,
+        items: impl ExactSizeIterator<Item = &'a Value>,
+        cursor: Option<&str>,
+        key: &str,
+    ) -> Result<Value, RpcError> {
+        let total = items.len();
+        let start = match cursor {
+            None => 0,
+            Some(c) => cursor::decode(c)
+                .filter(|&o| o <= total)
+                .ok_or_else(|| RpcError::invalid_params("invalid cursor"))?,
+        };
+        let page: Vec<&Value> = items.skip(start).take(self.page_size).collect();
+        let end = start + page.len();
+        let mut out = json!({ key: page });
+        if end < total {
+            out["nextCursor"] = json!(cursor::encode(end));
+        }
+        Ok(out)
+    }
+}

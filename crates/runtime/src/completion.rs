@@ -1,0 +1,68 @@
+//! `completion/complete`: argument values offered for prompts and templates.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use switchboard_proto::RpcError;
+
+use crate::catalog::Catalog;
+
+/// At most this many values are returned (the spec's limit).
+const MAX_VALUES: usize = 100;
+
+#[derive(Deserialize)]
+struct Params {
+    #[serde(rename = "ref")]
+    reference: Reference,
+    argument: Argument,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type")]
+enum Reference {
+    #[serde(rename = "ref/prompt")]
+    Prompt { name: String },
+    #[serde(rename = "ref/resource")]
+    Resource { uri: String },
+}
+
+#[derive(Deserialize)]
+struct Argument {
+    name: String,
+    #[serde(default)]
+    value: String,
+}
+
+impl Catalog {
+    pub(crate) fn complete(&self, params: &str) -> Result<Value, RpcError> {
+        let p: Params = serde_json::from_str(params)
+            .map_err(|e| RpcError::invalid_params(format!("completion/complete: {e}")))?;
+        let candidates = match &p.reference {
+            Reference::Prompt { name } => {
+                let prompt = self
+                    .prompt_index
+                    .get(name)
+                    .map(|&i| &self.prompts[i])
+                    .ok_or_else(|| RpcError::invalid_params(format!("unknown prompt: {name}")))?;
+                prompt.completions.get(&p.argument.name)
+            }
+            Reference::Resource { uri } => {
+                let template = self
+                    .templates
+                    .iter()
+                    .find(|t| t.uri_template() == uri)
+                    .ok_or_else(|| {
+                        RpcError::invalid_params(format!("unknown resource template: {uri}"))
+                    })?;
+                template.completions.get(&p.argument.name)
+            }
+        };
+        let matching: Vec<&String> = candidates
+            .into_iter()
+            .flatten()
+            .filter(|v| v.starts_with(&p.argument.value))
+            .collect();
+        let total = matching.len();
+        let values: Vec<&String> = matching.into_iter().take(MAX_VALUES).collect();
+        Ok(json!({"completion": {"values": values, "total": total, "hasMore": total > MAX_VALUES}}))
+    }
+}

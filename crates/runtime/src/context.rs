@@ -1,0 +1,302 @@
+//! The context a handler runs in, and the peer it talks to.
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
+use switchboard_proto::{RequestId, RpcError, methods};
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
+
+/// Log severities of `notifications/message`, lowest first (RFC 5424 order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Notice,
+    Warning,
+    Error,
+    Critical,
+    Alert,
+    Emergency,
+}
+
+impl LogLevel {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "debug" => Self::Debug,
+            "info" => Self::Info,
+            "notice" => Self::Notice,
+            "warning" => Self::Warning,
+            "error" => Self::Error,
+            "critical" => Self::Critical,
+            "alert" => Self::Alert,
+            "emergency" => Self::Emergency,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Debug => "debug",
+            Self::Info => "info",
+            Self::Notice => "notice",
+            Self::Warning => "warning",
+            Self::Error => "error",
+            Self::Critical => "critical",
+            Self::Alert => "alert",
+            Self::Emergency => "emergency",
+        }
+    }
+}
+
+/// Why a message to the client could not be delivered or answered.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PeerError {
+    /// The client did not declare the capability this request needs.
+    #[error("the client does not support {0}")]
+    MissingCapability(&'static str),
+    /// This transport cannot carry server-to-client requests for this request
+    /// (e.g. the client does not accept an event stream).
+    #[error("this request cannot carry messages to the client: {0}")]
+    Unsupported(&'static str),
+    /// The client answered with a JSON-RPC error.
+    #[error("the client answered with an error: {0}")]
+    Rejected(RpcError),
+    /// The session or stream ended before the answer came.
+    #[error("the session ended before the client answered")]
+    Closed,
+    /// The client did not answer in time.
+    #[error("the client did not answer in time")]
+    Timeout,
+    /// The request was cancelled.
+    #[error("the request was cancelled")]
+    Cancelled,
+}
+
+/// The transport's side of a request: how messages reach the client.
+#[async_trait]
+pub trait ClientPeer: Send + Sync + 'static {
+    /// Send a notification related to the current request.
+    async fn notify(&self, method: &str, params: Value);
+    /// Send a request to the client and wait for its result.
+    async fn request(&self, method: &str, params: Value) -> Result<Box<RawValue>, PeerError>;
+    /// Close the response stream early (the client resumes it later), if the
+    /// transport supports that; otherwise do nothing.
+    async fn close_stream(&self) {}
+}
+
+/// Application state shared by every handler, keyed by type.
+#[derive(Clone, Default)]
+pub(crate) struct Extensions(Arc<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>);
+
+impl Extensions {
+    pub(crate) fn new(map: HashMap<TypeId, Arc<dyn Any + Send + Sync>>) -> Self {
+        Self(Arc::new(map))
+    }
+
+    fn get<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        self.0.get(&TypeId::of::<T>())?.clone().downcast().ok()
+    }
+}
+
+struct Inner {
+    peer: Arc<dyn ClientPeer>,
+    request_id: RequestId,
+    progress_token: Option<Value>,
+    log_level: Option<LogLevel>,
+    client_capabilities: Option<Value>,
+    cancel: CancellationToken,
+    extensions: Extensions,
+}
+
+/// What a handler sees of the request it serves. Cheap to clone.
+#[derive(Clone)]
+pub struct RequestContext {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for RequestContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestContext")
+            .field("request_id", &self.inner.request_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`RequestContext`]; used by transports.
+pub struct RequestContextBuilder {
+    peer: Arc<dyn ClientPeer>,
+    request_id: RequestId,
+    progress_token: Option<Value>,
+    log_level: Option<LogLevel>,
+    client_capabilities: Option<Value>,
+    cancel: CancellationToken,
+}
+
+impl fmt::Debug for RequestContextBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestContextBuilder")
+            .finish_non_exhaustive()
+    }
+}
+
+impl RequestContextBuilder {
+    pub fn new(peer: Arc<dyn ClientPeer>, request_id: RequestId) -> Self {
+        Self {
+            peer,
+            request_id,
+            progress_token: None,
+            log_level: None,
+            client_capabilities: None,
+            cancel: CancellationToken::new(),
+        }
+    }
+
+    /// The request's `_meta.progressToken`, if any.
+    pub fn progress_token(mut self, token: Option<Value>) -> Self {
+        self.progress_token = token;
+        self
+    }
+
+    /// The minimum level of log notifications; `None` sends every level.
+    pub fn log_level(mut self, level: Option<LogLevel>) -> Self {
+        self.log_level = level;
+        self
+    }
+
+    /// The client's declared capabilities.
+    pub fn client_capabilities(mut self, caps: Option<Value>) -> Self {
+        self.client_capabilities = caps;
+        self
+    }
+
+    /// The token that cancels this request.
+    pub fn cancel(mut self, token: CancellationToken) -> Self {
+        self.cancel = token;
+        self
+    }
+
+    pub(crate) fn build(self, extensions: Extensions) -> RequestContext {
+        RequestContext {
+            inner: Arc::new(Inner {
+                peer: self.peer,
+                request_id: self.request_id,
+                progress_token: self.progress_token,
+                log_level: self.log_level,
+                client_capabilities: self.client_capabilities,
+                cancel: self.cancel,
+                extensions,
+            }),
+        }
+    }
+}
+
+impl RequestContext {
+    /// The id of the request being served.
+    pub fn request_id(&self) -> &RequestId {
+        &self.inner.request_id
+    }
+
+    /// Shared application state registered with the catalog
+    /// (e.g. a database pool), by type.
+    pub fn state<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        self.inner.extensions.get::<T>()
+    }
+
+    /// Whether the request has been cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        self.inner.cancel.is_cancelled()
+    }
+
+    /// Resolves when the request is cancelled.
+    pub fn cancelled(&self) -> WaitForCancellationFuture<'_> {
+        self.inner.cancel.cancelled()
+    }
+
+    /// Whether the request carries a progress token.
+    pub fn wants_progress(&self) -> bool {
+        self.inner.progress_token.is_some()
+    }
+
+    /// Report progress; a no-op when the request has no progress token.
+    pub async fn progress(&self, progress: f64, total: Option<f64>, message: Option<&str>) {
+        let Some(token) = &self.inner.progress_token else {
+            return;
+        };
+        let mut params = json!({"progressToken": token, "progress": progress});
+        if let Some(total) = total {
+            params["total"] = json!(total);
+        }
+        if let Some(message) = message {
+            params["message"] = json!(message);
+        }
+        self.inner.peer.notify(methods::PROGRESS, params).await;
+    }
+
+    /// Send a log notification if the client's level lets it through.
+    pub async fn log(&self, level: LogLevel, logger: Option<&str>, data: Value) {
+        if self.inner.log_level.is_some_and(|min| level < min) {
+            return;
+        }
+        let mut params = json!({"level": level.as_str(), "data": data});
+        if let Some(logger) = logger {
+            params["logger"] = json!(logger);
+        }
+        self.inner.peer.notify(methods::MESSAGE, params).await;
+    }
+
+    /// Whether the client declared a capability (e.g. `"sampling"`).
+    pub fn client_supports(&self, capability: &str) -> bool {
+        self.inner
+            .client_capabilities
+            .as_ref()
+            .and_then(|c| c.get(capability))
+            .is_some_and(|v| !v.is_null())
+    }
+
+    /// Ask the client's model for a completion (`sampling/createMessage`).
+    pub async fn create_message(&self, params: Value) -> Result<Value, PeerError> {
+        self.client_request("sampling", methods::SAMPLING_CREATE_MESSAGE, params)
+            .await
+    }
+
+    /// Ask the user for input (`elicitation/create`).
+    pub async fn elicit(&self, params: Value) -> Result<Value, PeerError> {
+        self.client_request("elicitation", methods::ELICITATION_CREATE, params)
+            .await
+    }
+
+    /// Ask the client for its roots (`roots/list`).
+    pub async fn list_roots(&self) -> Result<Value, PeerError> {
+        self.client_request("roots", methods::ROOTS_LIST, json!({}))
+            .await
+    }
+
+    /// Close the response stream now; the client resumes it and receives the
+    /// rest of the messages (SSE polling, 2025-11-25).
+    pub async fn close_stream(&self) {
+        self.inner.peer.close_stream().await;
+    }
+
+    async fn client_request(
+        &self,
+        capability: &'static str,
+        method: &str,
+        params: Value,
+    ) -> Result<Value, PeerError> {
+        if !self.client_supports(capability) {
+            return Err(PeerError::MissingCapability(capability));
+        }
+        let request = self.inner.peer.request(method, params);
+        let raw = tokio::select! {
+            r = request => r?,
+            _ = self.inner.cancel.cancelled() => return Err(PeerError::Cancelled),
+        };
+        serde_json::from_str(raw.get())
+            .map_err(|e| PeerError::Rejected(RpcError::invalid_params(e.to_string())))
+    }
+}

@@ -1,0 +1,264 @@
+//! MCP method dispatch over a catalog: the methods every transport shares.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value, json};
+use switchboard_proto::{ErrorCode, ProtocolVersion, RpcError, methods};
+
+use crate::catalog::Catalog;
+use crate::context::{PeerError, RequestContext, RequestContextBuilder};
+use crate::error::ToolError;
+
+/// Why a request produced no result.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// Answer with this JSON-RPC error.
+    #[error(transparent)]
+    Rpc(#[from] RpcError),
+    /// The request was cancelled: no response is owed.
+    #[error("the request was cancelled")]
+    Cancelled,
+}
+
+#[derive(Deserialize)]
+struct CallParams {
+    name: String,
+    #[serde(default)]
+    arguments: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct ReadParams {
+    uri: String,
+}
+
+#[derive(Deserialize)]
+struct GetPromptParams {
+    name: String,
+    #[serde(default)]
+    arguments: Option<HashMap<String, Value>>,
+}
+
+#[derive(Deserialize, Default)]
+struct ListParams {
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+fn parse<'a, T: Deserialize<'a>>(
+    method: &str,
+    params: Option<&'a RawValue>,
+) -> Result<T, RpcError> {
+    let text = params.map(RawValue::get).unwrap_or("{}");
+    serde_json::from_str(text).map_err(|e| RpcError::invalid_params(format!("{method}: {e}")))
+}
+
+impl Catalog {
+    /// The result of `initialize` for a negotiated version.
+    pub fn initialize_result(&self, version: ProtocolVersion) -> Value {
+        let mut info = json!({"name": self.info.name, "version": self.info.version});
+        if let Some(title) = &self.info.title {
+            info["title"] = json!(title);
+        }
+        let mut out = json!({
+            "protocolVersion": version.as_str(),
+            "capabilities": self.capabilities(),
+            "serverInfo": info,
+        });
+        if let Some(instructions) = &self.info.instructions {
+            out["instructions"] = json!(instructions);
+        }
+        out
+    }
+
+    /// Finish a context for a request served by this catalog.
+    pub fn context(&self, builder: RequestContextBuilder) -> RequestContext {
+        builder.build(self.extensions.clone())
+    }
+
+    /// Whether this catalog answers `method`.
+    pub fn handles(method: &str) -> bool {
+        matches!(
+            method,
+            methods::TOOLS_LIST
+                | methods::TOOLS_CALL
+                | methods::RESOURCES_LIST
+                | methods::RESOURCES_TEMPLATES_LIST
+                | methods::RESOURCES_READ
+                | methods::PROMPTS_LIST
+                | methods::PROMPTS_GET
+                | methods::COMPLETION_COMPLETE
+        )
+    }
+
+    /// Serve one catalog method.
+    pub async fn handle(
+        &self,
+        method: &str,
+        params: Option<&RawValue>,
+        ctx: RequestContext,
+    ) -> Result<Value, HandlerError> {
+        match method {
+            methods::TOOLS_LIST => self.list(
+                method,
+                params,
+                |c| c.tools.iter().map(|t| t.definition()),
+                "tools",
+            ),
+            methods::RESOURCES_LIST => self.list(
+                method,
+                params,
+                |c| c.resources.iter().map(|r| &r.definition),
+                "resources",
+            ),
+            methods::RESOURCES_TEMPLATES_LIST => self.list(
+                method,
+                params,
+                |c| c.templates.iter().map(|t| &t.definition),
+                "resourceTemplates",
+            ),
+            methods::PROMPTS_LIST => self.list(
+                method,
+                params,
+                |c| c.prompts.iter().map(|p| &p.definition),
+                "prompts",
+            ),
+            methods::TOOLS_CALL => self.call_tool(parse(method, params)?, ctx).await,
+            methods::RESOURCES_READ => self.read_resource(parse(method, params)?, ctx).await,
+            methods::PROMPTS_GET => self.get_prompt(parse(method, params)?, ctx).await,
+            methods::COMPLETION_COMPLETE => {
+                Ok(self.complete(params.map(RawValue::get).unwrap_or("{}"))?)
+            }
+            other => Err(RpcError::method_not_found(other).into()),
+        }
+    }
+
+    fn list<'a, I>(
+        &'a self,
+        method: &str,
+        params: Option<&RawValue>,
+        items: impl FnOnce(&'a Catalog) -> I,
+        key: &str,
+    ) -> Result<Value, HandlerError>
+    where
+        I: ExactSizeIterator<Item = &'a Value>,
+    {
+        let p: ListParams = parse(method, params)?;
+        Ok(self.page(items(self), p.cursor.as_deref(), key)?)
+    }
+
+    async fn call_tool(&self, p: CallParams, ctx: RequestContext) -> Result<Value, HandlerError> {
+        let tool = self
+            .tool(&p.name)
+            .ok_or_else(|| RpcError::invalid_params(format!("unknown tool: {}", p.name)))?;
+        let args = match p.arguments {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(m)) => m,
+            Some(_) => {
+                return Err(RpcError::invalid_params(
+                    "tools/call: \"arguments\" must be an object",
+                )
+                .into());
+            }
+        };
+        let fut = tool.call(ctx.clone(), args);
+        let outcome = tokio::select! {
+            r = fut => r,
+            _ = ctx.cancelled() => return Err(HandlerError::Cancelled),
+        };
+        match outcome {
+            Ok(result) => Ok(result.into_json()),
+            Err(e) => tool_error(e),
+        }
+    }
+
+    async fn read_resource(
+        &self,
+        p: ReadParams,
+        ctx: RequestContext,
+    ) -> Result<Value, HandlerError> {
+        let (reader, vars) = if let Some(&i) = self.resource_index.get(&p.uri) {
+            (self.resources[i].reader.clone(), HashMap::new())
+        } else if let Some((t, vars)) = self
+            .templates
+            .iter()
+            .find_map(|t| t.template.matches(&p.uri).map(|v| (t, v)))
+        {
+            (t.reader.clone(), vars)
+        } else {
+            return Err(RpcError::new(
+                ErrorCode::RESOURCE_NOT_FOUND,
+                format!("resource not found: {}", p.uri),
+            )
+            .with_data(json!({"uri": p.uri}))
+            .into());
+        };
+        let contents = tokio::select! {
+            r = reader(ctx.clone(), p.uri, vars) => r,
+            _ = ctx.cancelled() => return Err(HandlerError::Cancelled),
+        };
+        match contents {
+            Ok(c) => {
+                Ok(json!({"contents": c.into_iter().map(|c| c.into_json()).collect::<Vec<_>>()}))
+            }
+            Err(e) => Err(protocol_error(e)),
+        }
+    }
+
+    async fn get_prompt(
+        &self,
+        p: GetPromptParams,
+        ctx: RequestContext,
+    ) -> Result<Value, HandlerError> {
+        let prompt = self
+            .prompt_index
+            .get(&p.name)
+            .map(|&i| &self.prompts[i])
+            .ok_or_else(|| RpcError::invalid_params(format!("unknown prompt: {}", p.name)))?;
+        let mut args = HashMap::new();
+        for (k, v) in p.arguments.unwrap_or_default() {
+            let s = match v {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            args.insert(k, s);
+        }
+        if let Some(missing) = prompt
+            .arguments
+            .iter()
+            .find(|a| a.required && !args.contains_key(&a.name))
+        {
+            return Err(RpcError::invalid_params(format!(
+                "prompts/get: missing required argument \"{}\"",
+                missing.name
+            ))
+            .into());
+        }
+        let result = tokio::select! {
+            r = (prompt.handler)(ctx.clone(), args) => r,
+            _ = ctx.cancelled() => return Err(HandlerError::Cancelled),
+        };
+        result.map(|r| r.into_json()).map_err(protocol_error)
+    }
+}
+
+/// Tool failures become `isError` results; protocol failures stay errors.
+fn tool_error(e: ToolError) -> Result<Value, HandlerError> {
+    match e {
+        ToolError::Rpc(e) => Err(e.into()),
+        ToolError::Peer(PeerError::Cancelled) => Err(HandlerError::Cancelled),
+        other => Ok(crate::tool::ToolResult::error(other.to_string()).into_json()),
+    }
+}
+
+/// For resources and prompts every failure is a JSON-RPC error.
+fn protocol_error(e: ToolError) -> HandlerError {
+    match e {
+        ToolError::Rpc(e) => e.into(),
+        ToolError::Peer(PeerError::Cancelled) => HandlerError::Cancelled,
+        ToolError::InvalidArguments(m) => RpcError::invalid_params(m).into(),
+        other => RpcError::internal(other.to_string()).into(),
+    }
+}

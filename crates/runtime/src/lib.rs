@@ -1,0 +1,30 @@
+//! The tools API of Switchboard and the MCP method dispatch behind it.
+//!
+//! A [`Catalog`] holds tools, resources, resource templates and prompts
+//! written in Rust. Their handlers receive a [`RequestContext`] through which
+//! they report progress, log, ask the client for sampling, elicitation or
+//! roots, observe cancellation and reach shared application state. The
+//! context talks to the client through the [`ClientPeer`] trait, which each
+//! transport implements: the handler never knows which protocol era or
+//! transport carries it.
+
+mod catalog;
+mod completion;
+pub mod content;
+mod context;
+mod cursor;
+mod dispatch;
+mod error;
+mod prompt;
+mod resource;
+mod tool;
+mod uri_template;
+
+pub use async_trait::async_trait;
+pub use catalog::{Catalog, CatalogBuilder, ServerInfo};
+pub use context::{ClientPeer, LogLevel, PeerError, RequestContext, RequestContextBuilder};
+pub use dispatch::HandlerError;
+pub use error::ToolError;
+pub use prompt::{Prompt, PromptArgument, PromptResult};
+pub use resource::{Resource, ResourceContents, ResourceTemplate};
+pub use tool::{Tool, ToolResult};

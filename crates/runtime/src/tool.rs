@@ -1,0 +1,132 @@
+//! Tools: a name, a description, an input schema and an async handler.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use crate::context::RequestContext;
+use crate::error::ToolError;
+
+/// The result of a tool call.
+#[derive(Debug, Clone, Default)]
+pub struct ToolResult {
+    pub content: Vec<Value>,
+    pub structured_content: Option<Value>,
+    pub is_error: bool,
+}
+
+impl ToolResult {
+    /// A successful result of these content blocks.
+    pub fn new(content: Vec<Value>) -> Self {
+        Self {
+            content,
+            ..Self::default()
+        }
+    }
+
+    /// A successful result of one text block.
+    pub fn text(text: impl Into<String>) -> Self {
+        Self::new(vec![crate::content::text(text)])
+    }
+
+    /// A tool error result of one text block (`isError: true`).
+    pub fn error(text: impl Into<String>) -> Self {
+        Self {
+            content: vec![crate::content::text(text)],
+            is_error: true,
+            ..Self::default()
+        }
+    }
+
+    pub fn with_structured(mut self, value: Value) -> Self {
+        self.structured_content = Some(value);
+        self
+    }
+
+    pub(crate) fn into_json(self) -> Value {
+        let mut out = json!({"content": self.content});
+        if let Some(s) = self.structured_content {
+            out["structuredContent"] = s;
+        }
+        if self.is_error {
+            out["isError"] = json!(true);
+        }
+        out
+    }
+}
+
+pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+type Handler = dyn Fn(RequestContext, Map<String, Value>) -> BoxFuture<Result<ToolResult, ToolError>>
+    + Send
+    + Sync;
+
+/// A tool served by the runtime.
+#[derive(Clone)]
+pub struct Tool {
+    name: String,
+    definition: Value,
+    handler: Arc<Handler>,
+}
+
+impl fmt::Debug for Tool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tool")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Tool {
+    /// A tool from its name, description, JSON Schema of its arguments and
+    /// handler. The handler receives the call's `arguments` (an empty object
+    /// when the call has none).
+    pub fn new<F, Fut>(name: &str, description: &str, input_schema: Value, handler: F) -> Self
+    where
+        F: Fn(RequestContext, Map<String, Value>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<ToolResult, ToolError>> + Send + 'static,
+    {
+        Self {
+            name: name.to_owned(),
+            definition: json!({"name": name, "description": description, "inputSchema": input_schema}),
+            handler: Arc::new(move |ctx, args| Box::pin(handler(ctx, args))),
+        }
+    }
+
+    /// Add a human-readable title.
+    pub fn title(mut self, title: &str) -> Self {
+        self.definition["title"] = json!(title);
+        self
+    }
+
+    /// Add a JSON Schema for `structuredContent`.
+    pub fn output_schema(mut self, schema: Value) -> Self {
+        self.definition["outputSchema"] = schema;
+        self
+    }
+
+    /// Add behaviour hints (`readOnlyHint`, `destructiveHint`, …).
+    pub fn annotations(mut self, annotations: Value) -> Self {
+        self.definition["annotations"] = annotations;
+        self
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The tool's entry in `tools/list`.
+    pub fn definition(&self) -> &Value {
+        &self.definition
+    }
+
+    pub(crate) fn call(
+        &self,
+        ctx: RequestContext,
+        args: Map<String, Value>,
+    ) -> BoxFuture<Result<ToolResult, ToolError>> {
+        (self.handler)(ctx, args)
+    }
+}
