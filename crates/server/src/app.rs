@@ -1,0 +1,151 @@
+//! Shared application state and the HTTP router.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::get;
+use switchboard_runtime::Catalog;
+use switchboard_store::{EventLog, MemoryEventLog, MemorySessionStore, SessionStore, StoreError};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::guard::HostPolicy;
+use crate::live::Registry;
+use crate::{health, mcp};
+
+#[derive(Debug)]
+struct Inner {
+    config: Config,
+    catalog: Arc<Catalog>,
+    store: Arc<dyn SessionStore>,
+    event_log: Arc<dyn EventLog>,
+    registry: Registry,
+    hosts: HostPolicy,
+    shutdown: CancellationToken,
+}
+
+/// Everything a request handler reaches: configuration, the catalog, the
+/// stores and the node-local registry. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct App(Arc<Inner>);
+
+/// Builds an [`App`]; stores default to the in-memory backends.
+#[derive(Debug)]
+pub struct AppBuilder {
+    config: Config,
+    catalog: Arc<Catalog>,
+    store: Option<Arc<dyn SessionStore>>,
+    event_log: Option<Arc<dyn EventLog>>,
+}
+
+impl AppBuilder {
+    pub fn store(mut self, store: Arc<dyn SessionStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    pub fn event_log(mut self, log: Arc<dyn EventLog>) -> Self {
+        self.event_log = Some(log);
+        self
+    }
+
+    pub fn build(self) -> App {
+        let c = &self.config;
+        let event_log = self.event_log.unwrap_or_else(|| {
+            Arc::new(MemoryEventLog::new(c.event_log_events, c.event_log_bytes))
+        });
+        App(Arc::new(Inner {
+            hosts: HostPolicy::new(&c.allowed_hosts),
+            store: self
+                .store
+                .unwrap_or_else(|| Arc::new(MemorySessionStore::new())),
+            event_log,
+            registry: Registry::default(),
+            shutdown: CancellationToken::new(),
+            catalog: self.catalog,
+            config: self.config,
+        }))
+    }
+}
+
+impl App {
+    pub fn builder(config: Config, catalog: Arc<Catalog>) -> AppBuilder {
+        AppBuilder {
+            config,
+            catalog,
+            store: None,
+            event_log: None,
+        }
+    }
+
+    /// The HTTP routes: `/mcp` and the health endpoints.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route(
+                "/mcp",
+                get(mcp::get)
+                    .post(mcp::post)
+                    .delete(mcp::delete)
+                    .fallback(mcp::not_allowed),
+            )
+            .route("/healthz", get(health::alive))
+            .route("/health", get(health::alive))
+            .route("/readyz", get(health::ready))
+            .with_state(self.clone())
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.0.catalog
+    }
+
+    pub(crate) fn store(&self) -> &dyn SessionStore {
+        &*self.0.store
+    }
+
+    pub(crate) fn event_log(&self) -> &dyn EventLog {
+        &*self.0.event_log
+    }
+
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.0.registry
+    }
+
+    pub(crate) fn hosts(&self) -> &HostPolicy {
+        &self.0.hosts
+    }
+
+    /// Cancelled when the server begins to shut down.
+    pub fn shutdown_token(&self) -> &CancellationToken {
+        &self.0.shutdown
+    }
+
+    /// Sessions live on this node.
+    pub fn live_sessions(&self) -> usize {
+        self.0.registry.len()
+    }
+
+    /// End a session everywhere: its live streams and handlers on this node,
+    /// its record and its event log. Returns whether the store held it.
+    pub async fn end_session(&self, id: &str) -> Result<bool, StoreError> {
+        if let Some(live) = self.0.registry.remove(id) {
+            live.close();
+        }
+        let existed = self.0.store.delete(id).await?;
+        self.0.event_log.drop_session(id).await?;
+        Ok(existed)
+    }
+}
+
+impl App {
+    /// What ends a stream of this session.
+    pub(crate) fn stream_end(&self, live: &crate::live::LiveSession) -> crate::sse::StreamEnd {
+        crate::sse::StreamEnd {
+            session: live.closed.clone(),
+            shutdown: self.0.shutdown.clone(),
+        }
+    }
+}

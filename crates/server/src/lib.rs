@@ -1,0 +1,29 @@
+//! The HTTP front of Switchboard.
+//!
+//! It owns the Streamable HTTP endpoint `/mcp` for the session-based MCP
+//! versions: header checks (DNS-rebinding protection, `Accept`, content type,
+//! body limits), session resolution against the [`SessionStore`], the
+//! node-local registry of live streams and waiting requests, SSE framing with
+//! priming events, keep-alives and `Last-Event-ID` resumption, and the accept
+//! loop. Protocol semantics live in `switchboard-proto`; tools, resources and
+//! prompts in `switchboard-runtime`.
+//!
+//! [`SessionStore`]: switchboard_store::SessionStore
+
+mod app;
+mod config;
+mod error;
+mod guard;
+mod health;
+mod ids;
+mod listener;
+mod live;
+mod mcp;
+mod peer;
+mod reaper;
+mod sse;
+
+pub use app::{App, AppBuilder};
+pub use config::{Config, ConfigError};
+pub use error::TransportError;
+pub use listener::serve;

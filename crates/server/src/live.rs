@@ -1,0 +1,270 @@
+//! Node-local live state: per-session streams, waiting server-to-client
+//! requests and running handlers. Durable state lives in the store; this is
+//! what cannot leave the process.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde_json::value::RawValue;
+use switchboard_proto::RequestId;
+use switchboard_store::{EventId, EventLog, StoreError, now_ms};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+/// One SSE event on its way to a connection.
+#[derive(Debug, Clone)]
+pub(crate) struct Frame {
+    pub(crate) id: EventId,
+    pub(crate) data: Arc<str>,
+}
+
+#[derive(Debug, Default)]
+struct SlotState {
+    conn: Option<mpsc::Sender<Frame>>,
+    finished: bool,
+    last_seq: u64,
+}
+
+/// One logical SSE stream of a session: every event is appended to the
+/// session's event log, then sent to the connection attached to it, if any.
+/// A connection can detach (client gone, slow reader, early close) and
+/// another attach later with `Last-Event-ID`; the lock makes replay and live
+/// delivery exactly-once and in order.
+#[derive(Debug, Default)]
+pub(crate) struct StreamSlot {
+    state: tokio::sync::Mutex<SlotState>,
+}
+
+impl StreamSlot {
+    /// A slot with a connection already attached.
+    pub(crate) fn with_conn(tx: mpsc::Sender<Frame>) -> Self {
+        Self {
+            state: tokio::sync::Mutex::new(SlotState {
+                conn: Some(tx),
+                ..SlotState::default()
+            }),
+        }
+    }
+
+    /// Log an event and deliver it to the attached connection. A connection
+    /// whose buffer is full is cut off: its client resumes from the log.
+    pub(crate) async fn emit(
+        &self,
+        log: &dyn EventLog,
+        session: &str,
+        stream: u64,
+        data: Arc<str>,
+    ) -> Result<(), StoreError> {
+        let mut st = self.state.lock().await;
+        let id = log.append(session, stream, data.clone()).await?;
+        st.last_seq = id.seq;
+        if let Some(tx) = &st.conn
+            && tx.try_send(Frame { id, data }).is_err()
+        {
+            st.conn = None;
+        }
+        Ok(())
+    }
+
+    /// No more events will come; the connection ends after what it has.
+    pub(crate) async fn finish(&self) {
+        let mut st = self.state.lock().await;
+        st.finished = true;
+        st.conn = None;
+    }
+
+    /// Drop the connection (the client resumes later).
+    pub(crate) async fn detach(&self) {
+        self.state.lock().await.conn = None;
+    }
+
+    /// Attach a fresh connection after replaying the events that follow `after`.
+    pub(crate) async fn resume(
+        &self,
+        log: &dyn EventLog,
+        session: &str,
+        after: EventId,
+        buffer: usize,
+    ) -> Result<mpsc::Receiver<Frame>, StoreError> {
+        let mut st = self.state.lock().await;
+        let (tx, rx) = replay_channel(log, session, after, buffer).await?;
+        if !st.finished {
+            st.conn = Some(tx);
+        }
+        Ok(rx)
+    }
+
+    /// Attach a connection unless a live one is attached (`None` then);
+    /// returns the last sequence number sent on this stream (for priming).
+    pub(crate) async fn attach_exclusive(
+        &self,
+        buffer: usize,
+    ) -> Option<(mpsc::Receiver<Frame>, u64)> {
+        let mut st = self.state.lock().await;
+        if st.conn.as_ref().is_some_and(|c| !c.is_closed()) {
+            return None;
+        }
+        let (tx, rx) = mpsc::channel(buffer);
+        st.conn = Some(tx);
+        Some((rx, st.last_seq))
+    }
+}
+
+/// A channel pre-filled with the logged events after `after`.
+pub(crate) async fn replay_channel(
+    log: &dyn EventLog,
+    session: &str,
+    after: EventId,
+    buffer: usize,
+) -> Result<(mpsc::Sender<Frame>, mpsc::Receiver<Frame>), StoreError> {
+    let events = log.read_after(session, after).await?;
+    let (tx, rx) = mpsc::channel(buffer + events.len());
+    for e in events {
+        let _ = tx.try_send(Frame {
+            id: e.id,
+            data: e.data,
+        });
+    }
+    Ok((tx, rx))
+}
+
+type Answer = Result<Box<RawValue>, Box<RawValue>>;
+
+/// The live part of one session on this node.
+#[derive(Debug)]
+pub(crate) struct LiveSession {
+    pub(crate) id: Arc<str>,
+    streams: Mutex<HashMap<u64, Arc<StreamSlot>>>,
+    pending: Mutex<HashMap<RequestId, oneshot::Sender<Answer>>>,
+    running: Mutex<HashMap<RequestId, CancellationToken>>,
+    next_stream: AtomicU64,
+    next_request: AtomicU64,
+    last_store_touch_ms: AtomicU64,
+    /// Cancelled when the session ends: every stream and handler stops.
+    pub(crate) closed: CancellationToken,
+}
+
+/// The id of the standalone (GET) stream of every session.
+pub(crate) const STANDALONE: u64 = 0;
+
+impl LiveSession {
+    pub(crate) fn new(id: &str) -> Self {
+        Self {
+            id: Arc::from(id),
+            streams: Mutex::default(),
+            pending: Mutex::default(),
+            running: Mutex::default(),
+            next_stream: AtomicU64::new(1),
+            next_request: AtomicU64::new(1),
+            last_store_touch_ms: AtomicU64::new(now_ms()),
+            closed: CancellationToken::new(),
+        }
+    }
+
+    pub(crate) fn new_stream(&self, slot: Arc<StreamSlot>) -> u64 {
+        let id = self.next_stream.fetch_add(1, Ordering::Relaxed);
+        lock(&self.streams).insert(id, slot);
+        id
+    }
+
+    pub(crate) fn stream(&self, id: u64) -> Option<Arc<StreamSlot>> {
+        lock(&self.streams).get(&id).cloned()
+    }
+
+    pub(crate) fn standalone(&self) -> Arc<StreamSlot> {
+        lock(&self.streams).entry(STANDALONE).or_default().clone()
+    }
+
+    pub(crate) fn remove_stream(&self, id: u64) {
+        lock(&self.streams).remove(&id);
+    }
+
+    /// Register a server-to-client request and get where its answer lands.
+    pub(crate) fn expect_answer(&self) -> (RequestId, oneshot::Receiver<Answer>) {
+        let id = RequestId::from_u64(self.next_request.fetch_add(1, Ordering::Relaxed));
+        let (tx, rx) = oneshot::channel();
+        lock(&self.pending).insert(id.clone(), tx);
+        (id, rx)
+    }
+
+    pub(crate) fn forget_answer(&self, id: &RequestId) {
+        lock(&self.pending).remove(id);
+    }
+
+    /// Route a client's response to the handler waiting for it.
+    pub(crate) fn answer(&self, id: &RequestId, outcome: Answer) -> bool {
+        match lock(&self.pending).remove(id) {
+            Some(tx) => tx.send(outcome).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Track a running request so `notifications/cancelled` can reach it.
+    pub(crate) fn start(&self, id: &RequestId) -> CancellationToken {
+        let token = self.closed.child_token();
+        lock(&self.running).insert(id.clone(), token.clone());
+        token
+    }
+
+    pub(crate) fn done(&self, id: &RequestId) {
+        lock(&self.running).remove(id);
+    }
+
+    pub(crate) fn cancel(&self, id: &RequestId) -> bool {
+        match lock(&self.running).get(id) {
+            Some(t) => {
+                t.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether the store's `last_seen` should be refreshed now (at most once a second).
+    pub(crate) fn should_touch_store(&self, now: u64) -> bool {
+        let last = self.last_store_touch_ms.load(Ordering::Relaxed);
+        now.saturating_sub(last) >= 1000
+            && self
+                .last_store_touch_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
+
+    /// End everything this session holds on this node.
+    pub(crate) fn close(&self) {
+        self.closed.cancel();
+        lock(&self.pending).clear();
+        lock(&self.running).clear();
+        lock(&self.streams).clear();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Every live session on this node.
+#[derive(Debug, Default)]
+pub(crate) struct Registry {
+    map: papaya::HashMap<Arc<str>, Arc<LiveSession>>,
+}
+
+impl Registry {
+    pub(crate) fn get_or_create(&self, id: &str) -> Arc<LiveSession> {
+        let map = self.map.pin();
+        if let Some(s) = map.get(id) {
+            return s.clone();
+        }
+        map.get_or_insert_with(Arc::from(id), || Arc::new(LiveSession::new(id)))
+            .clone()
+    }
+
+    pub(crate) fn remove(&self, id: &str) -> Option<Arc<LiveSession>> {
+        self.map.pin().remove(id).cloned()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.map.len()
+    }
+}

@@ -1,0 +1,81 @@
+//! JSON-RPC batches (protocol version 2025-03-26 only).
+//!
+//! Every request of a batch runs concurrently and the answers come back as
+//! one JSON array. A batch cannot stream, so its handlers' notifications are
+//! dropped and server-to-client requests fail with a clear error.
+
+use std::sync::Arc;
+
+use axum::response::Response;
+use futures_util::future::join_all;
+use switchboard_proto::{Message, ParseError, RpcError, error_json, methods, response_json};
+use switchboard_runtime::Catalog;
+
+use crate::app::App;
+use crate::error::{TransportError, json_response};
+use crate::mcp::request::{self, Call, accepted};
+use crate::mcp::session::Session;
+use crate::peer::LegacyPeer;
+
+pub(crate) async fn serve(
+    app: &App,
+    s: Session,
+    items: Vec<Result<Message, ParseError>>,
+) -> Result<Response, TransportError> {
+    let mut answers = Vec::new();
+    let mut calls = Vec::new();
+    for item in items {
+        match item {
+            Err(e) => answers.push(error_json(None, &e.to_rpc())),
+            Ok(Message::Request { id, method, .. }) if method == methods::INITIALIZE => {
+                let e = RpcError::invalid_request("initialize must not be part of a batch");
+                answers.push(error_json(Some(&id), &e));
+            }
+            Ok(Message::Request { id, method, params }) => {
+                calls.push(Call::new(&s, id, method, params))
+            }
+            Ok(Message::Notification { method, params }) => {
+                request::notification(app, &s, &method, params.as_deref()).await?;
+            }
+            Ok(Message::Response { id, outcome }) => {
+                s.live.answer(&id, outcome);
+            }
+        }
+    }
+    let results = join_all(calls.into_iter().map(|call| one(app, &s, call))).await;
+    for r in results {
+        answers.extend(r?);
+    }
+    if answers.is_empty() {
+        return Ok(accepted());
+    }
+    Ok(json_response(
+        http::StatusCode::OK,
+        format!("[{}]", answers.join(",")),
+    ))
+}
+
+async fn one(app: &App, s: &Session, call: Call) -> Result<Option<String>, TransportError> {
+    if let Some(answer) =
+        request::session_method(app, s, &call.method, call.params.as_deref()).await?
+    {
+        return Ok(Some(match answer {
+            Ok(v) => response_json(&call.id, &v.to_string()),
+            Err(e) => error_json(Some(&call.id), &e),
+        }));
+    }
+    if !Catalog::handles(&call.method) {
+        return Ok(Some(error_json(
+            Some(&call.id),
+            &RpcError::method_not_found(&call.method),
+        )));
+    }
+    let peer = Arc::new(LegacyPeer::new(
+        app.clone(),
+        s.live.clone(),
+        s.version,
+        false,
+        None,
+    ));
+    Ok(request::run(app, &s.live, call, peer).await)
+}

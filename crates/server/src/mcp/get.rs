@@ -1,0 +1,61 @@
+//! GET `/mcp`: the standalone SSE stream, or the resumption of any stream
+//! of the session with `Last-Event-ID`.
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use http::HeaderMap;
+use switchboard_store::EventId;
+
+use crate::app::App;
+use crate::error::TransportError;
+use crate::guard::{Accepts, LAST_EVENT_ID};
+use crate::live::{STANDALONE, replay_channel};
+use crate::sse;
+
+pub(crate) async fn get(State(app): State<App>, headers: HeaderMap) -> Response {
+    serve(&app, &headers)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn serve(app: &App, headers: &HeaderMap) -> Result<Response, TransportError> {
+    app.hosts().check(headers)?;
+    if !Accepts::from_headers(headers).sse {
+        return Err(TransportError::NotAcceptable("text/event-stream"));
+    }
+    let s = app.open_session(headers).await?;
+    let (log, buffer) = (app.event_log(), app.config().stream_buffer);
+    let end = app.stream_end(&s.live);
+    if let Some(last) = headers.get(LAST_EVENT_ID) {
+        let text = last.to_str().unwrap_or("");
+        let after =
+            EventId::parse(text).ok_or_else(|| TransportError::BadLastEventId(text.to_owned()))?;
+        let rx = match s.live.stream(after.stream) {
+            Some(slot) => slot.resume(log, &s.live.id, after, buffer).await?,
+            None if after.stream == STANDALONE => {
+                s.live
+                    .standalone()
+                    .resume(log, &s.live.id, after, buffer)
+                    .await?
+            }
+            None => replay_channel(log, &s.live.id, after, buffer).await?.1,
+        };
+        return Ok(sse::response(None, rx, app.config().keep_alive(), end));
+    }
+    let (rx, last_seq) = s
+        .live
+        .standalone()
+        .attach_exclusive(buffer)
+        .await
+        .ok_or(TransportError::StreamConflict)?;
+    let first = s.version.wants_priming_event().then(|| {
+        sse::priming(
+            EventId {
+                stream: STANDALONE,
+                seq: last_seq,
+            },
+            app.config().sse_retry_ms,
+        )
+    });
+    Ok(sse::response(first, rx, app.config().keep_alive(), end))
+}

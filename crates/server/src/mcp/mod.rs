@@ -1,0 +1,22 @@
+//! The Streamable HTTP endpoint `/mcp` for the session-based protocol
+//! versions (2025-03-26 … 2025-11-25): POST, GET and DELETE.
+
+mod batch;
+mod get;
+mod initialize;
+mod post;
+mod request;
+mod session;
+
+use axum::response::{IntoResponse, Response};
+
+pub(crate) use get::get;
+pub(crate) use post::post;
+pub(crate) use session::delete;
+
+use crate::error::TransportError;
+
+/// Any other HTTP method on `/mcp`.
+pub(crate) async fn not_allowed() -> Response {
+    TransportError::MethodNotAllowed.into_response()
+}

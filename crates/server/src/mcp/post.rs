@@ -1,0 +1,85 @@
+//! POST `/mcp`: one JSON-RPC message, or a batch on 2025-03-26.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::HeaderMap;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use switchboard_proto::{Incoming, Message, methods, parse_body};
+
+use crate::app::App;
+use crate::error::TransportError;
+use crate::guard::{self, Accepts};
+use crate::mcp::request::{self, Call, accepted};
+use crate::mcp::{batch, initialize};
+
+pub(crate) async fn post(State(app): State<App>, headers: HeaderMap, body: Body) -> Response {
+    serve(&app, &headers, body)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn serve(app: &App, headers: &HeaderMap, body: Body) -> Result<Response, TransportError> {
+    app.hosts().check(headers)?;
+    let accepts = Accepts::from_headers(headers);
+    if !accepts.json && !accepts.sse {
+        return Err(TransportError::NotAcceptable(
+            "application/json or text/event-stream",
+        ));
+    }
+    guard::check_json_content_type(headers)?;
+    let bytes = read_body(body, headers, app.config().max_body_bytes).await?;
+    match parse_body(&bytes)? {
+        Incoming::Single(Message::Request { id, method, params })
+            if method == methods::INITIALIZE =>
+        {
+            if guard::session_id(headers)?.is_some() {
+                return Err(TransportError::AlreadyInitialized);
+            }
+            initialize::initialize(app, id, params, accepts).await
+        }
+        Incoming::Single(message) => {
+            let s = app.open_session(headers).await?;
+            match message {
+                Message::Request { id, method, params } => {
+                    let call = Call::new(&s, id, method, params);
+                    request::serve(app, s, call, accepts).await
+                }
+                Message::Notification { method, params } => {
+                    request::notification(app, &s, &method, params.as_deref()).await?;
+                    Ok(accepted())
+                }
+                Message::Response { id, outcome } => {
+                    s.live.answer(&id, outcome);
+                    Ok(accepted())
+                }
+            }
+        }
+        Incoming::Batch(items) => {
+            let s = app.open_session(headers).await?;
+            if !s.version.allows_batches() {
+                return Err(TransportError::BatchNotSupported(s.version.to_string()));
+            }
+            batch::serve(app, s, items).await
+        }
+    }
+}
+
+/// Read the body, refusing more than `limit` bytes with 413.
+async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Bytes, TransportError> {
+    let declared = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(TransportError::BodyTooLarge(limit));
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(TransportError::BodyTooLarge(limit))
+        }
+        Err(e) => Err(TransportError::BodyRead(e.to_string())),
+    }
+}

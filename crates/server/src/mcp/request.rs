@@ -1,0 +1,296 @@
+//! Serving one request of a session: the session-layer methods answered
+//! here, and the catalog methods run as handler tasks.
+
+use std::sync::Arc;
+
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
+use switchboard_proto::{ErrorCode, RequestId, RpcError, error_json, methods, response_json};
+use switchboard_runtime::{Catalog, ClientPeer, HandlerError, LogLevel, RequestContextBuilder};
+use switchboard_store::EventId;
+use tokio::sync::oneshot;
+
+use crate::app::App;
+use crate::error::{TransportError, json_response};
+use crate::guard::Accepts;
+use crate::live::{Frame, LiveSession};
+use crate::mcp::session::Session;
+use crate::peer::{Decision, LegacyPeer};
+use crate::sse;
+
+/// Most resource subscriptions one session may hold.
+const MAX_SUBSCRIPTIONS: usize = 1000;
+
+/// Answer at once, as JSON if the client takes it, else as a one-event stream.
+pub(crate) fn reply_now(accepts: Accepts, body: &str) -> Response {
+    if accepts.json {
+        json_response(http::StatusCode::OK, body.to_owned())
+    } else {
+        sse::single(body)
+    }
+}
+
+/// What a handler task needs to know about its request.
+#[derive(Debug)]
+pub(crate) struct Call {
+    pub(crate) id: RequestId,
+    pub(crate) method: String,
+    pub(crate) params: Option<Box<RawValue>>,
+    log_level: Option<LogLevel>,
+    capabilities: Option<Value>,
+}
+
+impl Call {
+    pub(crate) fn new(
+        s: &Session,
+        id: RequestId,
+        method: String,
+        params: Option<Box<RawValue>>,
+    ) -> Self {
+        Self {
+            id,
+            method,
+            params,
+            log_level: s.record.log_level.as_deref().and_then(LogLevel::parse),
+            capabilities: serde_json::from_str(s.record.client_capabilities.get()).ok(),
+        }
+    }
+}
+
+/// Serve a request of an open session (anything but `initialize`).
+pub(crate) async fn serve(
+    app: &App,
+    s: Session,
+    call: Call,
+    accepts: Accepts,
+) -> Result<Response, TransportError> {
+    if let Some(answer) = session_method(app, &s, &call.method, call.params.as_deref()).await? {
+        return Ok(reply_now(accepts, &answer_json(&call.id, answer)));
+    }
+    if !Catalog::handles(&call.method) {
+        let e = RpcError::method_not_found(&call.method);
+        return Ok(reply_now(accepts, &error_json(Some(&call.id), &e)));
+    }
+    let (tx, decision) = oneshot::channel();
+    let peer = Arc::new(LegacyPeer::new(
+        app.clone(),
+        s.live.clone(),
+        s.version,
+        accepts.sse,
+        Some(tx),
+    ));
+    let id = call.id.clone();
+    let (task_app, task_live, task_peer) = (app.clone(), s.live.clone(), peer.clone());
+    tokio::spawn(async move {
+        let response = run(&task_app, &task_live, call, task_peer.clone()).await;
+        task_peer.finish(response).await;
+    });
+    Ok(match decision.await {
+        Ok(Decision::Json(body)) => reply_now(accepts, &body),
+        Ok(Decision::Sse { stream, rx }) => stream_response(app, &s, stream, rx),
+        Ok(Decision::Cancelled) | Err(_) => {
+            reply_now(accepts, &error_json(Some(&id), &cancelled()))
+        }
+    })
+}
+
+fn cancelled() -> RpcError {
+    RpcError::new(ErrorCode::REQUEST_CANCELLED, "request cancelled")
+}
+
+fn answer_json(id: &RequestId, answer: Result<Value, RpcError>) -> String {
+    match answer {
+        Ok(v) => response_json(id, &v.to_string()),
+        Err(e) => error_json(Some(id), &e),
+    }
+}
+
+/// The SSE response of a request stream, primed for resumption.
+fn stream_response(
+    app: &App,
+    s: &Session,
+    stream: u64,
+    rx: tokio::sync::mpsc::Receiver<Frame>,
+) -> Response {
+    let first = s
+        .version
+        .wants_priming_event()
+        .then(|| sse::priming(EventId { stream, seq: 0 }, app.config().sse_retry_ms));
+    sse::response(
+        first,
+        rx,
+        app.config().keep_alive(),
+        app.stream_end(&s.live),
+    )
+}
+
+/// Run a catalog method to its final response; `None` when cancelled.
+pub(crate) async fn run(
+    app: &App,
+    live: &LiveSession,
+    call: Call,
+    peer: Arc<LegacyPeer>,
+) -> Option<String> {
+    let token = live.start(&call.id);
+    let builder = RequestContextBuilder::new(peer as Arc<dyn ClientPeer>, call.id.clone())
+        .progress_token(progress_token(call.params.as_deref()))
+        .log_level(call.log_level)
+        .client_capabilities(call.capabilities)
+        .cancel(token);
+    let ctx = app.catalog().context(builder);
+    let outcome = app
+        .catalog()
+        .handle(&call.method, call.params.as_deref(), ctx)
+        .await;
+    live.done(&call.id);
+    match outcome {
+        Ok(v) => Some(response_json(&call.id, &v.to_string())),
+        Err(HandlerError::Rpc(e)) => Some(error_json(Some(&call.id), &e)),
+        Err(HandlerError::Cancelled) => None,
+    }
+}
+
+/// `params._meta.progressToken`, if present.
+fn progress_token(params: Option<&RawValue>) -> Option<Value> {
+    #[derive(Deserialize)]
+    struct Meta {
+        #[serde(rename = "progressToken")]
+        progress_token: Option<Value>,
+    }
+    #[derive(Deserialize)]
+    struct WithMeta {
+        #[serde(rename = "_meta")]
+        meta: Option<Meta>,
+    }
+    let p: WithMeta = serde_json::from_str(params?.get()).ok()?;
+    p.meta?
+        .progress_token
+        .filter(|t| t.is_string() || t.is_number())
+}
+
+#[derive(Deserialize)]
+struct LevelParams {
+    level: String,
+}
+
+#[derive(Deserialize)]
+struct UriParams {
+    uri: String,
+}
+
+fn parse<'a, T: Deserialize<'a>>(
+    method: &str,
+    params: Option<&'a RawValue>,
+) -> Result<T, RpcError> {
+    serde_json::from_str(params.map(RawValue::get).unwrap_or("{}"))
+        .map_err(|e| RpcError::invalid_params(format!("{method}: {e}")))
+}
+
+/// The methods that touch session state rather than the catalog; `None`
+/// for any other method.
+pub(crate) async fn session_method(
+    app: &App,
+    s: &Session,
+    method: &str,
+    params: Option<&RawValue>,
+) -> Result<Option<Result<Value, RpcError>>, TransportError> {
+    let answer = match method {
+        methods::PING => Ok(json!({})),
+        methods::INITIALIZE => return Err(TransportError::AlreadyInitialized),
+        methods::SET_LEVEL => match parse::<LevelParams>(method, params) {
+            Ok(p) if LogLevel::parse(&p.level).is_some() => {
+                let mut record = s.record.clone();
+                record.log_level = Some(p.level);
+                app.store().update(&record).await?;
+                Ok(json!({}))
+            }
+            Ok(p) => Err(RpcError::invalid_params(format!(
+                "logging/setLevel: unknown level {:?}",
+                p.level
+            ))),
+            Err(e) => Err(e),
+        },
+        methods::RESOURCES_SUBSCRIBE | methods::RESOURCES_UNSUBSCRIBE => {
+            subscription(app, s, method == methods::RESOURCES_SUBSCRIBE, params).await?
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(answer))
+}
+
+async fn subscription(
+    app: &App,
+    s: &Session,
+    subscribe: bool,
+    params: Option<&RawValue>,
+) -> Result<Result<Value, RpcError>, TransportError> {
+    let method = if subscribe {
+        methods::RESOURCES_SUBSCRIBE
+    } else {
+        methods::RESOURCES_UNSUBSCRIBE
+    };
+    let uri = match parse::<UriParams>(method, params) {
+        Ok(p) => p.uri,
+        Err(e) => return Ok(Err(e)),
+    };
+    let mut record = s.record.clone();
+    if subscribe {
+        if !app.catalog().has_resource(&uri) {
+            return Ok(Err(RpcError::new(
+                ErrorCode::RESOURCE_NOT_FOUND,
+                format!("resource not found: {uri}"),
+            )
+            .with_data(json!({"uri": uri}))));
+        }
+        if record.subscriptions.len() >= MAX_SUBSCRIPTIONS {
+            return Ok(Err(RpcError::invalid_params(format!(
+                "at most {MAX_SUBSCRIPTIONS} subscriptions per session"
+            ))));
+        }
+        if !record.subscriptions.contains(&uri) {
+            record.subscriptions.push(uri);
+        }
+    } else {
+        record.subscriptions.retain(|u| *u != uri);
+    }
+    app.store().update(&record).await?;
+    Ok(Ok(json!({})))
+}
+
+/// Handle a client notification of a session.
+pub(crate) async fn notification(
+    app: &App,
+    s: &Session,
+    method: &str,
+    params: Option<&RawValue>,
+) -> Result<(), TransportError> {
+    match method {
+        methods::INITIALIZED if !s.record.initialized => {
+            let mut record = s.record.clone();
+            record.initialized = true;
+            app.store().update(&record).await?;
+        }
+        methods::CANCELLED => {
+            #[derive(Deserialize)]
+            struct Cancelled {
+                #[serde(rename = "requestId")]
+                request_id: Box<RawValue>,
+            }
+            let text = params.map(RawValue::get).unwrap_or("{}");
+            if let Ok(c) = serde_json::from_str::<Cancelled>(text)
+                && let Ok(id) = RequestId::from_raw(&c.request_id)
+            {
+                s.live.cancel(&id);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// 202 Accepted, empty body: the answer to notifications and responses.
+pub(crate) fn accepted() -> Response {
+    http::StatusCode::ACCEPTED.into_response()
+}

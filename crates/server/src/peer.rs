@@ -1,0 +1,195 @@
+//! The session-era `ClientPeer`: how a handler's messages reach the client.
+//!
+//! A request is answered as `application/json` until its handler sends its
+//! first message to the client (progress, a log line, a sampling request…);
+//! at that moment the reply turns into an SSE stream that carries that message
+//! and every later one, ending with the response. A handler that sends nothing
+//! costs no stream, no event log entry and no extra task.
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+use serde_json::value::RawValue;
+use switchboard_proto::{ProtocolVersion, RpcError, notification_json, request_json};
+use switchboard_runtime::async_trait;
+use switchboard_runtime::{ClientPeer, PeerError};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::app::App;
+use crate::live::{Frame, LiveSession, StreamSlot};
+
+/// How the HTTP exchange of a request is answered; decided by the handler's
+/// first output.
+#[derive(Debug)]
+pub(crate) enum Decision {
+    /// The final response came first: answer with this JSON.
+    Json(String),
+    /// A message came first: stream it, and the rest, on this SSE stream.
+    Sse {
+        stream: u64,
+        rx: mpsc::Receiver<Frame>,
+    },
+    /// The request was cancelled before anything was sent.
+    Cancelled,
+}
+
+#[derive(Debug)]
+enum Reply {
+    Pending(oneshot::Sender<Decision>),
+    Sse {
+        stream: u64,
+        slot: Arc<StreamSlot>,
+    },
+    /// The exchange is already answered, or cannot stream (JSON-only, batch).
+    Closed,
+}
+
+/// The peer of one session-era request.
+#[derive(Debug)]
+pub(crate) struct LegacyPeer {
+    app: App,
+    live: Arc<LiveSession>,
+    version: ProtocolVersion,
+    can_stream: bool,
+    reply: Mutex<Reply>,
+}
+
+impl LegacyPeer {
+    /// A peer whose first message decides the reply; `decision` receives it.
+    pub(crate) fn new(
+        app: App,
+        live: Arc<LiveSession>,
+        version: ProtocolVersion,
+        can_stream: bool,
+        decision: Option<oneshot::Sender<Decision>>,
+    ) -> Self {
+        let reply = match decision {
+            Some(tx) => Reply::Pending(tx),
+            None => Reply::Closed,
+        };
+        Self {
+            app,
+            live,
+            version,
+            can_stream,
+            reply: Mutex::new(reply),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Reply> {
+        self.reply.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The stream this request's messages go to, opening it if needed.
+    fn stream(&self) -> Option<(u64, Arc<StreamSlot>)> {
+        let mut reply = self.lock();
+        match &*reply {
+            Reply::Sse { stream, slot } => return Some((*stream, slot.clone())),
+            Reply::Closed => return None,
+            Reply::Pending(_) if !self.can_stream => return None,
+            Reply::Pending(_) => {}
+        }
+        let (tx, rx) = mpsc::channel(self.app.config().stream_buffer);
+        let slot = Arc::new(StreamSlot::with_conn(tx));
+        let stream = self.live.new_stream(slot.clone());
+        let Reply::Pending(decision) = std::mem::replace(
+            &mut *reply,
+            Reply::Sse {
+                stream,
+                slot: slot.clone(),
+            },
+        ) else {
+            unreachable!("checked above")
+        };
+        if decision.send(Decision::Sse { stream, rx }).is_err() {
+            // The HTTP exchange is gone; keep logging for a resuming client.
+            tracing::debug!(session = %short(&self.live.id), "client left before its stream opened");
+        }
+        Some((stream, slot))
+    }
+
+    async fn emit(&self, data: String) {
+        if let Some((stream, slot)) = self.stream() {
+            self.send_on(stream, &slot, data).await;
+        }
+    }
+
+    async fn send_on(&self, stream: u64, slot: &StreamSlot, data: String) {
+        let log = self.app.event_log();
+        if let Err(e) = slot.emit(log, &self.live.id, stream, Arc::from(data)).await {
+            tracing::warn!(session = %short(&self.live.id), error = %e, "event log append failed");
+        }
+    }
+
+    /// Deliver the final response (or none, when cancelled) and end the stream.
+    pub(crate) async fn finish(&self, response: Option<String>) {
+        let state = std::mem::replace(&mut *self.lock(), Reply::Closed);
+        match state {
+            Reply::Pending(tx) => {
+                let _ = tx.send(response.map_or(Decision::Cancelled, Decision::Json));
+            }
+            Reply::Sse { stream, slot } => {
+                if let Some(data) = response {
+                    self.send_on(stream, &slot, data).await;
+                }
+                slot.finish().await;
+                self.live.remove_stream(stream);
+            }
+            Reply::Closed => {}
+        }
+    }
+}
+
+#[async_trait]
+impl ClientPeer for LegacyPeer {
+    async fn notify(&self, method: &str, params: Value) {
+        self.emit(notification_json(method, &params)).await;
+    }
+
+    async fn request(&self, method: &str, params: Value) -> Result<Box<RawValue>, PeerError> {
+        if !self.can_stream || matches!(*self.lock(), Reply::Closed) {
+            return Err(PeerError::Unsupported(
+                "the client does not accept an event stream for this request",
+            ));
+        }
+        let (id, answer) = self.live.expect_answer();
+        self.emit(request_json(&id, method, &params)).await;
+        let timeout = self.app.config().client_request_timeout();
+        let outcome = tokio::select! {
+            r = answer => r.map_err(|_| PeerError::Closed),
+            _ = tokio::time::sleep(timeout) => Err(PeerError::Timeout),
+            _ = self.live.closed.cancelled() => Err(PeerError::Closed),
+        };
+        self.live.forget_answer(&id);
+        match outcome? {
+            Ok(result) => Ok(result),
+            Err(error) => Err(PeerError::Rejected(rpc_error_from(&error))),
+        }
+    }
+
+    async fn close_stream(&self) {
+        if !self.version.wants_priming_event() {
+            return; // the client could not resume: keep the stream.
+        }
+        if let Some((_, slot)) = self.stream() {
+            slot.detach().await;
+        }
+    }
+}
+
+/// Read a client's JSON-RPC error object, tolerating odd shapes.
+fn rpc_error_from(raw: &RawValue) -> RpcError {
+    let v: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
+    let code = v["code"].as_i64().unwrap_or(-32603) as i32;
+    let message = v["message"].as_str().unwrap_or("error").to_owned();
+    let mut e = RpcError::new(switchboard_proto::ErrorCode(code), message);
+    if let Some(d) = v.get("data") {
+        e = e.with_data(d.clone());
+    }
+    e
+}
+
+/// The first characters of a session id, for logs (never the whole id).
+pub(crate) fn short(id: &str) -> &str {
+    &id[..id.len().min(8)]
+}

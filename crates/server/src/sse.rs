@@ -1,0 +1,112 @@
+//! SSE framing and the response body of a stream.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::response::Response;
+use bytes::Bytes;
+use futures_util::stream;
+use http::{HeaderValue, StatusCode, header};
+use switchboard_store::EventId;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::live::Frame;
+
+/// Format one event. Data lines are split so a newline in the payload cannot
+/// end the event early.
+pub(crate) fn event(id: Option<EventId>, data: &str) -> Bytes {
+    let mut out = String::with_capacity(data.len() + 48);
+    if let Some(id) = id {
+        out.push_str("id: ");
+        out.push_str(&id.to_string());
+        out.push('\n');
+    }
+    out.push_str("event: message\n");
+    for line in data.split('\n') {
+        out.push_str("data: ");
+        out.push_str(line.strip_suffix('\r').unwrap_or(line));
+        out.push('\n');
+    }
+    out.push('\n');
+    Bytes::from(out)
+}
+
+/// A priming event: an id to resume from, empty data and a reconnection hint.
+pub(crate) fn priming(id: EventId, retry_ms: u64) -> Bytes {
+    Bytes::from(format!("id: {id}\nretry: {retry_ms}\ndata: \n\n"))
+}
+
+const KEEP_ALIVE: &[u8] = b": keep-alive\n\n";
+
+/// What ends a stream besides its sender closing.
+#[derive(Debug, Clone)]
+pub(crate) struct StreamEnd {
+    /// The session ended.
+    pub(crate) session: CancellationToken,
+    /// The server is shutting down.
+    pub(crate) shutdown: CancellationToken,
+}
+
+struct State {
+    first: Option<Bytes>,
+    rx: mpsc::Receiver<Frame>,
+    keep_alive: Duration,
+    end: StreamEnd,
+}
+
+/// An SSE response that sends `first` (a priming event, say), then every
+/// frame from `rx`, with keep-alive comments while idle. It ends when `rx`
+/// closes, the session ends or the server shuts down.
+pub(crate) fn response(
+    first: Option<Bytes>,
+    rx: mpsc::Receiver<Frame>,
+    keep_alive: Duration,
+    end: StreamEnd,
+) -> Response {
+    let state = State {
+        first,
+        rx,
+        keep_alive,
+        end,
+    };
+    let body = stream::unfold(state, |mut st| async move {
+        if let Some(first) = st.first.take() {
+            return Some((Ok::<_, Infallible>(first), st));
+        }
+        let bytes = tokio::select! {
+            biased;
+            _ = st.end.session.cancelled() => return None,
+            _ = st.end.shutdown.cancelled() => return None,
+            frame = st.rx.recv() => {
+                let f = frame?;
+                event(Some(f.id), &f.data)
+            }
+            _ = tokio::time::sleep(st.keep_alive) => Bytes::from_static(KEEP_ALIVE),
+        };
+        Some((Ok(bytes), st))
+    });
+    sse_headers(Response::new(Body::from_stream(body)))
+}
+
+/// Set the headers every SSE response carries.
+pub(crate) fn sse_headers(mut resp: Response) -> Response {
+    *resp.status_mut() = StatusCode::OK;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, no-transform"),
+    );
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    resp
+}
+
+/// An SSE response carrying one message, then closed.
+pub(crate) fn single(data: &str) -> Response {
+    sse_headers(Response::new(Body::from(event(None, data))))
+}
