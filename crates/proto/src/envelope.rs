@@ -79,13 +79,50 @@ pub enum ParseError {
     EmptyBatch,
     #[error("invalid request: the body must be a JSON object or array")]
     NotAnObject,
+    #[error("parse error: JSON nested deeper than {MAX_DEPTH} levels")]
+    TooDeep,
+}
+
+/// Deepest nesting of arrays and objects accepted anywhere in a message,
+/// raw parts included (serde_json's own limit for what it parses).
+pub const MAX_DEPTH: usize = 128;
+
+/// Reject bodies nested deeper than [`MAX_DEPTH`]; a linear scan that skips
+/// strings, so raw `params` forwarded elsewhere are bounded too.
+fn check_depth(bytes: &[u8]) -> Result<(), ParseError> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in bytes {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(ParseError::TooDeep);
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 impl ParseError {
     /// The JSON-RPC error this parse failure answers with.
     pub fn to_rpc(&self) -> RpcError {
         match self {
-            ParseError::Json(_) => RpcError::new(crate::ErrorCode::PARSE_ERROR, self.to_string()),
+            ParseError::Json(_) | ParseError::TooDeep => {
+                RpcError::new(crate::ErrorCode::PARSE_ERROR, self.to_string())
+            }
             _ => RpcError::invalid_request(self.to_string()),
         }
     }
@@ -159,6 +196,7 @@ struct RawEnvelope {
 
 /// Parse a body that holds one message or a batch.
 pub fn parse_body(body: &[u8]) -> Result<Incoming, ParseError> {
+    check_depth(body)?;
     let first = body.iter().find(|b| !b.is_ascii_whitespace()).copied();
     match first {
         Some(b'[') => {
