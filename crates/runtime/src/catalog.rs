@@ -9,6 +9,7 @@ use switchboard_proto::RpcError;
 
 use crate::context::Extensions;
 use crate::cursor;
+use crate::events::{EventBus, LocalBus};
 use crate::prompt::Prompt;
 use crate::resource::{Resource, ResourceTemplate};
 use crate::tool::Tool;
@@ -46,6 +47,7 @@ pub struct Catalog {
     pub(crate) prompt_index: HashMap<String, usize>,
     pub(crate) page_size: usize,
     pub(crate) extensions: Extensions,
+    pub(crate) bus: Arc<dyn EventBus>,
 }
 
 impl std::fmt::Debug for Extensions {
@@ -64,6 +66,7 @@ pub struct CatalogBuilder {
     prompts: Vec<Prompt>,
     page_size: Option<usize>,
     extensions: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
+    bus: Option<Arc<dyn EventBus>>,
 }
 
 impl CatalogBuilder {
@@ -108,6 +111,12 @@ impl CatalogBuilder {
         self
     }
 
+    /// The bus server events are published on (default: in-process).
+    pub fn bus(mut self, bus: Arc<dyn EventBus>) -> Self {
+        self.bus = Some(bus);
+        self
+    }
+
     /// Merge another builder's items (e.g. a toolset) into this one.
     pub fn merge(mut self, other: CatalogBuilder) -> Self {
         self.tools.extend(other.tools);
@@ -134,6 +143,7 @@ impl CatalogBuilder {
             prompt_index,
             page_size: self.page_size.unwrap_or(100),
             extensions: Extensions::new(self.extensions),
+            bus: self.bus.unwrap_or_else(|| Arc::new(LocalBus::default())),
         })
     }
 }
@@ -162,6 +172,11 @@ impl Catalog {
 
     pub fn tool(&self, name: &str) -> Option<&Tool> {
         self.tool_index.get(name).map(|&i| &self.tools[i])
+    }
+
+    /// The bus server events travel on.
+    pub fn bus(&self) -> &Arc<dyn EventBus> {
+        &self.bus
     }
 
     pub fn tools(&self) -> &[Tool] {

@@ -11,6 +11,8 @@ use serde_json::{Value, json};
 use switchboard_proto::{RequestId, RpcError, methods};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
+use crate::events::{EventBus, ServerEvent};
+
 /// Log severities of `notifications/message`, lowest first (RFC 5424 order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum LogLevel {
@@ -111,6 +113,7 @@ struct Inner {
     client_capabilities: Option<Value>,
     cancel: CancellationToken,
     extensions: Extensions,
+    bus: Arc<dyn EventBus>,
 }
 
 /// What a handler sees of the request it serves. Cheap to clone.
@@ -180,7 +183,7 @@ impl RequestContextBuilder {
         self
     }
 
-    pub(crate) fn build(self, extensions: Extensions) -> RequestContext {
+    pub(crate) fn build(self, extensions: Extensions, bus: Arc<dyn EventBus>) -> RequestContext {
         RequestContext {
             inner: Arc::new(Inner {
                 peer: self.peer,
@@ -190,6 +193,7 @@ impl RequestContextBuilder {
                 client_capabilities: self.client_capabilities,
                 cancel: self.cancel,
                 extensions,
+                bus,
             }),
         }
     }
@@ -205,6 +209,12 @@ impl RequestContext {
     /// (e.g. a database pool), by type.
     pub fn state<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
         self.inner.extensions.get::<T>()
+    }
+
+    /// Tell every interested session that something changed on the server
+    /// (a resource was updated, a list changed).
+    pub fn publish(&self, event: ServerEvent) {
+        self.inner.bus.publish(event);
     }
 
     /// Whether the request has been cancelled.

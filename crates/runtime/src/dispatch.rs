@@ -75,7 +75,7 @@ impl Catalog {
 
     /// Finish a context for a request served by this catalog.
     pub fn context(&self, builder: RequestContextBuilder) -> RequestContext {
-        builder.build(self.extensions.clone())
+        builder.build(self.extensions.clone(), self.bus.clone())
     }
 
     /// Whether this catalog answers `method`.

@@ -19,6 +19,7 @@ mod ids;
 mod listener;
 mod live;
 mod mcp;
+mod notifier;
 mod peer;
 mod reaper;
 mod sse;

@@ -40,6 +40,7 @@ pub async fn serve(
         .max_header_list_size(MAX_HEAD_BYTES as u32);
     let graceful = GracefulShutdown::new();
     let reaper = tokio::spawn(crate::reaper::run(app.clone()));
+    let notifier = tokio::spawn(crate::notifier::run(app.clone()));
     tokio::pin!(shutdown);
     loop {
         let (stream, _peer) = tokio::select! {
@@ -67,6 +68,7 @@ pub async fn serve(
     drop(listener);
     app.shutdown_token().cancel();
     reaper.abort();
+    notifier.abort();
     let grace = Duration::from_secs(app.config().shutdown_grace_secs);
     if tokio::time::timeout(grace, graceful.shutdown())
         .await

@@ -2,7 +2,7 @@
 //! requests and running handlers. Durable state lives in the store; this is
 //! what cannot leave the process.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -138,6 +138,7 @@ pub(crate) struct LiveSession {
     streams: Mutex<HashMap<u64, Arc<StreamSlot>>>,
     pending: Mutex<HashMap<RequestId, oneshot::Sender<Answer>>>,
     running: Mutex<HashMap<RequestId, CancellationToken>>,
+    subscriptions: Mutex<HashSet<String>>,
     next_stream: AtomicU64,
     next_request: AtomicU64,
     last_store_touch_ms: AtomicU64,
@@ -155,6 +156,7 @@ impl LiveSession {
             streams: Mutex::default(),
             pending: Mutex::default(),
             running: Mutex::default(),
+            subscriptions: Mutex::default(),
             next_stream: AtomicU64::new(1),
             next_request: AtomicU64::new(1),
             last_store_touch_ms: AtomicU64::new(now_ms()),
@@ -174,6 +176,20 @@ impl LiveSession {
 
     pub(crate) fn standalone(&self) -> Arc<StreamSlot> {
         lock(&self.streams).entry(STANDALONE).or_default().clone()
+    }
+
+    /// The standalone stream, if a client ever opened it.
+    pub(crate) fn standalone_if_open(&self) -> Option<Arc<StreamSlot>> {
+        self.stream(STANDALONE)
+    }
+
+    /// Mirror the record's resource subscriptions (for event fan-out).
+    pub(crate) fn set_subscriptions(&self, uris: &[String]) {
+        *lock(&self.subscriptions) = uris.iter().cloned().collect();
+    }
+
+    pub(crate) fn is_subscribed(&self, uri: &str) -> bool {
+        lock(&self.subscriptions).contains(uri)
     }
 
     pub(crate) fn remove_stream(&self, id: u64) {
@@ -251,13 +267,28 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
-    pub(crate) fn get_or_create(&self, id: &str) -> Arc<LiveSession> {
+    /// The live part of a session, created (and set up by `init`) if this
+    /// node has not seen the session yet.
+    pub(crate) fn get_or_create(
+        &self,
+        id: &str,
+        init: impl FnOnce(&LiveSession),
+    ) -> Arc<LiveSession> {
         let map = self.map.pin();
         if let Some(s) = map.get(id) {
             return s.clone();
         }
-        map.get_or_insert_with(Arc::from(id), || Arc::new(LiveSession::new(id)))
-            .clone()
+        map.get_or_insert_with(Arc::from(id), || {
+            let live = LiveSession::new(id);
+            init(&live);
+            Arc::new(live)
+        })
+        .clone()
+    }
+
+    /// Every live session on this node.
+    pub(crate) fn all(&self) -> Vec<Arc<LiveSession>> {
+        self.map.pin().values().cloned().collect()
     }
 
     pub(crate) fn remove(&self, id: &str) -> Option<Arc<LiveSession>> {

@@ -57,7 +57,7 @@ pub(crate) async fn initialize(
         None,
     );
     app.store().create(record).await?;
-    app.registry().get_or_create(&sid);
+    app.registry().get_or_create(&sid, |_| {});
     tracing::debug!(session = %short(&sid), version = %version, "session created");
     let result = app.catalog().initialize_result(version).to_string();
     let mut resp = reply_now(accepts, &response_json(&id, &result));

@@ -256,6 +256,7 @@ async fn subscription(
         record.subscriptions.retain(|u| *u != uri);
     }
     app.store().update(&record).await?;
+    s.live.set_subscriptions(&record.subscriptions);
     Ok(Ok(json!({})))
 }
 

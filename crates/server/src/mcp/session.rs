@@ -35,7 +35,9 @@ impl App {
             .load(id)
             .await?
             .ok_or(TransportError::UnknownSession)?;
-        let live = self.registry().get_or_create(id);
+        let live = self
+            .registry()
+            .get_or_create(id, |l| l.set_subscriptions(&record.subscriptions));
         let now = now_ms();
         if live.should_touch_store(now) {
             self.store().touch(id, now).await?;

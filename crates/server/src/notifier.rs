@@ -1,0 +1,58 @@
+//! Delivery of server events (resource updates, list changes) to the
+//! standalone streams of this node's sessions.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use switchboard_proto::notification_json;
+use switchboard_runtime::ServerEvent;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::app::App;
+use crate::live::{LiveSession, STANDALONE};
+
+/// Listen on the catalog's bus until it closes.
+pub(crate) async fn run(app: App) {
+    let mut rx = app.catalog().bus().subscribe();
+    loop {
+        match rx.recv().await {
+            Ok(event) => deliver(&app, &event).await,
+            Err(RecvError::Lagged(n)) => {
+                tracing::warn!(skipped = n, "server event listener fell behind")
+            }
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
+
+/// Send one event to every session of this node that should hear it: a
+/// resource update to its subscribers, a list change to everyone. Only
+/// sessions that opened their standalone stream receive anything.
+pub(crate) async fn deliver(app: &App, event: &ServerEvent) {
+    let params = match event {
+        ServerEvent::ResourceUpdated { uri } => json!({"uri": uri}),
+        _ => json!({}),
+    };
+    let data: Arc<str> = Arc::from(notification_json(event.method(), &params));
+    for live in app.registry().all() {
+        if wants(&live, event) {
+            send(app, &live, data.clone()).await;
+        }
+    }
+}
+
+fn wants(live: &LiveSession, event: &ServerEvent) -> bool {
+    match event {
+        ServerEvent::ResourceUpdated { uri } => live.is_subscribed(uri),
+        _ => true,
+    }
+}
+
+async fn send(app: &App, live: &LiveSession, data: Arc<str>) {
+    let Some(slot) = live.standalone_if_open() else {
+        return;
+    };
+    if let Err(e) = slot.emit(app.event_log(), &live.id, STANDALONE, data).await {
+        tracing::warn!(error = %e, "event log append failed");
+    }
+}
