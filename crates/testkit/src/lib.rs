@@ -1,0 +1,13 @@
+//! Test support for Switchboard (dev-only).
+//!
+//! [`TestServer`] runs the whole server in-process on `127.0.0.1:0` and stops
+//! it when dropped; [`McpClient`] speaks raw Streamable HTTP to it, so tests
+//! can assert on statuses, headers and exact SSE events.
+
+mod client;
+mod server;
+mod sse;
+
+pub use client::{McpClient, Reply};
+pub use server::TestServer;
+pub use sse::{SseEvent, SseReader};
