@@ -9,6 +9,7 @@
 mod event_log;
 mod memory;
 mod session;
+pub mod suite;
 
 pub use event_log::{EventId, EventLog, MemoryEventLog, StoredEvent};
 pub use memory::MemorySessionStore;

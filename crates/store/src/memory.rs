@@ -100,3 +100,11 @@ impl SessionStore for MemorySessionStore {
         Ok(self.map.len())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn passes_the_store_suite() {
+        crate::suite::session_store_suite(&super::MemorySessionStore::new()).await;
+    }
+}

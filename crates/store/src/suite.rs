@@ -1,0 +1,88 @@
+//! A behaviour suite every `SessionStore` backend must pass; backends call
+//! it from their own tests so memory, file and Redis agree.
+
+use crate::session::{SessionRecord, SessionStore, StoreError};
+
+fn record(id: &str, created: u64) -> SessionRecord {
+    let raw = |s: &str| serde_json::value::RawValue::from_string(s.to_owned()).expect("valid JSON");
+    let mut r = SessionRecord::new(
+        id.to_owned(),
+        "2025-11-25",
+        raw(r#"{"sampling":{}}"#),
+        raw(r#"{"name":"t"}"#),
+        None,
+    );
+    r.created_at_ms = created;
+    r.last_seen_ms = created;
+    r
+}
+
+/// Run every check against `store`, which must start empty.
+pub async fn session_store_suite(store: &dyn SessionStore) {
+    // create / load / duplicate
+    store.create(record("a", 1_000)).await.expect("create");
+    assert!(matches!(
+        store.create(record("a", 1_000)).await,
+        Err(StoreError::Exists)
+    ));
+    let a = store.load("a").await.expect("load").expect("present");
+    assert_eq!(a.protocol_version, "2025-11-25");
+    assert_eq!(a.client_capabilities.get(), r#"{"sampling":{}}"#);
+    assert!(store.load("nope").await.expect("load").is_none());
+
+    // update / touch
+    let mut a2 = a.clone();
+    a2.log_level = Some("debug".into());
+    a2.subscriptions.push("test://x".into());
+    assert!(store.update(&a2).await.expect("update"));
+    let a3 = store.load("a").await.unwrap().unwrap();
+    assert_eq!(a3.log_level.as_deref(), Some("debug"));
+    assert_eq!(a3.subscriptions, ["test://x"]);
+    assert!(store.touch("a", 5_000).await.unwrap());
+    assert!(!store.touch("nope", 5_000).await.unwrap());
+    assert!(!store.update(&record("ghost", 1)).await.unwrap());
+    assert!(
+        store.load("ghost").await.unwrap().is_none(),
+        "update must not create"
+    );
+
+    // scan pages cover everything once
+    for i in 0..25 {
+        store
+            .create(record(&format!("s{i:02}"), 2_000))
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.count().await.unwrap(), 26);
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = store.scan(cursor.as_deref(), 10).await.unwrap();
+        assert!(page.items.len() <= 10);
+        seen.extend(page.items.into_iter().map(|r| r.id));
+        match page.next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 26);
+
+    // expire by idleness and by age
+    let gone = store.expire(3_000, 0).await.unwrap();
+    assert_eq!(
+        gone.len(),
+        25,
+        "the s* sessions were idle since 2000; a was touched at 5000"
+    );
+    assert!(store.load("a").await.unwrap().is_some());
+    let gone = store.expire(0, 1_001).await.unwrap();
+    assert_eq!(gone, ["a"], "created at 1000, before 1001");
+
+    // delete
+    store.create(record("d", 1)).await.unwrap();
+    assert!(store.delete("d").await.unwrap());
+    assert!(!store.delete("d").await.unwrap());
+    assert_eq!(store.count().await.unwrap(), 0);
+}
