@@ -24,6 +24,12 @@ impl ErrorCode {
     pub const REQUEST_TIMEOUT: Self = Self(-32003);
     /// The request was cancelled.
     pub const REQUEST_CANCELLED: Self = Self(-32800);
+    /// 2026-07-28: a mirrored header is missing or does not match the body.
+    pub const HEADER_MISMATCH: Self = Self(-32020);
+    /// 2026-07-28: the request needs a client capability it did not declare.
+    pub const MISSING_CLIENT_CAPABILITY: Self = Self(-32021);
+    /// 2026-07-28: the protocol version is not supported.
+    pub const UNSUPPORTED_PROTOCOL_VERSION: Self = Self(-32022);
 }
 
 /// A JSON-RPC error object: `{"code", "message", "data"?}`.

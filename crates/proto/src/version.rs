@@ -62,6 +62,18 @@ impl ProtocolVersion {
     }
 }
 
+/// The stateless revision (2026-07-28): no sessions, `_meta` on every request.
+pub const MODERN: &str = "2026-07-28";
+
+/// Every version this server speaks, newest first.
+pub const ALL_SUPPORTED: [&str; 5] = [
+    MODERN,
+    "2025-11-25",
+    "2025-06-18",
+    "2025-03-26",
+    "2024-11-05",
+];
+
 impl fmt::Display for ProtocolVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

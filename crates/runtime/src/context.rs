@@ -55,6 +55,28 @@ impl LogLevel {
     }
 }
 
+/// Which log notifications a request lets through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFilter {
+    /// Every level (a session that never set a level).
+    #[default]
+    All,
+    /// This level and above (`logging/setLevel`, or the request's `logLevel`).
+    AtLeast(LogLevel),
+    /// None (a stateless request that asked for no logs).
+    Off,
+}
+
+impl LogFilter {
+    fn allows(self, level: LogLevel) -> bool {
+        match self {
+            Self::All => true,
+            Self::AtLeast(min) => level >= min,
+            Self::Off => false,
+        }
+    }
+}
+
 /// Why a message to the client could not be delivered or answered.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum PeerError {
@@ -77,6 +99,10 @@ pub enum PeerError {
     /// The request was cancelled.
     #[error("the request was cancelled")]
     Cancelled,
+    /// The answer must come with a retry of the whole request (2026-07-28
+    /// `input_required` results): the handler should stop and return.
+    #[error("the client must answer input request {0:?} and retry")]
+    InputRequired(String),
 }
 
 /// The transport's side of a request: how messages reach the client.
@@ -84,8 +110,15 @@ pub enum PeerError {
 pub trait ClientPeer: Send + Sync + 'static {
     /// Send a notification related to the current request.
     async fn notify(&self, method: &str, params: Value);
-    /// Send a request to the client and wait for its result.
-    async fn request(&self, method: &str, params: Value) -> Result<Box<RawValue>, PeerError>;
+    /// Send a request to the client and wait for its result. `key` names the
+    /// request among those of the same call (the `inputRequests` key of a
+    /// stateless retry); session transports may ignore it.
+    async fn request(
+        &self,
+        key: &str,
+        method: &str,
+        params: Value,
+    ) -> Result<Box<RawValue>, PeerError>;
     /// Close the response stream early (the client resumes it later), if the
     /// transport supports that; otherwise do nothing.
     async fn close_stream(&self) {}
@@ -109,10 +142,12 @@ struct Inner {
     peer: Arc<dyn ClientPeer>,
     request_id: RequestId,
     progress_token: Option<Value>,
-    log_level: Option<LogLevel>,
+    log_filter: LogFilter,
     client_capabilities: Option<Value>,
     cancel: CancellationToken,
     extensions: Extensions,
+    next_key: std::sync::atomic::AtomicU32,
+    stateless: bool,
     bus: Arc<dyn EventBus>,
 }
 
@@ -135,9 +170,10 @@ pub struct RequestContextBuilder {
     peer: Arc<dyn ClientPeer>,
     request_id: RequestId,
     progress_token: Option<Value>,
-    log_level: Option<LogLevel>,
+    log_filter: LogFilter,
     client_capabilities: Option<Value>,
     cancel: CancellationToken,
+    stateless: bool,
 }
 
 impl fmt::Debug for RequestContextBuilder {
@@ -153,10 +189,17 @@ impl RequestContextBuilder {
             peer,
             request_id,
             progress_token: None,
-            log_level: None,
+            log_filter: LogFilter::All,
             client_capabilities: None,
             cancel: CancellationToken::new(),
+            stateless: false,
         }
+    }
+
+    /// Mark a stateless (2026-07-28) request.
+    pub fn stateless(mut self, stateless: bool) -> Self {
+        self.stateless = stateless;
+        self
     }
 
     /// The request's `_meta.progressToken`, if any.
@@ -165,9 +208,9 @@ impl RequestContextBuilder {
         self
     }
 
-    /// The minimum level of log notifications; `None` sends every level.
-    pub fn log_level(mut self, level: Option<LogLevel>) -> Self {
-        self.log_level = level;
+    /// Which log notifications go out (default: all).
+    pub fn log_filter(mut self, filter: LogFilter) -> Self {
+        self.log_filter = filter;
         self
     }
 
@@ -189,11 +232,13 @@ impl RequestContextBuilder {
                 peer: self.peer,
                 request_id: self.request_id,
                 progress_token: self.progress_token,
-                log_level: self.log_level,
+                log_filter: self.log_filter,
                 client_capabilities: self.client_capabilities,
                 cancel: self.cancel,
                 extensions,
                 bus,
+                next_key: Default::default(),
+                stateless: self.stateless,
             }),
         }
     }
@@ -215,6 +260,11 @@ impl RequestContext {
     /// (a resource was updated, a list changed).
     pub fn publish(&self, event: ServerEvent) {
         self.inner.bus.publish(event);
+    }
+
+    /// Whether this is a stateless (2026-07-28) request.
+    pub fn is_stateless(&self) -> bool {
+        self.inner.stateless
     }
 
     /// Whether the request has been cancelled.
@@ -249,7 +299,7 @@ impl RequestContext {
 
     /// Send a log notification if the client's level lets it through.
     pub async fn log(&self, level: LogLevel, logger: Option<&str>, data: Value) {
-        if self.inner.log_level.is_some_and(|min| level < min) {
+        if !self.inner.log_filter.allows(level) {
             return;
         }
         let mut params = json!({"level": level.as_str(), "data": data});
@@ -270,20 +320,48 @@ impl RequestContext {
 
     /// Ask the client's model for a completion (`sampling/createMessage`).
     pub async fn create_message(&self, params: Value) -> Result<Value, PeerError> {
-        self.client_request("sampling", methods::SAMPLING_CREATE_MESSAGE, params)
-            .await
+        let key = self.auto_key("sampling");
+        self.create_message_as(&key, params).await
     }
 
     /// Ask the user for input (`elicitation/create`).
     pub async fn elicit(&self, params: Value) -> Result<Value, PeerError> {
-        self.client_request("elicitation", methods::ELICITATION_CREATE, params)
-            .await
+        let key = self.auto_key("elicitation");
+        self.elicit_as(&key, params).await
     }
 
     /// Ask the client for its roots (`roots/list`).
     pub async fn list_roots(&self) -> Result<Value, PeerError> {
-        self.client_request("roots", methods::ROOTS_LIST, json!({}))
+        let key = self.auto_key("roots");
+        self.list_roots_as(&key).await
+    }
+
+    /// [`create_message`](Self::create_message) under a chosen input key.
+    pub async fn create_message_as(&self, key: &str, params: Value) -> Result<Value, PeerError> {
+        self.client_request(key, "sampling", methods::SAMPLING_CREATE_MESSAGE, params)
             .await
+    }
+
+    /// [`elicit`](Self::elicit) under a chosen input key.
+    pub async fn elicit_as(&self, key: &str, params: Value) -> Result<Value, PeerError> {
+        self.client_request(key, "elicitation", methods::ELICITATION_CREATE, params)
+            .await
+    }
+
+    /// [`list_roots`](Self::list_roots) under a chosen input key.
+    pub async fn list_roots_as(&self, key: &str) -> Result<Value, PeerError> {
+        self.client_request(key, "roots", methods::ROOTS_LIST, json!({}))
+            .await
+    }
+
+    /// Keys for requests the tool did not name: deterministic in call order,
+    /// so a re-run of the handler after a retry asks the same keys.
+    fn auto_key(&self, kind: &str) -> String {
+        let n = self
+            .inner
+            .next_key
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        format!("{kind}-{n}")
     }
 
     /// Close the response stream now; the client resumes it and receives the
@@ -294,6 +372,7 @@ impl RequestContext {
 
     async fn client_request(
         &self,
+        key: &str,
         capability: &'static str,
         method: &str,
         params: Value,
@@ -301,7 +380,7 @@ impl RequestContext {
         if !self.client_supports(capability) {
             return Err(PeerError::MissingCapability(capability));
         }
-        let request = self.inner.peer.request(method, params);
+        let request = self.inner.peer.request(key, method, params);
         let raw = tokio::select! {
             r = request => r?,
             _ = self.inner.cancel.cancelled() => return Err(PeerError::Cancelled),

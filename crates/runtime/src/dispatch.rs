@@ -20,6 +20,14 @@ pub enum HandlerError {
     /// The request was cancelled: no response is owed.
     #[error("the request was cancelled")]
     Cancelled,
+    /// The handler needs input the client must send with a retry; the
+    /// transport's peer knows which (2026-07-28 `input_required`).
+    #[error("input required")]
+    InputRequired,
+    /// The request needs a client capability it did not declare
+    /// (stateless requests: 400 with -32021).
+    #[error("the client does not support {0}")]
+    MissingCapability(&'static str),
 }
 
 #[derive(Deserialize)]
@@ -163,6 +171,13 @@ impl Catalog {
                 .into());
             }
         };
+        if let Some(cap) = tool
+            .required_capabilities()
+            .iter()
+            .find(|c| !ctx.client_supports(c))
+        {
+            return tool_error(PeerError::MissingCapability(cap).into(), &ctx);
+        }
         let fut = tool.call(ctx.clone(), args);
         let outcome = tokio::select! {
             r = fut => r,
@@ -170,7 +185,7 @@ impl Catalog {
         };
         match outcome {
             Ok(result) => Ok(result.into_json()),
-            Err(e) => tool_error(e),
+            Err(e) => tool_error(e, &ctx),
         }
     }
 
@@ -245,10 +260,16 @@ impl Catalog {
 }
 
 /// Tool failures become `isError` results; protocol failures stay errors.
-fn tool_error(e: ToolError) -> Result<Value, HandlerError> {
+/// A missing client capability is a protocol error for stateless requests
+/// (the spec's -32021) and a tool error in a session.
+fn tool_error(e: ToolError, ctx: &RequestContext) -> Result<Value, HandlerError> {
     match e {
         ToolError::Rpc(e) => Err(e.into()),
         ToolError::Peer(PeerError::Cancelled) => Err(HandlerError::Cancelled),
+        ToolError::Peer(PeerError::InputRequired(_)) => Err(HandlerError::InputRequired),
+        ToolError::Peer(PeerError::MissingCapability(c)) if ctx.is_stateless() => {
+            Err(HandlerError::MissingCapability(c))
+        }
         other => Ok(crate::tool::ToolResult::error(other.to_string()).into_json()),
     }
 }
@@ -258,6 +279,8 @@ fn protocol_error(e: ToolError) -> HandlerError {
     match e {
         ToolError::Rpc(e) => e.into(),
         ToolError::Peer(PeerError::Cancelled) => HandlerError::Cancelled,
+        ToolError::Peer(PeerError::InputRequired(_)) => HandlerError::InputRequired,
+        ToolError::Peer(PeerError::MissingCapability(c)) => HandlerError::MissingCapability(c),
         ToolError::InvalidArguments(m) => RpcError::invalid_params(m).into(),
         other => RpcError::internal(other.to_string()).into(),
     }

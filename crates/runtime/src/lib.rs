@@ -23,7 +23,9 @@ mod uri_template;
 
 pub use async_trait::async_trait;
 pub use catalog::{Catalog, CatalogBuilder, ServerInfo};
-pub use context::{ClientPeer, LogLevel, PeerError, RequestContext, RequestContextBuilder};
+pub use context::{
+    ClientPeer, LogFilter, LogLevel, PeerError, RequestContext, RequestContextBuilder,
+};
 pub use dispatch::HandlerError;
 pub use error::ToolError;
 pub use events::{EventBus, LocalBus, ServerEvent};

@@ -46,7 +46,8 @@ impl ToolResult {
         self
     }
 
-    pub(crate) fn into_json(self) -> Value {
+    /// The result as its JSON object.
+    pub fn into_json(self) -> Value {
         let mut out = json!({"content": self.content});
         if let Some(s) = self.structured_content {
             out["structuredContent"] = s;
@@ -69,6 +70,7 @@ pub struct Tool {
     name: String,
     definition: Value,
     handler: Arc<Handler>,
+    requires: Vec<&'static str>,
 }
 
 impl fmt::Debug for Tool {
@@ -92,7 +94,19 @@ impl Tool {
             name: name.to_owned(),
             definition: json!({"name": name, "description": description, "inputSchema": input_schema}),
             handler: Arc::new(move |ctx, args| Box::pin(handler(ctx, args))),
+            requires: Vec::new(),
         }
+    }
+
+    /// Declare a client capability (e.g. `"sampling"`) the tool cannot work
+    /// without; calls from clients lacking it are refused before it runs.
+    pub fn requires(mut self, capability: &'static str) -> Self {
+        self.requires.push(capability);
+        self
+    }
+
+    pub fn required_capabilities(&self) -> &[&'static str] {
+        &self.requires
     }
 
     /// Add a human-readable title.

@@ -11,7 +11,8 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::guard::HostPolicy;
 use crate::live::Registry;
-use crate::{health, mcp};
+use crate::modern::seal::Sealer;
+use crate::{health, legacy_sse, mcp};
 
 #[derive(Debug)]
 struct Inner {
@@ -21,6 +22,7 @@ struct Inner {
     event_log: Arc<dyn EventLog>,
     registry: Registry,
     hosts: HostPolicy,
+    sealer: Sealer,
     shutdown: CancellationToken,
 }
 
@@ -54,8 +56,22 @@ impl AppBuilder {
         let event_log = self.event_log.unwrap_or_else(|| {
             Arc::new(MemoryEventLog::new(c.event_log_events, c.event_log_bytes))
         });
+        let sealer = match c.sealing_key_bytes() {
+            Ok(Some(key)) => Sealer::new(&key),
+            Ok(None) | Err(_) => {
+                tracing::warn!(
+                    "no sealing_key configured: using a random key; input_required retries only work on this node \
+                     (set the same sealing_key on every node)"
+                );
+                let mut key = [0u8; 32];
+                getrandom::fill(&mut key)
+                    .unwrap_or_else(|e| panic!("no randomness for the sealing key: {e}"));
+                Sealer::new(&key)
+            }
+        };
         App(Arc::new(Inner {
             hosts: HostPolicy::new(&c.allowed_hosts),
+            sealer,
             store: self
                 .store
                 .unwrap_or_else(|| Arc::new(MemorySessionStore::new())),
@@ -88,6 +104,8 @@ impl App {
                     .delete(mcp::delete)
                     .fallback(mcp::not_allowed),
             )
+            .route("/sse", get(legacy_sse::open))
+            .route("/messages", axum::routing::post(legacy_sse::message))
             .route("/healthz", get(health::alive))
             .route("/health", get(health::alive))
             .route("/readyz", get(health::ready))
@@ -112,6 +130,10 @@ impl App {
 
     pub(crate) fn registry(&self) -> &Registry {
         &self.0.registry
+    }
+
+    pub(crate) fn sealer(&self) -> &Sealer {
+        &self.0.sealer
     }
 
     pub(crate) fn hosts(&self) -> &HostPolicy {

@@ -39,6 +39,15 @@ pub struct Config {
     pub allowed_hosts: Vec<String>,
     /// Items per page of the list methods. Default 100.
     pub page_size: usize,
+    /// `ttlMs` on stateless list results and `server/discover`. Default 60000.
+    pub list_ttl_ms: u64,
+    /// The key that seals `requestState` of `input_required` results, as
+    /// base64 or hex of at least 32 bytes. Every node behind one endpoint
+    /// needs the same key. Default: none, and a random key is made at start
+    /// (retries then only work on the node that sealed the state).
+    pub sealing_key: Option<String>,
+    /// Seconds a sealed `requestState` stays valid. Default 600.
+    pub request_state_ttl_secs: u64,
 }
 
 impl Default for Config {
@@ -57,6 +66,9 @@ impl Default for Config {
             shutdown_grace_secs: 10,
             allowed_hosts: Vec::new(),
             page_size: 100,
+            list_ttl_ms: 60_000,
+            sealing_key: None,
+            request_state_ttl_secs: 600,
         }
     }
 }
@@ -109,10 +121,18 @@ impl Config {
             ),
             ("page_size", self.page_size as u64),
         ];
-        match positive.iter().find(|(_, v)| *v == 0) {
-            Some((key, _)) => Err(format!("{key} must be greater than 0")),
-            None => Ok(()),
+        if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            return Err(format!("{key} must be greater than 0"));
         }
+        if let Some(key) = &self.sealing_key {
+            decode_key(key)?;
+        }
+        Ok(())
+    }
+
+    /// The sealing key's bytes, if one is configured.
+    pub fn sealing_key_bytes(&self) -> Result<Option<Vec<u8>>, String> {
+        self.sealing_key.as_deref().map(decode_key).transpose()
     }
 
     pub fn keep_alive(&self) -> Duration {
@@ -122,6 +142,32 @@ impl Config {
     pub fn client_request_timeout(&self) -> Duration {
         Duration::from_secs(self.client_request_timeout_secs)
     }
+}
+
+/// A key given as hex or base64 (standard or URL-safe), at least 32 bytes.
+fn decode_key(text: &str) -> Result<Vec<u8>, String> {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    let text = text.trim();
+    let hex = || -> Option<Vec<u8>> {
+        (text.len().is_multiple_of(2) && text.bytes().all(|b| b.is_ascii_hexdigit())).then(|| {
+            (0..text.len())
+                .step_by(2)
+                .filter_map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
+                .collect()
+        })
+    };
+    let bytes = hex()
+        .or_else(|| STANDARD.decode(text).ok())
+        .or_else(|| URL_SAFE_NO_PAD.decode(text).ok())
+        .ok_or("sealing_key must be hex or base64")?;
+    if bytes.len() < 32 {
+        return Err(format!(
+            "sealing_key must be at least 32 bytes, got {}",
+            bytes.len()
+        ));
+    }
+    Ok(bytes)
 }
 
 #[cfg(test)]
@@ -137,6 +183,11 @@ mod tests {
         assert!(e.contains("no_such_key"), "{e}");
         let e = Config::from_toml("page_size = 0").unwrap_err();
         assert!(e.contains("page_size"), "{e}");
+        let e = Config::from_toml("sealing_key = \"abcd\"").unwrap_err();
+        assert!(e.contains("sealing_key"), "{e}");
+        let key = "00".repeat(32);
+        let c = Config::from_toml(&format!("sealing_key = \"{key}\"")).unwrap();
+        assert_eq!(c.sealing_key_bytes().unwrap().unwrap(), vec![0u8; 32]);
         let e = Config::from_toml("keep_alive_secs = \"x\"").unwrap_err();
         assert!(e.contains("keep_alive_secs"), "{e}");
     }

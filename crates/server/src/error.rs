@@ -3,7 +3,9 @@
 
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
-use switchboard_proto::{ErrorCode, ParseError, RpcError, error_json};
+use serde_json::json;
+use switchboard_proto::version::ALL_SUPPORTED;
+use switchboard_proto::{ErrorCode, ParseError, RequestId, RpcError, error_json};
 use switchboard_store::StoreError;
 
 /// Why a request to the MCP endpoint was refused before reaching a handler.
@@ -47,6 +49,20 @@ pub enum TransportError {
     MethodNotAllowed,
     #[error("the session store is unavailable")]
     Store(#[from] StoreError),
+    #[error("unsupported protocol version {0:?}")]
+    UnsupportedModernVersion(String),
+    #[error("header mismatch: {0}")]
+    HeaderMismatch(String),
+    #[error("invalid params: {0}")]
+    MissingMeta(String),
+    #[error("method not found: {0}")]
+    MethodNotFound(String),
+    #[error("the request needs the client capability {0:?}, which it did not declare")]
+    MissingCapability(&'static str),
+    #[error("invalid params: {0}")]
+    BadRequestState(String),
+    #[error("invalid request: a client may not send a response without a session")]
+    UnexpectedResponse,
 }
 
 impl TransportError {
@@ -61,12 +77,18 @@ impl TransportError {
             | AlreadyInitialized
             | InitializeInBatch
             | BadLastEventId(_)
-            | BodyRead(_) => StatusCode::BAD_REQUEST,
+            | BodyRead(_)
+            | UnsupportedModernVersion(_)
+            | HeaderMismatch(_)
+            | MissingMeta(_)
+            | MissingCapability(_)
+            | BadRequestState(_)
+            | UnexpectedResponse => StatusCode::BAD_REQUEST,
             ForbiddenOrigin(_) | ForbiddenHost(_) => StatusCode::FORBIDDEN,
             NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            UnknownSession => StatusCode::NOT_FOUND,
+            UnknownSession | MethodNotFound(_) => StatusCode::NOT_FOUND,
             StreamConflict => StatusCode::CONFLICT,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Store(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -81,6 +103,17 @@ impl TransportError {
                 RpcError::new(ErrorCode::SESSION_ERROR, self.to_string())
             }
             Store(_) => RpcError::new(ErrorCode::SERVER_BUSY, self.to_string()),
+            UnsupportedModernVersion(requested) => {
+                RpcError::new(ErrorCode::UNSUPPORTED_PROTOCOL_VERSION, self.to_string())
+                    .with_data(json!({"supported": ALL_SUPPORTED, "requested": requested}))
+            }
+            HeaderMismatch(_) => RpcError::new(ErrorCode::HEADER_MISMATCH, self.to_string()),
+            MissingMeta(_) | BadRequestState(_) => RpcError::invalid_params(self.to_string()),
+            MethodNotFound(m) => RpcError::method_not_found(m),
+            MissingCapability(cap) => {
+                RpcError::new(ErrorCode::MISSING_CLIENT_CAPABILITY, self.to_string())
+                    .with_data(json!({"requiredCapabilities": {*cap: {}}}))
+            }
             _ => RpcError::invalid_request(self.to_string()),
         }
     }
@@ -88,7 +121,14 @@ impl TransportError {
 
 impl IntoResponse for TransportError {
     fn into_response(self) -> Response {
-        let mut resp = json_response(self.status(), error_json(None, &self.rpc()));
+        self.response_for(None)
+    }
+}
+
+impl TransportError {
+    /// The error response, naming the request's id when it is known.
+    pub fn response_for(&self, id: Option<&RequestId>) -> Response {
+        let mut resp = json_response(self.status(), error_json(id, &self.rpc()));
         if matches!(self, TransportError::Store(_)) {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

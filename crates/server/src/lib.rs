@@ -12,19 +12,24 @@
 
 mod app;
 mod config;
+mod era;
 mod error;
 mod guard;
 mod health;
 mod ids;
+mod legacy_sse;
 mod listener;
 mod live;
 mod mcp;
+mod modern;
 mod notifier;
 mod peer;
 mod reaper;
 mod sse;
+mod stdio;
 
 pub use app::{App, AppBuilder};
 pub use config::{Config, ConfigError};
 pub use error::TransportError;
 pub use listener::serve;
+pub use stdio::serve_stdio;

@@ -15,7 +15,8 @@ use tokio_util::sync::CancellationToken;
 /// One SSE event on its way to a connection.
 #[derive(Debug, Clone)]
 pub(crate) struct Frame {
-    pub(crate) id: EventId,
+    /// `None` on streams that cannot be resumed (stateless requests).
+    pub(crate) id: Option<EventId>,
     pub(crate) data: Arc<str>,
 }
 
@@ -60,7 +61,7 @@ impl StreamSlot {
         let id = log.append(session, stream, data.clone()).await?;
         st.last_seq = id.seq;
         if let Some(tx) = &st.conn
-            && tx.try_send(Frame { id, data }).is_err()
+            && tx.try_send(Frame { id: Some(id), data }).is_err()
         {
             st.conn = None;
         }
@@ -122,7 +123,7 @@ pub(crate) async fn replay_channel(
     let (tx, rx) = mpsc::channel(buffer + events.len());
     for e in events {
         let _ = tx.try_send(Frame {
-            id: e.id,
+            id: Some(e.id),
             data: e.data,
         });
     }

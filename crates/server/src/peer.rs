@@ -36,6 +36,12 @@ pub(crate) enum Decision {
 #[derive(Debug)]
 enum Reply {
     Pending(oneshot::Sender<Decision>),
+    /// Every message goes on the session's one stream, which outlives the
+    /// request (the 2024-11-05 HTTP+SSE transport).
+    Shared {
+        stream: u64,
+        slot: Arc<StreamSlot>,
+    },
     Sse {
         stream: u64,
         slot: Arc<StreamSlot>,
@@ -76,6 +82,24 @@ impl LegacyPeer {
         }
     }
 
+    /// A peer whose messages, response included, go on a stream shared by
+    /// the whole session.
+    pub(crate) fn shared(
+        app: App,
+        live: Arc<LiveSession>,
+        version: ProtocolVersion,
+        stream: u64,
+        slot: Arc<StreamSlot>,
+    ) -> Self {
+        Self {
+            app,
+            live,
+            version,
+            can_stream: true,
+            reply: Mutex::new(Reply::Shared { stream, slot }),
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Reply> {
         self.reply.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -84,7 +108,9 @@ impl LegacyPeer {
     fn stream(&self) -> Option<(u64, Arc<StreamSlot>)> {
         let mut reply = self.lock();
         match &*reply {
-            Reply::Sse { stream, slot } => return Some((*stream, slot.clone())),
+            Reply::Sse { stream, slot } | Reply::Shared { stream, slot } => {
+                return Some((*stream, slot.clone()));
+            }
             Reply::Closed => return None,
             Reply::Pending(_) if !self.can_stream => return None,
             Reply::Pending(_) => {}
@@ -125,6 +151,11 @@ impl LegacyPeer {
     pub(crate) async fn finish(&self, response: Option<String>) {
         let state = std::mem::replace(&mut *self.lock(), Reply::Closed);
         match state {
+            Reply::Shared { stream, slot } => {
+                if let Some(data) = response {
+                    self.send_on(stream, &slot, data).await;
+                }
+            }
             Reply::Pending(tx) => {
                 let _ = tx.send(response.map_or(Decision::Cancelled, Decision::Json));
             }
@@ -146,7 +177,12 @@ impl ClientPeer for LegacyPeer {
         self.emit(notification_json(method, &params)).await;
     }
 
-    async fn request(&self, method: &str, params: Value) -> Result<Box<RawValue>, PeerError> {
+    async fn request(
+        &self,
+        _key: &str,
+        method: &str,
+        params: Value,
+    ) -> Result<Box<RawValue>, PeerError> {
         if !self.can_stream || matches!(*self.lock(), Reply::Closed) {
             return Err(PeerError::Unsupported(
                 "the client does not accept an event stream for this request",
@@ -170,6 +206,9 @@ impl ClientPeer for LegacyPeer {
     async fn close_stream(&self) {
         if !self.version.wants_priming_event() {
             return; // the client could not resume: keep the stream.
+        }
+        if !matches!(*self.lock(), Reply::Pending(_) | Reply::Sse { .. }) {
+            return; // a shared stream belongs to the whole session.
         }
         if let Some((_, slot)) = self.stream() {
             slot.detach().await;

@@ -10,7 +10,7 @@ use futures_util::stream;
 use http::{HeaderValue, StatusCode, header};
 use switchboard_store::EventId;
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::live::Frame;
 
@@ -50,6 +50,8 @@ pub(crate) struct StreamEnd {
 }
 
 struct State {
+    /// Held while the body lives: dropping the body (client gone) cancels.
+    _guard: Option<DropGuard>,
     first: Option<Bytes>,
     rx: mpsc::Receiver<Frame>,
     keep_alive: Duration,
@@ -65,7 +67,20 @@ pub(crate) fn response(
     keep_alive: Duration,
     end: StreamEnd,
 ) -> Response {
+    response_guarded(first, rx, keep_alive, end, None)
+}
+
+/// Like [`response`]; `guard` is dropped with the body, cancelling its token
+/// when the client goes away.
+pub(crate) fn response_guarded(
+    first: Option<Bytes>,
+    rx: mpsc::Receiver<Frame>,
+    keep_alive: Duration,
+    end: StreamEnd,
+    guard: Option<DropGuard>,
+) -> Response {
     let state = State {
+        _guard: guard,
         first,
         rx,
         keep_alive,
@@ -81,7 +96,7 @@ pub(crate) fn response(
             _ = st.end.shutdown.cancelled() => return None,
             frame = st.rx.recv() => {
                 let f = frame?;
-                event(Some(f.id), &f.data)
+                event(f.id, &f.data)
             }
             _ = tokio::time::sleep(st.keep_alive) => Bytes::from_static(KEEP_ALIVE),
         };

@@ -20,6 +20,8 @@ struct Cli {
 enum Command {
     /// Serve MCP over Streamable HTTP (the built-in `everything` toolset unless configured otherwise).
     Serve(serve::ServeArgs),
+    /// Serve one MCP client over stdin/stdout (newline-delimited JSON-RPC; logs on stderr).
+    Stdio(serve::StdioArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -38,6 +40,7 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
+            Command::Stdio(args) => serve::run_stdio(args).await,
         }
     });
     match result {

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::Args;
+use switchboard_runtime::Catalog;
 use switchboard_server::{App, Config};
 
 #[derive(Debug, Args)]
@@ -17,18 +18,57 @@ pub(crate) struct ServeArgs {
     config: Option<PathBuf>,
 }
 
-pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
-    let mut config = match &args.config {
+#[derive(Debug, Args)]
+pub(crate) struct StdioArgs {
+    /// A TOML configuration file.
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+/// The configuration file (or defaults), with `SWITCHBOARD_SEALING_KEY`
+/// filling in a sealing key the file does not set.
+fn load_config(path: Option<&PathBuf>) -> Result<Config, String> {
+    let mut config = match path {
         Some(path) => Config::from_file(path).map_err(|e| e.to_string())?,
         None => Config::default(),
     };
+    if config.sealing_key.is_none()
+        && let Ok(key) = std::env::var("SWITCHBOARD_SEALING_KEY")
+    {
+        config.sealing_key = Some(key);
+        config
+            .validate()
+            .map_err(|e| format!("invalid SWITCHBOARD_SEALING_KEY: {e}"))?;
+    }
+    Ok(config)
+}
+
+fn catalog(config: &Config) -> Result<Catalog, String> {
+    switchboard_everything::everything()
+        .page_size(config.page_size)
+        .build()
+        .map_err(|e| format!("invalid toolset: {e}"))
+}
+
+pub(crate) async fn run_stdio(args: StdioArgs) -> Result<(), String> {
+    let config = load_config(args.config.as_ref())?;
+    let catalog = Arc::new(catalog(&config)?);
+    switchboard_server::serve_stdio(
+        catalog,
+        tokio::io::stdin(),
+        tokio::io::stdout(),
+        config.max_body_bytes,
+    )
+    .await
+    .map_err(|e| e.to_string())
+}
+
+pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
+    let mut config = load_config(args.config.as_ref())?;
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
-    let catalog = switchboard_everything::everything()
-        .page_size(config.page_size)
-        .build()
-        .map_err(|e| format!("invalid toolset: {e}"))?;
+    let catalog = catalog(&config)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;

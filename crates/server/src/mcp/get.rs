@@ -7,6 +7,7 @@ use http::HeaderMap;
 use switchboard_store::EventId;
 
 use crate::app::App;
+use crate::era::{self, Era};
 use crate::error::TransportError;
 use crate::guard::{Accepts, LAST_EVENT_ID};
 use crate::live::{STANDALONE, replay_channel};
@@ -20,6 +21,9 @@ pub(crate) async fn get(State(app): State<App>, headers: HeaderMap) -> Response 
 
 async fn serve(app: &App, headers: &HeaderMap) -> Result<Response, TransportError> {
     app.hosts().check(headers)?;
+    if era::decide(headers, None) == Era::Modern {
+        return Err(TransportError::MethodNotAllowed); // no GET stream in the stateless era
+    }
     if !Accepts::from_headers(headers).sse {
         return Err(TransportError::NotAcceptable("text/event-stream"));
     }

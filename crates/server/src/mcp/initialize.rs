@@ -24,8 +24,28 @@ struct Params {
     client_info: Option<Box<RawValue>>,
 }
 
-fn empty_object() -> Box<RawValue> {
+pub(crate) fn empty_object() -> Box<RawValue> {
     RawValue::from_string("{}".to_owned()).unwrap_or_else(|_| unreachable!("valid JSON"))
+}
+
+/// What `initialize` asks for: the negotiated version, and the client's
+/// capabilities and info as raw JSON.
+pub(crate) struct Hello {
+    pub(crate) version: ProtocolVersion,
+    pub(crate) capabilities: Box<RawValue>,
+    pub(crate) client_info: Box<RawValue>,
+}
+
+/// Read `initialize` params and negotiate the version.
+pub(crate) fn hello(params: Option<&RawValue>) -> Result<Hello, RpcError> {
+    let text = params.map(RawValue::get).unwrap_or("{}");
+    let p: Params = serde_json::from_str(text)
+        .map_err(|e| RpcError::invalid_params(format!("initialize: {e}")))?;
+    Ok(Hello {
+        version: ProtocolVersion::negotiate(Some(&p.protocol_version)),
+        capabilities: p.capabilities.unwrap_or_else(empty_object),
+        client_info: p.client_info.unwrap_or_else(empty_object),
+    })
 }
 
 /// Serve `initialize` (sent without a session id).
@@ -35,34 +55,39 @@ pub(crate) async fn initialize(
     params: Option<Box<RawValue>>,
     accepts: Accepts,
 ) -> Result<Response, TransportError> {
-    let text = params.as_deref().map(RawValue::get).unwrap_or("{}");
-    let p: Params = match serde_json::from_str(text) {
-        Ok(p) => p,
-        Err(e) => {
-            let err = RpcError::invalid_params(format!("initialize: {e}"));
+    let hello = match hello(params.as_deref()) {
+        Ok(h) => h,
+        Err(err) => {
             return Ok(json_response(
                 StatusCode::BAD_REQUEST,
                 error_json(Some(&id), &err),
             ));
         }
     };
-    let version = ProtocolVersion::negotiate(Some(&p.protocol_version));
-    let sid =
-        mint_session_id().map_err(|e| StoreError::Unavailable(format!("no randomness: {e}")))?;
-    let record = SessionRecord::new(
-        sid.clone(),
-        version.as_str(),
-        p.capabilities.unwrap_or_else(empty_object),
-        p.client_info.unwrap_or_else(empty_object),
-        None,
-    );
-    app.store().create(record).await?;
-    app.registry().get_or_create(&sid, |_| {});
-    tracing::debug!(session = %short(&sid), version = %version, "session created");
-    let result = app.catalog().initialize_result(version).to_string();
+    let sid = app.create_session(&hello).await?;
+    let result = app.catalog().initialize_result(hello.version).to_string();
     let mut resp = reply_now(accepts, &response_json(&id, &result));
     let value =
         HeaderValue::from_str(&sid).map_err(|_| StoreError::Corrupt("session id".into()))?;
     resp.headers_mut().insert(SESSION_HEADER, value);
     Ok(resp)
+}
+
+impl App {
+    /// Mint an id and store a new session for this `initialize`.
+    pub(crate) async fn create_session(&self, hello: &Hello) -> Result<String, TransportError> {
+        let sid = mint_session_id()
+            .map_err(|e| StoreError::Unavailable(format!("no randomness: {e}")))?;
+        let record = SessionRecord::new(
+            sid.clone(),
+            hello.version.as_str(),
+            hello.capabilities.clone(),
+            hello.client_info.clone(),
+            None,
+        );
+        self.store().create(record).await?;
+        self.registry().get_or_create(&sid, |_| {});
+        tracing::debug!(session = %short(&sid), version = %hello.version, "session created");
+        Ok(sid)
+    }
 }

@@ -3,10 +3,10 @@
 
 mod batch;
 mod get;
-mod initialize;
-mod post;
-mod request;
-mod session;
+pub(crate) mod initialize;
+pub(crate) mod post;
+pub(crate) mod request;
+pub(crate) mod session;
 
 use axum::response::{IntoResponse, Response};
 

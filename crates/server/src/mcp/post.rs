@@ -9,10 +9,12 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use switchboard_proto::{Incoming, Message, methods, parse_body};
 
 use crate::app::App;
+use crate::era::{self, Era};
 use crate::error::TransportError;
 use crate::guard::{self, Accepts};
 use crate::mcp::request::{self, Call, accepted};
 use crate::mcp::{batch, initialize};
+use crate::modern;
 
 pub(crate) async fn post(State(app): State<App>, headers: HeaderMap, body: Body) -> Response {
     serve(&app, &headers, body)
@@ -30,7 +32,15 @@ async fn serve(app: &App, headers: &HeaderMap, body: Body) -> Result<Response, T
     }
     guard::check_json_content_type(headers)?;
     let bytes = read_body(body, headers, app.config().max_body_bytes).await?;
-    match parse_body(&bytes)? {
+    let incoming = parse_body(&bytes)?;
+    let first_method = match &incoming {
+        Incoming::Single(m) => m.method(),
+        Incoming::Batch(_) => None,
+    };
+    if era::decide(headers, first_method) == Era::Modern {
+        return modern::serve(app, headers, accepts, incoming).await;
+    }
+    match incoming {
         Incoming::Single(Message::Request { id, method, params })
             if method == methods::INITIALIZE =>
         {
@@ -67,7 +77,11 @@ async fn serve(app: &App, headers: &HeaderMap, body: Body) -> Result<Response, T
 }
 
 /// Read the body, refusing more than `limit` bytes with 413.
-async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Bytes, TransportError> {
+pub(crate) async fn read_body(
+    body: Body,
+    headers: &HeaderMap,
+    limit: usize,
+) -> Result<Bytes, TransportError> {
     let declared = headers
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())

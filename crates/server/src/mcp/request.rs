@@ -8,7 +8,9 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use switchboard_proto::{ErrorCode, RequestId, RpcError, error_json, methods, response_json};
-use switchboard_runtime::{Catalog, ClientPeer, HandlerError, LogLevel, RequestContextBuilder};
+use switchboard_runtime::{
+    Catalog, ClientPeer, HandlerError, LogFilter, LogLevel, RequestContextBuilder,
+};
 use switchboard_store::EventId;
 use tokio::sync::oneshot;
 
@@ -38,7 +40,7 @@ pub(crate) struct Call {
     pub(crate) id: RequestId,
     pub(crate) method: String,
     pub(crate) params: Option<Box<RawValue>>,
-    log_level: Option<LogLevel>,
+    log_filter: LogFilter,
     capabilities: Option<Value>,
 }
 
@@ -53,7 +55,12 @@ impl Call {
             id,
             method,
             params,
-            log_level: s.record.log_level.as_deref().and_then(LogLevel::parse),
+            log_filter: s
+                .record
+                .log_level
+                .as_deref()
+                .and_then(LogLevel::parse)
+                .map_or(LogFilter::All, LogFilter::AtLeast),
             capabilities: serde_json::from_str(s.record.client_capabilities.get()).ok(),
         }
     }
@@ -136,7 +143,7 @@ pub(crate) async fn run(
     let token = live.start(&call.id);
     let builder = RequestContextBuilder::new(peer as Arc<dyn ClientPeer>, call.id.clone())
         .progress_token(progress_token(call.params.as_deref()))
-        .log_level(call.log_level)
+        .log_filter(call.log_filter)
         .client_capabilities(call.capabilities)
         .cancel(token);
     let ctx = app.catalog().context(builder);
@@ -149,6 +156,9 @@ pub(crate) async fn run(
         Ok(v) => Some(response_json(&call.id, &v.to_string())),
         Err(HandlerError::Rpc(e)) => Some(error_json(Some(&call.id), &e)),
         Err(HandlerError::Cancelled) => None,
+        Err(e @ (HandlerError::MissingCapability(_) | HandlerError::InputRequired)) => Some(
+            error_json(Some(&call.id), &RpcError::invalid_params(e.to_string())),
+        ),
     }
 }
 

@@ -9,6 +9,7 @@ use switchboard_proto::ProtocolVersion;
 use switchboard_store::{SessionRecord, now_ms};
 
 use crate::app::App;
+use crate::era::{self, Era};
 use crate::error::TransportError;
 use crate::guard;
 use crate::live::LiveSession;
@@ -30,6 +31,11 @@ impl App {
     ) -> Result<Session, TransportError> {
         let id = guard::session_id(headers)?.ok_or(TransportError::MissingSession)?;
         check_version_header(headers)?;
+        self.open_session_id(id).await
+    }
+
+    /// Resolve a session by id: 404 if unknown or ended.
+    pub(crate) async fn open_session_id(&self, id: &str) -> Result<Session, TransportError> {
         let record = self
             .store()
             .load(id)
@@ -67,6 +73,9 @@ pub(crate) fn check_version_header(headers: &HeaderMap) -> Result<(), TransportE
 pub(crate) async fn delete(State(app): State<App>, headers: HeaderMap) -> Response {
     let result = async {
         app.hosts().check(&headers)?;
+        if era::decide(&headers, None) == Era::Modern {
+            return Err(TransportError::MethodNotAllowed); // nothing to delete in the stateless era
+        }
         let id = guard::session_id(&headers)?.ok_or(TransportError::MissingSession)?;
         if app.store().load(id).await?.is_none() {
             return Err(TransportError::UnknownSession);

@@ -1,0 +1,199 @@
+//! The 2024-11-05 HTTP+SSE transport: `GET /sse` opens a session and its one
+//! stream, whose first event names the endpoint (`/messages?sessionId=…`)
+//! that the client POSTs its messages to. Every answer travels on the
+//! stream. Same sessions, limits and tools as Streamable HTTP; the session
+//! ends when its stream closes (this transport cannot resume).
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::{HeaderMap, Uri};
+use serde_json::value::RawValue;
+use switchboard_proto::{
+    Incoming, Message, ProtocolVersion, RequestId, RpcError, error_json, methods, parse_body,
+    response_json,
+};
+use switchboard_runtime::Catalog;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::App;
+use crate::error::TransportError;
+use crate::guard::{self, Accepts};
+use crate::live::{STANDALONE, StreamSlot};
+use crate::mcp::initialize::{Hello, empty_object, hello};
+use crate::mcp::request::{self, Call, accepted};
+use crate::mcp::session::Session;
+use crate::peer::LegacyPeer;
+use crate::sse;
+
+/// `GET /sse`.
+pub(crate) async fn open(State(app): State<App>, headers: HeaderMap) -> Response {
+    open_stream(&app, &headers)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn open_stream(app: &App, headers: &HeaderMap) -> Result<Response, TransportError> {
+    app.hosts().check(headers)?;
+    if !Accepts::from_headers(headers).sse {
+        return Err(TransportError::NotAcceptable("text/event-stream"));
+    }
+    // The session exists from the moment the stream opens; `initialize`
+    // fills in what the client says about itself.
+    let placeholder = Hello {
+        version: ProtocolVersion::V2024_11_05,
+        capabilities: empty_object(),
+        client_info: empty_object(),
+    };
+    let sid = app.create_session(&placeholder).await?;
+    let live = app.registry().get_or_create(&sid, |_| {});
+    let (rx, _) = live
+        .standalone()
+        .attach_exclusive(app.config().stream_buffer)
+        .await
+        .ok_or(TransportError::StreamConflict)?;
+    let first = Bytes::from(format!(
+        "event: endpoint\ndata: /messages?sessionId={sid}\n\n"
+    ));
+    // The session ends with its stream.
+    let gone = CancellationToken::new();
+    let guard = gone.clone().drop_guard();
+    let (task_app, closed) = (app.clone(), live.closed.clone());
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = gone.cancelled() => {
+                if let Err(e) = task_app.end_session(&sid).await {
+                    tracing::warn!(error = %e, "ending an SSE session failed");
+                }
+            }
+            _ = closed.cancelled() => {}
+        }
+    });
+    Ok(sse::response_guarded(
+        Some(first),
+        rx,
+        app.config().keep_alive(),
+        app.stream_end(&live),
+        Some(guard),
+    ))
+}
+
+fn session_param(uri: &Uri) -> Option<&str> {
+    uri.query()?
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("sessionId="))
+}
+
+/// `POST /messages?sessionId=…`: accepted at once; the answer goes on the stream.
+pub(crate) async fn message(
+    State(app): State<App>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    post(&app, &uri, &headers, body)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn post(
+    app: &App,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, TransportError> {
+    app.hosts().check(headers)?;
+    guard::check_json_content_type(headers)?;
+    let sid = session_param(uri).ok_or(TransportError::MissingSession)?;
+    let s = app.open_session_id(sid).await?;
+    let slot = s
+        .live
+        .standalone_if_open()
+        .ok_or(TransportError::UnknownSession)?;
+    let bytes = crate::mcp::post::read_body(body, headers, app.config().max_body_bytes).await?;
+    let Incoming::Single(message) = parse_body(&bytes)? else {
+        return Err(TransportError::BatchNotSupported(s.version.to_string()));
+    };
+    match message {
+        Message::Notification { method, params } => {
+            request::notification(app, &s, &method, params.as_deref()).await?
+        }
+        Message::Response { id, outcome } => {
+            s.live.answer(&id, outcome);
+        }
+        Message::Request { id, method, params } => {
+            let app = app.clone();
+            tokio::spawn(async move { serve_request(&app, s, slot, id, method, params).await });
+        }
+    }
+    Ok(accepted())
+}
+
+async fn send(app: &App, s: &Session, slot: &StreamSlot, data: String) {
+    if let Err(e) = slot
+        .emit(app.event_log(), &s.live.id, STANDALONE, Arc::from(data))
+        .await
+    {
+        tracing::warn!(error = %e, "event log append failed");
+    }
+}
+
+async fn serve_request(
+    app: &App,
+    mut s: Session,
+    slot: Arc<StreamSlot>,
+    id: RequestId,
+    method: String,
+    params: Option<Box<RawValue>>,
+) {
+    if method == methods::INITIALIZE {
+        let answer = match initialize(app, &mut s, params.as_deref()).await {
+            Ok(result) => response_json(&id, &result),
+            Err(e) => error_json(Some(&id), &e),
+        };
+        return send(app, &s, &slot, answer).await;
+    }
+    let answer = match request::session_method(app, &s, &method, params.as_deref()).await {
+        Ok(Some(Ok(v))) => Some(response_json(&id, &v.to_string())),
+        Ok(Some(Err(e))) => Some(error_json(Some(&id), &e)),
+        Err(e) => Some(error_json(Some(&id), &e.rpc())),
+        Ok(None) if !Catalog::handles(&method) => {
+            Some(error_json(Some(&id), &RpcError::method_not_found(&method)))
+        }
+        Ok(None) => None,
+    };
+    if let Some(answer) = answer {
+        return send(app, &s, &slot, answer).await;
+    }
+    let peer = Arc::new(LegacyPeer::shared(
+        app.clone(),
+        s.live.clone(),
+        s.version,
+        STANDALONE,
+        slot,
+    ));
+    let call = Call::new(&s, id, method, params);
+    let response = request::run(app, &s.live, call, peer.clone()).await;
+    peer.finish(response).await;
+}
+
+/// `initialize` on an SSE session: fill in what the placeholder lacked.
+async fn initialize(
+    app: &App,
+    s: &mut Session,
+    params: Option<&RawValue>,
+) -> Result<String, RpcError> {
+    let h = hello(params)?;
+    s.record.protocol_version = h.version.as_str().to_owned();
+    s.record.client_capabilities = h.capabilities;
+    s.record.client_info = h.client_info;
+    app.store()
+        .update(&s.record)
+        .await
+        .map_err(|e| RpcError::internal(e.to_string()))?;
+    s.version = h.version;
+    Ok(app.catalog().initialize_result(h.version).to_string())
+}

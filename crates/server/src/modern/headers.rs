@@ -1,0 +1,207 @@
+//! The mirrored headers of a stateless request (`MCP-Protocol-Version`,
+//! `Mcp-Method`, `Mcp-Name`, `Mcp-Param-*`) checked against its body.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use http::HeaderMap;
+use serde_json::Value;
+use switchboard_proto::methods;
+
+/// The decoded value of a header: `=?base64?…?=` values are decoded; other
+/// values must be visible ASCII or spaces.
+pub(crate) fn decode(raw: &[u8]) -> Result<String, String> {
+    let text = std::str::from_utf8(raw).map_err(|_| "header value is not valid text".to_owned())?;
+    let text = text.trim_matches(|c| c == ' ' || c == '\t');
+    if let Some(inner) = text
+        .strip_prefix("=?base64?")
+        .and_then(|t| t.strip_suffix("?="))
+    {
+        let bytes = STANDARD
+            .decode(inner)
+            .map_err(|_| "invalid base64 in header value".to_owned())?;
+        return String::from_utf8(bytes).map_err(|_| "base64 header value is not UTF-8".to_owned());
+    }
+    if text.bytes().any(|b| !(0x20..=0x7e).contains(&b)) {
+        return Err("header value has invalid characters".to_owned());
+    }
+    Ok(text.to_owned())
+}
+
+fn header(headers: &HeaderMap, name: &str) -> Result<Option<String>, String> {
+    match headers.get(name) {
+        None => Ok(None),
+        Some(v) => decode(v.as_bytes())
+            .map(Some)
+            .map_err(|e| format!("{name}: {e}")),
+    }
+}
+
+/// The body value a `Mcp-Name` header mirrors for `method`.
+fn name_of<'a>(method: &str, params: &'a Value) -> Option<&'a Value> {
+    match method {
+        methods::TOOLS_CALL | methods::PROMPTS_GET => params.get("name"),
+        methods::RESOURCES_READ => params.get("uri"),
+        _ => None,
+    }
+}
+
+/// Whether a header's text equals a body value: strings exactly, numbers
+/// numerically, booleans by their JSON spelling.
+pub(crate) fn same(header: &str, body: &Value) -> bool {
+    match body {
+        Value::String(s) => header == s,
+        Value::Number(n) => match (header.parse::<f64>(), n.as_f64()) {
+            (Ok(h), Some(b)) => h == b,
+            _ => false,
+        },
+        Value::Bool(b) => header == if *b { "true" } else { "false" },
+        _ => false,
+    }
+}
+
+/// Check `Mcp-Method` and `Mcp-Name` against the body.
+pub(crate) fn check(headers: &HeaderMap, method: &str, params: &Value) -> Result<(), String> {
+    match header(headers, "mcp-method")? {
+        None => return Err("Mcp-Method header is required".into()),
+        Some(h) if h != method => {
+            return Err(format!(
+                "Mcp-Method {h:?} does not match the body's method {method:?}"
+            ));
+        }
+        Some(_) => {}
+    }
+    if let Some(body) = name_of(method, params) {
+        match header(headers, "mcp-name")? {
+            None => return Err("Mcp-Name header is required for this method".into()),
+            Some(h) if !same(&h, body) => {
+                return Err(format!("Mcp-Name {h:?} does not match the body ({body})"));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Check the `Mcp-Param-{Name}` headers a tool declares (properties of its
+/// input schema with `x-mcp-header`) against the call's arguments.
+pub(crate) fn check_params(
+    headers: &HeaderMap,
+    input_schema: &Value,
+    arguments: &Value,
+) -> Result<(), String> {
+    let Some(props) = input_schema.get("properties").and_then(Value::as_object) else {
+        return Ok(());
+    };
+    for (prop, schema) in props {
+        let Some(name) = schema.get("x-mcp-header").and_then(Value::as_str) else {
+            continue;
+        };
+        let header_name = format!("mcp-param-{}", name.to_ascii_lowercase());
+        let value = header(headers, &header_name)?;
+        let body = arguments.get(prop).filter(|v| !v.is_null());
+        match (body, value) {
+            (None, None) => {}
+            (Some(body), Some(h)) if same(&h, body) => {}
+            (Some(body), Some(h)) => {
+                return Err(format!(
+                    "Mcp-Param-{name} {h:?} does not match argument {prop:?} ({body})"
+                ));
+            }
+            (Some(_), None) => {
+                return Err(format!(
+                    "Mcp-Param-{name} header is required (argument {prop:?} is set)"
+                ));
+            }
+            (None, Some(h)) => {
+                return Err(format!(
+                    "Mcp-Param-{name} {h:?} is set but argument {prop:?} is absent"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+    use serde_json::json;
+
+    fn h(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        for (k, v) in pairs {
+            m.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        m
+    }
+
+    #[test]
+    fn method_and_name() {
+        let p = json!({"name": "echo"});
+        assert!(
+            check(
+                &h(&[("mcp-method", "tools/call"), ("mcp-name", "echo")]),
+                "tools/call",
+                &p
+            )
+            .is_ok()
+        );
+        assert!(check(&h(&[("mcp-method", "tools/call")]), "tools/call", &p).is_err());
+        assert!(check(&h(&[("mcp-method", "tools/list")]), "tools/call", &p).is_err());
+        assert!(
+            check(
+                &h(&[("mcp-method", "Tools/Call"), ("mcp-name", "echo")]),
+                "tools/call",
+                &p
+            )
+            .is_err(),
+            "values are case-sensitive"
+        );
+        assert!(check(&h(&[]), "tools/list", &json!({})).is_err());
+        assert!(
+            check(
+                &h(&[("mcp-method", "tools/list")]),
+                "tools/list",
+                &json!({})
+            )
+            .is_ok()
+        );
+        let r = json!({"uri": "test://é"});
+        let b64 = format!("=?base64?{}?=", STANDARD.encode("test://é"));
+        assert!(
+            check(
+                &h(&[("mcp-method", "resources/read"), ("mcp-name", &b64)]),
+                "resources/read",
+                &r
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn params_numbers_and_presence() {
+        let schema = json!({"properties": {"region": {"type": "string", "x-mcp-header": "Region"}, "n": {"type": "number", "x-mcp-header": "Count"}}});
+        let ok = h(&[("mcp-param-region", "eu"), ("mcp-param-count", "42")]);
+        assert!(check_params(&ok, &schema, &json!({"region": "eu", "n": 42.0})).is_ok());
+        assert!(check_params(&ok, &schema, &json!({"region": "us", "n": 42})).is_err());
+        assert!(
+            check_params(
+                &h(&[("mcp-param-region", "eu")]),
+                &schema,
+                &json!({"region": "eu", "n": 1})
+            )
+            .is_err()
+        );
+        assert!(check_params(&h(&[]), &schema, &json!({})).is_ok());
+        assert!(check_params(&h(&[("mcp-param-count", "1")]), &schema, &json!({})).is_err());
+    }
+
+    #[test]
+    fn decoding() {
+        assert_eq!(decode(b"  plain ").unwrap(), "plain");
+        assert_eq!(decode(b"=?base64?aMOp?=").unwrap(), "h\u{e9}");
+        assert!(decode(b"=?base64?!!?=").is_err());
+        assert!(decode(b"a\x01b").is_err());
+    }
+}

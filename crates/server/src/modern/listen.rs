@@ -1,0 +1,148 @@
+//! `subscriptions/listen`: a long-lived POST answered as an event stream,
+//! carrying the list-change and resource-update notifications the client
+//! asked for, each tagged with the subscription id (the request's id).
+
+use std::sync::Arc;
+
+use axum::response::Response;
+use serde_json::{Value, json};
+use switchboard_proto::{RequestId, notification_json};
+use switchboard_runtime::ServerEvent;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
+
+use crate::app::App;
+use crate::error::TransportError;
+use crate::guard::Accepts;
+use crate::live::Frame;
+use crate::modern::meta::SUBSCRIPTION_ID;
+use crate::sse;
+
+pub(crate) const METHOD: &str = "subscriptions/listen";
+const ACKNOWLEDGED: &str = "notifications/subscriptions/acknowledged";
+
+/// What the client wants to hear about.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Filter {
+    tools: bool,
+    prompts: bool,
+    resources: bool,
+    resource_uris: Vec<String>,
+}
+
+impl Filter {
+    /// Read the filter from the listen request's params (the fields may sit
+    /// at the top level or under `filter`/`notifications`).
+    pub(crate) fn parse(params: &Value) -> Self {
+        let src = params
+            .get("filter")
+            .or_else(|| params.get("notifications"))
+            .unwrap_or(params);
+        let flag = |k: &str| src.get(k).and_then(Value::as_bool).unwrap_or(false);
+        let resource_uris = src
+            .get("resourceSubscriptions")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|u| u.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self {
+            tools: flag("toolsListChanged"),
+            prompts: flag("promptsListChanged"),
+            resources: flag("resourcesListChanged"),
+            resource_uris,
+        }
+    }
+
+    fn wants(&self, event: &ServerEvent) -> bool {
+        match event {
+            ServerEvent::ToolsListChanged => self.tools,
+            ServerEvent::PromptsListChanged => self.prompts,
+            ServerEvent::ResourcesListChanged => self.resources,
+            ServerEvent::ResourceUpdated { uri } => self.resource_uris.iter().any(|u| u == uri),
+        }
+    }
+}
+
+fn tagged(method: &str, mut params: Value, id: &RequestId) -> Arc<str> {
+    params["_meta"] = json!({SUBSCRIPTION_ID: id.to_value()});
+    Arc::from(notification_json(method, &params))
+}
+
+/// Open the stream: the acknowledgement first, then matching events until
+/// the client goes away or the server stops.
+pub(crate) fn serve(
+    app: &App,
+    id: RequestId,
+    params: &Value,
+    accepts: Accepts,
+) -> Result<Response, TransportError> {
+    if !accepts.sse {
+        return Err(TransportError::NotAcceptable("text/event-stream"));
+    }
+    let filter = Filter::parse(params);
+    let mut events = app.catalog().bus().subscribe();
+    let (tx, rx) = mpsc::channel(app.config().stream_buffer);
+    let _ = tx.try_send(Frame {
+        id: None,
+        data: tagged(ACKNOWLEDGED, json!({}), &id),
+    });
+    let shutdown = app.shutdown_token().clone();
+    tokio::spawn(async move {
+        loop {
+            let event = tokio::select! {
+                e = events.recv() => e,
+                _ = tx.closed() => return,
+                _ = shutdown.cancelled() => return,
+            };
+            match event {
+                Ok(ev) if filter.wants(&ev) => {
+                    let params = match &ev {
+                        ServerEvent::ResourceUpdated { uri } => json!({"uri": uri}),
+                        _ => json!({}),
+                    };
+                    if tx
+                        .send(Frame {
+                            id: None,
+                            data: tagged(ev.method(), params, &id),
+                        })
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return,
+            }
+        }
+    });
+    let end = sse::StreamEnd {
+        session: tokio_util::sync::CancellationToken::new(),
+        shutdown: app.shutdown_token().clone(),
+    };
+    Ok(sse::response(None, rx, app.config().keep_alive(), end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters() {
+        let f = Filter::parse(
+            &json!({"filter": {"toolsListChanged": true, "resourceSubscriptions": ["a://b"]}}),
+        );
+        assert!(f.wants(&ServerEvent::ToolsListChanged));
+        assert!(!f.wants(&ServerEvent::PromptsListChanged));
+        assert!(f.wants(&ServerEvent::ResourceUpdated {
+            uri: "a://b".into()
+        }));
+        assert!(!f.wants(&ServerEvent::ResourceUpdated {
+            uri: "a://c".into()
+        }));
+        assert_eq!(Filter::parse(&json!({})), Filter::default());
+    }
+}

@@ -1,0 +1,285 @@
+//! The stateless protocol era (2026-07-28) on `/mcp`: every request stands
+//! alone, carrying its version and client capabilities in `_meta`. Nothing
+//! here creates session state; what must survive between rounds of an
+//! `input_required` exchange travels, sealed, with the client.
+
+mod headers;
+mod listen;
+pub(crate) mod meta;
+mod peer;
+mod result;
+pub(crate) mod seal;
+
+use std::sync::Arc;
+
+use axum::response::Response;
+use http::{HeaderMap, StatusCode};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+use switchboard_proto::version::MODERN;
+use switchboard_proto::{Incoming, Message, RequestId, error_json, methods, response_json};
+use switchboard_runtime::{Catalog, ClientPeer, HandlerError, LogFilter, RequestContextBuilder};
+use switchboard_store::now_ms;
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::App;
+use crate::error::{TransportError, json_response};
+use crate::guard::{self, Accepts};
+use crate::mcp::request::accepted;
+use crate::sse;
+use meta::Meta;
+use peer::{Decision, ModernPeer};
+use seal::RequestState;
+
+/// Methods of the session era that 2026-07-28 removed.
+const REMOVED: [&str; 6] = [
+    methods::INITIALIZE,
+    methods::PING,
+    methods::SET_LEVEL,
+    methods::RESOURCES_SUBSCRIBE,
+    methods::RESOURCES_UNSUBSCRIBE,
+    "tasks/list",
+];
+
+/// Serve one stateless POST.
+pub(crate) async fn serve(
+    app: &App,
+    headers: &HeaderMap,
+    accepts: Accepts,
+    incoming: Incoming,
+) -> Result<Response, TransportError> {
+    let Incoming::Single(message) = incoming else {
+        return Err(TransportError::BatchNotSupported(MODERN.into()));
+    };
+    match message {
+        Message::Response { .. } => Err(TransportError::UnexpectedResponse),
+        Message::Notification { .. } => {
+            check_version(headers)?;
+            Ok(accepted())
+        }
+        Message::Request { id, method, params } => {
+            match request(app, headers, accepts, &id, &method, params).await {
+                Ok(resp) => Ok(resp),
+                Err(e) => Ok(e.response_for(Some(&id))),
+            }
+        }
+    }
+}
+
+fn check_version(headers: &HeaderMap) -> Result<(), TransportError> {
+    match guard::protocol_version(headers) {
+        Some(MODERN) => Ok(()),
+        Some(other) => Err(TransportError::UnsupportedModernVersion(other.to_owned())),
+        None => Err(TransportError::HeaderMismatch(
+            "MCP-Protocol-Version header is required".into(),
+        )),
+    }
+}
+
+async fn request(
+    app: &App,
+    headers: &HeaderMap,
+    accepts: Accepts,
+    id: &RequestId,
+    method: &str,
+    params: Option<Box<RawValue>>,
+) -> Result<Response, TransportError> {
+    check_version(headers)?;
+    let params_value: Value = match &params {
+        Some(raw) => serde_json::from_str(raw.get())
+            .map_err(|e| TransportError::MissingMeta(e.to_string()))?,
+        None => Value::Object(Map::new()),
+    };
+    headers::check(headers, method, &params_value).map_err(TransportError::HeaderMismatch)?;
+    let meta = meta::parse(&params_value).map_err(TransportError::MissingMeta)?;
+    if meta.version != MODERN {
+        return Err(TransportError::HeaderMismatch(format!(
+            "MCP-Protocol-Version {MODERN:?} does not match _meta protocolVersion {:?}",
+            meta.version
+        )));
+    }
+    match method {
+        result::DISCOVER => Ok(json_ok(response_json(
+            id,
+            &result::discover(app).to_string(),
+        ))),
+        listen::METHOD => listen::serve(app, id.clone(), &params_value, accepts),
+        m if REMOVED.contains(&m) || !Catalog::handles(m) => {
+            Err(TransportError::MethodNotFound(m.to_owned()))
+        }
+        _ => {
+            if method == methods::TOOLS_CALL {
+                check_tool(app, headers, &params_value)?;
+            }
+            run(app, accepts, id, method, params, meta).await
+        }
+    }
+}
+
+fn json_ok(body: String) -> Response {
+    json_response(StatusCode::OK, body)
+}
+
+/// Before a tool runs: its `Mcp-Param-*` headers, and the client
+/// capabilities it declares it needs.
+fn check_tool(app: &App, headers: &HeaderMap, params: &Value) -> Result<(), TransportError> {
+    let Some(tool) = params
+        .get("name")
+        .and_then(Value::as_str)
+        .and_then(|n| app.catalog().tool(n))
+    else {
+        return Ok(()); // unknown tools are answered by the catalog
+    };
+    let arguments = params.get("arguments").cloned().unwrap_or(Value::Null);
+    headers::check_params(headers, &tool.definition()["inputSchema"], &arguments)
+        .map_err(TransportError::HeaderMismatch)
+}
+
+/// Run a catalog method: unseal the previous rounds, run the handler with a
+/// stateless peer, and answer with its result, an `input_required` result,
+/// or an error. The handler is cancelled if the client goes away.
+async fn run(
+    app: &App,
+    accepts: Accepts,
+    id: &RequestId,
+    method: &str,
+    params: Option<Box<RawValue>>,
+    meta: Meta,
+) -> Result<Response, TransportError> {
+    let target = target_of(method, params.as_deref());
+    let mut responses = match &meta.request_state {
+        None => Map::new(),
+        Some(token) => open_state(app, token, method, &target)?,
+    };
+    responses.extend(meta.input_responses.clone().unwrap_or_default());
+
+    let (tx, decision) = oneshot::channel();
+    let peer = Arc::new(ModernPeer::new(
+        responses,
+        accepts.sse,
+        app.config().stream_buffer,
+        tx,
+    ));
+    let cancel = CancellationToken::new();
+    let guard = cancel.clone().drop_guard();
+    let builder = RequestContextBuilder::new(peer.clone() as Arc<dyn ClientPeer>, id.clone())
+        .stateless(true)
+        .progress_token(meta.progress_token.clone())
+        .log_filter(meta.log_level.map_or(LogFilter::Off, LogFilter::AtLeast))
+        .client_capabilities(Some(meta.capabilities.clone()))
+        .cancel(cancel.clone());
+    let ctx = app.catalog().context(builder);
+    let (task_app, task_id, task_method) = (app.clone(), id.clone(), method.to_owned());
+    tokio::spawn(async move {
+        let outcome = task_app
+            .catalog()
+            .handle(&task_method, params.as_deref(), ctx)
+            .await;
+        if let Some((status, body)) =
+            answer(&task_app, &task_id, &task_method, &target, outcome, &peer)
+        {
+            peer.finish(status, body).await;
+        }
+    });
+    let reply = match decision.await {
+        Ok(Decision::Json(status, body)) if accepts.json => json_response(status, body),
+        Ok(Decision::Json(_, body)) => sse::single(&body),
+        Ok(Decision::Sse(rx)) => {
+            let end = sse::StreamEnd {
+                session: cancel.clone(),
+                shutdown: app.shutdown_token().clone(),
+            };
+            return Ok(sse::response_guarded(
+                None,
+                rx,
+                app.config().keep_alive(),
+                end,
+                Some(guard),
+            ));
+        }
+        Err(_) => return Err(TransportError::BodyRead("the request was cancelled".into())),
+    };
+    guard.disarm();
+    Ok(reply)
+}
+
+/// The final answer of a handler, as an HTTP status and JSON-RPC message;
+/// `None` when it was cancelled (the client is gone).
+fn answer(
+    app: &App,
+    id: &RequestId,
+    method: &str,
+    target: &str,
+    outcome: Result<Value, HandlerError>,
+    peer: &ModernPeer,
+) -> Option<(StatusCode, String)> {
+    let ok = |v: Value| Some((StatusCode::OK, response_json(id, &v.to_string())));
+    match outcome {
+        Ok(v) => ok(result::complete(app, method, v)),
+        Err(HandlerError::InputRequired) => {
+            let (missing, responses) = peer.take_rounds();
+            let ttl = app.config().request_state_ttl_secs * 1000;
+            let state = RequestState {
+                method: method.to_owned(),
+                target: target.to_owned(),
+                responses,
+                expires_ms: now_ms() + ttl,
+            };
+            ok(result::input_required(
+                app,
+                missing,
+                app.sealer().seal(&state),
+            ))
+        }
+        Err(HandlerError::Cancelled) => None,
+        Err(HandlerError::MissingCapability(cap)) => {
+            let e = TransportError::MissingCapability(cap);
+            Some((e.status(), error_json(Some(id), &e.rpc())))
+        }
+        Err(HandlerError::Rpc(e)) => Some((StatusCode::OK, error_json(Some(id), &modern_error(e)))),
+    }
+}
+
+/// 2026-07-28 reports an unknown resource as invalid params.
+fn modern_error(mut e: switchboard_proto::RpcError) -> switchboard_proto::RpcError {
+    if e.code == switchboard_proto::ErrorCode::RESOURCE_NOT_FOUND {
+        e.code = switchboard_proto::ErrorCode::INVALID_PARAMS;
+    }
+    e
+}
+
+/// What a request state is bound to besides its method: the tool or prompt
+/// name, or the resource URI.
+fn target_of(method: &str, params: Option<&RawValue>) -> String {
+    let v: Value = params
+        .and_then(|p| serde_json::from_str(p.get()).ok())
+        .unwrap_or(Value::Null);
+    let field = if method == methods::RESOURCES_READ {
+        "uri"
+    } else {
+        "name"
+    };
+    v.get(field)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn open_state(
+    app: &App,
+    token: &str,
+    method: &str,
+    target: &str,
+) -> Result<Map<String, Value>, TransportError> {
+    let state = app
+        .sealer()
+        .open(token, now_ms())
+        .map_err(|e| TransportError::BadRequestState(e.to_string()))?;
+    if state.method != method || state.target != target {
+        return Err(TransportError::BadRequestState(
+            "requestState belongs to another request".into(),
+        ));
+    }
+    Ok(state.responses)
+}

@@ -1,0 +1,135 @@
+//! The stateless `ClientPeer`: notifications ride the request's own stream
+//! (JSON until the first one, then SSE, never resumable); requests to the
+//! client become `input_required` results answered by a retry.
+
+use std::sync::{Arc, Mutex};
+
+use http::StatusCode;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value, json};
+use switchboard_proto::notification_json;
+use switchboard_runtime::{ClientPeer, PeerError, async_trait};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::live::Frame;
+
+/// How the HTTP exchange is answered; decided by the handler's first output.
+#[derive(Debug)]
+pub(crate) enum Decision {
+    Json(StatusCode, String),
+    Sse(mpsc::Receiver<Frame>),
+}
+
+#[derive(Debug)]
+enum Reply {
+    Pending(oneshot::Sender<Decision>),
+    Sse(mpsc::Sender<Frame>),
+    Closed,
+}
+
+/// The peer of one stateless request.
+#[derive(Debug)]
+pub(crate) struct ModernPeer {
+    /// Answers gathered so far (earlier rounds and this retry), by key.
+    responses: Map<String, Value>,
+    /// Input requests made this round that have no answer yet, by key.
+    missing: Mutex<Map<String, Value>>,
+    can_stream: bool,
+    buffer: usize,
+    reply: Mutex<Reply>,
+}
+
+impl ModernPeer {
+    pub(crate) fn new(
+        responses: Map<String, Value>,
+        can_stream: bool,
+        buffer: usize,
+        decision: oneshot::Sender<Decision>,
+    ) -> Self {
+        Self {
+            responses,
+            missing: Mutex::default(),
+            can_stream,
+            buffer,
+            reply: Mutex::new(Reply::Pending(decision)),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Reply> {
+        self.reply.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The stream to write to, opening it on first use.
+    fn stream(&self) -> Option<mpsc::Sender<Frame>> {
+        let mut reply = self.lock();
+        match &*reply {
+            Reply::Sse(tx) => Some(tx.clone()),
+            Reply::Closed => None,
+            Reply::Pending(_) if !self.can_stream => None,
+            Reply::Pending(_) => {
+                let (tx, rx) = mpsc::channel(self.buffer);
+                if let Reply::Pending(decision) =
+                    std::mem::replace(&mut *reply, Reply::Sse(tx.clone()))
+                {
+                    let _ = decision.send(Decision::Sse(rx));
+                }
+                Some(tx)
+            }
+        }
+    }
+
+    /// The input requests still unanswered, and everything answered so far.
+    pub(crate) fn take_rounds(&self) -> (Map<String, Value>, Map<String, Value>) {
+        let missing = std::mem::take(&mut *self.missing.lock().unwrap_or_else(|e| e.into_inner()));
+        (missing, self.responses.clone())
+    }
+
+    /// Deliver the final answer (JSON, or the last event of the stream).
+    pub(crate) async fn finish(&self, status: StatusCode, body: String) {
+        let state = std::mem::replace(&mut *self.lock(), Reply::Closed);
+        match state {
+            Reply::Pending(tx) => {
+                let _ = tx.send(Decision::Json(status, body));
+            }
+            Reply::Sse(tx) => {
+                let _ = tx
+                    .send(Frame {
+                        id: None,
+                        data: Arc::from(body),
+                    })
+                    .await;
+            }
+            Reply::Closed => {}
+        }
+    }
+}
+
+#[async_trait]
+impl ClientPeer for ModernPeer {
+    async fn notify(&self, method: &str, params: Value) {
+        if let Some(tx) = self.stream() {
+            let _ = tx
+                .send(Frame {
+                    id: None,
+                    data: Arc::from(notification_json(method, &params)),
+                })
+                .await;
+        }
+    }
+
+    async fn request(
+        &self,
+        key: &str,
+        method: &str,
+        params: Value,
+    ) -> Result<Box<RawValue>, PeerError> {
+        if let Some(answer) = self.responses.get(key) {
+            return RawValue::from_string(answer.to_string()).map_err(|_| PeerError::Closed);
+        }
+        self.missing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.to_owned(), json!({"method": method, "params": params}));
+        Err(PeerError::InputRequired(key.to_owned()))
+    }
+}
