@@ -9,15 +9,19 @@ mod fixtures;
 mod media;
 mod prompts;
 mod resources;
+mod stateless;
 mod toys;
 
 use switchboard_runtime::CatalogBuilder;
 
 /// A catalog builder holding the whole `everything` toolset.
 pub fn everything() -> CatalogBuilder {
+    // The conformance fixtures first: clients and suites that pick "the
+    // first tool" get a harmless one.
     let b = CatalogBuilder::new();
-    let b = toys::register(b);
     let b = fixtures::register(b);
+    let b = stateless::register(b);
+    let b = toys::register(b);
     let b = resources::register(b);
     prompts::register(b)
 }

@@ -99,6 +99,9 @@ pub enum PeerError {
     /// The request was cancelled.
     #[error("the request was cancelled")]
     Cancelled,
+    /// The client's answer does not have the shape its request calls for.
+    #[error("invalid input response: {0}")]
+    InvalidAnswer(String),
     /// The answer must come with a retry of the whole request (2026-07-28
     /// `input_required` results): the handler should stop and return.
     #[error("the client must answer input request {0:?} and retry")]

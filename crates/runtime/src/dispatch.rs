@@ -267,6 +267,9 @@ fn tool_error(e: ToolError, ctx: &RequestContext) -> Result<Value, HandlerError>
         ToolError::Rpc(e) => Err(e.into()),
         ToolError::Peer(PeerError::Cancelled) => Err(HandlerError::Cancelled),
         ToolError::Peer(PeerError::InputRequired(_)) => Err(HandlerError::InputRequired),
+        ToolError::Peer(e @ PeerError::InvalidAnswer(_)) => {
+            Err(RpcError::invalid_params(e.to_string()).into())
+        }
         ToolError::Peer(PeerError::MissingCapability(c)) if ctx.is_stateless() => {
             Err(HandlerError::MissingCapability(c))
         }
@@ -281,6 +284,9 @@ fn protocol_error(e: ToolError) -> HandlerError {
         ToolError::Peer(PeerError::Cancelled) => HandlerError::Cancelled,
         ToolError::Peer(PeerError::InputRequired(_)) => HandlerError::InputRequired,
         ToolError::Peer(PeerError::MissingCapability(c)) => HandlerError::MissingCapability(c),
+        ToolError::Peer(e @ PeerError::InvalidAnswer(_)) => {
+            RpcError::invalid_params(e.to_string()).into()
+        }
         ToolError::InvalidArguments(m) => RpcError::invalid_params(m).into(),
         other => RpcError::internal(other.to_string()).into(),
     }

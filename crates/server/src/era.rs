@@ -3,6 +3,7 @@
 
 use http::HeaderMap;
 use switchboard_proto::ProtocolVersion;
+use switchboard_proto::version::MODERN;
 
 use crate::guard::{self, SESSION_HEADER};
 
@@ -15,20 +16,20 @@ pub(crate) enum Era {
     Modern,
 }
 
-/// The era of a request. `initialize`, an `Mcp-Session-Id` or a session-era
-/// version header take the session path, and so does a request with no
-/// version header at all (taken as 2025-03-26). Any other version header —
-/// 2026-07-28, or one we do not know, which the modern path refuses with
-/// the list of supported versions — takes the stateless path.
-pub(crate) fn decide(headers: &HeaderMap, method: Option<&str>) -> Era {
-    if method == Some(switchboard_proto::methods::INITIALIZE)
-        || headers.contains_key(SESSION_HEADER)
-    {
-        return Era::Session;
-    }
+/// The era of a request, from its `MCP-Protocol-Version` header:
+/// - a session-era version, or no header at all (taken as 2025-03-26),
+///   takes the session path — `initialize` and `Mcp-Session-Id` live there;
+/// - 2026-07-28 takes the stateless path, whatever the method (a stateless
+///   `initialize` is answered 404) and ignoring any `Mcp-Session-Id`;
+/// - an unknown version takes the session path when the request names a
+///   session (which refuses the version), else the stateless path, which
+///   refuses it with the list of supported versions.
+pub(crate) fn decide(headers: &HeaderMap) -> Era {
     match guard::protocol_version(headers) {
         None => Era::Session,
         Some(v) if ProtocolVersion::parse(v).is_some() => Era::Session,
+        Some(MODERN) => Era::Modern,
+        Some(_) if headers.contains_key(SESSION_HEADER) => Era::Session,
         Some(_) => Era::Modern,
     }
 }
@@ -49,33 +50,37 @@ mod tests {
     #[test]
     fn dispatch_rules() {
         let modern = h(&[("mcp-protocol-version", "2026-07-28")]);
-        assert_eq!(decide(&modern, Some("tools/call")), Era::Modern);
-        assert_eq!(decide(&modern, None), Era::Modern);
-        assert_eq!(
-            decide(&modern, Some("initialize")),
-            Era::Session,
-            "initialize is always a session"
-        );
+        assert_eq!(decide(&modern), Era::Modern);
         let with_session = h(&[
             ("mcp-protocol-version", "2026-07-28"),
             ("mcp-session-id", "x"),
         ]);
-        assert_eq!(decide(&with_session, Some("tools/list")), Era::Session);
         assert_eq!(
-            decide(&h(&[]), Some("tools/list")),
-            Era::Session,
-            "no header: 2025-03-26"
+            decide(&with_session),
+            Era::Modern,
+            "a stateless request ignores Mcp-Session-Id"
         );
-        for v in ["2025-11-25", "2025-06-18", "2025-03-26"] {
+        assert_eq!(decide(&h(&[])), Era::Session, "no header: 2025-03-26");
+        assert_eq!(decide(&h(&[("mcp-session-id", "x")])), Era::Session);
+        for v in ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"] {
             let mut m = HeaderMap::new();
             m.insert("mcp-protocol-version", HeaderValue::from_str(v).unwrap());
-            assert_eq!(decide(&m, Some("tools/list")), Era::Session, "{v}");
+            assert_eq!(decide(&m), Era::Session, "{v}");
         }
         let unknown = h(&[("mcp-protocol-version", "1900-01-01")]);
         assert_eq!(
-            decide(&unknown, Some("tools/list")),
+            decide(&unknown),
             Era::Modern,
             "refused with the supported list"
+        );
+        let unknown_in_session = h(&[
+            ("mcp-protocol-version", "1900-01-01"),
+            ("mcp-session-id", "x"),
+        ]);
+        assert_eq!(
+            decide(&unknown_in_session),
+            Era::Session,
+            "refused by the session path"
         );
     }
 }

@@ -21,7 +21,7 @@ pub(crate) async fn get(State(app): State<App>, headers: HeaderMap) -> Response 
 
 async fn serve(app: &App, headers: &HeaderMap) -> Result<Response, TransportError> {
     app.hosts().check(headers)?;
-    if era::decide(headers, None) == Era::Modern {
+    if era::decide(headers) == Era::Modern {
         return Err(TransportError::MethodNotAllowed); // no GET stream in the stateless era
     }
     if !Accepts::from_headers(headers).sse {

@@ -33,11 +33,7 @@ async fn serve(app: &App, headers: &HeaderMap, body: Body) -> Result<Response, T
     guard::check_json_content_type(headers)?;
     let bytes = read_body(body, headers, app.config().max_body_bytes).await?;
     let incoming = parse_body(&bytes)?;
-    let first_method = match &incoming {
-        Incoming::Single(m) => m.method(),
-        Incoming::Batch(_) => None,
-    };
-    if era::decide(headers, first_method) == Era::Modern {
+    if era::decide(headers) == Era::Modern {
         return modern::serve(app, headers, accepts, incoming).await;
     }
     match incoming {

@@ -73,7 +73,7 @@ pub(crate) fn check_version_header(headers: &HeaderMap) -> Result<(), TransportE
 pub(crate) async fn delete(State(app): State<App>, headers: HeaderMap) -> Response {
     let result = async {
         app.hosts().check(&headers)?;
-        if era::decide(&headers, None) == Era::Modern {
+        if era::decide(&headers) == Era::Modern {
             return Err(TransportError::MethodNotAllowed); // nothing to delete in the stateless era
         }
         let id = guard::session_id(&headers)?.ok_or(TransportError::MissingSession)?;

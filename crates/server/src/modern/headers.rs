@@ -16,9 +16,12 @@ pub(crate) fn decode(raw: &[u8]) -> Result<String, String> {
         .strip_prefix("=?base64?")
         .and_then(|t| t.strip_suffix("?="))
     {
+        // Strict: standard alphabet, canonical padding and trailing bits.
         let bytes = STANDARD
             .decode(inner)
-            .map_err(|_| "invalid base64 in header value".to_owned())?;
+            .ok()
+            .filter(|b| STANDARD.encode(b) == inner)
+            .ok_or_else(|| "malformed base64 header value".to_owned())?;
         return String::from_utf8(bytes).map_err(|_| "base64 header value is not UTF-8".to_owned());
     }
     if text.bytes().any(|b| !(0x20..=0x7e).contains(&b)) {
@@ -28,6 +31,9 @@ pub(crate) fn decode(raw: &[u8]) -> Result<String, String> {
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Result<Option<String>, String> {
+    if headers.get_all(name).iter().nth(1).is_some() {
+        return Err(format!("{name} header appears more than once"));
+    }
     match headers.get(name) {
         None => Ok(None),
         Some(v) => decode(v.as_bytes())
@@ -202,6 +208,14 @@ mod tests {
         assert_eq!(decode(b"  plain ").unwrap(), "plain");
         assert_eq!(decode(b"=?base64?aMOp?=").unwrap(), "h\u{e9}");
         assert!(decode(b"=?base64?!!?=").is_err());
+        assert!(decode(b"=?base64?SGVsbG8?=").is_err(), "missing padding");
+        assert!(decode(b"=?base64?SGVs!!!bG8=?=").is_err());
+        assert_eq!(decode(b"=?base64?SGVsbG8=?=").unwrap(), "Hello");
+        assert_eq!(
+            decode(b"=?base64?SGVsbG8=").unwrap(),
+            "=?base64?SGVsbG8=",
+            "no suffix: literal"
+        );
         assert!(decode(b"a\x01b").is_err());
     }
 }

@@ -56,6 +56,25 @@ impl Filter {
         }
     }
 
+    /// The filter as granted, echoed in the acknowledgement.
+    fn to_json(&self) -> Value {
+        let mut v = json!({});
+        let flags = [
+            ("toolsListChanged", self.tools),
+            ("promptsListChanged", self.prompts),
+            ("resourcesListChanged", self.resources),
+        ];
+        for (key, on) in flags {
+            if on {
+                v[key] = json!(true);
+            }
+        }
+        if !self.resource_uris.is_empty() {
+            v["resourceSubscriptions"] = json!(self.resource_uris);
+        }
+        v
+    }
+
     fn wants(&self, event: &ServerEvent) -> bool {
         match event {
             ServerEvent::ToolsListChanged => self.tools,
@@ -85,9 +104,14 @@ pub(crate) fn serve(
     let filter = Filter::parse(params);
     let mut events = app.catalog().bus().subscribe();
     let (tx, rx) = mpsc::channel(app.config().stream_buffer);
+    let ack = tagged(
+        ACKNOWLEDGED,
+        json!({"notifications": filter.to_json()}),
+        &id,
+    );
     let _ = tx.try_send(Frame {
         id: None,
-        data: tagged(ACKNOWLEDGED, json!({}), &id),
+        data: ack,
     });
     let shutdown = app.shutdown_token().clone();
     tokio::spawn(async move {

@@ -54,26 +54,14 @@ pub(crate) async fn serve(
     };
     match message {
         Message::Response { .. } => Err(TransportError::UnexpectedResponse),
-        Message::Notification { .. } => {
-            check_version(headers)?;
-            Ok(accepted())
-        }
+        // No client notification means anything without a session; accept it.
+        Message::Notification { .. } => Ok(accepted()),
         Message::Request { id, method, params } => {
             match request(app, headers, accepts, &id, &method, params).await {
                 Ok(resp) => Ok(resp),
                 Err(e) => Ok(e.response_for(Some(&id))),
             }
         }
-    }
-}
-
-fn check_version(headers: &HeaderMap) -> Result<(), TransportError> {
-    match guard::protocol_version(headers) {
-        Some(MODERN) => Ok(()),
-        Some(other) => Err(TransportError::UnsupportedModernVersion(other.to_owned())),
-        None => Err(TransportError::HeaderMismatch(
-            "MCP-Protocol-Version header is required".into(),
-        )),
     }
 }
 
@@ -85,19 +73,22 @@ async fn request(
     method: &str,
     params: Option<Box<RawValue>>,
 ) -> Result<Response, TransportError> {
-    check_version(headers)?;
+    // The checks run in the spec's order; the first failure answers.
     let params_value: Value = match &params {
         Some(raw) => serde_json::from_str(raw.get())
             .map_err(|e| TransportError::MissingMeta(e.to_string()))?,
         None => Value::Object(Map::new()),
     };
-    headers::check(headers, method, &params_value).map_err(TransportError::HeaderMismatch)?;
     let meta = meta::parse(&params_value).map_err(TransportError::MissingMeta)?;
-    if meta.version != MODERN {
+    if guard::protocol_version(headers) != Some(meta.version.as_str()) {
         return Err(TransportError::HeaderMismatch(format!(
-            "MCP-Protocol-Version {MODERN:?} does not match _meta protocolVersion {:?}",
+            "MCP-Protocol-Version does not match _meta protocolVersion {:?}",
             meta.version
         )));
+    }
+    headers::check(headers, method, &params_value).map_err(TransportError::HeaderMismatch)?;
+    if meta.version != MODERN {
+        return Err(TransportError::UnsupportedModernVersion(meta.version));
     }
     match method {
         result::DISCOVER => Ok(json_ok(response_json(

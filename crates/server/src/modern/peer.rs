@@ -124,6 +124,7 @@ impl ClientPeer for ModernPeer {
         params: Value,
     ) -> Result<Box<RawValue>, PeerError> {
         if let Some(answer) = self.responses.get(key) {
+            check_answer(key, method, answer)?;
             return RawValue::from_string(answer.to_string()).map_err(|_| PeerError::Closed);
         }
         self.missing
@@ -131,5 +132,28 @@ impl ClientPeer for ModernPeer {
             .unwrap_or_else(|e| e.into_inner())
             .insert(key.to_owned(), json!({"method": method, "params": params}));
         Err(PeerError::InputRequired(key.to_owned()))
+    }
+}
+
+/// An input response must have the shape of its request's result.
+fn check_answer(key: &str, method: &str, answer: &Value) -> Result<(), PeerError> {
+    use switchboard_proto::methods::{ELICITATION_CREATE, ROOTS_LIST, SAMPLING_CREATE_MESSAGE};
+    let ok = match method {
+        ELICITATION_CREATE => answer
+            .get("action")
+            .and_then(Value::as_str)
+            .is_some_and(|a| matches!(a, "accept" | "decline" | "cancel")),
+        SAMPLING_CREATE_MESSAGE => answer
+            .get("content")
+            .is_some_and(|c| c.is_object() || c.is_array()),
+        ROOTS_LIST => answer.get("roots").is_some_and(Value::is_array),
+        _ => answer.is_object(),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(PeerError::InvalidAnswer(format!(
+            "inputResponses[{key:?}] is not a valid {method} result"
+        )))
     }
 }

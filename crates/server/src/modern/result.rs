@@ -15,9 +15,9 @@ fn cache_hint(app: &App, method: &str) -> Option<(u64, &'static str)> {
         methods::TOOLS_LIST
         | methods::PROMPTS_LIST
         | methods::RESOURCES_LIST
-        | methods::RESOURCES_TEMPLATES_LIST => Some((ttl, "public")),
+        | methods::RESOURCES_TEMPLATES_LIST => Some((ttl, "private")),
         methods::RESOURCES_READ => Some((0, "private")),
-        DISCOVER => Some((ttl, "public")),
+        DISCOVER => Some((ttl, "private")),
         _ => None,
     }
 }
