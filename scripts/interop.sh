@@ -13,6 +13,7 @@
 #     python-sse     tests/interop/python/sse_client.py          mcp 2.3.0 sse_client
 #
 #   scripts/interop.sh URL        e.g. http://127.0.0.1:3000/mcp
+#   (the stdio client launches $SWITCHBOARD_BIN, default target/debug/switchboard)
 #
 # The SSE clients get BASE = URL's scheme://host:port (the /mcp path stripped),
 # or $INTEROP_SSE_BASE if set. Each client prints "PASS <check>" /
@@ -99,6 +100,8 @@ done
 run_client inspector "$ROOT/tests/interop/inspector.sh" "$URL"
 # 2024-11-05 HTTP+SSE transport
 run_client python-sse "$PYTHON" "$PY/sse_client.py" "$SSE_BASE"
+# the stdio front, launched by the client as a child process
+run_client python-stdio "$PYTHON" "$PY/stdio_client.py" "${SWITCHBOARD_BIN:-$ROOT/target/debug/switchboard}"
 
 echo "interop: $passed passed, $failed failed"
 (( failed == 0 ))

@@ -82,16 +82,23 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// The URL and a first request to try. Written without `println!`, which
+/// would panic if stdout is closed: a server must not die of that.
 fn print_banner(addr: SocketAddr) {
+    use std::io::Write;
     let url = format!("http://{addr}/mcp");
-    println!(
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
         "Switchboard {} serving MCP at {url} (toolset: everything, store: memory)",
         env!("CARGO_PKG_VERSION")
     );
-    println!(
+    let _ = writeln!(
+        out,
         "Try: curl -si {url} -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
          -d '{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{{}},\"clientInfo\":{{\"name\":\"curl\",\"version\":\"1\"}}}}}}'"
     );
+    let _ = out.flush();
 }
 
 /// Resolves on SIGINT or SIGTERM.

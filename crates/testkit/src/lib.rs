@@ -5,9 +5,11 @@
 //! can assert on statuses, headers and exact SSE events.
 
 mod client;
+mod modern;
 mod server;
 mod sse;
 
 pub use client::{McpClient, Reply};
+pub use modern::{MODERN, ModernClient};
 pub use server::TestServer;
 pub use sse::{SseEvent, SseReader};

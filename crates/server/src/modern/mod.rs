@@ -228,7 +228,20 @@ fn answer(
             let e = TransportError::MissingCapability(cap);
             Some((e.status(), error_json(Some(id), &e.rpc())))
         }
-        Err(HandlerError::Rpc(e)) => Some((StatusCode::OK, error_json(Some(id), &modern_error(e)))),
+        Err(HandlerError::Rpc(e)) => {
+            let e = modern_error(e);
+            Some((status_of(e.code), error_json(Some(id), &e)))
+        }
+    }
+}
+
+/// The HTTP status of a JSON-RPC error on the stateless path: request
+/// errors are 400, an unknown method 404, anything else travels in a 200.
+fn status_of(code: switchboard_proto::ErrorCode) -> StatusCode {
+    match code.0 {
+        -32700 | -32600 | -32602 | -32022..=-32020 => StatusCode::BAD_REQUEST,
+        -32601 => StatusCode::NOT_FOUND,
+        _ => StatusCode::OK,
     }
 }
 
