@@ -63,6 +63,8 @@ pub enum TransportError {
     BadRequestState(String),
     #[error("invalid request: a client may not send a response without a session")]
     UnexpectedResponse,
+    #[error("internal error: the handler failed")]
+    HandlerFailed,
 }
 
 impl TransportError {
@@ -92,6 +94,7 @@ impl TransportError {
             StreamConflict => StatusCode::CONFLICT,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            HandlerFailed => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -110,6 +113,7 @@ impl TransportError {
             HeaderMismatch(_) => RpcError::new(ErrorCode::HEADER_MISMATCH, self.to_string()),
             MissingMeta(_) | BadRequestState(_) => RpcError::invalid_params(self.to_string()),
             MethodNotFound(m) => RpcError::method_not_found(m),
+            HandlerFailed => RpcError::internal(self.to_string()),
             MissingCapability(cap) => {
                 RpcError::new(ErrorCode::MISSING_CLIENT_CAPABILITY, self.to_string())
                     .with_data(json!({"requiredCapabilities": {*cap: {}}}))

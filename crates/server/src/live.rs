@@ -217,15 +217,18 @@ impl LiveSession {
         }
     }
 
-    /// Track a running request so `notifications/cancelled` can reach it.
-    pub(crate) fn start(&self, id: &RequestId) -> CancellationToken {
+    /// Track a running request so `notifications/cancelled` can reach it;
+    /// it is forgotten when the returned guard drops (even on a panic).
+    pub(crate) fn start<'a>(&'a self, id: &RequestId) -> (CancellationToken, Running<'a>) {
         let token = self.closed.child_token();
         lock(&self.running).insert(id.clone(), token.clone());
-        token
-    }
-
-    pub(crate) fn done(&self, id: &RequestId) {
-        lock(&self.running).remove(id);
+        (
+            token,
+            Running {
+                live: self,
+                id: id.clone(),
+            },
+        )
     }
 
     pub(crate) fn cancel(&self, id: &RequestId) -> bool {
@@ -254,6 +257,19 @@ impl LiveSession {
         lock(&self.pending).clear();
         lock(&self.running).clear();
         lock(&self.streams).clear();
+    }
+}
+
+/// A running request's entry in its session; removed on drop.
+#[derive(Debug)]
+pub(crate) struct Running<'a> {
+    live: &'a LiveSession,
+    id: RequestId,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        lock(&self.live.running).remove(&self.id);
     }
 }
 

@@ -315,3 +315,40 @@ async fn second_standalone_stream_conflicts_and_delete_ends_streams() {
     );
     assert_eq!(server.app.live_sessions(), 0);
 }
+
+#[tokio::test]
+async fn a_panicking_handler_is_an_internal_error_not_a_crash() {
+    let catalog = switchboard_everything::everything().tool(Tool::new(
+        "boom",
+        "panics",
+        json!({"type": "object"}),
+        |_, _| async move {
+            if true {
+                panic!("a tool author's bug");
+            }
+            Ok(ToolResult::text("never"))
+        },
+    ));
+    let server = TestServer::with(Config::default(), catalog).await;
+    let mut c = server.client();
+    c.initialize(json!({})).await;
+    let Reply::Other(status, body) = c.request(3, "tools/call", json!({"name": "boom"})).await
+    else {
+        panic!("an error answer")
+    };
+    assert_eq!(status, 500);
+    assert!(
+        body.contains("-32603") && body.contains("\"id\":3"),
+        "{body}"
+    );
+    let modern = switchboard_testkit::ModernClient::new(&server.url());
+    let Reply::Other(status, _) = modern
+        .request(4, "tools/call", json!({"name": "boom", "arguments": {}}))
+        .await
+    else {
+        panic!("an error answer")
+    };
+    assert_eq!(status, 500);
+    let (pong, _) = c.call("ping", json!({})).await;
+    assert_eq!(pong["result"], json!({}));
+}

@@ -89,17 +89,19 @@ pub(crate) async fn serve(
         Some(tx),
     ));
     let id = call.id.clone();
-    let (task_app, task_live, task_peer) = (app.clone(), s.live.clone(), peer.clone());
+    let (task_app, task_live) = (app.clone(), s.live.clone());
+    // Only the task holds the peer: if the handler panics, the decision's
+    // sender is dropped with it and the exchange is answered below.
     tokio::spawn(async move {
-        let response = run(&task_app, &task_live, call, task_peer.clone()).await;
-        task_peer.finish(response).await;
+        let response = run(&task_app, &task_live, call, peer.clone()).await;
+        peer.finish(response).await;
     });
     Ok(match decision.await {
         Ok(Decision::Json(body)) => reply_now(accepts, &body),
         Ok(Decision::Sse { stream, rx }) => stream_response(app, &s, stream, rx),
-        Ok(Decision::Cancelled) | Err(_) => {
-            reply_now(accepts, &error_json(Some(&id), &cancelled()))
-        }
+        Ok(Decision::Cancelled) => reply_now(accepts, &error_json(Some(&id), &cancelled())),
+        // The handler task ended without an answer: it panicked.
+        Err(_) => TransportError::HandlerFailed.response_for(Some(&id)),
     })
 }
 
@@ -140,7 +142,7 @@ pub(crate) async fn run(
     call: Call,
     peer: Arc<LegacyPeer>,
 ) -> Option<String> {
-    let token = live.start(&call.id);
+    let (token, _running) = live.start(&call.id);
     let builder = RequestContextBuilder::new(peer as Arc<dyn ClientPeer>, call.id.clone())
         .progress_token(progress_token(call.params.as_deref()))
         .log_filter(call.log_filter)
@@ -151,7 +153,6 @@ pub(crate) async fn run(
         .catalog()
         .handle(&call.method, call.params.as_deref(), ctx)
         .await;
-    live.done(&call.id);
     match outcome {
         Ok(v) => Some(response_json(&call.id, &v.to_string())),
         Err(HandlerError::Rpc(e)) => Some(error_json(Some(&call.id), &e)),

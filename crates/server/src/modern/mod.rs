@@ -189,7 +189,8 @@ async fn run(
                 Some(guard),
             ));
         }
-        Err(_) => return Err(TransportError::BodyRead("the request was cancelled".into())),
+        // The handler task ended without an answer: it panicked.
+        Err(_) => return Err(TransportError::HandlerFailed),
     };
     guard.disarm();
     Ok(reply)
