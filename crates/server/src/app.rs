@@ -4,11 +4,13 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
+use switchboard_limits::{Admission, Permit};
 use switchboard_runtime::Catalog;
 use switchboard_store::{EventLog, MemoryEventLog, MemorySessionStore, SessionStore, StoreError};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::error::TransportError;
 use crate::guard::HostPolicy;
 use crate::live::Registry;
 use crate::modern::seal::Sealer;
@@ -23,6 +25,7 @@ struct Inner {
     registry: Registry,
     hosts: HostPolicy,
     sealer: Sealer,
+    admission: Admission,
     shutdown: CancellationToken,
 }
 
@@ -72,6 +75,7 @@ impl AppBuilder {
         App(Arc::new(Inner {
             hosts: HostPolicy::new(&c.allowed_hosts),
             sealer,
+            admission: Admission::new(c.max_in_flight, c.max_queue),
             store: self
                 .store
                 .unwrap_or_else(|| Arc::new(MemorySessionStore::new())),
@@ -130,6 +134,16 @@ impl App {
 
     pub(crate) fn registry(&self) -> &Registry {
         &self.0.registry
+    }
+
+    /// Wait for a running slot as `key` (a session, or a stateless client's
+    /// address), or refuse with 503.
+    pub(crate) async fn admit(&self, key: &str) -> Result<Permit, TransportError> {
+        self.0
+            .admission
+            .acquire(key, 1, self.0.config.queue_deadline())
+            .await
+            .map_err(TransportError::Overloaded)
     }
 
     pub(crate) fn sealer(&self) -> &Sealer {

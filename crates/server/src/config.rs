@@ -48,6 +48,17 @@ pub struct Config {
     pub sealing_key: Option<String>,
     /// Seconds a sealed `requestState` stays valid. Default 600.
     pub request_state_ttl_secs: u64,
+    /// Requests running at once (tool calls, reads, prompts, lists) across
+    /// every client. Default 512.
+    pub max_in_flight: usize,
+    /// Requests waiting for a running slot; beyond it, 503 at once.
+    /// Default 4096.
+    pub max_queue: usize,
+    /// Milliseconds a request may wait for a slot before a 503. Default 2000.
+    pub queue_deadline_ms: u64,
+    /// Seconds a request may run before it is cancelled and answered with an
+    /// error. Default 60.
+    pub request_timeout_secs: u64,
 }
 
 impl Default for Config {
@@ -69,6 +80,10 @@ impl Default for Config {
             list_ttl_ms: 60_000,
             sealing_key: None,
             request_state_ttl_secs: 600,
+            max_in_flight: 512,
+            max_queue: 4096,
+            queue_deadline_ms: 2000,
+            request_timeout_secs: 60,
         }
     }
 }
@@ -120,6 +135,8 @@ impl Config {
                 self.client_request_timeout_secs,
             ),
             ("page_size", self.page_size as u64),
+            ("max_in_flight", self.max_in_flight as u64),
+            ("request_timeout_secs", self.request_timeout_secs),
         ];
         if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(format!("{key} must be greater than 0"));
@@ -137,6 +154,14 @@ impl Config {
 
     pub fn keep_alive(&self) -> Duration {
         Duration::from_secs(self.keep_alive_secs)
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+
+    pub fn queue_deadline(&self) -> Duration {
+        Duration::from_millis(self.queue_deadline_ms)
     }
 
     pub fn client_request_timeout(&self) -> Duration {

@@ -65,6 +65,8 @@ pub enum TransportError {
     UnexpectedResponse,
     #[error("internal error: the handler failed")]
     HandlerFailed,
+    #[error("server busy ({}): try again shortly", .0.reason())]
+    Overloaded(switchboard_limits::Rejected),
 }
 
 impl TransportError {
@@ -93,7 +95,7 @@ impl TransportError {
             UnknownSession | MethodNotFound(_) => StatusCode::NOT_FOUND,
             StreamConflict => StatusCode::CONFLICT,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Store(_) | Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
             HandlerFailed => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -105,7 +107,7 @@ impl TransportError {
             UnknownSession | MissingSession | BadSessionHeader => {
                 RpcError::new(ErrorCode::SESSION_ERROR, self.to_string())
             }
-            Store(_) => RpcError::new(ErrorCode::SERVER_BUSY, self.to_string()),
+            Store(_) | Overloaded(_) => RpcError::new(ErrorCode::SERVER_BUSY, self.to_string()),
             UnsupportedModernVersion(requested) => {
                 RpcError::new(ErrorCode::UNSUPPORTED_PROTOCOL_VERSION, self.to_string())
                     .with_data(json!({"supported": ALL_SUPPORTED, "requested": requested}))
@@ -133,7 +135,10 @@ impl TransportError {
     /// The error response, naming the request's id when it is known.
     pub fn response_for(&self, id: Option<&RequestId>) -> Response {
         let mut resp = json_response(self.status(), error_json(id, &self.rpc()));
-        if matches!(self, TransportError::Store(_)) {
+        if matches!(
+            self,
+            TransportError::Store(_) | TransportError::Overloaded(_)
+        ) {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }

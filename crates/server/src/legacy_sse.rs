@@ -168,6 +168,10 @@ async fn serve_request(
     if let Some(answer) = answer {
         return send(app, &s, &slot, answer).await;
     }
+    let _permit = match app.admit(&s.live.id).await {
+        Ok(p) => p,
+        Err(e) => return send(app, &s, &slot, error_json(Some(&id), &e.rpc())).await,
+    };
     let peer = Arc::new(LegacyPeer::shared(
         app.clone(),
         s.live.clone(),

@@ -43,7 +43,7 @@ pub async fn serve(
     let notifier = tokio::spawn(crate::notifier::run(app.clone()));
     tokio::pin!(shutdown);
     loop {
-        let (stream, _peer) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(conn) => conn,
                 Err(e) => {
@@ -56,7 +56,10 @@ pub async fn serve(
             _ = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
+        let service = TowerToHyperService::new(WithPeer {
+            inner: router.clone(),
+            peer: PeerAddr(peer),
+        });
         let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
         let conn = graceful.watch(conn.into_owned());
         tokio::spawn(async move {
@@ -77,4 +80,36 @@ pub async fn serve(
         tracing::warn!("shutdown grace period over; dropping remaining connections");
     }
     Ok(())
+}
+
+/// The remote address of the connection a request came on.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PeerAddr(pub(crate) std::net::SocketAddr);
+
+/// The router, with the connection's remote address put in every request's
+/// extensions.
+#[derive(Debug, Clone)]
+struct WithPeer {
+    inner: axum::Router,
+    peer: PeerAddr,
+}
+
+type HttpRequest = http::Request<hyper::body::Incoming>;
+
+impl tower_service::Service<HttpRequest> for WithPeer {
+    type Response = axum::response::Response;
+    type Error = std::convert::Infallible;
+    type Future = <axum::Router as tower_service::Service<HttpRequest>>::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        tower_service::Service::<HttpRequest>::poll_ready(&mut self.inner, cx)
+    }
+
+    fn call(&mut self, mut req: HttpRequest) -> Self::Future {
+        req.extensions_mut().insert(self.peer);
+        self.inner.call(req)
+    }
 }

@@ -70,6 +70,10 @@ async fn one(app: &App, s: &Session, call: Call) -> Result<Option<String>, Trans
             &RpcError::method_not_found(&call.method),
         )));
     }
+    let _permit = match app.admit(&s.live.id).await {
+        Ok(p) => p,
+        Err(e) => return Ok(Some(error_json(Some(&call.id), &e.rpc()))),
+    };
     let peer = Arc::new(LegacyPeer::new(
         app.clone(),
         s.live.clone(),

@@ -1,5 +1,6 @@
 //! POST `/mcp`: one JSON-RPC message, or a batch on 2025-03-26.
 
+use axum::Extension;
 use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -12,17 +13,29 @@ use crate::app::App;
 use crate::era::{self, Era};
 use crate::error::TransportError;
 use crate::guard::{self, Accepts};
+use crate::listener::PeerAddr;
 use crate::mcp::request::{self, Call, accepted};
 use crate::mcp::{batch, initialize};
 use crate::modern;
 
-pub(crate) async fn post(State(app): State<App>, headers: HeaderMap, body: Body) -> Response {
-    serve(&app, &headers, body)
+pub(crate) async fn post(
+    State(app): State<App>,
+    peer: Option<Extension<PeerAddr>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let client = peer.map_or_else(|| "unknown".to_owned(), |Extension(p)| p.0.ip().to_string());
+    serve(&app, &client, &headers, body)
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }
 
-async fn serve(app: &App, headers: &HeaderMap, body: Body) -> Result<Response, TransportError> {
+async fn serve(
+    app: &App,
+    client: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, TransportError> {
     app.hosts().check(headers)?;
     let accepts = Accepts::from_headers(headers);
     if !accepts.json && !accepts.sse {
@@ -34,7 +47,7 @@ async fn serve(app: &App, headers: &HeaderMap, body: Body) -> Result<Response, T
     let bytes = read_body(body, headers, app.config().max_body_bytes).await?;
     let incoming = parse_body(&bytes)?;
     if era::decide(headers) == Era::Modern {
-        return modern::serve(app, headers, accepts, incoming).await;
+        return modern::serve(app, client, headers, accepts, incoming).await;
     }
     match incoming {
         Incoming::Single(Message::Request { id, method, params })

@@ -80,6 +80,7 @@ pub(crate) async fn serve(
         let e = RpcError::method_not_found(&call.method);
         return Ok(reply_now(accepts, &error_json(Some(&call.id), &e)));
     }
+    let permit = app.admit(&s.live.id).await?;
     let (tx, decision) = oneshot::channel();
     let peer = Arc::new(LegacyPeer::new(
         app.clone(),
@@ -94,6 +95,7 @@ pub(crate) async fn serve(
     // sender is dropped with it and the exchange is answered below.
     tokio::spawn(async move {
         let response = run(&task_app, &task_live, call, peer.clone()).await;
+        drop(permit);
         peer.finish(response).await;
     });
     Ok(match decision.await {
@@ -103,6 +105,17 @@ pub(crate) async fn serve(
         // The handler task ended without an answer: it panicked.
         Err(_) => TransportError::HandlerFailed.response_for(Some(&id)),
     })
+}
+
+/// The answer to a request that outlived `request_timeout_secs`.
+pub(crate) fn timed_out(app: &App) -> RpcError {
+    RpcError::new(
+        ErrorCode::REQUEST_TIMEOUT,
+        format!(
+            "request timed out after {} s and was cancelled",
+            app.config().request_timeout_secs
+        ),
+    )
 }
 
 fn cancelled() -> RpcError {
@@ -149,10 +162,13 @@ pub(crate) async fn run(
         .client_capabilities(call.capabilities)
         .cancel(token);
     let ctx = app.catalog().context(builder);
-    let outcome = app
+    let handling = app
         .catalog()
-        .handle(&call.method, call.params.as_deref(), ctx)
-        .await;
+        .handle(&call.method, call.params.as_deref(), ctx);
+    let Ok(outcome) = tokio::time::timeout(app.config().request_timeout(), handling).await else {
+        // Dropping the handler's future cancelled it.
+        return Some(error_json(Some(&call.id), &timed_out(app)));
+    };
     match outcome {
         Ok(v) => Some(response_json(&call.id, &v.to_string())),
         Err(HandlerError::Rpc(e)) => Some(error_json(Some(&call.id), &e)),

@@ -42,9 +42,11 @@ const REMOVED: [&str; 6] = [
     "tasks/list",
 ];
 
-/// Serve one stateless POST.
+/// Serve one stateless POST; `client` keys its place in the admission queue
+/// (the client's address: there is no session).
 pub(crate) async fn serve(
     app: &App,
+    client: &str,
     headers: &HeaderMap,
     accepts: Accepts,
     incoming: Incoming,
@@ -57,7 +59,7 @@ pub(crate) async fn serve(
         // No client notification means anything without a session; accept it.
         Message::Notification { .. } => Ok(accepted()),
         Message::Request { id, method, params } => {
-            match request(app, headers, accepts, &id, &method, params).await {
+            match request(app, client, headers, accepts, &id, &method, params).await {
                 Ok(resp) => Ok(resp),
                 Err(e) => Ok(e.response_for(Some(&id))),
             }
@@ -67,6 +69,7 @@ pub(crate) async fn serve(
 
 async fn request(
     app: &App,
+    client: &str,
     headers: &HeaderMap,
     accepts: Accepts,
     id: &RequestId,
@@ -103,7 +106,7 @@ async fn request(
             if method == methods::TOOLS_CALL {
                 check_tool(app, headers, &params_value)?;
             }
-            run(app, accepts, id, method, params, meta).await
+            run(app, accepts, id, method, params, meta, client).await
         }
     }
 }
@@ -137,6 +140,7 @@ async fn run(
     method: &str,
     params: Option<Box<RawValue>>,
     meta: Meta,
+    client: &str,
 ) -> Result<Response, TransportError> {
     let target = target_of(method, params.as_deref());
     let mut responses = match &meta.request_state {
@@ -161,12 +165,18 @@ async fn run(
         .client_capabilities(Some(meta.capabilities.clone()))
         .cancel(cancel.clone());
     let ctx = app.catalog().context(builder);
+    let permit = app.admit(client).await?;
     let (task_app, task_id, task_method) = (app.clone(), id.clone(), method.to_owned());
     tokio::spawn(async move {
-        let outcome = task_app
+        let handling = task_app
             .catalog()
-            .handle(&task_method, params.as_deref(), ctx)
-            .await;
+            .handle(&task_method, params.as_deref(), ctx);
+        let outcome =
+            match tokio::time::timeout(task_app.config().request_timeout(), handling).await {
+                Ok(outcome) => outcome,
+                Err(_) => Err(HandlerError::Rpc(crate::mcp::request::timed_out(&task_app))),
+            };
+        drop(permit);
         if let Some((status, body)) =
             answer(&task_app, &task_id, &task_method, &target, outcome, &peer)
         {
