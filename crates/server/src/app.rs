@@ -9,6 +9,7 @@ use switchboard_runtime::Catalog;
 use switchboard_store::{EventLog, MemoryEventLog, MemorySessionStore, SessionStore, StoreError};
 use tokio_util::sync::CancellationToken;
 
+use crate::capacity::Capacity;
 use crate::config::Config;
 use crate::error::TransportError;
 use crate::guard::HostPolicy;
@@ -26,6 +27,7 @@ struct Inner {
     hosts: HostPolicy,
     sealer: Sealer,
     admission: Admission,
+    capacity: Capacity,
     shutdown: CancellationToken,
 }
 
@@ -76,6 +78,7 @@ impl AppBuilder {
             hosts: HostPolicy::new(&c.allowed_hosts),
             sealer,
             admission: Admission::new(c.max_in_flight, c.max_queue),
+            capacity: Capacity::default(),
             store: self
                 .store
                 .unwrap_or_else(|| Arc::new(MemorySessionStore::new())),
@@ -146,6 +149,10 @@ impl App {
             .map_err(TransportError::Overloaded)
     }
 
+    pub(crate) fn capacity(&self) -> &Capacity {
+        &self.0.capacity
+    }
+
     pub(crate) fn sealer(&self) -> &Sealer {
         &self.0.sealer
     }
@@ -169,6 +176,9 @@ impl App {
     pub async fn end_session(&self, id: &str) -> Result<bool, StoreError> {
         if let Some(live) = self.0.registry.remove(id) {
             live.close();
+            if let Some(identity) = live.identity() {
+                self.0.capacity.closed(identity);
+            }
         }
         let existed = self.0.store.delete(id).await?;
         self.0.event_log.drop_session(id).await?;

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use crate::capacity::CapPolicy;
+
 /// Everything the HTTP front needs to know. Every field has a default, so an
 /// empty file is a valid configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -59,6 +61,18 @@ pub struct Config {
     /// Seconds a request may run before it is cancelled and answered with an
     /// error. Default 60.
     pub request_timeout_secs: u64,
+    /// Sessions the server holds at most. Default 100000.
+    pub max_sessions: usize,
+    /// What a new session meets at `max_sessions`: `reject`, `evict_idle`,
+    /// `queue` or `evict_idle_then_queue`. Default `evict_idle_then_queue`.
+    pub session_cap_policy: CapPolicy,
+    /// Only sessions idle at least this long are evicted. Default 60.
+    pub evict_min_idle_secs: u64,
+    /// Milliseconds a new session waits for room under `queue`. Default 2000.
+    pub session_queue_ms: u64,
+    /// Sessions one client identity (its address, until authentication) may
+    /// hold. Default 2048.
+    pub max_sessions_per_identity: usize,
 }
 
 impl Default for Config {
@@ -84,6 +98,11 @@ impl Default for Config {
             max_queue: 4096,
             queue_deadline_ms: 2000,
             request_timeout_secs: 60,
+            max_sessions: 100_000,
+            session_cap_policy: CapPolicy::EvictIdleThenQueue,
+            evict_min_idle_secs: 60,
+            session_queue_ms: 2000,
+            max_sessions_per_identity: 2048,
         }
     }
 }
@@ -137,6 +156,11 @@ impl Config {
             ("page_size", self.page_size as u64),
             ("max_in_flight", self.max_in_flight as u64),
             ("request_timeout_secs", self.request_timeout_secs),
+            ("max_sessions", self.max_sessions as u64),
+            (
+                "max_sessions_per_identity",
+                self.max_sessions_per_identity as u64,
+            ),
         ];
         if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(format!("{key} must be greater than 0"));

@@ -67,6 +67,8 @@ pub enum TransportError {
     HandlerFailed,
     #[error("server busy ({}): try again shortly", .0.reason())]
     Overloaded(switchboard_limits::Rejected),
+    #[error("no room for a new session ({0}): try again shortly")]
+    SessionCap(&'static str),
 }
 
 impl TransportError {
@@ -95,7 +97,7 @@ impl TransportError {
             UnknownSession | MethodNotFound(_) => StatusCode::NOT_FOUND,
             StreamConflict => StatusCode::CONFLICT,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Store(_) | Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Store(_) | Overloaded(_) | SessionCap(_) => StatusCode::SERVICE_UNAVAILABLE,
             HandlerFailed => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -107,7 +109,9 @@ impl TransportError {
             UnknownSession | MissingSession | BadSessionHeader => {
                 RpcError::new(ErrorCode::SESSION_ERROR, self.to_string())
             }
-            Store(_) | Overloaded(_) => RpcError::new(ErrorCode::SERVER_BUSY, self.to_string()),
+            Store(_) | Overloaded(_) | SessionCap(_) => {
+                RpcError::new(ErrorCode::SERVER_BUSY, self.to_string())
+            }
             UnsupportedModernVersion(requested) => {
                 RpcError::new(ErrorCode::UNSUPPORTED_PROTOCOL_VERSION, self.to_string())
                     .with_data(json!({"supported": ALL_SUPPORTED, "requested": requested}))
@@ -135,10 +139,7 @@ impl TransportError {
     /// The error response, naming the request's id when it is known.
     pub fn response_for(&self, id: Option<&RequestId>) -> Response {
         let mut resp = json_response(self.status(), error_json(id, &self.rpc()));
-        if matches!(
-            self,
-            TransportError::Store(_) | TransportError::Overloaded(_)
-        ) {
+        if self.status() == StatusCode::SERVICE_UNAVAILABLE {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }

@@ -30,13 +30,25 @@ use crate::peer::LegacyPeer;
 use crate::sse;
 
 /// `GET /sse`.
-pub(crate) async fn open(State(app): State<App>, headers: HeaderMap) -> Response {
-    open_stream(&app, &headers)
+pub(crate) async fn open(
+    State(app): State<App>,
+    peer: Option<axum::Extension<crate::listener::PeerAddr>>,
+    headers: HeaderMap,
+) -> Response {
+    let client = peer.map_or_else(
+        || "unknown".to_owned(),
+        |axum::Extension(p)| p.0.ip().to_string(),
+    );
+    open_stream(&app, &client, &headers)
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }
 
-async fn open_stream(app: &App, headers: &HeaderMap) -> Result<Response, TransportError> {
+async fn open_stream(
+    app: &App,
+    client: &str,
+    headers: &HeaderMap,
+) -> Result<Response, TransportError> {
     app.hosts().check(headers)?;
     if !Accepts::from_headers(headers).sse {
         return Err(TransportError::NotAcceptable("text/event-stream"));
@@ -48,7 +60,7 @@ async fn open_stream(app: &App, headers: &HeaderMap) -> Result<Response, Transpo
         capabilities: empty_object(),
         client_info: empty_object(),
     };
-    let sid = app.create_session(&placeholder).await?;
+    let sid = app.create_session(&placeholder, client).await?;
     let live = app.registry().get_or_create(&sid, |_| {});
     let (rx, _) = live
         .standalone()

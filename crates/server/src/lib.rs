@@ -11,6 +11,7 @@
 //! [`SessionStore`]: switchboard_store::SessionStore
 
 mod app;
+mod capacity;
 mod config;
 mod era;
 mod error;
@@ -29,7 +30,7 @@ mod sse;
 mod stdio;
 
 pub use app::{App, AppBuilder};
-pub use config::{Config, ConfigError};
+pub use config::{CapPolicy, Config, ConfigError};
 pub use error::TransportError;
 pub use listener::serve;
 pub use stdio::serve_stdio;

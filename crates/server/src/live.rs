@@ -143,6 +143,8 @@ pub(crate) struct LiveSession {
     next_stream: AtomicU64,
     next_request: AtomicU64,
     last_store_touch_ms: AtomicU64,
+    /// Who opened the session on this node (for the per-identity cap).
+    identity: std::sync::OnceLock<String>,
     /// Cancelled when the session ends: every stream and handler stops.
     pub(crate) closed: CancellationToken,
 }
@@ -161,6 +163,7 @@ impl LiveSession {
             next_stream: AtomicU64::new(1),
             next_request: AtomicU64::new(1),
             last_store_touch_ms: AtomicU64::new(now_ms()),
+            identity: std::sync::OnceLock::new(),
             closed: CancellationToken::new(),
         }
     }
@@ -182,6 +185,14 @@ impl LiveSession {
     /// The standalone stream, if a client ever opened it.
     pub(crate) fn standalone_if_open(&self) -> Option<Arc<StreamSlot>> {
         self.stream(STANDALONE)
+    }
+
+    pub(crate) fn set_identity(&self, identity: &str) {
+        let _ = self.identity.set(identity.to_owned());
+    }
+
+    pub(crate) fn identity(&self) -> Option<&str> {
+        self.identity.get().map(String::as_str)
     }
 
     /// Mirror the record's resource subscriptions (for event fan-out).

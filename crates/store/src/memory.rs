@@ -99,6 +99,16 @@ impl SessionStore for MemorySessionStore {
     async fn count(&self) -> Result<usize, StoreError> {
         Ok(self.map.len())
     }
+
+    async fn longest_idle(&self, idle_before_ms: u64) -> Result<Option<String>, StoreError> {
+        // A walk of the table: only made when it is full.
+        let map = self.map.pin();
+        Ok(map
+            .iter()
+            .filter(|(_, r)| r.last_seen_ms < idle_before_ms)
+            .min_by_key(|(_, r)| r.last_seen_ms)
+            .map(|(k, _)| k.clone()))
+    }
 }
 
 #[cfg(test)]

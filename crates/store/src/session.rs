@@ -110,4 +110,7 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<Vec<String>, StoreError>;
     /// How many sessions the store holds.
     async fn count(&self) -> Result<usize, StoreError>;
+    /// The session idle the longest, if it has been idle since before
+    /// `idle_before_ms` (the eviction candidate when the table is full).
+    async fn longest_idle(&self, idle_before_ms: u64) -> Result<Option<String>, StoreError>;
 }

@@ -69,12 +69,22 @@ pub async fn session_store_suite(store: &dyn SessionStore) {
     seen.dedup();
     assert_eq!(seen.len(), 26);
 
+    // the longest-idle session, if idle long enough
+    assert_eq!(
+        store.longest_idle(1_500).await.unwrap(),
+        None,
+        "nothing idle since before 1500"
+    );
+    store.touch("s03", 2_500).await.unwrap();
+    let idle = store.longest_idle(3_000).await.unwrap().unwrap();
+    assert!(idle.starts_with('s') && idle != "s03", "{idle}");
+
     // expire by idleness and by age
     let gone = store.expire(3_000, 0).await.unwrap();
     assert_eq!(
         gone.len(),
         25,
-        "the s* sessions were idle since 2000; a was touched at 5000"
+        "the s* sessions were last seen at 2000 or 2500; a at 5000"
     );
     assert!(store.load("a").await.unwrap().is_some());
     let gone = store.expire(0, 1_001).await.unwrap();

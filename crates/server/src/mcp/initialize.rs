@@ -54,6 +54,7 @@ pub(crate) async fn initialize(
     id: RequestId,
     params: Option<Box<RawValue>>,
     accepts: Accepts,
+    identity: &str,
 ) -> Result<Response, TransportError> {
     let hello = match hello(params.as_deref()) {
         Ok(h) => h,
@@ -64,7 +65,7 @@ pub(crate) async fn initialize(
             ));
         }
     };
-    let sid = app.create_session(&hello).await?;
+    let sid = app.create_session(&hello, identity).await?;
     let result = app.catalog().initialize_result(hello.version).to_string();
     let mut resp = reply_now(accepts, &response_json(&id, &result));
     let value =
@@ -75,7 +76,14 @@ pub(crate) async fn initialize(
 
 impl App {
     /// Mint an id and store a new session for this `initialize`.
-    pub(crate) async fn create_session(&self, hello: &Hello) -> Result<String, TransportError> {
+    /// Make room (session caps), then mint an id and store a new session of
+    /// `identity` (who opened it: the remote address, or later a principal).
+    pub(crate) async fn create_session(
+        &self,
+        hello: &Hello,
+        identity: &str,
+    ) -> Result<String, TransportError> {
+        self.make_room(identity).await?;
         let sid = mint_session_id()
             .map_err(|e| StoreError::Unavailable(format!("no randomness: {e}")))?;
         let record = SessionRecord::new(
@@ -86,7 +94,9 @@ impl App {
             None,
         );
         self.store().create(record).await?;
-        self.registry().get_or_create(&sid, |_| {});
+        self.registry()
+            .get_or_create(&sid, |live| live.set_identity(identity));
+        self.capacity().opened(identity);
         tracing::debug!(session = %short(&sid), version = %hello.version, "session created");
         Ok(sid)
     }

@@ -56,7 +56,7 @@ async fn serve(
             if guard::session_id(headers)?.is_some() {
                 return Err(TransportError::AlreadyInitialized);
             }
-            initialize::initialize(app, id, params, accepts).await
+            initialize::initialize(app, id, params, accepts, client).await
         }
         Incoming::Single(message) => {
             let s = app.open_session(headers).await?;

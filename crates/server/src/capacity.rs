@@ -1,0 +1,106 @@
+//! The session table's capacity: a cap on sessions with a policy for a new
+//! session at the cap, and a cap on sessions per client identity (the
+//! remote address until authentication names a principal).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use serde::Deserialize;
+use switchboard_store::now_ms;
+use tokio::sync::Notify;
+
+use crate::app::App;
+use crate::error::TransportError;
+
+/// What a new session meets at the cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CapPolicy {
+    /// Refuse at once: 503 with Retry-After.
+    Reject,
+    /// End the longest-idle session (idle for at least `evict_min_idle_secs`),
+    /// else refuse.
+    EvictIdle,
+    /// Wait up to `session_queue_ms` for a session to end, else refuse.
+    Queue,
+    /// Evict an idle session if there is one, else wait, else refuse.
+    EvictIdleThenQueue,
+}
+
+/// Node-local counts behind the per-identity cap, and the signal that a
+/// session ended (for waiters at the cap).
+#[derive(Debug, Default)]
+pub(crate) struct Capacity {
+    per_identity: papaya::HashMap<String, AtomicUsize>,
+    freed: Notify,
+}
+
+impl Capacity {
+    pub(crate) fn count(&self, identity: &str) -> usize {
+        self.per_identity
+            .pin()
+            .get(identity)
+            .map_or(0, |n| n.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn opened(&self, identity: &str) {
+        let map = self.per_identity.pin();
+        map.get_or_insert_with(identity.to_owned(), AtomicUsize::default)
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn closed(&self, identity: &str) {
+        let map = self.per_identity.pin();
+        if let Some(n) = map.get(identity)
+            && n.fetch_sub(1, Ordering::Relaxed) <= 1
+        {
+            map.remove_if(identity, |_, n| n.load(Ordering::Relaxed) == 0)
+                .ok();
+        }
+        self.freed.notify_waiters();
+    }
+}
+
+impl App {
+    /// Make room for one more session of `identity`, or say why not.
+    pub(crate) async fn make_room(&self, identity: &str) -> Result<(), TransportError> {
+        let c = self.config();
+        if self.capacity().count(identity) >= c.max_sessions_per_identity {
+            return Err(TransportError::SessionCap("per_identity_cap"));
+        }
+        let policy = c.session_cap_policy;
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(c.session_queue_ms);
+        loop {
+            let waiting = self.capacity().freed.notified();
+            if self.store().count().await? < c.max_sessions {
+                return Ok(());
+            }
+            if matches!(policy, CapPolicy::EvictIdle | CapPolicy::EvictIdleThenQueue)
+                && self.evict_one().await?
+            {
+                continue;
+            }
+            if matches!(policy, CapPolicy::Reject | CapPolicy::EvictIdle) {
+                return Err(TransportError::SessionCap("session_cap"));
+            }
+            if tokio::time::timeout_at(deadline, waiting).await.is_err() {
+                return Err(TransportError::SessionCap("session_cap"));
+            }
+        }
+    }
+
+    /// End the longest-idle session if it has idled long enough.
+    async fn evict_one(&self) -> Result<bool, TransportError> {
+        let min_idle = self.config().evict_min_idle_secs * 1000;
+        let Some(victim) = self
+            .store()
+            .longest_idle(now_ms().saturating_sub(min_idle))
+            .await?
+        else {
+            return Ok(false);
+        };
+        tracing::info!(session = %crate::peer::short(&victim), "evicted the longest-idle session to admit a new one");
+        self.end_session(&victim).await?;
+        Ok(true)
+    }
+}
