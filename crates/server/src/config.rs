@@ -30,6 +30,9 @@ pub struct Config {
     pub event_log_bytes: usize,
     /// Seconds a session may stay idle before it ends. Default 1800.
     pub session_idle_secs: u64,
+    /// Seconds a session may take to complete `initialize` (send
+    /// `notifications/initialized`) before it is ended. Default 60.
+    pub session_init_timeout_secs: u64,
     /// Longest life of a session in seconds. Default 14400.
     pub session_max_lifetime_secs: u64,
     /// Seconds a server-to-client request waits for the client. Default 300.
@@ -86,6 +89,7 @@ impl Default for Config {
             event_log_events: 1024,
             event_log_bytes: 1 << 20,
             session_idle_secs: 1800,
+            session_init_timeout_secs: 60,
             session_max_lifetime_secs: 4 * 3600,
             client_request_timeout_secs: 300,
             shutdown_grace_secs: 10,
@@ -149,6 +153,7 @@ impl Config {
             ("event_log_events", self.event_log_events as u64),
             ("session_idle_secs", self.session_idle_secs),
             ("session_max_lifetime_secs", self.session_max_lifetime_secs),
+            ("session_init_timeout_secs", self.session_init_timeout_secs),
             (
                 "client_request_timeout_secs",
                 self.client_request_timeout_secs,

@@ -6,14 +6,19 @@
 
 use std::time::Duration;
 
-use switchboard_store::now_ms;
+use switchboard_store::{Expiry, now_ms};
 
 use crate::app::App;
 
-/// Sweep forever at an interval derived from the idle timeout.
+/// Sweep forever at an interval derived from the session limits.
 pub(crate) async fn run(app: App) {
-    let idle_ms = app.config().session_idle_secs * 1000;
-    let period = Duration::from_millis((idle_ms / 10).clamp(1000, 30_000));
+    // A tenth of the shortest limit, within 1 s .. 30 s.
+    let c = app.config();
+    let shortest = c
+        .session_idle_secs
+        .min(c.session_max_lifetime_secs)
+        .min(c.session_init_timeout_secs);
+    let period = Duration::from_millis((shortest * 100).clamp(1000, 30_000));
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -27,7 +32,13 @@ pub(crate) async fn sweep(app: &App) -> usize {
     let now = now_ms();
     let idle_before = now.saturating_sub(app.config().session_idle_secs * 1000);
     let created_before = now.saturating_sub(app.config().session_max_lifetime_secs * 1000);
-    let expired = match app.store().expire(idle_before, created_before).await {
+    let init_before = now.saturating_sub(app.config().session_init_timeout_secs * 1000);
+    let rule = Expiry {
+        idle_before_ms: idle_before,
+        created_before_ms: created_before,
+        uninitialized_before_ms: init_before,
+    };
+    let expired = match app.store().expire(rule).await {
         Ok(ids) => ids,
         Err(e) => {
             tracing::warn!(error = %e, "session sweep failed");

@@ -13,4 +13,4 @@ pub mod suite;
 
 pub use event_log::{EventId, EventLog, MemoryEventLog, StoredEvent};
 pub use memory::MemorySessionStore;
-pub use session::{Page, SessionRecord, SessionStore, StoreError, now_ms};
+pub use session::{Expiry, Page, SessionRecord, SessionStore, StoreError, now_ms};

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::session::{Page, SessionRecord, SessionStore, StoreError};
+use crate::session::{Expiry, Page, SessionRecord, SessionStore, StoreError};
 
 /// Sessions kept in this process's memory; the default for a single node.
 #[derive(Debug, Default)]
@@ -73,14 +73,8 @@ impl SessionStore for MemorySessionStore {
         Ok(Page { items, next })
     }
 
-    async fn expire(
-        &self,
-        idle_before_ms: u64,
-        created_before_ms: u64,
-    ) -> Result<Vec<String>, StoreError> {
-        let expired = |r: &SessionRecord| {
-            r.last_seen_ms < idle_before_ms || r.created_at_ms < created_before_ms
-        };
+    async fn expire(&self, rule: Expiry) -> Result<Vec<String>, StoreError> {
+        let expired = |r: &SessionRecord| rule.covers(r);
         let map = self.map.pin();
         let candidates: Vec<String> = map
             .iter()

@@ -63,6 +63,25 @@ impl SessionRecord {
     }
 }
 
+/// Which sessions are over: idle since before `idle_before_ms`, created
+/// before `created_before_ms` (too old), or created before
+/// `uninitialized_before_ms` without completing `initialize`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expiry {
+    pub idle_before_ms: u64,
+    pub created_before_ms: u64,
+    pub uninitialized_before_ms: u64,
+}
+
+impl Expiry {
+    /// Whether `record` is over by this rule.
+    pub fn covers(&self, record: &SessionRecord) -> bool {
+        record.last_seen_ms < self.idle_before_ms
+            || record.created_at_ms < self.created_before_ms
+            || (!record.initialized && record.created_at_ms < self.uninitialized_before_ms)
+    }
+}
+
 /// A page of a scan, with the cursor of the next page.
 #[derive(Debug)]
 pub struct Page<T> {
@@ -101,13 +120,8 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<Page<SessionRecord>, StoreError>;
-    /// Remove the sessions idle since before `idle_before_ms` or created before
-    /// `created_before_ms`, returning their ids.
-    async fn expire(
-        &self,
-        idle_before_ms: u64,
-        created_before_ms: u64,
-    ) -> Result<Vec<String>, StoreError>;
+    /// Remove the sessions the rule says are over, returning their ids.
+    async fn expire(&self, rule: Expiry) -> Result<Vec<String>, StoreError>;
     /// How many sessions the store holds.
     async fn count(&self) -> Result<usize, StoreError>;
     /// The session idle the longest, if it has been idle since before

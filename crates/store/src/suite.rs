@@ -1,7 +1,7 @@
 //! A behaviour suite every `SessionStore` backend must pass; backends call
 //! it from their own tests so memory, file and Redis agree.
 
-use crate::session::{SessionRecord, SessionStore, StoreError};
+use crate::session::{Expiry, SessionRecord, SessionStore, StoreError};
 
 fn record(id: &str, created: u64) -> SessionRecord {
     let raw = |s: &str| serde_json::value::RawValue::from_string(s.to_owned()).expect("valid JSON");
@@ -15,6 +15,14 @@ fn record(id: &str, created: u64) -> SessionRecord {
     r.created_at_ms = created;
     r.last_seen_ms = created;
     r
+}
+
+fn rule(idle_before_ms: u64, created_before_ms: u64, uninitialized_before_ms: u64) -> Expiry {
+    Expiry {
+        idle_before_ms,
+        created_before_ms,
+        uninitialized_before_ms,
+    }
 }
 
 /// Run every check against `store`, which must start empty.
@@ -80,15 +88,24 @@ pub async fn session_store_suite(store: &dyn SessionStore) {
     assert!(idle.starts_with('s') && idle != "s03", "{idle}");
 
     // expire by idleness and by age
-    let gone = store.expire(3_000, 0).await.unwrap();
+    let gone = store.expire(rule(3_000, 0, 0)).await.unwrap();
     assert_eq!(
         gone.len(),
         25,
         "the s* sessions were last seen at 2000 or 2500; a at 5000"
     );
     assert!(store.load("a").await.unwrap().is_some());
-    let gone = store.expire(0, 1_001).await.unwrap();
+    let gone = store.expire(rule(0, 1_001, 0)).await.unwrap();
     assert_eq!(gone, ["a"], "created at 1000, before 1001");
+
+    // sessions that never completed initialize, past their grace
+    store.create(record("pending", 10_000)).await.unwrap();
+    let mut done = record("done", 10_000);
+    done.initialized = true;
+    store.create(done).await.unwrap();
+    let gone = store.expire(rule(0, 0, 10_001)).await.unwrap();
+    assert_eq!(gone, ["pending"]);
+    store.delete("done").await.unwrap();
 
     // delete
     store.create(record("d", 1)).await.unwrap();

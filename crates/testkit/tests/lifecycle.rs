@@ -1,0 +1,96 @@
+//! Session lifecycle: sessions that idle too long, live too long, or never
+//! complete `initialize` are ended by the reaper, and everything they held
+//! is freed. Waits are bounded polls, not timed assertions.
+
+use std::time::Duration;
+
+use serde_json::json;
+use switchboard_server::Config;
+use switchboard_testkit::{McpClient, TestServer};
+
+async fn server(config: Config) -> TestServer {
+    TestServer::with(config, switchboard_everything::everything()).await
+}
+
+async fn alive(c: &McpClient) -> bool {
+    let s = c
+        .post()
+        .body(r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert!(s == 200 || s == 404, "{s}");
+    s == 200
+}
+
+/// Poll `f` every 100 ms for up to 15 s until it is true.
+async fn eventually<F: AsyncFnMut() -> bool>(mut f: F) -> bool {
+    for _ in 0..150 {
+        if f().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn idle_sessions_end() {
+    let s = server(Config {
+        session_idle_secs: 1,
+        ..Config::default()
+    })
+    .await;
+    let mut c = s.client();
+    c.initialize(json!({})).await;
+    let _stream = c.get().send().await.unwrap();
+    assert!(
+        eventually(async || s.app.live_sessions() == 0).await,
+        "the idle session was reaped"
+    );
+    assert!(!alive(&c).await);
+}
+
+#[tokio::test]
+async fn sessions_end_at_their_maximum_lifetime_even_when_busy() {
+    let s = server(Config {
+        session_max_lifetime_secs: 1,
+        ..Config::default()
+    })
+    .await;
+    let mut c = s.client();
+    c.initialize(json!({})).await;
+    assert!(
+        eventually(async || !alive(&c).await).await,
+        "ended although it kept pinging"
+    );
+    assert_eq!(s.app.live_sessions(), 0);
+}
+
+#[tokio::test]
+async fn sessions_that_never_finish_initialize_end() {
+    let s = server(Config {
+        session_init_timeout_secs: 1,
+        ..Config::default()
+    })
+    .await;
+    let mut done = s.client();
+    done.initialize(json!({})).await; // sends notifications/initialized
+    let fresh = s.client();
+    let body = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
+    let resp = fresh.post().body(body.to_string()).send().await.unwrap();
+    let sid = resp.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let mut half = McpClient::new(&s.url());
+    half.session = Some(sid);
+    assert!(
+        eventually(async || s.app.live_sessions() == 1).await,
+        "the half-open session was reaped"
+    );
+    assert!(!alive(&half).await);
+    assert!(alive(&done).await, "the initialized session lives on");
+}
