@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::error::TransportError;
 use crate::guard::HostPolicy;
 use crate::live::Registry;
+use crate::metrics::Metrics;
 use crate::modern::seal::Sealer;
 use crate::{health, legacy_sse, mcp};
 
@@ -28,6 +29,7 @@ struct Inner {
     sealer: Sealer,
     admission: Admission,
     capacity: Capacity,
+    metrics: Metrics,
     shutdown: CancellationToken,
 }
 
@@ -79,6 +81,7 @@ impl AppBuilder {
             sealer,
             admission: Admission::new(c.max_in_flight, c.max_queue),
             capacity: Capacity::default(),
+            metrics: Metrics::new(),
             store: self
                 .store
                 .unwrap_or_else(|| Arc::new(MemorySessionStore::new())),
@@ -116,6 +119,7 @@ impl App {
             .route("/healthz", get(health::alive))
             .route("/health", get(health::alive))
             .route("/readyz", get(health::ready))
+            .route("/metrics", get(health::metrics))
             .with_state(self.clone())
     }
 
@@ -142,11 +146,25 @@ impl App {
     /// Wait for a running slot as `key` (a session, or a stateless client's
     /// address), or refuse with 503.
     pub(crate) async fn admit(&self, key: &str) -> Result<Permit, TransportError> {
-        self.0
+        let start = std::time::Instant::now();
+        let admitted = self
+            .0
             .admission
             .acquire(key, 1, self.0.config.queue_deadline())
-            .await
-            .map_err(TransportError::Overloaded)
+            .await;
+        self.0.metrics.queue_waited(start.elapsed());
+        admitted.map_err(|rejected| {
+            self.0.metrics.rejected(rejected.reason());
+            TransportError::Overloaded(rejected)
+        })
+    }
+
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.0.metrics
+    }
+
+    pub(crate) fn admission_stats(&self) -> switchboard_limits::AdmissionStats {
+        self.0.admission.stats()
     }
 
     pub(crate) fn capacity(&self) -> &Capacity {
@@ -179,6 +197,7 @@ impl App {
             if let Some(identity) = live.identity() {
                 self.0.capacity.closed(identity);
             }
+            self.0.metrics.session_ended(live.age());
         }
         let existed = self.0.store.delete(id).await?;
         self.0.event_log.drop_session(id).await?;
@@ -189,9 +208,15 @@ impl App {
 impl App {
     /// What ends a stream of this session.
     pub(crate) fn stream_end(&self, live: &crate::live::LiveSession) -> crate::sse::StreamEnd {
+        self.stream_end_on(live.closed.clone())
+    }
+
+    /// What ends a stream: `token`, or the server shutting down.
+    pub(crate) fn stream_end_on(&self, token: CancellationToken) -> crate::sse::StreamEnd {
         crate::sse::StreamEnd {
-            session: live.closed.clone(),
+            session: token,
             shutdown: self.0.shutdown.clone(),
+            streams: self.0.metrics.open_streams.clone(),
         }
     }
 }

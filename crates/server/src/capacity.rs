@@ -66,6 +66,7 @@ impl App {
     pub(crate) async fn make_room(&self, identity: &str) -> Result<(), TransportError> {
         let c = self.config();
         if self.capacity().count(identity) >= c.max_sessions_per_identity {
+            self.metrics().rejected("per_identity_cap");
             return Err(TransportError::SessionCap("per_identity_cap"));
         }
         let policy = c.session_cap_policy;
@@ -81,9 +82,11 @@ impl App {
                 continue;
             }
             if matches!(policy, CapPolicy::Reject | CapPolicy::EvictIdle) {
+                self.metrics().rejected("session_cap");
                 return Err(TransportError::SessionCap("session_cap"));
             }
             if tokio::time::timeout_at(deadline, waiting).await.is_err() {
+                self.metrics().rejected("session_cap");
                 return Err(TransportError::SessionCap("session_cap"));
             }
         }
@@ -100,7 +103,43 @@ impl App {
             return Ok(false);
         };
         tracing::info!(session = %crate::peer::short(&victim), "evicted the longest-idle session to admit a new one");
+        self.metrics().evicted();
         self.end_session(&victim).await?;
         Ok(true)
+    }
+}
+
+/// Past this share of a cap, the node warns.
+const WARN_AT: f64 = 0.9;
+
+impl App {
+    /// Update the capacity gauges and warn for every cap past 90 %.
+    pub(crate) async fn check_capacity(&self) {
+        let c = self.config();
+        let sessions = self.store().count().await.unwrap_or(0);
+        let adm = self.admission_stats();
+        let m = self.metrics();
+        m.sessions_open.set(sessions as i64);
+        m.in_flight.set(adm.in_flight as i64);
+        m.queue_depth.set(adm.queued as i64);
+        m.event_log_bytes.set(self.event_log().bytes() as i64);
+        let ratios = [
+            ("sessions", sessions as f64 / c.max_sessions as f64),
+            ("in_flight", adm.in_flight as f64 / adm.max_in_flight as f64),
+            (
+                "queue",
+                if adm.max_queue == 0 {
+                    0.0
+                } else {
+                    adm.queued as f64 / adm.max_queue as f64
+                },
+            ),
+        ];
+        for (resource, ratio) in ratios {
+            m.set_capacity(resource, ratio);
+            if ratio >= WARN_AT {
+                tracing::warn!(resource, ratio, "capacity warning: past 90 % of the cap");
+            }
+        }
     }
 }

@@ -28,3 +28,16 @@ pub(crate) async fn ready(State(app): State<App>) -> Response {
         ),
     }
 }
+
+/// `GET /metrics`: the Prometheus text exposition.
+pub(crate) async fn metrics(State(app): State<App>) -> Response {
+    app.check_capacity().await;
+    let mut resp = Response::new(axum::body::Body::from(app.metrics().encode()));
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static(
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        ),
+    );
+    resp
+}

@@ -22,6 +22,7 @@ mod legacy_sse;
 mod listener;
 mod live;
 mod mcp;
+mod metrics;
 mod modern;
 mod notifier;
 mod peer;

@@ -145,6 +145,7 @@ pub(crate) struct LiveSession {
     last_store_touch_ms: AtomicU64,
     /// Who opened the session on this node (for the per-identity cap).
     identity: std::sync::OnceLock<String>,
+    created: std::time::Instant,
     /// Cancelled when the session ends: every stream and handler stops.
     pub(crate) closed: CancellationToken,
 }
@@ -164,6 +165,7 @@ impl LiveSession {
             next_request: AtomicU64::new(1),
             last_store_touch_ms: AtomicU64::new(now_ms()),
             identity: std::sync::OnceLock::new(),
+            created: std::time::Instant::now(),
             closed: CancellationToken::new(),
         }
     }
@@ -185,6 +187,11 @@ impl LiveSession {
     /// The standalone stream, if a client ever opened it.
     pub(crate) fn standalone_if_open(&self) -> Option<Arc<StreamSlot>> {
         self.stream(STANDALONE)
+    }
+
+    /// How long this node has known the session.
+    pub(crate) fn age(&self) -> std::time::Duration {
+        self.created.elapsed()
     }
 
     pub(crate) fn set_identity(&self, identity: &str) {

@@ -50,6 +50,8 @@ pub(crate) async fn sweep(app: &App) -> usize {
             tracing::warn!(error = %e, "ending an expired session failed");
         }
     }
+    app.metrics().expired(expired.len());
+    app.check_capacity().await;
     if !expired.is_empty() {
         tracing::debug!(count = expired.len(), "expired sessions ended");
     }

@@ -47,9 +47,12 @@ pub(crate) struct StreamEnd {
     pub(crate) session: CancellationToken,
     /// The server is shutting down.
     pub(crate) shutdown: CancellationToken,
+    /// The open-streams gauge, counted while the body lives.
+    pub(crate) streams: prometheus_client::metrics::gauge::Gauge,
 }
 
 struct State {
+    _counted: crate::metrics::StreamGauge,
     /// Held while the body lives: dropping the body (client gone) cancels.
     _guard: Option<DropGuard>,
     first: Option<Bytes>,
@@ -80,6 +83,7 @@ pub(crate) fn response_guarded(
     guard: Option<DropGuard>,
 ) -> Response {
     let state = State {
+        _counted: crate::metrics::StreamGauge::new(&end.streams),
         _guard: guard,
         first,
         rx,

@@ -162,13 +162,21 @@ pub(crate) async fn run(
         .client_capabilities(call.capabilities)
         .cancel(token);
     let ctx = app.catalog().context(builder);
+    let start = std::time::Instant::now();
+    let tool = crate::metrics::tool_of(app.catalog(), &call.method, call.params.as_deref());
     let handling = app
         .catalog()
         .handle(&call.method, call.params.as_deref(), ctx);
     let Ok(outcome) = tokio::time::timeout(app.config().request_timeout(), handling).await else {
         // Dropping the handler's future cancelled it.
+        app.metrics().rejected("timeout");
+        app.metrics()
+            .request(&call.method, tool, "timeout", start.elapsed());
         return Some(error_json(Some(&call.id), &timed_out(app)));
     };
+    let label = crate::metrics::outcome(&outcome);
+    app.metrics()
+        .request(&call.method, tool, label, start.elapsed());
     match outcome {
         Ok(v) => Some(response_json(&call.id, &v.to_string())),
         Err(HandlerError::Rpc(e)) => Some(error_json(Some(&call.id), &e)),

@@ -143,10 +143,7 @@ pub(crate) fn serve(
             }
         }
     });
-    let end = sse::StreamEnd {
-        session: tokio_util::sync::CancellationToken::new(),
-        shutdown: app.shutdown_token().clone(),
-    };
+    let end = app.stream_end_on(tokio_util::sync::CancellationToken::new());
     Ok(sse::response(None, rx, app.config().keep_alive(), end))
 }
 

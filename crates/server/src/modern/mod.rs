@@ -168,14 +168,29 @@ async fn run(
     let permit = app.admit(client).await?;
     let (task_app, task_id, task_method) = (app.clone(), id.clone(), method.to_owned());
     tokio::spawn(async move {
+        let start = std::time::Instant::now();
+        let tool = crate::metrics::tool_of(task_app.catalog(), &task_method, params.as_deref())
+            .map(str::to_owned);
         let handling = task_app
             .catalog()
             .handle(&task_method, params.as_deref(), ctx);
-        let outcome =
+        let (outcome, label) =
             match tokio::time::timeout(task_app.config().request_timeout(), handling).await {
-                Ok(outcome) => outcome,
-                Err(_) => Err(HandlerError::Rpc(crate::mcp::request::timed_out(&task_app))),
+                Ok(outcome) => {
+                    let label = crate::metrics::outcome(&outcome);
+                    (outcome, label)
+                }
+                Err(_) => {
+                    task_app.metrics().rejected("timeout");
+                    (
+                        Err(HandlerError::Rpc(crate::mcp::request::timed_out(&task_app))),
+                        "timeout",
+                    )
+                }
             };
+        task_app
+            .metrics()
+            .request(&task_method, tool.as_deref(), label, start.elapsed());
         drop(permit);
         if let Some((status, body)) =
             answer(&task_app, &task_id, &task_method, &target, outcome, &peer)
@@ -187,10 +202,7 @@ async fn run(
         Ok(Decision::Json(status, body)) if accepts.json => json_response(status, body),
         Ok(Decision::Json(_, body)) => sse::single(&body),
         Ok(Decision::Sse(rx)) => {
-            let end = sse::StreamEnd {
-                session: cancel.clone(),
-                shutdown: app.shutdown_token().clone(),
-            };
+            let end = app.stream_end_on(cancel.clone());
             return Ok(sse::response_guarded(
                 None,
                 rx,

@@ -1,0 +1,291 @@
+//! Prometheus metrics of the node: sessions, requests and their latency,
+//! admission, streams, the event log, and capacity. Label values come only
+//! from closed sets (methods we serve, tools in the catalog, fixed reasons),
+//! so a client cannot grow the number of series.
+
+use std::sync::atomic::AtomicI64;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MethodOutcome {
+    method: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Method {
+    method: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Tool {
+    tool: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Reason {
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Resource {
+    resource: &'static str,
+}
+
+fn latency() -> Histogram {
+    // 50 µs .. ~26 s
+    Histogram::new(exponential_buckets(0.000_05, 2.0, 20))
+}
+
+/// Every metric family, registered once.
+#[derive(Debug)]
+pub(crate) struct Metrics {
+    registry: Registry,
+    pub(crate) sessions_open: Gauge,
+    session_age: Histogram,
+    requests: Family<MethodOutcome, Counter>,
+    request_latency: Family<Method, Histogram, fn() -> Histogram>,
+    tool_latency: Family<Tool, Histogram, fn() -> Histogram>,
+    pub(crate) queue_depth: Gauge,
+    pub(crate) in_flight: Gauge,
+    queue_wait: Histogram,
+    rejections: Family<Reason, Counter>,
+    pub(crate) open_streams: Gauge,
+    pub(crate) event_log_bytes: Gauge,
+    evictions: Counter,
+    expiries: Counter,
+    capacity: Family<Resource, Gauge<f64, std::sync::atomic::AtomicU64>>,
+}
+
+impl Metrics {
+    pub(crate) fn new() -> Self {
+        let mut m = Self {
+            registry: Registry::with_prefix("switchboard"),
+            sessions_open: Gauge::default(),
+            session_age: Histogram::new(exponential_buckets(1.0, 2.0, 16)),
+            requests: Family::default(),
+            request_latency: Family::new_with_constructor(latency),
+            tool_latency: Family::new_with_constructor(latency),
+            queue_depth: Gauge::default(),
+            in_flight: Gauge::default(),
+            queue_wait: latency(),
+            rejections: Family::default(),
+            open_streams: Gauge::default(),
+            event_log_bytes: Gauge::default(),
+            evictions: Counter::default(),
+            expiries: Counter::default(),
+            capacity: Family::default(),
+        };
+        let r = &mut m.registry;
+        r.register(
+            "sessions_open",
+            "Sessions held (all eras with sessions)",
+            m.sessions_open.clone(),
+        );
+        r.register(
+            "session_age_seconds",
+            "Age of sessions when they end",
+            m.session_age.clone(),
+        );
+        r.register(
+            "requests",
+            "Requests by method and outcome",
+            m.requests.clone(),
+        );
+        r.register(
+            "request_duration_seconds",
+            "Request latency by method",
+            m.request_latency.clone(),
+        );
+        r.register(
+            "tool_call_duration_seconds",
+            "tools/call latency by tool",
+            m.tool_latency.clone(),
+        );
+        r.register(
+            "queue_depth",
+            "Requests waiting for a running slot",
+            m.queue_depth.clone(),
+        );
+        r.register("in_flight", "Requests running", m.in_flight.clone());
+        r.register(
+            "queue_wait_seconds",
+            "Time requests waited for a running slot",
+            m.queue_wait.clone(),
+        );
+        r.register(
+            "rejections",
+            "Refused requests and sessions by reason",
+            m.rejections.clone(),
+        );
+        r.register(
+            "open_streams",
+            "Open SSE response streams",
+            m.open_streams.clone(),
+        );
+        r.register(
+            "event_log_bytes",
+            "Bytes of SSE events kept for resumption",
+            m.event_log_bytes.clone(),
+        );
+        r.register(
+            "session_evictions",
+            "Sessions evicted to admit new ones",
+            m.evictions.clone(),
+        );
+        r.register(
+            "session_expiries",
+            "Sessions ended by the reaper",
+            m.expiries.clone(),
+        );
+        r.register(
+            "capacity_ratio",
+            "Use of each cap, 0..1 (warning past 0.9)",
+            m.capacity.clone(),
+        );
+        // Every rejection reason exists from the start, so rates and alerts
+        // see a zero rather than no series.
+        for reason in [
+            "session_cap",
+            "per_identity_cap",
+            "queue_full",
+            "queue_timeout",
+            "timeout",
+        ] {
+            let _ = m.rejections.get_or_create(&Reason { reason });
+        }
+        m
+    }
+
+    /// A finished request: its method (from the closed set we serve), the
+    /// tool if known to the catalog, the outcome and how long it took.
+    pub(crate) fn request(
+        &self,
+        method: &str,
+        tool: Option<&str>,
+        outcome: &'static str,
+        took: Duration,
+    ) {
+        let method = known_method(method);
+        self.requests
+            .get_or_create(&MethodOutcome { method, outcome })
+            .inc();
+        self.request_latency
+            .get_or_create(&Method { method })
+            .observe(took.as_secs_f64());
+        if let Some(tool) = tool {
+            self.tool_latency
+                .get_or_create(&Tool {
+                    tool: tool.to_owned(),
+                })
+                .observe(took.as_secs_f64());
+        }
+    }
+
+    pub(crate) fn rejected(&self, reason: &'static str) {
+        self.rejections.get_or_create(&Reason { reason }).inc();
+    }
+
+    pub(crate) fn queue_waited(&self, took: Duration) {
+        self.queue_wait.observe(took.as_secs_f64());
+    }
+
+    pub(crate) fn session_ended(&self, age: Duration) {
+        self.session_age.observe(age.as_secs_f64());
+    }
+
+    pub(crate) fn expired(&self, n: usize) {
+        self.expiries.inc_by(n as u64);
+    }
+
+    pub(crate) fn evicted(&self) {
+        self.evictions.inc();
+    }
+
+    pub(crate) fn set_capacity(&self, resource: &'static str, ratio: f64) {
+        self.capacity
+            .get_or_create(&Resource { resource })
+            .set(ratio);
+    }
+
+    /// The text exposition.
+    pub(crate) fn encode(&self) -> String {
+        let mut out = String::new();
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+/// The outcome label of a handler's result.
+pub(crate) fn outcome(
+    r: &Result<serde_json::Value, switchboard_runtime::HandlerError>,
+) -> &'static str {
+    use switchboard_runtime::HandlerError;
+    match r {
+        Ok(v) if v.get("isError") == Some(&serde_json::Value::Bool(true)) => "tool_error",
+        Ok(_) => "ok",
+        Err(HandlerError::Cancelled) => "cancelled",
+        Err(HandlerError::InputRequired) => "input_required",
+        Err(HandlerError::Rpc(_) | HandlerError::MissingCapability(_)) => "error",
+    }
+}
+
+/// The catalog tool a `tools/call` names, if the catalog has it (so the
+/// label set stays the catalog's).
+pub(crate) fn tool_of<'a>(
+    catalog: &'a switchboard_runtime::Catalog,
+    method: &str,
+    params: Option<&serde_json::value::RawValue>,
+) -> Option<&'a str> {
+    #[derive(serde::Deserialize)]
+    struct Name<'n> {
+        #[serde(borrow)]
+        name: std::borrow::Cow<'n, str>,
+    }
+    if method != switchboard_proto::methods::TOOLS_CALL {
+        return None;
+    }
+    let name: Name<'_> = serde_json::from_str(params?.get()).ok()?;
+    catalog.tool(&name.name).map(|t| t.name())
+}
+
+/// Methods are labelled from a closed set; anything else is `other`.
+fn known_method(method: &str) -> &'static str {
+    use switchboard_proto::methods::*;
+    const KNOWN: [&str; 9] = [
+        TOOLS_LIST,
+        TOOLS_CALL,
+        RESOURCES_LIST,
+        RESOURCES_TEMPLATES_LIST,
+        RESOURCES_READ,
+        PROMPTS_LIST,
+        PROMPTS_GET,
+        COMPLETION_COMPLETE,
+        "server/discover",
+    ];
+    KNOWN.into_iter().find(|m| *m == method).unwrap_or("other")
+}
+
+/// Counts open streams: +1 when made, -1 when dropped.
+#[derive(Debug)]
+pub(crate) struct StreamGauge(Gauge<i64, AtomicI64>);
+
+impl StreamGauge {
+    pub(crate) fn new(g: &Gauge<i64, AtomicI64>) -> Self {
+        g.inc();
+        Self(g.clone())
+    }
+}
+
+impl Drop for StreamGauge {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
