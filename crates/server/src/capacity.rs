@@ -13,7 +13,7 @@ use crate::app::App;
 use crate::error::TransportError;
 
 /// What a new session meets at the cap.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CapPolicy {
     /// Refuse at once: 503 with Retry-After.

@@ -4,13 +4,13 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 pub use crate::capacity::CapPolicy;
 
 /// Everything the HTTP front needs to know. Every field has a default, so an
 /// empty file is a valid configuration.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Address to listen on. Default `127.0.0.1:8080`.
@@ -18,8 +18,10 @@ pub struct Config {
     /// Largest request body in bytes; larger ones get 413. Default 4 MiB.
     pub max_body_bytes: usize,
     /// Seconds between SSE keep-alive comments on an idle stream. Default 15.
+    #[serde(deserialize_with = "duration::secs")]
     pub keep_alive_secs: u64,
     /// The `retry:` hint, in milliseconds, sent with priming events. Default 1000.
+    #[serde(deserialize_with = "duration::millis")]
     pub sse_retry_ms: u64,
     /// Events buffered per open stream before a slow reader is cut off (it
     /// resumes from the event log). Default 256.
@@ -29,15 +31,20 @@ pub struct Config {
     /// Bytes of events kept per session for resumption. Default 1 MiB.
     pub event_log_bytes: usize,
     /// Seconds a session may stay idle before it ends. Default 1800.
+    #[serde(deserialize_with = "duration::secs")]
     pub session_idle_secs: u64,
     /// Seconds a session may take to complete `initialize` (send
     /// `notifications/initialized`) before it is ended. Default 60.
+    #[serde(deserialize_with = "duration::secs")]
     pub session_init_timeout_secs: u64,
     /// Longest life of a session in seconds. Default 14400.
+    #[serde(deserialize_with = "duration::secs")]
     pub session_max_lifetime_secs: u64,
     /// Seconds a server-to-client request waits for the client. Default 300.
+    #[serde(deserialize_with = "duration::secs")]
     pub client_request_timeout_secs: u64,
     /// Seconds in-flight requests get to finish on shutdown. Default 10.
+    #[serde(deserialize_with = "duration::secs")]
     pub shutdown_grace_secs: u64,
     /// Host names (without port) accepted in `Host` and `Origin`, besides the
     /// loopback names. Default empty.
@@ -45,6 +52,7 @@ pub struct Config {
     /// Items per page of the list methods. Default 100.
     pub page_size: usize,
     /// `ttlMs` on stateless list results and `server/discover`. Default 60000.
+    #[serde(deserialize_with = "duration::millis")]
     pub list_ttl_ms: u64,
     /// The key that seals `requestState` of `input_required` results, as
     /// base64 or hex of at least 32 bytes. Every node behind one endpoint
@@ -52,6 +60,7 @@ pub struct Config {
     /// (retries then only work on the node that sealed the state).
     pub sealing_key: Option<String>,
     /// Seconds a sealed `requestState` stays valid. Default 600.
+    #[serde(deserialize_with = "duration::secs")]
     pub request_state_ttl_secs: u64,
     /// Requests running at once (tool calls, reads, prompts, lists) across
     /// every client. Default 512.
@@ -60,9 +69,11 @@ pub struct Config {
     /// Default 4096.
     pub max_queue: usize,
     /// Milliseconds a request may wait for a slot before a 503. Default 2000.
+    #[serde(deserialize_with = "duration::millis")]
     pub queue_deadline_ms: u64,
     /// Seconds a request may run before it is cancelled and answered with an
     /// error. Default 60.
+    #[serde(deserialize_with = "duration::secs")]
     pub request_timeout_secs: u64,
     /// Sessions the server holds at most. Default 100000.
     pub max_sessions: usize,
@@ -70,12 +81,17 @@ pub struct Config {
     /// `queue` or `evict_idle_then_queue`. Default `evict_idle_then_queue`.
     pub session_cap_policy: CapPolicy,
     /// Only sessions idle at least this long are evicted. Default 60.
+    #[serde(deserialize_with = "duration::secs")]
     pub evict_min_idle_secs: u64,
     /// Milliseconds a new session waits for room under `queue`. Default 2000.
+    #[serde(deserialize_with = "duration::millis")]
     pub session_queue_ms: u64,
     /// Sessions one client identity (its address, until authentication) may
     /// hold. Default 2048.
     pub max_sessions_per_identity: usize,
+    /// Connections per HTTP upstream (alias `MCP_CONNECTION_POOL_SIZE`; used
+    /// by the gateway). Default 16.
+    pub upstream_pool_size: usize,
 }
 
 impl Default for Config {
@@ -107,11 +123,12 @@ impl Default for Config {
             evict_min_idle_secs: 60,
             session_queue_ms: 2000,
             max_sessions_per_identity: 2048,
+            upstream_pool_size: 16,
         }
     }
 }
 
-/// A configuration file that could not be used.
+/// A configuration that could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
@@ -119,41 +136,45 @@ pub enum ConfigError {
         path: String,
         source: std::io::Error,
     },
-    #[error("invalid configuration in {path}: {message}")]
-    Invalid { path: String, message: String },
+    #[error("invalid configuration: `{key}` (from {origin}): {message}")]
+    Invalid {
+        key: String,
+        origin: String,
+        message: String,
+    },
 }
 
 impl Config {
-    /// Read and validate a TOML file.
-    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: shown.clone(),
-            source,
-        })?;
-        Self::from_toml(&text).map_err(|message| ConfigError::Invalid {
-            path: shown,
-            message,
-        })
+    /// Built-in defaults, then `file`, then the `SWITCHBOARD_…` variables of
+    /// `env` (and the aliases `MCP_MAX_CONNECTIONS`,
+    /// `MCP_CONNECTION_POOL_SIZE`), validated. Errors name the key and the
+    /// layer it came from.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        crate::layers::load(file, env)
     }
 
-    /// Parse and validate TOML text.
+    /// Parse and validate TOML text alone (no file, no environment).
     pub fn from_toml(text: &str) -> Result<Self, String> {
         let config: Config = toml::from_str(text).map_err(|e| e.to_string())?;
-        config.validate()?;
+        config
+            .validate()
+            .map_err(|(key, message)| format!("{key}: {message}"))?;
         Ok(config)
     }
 
-    /// Check the values are usable.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Check the values are usable; the error names the key.
+    pub fn validate(&self) -> Result<(), (String, String)> {
         let positive = [
             ("max_body_bytes", self.max_body_bytes as u64),
             ("keep_alive_secs", self.keep_alive_secs),
             ("stream_buffer", self.stream_buffer as u64),
             ("event_log_events", self.event_log_events as u64),
             ("session_idle_secs", self.session_idle_secs),
-            ("session_max_lifetime_secs", self.session_max_lifetime_secs),
             ("session_init_timeout_secs", self.session_init_timeout_secs),
+            ("session_max_lifetime_secs", self.session_max_lifetime_secs),
             (
                 "client_request_timeout_secs",
                 self.client_request_timeout_secs,
@@ -166,12 +187,13 @@ impl Config {
                 "max_sessions_per_identity",
                 self.max_sessions_per_identity as u64,
             ),
+            ("upstream_pool_size", self.upstream_pool_size as u64),
         ];
         if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
-            return Err(format!("{key} must be greater than 0"));
+            return Err(((*key).to_owned(), "must be greater than 0".to_owned()));
         }
         if let Some(key) = &self.sealing_key {
-            decode_key(key)?;
+            decode_key(key).map_err(|e| ("sealing_key".to_owned(), e))?;
         }
         Ok(())
     }
@@ -179,6 +201,16 @@ impl Config {
     /// The sealing key's bytes, if one is configured.
     pub fn sealing_key_bytes(&self) -> Result<Option<Vec<u8>>, String> {
         self.sealing_key.as_deref().map(decode_key).transpose()
+    }
+
+    /// The effective configuration as TOML, secrets redacted.
+    pub fn redacted_toml(&self) -> String {
+        let mut shown = self.clone();
+        if shown.sealing_key.is_some() {
+            shown.sealing_key = Some("<redacted>".into());
+        }
+        toml::to_string(&shown)
+            .unwrap_or_else(|e| format!("# cannot show the configuration: {e}\n"))
     }
 
     pub fn keep_alive(&self) -> Duration {
@@ -195,6 +227,51 @@ impl Config {
 
     pub fn client_request_timeout(&self) -> Duration {
         Duration::from_secs(self.client_request_timeout_secs)
+    }
+}
+
+/// Durations given as a number (of the field's unit) or as text with a
+/// unit: `500ms`, `30s`, `15m`, `4h`, `1d`.
+mod duration {
+    use serde::{Deserialize, Deserializer, de::Error};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Number(u64),
+        Text(String),
+    }
+
+    fn parse<'de, D: Deserializer<'de>>(d: D, unit_ms: u64) -> Result<u64, D::Error> {
+        let text = match Raw::deserialize(d)? {
+            Raw::Number(n) => return Ok(n),
+            Raw::Text(t) => t,
+        };
+        let t = text.trim();
+        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let (digits, unit) = t.split_at(split);
+        let factor_ms: Option<u64> = match unit.trim() {
+            "ms" => Some(1),
+            "s" => Some(1_000),
+            "m" => Some(60_000),
+            "h" => Some(3_600_000),
+            "d" => Some(86_400_000),
+            _ => None,
+        };
+        match (digits.parse::<u64>(), factor_ms) {
+            (Ok(n), Some(f)) if (n * f) % unit_ms == 0 => Ok(n * f / unit_ms),
+            _ => Err(D::Error::custom(format!(
+                "invalid duration {text:?}: expected a number or a value like 500ms, 30s, 15m, 4h"
+            ))),
+        }
+    }
+
+    pub(super) fn secs<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        parse(d, 1_000)
+    }
+
+    pub(super) fn millis<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        parse(d, 1)
     }
 }
 

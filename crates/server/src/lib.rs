@@ -18,6 +18,7 @@ mod error;
 mod guard;
 mod health;
 mod ids;
+mod layers;
 mod legacy_sse;
 mod listener;
 mod live;

@@ -22,6 +22,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Serve one MCP client over stdin/stdout (newline-delimited JSON-RPC; logs on stderr).
     Stdio(serve::StdioArgs),
+    /// Validate a configuration file and print the effective configuration (secrets redacted).
+    CheckConfig(serve::CheckArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -41,6 +43,7 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
             Command::Stdio(args) => serve::run_stdio(args).await,
+            Command::CheckConfig(args) => serve::check_config(args),
         }
     });
     match result {

@@ -25,22 +25,24 @@ pub(crate) struct StdioArgs {
     config: Option<PathBuf>,
 }
 
-/// The configuration file (or defaults), with `SWITCHBOARD_SEALING_KEY`
-/// filling in a sealing key the file does not set.
+/// Defaults, then the file, then the environment.
 fn load_config(path: Option<&PathBuf>) -> Result<Config, String> {
-    let mut config = match path {
-        Some(path) => Config::from_file(path).map_err(|e| e.to_string())?,
-        None => Config::default(),
-    };
-    if config.sealing_key.is_none()
-        && let Ok(key) = std::env::var("SWITCHBOARD_SEALING_KEY")
-    {
-        config.sealing_key = Some(key);
-        config
-            .validate()
-            .map_err(|e| format!("invalid SWITCHBOARD_SEALING_KEY: {e}"))?;
-    }
-    Ok(config)
+    Config::load(path.map(PathBuf::as_path), std::env::vars()).map_err(|e| e.to_string())
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CheckArgs {
+    /// The TOML configuration file to check.
+    file: PathBuf,
+}
+
+/// `switchboard check-config FILE`: validate and print the effective
+/// configuration (file and environment applied), secrets redacted.
+pub(crate) fn check_config(args: CheckArgs) -> Result<(), String> {
+    let config = load_config(Some(&args.file))?;
+    print!("{}", config.redacted_toml());
+    eprintln!("{}: valid", args.file.display());
+    Ok(())
 }
 
 fn catalog(config: &Config) -> Result<Catalog, String> {
