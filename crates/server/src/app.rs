@@ -208,7 +208,9 @@ impl App {
 impl App {
     /// What ends a stream of this session.
     pub(crate) fn stream_end(&self, live: &crate::live::LiveSession) -> crate::sse::StreamEnd {
-        self.stream_end_on(live.closed.clone())
+        let mut end = self.stream_end_on(live.closed.clone());
+        end.session_streams = Some(live.open_streams.clone());
+        end
     }
 
     /// What ends a stream: `token`, or the server shutting down.
@@ -217,6 +219,7 @@ impl App {
             session: token,
             shutdown: self.0.shutdown.clone(),
             streams: self.0.metrics.open_streams.clone(),
+            session_streams: None,
         }
     }
 }

@@ -89,6 +89,9 @@ pub struct Config {
     /// Sessions one client identity (its address, until authentication) may
     /// hold. Default 2048.
     pub max_sessions_per_identity: usize,
+    /// SSE streams one session may hold open at once (GET streams are
+    /// refused with 429 beyond it). Default 8.
+    pub max_streams_per_session: usize,
     /// Connections per HTTP upstream (alias `MCP_CONNECTION_POOL_SIZE`; used
     /// by the gateway). Default 16.
     pub upstream_pool_size: usize,
@@ -123,6 +126,7 @@ impl Default for Config {
             evict_min_idle_secs: 60,
             session_queue_ms: 2000,
             max_sessions_per_identity: 2048,
+            max_streams_per_session: 8,
             upstream_pool_size: 16,
         }
     }
@@ -188,6 +192,10 @@ impl Config {
                 self.max_sessions_per_identity as u64,
             ),
             ("upstream_pool_size", self.upstream_pool_size as u64),
+            (
+                "max_streams_per_session",
+                self.max_streams_per_session as u64,
+            ),
         ];
         if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(((*key).to_owned(), "must be greater than 0".to_owned()));

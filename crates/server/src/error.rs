@@ -69,6 +69,8 @@ pub enum TransportError {
     Overloaded(switchboard_limits::Rejected),
     #[error("no room for a new session ({0}): try again shortly")]
     SessionCap(&'static str),
+    #[error("too many open streams: a session may hold {0}")]
+    StreamCap(usize),
 }
 
 impl TransportError {
@@ -96,6 +98,7 @@ impl TransportError {
             BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             UnknownSession | MethodNotFound(_) => StatusCode::NOT_FOUND,
             StreamConflict => StatusCode::CONFLICT,
+            StreamCap(_) => StatusCode::TOO_MANY_REQUESTS,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Store(_) | Overloaded(_) | SessionCap(_) => StatusCode::SERVICE_UNAVAILABLE,
             HandlerFailed => StatusCode::INTERNAL_SERVER_ERROR,
@@ -139,7 +142,10 @@ impl TransportError {
     /// The error response, naming the request's id when it is known.
     pub fn response_for(&self, id: Option<&RequestId>) -> Response {
         let mut resp = json_response(self.status(), error_json(id, &self.rpc()));
-        if self.status() == StatusCode::SERVICE_UNAVAILABLE {
+        if matches!(
+            self.status(),
+            StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS
+        ) {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }

@@ -146,6 +146,8 @@ pub(crate) struct LiveSession {
     /// Who opened the session on this node (for the per-identity cap).
     identity: std::sync::OnceLock<String>,
     created: std::time::Instant,
+    /// SSE responses of this session open right now (POST and GET).
+    pub(crate) open_streams: Arc<std::sync::atomic::AtomicUsize>,
     /// Cancelled when the session ends: every stream and handler stops.
     pub(crate) closed: CancellationToken,
 }
@@ -166,6 +168,7 @@ impl LiveSession {
             last_store_touch_ms: AtomicU64::new(now_ms()),
             identity: std::sync::OnceLock::new(),
             created: std::time::Instant::now(),
+            open_streams: Arc::default(),
             closed: CancellationToken::new(),
         }
     }

@@ -158,6 +158,7 @@ impl Metrics {
             "queue_full",
             "queue_timeout",
             "timeout",
+            "stream_cap",
         ] {
             let _ = m.rejections.get_or_create(&Reason { reason });
         }

@@ -1,6 +1,8 @@
 //! SSE framing and the response body of a stream.
 
 use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -49,10 +51,29 @@ pub(crate) struct StreamEnd {
     pub(crate) shutdown: CancellationToken,
     /// The open-streams gauge, counted while the body lives.
     pub(crate) streams: prometheus_client::metrics::gauge::Gauge,
+    /// The session's count of open streams, if the stream belongs to one.
+    pub(crate) session_streams: Option<Arc<AtomicUsize>>,
+}
+
+/// Holds one unit of a session's open-stream count while a body lives.
+struct SessionStream(Arc<AtomicUsize>);
+
+impl SessionStream {
+    fn new(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Self(count.clone())
+    }
+}
+
+impl Drop for SessionStream {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 struct State {
     _counted: crate::metrics::StreamGauge,
+    _session: Option<SessionStream>,
     /// Held while the body lives: dropping the body (client gone) cancels.
     _guard: Option<DropGuard>,
     first: Option<Bytes>,
@@ -84,6 +105,7 @@ pub(crate) fn response_guarded(
 ) -> Response {
     let state = State {
         _counted: crate::metrics::StreamGauge::new(&end.streams),
+        _session: end.session_streams.as_ref().map(SessionStream::new),
         _guard: guard,
         first,
         rx,

@@ -28,6 +28,16 @@ async fn serve(app: &App, headers: &HeaderMap) -> Result<Response, TransportErro
         return Err(TransportError::NotAcceptable("text/event-stream"));
     }
     let s = app.open_session(headers).await?;
+    let open = s
+        .live
+        .open_streams
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if open >= app.config().max_streams_per_session {
+        app.metrics().rejected("stream_cap");
+        return Err(TransportError::StreamCap(
+            app.config().max_streams_per_session,
+        ));
+    }
     let (log, buffer) = (app.event_log(), app.config().stream_buffer);
     let end = app.stream_end(&s.live);
     if let Some(last) = headers.get(LAST_EVENT_ID) {
