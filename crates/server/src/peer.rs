@@ -191,16 +191,9 @@ impl ClientPeer for LegacyPeer {
         let (id, answer) = self.live.expect_answer();
         self.emit(request_json(&id, method, &params)).await;
         let timeout = self.app.config().client_request_timeout();
-        let outcome = tokio::select! {
-            r = answer => r.map_err(|_| PeerError::Closed),
-            _ = tokio::time::sleep(timeout) => Err(PeerError::Timeout),
-            _ = self.live.closed.cancelled() => Err(PeerError::Closed),
-        };
+        let outcome = await_answer(answer, timeout, &self.live.closed).await;
         self.live.forget_answer(&id);
-        match outcome? {
-            Ok(result) => Ok(result),
-            Err(error) => Err(PeerError::Rejected(rpc_error_from(&error))),
-        }
+        outcome
     }
 
     async fn close_stream(&self) {
@@ -214,6 +207,22 @@ impl ClientPeer for LegacyPeer {
             slot.detach().await;
         }
     }
+}
+
+/// Wait for the client's answer to a server-to-client request: its result,
+/// or its error as `Rejected`; `Timeout` after `timeout`; `Closed` if the
+/// session (or connection) ends first.
+pub(crate) async fn await_answer(
+    answer: oneshot::Receiver<Result<Box<RawValue>, Box<RawValue>>>,
+    timeout: std::time::Duration,
+    closed: &tokio_util::sync::CancellationToken,
+) -> Result<Box<RawValue>, PeerError> {
+    let outcome = tokio::select! {
+        r = answer => r.map_err(|_| PeerError::Closed),
+        _ = tokio::time::sleep(timeout) => Err(PeerError::Timeout),
+        _ = closed.cancelled() => Err(PeerError::Closed),
+    };
+    outcome?.map_err(|error| PeerError::Rejected(rpc_error_from(&error)))
 }
 
 /// Read a client's JSON-RPC error object, tolerating odd shapes.

@@ -270,14 +270,8 @@ impl ClientPeer for Client {
         let (tx, rx) = oneshot::channel();
         lock(&self.pending).insert(id.clone(), tx);
         self.send(request_json(&id, method, &params)).await;
-        let outcome = tokio::select! {
-            r = rx => r.map_err(|_| PeerError::Closed),
-            _ = tokio::time::sleep(self.request_timeout) => Err(PeerError::Timeout),
-            _ = self.closed.cancelled() => Err(PeerError::Closed),
-        };
+        let outcome = crate::peer::await_answer(rx, self.request_timeout, &self.closed).await;
         lock(&self.pending).remove(&id);
-        outcome?.map_err(|e| {
-            PeerError::Rejected(RpcError::new(ErrorCode::INTERNAL_ERROR, e.get().to_owned()))
-        })
+        outcome
     }
 }
