@@ -24,6 +24,8 @@ enum Command {
     Stdio(serve::StdioArgs),
     /// Validate a configuration file and print the effective configuration (secrets redacted).
     CheckConfig(serve::CheckArgs),
+    /// Load-test a Streamable HTTP MCP server, Switchboard or not (loopback only unless --allow-remote).
+    Bench(switchboard_bench::BenchArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -44,6 +46,7 @@ fn main() -> std::process::ExitCode {
             Command::Serve(args) => serve::run(args).await,
             Command::Stdio(args) => serve::run_stdio(args).await,
             Command::CheckConfig(args) => serve::check_config(args),
+            Command::Bench(args) => bench(args).await,
         }
     });
     match result {
@@ -65,4 +68,15 @@ fn init_logging() {
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
+}
+
+/// `switchboard bench`: the report is printed; the exit status says whether
+/// every operation succeeded (rejections by an overloaded server are not
+/// failures of the load generator).
+async fn bench(args: switchboard_bench::BenchArgs) -> Result<(), String> {
+    let report = switchboard_bench::run_and_print(args).await?;
+    if report.errors > 0 {
+        return Err(format!("{} operations failed", report.errors));
+    }
+    Ok(())
 }

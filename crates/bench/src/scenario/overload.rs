@@ -1,0 +1,64 @@
+//! `overload`: many more clients than the server admits, calling flat out
+//! from the start. A legacy client without a session (never opened,
+//! rejected, or lost with a 4xx) opens one first. Admitted calls and
+//! rejections (503/429, of calls or of session opens) are timed apart.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::{Env, back_off, close_all, each, open};
+use crate::args::{Era, OverloadArgs};
+use crate::client::Client;
+use crate::procfs::Meter;
+use crate::progress::Measure;
+use crate::report::Report;
+use crate::stats::{ErrorKind, Stats};
+
+pub(crate) async fn run(env: &Env, args: &OverloadArgs) -> Result<Report, String> {
+    let calls = Arc::new(Stats::new());
+    let opens = Arc::new(Stats::new());
+    let meter = Meter::start(env.common.pid)?;
+    let progress = env.progress("overload", Measure::Time(env.common.duration), &calls);
+    let started = Instant::now();
+    let deadline = env.deadline();
+    let plan = Arc::clone(&env.plan);
+    let (c_stats, o_stats) = (Arc::clone(&calls), Arc::clone(&opens));
+    let clients = each(0..args.clients, move |who, _| {
+        let (calls, opens) = (Arc::clone(&c_stats), Arc::clone(&o_stats));
+        let mut c = Client::new(Arc::clone(&plan));
+        async move {
+            while Instant::now() < deadline {
+                step(who, &mut c, &calls, &opens).await;
+            }
+            c
+        }
+    })
+    .await;
+    let elapsed = started.elapsed();
+    progress.finish();
+    let mut totals = calls.totals();
+    let measured = meter.finish(totals.ok.len(), None);
+    close_all(clients, &opens).await;
+    totals.merge_failures(&opens.totals());
+    let mut report = env.report(args.clients, "tools/call");
+    report.fill(elapsed, &totals);
+    report.measured(measured);
+    Ok(report)
+}
+
+/// Open a session if the client needs one, else make one call.
+async fn step(who: usize, c: &mut Client, calls: &Stats, opens: &Stats) {
+    let t = Instant::now();
+    if c.era() == Era::Legacy && c.session.is_none() {
+        let r = open(c).await;
+        opens.record(who, t.elapsed(), &r);
+        back_off(&r).await;
+        return;
+    }
+    let r = c.call().await;
+    calls.record(who, t.elapsed(), &r);
+    if matches!(r, Err(ErrorKind::Http4xx)) {
+        c.session = None;
+    }
+    back_off(&r).await;
+}
