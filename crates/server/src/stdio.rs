@@ -164,7 +164,10 @@ async fn handle_line(client: &Arc<Client>, line: &[u8]) {
                 return client.send(line).await;
             }
             let client = client.clone();
-            tokio::spawn(async move { run(client, id, method, params).await });
+            // Registered before the task starts, so end of input waits for it.
+            let token = client.closed.child_token();
+            lock(&client.running).insert(id.clone(), token.clone());
+            tokio::spawn(async move { run(client, id, method, params, token).await });
         }
     }
 }
@@ -230,9 +233,13 @@ fn local_method(
     })
 }
 
-async fn run(client: Arc<Client>, id: RequestId, method: String, params: Option<Box<RawValue>>) {
-    let token = client.closed.child_token();
-    lock(&client.running).insert(id.clone(), token.clone());
+async fn run(
+    client: Arc<Client>,
+    id: RequestId,
+    method: String,
+    params: Option<Box<RawValue>>,
+    token: CancellationToken,
+) {
     let progress_token = params
         .as_deref()
         .and_then(|p| serde_json::from_str::<Value>(p.get()).ok())
