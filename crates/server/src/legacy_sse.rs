@@ -35,10 +35,7 @@ pub(crate) async fn open(
     peer: Option<axum::Extension<crate::listener::PeerAddr>>,
     headers: HeaderMap,
 ) -> Response {
-    let client = peer.map_or_else(
-        || "unknown".to_owned(),
-        |axum::Extension(p)| p.0.ip().to_string(),
-    );
+    let client = crate::listener::identity(peer);
     open_stream(&app, &client, &headers)
         .await
         .unwrap_or_else(IntoResponse::into_response)

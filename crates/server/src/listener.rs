@@ -86,6 +86,14 @@ pub async fn serve(
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PeerAddr(pub(crate) std::net::SocketAddr);
 
+/// Who a client is before authentication: its IP address.
+pub(crate) fn identity(peer: Option<axum::Extension<PeerAddr>>) -> String {
+    peer.map_or_else(
+        || "unknown".to_owned(),
+        |axum::Extension(p)| p.0.ip().to_string(),
+    )
+}
+
 /// The router, with the connection's remote address put in every request's
 /// extensions.
 #[derive(Debug, Clone)]

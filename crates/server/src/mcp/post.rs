@@ -24,7 +24,7 @@ pub(crate) async fn post(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let client = peer.map_or_else(|| "unknown".to_owned(), |Extension(p)| p.0.ip().to_string());
+    let client = crate::listener::identity(peer);
     serve(&app, &client, &headers, body)
         .await
         .unwrap_or_else(IntoResponse::into_response)
