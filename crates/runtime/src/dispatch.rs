@@ -55,7 +55,9 @@ struct ListParams {
     cursor: Option<String>,
 }
 
-fn parse<'a, T: Deserialize<'a>>(
+/// Read a method's params (absent params are `{}`); a mismatch is -32602
+/// naming the method. Shared by every front that answers methods itself.
+pub fn parse_params<'a, T: Deserialize<'a>>(
     method: &str,
     params: Option<&'a RawValue>,
 ) -> Result<T, RpcError> {
@@ -133,9 +135,9 @@ impl Catalog {
                 |c| c.prompts.iter().map(|p| &p.definition),
                 "prompts",
             ),
-            methods::TOOLS_CALL => self.call_tool(parse(method, params)?, ctx).await,
-            methods::RESOURCES_READ => self.read_resource(parse(method, params)?, ctx).await,
-            methods::PROMPTS_GET => self.get_prompt(parse(method, params)?, ctx).await,
+            methods::TOOLS_CALL => self.call_tool(parse_params(method, params)?, ctx).await,
+            methods::RESOURCES_READ => self.read_resource(parse_params(method, params)?, ctx).await,
+            methods::PROMPTS_GET => self.get_prompt(parse_params(method, params)?, ctx).await,
             methods::COMPLETION_COMPLETE => {
                 Ok(self.complete(params.map(RawValue::get).unwrap_or("{}"))?)
             }
@@ -153,7 +155,7 @@ impl Catalog {
     where
         I: ExactSizeIterator<Item = &'a Value>,
     {
-        let p: ListParams = parse(method, params)?;
+        let p: ListParams = parse_params(method, params)?;
         Ok(self.page(items(self), p.cursor.as_deref(), key)?)
     }
 

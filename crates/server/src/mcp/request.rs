@@ -9,7 +9,7 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use switchboard_proto::{ErrorCode, RequestId, RpcError, error_json, methods, response_json};
 use switchboard_runtime::{
-    Catalog, ClientPeer, HandlerError, LogFilter, LogLevel, RequestContextBuilder,
+    Catalog, ClientPeer, HandlerError, LogFilter, LogLevel, RequestContextBuilder, parse_params,
 };
 use switchboard_store::EventId;
 use tokio::sync::oneshot;
@@ -215,14 +215,6 @@ struct UriParams {
     uri: String,
 }
 
-fn parse<'a, T: Deserialize<'a>>(
-    method: &str,
-    params: Option<&'a RawValue>,
-) -> Result<T, RpcError> {
-    serde_json::from_str(params.map(RawValue::get).unwrap_or("{}"))
-        .map_err(|e| RpcError::invalid_params(format!("{method}: {e}")))
-}
-
 /// The methods that touch session state rather than the catalog; `None`
 /// for any other method.
 pub(crate) async fn session_method(
@@ -234,7 +226,7 @@ pub(crate) async fn session_method(
     let answer = match method {
         methods::PING => Ok(json!({})),
         methods::INITIALIZE => return Err(TransportError::AlreadyInitialized),
-        methods::SET_LEVEL => match parse::<LevelParams>(method, params) {
+        methods::SET_LEVEL => match parse_params::<LevelParams>(method, params) {
             Ok(p) if LogLevel::parse(&p.level).is_some() => {
                 let mut record = s.record.clone();
                 record.log_level = Some(p.level);
@@ -266,7 +258,7 @@ async fn subscription(
     } else {
         methods::RESOURCES_UNSUBSCRIBE
     };
-    let uri = match parse::<UriParams>(method, params) {
+    let uri = match parse_params::<UriParams>(method, params) {
         Ok(p) => p.uri,
         Err(e) => return Ok(Err(e)),
     };
