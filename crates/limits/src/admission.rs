@@ -1,10 +1,11 @@
 //! The in-flight cap and its fair queue.
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::oneshot;
+mod queue;
+
+use queue::{Ask, State};
 
 /// Why a request was not admitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,30 +26,69 @@ impl Rejected {
     }
 }
 
-/// A slot of in-flight work; dropping it frees the slot for the next waiter.
+/// Who is asking for a slot.
+#[derive(Debug, Clone, Copy)]
+pub struct Ticket<'a> {
+    /// The tenant the request counts against.
+    pub tenant: &'a str,
+    /// The tenant's weight: its grants per round while it has waiters (0 is
+    /// taken as 1). The latest ticket of a tenant sets it.
+    pub weight: u32,
+    /// The tenant's own cap on its running requests, if any (0 is taken as
+    /// 1). The latest ticket of a tenant sets it.
+    pub max_running: Option<usize>,
+    /// A session or client within the tenant; the tenant's grants go round
+    /// its keys in turn.
+    pub key: &'a str,
+}
+
+/// A slot of in-flight work; dropping it frees the slot (and the tenant's
+/// running place) for the next waiter.
 #[derive(Debug)]
 pub struct Permit {
     admission: Arc<Shared>,
+    tenant: Arc<str>,
+}
+
+impl Permit {
+    /// The tenant this permit counts against.
+    pub fn tenant(&self) -> &str {
+        &self.tenant
+    }
 }
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        self.admission.release();
+        self.admission.release(&self.tenant);
     }
 }
 
 /// A snapshot for metrics and capacity warnings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AdmissionStats {
+    /// Requests holding a slot.
     pub in_flight: usize,
+    /// Requests waiting for one.
     pub queued: usize,
+    /// The cap on `in_flight`.
     pub max_in_flight: usize,
+    /// The cap on `queued`.
     pub max_queue: usize,
+}
+
+/// One tenant's share of the admission, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TenantStats {
+    /// The tenant's requests holding a slot.
+    pub running: usize,
+    /// The tenant's requests waiting for one.
+    pub queued: usize,
 }
 
 /// A queued waiter that removes itself if its future is dropped.
 struct Waiting<'a> {
     shared: &'a Shared,
+    tenant: &'a str,
     key: &'a str,
     id: u64,
     armed: bool,
@@ -56,29 +96,11 @@ struct Waiting<'a> {
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        if self.armed && !self.shared.lock().remove(self.key, self.id) {
+        if self.armed && !self.shared.lock().remove(self.tenant, self.key, self.id) {
             // Granted as we left: give the slot back.
-            self.shared.release();
+            self.shared.release(self.tenant);
         }
     }
-}
-
-#[derive(Debug)]
-struct Line {
-    weight: u32,
-    /// Turns left in this round.
-    credit: u32,
-    waiters: VecDeque<(u64, oneshot::Sender<()>)>,
-}
-
-#[derive(Debug, Default)]
-struct State {
-    in_flight: usize,
-    queued: usize,
-    next_id: u64,
-    lines: HashMap<Arc<str>, Line>,
-    /// Keys with waiters, in turn order.
-    ring: VecDeque<Arc<str>>,
 }
 
 #[derive(Debug)]
@@ -89,12 +111,20 @@ struct Shared {
 }
 
 /// A cap on in-flight work with a bounded, fair, deadline-bound queue.
+///
+/// Waiters are served by two-level deficit round-robin: across tenants by
+/// weight (a tenant gets `weight` grants per round while it has eligible
+/// waiters), and within a tenant round-robin across its keys (one grant per
+/// key per turn). A tenant at its own `max_running` is skipped, its waiters
+/// kept in the queue, until one of its permits drops.
 #[derive(Debug, Clone)]
 pub struct Admission {
     shared: Arc<Shared>,
 }
 
 impl Admission {
+    /// At most `max_in_flight` (at least 1) requests run at once and at most
+    /// `max_queue` wait.
     pub fn new(max_in_flight: usize, max_queue: usize) -> Self {
         Self {
             shared: Arc::new(Shared {
@@ -106,56 +136,86 @@ impl Admission {
     }
 
     /// Wait for a slot as `key` (with `weight` turns per round), for at most
-    /// `deadline`.
+    /// `deadline`: [`admit`](Self::admit) with `key` as its own tenant and
+    /// no tenant cap.
     pub async fn acquire(
         &self,
         key: &str,
         weight: u32,
         deadline: Duration,
     ) -> Result<Permit, Rejected> {
+        let ticket = Ticket {
+            tenant: key,
+            weight,
+            max_running: None,
+            key,
+        };
+        self.admit(ticket, deadline).await
+    }
+
+    /// Wait for a slot for `ticket`, for at most `deadline`.
+    ///
+    /// Granted at once if a slot is free, the tenant is under its cap and
+    /// none of its requests are waiting; otherwise queued (refused with
+    /// [`Rejected::QueueFull`] if the queue is full), even when the only
+    /// thing in the way is the tenant's own cap.
+    pub async fn admit(&self, ticket: Ticket<'_>, deadline: Duration) -> Result<Permit, Rejected> {
+        let ask = Ask {
+            tenant: ticket.tenant,
+            key: ticket.key,
+            weight: ticket.weight.max(1),
+            max_running: ticket.max_running.map(|m| m.max(1)),
+        };
+        let max_in_flight = self.shared.max_in_flight;
         let (id, rx) = {
             let mut st = self.shared.lock();
-            if st.in_flight < self.shared.max_in_flight && st.queued == 0 {
-                st.in_flight += 1;
-                return Ok(self.permit());
+            if let Some(tenant) = st.try_take(ask, max_in_flight) {
+                return Ok(self.permit(tenant));
             }
             if st.queued >= self.shared.max_queue {
                 return Err(Rejected::QueueFull);
             }
-            st.enqueue(key, weight.max(1))
+            let queued = st.enqueue(ask);
+            // The ticket may have raised its tenant's cap.
+            st.dispatch(max_in_flight);
+            queued
         };
         // If this future is dropped while waiting (the client left), the
-        // guard takes the waiter out of the queue.
+        // guard takes the waiter out of the queue, or gives back the slot
+        // granted as it left.
         let mut guard = Waiting {
             shared: &self.shared,
-            key,
+            tenant: ticket.tenant,
+            key: ticket.key,
             id,
             armed: true,
         };
         let outcome = tokio::time::timeout(deadline, rx).await;
         guard.armed = false;
         match outcome {
-            Ok(Ok(())) => Ok(self.permit()),
+            Ok(Ok(())) => Ok(self.permit(Arc::from(ticket.tenant))),
             // Our sender vanished only if the admission itself went away.
             Ok(Err(_)) => Err(Rejected::Timeout),
             Err(_) => {
-                if self.shared.lock().remove(key, id) {
+                if self.shared.lock().remove(ticket.tenant, ticket.key, id) {
                     Err(Rejected::Timeout)
                 } else {
                     // Granted in the same instant the deadline passed: the
                     // slot is ours, take it rather than leak it.
-                    Ok(self.permit())
+                    Ok(self.permit(Arc::from(ticket.tenant)))
                 }
             }
         }
     }
 
-    fn permit(&self) -> Permit {
+    fn permit(&self, tenant: Arc<str>) -> Permit {
         Permit {
             admission: self.shared.clone(),
+            tenant,
         }
     }
 
+    /// The whole admission's numbers.
     pub fn stats(&self) -> AdmissionStats {
         let st = self.shared.lock();
         AdmissionStats {
@@ -165,6 +225,13 @@ impl Admission {
             max_queue: self.shared.max_queue,
         }
     }
+
+    /// One tenant's numbers (zero for a tenant with nothing running or
+    /// queued).
+    pub fn tenant_stats(&self, tenant: &str) -> TenantStats {
+        let (running, queued) = self.shared.lock().tenant(tenant);
+        TenantStats { running, queued }
+    }
 }
 
 impl Shared {
@@ -172,77 +239,18 @@ impl Shared {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A slot was freed: hand it to the next waiter in turn, if any.
-    fn release(&self) {
+    /// A slot of `tenant` was freed: hand free slots to the next eligible
+    /// waiters.
+    fn release(&self, tenant: &str) {
         let mut st = self.lock();
-        st.in_flight -= 1;
-        while st.in_flight < self.max_in_flight {
-            let Some(tx) = st.next_waiter() else { break };
-            st.in_flight += 1;
-            if tx.send(()).is_err() {
-                st.in_flight -= 1; // the waiter gave up; try the next
-            }
-        }
+        st.release(tenant);
+        st.dispatch(self.max_in_flight);
     }
 }
 
-impl State {
-    fn enqueue(&mut self, key: &str, weight: u32) -> (u64, oneshot::Receiver<()>) {
-        let (tx, rx) = oneshot::channel();
-        let id = self.next_id;
-        self.next_id += 1;
-        self.queued += 1;
-        let key: Arc<str> = Arc::from(key);
-        let line = self.lines.entry(key.clone()).or_insert_with(|| Line {
-            weight,
-            credit: weight,
-            waiters: VecDeque::new(),
-        });
-        line.weight = weight;
-        if line.waiters.is_empty() {
-            self.ring.push_back(key);
-        }
-        line.waiters.push_back((id, tx));
-        (id, rx)
-    }
-
-    /// Deficit round-robin: the key at the front of the ring takes one turn
-    /// of its credit; out of credit or waiters, it goes to the back.
-    fn next_waiter(&mut self) -> Option<oneshot::Sender<()>> {
-        let key = self.ring.pop_front()?;
-        let line = self.lines.get_mut(&key)?;
-        let (_, tx) = line.waiters.pop_front()?;
-        self.queued -= 1;
-        line.credit = line.credit.saturating_sub(1);
-        if line.waiters.is_empty() {
-            self.lines.remove(&key);
-        } else if line.credit == 0 {
-            line.credit = line.weight;
-            self.ring.push_back(key);
-        } else {
-            self.ring.push_front(key);
-        }
-        Some(tx)
-    }
-
-    /// Take a waiter out of the queue (its deadline passed); false if it was
-    /// already granted.
-    fn remove(&mut self, key: &str, id: u64) -> bool {
-        let Some(line) = self.lines.get_mut(key) else {
-            return false;
-        };
-        let Some(pos) = line.waiters.iter().position(|(w, _)| *w == id) else {
-            return false;
-        };
-        line.waiters.remove(pos);
-        self.queued -= 1;
-        if line.waiters.is_empty() {
-            self.lines.remove(key);
-            self.ring.retain(|k| &**k != key);
-        }
-        true
-    }
-}
-
+#[cfg(test)]
+mod leak_tests;
+#[cfg(test)]
+mod tenant_tests;
 #[cfg(test)]
 mod tests;

@@ -1,12 +1,19 @@
-//! Admission control for Switchboard.
+//! Admission control and rate limiting for Switchboard.
 //!
 //! [`Admission`] caps the work running at once. Requests beyond the cap wait
 //! in a bounded queue, for at most a deadline, and are let in fairly: the
-//! queue holds one line per key (a session today, a tenant and its sessions
-//! later), and a freed slot goes to the next key in round-robin order, so a
-//! key that floods requests gets its turn like every other key instead of
-//! starving them. Weights give a key that many turns per round.
+//! queue holds one line per tenant and, within it, one per key (a session or
+//! client). A freed slot goes to the next tenant in deficit round-robin
+//! order (a tenant's weight is its grants per round), and within a tenant to
+//! its next key in turn, so a key or tenant that floods requests gets its
+//! turn like every other instead of starving them. A tenant may also cap its
+//! own running requests; at its cap it waits while others use free slots.
+//!
+//! [`RateLimiter`] answers "may `key` do one more now?" by the generic cell
+//! rate algorithm; [`MemoryRateLimiter`] keeps its state in this process.
 
 mod admission;
+mod rate;
 
-pub use admission::{Admission, AdmissionStats, Permit, Rejected};
+pub use admission::{Admission, AdmissionStats, Permit, Rejected, TenantStats, Ticket};
+pub use rate::{Decision, LimiterError, MemoryRateLimiter, Rate, RateLimiter};
