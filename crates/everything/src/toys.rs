@@ -11,6 +11,36 @@ fn number(args: &Map<String, Value>, name: &str) -> Result<f64, ToolError> {
         .ok_or_else(|| ToolError::InvalidArguments(format!("\"{name}\" must be a number")))
 }
 
+async fn whoami(ctx: RequestContext, args: Map<String, Value>) -> Result<ToolResult, ToolError> {
+    let caller = ctx.caller();
+    let nonce = args
+        .get("nonce")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let steps = args
+        .get("steps")
+        .and_then(Value::as_u64)
+        .unwrap_or(0)
+        .min(20);
+    let delay = args
+        .get("delay_ms")
+        .and_then(Value::as_u64)
+        .unwrap_or(0)
+        .min(1000);
+    let who = json!({
+        "tenant": &*caller.tenant,
+        "subject": &*caller.subject,
+        "session": caller.session.as_deref(),
+        "nonce": nonce,
+    });
+    for step in 1..=steps {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+        ctx.progress(step as f64, Some(steps as f64), Some(&who.to_string()))
+            .await;
+    }
+    Ok(ToolResult::text(who.to_string()).with_structured(who))
+}
+
 pub(crate) fn register(b: CatalogBuilder) -> CatalogBuilder {
     b.tool(
         Tool::new(
@@ -52,6 +82,18 @@ pub(crate) fn register(b: CatalogBuilder) -> CatalogBuilder {
             Ok(ToolResult::text(format!("slept {ms} ms")))
         },
     ))
+    .tool(
+        Tool::new(
+            "whoami",
+            "Tells who is calling (tenant, principal, session) and echoes `nonce`; with `steps`, first sends that many progress notifications carrying the same identity, `delay_ms` apart",
+            json!({"type": "object", "properties": {
+                "nonce": {"type": "string"},
+                "steps": {"type": "integer", "minimum": 0, "maximum": 20},
+                "delay_ms": {"type": "integer", "minimum": 0, "maximum": 1000}}}),
+            whoami,
+        )
+        .annotations(json!({"readOnlyHint": true})),
+    )
     .tool(Tool::new(
         "now",
         "The server's current time, in Unix milliseconds and RFC 3339 (UTC)",

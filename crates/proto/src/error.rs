@@ -22,6 +22,12 @@ impl ErrorCode {
     pub const RESOURCE_NOT_FOUND: Self = Self(-32002);
     /// The request timed out on the server.
     pub const REQUEST_TIMEOUT: Self = Self(-32003);
+    /// The caller is not authenticated (HTTP 401) or lacks a scope (403).
+    pub const UNAUTHORIZED: Self = Self(-32004);
+    /// A quota of the caller's tenant is used up (HTTP 429).
+    pub const QUOTA_EXCEEDED: Self = Self(-32005);
+    /// A rate limit was hit (HTTP 429); `data.limit` says which.
+    pub const RATE_LIMITED: Self = Self(-32029);
     /// The request was cancelled.
     pub const REQUEST_CANCELLED: Self = Self(-32800);
     /// 2026-07-28: a mirrored header is missing or does not match the body.

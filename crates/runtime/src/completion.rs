@@ -4,6 +4,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use switchboard_proto::RpcError;
 
+use crate::caller::Access;
 use crate::catalog::Catalog;
 
 /// At most this many values are returned (the spec's limit).
@@ -33,7 +34,7 @@ struct Argument {
 }
 
 impl Catalog {
-    pub(crate) fn complete(&self, params: &str) -> Result<Value, RpcError> {
+    pub(crate) fn complete(&self, params: &str, access: &dyn Access) -> Result<Value, RpcError> {
         let p: Params = serde_json::from_str(params)
             .map_err(|e| RpcError::invalid_params(format!("completion/complete: {e}")))?;
         let candidates = match &p.reference {
@@ -42,6 +43,7 @@ impl Catalog {
                     .prompt_index
                     .get(name)
                     .map(|&i| &self.prompts[i])
+                    .filter(|_| access.prompt(name))
                     .ok_or_else(|| RpcError::invalid_params(format!("unknown prompt: {name}")))?;
                 prompt.completions.get(&p.argument.name)
             }
@@ -49,7 +51,7 @@ impl Catalog {
                 let template = self
                     .templates
                     .iter()
-                    .find(|t| t.uri_template() == uri)
+                    .find(|t| t.uri_template() == uri && access.resource(uri))
                     .ok_or_else(|| {
                         RpcError::invalid_params(format!("unknown resource template: {uri}"))
                     })?;

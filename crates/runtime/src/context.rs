@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use switchboard_proto::{RequestId, RpcError, methods};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
+use crate::caller::Caller;
 use crate::events::{EventBus, ServerEvent};
 
 /// Log severities of `notifications/message`, lowest first (RFC 5424 order).
@@ -152,6 +153,7 @@ struct Inner {
     next_key: std::sync::atomic::AtomicU32,
     stateless: bool,
     bus: Arc<dyn EventBus>,
+    caller: Caller,
 }
 
 /// What a handler sees of the request it serves. Cheap to clone.
@@ -177,6 +179,7 @@ pub struct RequestContextBuilder {
     client_capabilities: Option<Value>,
     cancel: CancellationToken,
     stateless: bool,
+    caller: Caller,
 }
 
 impl fmt::Debug for RequestContextBuilder {
@@ -196,6 +199,7 @@ impl RequestContextBuilder {
             client_capabilities: None,
             cancel: CancellationToken::new(),
             stateless: false,
+            caller: Caller::anonymous(),
         }
     }
 
@@ -223,6 +227,13 @@ impl RequestContextBuilder {
         self
     }
 
+    /// Who sends the request, and what they may use (default: anonymous,
+    /// allowed everything).
+    pub fn caller(mut self, caller: Caller) -> Self {
+        self.caller = caller;
+        self
+    }
+
     /// The token that cancels this request.
     pub fn cancel(mut self, token: CancellationToken) -> Self {
         self.cancel = token;
@@ -242,6 +253,7 @@ impl RequestContextBuilder {
                 bus,
                 next_key: Default::default(),
                 stateless: self.stateless,
+                caller: self.caller,
             }),
         }
     }
@@ -251,6 +263,11 @@ impl RequestContext {
     /// The id of the request being served.
     pub fn request_id(&self) -> &RequestId {
         &self.inner.request_id
+    }
+
+    /// Who sends the request: tenant, subject, session and their policy.
+    pub fn caller(&self) -> &Caller {
+        &self.inner.caller
     }
 
     /// Shared application state registered with the catalog

@@ -110,58 +110,56 @@ impl Catalog {
         params: Option<&RawValue>,
         ctx: RequestContext,
     ) -> Result<Value, HandlerError> {
+        let access = ctx.caller().access.clone();
         match method {
-            methods::TOOLS_LIST => self.list(
-                method,
-                params,
-                |c| c.tools.iter().map(|t| t.definition()),
-                "tools",
-            ),
-            methods::RESOURCES_LIST => self.list(
-                method,
-                params,
-                |c| c.resources.iter().map(|r| &r.definition),
-                "resources",
-            ),
-            methods::RESOURCES_TEMPLATES_LIST => self.list(
-                method,
-                params,
-                |c| c.templates.iter().map(|t| &t.definition),
-                "resourceTemplates",
-            ),
-            methods::PROMPTS_LIST => self.list(
-                method,
-                params,
-                |c| c.prompts.iter().map(|p| &p.definition),
-                "prompts",
-            ),
+            methods::TOOLS_LIST => {
+                let items = self.tools.iter().filter(|t| access.tool(t.name()));
+                self.list(method, params, items.map(|t| t.definition()), "tools")
+            }
+            methods::RESOURCES_LIST => {
+                let items = self.resources.iter().filter(|r| access.resource(&r.uri));
+                self.list(method, params, items.map(|r| &r.definition), "resources")
+            }
+            methods::RESOURCES_TEMPLATES_LIST => {
+                let items = self
+                    .templates
+                    .iter()
+                    .filter(|t| access.resource(t.uri_template()));
+                let defs = items.map(|t| &t.definition);
+                self.list(method, params, defs, "resourceTemplates")
+            }
+            methods::PROMPTS_LIST => {
+                let items = self.prompts.iter().filter(|p| access.prompt(&p.name));
+                self.list(method, params, items.map(|p| &p.definition), "prompts")
+            }
             methods::TOOLS_CALL => self.call_tool(parse_params(method, params)?, ctx).await,
             methods::RESOURCES_READ => self.read_resource(parse_params(method, params)?, ctx).await,
             methods::PROMPTS_GET => self.get_prompt(parse_params(method, params)?, ctx).await,
             methods::COMPLETION_COMPLETE => {
-                Ok(self.complete(params.map(RawValue::get).unwrap_or("{}"))?)
+                let text = params.map(RawValue::get).unwrap_or("{}");
+                Ok(self.complete(text, &*access)?)
             }
             other => Err(RpcError::method_not_found(other).into()),
         }
     }
 
-    fn list<'a, I>(
+    /// One page of the items the caller may see.
+    fn list<'a>(
         &'a self,
         method: &str,
         params: Option<&RawValue>,
-        items: impl FnOnce(&'a Catalog) -> I,
+        items: impl Iterator<Item = &'a Value>,
         key: &str,
-    ) -> Result<Value, HandlerError>
-    where
-        I: ExactSizeIterator<Item = &'a Value>,
-    {
+    ) -> Result<Value, HandlerError> {
         let p: ListParams = parse_params(method, params)?;
-        Ok(self.page(items(self), p.cursor.as_deref(), key)?)
+        let visible: Vec<&Value> = items.collect();
+        Ok(self.page(visible.into_iter(), p.cursor.as_deref(), key)?)
     }
 
     async fn call_tool(&self, p: CallParams, ctx: RequestContext) -> Result<Value, HandlerError> {
         let tool = self
             .tool(&p.name)
+            .filter(|_| ctx.caller().access.tool(&p.name))
             .ok_or_else(|| RpcError::invalid_params(format!("unknown tool: {}", p.name)))?;
         let args = match p.arguments {
             None | Some(Value::Null) => Map::new(),
@@ -196,7 +194,10 @@ impl Catalog {
         p: ReadParams,
         ctx: RequestContext,
     ) -> Result<Value, HandlerError> {
-        let (reader, vars) = if let Some(&i) = self.resource_index.get(&p.uri) {
+        let allowed = ctx.caller().access.resource(&p.uri);
+        let (reader, vars) = if !allowed {
+            return Err(resource_not_found(&p.uri));
+        } else if let Some(&i) = self.resource_index.get(&p.uri) {
             (self.resources[i].reader.clone(), HashMap::new())
         } else if let Some((t, vars)) = self
             .templates
@@ -205,12 +206,7 @@ impl Catalog {
         {
             (t.reader.clone(), vars)
         } else {
-            return Err(RpcError::new(
-                ErrorCode::RESOURCE_NOT_FOUND,
-                format!("resource not found: {}", p.uri),
-            )
-            .with_data(json!({"uri": p.uri}))
-            .into());
+            return Err(resource_not_found(&p.uri));
         };
         let contents = tokio::select! {
             r = reader(ctx.clone(), p.uri, vars) => r,
@@ -233,6 +229,7 @@ impl Catalog {
             .prompt_index
             .get(&p.name)
             .map(|&i| &self.prompts[i])
+            .filter(|_| ctx.caller().access.prompt(&p.name))
             .ok_or_else(|| RpcError::invalid_params(format!("unknown prompt: {}", p.name)))?;
         let mut args = HashMap::new();
         for (k, v) in p.arguments.unwrap_or_default() {
@@ -259,6 +256,17 @@ impl Catalog {
         };
         result.map(|r| r.into_json()).map_err(protocol_error)
     }
+}
+
+/// The answer for a resource that does not exist or is not the caller's to
+/// read: the same in both cases.
+fn resource_not_found(uri: &str) -> HandlerError {
+    RpcError::new(
+        ErrorCode::RESOURCE_NOT_FOUND,
+        format!("resource not found: {uri}"),
+    )
+    .with_data(json!({"uri": uri}))
+    .into()
 }
 
 /// Tool failures become `isError` results; protocol failures stay errors.

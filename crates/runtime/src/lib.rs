@@ -8,6 +8,7 @@
 //! transport implements: the handler never knows which protocol era or
 //! transport carries it.
 
+mod caller;
 mod catalog;
 mod completion;
 pub mod content;
@@ -22,6 +23,7 @@ mod tool;
 mod uri_template;
 
 pub use async_trait::async_trait;
+pub use caller::{Access, AllowAll, Caller};
 pub use catalog::{Catalog, CatalogBuilder, ServerInfo};
 pub use context::{
     ClientPeer, LogFilter, LogLevel, PeerError, RequestContext, RequestContextBuilder,

@@ -4,18 +4,19 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
-use switchboard_limits::{Admission, Permit};
+use switchboard_limits::{Admission, MemoryRateLimiter, RateLimiter};
 use switchboard_runtime::Catalog;
 use switchboard_store::{EventLog, MemoryEventLog, MemorySessionStore, SessionStore, StoreError};
 use tokio_util::sync::CancellationToken;
 
+use crate::audit::Audit;
 use crate::capacity::Capacity;
 use crate::config::Config;
-use crate::error::TransportError;
 use crate::guard::HostPolicy;
 use crate::live::Registry;
 use crate::metrics::Metrics;
 use crate::modern::seal::Sealer;
+use crate::tenant::Tenants;
 use crate::{health, legacy_sse, mcp};
 
 #[derive(Debug)]
@@ -30,6 +31,9 @@ struct Inner {
     admission: Admission,
     capacity: Capacity,
     metrics: Metrics,
+    tenants: Tenants,
+    audit: Audit,
+    limiter: Arc<dyn RateLimiter>,
     shutdown: CancellationToken,
 }
 
@@ -45,9 +49,27 @@ pub struct AppBuilder {
     catalog: Arc<Catalog>,
     store: Option<Arc<dyn SessionStore>>,
     event_log: Option<Arc<dyn EventLog>>,
+    limiter: Option<Arc<dyn RateLimiter>>,
+}
+
+/// Why an [`App`] could not be built from its configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("invalid tenants or credentials: {0}")]
+    Tenants(String),
+    #[error("cannot open the audit log {path:?}: {source}")]
+    Audit {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 impl AppBuilder {
+    pub fn rate_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
+        self.limiter = Some(limiter);
+        self
+    }
+
     pub fn store(mut self, store: Arc<dyn SessionStore>) -> Self {
         self.store = Some(store);
         self
@@ -58,7 +80,25 @@ impl AppBuilder {
         self
     }
 
+    /// Build the app; fails on credentials that cannot be used or an
+    /// audit log that cannot be opened.
+    pub fn try_build(self) -> Result<App, BuildError> {
+        let tenants = Tenants::new(&self.config).map_err(BuildError::Tenants)?;
+        let sink = &self.config.auth.audit;
+        let audit = Audit::open(sink).map_err(|source| BuildError::Audit {
+            path: sink.clone(),
+            source,
+        })?;
+        Ok(self.build_with(tenants, audit))
+    }
+
+    /// Build the app; panics where [`AppBuilder::try_build`] fails.
     pub fn build(self) -> App {
+        self.try_build()
+            .unwrap_or_else(|e| panic!("cannot build the app: {e}"))
+    }
+
+    fn build_with(self, tenants: Tenants, audit: Audit) -> App {
         let c = &self.config;
         let event_log = self.event_log.unwrap_or_else(|| {
             Arc::new(MemoryEventLog::new(c.event_log_events, c.event_log_bytes))
@@ -82,6 +122,11 @@ impl AppBuilder {
             admission: Admission::new(c.max_in_flight, c.max_queue),
             capacity: Capacity::default(),
             metrics: Metrics::new(),
+            tenants,
+            audit,
+            limiter: self
+                .limiter
+                .unwrap_or_else(|| Arc::new(MemoryRateLimiter::new())),
             store: self
                 .store
                 .unwrap_or_else(|| Arc::new(MemorySessionStore::new())),
@@ -101,6 +146,7 @@ impl App {
             catalog,
             store: None,
             event_log: None,
+            limiter: None,
         }
     }
 
@@ -120,6 +166,11 @@ impl App {
             .route("/health", get(health::alive))
             .route("/readyz", get(health::ready))
             .route("/metrics", get(health::metrics))
+            .route(crate::gate::METADATA_PATH, get(crate::metadata::document))
+            .route(
+                &format!("{}/{{*resource}}", crate::gate::METADATA_PATH),
+                get(crate::metadata::document),
+            )
             .with_state(self.clone())
     }
 
@@ -143,20 +194,20 @@ impl App {
         &self.0.registry
     }
 
-    /// Wait for a running slot as `key` (a session, or a stateless client's
-    /// address), or refuse with 503.
-    pub(crate) async fn admit(&self, key: &str) -> Result<Permit, TransportError> {
-        let start = std::time::Instant::now();
-        let admitted = self
-            .0
-            .admission
-            .acquire(key, 1, self.0.config.queue_deadline())
-            .await;
-        self.0.metrics.queue_waited(start.elapsed());
-        admitted.map_err(|rejected| {
-            self.0.metrics.rejected(rejected.reason());
-            TransportError::Overloaded(rejected)
-        })
+    pub(crate) fn admission(&self) -> &Admission {
+        &self.0.admission
+    }
+
+    pub(crate) fn tenants(&self) -> &Tenants {
+        &self.0.tenants
+    }
+
+    pub(crate) fn audit(&self) -> &Audit {
+        &self.0.audit
+    }
+
+    pub(crate) fn limiter(&self) -> &dyn RateLimiter {
+        &*self.0.limiter
     }
 
     pub(crate) fn metrics(&self) -> &Metrics {
@@ -184,6 +235,18 @@ impl App {
         &self.0.shutdown
     }
 
+    /// One line on how callers authenticate, for the start-up banner.
+    pub fn auth_summary(&self) -> String {
+        let t = self.tenants();
+        let tenants = t.all().filter(|t| &*t.id != "anonymous").count();
+        let anonymous = if t.anonymous_allowed() {
+            "anonymous access on"
+        } else {
+            "credentials required"
+        };
+        format!("{tenants} tenants, {anonymous}")
+    }
+
     /// Sessions live on this node.
     pub fn live_sessions(&self) -> usize {
         self.0.registry.len()
@@ -194,8 +257,10 @@ impl App {
     pub async fn end_session(&self, id: &str) -> Result<bool, StoreError> {
         if let Some(live) = self.0.registry.remove(id) {
             live.close();
-            if let Some(identity) = live.identity() {
+            if let Some((identity, tenant)) = live.owner() {
                 self.0.capacity.closed(identity);
+                self.0.capacity.closed(&crate::capacity::tenant_key(tenant));
+                self.0.metrics.tenant_sessions(tenant).dec();
             }
             self.0.metrics.session_ended(live.age());
         }
@@ -220,6 +285,7 @@ impl App {
             shutdown: self.0.shutdown.clone(),
             streams: self.0.metrics.open_streams.clone(),
             session_streams: None,
+            tenant_streams: None,
         }
     }
 }

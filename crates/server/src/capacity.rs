@@ -11,6 +11,7 @@ use tokio::sync::Notify;
 
 use crate::app::App;
 use crate::error::TransportError;
+use crate::tenant::Principal;
 
 /// What a new session meets at the cap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -62,12 +63,19 @@ impl Capacity {
 }
 
 impl App {
-    /// Make room for one more session of `identity`, or say why not.
-    pub(crate) async fn make_room(&self, identity: &str) -> Result<(), TransportError> {
+    /// Make room for one more session of `who`, or say why not.
+    pub(crate) async fn make_room(&self, who: &Principal) -> Result<(), TransportError> {
         let c = self.config();
-        if self.capacity().count(identity) >= c.max_sessions_per_identity {
+        if self.capacity().count(&who.identity()) >= c.max_sessions_per_identity {
             self.metrics().rejected("per_identity_cap");
             return Err(TransportError::SessionCap("per_identity_cap"));
+        }
+        if let Some(max) = who.tenant.max_sessions
+            && self.capacity().count(&tenant_key(&who.tenant.id)) >= max
+        {
+            self.metrics().tenant_rejected(&who.tenant.id, "quota");
+            self.security_event(who, None, "quota", None, "max_sessions");
+            return Err(TransportError::Quota("max_sessions"));
         }
         let policy = c.session_cap_policy;
         let deadline = tokio::time::Instant::now() + Duration::from_millis(c.session_queue_ms);
@@ -107,6 +115,11 @@ impl App {
         self.end_session(&victim).await?;
         Ok(true)
     }
+}
+
+/// The key under which a tenant's sessions are counted.
+pub(crate) fn tenant_key(tenant: &str) -> String {
+    format!("\0tenant:{tenant}")
 }
 
 /// Past this share of a cap, the node warns.

@@ -7,6 +7,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use crate::capacity::CapPolicy;
+pub use crate::tenant::config::{
+    AnonymousMode, ApiKeyConfig, AuthConfig, RateConfig, TenantConfig,
+};
+pub use crate::tenant::policy::Rules;
 
 /// Everything the HTTP front needs to know. Every field has a default, so an
 /// empty file is a valid configuration.
@@ -95,6 +99,10 @@ pub struct Config {
     /// Connections per HTTP upstream (alias `MCP_CONNECTION_POOL_SIZE`; used
     /// by the gateway). Default 16.
     pub upstream_pool_size: usize,
+    /// Authentication: anonymous access, JWT issuers, metadata, audit.
+    pub auth: AuthConfig,
+    /// The tenants sharing this server (`[[tenants]]`).
+    pub tenants: Vec<TenantConfig>,
 }
 
 impl Default for Config {
@@ -128,6 +136,8 @@ impl Default for Config {
             max_sessions_per_identity: 2048,
             max_streams_per_session: 8,
             upstream_pool_size: 16,
+            auth: AuthConfig::default(),
+            tenants: Vec::new(),
         }
     }
 }
@@ -203,7 +213,7 @@ impl Config {
         if let Some(key) = &self.sealing_key {
             decode_key(key).map_err(|e| ("sealing_key".to_owned(), e))?;
         }
-        Ok(())
+        crate::tenant::config::validate(&self.auth, &self.tenants)
     }
 
     /// The sealing key's bytes, if one is configured.
@@ -216,6 +226,11 @@ impl Config {
         let mut shown = self.clone();
         if shown.sealing_key.is_some() {
             shown.sealing_key = Some("<redacted>".into());
+        }
+        for jwt in &mut shown.auth.jwt {
+            if jwt.hs256_secret.is_some() {
+                jwt.hs256_secret = Some("<redacted>".into());
+            }
         }
         toml::to_string(&shown)
             .unwrap_or_else(|e| format!("# cannot show the configuration: {e}\n"))

@@ -71,6 +71,55 @@ pub enum TransportError {
     SessionCap(&'static str),
     #[error("too many open streams: a session may hold {0}")]
     StreamCap(usize),
+    #[error("unauthorized: {}", .0.description.as_deref().unwrap_or("a bearer token is required"))]
+    Unauthenticated(Challenge),
+    #[error("bad request: {}", .0.description.as_deref().unwrap_or("malformed credentials"))]
+    BadCredentials(Challenge),
+    #[error("forbidden: this tool needs the scopes {:?}", .0.scope.as_deref().unwrap_or_default())]
+    InsufficientScope(Challenge),
+    #[error("authentication is unavailable: {0}")]
+    AuthUnavailable(String),
+    #[error("rate limit exceeded ({limit}): retry in {} ms", retry_after.as_millis())]
+    RateLimited {
+        limit: &'static str,
+        retry_after: std::time::Duration,
+    },
+    #[error("tenant quota exceeded: {0}")]
+    Quota(&'static str),
+}
+
+/// A `WWW-Authenticate: Bearer` challenge (RFC 6750 §3, RFC 9728 §5.1).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Challenge {
+    /// The URL of this resource's protected-resource metadata.
+    pub resource_metadata: String,
+    /// `invalid_request`, `invalid_token` or `insufficient_scope`.
+    pub error: Option<&'static str>,
+    /// A human-readable reason (never the credential).
+    pub description: Option<String>,
+    /// The scopes needed, space-separated.
+    pub scope: Option<String>,
+}
+
+impl Challenge {
+    /// The header value.
+    pub fn header(&self) -> String {
+        let quote = |v: &str| v.replace(['"', '\\'], "'");
+        let mut parts = vec![format!(
+            "resource_metadata=\"{}\"",
+            quote(&self.resource_metadata)
+        )];
+        if let Some(e) = self.error {
+            parts.push(format!("error=\"{e}\""));
+        }
+        if let Some(d) = &self.description {
+            parts.push(format!("error_description=\"{}\"", quote(d)));
+        }
+        if let Some(s) = &self.scope {
+            parts.push(format!("scope=\"{}\"", quote(s)));
+        }
+        format!("Bearer {}", parts.join(", "))
+    }
 }
 
 impl TransportError {
@@ -91,7 +140,12 @@ impl TransportError {
             | MissingMeta(_)
             | MissingCapability(_)
             | BadRequestState(_)
+            | BadCredentials(_)
             | UnexpectedResponse => StatusCode::BAD_REQUEST,
+            Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            InsufficientScope(_) => StatusCode::FORBIDDEN,
+            RateLimited { .. } | Quota(_) => StatusCode::TOO_MANY_REQUESTS,
+            AuthUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ForbiddenOrigin(_) | ForbiddenHost(_) => StatusCode::FORBIDDEN,
             NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -112,9 +166,19 @@ impl TransportError {
             UnknownSession | MissingSession | BadSessionHeader => {
                 RpcError::new(ErrorCode::SESSION_ERROR, self.to_string())
             }
-            Store(_) | Overloaded(_) | SessionCap(_) => {
+            Store(_) | Overloaded(_) | SessionCap(_) | AuthUnavailable(_) => {
                 RpcError::new(ErrorCode::SERVER_BUSY, self.to_string())
             }
+            Unauthenticated(_) | InsufficientScope(_) | BadCredentials(_) => {
+                RpcError::new(ErrorCode::UNAUTHORIZED, self.to_string())
+            }
+            RateLimited { limit, retry_after } => {
+                RpcError::new(ErrorCode::RATE_LIMITED, self.to_string()).with_data(
+                    json!({"limit": limit, "retryAfterMs": retry_after.as_millis() as u64}),
+                )
+            }
+            Quota(quota) => RpcError::new(ErrorCode::QUOTA_EXCEEDED, self.to_string())
+                .with_data(json!({"quota": quota})),
             UnsupportedModernVersion(requested) => {
                 RpcError::new(ErrorCode::UNSUPPORTED_PROTOCOL_VERSION, self.to_string())
                     .with_data(json!({"supported": ALL_SUPPORTED, "requested": requested}))
@@ -139,15 +203,35 @@ impl IntoResponse for TransportError {
 }
 
 impl TransportError {
+    /// Seconds to wait before retrying, for 503 and 429.
+    fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            TransportError::RateLimited { retry_after, .. } => {
+                Some(retry_after.as_millis().div_ceil(1000).max(1) as u64)
+            }
+            _ if matches!(
+                self.status(),
+                StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS
+            ) =>
+            {
+                Some(1)
+            }
+            _ => None,
+        }
+    }
+
     /// The error response, naming the request's id when it is known.
     pub fn response_for(&self, id: Option<&RequestId>) -> Response {
+        use TransportError::*;
         let mut resp = json_response(self.status(), error_json(id, &self.rpc()));
-        if matches!(
-            self.status(),
-            StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS
-        ) {
+        if let Some(secs) = self.retry_after_secs() {
             resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if let Unauthenticated(c) | BadCredentials(c) | InsufficientScope(c) = self
+            && let Ok(v) = HeaderValue::from_str(&c.header())
+        {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
         }
         if matches!(self, TransportError::MethodNotAllowed) {
             resp.headers_mut()

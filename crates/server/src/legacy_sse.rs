@@ -47,9 +47,11 @@ async fn open_stream(
     headers: &HeaderMap,
 ) -> Result<Response, TransportError> {
     app.hosts().check(headers)?;
+    let who = app.authenticate(headers, client).await?;
     if !Accepts::from_headers(headers).sse {
         return Err(TransportError::NotAcceptable("text/event-stream"));
     }
+    let tenant_streams = app.stream_quota(&who)?;
     // The session exists from the moment the stream opens; `initialize`
     // fills in what the client says about itself.
     let placeholder = Hello {
@@ -57,7 +59,7 @@ async fn open_stream(
         capabilities: empty_object(),
         client_info: empty_object(),
     };
-    let sid = app.create_session(&placeholder, client).await?;
+    let sid = app.create_session(&placeholder, &who).await?;
     let live = app.registry().get_or_create(&sid, |_| {});
     let (rx, _) = live
         .standalone()
@@ -81,11 +83,13 @@ async fn open_stream(
             _ = closed.cancelled() => {}
         }
     });
+    let mut end = app.stream_end(&live);
+    end.tenant_streams = Some(tenant_streams);
     Ok(sse::response_guarded(
         Some(first),
         rx,
         app.config().keep_alive(),
-        app.stream_end(&live),
+        end,
         Some(guard),
     ))
 }
@@ -99,25 +103,29 @@ fn session_param(uri: &Uri) -> Option<&str> {
 /// `POST /messages?sessionId=…`: accepted at once; the answer goes on the stream.
 pub(crate) async fn message(
     State(app): State<App>,
+    peer: Option<axum::Extension<crate::listener::PeerAddr>>,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    post(&app, &uri, &headers, body)
+    let client = crate::listener::identity(peer);
+    post(&app, &client, &uri, &headers, body)
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn post(
     app: &App,
+    client: &str,
     uri: &Uri,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, TransportError> {
     app.hosts().check(headers)?;
+    let who = app.authenticate(headers, client).await?;
     guard::check_json_content_type(headers)?;
     let sid = session_param(uri).ok_or(TransportError::MissingSession)?;
-    let s = app.open_session_id(sid).await?;
+    let s = app.open_session_id(sid, &who).await?;
     let slot = s
         .live
         .standalone_if_open()
@@ -177,7 +185,10 @@ async fn serve_request(
     if let Some(answer) = answer {
         return send(app, &s, &slot, answer).await;
     }
-    let _permit = match app.admit(&s.live.id).await {
+    let gated = app
+        .gate(&s.who, &s.live.id, &method, params.as_deref())
+        .await;
+    let _permit = match gated {
         Ok(p) => p,
         Err(e) => return send(app, &s, &slot, error_json(Some(&id), &e.rpc())).await,
     };

@@ -11,10 +11,12 @@
 //! [`SessionStore`]: switchboard_store::SessionStore
 
 mod app;
+mod audit;
 mod capacity;
 mod config;
 mod era;
 mod error;
+mod gate;
 mod guard;
 mod health;
 mod ids;
@@ -23,6 +25,7 @@ mod legacy_sse;
 mod listener;
 mod live;
 mod mcp;
+mod metadata;
 mod metrics;
 mod modern;
 mod notifier;
@@ -30,9 +33,13 @@ mod peer;
 mod reaper;
 mod sse;
 mod stdio;
+mod tenant;
 
-pub use app::{App, AppBuilder};
-pub use config::{CapPolicy, Config, ConfigError};
+pub use app::{App, AppBuilder, BuildError};
+pub use config::{
+    AnonymousMode, ApiKeyConfig, AuthConfig, CapPolicy, Config, ConfigError, RateConfig, Rules,
+    TenantConfig,
+};
 pub use error::TransportError;
 pub use listener::serve;
 pub use stdio::serve_stdio;

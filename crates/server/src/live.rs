@@ -143,8 +143,9 @@ pub(crate) struct LiveSession {
     next_stream: AtomicU64,
     next_request: AtomicU64,
     last_store_touch_ms: AtomicU64,
-    /// Who opened the session on this node (for the per-identity cap).
-    identity: std::sync::OnceLock<String>,
+    /// Who opened the session on this node, and their tenant (for the
+    /// per-identity and per-tenant caps).
+    owner: std::sync::OnceLock<(String, Arc<str>)>,
     created: std::time::Instant,
     /// SSE responses of this session open right now (POST and GET).
     pub(crate) open_streams: Arc<std::sync::atomic::AtomicUsize>,
@@ -166,7 +167,7 @@ impl LiveSession {
             next_stream: AtomicU64::new(1),
             next_request: AtomicU64::new(1),
             last_store_touch_ms: AtomicU64::new(now_ms()),
-            identity: std::sync::OnceLock::new(),
+            owner: std::sync::OnceLock::new(),
             created: std::time::Instant::now(),
             open_streams: Arc::default(),
             closed: CancellationToken::new(),
@@ -197,12 +198,13 @@ impl LiveSession {
         self.created.elapsed()
     }
 
-    pub(crate) fn set_identity(&self, identity: &str) {
-        let _ = self.identity.set(identity.to_owned());
+    pub(crate) fn set_owner(&self, identity: &str, tenant: &Arc<str>) {
+        let _ = self.owner.set((identity.to_owned(), tenant.clone()));
     }
 
-    pub(crate) fn identity(&self) -> Option<&str> {
-        self.identity.get().map(String::as_str)
+    /// The identity and tenant that opened the session on this node.
+    pub(crate) fn owner(&self) -> Option<(&str, &str)> {
+        self.owner.get().map(|(i, t)| (i.as_str(), &**t))
     }
 
     /// Mirror the record's resource subscriptions (for event fan-out).

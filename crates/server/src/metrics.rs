@@ -35,6 +35,23 @@ struct Reason {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TenantOutcome {
+    tenant: String,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TenantLabel {
+    tenant: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TenantReason {
+    tenant: String,
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Resource {
     resource: &'static str,
 }
@@ -62,6 +79,11 @@ pub(crate) struct Metrics {
     evictions: Counter,
     expiries: Counter,
     capacity: Family<Resource, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    tenant_requests: Family<TenantOutcome, Counter>,
+    tenant_latency: Family<TenantLabel, Histogram, fn() -> Histogram>,
+    tenant_rejections: Family<TenantReason, Counter>,
+    tenant_sessions: Family<TenantLabel, Gauge>,
+    tenant_streams: Family<TenantLabel, Gauge>,
 }
 
 impl Metrics {
@@ -82,6 +104,11 @@ impl Metrics {
             evictions: Counter::default(),
             expiries: Counter::default(),
             capacity: Family::default(),
+            tenant_requests: Family::default(),
+            tenant_latency: Family::new_with_constructor(latency),
+            tenant_rejections: Family::default(),
+            tenant_sessions: Family::default(),
+            tenant_streams: Family::default(),
         };
         let r = &mut m.registry;
         r.register(
@@ -150,6 +177,31 @@ impl Metrics {
             "Use of each cap, 0..1 (warning past 0.9)",
             m.capacity.clone(),
         );
+        r.register(
+            "tenant_requests",
+            "Requests by tenant and outcome (tenants come from the configuration)",
+            m.tenant_requests.clone(),
+        );
+        r.register(
+            "tenant_request_duration_seconds",
+            "Request latency by tenant",
+            m.tenant_latency.clone(),
+        );
+        r.register(
+            "tenant_rejections",
+            "Refused requests by tenant and reason (rate_limited, quota, forbidden, queue_full, queue_timeout)",
+            m.tenant_rejections.clone(),
+        );
+        r.register(
+            "tenant_sessions",
+            "Sessions held by tenant",
+            m.tenant_sessions.clone(),
+        );
+        r.register(
+            "tenant_streams",
+            "Open standalone SSE streams by tenant",
+            m.tenant_streams.clone(),
+        );
         // Every rejection reason exists from the start, so rates and alerts
         // see a zero rather than no series.
         for reason in [
@@ -188,6 +240,47 @@ impl Metrics {
                 })
                 .observe(took.as_secs_f64());
         }
+    }
+
+    /// A finished request of `tenant`.
+    pub(crate) fn tenant_request(&self, tenant: &str, outcome: &'static str, took: Duration) {
+        let tenant = tenant.to_owned();
+        self.tenant_latency
+            .get_or_create(&TenantLabel {
+                tenant: tenant.clone(),
+            })
+            .observe(took.as_secs_f64());
+        self.tenant_requests
+            .get_or_create(&TenantOutcome { tenant, outcome })
+            .inc();
+    }
+
+    /// A refused request of `tenant`.
+    pub(crate) fn tenant_rejected(&self, tenant: &str, reason: &'static str) {
+        self.tenant_rejections
+            .get_or_create(&TenantReason {
+                tenant: tenant.to_owned(),
+                reason,
+            })
+            .inc();
+    }
+
+    /// The gauge of `tenant`'s sessions.
+    pub(crate) fn tenant_sessions(&self, tenant: &str) -> Gauge {
+        self.tenant_sessions
+            .get_or_create(&TenantLabel {
+                tenant: tenant.to_owned(),
+            })
+            .clone()
+    }
+
+    /// The gauge of `tenant`'s open standalone streams.
+    pub(crate) fn tenant_streams(&self, tenant: &str) -> Gauge {
+        self.tenant_streams
+            .get_or_create(&TenantLabel {
+                tenant: tenant.to_owned(),
+            })
+            .clone()
     }
 
     pub(crate) fn rejected(&self, reason: &'static str) {

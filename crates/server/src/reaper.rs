@@ -51,6 +51,8 @@ pub(crate) async fn sweep(app: &App) -> usize {
         }
     }
     app.metrics().expired(expired.len());
+    // Rate-limit buckets back at their full burst carry no information.
+    app.limiter().sweep().await;
     app.check_capacity().await;
     if !expired.is_empty() {
         tracing::debug!(count = expired.len(), "expired sessions ended");

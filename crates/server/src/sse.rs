@@ -53,6 +53,8 @@ pub(crate) struct StreamEnd {
     pub(crate) streams: prometheus_client::metrics::gauge::Gauge,
     /// The session's count of open streams, if the stream belongs to one.
     pub(crate) session_streams: Option<Arc<AtomicUsize>>,
+    /// The tenant's open-streams gauge, for standalone streams.
+    pub(crate) tenant_streams: Option<prometheus_client::metrics::gauge::Gauge>,
 }
 
 /// Holds one unit of a session's open-stream count while a body lives.
@@ -74,6 +76,7 @@ impl Drop for SessionStream {
 struct State {
     _counted: crate::metrics::StreamGauge,
     _session: Option<SessionStream>,
+    _tenant: Option<crate::metrics::StreamGauge>,
     /// Held while the body lives: dropping the body (client gone) cancels.
     _guard: Option<DropGuard>,
     first: Option<Bytes>,
@@ -106,6 +109,10 @@ pub(crate) fn response_guarded(
     let state = State {
         _counted: crate::metrics::StreamGauge::new(&end.streams),
         _session: end.session_streams.as_ref().map(SessionStream::new),
+        _tenant: end
+            .tenant_streams
+            .as_ref()
+            .map(crate::metrics::StreamGauge::new),
         _guard: guard,
         first,
         rx,

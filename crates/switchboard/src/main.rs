@@ -1,6 +1,7 @@
 //! The `switchboard` binary: command-line parsing, logging, signals; every
 //! piece of behaviour lives in the library crates.
 
+mod keys;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -24,6 +25,8 @@ enum Command {
     Stdio(serve::StdioArgs),
     /// Validate a configuration file and print the effective configuration (secrets redacted).
     CheckConfig(serve::CheckArgs),
+    /// Manage API keys (`keys new --tenant T`).
+    Keys(keys::KeysArgs),
     /// Load-test a Streamable HTTP MCP server, Switchboard or not (loopback only unless --allow-remote).
     Bench(switchboard_bench::BenchArgs),
 }
@@ -46,6 +49,7 @@ fn main() -> std::process::ExitCode {
             Command::Serve(args) => serve::run(args).await,
             Command::Stdio(args) => serve::run_stdio(args).await,
             Command::CheckConfig(args) => serve::check_config(args),
+            Command::Keys(args) => keys::run(args),
             Command::Bench(args) => bench(args).await,
         }
     });

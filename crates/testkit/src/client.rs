@@ -17,6 +17,18 @@ pub enum Reply {
     Other(StatusCode, String),
 }
 
+/// An HTTP client whose every request carries `Authorization: Bearer`.
+pub fn bearer_client(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+        .expect("token is header-safe");
+    headers.insert(reqwest::header::AUTHORIZATION, value);
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("client")
+}
+
 /// A session-era MCP client over raw HTTP.
 #[derive(Debug)]
 pub struct McpClient {
@@ -35,6 +47,14 @@ impl McpClient {
             session: None,
             version: "2025-11-25".into(),
             next_id: AtomicU64::new(1),
+        }
+    }
+
+    /// A client that sends `Authorization: Bearer <token>` on every request.
+    pub fn with_token(url: &str, token: &str) -> Self {
+        Self {
+            http: bearer_client(token),
+            ..Self::new(url)
         }
     }
 

@@ -26,6 +26,14 @@ impl ModernClient {
         }
     }
 
+    /// A client that sends `Authorization: Bearer <token>` on every request.
+    pub fn with_token(url: &str, token: &str) -> Self {
+        Self {
+            http: crate::client::bearer_client(token),
+            ..Self::new(url)
+        }
+    }
+
     /// `params` with the required `_meta` added (fields already in
     /// `params._meta` win).
     pub fn with_meta(&self, mut params: Value) -> Value {

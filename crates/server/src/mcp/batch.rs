@@ -70,7 +70,10 @@ async fn one(app: &App, s: &Session, call: Call) -> Result<Option<String>, Trans
             &RpcError::method_not_found(&call.method),
         )));
     }
-    let _permit = match app.admit(&s.live.id).await {
+    let gated = app
+        .gate(&s.who, &s.live.id, &call.method, call.params.as_deref())
+        .await;
+    let _permit = match gated {
         Ok(p) => p,
         Err(e) => return Ok(Some(error_json(Some(&call.id), &e.rpc()))),
     };

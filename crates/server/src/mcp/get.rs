@@ -1,6 +1,7 @@
 //! GET `/mcp`: the standalone SSE stream, or the resumption of any stream
 //! of the session with `Last-Event-ID`.
 
+use axum::Extension;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::HeaderMap;
@@ -10,24 +11,31 @@ use crate::app::App;
 use crate::era::{self, Era};
 use crate::error::TransportError;
 use crate::guard::{Accepts, LAST_EVENT_ID};
+use crate::listener::PeerAddr;
 use crate::live::{STANDALONE, replay_channel};
 use crate::sse;
 
-pub(crate) async fn get(State(app): State<App>, headers: HeaderMap) -> Response {
-    serve(&app, &headers)
+pub(crate) async fn get(
+    State(app): State<App>,
+    peer: Option<Extension<PeerAddr>>,
+    headers: HeaderMap,
+) -> Response {
+    let client = crate::listener::identity(peer);
+    serve(&app, &client, &headers)
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }
 
-async fn serve(app: &App, headers: &HeaderMap) -> Result<Response, TransportError> {
+async fn serve(app: &App, client: &str, headers: &HeaderMap) -> Result<Response, TransportError> {
     app.hosts().check(headers)?;
+    let who = app.authenticate(headers, client).await?;
     if era::decide(headers) == Era::Modern {
         return Err(TransportError::MethodNotAllowed); // no GET stream in the stateless era
     }
     if !Accepts::from_headers(headers).sse {
         return Err(TransportError::NotAcceptable("text/event-stream"));
     }
-    let s = app.open_session(headers).await?;
+    let s = app.open_session(headers, &who).await?;
     let open = s
         .live
         .open_streams
@@ -39,7 +47,8 @@ async fn serve(app: &App, headers: &HeaderMap) -> Result<Response, TransportErro
         ));
     }
     let (log, buffer) = (app.event_log(), app.config().stream_buffer);
-    let end = app.stream_end(&s.live);
+    let mut end = app.stream_end(&s.live);
+    end.tenant_streams = Some(app.stream_quota(&who)?);
     if let Some(last) = headers.get(LAST_EVENT_ID) {
         let text = last.to_str().unwrap_or("");
         let after =

@@ -13,6 +13,7 @@ use crate::guard::{Accepts, SESSION_HEADER};
 use crate::ids::mint_session_id;
 use crate::mcp::request::reply_now;
 use crate::peer::short;
+use crate::tenant::Principal;
 
 #[derive(Deserialize)]
 struct Params {
@@ -54,7 +55,7 @@ pub(crate) async fn initialize(
     id: RequestId,
     params: Option<Box<RawValue>>,
     accepts: Accepts,
-    identity: &str,
+    who: &Principal,
 ) -> Result<Response, TransportError> {
     let hello = match hello(params.as_deref()) {
         Ok(h) => h,
@@ -65,7 +66,7 @@ pub(crate) async fn initialize(
             ));
         }
     };
-    let sid = app.create_session(&hello, identity).await?;
+    let sid = app.create_session(&hello, who).await?;
     let result = app.catalog().initialize_result(hello.version).to_string();
     let mut resp = reply_now(accepts, &response_json(&id, &result));
     let value =
@@ -75,15 +76,14 @@ pub(crate) async fn initialize(
 }
 
 impl App {
-    /// Mint an id and store a new session for this `initialize`.
-    /// Make room (session caps), then mint an id and store a new session of
-    /// `identity` (who opened it: the remote address, or later a principal).
+    /// Make room (session caps and the tenant's quota), then mint an id and
+    /// store a new session bound to `who`.
     pub(crate) async fn create_session(
         &self,
         hello: &Hello,
-        identity: &str,
+        who: &Principal,
     ) -> Result<String, TransportError> {
-        self.make_room(identity).await?;
+        self.make_room(who).await?;
         let sid = mint_session_id()
             .map_err(|e| StoreError::Unavailable(format!("no randomness: {e}")))?;
         let record = SessionRecord::new(
@@ -91,13 +91,17 @@ impl App {
             hello.version.as_str(),
             hello.capabilities.clone(),
             hello.client_info.clone(),
-            None,
+            Some(who.binding()),
         );
         self.store().create(record).await?;
+        let identity = who.identity();
         self.registry()
-            .get_or_create(&sid, |live| live.set_identity(identity));
-        self.capacity().opened(identity);
-        tracing::debug!(session = %short(&sid), version = %hello.version, "session created");
+            .get_or_create(&sid, |live| live.set_owner(&identity, &who.tenant.id));
+        self.capacity().opened(&identity);
+        self.capacity()
+            .opened(&crate::capacity::tenant_key(&who.tenant.id));
+        self.metrics().tenant_sessions(&who.tenant.id).inc();
+        tracing::debug!(session = %short(&sid), tenant = %who.tenant.id, version = %hello.version, "session created");
         Ok(sid)
     }
 }

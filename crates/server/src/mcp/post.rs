@@ -37,6 +37,7 @@ async fn serve(
     body: Body,
 ) -> Result<Response, TransportError> {
     app.hosts().check(headers)?;
+    let who = app.authenticate(headers, client).await?;
     let accepts = Accepts::from_headers(headers);
     if !accepts.json && !accepts.sse {
         return Err(TransportError::NotAcceptable(
@@ -47,7 +48,7 @@ async fn serve(
     let bytes = read_body(body, headers, app.config().max_body_bytes).await?;
     let incoming = parse_body(&bytes)?;
     if era::decide(headers) == Era::Modern {
-        return modern::serve(app, client, headers, accepts, incoming).await;
+        return modern::serve(app, &who, headers, accepts, incoming).await;
     }
     match incoming {
         Incoming::Single(Message::Request { id, method, params })
@@ -56,10 +57,10 @@ async fn serve(
             if guard::session_id(headers)?.is_some() {
                 return Err(TransportError::AlreadyInitialized);
             }
-            initialize::initialize(app, id, params, accepts, client).await
+            initialize::initialize(app, id, params, accepts, &who).await
         }
         Incoming::Single(message) => {
-            let s = app.open_session(headers).await?;
+            let s = app.open_session(headers, &who).await?;
             match message {
                 Message::Request { id, method, params } => {
                     let call = Call::new(&s, id, method, params);
@@ -76,7 +77,7 @@ async fn serve(
             }
         }
         Incoming::Batch(items) => {
-            let s = app.open_session(headers).await?;
+            let s = app.open_session(headers, &who).await?;
             if !s.version.allows_batches() {
                 return Err(TransportError::BatchNotSupported(s.version.to_string()));
             }

@@ -21,6 +21,7 @@ use crate::live::{Frame, LiveSession};
 use crate::mcp::session::Session;
 use crate::peer::{Decision, LegacyPeer};
 use crate::sse;
+use crate::tenant::Principal;
 
 /// Most resource subscriptions one session may hold.
 const MAX_SUBSCRIPTIONS: usize = 1000;
@@ -42,6 +43,7 @@ pub(crate) struct Call {
     pub(crate) params: Option<Box<RawValue>>,
     log_filter: LogFilter,
     capabilities: Option<Value>,
+    who: Principal,
 }
 
 impl Call {
@@ -62,6 +64,7 @@ impl Call {
                 .and_then(LogLevel::parse)
                 .map_or(LogFilter::All, LogFilter::AtLeast),
             capabilities: serde_json::from_str(s.record.client_capabilities.get()).ok(),
+            who: s.who.clone(),
         }
     }
 }
@@ -80,7 +83,9 @@ pub(crate) async fn serve(
         let e = RpcError::method_not_found(&call.method);
         return Ok(reply_now(accepts, &error_json(Some(&call.id), &e)));
     }
-    let permit = app.admit(&s.live.id).await?;
+    let permit = app
+        .gate(&s.who, &s.live.id, &call.method, call.params.as_deref())
+        .await?;
     let (tx, decision) = oneshot::channel();
     let peer = Arc::new(LegacyPeer::new(
         app.clone(),
@@ -160,6 +165,7 @@ pub(crate) async fn run(
         .progress_token(progress_token(call.params.as_deref()))
         .log_filter(call.log_filter)
         .client_capabilities(call.capabilities)
+        .caller(call.who.caller(Some(&live.id)))
         .cancel(token);
     let ctx = app.catalog().context(builder);
     let start = std::time::Instant::now();
@@ -170,13 +176,20 @@ pub(crate) async fn run(
     let Ok(outcome) = tokio::time::timeout(app.config().request_timeout(), handling).await else {
         // Dropping the handler's future cancelled it.
         app.metrics().rejected("timeout");
-        app.metrics()
-            .request(&call.method, tool, "timeout", start.elapsed());
+        let took = start.elapsed();
+        app.finished(
+            &call.who,
+            Some(&live.id),
+            &call.method,
+            tool,
+            "timeout",
+            took,
+        );
         return Some(error_json(Some(&call.id), &timed_out(app)));
     };
     let label = crate::metrics::outcome(&outcome);
-    app.metrics()
-        .request(&call.method, tool, label, start.elapsed());
+    let took = start.elapsed();
+    app.finished(&call.who, Some(&live.id), &call.method, tool, label, took);
     match outcome {
         Ok(v) => Some(response_json(&call.id, &v.to_string())),
         Err(HandlerError::Rpc(e)) => Some(error_json(Some(&call.id), &e)),
@@ -264,7 +277,8 @@ async fn subscription(
     };
     let mut record = s.record.clone();
     if subscribe {
-        if !app.catalog().has_resource(&uri) {
+        let visible = switchboard_runtime::Access::resource(&*s.who.tenant.policy, &uri);
+        if !visible || !app.catalog().has_resource(&uri) {
             return Ok(Err(RpcError::new(
                 ErrorCode::RESOURCE_NOT_FOUND,
                 format!("resource not found: {uri}"),

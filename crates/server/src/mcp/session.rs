@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode};
@@ -12,7 +13,9 @@ use crate::app::App;
 use crate::era::{self, Era};
 use crate::error::TransportError;
 use crate::guard;
+use crate::listener::PeerAddr;
 use crate::live::LiveSession;
+use crate::tenant::Principal;
 
 /// A resolved session: its durable record and its live part on this node.
 #[derive(Debug)]
@@ -20,6 +23,8 @@ pub(crate) struct Session {
     pub(crate) record: SessionRecord,
     pub(crate) live: Arc<LiveSession>,
     pub(crate) version: ProtocolVersion,
+    /// Who sent the request (the session's own principal).
+    pub(crate) who: Principal,
 }
 
 impl App {
@@ -28,19 +33,26 @@ impl App {
     pub(crate) async fn open_session(
         &self,
         headers: &HeaderMap,
+        who: &Principal,
     ) -> Result<Session, TransportError> {
         let id = guard::session_id(headers)?.ok_or(TransportError::MissingSession)?;
         check_version_header(headers)?;
-        self.open_session_id(id).await
+        self.open_session_id(id, who).await
     }
 
-    /// Resolve a session by id: 404 if unknown or ended.
-    pub(crate) async fn open_session_id(&self, id: &str) -> Result<Session, TransportError> {
+    /// Resolve a session by id for `who`: 404 if unknown, ended, or bound
+    /// to another principal (the same answer, so an id reveals nothing).
+    pub(crate) async fn open_session_id(
+        &self,
+        id: &str,
+        who: &Principal,
+    ) -> Result<Session, TransportError> {
         let record = self
             .store()
             .load(id)
             .await?
             .ok_or(TransportError::UnknownSession)?;
+        self.check_binding(&record, who)?;
         let live = self
             .registry()
             .get_or_create(id, |l| l.set_subscriptions(&record.subscriptions));
@@ -54,7 +66,19 @@ impl App {
             record,
             live,
             version,
+            who: who.clone(),
         })
+    }
+
+    /// 404 (and a security event) unless `who` created the session.
+    fn check_binding(&self, record: &SessionRecord, who: &Principal) -> Result<(), TransportError> {
+        if record.principal.as_deref() == Some(who.binding().as_str()) {
+            return Ok(());
+        }
+        self.metrics()
+            .tenant_rejected(&who.tenant.id, "session_binding");
+        self.security_event(who, Some(&record.id), "session_binding", None, "denied");
+        Err(TransportError::UnknownSession)
     }
 }
 
@@ -70,16 +94,26 @@ pub(crate) fn check_version_header(headers: &HeaderMap) -> Result<(), TransportE
 }
 
 /// DELETE `/mcp`: end the session; later use of its id gets 404.
-pub(crate) async fn delete(State(app): State<App>, headers: HeaderMap) -> Response {
+pub(crate) async fn delete(
+    State(app): State<App>,
+    peer: Option<Extension<PeerAddr>>,
+    headers: HeaderMap,
+) -> Response {
     let result = async {
         app.hosts().check(&headers)?;
+        let who = app
+            .authenticate(&headers, &crate::listener::identity(peer))
+            .await?;
         if era::decide(&headers) == Era::Modern {
             return Err(TransportError::MethodNotAllowed); // nothing to delete in the stateless era
         }
         let id = guard::session_id(&headers)?.ok_or(TransportError::MissingSession)?;
-        if app.store().load(id).await?.is_none() {
-            return Err(TransportError::UnknownSession);
-        }
+        let record = app
+            .store()
+            .load(id)
+            .await?
+            .ok_or(TransportError::UnknownSession)?;
+        app.check_binding(&record, &who)?;
         app.end_session(id).await?;
         tracing::debug!(session = %crate::peer::short(id), "session deleted by client");
         Ok(StatusCode::OK.into_response())

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::response::Response;
 use serde_json::{Value, json};
 use switchboard_proto::{RequestId, notification_json};
-use switchboard_runtime::ServerEvent;
+use switchboard_runtime::{Access, ServerEvent};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 
@@ -17,6 +17,7 @@ use crate::guard::Accepts;
 use crate::live::Frame;
 use crate::modern::meta::SUBSCRIPTION_ID;
 use crate::sse;
+use crate::tenant::Principal;
 
 pub(crate) const METHOD: &str = "subscriptions/listen";
 const ACKNOWLEDGED: &str = "notifications/subscriptions/acknowledged";
@@ -90,10 +91,20 @@ fn tagged(method: &str, mut params: Value, id: &RequestId) -> Arc<str> {
     Arc::from(notification_json(method, &params))
 }
 
+/// Whether the tenant may hear of `ev`: resource updates only for
+/// resources it may read.
+fn visible(access: &dyn Access, ev: &ServerEvent) -> bool {
+    match ev {
+        ServerEvent::ResourceUpdated { uri } => access.resource(uri),
+        _ => true,
+    }
+}
+
 /// Open the stream: the acknowledgement first, then matching events until
 /// the client goes away or the server stops.
 pub(crate) fn serve(
     app: &App,
+    who: &Principal,
     id: RequestId,
     params: &Value,
     accepts: Accepts,
@@ -101,7 +112,9 @@ pub(crate) fn serve(
     if !accepts.sse {
         return Err(TransportError::NotAcceptable("text/event-stream"));
     }
+    let tenant_streams = app.stream_quota(who)?;
     let filter = Filter::parse(params);
+    let policy = who.tenant.policy.clone();
     let mut events = app.catalog().bus().subscribe();
     let (tx, rx) = mpsc::channel(app.config().stream_buffer);
     let ack = tagged(
@@ -122,7 +135,7 @@ pub(crate) fn serve(
                 _ = shutdown.cancelled() => return,
             };
             match event {
-                Ok(ev) if filter.wants(&ev) => {
+                Ok(ev) if filter.wants(&ev) && visible(&*policy, &ev) => {
                     let params = match &ev {
                         ServerEvent::ResourceUpdated { uri } => json!({"uri": uri}),
                         _ => json!({}),
@@ -143,7 +156,8 @@ pub(crate) fn serve(
             }
         }
     });
-    let end = app.stream_end_on(tokio_util::sync::CancellationToken::new());
+    let mut end = app.stream_end_on(tokio_util::sync::CancellationToken::new());
+    end.tenant_streams = Some(tenant_streams);
     Ok(sse::response(None, rx, app.config().keep_alive(), end))
 }
 

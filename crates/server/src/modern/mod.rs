@@ -28,6 +28,7 @@ use crate::error::{TransportError, json_response};
 use crate::guard::{self, Accepts};
 use crate::mcp::request::accepted;
 use crate::sse;
+use crate::tenant::Principal;
 use meta::Meta;
 use peer::{Decision, ModernPeer};
 use seal::RequestState;
@@ -42,11 +43,11 @@ const REMOVED: [&str; 6] = [
     "tasks/list",
 ];
 
-/// Serve one stateless POST; `client` keys its place in the admission queue
-/// (the client's address: there is no session).
+/// Serve one stateless POST of `who`; the client's address keys its place
+/// in its tenant's admission queue (there is no session).
 pub(crate) async fn serve(
     app: &App,
-    client: &str,
+    who: &Principal,
     headers: &HeaderMap,
     accepts: Accepts,
     incoming: Incoming,
@@ -59,7 +60,7 @@ pub(crate) async fn serve(
         // No client notification means anything without a session; accept it.
         Message::Notification { .. } => Ok(accepted()),
         Message::Request { id, method, params } => {
-            match request(app, client, headers, accepts, &id, &method, params).await {
+            match request(app, who, headers, accepts, &id, &method, params).await {
                 Ok(resp) => Ok(resp),
                 Err(e) => Ok(e.response_for(Some(&id))),
             }
@@ -69,7 +70,7 @@ pub(crate) async fn serve(
 
 async fn request(
     app: &App,
-    client: &str,
+    who: &Principal,
     headers: &HeaderMap,
     accepts: Accepts,
     id: &RequestId,
@@ -98,7 +99,7 @@ async fn request(
             id,
             &result::discover(app).to_string(),
         ))),
-        listen::METHOD => listen::serve(app, id.clone(), &params_value, accepts),
+        listen::METHOD => listen::serve(app, who, id.clone(), &params_value, accepts),
         m if REMOVED.contains(&m) || !Catalog::handles(m) => {
             Err(TransportError::MethodNotFound(m.to_owned()))
         }
@@ -106,7 +107,7 @@ async fn request(
             if method == methods::TOOLS_CALL {
                 check_tool(app, headers, &params_value)?;
             }
-            run(app, accepts, id, method, params, meta, client).await
+            run(app, accepts, id, method, params, meta, who).await
         }
     }
 }
@@ -140,12 +141,12 @@ async fn run(
     method: &str,
     params: Option<Box<RawValue>>,
     meta: Meta,
-    client: &str,
+    who: &Principal,
 ) -> Result<Response, TransportError> {
     let target = target_of(method, params.as_deref());
     let mut responses = match &meta.request_state {
         None => Map::new(),
-        Some(token) => open_state(app, token, method, &target)?,
+        Some(token) => open_state(app, token, method, &target, &who.binding())?,
     };
     responses.extend(meta.input_responses.clone().unwrap_or_default());
 
@@ -163,10 +164,12 @@ async fn run(
         .progress_token(meta.progress_token.clone())
         .log_filter(meta.log_level.map_or(LogFilter::Off, LogFilter::AtLeast))
         .client_capabilities(Some(meta.capabilities.clone()))
+        .caller(who.caller(None))
         .cancel(cancel.clone());
     let ctx = app.catalog().context(builder);
-    let permit = app.admit(client).await?;
+    let permit = app.gate(who, &who.addr, method, params.as_deref()).await?;
     let (task_app, task_id, task_method) = (app.clone(), id.clone(), method.to_owned());
+    let task_who = who.clone();
     tokio::spawn(async move {
         let start = std::time::Instant::now();
         let tool = crate::metrics::tool_of(task_app.catalog(), &task_method, params.as_deref())
@@ -188,13 +191,18 @@ async fn run(
                     )
                 }
             };
-        task_app
-            .metrics()
-            .request(&task_method, tool.as_deref(), label, start.elapsed());
+        let took = start.elapsed();
+        task_app.finished(&task_who, None, &task_method, tool.as_deref(), label, took);
         drop(permit);
-        if let Some((status, body)) =
-            answer(&task_app, &task_id, &task_method, &target, outcome, &peer)
-        {
+        if let Some((status, body)) = answer(
+            &task_app,
+            &task_who,
+            &task_id,
+            &task_method,
+            &target,
+            outcome,
+            &peer,
+        ) {
             peer.finish(status, body).await;
         }
     });
@@ -222,6 +230,7 @@ async fn run(
 /// `None` when it was cancelled (the client is gone).
 fn answer(
     app: &App,
+    who: &Principal,
     id: &RequestId,
     method: &str,
     target: &str,
@@ -237,6 +246,7 @@ fn answer(
             let state = RequestState {
                 method: method.to_owned(),
                 target: target.to_owned(),
+                principal: who.binding(),
                 responses,
                 expires_ms: now_ms() + ttl,
             };
@@ -298,12 +308,13 @@ fn open_state(
     token: &str,
     method: &str,
     target: &str,
+    principal: &str,
 ) -> Result<Map<String, Value>, TransportError> {
     let state = app
         .sealer()
         .open(token, now_ms())
         .map_err(|e| TransportError::BadRequestState(e.to_string()))?;
-    if state.method != method || state.target != target {
+    if state.method != method || state.target != target || state.principal != principal {
         return Err(TransportError::BadRequestState(
             "requestState belongs to another request".into(),
         ));

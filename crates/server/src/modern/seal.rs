@@ -18,6 +18,9 @@ pub(crate) struct RequestState {
     /// The method and target (`tools/call` + tool name) the state belongs to.
     pub(crate) method: String,
     pub(crate) target: String,
+    /// The principal the state was sealed for (tenant and subject): another
+    /// caller cannot use it.
+    pub(crate) principal: String,
     /// Every input response gathered in earlier rounds, by input key.
     pub(crate) responses: Map<String, Value>,
     /// Expiry, Unix milliseconds.
@@ -105,6 +108,7 @@ mod tests {
         RequestState {
             method: "tools/call".into(),
             target: "t".into(),
+            principal: "anonymous/anonymous".into(),
             responses,
             expires_ms: 2_000,
         }

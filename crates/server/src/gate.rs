@@ -1,0 +1,299 @@
+//! The gate every request passes: authentication, then (for requests that
+//! do work) scopes, rate limits and the tenant's share of admission. Every
+//! refusal is counted per tenant and written to the audit trail.
+
+use http::HeaderMap;
+use switchboard_limits::{Decision, Permit, Rate, Ticket};
+
+use crate::app::App;
+use crate::audit::AuditEvent;
+use crate::error::{Challenge, TransportError};
+use crate::tenant::{AuthFailure, Principal};
+
+/// Where the protected-resource metadata lives (RFC 9728 §3).
+pub(crate) const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
+
+impl App {
+    /// Who sends this request; 401/400/503 with a `WWW-Authenticate`
+    /// challenge when that cannot be established.
+    pub(crate) async fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        addr: &str,
+    ) -> Result<Principal, TransportError> {
+        let failure = match self.tenants().authenticate(headers, addr).await {
+            Ok(mut p) => {
+                // Only a 403 for a missing scope names the metadata URL.
+                if !p.tenant.policy.tool_scopes.is_empty() {
+                    p.metadata_url = self.metadata_url(headers).into();
+                }
+                return Ok(p);
+            }
+            Err(f) => f,
+        };
+        self.metrics().rejected("unauthenticated");
+        if failure != AuthFailure::Missing {
+            self.audit().record(&AuditEvent {
+                event: "auth_failure",
+                outcome: failure.kind(),
+                remote: Some(addr),
+                ..AuditEvent::default()
+            });
+            tracing::info!(
+                remote = addr,
+                reason = failure.kind(),
+                "authentication failed"
+            );
+        }
+        let mut challenge = Challenge {
+            resource_metadata: self.metadata_url(headers),
+            ..Challenge::default()
+        };
+        Err(match failure {
+            AuthFailure::Missing => TransportError::Unauthenticated(challenge),
+            AuthFailure::Invalid(why) => {
+                challenge.error = Some("invalid_token");
+                challenge.description = Some(why);
+                TransportError::Unauthenticated(challenge)
+            }
+            AuthFailure::Malformed(why) => {
+                challenge.error = Some("invalid_request");
+                challenge.description = Some(why);
+                TransportError::BadCredentials(challenge)
+            }
+            AuthFailure::Unavailable(why) => TransportError::AuthUnavailable(why),
+        })
+    }
+
+    /// The canonical URL of the MCP endpoint: configured, or from `Host`.
+    pub(crate) fn resource_url(&self, headers: &HeaderMap) -> String {
+        if let Some(url) = &self.tenants().resource_url {
+            return url.clone();
+        }
+        let host = headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("localhost");
+        format!("http://{host}/mcp")
+    }
+
+    /// The URL of the metadata document for this resource (RFC 9728 §3.1:
+    /// the well-known path goes between the host and the resource's path).
+    pub(crate) fn metadata_url(&self, headers: &HeaderMap) -> String {
+        let resource = self.resource_url(headers);
+        let (origin, path) = split_origin(&resource);
+        format!("{origin}{METADATA_PATH}{path}")
+    }
+
+    /// 403 `insufficient_scope` if `tool` needs scopes the principal lacks.
+    pub(crate) fn check_scopes(&self, who: &Principal, tool: &str) -> Result<(), TransportError> {
+        let missing = who.missing_scopes(tool);
+        if missing.is_empty() {
+            return Ok(());
+        }
+        self.security_event(
+            who,
+            None,
+            "forbidden_tool",
+            Some(tool),
+            "insufficient_scope",
+        );
+        let needed = who.tenant.policy.scopes_for(tool).join(" ");
+        Err(TransportError::InsufficientScope(Challenge {
+            resource_metadata: who.metadata_url.to_string(),
+            error: Some("insufficient_scope"),
+            description: Some(format!("calling {tool} needs the scopes: {needed}")),
+            scope: Some(needed),
+        }))
+    }
+
+    /// Take one token from each rate that applies: the tenant's, the
+    /// session's (`key`), and the tool's. 429 names the first one hit.
+    pub(crate) async fn check_rates(
+        &self,
+        who: &Principal,
+        key: &str,
+        tool: Option<&str>,
+    ) -> Result<(), TransportError> {
+        let t = &who.tenant;
+        let tool_rate = tool.and_then(|name| Some((name, t.tool_rate(name)?)));
+        // Narrowest first, so a session over its own rate does not use up
+        // its tenant's tokens.
+        let checks: [(&'static str, Option<(String, Rate)>); 3] = [
+            (
+                "session",
+                t.session_rate.map(|r| (format!("s:{}:{key}", t.id), r)),
+            ),
+            (
+                "tool",
+                tool_rate.map(|(name, r)| (format!("tt:{}:{name}", t.id), r)),
+            ),
+            ("tenant", t.rate.map(|r| (format!("t:{}", t.id), r))),
+        ];
+        for (limit, check) in checks {
+            let Some((bucket, rate)) = check else {
+                continue;
+            };
+            let decision = self
+                .limiter()
+                .check(&bucket, rate)
+                .await
+                .map_err(|e| TransportError::AuthUnavailable(e.to_string()))?;
+            if let Decision::Limited { retry_after } = decision {
+                self.metrics().tenant_rejected(&t.id, "rate_limited");
+                self.security_event(who, Some(key), "rate_limited", tool, limit);
+                return Err(TransportError::RateLimited { limit, retry_after });
+            }
+        }
+        Ok(())
+    }
+
+    /// Everything a request that does work passes before it runs: for a
+    /// tool call, the tool's scopes; then the rate limits; then admission.
+    /// A call to a tool the tenant may not use passes on to the catalog,
+    /// which answers it exactly like an unknown tool.
+    pub(crate) async fn gate(
+        &self,
+        who: &Principal,
+        key: &str,
+        method: &str,
+        params: Option<&serde_json::value::RawValue>,
+    ) -> Result<Permit, TransportError> {
+        let mut tool = None;
+        if let Some(name) = crate::metrics::tool_of(self.catalog(), method, params) {
+            if switchboard_runtime::Access::tool(&*who.tenant.policy, name) {
+                self.check_scopes(who, name)?;
+                tool = Some(name);
+            } else {
+                self.metrics().tenant_rejected(&who.tenant.id, "forbidden");
+                self.security_event(who, Some(key), "forbidden_tool", Some(name), "denied");
+            }
+        }
+        self.check_rates(who, key, tool).await?;
+        self.admit(who, key).await
+    }
+
+    /// Wait for a running slot for the principal's tenant (weighted, within
+    /// its own cap), as `key` (a session or a stateless client).
+    pub(crate) async fn admit(&self, who: &Principal, key: &str) -> Result<Permit, TransportError> {
+        let start = std::time::Instant::now();
+        let t = &who.tenant;
+        let ticket = Ticket {
+            tenant: &t.id,
+            weight: t.weight,
+            max_running: t.max_in_flight,
+            key,
+        };
+        let admitted = self
+            .admission()
+            .admit(ticket, self.config().queue_deadline())
+            .await;
+        self.metrics().queue_waited(start.elapsed());
+        admitted.map_err(|rejected| {
+            self.metrics().rejected(rejected.reason());
+            self.metrics().tenant_rejected(&t.id, rejected.reason());
+            TransportError::Overloaded(rejected)
+        })
+    }
+
+    /// A finished request: metrics by method and by tenant, and an audit
+    /// line for a tool call.
+    pub(crate) fn finished(
+        &self,
+        who: &Principal,
+        session: Option<&str>,
+        method: &str,
+        tool: Option<&str>,
+        outcome: &'static str,
+        took: std::time::Duration,
+    ) {
+        self.metrics().request(method, tool, outcome, took);
+        self.metrics().tenant_request(&who.tenant.id, outcome, took);
+        if method == switchboard_proto::methods::TOOLS_CALL && self.audit().enabled() {
+            let short = session.map(crate::peer::short);
+            self.audit().record(&AuditEvent {
+                event: "tool_call",
+                tenant: Some(&who.tenant.id),
+                principal: Some(&who.subject),
+                session: short,
+                method: Some(method),
+                tool,
+                outcome,
+                latency_ms: Some(took.as_secs_f64() * 1000.0),
+                remote: Some(&who.addr),
+                ..AuditEvent::default()
+            });
+        }
+    }
+
+    /// Room for one more standalone stream of the principal's tenant: the
+    /// gauge that counts it while it is open, or 429.
+    pub(crate) fn stream_quota(
+        &self,
+        who: &Principal,
+    ) -> Result<prometheus_client::metrics::gauge::Gauge, TransportError> {
+        let gauge = self.metrics().tenant_streams(&who.tenant.id);
+        if let Some(max) = who.tenant.max_streams
+            && gauge.get() >= max as i64
+        {
+            self.metrics().tenant_rejected(&who.tenant.id, "quota");
+            self.security_event(who, None, "quota", None, "max_streams");
+            return Err(TransportError::Quota("max_streams"));
+        }
+        Ok(gauge)
+    }
+
+    /// Record a security event: counted, logged and audited.
+    pub(crate) fn security_event(
+        &self,
+        who: &Principal,
+        session: Option<&str>,
+        event: &str,
+        tool: Option<&str>,
+        outcome: &str,
+    ) {
+        let short = session.map(crate::peer::short);
+        tracing::info!(
+            tenant = %who.tenant.id,
+            principal = %who.subject,
+            session = short.unwrap_or("-"),
+            event,
+            outcome,
+            "security event"
+        );
+        self.audit().record(&AuditEvent {
+            event,
+            tenant: Some(&who.tenant.id),
+            principal: Some(&who.subject),
+            session: short,
+            tool,
+            outcome,
+            remote: Some(&who.addr),
+            ..AuditEvent::default()
+        });
+    }
+}
+
+/// `scheme://host` and the path of a URL (the path may be empty).
+fn split_origin(url: &str) -> (&str, &str) {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    match url[after_scheme..].find('/') {
+        Some(i) => url.split_at(after_scheme + i),
+        None => (url, ""),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn splits_origin_and_path() {
+        assert_eq!(
+            super::split_origin("https://a.example:8443/mcp"),
+            ("https://a.example:8443", "/mcp")
+        );
+        assert_eq!(
+            super::split_origin("http://a.example"),
+            ("http://a.example", "")
+        );
+    }
+}

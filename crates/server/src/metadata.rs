@@ -1,0 +1,28 @@
+//! OAuth 2.0 protected-resource metadata (RFC 9728): where clients learn
+//! which authorization servers issue tokens for this endpoint.
+
+use axum::extract::State;
+use axum::response::Response;
+use http::{HeaderMap, StatusCode};
+use serde_json::json;
+
+use crate::app::App;
+use crate::error::json_response;
+
+/// `GET /.well-known/oauth-protected-resource[/…]`.
+pub(crate) async fn document(State(app): State<App>, headers: HeaderMap) -> Response {
+    let t = app.tenants();
+    let body = json!({
+        "resource": app.resource_url(&headers),
+        "authorization_servers": t.authorization_servers,
+        "scopes_supported": t.scopes_supported,
+        "bearer_methods_supported": ["header"],
+        "resource_name": app.catalog().info().name,
+    });
+    let mut resp = json_response(StatusCode::OK, body.to_string());
+    resp.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("max-age=300"),
+    );
+    resp
+}

@@ -1,0 +1,187 @@
+//! The configuration of authentication and tenants (`[auth]`,
+//! `[[tenants]]`).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use switchboard_auth::JwtConfig;
+
+use super::policy::Rules;
+
+/// When clients without credentials are let in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnonymousMode {
+    /// Only when the server listens on a loopback address (the default).
+    #[default]
+    Auto,
+    /// Always (a warning is logged on a non-loopback listener).
+    On,
+    /// Never: every request needs a credential.
+    Off,
+}
+
+/// `[auth]`: how callers prove who they are.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Access without a credential: `auto`, `on` or `off`. Default `auto`.
+    pub anonymous: AnonymousMode,
+    /// The canonical URL of the MCP endpoint (`resource` in the protected
+    /// resource metadata). Default: derived from the request's `Host`.
+    pub resource_url: Option<String>,
+    /// Authorization servers named in the metadata. Default: the JWT
+    /// issuers.
+    pub authorization_servers: Vec<String>,
+    /// Accepted JWT issuers (`[[auth.jwt]]`).
+    pub jwt: Vec<JwtConfig>,
+    /// Where audit lines go: `off`, `stdout`, `stderr` or a file path.
+    /// Default `off`.
+    pub audit: String,
+}
+
+/// An API key as configured: its id and the SHA-256 of the key.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyConfig {
+    /// A name for the key, unique in its tenant: the principal's subject.
+    pub id: String,
+    /// Lowercase hex SHA-256 of the key (`switchboard keys new` prints it).
+    pub sha256: String,
+}
+
+/// A rate: `per_second` sustained, `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateConfig {
+    pub per_second: f64,
+    pub burst: u32,
+}
+
+/// `[[tenants]]`: one organisation sharing the server. A tenant with id
+/// `anonymous` is the policy of clients without credentials.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TenantConfig {
+    /// Letters, digits, `-`, `_` and `.`; at most 64.
+    pub id: String,
+    /// A display name. Default: the id.
+    pub name: Option<String>,
+    /// API keys of the tenant.
+    pub api_keys: Vec<ApiKeyConfig>,
+    /// Tools the tenant may see and call.
+    pub tools: Rules,
+    /// Resources (URIs, and templates' `uriTemplate`) it may see and read.
+    pub resources: Rules,
+    /// Prompts it may see and get.
+    pub prompts: Rules,
+    /// Tool patterns and the scopes a caller needs to call them.
+    pub tool_scopes: BTreeMap<String, Vec<String>>,
+    /// Its share of the admission queue against other tenants. Default 1.
+    pub weight: u32,
+    /// Requests per second of the whole tenant.
+    pub rate: Option<RateConfig>,
+    /// Requests per second of each of its sessions (or stateless clients).
+    pub session_rate: Option<RateConfig>,
+    /// Tool patterns and the rate of calls to each matching tool.
+    pub tool_rates: BTreeMap<String, RateConfig>,
+    /// Sessions it may hold at once.
+    pub max_sessions: Option<usize>,
+    /// Requests it may have running at once.
+    pub max_in_flight: Option<usize>,
+    /// SSE streams (GET, listen, HTTP+SSE) it may hold open at once.
+    pub max_streams: Option<usize>,
+    /// Upstream processes it may hold (enforced by the gateway).
+    pub max_upstream_processes: Option<usize>,
+}
+
+impl Default for TenantConfig {
+    fn default() -> Self {
+        Self {
+            id: String::new(),
+            name: None,
+            api_keys: Vec::new(),
+            tools: Rules::default(),
+            resources: Rules::default(),
+            prompts: Rules::default(),
+            tool_scopes: BTreeMap::new(),
+            weight: 1,
+            rate: None,
+            session_rate: None,
+            tool_rates: BTreeMap::new(),
+            max_sessions: None,
+            max_in_flight: None,
+            max_streams: None,
+            max_upstream_processes: None,
+        }
+    }
+}
+
+/// The tenant id of clients without credentials.
+pub const ANONYMOUS: &str = "anonymous";
+
+/// Check `[auth]` and `[[tenants]]`; the error names the key.
+pub(crate) fn validate(
+    auth: &AuthConfig,
+    tenants: &[TenantConfig],
+) -> Result<(), (String, String)> {
+    let mut seen = std::collections::HashSet::new();
+    for (i, t) in tenants.iter().enumerate() {
+        let key = |k: &str| format!("tenants[{i}].{k}");
+        let valid_id = !t.id.is_empty()
+            && t.id.len() <= 64
+            && t.id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        if !valid_id {
+            return Err((
+                key("id"),
+                format!("{:?}: use 1-64 letters, digits, '-', '_' or '.'", t.id),
+            ));
+        }
+        if !seen.insert(t.id.as_str()) {
+            return Err((key("id"), format!("tenant {:?} is defined twice", t.id)));
+        }
+        if t.id == ANONYMOUS && !t.api_keys.is_empty() {
+            return Err((
+                key("api_keys"),
+                "the anonymous tenant has no credentials".into(),
+            ));
+        }
+        if t.weight == 0 {
+            return Err((key("weight"), "must be greater than 0".into()));
+        }
+        let rates = t
+            .rate
+            .iter()
+            .map(|r| ("rate".to_owned(), r))
+            .chain(
+                t.session_rate
+                    .iter()
+                    .map(|r| ("session_rate".to_owned(), r)),
+            )
+            .chain(
+                t.tool_rates
+                    .iter()
+                    .map(|(p, r)| (format!("tool_rates.{p}"), r)),
+            );
+        for (name, r) in rates {
+            if switchboard_limits::Rate::new(r.per_second, r.burst).is_none() {
+                return Err((key(&name), "per_second must be > 0 and burst >= 1".into()));
+            }
+        }
+        let zero = [
+            ("max_sessions", t.max_sessions),
+            ("max_in_flight", t.max_in_flight),
+            ("max_streams", t.max_streams),
+        ];
+        if let Some((k, _)) = zero.iter().find(|(_, v)| *v == Some(0)) {
+            return Err((key(k), "must be greater than 0".into()));
+        }
+    }
+    for (i, j) in auth.jwt.iter().enumerate() {
+        j.validate()
+            .map_err(|e| (format!("auth.jwt[{i}]"), e.to_string()))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,236 @@
+//! Tenants and principals: who a request comes from, which tenant that is,
+//! and what the tenant may do. Credentials are checked by
+//! `switchboard-auth`; this module maps a verified identity to a tenant.
+
+mod authn;
+pub(crate) mod config;
+pub(crate) mod policy;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use switchboard_auth::{ApiKeyEntry, ApiKeys, JwtVerifier};
+use switchboard_limits::Rate;
+use switchboard_runtime::Caller;
+
+pub(crate) use authn::AuthFailure;
+use config::{ANONYMOUS, AnonymousMode, RateConfig, TenantConfig};
+use policy::{Policy, glob};
+
+use crate::config::Config;
+
+/// One tenant, compiled from its configuration.
+#[derive(Debug)]
+pub(crate) struct Tenant {
+    pub(crate) id: Arc<str>,
+    pub(crate) name: String,
+    pub(crate) policy: Arc<Policy>,
+    pub(crate) weight: u32,
+    pub(crate) rate: Option<Rate>,
+    pub(crate) session_rate: Option<Rate>,
+    tool_rates: Vec<(String, Rate)>,
+    pub(crate) max_sessions: Option<usize>,
+    pub(crate) max_in_flight: Option<usize>,
+    pub(crate) max_streams: Option<usize>,
+    pub(crate) max_upstream_processes: Option<usize>,
+}
+
+fn rate(r: &RateConfig) -> Option<Rate> {
+    Rate::new(r.per_second, r.burst)
+}
+
+impl Tenant {
+    fn new(c: &TenantConfig) -> Self {
+        Self {
+            id: Arc::from(c.id.as_str()),
+            name: c.name.clone().unwrap_or_else(|| c.id.clone()),
+            policy: Arc::new(Policy {
+                tools: c.tools.clone(),
+                resources: c.resources.clone(),
+                prompts: c.prompts.clone(),
+                tool_scopes: c.tool_scopes.clone(),
+            }),
+            weight: c.weight.max(1),
+            rate: c.rate.as_ref().and_then(rate),
+            session_rate: c.session_rate.as_ref().and_then(rate),
+            tool_rates: c
+                .tool_rates
+                .iter()
+                .filter_map(|(p, r)| Some((p.clone(), rate(r)?)))
+                .collect(),
+            max_sessions: c.max_sessions,
+            max_in_flight: c.max_in_flight,
+            max_streams: c.max_streams,
+            max_upstream_processes: c.max_upstream_processes,
+        }
+    }
+
+    fn anonymous_default() -> Self {
+        Self::new(&TenantConfig {
+            id: ANONYMOUS.to_owned(),
+            ..TenantConfig::default()
+        })
+    }
+
+    /// The rate of calls to `tool` (the first matching pattern's), if any.
+    pub(crate) fn tool_rate(&self, tool: &str) -> Option<Rate> {
+        self.tool_rates
+            .iter()
+            .find(|(p, _)| glob(p, tool))
+            .map(|(_, r)| *r)
+    }
+}
+
+/// How a principal proved who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Via {
+    Anonymous,
+    ApiKey,
+    Jwt,
+}
+
+/// The authenticated (or anonymous) sender of a request.
+#[derive(Debug, Clone)]
+pub(crate) struct Principal {
+    pub(crate) tenant: Arc<Tenant>,
+    pub(crate) subject: Arc<str>,
+    pub(crate) scopes: Arc<[String]>,
+    pub(crate) via: Via,
+    /// The remote address of the connection.
+    pub(crate) addr: String,
+    /// The protected-resource metadata URL, for a scope challenge (set only
+    /// when the tenant has tools that need scopes).
+    pub(crate) metadata_url: Arc<str>,
+}
+
+impl Principal {
+    /// What a session is bound to: requests naming it must come from the
+    /// same tenant and subject.
+    pub(crate) fn binding(&self) -> String {
+        format!("{}/{}", self.tenant.id, self.subject)
+    }
+
+    /// The key of per-identity session caps: the address of an anonymous
+    /// client, else the principal.
+    pub(crate) fn identity(&self) -> String {
+        match self.via {
+            Via::Anonymous => self.addr.clone(),
+            _ => self.binding(),
+        }
+    }
+
+    /// The runtime's view of this principal for a request of `session`.
+    pub(crate) fn caller(&self, session: Option<&str>) -> Caller {
+        Caller {
+            tenant: self.tenant.id.clone(),
+            subject: self.subject.clone(),
+            session: session.map(Arc::from),
+            access: self.tenant.policy.clone(),
+        }
+    }
+
+    /// The scopes `tool` needs that this principal lacks (anonymous
+    /// principals and API keys carry no scopes and need none).
+    pub(crate) fn missing_scopes(&self, tool: &str) -> Vec<String> {
+        if self.via != Via::Jwt {
+            return Vec::new();
+        }
+        self.tenant
+            .policy
+            .scopes_for(tool)
+            .into_iter()
+            .filter(|s| !self.scopes.iter().any(|have| have == s))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// Every configured tenant and the ways to authenticate as one.
+#[derive(Debug)]
+pub(crate) struct Tenants {
+    by_id: HashMap<Arc<str>, Arc<Tenant>>,
+    anonymous: Option<Arc<Tenant>>,
+    keys: ApiKeys,
+    jwt: Vec<JwtVerifier>,
+    pub(crate) resource_url: Option<String>,
+    pub(crate) authorization_servers: Vec<String>,
+    pub(crate) scopes_supported: Vec<String>,
+}
+
+impl Tenants {
+    /// Compile `[auth]` and `[[tenants]]` (already validated).
+    pub(crate) fn new(config: &Config) -> Result<Self, String> {
+        let mut by_id = HashMap::new();
+        let mut entries = Vec::new();
+        let mut scopes = Vec::new();
+        for t in &config.tenants {
+            let tenant = Arc::new(Tenant::new(t));
+            by_id.insert(tenant.id.clone(), tenant);
+            entries.extend(t.api_keys.iter().map(|k| ApiKeyEntry {
+                tenant: t.id.clone(),
+                id: k.id.clone(),
+                sha256: k.sha256.clone(),
+            }));
+            scopes.extend(t.tool_scopes.values().flatten().cloned());
+        }
+        scopes.sort();
+        scopes.dedup();
+        let anonymous_on = match config.auth.anonymous {
+            AnonymousMode::On => true,
+            AnonymousMode::Off => false,
+            AnonymousMode::Auto => config.listen.ip().is_loopback(),
+        };
+        let anonymous = anonymous_on.then(|| {
+            by_id
+                .get(ANONYMOUS)
+                .cloned()
+                .unwrap_or_else(|| Arc::new(Tenant::anonymous_default()))
+        });
+        let jwt = config
+            .auth
+            .jwt
+            .iter()
+            .map(|j| JwtVerifier::new(j.clone()).map_err(|e| e.to_string()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let authorization_servers = if config.auth.authorization_servers.is_empty() {
+            config.auth.jwt.iter().map(|j| j.issuer.clone()).collect()
+        } else {
+            config.auth.authorization_servers.clone()
+        };
+        for t in by_id.values() {
+            tracing::debug!(
+                tenant = %t.id,
+                name = %t.name,
+                weight = t.weight,
+                max_sessions = ?t.max_sessions,
+                max_in_flight = ?t.max_in_flight,
+                max_streams = ?t.max_streams,
+                max_upstream_processes = ?t.max_upstream_processes,
+                "tenant configured"
+            );
+        }
+        Ok(Self {
+            by_id,
+            anonymous,
+            keys: ApiKeys::new(entries).map_err(|e| e.to_string())?,
+            jwt,
+            resource_url: config.auth.resource_url.clone(),
+            authorization_servers,
+            scopes_supported: scopes,
+        })
+    }
+
+    /// Whether clients without credentials are let in.
+    pub(crate) fn anonymous_allowed(&self) -> bool {
+        self.anonymous.is_some()
+    }
+
+    /// Every configured tenant, and the anonymous one if it is let in.
+    pub(crate) fn all(&self) -> impl Iterator<Item = &Arc<Tenant>> {
+        self.by_id.values().chain(
+            self.anonymous
+                .iter()
+                .filter(|a| !self.by_id.contains_key(&a.id)),
+        )
+    }
+}
