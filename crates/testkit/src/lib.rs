@@ -9,7 +9,7 @@ mod modern;
 mod server;
 mod sse;
 
-pub use client::{McpClient, Reply};
+pub use client::{McpClient, Reply, bearer_client};
 pub use modern::{MODERN, ModernClient};
 pub use server::TestServer;
 pub use sse::{SseEvent, SseReader};

@@ -225,3 +225,62 @@ async fn tenants_never_see_each_other() {
     );
     server.stop().await;
 }
+
+/// The 2024-11-05 HTTP+SSE transport binds its sessions the same way: the
+/// `sessionId` in the message URL is useless with another tenant's key.
+#[tokio::test]
+async fn http_sse_sessions_are_bound_too() {
+    let (server, tenants) = server().await;
+    let base = format!("http://{}", server.addr);
+    let owner = switchboard_testkit::bearer_client(&tenants[0].key);
+    let thief = switchboard_testkit::bearer_client(&tenants[1].key);
+    let unauthenticated = reqwest::Client::new()
+        .get(format!("{base}/sse"))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED);
+    let resp = owner
+        .get(format!("{base}/sse"))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut events = switchboard_testkit::SseReader::new(resp);
+    let endpoint = events.next().await.unwrap();
+    let url = format!("{base}{}", endpoint.data);
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2024-11-05", "capabilities": {}, "clientInfo": {"name": "old", "version": "1"}}});
+    let post = |http: &reqwest::Client, body: &Value| {
+        http.post(&url)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+    };
+    assert_eq!(
+        post(&thief, &init).await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        post(&owner, &init).await.unwrap().status(),
+        StatusCode::ACCEPTED
+    );
+    let answer = events.next().await.unwrap().json().unwrap();
+    assert_eq!(answer["id"], 1);
+    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                      "params": {"name": "whoami", "arguments": {"nonce": "n"}}});
+    assert_eq!(
+        post(&thief, &call).await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        post(&owner, &call).await.unwrap().status(),
+        StatusCode::ACCEPTED
+    );
+    let v = events.next().await.unwrap().json().unwrap();
+    assert_eq!(v["id"], 2, "only the owner's call ran: {v}");
+    assert_eq!(v["result"]["structuredContent"]["tenant"], tenants[0].id);
+    server.stop().await;
+}

@@ -1,0 +1,112 @@
+//! The audit trail: one JSON line per tool call and per security event,
+//! with tenant, principal, session, outcome and latency, and no secrets.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use switchboard_server::{AnonymousMode, ApiKeyConfig, Config, RateConfig, TenantConfig};
+use switchboard_testkit::{McpClient, TestServer};
+
+fn tenant(id: &str) -> (TenantConfig, String) {
+    let (key, sha256) = switchboard_auth::new_api_key();
+    let t = TenantConfig {
+        id: id.into(),
+        api_keys: vec![ApiKeyConfig {
+            id: format!("{id}-key"),
+            sha256,
+        }],
+        ..TenantConfig::default()
+    };
+    (t, key)
+}
+
+/// The audit file's lines once at least `n` are there (the writer is a
+/// background thread).
+async fn lines(path: &std::path::Path, n: usize) -> Vec<Value> {
+    for _ in 0..500 {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let out: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("every line is JSON"))
+            .collect();
+        if out.len() >= n {
+            return out;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("fewer than {n} audit lines in {}", path.display());
+}
+
+#[tokio::test]
+async fn tool_calls_and_security_events_are_audited_without_secrets() {
+    let dir = std::env::temp_dir().join(format!("sb-audit-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("audit.jsonl");
+    let _ = std::fs::remove_file(&path);
+
+    let (mut acme, acme_key) = tenant("acme");
+    acme.tools.deny = vec!["whoami".into()];
+    acme.tool_rates.insert(
+        "add".into(),
+        RateConfig {
+            per_second: 0.0001,
+            burst: 1,
+        },
+    );
+    let (globex, globex_key) = tenant("globex");
+    let mut config = Config::default();
+    config.auth.anonymous = AnonymousMode::Off;
+    config.auth.audit = path.to_string_lossy().into_owned();
+    config.tenants = vec![acme, globex];
+    let server = TestServer::with(config, switchboard_everything::everything()).await;
+
+    let mut c = McpClient::with_token(&server.url(), &acme_key);
+    c.initialize(json!({})).await;
+    let sid = c.session.clone().unwrap();
+    c.call_tool("echo", json!({"message": "hi"})).await;
+    c.call("tools/call", json!({"name": "whoami", "arguments": {}}))
+        .await;
+    c.call_tool("add", json!({"a": 1, "b": 2})).await;
+    let body = json!({"jsonrpc": "2.0", "id": 99, "method": "tools/call",
+                      "params": {"name": "add", "arguments": {"a": 1, "b": 2}}});
+    let limited = c.post().body(body.to_string()).send().await.unwrap();
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    let mut thief = McpClient::with_token(&server.url(), &globex_key);
+    thief.session = Some(sid.clone());
+    assert_eq!(thief.delete().await, StatusCode::NOT_FOUND);
+    let bad = McpClient::with_token(&server.url(), "sb_this-is-not-a-key");
+    let resp = bad.post().body(body.to_string()).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+
+    let all = lines(&path, 6).await;
+    let of = |event: &str| -> Vec<&Value> { all.iter().filter(|l| l["event"] == event).collect() };
+    let calls = of("tool_call");
+    let echo = calls
+        .iter()
+        .find(|l| l["tool"] == "echo")
+        .expect("echo audited");
+    assert_eq!(echo["tenant"], "acme");
+    assert_eq!(echo["principal"], "acme-key");
+    assert_eq!(echo["outcome"], "ok");
+    assert!(echo["latency_ms"].as_f64().unwrap() >= 0.0);
+    assert!(echo["time"].as_str().unwrap().ends_with('Z'));
+    // Sessions appear shortened, never whole.
+    let short = echo["session"].as_str().unwrap();
+    assert!(sid.starts_with(short) && short.len() < sid.len(), "{short}");
+    assert_eq!(of("forbidden_tool")[0]["tool"], "whoami");
+    let limited = of("rate_limited");
+    assert_eq!(limited[0]["tool"], "add");
+    assert_eq!(limited[0]["outcome"], "tool");
+    let binding = of("session_binding");
+    assert_eq!(binding[0]["tenant"], "globex");
+    assert_eq!(binding[0]["outcome"], "denied");
+    assert_eq!(of("auth_failure")[0]["outcome"], "invalid_token");
+
+    let text = std::fs::read_to_string(&path).unwrap();
+    for secret in [acme_key.as_str(), &globex_key, "sb_this-is-not-a-key", &sid] {
+        assert!(!text.contains(secret), "a secret reached the audit trail");
+    }
+    server.stop().await;
+    std::fs::remove_dir_all(&dir).ok();
+}
