@@ -3,12 +3,15 @@
 #   1. cargo fmt --check, clippy -D warnings, rustdoc -D warnings
 #   2. the Rust test suite (unit, in-process end-to-end)
 #   3. the official MCP conformance suite and the SDK interop clients against
-#      a freshly built `switchboard serve` on a free loopback port.
+#      a freshly built `switchboard serve` on a free loopback port;
+#   4. the Python SDK with a bearer token (and without) against a second server
+#      that requires credentials (tests/interop/python/auth_client.py).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 
 step() { printf '\n=== %s ===\n' "$*"; }
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 step "tooling"
 scripts/tools.sh
@@ -31,12 +34,22 @@ fi
 
 step "server for the external suites"
 cargo build --locked -p switchboard --quiet
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 url="http://127.0.0.1:$port/mcp"
 log=$ROOT/target/switchboard-test-server.log
 target/debug/switchboard serve --listen "127.0.0.1:$port" >"$log" 2>&1 &
 server=$!
-trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true' EXIT
+auth_server=
+auth_dir=
+cleanup() {
+  local pid
+  for pid in $server $auth_server; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  [[ -z $auth_dir ]] || rm -rf "$auth_dir"
+}
+trap cleanup EXIT
 for _ in $(seq 100); do
   curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
   kill -0 $server 2>/dev/null || { cat "$log"; echo "server exited" >&2; exit 1; }
@@ -44,11 +57,50 @@ for _ in $(seq 100); do
 done
 echo "switchboard serving at $url (log: $log)"
 
+# auth_interop: a second server with `[auth] anonymous = "off"` and one
+# tenant's fresh API key; the Python SDK must get in with the key and be
+# refused (401) without it or with a wrong one.
+auth_interop() {
+  local out key keyline aport aurl alog rc
+  out=$(target/debug/switchboard keys new --tenant interop --id py) || { echo "keys new failed" >&2; return 1; }
+  key=$(awk '/^    [^ ]/ && !/=/ { print $1; exit }' <<<"$out")  # the indented key line
+  keyline=$(grep -E '^ *api_keys = ' <<<"$out" | sed 's/^ *//')
+  if [[ -z $key || -z $keyline ]]; then
+    echo "cannot parse the output of 'switchboard keys new'" >&2
+    return 1
+  fi
+  auth_dir=$(mktemp -d)
+  printf '[auth]\nanonymous = "off"\n\n[[tenants]]\nid = "interop"\n%s\n' "$keyline" >"$auth_dir/switchboard.toml"
+  aport=$(free_port)
+  aurl="http://127.0.0.1:$aport/mcp"
+  alog=$ROOT/target/switchboard-test-auth-server.log
+  target/debug/switchboard serve --listen "127.0.0.1:$aport" --config "$auth_dir/switchboard.toml" >"$alog" 2>&1 &
+  auth_server=$!
+  for _ in $(seq 100); do
+    curl -fs "http://127.0.0.1:$aport/healthz" >/dev/null 2>&1 && break
+    kill -0 $auth_server 2>/dev/null || { cat "$alog"; echo "auth server exited" >&2; auth_server=; return 1; }
+    sleep 0.1
+  done
+  echo "switchboard (credentials required) serving at $aurl (log: $alog)"
+  timeout 60 .tools/venv/bin/python tests/interop/python/auth_client.py "$aurl" "$key" interop py 2>&1 \
+    | sed -u 's/^/[python-auth] /'
+  rc=${PIPESTATUS[0]}
+  (( rc == 0 )) || echo "[python-auth] FAIL auth_client.py exited with status $rc"
+  kill -TERM $auth_server 2>/dev/null || true
+  wait $auth_server 2>/dev/null || true
+  auth_server=
+  rm -rf "$auth_dir"
+  auth_dir=
+  return $rc
+}
+
 status=0
 step "conformance"
 scripts/conformance.sh "$url" || status=1
 step "interop"
 scripts/interop.sh "$url" || status=1
+step "auth interop"
+auth_interop || status=1
 
 step "graceful stop"
 kill -TERM $server

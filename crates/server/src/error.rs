@@ -169,8 +169,19 @@ impl TransportError {
             Store(_) | Overloaded(_) | SessionCap(_) | AuthUnavailable(_) => {
                 RpcError::new(ErrorCode::SERVER_BUSY, self.to_string())
             }
-            Unauthenticated(_) | InsufficientScope(_) | BadCredentials(_) => {
-                RpcError::new(ErrorCode::UNAUTHORIZED, self.to_string())
+            Unauthenticated(c) | InsufficientScope(c) | BadCredentials(c) => {
+                // The challenge again, for clients that only see the body.
+                let mut data = json!({
+                    "status": self.status().as_u16(),
+                    "resourceMetadata": c.resource_metadata,
+                });
+                if let Some(e) = c.error {
+                    data["error"] = json!(e);
+                }
+                if let Some(scope) = &c.scope {
+                    data["scope"] = json!(scope);
+                }
+                RpcError::new(ErrorCode::UNAUTHORIZED, self.to_string()).with_data(data)
             }
             RateLimited { limit, retry_after } => {
                 RpcError::new(ErrorCode::RATE_LIMITED, self.to_string()).with_data(
