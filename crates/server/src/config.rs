@@ -345,4 +345,39 @@ mod tests {
         let e = Config::from_toml("keep_alive_secs = \"x\"").unwrap_err();
         assert!(e.contains("keep_alive_secs"), "{e}");
     }
+
+    #[test]
+    fn tenants_are_validated() {
+        let ok = format!(
+            "[[tenants]]\nid = \"acme\"\napi_keys = [{{ id = \"ci\", sha256 = \"{}\" }}]\nrate = {{ per_second = 5, burst = 10 }}\n",
+            "ab".repeat(32)
+        );
+        let c = Config::from_toml(&ok).unwrap();
+        assert_eq!(c.tenants[0].rate.unwrap().burst, 10);
+        for (bad, key) in [
+            ("[[tenants]]\nid = \"a b\"", "tenants[0].id"),
+            (
+                "[[tenants]]\nid = \"a\"\n[[tenants]]\nid = \"a\"",
+                "tenants[1].id",
+            ),
+            (
+                "[[tenants]]\nid = \"a\"\napi_keys = [{ id = \"k\", sha256 = \"abc\" }]",
+                "tenants[0].api_keys[0].sha256",
+            ),
+            ("[[tenants]]\nid = \"a\"\nweight = 0", "tenants[0].weight"),
+            (
+                "[[tenants]]\nid = \"a\"\nrate = { per_second = 0, burst = 1 }",
+                "tenants[0].rate",
+            ),
+            (
+                "[[tenants]]\nid = \"a\"\nmax_sessions = 0",
+                "tenants[0].max_sessions",
+            ),
+            ("[[auth.jwt]]\nissuer = \"x\"", "auth.jwt[0]"),
+            ("[auth]\nanonymous = \"sometimes\"", "anonymous"),
+        ] {
+            let e = Config::from_toml(bad).unwrap_err();
+            assert!(e.contains(key), "{bad}: {e}");
+        }
+    }
 }

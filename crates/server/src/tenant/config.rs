@@ -148,6 +148,16 @@ pub(crate) fn validate(
                 "the anonymous tenant has no credentials".into(),
             ));
         }
+        for (k, key_config) in t.api_keys.iter().enumerate() {
+            let d = &key_config.sha256;
+            if d.len() != 64 || !d.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err((
+                    key(&format!("api_keys[{k}].sha256")),
+                    "must be the 64 hex digits of a SHA-256 digest (see `switchboard keys new`)"
+                        .into(),
+                ));
+            }
+        }
         if t.weight == 0 {
             return Err((key("weight"), "must be greater than 0".into()));
         }
