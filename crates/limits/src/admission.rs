@@ -37,6 +37,11 @@ pub struct Ticket<'a> {
     /// The tenant's own cap on its running requests, if any (0 is taken as
     /// 1). The latest ticket of a tenant sets it.
     pub max_running: Option<usize>,
+    /// The most of the tenant's requests that may wait at once, if any
+    /// (its share of the queue): beyond it, [`Rejected::QueueFull`] even
+    /// when the shared queue has room, so one tenant cannot fill the queue
+    /// for everyone.
+    pub max_queued: Option<usize>,
     /// A session or client within the tenant; the tenant's grants go round
     /// its keys in turn.
     pub key: &'a str,
@@ -148,6 +153,7 @@ impl Admission {
             tenant: key,
             weight,
             max_running: None,
+            max_queued: None,
             key,
         };
         self.admit(ticket, deadline).await
@@ -172,7 +178,11 @@ impl Admission {
             if let Some(tenant) = st.try_take(ask, max_in_flight) {
                 return Ok(self.permit(tenant));
             }
-            if st.queued >= self.shared.max_queue {
+            if st.queued >= self.shared.max_queue
+                || ticket
+                    .max_queued
+                    .is_some_and(|max| st.tenant(ticket.tenant).1 >= max)
+            {
                 return Err(Rejected::QueueFull);
             }
             let queued = st.enqueue(ask);

@@ -203,6 +203,7 @@ impl Catalog {
             .templates
             .iter()
             .find_map(|t| t.template.matches(&p.uri).map(|v| (t, v)))
+            .filter(|(t, _)| ctx.caller().access.resource(t.uri_template()))
         {
             (t.reader.clone(), vars)
         } else {

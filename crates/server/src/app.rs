@@ -286,6 +286,7 @@ impl App {
             streams: self.0.metrics.open_streams.clone(),
             session_streams: None,
             tenant_streams: None,
+            held: None,
         }
     }
 }

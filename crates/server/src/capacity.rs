@@ -85,7 +85,7 @@ impl App {
                 return Ok(());
             }
             if matches!(policy, CapPolicy::EvictIdle | CapPolicy::EvictIdleThenQueue)
-                && self.evict_one().await?
+                && self.evict_one(who).await?
             {
                 continue;
             }
@@ -100,8 +100,9 @@ impl App {
         }
     }
 
-    /// End the longest-idle session if it has idled long enough.
-    async fn evict_one(&self) -> Result<bool, TransportError> {
+    /// End the longest-idle session if it has idled long enough and belongs
+    /// to `who`'s tenant: one tenant never ends another's sessions.
+    async fn evict_one(&self, who: &Principal) -> Result<bool, TransportError> {
         let min_idle = self.config().evict_min_idle_secs * 1000;
         let Some(victim) = self
             .store()
@@ -110,10 +111,51 @@ impl App {
         else {
             return Ok(false);
         };
+        let own = format!("{}/", who.tenant.id);
+        let same_tenant = self
+            .store()
+            .load(&victim)
+            .await?
+            .is_some_and(|r| r.principal.is_some_and(|p| p.starts_with(&own)));
+        if !same_tenant {
+            return Ok(false);
+        }
         tracing::info!(session = %crate::peer::short(&victim), "evicted the longest-idle session to admit a new one");
         self.metrics().evicted();
         self.end_session(&victim).await?;
         Ok(true)
+    }
+}
+
+/// One counted place (a listen stream of a client), given back on drop.
+#[derive(Debug)]
+pub(crate) struct Held {
+    app: App,
+    key: String,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.app.capacity().closed(&self.key);
+    }
+}
+
+impl App {
+    /// Count one more `subscriptions/listen` stream of `identity`, or 429
+    /// past `max_streams_per_session` (a stateless client's streams are
+    /// held to the same number as a session's).
+    pub(crate) fn hold_listen_stream(&self, identity: &str) -> Result<Held, TransportError> {
+        let key = format!("\0listen:{identity}");
+        let max = self.config().max_streams_per_session;
+        if self.capacity().count(&key) >= max {
+            self.metrics().rejected("stream_cap");
+            return Err(TransportError::StreamCap(max));
+        }
+        self.capacity().opened(&key);
+        Ok(Held {
+            app: self.clone(),
+            key,
+        })
     }
 }
 

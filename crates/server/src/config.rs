@@ -62,7 +62,7 @@ pub struct Config {
     /// base64 or hex of at least 32 bytes. Every node behind one endpoint
     /// needs the same key. Default: none, and a random key is made at start
     /// (retries then only work on the node that sealed the state).
-    pub sealing_key: Option<String>,
+    pub sealing_key: Option<Secret>,
     /// Seconds a sealed `requestState` stays valid. Default 600.
     #[serde(deserialize_with = "duration::secs")]
     pub request_state_ttl_secs: u64,
@@ -211,21 +211,24 @@ impl Config {
             return Err(((*key).to_owned(), "must be greater than 0".to_owned()));
         }
         if let Some(key) = &self.sealing_key {
-            decode_key(key).map_err(|e| ("sealing_key".to_owned(), e))?;
+            decode_key(&key.0).map_err(|e| ("sealing_key".to_owned(), e))?;
         }
         crate::tenant::config::validate(&self.auth, &self.tenants)
     }
 
     /// The sealing key's bytes, if one is configured.
     pub fn sealing_key_bytes(&self) -> Result<Option<Vec<u8>>, String> {
-        self.sealing_key.as_deref().map(decode_key).transpose()
+        self.sealing_key
+            .as_ref()
+            .map(|k| decode_key(&k.0))
+            .transpose()
     }
 
     /// The effective configuration as TOML, secrets redacted.
     pub fn redacted_toml(&self) -> String {
         let mut shown = self.clone();
         if shown.sealing_key.is_some() {
-            shown.sealing_key = Some("<redacted>".into());
+            shown.sealing_key = Some(Secret("<redacted>".into()));
         }
         for jwt in &mut shown.auth.jwt {
             if jwt.hs256_secret.is_some() {
@@ -250,6 +253,18 @@ impl Config {
 
     pub fn client_request_timeout(&self) -> Duration {
         Duration::from_secs(self.client_request_timeout_secs)
+    }
+}
+
+/// A secret string: read and written as itself, shown by `Debug` as
+/// `<redacted>` so it never reaches a log by accident.
+#[derive(Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
     }
 }
 
@@ -342,6 +357,7 @@ mod tests {
         let key = "00".repeat(32);
         let c = Config::from_toml(&format!("sealing_key = \"{key}\"")).unwrap();
         assert_eq!(c.sealing_key_bytes().unwrap().unwrap(), vec![0u8; 32]);
+        assert!(!format!("{c:?}").contains(&key), "Debug shows no secret");
         let e = Config::from_toml("keep_alive_secs = \"x\"").unwrap_err();
         assert!(e.contains("keep_alive_secs"), "{e}");
     }

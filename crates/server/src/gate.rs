@@ -112,6 +112,7 @@ impl App {
     pub(crate) async fn check_rates(
         &self,
         who: &Principal,
+        session: Option<&str>,
         key: &str,
         tool: Option<&str>,
     ) -> Result<(), TransportError> {
@@ -141,7 +142,7 @@ impl App {
                 .map_err(|e| TransportError::AuthUnavailable(e.to_string()))?;
             if let Decision::Limited { retry_after } = decision {
                 self.metrics().tenant_rejected(&t.id, "rate_limited");
-                self.security_event(who, Some(key), "rate_limited", tool, limit);
+                self.security_event(who, session, "rate_limited", tool, limit);
                 return Err(TransportError::RateLimited { limit, retry_after });
             }
         }
@@ -152,9 +153,12 @@ impl App {
     /// tool call, the tool's scopes; then the rate limits; then admission.
     /// A call to a tool the tenant may not use passes on to the catalog,
     /// which answers it exactly like an unknown tool.
+    /// `key` names the caller's rate bucket and place in its tenant's queue:
+    /// the session, or a stateless client's identity.
     pub(crate) async fn gate(
         &self,
         who: &Principal,
+        session: Option<&str>,
         key: &str,
         method: &str,
         params: Option<&serde_json::value::RawValue>,
@@ -166,10 +170,10 @@ impl App {
                 tool = Some(name);
             } else {
                 self.metrics().tenant_rejected(&who.tenant.id, "forbidden");
-                self.security_event(who, Some(key), "forbidden_tool", Some(name), "denied");
+                self.security_event(who, session, "forbidden_tool", Some(name), "denied");
             }
         }
-        self.check_rates(who, key, tool).await?;
+        self.check_rates(who, session, key, tool).await?;
         self.admit(who, key).await
     }
 
@@ -182,6 +186,7 @@ impl App {
             tenant: &t.id,
             weight: t.weight,
             max_running: t.max_in_flight,
+            max_queued: t.max_queued,
             key,
         };
         let admitted = self

@@ -30,7 +30,20 @@ pub(crate) async fn ready(State(app): State<App>) -> Response {
 }
 
 /// `GET /metrics`: the Prometheus text exposition.
-pub(crate) async fn metrics(State(app): State<App>) -> Response {
+/// With `auth.metrics_token_sha256` set, only a scraper presenting that
+/// token as a bearer token gets them (they name every tenant).
+pub(crate) async fn metrics(State(app): State<App>, headers: http::HeaderMap) -> Response {
+    if !app.tenants().may_scrape(&headers) {
+        let mut resp = json_response(
+            StatusCode::UNAUTHORIZED,
+            json!({"error": "the metrics need the configured bearer token"}).to_string(),
+        );
+        resp.headers_mut().insert(
+            http::header::WWW_AUTHENTICATE,
+            http::HeaderValue::from_static("Bearer realm=\"metrics\""),
+        );
+        return resp;
+    }
     app.check_capacity().await;
     let mut resp = Response::new(axum::body::Body::from(app.metrics().encode()));
     resp.headers_mut().insert(

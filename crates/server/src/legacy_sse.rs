@@ -186,7 +186,13 @@ async fn serve_request(
         return send(app, &s, &slot, answer).await;
     }
     let gated = app
-        .gate(&s.who, &s.live.id, &method, params.as_deref())
+        .gate(
+            &s.who,
+            Some(&s.live.id),
+            &s.live.id,
+            &method,
+            params.as_deref(),
+        )
         .await;
     let _permit = match gated {
         Ok(p) => p,

@@ -38,7 +38,7 @@ mod tenant;
 pub use app::{App, AppBuilder, BuildError};
 pub use config::{
     AnonymousMode, ApiKeyConfig, AuthConfig, CapPolicy, Config, ConfigError, RateConfig, Rules,
-    TenantConfig,
+    Secret, TenantConfig,
 };
 pub use error::TransportError;
 pub use listener::serve;

@@ -118,6 +118,16 @@ impl tower_service::Service<HttpRequest> for WithPeer {
 
     fn call(&mut self, mut req: HttpRequest) -> Self::Future {
         req.extensions_mut().insert(self.peer);
+        // HTTP/2 carries the host in `:authority`, not `Host`: give it the
+        // header too, so the Host check and resource URLs see it.
+        if !req.headers().contains_key(http::header::HOST)
+            && let Some(value) = req
+                .uri()
+                .authority()
+                .and_then(|a| http::HeaderValue::from_str(a.as_str()).ok())
+        {
+            req.headers_mut().insert(http::header::HOST, value);
+        }
         self.inner.call(req)
     }
 }

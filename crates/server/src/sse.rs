@@ -55,6 +55,8 @@ pub(crate) struct StreamEnd {
     pub(crate) session_streams: Option<Arc<AtomicUsize>>,
     /// The tenant's open-streams gauge, for standalone streams.
     pub(crate) tenant_streams: Option<prometheus_client::metrics::gauge::Gauge>,
+    /// Released when the body ends (a place counted elsewhere).
+    pub(crate) held: Option<Arc<crate::capacity::Held>>,
 }
 
 /// Holds one unit of a session's open-stream count while a body lives.
@@ -77,6 +79,7 @@ struct State {
     _counted: crate::metrics::StreamGauge,
     _session: Option<SessionStream>,
     _tenant: Option<crate::metrics::StreamGauge>,
+    _held: Option<Arc<crate::capacity::Held>>,
     /// Held while the body lives: dropping the body (client gone) cancels.
     _guard: Option<DropGuard>,
     first: Option<Bytes>,
@@ -103,7 +106,7 @@ pub(crate) fn response_guarded(
     first: Option<Bytes>,
     rx: mpsc::Receiver<Frame>,
     keep_alive: Duration,
-    end: StreamEnd,
+    mut end: StreamEnd,
     guard: Option<DropGuard>,
 ) -> Response {
     let state = State {
@@ -113,6 +116,7 @@ pub(crate) fn response_guarded(
             .tenant_streams
             .as_ref()
             .map(crate::metrics::StreamGauge::new),
+        _held: end.held.take(),
         _guard: guard,
         first,
         rx,

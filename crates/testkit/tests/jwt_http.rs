@@ -23,7 +23,13 @@ async fn server(jwks: &JwksServer) -> TestServer {
         audience: vec![AUDIENCE.into()],
         jwks_url: Some(jwks.url()),
         refresh_min_interval_secs: 0,
+        tenants: vec!["acme".into()],
         ..JwtConfig::default()
+    });
+    // A tenant this issuer may not speak for.
+    config.tenants.push(TenantConfig {
+        id: "globex".into(),
+        ..TenantConfig::default()
     });
     let mut acme = TenantConfig {
         id: "acme".into(),
@@ -111,7 +117,7 @@ async fn every_bad_token_gets_401_invalid_token() {
         "wrong issuer",
         try_token(&server, Some(&keys.sign("rsa-1", &wrong_iss))).await,
     );
-    let unknown_tenant = claims(ISSUER, AUDIENCE, "globex", "alice");
+    let unknown_tenant = claims(ISSUER, AUDIENCE, "initech", "alice");
     assert_invalid(
         "unknown tenant",
         try_token(&server, Some(&keys.sign("rsa-1", &unknown_tenant))).await,

@@ -129,7 +129,7 @@ async fn policies_hide_tools_resources_and_prompts() {
     let (mut t, key) = tenant("narrow");
     t.tools = Rules {
         allow: vec!["echo".into(), "add".into(), "test_*".into()],
-        deny: vec!["test_sampling".into()],
+        deny: vec!["test_sampling".into(), "test_x_mcp_header".into()],
     };
     t.resources = Rules {
         allow: vec![],
@@ -198,6 +198,11 @@ async fn policies_hide_tools_resources_and_prompts() {
         .call("resources/read", json!({"uri": "test://static-text"}))
         .await;
     assert_eq!(read["error"]["code"], -32002);
+    // A templated URI is as hidden as its template.
+    let (read, _) = c
+        .call("resources/read", json!({"uri": "test://template/1/data"}))
+        .await;
+    assert_eq!(read["error"]["code"], -32002, "{read}");
     let (prompts, _) = c.call("prompts/list", json!({})).await;
     let prompt_names: Vec<&str> = prompts["result"]["prompts"]
         .as_array()
@@ -217,11 +222,24 @@ async fn policies_hide_tools_resources_and_prompts() {
             .iter()
             .all(|t| t["name"] != "whoami")
     );
-    match m.request(2, "tools/call", call("whoami")).await {
-        Reply::Json(v) => assert!(v["error"].is_object(), "{v}"),
-        Reply::Other(status, body) => assert_eq!(status, StatusCode::BAD_REQUEST, "{body}"),
+    let answer = |reply: Reply| match reply {
+        Reply::Json(v) => v["error"]["message"].as_str().unwrap().to_owned(),
+        Reply::Other(status, body) => format!("{status} {body}"),
         Reply::Sse(_) => panic!("a denied tool must not run"),
-    }
+    };
+    let denied = answer(m.request(2, "tools/call", call("whoami")).await);
+    let missing = answer(m.request(2, "tools/call", call("no_such_tool")).await);
+    assert_eq!(
+        denied.replace("whoami", "X"),
+        missing.replace("no_such_tool", "X")
+    );
+    // A denied tool's mirrored-parameter headers are not checked either:
+    // that would reveal the tool and its schema.
+    let denied = answer(m.request(2, "tools/call", call("test_x_mcp_header")).await);
+    assert_eq!(
+        denied.replace("test_x_mcp_header", "X"),
+        missing.replace("no_such_tool", "X")
+    );
     server.stop().await;
 }
 
@@ -307,6 +325,112 @@ async fn weights_split_a_saturated_cap() {
     assert!(
         (2.7..=3.3).contains(&ratio),
         "heavy {h} light {l}: ratio {ratio}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn at_the_session_cap_a_tenant_only_evicts_its_own() {
+    let (a, a_key) = tenant("a");
+    let (b, b_key) = tenant("b");
+    let mut config = closed_config();
+    config.max_sessions = 2;
+    config.session_cap_policy = switchboard_server::CapPolicy::EvictIdle;
+    config.evict_min_idle_secs = 0;
+    config.tenants = vec![a, b];
+    let server = TestServer::with(config, switchboard_everything::everything()).await;
+    let mut a1 = McpClient::with_token(&server.url(), &a_key);
+    a1.initialize(json!({})).await;
+    let mut a2 = McpClient::with_token(&server.url(), &a_key);
+    a2.initialize(json!({})).await;
+    // b finds the node full of a's idle sessions: refused, a's survive.
+    let b1 = McpClient::with_token(&server.url(), &b_key);
+    let body = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
+    let resp = b1.post().body(body.to_string()).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let (pong, _) = a1.call("ping", json!({})).await;
+    assert!(pong["result"].is_object(), "a's session survived: {pong}");
+    // a itself may make room by ending its own longest-idle session.
+    let mut a3 = McpClient::with_token(&server.url(), &a_key);
+    a3.initialize(json!({})).await;
+    assert_eq!(server.app.live_sessions(), 2);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn listen_streams_are_capped_per_client_and_metrics_can_need_a_token() {
+    let (t, key) = tenant("t");
+    let (token, sha256) = switchboard_auth::new_api_key();
+    let mut config = closed_config();
+    config.max_streams_per_session = 2;
+    config.auth.metrics_token_sha256 = Some(sha256);
+    config.tenants = vec![t];
+    let server = TestServer::with(config, switchboard_everything::everything()).await;
+    let m = ModernClient::with_token(&server.url(), &key);
+    let mut open = Vec::new();
+    for _ in 0..2 {
+        match m
+            .request(
+                1,
+                "subscriptions/listen",
+                json!({"filter": {"toolsListChanged": true}}),
+            )
+            .await
+        {
+            Reply::Sse(stream) => open.push(stream),
+            other => panic!("listen refused: {other:?}"),
+        }
+    }
+    match m
+        .request(
+            1,
+            "subscriptions/listen",
+            json!({"filter": {"toolsListChanged": true}}),
+        )
+        .await
+    {
+        Reply::Other(status, _) => assert_eq!(status, StatusCode::TOO_MANY_REQUESTS),
+        other => panic!("a third listen stream: {other:?}"),
+    }
+    // Closing one makes room again.
+    drop(open.pop());
+    let mut reopened = false;
+    for _ in 0..100 {
+        if let Reply::Sse(s) = m.request(1, "subscriptions/listen", json!({})).await {
+            open.push(s);
+            reopened = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(reopened, "a closed listen stream gives its place back");
+
+    let metrics = format!("http://{}/metrics", server.addr);
+    let plain = reqwest::get(&metrics).await.unwrap();
+    assert_eq!(plain.status(), StatusCode::UNAUTHORIZED);
+    let tenant_key = switchboard_testkit::bearer_client(&key)
+        .get(&metrics)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        tenant_key.status(),
+        StatusCode::UNAUTHORIZED,
+        "a tenant's key is not the metrics token"
+    );
+    let scraped = switchboard_testkit::bearer_client(&token)
+        .get(&metrics)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scraped.status(), StatusCode::OK);
+    assert!(
+        scraped
+            .text()
+            .await
+            .unwrap()
+            .contains("switchboard_tenant_streams")
     );
     server.stop().await;
 }

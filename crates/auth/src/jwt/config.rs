@@ -41,6 +41,10 @@ pub struct JwtConfig {
     pub cache_ttl_secs: u64,
     /// Timeout of fetching the JWKS, in milliseconds. Default 3000.
     pub timeout_ms: u64,
+    /// The tenants this issuer may name (its tokens' tenant claim must be
+    /// one of them). Empty: any configured tenant — only for an issuer
+    /// that every tenant trusts.
+    pub tenants: Vec<String>,
 }
 
 impl Default for JwtConfig {
@@ -56,6 +60,7 @@ impl Default for JwtConfig {
             refresh_min_interval_secs: 10,
             cache_ttl_secs: 300,
             timeout_ms: 3000,
+            tenants: Vec::new(),
         }
     }
 }
@@ -76,6 +81,7 @@ impl fmt::Debug for JwtConfig {
             .field("refresh_min_interval_secs", &self.refresh_min_interval_secs)
             .field("cache_ttl_secs", &self.cache_ttl_secs)
             .field("timeout_ms", &self.timeout_ms)
+            .field("tenants", &self.tenants)
             .finish()
     }
 }

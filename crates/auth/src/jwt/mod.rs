@@ -48,6 +48,7 @@ enum Source {
 pub struct JwtVerifier {
     expect: Expect,
     leeway_secs: u64,
+    tenants: Vec<String>,
     source: Source,
 }
 
@@ -111,6 +112,7 @@ impl JwtVerifier {
                 audience: config.audience,
             },
             leeway_secs: config.leeway_secs,
+            tenants: config.tenants,
             source,
         })
     }
@@ -118,6 +120,11 @@ impl JwtVerifier {
     /// The issuer whose tokens this verifies (`iss`).
     pub fn issuer(&self) -> &str {
         &self.expect.issuer
+    }
+
+    /// The tenants this issuer may name (empty: any).
+    pub fn tenants(&self) -> &[String] {
+        &self.tenants
     }
 
     /// The accepted audiences.

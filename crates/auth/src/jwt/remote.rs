@@ -196,7 +196,7 @@ impl RemoteJwks {
             )
             .send()
             .await
-            .map_err(|e| e.without_url().to_string())?;
+            .map_err(|e| with_causes(&e.without_url()))?;
         let status = response.status();
         if !status.is_success() {
             return Err(format!("HTTP status {status}"));
@@ -211,7 +211,7 @@ impl RemoteJwks {
         while let Some(chunk) = response
             .chunk()
             .await
-            .map_err(|e| e.without_url().to_string())?
+            .map_err(|e| with_causes(&e.without_url()))?
         {
             if body.len() + chunk.len() > MAX_BODY {
                 return Err("JWKS larger than 1 MiB".into());
@@ -220,4 +220,17 @@ impl RemoteJwks {
         }
         parse_jwks(&body)
     }
+}
+
+/// An error and its chain of causes, `: `-separated (reqwest's own text is
+/// only "error sending request"; the cause says why).
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }

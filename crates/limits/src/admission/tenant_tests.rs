@@ -20,6 +20,7 @@ pub(super) fn ticket(
         tenant,
         weight,
         max_running: cap,
+        max_queued: None,
         key,
     }
 }
@@ -224,4 +225,44 @@ async fn a_full_queue_refuses_at_once_even_for_a_capped_tenant() {
     drop(other);
     drop(running);
     drained(&a, rx, tasks).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_tenant_cannot_take_more_than_its_share_of_the_queue() {
+    let a = Admission::new(1, 100);
+    let (tx, rx) = mpsc::unbounded_channel();
+    let share = |tenant: &'static str| Ticket {
+        max_queued: Some(3),
+        ..ticket(tenant, 1, None, tenant)
+    };
+    let running = at_once(&a, share("flood")).await;
+    let tasks: Vec<_> = (0..3)
+        .map(|_| spawn_admit(&a, share("flood"), LONG, &tx))
+        .collect();
+    until_queued(&a, 3).await;
+    // The flooding tenant's fourth waiter is refused; the shared queue
+    // still has room for another tenant.
+    let refused = tokio::time::timeout(Duration::ZERO, a.admit(share("flood"), LONG));
+    assert_eq!(
+        refused.await.expect("at once").unwrap_err(),
+        Rejected::QueueFull
+    );
+    let quiet = spawn_admit(&a, share("quiet"), LONG, &tx);
+    until_queued(&a, 4).await;
+    drop(running);
+    let mut tasks = tasks;
+    tasks.push(quiet);
+    drop(tx);
+    let mut rx = rx;
+    let mut granted = Vec::new();
+    while let Some((tenant, _, permit)) = rx.recv().await {
+        granted.push(tenant);
+        drop(permit);
+    }
+    for t in tasks {
+        t.await.expect("waiter").expect("admitted");
+    }
+    assert_eq!(granted.len(), 4);
+    assert!(granted.contains(&"quiet"));
+    assert_eq!(a.stats().queued, 0);
 }

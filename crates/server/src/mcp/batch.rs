@@ -71,7 +71,13 @@ async fn one(app: &App, s: &Session, call: Call) -> Result<Option<String>, Trans
         )));
     }
     let gated = app
-        .gate(&s.who, &s.live.id, &call.method, call.params.as_deref())
+        .gate(
+            &s.who,
+            Some(&s.live.id),
+            &s.live.id,
+            &call.method,
+            call.params.as_deref(),
+        )
         .await;
     let _permit = match gated {
         Ok(p) => p,

@@ -84,7 +84,13 @@ pub(crate) async fn serve(
         return Ok(reply_now(accepts, &error_json(Some(&call.id), &e)));
     }
     let permit = app
-        .gate(&s.who, &s.live.id, &call.method, call.params.as_deref())
+        .gate(
+            &s.who,
+            Some(&s.live.id),
+            &s.live.id,
+            &call.method,
+            call.params.as_deref(),
+        )
         .await?;
     let (tx, decision) = oneshot::channel();
     let peer = Arc::new(LegacyPeer::new(

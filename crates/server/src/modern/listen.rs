@@ -22,6 +22,10 @@ use crate::tenant::Principal;
 pub(crate) const METHOD: &str = "subscriptions/listen";
 const ACKNOWLEDGED: &str = "notifications/subscriptions/acknowledged";
 
+/// Resource URIs one listen stream may follow (the rest are not granted,
+/// which the acknowledgement shows).
+const MAX_RESOURCE_URIS: usize = 1000;
+
 /// What the client wants to hear about.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Filter {
@@ -46,6 +50,7 @@ impl Filter {
             .map(|a| {
                 a.iter()
                     .filter_map(|u| u.as_str().map(str::to_owned))
+                    .take(MAX_RESOURCE_URIS)
                     .collect()
             })
             .unwrap_or_default();
@@ -102,7 +107,7 @@ fn visible(access: &dyn Access, ev: &ServerEvent) -> bool {
 
 /// Open the stream: the acknowledgement first, then matching events until
 /// the client goes away or the server stops.
-pub(crate) fn serve(
+pub(crate) async fn serve(
     app: &App,
     who: &Principal,
     id: RequestId,
@@ -112,7 +117,13 @@ pub(crate) fn serve(
     if !accepts.sse {
         return Err(TransportError::NotAcceptable("text/event-stream"));
     }
+    // A listen stream does no work, but it costs a task and a connection:
+    // it counts against the caller's rates, its tenant's streams, and the
+    // streams one client may hold.
+    let identity = who.identity();
+    app.check_rates(who, None, &identity, None).await?;
     let tenant_streams = app.stream_quota(who)?;
+    let held = app.hold_listen_stream(&identity)?;
     let filter = Filter::parse(params);
     let policy = who.tenant.policy.clone();
     let mut events = app.catalog().bus().subscribe();
@@ -158,6 +169,7 @@ pub(crate) fn serve(
     });
     let mut end = app.stream_end_on(tokio_util::sync::CancellationToken::new());
     end.tenant_streams = Some(tenant_streams);
+    end.held = Some(std::sync::Arc::new(held));
     Ok(sse::response(None, rx, app.config().keep_alive(), end))
 }
 

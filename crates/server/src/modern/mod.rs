@@ -99,13 +99,13 @@ async fn request(
             id,
             &result::discover(app).to_string(),
         ))),
-        listen::METHOD => listen::serve(app, who, id.clone(), &params_value, accepts),
+        listen::METHOD => listen::serve(app, who, id.clone(), &params_value, accepts).await,
         m if REMOVED.contains(&m) || !Catalog::handles(m) => {
             Err(TransportError::MethodNotFound(m.to_owned()))
         }
         _ => {
             if method == methods::TOOLS_CALL {
-                check_tool(app, headers, &params_value)?;
+                check_tool(app, who, headers, &params_value)?;
             }
             run(app, accepts, id, method, params, meta, who).await
         }
@@ -118,10 +118,19 @@ fn json_ok(body: String) -> Response {
 
 /// Before a tool runs: its `Mcp-Param-*` headers, and the client
 /// capabilities it declares it needs.
-fn check_tool(app: &App, headers: &HeaderMap, params: &Value) -> Result<(), TransportError> {
+/// A tool the caller may not use is left to the catalog, which answers it
+/// like an unknown one: its headers are not checked, so they reveal
+/// nothing.
+fn check_tool(
+    app: &App,
+    who: &Principal,
+    headers: &HeaderMap,
+    params: &Value,
+) -> Result<(), TransportError> {
     let Some(tool) = params
         .get("name")
         .and_then(Value::as_str)
+        .filter(|n| switchboard_runtime::Access::tool(&*who.tenant.policy, n))
         .and_then(|n| app.catalog().tool(n))
     else {
         return Ok(()); // unknown tools are answered by the catalog
@@ -167,7 +176,9 @@ async fn run(
         .caller(who.caller(None))
         .cancel(cancel.clone());
     let ctx = app.catalog().context(builder);
-    let permit = app.gate(who, &who.addr, method, params.as_deref()).await?;
+    let permit = app
+        .gate(who, None, &who.identity(), method, params.as_deref())
+        .await?;
     let (task_app, task_id, task_method) = (app.clone(), id.clone(), method.to_owned());
     let task_who = who.clone();
     tokio::spawn(async move {

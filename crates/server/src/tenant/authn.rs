@@ -113,16 +113,18 @@ impl Tenants {
                 AuthFailure::Invalid(e.description())
             }
         })?;
+        let allowed = verifier.tenants();
         let tenant = self
             .by_id
             .get(claims.tenant.as_str())
             .filter(|t| &*t.id != ANONYMOUS)
+            .filter(|t| allowed.is_empty() || allowed.iter().any(|a| **a == *t.id))
             .ok_or_else(|| AuthFailure::Invalid("the token names an unknown tenant".into()))?;
         Ok(Principal {
             tenant: tenant.clone(),
             subject: Arc::from(claims.subject.as_str()),
             scopes: Arc::from(claims.scopes),
-            via: Via::Jwt,
+            via: Via::Jwt(Arc::from(verifier.issuer())),
             addr: addr.to_owned(),
             metadata_url: Arc::from(""),
         })

@@ -38,6 +38,9 @@ pub struct AuthConfig {
     /// Where audit lines go: `off`, `stdout`, `stderr` or a file path.
     /// Default `off`.
     pub audit: String,
+    /// The SHA-256 (hex) of a bearer token `/metrics` requires. Default:
+    /// none, and `/metrics` is open (bind it to a private network).
+    pub metrics_token_sha256: Option<String>,
 }
 
 /// An API key as configured: its id and the SHA-256 of the key.

@@ -33,6 +33,8 @@ pub(crate) struct Tenant {
     pub(crate) max_in_flight: Option<usize>,
     pub(crate) max_streams: Option<usize>,
     pub(crate) max_upstream_processes: Option<usize>,
+    /// Its share of the admission queue (by weight), when tenants share it.
+    pub(crate) max_queued: Option<usize>,
 }
 
 fn rate(r: &RateConfig) -> Option<Rate> {
@@ -40,8 +42,11 @@ fn rate(r: &RateConfig) -> Option<Rate> {
 }
 
 impl Tenant {
-    fn new(c: &TenantConfig) -> Self {
+    fn new(c: &TenantConfig, queue_share: Option<(usize, u32)>) -> Self {
         Self {
+            max_queued: queue_share.map(|(queue, total)| {
+                (queue * c.weight.max(1) as usize / total.max(1) as usize).max(1)
+            }),
             id: Arc::from(c.id.as_str()),
             name: c.name.clone().unwrap_or_else(|| c.id.clone()),
             policy: Arc::new(Policy {
@@ -65,11 +70,12 @@ impl Tenant {
         }
     }
 
-    fn anonymous_default() -> Self {
-        Self::new(&TenantConfig {
+    fn anonymous_default(queue_share: Option<(usize, u32)>) -> Self {
+        let config = TenantConfig {
             id: ANONYMOUS.to_owned(),
             ..TenantConfig::default()
-        })
+        };
+        Self::new(&config, queue_share)
     }
 
     /// The rate of calls to `tool` (the first matching pattern's), if any.
@@ -82,11 +88,12 @@ impl Tenant {
 }
 
 /// How a principal proved who it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Via {
     Anonymous,
     ApiKey,
-    Jwt,
+    /// A JWT from this issuer.
+    Jwt(Arc<str>),
 }
 
 /// The authenticated (or anonymous) sender of a request.
@@ -105,9 +112,15 @@ pub(crate) struct Principal {
 
 impl Principal {
     /// What a session is bound to: requests naming it must come from the
-    /// same tenant and subject.
+    /// same tenant and subject, proven the same way (the same API key id,
+    /// or the same issuer's `sub`: a `sub` of another issuer is someone
+    /// else).
     pub(crate) fn binding(&self) -> String {
-        format!("{}/{}", self.tenant.id, self.subject)
+        match &self.via {
+            Via::Anonymous => format!("{}/anonymous", self.tenant.id),
+            Via::ApiKey => format!("{}/key:{}", self.tenant.id, self.subject),
+            Via::Jwt(issuer) => format!("{}/jwt:{issuer}#{}", self.tenant.id, self.subject),
+        }
     }
 
     /// The key of per-identity session caps: the address of an anonymous
@@ -132,7 +145,7 @@ impl Principal {
     /// The scopes `tool` needs that this principal lacks (anonymous
     /// principals and API keys carry no scopes and need none).
     pub(crate) fn missing_scopes(&self, tool: &str) -> Vec<String> {
-        if self.via != Via::Jwt {
+        if !matches!(self.via, Via::Jwt(_)) {
             return Vec::new();
         }
         self.tenant
@@ -155,16 +168,36 @@ pub(crate) struct Tenants {
     pub(crate) resource_url: Option<String>,
     pub(crate) authorization_servers: Vec<String>,
     pub(crate) scopes_supported: Vec<String>,
+    /// The token `/metrics` needs, if one is configured.
+    metrics: Option<ApiKeys>,
 }
 
 impl Tenants {
     /// Compile `[auth]` and `[[tenants]]` (already validated).
     pub(crate) fn new(config: &Config) -> Result<Self, String> {
+        let anonymous_on = match config.auth.anonymous {
+            AnonymousMode::On => true,
+            AnonymousMode::Off => false,
+            AnonymousMode::Auto => config.listen.ip().is_loopback(),
+        };
+        if config.auth.anonymous == AnonymousMode::On && !config.listen.ip().is_loopback() {
+            tracing::warn!(
+                listen = %config.listen,
+                "anonymous access is on for a non-loopback listener: anyone who can reach it may use it"
+            );
+        }
+        // Tenants split the admission queue by weight, so one cannot fill
+        // it for the others.
+        let implicit_anonymous = anonymous_on && !config.tenants.iter().any(|t| t.id == ANONYMOUS);
+        let total: u32 = config.tenants.iter().map(|t| t.weight.max(1)).sum::<u32>()
+            + u32::from(implicit_anonymous);
+        let queue_share = (total > 1 && config.tenants.len() + usize::from(implicit_anonymous) > 1)
+            .then_some((config.max_queue, total));
         let mut by_id = HashMap::new();
         let mut entries = Vec::new();
         let mut scopes = Vec::new();
         for t in &config.tenants {
-            let tenant = Arc::new(Tenant::new(t));
+            let tenant = Arc::new(Tenant::new(t, queue_share));
             by_id.insert(tenant.id.clone(), tenant);
             entries.extend(t.api_keys.iter().map(|k| ApiKeyEntry {
                 tenant: t.id.clone(),
@@ -175,16 +208,11 @@ impl Tenants {
         }
         scopes.sort();
         scopes.dedup();
-        let anonymous_on = match config.auth.anonymous {
-            AnonymousMode::On => true,
-            AnonymousMode::Off => false,
-            AnonymousMode::Auto => config.listen.ip().is_loopback(),
-        };
         let anonymous = anonymous_on.then(|| {
             by_id
                 .get(ANONYMOUS)
                 .cloned()
-                .unwrap_or_else(|| Arc::new(Tenant::anonymous_default()))
+                .unwrap_or_else(|| Arc::new(Tenant::anonymous_default(queue_share)))
         });
         let jwt = config
             .auth
@@ -209,7 +237,21 @@ impl Tenants {
                 "tenant configured"
             );
         }
+        let metrics = config
+            .auth
+            .metrics_token_sha256
+            .as_ref()
+            .map(|sha256| {
+                ApiKeys::new(vec![ApiKeyEntry {
+                    tenant: "metrics".into(),
+                    id: "scraper".into(),
+                    sha256: sha256.clone(),
+                }])
+                .map_err(|e| e.to_string())
+            })
+            .transpose()?;
         Ok(Self {
+            metrics,
             by_id,
             anonymous,
             keys: ApiKeys::new(entries).map_err(|e| e.to_string())?,
@@ -218,6 +260,20 @@ impl Tenants {
             authorization_servers,
             scopes_supported: scopes,
         })
+    }
+
+    /// Whether a request may read `/metrics`: always without a configured
+    /// token, else only with it.
+    pub(crate) fn may_scrape(&self, headers: &http::HeaderMap) -> bool {
+        let Some(keys) = &self.metrics else {
+            return true;
+        };
+        headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .is_some_and(|(_, token)| keys.verify(token.trim()).is_some())
     }
 
     /// Whether clients without credentials are let in.
