@@ -192,6 +192,17 @@ impl Catalog {
                 .any(|t| t.template.matches(uri).is_some())
     }
 
+    /// Whether `access` may see the resource at `uri`: the URI itself, and
+    /// the template it matches (if it comes from one) must both be allowed.
+    pub fn resource_visible(&self, access: &dyn crate::Access, uri: &str) -> bool {
+        access.resource(uri)
+            && self
+                .templates
+                .iter()
+                .find(|t| t.template.matches(uri).is_some())
+                .is_none_or(|t| access.resource(t.uri_template()))
+    }
+
     /// The capabilities this catalog gives the server.
     pub fn capabilities(&self) -> Value {
         json!({

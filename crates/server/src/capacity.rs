@@ -142,11 +142,11 @@ impl Drop for Held {
 
 impl App {
     /// Count one more `subscriptions/listen` stream of `identity`, or 429
-    /// past `max_streams_per_session` (a stateless client's streams are
-    /// held to the same number as a session's).
+    /// past `max_sessions_per_identity` (a listen stream is a stateless
+    /// client's lasting presence, as a session is for the session eras).
     pub(crate) fn hold_listen_stream(&self, identity: &str) -> Result<Held, TransportError> {
         let key = format!("\0listen:{identity}");
-        let max = self.config().max_streams_per_session;
+        let max = self.config().max_sessions_per_identity;
         if self.capacity().count(&key) >= max {
             self.metrics().rejected("stream_cap");
             return Err(TransportError::StreamCap(max));

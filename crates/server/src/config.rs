@@ -391,6 +391,10 @@ mod tests {
             ),
             ("[[auth.jwt]]\nissuer = \"x\"", "auth.jwt[0]"),
             ("[auth]\nanonymous = \"sometimes\"", "anonymous"),
+            (
+                "[auth]\nmetrics_token_sha256 = \"xyz\"",
+                "auth.metrics_token_sha256",
+            ),
         ] {
             let e = Config::from_toml(bad).unwrap_err();
             assert!(e.contains(key), "{bad}: {e}");

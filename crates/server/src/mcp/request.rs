@@ -283,7 +283,7 @@ async fn subscription(
     };
     let mut record = s.record.clone();
     if subscribe {
-        let visible = switchboard_runtime::Access::resource(&*s.who.tenant.policy, &uri);
+        let visible = app.catalog().resource_visible(&*s.who.tenant.policy, &uri);
         if !visible || !app.catalog().has_resource(&uri) {
             return Ok(Err(RpcError::new(
                 ErrorCode::RESOURCE_NOT_FOUND,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::response::Response;
 use serde_json::{Value, json};
 use switchboard_proto::{RequestId, notification_json};
-use switchboard_runtime::{Access, ServerEvent};
+use switchboard_runtime::{Access, Catalog, ServerEvent};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 
@@ -98,9 +98,9 @@ fn tagged(method: &str, mut params: Value, id: &RequestId) -> Arc<str> {
 
 /// Whether the tenant may hear of `ev`: resource updates only for
 /// resources it may read.
-fn visible(access: &dyn Access, ev: &ServerEvent) -> bool {
+fn visible(catalog: &Catalog, access: &dyn Access, ev: &ServerEvent) -> bool {
     match ev {
-        ServerEvent::ResourceUpdated { uri } => access.resource(uri),
+        ServerEvent::ResourceUpdated { uri } => catalog.resource_visible(access, uri),
         _ => true,
     }
 }
@@ -126,6 +126,7 @@ pub(crate) async fn serve(
     let held = app.hold_listen_stream(&identity)?;
     let filter = Filter::parse(params);
     let policy = who.tenant.policy.clone();
+    let catalog = app.catalog().clone();
     let mut events = app.catalog().bus().subscribe();
     let (tx, rx) = mpsc::channel(app.config().stream_buffer);
     let ack = tagged(
@@ -146,7 +147,7 @@ pub(crate) async fn serve(
                 _ = shutdown.cancelled() => return,
             };
             match event {
-                Ok(ev) if filter.wants(&ev) && visible(&*policy, &ev) => {
+                Ok(ev) if filter.wants(&ev) && visible(&catalog, &*policy, &ev) => {
                     let params = match &ev {
                         ServerEvent::ResourceUpdated { uri } => json!({"uri": uri}),
                         _ => json!({}),

@@ -152,8 +152,7 @@ pub(crate) fn validate(
             ));
         }
         for (k, key_config) in t.api_keys.iter().enumerate() {
-            let d = &key_config.sha256;
-            if d.len() != 64 || !d.bytes().all(|b| b.is_ascii_hexdigit()) {
+            if !is_digest(&key_config.sha256) {
                 return Err((
                     key(&format!("api_keys[{k}].sha256")),
                     "must be the 64 hex digits of a SHA-256 digest (see `switchboard keys new`)"
@@ -195,6 +194,37 @@ pub(crate) fn validate(
     for (i, j) in auth.jwt.iter().enumerate() {
         j.validate()
             .map_err(|e| (format!("auth.jwt[{i}]"), e.to_string()))?;
+        if let Some(unknown) = j.tenants.iter().find(|t| !seen.contains(t.as_str())) {
+            return Err((
+                format!("auth.jwt[{i}].tenants"),
+                format!("no tenant {unknown:?} is configured"),
+            ));
+        }
+    }
+    let digests = tenants
+        .iter()
+        .flat_map(|t| &t.api_keys)
+        .map(|k| k.sha256.to_ascii_lowercase());
+    let mut unique = std::collections::HashSet::new();
+    for d in digests {
+        if !unique.insert(d) {
+            return Err((
+                "tenants.api_keys".into(),
+                "the same key is configured twice".into(),
+            ));
+        }
+    }
+    if let Some(d) = &auth.metrics_token_sha256
+        && !is_digest(d)
+    {
+        return Err((
+            "auth.metrics_token_sha256".into(),
+            "must be the 64 hex digits of a SHA-256 digest".into(),
+        ));
     }
     Ok(())
+}
+
+fn is_digest(d: &str) -> bool {
+    d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit())
 }
