@@ -48,6 +48,7 @@ pub struct Catalog {
     pub(crate) page_size: usize,
     pub(crate) extensions: Extensions,
     pub(crate) bus: Arc<dyn EventBus>,
+    pub(crate) providers: Vec<Arc<dyn crate::Provider>>,
 }
 
 impl std::fmt::Debug for Extensions {
@@ -67,6 +68,7 @@ pub struct CatalogBuilder {
     page_size: Option<usize>,
     extensions: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
     bus: Option<Arc<dyn EventBus>>,
+    providers: Vec<Arc<dyn crate::Provider>>,
 }
 
 impl CatalogBuilder {
@@ -117,6 +119,12 @@ impl CatalogBuilder {
         self
     }
 
+    /// Add a provider of tools that live elsewhere (an upstream).
+    pub fn provider(mut self, provider: Arc<dyn crate::Provider>) -> Self {
+        self.providers.push(provider);
+        self
+    }
+
     /// Merge another builder's items (e.g. a toolset) into this one.
     pub fn merge(mut self, other: CatalogBuilder) -> Self {
         self.tools.extend(other.tools);
@@ -124,6 +132,7 @@ impl CatalogBuilder {
         self.templates.extend(other.templates);
         self.prompts.extend(other.prompts);
         self.extensions.extend(other.extensions);
+        self.providers.extend(other.providers);
         self
     }
 
@@ -144,6 +153,7 @@ impl CatalogBuilder {
             page_size: self.page_size.unwrap_or(100),
             extensions: Extensions::new(self.extensions),
             bus: self.bus.unwrap_or_else(|| Arc::new(LocalBus::default())),
+            providers: self.providers,
         })
     }
 }
@@ -201,6 +211,18 @@ impl Catalog {
                 .iter()
                 .find(|t| t.template.matches(uri).is_some())
                 .is_none_or(|t| access.resource(t.uri_template()))
+    }
+
+    /// The providers of tools outside the catalog.
+    pub fn providers(&self) -> &[Arc<dyn crate::Provider>] {
+        &self.providers
+    }
+
+    /// Tell every provider a session ended.
+    pub async fn session_ended(&self, session: &str) {
+        for p in &self.providers {
+            p.session_ended(session).await;
+        }
     }
 
     /// The capabilities this catalog gives the server.

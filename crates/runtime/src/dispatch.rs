@@ -112,9 +112,30 @@ impl Catalog {
     ) -> Result<Value, HandlerError> {
         let access = ctx.caller().access.clone();
         match method {
-            methods::TOOLS_LIST => {
+            methods::TOOLS_LIST if self.providers.is_empty() => {
                 let items = self.tools.iter().filter(|t| access.tool(t.name()));
                 self.list(method, params, items.map(|t| t.definition()), "tools")
+            }
+            methods::TOOLS_LIST => {
+                let upstream = self.provider_tools(&ctx).await;
+                let own = self.tools.iter().filter(|t| access.tool(t.name()));
+                let theirs = upstream.iter().filter(|d| {
+                    d.get("name")
+                        .and_then(Value::as_str)
+                        .is_some_and(|n| access.tool(n))
+                });
+                self.list(
+                    method,
+                    params,
+                    own.map(|t| t.definition()).chain(theirs),
+                    "tools",
+                )
+            }
+            methods::TOOLS_CALL
+                if !self.providers.is_empty()
+                    && tool_name(params).is_some_and(|n| self.tool(&n).is_none()) =>
+            {
+                self.call_provider(params, ctx).await
             }
             methods::RESOURCES_LIST => {
                 let items = self.resources.iter().filter(|r| access.resource(&r.uri));
@@ -145,7 +166,7 @@ impl Catalog {
 
     /// One page of the items the caller may see.
     fn list<'a>(
-        &'a self,
+        &self,
         method: &str,
         params: Option<&RawValue>,
         items: impl Iterator<Item = &'a Value>,
@@ -256,6 +277,60 @@ impl Catalog {
             _ = ctx.cancelled() => return Err(HandlerError::Cancelled),
         };
         result.map(|r| r.into_json()).map_err(protocol_error)
+    }
+}
+
+/// The `name` of a `tools/call`'s params, if it has one.
+fn tool_name(params: Option<&RawValue>) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Name {
+        name: String,
+    }
+    serde_json::from_str::<Name>(params?.get())
+        .ok()
+        .map(|n| n.name)
+}
+
+impl Catalog {
+    /// Every provider's tools, asked at once; a provider that fails is left
+    /// out (and logged), so one failing upstream never fails the list.
+    async fn provider_tools(&self, ctx: &RequestContext) -> Vec<Value> {
+        let lists = futures_util::future::join_all(
+            self.providers
+                .iter()
+                .map(|p| async move { (p, p.list_tools(ctx).await) }),
+        )
+        .await;
+        let mut out = Vec::new();
+        for (p, listed) in lists {
+            match listed {
+                Ok(tools) => out.extend(tools),
+                Err(e) => {
+                    tracing::warn!(upstream = p.name(), error = %e, "tools/list: upstream left out")
+                }
+            }
+        }
+        out
+    }
+
+    /// A call to a tool the catalog does not hold: the provider that owns
+    /// it, if the caller may use it; else the same answer as any unknown
+    /// tool.
+    async fn call_provider(
+        &self,
+        params: Option<&RawValue>,
+        ctx: RequestContext,
+    ) -> Result<Value, HandlerError> {
+        let name = tool_name(params).unwrap_or_default();
+        let provider = self
+            .providers
+            .iter()
+            .find(|p| p.owns_tool(&name))
+            .filter(|_| ctx.caller().access.tool(&name));
+        match provider {
+            Some(p) => p.call_tool(&name, params, ctx).await,
+            None => Err(RpcError::invalid_params(format!("unknown tool: {name}")).into()),
+        }
     }
 }
 

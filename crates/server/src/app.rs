@@ -266,6 +266,7 @@ impl App {
         }
         let existed = self.0.store.delete(id).await?;
         self.0.event_log.drop_session(id).await?;
+        self.0.catalog.session_ended(id).await;
         Ok(existed)
     }
 }
