@@ -66,8 +66,10 @@ async fn provider_tools_are_merged_routed_and_released() {
     let catalog = switchboard_everything::everything()
         .provider(up.clone())
         .provider(down);
-    let mut config = switchboard_server::Config::default();
-    config.page_size = 1000;
+    let config = switchboard_server::Config {
+        page_size: 1000,
+        ..Default::default()
+    };
     let server = TestServer::with(config, catalog).await;
     let mut c = server.client();
     c.initialize(json!({})).await;
