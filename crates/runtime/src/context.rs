@@ -374,6 +374,54 @@ impl RequestContext {
             .await
     }
 
+    /// The request's `_meta.progressToken`, if it has one.
+    pub fn progress_token(&self) -> Option<&Value> {
+        self.inner.progress_token.as_ref()
+    }
+
+    /// Pass a notification through to the client as it is (a gateway
+    /// relaying an upstream's progress, log or change notices). Log
+    /// notifications still meet the client's level.
+    pub async fn forward_notification(&self, method: &str, params: Value) {
+        if method == methods::MESSAGE {
+            let level = params
+                .get("level")
+                .and_then(Value::as_str)
+                .and_then(LogLevel::parse);
+            if level.is_some_and(|l| !self.inner.log_filter.allows(l)) {
+                return;
+            }
+        }
+        self.inner.peer.notify(method, params).await;
+    }
+
+    /// Pass a request through to the client (an upstream's sampling,
+    /// elicitation or roots request), under the input key `key`; the
+    /// client must have declared the capability the method needs.
+    pub async fn forward_request(
+        &self,
+        key: &str,
+        method: &str,
+        params: Value,
+    ) -> Result<Box<RawValue>, PeerError> {
+        let capability = match method {
+            methods::SAMPLING_CREATE_MESSAGE => Some("sampling"),
+            methods::ELICITATION_CREATE => Some("elicitation"),
+            methods::ROOTS_LIST => Some("roots"),
+            _ => None,
+        };
+        if let Some(c) = capability
+            && !self.client_supports(c)
+        {
+            return Err(PeerError::MissingCapability(c));
+        }
+        let request = self.inner.peer.request(key, method, params);
+        tokio::select! {
+            r = request => r,
+            _ = self.inner.cancel.cancelled() => Err(PeerError::Cancelled),
+        }
+    }
+
     /// Keys for requests the tool did not name: deterministic in call order,
     /// so a re-run of the handler after a retry asks the same keys.
     fn auto_key(&self, kind: &str) -> String {
