@@ -143,9 +143,9 @@ impl StdioUpstream {
         let id = self.shared.next_id();
         let ours = format!("switchboard-{id}");
         let rewritten = params.and_then(|p| replace_progress_token(p, &ours));
-        let (params, token) = match rewritten {
-            Some((params, original)) => (Some(params), Some((ours, original))),
-            None => (params.map(ToOwned::to_owned), None),
+        let (params, token) = match &rewritten {
+            Some((params, original)) => (Some(&**params), Some((ours, original.clone()))),
+            None => (params, None),
         };
         let (tx, rx) = oneshot::channel();
         self.shared.table().insert(id, tx, token)?;
@@ -155,7 +155,7 @@ impl StdioUpstream {
         };
         // If the writer is gone the process is ending: its end answers the call.
         self.shared
-            .send_line(request_line(id, method, params.as_deref()))
+            .send_line(request_line(id, method, params))
             .await;
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(outcome)) => outcome,
