@@ -1,0 +1,29 @@
+//! Why a call to an upstream failed.
+
+use switchboard_proto::RpcError;
+
+/// What can go wrong talking to an upstream.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum UpstreamError {
+    /// The process could not be started.
+    #[error("could not start upstream: {0}")]
+    Spawn(String),
+    /// The process started but did not complete `initialize`.
+    #[error("upstream initialization failed: {0}")]
+    Init(String),
+    /// The process died; the text is its exit status.
+    #[error("upstream process exited ({0})")]
+    Exited(String),
+    /// No answer within the caller's timeout (the call was cancelled upstream).
+    #[error("upstream did not answer in time")]
+    Timeout,
+    /// The upstream answered with a JSON-RPC error.
+    #[error("upstream error: {0}")]
+    Rpc(RpcError),
+    /// The process was killed for writing garbage; the text says what.
+    #[error("upstream cut off: {0}")]
+    Misbehaving(String),
+    /// The connection to the process is gone for another reason.
+    #[error("upstream connection closed")]
+    Closed,
+}

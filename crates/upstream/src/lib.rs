@@ -1,0 +1,25 @@
+//! Upstream MCP servers behind Switchboard.
+//!
+//! A stdio upstream is a child process speaking newline-delimited JSON-RPC:
+//! it runs in its own process group (killed with it), its lines are
+//! length-limited, request ids are rewritten so many callers can share one
+//! process, and its notifications and requests to the client are handed to
+//! whoever the gateway says they belong to.
+//!
+//! [`StdioUpstream::start`] spawns and initializes one from a [`StdioSpec`];
+//! what the process sends on its own goes to a [`Downstream`].
+
+mod downstream;
+mod error;
+mod json;
+mod lines;
+mod process;
+mod reader;
+mod shared;
+mod spec;
+mod stdio;
+
+pub use downstream::Downstream;
+pub use error::UpstreamError;
+pub use spec::{DEFAULT_INIT_TIMEOUT, DEFAULT_MAX_GARBAGE, DEFAULT_MAX_LINE_BYTES, StdioSpec};
+pub use stdio::{PROTOCOL_VERSION, StdioUpstream};

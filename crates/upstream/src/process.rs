@@ -1,0 +1,103 @@
+//! Starting the process, feeding its stdin, and waiting for it to end.
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use process_wrap::tokio::{ChildWrapper, CommandWrap, KillOnDrop, ProcessGroup};
+use tokio::io::AsyncWriteExt;
+use tokio::process::{ChildStdin, Command};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::shared::{Phase, Shared};
+use crate::{StdioSpec, UpstreamError};
+
+/// How long the reader may take to deliver what the process wrote before it
+/// died.
+const DRAIN_GRACE: Duration = Duration::from_secs(2);
+
+/// Start the process in a process group of its own, with piped stdio.
+pub(crate) fn spawn(spec: &StdioSpec) -> Result<Box<dyn ChildWrapper>, UpstreamError> {
+    let mut command = Command::new(&spec.command);
+    command
+        .args(&spec.args)
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(cwd) = &spec.cwd {
+        command.current_dir(cwd);
+    }
+    let mut command = CommandWrap::from(command);
+    command.wrap(ProcessGroup::leader()).wrap(KillOnDrop);
+    command
+        .spawn()
+        .map_err(|e| UpstreamError::Spawn(format!("{}: {}: {e}", spec.name, spec.command)))
+}
+
+/// Write queued lines to stdin, one whole line at a time.
+pub(crate) async fn write_stdin(
+    name: String,
+    mut stdin: ChildStdin,
+    mut rx: mpsc::Receiver<String>,
+) {
+    while let Some(mut line) = rx.recv().await {
+        // Raw JSON may hold line breaks, but only as whitespace between
+        // tokens (inside strings they must be escaped): a space does as well.
+        if line.contains(['\n', '\r']) {
+            line = line.replace(['\n', '\r'], " ");
+        }
+        line.push('\n');
+        if let Err(e) = stdin.write_all(line.as_bytes()).await {
+            tracing::debug!(upstream = %name, "stdin closed: {e}");
+            return;
+        }
+    }
+}
+
+/// Wait for the process to exit (or kill its group when told to), reap it,
+/// then fail whatever is still waiting.
+pub(crate) async fn supervise(
+    mut child: Box<dyn ChildWrapper>,
+    shared: Arc<Shared>,
+    mut reader: JoinHandle<()>,
+) {
+    let kill = shared.kill.clone();
+    let status = tokio::select! {
+        status = child.wait() => {
+            // Members of the group left behind go too. The leader was reaped
+            // just now, without an await in between: its id cannot have been
+            // handed to a new group yet.
+            let _ = child.start_kill();
+            status
+        }
+        () = kill.cancelled() => {
+            if let Err(e) = child.start_kill() {
+                tracing::warn!(upstream = %shared.name, "killing the process group failed: {e}");
+            }
+            child.wait().await
+        }
+    };
+    let status = match status {
+        Ok(status) => status.to_string(),
+        Err(e) => format!("waiting for it failed: {e}"),
+    };
+    tracing::info!(upstream = %shared.name, %status, "upstream process ended");
+    shared.phase.send_replace(Phase::Reaped(status.clone()));
+
+    // Answers written just before the end are still delivered.
+    if tokio::time::timeout(DRAIN_GRACE, &mut reader)
+        .await
+        .is_err()
+    {
+        tracing::warn!(upstream = %shared.name, "stdout still open after the process ended");
+        reader.abort();
+    }
+    let cause = match shared.misbehaving.get() {
+        Some(reason) => UpstreamError::Misbehaving(reason.clone()),
+        None => UpstreamError::Exited(status.clone()),
+    };
+    shared.table().close(cause);
+    shared.phase.send_replace(Phase::Done(status));
+}
