@@ -119,6 +119,11 @@ impl CatalogBuilder {
         self
     }
 
+    /// The names of the tools added so far.
+    pub fn tool_names(&self) -> Vec<String> {
+        self.tools.iter().map(|t| t.name().to_owned()).collect()
+    }
+
     /// Add a provider of tools that live elsewhere (an upstream).
     pub fn provider(mut self, provider: Arc<dyn crate::Provider>) -> Self {
         self.providers.push(provider);

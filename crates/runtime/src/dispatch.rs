@@ -327,9 +327,14 @@ impl Catalog {
             .iter()
             .find(|p| p.owns_tool(&name))
             .filter(|_| ctx.caller().access.tool(&name));
-        match provider {
-            Some(p) => p.call_tool(&name, params, ctx).await,
-            None => Err(RpcError::invalid_params(format!("unknown tool: {name}")).into()),
+        let Some(p) = provider else {
+            return Err(RpcError::invalid_params(format!("unknown tool: {name}")).into());
+        };
+        // Cancelling drops the upstream call, which cancels it upstream.
+        let cancel = ctx.clone();
+        tokio::select! {
+            r = p.call_tool(&name, params, ctx) => r,
+            _ = cancel.cancelled() => Err(HandlerError::Cancelled),
         }
     }
 }

@@ -103,6 +103,9 @@ pub struct Config {
     pub auth: AuthConfig,
     /// The tenants sharing this server (`[[tenants]]`).
     pub tenants: Vec<TenantConfig>,
+    /// MCP servers put behind this one (`[[upstreams]]`). None: the
+    /// built-in `everything` toolset alone.
+    pub upstreams: Vec<switchboard_upstream::gateway::UpstreamConfig>,
 }
 
 impl Default for Config {
@@ -138,6 +141,7 @@ impl Default for Config {
             upstream_pool_size: 16,
             auth: AuthConfig::default(),
             tenants: Vec::new(),
+            upstreams: Vec::new(),
         }
     }
 }
@@ -212,6 +216,17 @@ impl Config {
         }
         if let Some(key) = &self.sealing_key {
             decode_key(&key.0).map_err(|e| ("sealing_key".to_owned(), e))?;
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, u) in self.upstreams.iter().enumerate() {
+            u.validate()
+                .map_err(|(field, message)| (format!("upstreams[{i}].{field}"), message))?;
+            if !names.insert(u.name.as_str()) {
+                return Err((
+                    format!("upstreams[{i}].name"),
+                    format!("upstream {:?} is defined twice", u.name),
+                ));
+            }
         }
         crate::tenant::config::validate(&self.auth, &self.tenants)
     }

@@ -1,6 +1,7 @@
 //! The `switchboard` binary: command-line parsing, logging, signals; every
 //! piece of behaviour lives in the library crates.
 
+mod gateway;
 mod keys;
 mod serve;
 

@@ -70,7 +70,9 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
-    let catalog = catalog(&config)?;
+    let built = crate::gateway::build(&config).await?;
+    let catalog = built.catalog;
+    crate::gateway::reap_idle(built.providers);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;

@@ -11,6 +11,7 @@
 
 mod downstream;
 mod error;
+pub mod gateway;
 mod json;
 mod lines;
 mod process;

@@ -1,0 +1,80 @@
+//! The catalog a server serves: the built-in toolset alone, or the
+//! configured `[[upstreams]]` merged into one namespace.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use switchboard_runtime::{Catalog, CatalogBuilder};
+use switchboard_server::Config;
+use switchboard_upstream::gateway::{StdioProvider, UpstreamKind};
+
+/// The catalog, and the stdio providers (for their idle reaper).
+pub(crate) struct Built {
+    pub(crate) catalog: Catalog,
+    pub(crate) providers: Vec<Arc<StdioProvider>>,
+}
+
+/// Build the catalog; every stdio upstream is started once so its tool
+/// names are known, and a name two sources share stops the start-up.
+pub(crate) async fn build(config: &Config) -> Result<Built, String> {
+    let mut builder = CatalogBuilder::new();
+    let mut providers = Vec::new();
+    // tool name → the source that has it
+    let mut owners: HashMap<String, String> = HashMap::new();
+    let mut claim = |names: Vec<String>, source: &str| -> Result<(), String> {
+        for name in names {
+            if let Some(other) = owners.insert(name.clone(), source.to_owned()) {
+                return Err(format!(
+                    "tool name collision: {name:?} comes from both {other} and {source}; give one of them a prefix"
+                ));
+            }
+        }
+        Ok(())
+    };
+    if config.upstreams.is_empty() {
+        builder = builder.merge(switchboard_everything::everything());
+    }
+    for u in &config.upstreams {
+        match u.kind {
+            UpstreamKind::Builtin => {
+                let everything = switchboard_everything::everything();
+                let names = everything.tool_names();
+                claim(names, &format!("upstream {:?}", u.name))?;
+                builder = builder.merge(everything);
+            }
+            UpstreamKind::Stdio => {
+                let provider = Arc::new(StdioProvider::new(u.clone()));
+                let names = provider
+                    .probe()
+                    .await
+                    .map_err(|e| format!("upstream {:?} did not start: {e}", u.name))?;
+                tracing::info!(upstream = %u.name, tools = names.len(), "upstream ready");
+                claim(names, &format!("upstream {:?}", u.name))?;
+                builder = builder.provider(provider.clone());
+                providers.push(provider);
+            }
+        }
+    }
+    let catalog = builder
+        .page_size(config.page_size)
+        .build()
+        .map_err(|e| format!("invalid toolset: {e}"))?;
+    Ok(Built { catalog, providers })
+}
+
+/// End idle per-principal upstream processes, every half minute.
+pub(crate) fn reap_idle(providers: Vec<Arc<StdioProvider>>) {
+    if providers.is_empty() {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(30));
+        loop {
+            tick.tick().await;
+            for p in &providers {
+                p.reap_idle().await;
+            }
+        }
+    });
+}

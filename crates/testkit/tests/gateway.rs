@@ -1,0 +1,263 @@
+//! A stdio MCP server behind Switchboard: real child processes (the
+//! upstream crate's Python fixture), one per session, their tools under a
+//! prefix, calls, progress and elicitation passed through, state kept apart,
+//! and failures contained.
+
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use switchboard_runtime::CatalogBuilder;
+use switchboard_testkit::{McpClient, ModernClient, Reply, TestServer};
+use switchboard_upstream::gateway::{PoolMode, StdioProvider, UpstreamConfig};
+
+fn fixture(name: &str) -> UpstreamConfig {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../upstream/tests/fixtures/fixture_server.py"
+    );
+    UpstreamConfig {
+        name: name.into(),
+        command: "python3".into(),
+        args: vec![script.into()],
+        call_timeout_secs: 10,
+        ..UpstreamConfig::default()
+    }
+}
+
+async fn gateway(upstreams: Vec<UpstreamConfig>) -> (TestServer, Vec<Arc<StdioProvider>>) {
+    let mut builder = CatalogBuilder::new();
+    let mut providers = Vec::new();
+    for u in upstreams {
+        let p = Arc::new(StdioProvider::new(u));
+        p.probe().await.expect("upstream starts");
+        builder = builder.provider(p.clone());
+        providers.push(p);
+    }
+    let server = TestServer::with(switchboard_server::Config::default(), builder).await;
+    (server, providers)
+}
+
+/// The `value` a fixture tool returned.
+fn value(resp: &Value) -> Value {
+    resp["result"]["structuredContent"]["value"].clone()
+}
+
+async fn call(c: &McpClient, tool: &str, args: Value) -> Value {
+    c.call("tools/call", json!({"name": tool, "arguments": args}))
+        .await
+        .0
+}
+
+fn alive(pid: u64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit(')')
+            .next()
+            .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_session_has_its_own_process_and_state() {
+    let (server, providers) = gateway(vec![fixture("up")]).await;
+    let mut a = server.client();
+    a.initialize(json!({})).await;
+    let mut b = server.client();
+    b.initialize(json!({})).await;
+    let (list, _) = a.call("tools/list", json!({})).await;
+    let names: Vec<&str> = list["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"up__count") && names.contains(&"up__ask"),
+        "{names:?}"
+    );
+    for expected in 1..=3 {
+        assert_eq!(value(&call(&a, "up__count", json!({})).await), expected);
+    }
+    assert_eq!(
+        value(&call(&b, "up__count", json!({})).await),
+        1,
+        "b never sees a's counter"
+    );
+    let pid_a = value(&call(&a, "up__pid", json!({})).await)
+        .as_u64()
+        .unwrap();
+    let pid_b = value(&call(&b, "up__pid", json!({})).await)
+        .as_u64()
+        .unwrap();
+    assert_ne!(pid_a, pid_b);
+    // A stateless client gets a process of its own principal.
+    let m = ModernClient::new(&server.url());
+    let (r, _) = m
+        .call("tools/call", json!({"name": "up__count", "arguments": {}}))
+        .await;
+    assert_eq!(value(&r), 1, "{r}");
+
+    // Ending a session ends its process.
+    assert_eq!(a.delete().await, StatusCode::OK);
+    for _ in 0..100 {
+        if !alive(pid_a) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(!alive(pid_a), "the session's process ended with it");
+    assert!(alive(pid_b));
+    assert!(providers[0].processes() >= 1);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_and_elicitation_pass_through() {
+    let (server, _p) = gateway(vec![fixture("up")]).await;
+    let mut c = server.client();
+    c.initialize(json!({"elicitation": {}})).await;
+    let (resp, before) = c
+        .call(
+            "tools/call",
+            json!({"name": "up__slow", "arguments": {"ms": 30, "steps": 3},
+                                   "_meta": {"progressToken": "mine"}}),
+        )
+        .await;
+    let progress: Vec<&Value> = before
+        .iter()
+        .filter(|m| m["method"] == "notifications/progress")
+        .collect();
+    assert_eq!(progress.len(), 3, "{before:?}");
+    assert!(
+        progress
+            .iter()
+            .all(|p| p["params"]["progressToken"] == "mine")
+    );
+    let seen = value(&resp)["token"].clone();
+    assert!(
+        seen.is_string() && seen != "mine",
+        "the upstream saw a token of the gateway's: {seen}"
+    );
+
+    let Reply::Sse(mut s) = c
+        .request(
+            42,
+            "tools/call",
+            json!({"name": "up__ask", "arguments": {"question": "name?"}}),
+        )
+        .await
+    else {
+        panic!("SSE expected")
+    };
+    let req = loop {
+        let ev = s.next().await.unwrap();
+        if let Some(v) = ev.json() {
+            break v;
+        }
+    };
+    assert_eq!(req["method"], "elicitation/create");
+    assert_eq!(req["params"]["message"], "name?");
+    let answer = json!({"jsonrpc": "2.0", "id": req["id"], "result": {"action": "accept", "content": {"name": "Ada"}}});
+    assert_eq!(
+        c.post()
+            .body(answer.to_string())
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        202
+    );
+    let resp = s.next().await.unwrap().json().unwrap();
+    assert_eq!(resp["id"], 42);
+    assert_eq!(value(&resp)["content"]["name"], "Ada");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_or_misbehaving_upstream_is_contained() {
+    let mut garbage = fixture("bad");
+    garbage.mode = PoolMode::Shared;
+    let (server, _p) = gateway(vec![fixture("up"), garbage]).await;
+    let mut c = server.client();
+    c.initialize(json!({})).await;
+    let pid = value(&call(&c, "up__pid", json!({})).await)
+        .as_u64()
+        .unwrap();
+    // kill -9 mid-call: a clear error, and the next call gets a new process.
+    let slow = c.call(
+        "tools/call",
+        json!({"name": "up__slow", "arguments": {"ms": 5000, "steps": 5}}),
+    );
+    let killer = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .unwrap();
+    };
+    let ((resp, _), ()) = tokio::join!(slow, killer);
+    let message = resp["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        message.contains("exited") && message.contains("fresh process"),
+        "{resp}"
+    );
+    for _ in 0..100 {
+        if !alive(pid) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(!alive(pid), "no zombie left of the killed process");
+    let new_pid = value(&call(&c, "up__pid", json!({})).await)
+        .as_u64()
+        .unwrap();
+    assert_ne!(new_pid, pid);
+    assert_eq!(
+        value(&call(&c, "up__count", json!({})).await),
+        1,
+        "a fresh process, fresh state"
+    );
+
+    // An upstream writing garbage is cut off; the other one is untouched.
+    let resp = call(&c, "bad__garbage", json!({"lines": 100})).await;
+    assert!(resp["error"].is_object(), "{resp}");
+    assert_eq!(value(&call(&c, "up__count", json!({})).await), 2);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_pool_makes_new_sessions_wait_then_refuses() {
+    let mut small = fixture("up");
+    small.max_processes = 2; // the warm process and one session
+    small.pool_wait_ms = 300;
+    let (server, _p) = gateway(vec![small]).await;
+    let mut a = server.client();
+    a.initialize(json!({})).await;
+    assert_eq!(value(&call(&a, "up__count", json!({})).await), 1);
+    let mut b = server.client();
+    b.initialize(json!({})).await;
+    // b takes the warm process...
+    assert_eq!(value(&call(&b, "up__count", json!({})).await), 1);
+    let mut c = server.client();
+    c.initialize(json!({})).await;
+    // ...and c finds no room within its wait.
+    let resp = call(&c, "up__count", json!({})).await;
+    let message = resp["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("in use"), "{resp}");
+    // When a session ends, its slot serves the waiting kind.
+    assert_eq!(a.delete().await, StatusCode::OK);
+    let mut served = false;
+    for _ in 0..50 {
+        let resp = call(&c, "up__count", json!({})).await;
+        if resp["result"].is_object() {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(served, "a freed slot is used");
+    server.stop().await;
+}

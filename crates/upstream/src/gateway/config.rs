@@ -1,0 +1,116 @@
+//! `[[upstreams]]`: the MCP servers put behind Switchboard.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// What kind of server an upstream is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpstreamKind {
+    /// A program speaking MCP on stdin/stdout.
+    #[default]
+    Stdio,
+    /// The built-in `everything` toolset, in process (prefix must be empty).
+    Builtin,
+}
+
+/// How clients share a stdio upstream's processes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PoolMode {
+    /// A process per client session (per principal for stateless clients):
+    /// for servers that keep state. The default.
+    #[default]
+    PerSession,
+    /// `processes` processes shared by every client, for stateless servers.
+    Shared,
+}
+
+/// One `[[upstreams]]` entry.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UpstreamConfig {
+    /// Its name: in logs, metrics and the default prefix.
+    pub name: String,
+    pub kind: UpstreamKind,
+    /// The program (stdio).
+    pub command: String,
+    pub args: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub cwd: Option<PathBuf>,
+    /// Put before its tools' names; default `<name>__`; may be empty.
+    pub prefix: Option<String>,
+    pub mode: PoolMode,
+    /// Processes of a `shared` upstream. Default 1.
+    pub processes: usize,
+    /// Processes of this upstream at most (`per_session`). Default 64.
+    pub max_processes: usize,
+    /// Milliseconds a new session waits for a process slot. Default 5000.
+    pub pool_wait_ms: u64,
+    /// Seconds an idle per-principal process (stateless clients) lives.
+    /// Default 300.
+    pub idle_secs: u64,
+    /// Seconds one call may take. Default 60.
+    pub call_timeout_secs: u64,
+    /// Longest line the upstream may write. Default 4 MiB.
+    pub max_line_bytes: usize,
+}
+
+impl Default for UpstreamConfig {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            kind: UpstreamKind::Stdio,
+            command: String::new(),
+            args: Vec::new(),
+            env: BTreeMap::new(),
+            cwd: None,
+            prefix: None,
+            mode: PoolMode::PerSession,
+            processes: 1,
+            max_processes: 64,
+            pool_wait_ms: 5000,
+            idle_secs: 300,
+            call_timeout_secs: 60,
+            max_line_bytes: crate::DEFAULT_MAX_LINE_BYTES,
+        }
+    }
+}
+
+impl UpstreamConfig {
+    /// The prefix its tools carry.
+    pub fn prefix(&self) -> String {
+        self.prefix
+            .clone()
+            .unwrap_or_else(|| format!("{}__", self.name))
+    }
+
+    /// Check the entry; the error names the field.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        let valid_name = !self.name.is_empty()
+            && self.name.len() <= 64
+            && self
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b));
+        if !valid_name {
+            return Err(("name".into(), "use 1-64 letters, digits, '-' or '_'".into()));
+        }
+        match self.kind {
+            UpstreamKind::Stdio if self.command.is_empty() => {
+                Err(("command".into(), "a stdio upstream needs a command".into()))
+            }
+            UpstreamKind::Builtin if !self.prefix().is_empty() => Err((
+                "prefix".into(),
+                "the builtin toolset is served without a prefix: set prefix = \"\"".into(),
+            )),
+            _ if self.processes == 0 || self.max_processes == 0 => Err((
+                "processes".into(),
+                "processes and max_processes must be greater than 0".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! The gateway side of upstreams: their configuration, and stdio upstreams
+//! as providers of tools in Switchboard's namespace.
+
+mod config;
+mod pool;
+mod provider;
+mod relay;
+
+pub use config::{PoolMode, UpstreamConfig, UpstreamKind};
+pub use provider::StdioProvider;
