@@ -18,8 +18,25 @@ use crate::{StdioSpec, UpstreamError};
 const DRAIN_GRACE: Duration = Duration::from_secs(2);
 
 /// Start the process in a process group of its own, with piped stdio.
+///
+/// Where util-linux's `setpriv` is at hand, the program runs under
+/// `setpriv --pdeathsig KILL`, so the kernel kills it even if Switchboard
+/// itself is killed with SIGKILL (when nothing of ours runs to kill it).
 pub(crate) fn spawn(spec: &StdioSpec) -> Result<Box<dyn ChildWrapper>, UpstreamError> {
-    let mut command = Command::new(&spec.command);
+    let program = resolve(&spec.command).ok_or_else(|| {
+        UpstreamError::Spawn(format!(
+            "{}: {}: program not found",
+            spec.name, spec.command
+        ))
+    })?;
+    let mut command = match SETPRIV.as_deref() {
+        Some(setpriv) => {
+            let mut c = Command::new(setpriv);
+            c.args(["--pdeathsig", "KILL", "--"]).arg(&program);
+            c
+        }
+        None => Command::new(&program),
+    };
     command
         .args(&spec.args)
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
@@ -34,6 +51,23 @@ pub(crate) fn spawn(spec: &StdioSpec) -> Result<Box<dyn ChildWrapper>, UpstreamE
     command
         .spawn()
         .map_err(|e| UpstreamError::Spawn(format!("{}: {}: {e}", spec.name, spec.command)))
+}
+
+/// `setpriv`, if the system has it.
+static SETPRIV: std::sync::LazyLock<Option<std::path::PathBuf>> =
+    std::sync::LazyLock::new(|| resolve("setpriv"));
+
+/// The path of `program`: as given if it names a path, else found on
+/// `PATH`.
+fn resolve(program: &str) -> Option<std::path::PathBuf> {
+    if program.contains('/') {
+        let p = std::path::PathBuf::from(program);
+        return p.is_file().then_some(p);
+    }
+    let paths = std::env::var_os("PATH")?;
+    std::env::split_paths(&paths)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
 }
 
 /// Write queued lines to stdin, one whole line at a time.
