@@ -261,3 +261,32 @@ async fn a_full_pool_makes_new_sessions_wait_then_refuses() {
     assert!(served, "a freed slot is used");
     server.stop().await;
 }
+
+/// A stateless (2026-07-28) client and a session-era stdio upstream: the
+/// upstream's elicitation becomes an `input_required` result, and the retry
+/// carries the answer back to the upstream (bridged eras).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_modern_client_answers_a_legacy_upstreams_elicitation_by_retrying() {
+    let (server, _p) = gateway(vec![fixture("up")]).await;
+    let mut m = ModernClient::new(&server.url());
+    m.capabilities = json!({"elicitation": {}});
+    let params = json!({"name": "up__ask", "arguments": {"question": "name?"}});
+    let (first, _) = m.call("tools/call", params.clone()).await;
+    let r = &first["result"];
+    assert_eq!(r["resultType"], "input_required", "{first}");
+    let (key, request) = r["inputRequests"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .next()
+        .unwrap();
+    assert_eq!(request["method"], "elicitation/create");
+    assert_eq!(request["params"]["message"], "name?");
+    let mut retry = params;
+    retry["inputResponses"] = json!({key: {"action": "accept", "content": {"name": "Ada"}}});
+    retry["requestState"] = r["requestState"].clone();
+    let (second, _) = m.call("tools/call", retry).await;
+    assert_eq!(second["result"]["resultType"], "complete", "{second}");
+    assert_eq!(value(&second)["content"]["name"], "Ada");
+    server.stop().await;
+}
