@@ -13,7 +13,9 @@
 //! rate algorithm; [`MemoryRateLimiter`] keeps its state in this process.
 
 mod admission;
+mod breaker;
 mod rate;
 
 pub use admission::{Admission, AdmissionStats, Permit, Rejected, TenantStats, Ticket};
+pub use breaker::{Attempt, Breaker, BreakerConfig, BreakerState};
 pub use rate::{Decision, LimiterError, MemoryRateLimiter, Rate, RateLimiter};

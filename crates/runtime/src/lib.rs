@@ -33,6 +33,6 @@ pub use dispatch::{HandlerError, parse_params};
 pub use error::ToolError;
 pub use events::{EventBus, LocalBus, ServerEvent};
 pub use prompt::{Prompt, PromptArgument, PromptResult};
-pub use provider::Provider;
+pub use provider::{Provider, ProviderHealth};
 pub use resource::{Resource, ResourceContents, ResourceTemplate};
 pub use tool::{Tool, ToolResult};

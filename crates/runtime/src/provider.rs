@@ -10,6 +10,20 @@ use serde_json::value::RawValue;
 use crate::context::RequestContext;
 use crate::dispatch::HandlerError;
 
+/// How a provider is doing, for metrics and readiness.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProviderHealth {
+    /// Processes (or connections) it holds now.
+    pub processes: usize,
+    /// `closed`, `open` or `half_open`.
+    pub breaker: &'static str,
+    /// Calls made so far.
+    pub calls: u64,
+    /// Of those, calls that failed for the upstream's reasons (timeouts,
+    /// crashes, refusals while open) — not tool errors.
+    pub failures: u64,
+}
+
 /// A source of tools outside the catalog. The catalog lists its tools after
 /// its own, and routes a call to the provider that owns the tool's name.
 #[async_trait]
@@ -36,4 +50,12 @@ pub trait Provider: Send + Sync + fmt::Debug {
 
     /// A session ended: let go of what it held (its upstream process).
     async fn session_ended(&self, _session: &str) {}
+
+    /// How it is doing.
+    fn health(&self) -> ProviderHealth {
+        ProviderHealth {
+            breaker: "closed",
+            ..ProviderHealth::default()
+        }
+    }
 }

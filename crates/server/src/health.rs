@@ -20,8 +20,22 @@ pub(crate) async fn ready(State(app): State<App>) -> Response {
             json!({"status": "draining"}).to_string(),
         );
     }
+    // An upstream with an open breaker does not make the node unready (its
+    // other tools still work), but it is named here.
+    let upstreams: Vec<serde_json::Value> = app
+        .catalog()
+        .providers()
+        .iter()
+        .map(|p| {
+            let h = p.health();
+            json!({"name": p.name(), "breaker": h.breaker, "processes": h.processes})
+        })
+        .collect();
     match app.store().count().await {
-        Ok(_) => json_response(StatusCode::OK, json!({"status": "ready"}).to_string()),
+        Ok(_) => json_response(
+            StatusCode::OK,
+            json!({"status": "ready", "upstreams": upstreams}).to_string(),
+        ),
         Err(e) => json_response(
             StatusCode::SERVICE_UNAVAILABLE,
             json!({"status": "unavailable", "store": e.to_string()}).to_string(),
@@ -45,6 +59,7 @@ pub(crate) async fn metrics(State(app): State<App>, headers: http::HeaderMap) ->
         return resp;
     }
     app.check_capacity().await;
+    app.metrics().upstreams(app.catalog().providers());
     let mut resp = Response::new(axum::body::Body::from(app.metrics().encode()));
     resp.headers_mut().insert(
         http::header::CONTENT_TYPE,

@@ -52,6 +52,17 @@ struct TenantReason {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Upstream {
+    upstream: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct UpstreamState {
+    upstream: String,
+    state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Resource {
     resource: &'static str,
 }
@@ -84,6 +95,13 @@ pub(crate) struct Metrics {
     tenant_rejections: Family<TenantReason, Counter>,
     tenant_sessions: Family<TenantLabel, Gauge>,
     tenant_streams: Family<TenantLabel, Gauge>,
+    upstream_processes: Family<Upstream, Gauge>,
+    upstream_breaker: Family<UpstreamState, Gauge>,
+    upstream_calls: Family<Upstream, Counter>,
+    upstream_failures: Family<Upstream, Counter>,
+    /// Last seen call and failure totals of each upstream (counters move
+    /// by the difference).
+    upstream_seen: std::sync::Mutex<std::collections::HashMap<String, (u64, u64)>>,
 }
 
 impl Metrics {
@@ -109,6 +127,11 @@ impl Metrics {
             tenant_rejections: Family::default(),
             tenant_sessions: Family::default(),
             tenant_streams: Family::default(),
+            upstream_processes: Family::default(),
+            upstream_breaker: Family::default(),
+            upstream_calls: Family::default(),
+            upstream_failures: Family::default(),
+            upstream_seen: Default::default(),
         };
         let r = &mut m.registry;
         r.register(
@@ -202,6 +225,26 @@ impl Metrics {
             "Open standalone SSE streams by tenant",
             m.tenant_streams.clone(),
         );
+        r.register(
+            "upstream_processes",
+            "Processes each upstream runs now",
+            m.upstream_processes.clone(),
+        );
+        r.register(
+            "upstream_breaker_state",
+            "Circuit breaker of each upstream: 1 for its current state",
+            m.upstream_breaker.clone(),
+        );
+        r.register(
+            "upstream_calls",
+            "Calls to each upstream",
+            m.upstream_calls.clone(),
+        );
+        r.register(
+            "upstream_failures",
+            "Calls that failed for the upstream's reasons (timeouts, crashes, open breaker)",
+            m.upstream_failures.clone(),
+        );
         // Every rejection reason exists from the start, so rates and alerts
         // see a zero rather than no series.
         for reason in [
@@ -253,6 +296,40 @@ impl Metrics {
         self.tenant_requests
             .get_or_create(&TenantOutcome { tenant, outcome })
             .inc();
+    }
+
+    /// Bring the upstream families up to date with the providers' health.
+    pub(crate) fn upstreams(
+        &self,
+        providers: &[std::sync::Arc<dyn switchboard_runtime::Provider>],
+    ) {
+        let mut seen = self.upstream_seen.lock().unwrap_or_else(|e| e.into_inner());
+        for p in providers {
+            let h = p.health();
+            let upstream = p.name().to_owned();
+            let label = Upstream {
+                upstream: upstream.clone(),
+            };
+            self.upstream_processes
+                .get_or_create(&label)
+                .set(h.processes as i64);
+            for state in ["closed", "open", "half_open"] {
+                self.upstream_breaker
+                    .get_or_create(&UpstreamState {
+                        upstream: upstream.clone(),
+                        state,
+                    })
+                    .set(i64::from(state == h.breaker));
+            }
+            let last = seen.entry(upstream).or_default();
+            self.upstream_calls
+                .get_or_create(&label)
+                .inc_by(h.calls.saturating_sub(last.0));
+            self.upstream_failures
+                .get_or_create(&label)
+                .inc_by(h.failures.saturating_sub(last.1));
+            *last = (h.calls, h.failures);
+        }
     }
 
     /// A refused request of `tenant`.

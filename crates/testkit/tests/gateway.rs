@@ -290,3 +290,61 @@ async fn a_modern_client_answers_a_legacy_upstreams_elicitation_by_retrying() {
     assert_eq!(value(&second)["content"]["name"], "Ada");
     server.stop().await;
 }
+
+/// An upstream that never answers: each call times out, the breaker opens
+/// after two, later calls are refused at once, its tools leave the merged
+/// list, and the other upstream is untouched; metrics and /readyz say so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_upstream_trips_its_breaker_alone() {
+    let mut stuck = fixture("stuck");
+    stuck.call_timeout_secs = 1;
+    stuck.breaker_failures = 2;
+    stuck.breaker_cool_down_secs = 600;
+    let (server, _p) = gateway(vec![fixture("up"), stuck]).await;
+    let mut c = server.client();
+    c.initialize(json!({})).await;
+    for _ in 0..2 {
+        let r = call(&c, "stuck__hang", json!({})).await;
+        assert_eq!(r["error"]["code"], -32003, "a timeout: {r}");
+    }
+    let r = call(&c, "stuck__hang", json!({})).await;
+    let message = r["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("circuit open"), "refused at once: {r}");
+    assert_eq!(value(&call(&c, "up__count", json!({})).await), 1);
+    let (list, _) = c.call("tools/list", json!({})).await;
+    let names: Vec<&str> = list["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"up__count"));
+    assert!(!names.iter().any(|n| n.starts_with("stuck__")), "{names:?}");
+
+    let ready: Value = reqwest::get(format!("http://{}/readyz", server.addr))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let stuck_health = ready["upstreams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "stuck")
+        .unwrap()
+        .clone();
+    assert_eq!(stuck_health["breaker"], "open");
+    let metrics = reqwest::get(format!("http://{}/metrics", server.addr))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"switchboard_upstream_breaker_state{upstream="stuck",state="open"} 1"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains(r#"switchboard_upstream_failures_total{upstream="stuck"} 3"#));
+    server.stop().await;
+}

@@ -56,6 +56,11 @@ pub struct UpstreamConfig {
     pub call_timeout_secs: u64,
     /// Longest line the upstream may write. Default 4 MiB.
     pub max_line_bytes: usize,
+    /// Consecutive failures (timeouts, crashes) that open the circuit
+    /// breaker. Default 5.
+    pub breaker_failures: u32,
+    /// Seconds the breaker stays open before a probe. Default 10.
+    pub breaker_cool_down_secs: u64,
 }
 
 impl Default for UpstreamConfig {
@@ -75,6 +80,8 @@ impl Default for UpstreamConfig {
             idle_secs: 300,
             call_timeout_secs: 60,
             max_line_bytes: crate::DEFAULT_MAX_LINE_BYTES,
+            breaker_failures: 5,
+            breaker_cool_down_secs: 10,
         }
     }
 }

@@ -4,14 +4,15 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use switchboard_limits::{Breaker, BreakerConfig};
 use switchboard_proto::{ErrorCode, RpcError};
-use switchboard_runtime::{HandlerError, Provider, RequestContext};
+use switchboard_runtime::{HandlerError, Provider, ProviderHealth, RequestContext};
 
 use super::config::{PoolMode, UpstreamConfig};
 use super::pool::{Pool, Proc};
@@ -28,6 +29,9 @@ pub struct StdioProvider {
     names: std::sync::RwLock<HashSet<String>>,
     stale: Arc<AtomicBool>,
     next_shared: AtomicUsize,
+    breaker: Breaker,
+    calls: AtomicU64,
+    failures: AtomicU64,
 }
 
 impl StdioProvider {
@@ -43,14 +47,22 @@ impl StdioProvider {
             PoolMode::PerSession => config.max_processes,
             PoolMode::Shared => config.processes,
         };
+        let breaker = Breaker::new(BreakerConfig {
+            failures: config.breaker_failures.max(1),
+            cool_down: Duration::from_secs(config.breaker_cool_down_secs),
+            ..BreakerConfig::default()
+        });
         Self {
             prefix: config.prefix(),
             pool: Pool::new(spec, max, Duration::from_millis(config.pool_wait_ms)),
+            breaker,
             config,
             tools: Default::default(),
             names: Default::default(),
             stale: Arc::default(),
             next_shared: AtomicUsize::new(0),
+            calls: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
         }
     }
 
@@ -189,6 +201,9 @@ impl Provider for StdioProvider {
     }
 
     async fn list_tools(&self, ctx: &RequestContext) -> Result<Vec<Value>, String> {
+        if self.breaker.state() == switchboard_limits::BreakerState::Open {
+            return Err("circuit open".into());
+        }
         if !self.stale.load(Ordering::Relaxed)
             && let Some(tools) = self.tools.read().unwrap_or_else(|e| e.into_inner()).clone()
         {
@@ -206,17 +221,44 @@ impl Provider for StdioProvider {
     ) -> Result<Value, HandlerError> {
         let own_name = tool.strip_prefix(self.prefix.as_str()).unwrap_or(tool);
         let params = renamed(params, own_name)?;
-        let (key, proc) = self.process(&ctx).await?;
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let attempt = self.breaker.attempt().map_err(|wait| {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+            HandlerError::from(RpcError::new(
+                ErrorCode::SERVER_BUSY,
+                format!(
+                    "upstream {} is unavailable (circuit open); retry in {} s",
+                    self.config.name,
+                    wait.as_secs().max(1)
+                ),
+            ))
+        })?;
+        let (key, proc) = match self.process(&ctx).await {
+            Ok(found) => found,
+            Err(e) => {
+                attempt.failure();
+                self.failures.fetch_add(1, Ordering::Relaxed);
+                return Err(e);
+            }
+        };
         let serving = proc.relay.serve(&ctx);
         let timeout = Duration::from_secs(self.config.call_timeout_secs);
         let outcome = proc
             .upstream
             .request("tools/call", Some(&params), timeout)
             .await;
-        if serving.call.input_required() {
+        let input_required = serving.call.input_required();
+        drop(serving);
+        match &outcome {
+            Ok(_) | Err(UpstreamError::Rpc(_)) => attempt.success(),
+            Err(_) => {
+                attempt.failure();
+                self.failures.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        if input_required {
             return Err(HandlerError::InputRequired);
         }
-        drop(serving);
         match outcome {
             Ok(raw) => serde_json::from_str(raw.get())
                 .map_err(|e| RpcError::internal(format!("upstream result: {e}")).into()),
@@ -226,6 +268,15 @@ impl Provider for StdioProvider {
                 }
                 Err(self.error(e))
             }
+        }
+    }
+
+    fn health(&self) -> ProviderHealth {
+        ProviderHealth {
+            processes: self.pool.running(),
+            breaker: self.breaker.state().as_str(),
+            calls: self.calls.load(Ordering::Relaxed),
+            failures: self.failures.load(Ordering::Relaxed),
         }
     }
 
