@@ -1,6 +1,7 @@
 //! MCP method dispatch over a catalog: the methods every transport shares.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -10,6 +11,7 @@ use switchboard_proto::{ErrorCode, ProtocolVersion, RpcError, methods};
 use crate::catalog::Catalog;
 use crate::context::{PeerError, RequestContext, RequestContextBuilder};
 use crate::error::ToolError;
+use crate::provider::Provider;
 
 /// Why a request produced no result.
 #[derive(Debug, thiserror::Error)]
@@ -137,6 +139,25 @@ impl Catalog {
             {
                 self.call_provider(params, ctx).await
             }
+            methods::RESOURCES_LIST | methods::RESOURCES_TEMPLATES_LIST | methods::PROMPTS_LIST
+                if !self.providers.is_empty() =>
+            {
+                self.merged_list(method, params, &ctx).await
+            }
+            methods::RESOURCES_READ | methods::PROMPTS_GET | methods::COMPLETION_COMPLETE
+                if !self.providers.is_empty() =>
+            {
+                match self.provider_for(method, params, &ctx) {
+                    Some(p) => {
+                        let cancel = ctx.clone();
+                        tokio::select! {
+                            r = p.forward(method, params, ctx) => r,
+                            _ = cancel.cancelled() => Err(HandlerError::Cancelled),
+                        }
+                    }
+                    None => self.own(method, params, ctx).await,
+                }
+            }
             methods::RESOURCES_LIST => {
                 let items = self.resources.iter().filter(|r| access.resource(&r.uri));
                 self.list(method, params, items.map(|r| &r.definition), "resources")
@@ -154,11 +175,8 @@ impl Catalog {
                 self.list(method, params, items.map(|p| &p.definition), "prompts")
             }
             methods::TOOLS_CALL => self.call_tool(parse_params(method, params)?, ctx).await,
-            methods::RESOURCES_READ => self.read_resource(parse_params(method, params)?, ctx).await,
-            methods::PROMPTS_GET => self.get_prompt(parse_params(method, params)?, ctx).await,
-            methods::COMPLETION_COMPLETE => {
-                let text = params.map(RawValue::get).unwrap_or("{}");
-                Ok(self.complete(text, &*access)?)
+            methods::RESOURCES_READ | methods::PROMPTS_GET | methods::COMPLETION_COMPLETE => {
+                self.own(method, params, ctx).await
             }
             other => Err(RpcError::method_not_found(other).into()),
         }
@@ -277,6 +295,129 @@ impl Catalog {
             _ = ctx.cancelled() => return Err(HandlerError::Cancelled),
         };
         result.map(|r| r.into_json()).map_err(protocol_error)
+    }
+}
+
+impl Catalog {
+    /// Read, get or complete from the catalog's own items.
+    async fn own(
+        &self,
+        method: &str,
+        params: Option<&RawValue>,
+        ctx: RequestContext,
+    ) -> Result<Value, HandlerError> {
+        match method {
+            methods::RESOURCES_READ => self.read_resource(parse_params(method, params)?, ctx).await,
+            methods::PROMPTS_GET => self.get_prompt(parse_params(method, params)?, ctx).await,
+            _ => {
+                let text = params.map(RawValue::get).unwrap_or("{}");
+                Ok(self.complete(text, &*ctx.caller().access)?)
+            }
+        }
+    }
+
+    /// The provider that should answer a read, get or completion the
+    /// catalog itself does not hold (and the caller may use).
+    fn provider_for(
+        &self,
+        method: &str,
+        params: Option<&RawValue>,
+        ctx: &RequestContext,
+    ) -> Option<&Arc<dyn Provider>> {
+        let v: Value = params
+            .and_then(|p| serde_json::from_str(p.get()).ok())
+            .unwrap_or(Value::Null);
+        let access = &ctx.caller().access;
+        let field = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+        let (prompt, uri) = match method {
+            methods::PROMPTS_GET => (field(&v, "name"), None),
+            methods::RESOURCES_READ => (None, field(&v, "uri")),
+            _ => match v["ref"]["type"].as_str() {
+                Some("ref/prompt") => (field(&v["ref"], "name"), None),
+                _ => (None, field(&v["ref"], "uri")),
+            },
+        };
+        if let Some(name) = prompt {
+            if self.prompt_index.contains_key(&name) || !access.prompt(&name) {
+                return None;
+            }
+            return self.providers.iter().find(|p| p.owns_prompt(&name));
+        }
+        let uri = uri?;
+        if self.has_resource(&uri) || !access.resource(&uri) {
+            return None;
+        }
+        self.providers.iter().find(|p| p.owns_resource(&uri))
+    }
+
+    /// A list of the catalog's own items and every provider's, filtered by
+    /// the caller's policy.
+    async fn merged_list(
+        &self,
+        method: &str,
+        params: Option<&RawValue>,
+        ctx: &RequestContext,
+    ) -> Result<Value, HandlerError> {
+        let access = ctx.caller().access.clone();
+        let lists = futures_util::future::join_all(
+            self.providers
+                .iter()
+                .map(|p| async move { (p, p.list(method, ctx).await) }),
+        )
+        .await;
+        let mut theirs = Vec::new();
+        for (p, listed) in lists {
+            match listed {
+                Ok(items) => theirs.extend(items),
+                Err(e) => {
+                    tracing::warn!(upstream = p.name(), method, error = %e, "upstream left out of the list")
+                }
+            }
+        }
+        let (key, own): (&str, Vec<&Value>) = match method {
+            methods::RESOURCES_LIST => (
+                "resources",
+                self.resources
+                    .iter()
+                    .filter(|r| access.resource(&r.uri))
+                    .map(|r| &r.definition)
+                    .collect(),
+            ),
+            methods::RESOURCES_TEMPLATES_LIST => (
+                "resourceTemplates",
+                self.templates
+                    .iter()
+                    .filter(|t| access.resource(t.uri_template()))
+                    .map(|t| &t.definition)
+                    .collect(),
+            ),
+            _ => (
+                "prompts",
+                self.prompts
+                    .iter()
+                    .filter(|p| access.prompt(&p.name))
+                    .map(|p| &p.definition)
+                    .collect(),
+            ),
+        };
+        let field = if method == methods::PROMPTS_LIST {
+            "name"
+        } else if method == methods::RESOURCES_LIST {
+            "uri"
+        } else {
+            "uriTemplate"
+        };
+        let visible = theirs.iter().filter(|item| {
+            let Some(name) = item.get(field).and_then(Value::as_str) else {
+                return false;
+            };
+            if method == methods::PROMPTS_LIST {
+                access.prompt(name)
+            } else {
+                access.resource(name)
+            }
+        });
+        self.list(method, params, own.into_iter().chain(visible), key)
     }
 }
 

@@ -36,3 +36,4 @@ pub use prompt::{Prompt, PromptArgument, PromptResult};
 pub use provider::{Provider, ProviderHealth};
 pub use resource::{Resource, ResourceContents, ResourceTemplate};
 pub use tool::{Tool, ToolResult};
+pub use uri_template::template_matches;

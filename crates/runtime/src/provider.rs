@@ -48,6 +48,48 @@ pub trait Provider: Send + Sync + fmt::Debug {
         ctx: RequestContext,
     ) -> Result<Value, HandlerError>;
 
+    /// The items of another list method (`resources/list`,
+    /// `resources/templates/list`, `prompts/list`): prompts' names in the
+    /// merged namespace, resources and templates as they are.
+    async fn list(&self, _method: &str, _ctx: &RequestContext) -> Result<Vec<Value>, String> {
+        Ok(Vec::new())
+    }
+
+    /// Whether the prompt `name` (merged namespace) is this provider's.
+    fn owns_prompt(&self, _name: &str) -> bool {
+        false
+    }
+
+    /// Whether the resource `uri` (one of its resources, or matching one of
+    /// its templates) is this provider's.
+    fn owns_resource(&self, _uri: &str) -> bool {
+        false
+    }
+
+    /// Forward another request (`resources/read`, `prompts/get`,
+    /// `completion/complete`) with the client's raw params; a prompt's name
+    /// is in the merged namespace.
+    async fn forward(
+        &self,
+        method: &str,
+        _params: Option<&RawValue>,
+        _ctx: RequestContext,
+    ) -> Result<Value, HandlerError> {
+        Err(switchboard_proto::RpcError::method_not_found(method).into())
+    }
+
+    /// Subscribe the caller to updates of `uri` upstream (or unsubscribe);
+    /// updates come back as `ServerEvent::ResourceUpdated` on the catalog's
+    /// bus.
+    async fn subscribe(
+        &self,
+        _uri: &str,
+        _on: bool,
+        _caller: &crate::Caller,
+    ) -> Result<(), String> {
+        Err("this provider has no subscriptions".into())
+    }
+
     /// A session ended: let go of what it held (its upstream process).
     async fn session_ended(&self, _session: &str) {}
 

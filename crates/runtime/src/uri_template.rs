@@ -76,3 +76,9 @@ mod tests {
         assert_eq!(t.matches("x://hello").unwrap()["a"], "hello");
     }
 }
+
+/// Whether `uri` matches the RFC 6570 template `template` (the subset the
+/// catalog supports).
+pub fn template_matches(template: &str, uri: &str) -> bool {
+    UriTemplate::parse(template).matches(uri).is_some()
+}

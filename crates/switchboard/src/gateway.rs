@@ -18,7 +18,10 @@ pub(crate) struct Built {
 /// Build the catalog; every stdio upstream is started once so its tool
 /// names are known, and a name two sources share stops the start-up.
 pub(crate) async fn build(config: &Config) -> Result<Built, String> {
-    let mut builder = CatalogBuilder::new();
+    // One bus for the catalog and the upstreams' resource updates.
+    let bus: Arc<dyn switchboard_runtime::EventBus> =
+        Arc::new(switchboard_runtime::LocalBus::default());
+    let mut builder = CatalogBuilder::new().bus(bus.clone());
     let mut providers = Vec::new();
     // tool name → the source that has it
     let mut owners: HashMap<String, String> = HashMap::new();
@@ -44,7 +47,7 @@ pub(crate) async fn build(config: &Config) -> Result<Built, String> {
                 builder = builder.merge(everything);
             }
             UpstreamKind::Stdio => {
-                let provider = Arc::new(StdioProvider::new(u.clone()));
+                let provider = Arc::new(StdioProvider::with_bus(u.clone(), Some(bus.clone())));
                 let names = provider
                     .probe()
                     .await

@@ -282,9 +282,13 @@ async fn subscription(
         Err(e) => return Ok(Err(e)),
     };
     let mut record = s.record.clone();
+    let catalog = app.catalog();
+    let upstream = (!catalog.has_resource(&uri))
+        .then(|| catalog.providers().iter().find(|p| p.owns_resource(&uri)))
+        .flatten();
     if subscribe {
-        let visible = app.catalog().resource_visible(&*s.who.tenant.policy, &uri);
-        if !visible || !app.catalog().has_resource(&uri) {
+        let visible = catalog.resource_visible(&*s.who.tenant.policy, &uri);
+        if !visible || (!catalog.has_resource(&uri) && upstream.is_none()) {
             return Ok(Err(RpcError::new(
                 ErrorCode::RESOURCE_NOT_FOUND,
                 format!("resource not found: {uri}"),
@@ -297,10 +301,19 @@ async fn subscription(
             ))));
         }
         if !record.subscriptions.contains(&uri) {
-            record.subscriptions.push(uri);
+            record.subscriptions.push(uri.clone());
         }
     } else {
         record.subscriptions.retain(|u| *u != uri);
+    }
+    if let Some(p) = upstream {
+        let caller = s.who.caller(Some(&s.live.id));
+        if let Err(e) = p.subscribe(&uri, subscribe, &caller).await {
+            return Ok(Err(RpcError::internal(format!(
+                "upstream {}: {e}",
+                p.name()
+            ))));
+        }
     }
     app.store().update(&record).await?;
     s.live.set_subscriptions(&record.subscriptions);

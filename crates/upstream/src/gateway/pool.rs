@@ -41,6 +41,9 @@ pub(crate) struct Pool {
     procs: Mutex<HashMap<String, Cell>>,
     warm: tokio::sync::Mutex<Option<Arc<Proc>>>,
     base: Instant,
+    /// Set by any process announcing a list change.
+    stale: Arc<std::sync::atomic::AtomicBool>,
+    bus: Option<Arc<dyn switchboard_runtime::EventBus>>,
 }
 
 /// The client capabilities Switchboard declares to its upstreams: all it can
@@ -54,8 +57,16 @@ fn client_info() -> serde_json::Value {
 }
 
 impl Pool {
-    pub(crate) fn new(spec: StdioSpec, max_processes: usize, wait: Duration) -> Self {
+    pub(crate) fn new(
+        spec: StdioSpec,
+        max_processes: usize,
+        wait: Duration,
+        stale: Arc<std::sync::atomic::AtomicBool>,
+        bus: Option<Arc<dyn switchboard_runtime::EventBus>>,
+    ) -> Self {
         Self {
+            stale,
+            bus,
             spec,
             slots: Arc::new(Semaphore::new(max_processes)),
             wait,
@@ -152,7 +163,7 @@ impl Pool {
                 ))
             })?
             .map_err(|_| UpstreamError::Closed)?;
-        let relay = Arc::new(Relay::default());
+        let relay = Arc::new(Relay::new(self.stale.clone(), self.bus.clone()));
         let upstream =
             StdioUpstream::start(&self.spec, capabilities(), client_info(), relay.clone()).await?;
         let proc = Arc::new(Proc {

@@ -1,8 +1,7 @@
-//! A stdio upstream as a [`Provider`]: its tools in the merged namespace,
-//! each call run in the caller's own process (`per_session`) or a shared
-//! one.
+//! A stdio upstream as a [`Provider`]: its tools, prompts, resources and
+//! templates in the merged namespace, each request run in the caller's own
+//! process (`per_session`) or a shared one, behind a circuit breaker.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -10,13 +9,22 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
-use switchboard_limits::{Breaker, BreakerConfig};
+use switchboard_limits::{Breaker, BreakerConfig, BreakerState};
 use switchboard_proto::{ErrorCode, RpcError};
 use switchboard_runtime::{HandlerError, Provider, ProviderHealth, RequestContext};
 
 use super::config::{PoolMode, UpstreamConfig};
+use super::lists::{Lists, fetch_all};
 use super::pool::{Pool, Proc};
 use crate::{StdioSpec, UpstreamError};
+
+/// The list methods an upstream is asked for.
+const LISTS: [&str; 4] = [
+    "tools/list",
+    "prompts/list",
+    "resources/list",
+    "resources/templates/list",
+];
 
 /// One stdio upstream behind the gateway.
 #[derive(Debug)]
@@ -24,9 +32,8 @@ pub struct StdioProvider {
     config: UpstreamConfig,
     prefix: String,
     pool: Pool,
-    /// Its tools (names prefixed), from the last listing.
-    tools: std::sync::RwLock<Option<Arc<Vec<Value>>>>,
-    names: std::sync::RwLock<HashSet<String>>,
+    lists: Lists,
+    /// Set when the upstream says a list changed.
     stale: Arc<AtomicBool>,
     next_shared: AtomicUsize,
     breaker: Breaker,
@@ -36,8 +43,18 @@ pub struct StdioProvider {
 
 impl StdioProvider {
     /// A provider for `config` (a validated stdio entry). Nothing starts
-    /// until [`StdioProvider::probe`] or the first call.
+    /// until [`StdioProvider::probe`] or the first request.
     pub fn new(config: UpstreamConfig) -> Self {
+        Self::with_bus(config, None)
+    }
+
+    /// Like [`StdioProvider::new`]; the upstream's `resources/updated`
+    /// notifications are published on `bus` (the catalog's), which carries
+    /// them to the subscribed sessions.
+    pub fn with_bus(
+        config: UpstreamConfig,
+        bus: Option<Arc<dyn switchboard_runtime::EventBus>>,
+    ) -> Self {
         let mut spec = StdioSpec::new(&config.name, &config.command);
         spec.args = config.args.clone();
         spec.env = config.env.clone().into_iter().collect();
@@ -52,33 +69,39 @@ impl StdioProvider {
             cool_down: Duration::from_secs(config.breaker_cool_down_secs),
             ..BreakerConfig::default()
         });
+        let stale = Arc::new(AtomicBool::new(false));
         Self {
             prefix: config.prefix(),
-            pool: Pool::new(spec, max, Duration::from_millis(config.pool_wait_ms)),
+            pool: Pool::new(
+                spec,
+                max,
+                Duration::from_millis(config.pool_wait_ms),
+                stale.clone(),
+                bus,
+            ),
             breaker,
             config,
-            tools: Default::default(),
-            names: Default::default(),
-            stale: Arc::default(),
+            lists: Lists::default(),
+            stale,
             next_shared: AtomicUsize::new(0),
             calls: AtomicU64::new(0),
             failures: AtomicU64::new(0),
         }
     }
 
-    /// Start a process, list its tools (so names are known and collisions
-    /// show at start-up), and keep it warm for the first session.
+    /// Start a process, list what it offers (so names are known and
+    /// collisions show at start-up), and keep one warm for the first
+    /// session. Returns its tool names.
     pub async fn probe(&self) -> Result<Vec<String>, String> {
         let proc = self.pool.start().await.map_err(|e| e.to_string())?;
-        let tools = self.fetch_tools(&proc).await.map_err(|e| e.to_string());
+        let listed = self.refresh(&proc).await.map_err(|e| e.to_string());
         proc.upstream.kill().await;
         drop(proc);
-        let tools = tools?;
-        // A warm process for the first session, when the pool has room for
-        // it besides one session's.
+        listed?;
         if self.config.mode == PoolMode::PerSession && self.config.max_processes > 1 {
             self.pool.fill_warm().await;
         }
+        let tools = self.lists.cached("tools/list").unwrap_or_default();
         Ok(tools
             .iter()
             .filter_map(|t| t.get("name")?.as_str().map(str::to_owned))
@@ -96,8 +119,25 @@ impl StdioProvider {
         self.pool.reap("p:", idle).await
     }
 
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(self.config.call_timeout_secs)
+    }
+
+    /// Every list, fresh from `proc`.
+    async fn refresh(&self, proc: &Proc) -> Result<(), UpstreamError> {
+        self.stale.store(false, Ordering::Relaxed);
+        for method in LISTS {
+            let items = fetch_all(proc, method, &self.prefix, self.timeout()).await?;
+            self.lists.store(method, items);
+        }
+        Ok(())
+    }
+
     fn key(&self, ctx: &RequestContext) -> String {
-        let caller = ctx.caller();
+        self.key_of(ctx.caller())
+    }
+
+    fn key_of(&self, caller: &switchboard_runtime::Caller) -> String {
         match (self.config.mode, &caller.session) {
             (PoolMode::Shared, _) => {
                 let n = self.next_shared.fetch_add(1, Ordering::Relaxed);
@@ -108,119 +148,14 @@ impl StdioProvider {
         }
     }
 
-    async fn process(&self, ctx: &RequestContext) -> Result<(String, Arc<Proc>), HandlerError> {
-        let key = self.key(ctx);
-        let proc = self.pool.get(&key).await.map_err(|e| self.error(e))?;
-        Ok((key, proc))
-    }
-
-    /// The upstream's tools, every page, with names prefixed.
-    async fn fetch_tools(&self, proc: &Proc) -> Result<Vec<Value>, UpstreamError> {
-        let timeout = Duration::from_secs(self.config.call_timeout_secs);
-        let mut out = Vec::new();
-        let mut cursor: Option<String> = None;
-        for _ in 0..100 {
-            let params = match &cursor {
-                Some(c) => serde_json::json!({"cursor": c}).to_string(),
-                None => "{}".to_owned(),
-            };
-            let params = RawValue::from_string(params).map_err(|_| UpstreamError::Closed)?;
-            let page = proc
-                .upstream
-                .request("tools/list", Some(&params), timeout)
-                .await?;
-            let page: Value = serde_json::from_str(page.get()).unwrap_or(Value::Null);
-            for mut tool in page["tools"].as_array().cloned().unwrap_or_default() {
-                if let Some(name) = tool.get("name").and_then(Value::as_str) {
-                    tool["name"] = Value::String(format!("{}{name}", self.prefix));
-                    out.push(tool);
-                }
-            }
-            cursor = page["nextCursor"].as_str().map(str::to_owned);
-            if cursor.is_none() {
-                break;
-            }
-        }
-        let names = out
-            .iter()
-            .filter_map(|t| t["name"].as_str().map(str::to_owned))
-            .collect();
-        *self.names.write().unwrap_or_else(|e| e.into_inner()) = names;
-        *self.tools.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(out.clone()));
-        self.stale.store(false, Ordering::Relaxed);
-        Ok(out)
-    }
-
-    fn error(&self, e: UpstreamError) -> HandlerError {
-        let name = &self.config.name;
-        let e = match e {
-            UpstreamError::Rpc(e) => e,
-            UpstreamError::Timeout => RpcError::new(
-                ErrorCode::REQUEST_TIMEOUT,
-                format!(
-                    "upstream {name} did not answer within {} s",
-                    self.config.call_timeout_secs
-                ),
-            ),
-            UpstreamError::Exited(status) => RpcError::internal(format!(
-                "upstream {name} exited ({status}); the next call starts a fresh process"
-            )),
-            other => RpcError::new(ErrorCode::SERVER_BUSY, format!("upstream {name}: {other}")),
-        };
-        e.into()
-    }
-}
-
-/// `params` with `name` replaced by the upstream's own name for the tool.
-fn renamed(params: Option<&RawValue>, name: &str) -> Result<Box<RawValue>, HandlerError> {
-    let mut map: Map<String, Value> = params
-        .map(|p| serde_json::from_str(p.get()))
-        .transpose()
-        .map_err(|e| RpcError::invalid_params(format!("tools/call: {e}")))?
-        .unwrap_or_default();
-    map.insert("name".into(), Value::String(name.to_owned()));
-    let text = serde_json::to_string(&map).map_err(|e| RpcError::internal(e.to_string()))?;
-    RawValue::from_string(text).map_err(|e| RpcError::internal(e.to_string()).into())
-}
-
-#[async_trait]
-impl Provider for StdioProvider {
-    fn name(&self) -> &str {
-        &self.config.name
-    }
-
-    fn owns_tool(&self, tool: &str) -> bool {
-        if self.prefix.is_empty() {
-            self.names
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .contains(tool)
-        } else {
-            tool.starts_with(&self.prefix)
-        }
-    }
-
-    async fn list_tools(&self, ctx: &RequestContext) -> Result<Vec<Value>, String> {
-        if self.breaker.state() == switchboard_limits::BreakerState::Open {
-            return Err("circuit open".into());
-        }
-        if !self.stale.load(Ordering::Relaxed)
-            && let Some(tools) = self.tools.read().unwrap_or_else(|e| e.into_inner()).clone()
-        {
-            return Ok(tools.as_ref().clone());
-        }
-        let (_, proc) = self.process(ctx).await.map_err(|e| format!("{e:?}"))?;
-        self.fetch_tools(&proc).await.map_err(|e| e.to_string())
-    }
-
-    async fn call_tool(
+    /// Send one request to the caller's process, behind the breaker, with
+    /// the process's own messages relayed to this call.
+    async fn call(
         &self,
-        tool: &str,
-        params: Option<&RawValue>,
-        ctx: RequestContext,
+        method: &str,
+        params: &RawValue,
+        ctx: &RequestContext,
     ) -> Result<Value, HandlerError> {
-        let own_name = tool.strip_prefix(self.prefix.as_str()).unwrap_or(tool);
-        let params = renamed(params, own_name)?;
         self.calls.fetch_add(1, Ordering::Relaxed);
         let attempt = self.breaker.attempt().map_err(|wait| {
             self.failures.fetch_add(1, Ordering::Relaxed);
@@ -233,19 +168,19 @@ impl Provider for StdioProvider {
                 ),
             ))
         })?;
-        let (key, proc) = match self.process(&ctx).await {
-            Ok(found) => found,
+        let key = self.key(ctx);
+        let proc = match self.pool.get(&key).await {
+            Ok(p) => p,
             Err(e) => {
                 attempt.failure();
                 self.failures.fetch_add(1, Ordering::Relaxed);
-                return Err(e);
+                return Err(self.error(e));
             }
         };
-        let serving = proc.relay.serve(&ctx);
-        let timeout = Duration::from_secs(self.config.call_timeout_secs);
+        let serving = proc.relay.serve(ctx);
         let outcome = proc
             .upstream
-            .request("tools/call", Some(&params), timeout)
+            .request(method, Some(params), self.timeout())
             .await;
         let input_required = serving.call.input_required();
         drop(serving);
@@ -271,6 +206,133 @@ impl Provider for StdioProvider {
         }
     }
 
+    fn error(&self, e: UpstreamError) -> HandlerError {
+        let name = &self.config.name;
+        let e = match e {
+            UpstreamError::Rpc(e) => e,
+            UpstreamError::Timeout => RpcError::new(
+                ErrorCode::REQUEST_TIMEOUT,
+                format!(
+                    "upstream {name} did not answer within {} s",
+                    self.config.call_timeout_secs
+                ),
+            ),
+            UpstreamError::Exited(status) => RpcError::internal(format!(
+                "upstream {name} exited ({status}); the next call starts a fresh process"
+            )),
+            other => RpcError::new(ErrorCode::SERVER_BUSY, format!("upstream {name}: {other}")),
+        };
+        e.into()
+    }
+
+    /// Strip this upstream's prefix from a merged name.
+    fn own_name<'a>(&self, name: &'a str) -> &'a str {
+        name.strip_prefix(self.prefix.as_str()).unwrap_or(name)
+    }
+
+    fn owns_name(&self, key: &str, name: &str) -> bool {
+        if self.prefix.is_empty() {
+            self.lists.has(key, name)
+        } else {
+            name.starts_with(&self.prefix)
+        }
+    }
+}
+
+/// `params` with the string at `path` (e.g. `["name"]`, `["ref", "name"]`)
+/// passed through `f`; everything else kept.
+fn rewrite(
+    params: Option<&RawValue>,
+    path: &[&str],
+    f: impl FnOnce(&str) -> String,
+) -> Result<Box<RawValue>, HandlerError> {
+    let mut v: Value = match params {
+        Some(p) => serde_json::from_str(p.get())
+            .map_err(|e| RpcError::invalid_params(format!("params: {e}")))?,
+        None => Value::Object(Map::new()),
+    };
+    let mut at = &mut v;
+    for part in path {
+        at = &mut at[*part];
+    }
+    if let Some(s) = at.as_str() {
+        *at = Value::String(f(s));
+    }
+    let text = serde_json::to_string(&v).map_err(|e| RpcError::internal(e.to_string()))?;
+    RawValue::from_string(text).map_err(|e| RpcError::internal(e.to_string()).into())
+}
+
+#[async_trait]
+impl Provider for StdioProvider {
+    fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    fn owns_tool(&self, tool: &str) -> bool {
+        self.owns_name("tools", tool)
+    }
+
+    fn owns_prompt(&self, name: &str) -> bool {
+        self.owns_name("prompts", name)
+    }
+
+    fn owns_resource(&self, uri: &str) -> bool {
+        self.lists.has_resource(uri)
+    }
+
+    async fn list_tools(&self, ctx: &RequestContext) -> Result<Vec<Value>, String> {
+        self.list("tools/list", ctx).await
+    }
+
+    async fn list(&self, method: &str, ctx: &RequestContext) -> Result<Vec<Value>, String> {
+        if self.breaker.state() == BreakerState::Open {
+            return Err("circuit open".into());
+        }
+        if self.stale.load(Ordering::Relaxed) {
+            self.lists.clear();
+        }
+        if let Some(items) = self.lists.cached(method) {
+            return Ok(items.as_ref().clone());
+        }
+        let proc = self
+            .pool
+            .get(&self.key(ctx))
+            .await
+            .map_err(|e| e.to_string())?;
+        self.refresh(&proc).await.map_err(|e| e.to_string())?;
+        Ok(self
+            .lists
+            .cached(method)
+            .map(|i| i.as_ref().clone())
+            .unwrap_or_default())
+    }
+
+    async fn call_tool(
+        &self,
+        tool: &str,
+        params: Option<&RawValue>,
+        ctx: RequestContext,
+    ) -> Result<Value, HandlerError> {
+        let own = self.own_name(tool).to_owned();
+        let params = rewrite(params, &["name"], |_| own)?;
+        self.call("tools/call", &params, &ctx).await
+    }
+
+    async fn forward(
+        &self,
+        method: &str,
+        params: Option<&RawValue>,
+        ctx: RequestContext,
+    ) -> Result<Value, HandlerError> {
+        let strip = |n: &str| self.own_name(n).to_owned();
+        let params = match method {
+            "prompts/get" => rewrite(params, &["name"], strip)?,
+            "completion/complete" => rewrite(params, &["ref", "name"], strip)?,
+            _ => rewrite(params, &[], |s| s.to_owned())?,
+        };
+        self.call(method, &params, &ctx).await
+    }
+
     fn health(&self) -> ProviderHealth {
         ProviderHealth {
             processes: self.pool.running(),
@@ -278,6 +340,31 @@ impl Provider for StdioProvider {
             calls: self.calls.load(Ordering::Relaxed),
             failures: self.failures.load(Ordering::Relaxed),
         }
+    }
+
+    async fn subscribe(
+        &self,
+        uri: &str,
+        on: bool,
+        caller: &switchboard_runtime::Caller,
+    ) -> Result<(), String> {
+        let method = if on {
+            "resources/subscribe"
+        } else {
+            "resources/unsubscribe"
+        };
+        let params = RawValue::from_string(serde_json::json!({"uri": uri}).to_string())
+            .map_err(|e| e.to_string())?;
+        let proc = self
+            .pool
+            .get(&self.key_of(caller))
+            .await
+            .map_err(|e| e.to_string())?;
+        proc.upstream
+            .request(method, Some(&params), self.timeout())
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
     }
 
     async fn session_ended(&self, session: &str) {

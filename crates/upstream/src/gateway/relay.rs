@@ -16,10 +16,14 @@ use crate::Downstream;
 /// goes to the call whose token it carries; anything else (logs, requests
 /// to the client) goes to the newest call — in `per_session` mode they are
 /// all the same client's.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Relay {
     calls: Mutex<Vec<Arc<Call>>>,
     next: AtomicU64,
+    /// Set when the upstream announces a list change.
+    stale: Arc<AtomicBool>,
+    /// Where resource updates go (to the sessions subscribed to them).
+    bus: Option<Arc<dyn switchboard_runtime::EventBus>>,
 }
 
 /// One client request a process is serving.
@@ -55,6 +59,18 @@ impl Drop for Serving<'_> {
 }
 
 impl Relay {
+    pub(crate) fn new(
+        stale: Arc<AtomicBool>,
+        bus: Option<Arc<dyn switchboard_runtime::EventBus>>,
+    ) -> Self {
+        Self {
+            calls: Mutex::default(),
+            next: AtomicU64::new(0),
+            stale,
+            bus,
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Call>>> {
         self.calls.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -85,9 +101,20 @@ impl Relay {
 #[async_trait]
 impl Downstream for Relay {
     async fn notify(&self, method: &str, params: Option<&RawValue>) {
+        if method.ends_with("/list_changed") {
+            self.stale.store(true, Ordering::Relaxed);
+        }
         let params: Value = params
             .and_then(|p| serde_json::from_str(p.get()).ok())
             .unwrap_or(Value::Null);
+        if method == "notifications/resources/updated"
+            && let (Some(bus), Some(uri)) = (&self.bus, params["uri"].as_str())
+        {
+            bus.publish(switchboard_runtime::ServerEvent::ResourceUpdated {
+                uri: uri.to_owned(),
+            });
+            return;
+        }
         let token = params.get("progressToken");
         let Some(call) = self.target(token) else {
             tracing::debug!(

@@ -1,0 +1,127 @@
+//! What an upstream lists (tools, prompts, resources, templates), cached
+//! between list changes, and which names and URIs that makes its own.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use super::pool::Proc;
+use crate::UpstreamError;
+
+/// The result key of each list method.
+pub(crate) fn result_key(method: &str) -> &'static str {
+    match method {
+        "tools/list" => "tools",
+        "prompts/list" => "prompts",
+        "resources/list" => "resources",
+        _ => "resourceTemplates",
+    }
+}
+
+/// The last listing of each method, names already prefixed.
+#[derive(Debug, Default)]
+pub(crate) struct Lists {
+    items: RwLock<HashMap<String, Arc<Vec<Value>>>>,
+    names: RwLock<HashMap<&'static str, HashSet<String>>>,
+}
+
+impl Lists {
+    pub(crate) fn cached(&self, method: &str) -> Option<Arc<Vec<Value>>> {
+        self.items
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(method)
+            .cloned()
+    }
+
+    pub(crate) fn store(&self, method: &str, items: Vec<Value>) {
+        let field = match method {
+            "resources/list" => "uri",
+            "resources/templates/list" => "uriTemplate",
+            _ => "name",
+        };
+        let names = items
+            .iter()
+            .filter_map(|i| i.get(field).and_then(Value::as_str).map(str::to_owned))
+            .collect();
+        self.names
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(result_key(method), names);
+        self.items
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(method.to_owned(), Arc::new(items));
+    }
+
+    /// Forget every listing (a list changed upstream).
+    pub(crate) fn clear(&self) {
+        self.items
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
+    /// Whether the last listing of `key` (`tools`, `prompts`, …) has `name`.
+    pub(crate) fn has(&self, key: &str, name: &str) -> bool {
+        self.names
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .is_some_and(|n| n.contains(name))
+    }
+
+    /// Whether `uri` is one of the listed resources or matches a listed
+    /// template.
+    pub(crate) fn has_resource(&self, uri: &str) -> bool {
+        let names = self.names.read().unwrap_or_else(|e| e.into_inner());
+        names.get("resources").is_some_and(|n| n.contains(uri))
+            || names.get("resourceTemplates").is_some_and(|ts| {
+                ts.iter()
+                    .any(|t| switchboard_runtime::template_matches(t, uri))
+            })
+    }
+}
+
+/// Every page of a list method from `proc`; tool and prompt names get
+/// `prefix`. A method the upstream does not have lists nothing.
+pub(crate) async fn fetch_all(
+    proc: &Proc,
+    method: &str,
+    prefix: &str,
+    timeout: Duration,
+) -> Result<Vec<Value>, UpstreamError> {
+    let key = result_key(method);
+    let rename = matches!(key, "tools" | "prompts");
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..100 {
+        let params = match &cursor {
+            Some(c) => serde_json::json!({"cursor": c}).to_string(),
+            None => "{}".to_owned(),
+        };
+        let params = RawValue::from_string(params).map_err(|_| UpstreamError::Closed)?;
+        let page = match proc.upstream.request(method, Some(&params), timeout).await {
+            Ok(page) => page,
+            Err(UpstreamError::Rpc(e)) if e.code.0 == -32601 && key != "tools" => {
+                return Ok(Vec::new());
+            }
+            Err(e) => return Err(e),
+        };
+        let page: Value = serde_json::from_str(page.get()).unwrap_or(Value::Null);
+        for mut item in page[key].as_array().cloned().unwrap_or_default() {
+            if rename && let Some(name) = item.get("name").and_then(Value::as_str) {
+                item["name"] = Value::String(format!("{prefix}{name}"));
+            }
+            out.push(item);
+        }
+        cursor = page["nextCursor"].as_str().map(str::to_owned);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    Ok(out)
+}
