@@ -61,6 +61,12 @@ impl UriTemplate {
     }
 }
 
+/// Whether `uri` matches the RFC 6570 template `template` (the subset the
+/// catalog supports).
+pub fn template_matches(template: &str, uri: &str) -> bool {
+    UriTemplate::parse(template).matches(uri).is_some()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,10 +81,4 @@ mod tests {
         let t = UriTemplate::parse("x://{a}");
         assert_eq!(t.matches("x://hello").unwrap()["a"], "hello");
     }
-}
-
-/// Whether `uri` matches the RFC 6570 template `template` (the subset the
-/// catalog supports).
-pub fn template_matches(template: &str, uri: &str) -> bool {
-    UriTemplate::parse(template).matches(uri).is_some()
 }
