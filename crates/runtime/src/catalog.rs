@@ -218,6 +218,18 @@ impl Catalog {
                 .is_none_or(|t| access.resource(t.uri_template()))
     }
 
+    /// The `inputSchema` of a tool, the catalog's own or a provider's.
+    pub fn tool_input_schema(&self, name: &str) -> Option<Value> {
+        if let Some(t) = self.tool(name) {
+            return Some(t.definition()["inputSchema"].clone());
+        }
+        self.providers
+            .iter()
+            .find(|p| p.owns_tool(name))
+            .and_then(|p| p.tool_definition(name))
+            .map(|d| d["inputSchema"].clone())
+    }
+
     /// The providers of tools outside the catalog.
     pub fn providers(&self) -> &[Arc<dyn crate::Provider>] {
         &self.providers

@@ -374,6 +374,11 @@ impl RequestContext {
             .await
     }
 
+    /// The client's declared capabilities, as it sent them.
+    pub fn client_capabilities(&self) -> Option<&Value> {
+        self.inner.client_capabilities.as_ref()
+    }
+
     /// The request's `_meta.progressToken`, if it has one.
     pub fn progress_token(&self) -> Option<&Value> {
         self.inner.progress_token.as_ref()

@@ -55,6 +55,11 @@ pub trait Provider: Send + Sync + fmt::Debug {
         Ok(Vec::new())
     }
 
+    /// The definition of its tool `name` (merged namespace), if known.
+    fn tool_definition(&self, _name: &str) -> Option<Value> {
+        None
+    }
+
     /// Whether the prompt `name` (merged namespace) is this provider's.
     fn owns_prompt(&self, _name: &str) -> bool {
         false

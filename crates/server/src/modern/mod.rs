@@ -127,17 +127,16 @@ fn check_tool(
     headers: &HeaderMap,
     params: &Value,
 ) -> Result<(), TransportError> {
-    let Some(tool) = params
+    let Some(schema) = params
         .get("name")
         .and_then(Value::as_str)
         .filter(|n| switchboard_runtime::Access::tool(&*who.tenant.policy, n))
-        .and_then(|n| app.catalog().tool(n))
+        .and_then(|n| app.catalog().tool_input_schema(n))
     else {
         return Ok(()); // unknown tools are answered by the catalog
     };
     let arguments = params.get("arguments").cloned().unwrap_or(Value::Null);
-    headers::check_params(headers, &tool.definition()["inputSchema"], &arguments)
-        .map_err(TransportError::HeaderMismatch)
+    headers::check_params(headers, &schema, &arguments).map_err(TransportError::HeaderMismatch)
 }
 
 /// Run a catalog method: unseal the previous rounds, run the handler with a

@@ -81,10 +81,25 @@ impl Pool {
     }
 
     /// The process of `key`, started if it has none (or its last one died).
-    pub(crate) async fn get(&self, key: &str) -> Result<Arc<Proc>, UpstreamError> {
+    /// A new process declares `capabilities` (None: everything the gateway
+    /// can pass on, and a warm process may serve).
+    pub(crate) async fn get(
+        &self,
+        key: &str,
+        capabilities: Option<serde_json::Value>,
+    ) -> Result<Arc<Proc>, UpstreamError> {
         for _ in 0..2 {
             let cell = self.lock().entry(key.to_owned()).or_default().clone();
-            let proc = cell.get_or_try_init(|| self.take_or_start()).await?.clone();
+            let caps = capabilities.clone();
+            let proc = cell
+                .get_or_try_init(|| async move {
+                    match caps {
+                        None => self.take_or_start().await,
+                        Some(c) => self.start_with(c).await,
+                    }
+                })
+                .await?
+                .clone();
             if proc.upstream.is_alive() {
                 proc.touch(self.base);
                 return Ok(proc);
@@ -151,8 +166,23 @@ impl Pool {
         self.start().await
     }
 
-    /// Start a process, waiting up to the pool's deadline for a slot.
+    /// Start a process declaring every capability the gateway passes on.
     pub(crate) async fn start(&self) -> Result<Arc<Proc>, UpstreamError> {
+        self.start_with(capabilities()).await
+    }
+
+    /// Start a process, waiting up to the pool's deadline for a slot (a
+    /// warm process gives its slot up to a real caller).
+    pub(crate) async fn start_with(
+        &self,
+        capabilities: serde_json::Value,
+    ) -> Result<Arc<Proc>, UpstreamError> {
+        if self.slots.available_permits() == 0
+            && let Ok(mut warm) = self.warm.try_lock()
+            && let Some(w) = warm.take()
+        {
+            w.upstream.kill().await;
+        }
         let slot = tokio::time::timeout(self.wait, self.slots.clone().acquire_owned())
             .await
             .map_err(|_| {
@@ -165,7 +195,7 @@ impl Pool {
             .map_err(|_| UpstreamError::Closed)?;
         let relay = Arc::new(Relay::new(self.stale.clone(), self.bus.clone()));
         let upstream =
-            StdioUpstream::start(&self.spec, capabilities(), client_info(), relay.clone()).await?;
+            StdioUpstream::start(&self.spec, capabilities, client_info(), relay.clone()).await?;
         let proc = Arc::new(Proc {
             upstream,
             relay,

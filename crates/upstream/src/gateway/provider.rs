@@ -133,6 +133,15 @@ impl StdioProvider {
         Ok(())
     }
 
+    /// The client capabilities a new process of this caller declares: a
+    /// session's own (so the upstream asks only for what the client can
+    /// do); for stateless callers, everything the gateway can pass on.
+    fn capabilities_for(&self, ctx: &RequestContext) -> Option<Value> {
+        let session = ctx.caller().session.is_some();
+        (session && self.config.mode == PoolMode::PerSession)
+            .then(|| ctx.client_capabilities().cloned().unwrap_or_default())
+    }
+
     fn key(&self, ctx: &RequestContext) -> String {
         self.key_of(ctx.caller())
     }
@@ -169,7 +178,7 @@ impl StdioProvider {
             ))
         })?;
         let key = self.key(ctx);
-        let proc = match self.pool.get(&key).await {
+        let proc = match self.pool.get(&key, self.capabilities_for(ctx)).await {
             Ok(p) => p,
             Err(e) => {
                 attempt.failure();
@@ -183,6 +192,7 @@ impl StdioProvider {
             .request(method, Some(params), self.timeout())
             .await;
         let input_required = serving.call.input_required();
+        let missing = serving.call.missing_capability();
         drop(serving);
         match &outcome {
             Ok(_) | Err(UpstreamError::Rpc(_)) => attempt.success(),
@@ -190,6 +200,9 @@ impl StdioProvider {
                 attempt.failure();
                 self.failures.fetch_add(1, Ordering::Relaxed);
             }
+        }
+        if let Some(capability) = missing {
+            return Err(HandlerError::MissingCapability(capability));
         }
         if input_required {
             return Err(HandlerError::InputRequired);
@@ -272,6 +285,14 @@ impl Provider for StdioProvider {
         self.owns_name("tools", tool)
     }
 
+    fn tool_definition(&self, name: &str) -> Option<Value> {
+        self.lists
+            .cached("tools/list")?
+            .iter()
+            .find(|t| t["name"] == name)
+            .cloned()
+    }
+
     fn owns_prompt(&self, name: &str) -> bool {
         self.owns_name("prompts", name)
     }
@@ -296,7 +317,7 @@ impl Provider for StdioProvider {
         }
         let proc = self
             .pool
-            .get(&self.key(ctx))
+            .get(&self.key(ctx), self.capabilities_for(ctx))
             .await
             .map_err(|e| e.to_string())?;
         self.refresh(&proc).await.map_err(|e| e.to_string())?;
@@ -357,7 +378,7 @@ impl Provider for StdioProvider {
             .map_err(|e| e.to_string())?;
         let proc = self
             .pool
-            .get(&self.key_of(caller))
+            .get(&self.key_of(caller), None)
             .await
             .map_err(|e| e.to_string())?;
         proc.upstream

@@ -36,12 +36,20 @@ pub(crate) struct Call {
     asked: AtomicU64,
     /// The client must answer with a retry (2026-07-28 `input_required`).
     input_required: AtomicBool,
+    /// A stateless client lacks a capability the upstream's request needs.
+    missing: Mutex<Option<&'static str>>,
 }
 
 impl Call {
     /// Whether a request to the client turned into `input_required`.
     pub(crate) fn input_required(&self) -> bool {
         self.input_required.load(Ordering::Relaxed)
+    }
+
+    /// The capability a stateless client lacked, if the upstream asked for
+    /// one (2026-07-28: -32021, not a tool error).
+    pub(crate) fn missing_capability(&self) -> Option<&'static str> {
+        *self.missing.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -82,6 +90,7 @@ impl Relay {
             ctx: ctx.clone(),
             asked: AtomicU64::new(0),
             input_required: AtomicBool::new(false),
+            missing: Mutex::new(None),
         });
         self.lock().push(call.clone());
         Serving { relay: self, call }
@@ -153,10 +162,15 @@ impl Downstream for Relay {
                         format!("the client answers {key} with a retry"),
                     )
                 }
-                PeerError::MissingCapability(c) => RpcError::new(
-                    ErrorCode::METHOD_NOT_FOUND,
-                    format!("the client does not support {c}"),
-                ),
+                PeerError::MissingCapability(c) => {
+                    if call.ctx.is_stateless() {
+                        *call.missing.lock().unwrap_or_else(|e| e.into_inner()) = Some(c);
+                    }
+                    RpcError::new(
+                        ErrorCode::METHOD_NOT_FOUND,
+                        format!("the client does not support {c}"),
+                    )
+                }
                 other => RpcError::new(ErrorCode::INTERNAL_ERROR, other.to_string()),
             })
     }
