@@ -21,21 +21,21 @@ fn tenant(id: &str) -> (TenantConfig, String) {
     (t, key)
 }
 
-/// The audit file's lines once at least `n` are there (the writer is a
-/// background thread).
-async fn lines(path: &std::path::Path, n: usize) -> Vec<Value> {
+/// The audit file's lines once every event kind in `kinds` is there (the
+/// writer is a background thread).
+async fn lines(path: &std::path::Path, kinds: &[&str]) -> Vec<Value> {
     for _ in 0..500 {
         let text = std::fs::read_to_string(path).unwrap_or_default();
         let out: Vec<Value> = text
             .lines()
             .map(|l| serde_json::from_str(l).expect("every line is JSON"))
             .collect();
-        if out.len() >= n {
+        if kinds.iter().all(|k| out.iter().any(|l| l["event"] == *k)) {
             return out;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    panic!("fewer than {n} audit lines in {}", path.display());
+    panic!("audit lines of {kinds:?} missing in {}", path.display());
 }
 
 #[tokio::test]
@@ -79,7 +79,17 @@ async fn tool_calls_and_security_events_are_audited_without_secrets() {
     let resp = bad.post().body(body.to_string()).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
 
-    let all = lines(&path, 6).await;
+    let all = lines(
+        &path,
+        &[
+            "tool_call",
+            "forbidden_tool",
+            "rate_limited",
+            "session_binding",
+            "auth_failure",
+        ],
+    )
+    .await;
     let of = |event: &str| -> Vec<&Value> { all.iter().filter(|l| l["event"] == event).collect() };
     let calls = of("tool_call");
     let echo = calls
