@@ -396,13 +396,15 @@ async fn listen_streams_are_capped_per_client_and_metrics_can_need_a_token() {
     // Closing one makes room again.
     drop(open.pop());
     let mut reopened = false;
-    for _ in 0..100 {
+    // (bounded: the server notices the closed connection when it next
+    // reads or writes on it)
+    for _ in 0..300 {
         if let Reply::Sse(s) = m.request(1, "subscriptions/listen", json!({})).await {
             open.push(s);
             reopened = true;
             break;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert!(reopened, "a closed listen stream gives its place back");
 
