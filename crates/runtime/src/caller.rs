@@ -43,6 +43,9 @@ pub struct Caller {
     pub session: Option<Arc<str>>,
     /// What the caller may see and use.
     pub access: Arc<dyn Access>,
+    /// Upstream processes the caller's tenant may hold at once (the
+    /// gateway enforces it), if it has a cap.
+    pub max_upstream_processes: Option<usize>,
 }
 
 impl Caller {
@@ -53,6 +56,7 @@ impl Caller {
             subject: Arc::from("anonymous"),
             session: None,
             access: Arc::new(AllowAll),
+            max_upstream_processes: None,
         }
     }
 }

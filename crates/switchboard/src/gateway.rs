@@ -22,6 +22,8 @@ pub(crate) async fn build(config: &Config) -> Result<Built, String> {
     let bus: Arc<dyn switchboard_runtime::EventBus> =
         Arc::new(switchboard_runtime::LocalBus::default());
     let mut builder = CatalogBuilder::new().bus(bus.clone());
+    // Tenants' upstream processes are counted across every upstream.
+    let tenant_processes = switchboard_upstream::gateway::TenantProcesses::default();
     let mut providers = Vec::new();
     // tool name → the source that has it
     let mut owners: HashMap<String, String> = HashMap::new();
@@ -47,7 +49,11 @@ pub(crate) async fn build(config: &Config) -> Result<Built, String> {
                 builder = builder.merge(everything);
             }
             UpstreamKind::Stdio => {
-                let provider = Arc::new(StdioProvider::with_bus(u.clone(), Some(bus.clone())));
+                let provider = Arc::new(StdioProvider::with_shared(
+                    u.clone(),
+                    Some(bus.clone()),
+                    tenant_processes.clone(),
+                ));
                 let names = provider
                     .probe()
                     .await

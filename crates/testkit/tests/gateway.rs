@@ -26,6 +26,13 @@ fn fixture(name: &str) -> UpstreamConfig {
 }
 
 async fn gateway(upstreams: Vec<UpstreamConfig>) -> (TestServer, Vec<Arc<StdioProvider>>) {
+    gateway_with(upstreams, switchboard_server::Config::default()).await
+}
+
+async fn gateway_with(
+    upstreams: Vec<UpstreamConfig>,
+    config: switchboard_server::Config,
+) -> (TestServer, Vec<Arc<StdioProvider>>) {
     let mut builder = CatalogBuilder::new();
     let mut providers = Vec::new();
     for u in upstreams {
@@ -34,7 +41,7 @@ async fn gateway(upstreams: Vec<UpstreamConfig>) -> (TestServer, Vec<Arc<StdioPr
         builder = builder.provider(p.clone());
         providers.push(p);
     }
-    let server = TestServer::with(switchboard_server::Config::default(), builder).await;
+    let server = TestServer::with(config, builder).await;
     (server, providers)
 }
 
@@ -346,5 +353,46 @@ async fn a_hanging_upstream_trips_its_breaker_alone() {
         "{metrics}"
     );
     assert!(metrics.contains(r#"switchboard_upstream_failures_total{upstream="stuck"} 3"#));
+    server.stop().await;
+}
+
+/// A tenant's `max_upstream_processes` caps its processes; another tenant
+/// is not held back by it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_holds_at_most_its_upstream_processes() {
+    let mut config = switchboard_server::Config::default();
+    config.auth.anonymous = switchboard_server::AnonymousMode::Off;
+    let mut keys = Vec::new();
+    for (id, cap) in [("small", Some(1)), ("big", None)] {
+        let (key, sha256) = switchboard_auth::new_api_key();
+        config.tenants.push(switchboard_server::TenantConfig {
+            id: id.into(),
+            api_keys: vec![switchboard_server::ApiKeyConfig {
+                id: "k".into(),
+                sha256,
+            }],
+            max_upstream_processes: cap,
+            ..Default::default()
+        });
+        keys.push(key);
+    }
+    let (server, _p) = gateway_with(vec![fixture("up")], config).await;
+    let mut s1 = McpClient::with_token(&server.url(), &keys[0]);
+    s1.initialize(json!({})).await;
+    assert_eq!(value(&call(&s1, "up__count", json!({})).await), 1);
+    let mut s2 = McpClient::with_token(&server.url(), &keys[0]);
+    s2.initialize(json!({})).await;
+    let refused = call(&s2, "up__count", json!({})).await;
+    let message = refused["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("at most 1 upstream processes"),
+        "{refused}"
+    );
+    let mut other = McpClient::with_token(&server.url(), &keys[1]);
+    other.initialize(json!({})).await;
+    assert_eq!(value(&call(&other, "up__count", json!({})).await), 1);
+    // The first session ends: its place is free again.
+    assert_eq!(s1.delete().await, StatusCode::OK);
+    assert_eq!(value(&call(&s2, "up__count", json!({})).await), 1);
     server.stop().await;
 }

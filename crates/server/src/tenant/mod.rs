@@ -139,6 +139,7 @@ impl Principal {
             subject: self.subject.clone(),
             session: session.map(Arc::from),
             access: self.tenant.policy.clone(),
+            max_upstream_processes: self.tenant.max_upstream_processes,
         }
     }
 

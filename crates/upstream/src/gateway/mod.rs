@@ -8,4 +8,5 @@ mod provider;
 mod relay;
 
 pub use config::{PoolMode, UpstreamConfig, UpstreamKind};
+pub use pool::TenantProcesses;
 pub use provider::StdioProvider;

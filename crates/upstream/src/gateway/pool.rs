@@ -14,12 +14,70 @@ use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore};
 use super::relay::Relay;
 use crate::{StdioSpec, StdioUpstream, UpstreamError};
 
+/// Upstream processes per tenant, across every upstream (shared by all
+/// providers of one server), for tenants' `max_upstream_processes`.
+#[derive(Debug, Clone, Default)]
+pub struct TenantProcesses(Arc<Mutex<HashMap<String, usize>>>);
+
+impl TenantProcesses {
+    /// Processes `tenant` holds now.
+    pub fn count(&self, tenant: &str) -> usize {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(tenant)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Count one more for `tenant` unless it is at `max`.
+    fn take(&self, tenant: &str, max: Option<usize>) -> Option<TenantSlot> {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let n = map.entry(tenant.to_owned()).or_insert(0);
+        if max.is_some_and(|m| *n >= m) {
+            return None;
+        }
+        *n += 1;
+        Some(TenantSlot {
+            counts: self.clone(),
+            tenant: tenant.to_owned(),
+        })
+    }
+}
+
+/// One process counted against a tenant, given back on drop.
+#[derive(Debug)]
+struct TenantSlot {
+    counts: TenantProcesses,
+    tenant: String,
+}
+
+impl Drop for TenantSlot {
+    fn drop(&mut self) {
+        let mut map = self.counts.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = map.get_mut(&self.tenant) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                map.remove(&self.tenant);
+            }
+        }
+    }
+}
+
+/// Whose process is being started: the tenant and its cap.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Owner<'a> {
+    pub(crate) tenant: &'a str,
+    pub(crate) max: Option<usize>,
+}
+
 /// One running upstream process and where its messages go.
 #[derive(Debug)]
 pub(crate) struct Proc {
     pub(crate) upstream: StdioUpstream,
     pub(crate) relay: Arc<Relay>,
     _slot: OwnedSemaphorePermit,
+    _tenant: Option<TenantSlot>,
     last_used: AtomicU64,
 }
 
@@ -44,11 +102,12 @@ pub(crate) struct Pool {
     /// Set by any process announcing a list change.
     stale: Arc<std::sync::atomic::AtomicBool>,
     bus: Option<Arc<dyn switchboard_runtime::EventBus>>,
+    tenants: TenantProcesses,
 }
 
 /// The client capabilities Switchboard declares to its upstreams: all it can
 /// pass through (each request is checked against the real client's).
-fn capabilities() -> serde_json::Value {
+pub(crate) fn capabilities() -> serde_json::Value {
     json!({"sampling": {}, "elicitation": {"form": {}, "url": {}}, "roots": {"listChanged": true}})
 }
 
@@ -63,10 +122,12 @@ impl Pool {
         wait: Duration,
         stale: Arc<std::sync::atomic::AtomicBool>,
         bus: Option<Arc<dyn switchboard_runtime::EventBus>>,
+        tenants: TenantProcesses,
     ) -> Self {
         Self {
             stale,
             bus,
+            tenants,
             spec,
             slots: Arc::new(Semaphore::new(max_processes)),
             wait,
@@ -87,6 +148,7 @@ impl Pool {
         &self,
         key: &str,
         capabilities: Option<serde_json::Value>,
+        owner: Owner<'_>,
     ) -> Result<Arc<Proc>, UpstreamError> {
         for _ in 0..2 {
             let cell = self.lock().entry(key.to_owned()).or_default().clone();
@@ -94,8 +156,13 @@ impl Pool {
             let proc = cell
                 .get_or_try_init(|| async move {
                     match caps {
-                        None => self.take_or_start().await,
-                        Some(c) => self.start_with(c).await,
+                        // A warm process is nobody's: only for uncapped tenants.
+                        None if owner.max.is_none() => self.take_or_start().await,
+                        None => {
+                            self.start_for(super::pool::capabilities(), Some(owner))
+                                .await
+                        }
+                        Some(c) => self.start_for(c, Some(owner)).await,
                     }
                 })
                 .await?
@@ -168,15 +235,26 @@ impl Pool {
 
     /// Start a process declaring every capability the gateway passes on.
     pub(crate) async fn start(&self) -> Result<Arc<Proc>, UpstreamError> {
-        self.start_with(capabilities()).await
+        self.start_for(capabilities(), None).await
     }
 
     /// Start a process, waiting up to the pool's deadline for a slot (a
     /// warm process gives its slot up to a real caller).
-    pub(crate) async fn start_with(
+    pub(crate) async fn start_for(
         &self,
         capabilities: serde_json::Value,
+        owner: Option<Owner<'_>>,
     ) -> Result<Arc<Proc>, UpstreamError> {
+        let tenant = match owner {
+            None => None,
+            Some(o) => Some(self.tenants.take(o.tenant, o.max).ok_or_else(|| {
+                UpstreamError::Spawn(format!(
+                    "tenant {} may hold at most {} upstream processes",
+                    o.tenant,
+                    o.max.unwrap_or(0)
+                ))
+            })?),
+        };
         if self.slots.available_permits() == 0
             && let Ok(mut warm) = self.warm.try_lock()
             && let Some(w) = warm.take()
@@ -200,6 +278,7 @@ impl Pool {
             upstream,
             relay,
             _slot: slot,
+            _tenant: tenant,
             last_used: AtomicU64::new(0),
         });
         proc.touch(self.base);

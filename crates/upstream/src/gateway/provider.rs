@@ -15,7 +15,7 @@ use switchboard_runtime::{HandlerError, Provider, ProviderHealth, RequestContext
 
 use super::config::{PoolMode, UpstreamConfig};
 use super::lists::{Lists, fetch_all};
-use super::pool::{Pool, Proc};
+use super::pool::{Owner, Pool, Proc, TenantProcesses};
 use crate::{StdioSpec, UpstreamError};
 
 /// The list methods an upstream is asked for.
@@ -55,6 +55,17 @@ impl StdioProvider {
         config: UpstreamConfig,
         bus: Option<Arc<dyn switchboard_runtime::EventBus>>,
     ) -> Self {
+        Self::with_shared(config, bus, TenantProcesses::default())
+    }
+
+    /// Like [`StdioProvider::with_bus`], counting tenants' processes in
+    /// `tenants`, shared with the server's other upstreams (tenants'
+    /// `max_upstream_processes` cover every upstream together).
+    pub fn with_shared(
+        config: UpstreamConfig,
+        bus: Option<Arc<dyn switchboard_runtime::EventBus>>,
+        tenants: TenantProcesses,
+    ) -> Self {
         let mut spec = StdioSpec::new(&config.name, &config.command);
         spec.args = config.args.clone();
         spec.env = config.env.clone().into_iter().collect();
@@ -78,6 +89,7 @@ impl StdioProvider {
                 Duration::from_millis(config.pool_wait_ms),
                 stale.clone(),
                 bus,
+                tenants,
             ),
             breaker,
             config,
@@ -178,7 +190,8 @@ impl StdioProvider {
             ))
         })?;
         let key = self.key(ctx);
-        let proc = match self.pool.get(&key, self.capabilities_for(ctx)).await {
+        let owner = owner(ctx.caller());
+        let proc = match self.pool.get(&key, self.capabilities_for(ctx), owner).await {
             Ok(p) => p,
             Err(e) => {
                 attempt.failure();
@@ -252,6 +265,14 @@ impl StdioProvider {
     }
 }
 
+/// The tenant a caller's new process counts against.
+fn owner(caller: &switchboard_runtime::Caller) -> Owner<'_> {
+    Owner {
+        tenant: &caller.tenant,
+        max: caller.max_upstream_processes,
+    }
+}
+
 /// `params` with the string at `path` (e.g. `["name"]`, `["ref", "name"]`)
 /// passed through `f`; everything else kept.
 fn rewrite(
@@ -317,7 +338,11 @@ impl Provider for StdioProvider {
         }
         let proc = self
             .pool
-            .get(&self.key(ctx), self.capabilities_for(ctx))
+            .get(
+                &self.key(ctx),
+                self.capabilities_for(ctx),
+                owner(ctx.caller()),
+            )
             .await
             .map_err(|e| e.to_string())?;
         self.refresh(&proc).await.map_err(|e| e.to_string())?;
@@ -378,7 +403,7 @@ impl Provider for StdioProvider {
             .map_err(|e| e.to_string())?;
         let proc = self
             .pool
-            .get(&self.key_of(caller), None)
+            .get(&self.key_of(caller), None, owner(caller))
             .await
             .map_err(|e| e.to_string())?;
         proc.upstream
