@@ -8,6 +8,7 @@
 //! session's own GET stream does the same for what the server sends outside
 //! any request.
 
+mod call;
 mod conn;
 mod exchange;
 mod incoming;

@@ -11,9 +11,10 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use switchboard_proto::methods;
 
+use super::call::call;
 use super::conn::Conn;
-use super::{HttpSpec, listen, redacted_url, reply};
-use crate::json::{notification_line, replace_progress_token, request_line, to_raw};
+use super::{HttpSpec, listen, redacted_url};
+use crate::json::{notification_line, to_raw};
 use crate::{Downstream, PROTOCOL_VERSION, UpstreamError};
 
 /// The protocol versions with Streamable HTTP a server may answer with.
@@ -130,6 +131,11 @@ impl HttpUpstream {
         &self.initialize_result
     }
 
+    /// The `Mcp-Session-Id` the server gave, if it keeps sessions.
+    pub fn session_id(&self) -> Option<&str> {
+        self.conn.session_id()
+    }
+
     /// The protocol version the server chose.
     pub fn protocol_version(&self) -> &str {
         &self.version
@@ -200,81 +206,6 @@ impl Drop for HttpUpstream {
         {
             let conn = Arc::clone(&self.conn);
             runtime.spawn(async move { conn.delete().await });
-        }
-    }
-}
-
-/// One request: POST it, read the reply, cancel it if given up on.
-async fn call(
-    conn: &Arc<Conn>,
-    method: &str,
-    params: Option<&RawValue>,
-    timeout: Duration,
-    cancellable: bool,
-) -> Result<Box<RawValue>, UpstreamError> {
-    if let Some(cause) = conn.closed() {
-        return Err(cause);
-    }
-    let id = conn.next_id();
-    let ours = format!("switchboard-{id}");
-    let rewritten = params.and_then(|p| replace_progress_token(p, &ours));
-    let mut pending = Pending {
-        conn,
-        id,
-        token: None,
-        cancel: cancellable,
-    };
-    let params = match &rewritten {
-        Some((params, original)) => {
-            conn.add_token(ours.clone(), original.clone());
-            pending.token = Some(ours);
-            Some(&**params)
-        }
-        None => params,
-    };
-    let exchange = async {
-        let response = conn.post(request_line(id, method, params)).await?;
-        reply::read(conn, id, response).await
-    };
-    let outcome = tokio::select! {
-        outcome = tokio::time::timeout(timeout, exchange) => {
-            outcome.unwrap_or(Err(UpstreamError::Timeout))
-        }
-        () = conn.stop.cancelled() => Err(conn.closed().unwrap_or(UpstreamError::Closed)),
-    };
-    pending.cancel &= matches!(outcome, Err(UpstreamError::Timeout));
-    outcome
-}
-
-/// A call in flight: forgets its progress token when it ends, and tells the
-/// server when it was given up on.
-struct Pending<'a> {
-    conn: &'a Arc<Conn>,
-    id: u64,
-    token: Option<String>,
-    cancel: bool,
-}
-
-impl Drop for Pending<'_> {
-    fn drop(&mut self) {
-        if let Some(token) = &self.token {
-            self.conn.remove_token(token);
-        }
-        if !self.cancel || self.conn.closed().is_some() {
-            return;
-        }
-        let params = to_raw(&json!({
-            "requestId": self.id,
-            "reason": "the caller gave up on the request",
-        }));
-        let body = notification_line(methods::CANCELLED, Some(&params));
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let conn = Arc::clone(self.conn);
-            runtime.spawn(async move {
-                if let Err(e) = conn.post_message(body).await {
-                    tracing::debug!(upstream = %conn.name, "cancelling failed: {e}");
-                }
-            });
         }
     }
 }
