@@ -2,6 +2,7 @@
 //! session, and what is in flight both ways.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
@@ -24,7 +25,6 @@ struct State {
 }
 
 /// Everything the handle and the tasks of one upstream session share.
-#[derive(Debug)]
 pub(crate) struct Conn {
     pub(crate) name: String,
     pub(crate) downstream: Arc<dyn Downstream>,
@@ -39,6 +39,17 @@ pub(crate) struct Conn {
     pub(super) version: OnceLock<HeaderValue>,
     state: Mutex<State>,
     next_id: AtomicU64,
+}
+
+/// Neither the URL nor the headers are shown: they may hold credentials.
+impl fmt::Debug for Conn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Conn")
+            .field("name", &self.name)
+            .field("session", &self.session.get().is_some())
+            .field("closed", &self.closed())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Conn {

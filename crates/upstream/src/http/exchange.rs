@@ -74,7 +74,10 @@ impl Conn {
     /// GET the session's event stream, or resume one after `last_event_id`.
     pub(crate) async fn get(&self, last_event_id: Option<&str>) -> Result<Response, UpstreamError> {
         let mut headers = self.headers("text/event-stream");
-        if let Some(last) = last_event_id.and_then(|l| HeaderValue::from_str(l).ok()) {
+        if let Some(last) = last_event_id {
+            // Without it a resumption would silently open a fresh stream.
+            let last = HeaderValue::from_str(last)
+                .map_err(|_| UpstreamError::Http("an event id unusable as Last-Event-ID".into()))?;
             headers.insert(LAST_EVENT_ID, last);
         }
         let sent = self

@@ -39,7 +39,11 @@ pub(crate) async fn read(
         (StatusCode::OK, "application/json") => {
             let body = read_capped(response, conn.max_body_bytes).await?;
             match parse_message(&body) {
-                Ok(Message::Response { id: got, outcome }) if got.as_json() == id.to_string() => {
+                // An error with a null id: the server could not read the request.
+                Ok(Message::Response { id: got, outcome })
+                    if got.as_json() == id.to_string()
+                        || (outcome.is_err() && got.as_json() == "null") =>
+                {
                     outcome.map_err(|e| UpstreamError::Rpc(rpc_error(&e)))
                 }
                 _ => Err(UpstreamError::Http(format!(
