@@ -193,16 +193,9 @@ async fn the_session_stream_carries_what_comes_outside_requests() {
     // Another session changes the resource: only the GET stream can bring
     // the news to this one.
     let (other, _) = connect(&server).await;
-    tool(&other, "update_watched_resource", json!({}))
-        .await
-        .unwrap();
-    eventually("notifications/resources/updated", || {
-        recorder
-            .notes("notifications/resources/updated")
-            .iter()
-            .any(|p| p["uri"] == uri)
-    })
-    .await;
+    until_stream_open(&other, &recorder).await;
+    let updated = recorder.notes("notifications/resources/updated");
+    assert_eq!(updated[0]["uri"], uri);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -217,10 +210,7 @@ async fn a_cut_session_stream_is_resumed_without_losing_events() {
         .unwrap();
     let (other, _) = connect(&server).await;
     let updates = || recorder.notes("notifications/resources/updated").len();
-    tool(&other, "update_watched_resource", json!({}))
-        .await
-        .unwrap();
-    eventually("the first update", || updates() == 1).await;
+    let before = until_stream_open(&other, &recorder).await;
 
     // Cut the stream; what happens before it is reopened is replayed.
     proxy.cut();
@@ -229,9 +219,9 @@ async fn a_cut_session_stream_is_resumed_without_losing_events() {
             .await
             .unwrap();
     }
-    eventually("the updates made while cut", || updates() == 3).await;
+    eventually("the updates made while cut", || updates() == before + 2).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert_eq!(updates(), 3, "each exactly once");
+    assert_eq!(updates(), before + 2, "each exactly once");
     assert!(up.is_alive());
     let echo = tool(&up, "echo", json!({"message": "after"}))
         .await

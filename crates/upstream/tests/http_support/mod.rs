@@ -152,6 +152,26 @@ pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     }
 }
 
+/// Have `other` change the watched resource until `recorder`'s session
+/// hears of it (its event stream is open); how many updates it heard of.
+pub async fn until_stream_open(other: &HttpUpstream, recorder: &Recorder) -> usize {
+    let heard = || recorder.notes("notifications/resources/updated").len();
+    let deadline = Instant::now() + BOUND;
+    loop {
+        tool(other, "update_watched_resource", json!({}))
+            .await
+            .unwrap();
+        let waited = Instant::now() + Duration::from_millis(500);
+        while heard() == 0 && Instant::now() < waited {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if heard() > 0 {
+            return heard();
+        }
+        assert!(Instant::now() < deadline, "the event stream never opened");
+    }
+}
+
 /// What the `hold` tool saw.
 #[derive(Debug, Default)]
 pub struct Hold {
