@@ -11,7 +11,9 @@ pub enum UpstreamError {
     /// The process started but did not complete `initialize`.
     #[error("upstream initialization failed: {0}")]
     Init(String),
-    /// The process died; the text is its exit status.
+    /// The process died (the text is its exit status), or an HTTP
+    /// upstream's session is gone (expired, deleted, or the server cannot
+    /// be reached; the text says which).
     #[error("upstream process exited ({0})")]
     Exited(String),
     /// No answer within the caller's timeout (the call was cancelled upstream).
@@ -26,4 +28,9 @@ pub enum UpstreamError {
     /// The connection to the process is gone for another reason.
     #[error("upstream connection closed")]
     Closed,
+    /// An HTTP upstream's exchange failed: the request could not be sent,
+    /// the server refused it with an HTTP status, or its reply was
+    /// malformed or too large. The upstream may still be alive.
+    #[error("upstream HTTP exchange failed: {0}")]
+    Http(String),
 }

@@ -8,10 +8,15 @@
 //!
 //! [`StdioUpstream::start`] spawns and initializes one from a [`StdioSpec`];
 //! what the process sends on its own goes to a [`Downstream`].
+//!
+//! An HTTP upstream is an MCP server at a URL, spoken to over Streamable
+//! HTTP: [`HttpUpstream::start`] opens a session from an [`HttpSpec`], and
+//! the handle has the same surface as a stdio one.
 
 mod downstream;
 mod error;
 pub mod gateway;
+mod http;
 mod json;
 mod lines;
 mod process;
@@ -22,5 +27,6 @@ mod stdio;
 
 pub use downstream::Downstream;
 pub use error::UpstreamError;
+pub use http::{DEFAULT_MAX_BODY_BYTES, HttpSpec, HttpUpstream};
 pub use spec::{DEFAULT_INIT_TIMEOUT, DEFAULT_MAX_GARBAGE, DEFAULT_MAX_LINE_BYTES, StdioSpec};
 pub use stdio::{PROTOCOL_VERSION, StdioUpstream};

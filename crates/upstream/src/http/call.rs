@@ -1,0 +1,88 @@
+//! One request of ours: POSTed, its reply read, cancelled if given up on.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use serde_json::value::RawValue;
+use switchboard_proto::methods;
+
+use super::conn::Conn;
+use super::reply;
+use crate::UpstreamError;
+use crate::json::{notification_line, replace_progress_token, request_line, to_raw};
+
+/// One request: POST it, read the reply, cancel it if given up on.
+pub(crate) async fn call(
+    conn: &Arc<Conn>,
+    method: &str,
+    params: Option<&RawValue>,
+    timeout: Duration,
+    cancellable: bool,
+) -> Result<Box<RawValue>, UpstreamError> {
+    if let Some(cause) = conn.closed() {
+        return Err(cause);
+    }
+    let id = conn.next_id();
+    let ours = format!("switchboard-{id}");
+    let rewritten = params.and_then(|p| replace_progress_token(p, &ours));
+    let mut pending = Pending {
+        conn,
+        id,
+        token: None,
+        cancel: cancellable,
+    };
+    let params = match &rewritten {
+        Some((params, original)) => {
+            conn.add_token(ours.clone(), original.clone());
+            pending.token = Some(ours);
+            Some(&**params)
+        }
+        None => params,
+    };
+    let exchange = async {
+        let response = conn.post(request_line(id, method, params)).await?;
+        reply::read(conn, id, response).await
+    };
+    let outcome = tokio::select! {
+        outcome = tokio::time::timeout(timeout, exchange) => {
+            outcome.unwrap_or(Err(UpstreamError::Timeout))
+        }
+        () = conn.stop.cancelled() => Err(conn.closed().unwrap_or(UpstreamError::Closed)),
+    };
+    pending.cancel &= matches!(outcome, Err(UpstreamError::Timeout));
+    outcome
+}
+
+/// A call in flight: forgets its progress token when it ends, and tells the
+/// server when it was given up on.
+struct Pending<'a> {
+    conn: &'a Arc<Conn>,
+    id: u64,
+    token: Option<String>,
+    cancel: bool,
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        if let Some(token) = &self.token {
+            self.conn.remove_token(token);
+        }
+        if !self.cancel || self.conn.closed().is_some() {
+            return;
+        }
+        let params = to_raw(&json!({
+            "requestId": self.id,
+            "reason": "the caller gave up on the request",
+        }));
+        let body = notification_line(methods::CANCELLED, Some(&params));
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let conn = Arc::clone(self.conn);
+            runtime.spawn(async move {
+                if let Err(e) = conn.post_message(body).await {
+                    tracing::debug!(upstream = %conn.name, "cancelling failed: {e}");
+                }
+            });
+        }
+    }
+}

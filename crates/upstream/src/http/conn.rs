@@ -1,0 +1,172 @@
+//! What an HTTP upstream's handle and its tasks share: the client, the
+//! session, and what is in flight both ways.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+
+use reqwest::Url;
+use reqwest::header::{HeaderMap, HeaderValue};
+use serde_json::value::RawValue;
+use tokio::task::AbortHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::{Downstream, UpstreamError};
+
+/// Calls in flight both ways, and why the upstream is gone once it is.
+#[derive(Debug, Default)]
+struct State {
+    /// Our progress token → the caller's original token.
+    tokens: HashMap<String, Box<RawValue>>,
+    /// Requests from the server being answered, by their id's JSON text.
+    inbound: HashMap<String, AbortHandle>,
+    closed: Option<UpstreamError>,
+}
+
+/// Everything the handle and the tasks of one upstream session share.
+pub(crate) struct Conn {
+    pub(crate) name: String,
+    pub(crate) downstream: Arc<dyn Downstream>,
+    pub(crate) max_body_bytes: usize,
+    /// Cancelled when the upstream is gone: stops the stream task and calls.
+    pub(crate) stop: CancellationToken,
+    pub(super) client: reqwest::Client,
+    pub(super) url: Url,
+    /// The spec's own headers (their values are never logged).
+    pub(super) extra: HeaderMap,
+    pub(super) session: OnceLock<HeaderValue>,
+    pub(super) version: OnceLock<HeaderValue>,
+    state: Mutex<State>,
+    next_id: AtomicU64,
+}
+
+/// Neither the URL nor the headers are shown: they may hold credentials.
+impl fmt::Debug for Conn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Conn")
+            .field("name", &self.name)
+            .field("session", &self.session.get().is_some())
+            .field("closed", &self.closed())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Conn {
+    pub(crate) fn new(
+        name: String,
+        client: reqwest::Client,
+        url: Url,
+        extra: HeaderMap,
+        max_body_bytes: usize,
+        downstream: Arc<dyn Downstream>,
+    ) -> Self {
+        Self {
+            name,
+            downstream,
+            max_body_bytes,
+            stop: CancellationToken::new(),
+            client,
+            url,
+            extra,
+            session: OnceLock::new(),
+            version: OnceLock::new(),
+            state: Mutex::default(),
+            next_id: AtomicU64::new(1),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A fresh id for a request of ours.
+    pub(crate) fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The session id the server gave, if any.
+    pub(crate) fn session_id(&self) -> Option<&str> {
+        self.session.get().and_then(|v| v.to_str().ok())
+    }
+
+    /// Remember the negotiated protocol version (sent from now on).
+    pub(crate) fn set_version(&self, version: &str) {
+        if let Ok(v) = HeaderValue::from_str(version) {
+            let _ = self.version.set(v);
+        }
+    }
+
+    /// Why calls fail, once the upstream is gone.
+    pub(crate) fn closed(&self) -> Option<UpstreamError> {
+        self.state().closed.clone()
+    }
+
+    /// The upstream is gone (the first cause sticks): requests from the
+    /// server are abandoned, the stream task and waiting calls stop.
+    pub(crate) fn close(&self, cause: UpstreamError) -> UpstreamError {
+        let cause = {
+            let mut state = self.state();
+            if state.closed.is_none() {
+                tracing::info!(upstream = %self.name, "upstream gone: {cause}");
+                for (_, task) in state.inbound.drain() {
+                    task.abort();
+                }
+                state.tokens.clear();
+                state.closed = Some(cause);
+            }
+            state.closed.clone().unwrap_or(UpstreamError::Closed)
+        };
+        self.stop.cancel();
+        cause
+    }
+
+    /// Map our progress token to the caller's.
+    pub(crate) fn add_token(&self, ours: String, original: Box<RawValue>) {
+        self.state().tokens.insert(ours, original);
+    }
+
+    /// Forget one of our progress tokens.
+    pub(crate) fn remove_token(&self, ours: &str) {
+        self.state().tokens.remove(ours);
+    }
+
+    /// The caller's token behind one of ours.
+    pub(crate) fn original_token(&self, ours: &str) -> Option<Box<RawValue>> {
+        self.state().tokens.get(ours).cloned()
+    }
+
+    /// Track a request from the server unless one with this id is in flight
+    /// or `max` are; `start` is called (with the table locked, so the task
+    /// cannot finish before it is known) to spawn its task.
+    pub(crate) fn add_inbound(
+        &self,
+        id: &str,
+        max: usize,
+        start: impl FnOnce() -> AbortHandle,
+    ) -> Result<(), &'static str> {
+        let mut state = self.state();
+        if state.closed.is_some() {
+            return Err("the upstream is gone");
+        }
+        if state.inbound.contains_key(id) {
+            return Err("a request reusing an id still in flight");
+        }
+        if state.inbound.len() >= max {
+            return Err("too many requests in flight");
+        }
+        state.inbound.insert(id.to_owned(), start());
+        Ok(())
+    }
+
+    /// A request from the server is answered; false if it was cancelled.
+    pub(crate) fn finish_inbound(&self, id: &str) -> bool {
+        self.state().inbound.remove(id).is_some()
+    }
+
+    /// The server cancelled a request it sent: stop answering it.
+    pub(crate) fn cancel_inbound(&self, id: &str) -> bool {
+        let task = self.state().inbound.remove(id);
+        task.map(|t| t.abort()).is_some()
+    }
+}

@@ -1,0 +1,182 @@
+//! The HTTP exchanges of an upstream session, each carrying the session's
+//! headers (and the spec's own), and reading replies within limits.
+
+use std::error::Error as _;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Response, StatusCode};
+
+use super::conn::Conn;
+use crate::UpstreamError;
+use crate::json::truncate;
+
+/// The session header.
+pub(crate) const SESSION: HeaderName = HeaderName::from_static("mcp-session-id");
+/// The negotiated version, on every request after `initialize`.
+pub(crate) const VERSION: HeaderName = HeaderName::from_static("mcp-protocol-version");
+/// Where a resumed stream picks up.
+pub(crate) const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
+/// How long a notification, a response or a DELETE may take.
+const SMALL_EXCHANGE: Duration = Duration::from_secs(30);
+/// How much of an error body is read and shown.
+const SHOWN: usize = 512;
+
+impl Conn {
+    /// The headers of every exchange: the spec's, then ours over them.
+    fn headers(&self, accept: &'static str) -> HeaderMap {
+        let mut headers = self.extra.clone();
+        headers.insert(ACCEPT, HeaderValue::from_static(accept));
+        if let Some(session) = self.session.get() {
+            headers.insert(SESSION, session.clone());
+        }
+        if let Some(version) = self.version.get() {
+            headers.insert(VERSION, version.clone());
+        }
+        headers
+    }
+
+    /// POST one JSON-RPC message; the response whatever its status, except
+    /// that a 404 once a session exists closes the upstream (the session
+    /// expired) and a failure to connect closes it too.
+    pub(crate) async fn post(&self, body: String) -> Result<Response, UpstreamError> {
+        let mut headers = self.headers("application/json, text/event-stream");
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let sent = self
+            .client
+            .post(self.url.clone())
+            .headers(headers)
+            .body(body)
+            .send()
+            .await;
+        let response = self.sent(sent)?;
+        if self.session.get().is_none()
+            && let Some(session) = response.headers().get(SESSION)
+        {
+            let _ = self.session.set(session.clone());
+        }
+        Ok(response)
+    }
+
+    /// POST a notification or a response: the server should take it with
+    /// 202 Accepted.
+    pub(crate) async fn post_message(&self, body: String) -> Result<(), UpstreamError> {
+        let response = tokio::time::timeout(SMALL_EXCHANGE, self.post(body))
+            .await
+            .map_err(|_| UpstreamError::Timeout)??;
+        if response.status().is_success() {
+            return Ok(());
+        }
+        Err(self.refusal(response).await)
+    }
+
+    /// GET the session's event stream, or resume one after `last_event_id`.
+    pub(crate) async fn get(&self, last_event_id: Option<&str>) -> Result<Response, UpstreamError> {
+        let mut headers = self.headers("text/event-stream");
+        if let Some(last) = last_event_id {
+            // Without it a resumption would silently open a fresh stream.
+            let last = HeaderValue::from_str(last)
+                .map_err(|_| UpstreamError::Http("an event id unusable as Last-Event-ID".into()))?;
+            headers.insert(LAST_EVENT_ID, last);
+        }
+        let sent = self
+            .client
+            .get(self.url.clone())
+            .headers(headers)
+            .send()
+            .await;
+        self.sent(sent)
+    }
+
+    /// DELETE the session, best effort.
+    pub(crate) async fn delete(&self) {
+        if self.session.get().is_none() {
+            return;
+        }
+        let request = self
+            .client
+            .delete(self.url.clone())
+            .headers(self.headers("application/json, text/event-stream"))
+            .timeout(SMALL_EXCHANGE)
+            .send();
+        match request.await {
+            Ok(r) => {
+                tracing::debug!(upstream = %self.name, status = %r.status(), "session deleted")
+            }
+            Err(e) => tracing::debug!(upstream = %self.name, "DELETE failed: {}", describe(&e)),
+        }
+    }
+
+    fn sent(&self, sent: reqwest::Result<Response>) -> Result<Response, UpstreamError> {
+        let response = match sent {
+            Ok(response) => response,
+            Err(e) if e.is_connect() => {
+                let cause = format!("cannot connect to the server: {}", describe(&e));
+                return Err(self.close(UpstreamError::Exited(cause)));
+            }
+            Err(e) => return Err(UpstreamError::Http(describe(&e))),
+        };
+        if response.status() == StatusCode::NOT_FOUND && self.session.get().is_some() {
+            return Err(self.close(UpstreamError::Exited("session expired".to_owned())));
+        }
+        Ok(response)
+    }
+
+    /// What a non-success status means: a JSON-RPC error if the body is
+    /// one, else the status and the start of the body.
+    pub(crate) async fn refusal(&self, response: Response) -> UpstreamError {
+        let status = response.status();
+        let body = read_capped(response, 64 * 1024).await.unwrap_or_default();
+        if let Ok(switchboard_proto::Message::Response {
+            outcome: Err(e), ..
+        }) = switchboard_proto::parse_message(&body)
+        {
+            return UpstreamError::Rpc(crate::json::rpc_error(&e));
+        }
+        let text = String::from_utf8_lossy(&body);
+        UpstreamError::Http(format!("HTTP {status}: {}", truncate(text.trim(), SHOWN)))
+    }
+}
+
+/// A body read whole, refused past `max` bytes.
+pub(crate) async fn read_capped(response: Response, max: usize) -> Result<Vec<u8>, UpstreamError> {
+    let too_large = || UpstreamError::Http(format!("a reply larger than {max} bytes"));
+    if response.content_length().is_some_and(|n| n > max as u64) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    let mut chunks = response.bytes_stream();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|e| UpstreamError::Http(describe(&e)))?;
+        if body.len() + chunk.len() > max {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The media type of a response, lower-cased, without parameters.
+pub(crate) fn media_type(response: &Response) -> String {
+    let value = response.headers().get(CONTENT_TYPE);
+    let value = value.and_then(|v| v.to_str().ok()).unwrap_or("");
+    let media = value.split(';').next().unwrap_or("");
+    media.trim().to_ascii_lowercase()
+}
+
+/// An HTTP error with its causes, without the URL (it may hold secrets).
+pub(crate) fn describe(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    if let Some(url) = e.url() {
+        text = text.replace(&format!(" for url ({url})"), "");
+        text = text.replace(url.as_str(), "the upstream");
+    }
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
