@@ -112,10 +112,9 @@ auth_interop || status=1
 # stdio upstream (`switchboard stdio` as a child process, prefix empty); the
 # 2025-11-25 conformance requirements must pass through the gateway.
 gateway_conformance() {
-  local gport gurl glog gdir rc
+  local upstream=$1 gport gurl glog gdir rc
   gdir=$(mktemp -d)
-  printf '[[upstreams]]\nname = "everything"\ncommand = "%s"\nargs = ["stdio"]\nprefix = ""\n' \
-    "$ROOT/target/debug/switchboard" >"$gdir/gateway.toml"
+  printf '%s\n' "$upstream" >"$gdir/gateway.toml"
   gport=$(free_port)
   gurl="http://127.0.0.1:$gport/mcp"
   glog=$ROOT/target/switchboard-test-gateway.log
@@ -138,7 +137,11 @@ gateway_conformance() {
   return "$rc"
 }
 step "gateway conformance (stdio upstream, 2025-11-25)"
-gateway_conformance || status=1
+gateway_conformance "$(printf '[[upstreams]]\nname = "everything"\ncommand = "%s"\nargs = ["stdio"]\nprefix = ""' \
+  "$ROOT/target/debug/switchboard")" || status=1
+step "gateway conformance (HTTP upstream, 2025-11-25)"
+gateway_conformance "$(printf '[[upstreams]]\nname = "everything"\nkind = "http"\nurl = "%s"\nprefix = ""' \
+  "$url")" || status=1
 
 # gateway_interop: a foreign stdio upstream, @modelcontextprotocol/server-everything
 # (Node, tools as ev__…), and the built-in toolset (prefix empty) behind one

@@ -48,7 +48,9 @@ pub(crate) async fn build(config: &Config) -> Result<Built, String> {
                 claim(names, &format!("upstream {:?}", u.name))?;
                 builder = builder.merge(everything);
             }
-            UpstreamKind::Stdio => {
+            UpstreamKind::Stdio | UpstreamKind::Http => {
+                let mut u = u.clone();
+                u.pool_size = u.pool_size.or(Some(config.upstream_pool_size));
                 let provider = Arc::new(StdioProvider::with_shared(
                     u.clone(),
                     Some(bus.clone()),

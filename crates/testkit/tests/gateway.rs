@@ -396,3 +396,68 @@ async fn a_tenant_holds_at_most_its_upstream_processes() {
     assert_eq!(value(&call(&s2, "up__count", json!({})).await), 1);
     server.stop().await;
 }
+
+/// An HTTP upstream (another Switchboard, built-in toolset): an upstream
+/// session per client session, tools prefixed, progress relayed, and the
+/// upstream sees the gateway's own sessions (not the client's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_upstream_gets_a_session_per_client_session() {
+    let upstream = TestServer::start().await;
+    let http = UpstreamConfig {
+        name: "web".into(),
+        kind: switchboard_upstream::gateway::UpstreamKind::Http,
+        url: upstream.url(),
+        call_timeout_secs: 10,
+        ..UpstreamConfig::default()
+    };
+    let (server, _p) = gateway(vec![http]).await;
+    let mut a = server.client();
+    a.initialize(json!({})).await;
+    let mut b = server.client();
+    b.initialize(json!({})).await;
+    let r = call(&a, "web__echo", json!({"message": "over http"})).await;
+    assert_eq!(r["result"]["content"][0]["text"], "over http", "{r}");
+    let who = |r: Value| {
+        r["result"]["structuredContent"]["session"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let a1 = who(call(&a, "web__whoami", json!({})).await);
+    let a2 = who(call(&a, "web__whoami", json!({})).await);
+    let b1 = who(call(&b, "web__whoami", json!({})).await);
+    assert_eq!(a1, a2, "one upstream session per client session");
+    assert_ne!(a1, b1);
+    assert_ne!(
+        Some(a1.as_str()),
+        a.session.as_deref(),
+        "the client's id stays with the gateway"
+    );
+    let (resp, before) = a
+        .call(
+            "tools/call",
+            json!({"name": "web__sleep", "arguments": {"ms": 100},
+                                   "_meta": {"progressToken": 5}}),
+        )
+        .await;
+    assert!(resp["result"].is_object(), "{resp}");
+    assert!(
+        before
+            .iter()
+            .any(|m| m["method"] == "notifications/progress" && m["params"]["progressToken"] == 5)
+    );
+    // The client's session ends: so does its upstream session.
+    assert_eq!(a.delete().await, StatusCode::OK);
+    for _ in 0..100 {
+        if upstream.app.live_sessions() <= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        upstream.app.live_sessions() <= 2,
+        "b's session and the warm one remain"
+    );
+    server.stop().await;
+    upstream.stop().await;
+}

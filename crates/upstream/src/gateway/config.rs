@@ -14,6 +14,8 @@ pub enum UpstreamKind {
     Stdio,
     /// The built-in `everything` toolset, in process (prefix must be empty).
     Builtin,
+    /// A Streamable HTTP MCP server (session eras 2025-03-26 … 2025-11-25).
+    Http,
 }
 
 /// How clients share a stdio upstream's processes.
@@ -37,6 +39,14 @@ pub struct UpstreamConfig {
     pub kind: UpstreamKind,
     /// The program (stdio).
     pub command: String,
+    /// The MCP endpoint (http), e.g. `https://mcp.example.com/mcp`.
+    pub url: String,
+    /// Headers sent to an HTTP upstream: its own credentials (a client's
+    /// token is never passed on).
+    pub headers: BTreeMap<String, String>,
+    /// Idle connections kept per HTTP upstream host. Default: the
+    /// server's `upstream_pool_size`.
+    pub pool_size: Option<usize>,
     pub args: Vec<String>,
     pub env: BTreeMap<String, String>,
     pub cwd: Option<PathBuf>,
@@ -69,6 +79,9 @@ impl Default for UpstreamConfig {
             name: String::new(),
             kind: UpstreamKind::Stdio,
             command: String::new(),
+            url: String::new(),
+            headers: BTreeMap::new(),
+            pool_size: None,
             args: Vec::new(),
             env: BTreeMap::new(),
             cwd: None,
@@ -108,6 +121,11 @@ impl UpstreamConfig {
         match self.kind {
             UpstreamKind::Stdio if self.command.is_empty() => {
                 Err(("command".into(), "a stdio upstream needs a command".into()))
+            }
+            UpstreamKind::Http
+                if !(self.url.starts_with("http://") || self.url.starts_with("https://")) =>
+            {
+                Err(("url".into(), "an http upstream needs an http(s) URL".into()))
             }
             UpstreamKind::Builtin if !self.prefix().is_empty() => Err((
                 "prefix".into(),

@@ -2,6 +2,7 @@
 //! as providers of tools in Switchboard's namespace.
 
 mod config;
+mod connection;
 mod lists;
 mod pool;
 mod provider;

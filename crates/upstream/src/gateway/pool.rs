@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore};
 
+use super::connection::{Connection, Starter};
 use super::relay::Relay;
-use crate::{StdioSpec, StdioUpstream, UpstreamError};
+use crate::UpstreamError;
 
 /// Upstream processes per tenant, across every upstream (shared by all
 /// providers of one server), for tenants' `max_upstream_processes`.
@@ -74,7 +75,7 @@ pub(crate) struct Owner<'a> {
 /// One running upstream process and where its messages go.
 #[derive(Debug)]
 pub(crate) struct Proc {
-    pub(crate) upstream: StdioUpstream,
+    pub(crate) upstream: Connection,
     pub(crate) relay: Arc<Relay>,
     _slot: OwnedSemaphorePermit,
     _tenant: Option<TenantSlot>,
@@ -93,7 +94,7 @@ type Cell = Arc<OnceCell<Arc<Proc>>>;
 /// The processes of one upstream, by key.
 #[derive(Debug)]
 pub(crate) struct Pool {
-    spec: StdioSpec,
+    spec: Starter,
     slots: Arc<Semaphore>,
     wait: Duration,
     procs: Mutex<HashMap<String, Cell>>,
@@ -117,7 +118,7 @@ fn client_info() -> serde_json::Value {
 
 impl Pool {
     pub(crate) fn new(
-        spec: StdioSpec,
+        spec: Starter,
         max_processes: usize,
         wait: Duration,
         stale: Arc<std::sync::atomic::AtomicBool>,
@@ -266,14 +267,16 @@ impl Pool {
             .map_err(|_| {
                 UpstreamError::Spawn(format!(
                     "all processes of upstream {} are in use (waited {} ms)",
-                    self.spec.name,
+                    self.spec.name(),
                     self.wait.as_millis()
                 ))
             })?
             .map_err(|_| UpstreamError::Closed)?;
         let relay = Arc::new(Relay::new(self.stale.clone(), self.bus.clone()));
-        let upstream =
-            StdioUpstream::start(&self.spec, capabilities, client_info(), relay.clone()).await?;
+        let upstream = self
+            .spec
+            .start(capabilities, client_info(), relay.clone())
+            .await?;
         let proc = Arc::new(Proc {
             upstream,
             relay,
@@ -293,7 +296,7 @@ impl Pool {
         }
         match self.start().await {
             Ok(p) => *warm = Some(p),
-            Err(e) => tracing::debug!(upstream = %self.spec.name, error = %e, "no warm process"),
+            Err(e) => tracing::debug!(upstream = %self.spec.name(), error = %e, "no warm process"),
         }
     }
 }

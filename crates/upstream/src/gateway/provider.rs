@@ -13,10 +13,11 @@ use switchboard_limits::{Breaker, BreakerConfig, BreakerState};
 use switchboard_proto::{ErrorCode, RpcError};
 use switchboard_runtime::{HandlerError, Provider, ProviderHealth, RequestContext};
 
-use super::config::{PoolMode, UpstreamConfig};
+use super::config::{PoolMode, UpstreamConfig, UpstreamKind};
+use super::connection::Starter;
 use super::lists::{Lists, fetch_all};
 use super::pool::{Owner, Pool, Proc, TenantProcesses};
-use crate::{StdioSpec, UpstreamError};
+use crate::{HttpSpec, StdioSpec, UpstreamError};
 
 /// The list methods an upstream is asked for.
 const LISTS: [&str; 4] = [
@@ -26,7 +27,8 @@ const LISTS: [&str; 4] = [
     "resources/templates/list",
 ];
 
-/// One stdio upstream behind the gateway.
+/// One upstream behind the gateway: stdio processes or Streamable HTTP
+/// sessions, one per client session (`per_session`) or shared.
 #[derive(Debug)]
 pub struct StdioProvider {
     config: UpstreamConfig,
@@ -66,11 +68,7 @@ impl StdioProvider {
         bus: Option<Arc<dyn switchboard_runtime::EventBus>>,
         tenants: TenantProcesses,
     ) -> Self {
-        let mut spec = StdioSpec::new(&config.name, &config.command);
-        spec.args = config.args.clone();
-        spec.env = config.env.clone().into_iter().collect();
-        spec.cwd = config.cwd.clone();
-        spec.max_line_bytes = config.max_line_bytes;
+        let spec = starter(&config);
         let max = match config.mode {
             PoolMode::PerSession => config.max_processes,
             PoolMode::Shared => config.processes,
@@ -261,6 +259,32 @@ impl StdioProvider {
             self.lists.has(key, name)
         } else {
             name.starts_with(&self.prefix)
+        }
+    }
+}
+
+/// How this upstream's connections start.
+fn starter(config: &UpstreamConfig) -> Starter {
+    match config.kind {
+        UpstreamKind::Http => {
+            let mut spec = HttpSpec::new(&config.name, &config.url);
+            spec.headers = config.headers.clone().into_iter().collect();
+            spec.max_body_bytes = config.max_line_bytes;
+            // No redirects: an upstream's own credentials stay with it.
+            let client = reqwest::Client::builder()
+                .pool_max_idle_per_host(config.pool_size.unwrap_or(16))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap_or_default();
+            Starter::Http(spec, client)
+        }
+        _ => {
+            let mut spec = StdioSpec::new(&config.name, &config.command);
+            spec.args = config.args.clone();
+            spec.env = config.env.clone().into_iter().collect();
+            spec.cwd = config.cwd.clone();
+            spec.max_line_bytes = config.max_line_bytes;
+            Starter::Stdio(spec)
         }
     }
 }

@@ -1,0 +1,78 @@
+//! One connection to an upstream, whatever carries it: a child process on
+//! stdio, or a Streamable HTTP session.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use crate::{Downstream, HttpSpec, HttpUpstream, StdioSpec, StdioUpstream, UpstreamError};
+
+/// How to start a connection.
+#[derive(Debug, Clone)]
+pub(crate) enum Starter {
+    Stdio(StdioSpec),
+    Http(HttpSpec, reqwest::Client),
+}
+
+impl Starter {
+    pub(crate) fn name(&self) -> &str {
+        match self {
+            Starter::Stdio(s) => &s.name,
+            Starter::Http(s, _) => &s.name,
+        }
+    }
+
+    pub(crate) async fn start(
+        &self,
+        capabilities: Value,
+        client_info: Value,
+        downstream: Arc<dyn Downstream>,
+    ) -> Result<Connection, UpstreamError> {
+        Ok(match self {
+            Starter::Stdio(spec) => Connection::Stdio(
+                StdioUpstream::start(spec, capabilities, client_info, downstream).await?,
+            ),
+            Starter::Http(spec, client) => Connection::Http(
+                HttpUpstream::start(spec, client.clone(), capabilities, client_info, downstream)
+                    .await?,
+            ),
+        })
+    }
+}
+
+/// A live connection to an upstream.
+#[derive(Debug)]
+pub(crate) enum Connection {
+    Stdio(StdioUpstream),
+    Http(HttpUpstream),
+}
+
+impl Connection {
+    pub(crate) async fn request(
+        &self,
+        method: &str,
+        params: Option<&RawValue>,
+        timeout: Duration,
+    ) -> Result<Box<RawValue>, UpstreamError> {
+        match self {
+            Connection::Stdio(u) => u.request(method, params, timeout).await,
+            Connection::Http(u) => u.request(method, params, timeout).await,
+        }
+    }
+
+    pub(crate) fn is_alive(&self) -> bool {
+        match self {
+            Connection::Stdio(u) => u.is_alive(),
+            Connection::Http(u) => u.is_alive(),
+        }
+    }
+
+    pub(crate) async fn kill(&self) {
+        match self {
+            Connection::Stdio(u) => u.kill().await,
+            Connection::Http(u) => u.kill().await,
+        }
+    }
+}
