@@ -164,7 +164,8 @@ impl App {
         params: Option<&serde_json::value::RawValue>,
     ) -> Result<Permit, TransportError> {
         let mut tool = None;
-        if let Some(name) = crate::metrics::tool_of(self.catalog(), method, params) {
+        let called = known_tool(self.catalog(), method, params);
+        if let Some(name) = called.as_deref() {
             if switchboard_runtime::Access::tool(&*who.tenant.policy, name) {
                 self.check_scopes(who, name)?;
                 tool = Some(name);
@@ -277,6 +278,30 @@ impl App {
             ..AuditEvent::default()
         });
     }
+}
+
+/// The tool a `tools/call` names, if it exists: the catalog's own, or one
+/// an upstream listed (so scopes and tool rates hold for upstream tools
+/// too, and a made-up name never becomes a rate bucket).
+fn known_tool(
+    catalog: &switchboard_runtime::Catalog,
+    method: &str,
+    params: Option<&serde_json::value::RawValue>,
+) -> Option<String> {
+    if method != switchboard_proto::methods::TOOLS_CALL {
+        return None;
+    }
+    #[derive(serde::Deserialize)]
+    struct Name {
+        name: String,
+    }
+    let name = serde_json::from_str::<Name>(params?.get()).ok()?.name;
+    let listed = catalog.tool(&name).is_some()
+        || catalog
+            .providers()
+            .iter()
+            .any(|p| p.owns_tool(&name) && p.tool_definition(&name).is_some());
+    listed.then_some(name)
 }
 
 /// `scheme://host` and the path of a URL (the path may be empty).

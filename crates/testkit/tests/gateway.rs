@@ -461,3 +461,40 @@ async fn an_http_upstream_gets_a_session_per_client_session() {
     server.stop().await;
     upstream.stop().await;
 }
+
+/// Tenants' tool scopes and tool rates hold for upstream tools as for
+/// built-in ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tool_rates_hold_for_upstream_tools() {
+    let mut config = switchboard_server::Config::default();
+    config.auth.anonymous = switchboard_server::AnonymousMode::Off;
+    let (key, sha256) = switchboard_auth::new_api_key();
+    let mut t = switchboard_server::TenantConfig {
+        id: "t".into(),
+        api_keys: vec![switchboard_server::ApiKeyConfig {
+            id: "k".into(),
+            sha256,
+        }],
+        ..Default::default()
+    };
+    t.tool_rates.insert(
+        "up__count".into(),
+        switchboard_server::RateConfig {
+            per_second: 0.0001,
+            burst: 2,
+        },
+    );
+    config.tenants.push(t);
+    let (server, _p) = gateway_with(vec![fixture("up")], config).await;
+    let mut c = McpClient::with_token(&server.url(), &key);
+    c.initialize(json!({})).await;
+    assert_eq!(value(&call(&c, "up__count", json!({})).await), 1);
+    assert_eq!(value(&call(&c, "up__count", json!({})).await), 2);
+    let body = json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call",
+                      "params": {"name": "up__count", "arguments": {}}});
+    let limited = c.post().body(body.to_string()).send().await.unwrap();
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Another upstream tool is not held back.
+    assert!(value(&call(&c, "up__pid", json!({})).await).is_u64());
+    server.stop().await;
+}
