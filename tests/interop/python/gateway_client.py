@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Interop check: Switchboard as a gateway, with a real foreign stdio upstream
-(`@modelcontextprotocol/server-everything`, prefix `ev__`) and the built-in
-toolset (prefix empty) behind it, driven by the official Python MCP SDK
+(`@modelcontextprotocol/server-everything`, prefix `ev__`), a foreign
+Streamable HTTP upstream written with the Python SDK
+(`http_upstream_server.py`, prefix `py__`) and the built-in toolset (prefix
+empty) behind it, driven by the official Python MCP SDK
 (mcp 2.x) in one negotiation mode.
 
     .tools/venv/bin/python tests/interop/python/gateway_client.py URL MODE
@@ -14,6 +16,11 @@ gateway's config (scripts/test.sh):
     name = "ev"                # server-everything, tools as ev__<name>
     command = ".../node"
     args = [".../server-everything/dist/index.js", "stdio"]
+
+    [[upstreams]]
+    name = "py"                # http_upstream_server.py, tools as py__<name>
+    kind = "http"
+    url = "http://127.0.0.1:PORT/mcp"
 
     [[upstreams]]
     name = "builtin"
@@ -37,6 +44,11 @@ server-everything notes (2026.8.31, SDK 1.x, stdio):
   carries it on the newest call of that process, i.e. the toggle call.
 - Prompts `simple-prompt` ("This is a simple prompt without arguments."),
   resources `demo://resource/static/document/<file>.md`.
+
+http_upstream_server.py (mcp 2.x MCPServer, stateful Streamable HTTP):
+`py_echo` answers "py: <message>", `py_progress` {steps} sends one
+notifications/progress per step then answers "done", `py_ask` elicits a
+`name` string and answers "name: <name>".
 
 In 2026-07-28 mode the upstream's elicitation/create becomes an
 `input_required` result; `Client.call_tool` answers it through the same
@@ -73,6 +85,12 @@ EV_PROMPT = PREFIX + "simple-prompt"
 EV_RESOURCE = "demo://resource/static/document/features.md"
 # Matches the form server-everything asks for (`name` required).
 ELICIT_ANSWER = {"name": "Gateway Interop", "check": True, "email": "gw@x.org", "integer": 7}
+PY_PREFIX = "py__"
+PY_ECHO = PY_PREFIX + "py_echo"
+PY_PROGRESS = PY_PREFIX + "py_progress"
+PY_ASK = PY_PREFIX + "py_ask"
+# What py_ask asks for: only `name` (a string).
+PY_ANSWER = {"name": "Py Interop"}
 
 
 class Checks:
@@ -135,7 +153,9 @@ async def run(url: str, mode: str, checks: Checks) -> None:
         _ctx: ClientRequestContext, params: types.ElicitRequestParams
     ) -> types.ElicitResult | types.ErrorData:
         elicitations.append(params)
-        return types.ElicitResult(action="accept", content=dict(ELICIT_ANSWER))
+        props = (params.requested_schema or {}).get("properties") or {}
+        answer = PY_ANSWER if set(props) == set(PY_ANSWER) else ELICIT_ANSWER
+        return types.ElicitResult(action="accept", content=dict(answer))
 
     logs: list[types.LoggingMessageNotificationParams] = []
 
@@ -171,13 +191,14 @@ async def run(url: str, mode: str, checks: Checks) -> None:
                     cursor = page.next_cursor
                     if not cursor:
                         break
-                wanted = (EV_ECHO, EV_PROGRESS, EV_ELICIT, "echo", "add")
+                wanted = (EV_ECHO, EV_PROGRESS, EV_ELICIT, PY_ECHO, PY_PROGRESS, PY_ASK, "echo", "add")
                 missing = [n for n in wanted if n not in names]
                 ev = sorted(n for n in names if n.startswith(PREFIX))
+                py = sorted(n for n in names if n.startswith(PY_PREFIX))
                 checks.ok(
-                    "tools/list (ev__ upstream + builtin)",
+                    "tools/list (ev__ + py__ upstreams + builtin)",
                     not missing,
-                    f"{len(names)} tools, {len(ev)} from ev: {ev}" if not missing else f"missing {missing} in {names}",
+                    f"{len(names)} tools, {len(ev)} from ev, py: {py}" if not missing else f"missing {missing} in {names}",
                 )
 
             async def call_echos() -> None:
@@ -293,14 +314,65 @@ async def run(url: str, mode: str, checks: Checks) -> None:
                     else f"no URI ending in {EV_RESOURCE.rsplit('/', 3)[-3:]} in {uris}",
                 )
 
-            await step(checks, "tools/list (ev__ upstream + builtin)", list_tools)
+            async def py_echo() -> None:
+                result = await client.call_tool(PY_ECHO, {"message": "via gateway"})
+                checks.ok(
+                    f"call {PY_ECHO}",
+                    not result.is_error and text_of(result) == "py: via gateway",
+                    f"got {text_of(result)!r}, isError={result.is_error}",
+                )
+
+            async def py_progress() -> None:
+                progress: list[tuple[float, float | None]] = []
+
+                async def on_progress(value: float, total: float | None, _message: str | None) -> None:
+                    progress.append((value, total))
+
+                result = await client.call_tool(PY_PROGRESS, {"steps": 3}, progress_callback=on_progress)
+                values = [p[0] for p in progress]
+                checks.ok(
+                    f"call {PY_PROGRESS} (progress)",
+                    not result.is_error
+                    and len(progress) >= 1
+                    and values == sorted(values)
+                    and text_of(result) == "done",
+                    f"{len(progress)} progress notifications {progress}, result {text_of(result)!r}",
+                )
+
+            async def py_ask() -> None:
+                before = len(elicitations)
+                result = await client.call_tool(PY_ASK, {})
+                text = text_of(result)
+                asked = elicitations[before:]
+                props = sorted(((asked[0].requested_schema or {}).get("properties") or {}) if asked else {})
+                calls = tool_calls(PY_ASK)
+                retried = [c for c in calls if "inputResponses" in c]
+                how = f"{len(calls)} tools/call request(s), {len(retried)} with inputResponses"
+                checks.ok(
+                    f"call {PY_ASK} (elicitation round trip)",
+                    len(asked) == 1
+                    and props == ["name"]
+                    and not result.is_error
+                    and text == f"name: {PY_ANSWER['name']}",
+                    f"{len(asked)} elicitation(s) asking {props}, {how}, isError={result.is_error}, result {text!r}",
+                )
+                if modern:
+                    checks.ok(
+                        f"{PY_ASK} via input_required",
+                        len(calls) == 2 and len(retried) == 1,
+                        how,
+                    )
+
+            await step(checks, "tools/list (ev__ + py__ upstreams + builtin)", list_tools)
             await step(checks, f"call {EV_ECHO}", call_echos)
             await step(checks, f"call {EV_PROGRESS} (progress)", call_progress)
             await step(checks, f"call {EV_ELICIT} (elicitation round trip)", call_elicitation)
             await step(checks, f"call {EV_LOGGING} (log notification)", call_logging)
             await step(checks, f"prompts/get {EV_PROMPT}", prompt)
             await step(checks, "resources/read (ev)", resource)
-
+            await step(checks, f"call {PY_ECHO}", py_echo)
+            await step(checks, f"call {PY_PROGRESS} (progress)", py_progress)
+            await step(checks, f"call {PY_ASK} (elicitation round trip)", py_ask)
 
 def main() -> int:
     if len(sys.argv) != 3 or sys.argv[2] not in MODES:

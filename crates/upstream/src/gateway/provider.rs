@@ -297,6 +297,20 @@ fn owner(caller: &switchboard_runtime::Caller) -> Owner<'_> {
     }
 }
 
+/// Take out what belongs to the client's 2026-07-28 exchange with
+/// Switchboard, not to the upstream's session: the retry's
+/// `inputResponses` and sealed `requestState` (Switchboard answers the
+/// upstream's requests from them itself) and the per-request
+/// `io.modelcontextprotocol/…` keys of `_meta`.
+fn strip_modern(v: &mut Value) {
+    let Some(map) = v.as_object_mut() else { return };
+    map.remove("inputResponses");
+    map.remove("requestState");
+    if let Some(meta) = map.get_mut("_meta").and_then(Value::as_object_mut) {
+        meta.retain(|k, _| !k.starts_with("io.modelcontextprotocol/"));
+    }
+}
+
 /// `params` with the string at `path` (e.g. `["name"]`, `["ref", "name"]`)
 /// passed through `f`; everything else kept.
 fn rewrite(
@@ -309,6 +323,7 @@ fn rewrite(
             .map_err(|e| RpcError::invalid_params(format!("params: {e}")))?,
         None => Value::Object(Map::new()),
     };
+    strip_modern(&mut v);
     let mut at = &mut v;
     for part in path {
         at = &mut at[*part];
