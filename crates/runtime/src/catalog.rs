@@ -218,6 +218,16 @@ impl Catalog {
                 .is_none_or(|t| access.resource(t.uri_template()))
     }
 
+    /// Whether `name` is a tool the catalog holds or a provider has listed
+    /// (a made-up name under a provider's prefix is not).
+    pub fn knows_tool(&self, name: &str) -> bool {
+        self.tool(name).is_some()
+            || self
+                .providers
+                .iter()
+                .any(|p| p.owns_tool(name) && p.tool_definition(name).is_some())
+    }
+
     /// The `inputSchema` of a tool, the catalog's own or a provider's.
     pub fn tool_input_schema(&self, name: &str) -> Option<Value> {
         if let Some(t) = self.tool(name) {

@@ -135,7 +135,7 @@ impl Catalog {
             }
             methods::TOOLS_CALL
                 if !self.providers.is_empty()
-                    && tool_name(params).is_some_and(|n| self.tool(&n).is_none()) =>
+                    && tool_call_name(params).is_some_and(|n| self.tool(&n).is_none()) =>
             {
                 self.call_provider(params, ctx).await
             }
@@ -422,7 +422,7 @@ impl Catalog {
 }
 
 /// The `name` of a `tools/call`'s params, if it has one.
-fn tool_name(params: Option<&RawValue>) -> Option<String> {
+pub fn tool_call_name(params: Option<&RawValue>) -> Option<String> {
     #[derive(Deserialize)]
     struct Name {
         name: String,
@@ -462,7 +462,7 @@ impl Catalog {
         params: Option<&RawValue>,
         ctx: RequestContext,
     ) -> Result<Value, HandlerError> {
-        let name = tool_name(params).unwrap_or_default();
+        let name = tool_call_name(params).unwrap_or_default();
         let provider = self
             .providers
             .iter()

@@ -291,17 +291,7 @@ fn known_tool(
     if method != switchboard_proto::methods::TOOLS_CALL {
         return None;
     }
-    #[derive(serde::Deserialize)]
-    struct Name {
-        name: String,
-    }
-    let name = serde_json::from_str::<Name>(params?.get()).ok()?.name;
-    let listed = catalog.tool(&name).is_some()
-        || catalog
-            .providers()
-            .iter()
-            .any(|p| p.owns_tool(&name) && p.tool_definition(&name).is_some());
-    listed.then_some(name)
+    switchboard_runtime::tool_call_name(params).filter(|name| catalog.knows_tool(name))
 }
 
 /// `scheme://host` and the path of a URL (the path may be empty).

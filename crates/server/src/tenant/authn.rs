@@ -132,7 +132,7 @@ impl Tenants {
 }
 
 /// The token of `Bearer <token>` (the scheme is case-insensitive).
-fn bearer(value: &http::HeaderValue) -> Result<&str, AuthFailure> {
+pub(super) fn bearer(value: &http::HeaderValue) -> Result<&str, AuthFailure> {
     if value.len() > MAX_CREDENTIAL {
         return Err(AuthFailure::Malformed(
             "Authorization header too long".into(),

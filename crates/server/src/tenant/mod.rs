@@ -271,10 +271,8 @@ impl Tenants {
         };
         headers
             .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .is_some_and(|(_, token)| keys.verify(token.trim()).is_some())
+            .and_then(|v| authn::bearer(v).ok())
+            .is_some_and(|token| keys.verify(token).is_some())
     }
 
     /// Whether clients without credentials are let in.
