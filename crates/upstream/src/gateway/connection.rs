@@ -62,6 +62,24 @@ impl Connection {
         }
     }
 
+    /// A 2026-07-28 request, outside any session: `params` carry the
+    /// client's `_meta`; `schema` is the called tool's input schema.
+    pub(crate) async fn request_stateless(
+        &self,
+        method: &str,
+        params: &Value,
+        schema: Option<&Value>,
+        timeout: Duration,
+    ) -> Result<Box<RawValue>, UpstreamError> {
+        match self {
+            Connection::Stdio(u) => {
+                let raw = crate::json::to_raw(params);
+                u.request(method, Some(&raw), timeout).await
+            }
+            Connection::Http(u) => u.request_stateless(method, params, schema, timeout).await,
+        }
+    }
+
     pub(crate) fn is_alive(&self) -> bool {
         match self {
             Connection::Stdio(u) => u.is_alive(),

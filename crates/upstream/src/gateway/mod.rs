@@ -7,7 +7,8 @@ mod lists;
 mod pool;
 mod provider;
 mod relay;
+mod stateless;
 
-pub use config::{PoolMode, UpstreamConfig, UpstreamKind};
+pub use config::{PoolMode, UpstreamConfig, UpstreamKind, UpstreamProtocol};
 pub use pool::TenantProcesses;
 pub use provider::StdioProvider;

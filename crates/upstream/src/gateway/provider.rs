@@ -13,10 +13,11 @@ use switchboard_limits::{Breaker, BreakerConfig, BreakerState};
 use switchboard_proto::{ErrorCode, RpcError};
 use switchboard_runtime::{HandlerError, Provider, ProviderHealth, RequestContext};
 
-use super::config::{PoolMode, UpstreamConfig, UpstreamKind};
+use super::config::{PoolMode, UpstreamConfig, UpstreamKind, UpstreamProtocol};
 use super::connection::Starter;
 use super::lists::{Lists, fetch_all};
 use super::pool::{Owner, Pool, Proc, TenantProcesses};
+use super::stateless;
 use crate::{HttpSpec, StdioSpec, UpstreamError};
 
 /// The list methods an upstream is asked for.
@@ -41,6 +42,8 @@ pub struct StdioProvider {
     breaker: Breaker,
     calls: AtomicU64,
     failures: AtomicU64,
+    /// The upstream serves 2026-07-28 requests (found at probe).
+    modern: AtomicBool,
 }
 
 impl StdioProvider {
@@ -96,6 +99,7 @@ impl StdioProvider {
             next_shared: AtomicUsize::new(0),
             calls: AtomicU64::new(0),
             failures: AtomicU64::new(0),
+            modern: AtomicBool::new(false),
         }
     }
 
@@ -105,6 +109,10 @@ impl StdioProvider {
     pub async fn probe(&self) -> Result<Vec<String>, String> {
         let proc = self.pool.start().await.map_err(|e| e.to_string())?;
         let listed = self.refresh(&proc).await.map_err(|e| e.to_string());
+        if listed.is_ok() && self.config.protocol == UpstreamProtocol::Auto {
+            let modern = stateless::speaks_modern(&proc.upstream, self.timeout()).await;
+            self.modern.store(modern, Ordering::Relaxed);
+        }
         proc.upstream.kill().await;
         drop(proc);
         listed?;
@@ -172,9 +180,18 @@ impl StdioProvider {
     async fn call(
         &self,
         method: &str,
-        params: &RawValue,
+        mut params: Value,
         ctx: &RequestContext,
     ) -> Result<Value, HandlerError> {
+        // A stateless client's request goes on as one to an upstream that
+        // speaks 2026-07-28; otherwise what is the client's own exchange
+        // with Switchboard stays here.
+        let modern = ctx.is_stateless() && self.modern.load(Ordering::Relaxed);
+        if modern {
+            strip_retry(&mut params);
+        } else {
+            strip_modern(&mut params);
+        }
         self.calls.fetch_add(1, Ordering::Relaxed);
         let attempt = self.breaker.attempt().map_err(|wait| {
             self.failures.fetch_add(1, Ordering::Relaxed);
@@ -198,10 +215,24 @@ impl StdioProvider {
             }
         };
         let serving = proc.relay.serve(ctx);
-        let outcome = proc
-            .upstream
-            .request(method, Some(params), self.timeout())
-            .await;
+        let outcome = if modern {
+            let schema = self.schema_of(method, &params);
+            let call = &serving.call;
+            stateless::exchange(
+                &proc.upstream,
+                call,
+                method,
+                params,
+                schema.as_ref(),
+                self.timeout(),
+            )
+            .await
+        } else {
+            let raw = crate::json::to_raw(&params);
+            proc.upstream
+                .request(method, Some(&raw), self.timeout())
+                .await
+        };
         let input_required = serving.call.input_required();
         let missing = serving.call.missing_capability();
         drop(serving);
@@ -247,6 +278,16 @@ impl StdioProvider {
             other => RpcError::new(ErrorCode::SERVER_BUSY, format!("upstream {name}: {other}")),
         };
         e.into()
+    }
+
+    /// The input schema of the tool a `tools/call` names (its upstream
+    /// name in `params`).
+    fn schema_of(&self, method: &str, params: &Value) -> Option<Value> {
+        if method != "tools/call" {
+            return None;
+        }
+        let name = format!("{}{}", self.prefix, params["name"].as_str()?);
+        self.tool_definition(&name)?.get("inputSchema").cloned()
     }
 
     /// Strip this upstream's prefix from a merged name.
@@ -303,11 +344,18 @@ fn owner(caller: &switchboard_runtime::Caller) -> Owner<'_> {
 /// upstream's requests from them itself) and the per-request
 /// `io.modelcontextprotocol/…` keys of `_meta`.
 fn strip_modern(v: &mut Value) {
-    let Some(map) = v.as_object_mut() else { return };
-    map.remove("inputResponses");
-    map.remove("requestState");
-    if let Some(meta) = map.get_mut("_meta").and_then(Value::as_object_mut) {
+    strip_retry(v);
+    if let Some(meta) = v.get_mut("_meta").and_then(Value::as_object_mut) {
         meta.retain(|k, _| !k.starts_with("io.modelcontextprotocol/"));
+    }
+}
+
+/// Take out a retry's `inputResponses` and `requestState`: they answered
+/// Switchboard's own `input_required` result, not the upstream's.
+fn strip_retry(v: &mut Value) {
+    if let Some(map) = v.as_object_mut() {
+        map.remove("inputResponses");
+        map.remove("requestState");
     }
 }
 
@@ -317,13 +365,12 @@ fn rewrite(
     params: Option<&RawValue>,
     path: &[&str],
     f: impl FnOnce(&str) -> String,
-) -> Result<Box<RawValue>, HandlerError> {
+) -> Result<Value, HandlerError> {
     let mut v: Value = match params {
         Some(p) => serde_json::from_str(p.get())
             .map_err(|e| RpcError::invalid_params(format!("params: {e}")))?,
         None => Value::Object(Map::new()),
     };
-    strip_modern(&mut v);
     let mut at = &mut v;
     for part in path {
         at = &mut at[*part];
@@ -331,8 +378,7 @@ fn rewrite(
     if let Some(s) = at.as_str() {
         *at = Value::String(f(s));
     }
-    let text = serde_json::to_string(&v).map_err(|e| RpcError::internal(e.to_string()))?;
-    RawValue::from_string(text).map_err(|e| RpcError::internal(e.to_string()).into())
+    Ok(v)
 }
 
 #[async_trait]
@@ -400,7 +446,7 @@ impl Provider for StdioProvider {
     ) -> Result<Value, HandlerError> {
         let own = self.own_name(tool).to_owned();
         let params = rewrite(params, &["name"], |_| own)?;
-        self.call("tools/call", &params, &ctx).await
+        self.call("tools/call", params, &ctx).await
     }
 
     async fn forward(
@@ -415,7 +461,7 @@ impl Provider for StdioProvider {
             "completion/complete" => rewrite(params, &["ref", "name"], strip)?,
             _ => rewrite(params, &[], |s| s.to_owned())?,
         };
-        self.call(method, &params, &ctx).await
+        self.call(method, params, &ctx).await
     }
 
     fn health(&self) -> ProviderHealth {

@@ -53,6 +53,43 @@ impl Call {
     }
 }
 
+impl Call {
+    /// Pass the upstream's request to this call's client under input key
+    /// `key`. A stateless client that must answer with a retry, or lacks
+    /// the capability, marks the call so (see [`Call::input_required`],
+    /// [`Call::missing_capability`]); the upstream gets an error either way.
+    pub(crate) async fn ask(
+        &self,
+        key: &str,
+        method: &str,
+        params: Value,
+    ) -> Result<Box<RawValue>, RpcError> {
+        self.ctx
+            .forward_request(key, method, params)
+            .await
+            .map_err(|e| match e {
+                PeerError::Rejected(e) => e,
+                PeerError::InputRequired(key) => {
+                    self.input_required.store(true, Ordering::Relaxed);
+                    RpcError::new(
+                        ErrorCode::INTERNAL_ERROR,
+                        format!("the client answers {key} with a retry"),
+                    )
+                }
+                PeerError::MissingCapability(c) => {
+                    if self.ctx.is_stateless() {
+                        *self.missing.lock().unwrap_or_else(|e| e.into_inner()) = Some(c);
+                    }
+                    RpcError::new(
+                        ErrorCode::METHOD_NOT_FOUND,
+                        format!("the client does not support {c}"),
+                    )
+                }
+                other => RpcError::new(ErrorCode::INTERNAL_ERROR, other.to_string()),
+            })
+    }
+}
+
 /// Removes its call from the relay when the call ends.
 pub(crate) struct Serving<'a> {
     relay: &'a Relay,
@@ -150,28 +187,6 @@ impl Downstream for Relay {
             .and_then(|p| serde_json::from_str(p.get()).ok())
             .unwrap_or(Value::Null);
         let key = format!("upstream-{}", call.asked.fetch_add(1, Ordering::Relaxed));
-        call.ctx
-            .forward_request(&key, method, params)
-            .await
-            .map_err(|e| match e {
-                PeerError::Rejected(e) => e,
-                PeerError::InputRequired(key) => {
-                    call.input_required.store(true, Ordering::Relaxed);
-                    RpcError::new(
-                        ErrorCode::INTERNAL_ERROR,
-                        format!("the client answers {key} with a retry"),
-                    )
-                }
-                PeerError::MissingCapability(c) => {
-                    if call.ctx.is_stateless() {
-                        *call.missing.lock().unwrap_or_else(|e| e.into_inner()) = Some(c);
-                    }
-                    RpcError::new(
-                        ErrorCode::METHOD_NOT_FOUND,
-                        format!("the client does not support {c}"),
-                    )
-                }
-                other => RpcError::new(ErrorCode::INTERNAL_ERROR, other.to_string()),
-            })
+        call.ask(&key, method, params).await
     }
 }

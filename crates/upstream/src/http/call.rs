@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use reqwest::header::HeaderMap;
 use serde_json::json;
 use serde_json::value::RawValue;
 use switchboard_proto::methods;
@@ -19,6 +20,19 @@ pub(crate) async fn call(
     params: Option<&RawValue>,
     timeout: Duration,
     cancellable: bool,
+) -> Result<Box<RawValue>, UpstreamError> {
+    call_with(conn, method, params, timeout, cancellable, None).await
+}
+
+/// Like [`call`]; with `stateless` headers, a 2026-07-28 request (see
+/// [`Conn::post_with`]), cancelled by dropping its reply.
+pub(crate) async fn call_with(
+    conn: &Arc<Conn>,
+    method: &str,
+    params: Option<&RawValue>,
+    timeout: Duration,
+    cancellable: bool,
+    stateless: Option<&HeaderMap>,
 ) -> Result<Box<RawValue>, UpstreamError> {
     if let Some(cause) = conn.closed() {
         return Err(cause);
@@ -41,7 +55,9 @@ pub(crate) async fn call(
         None => params,
     };
     let exchange = async {
-        let response = conn.post(request_line(id, method, params)).await?;
+        let response = conn
+            .post_with(request_line(id, method, params), stateless)
+            .await?;
         reply::read(conn, id, response).await
     };
     let outcome = tokio::select! {

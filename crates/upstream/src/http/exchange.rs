@@ -41,7 +41,27 @@ impl Conn {
     /// that a 404 once a session exists closes the upstream (the session
     /// expired) and a failure to connect closes it too.
     pub(crate) async fn post(&self, body: String) -> Result<Response, UpstreamError> {
-        let mut headers = self.headers("application/json, text/event-stream");
+        self.post_with(body, None).await
+    }
+
+    /// Like [`Conn::post`]; with `stateless` headers, a 2026-07-28 request:
+    /// sent without the session's headers, with these (`MCP-Protocol-Version`,
+    /// `Mcp-Method`…) instead, and a 404 is an answer, not an expiry.
+    pub(crate) async fn post_with(
+        &self,
+        body: String,
+        stateless: Option<&HeaderMap>,
+    ) -> Result<Response, UpstreamError> {
+        let accept = "application/json, text/event-stream";
+        let mut headers = match stateless {
+            None => self.headers(accept),
+            Some(own) => {
+                let mut headers = self.extra.clone();
+                headers.insert(ACCEPT, HeaderValue::from_static(accept));
+                headers.extend(own.clone());
+                headers
+            }
+        };
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         let sent = self
             .client
@@ -50,6 +70,9 @@ impl Conn {
             .body(body)
             .send()
             .await;
+        if stateless.is_some() {
+            return self.sent_stateless(sent);
+        }
         let response = self.sent(sent)?;
         if self.session.get().is_none()
             && let Some(session) = response.headers().get(SESSION)
@@ -105,6 +128,17 @@ impl Conn {
                 tracing::debug!(upstream = %self.name, status = %r.status(), "session deleted")
             }
             Err(e) => tracing::debug!(upstream = %self.name, "DELETE failed: {}", describe(&e)),
+        }
+    }
+
+    fn sent_stateless(&self, sent: reqwest::Result<Response>) -> Result<Response, UpstreamError> {
+        match sent {
+            Ok(response) => Ok(response),
+            Err(e) if e.is_connect() => Err(UpstreamError::Exited(format!(
+                "cannot connect to the server: {}",
+                describe(&e)
+            ))),
+            Err(e) => Err(UpstreamError::Http(describe(&e))),
         }
     }
 

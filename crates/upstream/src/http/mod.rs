@@ -15,6 +15,7 @@ mod incoming;
 mod listen;
 mod reply;
 mod sse;
+mod stateless;
 mod upstream;
 
 use std::fmt;

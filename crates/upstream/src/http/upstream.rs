@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use switchboard_proto::methods;
 
-use super::call::call;
+use super::call::{call, call_with};
 use super::conn::Conn;
 use super::{HttpSpec, listen, redacted_url};
 use crate::json::{notification_line, to_raw};
@@ -161,6 +161,32 @@ impl HttpUpstream {
         timeout: Duration,
     ) -> Result<Box<RawValue>, UpstreamError> {
         call(&self.conn, method, params, timeout, true).await
+    }
+
+    /// Send a 2026-07-28 request outside the session (see
+    /// [`super::stateless`]): `params` carry the client's `_meta`; `schema`
+    /// is the called tool's input schema, for its `Mcp-Param-*` headers.
+    /// Progress and log notifications on its reply stream go to the
+    /// [`Downstream`]; giving up on it drops the connection, which is how a
+    /// stateless request is cancelled.
+    pub async fn request_stateless(
+        &self,
+        method: &str,
+        params: &Value,
+        schema: Option<&Value>,
+        timeout: Duration,
+    ) -> Result<Box<RawValue>, UpstreamError> {
+        let headers = super::stateless::headers(method, params, schema);
+        let raw = to_raw(params);
+        call_with(
+            &self.conn,
+            method,
+            Some(&raw),
+            timeout,
+            false,
+            Some(&headers),
+        )
+        .await
     }
 
     /// POST a notification (e.g. `notifications/roots/list_changed`).

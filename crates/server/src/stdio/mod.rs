@@ -1,7 +1,10 @@
 //! The stdio front: one client over stdin/stdout, newline-delimited
 //! JSON-RPC, for desktop clients that launch a command. Same catalog and
 //! semantics as the session era over HTTP; logs go to stderr only; the
-//! process ends cleanly at end of input.
+//! process ends cleanly at end of input. Requests carrying a 2026-07-28
+//! `_meta` are served statelessly ([`stateless`]).
+
+mod stateless;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -45,6 +48,8 @@ struct Client {
     next_id: AtomicU64,
     closed: CancellationToken,
     request_timeout: Duration,
+    /// Seals the state of this process's `input_required` results.
+    sealer: crate::modern::seal::Sealer,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -81,6 +86,7 @@ where
         next_id: AtomicU64::new(1),
         closed: CancellationToken::new(),
         request_timeout: Duration::from_secs(300),
+        sealer: stateless::sealer(),
     });
     let events = tokio::spawn(forward_events(client.clone()));
     let mut lines = FramedRead::new(input, LinesCodec::new_with_max_length(max_line));
@@ -156,6 +162,9 @@ async fn handle_line(client: &Arc<Client>, line: &[u8]) {
             notification(client, &method, params.as_deref())
         }
         Message::Request { id, method, params } => {
+            if let Some(value) = stateless::params_if_stateless(params.as_deref()) {
+                return stateless::serve(client, id, method, params, value).await;
+            }
             if let Some(answer) = local_method(client, &method, params.as_deref()) {
                 let line = match answer {
                     Ok(v) => response_json(&id, &v.to_string()),
