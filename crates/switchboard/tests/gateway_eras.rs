@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use switchboard_runtime::CatalogBuilder;
+use switchboard_runtime::{CatalogBuilder, EventBus, LocalBus};
 use switchboard_testkit::{ModernClient, Reply, TestServer};
 use switchboard_upstream::gateway::{StdioProvider, UpstreamConfig, UpstreamKind};
 
@@ -32,12 +32,15 @@ fn http_upstream(url: &str) -> UpstreamConfig {
     }
 }
 
+/// A gateway over `upstream`, its events on the catalog's bus (as `serve`
+/// wires it).
 async fn gateway(upstream: UpstreamConfig) -> TestServer {
-    let provider = Arc::new(StdioProvider::new(upstream));
+    let bus: Arc<dyn EventBus> = Arc::new(LocalBus::default());
+    let provider = Arc::new(StdioProvider::with_bus(upstream, Some(bus.clone())));
     provider.probe().await.expect("upstream starts");
     TestServer::with(
         switchboard_server::Config::default(),
-        CatalogBuilder::new().provider(provider),
+        CatalogBuilder::new().bus(bus).provider(provider),
     )
     .await
 }
@@ -99,4 +102,72 @@ async fn through_an_http_upstream() {
     modern_requests_pass_through(&server).await;
     server.stop().await;
     upstream.stop().await;
+}
+
+/// Open a `subscriptions/listen` stream and read its acknowledgement.
+async fn listen(c: &ModernClient, id: u64, filter: Value) -> switchboard_testkit::SseReader {
+    let Reply::Sse(mut s) = c
+        .request(id, "subscriptions/listen", json!({"notifications": filter}))
+        .await
+    else {
+        panic!("listen answers with a stream")
+    };
+    let ack = s.next().await.expect("ack").json().expect("JSON");
+    assert_eq!(ack["method"], "notifications/subscriptions/acknowledged");
+    s
+}
+
+/// The next notification on a listen stream (keep-alives skipped).
+async fn next_notification(s: &mut switchboard_testkit::SseReader) -> Value {
+    loop {
+        let ev = tokio::time::timeout(std::time::Duration::from_secs(20), s.next())
+            .await
+            .expect("a notification within 20 s")
+            .expect("the stream stays open");
+        if let Some(v) = ev.json() {
+            return v;
+        }
+    }
+}
+
+/// An upstream's own notifications reach `subscriptions/listen` streams:
+/// its tool-list change (every listener), and an update of a resource the
+/// stream named (subscribed upstream for the stream's lifetime).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_notifications_reach_listen_streams() {
+    let server = gateway(stdio_upstream()).await;
+    let c = ModernClient::new(&server.url());
+    let mut tools = listen(&c, 7, json!({"toolsListChanged": true})).await;
+    let watched = "test://watched-resource";
+    let mut updates = listen(&c, 8, json!({"resourceSubscriptions": [watched]})).await;
+
+    let (r, _) = c
+        .call(
+            "tools/call",
+            json!({"name": "up__test_trigger_tool_change", "arguments": {}}),
+        )
+        .await;
+    assert_eq!(r["result"]["resultType"], "complete", "{r}");
+    let n = next_notification(&mut tools).await;
+    assert_eq!(n["method"], "notifications/tools/list_changed", "{n}");
+    assert_eq!(
+        n["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+        7
+    );
+
+    let (r, _) = c
+        .call(
+            "tools/call",
+            json!({"name": "up__update_watched_resource", "arguments": {}}),
+        )
+        .await;
+    assert_eq!(r["result"]["resultType"], "complete", "{r}");
+    let n = next_notification(&mut updates).await;
+    assert_eq!(n["method"], "notifications/resources/updated", "{n}");
+    assert_eq!(n["params"]["uri"], watched);
+    assert_eq!(
+        n["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+        8
+    );
+    server.stop().await;
 }

@@ -127,7 +127,7 @@ pub(crate) async fn serve(
     let filter = Filter::parse(params);
     let policy = who.tenant.policy.clone();
     let catalog = app.catalog().clone();
-    let mut events = app.catalog().bus().subscribe();
+    let events = app.catalog().bus().subscribe();
     let (tx, rx) = mpsc::channel(app.config().stream_buffer);
     let ack = tagged(
         ACKNOWLEDGED,
@@ -139,39 +139,107 @@ pub(crate) async fn serve(
         data: ack,
     });
     let shutdown = app.shutdown_token().clone();
+    let upstream = UpstreamSubscriptions::open(&catalog, &*policy, &filter, who).await;
     tokio::spawn(async move {
-        loop {
-            let event = tokio::select! {
-                e = events.recv() => e,
-                _ = tx.closed() => return,
-                _ = shutdown.cancelled() => return,
-            };
-            match event {
-                Ok(ev) if filter.wants(&ev) && visible(&catalog, &*policy, &ev) => {
-                    let params = match &ev {
-                        ServerEvent::ResourceUpdated { uri } => json!({"uri": uri}),
-                        _ => json!({}),
-                    };
-                    if tx
-                        .send(Frame {
-                            id: None,
-                            data: tagged(ev.method(), params, &id),
-                        })
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-                Ok(_) | Err(RecvError::Lagged(_)) => {}
-                Err(RecvError::Closed) => return,
-            }
-        }
+        pump(events, &tx, &filter, &catalog, &*policy, &id, &shutdown).await;
+        upstream.close().await;
     });
     let mut end = app.stream_end_on(tokio_util::sync::CancellationToken::new());
     end.tenant_streams = Some(tenant_streams);
     end.held = Some(std::sync::Arc::new(held));
     Ok(sse::response(None, rx, app.config().keep_alive(), end))
+}
+
+/// Carry the wanted events to the stream until the client goes away or the
+/// server shuts down.
+async fn pump(
+    mut events: tokio::sync::broadcast::Receiver<ServerEvent>,
+    tx: &mpsc::Sender<Frame>,
+    filter: &Filter,
+    catalog: &Catalog,
+    policy: &dyn Access,
+    id: &RequestId,
+    shutdown: &tokio_util::sync::CancellationToken,
+) {
+    loop {
+        let event = tokio::select! {
+            e = events.recv() => e,
+            _ = tx.closed() => return,
+            _ = shutdown.cancelled() => return,
+        };
+        match event {
+            Ok(ev) if filter.wants(&ev) && visible(catalog, policy, &ev) => {
+                let params = match &ev {
+                    ServerEvent::ResourceUpdated { uri } => json!({"uri": uri}),
+                    _ => json!({}),
+                };
+                if tx
+                    .send(Frame {
+                        id: None,
+                        data: tagged(ev.method(), params, id),
+                    })
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            Ok(_) | Err(RecvError::Lagged(_)) => {}
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
+
+/// The resources of upstreams a listen stream asked about: subscribed
+/// upstream (in the caller's own upstream process or session) while the
+/// stream lives, so their `resources/updated` reach it.
+struct UpstreamSubscriptions {
+    subscribed: Vec<(Arc<dyn switchboard_runtime::Provider>, String)>,
+    caller: switchboard_runtime::Caller,
+}
+
+/// Upstream resources one listen stream subscribes at most.
+const MAX_UPSTREAM_SUBSCRIPTIONS: usize = 64;
+
+impl UpstreamSubscriptions {
+    async fn open(
+        catalog: &Catalog,
+        policy: &dyn Access,
+        filter: &Filter,
+        who: &Principal,
+    ) -> Self {
+        let caller = who.caller(None);
+        let mut subscribed = Vec::new();
+        for uri in &filter.resource_uris {
+            if subscribed.len() >= MAX_UPSTREAM_SUBSCRIPTIONS {
+                break;
+            }
+            if catalog.has_resource(uri) || !catalog.resource_visible(policy, uri) {
+                continue;
+            }
+            let Some(p) = catalog.providers().iter().find(|p| p.owns_resource(uri)) else {
+                continue;
+            };
+            match p.subscribe(uri, true, &caller).await {
+                Ok(()) => subscribed.push((p.clone(), uri.clone())),
+                Err(e) => {
+                    tracing::debug!(upstream = p.name(), "subscribe for a listen stream: {e}")
+                }
+            }
+        }
+        Self { subscribed, caller }
+    }
+
+    async fn close(self) {
+        for (p, uri) in &self.subscribed {
+            if let Err(e) = p.subscribe(uri, false, &self.caller).await {
+                tracing::debug!(
+                    upstream = p.name(),
+                    "unsubscribe at the end of a listen stream: {e}"
+                );
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -144,11 +144,28 @@ impl Relay {
     }
 }
 
+/// The server event an upstream's list-change notification stands for.
+fn list_changed(method: &str) -> Option<switchboard_runtime::ServerEvent> {
+    use switchboard_runtime::ServerEvent;
+    Some(match method {
+        "notifications/tools/list_changed" => ServerEvent::ToolsListChanged,
+        "notifications/prompts/list_changed" => ServerEvent::PromptsListChanged,
+        "notifications/resources/list_changed" => ServerEvent::ResourcesListChanged,
+        _ => return None,
+    })
+}
+
 #[async_trait]
 impl Downstream for Relay {
     async fn notify(&self, method: &str, params: Option<&RawValue>) {
-        if method.ends_with("/list_changed") {
-            self.stale.store(true, Ordering::Relaxed);
+        if let Some(event) = list_changed(method) {
+            // Merged lists are shared: every session and listen stream
+            // hears of it (once until the lists are fetched again).
+            let first = !self.stale.swap(true, Ordering::Relaxed);
+            if first && let Some(bus) = &self.bus {
+                bus.publish(event);
+            }
+            return;
         }
         let params: Value = params
             .and_then(|p| serde_json::from_str(p.get()).ok())
