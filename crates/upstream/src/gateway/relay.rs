@@ -133,6 +133,11 @@ impl Relay {
         Serving { relay: self, call }
     }
 
+    /// The call a message of the process belongs to: the one whose
+    /// progress token it carries, else the newest — but only when every
+    /// call in flight is the same client's. A shared process serving
+    /// several clients at once cannot say whose a log line or a request
+    /// is, so it goes to none of them rather than to the wrong one.
     fn target(&self, token: Option<&Value>) -> Option<Arc<Call>> {
         let calls = self.lock();
         if let Some(token) = token
@@ -140,8 +145,23 @@ impl Relay {
         {
             return Some(call.clone());
         }
-        calls.last().cloned()
+        let newest = calls.last()?;
+        let client = client_of(newest);
+        calls
+            .iter()
+            .all(|c| client_of(c) == client)
+            .then(|| newest.clone())
     }
+}
+
+/// Who a call is for: its session, or its principal when stateless.
+fn client_of(call: &Call) -> (&str, &str, Option<&str>) {
+    let caller = call.ctx.caller();
+    (
+        caller.tenant.as_ref(),
+        caller.subject.as_ref(),
+        caller.session.as_deref(),
+    )
 }
 
 /// The server event an upstream's list-change notification stands for.
@@ -182,7 +202,7 @@ impl Downstream for Relay {
         let Some(call) = self.target(token) else {
             tracing::debug!(
                 method,
-                "upstream notification with no call to carry it: dropped"
+                "upstream notification with no single client's call to carry it: dropped"
             );
             return;
         };
@@ -197,7 +217,7 @@ impl Downstream for Relay {
         let Some(call) = self.target(None) else {
             return Err(RpcError::new(
                 ErrorCode::INVALID_REQUEST,
-                "no client request is in progress to carry this request",
+                "no single client's request is in progress to carry this request",
             ));
         };
         let params: Value = params
