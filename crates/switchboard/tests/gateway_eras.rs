@@ -10,7 +10,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use switchboard_runtime::{CatalogBuilder, EventBus, LocalBus};
 use switchboard_testkit::{ModernClient, Reply, TestServer};
-use switchboard_upstream::gateway::{StdioProvider, UpstreamConfig, UpstreamKind};
+use switchboard_upstream::gateway::{
+    StdioProvider, UpstreamConfig, UpstreamKind, UpstreamProtocol,
+};
 
 fn stdio_upstream() -> UpstreamConfig {
     UpstreamConfig {
@@ -170,4 +172,77 @@ async fn upstream_notifications_reach_listen_streams() {
         8
     );
     server.stop().await;
+}
+
+/// A session-era client and an upstream that speaks only 2026-07-28
+/// (`protocol = "stateless"`, HTTP): no upstream session is opened; the
+/// call goes as a stateless request with `_meta` from the session, and the
+/// upstream's `input_required` round becomes a real elicitation request to
+/// the client, whose answer completes the call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_client_through_a_stateless_only_upstream() {
+    let upstream = TestServer::start().await;
+    let config = UpstreamConfig {
+        protocol: UpstreamProtocol::Stateless,
+        ..http_upstream(&upstream.url())
+    };
+    let server = gateway(config).await;
+    let mut c = server.client();
+    c.initialize(json!({"elicitation": {}})).await;
+    let Reply::Sse(mut s) = c
+        .request(
+            42,
+            "tools/call",
+            json!({"name": "up__test_input_required_result_elicitation", "arguments": {}}),
+        )
+        .await
+    else {
+        panic!("SSE expected")
+    };
+    let req = loop {
+        let ev = s.next().await.expect("an event");
+        if let Some(v) = ev.json() {
+            break v;
+        }
+    };
+    assert_eq!(req["method"], "elicitation/create", "{req}");
+    let answer = json!({"jsonrpc": "2.0", "id": req["id"], "result": {"action": "accept", "content": {"name": "Ada"}}});
+    let status = c
+        .post()
+        .body(answer.to_string())
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let resp = loop {
+        let ev = s.next().await.expect("the response");
+        if let Some(v) = ev.json().filter(|v| v["id"] == 42) {
+            break v;
+        }
+    };
+    assert_eq!(
+        resp["result"]["content"][0]["text"], "Hello, Ada!",
+        "{resp}"
+    );
+    assert_eq!(
+        upstream.app.live_sessions(),
+        0,
+        "no upstream session opened"
+    );
+    // Subscriptions are not carried to such an upstream: a clear error.
+    let (r, _) = c
+        .call(
+            "resources/subscribe",
+            json!({"uri": "test://watched-resource"}),
+        )
+        .await;
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("2026-07-28")),
+        "{r}"
+    );
+    server.stop().await;
+    upstream.stop().await;
 }

@@ -30,6 +30,9 @@ pub struct StdioSpec {
     pub init_timeout: Duration,
     /// Invalid lines tolerated; one more and the process group is killed.
     pub max_garbage: u32,
+    /// Run the `initialize` handshake (default). Off for a server that
+    /// speaks only 2026-07-28, whose requests stand alone.
+    pub handshake: bool,
 }
 
 impl StdioSpec {
@@ -44,6 +47,7 @@ impl StdioSpec {
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
             init_timeout: DEFAULT_INIT_TIMEOUT,
             max_garbage: DEFAULT_MAX_GARBAGE,
+            handshake: true,
         }
     }
 

@@ -97,6 +97,9 @@ impl StdioUpstream {
             "capabilities": capabilities,
             "clientInfo": client_info,
         }));
+        if !spec.handshake {
+            return Ok(upstream);
+        }
         let handshake = async {
             let result = upstream
                 .request(methods::INITIALIZE, Some(&params), spec.init_timeout)

@@ -30,6 +30,13 @@ pub enum UpstreamProtocol {
     Auto,
     /// Only the session eras (`initialize`), whatever the client speaks.
     Session,
+    /// Only 2026-07-28 (a server without `initialize`): every request goes
+    /// as a stateless one, a session client's with `_meta` made from its
+    /// session (capabilities; log lines filtered by its level here), and
+    /// requests the upstream needs answered reach the session client as
+    /// real requests. Resource subscriptions of session clients are not
+    /// carried to such an upstream.
+    Stateless,
 }
 
 /// How clients share a stdio upstream's processes.
@@ -55,7 +62,7 @@ pub struct UpstreamConfig {
     pub command: String,
     /// The MCP endpoint (http), e.g. `https://mcp.example.com/mcp`.
     pub url: String,
-    /// `auto` (default) or `session`: see [`UpstreamProtocol`].
+    /// `auto` (default), `session` or `stateless`: see [`UpstreamProtocol`].
     pub protocol: UpstreamProtocol,
     /// Headers sent to an HTTP upstream: its own credentials (a client's
     /// token is never passed on).

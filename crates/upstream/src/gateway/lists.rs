@@ -93,18 +93,28 @@ pub(crate) async fn fetch_all(
     method: &str,
     prefix: &str,
     timeout: Duration,
+    stateless: bool,
 ) -> Result<Vec<Value>, UpstreamError> {
     let key = result_key(method);
     let rename = matches!(key, "tools" | "prompts");
     let mut out = Vec::new();
     let mut cursor: Option<String> = None;
     for _ in 0..100 {
-        let params = match &cursor {
-            Some(c) => serde_json::json!({"cursor": c}).to_string(),
-            None => "{}".to_owned(),
+        let mut params = match &cursor {
+            Some(c) => serde_json::json!({"cursor": c}),
+            None => serde_json::json!({}),
         };
-        let params = RawValue::from_string(params).map_err(|_| UpstreamError::Closed)?;
-        let page = match proc.upstream.request(method, Some(&params), timeout).await {
+        let asked = if stateless {
+            params["_meta"] = super::stateless::meta(&serde_json::json!({}));
+            proc.upstream
+                .request_stateless(method, &params, None, timeout)
+                .await
+        } else {
+            let params =
+                RawValue::from_string(params.to_string()).map_err(|_| UpstreamError::Closed)?;
+            proc.upstream.request(method, Some(&params), timeout).await
+        };
+        let page = match asked {
             Ok(page) => page,
             Err(UpstreamError::Rpc(e)) if e.code.0 == -32601 && key != "tools" => {
                 return Ok(Vec::new());

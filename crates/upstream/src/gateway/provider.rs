@@ -109,10 +109,22 @@ impl StdioProvider {
     pub async fn probe(&self) -> Result<Vec<String>, String> {
         let proc = self.pool.start().await.map_err(|e| e.to_string())?;
         let listed = self.refresh(&proc).await.map_err(|e| e.to_string());
-        if listed.is_ok() && self.config.protocol == UpstreamProtocol::Auto {
-            let modern = stateless::speaks_modern(&proc.upstream, self.timeout()).await;
-            self.modern.store(modern, Ordering::Relaxed);
-        }
+        let listed = match (listed, self.config.protocol) {
+            (Ok(()), UpstreamProtocol::Auto) => {
+                let modern = stateless::speaks_modern(&proc.upstream, self.timeout()).await;
+                self.modern.store(modern, Ordering::Relaxed);
+                Ok(())
+            }
+            (Ok(()), UpstreamProtocol::Stateless) => {
+                let modern = stateless::speaks_modern(&proc.upstream, self.timeout()).await;
+                self.modern.store(modern, Ordering::Relaxed);
+                modern.then_some(()).ok_or_else(|| {
+                    "protocol = \"stateless\", but its server/discover does not offer 2026-07-28"
+                        .to_owned()
+                })
+            }
+            (listed, _) => listed,
+        };
         proc.upstream.kill().await;
         drop(proc);
         listed?;
@@ -145,7 +157,8 @@ impl StdioProvider {
     async fn refresh(&self, proc: &Proc) -> Result<(), UpstreamError> {
         self.stale.store(false, Ordering::Relaxed);
         for method in LISTS {
-            let items = fetch_all(proc, method, &self.prefix, self.timeout()).await?;
+            let stateless = self.config.protocol == UpstreamProtocol::Stateless;
+            let items = fetch_all(proc, method, &self.prefix, self.timeout(), stateless).await?;
             self.lists.store(method, items);
         }
         Ok(())
@@ -186,9 +199,17 @@ impl StdioProvider {
         // A stateless client's request goes on as one to an upstream that
         // speaks 2026-07-28; otherwise what is the client's own exchange
         // with Switchboard stays here.
-        let modern = ctx.is_stateless() && self.modern.load(Ordering::Relaxed);
+        let modern = match self.config.protocol {
+            UpstreamProtocol::Stateless => true,
+            UpstreamProtocol::Auto => ctx.is_stateless() && self.modern.load(Ordering::Relaxed),
+            UpstreamProtocol::Session => false,
+        };
         if modern {
             strip_retry(&mut params);
+            if !ctx.is_stateless() {
+                let none = Value::Object(Map::new());
+                stateless::as_stateless(&mut params, ctx.client_capabilities().unwrap_or(&none));
+            }
         } else {
             strip_modern(&mut params);
         }
@@ -311,6 +332,7 @@ fn starter(config: &UpstreamConfig) -> Starter {
             let mut spec = HttpSpec::new(&config.name, &config.url);
             spec.headers = config.headers.clone().into_iter().collect();
             spec.max_body_bytes = config.max_line_bytes;
+            spec.handshake = config.protocol != UpstreamProtocol::Stateless;
             // No redirects: an upstream's own credentials stay with it.
             let client = reqwest::Client::builder()
                 .pool_max_idle_per_host(config.pool_size.unwrap_or(16))
@@ -325,6 +347,7 @@ fn starter(config: &UpstreamConfig) -> Starter {
             spec.env = config.env.clone().into_iter().collect();
             spec.cwd = config.cwd.clone();
             spec.max_line_bytes = config.max_line_bytes;
+            spec.handshake = config.protocol != UpstreamProtocol::Stateless;
             Starter::Stdio(spec)
         }
     }
@@ -479,6 +502,12 @@ impl Provider for StdioProvider {
         on: bool,
         caller: &switchboard_runtime::Caller,
     ) -> Result<(), String> {
+        if self.config.protocol == UpstreamProtocol::Stateless {
+            return Err(format!(
+                "upstream {} speaks only 2026-07-28: resource subscriptions are not carried to it",
+                self.config.name
+            ));
+        }
         let method = if on {
             "resources/subscribe"
         } else {

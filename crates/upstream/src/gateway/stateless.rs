@@ -20,13 +20,37 @@ use crate::UpstreamError;
 /// Rounds of `input_required` one request may take.
 const MAX_ROUNDS: usize = 8;
 
+/// The `_meta` of a request Switchboard makes itself, or makes for a
+/// session client with its `capabilities`.
+pub(crate) fn meta(capabilities: &Value) -> Value {
+    json!({
+        "io.modelcontextprotocol/protocolVersion": MODERN,
+        "io.modelcontextprotocol/clientCapabilities": capabilities,
+    })
+}
+
+/// `params` of a session client's request as a stateless one: its own
+/// `_meta` (a progress token) kept, the version and the session's
+/// capabilities added, and every log line asked for (the session's level
+/// filters them on the way out).
+pub(crate) fn as_stateless(params: &mut Value, capabilities: &Value) {
+    let Some(map) = params.as_object_mut() else {
+        return;
+    };
+    let meta = map.entry("_meta").or_insert_with(|| json!({}));
+    if !meta.is_object() {
+        *meta = json!({});
+    }
+    if let (Some(meta), Value::Object(add)) = (meta.as_object_mut(), self::meta(capabilities)) {
+        meta.extend(add);
+        meta.insert("io.modelcontextprotocol/logLevel".into(), json!("debug"));
+    }
+}
+
 /// Whether the upstream behind `conn` serves 2026-07-28 requests: its
 /// `server/discover` answer lists the version.
 pub(crate) async fn speaks_modern(conn: &Connection, timeout: Duration) -> bool {
-    let params = json!({"_meta": {
-        "io.modelcontextprotocol/protocolVersion": MODERN,
-        "io.modelcontextprotocol/clientCapabilities": {},
-    }});
+    let params = json!({"_meta": meta(&json!({}))});
     let Ok(raw) = conn
         .request_stateless("server/discover", &params, None, timeout)
         .await

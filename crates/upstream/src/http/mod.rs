@@ -42,6 +42,9 @@ pub struct HttpSpec {
     pub init_timeout: Duration,
     /// The largest JSON reply, and the largest single SSE event, accepted.
     pub max_body_bytes: usize,
+    /// Open a session with `initialize` (default). Off for a server that
+    /// speaks only 2026-07-28: no session, every request stateless.
+    pub handshake: bool,
 }
 
 impl HttpSpec {
@@ -53,6 +56,7 @@ impl HttpSpec {
             headers: Vec::new(),
             init_timeout: crate::DEFAULT_INIT_TIMEOUT,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            handshake: true,
         }
     }
 

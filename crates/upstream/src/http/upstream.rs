@@ -81,6 +81,16 @@ impl HttpUpstream {
             spec.max_body_bytes,
             downstream,
         ));
+        if !spec.handshake {
+            // Nothing to open: every request will be a stateless one.
+            return Ok(Self {
+                url: redacted_url(&spec.url),
+                conn,
+                initialize_result: to_raw(&json!({})),
+                version: switchboard_proto::version::MODERN.to_owned(),
+                deleted: AtomicBool::new(true),
+            });
+        }
         let params = to_raw(&json!({
             "protocolVersion": PROTOCOL_VERSION,
             "capabilities": capabilities,
