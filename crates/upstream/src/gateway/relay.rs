@@ -24,7 +24,14 @@ pub(crate) struct Relay {
     stale: Arc<AtomicBool>,
     /// Where resource updates go (to the sessions subscribed to them).
     bus: Option<Arc<dyn switchboard_runtime::EventBus>>,
+    /// Woken when a call starts being served.
+    arrived: tokio::sync::Notify,
 }
+
+/// How long a request the process sends while it serves no call (e.g.
+/// `roots/list` right after `initialize`, before the call it was started
+/// for is registered) waits for one to carry it.
+const WAIT_FOR_CALL: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// One client request a process is serving.
 #[derive(Debug)]
@@ -113,6 +120,7 @@ impl Relay {
             next: AtomicU64::new(0),
             stale,
             bus,
+            arrived: tokio::sync::Notify::new(),
         }
     }
 
@@ -130,7 +138,28 @@ impl Relay {
             missing: Mutex::new(None),
         });
         self.lock().push(call.clone());
+        self.arrived.notify_waiters();
         Serving { relay: self, call }
+    }
+
+    /// The call to carry a request of the process: as [`Relay::target`],
+    /// but if no call at all is in flight, the next one to start (within
+    /// [`WAIT_FOR_CALL`]) — a process is started for a call, and a warm one
+    /// is handed to the client whose call takes it.
+    async fn carrier(&self) -> Option<Arc<Call>> {
+        let deadline = tokio::time::Instant::now() + WAIT_FOR_CALL;
+        loop {
+            let arrived = self.arrived.notified();
+            tokio::pin!(arrived);
+            arrived.as_mut().enable();
+            if let Some(call) = self.target(None) {
+                return Some(call);
+            }
+            if !self.lock().is_empty() {
+                return None; // calls of several clients: whose is unknown
+            }
+            tokio::time::timeout_at(deadline, arrived).await.ok()?;
+        }
     }
 
     /// The call a message of the process belongs to: the one whose
@@ -214,7 +243,7 @@ impl Downstream for Relay {
         method: &str,
         params: Option<&RawValue>,
     ) -> Result<Box<RawValue>, RpcError> {
-        let Some(call) = self.target(None) else {
+        let Some(call) = self.carrier().await else {
             return Err(RpcError::new(
                 ErrorCode::INVALID_REQUEST,
                 "no single client's request is in progress to carry this request",
@@ -225,5 +254,53 @@ impl Downstream for Relay {
             .unwrap_or(Value::Null);
         let key = format!("upstream-{}", call.asked.fetch_add(1, Ordering::Relaxed));
         call.ask(&key, method, params).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use switchboard_proto::RequestId;
+    use switchboard_runtime::{CatalogBuilder, ClientPeer, RequestContextBuilder};
+
+    /// A client that answers every request with `{"answered": true}`.
+    struct Answering;
+
+    #[async_trait]
+    impl ClientPeer for Answering {
+        async fn notify(&self, _: &str, _: Value) {}
+        async fn request(&self, _: &str, _: &str, _: Value) -> Result<Box<RawValue>, PeerError> {
+            Ok(RawValue::from_string(json!({"answered": true}).to_string()).unwrap())
+        }
+    }
+
+    /// A request the process sends before any call is served waits for the
+    /// first call and goes to its client (paused time: no wall clock).
+    #[tokio::test(start_paused = true)]
+    async fn a_request_before_any_call_waits_for_one() {
+        let relay = Arc::new(Relay::new(Arc::default(), None));
+        let asking = {
+            let relay = relay.clone();
+            tokio::spawn(async move { relay.request("roots/list", None).await })
+        };
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        assert!(!asking.is_finished(), "it waits for a call");
+        let catalog = CatalogBuilder::new().build().unwrap();
+        let ctx = catalog.context(
+            RequestContextBuilder::new(Arc::new(Answering), RequestId::from_u64(1))
+                .client_capabilities(Some(json!({"roots": {}}))),
+        );
+        let _serving = relay.serve(&ctx);
+        let answer = asking
+            .await
+            .unwrap()
+            .expect("answered by the call's client");
+        assert_eq!(answer.get(), r#"{"answered":true}"#);
+
+        // With no call ever, it gives up after WAIT_FOR_CALL.
+        let idle = Relay::new(Arc::default(), None);
+        let e = idle.request("roots/list", None).await.unwrap_err();
+        assert!(e.message.contains("no single client"), "{}", e.message);
     }
 }

@@ -1,0 +1,155 @@
+//! Where an upstream process's own messages go. A `shared` process serving
+//! several clients at once: what it sends outside any progress token (a log
+//! line, a request to the client) cannot be attributed while calls of
+//! different clients are in flight on it, so it reaches none of them —
+//! never the wrong one. A `per_session` process asking its client something
+//! right after `initialize` (before the call it was started for is
+//! registered): the request waits for that call and reaches its client.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use switchboard_runtime::CatalogBuilder;
+use switchboard_testkit::{McpClient, Reply, TestServer};
+use switchboard_upstream::gateway::{PoolMode, StdioProvider, UpstreamConfig};
+
+const SCRIPT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../upstream/tests/fixtures/fixture_server.py"
+);
+
+fn shared_fixture() -> UpstreamConfig {
+    UpstreamConfig {
+        name: "up".into(),
+        command: "python3".into(),
+        args: vec![SCRIPT.into()],
+        mode: PoolMode::Shared,
+        processes: 1,
+        call_timeout_secs: 20,
+        ..UpstreamConfig::default()
+    }
+}
+
+async fn session(server: &TestServer) -> McpClient {
+    let mut c = McpClient::new(&server.url());
+    c.initialize(json!({})).await;
+    c.notify("notifications/initialized", json!({})).await;
+    c
+}
+
+/// The log lines among notifications.
+fn logs(notes: &[Value]) -> Vec<String> {
+    notes
+        .iter()
+        .filter(|n| n["method"] == "notifications/message")
+        .map(|n| n["params"]["data"].to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_process_never_routes_one_clients_messages_to_another() {
+    let provider = Arc::new(StdioProvider::new(shared_fixture()));
+    provider.probe().await.expect("upstream starts");
+    let server = TestServer::with(
+        switchboard_server::Config::default(),
+        CatalogBuilder::new().provider(provider),
+    )
+    .await;
+    let (a, b) = (session(&server).await, session(&server).await);
+
+    // Alone on the process, B's late log line reaches B.
+    let (r, notes) = b
+        .call(
+            "tools/call",
+            json!({"name": "up__log_later", "arguments": {"ms": 10, "tag": "alone"}}),
+        )
+        .await;
+    assert!(r["result"].is_object(), "{r}");
+    assert_eq!(logs(&notes), [r#""later alone""#], "{notes:?}");
+
+    // B's log line comes while A's call (newer) is in flight too: it must
+    // not reach A (it may reach B only if A's call had not started yet).
+    for round in 0..3 {
+        let tag = format!("b{round}");
+        let b_call = b.call(
+            "tools/call",
+            json!({"name": "up__log_later", "arguments": {"ms": 300, "tag": tag}}),
+        );
+        let a_call = async {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            a.call(
+                "tools/call",
+                json!({"name": "up__slow", "arguments": {"ms": 900, "steps": 1}}),
+            )
+            .await
+        };
+        let ((rb, _), (ra, a_notes)) = tokio::join!(b_call, a_call);
+        assert!(rb["result"].is_object(), "{rb}");
+        assert!(ra["result"].is_object(), "{ra}");
+        assert!(logs(&a_notes).is_empty(), "A got B's log line: {a_notes:?}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_sent_right_after_initialize_reaches_the_sessions_client() {
+    let config = UpstreamConfig {
+        name: "up".into(),
+        command: "python3".into(),
+        args: vec![SCRIPT.into(), "--roots-on-init".into()],
+        // One process: no warm process, so the session's process starts
+        // with its first call.
+        max_processes: 1,
+        call_timeout_secs: 20,
+        ..UpstreamConfig::default()
+    };
+    let provider = Arc::new(StdioProvider::new(config));
+    provider.probe().await.expect("upstream starts");
+    let server = TestServer::with(
+        switchboard_server::Config::default(),
+        CatalogBuilder::new().provider(provider),
+    )
+    .await;
+    let mut c = McpClient::new(&server.url());
+    c.initialize(json!({"roots": {}})).await;
+    c.notify("notifications/initialized", json!({})).await;
+    let Reply::Sse(mut s) = c
+        .request(
+            9,
+            "tools/call",
+            json!({"name": "up__init_roots", "arguments": {}}),
+        )
+        .await
+    else {
+        panic!("SSE expected: the upstream asks for roots first")
+    };
+    let req = loop {
+        if let Some(v) = s.next().await.expect("an event").json() {
+            break v;
+        }
+    };
+    assert_eq!(req["method"], "roots/list", "{req}");
+    let answer = json!({"jsonrpc": "2.0", "id": req["id"], "result": {"roots": [{"uri": "file:///work", "name": "work"}]}});
+    let status = c
+        .post()
+        .body(answer.to_string())
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 202);
+    let resp = loop {
+        if let Some(v) = s
+            .next()
+            .await
+            .expect("the response")
+            .json()
+            .filter(|v| v["id"] == 9)
+        {
+            break v;
+        }
+    };
+    let roots = &resp["result"]["structuredContent"]["value"]["roots"];
+    assert_eq!(roots[0]["uri"], "file:///work", "{resp}");
+    server.stop().await;
+}
