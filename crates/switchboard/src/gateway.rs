@@ -56,12 +56,20 @@ pub(crate) async fn build(config: &Config) -> Result<Built, String> {
                     Some(bus.clone()),
                     tenant_processes.clone(),
                 ));
-                let names = provider
-                    .probe()
-                    .await
-                    .map_err(|e| format!("upstream {:?} did not start: {e}", u.name))?;
-                tracing::info!(upstream = %u.name, tools = names.len(), "upstream ready");
-                claim(names, &format!("upstream {:?}", u.name))?;
+                // One upstream that cannot start does not keep the others
+                // from being served: it is left out of lists until a later
+                // list or call starts it (its failures count on its
+                // breaker, and /readyz names it).
+                match provider.probe().await {
+                    Ok(names) => {
+                        tracing::info!(upstream = %u.name, tools = names.len(), "upstream ready");
+                        claim(names, &format!("upstream {:?}", u.name))?;
+                    }
+                    Err(e) => tracing::error!(
+                        upstream = %u.name,
+                        "upstream did not start: {e}; serving without it until it does"
+                    ),
+                }
                 builder = builder.provider(provider.clone());
                 providers.push(provider);
             }

@@ -107,7 +107,10 @@ impl StdioProvider {
     /// collisions show at start-up), and keep one warm for the first
     /// session. Returns its tool names.
     pub async fn probe(&self) -> Result<Vec<String>, String> {
-        let proc = self.pool.start().await.map_err(|e| e.to_string())?;
+        let proc = self.pool.start().await.map_err(|e| {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+            e.to_string()
+        })?;
         let listed = self.refresh(&proc).await.map_err(|e| e.to_string());
         let listed = match (listed, self.config.protocol) {
             (Ok(()), UpstreamProtocol::Auto) => {
