@@ -55,7 +55,7 @@ async fn input_required_rounds_cross_nodes_sharing_a_key() {
     // Plain stateless calls are served by either node alike.
     for node in [&a, &b] {
         let r = call(
-            &client(&node),
+            &client(node),
             json!({"name": "echo", "arguments": {"message": "any node"}}),
         )
         .await;
