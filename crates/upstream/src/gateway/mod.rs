@@ -1,12 +1,16 @@
 //! The gateway side of upstreams: their configuration, and stdio upstreams
 //! as providers of tools in Switchboard's namespace.
 
+mod backoff;
 mod config;
 mod connection;
+mod limit;
 mod lists;
 mod pool;
 mod provider;
 mod relay;
+mod retry;
+mod tenants;
 
 pub use config::{PoolMode, UpstreamConfig, UpstreamKind};
 pub use pool::TenantProcesses;
