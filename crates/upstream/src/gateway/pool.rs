@@ -450,6 +450,21 @@ impl Pool {
         Ok(proc)
     }
 
+    /// Give the warm process's slot to a caller waiting for one (a warm
+    /// process filled while the caller started to wait).
+    pub(crate) async fn yield_warm(&self) {
+        if self.waiting() == 0 {
+            return;
+        }
+        let warm = match self.warm.try_lock() {
+            Ok(mut warm) => warm.take(),
+            Err(_) => None,
+        };
+        if let Some(p) = warm {
+            self.kill(&p).await;
+        }
+    }
+
     /// Keep one started process ready for the next new key, if a slot is
     /// free, nobody waits for one, and no backoff holds starts back.
     pub(crate) async fn fill_warm(&self) {

@@ -1,8 +1,8 @@
 //! The pool's supervisor: a task that looks at the processes every
 //! [`TICK`], counts the dead (an early death feeds the backoff; one up long
 //! enough ends a crash loop), restarts dead `shared` processes and refills
-//! the warm one — never sooner than the backoff allows. It ends with the
-//! pool.
+//! the warm one — never sooner than the backoff allows — or ends it when a
+//! caller waits for its slot. It ends with the pool.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,6 +44,9 @@ impl Pool {
             } else {
                 self.forget(&key, &proc);
             }
+        }
+        if warm {
+            self.yield_warm().await;
         }
         if !self.backoff.delay().is_zero() {
             return;
