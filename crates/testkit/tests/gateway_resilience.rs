@@ -301,6 +301,34 @@ async fn reads_are_retried_once_after_a_crash_and_tool_calls_never() {
     server.stop().await;
 }
 
+/// A list whose process dies under it is fetched again from a fresh one:
+/// without the retry the upstream's tools would be left out of the merged
+/// list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_is_retried_once_after_a_crash() {
+    let armed = temp_path("armed");
+    let mut up = fixture("up");
+    up.args.push("--flaky-list".into());
+    up.args.push(armed.to_string_lossy().into_owned());
+    let (server, p) = gateway(up).await;
+    let c = session(&server).await;
+    // The upstream says its tools changed: the next tools/list goes to it.
+    assert_eq!(value(&call(&c, "up__changed", json!({})).await), "sent");
+    std::fs::write(&armed, "armed").unwrap();
+    let before = p.health().restarts;
+    let (list, _) = c.call("tools/list", json!({})).await;
+    let names: Vec<&str> = list["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(names.contains(&"up__count"), "{list}");
+    assert_eq!(std::fs::read_to_string(&armed).unwrap(), "fired");
+    assert_eq!(p.health().restarts, before + 1, "{:?}", p.health());
+    server.stop().await;
+}
+
 async fn scrape(server: &TestServer) -> String {
     reqwest::get(format!("http://{}/metrics", server.addr))
         .await
