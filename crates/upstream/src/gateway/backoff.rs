@@ -1,7 +1,9 @@
 //! Restart backoff for an upstream whose processes keep failing: each start
 //! that fails, and each process that dies soon after it started, doubles the
 //! delay before the next start (from [`Backoff::BASE`] up to
-//! [`Backoff::CAP`]); a process that stays up [`Backoff::STABLE`] resets it.
+//! [`Backoff::CAP`]); a process started after the last failure that stays
+//! up [`Backoff::STABLE`] resets it (older processes say nothing about
+//! whether new ones can start).
 //! Time is [`tokio::time::Instant`], so tests run it on paused time.
 
 use std::sync::Mutex;
@@ -24,6 +26,8 @@ struct State {
     failures: u32,
     /// No start before this.
     not_before: Option<Instant>,
+    /// When the last failure was.
+    last: Option<Instant>,
 }
 
 impl Default for Backoff {
@@ -75,30 +79,37 @@ impl Backoff {
             .base
             .checked_mul(1u32 << doublings)
             .map_or(self.cap, |d| d.min(self.cap));
-        st.not_before = Some(Instant::now() + delay);
+        let now = Instant::now();
+        st.not_before = Some(now + delay);
+        st.last = Some(now);
         delay
     }
 
     /// A process that started at `started` died: a failure if it died
-    /// before `stable`, else the loop is over.
+    /// before `stable`, else (if it started after the last failure) the
+    /// loop is over.
     pub(crate) fn died(&self, started: Instant) {
         if started.elapsed() < self.stable {
             self.failed();
         } else {
-            self.reset();
+            self.reset_by(started);
         }
     }
 
     /// A process that started at `started` is still alive: once it has
-    /// been up `stable`, forget past failures.
+    /// been up `stable`, and if it started after the last failure, forget
+    /// past failures.
     pub(crate) fn alive(&self, started: Instant) {
-        if started.elapsed() >= self.stable && self.lock().failures > 0 {
-            self.reset();
+        if started.elapsed() >= self.stable {
+            self.reset_by(started);
         }
     }
 
-    fn reset(&self) {
-        *self.lock() = State::default();
+    fn reset_by(&self, started: Instant) {
+        let mut st = self.lock();
+        if st.last.is_some_and(|last| started >= last) {
+            *st = State::default();
+        }
     }
 }
 
@@ -166,6 +177,18 @@ mod tests {
         tokio::time::advance(Backoff::STABLE).await;
         b.died(started);
         assert_eq!((b.failures(), b.delay()), (0, Duration::ZERO));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_process_older_than_the_failures_does_not_end_the_loop() {
+        let b = Backoff::default();
+        let old = Instant::now();
+        tokio::time::advance(Backoff::STABLE).await;
+        b.failed();
+        b.alive(old);
+        b.died(old);
+        assert_eq!(b.failures(), 1, "new starts still fail");
+        assert_eq!(b.delay(), ms(100));
     }
 
     #[tokio::test(start_paused = true)]
