@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use switchboard_runtime::UpstreamObserver;
-use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore, TryAcquireError};
+use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore};
 
 use super::backoff::Backoff;
 use super::connection::{Connection, Starter};
@@ -25,7 +25,9 @@ use crate::UpstreamError;
 
 pub use super::tenants::TenantProcesses;
 
+mod start;
 mod supervise;
+mod warm;
 
 /// Whose process is being started: the tenant and its cap.
 #[derive(Debug, Clone, Copy)]
@@ -66,31 +68,6 @@ pub(crate) struct Counts {
     pub(crate) restarts: AtomicU64,
     /// Processes the pool ended itself.
     pub(crate) kills: AtomicU64,
-}
-
-/// One more process starting while it lives.
-struct Starting<'a>(&'a AtomicUsize);
-
-impl<'a> Starting<'a> {
-    fn new(n: &'a AtomicUsize) -> Self {
-        n.fetch_add(1, Ordering::Relaxed);
-        Self(n)
-    }
-}
-
-impl Drop for Starting<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// One more caller waiting for a slot while it lives.
-struct Waiting<'a>(&'a AtomicUsize);
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
 }
 
 /// The processes of one upstream, by key.
@@ -304,195 +281,5 @@ impl Pool {
     /// Callers waiting for a slot now.
     pub(crate) fn waiting(&self) -> usize {
         self.waiting.load(Ordering::Relaxed)
-    }
-
-    /// A warm process if one is ready and nobody waits ahead of us, else a
-    /// fresh one.
-    async fn take_or_start(
-        &self,
-        deadline: tokio::time::Instant,
-    ) -> Result<Arc<Proc>, UpstreamError> {
-        if self.waiting() == 0
-            && let Ok(mut warm) = self.warm.try_lock()
-            && let Some(p) = warm.take()
-        {
-            if p.upstream.is_alive() {
-                return Ok(p);
-            }
-            self.bury(&p);
-            self.warm_died.store(true, Ordering::Relaxed);
-        }
-        self.start_for(capabilities(), None, Some(deadline)).await
-    }
-
-    /// Start a process declaring every capability the gateway passes on.
-    pub(crate) async fn start(&self) -> Result<Arc<Proc>, UpstreamError> {
-        let deadline = tokio::time::Instant::now() + self.wait;
-        self.start_for(capabilities(), None, Some(deadline)).await
-    }
-
-    /// Start a process, waiting until `deadline` for a slot (a warm
-    /// process gives its slot up to a real caller) and for the backoff of
-    /// a crash loop.
-    async fn start_for(
-        &self,
-        capabilities: serde_json::Value,
-        owner: Option<Owner<'_>>,
-        deadline: Option<tokio::time::Instant>,
-    ) -> Result<Arc<Proc>, UpstreamError> {
-        let tenant = match owner {
-            None => None,
-            Some(o) => Some(self.tenants.take(o.tenant, o.max).ok_or_else(|| {
-                UpstreamError::Spawn(format!(
-                    "tenant {} may hold at most {} upstream processes",
-                    o.tenant,
-                    o.max.unwrap_or(0)
-                ))
-            })?),
-        };
-        self.backoff_within(deadline)?;
-        if self.slots.available_permits() == 0
-            && let Ok(mut warm) = self.warm.try_lock()
-            && let Some(w) = warm.take()
-        {
-            self.kill(&w).await;
-        }
-        let slot = self.acquire(deadline).await?;
-        // The backoff may have grown while we waited.
-        let delay = self.backoff_within(deadline)?;
-        if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
-        }
-        self.spawn(capabilities, slot, tenant).await
-    }
-
-    /// The backoff delay, or an error if it ends past `deadline`.
-    fn backoff_within(
-        &self,
-        deadline: Option<tokio::time::Instant>,
-    ) -> Result<Duration, UpstreamError> {
-        let delay = self.backoff.delay();
-        if deadline.is_some_and(|d| tokio::time::Instant::now() + delay > d) {
-            return Err(UpstreamError::Spawn(format!(
-                "upstream {} keeps failing to start ({} failures in a row): the next start is held back; retry in {} ms",
-                self.spec.name(),
-                self.backoff.failures(),
-                delay.as_millis().max(1)
-            )));
-        }
-        Ok(delay)
-    }
-
-    /// A process slot, in arrival order, by `deadline`.
-    async fn acquire(
-        &self,
-        deadline: Option<tokio::time::Instant>,
-    ) -> Result<OwnedSemaphorePermit, UpstreamError> {
-        let began = tokio::time::Instant::now();
-        let slot = match self.slots.clone().try_acquire_owned() {
-            Ok(slot) => Ok(slot),
-            Err(TryAcquireError::Closed) => Err(UpstreamError::Closed),
-            Err(TryAcquireError::NoPermits) => {
-                self.waiting.fetch_add(1, Ordering::Relaxed);
-                let _waiting = Waiting(&self.waiting);
-                let acquire = self.slots.clone().acquire_owned();
-                match deadline {
-                    None => acquire.await.map_err(|_| UpstreamError::Closed),
-                    Some(d) => match tokio::time::timeout_at(d, acquire).await {
-                        Ok(slot) => slot.map_err(|_| UpstreamError::Closed),
-                        Err(_) => Err(UpstreamError::Spawn(format!(
-                            "pool full: all {} processes of upstream {} are in use (waited {} ms); retry later",
-                            self.max,
-                            self.spec.name(),
-                            began.elapsed().as_millis()
-                        ))),
-                    },
-                }
-            }
-        };
-        if let Some(o) = self.observer.get() {
-            o.pool_waited(self.spec.name(), began.elapsed());
-        }
-        slot
-    }
-
-    /// Start a process in `slot`.
-    async fn spawn(
-        &self,
-        capabilities: serde_json::Value,
-        slot: OwnedSemaphorePermit,
-        tenant: Option<TenantSlot>,
-    ) -> Result<Arc<Proc>, UpstreamError> {
-        let _starting = Starting::new(&self.counts.starting);
-        let relay = Arc::new(Relay::new(self.stale.clone(), self.bus.clone()));
-        let upstream = match self
-            .spec
-            .start(capabilities, client_info(), relay.clone())
-            .await
-        {
-            Ok(u) => u,
-            Err(e) => {
-                let delay = self.backoff.failed();
-                tracing::warn!(upstream = %self.spec.name(), error = %e, next_start_in_ms = delay.as_millis() as u64, "upstream did not start");
-                return Err(e);
-            }
-        };
-        let proc = Arc::new(Proc {
-            upstream,
-            relay,
-            _slot: slot,
-            _tenant: tenant,
-            last_used: AtomicU64::new(0),
-            started: tokio::time::Instant::now(),
-            buried: AtomicBool::new(false),
-        });
-        proc.touch(self.base);
-        Ok(proc)
-    }
-
-    /// Give the warm process's slot to a caller waiting for one (a warm
-    /// process filled while the caller started to wait).
-    pub(crate) async fn yield_warm(&self) {
-        if self.waiting() == 0 {
-            return;
-        }
-        let warm = match self.warm.try_lock() {
-            Ok(mut warm) => warm.take(),
-            Err(_) => None,
-        };
-        if let Some(p) = warm {
-            self.kill(&p).await;
-        }
-    }
-
-    /// Keep one started process ready for the next new key, if a slot is
-    /// free, nobody waits for one, and no backoff holds starts back.
-    pub(crate) async fn fill_warm(&self) {
-        let Ok(mut warm) = self.warm.try_lock() else {
-            return;
-        };
-        if let Some(p) = warm.as_ref() {
-            if p.upstream.is_alive() {
-                return;
-            }
-            self.bury(p);
-            self.warm_died.store(true, Ordering::Relaxed);
-            *warm = None;
-        }
-        if self.waiting() > 0 || !self.backoff.delay().is_zero() {
-            return;
-        }
-        let Ok(slot) = self.slots.clone().try_acquire_owned() else {
-            return;
-        };
-        match self.spawn(capabilities(), slot, None).await {
-            Ok(p) => {
-                if self.warm_died.swap(false, Ordering::Relaxed) {
-                    self.counts.restarts.fetch_add(1, Ordering::Relaxed);
-                }
-                *warm = Some(p);
-            }
-            Err(e) => tracing::debug!(upstream = %self.spec.name(), error = %e, "no warm process"),
-        }
     }
 }
