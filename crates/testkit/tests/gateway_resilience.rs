@@ -13,7 +13,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use switchboard_runtime::{CatalogBuilder, Provider};
 use switchboard_server::{AnonymousMode, ApiKeyConfig, Config, TenantConfig};
-use switchboard_testkit::{McpClient, TestServer};
+use switchboard_testkit::{McpClient, ModernClient, TestServer};
 use switchboard_upstream::gateway::{PoolMode, StdioProvider, UpstreamConfig};
 
 fn fixture(name: &str) -> UpstreamConfig {
@@ -130,6 +130,50 @@ async fn a_full_pool_serves_its_waiters_in_arrival_order() {
         assert_eq!(p.waiting(), 2 - n);
         assert_eq!(c.delete().await, StatusCode::OK);
     }
+    server.stop().await;
+}
+
+/// With a warm process in play: a stateless caller (who may take a warm
+/// process) arriving after a waiting session does not get ahead of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stateless_caller_does_not_pass_a_waiting_session() {
+    let mut two = fixture("up");
+    two.max_processes = 2; // a warm process and one session
+    two.pool_wait_ms = 60_000;
+    let (server, p) = gateway(two).await;
+    let a = session(&server).await;
+    let b = session(&server).await;
+    // a takes the free slot, b the warm process's.
+    assert!(value(&call(&a, "up__pid", json!({})).await).is_u64());
+    assert!(value(&call(&b, "up__pid", json!({})).await).is_u64());
+    let served = Arc::new(Mutex::new(Vec::new()));
+    let c = Arc::new(session(&server).await);
+    let (cc, log) = (c.clone(), served.clone());
+    let waiting_session = tokio::spawn(async move {
+        let resp = call(&cc, "up__pid", json!({})).await;
+        log.lock().unwrap().push("session");
+        resp
+    });
+    until("the session queued", || p.waiting() == 1).await;
+    let log = served.clone();
+    let url = server.url();
+    let stateless = tokio::spawn(async move {
+        let m = ModernClient::new(&url);
+        let (resp, _) = m
+            .call("tools/call", json!({"name": "up__pid", "arguments": {}}))
+            .await;
+        log.lock().unwrap().push("stateless");
+        resp
+    });
+    until("the stateless caller queued", || p.waiting() == 2).await;
+    assert_eq!(a.delete().await, StatusCode::OK);
+    until("one was served", || !served.lock().unwrap().is_empty()).await;
+    assert_eq!(served.lock().unwrap()[0], "session");
+    assert!(value(&waiting_session.await.unwrap()).is_u64());
+    assert_eq!(b.delete().await, StatusCode::OK);
+    let resp = stateless.await.unwrap();
+    assert!(value(&resp).is_u64(), "{resp}");
+    assert_eq!(*served.lock().unwrap(), ["session", "stateless"]);
     server.stop().await;
 }
 
