@@ -355,7 +355,7 @@ fn starter(config: &UpstreamConfig) -> Starter {
             spec.handshake = config.protocol != UpstreamProtocol::Stateless;
             // No redirects: an upstream's own credentials stay with it.
             let client = reqwest::Client::builder()
-                .pool_max_idle_per_host(config.pool_size.unwrap_or(16))
+                .pool_max_idle_per_host(config.pool_size.unwrap_or(64))
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap_or_default();
