@@ -150,19 +150,24 @@ impl Relay {
     /// The call to carry a request of the process: as [`Relay::target`],
     /// but if no call at all is in flight, the next one to start (within
     /// [`WAIT_FOR_CALL`]) — a process is started for a call, and a warm one
-    /// is handed to the client whose call takes it.
+    /// is handed to the client whose call takes it. Such a request is not
+    /// part of that call, so only a session client, which can be sent
+    /// requests of its own, takes it: a stateless client's call must not
+    /// fail for a request it never caused.
     async fn carrier(&self) -> Option<Arc<Call>> {
         let deadline = tokio::time::Instant::now() + WAIT_FOR_CALL;
+        let mut waited = false;
         loop {
             let arrived = self.arrived.notified();
             tokio::pin!(arrived);
             arrived.as_mut().enable();
             if let Some(call) = self.target(None) {
-                return Some(call);
+                return (!waited || !call.ctx.is_stateless()).then_some(call);
             }
             if !self.lock().is_empty() {
                 return None; // calls of several clients: whose is unknown
             }
+            waited = true;
             tokio::time::timeout_at(deadline, arrived).await.ok()?;
         }
     }
@@ -302,6 +307,23 @@ mod tests {
             .unwrap()
             .expect("answered by the call's client");
         assert_eq!(answer.get(), r#"{"answered":true}"#);
+
+        // A stateless call does not take a request sent before it.
+        let relay = Arc::new(Relay::new(Arc::default(), None));
+        let asking = {
+            let relay = relay.clone();
+            tokio::spawn(async move { relay.request("roots/list", None).await })
+        };
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        let stateless = catalog.context(
+            RequestContextBuilder::new(Arc::new(Answering), RequestId::from_u64(2))
+                .stateless(true)
+                .client_capabilities(Some(json!({}))),
+        );
+        let serving = relay.serve(&stateless);
+        assert!(asking.await.unwrap().is_err(), "refused, not asked");
+        assert!(!serving.call.input_required() && serving.call.missing_capability().is_none());
+        drop(serving);
 
         // With no call ever, it gives up after WAIT_FOR_CALL.
         let idle = Relay::new(Arc::default(), None);
