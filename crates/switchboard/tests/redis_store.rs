@@ -100,3 +100,42 @@ async fn an_unreachable_redis_stops_the_start_with_a_clear_message() {
     );
     assert!(!stderr.contains("hunter2"), "{stderr}");
 }
+
+async fn ready_status(node: &Node) -> u16 {
+    let url = node.url.replace("/mcp", "/readyz");
+    reqwest::get(url).await.expect("readyz").status().as_u16()
+}
+
+#[tokio::test]
+async fn redis_down_means_503_and_not_ready_until_it_is_back() {
+    let Some(mut redis) = RedisProcess::start() else {
+        return;
+    };
+    let node = Node::start(&redis.url(), &support::unique_prefix("down"));
+    assert_eq!(ready_status(&node).await, 200);
+    let mut client = McpClient::new(&node.url);
+    client.initialize(json!({})).await;
+
+    redis.kill();
+    assert_eq!(ready_status(&node).await, 503);
+    match client.request(7, "tools/list", json!({})).await {
+        Reply::Other(status, _) => assert_eq!(status.as_u16(), 503),
+        _ => panic!("a request needing the store was served without it"),
+    }
+
+    let _back = RedisProcess::start_on(redis.port).expect("redis-server again on its port");
+    let mut ready = false;
+    for _ in 0..100 {
+        if ready_status(&node).await == 200 {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(ready, "/readyz did not recover after Redis came back");
+    // The new Redis is empty: a fresh session works.
+    let mut fresh = McpClient::new(&node.url);
+    fresh.initialize(json!({})).await;
+    let (listed, _) = fresh.call("tools/list", json!({})).await;
+    assert!(listed["result"]["tools"].is_array(), "{listed}");
+}
