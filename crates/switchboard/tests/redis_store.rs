@@ -139,3 +139,47 @@ async fn redis_down_means_503_and_not_ready_until_it_is_back() {
     let (listed, _) = fresh.call("tools/list", json!({})).await;
     assert!(listed["result"]["tools"].is_array(), "{listed}");
 }
+
+#[tokio::test]
+async fn a_stream_logged_on_one_node_is_replayed_by_another() {
+    let Some(redis) = RedisProcess::start() else {
+        return;
+    };
+    let prefix = support::unique_prefix("replay");
+    let (a, b) = (
+        Node::start(&redis.url(), &prefix),
+        Node::start(&redis.url(), &prefix),
+    );
+    let mut client = McpClient::new(&a.url);
+    client.initialize(json!({})).await;
+    let params = json!({"name": "test_tool_with_progress", "arguments": {}, "_meta": {"progressToken": "t"}});
+    let Reply::Sse(stream) = client.request(5, "tools/call", params).await else {
+        panic!("expected an SSE reply")
+    };
+    let logged: Vec<_> = stream
+        .collect()
+        .await
+        .into_iter()
+        .filter(|e| !e.data.is_empty())
+        .collect();
+    assert_eq!(
+        logged.len(),
+        4,
+        "three progress notifications and the response: {logged:?}"
+    );
+    let first = logged[0].id.clone().expect("event id");
+
+    client.url = b.url.clone();
+    let resp = client
+        .get()
+        .header("last-event-id", &first)
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(resp.status(), 200);
+    let replayed = switchboard_testkit::SseReader::new(resp).collect().await;
+    let ids: Vec<_> = replayed.iter().map(|e| e.id.clone()).collect();
+    let expected: Vec<_> = logged[1..].iter().map(|e| e.id.clone()).collect();
+    assert_eq!(ids, expected, "the rest of node a's stream, once, in order");
+    assert_eq!(replayed[2].json().expect("JSON")["id"], json!(5));
+}
