@@ -7,18 +7,24 @@
 #   ts    bench/peers/ts-echo    TypeScript SDK (npm @modelcontextprotocol/sdk)
 # Both serve stateful Streamable HTTP at http://127.0.0.1:PORT/mcp with one
 # tool, `echo` ({"message": string} -> one text content equal to the message).
+# And one gateway, for comparing Switchboard's gateway with (bench/gateway.sh):
+#   supergateway  bench/peers/supergateway  npm supergateway: any stdio MCP server
+#                 as stateful Streamable HTTP at http://127.0.0.1:PORT/mcp, one
+#                 child process per session
 #
 # Usage:
-#   bench/peers.sh build              build/install both (idempotent; reuses the work dir)
+#   bench/peers.sh build              build/install all three (idempotent; reuses the work dir)
 #   bench/peers.sh start rmcp PORT    start in the background, print its PID on stdout,
 #   bench/peers.sh start ts PORT        return once the port answers an MCP initialize
+#   bench/peers.sh start supergateway PORT -- CMD [ARG...]
+#                                     the same, serving the stdio server CMD ARG...
 #   bench/peers.sh stop PID           stop a peer started by `start`
 #   bench/peers.sh versions           print the pinned versions, one key=value a line
 #
 # Environment:
 #   BENCH_PEERS_DIR            work dir (default /tmp/switchboard-bench-peers)
-#   BENCH_PEERS_NODE           node binary for the ts peer (default: `node` on PATH if
-#                              it is >= 20, else the repo's .tools/node22)
+#   BENCH_PEERS_NODE           node binary for the ts peer and supergateway (default:
+#                              `node` on PATH if it is >= 20, else the repo's .tools/node22)
 #   BENCH_PEERS_START_TIMEOUT  seconds `start` waits for the initialize answer (default 30)
 #
 # Only stdout of `start` (the PID) and `versions` is meant to be parsed; all
@@ -35,6 +41,8 @@ START_TIMEOUT=${BENCH_PEERS_START_TIMEOUT:-30}
 RMCP_DIR=$DIR/rmcp-echo
 RMCP_BIN=$RMCP_DIR/target/release/rmcp-echo
 TS_DIR=$DIR/ts-echo
+SG_DIR=$DIR/supergateway
+SG_JS=$SG_DIR/node_modules/supergateway/dist/index.js
 
 log() { printf 'peers.sh: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -109,12 +117,38 @@ build_ts() {
   log "ts: installed @modelcontextprotocol/sdk $(sdk_version) (node $("$node" --version))"
 }
 
+# supergateway: same pattern as the ts peer (pinned package.json + lock, npm ci).
+build_sg() {
+  local node npm
+  node=$(node_bin)
+  npm=$(dirname "$node")/npm
+  [[ -x $npm ]] || npm=$(command -v npm) || die "npm not found"
+  sync_file "$SRC/supergateway/package.json" "$SG_DIR/package.json"
+  sync_file "$SRC/supergateway/package-lock.json" "$SG_DIR/package-lock.json"
+  sync_file "$SRC/supergateway/loopback.cjs" "$SG_DIR/loopback.cjs"
+  local stamp=$SG_DIR/node_modules/.peers-stamp
+  if [[ -f $stamp ]] && cmp -s "$SG_DIR/package-lock.json" "$stamp"; then
+    log "supergateway: node_modules up to date in $SG_DIR"
+    return
+  fi
+  log "supergateway: npm ci in $SG_DIR"
+  (cd "$SG_DIR" && PATH=$(dirname "$node"):$PATH "$npm" ci --no-audit --no-fund --loglevel=error >&2)
+  cp "$SG_DIR/package-lock.json" "$stamp"
+  log "supergateway: installed supergateway $(sg_version) (node $("$node" --version))"
+}
+
+sg_version() {
+  sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' \
+    "$SG_DIR/node_modules/supergateway/package.json" 2>/dev/null | head -n1
+}
+
 sdk_version() {
   sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' \
     "$TS_DIR/node_modules/@modelcontextprotocol/sdk/package.json" 2>/dev/null | head -n1
 }
 
 pinned_rmcp() { sed -n 's/^rmcp = { version = "=\([^"]*\)".*/\1/p' "$SRC/rmcp-echo/Cargo.toml"; }
+pinned_sg() { sed -n 's/^ *"supergateway": *"\([^"]*\)".*/\1/p' "$SRC/supergateway/package.json"; }
 pinned_sdk() { sed -n 's/^ *"@modelcontextprotocol\/sdk": *"\([^"]*\)".*/\1/p' "$SRC/ts-echo/package.json"; }
 
 # POST an MCP initialize to port $1; on success print the session id (may be
@@ -137,6 +171,7 @@ port_in_use() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 
 start_peer() {
   local kind=${1:-} port=${2:-}
+  shift 2
   [[ $port =~ ^[0-9]+$ ]] && ((port > 0 && port < 65536)) || die "start: PORT must be 1-65535"
   command -v curl >/dev/null || die "curl not found"
   port_in_use "$port" && die "start: $HOST:$port is already in use"
@@ -151,7 +186,20 @@ start_peer() {
       build_ts
       cmd=("$(node_bin)" "$TS_DIR/server.mjs" "$port")
       ;;
-    *) die "start: kind must be rmcp or ts" ;;
+    supergateway)
+      [[ ${1:-} == -- && $# -ge 2 ]] || die "start: supergateway PORT -- CMD [ARG...]"
+      shift
+      # The peer runs from $DIR, so a relative program path would not resolve.
+      [[ $1 == */* && $1 != /* && -e $1 ]] && set -- "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")" "${@:2}"
+      build_sg
+      # supergateway runs --stdio through a shell; quote each word. Stateful:
+      # one child per session (matching Switchboard's per_session mode), no
+      # per-message logging, and --require loopback.cjs binds 127.0.0.1 only.
+      cmd=("$(node_bin)" --require "$SG_DIR/loopback.cjs" "$SG_JS"
+        --stdio "$(printf '%q ' "$@")" --outputTransport streamableHttp --stateful
+        --port "$port" --streamableHttpPath /mcp --logLevel none)
+      ;;
+    *) die "start: kind must be rmcp, ts or supergateway" ;;
   esac
   # Detached from our stdout/stderr so a caller reading our output is not held open.
   (cd "$DIR" && exec "${cmd[@]}" </dev/null >"$logf" 2>&1) &
@@ -189,7 +237,7 @@ stop_peer() {
   # Refuse to signal anything that is not one of our peers.
   local cmdline
   cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)
-  [[ $cmdline == *"$RMCP_BIN"* || $cmdline == *"$TS_DIR/server.mjs"* ]] ||
+  [[ $cmdline == *"$RMCP_BIN"* || $cmdline == *"$TS_DIR/server.mjs"* || $cmdline == *"$SG_JS"* ]] ||
     die "stop: pid $pid is not a peer started from $DIR ($cmdline)"
   kill -TERM "$pid" 2>/dev/null || true
   local i
@@ -207,10 +255,12 @@ case ${1:-} in
     mkdir -p "$DIR"
     build_rmcp
     build_ts
+    build_sg
     ;;
   start)
-    [[ $# -eq 3 ]] || usage
-    start_peer "$2" "$3"
+    [[ $# -eq 3 || ($# -ge 5 && $2 == supergateway) ]] || usage
+    shift
+    start_peer "$@"
     ;;
   stop)
     [[ $# -eq 2 ]] || usage
@@ -219,6 +269,7 @@ case ${1:-} in
   versions)
     echo "rmcp=$(pinned_rmcp)"
     echo "modelcontextprotocol_sdk=$(pinned_sdk)"
+    echo "supergateway=$(pinned_sg)"
     echo "node=$("$(node_bin)" --version)"
     ;;
   *) usage ;;

@@ -33,7 +33,7 @@ pub use dispatch::{HandlerError, parse_params, tool_call_name};
 pub use error::ToolError;
 pub use events::{EventBus, LocalBus, ServerEvent};
 pub use prompt::{Prompt, PromptArgument, PromptResult};
-pub use provider::{Provider, ProviderHealth};
+pub use provider::{Provider, ProviderHealth, UpstreamObserver};
 pub use resource::{Resource, ResourceContents, ResourceTemplate};
 pub use tool::{Tool, ToolResult};
 pub use uri_template::template_matches;

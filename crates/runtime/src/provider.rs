@@ -2,6 +2,8 @@
 //! the gateway), merged into the catalog's namespace.
 
 use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -22,6 +24,30 @@ pub struct ProviderHealth {
     /// Of those, calls that failed for the upstream's reasons (timeouts,
     /// crashes, refusals while open) — not tool errors.
     pub failures: u64,
+    /// Processes (or connections) being started now.
+    pub starting: usize,
+    /// Of `processes` and a warm one, those serving no request now.
+    pub idle: usize,
+    /// Processes started in place of one that died, so far.
+    pub restarts: u64,
+    /// Processes the provider ended itself so far (a session ended, idle,
+    /// a warm process giving its slot up).
+    pub kills: u64,
+}
+
+/// Where a provider reports what it sees as it happens (latencies, waits,
+/// errors), for histograms; its counts and gauges are read from
+/// [`Provider::health`]. Labels stay bounded: the receiver maps `method`
+/// onto the known MCP methods and `reason` is one of a few fixed words.
+pub trait UpstreamObserver: Send + Sync + fmt::Debug {
+    /// A new session or principal waited `waited` for a process slot of
+    /// `upstream` (zero when one was free).
+    fn pool_waited(&self, upstream: &str, waited: Duration);
+
+    /// A request to `upstream` finished after `took`; `error` is why it
+    /// failed (`timeout`, `exited`, `unavailable`, `limited`,
+    /// `circuit_open`, `upstream`…), `None` if it did not.
+    fn request(&self, upstream: &str, method: &str, took: Duration, error: Option<&'static str>);
 }
 
 /// A source of tools outside the catalog. The catalog lists its tools after
@@ -97,6 +123,9 @@ pub trait Provider: Send + Sync + fmt::Debug {
 
     /// A session ended: let go of what it held (its upstream process).
     async fn session_ended(&self, _session: &str) {}
+
+    /// Report waits, latencies and errors to `observer` from now on.
+    fn observe(&self, _observer: Arc<dyn UpstreamObserver>) {}
 
     /// How it is doing.
     fn health(&self) -> ProviderHealth {

@@ -116,12 +116,16 @@ impl AppBuilder {
                 Sealer::new(&key)
             }
         };
+        let metrics = Metrics::new();
+        for provider in self.catalog.providers() {
+            provider.observe(Arc::new(metrics.upstream_sink()));
+        }
         App(Arc::new(Inner {
             hosts: HostPolicy::new(&c.allowed_hosts),
             sealer,
             admission: Admission::new(c.max_in_flight, c.max_queue),
             capacity: Capacity::default(),
-            metrics: Metrics::new(),
+            metrics,
             tenants,
             audit,
             limiter: self

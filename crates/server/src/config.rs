@@ -155,7 +155,7 @@ impl Default for Config {
             session_queue_ms: 2000,
             max_sessions_per_identity: 2048,
             max_streams_per_session: 8,
-            upstream_pool_size: 16,
+            upstream_pool_size: 64,
             store: StoreKind::Memory,
             redis_url: None,
             redis_prefix: "switchboard".to_owned(),

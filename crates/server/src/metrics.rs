@@ -1,7 +1,8 @@
 //! Prometheus metrics of the node: sessions, requests and their latency,
-//! admission, streams, the event log, and capacity. Label values come only
-//! from closed sets (methods we serve, tools in the catalog, fixed reasons),
-//! so a client cannot grow the number of series.
+//! admission, streams, the event log, capacity, and the upstreams. Label
+//! values come only from closed sets (methods we serve, tools in the catalog
+//! or listed by an upstream, configured tenants and upstreams, fixed
+//! reasons), so a client cannot grow the number of series.
 
 use std::sync::atomic::AtomicI64;
 use std::time::Duration;
@@ -63,6 +64,19 @@ struct UpstreamState {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct UpstreamMethod {
+    upstream: String,
+    method: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct UpstreamError {
+    upstream: String,
+    method: &'static str,
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Resource {
     resource: &'static str,
 }
@@ -99,9 +113,54 @@ pub(crate) struct Metrics {
     upstream_breaker: Family<UpstreamState, Gauge>,
     upstream_calls: Family<Upstream, Counter>,
     upstream_failures: Family<Upstream, Counter>,
-    /// Last seen call and failure totals of each upstream (counters move
-    /// by the difference).
-    upstream_seen: std::sync::Mutex<std::collections::HashMap<String, (u64, u64)>>,
+    upstream_starting: Family<Upstream, Gauge>,
+    upstream_idle: Family<Upstream, Gauge>,
+    upstream_restarts: Family<Upstream, Counter>,
+    upstream_kills: Family<Upstream, Counter>,
+    upstream_pool_wait: Family<Upstream, Histogram, fn() -> Histogram>,
+    upstream_latency: Family<UpstreamMethod, Histogram, fn() -> Histogram>,
+    upstream_errors: Family<UpstreamError, Counter>,
+    /// Last seen call, failure, restart and kill totals of each upstream
+    /// (counters move by the difference).
+    upstream_seen: std::sync::Mutex<std::collections::HashMap<String, [u64; 4]>>,
+}
+
+/// Where the providers report their waits, latencies and errors: the
+/// families' handles (a family is shared by its clones).
+#[derive(Debug, Clone)]
+pub(crate) struct UpstreamSink {
+    pool_wait: Family<Upstream, Histogram, fn() -> Histogram>,
+    latency: Family<UpstreamMethod, Histogram, fn() -> Histogram>,
+    errors: Family<UpstreamError, Counter>,
+}
+
+impl switchboard_runtime::UpstreamObserver for UpstreamSink {
+    fn pool_waited(&self, upstream: &str, waited: Duration) {
+        self.pool_wait
+            .get_or_create(&Upstream {
+                upstream: upstream.to_owned(),
+            })
+            .observe(waited.as_secs_f64());
+    }
+
+    fn request(&self, upstream: &str, method: &str, took: Duration, error: Option<&'static str>) {
+        let method = known_method(method);
+        self.latency
+            .get_or_create(&UpstreamMethod {
+                upstream: upstream.to_owned(),
+                method,
+            })
+            .observe(took.as_secs_f64());
+        if let Some(reason) = error {
+            self.errors
+                .get_or_create(&UpstreamError {
+                    upstream: upstream.to_owned(),
+                    method,
+                    reason,
+                })
+                .inc();
+        }
+    }
 }
 
 impl Metrics {
@@ -131,6 +190,13 @@ impl Metrics {
             upstream_breaker: Family::default(),
             upstream_calls: Family::default(),
             upstream_failures: Family::default(),
+            upstream_starting: Family::default(),
+            upstream_idle: Family::default(),
+            upstream_restarts: Family::default(),
+            upstream_kills: Family::default(),
+            upstream_pool_wait: Family::new_with_constructor(latency),
+            upstream_latency: Family::new_with_constructor(latency),
+            upstream_errors: Family::default(),
             upstream_seen: Default::default(),
         };
         let r = &mut m.registry;
@@ -245,6 +311,41 @@ impl Metrics {
             "Calls that failed for the upstream's reasons (timeouts, crashes, open breaker)",
             m.upstream_failures.clone(),
         );
+        r.register(
+            "upstream_processes_starting",
+            "Processes (or connections) of each upstream being started now",
+            m.upstream_starting.clone(),
+        );
+        r.register(
+            "upstream_processes_idle",
+            "Live processes of each upstream serving no request now (the warm one included)",
+            m.upstream_idle.clone(),
+        );
+        r.register(
+            "upstream_process_restarts",
+            "Processes of each upstream started in place of one that died",
+            m.upstream_restarts.clone(),
+        );
+        r.register(
+            "upstream_process_kills",
+            "Processes of each upstream Switchboard ended (session ended, idle, a warm one giving its slot up)",
+            m.upstream_kills.clone(),
+        );
+        r.register(
+            "upstream_pool_wait_seconds",
+            "Time new sessions waited for a process slot of each upstream",
+            m.upstream_pool_wait.clone(),
+        );
+        r.register(
+            "upstream_request_duration_seconds",
+            "Requests to each upstream by method (lists, reads, calls…; others as other), retries and limit waits included",
+            m.upstream_latency.clone(),
+        );
+        r.register(
+            "upstream_errors",
+            "Failed requests to each upstream by method and reason (timeout, exited, unavailable, limited, circuit_open, misbehaving, http, upstream, cancelled, other)",
+            m.upstream_errors.clone(),
+        );
         // Every rejection reason exists from the start, so rates and alerts
         // see a zero rather than no series.
         for reason in [
@@ -321,14 +422,35 @@ impl Metrics {
                     })
                     .set(i64::from(state == h.breaker));
             }
+            self.upstream_starting
+                .get_or_create(&label)
+                .set(h.starting as i64);
+            self.upstream_idle.get_or_create(&label).set(h.idle as i64);
             let last = seen.entry(upstream).or_default();
-            self.upstream_calls
-                .get_or_create(&label)
-                .inc_by(h.calls.saturating_sub(last.0));
-            self.upstream_failures
-                .get_or_create(&label)
-                .inc_by(h.failures.saturating_sub(last.1));
-            *last = (h.calls, h.failures);
+            let now = [h.calls, h.failures, h.restarts, h.kills];
+            for (family, (now, last)) in [
+                &self.upstream_calls,
+                &self.upstream_failures,
+                &self.upstream_restarts,
+                &self.upstream_kills,
+            ]
+            .into_iter()
+            .zip(now.iter().zip(last.iter()))
+            {
+                family
+                    .get_or_create(&label)
+                    .inc_by(now.saturating_sub(*last));
+            }
+            *last = now;
+        }
+    }
+
+    /// The sink providers report waits, latencies and errors to.
+    pub(crate) fn upstream_sink(&self) -> UpstreamSink {
+        UpstreamSink {
+            pool_wait: self.upstream_pool_wait.clone(),
+            latency: self.upstream_latency.clone(),
+            errors: self.upstream_errors.clone(),
         }
     }
 
@@ -408,23 +530,23 @@ pub(crate) fn outcome(
     }
 }
 
-/// The catalog tool a `tools/call` names, if the catalog has it (so the
-/// label set stays the catalog's).
-pub(crate) fn tool_of<'a>(
-    catalog: &'a switchboard_runtime::Catalog,
+/// The tool a `tools/call` names, if it exists — the catalog's own or one
+/// an upstream listed (so the label set stays the listed tools'), for
+/// metrics and the audit line. A name with JSON escapes is not looked up.
+pub(crate) fn tool_of<'p>(
+    catalog: &switchboard_runtime::Catalog,
     method: &str,
-    params: Option<&serde_json::value::RawValue>,
-) -> Option<&'a str> {
+    params: Option<&'p serde_json::value::RawValue>,
+) -> Option<&'p str> {
     #[derive(serde::Deserialize)]
     struct Name<'n> {
-        #[serde(borrow)]
-        name: std::borrow::Cow<'n, str>,
+        name: &'n str,
     }
     if method != switchboard_proto::methods::TOOLS_CALL {
         return None;
     }
-    let name: Name<'_> = serde_json::from_str(params?.get()).ok()?;
-    catalog.tool(&name.name).map(|t| t.name())
+    let name: Name<'p> = serde_json::from_str(params?.get()).ok()?;
+    catalog.knows_tool(name.name).then_some(name.name)
 }
 
 /// Methods are labelled from a closed set; anything else is `other`.

@@ -2,12 +2,13 @@
 //! its upstream processes outlives it (they run under `setpriv
 //! --pdeathsig KILL`, and in process groups of their own).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::json;
 use switchboard_testkit::McpClient;
+
+mod support;
+use support::Node;
 
 /// Pids whose parent is `parent`.
 fn children_of(parent: u32) -> Vec<u32> {
@@ -60,23 +61,8 @@ async fn no_upstream_process_outlives_a_killed_switchboard() {
         ),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn switchboard");
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut banner = String::new();
-    stdout.read_line(&mut banner).unwrap();
-    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-    let url = banner
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {banner:?}"))
-        .to_owned();
+    let mut node = Node::spawn(Some(&config), &[]);
+    let url = node.url.clone();
 
     // Two sessions, so two upstream processes besides the warm one.
     let mut sessions = Vec::new();
@@ -89,11 +75,11 @@ async fn no_upstream_process_outlives_a_killed_switchboard() {
         assert_eq!(r["result"]["structuredContent"]["value"], 1, "{r}");
         sessions.push(c);
     }
-    let upstreams = children_of(child.id());
+    let upstreams = children_of(node.child.id());
     assert!(upstreams.len() >= 2, "upstream processes: {upstreams:?}");
 
-    child.kill().unwrap(); // SIGKILL: no clean-up code of ours runs
-    child.wait().unwrap();
+    node.child.kill().unwrap(); // SIGKILL: no clean-up code of ours runs
+    node.child.wait().unwrap();
     let mut left = upstreams.clone();
     for _ in 0..100 {
         left.retain(|p| running(*p));

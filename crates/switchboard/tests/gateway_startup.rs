@@ -2,11 +2,11 @@
 //! can: the server starts, serves the working one's tools, and answers a
 //! call of the broken one with an error naming it.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-
 use serde_json::json;
 use switchboard_testkit::McpClient;
+
+mod support;
+use support::Node;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broken_upstream_does_not_keep_the_others_from_being_served() {
@@ -19,23 +19,8 @@ async fn a_broken_upstream_does_not_keep_the_others_from_being_served() {
          [[upstreams]]\nname = \"builtin\"\nkind = \"builtin\"\nprefix = \"\"\n",
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn switchboard");
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut banner = String::new();
-    stdout.read_line(&mut banner).unwrap();
-    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-    let url = banner
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("the server did not start: {banner:?}"))
-        .to_owned();
+    let node = Node::spawn(Some(&config), &[]);
+    let url = node.url.clone();
 
     let mut c = McpClient::new(&url);
     c.initialize(json!({})).await;
@@ -58,7 +43,6 @@ async fn a_broken_upstream_does_not_keep_the_others_from_being_served() {
     let message = r["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("broken"), "{r}");
 
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(node);
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -30,10 +30,7 @@ enum Reply {
 /// The peer of one stateless request.
 #[derive(Debug)]
 pub(crate) struct ModernPeer {
-    /// Answers gathered so far (earlier rounds and this retry), by key.
-    responses: Map<String, Value>,
-    /// Input requests made this round that have no answer yet, by key.
-    missing: Mutex<Map<String, Value>>,
+    rounds: Rounds,
     can_stream: bool,
     buffer: usize,
     reply: Mutex<Reply>,
@@ -47,8 +44,7 @@ impl ModernPeer {
         decision: oneshot::Sender<Decision>,
     ) -> Self {
         Self {
-            responses,
-            missing: Mutex::default(),
+            rounds: Rounds::new(responses),
             can_stream,
             buffer,
             reply: Mutex::new(Reply::Pending(decision)),
@@ -80,8 +76,7 @@ impl ModernPeer {
 
     /// The input requests still unanswered, and everything answered so far.
     pub(crate) fn take_rounds(&self) -> (Map<String, Value>, Map<String, Value>) {
-        let missing = std::mem::take(&mut *self.missing.lock().unwrap_or_else(|e| e.into_inner()));
-        (missing, self.responses.clone())
+        self.rounds.take()
     }
 
     /// Deliver the final answer (JSON, or the last event of the stream).
@@ -123,6 +118,37 @@ impl ClientPeer for ModernPeer {
         method: &str,
         params: Value,
     ) -> Result<Box<RawValue>, PeerError> {
+        self.rounds.answer(key, method, params)
+    }
+}
+
+/// An input response must have the shape of its request's result.
+/// The input rounds of one stateless request: the answers gathered so far
+/// (earlier rounds and this retry) and the requests still unanswered, by
+/// input key.
+#[derive(Debug)]
+pub(crate) struct Rounds {
+    responses: Map<String, Value>,
+    missing: Mutex<Map<String, Value>>,
+}
+
+impl Rounds {
+    pub(crate) fn new(responses: Map<String, Value>) -> Self {
+        Self {
+            responses,
+            missing: Mutex::default(),
+        }
+    }
+
+    /// The answer to the handler's request `key`, if the client gave one
+    /// (checked against `method`); else it is recorded as missing and the
+    /// handler learns the client answers with a retry.
+    pub(crate) fn answer(
+        &self,
+        key: &str,
+        method: &str,
+        params: Value,
+    ) -> Result<Box<RawValue>, PeerError> {
         if let Some(answer) = self.responses.get(key) {
             check_answer(key, method, answer)?;
             return RawValue::from_string(answer.to_string()).map_err(|_| PeerError::Closed);
@@ -133,10 +159,16 @@ impl ClientPeer for ModernPeer {
             .insert(key.to_owned(), json!({"method": method, "params": params}));
         Err(PeerError::InputRequired(key.to_owned()))
     }
+
+    /// The missing input requests (taken) and the answers so far, for an
+    /// `input_required` result and its sealed state.
+    pub(crate) fn take(&self) -> (Map<String, Value>, Map<String, Value>) {
+        let missing = std::mem::take(&mut *self.missing.lock().unwrap_or_else(|e| e.into_inner()));
+        (missing, self.responses.clone())
+    }
 }
 
-/// An input response must have the shape of its request's result.
-pub(crate) fn check_answer(key: &str, method: &str, answer: &Value) -> Result<(), PeerError> {
+fn check_answer(key: &str, method: &str, answer: &Value) -> Result<(), PeerError> {
     use switchboard_proto::methods::{ELICITATION_CREATE, ROOTS_LIST, SAMPLING_CREATE_MESSAGE};
     let ok = match method {
         ELICITATION_CREATE => answer

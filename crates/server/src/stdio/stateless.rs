@@ -5,10 +5,10 @@
 //! in front of this process can so pass a stateless client's requests
 //! through unchanged.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde_json::value::RawValue;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use switchboard_proto::version::MODERN;
 use switchboard_proto::{RequestId, error_json, notification_json, response_json};
 use switchboard_runtime::{
@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::{Client, lock};
 use crate::error::TransportError;
 use crate::modern::meta::{self, Meta, PROTOCOL_VERSION};
-use crate::modern::peer::check_answer;
+use crate::modern::peer::Rounds;
 use crate::modern::result::{DISCOVER, Shape};
 use crate::modern::seal::{RequestState, Sealer};
 use crate::modern::{REMOVED, modern_error, target_of};
@@ -109,8 +109,7 @@ async fn run(
         Ok(responses) => {
             let peer = Arc::new(Peer {
                 client: client.clone(),
-                responses,
-                missing: Mutex::default(),
+                rounds: Rounds::new(responses),
             });
             let builder =
                 RequestContextBuilder::new(peer.clone() as Arc<dyn ClientPeer>, id.clone())
@@ -174,12 +173,12 @@ fn answer(
     match outcome {
         Ok(v) => ok(shape.complete(method, v)),
         Err(HandlerError::InputRequired) => {
-            let missing = std::mem::take(&mut *lock(&peer.missing));
+            let (missing, responses) = peer.rounds.take();
             let state = RequestState {
                 method: method.to_owned(),
                 target: target.to_owned(),
                 principal: PRINCIPAL.to_owned(),
-                responses: peer.responses.clone(),
+                responses,
                 expires_ms: now_ms() + STATE_TTL_MS,
             };
             ok(shape.input_required(missing, client.sealer.seal(&state)))
@@ -199,8 +198,7 @@ fn answer(
 #[derive(Debug)]
 struct Peer {
     client: Arc<Client>,
-    responses: Map<String, Value>,
-    missing: Mutex<Map<String, Value>>,
+    rounds: Rounds,
 }
 
 #[async_trait]
@@ -215,11 +213,6 @@ impl ClientPeer for Peer {
         method: &str,
         params: Value,
     ) -> Result<Box<RawValue>, PeerError> {
-        if let Some(answer) = self.responses.get(key) {
-            check_answer(key, method, answer)?;
-            return RawValue::from_string(answer.to_string()).map_err(|_| PeerError::Closed);
-        }
-        lock(&self.missing).insert(key.to_owned(), json!({"method": method, "params": params}));
-        Err(PeerError::InputRequired(key.to_owned()))
+        self.rounds.answer(key, method, params)
     }
 }

@@ -94,6 +94,16 @@ pub struct UpstreamConfig {
     pub breaker_failures: u32,
     /// Seconds the breaker stays open before a probe. Default 10.
     pub breaker_cool_down_secs: u64,
+    /// Requests in flight to this upstream at most, across every session
+    /// and tenant (0: no limit). Beyond it requests wait in a queue fair
+    /// across tenants and sessions, up to `pool_wait_ms`. Default 0.
+    pub max_concurrency: usize,
+    /// Requests per second this upstream is sent at most, sustained (0:
+    /// no rate limit), for upstreams wrapping a rate-limited API. Default 0.
+    pub rate_per_sec: f64,
+    /// Requests sent at once before `rate_per_sec` holds (with a rate).
+    /// Default 1.
+    pub burst: u32,
 }
 
 impl Default for UpstreamConfig {
@@ -119,6 +129,9 @@ impl Default for UpstreamConfig {
             max_line_bytes: crate::DEFAULT_MAX_LINE_BYTES,
             breaker_failures: 5,
             breaker_cool_down_secs: 10,
+            max_concurrency: 0,
+            rate_per_sec: 0.0,
+            burst: 1,
         }
     }
 }
@@ -159,7 +172,77 @@ impl UpstreamConfig {
                 "processes".into(),
                 "processes and max_processes must be greater than 0".into(),
             )),
+            _ if !(self.rate_per_sec.is_finite() && self.rate_per_sec >= 0.0) => Err((
+                "rate_per_sec".into(),
+                "use a number of requests per second, 0 for no rate limit".into(),
+            )),
+            _ if self.rate_per_sec > 0.0 && self.burst == 0 => Err((
+                "burst".into(),
+                "with a rate_per_sec, burst must be at least 1".into(),
+            )),
             _ => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stdio() -> UpstreamConfig {
+        UpstreamConfig {
+            name: "up".into(),
+            command: "server".into(),
+            ..UpstreamConfig::default()
+        }
+    }
+
+    #[test]
+    fn limits_are_off_by_default_and_checked_when_set() {
+        let c = stdio();
+        assert_eq!((c.max_concurrency, c.rate_per_sec, c.burst), (0, 0.0, 1));
+        assert!(c.validate().is_ok());
+        let ok = UpstreamConfig {
+            max_concurrency: 4,
+            rate_per_sec: 2.5,
+            burst: 5,
+            ..stdio()
+        };
+        assert!(ok.validate().is_ok());
+        for (bad, field) in [
+            (
+                UpstreamConfig {
+                    rate_per_sec: -1.0,
+                    ..stdio()
+                },
+                "rate_per_sec",
+            ),
+            (
+                UpstreamConfig {
+                    rate_per_sec: f64::NAN,
+                    ..stdio()
+                },
+                "rate_per_sec",
+            ),
+            (
+                UpstreamConfig {
+                    rate_per_sec: 1.0,
+                    burst: 0,
+                    ..stdio()
+                },
+                "burst",
+            ),
+        ] {
+            assert_eq!(bad.validate().unwrap_err().0, field);
+        }
+    }
+
+    #[test]
+    fn the_new_keys_deserialize() {
+        let c: UpstreamConfig = serde_json::from_value(serde_json::json!({
+            "name": "up", "command": "x", "max_concurrency": 2, "rate_per_sec": 0.5, "burst": 3
+        }))
+        .unwrap();
+        assert_eq!((c.max_concurrency, c.rate_per_sec, c.burst), (2, 0.5, 3));
     }
 }

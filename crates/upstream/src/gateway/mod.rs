@@ -1,13 +1,17 @@
 //! The gateway side of upstreams: their configuration, and stdio upstreams
 //! as providers of tools in Switchboard's namespace.
 
+mod backoff;
 mod config;
 mod connection;
+mod limit;
 mod lists;
 mod pool;
 mod provider;
 mod relay;
+mod retry;
 mod stateless;
+mod tenants;
 
 pub use config::{PoolMode, UpstreamConfig, UpstreamKind, UpstreamProtocol};
 pub use pool::TenantProcesses;

@@ -2,68 +2,32 @@
 //! stateless principal, or a shared slot), at most `max_processes`, started
 //! once however many calls race for them, replaced when they die, and one
 //! kept warm so a new session does not wait for a cold start.
+//!
+//! Callers waiting for a slot are served in arrival order (the slots are a
+//! FIFO semaphore, and the warm process is not handed out past a waiter);
+//! one that would wait past `pool_wait_ms` gets an error saying the pool is
+//! full. Starts of an upstream in a crash loop wait out its [`Backoff`].
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use switchboard_runtime::UpstreamObserver;
 use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore};
 
+use super::backoff::Backoff;
 use super::connection::{Connection, Starter};
 use super::relay::Relay;
+use super::tenants::TenantSlot;
 use crate::UpstreamError;
 
-/// Upstream processes per tenant, across every upstream (shared by all
-/// providers of one server), for tenants' `max_upstream_processes`.
-#[derive(Debug, Clone, Default)]
-pub struct TenantProcesses(Arc<Mutex<HashMap<String, usize>>>);
+pub use super::tenants::TenantProcesses;
 
-impl TenantProcesses {
-    /// Processes `tenant` holds now.
-    pub fn count(&self, tenant: &str) -> usize {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(tenant)
-            .copied()
-            .unwrap_or(0)
-    }
-
-    /// Count one more for `tenant` unless it is at `max`.
-    fn take(&self, tenant: &str, max: Option<usize>) -> Option<TenantSlot> {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let n = map.entry(tenant.to_owned()).or_insert(0);
-        if max.is_some_and(|m| *n >= m) {
-            return None;
-        }
-        *n += 1;
-        Some(TenantSlot {
-            counts: self.clone(),
-            tenant: tenant.to_owned(),
-        })
-    }
-}
-
-/// One process counted against a tenant, given back on drop.
-#[derive(Debug)]
-struct TenantSlot {
-    counts: TenantProcesses,
-    tenant: String,
-}
-
-impl Drop for TenantSlot {
-    fn drop(&mut self) {
-        let mut map = self.counts.0.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(n) = map.get_mut(&self.tenant) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                map.remove(&self.tenant);
-            }
-        }
-    }
-}
+mod start;
+mod supervise;
+mod warm;
 
 /// Whose process is being started: the tenant and its cap.
 #[derive(Debug, Clone, Copy)]
@@ -80,6 +44,10 @@ pub(crate) struct Proc {
     _slot: OwnedSemaphorePermit,
     _tenant: Option<TenantSlot>,
     last_used: AtomicU64,
+    /// When it finished starting (tokio time, for the backoff).
+    started: tokio::time::Instant,
+    /// Its death has been counted.
+    buried: AtomicBool,
 }
 
 impl Proc {
@@ -91,11 +59,23 @@ impl Proc {
 
 type Cell = Arc<OnceCell<Arc<Proc>>>;
 
+/// Counts for metrics.
+#[derive(Debug, Default)]
+pub(crate) struct Counts {
+    /// Processes being started now.
+    pub(crate) starting: AtomicUsize,
+    /// Processes started in place of one that died.
+    pub(crate) restarts: AtomicU64,
+    /// Processes the pool ended itself.
+    pub(crate) kills: AtomicU64,
+}
+
 /// The processes of one upstream, by key.
 #[derive(Debug)]
 pub(crate) struct Pool {
     spec: Starter,
     slots: Arc<Semaphore>,
+    max: usize,
     wait: Duration,
     procs: Mutex<HashMap<String, Cell>>,
     warm: tokio::sync::Mutex<Option<Arc<Proc>>>,
@@ -104,6 +84,17 @@ pub(crate) struct Pool {
     stale: Arc<std::sync::atomic::AtomicBool>,
     bus: Option<Arc<dyn switchboard_runtime::EventBus>>,
     tenants: TenantProcesses,
+    backoff: Backoff,
+    /// Keys whose process died; their next start is a restart.
+    died: Mutex<HashSet<String>>,
+    /// The warm process died; the next one is a restart.
+    warm_died: AtomicBool,
+    /// Callers waiting for a slot now.
+    waiting: AtomicUsize,
+    pub(crate) counts: Counts,
+    pub(crate) observer: OnceLock<Arc<dyn UpstreamObserver>>,
+    /// The supervisor runs.
+    supervised: AtomicBool,
 }
 
 /// The client capabilities Switchboard declares to its upstreams: all it can
@@ -115,6 +106,9 @@ pub(crate) fn capabilities() -> serde_json::Value {
 fn client_info() -> serde_json::Value {
     json!({"name": "switchboard", "version": env!("CARGO_PKG_VERSION")})
 }
+
+/// Most keys remembered as having a dead process.
+const MAX_DIED: usize = 10_000;
 
 impl Pool {
     pub(crate) fn new(
@@ -131,15 +125,27 @@ impl Pool {
             tenants,
             spec,
             slots: Arc::new(Semaphore::new(max_processes)),
+            max: max_processes,
             wait,
             procs: Mutex::default(),
             warm: tokio::sync::Mutex::default(),
             base: Instant::now(),
+            backoff: Backoff::default(),
+            died: Mutex::default(),
+            warm_died: AtomicBool::new(false),
+            waiting: AtomicUsize::new(0),
+            counts: Counts::default(),
+            observer: OnceLock::new(),
+            supervised: AtomicBool::new(false),
         }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Cell>> {
         self.procs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn died_keys(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.died.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The process of `key`, started if it has none (or its last one died).
@@ -151,20 +157,25 @@ impl Pool {
         capabilities: Option<serde_json::Value>,
         owner: Owner<'_>,
     ) -> Result<Arc<Proc>, UpstreamError> {
+        let deadline = tokio::time::Instant::now() + self.wait;
         for _ in 0..2 {
             let cell = self.lock().entry(key.to_owned()).or_default().clone();
             let caps = capabilities.clone();
             let proc = cell
                 .get_or_try_init(|| async move {
-                    match caps {
+                    let proc = match caps {
                         // A warm process is nobody's: only for uncapped tenants.
-                        None if owner.max.is_none() => self.take_or_start().await,
+                        None if owner.max.is_none() => self.take_or_start(deadline).await,
                         None => {
-                            self.start_for(super::pool::capabilities(), Some(owner))
+                            self.start_for(self::capabilities(), Some(owner), Some(deadline))
                                 .await
                         }
-                        Some(c) => self.start_for(c, Some(owner)).await,
+                        Some(c) => self.start_for(c, Some(owner), Some(deadline)).await,
+                    }?;
+                    if self.died_keys().remove(key) {
+                        self.counts.restarts.fetch_add(1, Ordering::Relaxed);
                     }
+                    Ok::<_, UpstreamError>(proc)
                 })
                 .await?
                 .clone();
@@ -177,7 +188,8 @@ impl Pool {
         Err(UpstreamError::Closed)
     }
 
-    /// Drop `key`'s process if it is still `proc` (it died).
+    /// `key`'s process `proc` died: count it (once), feed the backoff, and
+    /// drop it if it is still `key`'s, so the next call starts a new one.
     pub(crate) fn forget(&self, key: &str, proc: &Arc<Proc>) {
         let mut map = self.lock();
         if map
@@ -186,14 +198,38 @@ impl Pool {
             .is_some_and(|p| Arc::ptr_eq(p, proc))
         {
             map.remove(key);
+            drop(map);
+            let mut died = self.died_keys();
+            if died.len() >= MAX_DIED {
+                died.clear();
+            }
+            died.insert(key.to_owned());
         }
+        self.bury(proc);
+    }
+
+    /// Count `proc`'s death once: an early death is a crash-loop failure.
+    fn bury(&self, proc: &Proc) {
+        if !proc.buried.swap(true, Ordering::Relaxed) {
+            self.backoff.died(proc.started);
+        }
+    }
+
+    /// End `proc` on purpose (it is not a death).
+    async fn kill(&self, proc: &Proc) {
+        proc.buried.store(true, Ordering::Relaxed);
+        if proc.upstream.is_alive() {
+            self.counts.kills.fetch_add(1, Ordering::Relaxed);
+        }
+        proc.upstream.kill().await;
     }
 
     /// End `key`'s process (its session ended).
     pub(crate) async fn end(&self, key: &str) {
         let cell = self.lock().remove(key);
+        self.died_keys().remove(key);
         if let Some(proc) = cell.and_then(|c| c.get().cloned()) {
-            proc.upstream.kill().await;
+            self.kill(&proc).await;
         }
     }
 
@@ -217,7 +253,7 @@ impl Pool {
         idle_keys.len()
     }
 
-    /// How many processes run (warm one included).
+    /// How many processes run (the warm one not included).
     pub(crate) fn running(&self) -> usize {
         self.lock()
             .values()
@@ -225,78 +261,25 @@ impl Pool {
             .count()
     }
 
-    /// A warm process if one is ready, else a fresh one.
-    async fn take_or_start(&self) -> Result<Arc<Proc>, UpstreamError> {
-        let warm = self.warm.lock().await.take();
-        if let Some(p) = warm.filter(|p| p.upstream.is_alive()) {
-            return Ok(p);
-        }
-        self.start().await
+    /// Live processes serving no request now, the warm one included.
+    pub(crate) fn idle(&self) -> usize {
+        let idle = self
+            .lock()
+            .values()
+            .filter(|c| {
+                c.get()
+                    .is_some_and(|p| p.upstream.is_alive() && !p.relay.busy())
+            })
+            .count();
+        let warm = self
+            .warm
+            .try_lock()
+            .is_ok_and(|w| w.as_ref().is_some_and(|p| p.upstream.is_alive()));
+        idle + usize::from(warm)
     }
 
-    /// Start a process declaring every capability the gateway passes on.
-    pub(crate) async fn start(&self) -> Result<Arc<Proc>, UpstreamError> {
-        self.start_for(capabilities(), None).await
-    }
-
-    /// Start a process, waiting up to the pool's deadline for a slot (a
-    /// warm process gives its slot up to a real caller).
-    pub(crate) async fn start_for(
-        &self,
-        capabilities: serde_json::Value,
-        owner: Option<Owner<'_>>,
-    ) -> Result<Arc<Proc>, UpstreamError> {
-        let tenant = match owner {
-            None => None,
-            Some(o) => Some(self.tenants.take(o.tenant, o.max).ok_or_else(|| {
-                UpstreamError::Spawn(format!(
-                    "tenant {} may hold at most {} upstream processes",
-                    o.tenant,
-                    o.max.unwrap_or(0)
-                ))
-            })?),
-        };
-        if self.slots.available_permits() == 0
-            && let Ok(mut warm) = self.warm.try_lock()
-            && let Some(w) = warm.take()
-        {
-            w.upstream.kill().await;
-        }
-        let slot = tokio::time::timeout(self.wait, self.slots.clone().acquire_owned())
-            .await
-            .map_err(|_| {
-                UpstreamError::Spawn(format!(
-                    "all processes of upstream {} are in use (waited {} ms)",
-                    self.spec.name(),
-                    self.wait.as_millis()
-                ))
-            })?
-            .map_err(|_| UpstreamError::Closed)?;
-        let relay = Arc::new(Relay::new(self.stale.clone(), self.bus.clone()));
-        let upstream = self
-            .spec
-            .start(capabilities, client_info(), relay.clone())
-            .await?;
-        let proc = Arc::new(Proc {
-            upstream,
-            relay,
-            _slot: slot,
-            _tenant: tenant,
-            last_used: AtomicU64::new(0),
-        });
-        proc.touch(self.base);
-        Ok(proc)
-    }
-
-    /// Keep one started process ready for the next new key.
-    pub(crate) async fn fill_warm(&self) {
-        let mut warm = self.warm.lock().await;
-        if warm.as_ref().is_some_and(|p| p.upstream.is_alive()) {
-            return;
-        }
-        match self.start().await {
-            Ok(p) => *warm = Some(p),
-            Err(e) => tracing::debug!(upstream = %self.spec.name(), error = %e, "no warm process"),
-        }
+    /// Callers waiting for a slot now.
+    pub(crate) fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
     }
 }

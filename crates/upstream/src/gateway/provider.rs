@@ -20,6 +20,8 @@ use super::pool::{Owner, Pool, Proc, TenantProcesses};
 use super::stateless;
 use crate::{HttpSpec, StdioSpec, UpstreamError};
 
+mod guarded;
+
 /// The list methods an upstream is asked for.
 const LISTS: [&str; 4] = [
     "tools/list",
@@ -34,7 +36,9 @@ const LISTS: [&str; 4] = [
 pub struct StdioProvider {
     config: UpstreamConfig,
     prefix: String,
-    pool: Pool,
+    pool: Arc<Pool>,
+    /// Its concurrency cap and rate (`guarded.rs`).
+    limits: super::limit::Limits,
     lists: Lists,
     /// Set when the upstream says a list changed.
     stale: Arc<AtomicBool>,
@@ -84,14 +88,15 @@ impl StdioProvider {
         let stale = Arc::new(AtomicBool::new(false));
         Self {
             prefix: config.prefix(),
-            pool: Pool::new(
+            pool: Arc::new(Pool::new(
                 spec,
                 max,
                 Duration::from_millis(config.pool_wait_ms),
                 stale.clone(),
                 bus,
                 tenants,
-            ),
+            )),
+            limits: super::limit::Limits::new(&config),
             breaker,
             config,
             lists: Lists::default(),
@@ -107,6 +112,14 @@ impl StdioProvider {
     /// collisions show at start-up), and keep one warm for the first
     /// session. Returns its tool names.
     pub async fn probe(&self) -> Result<Vec<String>, String> {
+        let probed = self.probe_once().await;
+        // Supervised even when the probe failed: a shared upstream that was
+        // down at start-up is restarted (with back-off) once it can be.
+        self.supervise();
+        probed
+    }
+
+    async fn probe_once(&self) -> Result<Vec<String>, String> {
         let proc = self.pool.start().await.map_err(|e| {
             self.failures.fetch_add(1, Ordering::Relaxed);
             e.to_string()
@@ -287,6 +300,7 @@ impl StdioProvider {
 
     fn error(&self, e: UpstreamError) -> HandlerError {
         let name = &self.config.name;
+        let reason = super::retry::reason(&e);
         let e = match e {
             UpstreamError::Rpc(e) => e,
             UpstreamError::Timeout => RpcError::new(
@@ -301,7 +315,10 @@ impl StdioProvider {
             )),
             other => RpcError::new(ErrorCode::SERVER_BUSY, format!("upstream {name}: {other}")),
         };
-        e.into()
+        match reason {
+            Some(reason) => super::retry::tag(e, name, reason).into(),
+            None => e.into(),
+        }
     }
 
     /// The input schema of the tool a `tools/call` names (its upstream
@@ -338,7 +355,7 @@ fn starter(config: &UpstreamConfig) -> Starter {
             spec.handshake = config.protocol != UpstreamProtocol::Stateless;
             // No redirects: an upstream's own credentials stay with it.
             let client = reqwest::Client::builder()
-                .pool_max_idle_per_host(config.pool_size.unwrap_or(16))
+                .pool_max_idle_per_host(config.pool_size.unwrap_or(64))
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap_or_default();
@@ -447,16 +464,7 @@ impl Provider for StdioProvider {
         if let Some(items) = self.lists.cached(method) {
             return Ok(items.as_ref().clone());
         }
-        let proc = self
-            .pool
-            .get(
-                &self.key(ctx),
-                self.capabilities_for(ctx),
-                owner(ctx.caller()),
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-        self.refresh(&proc).await.map_err(|e| e.to_string())?;
+        self.fetch_lists(method, ctx).await?;
         Ok(self
             .lists
             .cached(method)
@@ -472,7 +480,7 @@ impl Provider for StdioProvider {
     ) -> Result<Value, HandlerError> {
         let own = self.own_name(tool).to_owned();
         let params = rewrite(params, &["name"], |_| own)?;
-        self.call("tools/call", params, &ctx).await
+        self.guarded("tools/call", params, &ctx).await
     }
 
     async fn forward(
@@ -487,7 +495,12 @@ impl Provider for StdioProvider {
             "completion/complete" => rewrite(params, &["ref", "name"], strip)?,
             _ => rewrite(params, &[], |s| s.to_owned())?,
         };
-        self.call(method, params, &ctx).await
+        self.guarded(method, params, &ctx).await
+    }
+
+    fn observe(&self, observer: Arc<dyn switchboard_runtime::UpstreamObserver>) {
+        // The first app built on this provider keeps it.
+        let _ = self.pool.observer.set(observer);
     }
 
     fn health(&self) -> ProviderHealth {
@@ -496,6 +509,7 @@ impl Provider for StdioProvider {
             breaker: self.breaker.state().as_str(),
             calls: self.calls.load(Ordering::Relaxed),
             failures: self.failures.load(Ordering::Relaxed),
+            ..self.pool_health()
         }
     }
 

@@ -124,6 +124,11 @@ impl Relay {
         }
     }
 
+    /// Whether the process is serving any call now.
+    pub(crate) fn busy(&self) -> bool {
+        !self.lock().is_empty()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Call>>> {
         self.calls.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -174,7 +174,7 @@ impl HttpUpstream {
     }
 
     /// Send a 2026-07-28 request outside the session (see
-    /// [`super::stateless`]): `params` carry the client's `_meta`; `schema`
+    /// the `stateless` module): `params` carry the client's `_meta`; `schema`
     /// is the called tool's input schema, for its `Mcp-Param-*` headers.
     /// Progress and log notifications on its reply stream go to the
     /// [`Downstream`]; giving up on it drops the connection, which is how a

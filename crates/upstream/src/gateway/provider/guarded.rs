@@ -1,0 +1,139 @@
+//! The way into an upstream for a client's request: the upstream's own
+//! limits first, one retry of an idempotent request whose connection went
+//! down under it, and the request's latency and error reported to the
+//! observer. Also the pool's side of the provider's health.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use serde_json::Value;
+use switchboard_runtime::{HandlerError, ProviderHealth, RequestContext};
+
+use super::super::config::PoolMode;
+use super::super::retry;
+use super::{StdioProvider, owner};
+
+impl StdioProvider {
+    /// Sessions and principals waiting for a process slot now.
+    pub fn waiting(&self) -> usize {
+        self.pool.waiting()
+    }
+
+    /// Requests in flight to the upstream now, if it has a
+    /// `max_concurrency`.
+    pub fn in_flight(&self) -> Option<usize> {
+        self.limits.in_flight()
+    }
+
+    /// Send a client's request, within the upstream's limits; a list or
+    /// read whose process died under it is sent once more.
+    pub(super) async fn guarded(
+        &self,
+        method: &str,
+        params: Value,
+        ctx: &RequestContext,
+    ) -> Result<Value, HandlerError> {
+        let start = Instant::now();
+        let outcome = match self.limits.enter(ctx.caller()).await {
+            Err(e) => Err(HandlerError::from(e)),
+            Ok(_admitted) if retry::idempotent(method) => {
+                match self.call(method, params.clone(), ctx).await {
+                    Err(e) if retry::went_down(&e, &self.config.name) => {
+                        tracing::info!(upstream = %self.config.name, method, "connection lost under an idempotent request: sent once more");
+                        self.call(method, params, ctx).await
+                    }
+                    other => other,
+                }
+            }
+            Ok(_admitted) => self.call(method, params, ctx).await,
+        };
+        self.report(method, start, outcome.as_ref().err());
+        outcome
+    }
+
+    /// Fetch every list from the caller's process (within the limits),
+    /// once more from a fresh process if the first one died under it.
+    pub(super) async fn fetch_lists(
+        &self,
+        method: &str,
+        ctx: &RequestContext,
+    ) -> Result<(), String> {
+        let start = Instant::now();
+        let outcome = self.try_fetch_lists(ctx).await;
+        let reason = outcome.as_ref().err().map(|(reason, _)| *reason);
+        if let Some(o) = self.pool.observer.get() {
+            o.request(&self.config.name, method, start.elapsed(), reason);
+        }
+        outcome.map_err(|(_, message)| message)
+    }
+
+    async fn try_fetch_lists(&self, ctx: &RequestContext) -> Result<(), (&'static str, String)> {
+        let _admitted = self
+            .limits
+            .enter(ctx.caller())
+            .await
+            .map_err(|e| ("limited", e.message))?;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let key = self.key(ctx);
+            let proc = self
+                .pool
+                .get(&key, self.capabilities_for(ctx), owner(ctx.caller()))
+                .await
+                .map_err(|e| (retry::reason(&e).unwrap_or("upstream"), e.to_string()))?;
+            match self.refresh(&proc).await {
+                Ok(()) => return Ok(()),
+                Err(e) if attempts == 1 && retry::transport(&e) => {
+                    tracing::info!(upstream = %self.config.name, "connection lost under a list: sent once more");
+                    if !proc.upstream.is_alive() {
+                        self.pool.forget(&key, &proc);
+                    }
+                }
+                Err(e) => {
+                    if !proc.upstream.is_alive() {
+                        self.pool.forget(&key, &proc);
+                    }
+                    return Err((retry::reason(&e).unwrap_or("upstream"), e.to_string()));
+                }
+            }
+        }
+    }
+
+    fn report(&self, method: &str, start: Instant, error: Option<&HandlerError>) {
+        let Some(o) = self.pool.observer.get() else {
+            return;
+        };
+        let reason = match error {
+            None | Some(HandlerError::InputRequired) => None,
+            Some(HandlerError::Cancelled) => Some("cancelled"),
+            Some(e) => Some(retry::label(e, &self.config.name)),
+        };
+        o.request(&self.config.name, method, start.elapsed(), reason);
+    }
+
+    /// Start supervising the pool: dead `shared` processes restarted, a
+    /// warm process kept (`per_session` with room for more than one).
+    pub(super) fn supervise(&self) {
+        let shared = match self.config.mode {
+            PoolMode::Shared => (0..self.config.processes)
+                .map(|n| format!("shared:{n}"))
+                .collect(),
+            PoolMode::PerSession => Vec::new(),
+        };
+        let warm = self.config.mode == PoolMode::PerSession && self.config.max_processes > 1;
+        self.pool.supervise(shared, warm);
+    }
+
+    /// The pool's numbers for [`ProviderHealth`].
+    pub(super) fn pool_health(&self) -> ProviderHealth {
+        let counts = &self.pool.counts;
+        ProviderHealth {
+            starting: counts.starting.load(Ordering::Relaxed),
+            idle: self.pool.idle(),
+            restarts: counts.restarts.load(Ordering::Relaxed),
+            kills: counts.kills.load(Ordering::Relaxed),
+            ..ProviderHealth::default()
+        }
+    }
+}
