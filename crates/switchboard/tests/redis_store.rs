@@ -2,59 +2,29 @@
 //! share sessions, and a Redis that cannot be reached stops the start-up
 //! with a clear message that keeps the password out.
 
+mod support;
 // The redis-server helper of the store-redis tests.
 #[path = "../../store-redis/tests/support/mod.rs"]
-mod support;
+mod redis_support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
+use redis_support::RedisProcess;
 use serde_json::json;
-use support::RedisProcess;
+use support::Node;
 use switchboard_testkit::{McpClient, Reply};
 
-/// A `switchboard serve` child process; killed on drop.
-struct Node {
-    child: Child,
-    url: String,
+fn redis_env<'a>(redis_url: &'a str, prefix: &'a str) -> [(&'static str, &'a str); 3] {
+    [
+        ("SWITCHBOARD_STORE", "redis"),
+        ("SWITCHBOARD_REDIS_URL", redis_url),
+        ("SWITCHBOARD_REDIS_PREFIX", prefix),
+    ]
 }
 
-fn serve(redis_url: &str, prefix: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchboard"));
-    cmd.args(["serve", "--listen", "127.0.0.1:0"])
-        .env("SWITCHBOARD_STORE", "redis")
-        .env("SWITCHBOARD_REDIS_URL", redis_url)
-        .env("SWITCHBOARD_REDIS_PREFIX", prefix)
-        .env("RUST_LOG", "warn");
-    cmd
-}
-
-impl Node {
-    fn start(redis_url: &str, prefix: &str) -> Self {
-        let mut child = serve(redis_url, prefix)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn switchboard");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut first = String::new();
-        stdout.read_line(&mut first).expect("banner");
-        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-        assert!(first.contains("store: redis at"), "{first}");
-        let url = first
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no URL in banner {first:?}"))
-            .to_owned();
-        Self { child, url }
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `switchboard serve` on the Redis at `redis_url`, keys under `prefix`.
+fn node(redis_url: &str, prefix: &str) -> Node {
+    Node::spawn(None, &redis_env(redis_url, prefix))
 }
 
 #[tokio::test]
@@ -62,11 +32,8 @@ async fn a_session_made_on_one_node_is_served_and_ended_by_another() {
     let Some(redis) = RedisProcess::start() else {
         return;
     };
-    let prefix = support::unique_prefix("serve");
-    let (a, b) = (
-        Node::start(&redis.url(), &prefix),
-        Node::start(&redis.url(), &prefix),
-    );
+    let prefix = redis_support::unique_prefix("serve");
+    let (a, b) = (node(&redis.url(), &prefix), node(&redis.url(), &prefix));
     let mut client = McpClient::new(&a.url);
     client.initialize(json!({})).await;
     client.url = b.url.clone();
@@ -89,7 +56,9 @@ async fn an_unreachable_redis_stops_the_start_with_a_clear_message() {
     };
     redis.kill();
     let url = format!("redis://app:hunter2@127.0.0.1:{}", redis.port);
-    let out = serve(&url, "switchboard")
+    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .envs(redis_env(&url, "switchboard"))
         .output()
         .expect("run switchboard");
     assert!(!out.status.success());
@@ -111,13 +80,13 @@ async fn redis_down_means_503_and_not_ready_until_it_is_back() {
     let Some(mut redis) = RedisProcess::start() else {
         return;
     };
-    let node = Node::start(&redis.url(), &support::unique_prefix("down"));
-    assert_eq!(ready_status(&node).await, 200);
-    let mut client = McpClient::new(&node.url);
+    let server = node(&redis.url(), &redis_support::unique_prefix("down"));
+    assert_eq!(ready_status(&server).await, 200);
+    let mut client = McpClient::new(&server.url);
     client.initialize(json!({})).await;
 
     redis.kill();
-    assert_eq!(ready_status(&node).await, 503);
+    assert_eq!(ready_status(&server).await, 503);
     match client.request(7, "tools/list", json!({})).await {
         Reply::Other(status, _) => assert_eq!(status.as_u16(), 503),
         _ => panic!("a request needing the store was served without it"),
@@ -126,7 +95,7 @@ async fn redis_down_means_503_and_not_ready_until_it_is_back() {
     let _back = RedisProcess::start_on(redis.port).expect("redis-server again on its port");
     let mut ready = false;
     for _ in 0..100 {
-        if ready_status(&node).await == 200 {
+        if ready_status(&server).await == 200 {
             ready = true;
             break;
         }
@@ -134,7 +103,7 @@ async fn redis_down_means_503_and_not_ready_until_it_is_back() {
     }
     assert!(ready, "/readyz did not recover after Redis came back");
     // The new Redis is empty: a fresh session works.
-    let mut fresh = McpClient::new(&node.url);
+    let mut fresh = McpClient::new(&server.url);
     fresh.initialize(json!({})).await;
     let (listed, _) = fresh.call("tools/list", json!({})).await;
     assert!(listed["result"]["tools"].is_array(), "{listed}");
@@ -145,11 +114,8 @@ async fn a_stream_logged_on_one_node_is_replayed_by_another() {
     let Some(redis) = RedisProcess::start() else {
         return;
     };
-    let prefix = support::unique_prefix("replay");
-    let (a, b) = (
-        Node::start(&redis.url(), &prefix),
-        Node::start(&redis.url(), &prefix),
-    );
+    let prefix = redis_support::unique_prefix("replay");
+    let (a, b) = (node(&redis.url(), &prefix), node(&redis.url(), &prefix));
     let mut client = McpClient::new(&a.url);
     client.initialize(json!({})).await;
     let params = json!({"name": "test_tool_with_progress", "arguments": {}, "_meta": {"progressToken": "t"}});
