@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+mod store;
+
+pub use self::store::{StoreKind, redact_url};
 pub use crate::capacity::CapPolicy;
 pub use crate::tenant::config::{
     AnonymousMode, ApiKeyConfig, AuthConfig, RateConfig, TenantConfig,
@@ -99,6 +102,20 @@ pub struct Config {
     /// Connections per HTTP upstream (alias `MCP_CONNECTION_POOL_SIZE`; used
     /// by the gateway). Default 16.
     pub upstream_pool_size: usize,
+    /// Where sessions and event logs live: `memory` (this process, the
+    /// default) or `redis` (shared by every node with the same `redis_url`
+    /// and `redis_prefix`). `file` is planned and refused for now.
+    pub store: StoreKind,
+    /// The Redis of `store = "redis"` (required then):
+    /// `redis://[user:password@]host[:port][/db]` or `redis+unix:///path`.
+    /// Shown with its password redacted. Default: none.
+    pub redis_url: Option<Secret>,
+    /// Prepended to every Redis key. Default `switchboard`.
+    pub redis_prefix: String,
+    /// Milliseconds one Redis call (connecting included) may take before it
+    /// fails and the request gets a 503. Default 500.
+    #[serde(deserialize_with = "duration::millis")]
+    pub redis_timeout_ms: u64,
     /// Authentication: anonymous access, JWT issuers, metadata, audit.
     pub auth: AuthConfig,
     /// The tenants sharing this server (`[[tenants]]`).
@@ -139,6 +156,10 @@ impl Default for Config {
             max_sessions_per_identity: 2048,
             max_streams_per_session: 8,
             upstream_pool_size: 64,
+            store: StoreKind::Memory,
+            redis_url: None,
+            redis_prefix: "switchboard".to_owned(),
+            redis_timeout_ms: 500,
             auth: AuthConfig::default(),
             tenants: Vec::new(),
             upstreams: Vec::new(),
@@ -214,6 +235,7 @@ impl Config {
         if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(((*key).to_owned(), "must be greater than 0".to_owned()));
         }
+        store::validate(self)?;
         if let Some(key) = &self.sealing_key {
             decode_key(&key.0).map_err(|e| ("sealing_key".to_owned(), e))?;
         }
@@ -245,6 +267,9 @@ impl Config {
         if shown.sealing_key.is_some() {
             shown.sealing_key = Some(Secret("<redacted>".into()));
         }
+        if let Some(url) = &shown.redis_url {
+            shown.redis_url = Some(Secret(redact_url(&url.0)));
+        }
         for jwt in &mut shown.auth.jwt {
             if jwt.hs256_secret.is_some() {
                 jwt.hs256_secret = Some("<redacted>".into());
@@ -264,6 +289,10 @@ impl Config {
 
     pub fn queue_deadline(&self) -> Duration {
         Duration::from_millis(self.queue_deadline_ms)
+    }
+
+    pub fn redis_timeout(&self) -> Duration {
+        Duration::from_millis(self.redis_timeout_ms)
     }
 
     pub fn client_request_timeout(&self) -> Duration {

@@ -38,7 +38,7 @@ mod tenant;
 pub use app::{App, AppBuilder, BuildError};
 pub use config::{
     AnonymousMode, ApiKeyConfig, AuthConfig, CapPolicy, Config, ConfigError, RateConfig, Rules,
-    Secret, TenantConfig,
+    Secret, StoreKind, TenantConfig, redact_url,
 };
 pub use error::TransportError;
 pub use listener::serve;

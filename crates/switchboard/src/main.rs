@@ -4,6 +4,7 @@
 mod gateway;
 mod keys;
 mod serve;
+mod stores;
 
 use clap::{Parser, Subcommand};
 

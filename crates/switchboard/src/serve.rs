@@ -77,10 +77,10 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let app = App::builder(config, Arc::new(catalog))
-        .try_build()
-        .map_err(|e| e.to_string())?;
-    print_banner(addr, app.auth_summary());
+    let (builder, store) =
+        crate::stores::attach(App::builder(config.clone(), Arc::new(catalog)), &config).await?;
+    let app = builder.try_build().map_err(|e| e.to_string())?;
+    print_banner(addr, &store, app.auth_summary());
     switchboard_server::serve(listener, app, shutdown_signal())
         .await
         .map_err(|e| e.to_string())?;
@@ -90,13 +90,13 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
 
 /// The URL and a first request to try. Written without `println!`, which
 /// would panic if stdout is closed: a server must not die of that.
-fn print_banner(addr: SocketAddr, auth: String) {
+fn print_banner(addr: SocketAddr, store: &str, auth: String) {
     use std::io::Write;
     let url = format!("http://{addr}/mcp");
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
         out,
-        "Switchboard {} serving MCP at {url} (toolset: everything, store: memory; {auth})",
+        "Switchboard {} serving MCP at {url} (toolset: everything, store: {store}; {auth})",
         env!("CARGO_PKG_VERSION")
     );
     let _ = writeln!(

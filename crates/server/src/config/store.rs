@@ -1,0 +1,154 @@
+//! The `store` choice and its Redis settings: validation and redaction.
+
+use serde::{Deserialize, Serialize};
+
+use super::Config;
+
+/// Where sessions and event logs live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    /// In this process: lost on restart, not shared between nodes.
+    #[default]
+    Memory,
+    /// In Redis (`redis_url`): shared by every node with the same URL and
+    /// `redis_prefix`.
+    Redis,
+    /// An embedded database on disk. Not built yet: refused by validation.
+    File,
+}
+
+impl StoreKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Memory => "memory",
+            Self::Redis => "redis",
+            Self::File => "file",
+        }
+    }
+}
+
+/// Check `store` and the Redis keys; the error names the key.
+pub(super) fn validate(c: &Config) -> Result<(), (String, String)> {
+    let err = |key: &str, message: &str| Err((key.to_owned(), message.to_owned()));
+    if c.store == StoreKind::File {
+        return err(
+            "store",
+            "store = \"file\" is not built yet; use \"memory\" (one node) or \"redis\" (shared)",
+        );
+    }
+    if c.redis_prefix.is_empty() || c.redis_prefix.contains(['{', '}', ' ', '\t']) {
+        return err(
+            "redis_prefix",
+            "must be non-empty, without braces or spaces",
+        );
+    }
+    if c.redis_timeout_ms == 0 {
+        return err("redis_timeout_ms", "must be greater than 0");
+    }
+    match &c.redis_url {
+        None if c.store == StoreKind::Redis => err(
+            "redis_url",
+            "is required with store = \"redis\" (e.g. redis://127.0.0.1:6379)",
+        ),
+        Some(url) if url.0.starts_with("rediss://") => err(
+            "redis_url",
+            "TLS (rediss://) is not built in; use redis:// or redis+unix://",
+        ),
+        Some(url)
+            if !["redis://", "redis+unix://", "unix://"]
+                .iter()
+                .any(|s| url.0.starts_with(s)) =>
+        {
+            err(
+                "redis_url",
+                "must start with redis://, redis+unix:// or unix://",
+            )
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A Redis URL fit for logs: the password (in the user part or in a
+/// `pass`/`password` query parameter) replaced by `<redacted>`.
+pub fn redact_url(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let (rest, query) = match rest.split_once('?') {
+        Some((r, q)) if q.contains("pass") => (r, Some("<redacted>")),
+        Some((r, q)) => (r, Some(q)),
+        None => (rest, None),
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    let authority = match authority.rsplit_once('@') {
+        Some((user_info, host)) => match user_info.split_once(':') {
+            Some((user, _)) => format!("{user}:<redacted>@{host}"),
+            None => format!("<redacted>@{host}"),
+        },
+        None => authority.to_owned(),
+    };
+    let mut out = if scheme.is_empty() {
+        format!("{authority}{path}")
+    } else {
+        format!("{scheme}://{authority}{path}")
+    };
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+    use crate::config::Config;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_url("redis://app:s3cret@db:6379/2"),
+            "redis://app:<redacted>@db:6379/2"
+        );
+        assert_eq!(redact_url("redis://s3cret@db"), "redis://<redacted>@db");
+        assert_eq!(redact_url("redis://db:6379"), "redis://db:6379");
+        assert_eq!(
+            redact_url("redis+unix:///run/redis.sock?db=1&pass=s3cret"),
+            "redis+unix:///run/redis.sock?<redacted>"
+        );
+    }
+
+    #[test]
+    fn store_keys_are_validated() {
+        let c = Config::from_toml("").expect("defaults");
+        assert_eq!(c.store.name(), "memory");
+        assert_eq!(c.redis_prefix, "switchboard");
+        for (bad, key, says) in [
+            ("store = \"file\"", "store", "not built yet"),
+            ("store = \"disk\"", "store", "unknown variant"),
+            ("store = \"redis\"", "redis_url", "required"),
+            (
+                "store = \"redis\"\nredis_url = \"rediss://h\"",
+                "redis_url",
+                "TLS",
+            ),
+            ("redis_url = \"http://h\"", "redis_url", "redis://"),
+            ("redis_prefix = \"a{b}\"", "redis_prefix", "braces"),
+            ("redis_timeout_ms = 0", "redis_timeout_ms", "greater than 0"),
+        ] {
+            let e = Config::from_toml(bad).expect_err(bad);
+            assert!(e.contains(key) && e.contains(says), "{bad}: {e}");
+        }
+        let c = Config::from_toml(
+            "store = \"redis\"\nredis_url = \"redis://u:pw@h:1\"\nredis_timeout_ms = \"2s\"",
+        )
+        .expect("valid");
+        assert_eq!(c.redis_timeout_ms, 2000);
+        let shown = c.redacted_toml();
+        assert!(
+            !shown.contains("pw@") && shown.contains("redis://u:<redacted>@h:1"),
+            "{shown}"
+        );
+        assert!(!format!("{c:?}").contains("pw@"));
+    }
+}

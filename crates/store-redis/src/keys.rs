@@ -1,0 +1,85 @@
+//! The key layout (see the crate docs for what each key holds).
+
+/// Key names under one prefix.
+#[derive(Debug)]
+pub(crate) struct Keys {
+    prefix: String,
+    seen: String,
+    created: String,
+    uninit: String,
+    ids: String,
+}
+
+impl Keys {
+    pub(crate) fn new(prefix: &str) -> Result<Self, String> {
+        if prefix.is_empty() || prefix.contains(['{', '}']) || prefix.contains(char::is_whitespace)
+        {
+            return Err(format!(
+                "the Redis key prefix {prefix:?} must be non-empty, without braces or spaces"
+            ));
+        }
+        let idx = |name: &str| format!("{prefix}:{{idx}}:{name}");
+        Ok(Self {
+            seen: idx("seen"),
+            created: idx("created"),
+            uninit: idx("uninit"),
+            ids: idx("ids"),
+            prefix: prefix.to_owned(),
+        })
+    }
+
+    pub(crate) fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The session's record: `<prefix>:s:{<id>}`.
+    pub(crate) fn session(&self, id: &str) -> String {
+        format!("{}:s:{{{id}}}", self.prefix)
+    }
+
+    /// One event stream of a session: `<prefix>:ev:{<id>}:<stream>`.
+    pub(crate) fn stream(&self, id: &str, stream: u64) -> String {
+        format!("{}:ev:{{{id}}}:{stream}", self.prefix)
+    }
+
+    /// The set of a session's stream numbers: `<prefix>:evs:{<id>}`.
+    pub(crate) fn streams(&self, id: &str) -> String {
+        format!("{}:evs:{{{id}}}", self.prefix)
+    }
+
+    /// Session id → last seen (ms).
+    pub(crate) fn seen(&self) -> &str {
+        &self.seen
+    }
+
+    /// Session id → created (ms).
+    pub(crate) fn created(&self) -> &str {
+        &self.created
+    }
+
+    /// Sessions that have not completed `initialize`: id → created (ms).
+    pub(crate) fn uninit(&self) -> &str {
+        &self.uninit
+    }
+
+    /// Every session id at score 0, for paging in id order.
+    pub(crate) fn ids(&self) -> &str {
+        &self.ids
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Keys;
+
+    #[test]
+    fn layout() {
+        let k = Keys::new("sb").expect("valid prefix");
+        assert_eq!(k.session("abc"), "sb:s:{abc}");
+        assert_eq!(k.stream("abc", 3), "sb:ev:{abc}:3");
+        assert_eq!(k.streams("abc"), "sb:evs:{abc}");
+        assert_eq!(k.seen(), "sb:{idx}:seen");
+        assert!(Keys::new("a{b").is_err());
+        assert!(Keys::new("").is_err());
+    }
+}

@@ -1,0 +1,64 @@
+//! Redis backends for Switchboard's state seams: [`RedisSessionStore`]
+//! (a `SessionStore`) and [`RedisEventLog`] (an `EventLog` on Redis
+//! Streams), sharing one [`Redis`] connection.
+//!
+//! Every node configured with the same Redis and prefix sees the same
+//! session records and event logs. This crate holds durable state only;
+//! live streams, routing between nodes and process ownership are not here.
+//!
+//! # Connection and failures
+//!
+//! One `ConnectionManager`: a single multiplexed connection that pipelines
+//! every caller's commands and reconnects by itself after Redis comes back.
+//! Every call waits at most [`RedisOptions::timeout`] (connecting included)
+//! and then fails with `StoreError::Unavailable`; Redis errors map to
+//! `Unavailable` too, except replies that are not what this crate wrote
+//! (wrong type, unparsable record, foreign stream entry), which are
+//! `StoreError::Corrupt`. Needs Redis 7 or newer (checked on connect).
+//!
+//! # Key layout
+//!
+//! `<p>` is the prefix (default `switchboard`). Keys of one session carry
+//! its id as a hash tag, so a Redis Cluster would keep them on one slot;
+//! the indexes share the tag `{idx}`.
+//!
+//! | key | type | holds |
+//! |---|---|---|
+//! | `<p>:s:{<id>}` | string | the session record as JSON (optional TTL) |
+//! | `<p>:{idx}:seen` | sorted set | id → last seen (ms); membership = the session is live |
+//! | `<p>:{idx}:created` | sorted set | id → created (ms) |
+//! | `<p>:{idx}:uninit` | sorted set | id → created (ms), until `initialize` completes |
+//! | `<p>:{idx}:ids` | sorted set | id at score 0, for `scan` in id order |
+//! | `<p>:ev:{<id>}:<stream>` | stream | the events of one SSE stream, entry ids `0-<seq>` |
+//! | `<p>:evs:{<id>}` | set | the stream numbers of the session, for `drop_session` |
+//!
+//! # Costs and guarantees
+//!
+//! - `touch` (the hot path) is one pipelined round trip: `ZADD XX GT` then
+//!   `ZSCORE` on `seen`.
+//! - `create` is `SET NX` (atomic against duplicates) then one transaction
+//!   on the indexes: two round trips. A node dying between them leaves a
+//!   record no index names: invisible, and removed by its TTL if one is set.
+//! - `expire` is one Lua script over the indexes (one slot), so several
+//!   nodes may sweep at once and each expired session is reported to exactly
+//!   one of them; at most 1000 sessions per rule per call.
+//! - `count`, `longest_idle` and `scan` read the indexes, never the keyspace.
+//! - Event logs: `append` is one transaction (`XADD MAXLEN ~`, `PEXPIRE`,
+//!   `SADD`). The bound is per stream, not per session as in the memory log.
+//!   `MAXLEN ~` trims whole stream nodes, so a stream keeps at least the
+//!   bound and at most one node more (a node holds at most 100 entries or
+//!   4 KiB by default, `stream-node-max-entries`/`-bytes`). The byte bound is
+//!   approximated by lowering the count bound to `max_bytes / size of the
+//!   event being appended`, so it holds for events of similar size. The TTL
+//!   is renewed on each append; a stream idle longer than the TTL is gone and
+//!   a later append starts again at sequence 1, so the TTL must exceed the
+//!   longest life of a session. `bytes()` is 0: Redis holds the bytes.
+
+mod conn;
+mod event_log;
+mod keys;
+mod session;
+
+pub use conn::{Redis, RedisOptions};
+pub use event_log::RedisEventLog;
+pub use session::RedisSessionStore;

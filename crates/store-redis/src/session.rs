@@ -1,0 +1,308 @@
+//! `RedisSessionStore`: a record per session, sorted-set indexes for the
+//! questions asked of all sessions at once.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::Script;
+use switchboard_store::{Expiry, Page, SessionRecord, SessionStore, StoreError};
+
+use crate::conn::Redis;
+
+/// Sessions removed by one `expire` call per rule at most; the next sweep
+/// takes the rest. Keeps the script (which blocks Redis) short.
+const EXPIRE_BATCH: usize = 1000;
+
+/// Takes the sessions a rule covers out of every index at once and returns
+/// their ids: the script runs atomically, so when several nodes sweep at the
+/// same time each expired session is returned to exactly one of them.
+/// KEYS: seen, created, uninit, ids (one hash slot: the `{idx}` tag).
+/// ARGV: idle_before, created_before, uninitialized_before, batch.
+const EXPIRE_LUA: &str = r"
+local out, taken = {}, {}
+local rules = { {KEYS[1], ARGV[1]}, {KEYS[2], ARGV[2]}, {KEYS[3], ARGV[3]} }
+for _, rule in ipairs(rules) do
+  local ids = redis.call('ZRANGEBYSCORE', rule[1], '-inf', '(' .. rule[2], 'LIMIT', 0, ARGV[4])
+  for _, id in ipairs(ids) do
+    if not taken[id] then
+      taken[id] = true
+      out[#out + 1] = id
+    end
+  end
+end
+for _, id in ipairs(out) do
+  for i = 1, 4 do redis.call('ZREM', KEYS[i], id) end
+end
+return out
+";
+
+/// Session records in Redis. Liveness is membership of the `seen` index:
+/// `create` adds to it last, `delete` and `expire` take from it first, and
+/// `load`, `touch` and `count` read it.
+#[derive(Debug, Clone)]
+pub struct RedisSessionStore {
+    redis: Redis,
+    record_ttl: Option<Duration>,
+    expire_script: Script,
+}
+
+impl RedisSessionStore {
+    pub fn new(redis: Redis) -> Self {
+        Self {
+            redis,
+            record_ttl: None,
+            expire_script: Script::new(EXPIRE_LUA),
+        }
+    }
+
+    /// Give each record a Redis TTL (longer than the longest session life),
+    /// so a record whose index entries were lost (a node died between the
+    /// two steps of `create`) still disappears. Default: none.
+    pub fn with_record_ttl(mut self, ttl: Duration) -> Self {
+        self.record_ttl = Some(ttl);
+        self
+    }
+
+    fn encode(record: &SessionRecord) -> Result<String, StoreError> {
+        serde_json::to_string(record)
+            .map_err(|e| StoreError::Corrupt(format!("cannot encode a session record: {e}")))
+    }
+
+    /// The stored record with `last_seen_ms` from the `seen` index.
+    fn decode(id: &str, json: &str, seen: f64) -> Result<SessionRecord, StoreError> {
+        let mut record: SessionRecord = serde_json::from_str(json)
+            .map_err(|e| StoreError::Corrupt(format!("session record {id}: {e}")))?;
+        if !seen.is_finite() || seen < 0.0 {
+            return Err(StoreError::Corrupt(format!(
+                "session {id}: last seen {seen}"
+            )));
+        }
+        record.last_seen_ms = record.last_seen_ms.max(seen as u64);
+        Ok(record)
+    }
+
+    /// Records of `ids` that are still live, in the order given.
+    async fn load_many(&self, ids: &[String]) -> Result<Vec<SessionRecord>, StoreError> {
+        let k = &self.redis.keys;
+        let mut pipe = redis::pipe();
+        for id in ids {
+            pipe.cmd("GET").arg(k.session(id));
+            pipe.cmd("ZSCORE").arg(k.seen()).arg(id);
+        }
+        let replies: Vec<(Option<String>, Option<f64>)> = self.redis.pipe("load", &pipe).await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for (id, reply) in ids.iter().zip(replies) {
+            if let (Some(json), Some(seen)) = reply {
+                out.push(Self::decode(id, &json, seen)?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl SessionStore for RedisSessionStore {
+    async fn create(&self, record: SessionRecord) -> Result<(), StoreError> {
+        let k = &self.redis.keys;
+        let id = record.id.as_str();
+        let mut set = redis::cmd("SET");
+        set.arg(k.session(id)).arg(Self::encode(&record)?).arg("NX");
+        if let Some(ttl) = self.record_ttl {
+            set.arg("PX").arg(ttl.as_millis() as u64);
+        }
+        let created: Option<String> = self
+            .redis
+            .bounded(
+                "create",
+                |mut c| async move { set.query_async(&mut c).await },
+            )
+            .await?;
+        if created.is_none() {
+            return Err(StoreError::Exists);
+        }
+        // Second step: announce the session in the indexes (one slot, so
+        // one transaction). `seen` goes last: from then on it is live.
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        pipe.cmd("ZADD")
+            .arg(k.created())
+            .arg("NX")
+            .arg(record.created_at_ms)
+            .arg(id);
+        pipe.cmd("ZADD").arg(k.ids()).arg("NX").arg(0).arg(id);
+        if !record.initialized {
+            pipe.cmd("ZADD")
+                .arg(k.uninit())
+                .arg("NX")
+                .arg(record.created_at_ms)
+                .arg(id);
+        }
+        pipe.cmd("ZADD")
+            .arg(k.seen())
+            .arg("NX")
+            .arg(record.last_seen_ms)
+            .arg(id);
+        self.redis.pipe::<()>("create", &pipe).await
+    }
+
+    async fn load(&self, id: &str) -> Result<Option<SessionRecord>, StoreError> {
+        Ok(self.load_many(&[id.to_owned()]).await?.pop())
+    }
+
+    async fn update(&self, record: &SessionRecord) -> Result<bool, StoreError> {
+        let k = &self.redis.keys;
+        let id = record.id.as_str();
+        let mut pipe = redis::pipe();
+        pipe.cmd("SET")
+            .arg(k.session(id))
+            .arg(Self::encode(record)?)
+            .arg("XX")
+            .arg("KEEPTTL");
+        // XX: never brings an index entry back for a session gone meanwhile.
+        pipe.cmd("ZADD")
+            .arg(k.seen())
+            .arg("XX")
+            .arg("GT")
+            .arg(record.last_seen_ms)
+            .arg(id)
+            .ignore();
+        if record.initialized {
+            pipe.cmd("ZREM").arg(k.uninit()).arg(id).ignore();
+        }
+        let (replaced,): (Option<String>,) = self.redis.pipe("update", &pipe).await?;
+        Ok(replaced.is_some())
+    }
+
+    async fn touch(&self, id: &str, now_ms: u64) -> Result<bool, StoreError> {
+        // The hot path: one round trip. XX GT moves `last seen` forward only,
+        // and only for a session still in the index; the score says whether
+        // it is.
+        let seen = self.redis.keys.seen();
+        let mut pipe = redis::pipe();
+        pipe.cmd("ZADD")
+            .arg(seen)
+            .arg("XX")
+            .arg("GT")
+            .arg(now_ms)
+            .arg(id)
+            .ignore();
+        pipe.cmd("ZSCORE").arg(seen).arg(id);
+        let (score,): (Option<f64>,) = self.redis.pipe("touch", &pipe).await?;
+        Ok(score.is_some())
+    }
+
+    async fn delete(&self, id: &str) -> Result<bool, StoreError> {
+        let k = &self.redis.keys;
+        let mut pipe = redis::pipe();
+        pipe.cmd("ZREM").arg(k.seen()).arg(id);
+        for index in [k.created(), k.uninit(), k.ids()] {
+            pipe.cmd("ZREM").arg(index).arg(id).ignore();
+        }
+        pipe.cmd("DEL").arg(k.session(id)).ignore();
+        let (removed,): (u32,) = self.redis.pipe("delete", &pipe).await?;
+        Ok(removed > 0)
+    }
+
+    async fn scan(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<SessionRecord>, StoreError> {
+        if limit == 0 {
+            return Ok(Page {
+                items: Vec::new(),
+                next: None,
+            });
+        }
+        // The cursor is the last id returned; ids are paged in byte order,
+        // so a scan is stable while sessions come and go.
+        let from = cursor.map_or_else(|| "-".to_owned(), |c| format!("({c}"));
+        let ids_key = self.redis.keys.ids().to_owned();
+        let mut ids: Vec<String> = self
+            .redis
+            .bounded("scan", |mut c| async move {
+                redis::cmd("ZRANGEBYLEX")
+                    .arg(ids_key)
+                    .arg(from)
+                    .arg("+")
+                    .arg("LIMIT")
+                    .arg(0)
+                    .arg(limit + 1)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        let next = if ids.len() > limit {
+            ids.truncate(limit);
+            ids.last().cloned()
+        } else {
+            None
+        };
+        let items = if ids.is_empty() {
+            Vec::new()
+        } else {
+            self.load_many(&ids).await?
+        };
+        Ok(Page { items, next })
+    }
+
+    async fn expire(&self, rule: Expiry) -> Result<Vec<String>, StoreError> {
+        let k = &self.redis.keys;
+        let mut call = self.expire_script.prepare_invoke();
+        call.key(k.seen())
+            .key(k.created())
+            .key(k.uninit())
+            .key(k.ids());
+        call.arg(rule.idle_before_ms)
+            .arg(rule.created_before_ms)
+            .arg(rule.uninitialized_before_ms)
+            .arg(EXPIRE_BATCH);
+        let expired: Vec<String> = self
+            .redis
+            .bounded(
+                "expire",
+                |mut c| async move { call.invoke_async(&mut c).await },
+            )
+            .await?;
+        if !expired.is_empty() {
+            // The sessions are already gone (out of every index); their
+            // records are left to their TTL if this fails.
+            let mut pipe = redis::pipe();
+            for id in &expired {
+                pipe.cmd("DEL").arg(k.session(id)).ignore();
+            }
+            if let Err(e) = self.redis.pipe::<()>("expire", &pipe).await {
+                tracing::warn!(error = %e, count = expired.len(), "expired session records not deleted");
+            }
+        }
+        Ok(expired)
+    }
+
+    async fn count(&self) -> Result<usize, StoreError> {
+        let seen = self.redis.keys.seen().to_owned();
+        self.redis
+            .bounded("count", |mut c| async move {
+                redis::cmd("ZCARD").arg(seen).query_async(&mut c).await
+            })
+            .await
+    }
+
+    async fn longest_idle(&self, idle_before_ms: u64) -> Result<Option<String>, StoreError> {
+        let seen = self.redis.keys.seen().to_owned();
+        let ids: Vec<String> = self
+            .redis
+            .bounded("longest_idle", |mut c| async move {
+                redis::cmd("ZRANGEBYSCORE")
+                    .arg(seen)
+                    .arg("-inf")
+                    .arg(format!("({idle_before_ms}"))
+                    .arg("LIMIT")
+                    .arg(0)
+                    .arg(1)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(ids.into_iter().next())
+    }
+}

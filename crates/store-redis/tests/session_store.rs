@@ -1,0 +1,182 @@
+//! `RedisSessionStore` against a real `redis-server`.
+
+mod support;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use serde_json::value::RawValue;
+use support::RedisProcess;
+use switchboard_store::{Expiry, SessionRecord, SessionStore, StoreError};
+use switchboard_store_redis::{RedisOptions, RedisSessionStore};
+
+fn record(id: &str, at: u64) -> SessionRecord {
+    let raw = |s: &str| RawValue::from_string(s.to_owned()).expect("valid JSON");
+    let mut r = SessionRecord::new(id.to_owned(), "2025-11-25", raw("{}"), raw("{}"), None);
+    r.created_at_ms = at;
+    r.last_seen_ms = at;
+    r
+}
+
+async fn raw_conn(server: &RedisProcess) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(server.url())
+        .expect("url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("raw connection")
+}
+
+#[tokio::test]
+async fn passes_the_store_suite() {
+    let Some(server) = RedisProcess::start() else {
+        return;
+    };
+    let store = RedisSessionStore::new(support::connect(&server, "suite").await);
+    switchboard_store::suite::session_store_suite(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_sweeping_at_once_each_get_a_session_once() {
+    let Some(server) = RedisProcess::start() else {
+        return;
+    };
+    let options = RedisOptions {
+        prefix: support::unique_prefix("sweep"),
+        ..RedisOptions::default()
+    };
+    let mut nodes = Vec::new();
+    for _ in 0..4 {
+        let redis = switchboard_store_redis::Redis::connect(&server.url(), options.clone())
+            .await
+            .expect("connect");
+        nodes.push(RedisSessionStore::new(redis));
+    }
+    for i in 0..300 {
+        nodes[i % 4]
+            .create(record(&format!("x{i:03}"), 1_000))
+            .await
+            .expect("create");
+    }
+    let rule = Expiry {
+        idle_before_ms: 2_000,
+        created_before_ms: 0,
+        uninitialized_before_ms: 0,
+    };
+    let sweeps: Vec<_> = nodes
+        .iter()
+        .map(|n| {
+            let n = n.clone();
+            tokio::spawn(async move { n.expire(rule).await })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for sweep in sweeps {
+        all.extend(sweep.await.expect("join").expect("expire"));
+    }
+    let distinct: HashSet<&String> = all.iter().collect();
+    assert_eq!(all.len(), 300, "every session reported once in total");
+    assert_eq!(distinct.len(), 300);
+    assert_eq!(nodes[0].count().await.expect("count"), 0);
+}
+
+#[tokio::test]
+async fn touch_moves_last_seen_forward_only_and_load_shows_it() {
+    let Some(server) = RedisProcess::start() else {
+        return;
+    };
+    let store = RedisSessionStore::new(support::connect(&server, "touch").await);
+    store.create(record("a", 1_000)).await.expect("create");
+    assert!(store.touch("a", 5_000).await.expect("touch"));
+    assert!(
+        store.touch("a", 3_000).await.expect("touch"),
+        "an older touch still finds it"
+    );
+    let a = store.load("a").await.expect("load").expect("present");
+    assert_eq!(a.last_seen_ms, 5_000);
+    assert!(store.delete("a").await.expect("delete"));
+    assert!(!store.touch("a", 6_000).await.expect("touch"), "gone");
+    assert_eq!(
+        store.count().await.expect("count"),
+        0,
+        "touch brings nothing back"
+    );
+}
+
+#[tokio::test]
+async fn keys_are_hash_tagged_and_records_get_a_ttl() {
+    let Some(server) = RedisProcess::start() else {
+        return;
+    };
+    let prefix = support::unique_prefix("layout");
+    let options = RedisOptions {
+        prefix: prefix.clone(),
+        ..RedisOptions::default()
+    };
+    let redis = switchboard_store_redis::Redis::connect(&server.url(), options)
+        .await
+        .expect("connect");
+    let store = RedisSessionStore::new(redis).with_record_ttl(Duration::from_secs(3600));
+    store.create(record("abc", 1_000)).await.expect("create");
+    let mut raw = raw_conn(&server).await;
+    let mut keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut raw)
+        .await
+        .expect("KEYS");
+    keys.sort();
+    let expected: Vec<String> = [
+        "s:{abc}",
+        "{idx}:created",
+        "{idx}:ids",
+        "{idx}:seen",
+        "{idx}:uninit",
+    ]
+    .iter()
+    .map(|k| format!("{prefix}:{k}"))
+    .collect();
+    assert_eq!(keys, expected);
+    let session_key = &expected[0];
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(session_key)
+        .query_async(&mut raw)
+        .await
+        .expect("PTTL");
+    assert!(ttl > 0 && ttl <= 3_600_000, "{ttl}");
+}
+
+#[tokio::test]
+async fn corrupt_records_are_reported_not_unwrapped() {
+    let Some(server) = RedisProcess::start() else {
+        return;
+    };
+    let store = RedisSessionStore::new(support::connect(&server, "corrupt").await);
+    store.create(record("c", 1_000)).await.expect("create");
+    let mut raw = raw_conn(&server).await;
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*:s:{c}")
+        .query_async(&mut raw)
+        .await
+        .expect("KEYS");
+    let _: () = redis::cmd("SET")
+        .arg(&keys[0])
+        .arg("not json")
+        .query_async(&mut raw)
+        .await
+        .expect("SET");
+    assert!(matches!(store.load("c").await, Err(StoreError::Corrupt(_))));
+    let _: () = redis::cmd("DEL")
+        .arg(&keys[0])
+        .query_async(&mut raw)
+        .await
+        .expect("DEL");
+    let _: () = redis::cmd("LPUSH")
+        .arg(&keys[0])
+        .arg("x")
+        .query_async(&mut raw)
+        .await
+        .expect("LPUSH");
+    assert!(
+        matches!(store.load("c").await, Err(StoreError::Corrupt(_))),
+        "wrong type"
+    );
+}

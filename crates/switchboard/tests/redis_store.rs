@@ -1,0 +1,151 @@
+//! `switchboard serve` with `store = "redis"`: two processes on one Redis
+//! share sessions, and a Redis that cannot be reached stops the start-up
+//! with a clear message that keeps the password out.
+
+mod support;
+// The redis-server helper of the store-redis tests.
+#[path = "../../store-redis/tests/support/mod.rs"]
+mod redis_support;
+
+use std::process::Command;
+
+use redis_support::RedisProcess;
+use serde_json::json;
+use support::Node;
+use switchboard_testkit::{McpClient, Reply};
+
+fn redis_env<'a>(redis_url: &'a str, prefix: &'a str) -> [(&'static str, &'a str); 3] {
+    [
+        ("SWITCHBOARD_STORE", "redis"),
+        ("SWITCHBOARD_REDIS_URL", redis_url),
+        ("SWITCHBOARD_REDIS_PREFIX", prefix),
+    ]
+}
+
+/// `switchboard serve` on the Redis at `redis_url`, keys under `prefix`.
+fn node(redis_url: &str, prefix: &str) -> Node {
+    Node::spawn(None, &redis_env(redis_url, prefix))
+}
+
+#[tokio::test]
+async fn a_session_made_on_one_node_is_served_and_ended_by_another() {
+    let Some(redis) = RedisProcess::start() else {
+        return;
+    };
+    let prefix = redis_support::unique_prefix("serve");
+    let (a, b) = (node(&redis.url(), &prefix), node(&redis.url(), &prefix));
+    let mut client = McpClient::new(&a.url);
+    client.initialize(json!({})).await;
+    client.url = b.url.clone();
+    let (listed, _) = client.call("tools/list", json!({})).await;
+    assert!(listed["result"]["tools"].is_array(), "{listed}");
+    let echoed = client.call_tool("echo", json!({"message": "hi"})).await;
+    assert!(echoed.to_string().contains("hi"), "{echoed}");
+    assert!(client.delete().await.is_success());
+    client.url = a.url.clone();
+    match client.request(99, "tools/list", json!({})).await {
+        Reply::Other(status, _) => assert_eq!(status.as_u16(), 404),
+        _ => panic!("the session ended on node b is still served by node a"),
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_stops_the_start_with_a_clear_message() {
+    let Some(mut redis) = RedisProcess::start() else {
+        return;
+    };
+    redis.kill();
+    let url = format!("redis://app:hunter2@127.0.0.1:{}", redis.port);
+    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .envs(redis_env(&url, "switchboard"))
+        .output()
+        .expect("run switchboard");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot use Redis at redis://app:<redacted>@127.0.0.1"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}
+
+async fn ready_status(node: &Node) -> u16 {
+    let url = node.url.replace("/mcp", "/readyz");
+    reqwest::get(url).await.expect("readyz").status().as_u16()
+}
+
+#[tokio::test]
+async fn redis_down_means_503_and_not_ready_until_it_is_back() {
+    let Some(mut redis) = RedisProcess::start() else {
+        return;
+    };
+    let server = node(&redis.url(), &redis_support::unique_prefix("down"));
+    assert_eq!(ready_status(&server).await, 200);
+    let mut client = McpClient::new(&server.url);
+    client.initialize(json!({})).await;
+
+    redis.kill();
+    assert_eq!(ready_status(&server).await, 503);
+    match client.request(7, "tools/list", json!({})).await {
+        Reply::Other(status, _) => assert_eq!(status.as_u16(), 503),
+        _ => panic!("a request needing the store was served without it"),
+    }
+
+    let _back = RedisProcess::start_on(redis.port).expect("redis-server again on its port");
+    let mut ready = false;
+    for _ in 0..100 {
+        if ready_status(&server).await == 200 {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(ready, "/readyz did not recover after Redis came back");
+    // The new Redis is empty: a fresh session works.
+    let mut fresh = McpClient::new(&server.url);
+    fresh.initialize(json!({})).await;
+    let (listed, _) = fresh.call("tools/list", json!({})).await;
+    assert!(listed["result"]["tools"].is_array(), "{listed}");
+}
+
+#[tokio::test]
+async fn a_stream_logged_on_one_node_is_replayed_by_another() {
+    let Some(redis) = RedisProcess::start() else {
+        return;
+    };
+    let prefix = redis_support::unique_prefix("replay");
+    let (a, b) = (node(&redis.url(), &prefix), node(&redis.url(), &prefix));
+    let mut client = McpClient::new(&a.url);
+    client.initialize(json!({})).await;
+    let params = json!({"name": "test_tool_with_progress", "arguments": {}, "_meta": {"progressToken": "t"}});
+    let Reply::Sse(stream) = client.request(5, "tools/call", params).await else {
+        panic!("expected an SSE reply")
+    };
+    let logged: Vec<_> = stream
+        .collect()
+        .await
+        .into_iter()
+        .filter(|e| !e.data.is_empty())
+        .collect();
+    assert_eq!(
+        logged.len(),
+        4,
+        "three progress notifications and the response: {logged:?}"
+    );
+    let first = logged[0].id.clone().expect("event id");
+
+    client.url = b.url.clone();
+    let resp = client
+        .get()
+        .header("last-event-id", &first)
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(resp.status(), 200);
+    let replayed = switchboard_testkit::SseReader::new(resp).collect().await;
+    let ids: Vec<_> = replayed.iter().map(|e| e.id.clone()).collect();
+    let expected: Vec<_> = logged[1..].iter().map(|e| e.id.clone()).collect();
+    assert_eq!(ids, expected, "the rest of node a's stream, once, in order");
+    assert_eq!(replayed[2].json().expect("JSON")["id"], json!(5));
+}
