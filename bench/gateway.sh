@@ -305,4 +305,4 @@ show("rmcp, 50 sessions: via Switchboard / direct calls/s",
 show("rmcp, 1 session: via Switchboard / direct calls/s",
      per_round("rmcp-via-switchboard-1", "rmcp-direct-1", "calls", lambda a, b: 100 * a / b), "%.1f %%", "(for reference)")
 PY
-[[ $OUT == "$WORK"/* ]] && log "raw lines: $OUT (logs in $WORK)"
+if [[ $OUT == "$WORK"/* ]]; then log "raw lines: $OUT (logs in $WORK)"; fi
