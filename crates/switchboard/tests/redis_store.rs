@@ -12,7 +12,7 @@ use std::process::Command;
 use redis_support::RedisProcess;
 use serde_json::json;
 use support::Node;
-use switchboard_testkit::{McpClient, Reply};
+use switchboard_testkit::{McpClient, ModernClient, Reply};
 
 fn redis_env<'a>(redis_url: &'a str, prefix: &'a str) -> [(&'static str, &'a str); 3] {
     [
@@ -152,7 +152,7 @@ async fn a_stream_logged_on_one_node_is_replayed_by_another() {
 
 #[tokio::test]
 async fn a_tenant_spread_over_three_nodes_gets_its_rate_once() {
-    let Some(redis) = RedisProcess::start() else {
+    let Some(mut redis) = RedisProcess::start() else {
         return;
     };
     const BURST: usize = 6;
@@ -192,4 +192,17 @@ async fn a_tenant_spread_over_three_nodes_gets_its_rate_once() {
     }
     assert_eq!(ok, BURST, "the tenant's burst once, not once per node");
     assert_eq!(limited, 3 * BURST);
+
+    // With Redis gone the limiter cannot answer: 503, not a hang. A
+    // stateless call needs no session store, so the 503 is the limiter's.
+    redis.kill();
+    let stateless = ModernClient::with_token(&nodes[1].url, &key);
+    let params = json!({"name": "echo", "arguments": {"message": "hi"}});
+    match stateless.request(1, "tools/call", params).await {
+        Reply::Other(status, body) => {
+            assert_eq!(status.as_u16(), 503);
+            assert!(body.contains("rate limiter unavailable"), "{body}");
+        }
+        _ => panic!("a rate-limited call was served without the limiter"),
+    }
 }
