@@ -47,6 +47,11 @@ impl Keys {
         format!("{}:evs:{{{id}}}", self.prefix)
     }
 
+    /// The GCRA state (TAT) of one rate-limit bucket: `<prefix>:rl:{<key>}`.
+    pub(crate) fn rate(&self, key: &str) -> String {
+        format!("{}:rl:{{{key}}}", self.prefix)
+    }
+
     /// Session id → last seen (ms).
     pub(crate) fn seen(&self) -> &str {
         &self.seen
@@ -79,6 +84,7 @@ mod tests {
         assert_eq!(k.stream("abc", 3), "sb:ev:{abc}:3");
         assert_eq!(k.streams("abc"), "sb:evs:{abc}");
         assert_eq!(k.seen(), "sb:{idx}:seen");
+        assert_eq!(k.rate("t:acme"), "sb:rl:{t:acme}");
         assert!(Keys::new("a{b").is_err());
         assert!(Keys::new("").is_err());
     }

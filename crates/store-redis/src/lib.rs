@@ -1,9 +1,10 @@
 //! Redis backends for Switchboard's state seams: [`RedisSessionStore`]
-//! (a `SessionStore`) and [`RedisEventLog`] (an `EventLog` on Redis
-//! Streams), sharing one [`Redis`] connection.
+//! (a `SessionStore`), [`RedisEventLog`] (an `EventLog` on Redis Streams)
+//! and [`RedisRateLimiter`] (a `RateLimiter`, GCRA in one Lua script on
+//! Redis's clock), sharing one [`Redis`] connection.
 //!
 //! Every node configured with the same Redis and prefix sees the same
-//! session records and event logs. This crate holds durable state only;
+//! session records, event logs and rate-limit buckets. This crate holds durable state only;
 //! live streams, routing between nodes and process ownership are not here.
 //!
 //! # Connection and failures
@@ -31,6 +32,7 @@
 //! | `<p>:{idx}:ids` | sorted set | id at score 0, for `scan` in id order |
 //! | `<p>:ev:{<id>}:<stream>` | stream | the events of one SSE stream, entry ids `0-<seq>` |
 //! | `<p>:evs:{<id>}` | set | the stream numbers of the session, for `drop_session` |
+//! | `<p>:rl:{<key>}` | string | a rate-limit bucket's TAT (ns since the epoch, decimal), expiring when it is no longer ahead |
 //!
 //! # Costs and guarantees
 //!
@@ -53,12 +55,17 @@
 //!   is renewed on each append; a stream idle longer than the TTL is gone and
 //!   a later append starts again at sequence 1, so the TTL must exceed the
 //!   longest life of a session. `bytes()` is 0: Redis holds the bytes.
+//! - A rate check is one script call (`EVALSHA`): `TIME`, `GET`, and `SET PX`
+//!   when the call is allowed. Limiter failures are
+//!   `LimiterError::Unavailable`.
 
 mod conn;
 mod event_log;
 mod keys;
+mod rate;
 mod session;
 
 pub use conn::{Redis, RedisOptions};
 pub use event_log::RedisEventLog;
+pub use rate::RedisRateLimiter;
 pub use session::RedisSessionStore;

@@ -4,12 +4,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use switchboard_server::{AppBuilder, Config, StoreKind, redact_url};
-use switchboard_store_redis::{Redis, RedisEventLog, RedisOptions, RedisSessionStore};
+use switchboard_store_redis::{
+    Redis, RedisEventLog, RedisOptions, RedisRateLimiter, RedisSessionStore,
+};
 
 /// How long past a session's longest life its Redis keys may linger.
 const TTL_MARGIN: Duration = Duration::from_secs(3600);
 
-/// Give `app` the configured store and event log (memory needs nothing);
+/// Give `app` the configured store, event log and, for Redis, the rate
+/// limiter every node shares (memory needs nothing);
 /// returns a line for the banner. Connects to Redis now, so an unreachable
 /// Redis fails the start with a clear message.
 pub(crate) async fn attach(
@@ -38,6 +41,7 @@ async fn redis(app: AppBuilder, config: &Config) -> Result<(AppBuilder, String),
         .map_err(|e| format!("store = \"redis\": cannot use Redis at {shown}: {e}"))?;
     let lifetime = Duration::from_secs(config.session_max_lifetime_secs);
     let store = RedisSessionStore::new(redis.clone()).with_record_ttl(lifetime + TTL_MARGIN);
+    let limiter = RedisRateLimiter::new(redis.clone());
     let log = RedisEventLog::new(
         redis,
         config.event_log_events,
@@ -46,5 +50,9 @@ async fn redis(app: AppBuilder, config: &Config) -> Result<(AppBuilder, String),
     );
     tracing::info!(url = %shown, prefix = %config.redis_prefix, "store: redis");
     let label = format!("redis at {shown}, prefix {}", config.redis_prefix);
-    Ok((app.store(Arc::new(store)).event_log(Arc::new(log)), label))
+    let app = app
+        .store(Arc::new(store))
+        .event_log(Arc::new(log))
+        .rate_limiter(Arc::new(limiter));
+    Ok((app, label))
 }

@@ -12,7 +12,7 @@ use std::process::Command;
 use redis_support::RedisProcess;
 use serde_json::json;
 use support::Node;
-use switchboard_testkit::{McpClient, Reply};
+use switchboard_testkit::{McpClient, ModernClient, Reply};
 
 fn redis_env<'a>(redis_url: &'a str, prefix: &'a str) -> [(&'static str, &'a str); 3] {
     [
@@ -148,4 +148,61 @@ async fn a_stream_logged_on_one_node_is_replayed_by_another() {
     let expected: Vec<_> = logged[1..].iter().map(|e| e.id.clone()).collect();
     assert_eq!(ids, expected, "the rest of node a's stream, once, in order");
     assert_eq!(replayed[2].json().expect("JSON")["id"], json!(5));
+}
+
+#[tokio::test]
+async fn a_tenant_spread_over_three_nodes_gets_its_rate_once() {
+    let Some(mut redis) = RedisProcess::start() else {
+        return;
+    };
+    const BURST: usize = 6;
+    let (key, sha256) = switchboard_auth::new_api_key();
+    let prefix = redis_support::unique_prefix("rate");
+    let config = std::env::temp_dir().join(format!("{prefix}.toml"));
+    // So slow that nothing refills during the test: only the burst.
+    let toml = format!(
+        "[auth]\nanonymous = \"off\"\n\n[[tenants]]\nid = \"acme\"\n\
+         api_keys = [{{ id = \"agent\", sha256 = \"{sha256}\" }}]\n\
+         rate = {{ per_second = 0.0001, burst = {BURST} }}\n"
+    );
+    std::fs::write(&config, toml).expect("write the config");
+    let url = redis.url();
+    let env = redis_env(&url, &prefix);
+    let nodes: Vec<Node> = (0..3).map(|_| Node::spawn(Some(&config), &env)).collect();
+    let _ = std::fs::remove_file(&config);
+
+    let mut client = McpClient::with_token(&nodes[0].url, &key);
+    client.initialize(json!({})).await; // not rate limited
+    let (mut ok, mut limited) = (0, 0);
+    for i in 0..(4 * BURST) {
+        client.url = nodes[i % 3].url.clone();
+        let body = json!({"jsonrpc": "2.0", "id": client.id(), "method": "tools/call",
+                          "params": {"name": "echo", "arguments": {"message": "hi"}}});
+        let resp = client
+            .post()
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("post");
+        match resp.status().as_u16() {
+            200 => ok += 1,
+            429 => limited += 1,
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert_eq!(ok, BURST, "the tenant's burst once, not once per node");
+    assert_eq!(limited, 3 * BURST);
+
+    // With Redis gone the limiter cannot answer: 503, not a hang. A
+    // stateless call needs no session store, so the 503 is the limiter's.
+    redis.kill();
+    let stateless = ModernClient::with_token(&nodes[1].url, &key);
+    let params = json!({"name": "echo", "arguments": {"message": "hi"}});
+    match stateless.request(1, "tools/call", params).await {
+        Reply::Other(status, body) => {
+            assert_eq!(status.as_u16(), 503);
+            assert!(body.contains("rate limiter unavailable"), "{body}");
+        }
+        _ => panic!("a rate-limited call was served without the limiter"),
+    }
 }
