@@ -79,6 +79,9 @@ pub enum TransportError {
     InsufficientScope(Challenge),
     #[error("authentication is unavailable: {0}")]
     AuthUnavailable(String),
+    /// The rate limiter (e.g. Redis) cannot answer: 503, retry soon.
+    #[error("rate limits cannot be checked: {0}")]
+    LimiterUnavailable(String),
     #[error("rate limit exceeded ({limit}): retry in {} ms", retry_after.as_millis())]
     RateLimited {
         limit: &'static str,
@@ -145,7 +148,7 @@ impl TransportError {
             Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             InsufficientScope(_) => StatusCode::FORBIDDEN,
             RateLimited { .. } | Quota(_) => StatusCode::TOO_MANY_REQUESTS,
-            AuthUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AuthUnavailable(_) | LimiterUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ForbiddenOrigin(_) | ForbiddenHost(_) => StatusCode::FORBIDDEN,
             NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -166,9 +169,11 @@ impl TransportError {
             UnknownSession | MissingSession | BadSessionHeader => {
                 RpcError::new(ErrorCode::SESSION_ERROR, self.to_string())
             }
-            Store(_) | Overloaded(_) | SessionCap(_) | AuthUnavailable(_) => {
-                RpcError::new(ErrorCode::SERVER_BUSY, self.to_string())
-            }
+            Store(_)
+            | Overloaded(_)
+            | SessionCap(_)
+            | AuthUnavailable(_)
+            | LimiterUnavailable(_) => RpcError::new(ErrorCode::SERVER_BUSY, self.to_string()),
             Unauthenticated(c) | InsufficientScope(c) | BadCredentials(c) => {
                 // The challenge again, for clients that only see the body.
                 let mut data = json!({

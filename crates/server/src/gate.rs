@@ -139,7 +139,7 @@ impl App {
                 .limiter()
                 .check(&bucket, rate)
                 .await
-                .map_err(|e| TransportError::AuthUnavailable(e.to_string()))?;
+                .map_err(|e| TransportError::LimiterUnavailable(e.to_string()))?;
             if let Decision::Limited { retry_after } = decision {
                 self.metrics().tenant_rejected(&t.id, "rate_limited");
                 self.security_event(who, session, "rate_limited", tool, limit);
