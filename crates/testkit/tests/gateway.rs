@@ -11,19 +11,8 @@ use switchboard_runtime::CatalogBuilder;
 use switchboard_testkit::{McpClient, ModernClient, Reply, TestServer};
 use switchboard_upstream::gateway::{PoolMode, StdioProvider, UpstreamConfig};
 
-fn fixture(name: &str) -> UpstreamConfig {
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../upstream/tests/fixtures/fixture_server.py"
-    );
-    UpstreamConfig {
-        name: name.into(),
-        command: "python3".into(),
-        args: vec![script.into()],
-        call_timeout_secs: 10,
-        ..UpstreamConfig::default()
-    }
-}
+mod fixture_upstream;
+use fixture_upstream::{call, fixture, value};
 
 async fn gateway(upstreams: Vec<UpstreamConfig>) -> (TestServer, Vec<Arc<StdioProvider>>) {
     gateway_with(upstreams, switchboard_server::Config::default()).await
@@ -43,17 +32,6 @@ async fn gateway_with(
     }
     let server = TestServer::with(config, builder).await;
     (server, providers)
-}
-
-/// The `value` a fixture tool returned.
-fn value(resp: &Value) -> Value {
-    resp["result"]["structuredContent"]["value"].clone()
-}
-
-async fn call(c: &McpClient, tool: &str, args: Value) -> Value {
-    c.call("tools/call", json!({"name": tool, "arguments": args}))
-        .await
-        .0
 }
 
 fn alive(pid: u64) -> bool {

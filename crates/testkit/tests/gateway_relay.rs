@@ -13,10 +13,8 @@ use switchboard_runtime::CatalogBuilder;
 use switchboard_testkit::{McpClient, Reply, TestServer};
 use switchboard_upstream::gateway::{PoolMode, StdioProvider, UpstreamConfig};
 
-const SCRIPT: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../upstream/tests/fixtures/fixture_server.py"
-);
+mod fixture_upstream;
+use fixture_upstream::SCRIPT;
 
 fn shared_fixture() -> UpstreamConfig {
     UpstreamConfig {

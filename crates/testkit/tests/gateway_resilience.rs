@@ -16,19 +16,8 @@ use switchboard_server::{AnonymousMode, ApiKeyConfig, Config, TenantConfig};
 use switchboard_testkit::{McpClient, ModernClient, TestServer};
 use switchboard_upstream::gateway::{PoolMode, StdioProvider, UpstreamConfig};
 
-fn fixture(name: &str) -> UpstreamConfig {
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../upstream/tests/fixtures/fixture_server.py"
-    );
-    UpstreamConfig {
-        name: name.into(),
-        command: "python3".into(),
-        args: vec![script.into()],
-        call_timeout_secs: 10,
-        ..UpstreamConfig::default()
-    }
-}
+mod fixture_upstream;
+use fixture_upstream::{call, fixture, value};
 
 async fn gateway_with(
     upstream: UpstreamConfig,
@@ -48,16 +37,6 @@ async fn session(server: &TestServer) -> McpClient {
     let mut c = server.client();
     c.initialize(json!({})).await;
     c
-}
-
-async fn call(c: &McpClient, tool: &str, args: Value) -> Value {
-    c.call("tools/call", json!({"name": tool, "arguments": args}))
-        .await
-        .0
-}
-
-fn value(resp: &Value) -> Value {
-    resp["result"]["structuredContent"]["value"].clone()
 }
 
 fn message(resp: &Value) -> String {
