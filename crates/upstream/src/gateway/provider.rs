@@ -125,21 +125,19 @@ impl StdioProvider {
             e.to_string()
         })?;
         let listed = self.refresh(&proc).await.map_err(|e| e.to_string());
-        let listed = match (listed, self.config.protocol) {
-            (Ok(()), UpstreamProtocol::Auto) => {
+        let protocol = self.config.protocol;
+        let listed = match listed {
+            Ok(()) if protocol != UpstreamProtocol::Session => {
                 let modern = stateless::speaks_modern(&proc.upstream, self.timeout()).await;
                 self.modern.store(modern, Ordering::Relaxed);
-                Ok(())
+                if protocol == UpstreamProtocol::Stateless && !modern {
+                    Err("protocol = \"stateless\", but its server/discover does not offer 2026-07-28"
+                        .to_owned())
+                } else {
+                    Ok(())
+                }
             }
-            (Ok(()), UpstreamProtocol::Stateless) => {
-                let modern = stateless::speaks_modern(&proc.upstream, self.timeout()).await;
-                self.modern.store(modern, Ordering::Relaxed);
-                modern.then_some(()).ok_or_else(|| {
-                    "protocol = \"stateless\", but its server/discover does not offer 2026-07-28"
-                        .to_owned()
-                })
-            }
-            (listed, _) => listed,
+            other => other,
         };
         proc.upstream.kill().await;
         drop(proc);
