@@ -156,6 +156,20 @@ pub(crate) struct LiveSession {
 /// The id of the standalone (GET) stream of every session.
 pub(crate) const STANDALONE: u64 = 0;
 
+/// Where this node starts numbering a session's request streams: a random
+/// 32-bit base shifted past a 2^20 counter. With several nodes serving one
+/// session (a shared store), each numbers its streams in its own range, so
+/// two nodes do not write one stream's event log; two ranges coincide with
+/// probability 2^-32 per pair of nodes. Numbers stay below 2^53 (exact in
+/// JSON numbers, and in clients that parse event ids as doubles).
+fn stream_base() -> u64 {
+    let mut b = [0u8; 4];
+    if getrandom::fill(&mut b).is_err() {
+        return 1;
+    }
+    (u64::from(u32::from_le_bytes(b)) << 20) | 1
+}
+
 impl LiveSession {
     pub(crate) fn new(id: &str) -> Self {
         Self {
@@ -164,7 +178,7 @@ impl LiveSession {
             pending: Mutex::default(),
             running: Mutex::default(),
             subscriptions: Mutex::default(),
-            next_stream: AtomicU64::new(1),
+            next_stream: AtomicU64::new(stream_base()),
             next_request: AtomicU64::new(1),
             last_store_touch_ms: AtomicU64::new(now_ms()),
             owner: std::sync::OnceLock::new(),
@@ -337,5 +351,25 @@ impl Registry {
 
     pub(crate) fn len(&self) -> usize {
         self.map.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two nodes serving one session number its request streams in
+    /// different ranges, and each node's numbers still count up.
+    #[test]
+    fn nodes_number_streams_apart() {
+        let (a, b) = (LiveSession::new("s"), LiveSession::new("s"));
+        let a1 = a.new_stream(Arc::default());
+        let a2 = a.new_stream(Arc::default());
+        let b1 = b.new_stream(Arc::default());
+        assert_eq!(a2, a1 + 1);
+        assert_ne!(a1 >> 20, b1 >> 20, "{a1} and {b1} share a range");
+        for n in [a1, a2, b1] {
+            assert!(n != STANDALONE && n < (1 << 53), "{n}");
+        }
     }
 }
