@@ -242,4 +242,23 @@ async fn the_admin_stats_count_every_node_s_sessions_and_list_only_their_own() {
     }
     assert_eq!(admin(&a, "/sessions").await["total"], 1);
     assert_eq!(admin(&b, "/sessions").await["total"], 0, "not live on b");
+    // Ended from node b: the record goes at once; node a frees its live
+    // part when the client's next request finds no record.
+    let id = client.session.clone().unwrap();
+    let ended = reqwest::Client::new()
+        .delete(format!(
+            "{}/admin/v1/sessions/{id}",
+            b.admin.clone().unwrap()
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ended.status(), 200);
+    match client.request(7, "tools/list", json!({})).await {
+        Reply::Other(status, _) => assert_eq!(status.as_u16(), 404),
+        _ => panic!("an ended session is still served"),
+    }
+    assert_eq!(admin(&a, "/sessions").await["total"], 0, "a let it go");
+    assert_eq!(admin(&a, "/stats").await["cluster"]["sessions"], 0);
 }
