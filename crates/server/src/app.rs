@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use axum::Router;
 use axum::routing::get;
 use switchboard_limits::{Admission, MemoryRateLimiter, RateLimiter};
@@ -21,7 +22,9 @@ use crate::{health, legacy_sse, mcp};
 
 #[derive(Debug)]
 struct Inner {
-    config: Config,
+    /// The configuration in effect; swapped whole by a reload (`reload.rs`),
+    /// read once per use.
+    config: ArcSwap<Config>,
     catalog: Arc<Catalog>,
     store: Arc<dyn SessionStore>,
     event_log: Arc<dyn EventLog>,
@@ -31,10 +34,14 @@ struct Inner {
     admission: Admission,
     capacity: Capacity,
     metrics: Metrics,
-    tenants: Tenants,
+    /// Tenants and credentials; swapped whole by a reload.
+    tenants: ArcSwap<Tenants>,
     audit: Audit,
     limiter: Arc<dyn RateLimiter>,
     shutdown: CancellationToken,
+    /// Upstreams' shared process counts, and one reload at a time.
+    pub(crate) upstreams: crate::upstreams::Shared,
+    pub(crate) reloading: tokio::sync::Mutex<()>,
 }
 
 /// Everything a request handler reaches: configuration, the catalog, the
@@ -50,6 +57,7 @@ pub struct AppBuilder {
     store: Option<Arc<dyn SessionStore>>,
     event_log: Option<Arc<dyn EventLog>>,
     limiter: Option<Arc<dyn RateLimiter>>,
+    tenant_processes: Option<switchboard_upstream::gateway::TenantProcesses>,
 }
 
 /// Why an [`App`] could not be built from its configuration.
@@ -65,6 +73,16 @@ pub enum BuildError {
 }
 
 impl AppBuilder {
+    /// The tenants' upstream process counts the catalog's providers share,
+    /// so upstreams added by a reload count in the same place.
+    pub fn tenant_processes(
+        mut self,
+        counts: switchboard_upstream::gateway::TenantProcesses,
+    ) -> Self {
+        self.tenant_processes = Some(counts);
+        self
+    }
+
     pub fn rate_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
         self.limiter = Some(limiter);
         self
@@ -117,7 +135,7 @@ impl AppBuilder {
             }
         };
         let metrics = Metrics::new();
-        for provider in self.catalog.providers() {
+        for provider in self.catalog.providers().iter() {
             provider.observe(Arc::new(metrics.upstream_sink()));
         }
         App(Arc::new(Inner {
@@ -126,8 +144,10 @@ impl AppBuilder {
             admission: Admission::new(c.max_in_flight, c.max_queue),
             capacity: Capacity::default(),
             metrics,
-            tenants,
+            tenants: ArcSwap::from_pointee(tenants),
             audit,
+            upstreams: crate::upstreams::Shared::new(self.tenant_processes.unwrap_or_default()),
+            reloading: tokio::sync::Mutex::new(()),
             limiter: self
                 .limiter
                 .unwrap_or_else(|| Arc::new(MemoryRateLimiter::new())),
@@ -138,7 +158,7 @@ impl AppBuilder {
             registry: Registry::default(),
             shutdown: CancellationToken::new(),
             catalog: self.catalog,
-            config: self.config,
+            config: ArcSwap::from_pointee(self.config),
         }))
     }
 }
@@ -151,6 +171,7 @@ impl App {
             store: None,
             event_log: None,
             limiter: None,
+            tenant_processes: None,
         }
     }
 
@@ -178,8 +199,13 @@ impl App {
             .with_state(self.clone())
     }
 
-    pub fn config(&self) -> &Config {
-        &self.0.config
+    /// The configuration in effect now (a reload may replace it).
+    pub fn config(&self) -> Arc<Config> {
+        self.0.config.load_full()
+    }
+
+    pub(crate) fn set_config(&self, config: Config) {
+        self.0.config.store(Arc::new(config));
     }
 
     pub fn catalog(&self) -> &Arc<Catalog> {
@@ -202,8 +228,13 @@ impl App {
         &self.0.admission
     }
 
-    pub(crate) fn tenants(&self) -> &Tenants {
-        &self.0.tenants
+    /// Tenants and credentials in effect now (a reload may replace them).
+    pub(crate) fn tenants(&self) -> Arc<Tenants> {
+        self.0.tenants.load_full()
+    }
+
+    pub(crate) fn set_tenants(&self, tenants: Tenants) {
+        self.0.tenants.store(Arc::new(tenants));
     }
 
     pub(crate) fn audit(&self) -> &Audit {
@@ -232,6 +263,14 @@ impl App {
 
     pub(crate) fn hosts(&self) -> &HostPolicy {
         &self.0.hosts
+    }
+
+    pub(crate) fn reload_lock(&self) -> &tokio::sync::Mutex<()> {
+        &self.0.reloading
+    }
+
+    pub(crate) fn upstreams(&self) -> &crate::upstreams::Shared {
+        &self.0.upstreams
     }
 
     /// Cancelled when the server begins to shut down.

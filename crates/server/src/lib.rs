@@ -31,9 +31,11 @@ mod modern;
 mod notifier;
 mod peer;
 mod reaper;
+mod reload;
 mod sse;
 mod stdio;
 mod tenant;
+pub mod upstreams;
 
 pub use app::{App, AppBuilder, BuildError};
 pub use config::{
@@ -42,4 +44,5 @@ pub use config::{
 };
 pub use error::TransportError;
 pub use listener::serve;
+pub use reload::{ReloadError, ReloadReport};
 pub use stdio::serve_stdio;

@@ -3,6 +3,7 @@
 
 mod gateway;
 mod keys;
+mod reload;
 mod serve;
 mod stores;
 

@@ -71,15 +71,16 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
         config.listen = listen;
     }
     let built = crate::gateway::build(&config).await?;
-    let catalog = built.catalog;
-    crate::gateway::reap_idle(built.providers);
+    let catalog = Arc::new(built.catalog);
+    crate::gateway::reap_idle(catalog.clone());
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let (builder, store) =
-        crate::stores::attach(App::builder(config.clone(), Arc::new(catalog)), &config).await?;
+    let builder = App::builder(config.clone(), catalog).tenant_processes(built.tenant_processes);
+    let (builder, store) = crate::stores::attach(builder, &config).await?;
     let app = builder.try_build().map_err(|e| e.to_string())?;
+    crate::reload::watch(app.clone(), args.config.clone(), args.listen);
     print_banner(addr, &store, app.auth_summary());
     switchboard_server::serve(listener, app, shutdown_signal())
         .await

@@ -280,6 +280,11 @@ impl Tenants {
         self.anonymous.is_some()
     }
 
+    /// Whether `id` is a configured tenant, or the anonymous one let in.
+    pub(crate) fn has(&self, id: &str) -> bool {
+        self.by_id.contains_key(id) || self.anonymous.as_ref().is_some_and(|a| &*a.id == id)
+    }
+
     /// Every configured tenant, and the anonymous one if it is let in.
     pub(crate) fn all(&self) -> impl Iterator<Item = &Arc<Tenant>> {
         self.by_id.values().chain(
