@@ -134,18 +134,18 @@ impl Catalog {
                 )
             }
             methods::TOOLS_CALL
-                if !self.has_providers()
+                if self.has_providers()
                     && tool_call_name(params).is_some_and(|n| self.tool(&n).is_none()) =>
             {
                 self.call_provider(params, ctx).await
             }
             methods::RESOURCES_LIST | methods::RESOURCES_TEMPLATES_LIST | methods::PROMPTS_LIST
-                if !self.has_providers() =>
+                if self.has_providers() =>
             {
                 self.merged_list(method, params, &ctx).await
             }
             methods::RESOURCES_READ | methods::PROMPTS_GET | methods::COMPLETION_COMPLETE
-                if !self.has_providers() =>
+                if self.has_providers() =>
             {
                 match self.provider_for(method, params, &ctx) {
                     Some(p) => {
