@@ -5,7 +5,8 @@
 //! an editor's several writes make one reload. The new configuration is
 //! read the way start-up reads it (defaults, the file, the environment,
 //! `--listen`) and handed to `App::reload`, which validates it first and
-//! logs what changed or why it was refused.
+//! logs what changed or why it was refused. `config_watch = false` leaves
+//! reloads to SIGHUP.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::SocketAddr;
@@ -37,6 +38,9 @@ pub(crate) fn watch(app: App, path: Option<PathBuf>, listen: Option<SocketAddr>)
                 }
                 _ = tick.tick() => {
                     let Some(p) = &path else { continue };
+                    if !app.config().config_watch {
+                        continue;
+                    }
                     let now = fingerprint(p);
                     if now.is_none() || now == seen {
                         continue;

@@ -3,11 +3,15 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 
 /// `switchboard serve` on an ephemeral loopback port; killed on drop.
 pub struct Node {
     pub child: Child,
     pub url: String,
+    /// What it has logged so far (stderr; `RUST_LOG` is `warn` unless `env`
+    /// sets it).
+    pub log: Arc<Mutex<String>>,
 }
 
 impl Node {
@@ -20,12 +24,22 @@ impl Node {
             cmd.arg("--config").arg(config);
         }
         let mut child = cmd
-            .envs(env.iter().copied())
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("spawn switchboard");
+        let log = Arc::new(Mutex::new(String::new()));
+        let stderr = BufReader::new(child.stderr.take().expect("stderr"));
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                let mut log = sink.lock().unwrap_or_else(|e| e.into_inner());
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
         let mut banner = String::new();
         stdout.read_line(&mut banner).expect("banner");
@@ -36,7 +50,12 @@ impl Node {
             .find(|w| w.starts_with("http://"))
             .unwrap_or_else(|| panic!("the server did not start: {banner:?}"))
             .to_owned();
-        Self { child, url }
+        Self { child, url, log }
+    }
+
+    /// What it has logged so far.
+    pub fn logged(&self) -> String {
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 
