@@ -10,7 +10,7 @@
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use switchboard_server::{App, Config};
@@ -25,7 +25,7 @@ const SETTLE: Duration = Duration::from_millis(500);
 pub(crate) fn watch(app: App, path: Option<PathBuf>, listen: Option<SocketAddr>) {
     tokio::spawn(async move {
         let mut hup = hangup();
-        let mut seen = path.as_ref().and_then(|p| fingerprint(p));
+        let mut seen = path.as_deref().and_then(fingerprint);
         let mut tick = tokio::time::interval(POLL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -33,7 +33,7 @@ pub(crate) fn watch(app: App, path: Option<PathBuf>, listen: Option<SocketAddr>)
                 _ = app.shutdown_token().cancelled() => return,
                 Some(()) = recv(&mut hup) => {
                     tracing::info!("SIGHUP: reloading the configuration");
-                    seen = path.as_ref().and_then(|p| fingerprint(p));
+                    seen = path.as_deref().and_then(fingerprint);
                     reload(&app, path.as_ref(), listen).await;
                 }
                 _ = tick.tick() => {
@@ -97,7 +97,7 @@ async fn recv(hup: &mut Hangup) -> Option<()> {
 
 /// The file's modification time and content hash; `None` if it cannot be
 /// read (an editor replacing it).
-fn fingerprint(path: &PathBuf) -> Option<(Option<SystemTime>, u64)> {
+fn fingerprint(path: &Path) -> Option<(Option<SystemTime>, u64)> {
     let bytes = std::fs::read(path).ok()?;
     let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
     let mut h = DefaultHasher::new();

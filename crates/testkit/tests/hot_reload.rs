@@ -379,9 +379,11 @@ async fn an_invalid_configuration_changes_nothing() {
 #[tokio::test]
 async fn start_up_fields_keep_their_running_value_and_are_reported() {
     let server = TestServer::start().await;
-    let mut next = Config::default();
-    next.listen = "127.0.0.1:1".parse().expect("addr");
-    next.max_body_bytes = 1234;
+    let next = Config {
+        listen: "127.0.0.1:1".parse().expect("addr"),
+        max_body_bytes: 1234,
+        ..Config::default()
+    };
     let report = server.app.reload(next).await.expect("reloads");
     assert_eq!(report.needs_restart, ["listen"]);
     assert_eq!(report.applied, ["max_body_bytes"]);

@@ -11,7 +11,7 @@ pub struct Node {
     pub url: String,
     /// What it has logged so far (stderr; `RUST_LOG` is `warn` unless `env`
     /// sets it).
-    pub log: Arc<Mutex<String>>,
+    log: Arc<Mutex<String>>,
 }
 
 impl Node {
@@ -54,6 +54,7 @@ impl Node {
     }
 
     /// What it has logged so far.
+    #[allow(dead_code)] // each test file uses a subset
     pub fn logged(&self) -> String {
         self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
