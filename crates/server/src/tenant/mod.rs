@@ -282,7 +282,10 @@ impl Tenants {
 
     /// Whether `id` is a configured tenant, or the anonymous one let in.
     pub(crate) fn has(&self, id: &str) -> bool {
-        self.by_id.contains_key(id) || self.anonymous.as_ref().is_some_and(|a| &*a.id == id)
+        if id == ANONYMOUS {
+            return self.anonymous.is_some();
+        }
+        self.by_id.contains_key(id)
     }
 
     /// Every configured tenant, and the anonymous one if it is let in.
