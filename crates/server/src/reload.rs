@@ -132,6 +132,7 @@ impl App {
         for name in &plan.remove {
             if let Some(p) = self.catalog().remove_provider(name) {
                 p.shutdown().await;
+                self.metrics().upstream_removed(name);
             }
         }
         for s in started {
