@@ -40,8 +40,8 @@ struct Inner {
     limiter: Arc<dyn RateLimiter>,
     shutdown: CancellationToken,
     /// Upstreams' shared process counts, and one reload at a time.
-    pub(crate) upstreams: crate::upstreams::Shared,
-    pub(crate) reloading: tokio::sync::Mutex<()>,
+    upstreams: crate::upstreams::Shared,
+    reloading: tokio::sync::Mutex<()>,
 }
 
 /// Everything a request handler reaches: configuration, the catalog, the

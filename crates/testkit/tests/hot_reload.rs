@@ -222,6 +222,21 @@ fn alive(pid: u64) -> bool {
     })
 }
 
+/// Live processes whose command line contains `tag`.
+fn running_with(tag: &str) -> usize {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    dir.filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u64>().ok())
+        .filter(|&pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(tag))
+                && alive(pid)
+        })
+        .count()
+}
+
 fn upstreams(list: Vec<UpstreamConfig>) -> Config {
     Config {
         upstreams: list,
@@ -357,9 +372,22 @@ async fn an_invalid_configuration_changes_nothing() {
     let mut clash = closed(vec![a.clone(), b]);
     let mut up = fixture("clash");
     up.prefix = Some(String::new());
+    let tag = format!("clash-{}", std::process::id());
+    up.args.extend(["--tag".to_owned(), tag.clone()]);
     clash.upstreams = vec![up];
     let e = server.app.reload(clash).await.expect_err("refused");
     assert!(e.to_string().contains("collision"), "{e}");
+    for _ in 0..100 {
+        if running_with(&tag) == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        running_with(&tag),
+        0,
+        "the refused upstream's processes ended"
+    );
 
     assert_eq!(server.app.config().redacted_toml(), before);
     assert_eq!(init_status(&server, &b_key).await, StatusCode::UNAUTHORIZED);
