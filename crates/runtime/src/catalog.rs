@@ -4,6 +4,7 @@ use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use serde_json::{Value, json};
 use switchboard_proto::RpcError;
 
@@ -34,7 +35,9 @@ impl Default for ServerInfo {
     }
 }
 
-/// An immutable set of tools, resources and prompts, in registration order.
+/// A set of tools, resources and prompts, in registration order, fixed at
+/// build time; its providers (upstreams) can be added and removed while it
+/// serves (a configuration reload), read with one atomic load per use.
 #[derive(Debug)]
 pub struct Catalog {
     pub(crate) info: ServerInfo,
@@ -48,7 +51,7 @@ pub struct Catalog {
     pub(crate) page_size: usize,
     pub(crate) extensions: Extensions,
     pub(crate) bus: Arc<dyn EventBus>,
-    pub(crate) providers: Vec<Arc<dyn crate::Provider>>,
+    pub(crate) providers: ArcSwap<Vec<Arc<dyn crate::Provider>>>,
 }
 
 impl std::fmt::Debug for Extensions {
@@ -158,7 +161,7 @@ impl CatalogBuilder {
             page_size: self.page_size.unwrap_or(100),
             extensions: Extensions::new(self.extensions),
             bus: self.bus.unwrap_or_else(|| Arc::new(LocalBus::default())),
-            providers: self.providers,
+            providers: ArcSwap::from_pointee(self.providers),
         })
     }
 }
@@ -223,7 +226,7 @@ impl Catalog {
     pub fn knows_tool(&self, name: &str) -> bool {
         self.tool(name).is_some()
             || self
-                .providers
+                .providers()
                 .iter()
                 .any(|p| p.owns_tool(name) && p.tool_definition(name).is_some())
     }
@@ -233,21 +236,81 @@ impl Catalog {
         if let Some(t) = self.tool(name) {
             return Some(t.definition()["inputSchema"].clone());
         }
-        self.providers
+        self.providers()
             .iter()
             .find(|p| p.owns_tool(name))
             .and_then(|p| p.tool_definition(name))
             .map(|d| d["inputSchema"].clone())
     }
 
-    /// The providers of tools outside the catalog.
-    pub fn providers(&self) -> &[Arc<dyn crate::Provider>] {
-        &self.providers
+    /// The providers of tools outside the catalog, as they are now.
+    pub fn providers(&self) -> Arc<Vec<Arc<dyn crate::Provider>>> {
+        self.providers.load_full()
+    }
+
+    /// Whether any provider serves (cheaper than [`Catalog::providers`]).
+    pub(crate) fn has_providers(&self) -> bool {
+        !self.providers.load().is_empty()
+    }
+
+    /// Add `provider`, whose tools are `tools` (merged names), while the
+    /// catalog serves. Refused if a provider of that name is there or a
+    /// tool name is already taken. Every listener hears the lists changed.
+    pub fn add_provider(
+        &self,
+        provider: Arc<dyn crate::Provider>,
+        tools: &[String],
+    ) -> Result<(), String> {
+        let current = self.providers();
+        if current.iter().any(|p| p.name() == provider.name()) {
+            return Err(format!("provider {:?} is already there", provider.name()));
+        }
+        if let Some(name) = tools.iter().find(|n| self.knows_tool(n)) {
+            return Err(format!(
+                "tool name collision: {name:?} of {:?} is already served; give one of them a prefix",
+                provider.name()
+            ));
+        }
+        self.providers.rcu(|now| {
+            let mut next = Vec::clone(now);
+            next.push(provider.clone());
+            next
+        });
+        self.lists_changed();
+        Ok(())
+    }
+
+    /// Remove the provider named `name`, if there is one, and return it (to
+    /// be shut down by the caller). Every listener hears the lists changed.
+    pub fn remove_provider(&self, name: &str) -> Option<Arc<dyn crate::Provider>> {
+        let mut removed = None;
+        self.providers.rcu(|now| {
+            removed = now.iter().find(|p| p.name() == name).cloned();
+            now.iter()
+                .filter(|p| p.name() != name)
+                .cloned()
+                .collect::<Vec<_>>()
+        });
+        if removed.is_some() {
+            self.lists_changed();
+        }
+        removed
+    }
+
+    fn lists_changed(&self) {
+        use crate::ServerEvent;
+        for e in [
+            ServerEvent::ToolsListChanged,
+            ServerEvent::PromptsListChanged,
+            ServerEvent::ResourcesListChanged,
+        ] {
+            self.bus.publish(e);
+        }
     }
 
     /// Tell every provider a session ended.
     pub async fn session_ended(&self, session: &str) {
-        for p in &self.providers {
+        for p in self.providers().iter() {
             p.session_ended(session).await;
         }
     }

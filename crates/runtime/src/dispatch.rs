@@ -114,7 +114,7 @@ impl Catalog {
     ) -> Result<Value, HandlerError> {
         let access = ctx.caller().access.clone();
         match method {
-            methods::TOOLS_LIST if self.providers.is_empty() => {
+            methods::TOOLS_LIST if !self.has_providers() => {
                 let items = self.tools.iter().filter(|t| access.tool(t.name()));
                 self.list(method, params, items.map(|t| t.definition()), "tools")
             }
@@ -134,18 +134,18 @@ impl Catalog {
                 )
             }
             methods::TOOLS_CALL
-                if !self.providers.is_empty()
+                if self.has_providers()
                     && tool_call_name(params).is_some_and(|n| self.tool(&n).is_none()) =>
             {
                 self.call_provider(params, ctx).await
             }
             methods::RESOURCES_LIST | methods::RESOURCES_TEMPLATES_LIST | methods::PROMPTS_LIST
-                if !self.providers.is_empty() =>
+                if self.has_providers() =>
             {
                 self.merged_list(method, params, &ctx).await
             }
             methods::RESOURCES_READ | methods::PROMPTS_GET | methods::COMPLETION_COMPLETE
-                if !self.providers.is_empty() =>
+                if self.has_providers() =>
             {
                 match self.provider_for(method, params, &ctx) {
                     Some(p) => {
@@ -323,7 +323,7 @@ impl Catalog {
         method: &str,
         params: Option<&RawValue>,
         ctx: &RequestContext,
-    ) -> Option<&Arc<dyn Provider>> {
+    ) -> Option<Arc<dyn Provider>> {
         let v: Value = params
             .and_then(|p| serde_json::from_str(p.get()).ok())
             .unwrap_or(Value::Null);
@@ -341,13 +341,20 @@ impl Catalog {
             if self.prompt_index.contains_key(&name) || !access.prompt(&name) {
                 return None;
             }
-            return self.providers.iter().find(|p| p.owns_prompt(&name));
+            return self
+                .providers()
+                .iter()
+                .find(|p| p.owns_prompt(&name))
+                .cloned();
         }
         let uri = uri?;
         if self.has_resource(&uri) || !access.resource(&uri) {
             return None;
         }
-        self.providers.iter().find(|p| p.owns_resource(&uri))
+        self.providers()
+            .iter()
+            .find(|p| p.owns_resource(&uri))
+            .cloned()
     }
 
     /// A list of the catalog's own items and every provider's, filtered by
@@ -359,8 +366,9 @@ impl Catalog {
         ctx: &RequestContext,
     ) -> Result<Value, HandlerError> {
         let access = ctx.caller().access.clone();
+        let providers = self.providers();
         let lists = futures_util::future::join_all(
-            self.providers
+            providers
                 .iter()
                 .map(|p| async move { (p, p.list(method, ctx).await) }),
         )
@@ -436,8 +444,9 @@ impl Catalog {
     /// Every provider's tools, asked at once; a provider that fails is left
     /// out (and logged), so one failing upstream never fails the list.
     async fn provider_tools(&self, ctx: &RequestContext) -> Vec<Value> {
+        let providers = self.providers();
         let lists = futures_util::future::join_all(
-            self.providers
+            providers
                 .iter()
                 .map(|p| async move { (p, p.list_tools(ctx).await) }),
         )
@@ -464,10 +473,11 @@ impl Catalog {
     ) -> Result<Value, HandlerError> {
         let name = tool_call_name(params).unwrap_or_default();
         let provider = self
-            .providers
+            .providers()
             .iter()
             .find(|p| p.owns_tool(&name))
-            .filter(|_| ctx.caller().access.tool(&name));
+            .filter(|_| ctx.caller().access.tool(&name))
+            .cloned();
         let Some(p) = provider else {
             return Err(RpcError::invalid_params(format!("unknown tool: {name}")).into());
         };

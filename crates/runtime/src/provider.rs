@@ -130,6 +130,15 @@ pub trait Provider: Send + Sync + fmt::Debug {
     /// A session ended: let go of what it held (its upstream process).
     async fn session_ended(&self, _session: &str) {}
 
+    /// End what has been idle too long (stateless principals' processes);
+    /// called every half minute by the server.
+    async fn reap_idle(&self) {}
+
+    /// The provider was removed from the catalog (a reload): end every
+    /// process or connection it holds and start no more. Calls already
+    /// running on them fail.
+    async fn shutdown(&self) {}
+
     /// Report waits, latencies and errors to `observer` from now on.
     fn observe(&self, _observer: Arc<dyn UpstreamObserver>) {}
 

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use axum::Router;
 use axum::routing::get;
 use switchboard_limits::{Admission, MemoryRateLimiter, RateLimiter};
@@ -21,7 +22,9 @@ use crate::{health, legacy_sse, mcp};
 
 #[derive(Debug)]
 struct Inner {
-    config: Config,
+    /// The configuration in effect; swapped whole by a reload (`reload.rs`),
+    /// read once per use.
+    config: ArcSwap<Config>,
     catalog: Arc<Catalog>,
     store: Arc<dyn SessionStore>,
     event_log: Arc<dyn EventLog>,
@@ -31,7 +34,8 @@ struct Inner {
     admission: Admission,
     capacity: Capacity,
     metrics: Metrics,
-    tenants: Tenants,
+    /// Tenants and credentials; swapped whole by a reload.
+    tenants: ArcSwap<Tenants>,
     audit: Audit,
     limiter: Arc<dyn RateLimiter>,
     shutdown: CancellationToken,
@@ -41,8 +45,9 @@ struct Inner {
     node_id: String,
     /// When the app was built, unix ms.
     started_ms: u64,
-    /// Upstream processes per tenant, when the gateway counts them.
-    tenant_processes: Option<switchboard_upstream::gateway::TenantProcesses>,
+    /// Upstreams' shared process counts, and one reload at a time.
+    upstreams: crate::upstreams::Shared,
+    reloading: tokio::sync::Mutex<()>,
 }
 
 /// Everything a request handler reaches: configuration, the catalog, the
@@ -74,8 +79,8 @@ pub enum BuildError {
 }
 
 impl AppBuilder {
-    /// The gateway's count of upstream processes per tenant (shown by the
-    /// admin API).
+    /// The tenants' upstream process counts the catalog's providers share,
+    /// so upstreams added by a reload count in the same place.
     pub fn tenant_processes(
         mut self,
         counts: switchboard_upstream::gateway::TenantProcesses,
@@ -136,7 +141,7 @@ impl AppBuilder {
             }
         };
         let metrics = Metrics::new();
-        for provider in self.catalog.providers() {
+        for provider in self.catalog.providers().iter() {
             provider.observe(Arc::new(metrics.upstream_sink()));
         }
         App(Arc::new(Inner {
@@ -145,8 +150,10 @@ impl AppBuilder {
             admission: Admission::new(c.max_in_flight, c.max_queue),
             capacity: Capacity::default(),
             metrics,
-            tenants,
+            tenants: ArcSwap::from_pointee(tenants),
             audit,
+            upstreams: crate::upstreams::Shared::new(self.tenant_processes.unwrap_or_default()),
+            reloading: tokio::sync::Mutex::new(()),
             limiter: self
                 .limiter
                 .unwrap_or_else(|| Arc::new(MemoryRateLimiter::new())),
@@ -159,9 +166,8 @@ impl AppBuilder {
             draining: std::sync::atomic::AtomicBool::new(false),
             node_id: c.admin.node_id(),
             started_ms: switchboard_store::now_ms(),
-            tenant_processes: self.tenant_processes,
             catalog: self.catalog,
-            config: self.config,
+            config: ArcSwap::from_pointee(self.config),
         }))
     }
 }
@@ -202,8 +208,13 @@ impl App {
             .with_state(self.clone())
     }
 
-    pub fn config(&self) -> &Config {
-        &self.0.config
+    /// The configuration in effect now (a reload may replace it).
+    pub fn config(&self) -> Arc<Config> {
+        self.0.config.load_full()
+    }
+
+    pub(crate) fn set_config(&self, config: Config) {
+        self.0.config.store(Arc::new(config));
     }
 
     pub fn catalog(&self) -> &Arc<Catalog> {
@@ -226,8 +237,13 @@ impl App {
         &self.0.admission
     }
 
-    pub(crate) fn tenants(&self) -> &Tenants {
-        &self.0.tenants
+    /// Tenants and credentials in effect now (a reload may replace them).
+    pub(crate) fn tenants(&self) -> Arc<Tenants> {
+        self.0.tenants.load_full()
+    }
+
+    pub(crate) fn set_tenants(&self, tenants: Tenants) {
+        self.0.tenants.store(Arc::new(tenants));
     }
 
     pub(crate) fn audit(&self) -> &Audit {
@@ -256,6 +272,14 @@ impl App {
 
     pub(crate) fn hosts(&self) -> &HostPolicy {
         &self.0.hosts
+    }
+
+    pub(crate) fn reload_lock(&self) -> &tokio::sync::Mutex<()> {
+        &self.0.reloading
+    }
+
+    pub(crate) fn upstreams(&self) -> &crate::upstreams::Shared {
+        &self.0.upstreams
     }
 
     /// Cancelled when the server begins to shut down.
@@ -301,7 +325,7 @@ impl App {
     pub(crate) fn tenant_processes(
         &self,
     ) -> Option<&switchboard_upstream::gateway::TenantProcesses> {
-        self.0.tenant_processes.as_ref()
+        Some(&self.0.upstreams.tenant_processes)
     }
 
     /// Sessions live on this node.

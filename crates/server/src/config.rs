@@ -119,6 +119,9 @@ pub struct Config {
     /// fails and the request gets a 503. Default 500.
     #[serde(deserialize_with = "duration::millis")]
     pub redis_timeout_ms: u64,
+    /// Reload when the configuration file changes (it is looked at every
+    /// second). SIGHUP reloads either way. Default true.
+    pub config_watch: bool,
     /// Authentication: anonymous access, JWT issuers, metadata, audit.
     pub auth: AuthConfig,
     /// The admin listener (`[admin]`): address, credential, node id.
@@ -165,6 +168,7 @@ impl Default for Config {
             redis_url: None,
             redis_prefix: "switchboard".to_owned(),
             redis_timeout_ms: 500,
+            config_watch: true,
             auth: AuthConfig::default(),
             admin: AdminConfig::default(),
             tenants: Vec::new(),

@@ -32,9 +32,11 @@ mod modern;
 mod notifier;
 mod peer;
 mod reaper;
+mod reload;
 mod sse;
 mod stdio;
 mod tenant;
+pub mod upstreams;
 
 pub use admin::{admin_router, serve_admin};
 pub use app::{App, AppBuilder, BuildError};
@@ -44,4 +46,5 @@ pub use config::{
 };
 pub use error::TransportError;
 pub use listener::serve;
+pub use reload::{ReloadError, ReloadReport};
 pub use stdio::serve_stdio;

@@ -446,6 +446,23 @@ impl Metrics {
         }
     }
 
+    /// The upstream `name` was removed (a reload): its gauges go to zero,
+    /// and a provider added under the same name counts from its own zero.
+    pub(crate) fn upstream_removed(&self, name: &str) {
+        let mut seen = self.upstream_seen.lock().unwrap_or_else(|e| e.into_inner());
+        seen.remove(name);
+        let label = Upstream {
+            upstream: name.to_owned(),
+        };
+        for family in [
+            &self.upstream_processes,
+            &self.upstream_starting,
+            &self.upstream_idle,
+        ] {
+            family.get_or_create(&label).set(0);
+        }
+    }
+
     /// The sink providers report waits, latencies and errors to.
     pub(crate) fn upstream_sink(&self) -> UpstreamSink {
         UpstreamSink {

@@ -7,14 +7,14 @@ use std::time::Duration;
 
 use switchboard_runtime::{Catalog, CatalogBuilder};
 use switchboard_server::Config;
-use switchboard_upstream::gateway::{StdioProvider, UpstreamKind};
+use switchboard_server::upstreams::start_upstream;
+use switchboard_upstream::gateway::{TenantProcesses, UpstreamKind};
 
-/// The catalog, the stdio providers (for their idle reaper) and the count
-/// of tenants' upstream processes (for the admin API).
+/// The catalog, and the tenants' process counts its upstreams share (the
+/// app's, so upstreams a reload adds count there too).
 pub(crate) struct Built {
     pub(crate) catalog: Catalog,
-    pub(crate) providers: Vec<Arc<StdioProvider>>,
-    pub(crate) tenant_processes: switchboard_upstream::gateway::TenantProcesses,
+    pub(crate) tenant_processes: TenantProcesses,
 }
 
 /// Build the catalog; every stdio upstream is started once so its tool
@@ -25,8 +25,7 @@ pub(crate) async fn build(config: &Config) -> Result<Built, String> {
         Arc::new(switchboard_runtime::LocalBus::default());
     let mut builder = CatalogBuilder::new().bus(bus.clone());
     // Tenants' upstream processes are counted across every upstream.
-    let tenant_processes = switchboard_upstream::gateway::TenantProcesses::default();
-    let mut providers = Vec::new();
+    let tenant_processes = TenantProcesses::default();
     // tool name → the source that has it
     let mut owners: HashMap<String, String> = HashMap::new();
     let mut claim = |names: Vec<String>, source: &str| -> Result<(), String> {
@@ -51,29 +50,21 @@ pub(crate) async fn build(config: &Config) -> Result<Built, String> {
                 builder = builder.merge(everything);
             }
             UpstreamKind::Stdio | UpstreamKind::Http => {
-                let mut u = u.clone();
-                u.pool_size = u.pool_size.or(Some(config.upstream_pool_size));
-                let provider = Arc::new(StdioProvider::with_shared(
-                    u.clone(),
-                    Some(bus.clone()),
-                    tenant_processes.clone(),
-                ));
                 // One upstream that cannot start does not keep the others
                 // from being served: it is left out of lists until a later
                 // list or call starts it (its failures count on its
                 // breaker, and /readyz names it).
-                match provider.probe().await {
-                    Ok(names) => {
-                        tracing::info!(upstream = %u.name, tools = names.len(), "upstream ready");
-                        claim(names, &format!("upstream {:?}", u.name))?;
-                    }
-                    Err(e) => tracing::error!(
-                        upstream = %u.name,
-                        "upstream did not start: {e}; serving without it until it does"
-                    ),
+                let started = start_upstream(
+                    u,
+                    config.upstream_pool_size,
+                    bus.clone(),
+                    tenant_processes.clone(),
+                )
+                .await;
+                if let Ok(names) = started.tools {
+                    claim(names, &format!("upstream {:?}", u.name))?;
                 }
-                builder = builder.provider(provider.clone());
-                providers.push(provider);
+                builder = builder.provider(started.provider);
             }
         }
     }
@@ -83,21 +74,18 @@ pub(crate) async fn build(config: &Config) -> Result<Built, String> {
         .map_err(|e| format!("invalid toolset: {e}"))?;
     Ok(Built {
         catalog,
-        providers,
         tenant_processes,
     })
 }
 
-/// End idle per-principal upstream processes, every half minute.
-pub(crate) fn reap_idle(providers: Vec<Arc<StdioProvider>>) {
-    if providers.is_empty() {
-        return;
-    }
+/// End idle per-principal upstream processes, every half minute (of the
+/// upstreams in the catalog at that moment: a reload may change them).
+pub(crate) fn reap_idle(catalog: Arc<Catalog>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(30));
         loop {
             tick.tick().await;
-            for p in &providers {
+            for p in catalog.providers().iter() {
                 p.reap_idle().await;
             }
         }

@@ -4,6 +4,7 @@
 mod gateway;
 mod keys;
 mod ops;
+mod reload;
 mod serve;
 mod stores;
 

@@ -71,17 +71,17 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
         config.listen = listen;
     }
     let built = crate::gateway::build(&config).await?;
-    let catalog = built.catalog;
-    crate::gateway::reap_idle(built.providers);
+    let catalog = Arc::new(built.catalog);
+    crate::gateway::reap_idle(catalog.clone());
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let admin = bind_admin(&config).await?;
-    let builder =
-        App::builder(config.clone(), Arc::new(catalog)).tenant_processes(built.tenant_processes);
+    let builder = App::builder(config.clone(), catalog).tenant_processes(built.tenant_processes);
     let (builder, store) = crate::stores::attach(builder, &config).await?;
     let app = builder.try_build().map_err(|e| e.to_string())?;
+    crate::reload::watch(app.clone(), args.config.clone(), args.listen);
     let admin_addr = match admin {
         Some(listener) => Some(run_admin(listener, &app)?),
         None => None,

@@ -38,7 +38,9 @@ pub(super) async fn require_token(
             let (scheme, token) = v.split_once(' ')?;
             scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
         });
-    let ok = match (&*admin.token, presented) {
+    // Compiled per request (a digest decode): admin requests are few, and
+    // a reloaded token applies at once.
+    let ok = match (compile(&admin.app.config()), presented) {
         (Some(keys), Some(token)) => keys.verify(token).is_some(),
         _ => false,
     };

@@ -24,20 +24,17 @@ use tokio::net::TcpListener;
 use crate::app::App;
 use crate::error::json_response;
 
-/// What the admin handlers reach: the app and the admin credential.
+/// What the admin handlers reach: the app (whose current configuration
+/// holds the admin credential, so a reload can rotate it).
 #[derive(Debug, Clone)]
 pub(crate) struct Admin {
     pub(crate) app: App,
-    token: std::sync::Arc<Option<switchboard_auth::ApiKeys>>,
 }
 
 /// The admin routes for `app`. Without `[admin] token_sha256` no request
 /// to `/admin/v1/*` is let in.
 pub fn admin_router(app: App) -> Router {
-    let state = Admin {
-        token: std::sync::Arc::new(auth::compile(app.config())),
-        app,
-    };
+    let state = Admin { app };
     let api = Router::new()
         .route("/node", get(node::node))
         .route("/drain", post(node::drain))

@@ -284,7 +284,13 @@ async fn subscription(
     let mut record = s.record.clone();
     let catalog = app.catalog();
     let upstream = (!catalog.has_resource(&uri))
-        .then(|| catalog.providers().iter().find(|p| p.owns_resource(&uri)))
+        .then(|| {
+            catalog
+                .providers()
+                .iter()
+                .find(|p| p.owns_resource(&uri))
+                .cloned()
+        })
         .flatten();
     if subscribe {
         let visible = catalog.resource_visible(&*s.who.tenant.policy, &uri);

@@ -217,7 +217,12 @@ impl UpstreamSubscriptions {
             if catalog.has_resource(uri) || !catalog.resource_visible(policy, uri) {
                 continue;
             }
-            let Some(p) = catalog.providers().iter().find(|p| p.owns_resource(uri)) else {
+            let Some(p) = catalog
+                .providers()
+                .iter()
+                .find(|p| p.owns_resource(uri))
+                .cloned()
+            else {
                 continue;
             };
             match p.subscribe(uri, true, &caller).await {

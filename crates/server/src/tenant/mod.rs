@@ -280,6 +280,14 @@ impl Tenants {
         self.anonymous.is_some()
     }
 
+    /// Whether `id` is a configured tenant, or the anonymous one let in.
+    pub(crate) fn has(&self, id: &str) -> bool {
+        if id == ANONYMOUS {
+            return self.anonymous.is_some();
+        }
+        self.by_id.contains_key(id)
+    }
+
     /// Every configured tenant, and the anonymous one if it is let in.
     pub(crate) fn all(&self) -> impl Iterator<Item = &Arc<Tenant>> {
         self.by_id.values().chain(

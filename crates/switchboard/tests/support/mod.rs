@@ -3,6 +3,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 
 /// `switchboard serve` on an ephemeral loopback port; killed on drop.
 pub struct Node {
@@ -11,6 +12,9 @@ pub struct Node {
     /// The admin listener's base URL (`http://addr`), if it runs.
     #[allow(dead_code)] // read by the admin CLI tests only
     pub admin: Option<String>,
+    /// What it has logged so far (stderr; `RUST_LOG` is `warn` unless `env`
+    /// sets it).
+    log: Arc<Mutex<String>>,
 }
 
 impl Node {
@@ -23,12 +27,22 @@ impl Node {
             cmd.arg("--config").arg(config);
         }
         let mut child = cmd
-            .envs(env.iter().copied())
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("spawn switchboard");
+        let log = Arc::new(Mutex::new(String::new()));
+        let stderr = BufReader::new(child.stderr.take().expect("stderr"));
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                let mut log = sink.lock().unwrap_or_else(|e| e.into_inner());
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
         let mut banner = String::new();
         stdout.read_line(&mut banner).expect("banner");
@@ -43,7 +57,18 @@ impl Node {
             .split_once("admin API at ")
             .and_then(|(_, rest)| rest.split_whitespace().next())
             .map(|u| u.trim_end_matches("/admin/v1").to_owned());
-        Self { child, url, admin }
+        Self {
+            child,
+            url,
+            admin,
+            log,
+        }
+    }
+
+    /// What it has logged so far.
+    #[allow(dead_code)] // each test file uses a subset
+    pub fn logged(&self) -> String {
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 

@@ -261,6 +261,31 @@ impl Pool {
             .and_then(|p| p.upstream.pid())
     }
 
+    /// The upstream was removed: start nothing more (the slots close, so
+    /// every start fails as closed) and end every process, the warm one
+    /// included. A process still starting is ended by the supervisor's
+    /// next look, or when its caller lets go of it.
+    pub(crate) async fn close(&self) {
+        self.slots.close();
+        let procs: Vec<Arc<Proc>> = self
+            .lock()
+            .drain()
+            .filter_map(|(_, c)| c.get().cloned())
+            .collect();
+        for p in procs {
+            self.kill(&p).await;
+        }
+        let warm = self.warm.lock().await.take();
+        if let Some(w) = warm {
+            self.kill(&w).await;
+        }
+    }
+
+    /// Whether [`Pool::close`] ran.
+    pub(crate) fn closed(&self) -> bool {
+        self.slots.is_closed()
+    }
+
     /// How many processes run (the warm one not included).
     pub(crate) fn running(&self) -> usize {
         self.lock()

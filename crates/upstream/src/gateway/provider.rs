@@ -561,4 +561,13 @@ impl Provider for StdioProvider {
             self.pool.end(&format!("s:{session}")).await;
         }
     }
+
+    async fn reap_idle(&self) {
+        StdioProvider::reap_idle(self).await;
+    }
+
+    async fn shutdown(&self) {
+        self.pool.close().await;
+        tracing::info!(upstream = %self.config.name, "upstream removed: its processes ended");
+    }
 }

@@ -33,6 +33,11 @@ impl Pool {
     }
 
     async fn tend(&self, shared: &[String], warm: bool) {
+        if self.closed() {
+            // Whatever finished starting after the close.
+            self.close().await;
+            return;
+        }
         let procs: Vec<(String, Arc<Proc>)> = self
             .lock()
             .iter()
