@@ -33,6 +33,12 @@ pub struct ProviderHealth {
     /// Processes the provider ended itself so far (a session ended, idle,
     /// a warm process giving its slot up).
     pub kills: u64,
+    /// `stdio`, `http` or `builtin` (the default).
+    pub kind: &'static str,
+    /// What its names are prefixed with in the catalog (empty: none).
+    pub prefix: String,
+    /// Tools it listed last.
+    pub tools: usize,
 }
 
 /// Where a provider reports what it sees as it happens (latencies, waits,
@@ -131,7 +137,14 @@ pub trait Provider: Send + Sync + fmt::Debug {
     fn health(&self) -> ProviderHealth {
         ProviderHealth {
             breaker: "closed",
+            kind: "builtin",
             ..ProviderHealth::default()
         }
+    }
+
+    /// The process ids of the processes serving `session` alone
+    /// (`per_session` stdio upstreams), for operators.
+    fn session_processes(&self, _session: &str) -> Vec<u32> {
+        Vec::new()
     }
 }

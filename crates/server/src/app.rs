@@ -35,6 +35,14 @@ struct Inner {
     audit: Audit,
     limiter: Arc<dyn RateLimiter>,
     shutdown: CancellationToken,
+    /// Set by the admin API: new sessions are refused, existing ones served.
+    draining: std::sync::atomic::AtomicBool,
+    /// This node's name (`[admin] node_id`).
+    node_id: String,
+    /// When the app was built, unix ms.
+    started_ms: u64,
+    /// Upstream processes per tenant, when the gateway counts them.
+    tenant_processes: Option<switchboard_upstream::gateway::TenantProcesses>,
 }
 
 /// Everything a request handler reaches: configuration, the catalog, the
@@ -50,6 +58,7 @@ pub struct AppBuilder {
     store: Option<Arc<dyn SessionStore>>,
     event_log: Option<Arc<dyn EventLog>>,
     limiter: Option<Arc<dyn RateLimiter>>,
+    tenant_processes: Option<switchboard_upstream::gateway::TenantProcesses>,
 }
 
 /// Why an [`App`] could not be built from its configuration.
@@ -65,6 +74,16 @@ pub enum BuildError {
 }
 
 impl AppBuilder {
+    /// The gateway's count of upstream processes per tenant (shown by the
+    /// admin API).
+    pub fn tenant_processes(
+        mut self,
+        counts: switchboard_upstream::gateway::TenantProcesses,
+    ) -> Self {
+        self.tenant_processes = Some(counts);
+        self
+    }
+
     pub fn rate_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
         self.limiter = Some(limiter);
         self
@@ -137,6 +156,10 @@ impl AppBuilder {
             event_log,
             registry: Registry::default(),
             shutdown: CancellationToken::new(),
+            draining: std::sync::atomic::AtomicBool::new(false),
+            node_id: c.admin.node_id(),
+            started_ms: switchboard_store::now_ms(),
+            tenant_processes: self.tenant_processes,
             catalog: self.catalog,
             config: self.config,
         }))
@@ -151,6 +174,7 @@ impl App {
             store: None,
             event_log: None,
             limiter: None,
+            tenant_processes: None,
         }
     }
 
@@ -249,6 +273,35 @@ impl App {
             "credentials required"
         };
         format!("{tenants} tenants, {anonymous}")
+    }
+
+    /// Refuse new sessions from now on (503); existing ones keep working
+    /// and `/readyz` reports the node as draining.
+    pub fn drain(&self) {
+        self.0
+            .draining
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether [`App::drain`] was called.
+    pub fn is_draining(&self) -> bool {
+        self.0.draining.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// This node's name in the admin API.
+    pub fn node_id(&self) -> &str {
+        &self.0.node_id
+    }
+
+    /// When the app was built, unix milliseconds.
+    pub fn started_ms(&self) -> u64 {
+        self.0.started_ms
+    }
+
+    pub(crate) fn tenant_processes(
+        &self,
+    ) -> Option<&switchboard_upstream::gateway::TenantProcesses> {
+        self.0.tenant_processes.as_ref()
     }
 
     /// Sessions live on this node.

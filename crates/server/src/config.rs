@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+mod admin;
 mod store;
+
+pub use self::admin::AdminConfig;
 
 pub use self::store::{StoreKind, redact_url};
 pub use crate::capacity::CapPolicy;
@@ -118,6 +121,8 @@ pub struct Config {
     pub redis_timeout_ms: u64,
     /// Authentication: anonymous access, JWT issuers, metadata, audit.
     pub auth: AuthConfig,
+    /// The admin listener (`[admin]`): address, credential, node id.
+    pub admin: AdminConfig,
     /// The tenants sharing this server (`[[tenants]]`).
     pub tenants: Vec<TenantConfig>,
     /// MCP servers put behind this one (`[[upstreams]]`). None: the
@@ -161,6 +166,7 @@ impl Default for Config {
             redis_prefix: "switchboard".to_owned(),
             redis_timeout_ms: 500,
             auth: AuthConfig::default(),
+            admin: AdminConfig::default(),
             tenants: Vec::new(),
             upstreams: Vec::new(),
         }
@@ -236,6 +242,7 @@ impl Config {
             return Err(((*key).to_owned(), "must be greater than 0".to_owned()));
         }
         store::validate(self)?;
+        self.admin.validate()?;
         if let Some(key) = &self.sealing_key {
             decode_key(&key.0).map_err(|e| ("sealing_key".to_owned(), e))?;
         }
@@ -392,6 +399,8 @@ mod tests {
         let c = Config::from_toml("").unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(c.max_body_bytes, 4 << 20);
+        assert_eq!(c.admin.listen.to_string(), "127.0.0.1:8081");
+        assert!(c.admin.token_sha256.is_none());
         let e = Config::from_toml("no_such_key = 1").unwrap_err();
         assert!(e.contains("no_such_key"), "{e}");
         let e = Config::from_toml("page_size = 0").unwrap_err();
@@ -435,6 +444,8 @@ mod tests {
             ),
             ("[[auth.jwt]]\nissuer = \"x\"", "auth.jwt[0]"),
             ("[auth]\nanonymous = \"sometimes\"", "anonymous"),
+            ("[admin]\ntoken_sha256 = \"abc\"", "admin.token_sha256"),
+            ("[admin]\nnode_id = \"a b\"", "admin.node_id"),
             (
                 "[auth]\nmetrics_token_sha256 = \"xyz\"",
                 "auth.metrics_token_sha256",

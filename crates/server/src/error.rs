@@ -89,6 +89,9 @@ pub enum TransportError {
     },
     #[error("tenant quota exceeded: {0}")]
     Quota(&'static str),
+    /// The node is draining (admin API): no new sessions here.
+    #[error("this node is draining and takes no new sessions: connect to another node")]
+    Draining,
 }
 
 /// A `WWW-Authenticate: Bearer` challenge (RFC 6750 §3, RFC 9728 §5.1).
@@ -157,7 +160,7 @@ impl TransportError {
             StreamConflict => StatusCode::CONFLICT,
             StreamCap(_) => StatusCode::TOO_MANY_REQUESTS,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Store(_) | Overloaded(_) | SessionCap(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Store(_) | Overloaded(_) | SessionCap(_) | Draining => StatusCode::SERVICE_UNAVAILABLE,
             HandlerFailed => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -172,6 +175,7 @@ impl TransportError {
             Store(_)
             | Overloaded(_)
             | SessionCap(_)
+            | Draining
             | AuthUnavailable(_)
             | LimiterUnavailable(_) => RpcError::new(ErrorCode::SERVER_BUSY, self.to_string()),
             Unauthenticated(c) | InsufficientScope(c) | BadCredentials(c) => {
@@ -212,6 +216,9 @@ impl TransportError {
     }
 }
 
+/// `Retry-After` of a draining node's refusals.
+const DRAINING_RETRY_SECS: u64 = 5;
+
 impl IntoResponse for TransportError {
     fn into_response(self) -> Response {
         self.response_for(None)
@@ -225,6 +232,8 @@ impl TransportError {
             TransportError::RateLimited { retry_after, .. } => {
                 Some(retry_after.as_millis().div_ceil(1000).max(1) as u64)
             }
+            // A draining node will not take the session back soon.
+            TransportError::Draining => Some(DRAINING_RETRY_SECS),
             _ if matches!(
                 self.status(),
                 StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS

@@ -17,7 +17,14 @@ pub(crate) async fn ready(State(app): State<App>) -> Response {
     if app.shutdown_token().is_cancelled() {
         return json_response(
             StatusCode::SERVICE_UNAVAILABLE,
-            json!({"status": "draining"}).to_string(),
+            json!({"status": "draining", "reason": "shutting down"}).to_string(),
+        );
+    }
+    if app.is_draining() {
+        return json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"status": "draining", "reason": "drained by an operator: no new sessions"})
+                .to_string(),
         );
     }
     // An upstream with an open breaker does not make the node unready (its

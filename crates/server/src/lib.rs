@@ -10,6 +10,7 @@
 //!
 //! [`SessionStore`]: switchboard_store::SessionStore
 
+mod admin;
 mod app;
 mod audit;
 mod capacity;
@@ -35,10 +36,11 @@ mod sse;
 mod stdio;
 mod tenant;
 
+pub use admin::{admin_router, serve_admin};
 pub use app::{App, AppBuilder, BuildError};
 pub use config::{
-    AnonymousMode, ApiKeyConfig, AuthConfig, CapPolicy, Config, ConfigError, RateConfig, Rules,
-    Secret, StoreKind, TenantConfig, redact_url,
+    AdminConfig, AnonymousMode, ApiKeyConfig, AuthConfig, CapPolicy, Config, ConfigError,
+    RateConfig, Rules, Secret, StoreKind, TenantConfig, redact_url,
 };
 pub use error::TransportError;
 pub use listener::serve;

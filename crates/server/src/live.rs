@@ -151,6 +151,10 @@ pub(crate) struct LiveSession {
     pub(crate) open_streams: Arc<std::sync::atomic::AtomicUsize>,
     /// Cancelled when the session ends: every stream and handler stops.
     pub(crate) closed: CancellationToken,
+    /// Catalog requests started on this node so far (admin API).
+    requests: AtomicU64,
+    /// Of those, requests running now.
+    in_flight: std::sync::atomic::AtomicUsize,
 }
 
 /// The id of the standalone (GET) stream of every session.
@@ -171,6 +175,8 @@ impl LiveSession {
             created: std::time::Instant::now(),
             open_streams: Arc::default(),
             closed: CancellationToken::new(),
+            requests: AtomicU64::new(0),
+            in_flight: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -191,6 +197,19 @@ impl LiveSession {
     /// The standalone stream, if a client ever opened it.
     pub(crate) fn standalone_if_open(&self) -> Option<Arc<StreamSlot>> {
         self.stream(STANDALONE)
+    }
+
+    /// Catalog requests started so far, and those running now.
+    pub(crate) fn request_counts(&self) -> (u64, usize) {
+        (
+            self.requests.load(Ordering::Relaxed),
+            self.in_flight.load(Ordering::Relaxed),
+        )
+    }
+
+    /// When the session was last used on this node (to the second), unix ms.
+    pub(crate) fn last_seen_ms(&self) -> u64 {
+        self.last_store_touch_ms.load(Ordering::Relaxed)
     }
 
     /// How long this node has known the session.
@@ -245,6 +264,8 @@ impl LiveSession {
     pub(crate) fn start<'a>(&'a self, id: &RequestId) -> (CancellationToken, Running<'a>) {
         let token = self.closed.child_token();
         lock(&self.running).insert(id.clone(), token.clone());
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
         (
             token,
             Running {
@@ -293,6 +314,7 @@ pub(crate) struct Running<'a> {
 impl Drop for Running<'_> {
     fn drop(&mut self) {
         lock(&self.live.running).remove(&self.id);
+        self.live.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -329,6 +351,10 @@ impl Registry {
     /// Every live session on this node.
     pub(crate) fn all(&self) -> Vec<Arc<LiveSession>> {
         self.map.pin().values().cloned().collect()
+    }
+
+    pub(crate) fn get(&self, id: &str) -> Option<Arc<LiveSession>> {
+        self.map.pin().get(id).cloned()
     }
 
     pub(crate) fn remove(&self, id: &str) -> Option<Arc<LiveSession>> {

@@ -83,6 +83,10 @@ impl App {
         hello: &Hello,
         who: &Principal,
     ) -> Result<String, TransportError> {
+        if self.is_draining() {
+            self.metrics().rejected("draining");
+            return Err(TransportError::Draining);
+        }
         self.make_room(who).await?;
         let sid = mint_session_id()
             .map_err(|e| StoreError::Unavailable(format!("no randomness: {e}")))?;

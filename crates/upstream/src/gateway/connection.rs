@@ -87,6 +87,14 @@ impl Connection {
         }
     }
 
+    /// The child's process id (stdio, while it runs).
+    pub(crate) fn pid(&self) -> Option<u32> {
+        match self {
+            Connection::Stdio(u) => u.pid(),
+            Connection::Http(_) => None,
+        }
+    }
+
     pub(crate) async fn kill(&self) {
         match self {
             Connection::Stdio(u) => u.kill().await,

@@ -253,6 +253,14 @@ impl Pool {
         idle_keys.len()
     }
 
+    /// The process id of `key`'s process, if it is a live child process.
+    pub(crate) fn pid(&self, key: &str) -> Option<u32> {
+        self.lock()
+            .get(key)
+            .and_then(|c| c.get().cloned())
+            .and_then(|p| p.upstream.pid())
+    }
+
     /// How many processes run (the warm one not included).
     pub(crate) fn running(&self) -> usize {
         self.lock()

@@ -507,8 +507,22 @@ impl Provider for StdioProvider {
             breaker: self.breaker.state().as_str(),
             calls: self.calls.load(Ordering::Relaxed),
             failures: self.failures.load(Ordering::Relaxed),
+            kind: match self.config.kind {
+                UpstreamKind::Http => "http",
+                UpstreamKind::Stdio => "stdio",
+                UpstreamKind::Builtin => "builtin",
+            },
+            prefix: self.prefix.clone(),
+            tools: self.lists.cached("tools/list").map_or(0, |t| t.len()),
             ..self.pool_health()
         }
+    }
+
+    fn session_processes(&self, session: &str) -> Vec<u32> {
+        if self.config.mode != PoolMode::PerSession {
+            return Vec::new();
+        }
+        self.pool.pid(&format!("s:{session}")).into_iter().collect()
     }
 
     async fn subscribe(

@@ -1,0 +1,85 @@
+//! The admin API and dashboard on their own listener (`[admin]`): live
+//! sessions (list, show, end), tenants' usage against their limits, the
+//! upstreams, draining the node, and one stats snapshot for the dashboard.
+//! Every `/admin/v1/*` route needs the admin bearer token (`auth.rs`); the
+//! MCP tenants' credentials mean nothing here.
+
+mod auth;
+mod dashboard;
+mod node;
+mod scrape;
+mod sessions;
+mod stats;
+mod tenants;
+mod upstreams;
+
+use std::future::Future;
+
+use axum::Router;
+use axum::routing::{get, post};
+use http::StatusCode;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+use crate::app::App;
+use crate::error::json_response;
+
+/// What the admin handlers reach: the app and the admin credential.
+#[derive(Debug, Clone)]
+pub(crate) struct Admin {
+    pub(crate) app: App,
+    token: std::sync::Arc<Option<switchboard_auth::ApiKeys>>,
+}
+
+/// The admin routes for `app`. Without `[admin] token_sha256` no request
+/// to `/admin/v1/*` is let in.
+pub fn admin_router(app: App) -> Router {
+    let state = Admin {
+        token: std::sync::Arc::new(auth::compile(app.config())),
+        app,
+    };
+    let api = Router::new()
+        .route("/node", get(node::node))
+        .route("/drain", post(node::drain))
+        .route("/sessions", get(sessions::list))
+        .route("/sessions/{id}", get(sessions::show).delete(sessions::end))
+        .route("/tenants", get(tenants::list))
+        .route("/upstreams", get(upstreams::list))
+        .route("/stats", get(stats::snapshot))
+        .fallback(not_found)
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ));
+    Router::new()
+        .route("/", get(dashboard::page))
+        .route("/dashboard", get(dashboard::page))
+        .nest("/admin/v1", api)
+        .fallback(not_found)
+        .with_state(state)
+}
+
+/// Serve the admin API of `app` on `listener` until `shutdown` resolves.
+pub async fn serve_admin(
+    listener: TcpListener,
+    app: App,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, admin_router(app))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// A JSON answer.
+pub(crate) fn reply(status: StatusCode, body: &Value) -> axum::response::Response {
+    json_response(status, body.to_string())
+}
+
+/// `{"error": message}` with `status`.
+pub(crate) fn error(status: StatusCode, message: &str) -> axum::response::Response {
+    reply(status, &json!({ "error": message }))
+}
+
+async fn not_found() -> axum::response::Response {
+    error(StatusCode::NOT_FOUND, "no such admin endpoint")
+}
