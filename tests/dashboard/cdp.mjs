@@ -4,6 +4,7 @@
 // things the test needs. The browser runs in its own process group, which
 // close() ends, with its throw-away profile directory.
 import { spawn } from "node:child_process";
+import { rmSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -94,6 +95,12 @@ export class Browser {
     child.stderr.on("data", (d) => { stderr = (stderr + d).slice(-4000); });
     const exited = new Promise((r) => child.once("exit", r));
     const browser = new Browser(child, profile, exited);
+    // Never leave a browser behind, even when this process is killed (the
+    // test's caller turns SIGTERM/SIGINT into an exit).
+    process.once("exit", () => {
+      try { process.kill(-child.pid, "SIGKILL"); } catch (_) { /* already gone */ }
+      rmSync(profile, { recursive: true, force: true });
+    });
     try {
       // Chromium writes its port to DevToolsActivePort in the profile.
       const port = await until("chromium's DevToolsActivePort", async () => {
