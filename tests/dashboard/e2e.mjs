@@ -80,10 +80,21 @@ try {
   check(sessions >= load.clients.length, `sessions ${sessions}`);
   const legend = await browser.eval(`document.getElementById("sessions-legend").textContent`);
   for (const tenant of Object.keys(keys)) check(legend.includes(tenant), `tenant ${tenant} in the sessions chart`);
-  check(await browser.eval(`!!document.querySelector('tr[data-method="tools/call"] [data-testid="method-p99"]')`),
-    "tools/call has a latency row");
-  const upstreams = await browser.eval(`[...document.querySelectorAll("tr[data-upstream]")].map((r) => r.dataset.upstream)`);
-  log(`upstreams on the page: ${upstreams.join(", ") || "none"}`);
+  // Percentiles worked out of the histogram differences: numbers, in order.
+  const [p50, p95, p99] = await until("tools/call latency percentiles", async () => {
+    const ps = await browser.eval(`["p50", "p95", "p99"].map((p) =>
+      document.querySelector('tr[data-method="tools/call"] [data-testid="method-' + p + '"]')?.textContent)`);
+    const v = ps.map(num);
+    return v.every((x) => x > 0) ? v : null;
+  }, 30_000);
+  check(p50 <= p95 && p95 <= p99, `tools/call p50 ${p50} <= p95 ${p95} <= p99 ${p99} ms`);
+  // Every tenant's session cap has its bar; the upstream is listed.
+  for (const tenant of Object.keys(keys)) {
+    const bar = await browser.eval(`(() => { const b = document.querySelector('[data-testid="capacity-tenant-${tenant}-sessions"]');
+      return b && [Number(b.dataset.used), Number(b.dataset.limit)]; })()`);
+    check(bar && bar[1] === 8 && bar[0] >= 1, `capacity bar of tenant ${tenant}'s sessions (${bar})`);
+  }
+  check(await browser.eval(`!!document.querySelector('tr[data-upstream="everything"]')`), "the stdio upstream is listed");
 
   // Terminate one of the load's sessions from the page.
   const ours = new Set(load.clients.map((c) => c.session));
