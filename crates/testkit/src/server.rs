@@ -7,12 +7,16 @@ use switchboard_runtime::CatalogBuilder;
 use switchboard_server::{App, Config};
 use tokio::sync::oneshot;
 
-/// A running server; stopped (gracefully) when dropped.
+/// A running server; stopped (gracefully) when dropped. With
+/// `[admin] token_sha256` configured, the admin listener runs too (on its
+/// own ephemeral port, `admin_addr`).
 #[derive(Debug)]
 pub struct TestServer {
     pub addr: SocketAddr,
+    pub admin_addr: Option<SocketAddr>,
     pub app: App,
     stop: Option<oneshot::Sender<()>>,
+    stop_admin: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -32,7 +36,14 @@ impl TestServer {
             .page_size(config.page_size)
             .build()
             .expect("catalog");
+        let admin = config.admin.token_sha256.is_some();
         let app = App::builder(config, Arc::new(catalog)).build();
+        let (admin_addr, stop_admin) = if admin {
+            let (addr, stop) = start_admin(&app).await;
+            (Some(addr), Some(stop))
+        } else {
+            (None, None)
+        };
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn({
             let app = app.clone();
@@ -45,10 +56,22 @@ impl TestServer {
         });
         Self {
             addr,
+            admin_addr,
             app,
             stop: Some(tx),
+            stop_admin,
             task: Some(task),
         }
+    }
+
+    /// The admin API's base URL (`http://addr/admin/v1`).
+    ///
+    /// # Panics
+    ///
+    /// If the server runs no admin listener (no `[admin] token_sha256`).
+    pub fn admin_url(&self) -> String {
+        let addr = self.admin_addr.expect("the admin listener runs");
+        format!("http://{addr}/admin/v1")
     }
 
     /// The MCP endpoint URL.
@@ -63,6 +86,9 @@ impl TestServer {
 
     /// Stop the server and wait until it has stopped.
     pub async fn stop(mut self) {
+        if let Some(tx) = self.stop_admin.take() {
+            let _ = tx.send(());
+        }
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
@@ -74,10 +100,30 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
+        if let Some(tx) = self.stop_admin.take() {
+            let _ = tx.send(());
+        }
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
     }
+}
+
+/// Run `app`'s admin API on an ephemeral port until the sender is used or dropped.
+async fn start_admin(app: &App) -> (SocketAddr, oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the admin listener");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(switchboard_server::serve_admin(
+        listener,
+        app.clone(),
+        async {
+            let _ = rx.await;
+        },
+    ));
+    (addr, tx)
 }
 
 use crate::client::McpClient;

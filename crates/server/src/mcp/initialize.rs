@@ -66,7 +66,11 @@ pub(crate) async fn initialize(
             ));
         }
     };
-    let sid = app.create_session(&hello, who).await?;
+    // A refusal (draining, caps, quota) names the request it answers.
+    let sid = match app.create_session(&hello, who).await {
+        Ok(sid) => sid,
+        Err(e) => return Ok(e.response_for(Some(&id))),
+    };
     let result = app.catalog().initialize_result(hello.version).to_string();
     let mut resp = reply_now(accepts, &response_json(&id, &result));
     let value =
