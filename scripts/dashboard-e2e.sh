@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The dashboard's end-to-end test (a step of scripts/test.sh): starts a real
 # `switchboard serve` with an admin listener, two tenants with API keys and
-# a stdio upstream (`switchboard stdio`, per session), then runs
-# tests/dashboard/e2e.mjs with Node 22: a load against /mcp, Debian's
-# headless chromium on the dashboard (driven over the DevTools protocol),
-# a session terminated from the page, a screenshot checked to be a PNG.
+# a stdio upstream (`switchboard stdio`, per session) besides the built-in
+# toolset — with redis-server present, on a Redis store shared with a second
+# node — then runs tests/dashboard/e2e.mjs with Node 22: a load against
+# /mcp, Debian's headless chromium on the dashboard (driven over the
+# DevTools protocol), a session terminated from the page, a screenshot
+# checked to be a PNG.
 #
 #   scripts/dashboard-e2e.sh [SCREENSHOT]   (default target/dashboard-e2e.png)
 #
@@ -33,11 +35,14 @@ digest() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
 
 dir=$(mktemp -d)
 server=
+other=
+redis=
 cleanup() {
-  if [[ -n $server ]]; then
-    kill -TERM "$server" 2>/dev/null || true
-    wait "$server" 2>/dev/null || true
-  fi
+  local pid
+  for pid in $server $other $redis; do
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
   rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -47,13 +52,31 @@ acme_key=$(secret)
 globex_key=$(secret)
 port=$(free_port)
 aport=$(free_port)
-cat >"$dir/switchboard.toml" <<EOF
-listen = "127.0.0.1:$port"
+# The admin credential as a curl header file, off the command line.
+printf 'Authorization: Bearer %s\n' "$admin_token" >"$dir/admin.header"
 
-[admin]
-listen = "127.0.0.1:$aport"
-token_sha256 = "$(digest "$admin_token")"
+# With redis-server (CI installs it) the node shares a Redis store with a
+# second node, and the page must show the cluster's sessions beside its own.
+store=
+if command -v redis-server >/dev/null; then
+  rport=$(free_port)
+  redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no >"$dir/redis.log" 2>&1 &
+  redis=$!
+  for _ in $(seq 100); do
+    [[ $( (exec 3<>"/dev/tcp/127.0.0.1/$rport" && printf 'PING\r\n' >&3 && head -c5 <&3) 2>/dev/null) == +PONG ]] && break
+    kill -0 "$redis" 2>/dev/null || { cat "$dir/redis.log"; die "redis-server exited"; }
+    sleep 0.1
+  done
+  store=$(printf 'store = "redis"\nredis_url = "redis://127.0.0.1:%s"\nredis_prefix = "dashboard-e2e"' "$rport")
+else
+  echo "dashboard-e2e: no redis-server: one node on the memory store, no cluster totals to check"
+fi
 
+# config LISTEN [ADMIN_LISTEN]: the configuration of one node.
+config() {
+  printf 'listen = "%s"\n%s\n\n' "$1" "$store"
+  [[ -z ${2:-} ]] || printf '[admin]\nlisten = "%s"\ntoken_sha256 = "%s"\n\n' "$2" "$(digest "$admin_token")"
+  cat <<EOF
 [auth]
 anonymous = "off"
 
@@ -80,22 +103,43 @@ name = "builtin"
 kind = "builtin"
 prefix = ""
 EOF
+}
 
+# wait_up PID LOG URL [CURL_ARGS...]: until URL answers 2xx, or die.
+wait_up() {
+  local pid=$1 log=$2 url=$3
+  shift 3
+  for _ in $(seq 150); do
+    curl -fs -o /dev/null "$@" "$url" && return 0
+    kill -0 "$pid" 2>/dev/null || { cat "$log"; die "a server exited"; }
+    sleep 0.1
+  done
+  die "$url did not answer"
+}
+
+config "127.0.0.1:$port" "127.0.0.1:$aport" >"$dir/switchboard.toml"
 log=$ROOT/target/switchboard-test-dashboard.log
 "$BIN" serve --config "$dir/switchboard.toml" >"$log" 2>&1 &
 server=$!
-for _ in $(seq 150); do
-  curl -fs -o /dev/null -H "Authorization: Bearer $admin_token" "http://127.0.0.1:$aport/admin/v1/node" \
-    && curl -fs -o /dev/null "http://127.0.0.1:$port/healthz" && break
-  kill -0 "$server" 2>/dev/null || { cat "$log"; die "the server exited"; }
-  sleep 0.1
-done
+wait_up "$server" "$log" "http://127.0.0.1:$port/healthz"
+wait_up "$server" "$log" "http://127.0.0.1:$aport/admin/v1/node" -H "@$dir/admin.header"
 echo "switchboard serving at http://127.0.0.1:$port/mcp, admin and dashboard at http://127.0.0.1:$aport/ (log: $log)"
+other_args=()
+if [[ -n $redis ]]; then
+  oport=$(free_port)
+  config "127.0.0.1:$oport" >"$dir/other.toml"
+  olog=$ROOT/target/switchboard-test-dashboard-other.log
+  "$BIN" serve --config "$dir/other.toml" >"$olog" 2>&1 &
+  other=$!
+  wait_up "$other" "$olog" "http://127.0.0.1:$oport/healthz"
+  echo "a second node on the same Redis at http://127.0.0.1:$oport/mcp (log: $olog)"
+  other_args=(--other-mcp "http://127.0.0.1:$oport/mcp")
+fi
 
 rc=0
 DASHBOARD_ADMIN_TOKEN=$admin_token DASHBOARD_KEY_ACME=$acme_key DASHBOARD_KEY_GLOBEX=$globex_key \
   timeout 150 "$NODE" tests/dashboard/e2e.mjs --chromium "$CHROMIUM" \
-  --admin "http://127.0.0.1:$aport" --mcp "http://127.0.0.1:$port/mcp" \
+  --admin "http://127.0.0.1:$aport" --mcp "http://127.0.0.1:$port/mcp" "${other_args[@]}" \
   --tenant acme --tenant globex --tool echo --tool ev__echo \
   --screenshot "$SHOT" --settle "${DASHBOARD_SETTLE:-2}" || rc=$?
 (( rc == 0 )) || { echo "dashboard-e2e: FAIL (status $rc); server log: $log" >&2; tail -20 "$log" >&2; }

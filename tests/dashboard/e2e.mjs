@@ -20,6 +20,7 @@ const { values: opt } = parseArgs({ options: {
   chromium: { type: "string", default: "chromium" },
   admin: { type: "string" },        // http://127.0.0.1:PORT (the admin listener)
   mcp: { type: "string" },          // http://127.0.0.1:PORT/mcp
+  "other-mcp": { type: "string" },  // a second node on the same Redis store, if any
   tenant: { type: "string", multiple: true },  // tenants of the load; key in DASHBOARD_KEY_<TENANT>
   tool: { type: "string", multiple: true },  // tools the load calls in turn
   screenshot: { type: "string" },
@@ -47,6 +48,9 @@ for (const sig of ["SIGTERM", "SIGINT"]) process.on(sig, () => process.exit(1));
 
 const load = await startLoad({ url: opt.mcp, keys, perTenant: 3, tools: opt.tool?.length ? opt.tool : ["echo"] });
 log(`load running: ${load.clients.length} sessions of ${Object.keys(keys).join(", ")}`);
+// On a second node: sessions the dashboard's node does not hold but the cluster does.
+const otherLoad = opt["other-mcp"] ? await startLoad({ url: opt["other-mcp"], keys, perTenant: 1, pauseMs: 200 }) : null;
+if (otherLoad) log(`and ${otherLoad.clients.length} sessions on the second node`);
 let browser;
 try {
   browser = await Browser.launch({ executable: opt.chromium, width: 1280, height: 1000 });
@@ -80,6 +84,14 @@ try {
   check(sessions >= load.clients.length, `sessions ${sessions}`);
   const legend = await browser.eval(`document.getElementById("sessions-legend").textContent`);
   for (const tenant of Object.keys(keys)) check(legend.includes(tenant), `tenant ${tenant} in the sessions chart`);
+  if (otherLoad) {
+    const [node, cluster] = await until("the cluster's sessions beside the node's", async () => {
+      const shown = !(await browser.eval(`document.querySelector('[data-testid="cluster-sessions-line"]').hidden`));
+      const v = [num(await browser.text("sessions-total")), num(await browser.text("cluster-sessions"))];
+      return shown && v[1] >= v[0] + otherLoad.clients.length ? v : null;
+    }, 30_000);
+    check(true, `cluster sessions ${cluster} beside the node's ${node}`);
+  }
   // Percentiles worked out of the histogram differences: numbers, in order.
   const [p50, p95, p99] = await until("tools/call latency percentiles", async () => {
     const ps = await browser.eval(`["p50", "p95", "p99"].map((p) =>
@@ -135,7 +147,7 @@ try {
   await until("the error banner", async () => (await browser.text("error-banner"))?.includes("401"), 15_000);
   check(true, "a wrong token shows the error banner (401)");
 
-  const errors = load.clients.flatMap((c) => c.errors);
+  const errors = load.clients.concat(otherLoad ? otherLoad.clients : []).flatMap((c) => c.errors);
   check(errors.length === 0, `the load saw no errors${errors.length ? `: ${errors.slice(0, 3).join("; ")}` : ""}`);
   log(`PASS (${load.calls()} calls)`);
 } catch (e) {
@@ -143,5 +155,6 @@ try {
   process.exitCode = 1;
 } finally {
   await load.stop().catch(() => {});
+  await otherLoad?.stop().catch(() => {});
   await browser?.close();
 }
