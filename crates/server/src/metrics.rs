@@ -355,6 +355,7 @@ impl Metrics {
             "queue_timeout",
             "timeout",
             "stream_cap",
+            "draining",
         ] {
             let _ = m.rejections.get_or_create(&Reason { reason });
         }

@@ -9,10 +9,12 @@ use switchboard_runtime::{Catalog, CatalogBuilder};
 use switchboard_server::Config;
 use switchboard_upstream::gateway::{StdioProvider, UpstreamKind};
 
-/// The catalog, and the stdio providers (for their idle reaper).
+/// The catalog, the stdio providers (for their idle reaper) and the count
+/// of tenants' upstream processes (for the admin API).
 pub(crate) struct Built {
     pub(crate) catalog: Catalog,
     pub(crate) providers: Vec<Arc<StdioProvider>>,
+    pub(crate) tenant_processes: switchboard_upstream::gateway::TenantProcesses,
 }
 
 /// Build the catalog; every stdio upstream is started once so its tool
@@ -79,7 +81,11 @@ pub(crate) async fn build(config: &Config) -> Result<Built, String> {
         .page_size(config.page_size)
         .build()
         .map_err(|e| format!("invalid toolset: {e}"))?;
-    Ok(Built { catalog, providers })
+    Ok(Built {
+        catalog,
+        providers,
+        tenant_processes,
+    })
 }
 
 /// End idle per-principal upstream processes, every half minute.

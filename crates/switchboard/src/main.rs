@@ -3,6 +3,7 @@
 
 mod gateway;
 mod keys;
+mod ops;
 mod serve;
 mod stores;
 
@@ -27,8 +28,12 @@ enum Command {
     Stdio(serve::StdioArgs),
     /// Validate a configuration file and print the effective configuration (secrets redacted).
     CheckConfig(serve::CheckArgs),
-    /// Manage API keys (`keys new --tenant T`).
+    /// Manage API keys (`keys new --tenant T`, `keys new --admin`).
     Keys(keys::KeysArgs),
+    /// List, show or end the sessions of a running node (admin API).
+    Sessions(ops::SessionsArgs),
+    /// Stop a running node from taking new sessions (admin API).
+    Drain(ops::DrainArgs),
     /// Load-test a Streamable HTTP MCP server, Switchboard or not (loopback only unless --allow-remote).
     Bench(switchboard_bench::BenchArgs),
 }
@@ -52,6 +57,8 @@ fn main() -> std::process::ExitCode {
             Command::Stdio(args) => serve::run_stdio(args).await,
             Command::CheckConfig(args) => serve::check_config(args),
             Command::Keys(args) => keys::run(args),
+            Command::Sessions(args) => ops::sessions(args).await,
+            Command::Drain(args) => ops::drain(args).await,
             Command::Bench(args) => bench(args).await,
         }
     });

@@ -77,10 +77,16 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let (builder, store) =
-        crate::stores::attach(App::builder(config.clone(), Arc::new(catalog)), &config).await?;
+    let admin = bind_admin(&config).await?;
+    let builder =
+        App::builder(config.clone(), Arc::new(catalog)).tenant_processes(built.tenant_processes);
+    let (builder, store) = crate::stores::attach(builder, &config).await?;
     let app = builder.try_build().map_err(|e| e.to_string())?;
-    print_banner(addr, &store, app.auth_summary());
+    let admin_addr = match admin {
+        Some(listener) => Some(run_admin(listener, &app)?),
+        None => None,
+    };
+    print_banner(addr, &store, app.auth_summary(), admin_addr);
     switchboard_server::serve(listener, app, shutdown_signal())
         .await
         .map_err(|e| e.to_string())?;
@@ -88,15 +94,47 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// The admin listener, bound now (so a taken port fails the start), if an
+/// admin token is configured; otherwise one line on how to enable it.
+async fn bind_admin(config: &Config) -> Result<Option<tokio::net::TcpListener>, String> {
+    let admin = &config.admin;
+    if admin.token_sha256.is_none() {
+        tracing::info!(
+            "admin API off: set [admin] token_sha256 (see `switchboard keys new --admin`) to serve it on {}",
+            admin.listen
+        );
+        return Ok(None);
+    }
+    tokio::net::TcpListener::bind(admin.listen)
+        .await
+        .map(Some)
+        .map_err(|e| format!("cannot listen on {} (admin): {e}", admin.listen))
+}
+
+/// Serve the admin API beside the main listener until the app shuts down.
+fn run_admin(listener: tokio::net::TcpListener, app: &App) -> Result<SocketAddr, String> {
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let stop = app.shutdown_token().clone();
+    tokio::spawn(switchboard_server::serve_admin(
+        listener,
+        app.clone(),
+        async move { stop.cancelled().await },
+    ));
+    Ok(addr)
+}
+
 /// The URL and a first request to try. Written without `println!`, which
 /// would panic if stdout is closed: a server must not die of that.
-fn print_banner(addr: SocketAddr, store: &str, auth: String) {
+fn print_banner(addr: SocketAddr, store: &str, auth: String, admin: Option<SocketAddr>) {
     use std::io::Write;
     let url = format!("http://{addr}/mcp");
+    let admin = admin.map_or_else(String::new, |a| {
+        format!(" admin API at http://{a}/admin/v1")
+    });
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
         out,
-        "Switchboard {} serving MCP at {url} (toolset: everything, store: {store}; {auth})",
+        "Switchboard {} serving MCP at {url} (toolset: everything, store: {store}; {auth}){admin}",
         env!("CARGO_PKG_VERSION")
     );
     let _ = writeln!(

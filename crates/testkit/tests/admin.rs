@@ -539,4 +539,15 @@ async fn killing_a_session_ends_its_stream_handler_and_upstream_process() {
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let ups = get(&server, "/upstreams", &token).await;
     assert!(ups["upstreams"][0]["kills"].as_u64().unwrap() >= 1, "{ups}");
+    // No stream, request or count of it is left behind.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let stats = get(&server, "/stats", &token).await;
+        if stats["streams"] == 0 && stats["queue"]["in_flight"] == 0 {
+            assert_eq!(stats["sessions"]["by_tenant"]["anonymous"], 0, "{stats}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "left over: {stats}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

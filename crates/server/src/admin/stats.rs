@@ -133,7 +133,7 @@ fn top_sessions(app: &App) -> Value {
         .into_iter()
         .map(|l| (l.request_counts(), l))
         .collect();
-    all.sort_by(|a, b| b.0.0.cmp(&a.0.0));
+    all.sort_by_key(|b| std::cmp::Reverse(b.0.0));
     let top: Vec<Value> = all
         .into_iter()
         .take(TOP)

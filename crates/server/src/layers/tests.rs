@@ -127,3 +127,33 @@ fn syntax_errors_name_the_file() {
     let (_, source, _) = error(Some("max_sessions = = 1\n"), &[]);
     assert!(source.ends_with(".toml"));
 }
+
+#[test]
+fn the_admin_section_layers_and_names_its_keys() {
+    let digest = "ab".repeat(32);
+    let f = file("[admin]\nlisten = \"127.0.0.1:9000\"\nnode_id = \"from-file\"\n");
+    let c = load(
+        Some(&f.0),
+        env(&[
+            ("SWITCHBOARD_ADMIN__TOKEN_SHA256", digest.as_str()),
+            ("SWITCHBOARD_ADMIN__NODE_ID", "from-env"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(c.admin.listen.to_string(), "127.0.0.1:9000");
+    assert_eq!(c.admin.token_sha256.as_deref(), Some(digest.as_str()));
+    assert_eq!(c.admin.node_id(), "from-env");
+    let (key, origin, _) = error(None, &[("SWITCHBOARD_ADMIN__TOKEN_SHA256", "nothex")]);
+    assert_eq!(key, "admin.token_sha256");
+    assert!(
+        origin.contains("SWITCHBOARD_ADMIN__TOKEN_SHA256"),
+        "{origin}"
+    );
+    let default = load(None, env(&[])).unwrap();
+    assert!(
+        default
+            .admin
+            .node_id()
+            .ends_with(&format!("-{}", std::process::id()))
+    );
+}

@@ -8,6 +8,9 @@ use std::process::{Child, Command, Stdio};
 pub struct Node {
     pub child: Child,
     pub url: String,
+    /// The admin listener's base URL (`http://addr`), if it runs.
+    #[allow(dead_code)] // read by the admin CLI tests only
+    pub admin: Option<String>,
 }
 
 impl Node {
@@ -36,7 +39,11 @@ impl Node {
             .find(|w| w.starts_with("http://"))
             .unwrap_or_else(|| panic!("the server did not start: {banner:?}"))
             .to_owned();
-        Self { child, url }
+        let admin = banner
+            .split_once("admin API at ")
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .map(|u| u.trim_end_matches("/admin/v1").to_owned());
+        Self { child, url, admin }
     }
 }
 

@@ -1,0 +1,97 @@
+//! The operators' commands, over the admin API of a running node:
+//! `switchboard sessions list|show|kill` and `switchboard drain`.
+
+mod client;
+mod table;
+
+use clap::{Args, Subcommand};
+use serde_json::Value;
+
+use client::AdminClient;
+
+/// Where the admin API is and the token it needs.
+#[derive(Debug, Args)]
+pub(crate) struct Target {
+    /// The admin listener's base URL.
+    #[arg(long = "admin", global = true, default_value = "http://127.0.0.1:8081")]
+    admin: String,
+    /// The admin token (default: the SWITCHBOARD_ADMIN_TOKEN variable).
+    #[arg(long, global = true)]
+    token: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SessionsArgs {
+    #[command(subcommand)]
+    command: SessionsCommand,
+    #[command(flatten)]
+    target: Target,
+}
+
+#[derive(Debug, Subcommand)]
+enum SessionsCommand {
+    /// The sessions live on the node, newest first.
+    List {
+        /// Only this tenant's sessions.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// At most this many rows.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// One session in detail (its upstream processes and client too).
+    Show { id: String },
+    /// End a session now: its streams, running requests, upstream processes,
+    /// record and event log.
+    Kill { id: String },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DrainArgs {
+    #[command(flatten)]
+    target: Target,
+}
+
+fn client(target: &Target) -> Result<AdminClient, String> {
+    let token = target
+        .token
+        .clone()
+        .or_else(|| std::env::var("SWITCHBOARD_ADMIN_TOKEN").ok())
+        .filter(|t| !t.is_empty())
+        .ok_or("no admin token: pass --token or set SWITCHBOARD_ADMIN_TOKEN")?;
+    AdminClient::new(&target.admin, &token)
+}
+
+pub(crate) async fn sessions(args: SessionsArgs) -> Result<(), String> {
+    let api = client(&args.target)?;
+    match args.command {
+        SessionsCommand::List { tenant, limit } => {
+            let mut path = format!("/sessions?limit={limit}");
+            if let Some(t) = &tenant {
+                path.push_str(&format!("&tenant={t}"));
+            }
+            let body = api.get(&path).await?;
+            print!("{}", table::sessions(&body));
+        }
+        SessionsCommand::Show { id } => {
+            let body = api.get(&format!("/sessions/{id}")).await?;
+            print!("{}", table::session(&body));
+        }
+        SessionsCommand::Kill { id } => {
+            api.delete(&format!("/sessions/{id}")).await?;
+            println!("ended session {id}");
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn drain(args: DrainArgs) -> Result<(), String> {
+    let api = client(&args.target)?;
+    api.post("/drain").await?;
+    let node: Value = api.get("/node").await?;
+    println!(
+        "node {} is draining: new sessions are refused (503), existing sessions keep working",
+        node["node"].as_str().unwrap_or("?")
+    );
+    Ok(())
+}
