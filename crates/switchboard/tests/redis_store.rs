@@ -206,3 +206,59 @@ async fn a_tenant_spread_over_three_nodes_gets_its_rate_once() {
         _ => panic!("a rate-limited call was served without the limiter"),
     }
 }
+
+#[tokio::test]
+async fn the_admin_stats_count_every_node_s_sessions_and_list_only_their_own() {
+    let Some(redis) = RedisProcess::start() else {
+        return;
+    };
+    let prefix = redis_support::unique_prefix("admin");
+    let (token, digest) = switchboard_auth::new_api_key();
+    let url = redis.url();
+    let mut env = redis_env(&url, &prefix).to_vec();
+    env.push(("SWITCHBOARD_ADMIN__LISTEN", "127.0.0.1:0"));
+    env.push(("SWITCHBOARD_ADMIN__TOKEN_SHA256", &digest));
+    let (a, b) = (Node::spawn(None, &env), Node::spawn(None, &env));
+    let mut client = McpClient::new(&a.url);
+    client.initialize(json!({})).await;
+    let admin = |node: &Node, path: &str| {
+        let url = format!("{}/admin/v1{path}", node.admin.clone().expect("admin"));
+        let token = token.clone();
+        async move {
+            let resp = reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("admin");
+            assert_eq!(resp.status(), 200);
+            resp.json::<serde_json::Value>().await.expect("json")
+        }
+    };
+    for node in [&a, &b] {
+        let stats = admin(node, "/stats").await;
+        assert_eq!(stats["cluster"]["sessions"], 1, "{stats}");
+        assert_eq!(admin(node, "/node").await["store"], "redis");
+    }
+    assert_eq!(admin(&a, "/sessions").await["total"], 1);
+    assert_eq!(admin(&b, "/sessions").await["total"], 0, "not live on b");
+    // Ended from node b: the record goes at once; node a frees its live
+    // part when the client's next request finds no record.
+    let id = client.session.clone().unwrap();
+    let ended = reqwest::Client::new()
+        .delete(format!(
+            "{}/admin/v1/sessions/{id}",
+            b.admin.clone().unwrap()
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ended.status(), 200);
+    match client.request(7, "tools/list", json!({})).await {
+        Reply::Other(status, _) => assert_eq!(status.as_u16(), 404),
+        _ => panic!("an ended session is still served"),
+    }
+    assert_eq!(admin(&a, "/sessions").await["total"], 0, "a let it go");
+    assert_eq!(admin(&a, "/stats").await["cluster"]["sessions"], 0);
+}

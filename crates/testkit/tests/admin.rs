@@ -67,7 +67,8 @@ async fn get(server: &TestServer, path: &str, token: &str) -> Value {
     body
 }
 
-const ROUTES: [(&str, &str); 8] = [
+const ROUTES: [(&str, &str); 9] = [
+    ("GET", "/no-such-endpoint"),
     ("GET", "/node"),
     ("GET", "/sessions"),
     ("GET", "/sessions/abc"),

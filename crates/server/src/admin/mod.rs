@@ -47,7 +47,8 @@ pub fn admin_router(app: App) -> Router {
         .route("/upstreams", get(upstreams::list))
         .route("/stats", get(stats::snapshot))
         .fallback(not_found)
-        .route_layer(axum::middleware::from_fn_with_state(
+        // `layer`, not `route_layer`: unknown paths need the token too.
+        .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,
         ));

@@ -47,11 +47,14 @@ impl App {
         id: &str,
         who: &Principal,
     ) -> Result<Session, TransportError> {
-        let record = self
-            .store()
-            .load(id)
-            .await?
-            .ok_or(TransportError::UnknownSession)?;
+        let Some(record) = self.store().load(id).await? else {
+            // Ended elsewhere (another node, the admin API there): free
+            // what this node still holds of it.
+            if self.registry().get(id).is_some() {
+                self.end_session(id).await?;
+            }
+            return Err(TransportError::UnknownSession);
+        };
         self.check_binding(&record, who)?;
         let live = self
             .registry()
