@@ -12,7 +12,9 @@
 #   6. the Python SDK (legacy and 2026-07-28) through the gateway with
 #      @modelcontextprotocol/server-everything (stdio, prefix ev__), a Python
 #      SDK server (Streamable HTTP, prefix py__) and the built-in toolset
-#      behind it (tests/interop/python/gateway_client.py).
+#      behind it (tests/interop/python/gateway_client.py);
+#   7. the live dashboard in headless chromium while a load runs, a session
+#      terminated from the page, a screenshot (scripts/dashboard-e2e.sh).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -212,6 +214,9 @@ gateway_interop() {
 }
 step "gateway interop (server-everything over stdio + Python SDK over HTTP + builtin)"
 gateway_interop || status=1
+
+step "dashboard end-to-end (headless chromium)"
+scripts/dashboard-e2e.sh || status=1
 
 step "graceful stop"
 kill -TERM $server
