@@ -6,7 +6,9 @@ use axum::Router;
 use axum::routing::get;
 use switchboard_limits::{Admission, MemoryRateLimiter, RateLimiter};
 use switchboard_runtime::Catalog;
-use switchboard_store::{EventLog, MemoryEventLog, MemorySessionStore, SessionStore, StoreError};
+use switchboard_store::{
+    EventLog, MemoryEventLog, MemorySessionStore, SessionBus, SessionStore, StoreError,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::audit::Audit;
@@ -34,6 +36,7 @@ struct Inner {
     tenants: Tenants,
     audit: Audit,
     limiter: Arc<dyn RateLimiter>,
+    session_bus: Option<Arc<dyn SessionBus>>,
     shutdown: CancellationToken,
 }
 
@@ -50,6 +53,7 @@ pub struct AppBuilder {
     store: Option<Arc<dyn SessionStore>>,
     event_log: Option<Arc<dyn EventLog>>,
     limiter: Option<Arc<dyn RateLimiter>>,
+    session_bus: Option<Arc<dyn SessionBus>>,
 }
 
 /// Why an [`App`] could not be built from its configuration.
@@ -67,6 +71,12 @@ pub enum BuildError {
 impl AppBuilder {
     pub fn rate_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
         self.limiter = Some(limiter);
+        self
+    }
+
+    /// The bus to the other nodes of a cluster (none: a single node).
+    pub fn session_bus(mut self, bus: Arc<dyn SessionBus>) -> Self {
+        self.session_bus = Some(bus);
         self
     }
 
@@ -135,6 +145,7 @@ impl AppBuilder {
                 .store
                 .unwrap_or_else(|| Arc::new(MemorySessionStore::new())),
             event_log,
+            session_bus: self.session_bus,
             registry: Registry::default(),
             shutdown: CancellationToken::new(),
             catalog: self.catalog,
@@ -151,6 +162,7 @@ impl App {
             store: None,
             event_log: None,
             limiter: None,
+            session_bus: None,
         }
     }
 
@@ -192,6 +204,11 @@ impl App {
 
     pub(crate) fn event_log(&self) -> &dyn EventLog {
         &*self.0.event_log
+    }
+
+    /// The bus to the other nodes, if this node is one of several.
+    pub(crate) fn session_bus(&self) -> Option<&Arc<dyn SessionBus>> {
+        self.0.session_bus.as_ref()
     }
 
     pub(crate) fn registry(&self) -> &Registry {

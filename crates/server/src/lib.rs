@@ -13,6 +13,7 @@
 mod app;
 mod audit;
 mod capacity;
+mod cluster;
 mod config;
 mod era;
 mod error;
@@ -36,6 +37,7 @@ mod stdio;
 mod tenant;
 
 pub use app::{App, AppBuilder, BuildError};
+pub use cluster::ClusterEvents;
 pub use config::{
     AnonymousMode, ApiKeyConfig, AuthConfig, CapPolicy, Config, ConfigError, RateConfig, Rules,
     Secret, StoreKind, TenantConfig, redact_url,

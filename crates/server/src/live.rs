@@ -96,6 +96,12 @@ impl StreamSlot {
         Ok(rx)
     }
 
+    /// Whether a connection that is still open is attached.
+    pub(crate) async fn is_attached(&self) -> bool {
+        let st = self.state.lock().await;
+        st.conn.as_ref().is_some_and(|c| !c.is_closed())
+    }
+
     /// Attach a connection unless a live one is attached (`None` then);
     /// returns the last sequence number sent on this stream (for priming).
     pub(crate) async fn attach_exclusive(
@@ -130,7 +136,8 @@ pub(crate) async fn replay_channel(
     Ok((tx, rx))
 }
 
-type Answer = Result<Box<RawValue>, Box<RawValue>>;
+/// A client's answer to a server-to-client request: its result or its error.
+pub(crate) type Answer = Result<Box<RawValue>, Box<RawValue>>;
 
 /// The live part of one session on this node.
 #[derive(Debug)]
@@ -156,7 +163,8 @@ pub(crate) struct LiveSession {
 /// The id of the standalone (GET) stream of every session.
 pub(crate) const STANDALONE: u64 = 0;
 
-/// Where this node starts numbering a session's request streams: a random
+/// Where this node starts numbering a session's request streams (and its
+/// server-to-client requests, so that an answer names one node's request): a random
 /// 32-bit base shifted past a 2^20 counter. With several nodes serving one
 /// session (a shared store), each numbers its streams in its own range, so
 /// two nodes do not write one stream's event log; two ranges coincide with
@@ -179,7 +187,7 @@ impl LiveSession {
             running: Mutex::default(),
             subscriptions: Mutex::default(),
             next_stream: AtomicU64::new(stream_base()),
-            next_request: AtomicU64::new(1),
+            next_request: AtomicU64::new(stream_base()),
             last_store_touch_ms: AtomicU64::new(now_ms()),
             owner: std::sync::OnceLock::new(),
             created: std::time::Instant::now(),
@@ -246,11 +254,15 @@ impl LiveSession {
         lock(&self.pending).remove(id);
     }
 
-    /// Route a client's response to the handler waiting for it.
-    pub(crate) fn answer(&self, id: &RequestId, outcome: Answer) -> bool {
+    /// Route a client's response to the handler waiting for it; gives the
+    /// answer back when no handler here waits for that id.
+    pub(crate) fn answer(&self, id: &RequestId, outcome: Answer) -> Result<(), Answer> {
         match lock(&self.pending).remove(id) {
-            Some(tx) => tx.send(outcome).is_ok(),
-            None => false,
+            Some(tx) => {
+                let _ = tx.send(outcome);
+                Ok(())
+            }
+            None => Err(outcome),
         }
     }
 
@@ -338,6 +350,11 @@ impl Registry {
             Arc::new(live)
         })
         .clone()
+    }
+
+    /// The live part of a session, if this node holds one.
+    pub(crate) fn get(&self, id: &str) -> Option<Arc<LiveSession>> {
+        self.map.pin().get(id).cloned()
     }
 
     /// Every live session on this node.

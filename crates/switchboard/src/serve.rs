@@ -70,15 +70,17 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
-    let built = crate::gateway::build(&config).await?;
+    let shared = crate::stores::connect(&config).await?;
+    let events = shared.as_ref().map(crate::stores::Shared::events);
+    let built = crate::gateway::build(&config, events).await?;
     let catalog = built.catalog;
     crate::gateway::reap_idle(built.providers);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let (builder, store) =
-        crate::stores::attach(App::builder(config.clone(), Arc::new(catalog)), &config).await?;
+    let builder = App::builder(config.clone(), Arc::new(catalog));
+    let (builder, store) = crate::stores::attach(builder, &config, shared);
     let app = builder.try_build().map_err(|e| e.to_string())?;
     print_banner(addr, &store, app.auth_summary());
     switchboard_server::serve(listener, app, shutdown_signal())
