@@ -12,7 +12,10 @@
 #   6. the Python SDK (legacy and 2026-07-28) through the gateway with
 #      @modelcontextprotocol/server-everything (stdio, prefix ev__), a Python
 #      SDK server (Streamable HTTP, prefix py__) and the built-in toolset
-#      behind it (tests/interop/python/gateway_client.py).
+#      behind it (tests/interop/python/gateway_client.py);
+#   7. the 2025-11-25 conformance requirements through an nginx front that
+#      spreads every request over three nodes sharing one Redis
+#      (scripts/cluster.sh).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -212,6 +215,9 @@ gateway_interop() {
 }
 step "gateway interop (server-everything over stdio + Python SDK over HTTP + builtin)"
 gateway_interop || status=1
+
+step "cluster conformance (three nodes on one Redis, round-robin front, 2025-11-25)"
+scripts/cluster.sh "$ROOT/target/debug/switchboard" || status=1
 
 step "graceful stop"
 kill -TERM $server
