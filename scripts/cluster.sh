@@ -103,9 +103,10 @@ url="http://127.0.0.1:$fport/mcp"
 echo "three nodes on redis :$rport behind a round-robin front at $url (logs: $DIR)"
 
 rc=0
-PATH=$NODE22_BIN:$PATH timeout 600 "$CONFORMANCE" server --url "$url" \
-  --requirements 2025-11-25 -o "$DIR/conformance" 2>&1 | tail -45
-(( PIPESTATUS[0] == 0 )) || rc=1
+if ! PATH=$NODE22_BIN:$PATH timeout 600 "$CONFORMANCE" server --url "$url" \
+  --requirements 2025-11-25 -o "$DIR/conformance" 2>&1 | tail -45; then
+  rc=1
+fi
 # Every node must have served part of it.
 for n in 1 2 3; do
   port=$(grep -o 'http://127.0.0.1:[0-9]*' "$DIR/node$n.log" | head -n1 | cut -d: -f3)
