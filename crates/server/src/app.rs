@@ -273,9 +273,25 @@ impl App {
         self.0.registry.len()
     }
 
-    /// End a session everywhere: its live streams and handlers on this node,
-    /// its record and its event log. Returns whether the store held it.
+    /// End a session everywhere: its live streams and handlers on this node
+    /// (and on the other nodes, told on the bus), its record and its event
+    /// log. Returns whether the store held it.
     pub async fn end_session(&self, id: &str) -> Result<bool, StoreError> {
+        self.end_live(id);
+        if let Some(bus) = self.session_bus() {
+            bus.publish(switchboard_store::BusMessage::Ended {
+                session: id.to_owned(),
+            });
+        }
+        let existed = self.0.store.delete(id).await?;
+        self.0.event_log.drop_session(id).await?;
+        self.0.catalog.session_ended(id).await;
+        Ok(existed)
+    }
+
+    /// Close what this node holds of a session: its streams, handlers,
+    /// waiting requests, and its place in the quotas.
+    pub(crate) fn end_live(&self, id: &str) {
         if let Some(live) = self.0.registry.remove(id) {
             live.close();
             if let Some((identity, tenant)) = live.owner() {
@@ -285,10 +301,6 @@ impl App {
             }
             self.0.metrics.session_ended(live.age());
         }
-        let existed = self.0.store.delete(id).await?;
-        self.0.event_log.drop_session(id).await?;
-        self.0.catalog.session_ended(id).await;
-        Ok(existed)
     }
 }
 

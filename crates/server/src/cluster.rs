@@ -10,6 +10,8 @@
 //! - Server events (list changes, resource updates) published on one
 //!   node's catalog bus reach every node's catalog bus ([`ClusterEvents`]),
 //!   so GET streams and `subscriptions/listen` streams anywhere hear them.
+//! - A session ended on one node (DELETE, expiry) is closed on every node:
+//!   its streams end, its handlers are cancelled.
 
 use std::sync::Arc;
 
@@ -58,14 +60,14 @@ pub(crate) async fn run(app: App) {
     let mut rx = bus.subscribe();
     loop {
         match rx.recv().await {
-            Ok(m) => deliver(&app, &m),
+            Ok(m) => deliver(&app, &m).await,
             Err(RecvError::Lagged(n)) => tracing::warn!(skipped = n, "session bus fell behind"),
             Err(RecvError::Closed) => return,
         }
     }
 }
 
-fn deliver(app: &App, message: &BusMessage) {
+async fn deliver(app: &App, message: &BusMessage) {
     match message {
         BusMessage::Answer {
             session,
@@ -86,6 +88,10 @@ fn deliver(app: &App, message: &BusMessage) {
             if let (Some(live), Some(id)) = (app.registry().get(session), parse_id(id)) {
                 live.cancel(&id);
             }
+        }
+        BusMessage::Ended { session } => {
+            app.end_live(session);
+            app.catalog().session_ended(session).await;
         }
         BusMessage::Server { .. } => {} // carried by `ClusterEvents`
     }

@@ -2,7 +2,8 @@
 //! shared store) hand each other what arrived at the wrong node — a
 //! client's answer to a server-to-client request, a `notifications/cancelled`
 //! for a handler running elsewhere, a server event (list change, resource
-//! update) for the sessions and listeners of every node.
+//! update) for the sessions and listeners of every node, the end of a
+//! session (so every node closes what it holds of it).
 //!
 //! Delivery is at most once and best effort, like the pub/sub it runs on: a
 //! lost answer ends as the waiting handler's timeout, a lost cancel lets the
@@ -30,6 +31,8 @@ pub enum BusMessage {
     },
     /// The client cancelled its request `id` of `session`.
     Cancel { session: String, id: String },
+    /// `session` ended (deleted or expired): every node drops its live part.
+    Ended { session: String },
     /// A server event published on one node's catalog bus: its
     /// notification method, and the resource URI of a resource update.
     Server { method: String, uri: Option<String> },

@@ -100,8 +100,15 @@ async fn a_client_without_stickiness_is_served_by_three_nodes() {
     assert!(done["result"]["content"].is_array(), "{done}");
 
     elicitation_answered_elsewhere(&mut rr).await;
-    events_reach_a_get_stream_on_another_node(&mut rr).await;
+    let mut standalone = events_reach_a_get_stream_on_another_node(&mut rr).await;
     cancel_posted_elsewhere(&mut rr).await;
+
+    // Ended at another node than the one holding the GET stream: it ends.
+    assert!(rr.next().delete().await.is_success());
+    assert!(
+        message(&mut standalone).await.is_none(),
+        "the GET stream outlived its session"
+    );
 }
 
 /// The handler waits on one node; the answer is posted to the next.
@@ -125,7 +132,7 @@ async fn elicitation_answered_elsewhere(rr: &mut RoundRobin) {
 
 /// A GET stream attached on one node hears a resource update and a list
 /// change produced by calls on the two others.
-async fn events_reach_a_get_stream_on_another_node(rr: &mut RoundRobin) {
+async fn events_reach_a_get_stream_on_another_node(rr: &mut RoundRobin) -> SseReader {
     let uri = "test://watched-resource";
     let (sub, _) = rr
         .next()
@@ -158,6 +165,7 @@ async fn events_reach_a_get_stream_on_another_node(rr: &mut RoundRobin) {
             "notifications/tools/list_changed"
         ]
     );
+    standalone
 }
 
 /// A long call runs on one node; `notifications/cancelled` goes to another
