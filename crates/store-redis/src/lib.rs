@@ -57,6 +57,10 @@
 //!   is renewed on each append; a stream idle longer than the TTL is gone and
 //!   a later append starts again at sequence 1, so the TTL must exceed the
 //!   longest life of a session. `bytes()` is 0: Redis holds the bytes.
+//! - The bus: `publish` queues (bounded) for a task that `PUBLISH`es on
+//!   the shared connection; a dedicated connection `SUBSCRIBE`s and
+//!   resubscribes after a drop (messages meanwhile are lost: pub/sub is at
+//!   most once).
 //! - A rate check is one script call (`EVALSHA`): `TIME`, `GET`, and `SET PX`
 //!   when the call is allowed. Limiter failures are
 //!   `LimiterError::Unavailable`.
