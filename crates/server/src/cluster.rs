@@ -10,6 +10,10 @@
 //! - Server events (list changes, resource updates) published on one
 //!   node's catalog bus reach every node's catalog bus ([`ClusterEvents`]),
 //!   so GET streams and `subscriptions/listen` streams anywhere hear them.
+//! - A request stream resumed (`GET` + `Last-Event-ID`) at another node
+//!   than the one running its handler is followed: the writer announces
+//!   events no connection of its own took, and the follower sends what the
+//!   shared log holds past what it sent (exactly once, in order).
 //! - A session ended on one node (DELETE, expiry) is closed on every node:
 //!   its streams end, its handlers are cancelled.
 
@@ -52,6 +56,18 @@ pub(crate) fn route_cancel(app: &App, live: &LiveSession, id: &RequestId) {
     }
 }
 
+/// Tell the other nodes that request stream `stream` has events no
+/// connection here took; `end`: it is over.
+pub(crate) fn route_stream(app: &App, live: &LiveSession, stream: u64, end: bool) {
+    if let Some(bus) = app.session_bus() {
+        bus.publish(BusMessage::Stream {
+            session: live.id.to_string(),
+            stream,
+            end,
+        });
+    }
+}
+
 /// Deliver what the other nodes route here, until the bus closes.
 pub(crate) async fn run(app: App) {
     let Some(bus) = app.session_bus() else {
@@ -87,6 +103,23 @@ async fn deliver(app: &App, message: &BusMessage) {
         BusMessage::Cancel { session, id } => {
             if let (Some(live), Some(id)) = (app.registry().get(session), parse_id(id)) {
                 live.cancel(&id);
+            }
+        }
+        BusMessage::Stream {
+            session,
+            stream,
+            end,
+        } => {
+            let Some(live) = app.registry().get(session) else {
+                return;
+            };
+            let Some(slot) = live.stream(*stream).filter(|s| s.is_follower()) else {
+                return;
+            };
+            match slot.pull(app.event_log(), session, *stream, *end).await {
+                Ok(true) => live.remove_stream(*stream),
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot read a followed stream"),
             }
         }
         BusMessage::Ended { session } => {

@@ -35,6 +35,9 @@ struct SlotState {
 #[derive(Debug, Default)]
 pub(crate) struct StreamSlot {
     state: tokio::sync::Mutex<SlotState>,
+    /// Fed from the log at another node's word ([`StreamSlot::follow`]),
+    /// not written here.
+    follower: bool,
 }
 
 impl StreamSlot {
@@ -45,27 +48,92 @@ impl StreamSlot {
                 conn: Some(tx),
                 ..SlotState::default()
             }),
+            follower: false,
         }
     }
 
-    /// Log an event and deliver it to the attached connection. A connection
-    /// whose buffer is full is cut off: its client resumes from the log.
+    /// A slot that follows a stream another node writes.
+    pub(crate) fn follower() -> Self {
+        Self {
+            follower: true,
+            ..Self::default()
+        }
+    }
+
+    pub(crate) fn is_follower(&self) -> bool {
+        self.follower
+    }
+
+    /// Log an event and deliver it to the attached connection; returns
+    /// whether a connection took it. A connection whose buffer is full is
+    /// cut off: its client resumes from the log.
     pub(crate) async fn emit(
         &self,
         log: &dyn EventLog,
         session: &str,
         stream: u64,
         data: Arc<str>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let mut st = self.state.lock().await;
         let id = log.append(session, stream, data.clone()).await?;
         st.last_seq = id.seq;
-        if let Some(tx) = &st.conn
-            && tx.try_send(Frame { id: Some(id), data }).is_err()
-        {
+        let sent = match &st.conn {
+            Some(tx) => tx.try_send(Frame { id: Some(id), data }).is_ok(),
+            None => false,
+        };
+        if !sent {
             st.conn = None;
         }
-        Ok(())
+        Ok(sent)
+    }
+
+    /// Follow a stream another node writes: a connection fed from the log,
+    /// first with what follows `after`, then at each [`StreamSlot::pull`].
+    /// Also returns whether the stream is already over (its response seen).
+    pub(crate) async fn follow(
+        &self,
+        log: &dyn EventLog,
+        session: &str,
+        after: EventId,
+        buffer: usize,
+    ) -> Result<(mpsc::Receiver<Frame>, bool), StoreError> {
+        let mut st = self.state.lock().await;
+        let events = log.read_after(session, after).await?;
+        let (tx, rx) = mpsc::channel(buffer + events.len());
+        st.last_seq = after.seq;
+        st.conn = Some(tx);
+        let over = forward(&mut st, events);
+        Ok((rx, over))
+    }
+
+    /// Send the follower what the log holds past what it was sent; `end`:
+    /// the writer says the stream is over. Returns whether the following
+    /// is over (the stream ended, or the follower went away).
+    pub(crate) async fn pull(
+        &self,
+        log: &dyn EventLog,
+        session: &str,
+        stream: u64,
+        end: bool,
+    ) -> Result<bool, StoreError> {
+        let mut st = self.state.lock().await;
+        if st.finished {
+            return Ok(true);
+        }
+        if st.conn.is_none() {
+            return Ok(false); // not attached yet
+        }
+        let after = EventId {
+            stream,
+            seq: st.last_seq,
+        };
+        let events = log.read_after(session, after).await?;
+        let over = forward(&mut st, events) || end;
+        if over {
+            st.finished = true;
+            st.conn = None;
+        }
+        Ok(over)
     }
 
     /// No more events will come; the connection ends after what it has.
@@ -116,6 +184,37 @@ impl StreamSlot {
         st.conn = Some(tx);
         Some((rx, st.last_seq))
     }
+}
+
+/// Send logged events to a follower's connection; true (and the following
+/// is finished) once the stream's response went by (a request stream ends
+/// with it) or the follower is gone.
+fn forward(st: &mut SlotState, events: Vec<switchboard_store::StoredEvent>) -> bool {
+    let Some(tx) = st.conn.clone() else {
+        return st.finished;
+    };
+    for e in events {
+        st.last_seq = e.id.seq;
+        let response = is_response(&e.data);
+        let frame = Frame {
+            id: Some(e.id),
+            data: e.data,
+        };
+        if tx.try_send(frame).is_err() || response {
+            st.finished = true;
+            st.conn = None;
+            return true;
+        }
+    }
+    false
+}
+
+/// Whether an event is a JSON-RPC response (the last event of a request stream).
+fn is_response(data: &str) -> bool {
+    matches!(
+        switchboard_proto::parse_message(data.as_bytes()),
+        Ok(switchboard_proto::Message::Response { .. })
+    )
 }
 
 /// A channel pre-filled with the logged events after `after`.
@@ -200,6 +299,11 @@ impl LiveSession {
         let id = self.next_stream.fetch_add(1, Ordering::Relaxed);
         lock(&self.streams).insert(id, slot);
         id
+    }
+
+    /// Register a slot under a number another node gave (a follower).
+    pub(crate) fn add_stream(&self, id: u64, slot: Arc<StreamSlot>) {
+        lock(&self.streams).insert(id, slot);
     }
 
     pub(crate) fn stream(&self, id: u64) -> Option<Arc<StreamSlot>> {

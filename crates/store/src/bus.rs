@@ -31,6 +31,13 @@ pub enum BusMessage {
     },
     /// The client cancelled its request `id` of `session`.
     Cancel { session: String, id: String },
+    /// Request stream `stream` of `session` has new events in the shared
+    /// log and no connection on the node writing it; `end`: it is over.
+    Stream {
+        session: String,
+        stream: u64,
+        end: bool,
+    },
     /// `session` ended (deleted or expired): every node drops its live part.
     Ended { session: String },
     /// A server event published on one node's catalog bus: its

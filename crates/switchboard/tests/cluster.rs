@@ -102,6 +102,7 @@ async fn a_client_without_stickiness_is_served_by_three_nodes() {
     elicitation_answered_elsewhere(&mut rr).await;
     let mut standalone = events_reach_a_get_stream_on_another_node(&mut rr).await;
     cancel_posted_elsewhere(&mut rr).await;
+    resumed_at_another_node(&mut rr).await;
 
     // Ended at another node than the one holding the GET stream: it ends.
     assert!(rr.next().delete().await.is_success());
@@ -166,6 +167,47 @@ async fn events_reach_a_get_stream_on_another_node(rr: &mut RoundRobin) -> SseRe
         ]
     );
     standalone
+}
+
+/// A call streams on one node; the client drops the stream after the first
+/// event and resumes it at another node, which follows the handler live:
+/// every later event and the response arrive, each once, in order.
+async fn resumed_at_another_node(rr: &mut RoundRobin) {
+    let params = json!({"name": "sleep", "arguments": {"ms": 6000}, "_meta": {"progressToken": 2}});
+    let mut stream = sse(rr.next().request(902, "tools/call", params).await).await;
+    let last_id = loop {
+        let ev = stream
+            .next_within(PATIENCE)
+            .await
+            .expect("an event within the patience bound")
+            .expect("a first progress");
+        if ev.json().is_some() {
+            break ev.id.expect("an event id");
+        }
+    };
+    drop(stream);
+    let resp = rr
+        .next()
+        .get()
+        .header("last-event-id", &last_id)
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(resp.status().as_u16(), 200);
+    let mut resumed = SseReader::new(resp);
+    let mut progress = vec![10.0];
+    let mut answered = false;
+    while let Some(m) = message(&mut resumed).await {
+        if m["method"] == "notifications/progress" {
+            progress.push(m["params"]["progress"].as_f64().unwrap_or(-1.0));
+        } else {
+            assert_eq!(m["id"], 902, "{m}");
+            answered = true;
+        }
+    }
+    assert!(answered, "the resumed stream ended without the response");
+    let expected: Vec<f64> = (1..=10).map(|i| f64::from(i) * 10.0).collect();
+    assert_eq!(progress, expected, "every progress once, in order");
 }
 
 /// A long call runs on one node; `notifications/cancelled` goes to another
