@@ -479,6 +479,47 @@ impl Registry {
 mod tests {
     use super::*;
 
+    /// A follower gets each event once, in order, however many times it is
+    /// told to pull (announcements repeat and cross), and stops after the
+    /// response.
+    #[tokio::test]
+    async fn a_follower_sends_each_logged_event_once() {
+        use switchboard_store::MemoryEventLog;
+        let log = MemoryEventLog::default();
+        let note = |i: u32| {
+            Arc::<str>::from(format!(
+                r#"{{"jsonrpc":"2.0","method":"n","params":{{"i":{i}}}}}"#
+            ))
+        };
+        for i in 1..=3 {
+            log.append("s", 7, note(i)).await.unwrap();
+        }
+        let slot = StreamSlot::follower();
+        let after = EventId { stream: 7, seq: 1 };
+        let (mut rx, over) = slot.follow(&log, "s", after, 16).await.unwrap();
+        assert!(!over);
+        assert!(
+            !slot.pull(&log, "s", 7, false).await.unwrap(),
+            "nothing new yet"
+        );
+        log.append("s", 7, note(4)).await.unwrap();
+        for _ in 0..3 {
+            assert!(!slot.pull(&log, "s", 7, false).await.unwrap());
+        }
+        let response = r#"{"jsonrpc":"2.0","id":1,"result":{}}"#;
+        log.append("s", 7, response.into()).await.unwrap();
+        assert!(
+            slot.pull(&log, "s", 7, false).await.unwrap(),
+            "the response ends it"
+        );
+        assert!(slot.pull(&log, "s", 7, false).await.unwrap());
+        let mut seqs = Vec::new();
+        while let Some(f) = rx.recv().await {
+            seqs.push(f.id.map(|i| i.seq).unwrap_or(0));
+        }
+        assert_eq!(seqs, [2, 3, 4, 5]);
+    }
+
     /// Two nodes serving one session number its request streams in
     /// different ranges, and each node's numbers still count up.
     #[test]
