@@ -1,12 +1,13 @@
 //! GET `/mcp`: the standalone SSE stream, or the resumption of any stream
-//! of the session with `Last-Event-ID`.
+//! of the session with `Last-Event-ID` (on a cluster, a request stream
+//! another node writes is followed live: see `cluster`).
+
+use std::sync::Arc;
 
 use axum::Extension;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::HeaderMap;
-use std::sync::Arc;
-
 use switchboard_store::EventId;
 use tokio::sync::mpsc;
 
