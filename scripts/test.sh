@@ -14,7 +14,10 @@
 #      SDK server (Streamable HTTP, prefix py__) and the built-in toolset
 #      behind it (tests/interop/python/gateway_client.py);
 #   7. the live dashboard in headless chromium while a load runs, a session
-#      terminated from the page, a screenshot (scripts/dashboard-e2e.sh).
+#      terminated from the page, a screenshot (scripts/dashboard-e2e.sh);
+#   8. the 2025-11-25 conformance requirements through an nginx front that
+#      spreads every request over three nodes sharing one Redis
+#      (scripts/cluster.sh).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -217,6 +220,9 @@ gateway_interop || status=1
 
 step "dashboard end-to-end (headless chromium)"
 scripts/dashboard-e2e.sh || status=1
+
+step "cluster conformance (three nodes on one Redis, round-robin front, 2025-11-25)"
+scripts/cluster.sh "$ROOT/target/debug/switchboard" || status=1
 
 step "graceful stop"
 kill -TERM $server

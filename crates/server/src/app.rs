@@ -7,7 +7,9 @@ use axum::Router;
 use axum::routing::get;
 use switchboard_limits::{Admission, MemoryRateLimiter, RateLimiter};
 use switchboard_runtime::Catalog;
-use switchboard_store::{EventLog, MemoryEventLog, MemorySessionStore, SessionStore, StoreError};
+use switchboard_store::{
+    EventLog, MemoryEventLog, MemorySessionStore, SessionBus, SessionStore, StoreError,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::audit::Audit;
@@ -38,6 +40,7 @@ struct Inner {
     tenants: ArcSwap<Tenants>,
     audit: Audit,
     limiter: Arc<dyn RateLimiter>,
+    session_bus: Option<Arc<dyn SessionBus>>,
     shutdown: CancellationToken,
     /// Set by the admin API: new sessions are refused, existing ones served.
     draining: std::sync::atomic::AtomicBool,
@@ -64,6 +67,7 @@ pub struct AppBuilder {
     event_log: Option<Arc<dyn EventLog>>,
     limiter: Option<Arc<dyn RateLimiter>>,
     tenant_processes: Option<switchboard_upstream::gateway::TenantProcesses>,
+    session_bus: Option<Arc<dyn SessionBus>>,
 }
 
 /// Why an [`App`] could not be built from its configuration.
@@ -91,6 +95,12 @@ impl AppBuilder {
 
     pub fn rate_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
         self.limiter = Some(limiter);
+        self
+    }
+
+    /// The bus to the other nodes of a cluster (none: a single node).
+    pub fn session_bus(mut self, bus: Arc<dyn SessionBus>) -> Self {
+        self.session_bus = Some(bus);
         self
     }
 
@@ -161,6 +171,7 @@ impl AppBuilder {
                 .store
                 .unwrap_or_else(|| Arc::new(MemorySessionStore::new())),
             event_log,
+            session_bus: self.session_bus,
             registry: Registry::default(),
             shutdown: CancellationToken::new(),
             draining: std::sync::atomic::AtomicBool::new(false),
@@ -181,6 +192,7 @@ impl App {
             event_log: None,
             limiter: None,
             tenant_processes: None,
+            session_bus: None,
         }
     }
 
@@ -227,6 +239,11 @@ impl App {
 
     pub(crate) fn event_log(&self) -> &dyn EventLog {
         &*self.0.event_log
+    }
+
+    /// The bus to the other nodes, if this node is one of several.
+    pub(crate) fn session_bus(&self) -> Option<&Arc<dyn SessionBus>> {
+        self.0.session_bus.as_ref()
     }
 
     pub(crate) fn registry(&self) -> &Registry {
@@ -333,9 +350,25 @@ impl App {
         self.0.registry.len()
     }
 
-    /// End a session everywhere: its live streams and handlers on this node,
-    /// its record and its event log. Returns whether the store held it.
+    /// End a session everywhere: its live streams and handlers on this node
+    /// (and on the other nodes, told on the bus), its record and its event
+    /// log. Returns whether the store held it.
     pub async fn end_session(&self, id: &str) -> Result<bool, StoreError> {
+        self.end_live(id);
+        if let Some(bus) = self.session_bus() {
+            bus.publish(switchboard_store::BusMessage::Ended {
+                session: id.to_owned(),
+            });
+        }
+        let existed = self.0.store.delete(id).await?;
+        self.0.event_log.drop_session(id).await?;
+        self.0.catalog.session_ended(id).await;
+        Ok(existed)
+    }
+
+    /// Close what this node holds of a session: its streams, handlers,
+    /// waiting requests, and its place in the quotas.
+    pub(crate) fn end_live(&self, id: &str) {
         if let Some(live) = self.0.registry.remove(id) {
             live.close();
             if let Some((identity, tenant)) = live.owner() {
@@ -345,10 +378,6 @@ impl App {
             }
             self.0.metrics.session_ended(live.age());
         }
-        let existed = self.0.store.delete(id).await?;
-        self.0.event_log.drop_session(id).await?;
-        self.0.catalog.session_ended(id).await;
-        Ok(existed)
     }
 }
 

@@ -139,7 +139,9 @@ async fn post(
             request::notification(app, &s, &method, params.as_deref()).await?
         }
         Message::Response { id, outcome } => {
-            s.live.answer(&id, outcome);
+            if let Err(outcome) = s.live.answer(&id, outcome) {
+                crate::cluster::route_answer(app, &s.live, &id, outcome);
+            }
         }
         Message::Request { id, method, params } => {
             let app = app.clone();

@@ -14,6 +14,7 @@ mod admin;
 mod app;
 mod audit;
 mod capacity;
+mod cluster;
 mod config;
 mod era;
 mod error;
@@ -40,6 +41,7 @@ pub mod upstreams;
 
 pub use admin::{admin_router, serve_admin};
 pub use app::{App, AppBuilder, BuildError};
+pub use cluster::ClusterEvents;
 pub use config::{
     AdminConfig, AnonymousMode, ApiKeyConfig, AuthConfig, CapPolicy, Config, ConfigError,
     RateConfig, Rules, Secret, StoreKind, TenantConfig, redact_url,

@@ -41,6 +41,7 @@ pub async fn serve(
     let graceful = GracefulShutdown::new();
     let reaper = tokio::spawn(crate::reaper::run(app.clone()));
     let notifier = tokio::spawn(crate::notifier::run(app.clone()));
+    let cluster = tokio::spawn(crate::cluster::run(app.clone()));
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -72,6 +73,7 @@ pub async fn serve(
     app.shutdown_token().cancel();
     reaper.abort();
     notifier.abort();
+    cluster.abort();
     let grace = Duration::from_secs(app.config().shutdown_grace_secs);
     if tokio::time::timeout(grace, graceful.shutdown())
         .await

@@ -35,6 +35,9 @@ struct SlotState {
 #[derive(Debug, Default)]
 pub(crate) struct StreamSlot {
     state: tokio::sync::Mutex<SlotState>,
+    /// Fed from the log at another node's word ([`StreamSlot::follow`]),
+    /// not written here.
+    follower: bool,
 }
 
 impl StreamSlot {
@@ -45,27 +48,92 @@ impl StreamSlot {
                 conn: Some(tx),
                 ..SlotState::default()
             }),
+            follower: false,
         }
     }
 
-    /// Log an event and deliver it to the attached connection. A connection
-    /// whose buffer is full is cut off: its client resumes from the log.
+    /// A slot that follows a stream another node writes.
+    pub(crate) fn follower() -> Self {
+        Self {
+            follower: true,
+            ..Self::default()
+        }
+    }
+
+    pub(crate) fn is_follower(&self) -> bool {
+        self.follower
+    }
+
+    /// Log an event and deliver it to the attached connection; returns
+    /// whether a connection took it. A connection whose buffer is full is
+    /// cut off: its client resumes from the log.
     pub(crate) async fn emit(
         &self,
         log: &dyn EventLog,
         session: &str,
         stream: u64,
         data: Arc<str>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let mut st = self.state.lock().await;
         let id = log.append(session, stream, data.clone()).await?;
         st.last_seq = id.seq;
-        if let Some(tx) = &st.conn
-            && tx.try_send(Frame { id: Some(id), data }).is_err()
-        {
+        let sent = match &st.conn {
+            Some(tx) => tx.try_send(Frame { id: Some(id), data }).is_ok(),
+            None => false,
+        };
+        if !sent {
             st.conn = None;
         }
-        Ok(())
+        Ok(sent)
+    }
+
+    /// Follow a stream another node writes: a connection fed from the log,
+    /// first with what follows `after`, then at each [`StreamSlot::pull`].
+    /// Also returns whether the stream is already over (its response seen).
+    pub(crate) async fn follow(
+        &self,
+        log: &dyn EventLog,
+        session: &str,
+        after: EventId,
+        buffer: usize,
+    ) -> Result<(mpsc::Receiver<Frame>, bool), StoreError> {
+        let mut st = self.state.lock().await;
+        let events = log.read_after(session, after).await?;
+        let (tx, rx) = mpsc::channel(buffer + events.len());
+        st.last_seq = after.seq;
+        st.conn = Some(tx);
+        let over = forward(&mut st, events);
+        Ok((rx, over))
+    }
+
+    /// Send the follower what the log holds past what it was sent; `end`:
+    /// the writer says the stream is over. Returns whether the following
+    /// is over (the stream ended, or the follower went away).
+    pub(crate) async fn pull(
+        &self,
+        log: &dyn EventLog,
+        session: &str,
+        stream: u64,
+        end: bool,
+    ) -> Result<bool, StoreError> {
+        let mut st = self.state.lock().await;
+        if st.finished {
+            return Ok(true);
+        }
+        if st.conn.is_none() {
+            return Ok(false); // not attached yet
+        }
+        let after = EventId {
+            stream,
+            seq: st.last_seq,
+        };
+        let events = log.read_after(session, after).await?;
+        let over = forward(&mut st, events) || end;
+        if over {
+            st.finished = true;
+            st.conn = None;
+        }
+        Ok(over)
     }
 
     /// No more events will come; the connection ends after what it has.
@@ -96,6 +164,12 @@ impl StreamSlot {
         Ok(rx)
     }
 
+    /// Whether a connection that is still open is attached.
+    pub(crate) async fn is_attached(&self) -> bool {
+        let st = self.state.lock().await;
+        st.conn.as_ref().is_some_and(|c| !c.is_closed())
+    }
+
     /// Attach a connection unless a live one is attached (`None` then);
     /// returns the last sequence number sent on this stream (for priming).
     pub(crate) async fn attach_exclusive(
@@ -110,6 +184,37 @@ impl StreamSlot {
         st.conn = Some(tx);
         Some((rx, st.last_seq))
     }
+}
+
+/// Send logged events to a follower's connection; true (and the following
+/// is finished) once the stream's response went by (a request stream ends
+/// with it) or the follower is gone.
+fn forward(st: &mut SlotState, events: Vec<switchboard_store::StoredEvent>) -> bool {
+    let Some(tx) = st.conn.clone() else {
+        return st.finished;
+    };
+    for e in events {
+        st.last_seq = e.id.seq;
+        let response = is_response(&e.data);
+        let frame = Frame {
+            id: Some(e.id),
+            data: e.data,
+        };
+        if tx.try_send(frame).is_err() || response {
+            st.finished = true;
+            st.conn = None;
+            return true;
+        }
+    }
+    false
+}
+
+/// Whether an event is a JSON-RPC response (the last event of a request stream).
+fn is_response(data: &str) -> bool {
+    matches!(
+        switchboard_proto::parse_message(data.as_bytes()),
+        Ok(switchboard_proto::Message::Response { .. })
+    )
 }
 
 /// A channel pre-filled with the logged events after `after`.
@@ -130,7 +235,8 @@ pub(crate) async fn replay_channel(
     Ok((tx, rx))
 }
 
-type Answer = Result<Box<RawValue>, Box<RawValue>>;
+/// A client's answer to a server-to-client request: its result or its error.
+pub(crate) type Answer = Result<Box<RawValue>, Box<RawValue>>;
 
 /// The live part of one session on this node.
 #[derive(Debug)]
@@ -160,7 +266,8 @@ pub(crate) struct LiveSession {
 /// The id of the standalone (GET) stream of every session.
 pub(crate) const STANDALONE: u64 = 0;
 
-/// Where this node starts numbering a session's request streams: a random
+/// Where this node starts numbering a session's request streams (and its
+/// server-to-client requests, so that an answer names one node's request): a random
 /// 32-bit base shifted past a 2^20 counter. With several nodes serving one
 /// session (a shared store), each numbers its streams in its own range, so
 /// two nodes do not write one stream's event log; two ranges coincide with
@@ -183,7 +290,7 @@ impl LiveSession {
             running: Mutex::default(),
             subscriptions: Mutex::default(),
             next_stream: AtomicU64::new(stream_base()),
-            next_request: AtomicU64::new(1),
+            next_request: AtomicU64::new(stream_base()),
             last_store_touch_ms: AtomicU64::new(now_ms()),
             owner: std::sync::OnceLock::new(),
             created: std::time::Instant::now(),
@@ -198,6 +305,11 @@ impl LiveSession {
         let id = self.next_stream.fetch_add(1, Ordering::Relaxed);
         lock(&self.streams).insert(id, slot);
         id
+    }
+
+    /// Register a slot under a number another node gave (a follower).
+    pub(crate) fn add_stream(&self, id: u64, slot: Arc<StreamSlot>) {
+        lock(&self.streams).insert(id, slot);
     }
 
     pub(crate) fn stream(&self, id: u64) -> Option<Arc<StreamSlot>> {
@@ -265,11 +377,15 @@ impl LiveSession {
         lock(&self.pending).remove(id);
     }
 
-    /// Route a client's response to the handler waiting for it.
-    pub(crate) fn answer(&self, id: &RequestId, outcome: Answer) -> bool {
+    /// Route a client's response to the handler waiting for it; gives the
+    /// answer back when no handler here waits for that id.
+    pub(crate) fn answer(&self, id: &RequestId, outcome: Answer) -> Result<(), Answer> {
         match lock(&self.pending).remove(id) {
-            Some(tx) => tx.send(outcome).is_ok(),
-            None => false,
+            Some(tx) => {
+                let _ = tx.send(outcome);
+                Ok(())
+            }
+            None => Err(outcome),
         }
     }
 
@@ -362,13 +478,14 @@ impl Registry {
         .clone()
     }
 
+    /// The live part of a session, if this node holds one.
+    pub(crate) fn get(&self, id: &str) -> Option<Arc<LiveSession>> {
+        self.map.pin().get(id).cloned()
+    }
+
     /// Every live session on this node.
     pub(crate) fn all(&self) -> Vec<Arc<LiveSession>> {
         self.map.pin().values().cloned().collect()
-    }
-
-    pub(crate) fn get(&self, id: &str) -> Option<Arc<LiveSession>> {
-        self.map.pin().get(id).cloned()
     }
 
     pub(crate) fn remove(&self, id: &str) -> Option<Arc<LiveSession>> {
@@ -383,6 +500,47 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A follower gets each event once, in order, however many times it is
+    /// told to pull (announcements repeat and cross), and stops after the
+    /// response.
+    #[tokio::test]
+    async fn a_follower_sends_each_logged_event_once() {
+        use switchboard_store::MemoryEventLog;
+        let log = MemoryEventLog::default();
+        let note = |i: u32| {
+            Arc::<str>::from(format!(
+                r#"{{"jsonrpc":"2.0","method":"n","params":{{"i":{i}}}}}"#
+            ))
+        };
+        for i in 1..=3 {
+            log.append("s", 7, note(i)).await.unwrap();
+        }
+        let slot = StreamSlot::follower();
+        let after = EventId { stream: 7, seq: 1 };
+        let (mut rx, over) = slot.follow(&log, "s", after, 16).await.unwrap();
+        assert!(!over);
+        assert!(
+            !slot.pull(&log, "s", 7, false).await.unwrap(),
+            "nothing new yet"
+        );
+        log.append("s", 7, note(4)).await.unwrap();
+        for _ in 0..3 {
+            assert!(!slot.pull(&log, "s", 7, false).await.unwrap());
+        }
+        let response = r#"{"jsonrpc":"2.0","id":1,"result":{}}"#;
+        log.append("s", 7, response.into()).await.unwrap();
+        assert!(
+            slot.pull(&log, "s", 7, false).await.unwrap(),
+            "the response ends it"
+        );
+        assert!(slot.pull(&log, "s", 7, false).await.unwrap());
+        let mut seqs = Vec::new();
+        while let Some(f) = rx.recv().await {
+            seqs.push(f.id.map(|i| i.seq).unwrap_or(0));
+        }
+        assert_eq!(seqs, [2, 3, 4, 5]);
+    }
 
     /// Two nodes serving one session number its request streams in
     /// different ranges, and each node's numbers still count up.

@@ -28,15 +28,49 @@ pub(crate) async fn run(app: App) {
 /// Send one event to every session of this node that should hear it: a
 /// resource update to its subscribers, a list change to everyone. Only
 /// sessions that opened their standalone stream receive anything.
+///
+/// On a cluster every node hears every event, and a session's live part may
+/// exist on several nodes: only the node its GET stream is attached to
+/// logs and sends the event (so it is logged once), and the subscriptions
+/// are read from the store (another node may have changed them).
 pub(crate) async fn deliver(app: &App, event: &ServerEvent) {
     let params = match event {
         ServerEvent::ResourceUpdated { uri } => json!({"uri": uri}),
         _ => json!({}),
     };
     let data: Arc<str> = Arc::from(notification_json(event.method(), &params));
+    let cluster = app.session_bus().is_some();
     for live in app.registry().all() {
-        if wants(&live, event) {
+        let wanted = if cluster {
+            clustered_wants(app, &live, event).await
+        } else {
+            wants(&live, event)
+        };
+        if wanted {
             send(app, &live, data.clone()).await;
+        }
+    }
+}
+
+async fn clustered_wants(app: &App, live: &LiveSession, event: &ServerEvent) -> bool {
+    let Some(slot) = live.standalone_if_open() else {
+        return false;
+    };
+    if !slot.is_attached().await {
+        return false;
+    }
+    let ServerEvent::ResourceUpdated { uri } = event else {
+        return true;
+    };
+    match app.store().load(&live.id).await {
+        Ok(Some(record)) => {
+            live.set_subscriptions(&record.subscriptions);
+            live.is_subscribed(uri)
+        }
+        Ok(None) => false,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read a session's subscriptions");
+            live.is_subscribed(uri)
         }
     }
 }

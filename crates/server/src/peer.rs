@@ -16,7 +16,7 @@ use switchboard_runtime::{ClientPeer, PeerError};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::app::App;
-use crate::live::{Frame, LiveSession, StreamSlot};
+use crate::live::{Frame, LiveSession, STANDALONE, StreamSlot};
 
 /// How the HTTP exchange of a request is answered; decided by the handler's
 /// first output.
@@ -135,15 +135,31 @@ impl LegacyPeer {
     }
 
     async fn emit(&self, data: String) {
-        if let Some((stream, slot)) = self.stream() {
-            self.send_on(stream, &slot, data).await;
+        if let Some((stream, slot)) = self.stream()
+            && !self.send_on(stream, &slot, data).await
+        {
+            self.announce(stream, false);
         }
     }
 
-    async fn send_on(&self, stream: u64, slot: &StreamSlot, data: String) {
+    /// Log and send; whether a connection here took it (true too when the
+    /// log failed: then there is nothing for another node to read).
+    async fn send_on(&self, stream: u64, slot: &StreamSlot, data: String) -> bool {
         let log = self.app.event_log();
-        if let Err(e) = slot.emit(log, &self.live.id, stream, Arc::from(data)).await {
-            tracing::warn!(session = %short(&self.live.id), error = %e, "event log append failed");
+        match slot.emit(log, &self.live.id, stream, Arc::from(data)).await {
+            Ok(sent) => sent,
+            Err(e) => {
+                tracing::warn!(session = %short(&self.live.id), error = %e, "event log append failed");
+                true
+            }
+        }
+    }
+
+    /// Tell the other nodes a request stream has events no connection here
+    /// took (a node following it sends them); not the shared stream.
+    fn announce(&self, stream: u64, end: bool) {
+        if stream != STANDALONE {
+            crate::cluster::route_stream(&self.app, &self.live, stream, end);
         }
     }
 
@@ -165,6 +181,9 @@ impl LegacyPeer {
                 }
                 slot.finish().await;
                 self.live.remove_stream(stream);
+                // Even when a connection here took the response: it may be
+                // one the client already left for a follower elsewhere.
+                self.announce(stream, true);
             }
             Reply::Closed => {}
         }

@@ -35,6 +35,8 @@ impl Default for RedisOptions {
 #[derive(Clone)]
 pub struct Redis {
     conn: ConnectionManager,
+    /// For the dedicated connections pub/sub needs (`RedisBus`).
+    pub(crate) client: redis::Client,
     pub(crate) keys: Arc<Keys>,
     timeout: Duration,
 }
@@ -68,7 +70,7 @@ impl Redis {
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(20))
             .set_max_delay(t);
-        let connecting = ConnectionManager::new_with_config(client, config);
+        let connecting = ConnectionManager::new_with_config(client.clone(), config);
         // Two attempts of `timeout` each and the pause between them.
         let conn = match tokio::time::timeout(t * 3, connecting).await {
             Ok(Ok(conn)) => conn,
@@ -77,6 +79,7 @@ impl Redis {
         };
         let redis = Self {
             conn,
+            client,
             keys: Arc::new(keys),
             timeout: t,
         };
@@ -105,6 +108,11 @@ impl Redis {
                 "Redis {version} is too old: Switchboard needs Redis {MIN_MAJOR_VERSION} or newer"
             ))),
         }
+    }
+
+    /// The longest wait for one call.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// Run `call` on a clone of the shared connection, waiting at most the
@@ -139,7 +147,7 @@ fn late(what: &str, t: Duration) -> StoreError {
     ))
 }
 
-fn unavailable(what: &str, e: &RedisError) -> StoreError {
+pub(crate) fn unavailable(what: &str, e: &RedisError) -> StoreError {
     StoreError::Unavailable(format!("Redis {what} failed: {e}"))
 }
 

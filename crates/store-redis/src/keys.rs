@@ -52,6 +52,11 @@ impl Keys {
         format!("{}:rl:{{{key}}}", self.prefix)
     }
 
+    /// The pub/sub channel of the session bus: `<prefix>:bus`.
+    pub(crate) fn bus(&self) -> String {
+        format!("{}:bus", self.prefix)
+    }
+
     /// Session id → last seen (ms).
     pub(crate) fn seen(&self) -> &str {
         &self.seen
@@ -84,6 +89,7 @@ mod tests {
         assert_eq!(k.stream("abc", 3), "sb:ev:{abc}:3");
         assert_eq!(k.streams("abc"), "sb:evs:{abc}");
         assert_eq!(k.seen(), "sb:{idx}:seen");
+        assert_eq!(k.bus(), "sb:bus");
         assert_eq!(k.rate("t:acme"), "sb:rl:{t:acme}");
         assert!(Keys::new("a{b").is_err());
         assert!(Keys::new("").is_err());

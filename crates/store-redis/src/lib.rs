@@ -1,11 +1,12 @@
 //! Redis backends for Switchboard's state seams: [`RedisSessionStore`]
-//! (a `SessionStore`), [`RedisEventLog`] (an `EventLog` on Redis Streams)
-//! and [`RedisRateLimiter`] (a `RateLimiter`, GCRA in one Lua script on
-//! Redis's clock), sharing one [`Redis`] connection.
+//! (a `SessionStore`), [`RedisEventLog`] (an `EventLog` on Redis Streams),
+//! [`RedisRateLimiter`] (a `RateLimiter`, GCRA in one Lua script on
+//! Redis's clock), sharing one [`Redis`] connection, and [`RedisBus`] (the
+//! `SessionBus` between nodes, on pub/sub with a connection of its own).
 //!
 //! Every node configured with the same Redis and prefix sees the same
-//! session records, event logs and rate-limit buckets. This crate holds durable state only;
-//! live streams, routing between nodes and process ownership are not here.
+//! session records, event logs and rate-limit buckets, and hears the others
+//! on the bus. Live streams and process ownership are not here.
 //!
 //! # Connection and failures
 //!
@@ -32,6 +33,7 @@
 //! | `<p>:{idx}:ids` | sorted set | id at score 0, for `scan` in id order |
 //! | `<p>:ev:{<id>}:<stream>` | stream | the events of one SSE stream, entry ids `0-<seq>` |
 //! | `<p>:evs:{<id>}` | set | the stream numbers of the session, for `drop_session` |
+//! | `<p>:bus` | pub/sub channel | the session bus: JSON `{"from": node, "t": kind, …}` |
 //! | `<p>:rl:{<key>}` | string | a rate-limit bucket's TAT (ns since the epoch, decimal), expiring when it is no longer ahead |
 //!
 //! # Costs and guarantees
@@ -55,16 +57,22 @@
 //!   is renewed on each append; a stream idle longer than the TTL is gone and
 //!   a later append starts again at sequence 1, so the TTL must exceed the
 //!   longest life of a session. `bytes()` is 0: Redis holds the bytes.
+//! - The bus: `publish` queues (bounded) for a task that `PUBLISH`es on
+//!   the shared connection; a dedicated connection `SUBSCRIBE`s and
+//!   resubscribes after a drop (messages meanwhile are lost: pub/sub is at
+//!   most once).
 //! - A rate check is one script call (`EVALSHA`): `TIME`, `GET`, and `SET PX`
 //!   when the call is allowed. Limiter failures are
 //!   `LimiterError::Unavailable`.
 
+mod bus;
 mod conn;
 mod event_log;
 mod keys;
 mod rate;
 mod session;
 
+pub use bus::RedisBus;
 pub use conn::{Redis, RedisOptions};
 pub use event_log::RedisEventLog;
 pub use rate::RedisRateLimiter;

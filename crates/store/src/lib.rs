@@ -6,11 +6,13 @@
 //! Nothing here assumes that a session lives in this process: live things
 //! (open streams, waiting handlers) belong to the server's per-node registry.
 
+mod bus;
 mod event_log;
 mod memory;
 mod session;
 pub mod suite;
 
+pub use bus::{BusMessage, SessionBus};
 pub use event_log::{EventId, EventLog, MemoryEventLog, StoredEvent};
 pub use memory::MemorySessionStore;
 pub use session::{Expiry, Page, SessionRecord, SessionStore, StoreError, now_ms};

@@ -19,10 +19,13 @@ pub(crate) struct Built {
 
 /// Build the catalog; every stdio upstream is started once so its tool
 /// names are known, and a name two sources share stops the start-up.
-pub(crate) async fn build(config: &Config) -> Result<Built, String> {
+/// `events` is the cluster's event bus, if this node is one of several.
+pub(crate) async fn build(
+    config: &Config,
+    events: Option<Arc<dyn switchboard_runtime::EventBus>>,
+) -> Result<Built, String> {
     // One bus for the catalog and the upstreams' resource updates.
-    let bus: Arc<dyn switchboard_runtime::EventBus> =
-        Arc::new(switchboard_runtime::LocalBus::default());
+    let bus = events.unwrap_or_else(|| Arc::new(switchboard_runtime::LocalBus::default()));
     let mut builder = CatalogBuilder::new().bus(bus.clone());
     // Tenants' upstream processes are counted across every upstream.
     let tenant_processes = TenantProcesses::default();

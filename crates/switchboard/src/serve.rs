@@ -70,7 +70,9 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
-    let built = crate::gateway::build(&config).await?;
+    let shared = crate::stores::connect(&config).await?;
+    let events = shared.as_ref().map(crate::stores::Shared::events);
+    let built = crate::gateway::build(&config, events).await?;
     let catalog = Arc::new(built.catalog);
     crate::gateway::reap_idle(catalog.clone());
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -79,7 +81,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let admin = bind_admin(&config).await?;
     let builder = App::builder(config.clone(), catalog).tenant_processes(built.tenant_processes);
-    let (builder, store) = crate::stores::attach(builder, &config).await?;
+    let (builder, store) = crate::stores::attach(builder, &config, shared);
     let app = builder.try_build().map_err(|e| e.to_string())?;
     crate::reload::watch(app.clone(), args.config.clone(), args.listen);
     let admin_addr = match admin {

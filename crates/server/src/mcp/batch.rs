@@ -38,7 +38,9 @@ pub(crate) async fn serve(
                 request::notification(app, &s, &method, params.as_deref()).await?;
             }
             Ok(Message::Response { id, outcome }) => {
-                s.live.answer(&id, outcome);
+                if let Err(outcome) = s.live.answer(&id, outcome) {
+                    crate::cluster::route_answer(app, &s.live, &id, outcome);
+                }
             }
         }
     }

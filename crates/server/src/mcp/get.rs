@@ -1,18 +1,22 @@
 //! GET `/mcp`: the standalone SSE stream, or the resumption of any stream
-//! of the session with `Last-Event-ID`.
+//! of the session with `Last-Event-ID` (on a cluster, a request stream
+//! another node writes is followed live: see `cluster`).
+
+use std::sync::Arc;
 
 use axum::Extension;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::HeaderMap;
 use switchboard_store::EventId;
+use tokio::sync::mpsc;
 
 use crate::app::App;
 use crate::era::{self, Era};
 use crate::error::TransportError;
 use crate::guard::{Accepts, LAST_EVENT_ID};
 use crate::listener::PeerAddr;
-use crate::live::{STANDALONE, replay_channel};
+use crate::live::{Frame, LiveSession, STANDALONE, StreamSlot, replay_channel};
 use crate::sse;
 
 pub(crate) async fn get(
@@ -24,6 +28,27 @@ pub(crate) async fn get(
     serve(&app, &client, &headers)
         .await
         .unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Follow a request stream another node writes (on a cluster).
+async fn follow(
+    app: &App,
+    live: &Arc<LiveSession>,
+    after: EventId,
+) -> Result<mpsc::Receiver<Frame>, TransportError> {
+    let slot = Arc::new(StreamSlot::follower());
+    if let Some(old) = live.stream(after.stream) {
+        old.finish().await;
+    }
+    live.add_stream(after.stream, slot.clone());
+    let buffer = app.config().stream_buffer;
+    let (rx, over) = slot
+        .follow(app.event_log(), &live.id, after, buffer)
+        .await?;
+    if over {
+        live.remove_stream(after.stream);
+    }
+    Ok(rx)
 }
 
 async fn serve(app: &App, client: &str, headers: &HeaderMap) -> Result<Response, TransportError> {
@@ -54,6 +79,12 @@ async fn serve(app: &App, client: &str, headers: &HeaderMap) -> Result<Response,
         let after =
             EventId::parse(text).ok_or_else(|| TransportError::BadLastEventId(text.to_owned()))?;
         let rx = match s.live.stream(after.stream) {
+            Some(slot) if !slot.is_follower() => {
+                slot.resume(log, &s.live.id, after, buffer).await?
+            }
+            _ if after.stream != STANDALONE && app.session_bus().is_some() => {
+                follow(app, &s.live, after).await?
+            }
             Some(slot) => slot.resume(log, &s.live.id, after, buffer).await?,
             None if after.stream == STANDALONE => {
                 s.live

@@ -71,7 +71,9 @@ async fn serve(
                     Ok(accepted())
                 }
                 Message::Response { id, outcome } => {
-                    s.live.answer(&id, outcome);
+                    if let Err(outcome) = s.live.answer(&id, outcome) {
+                        crate::cluster::route_answer(app, &s.live, &id, outcome);
+                    }
                     Ok(accepted())
                 }
             }

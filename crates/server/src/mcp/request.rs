@@ -348,8 +348,9 @@ pub(crate) async fn notification(
             let text = params.map(RawValue::get).unwrap_or("{}");
             if let Ok(c) = serde_json::from_str::<Cancelled>(text)
                 && let Ok(id) = RequestId::from_raw(&c.request_id)
+                && !s.live.cancel(&id)
             {
-                s.live.cancel(&id);
+                crate::cluster::route_cancel(app, &s.live, &id);
             }
         }
         _ => {}

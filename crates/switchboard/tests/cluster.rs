@@ -1,0 +1,238 @@
+//! Three `switchboard serve` nodes on one Redis, and a session-era client
+//! that sends every request to the next node in turn (no stickiness):
+//! progress, an elicitation answered at another node than the one whose
+//! handler waits, a GET stream on one node hearing events produced on
+//! another, and a cancellation posted to another node than the running call.
+
+#[path = "../../store-redis/tests/support/mod.rs"]
+mod redis_support;
+mod support;
+
+use std::time::Duration;
+
+use redis_support::RedisProcess;
+use serde_json::{Value, json};
+use support::Node;
+use switchboard_testkit::{McpClient, Reply, SseReader};
+
+const KEY: &str = "5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e";
+/// A generous bound on waiting for one event: never reached when it works.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+fn node(redis_url: &str, prefix: &str) -> Node {
+    Node::spawn(
+        None,
+        &[
+            ("SWITCHBOARD_STORE", "redis"),
+            ("SWITCHBOARD_REDIS_URL", redis_url),
+            ("SWITCHBOARD_REDIS_PREFIX", prefix),
+            ("SWITCHBOARD_SEALING_KEY", KEY),
+        ],
+    )
+}
+
+/// A client whose every request goes to the next node.
+struct RoundRobin {
+    client: McpClient,
+    urls: Vec<String>,
+    turn: usize,
+}
+
+impl RoundRobin {
+    /// The client, aimed at the next node.
+    fn next(&mut self) -> &McpClient {
+        self.client.url = self.urls[self.turn % self.urls.len()].clone();
+        self.turn += 1;
+        &self.client
+    }
+}
+
+async fn sse(reply: Reply) -> SseReader {
+    match reply {
+        Reply::Sse(r) => r,
+        Reply::Json(v) => panic!("expected a stream, got {v}"),
+        Reply::Other(s, b) => panic!("HTTP {s}: {b}"),
+    }
+}
+
+/// The next message (an event with data) of a stream; `None` at its end.
+async fn message(r: &mut SseReader) -> Option<Value> {
+    loop {
+        let ev = r
+            .next_within(PATIENCE)
+            .await
+            .expect("an event within the patience bound")?;
+        if let Some(v) = ev.json() {
+            return Some(v);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_client_without_stickiness_is_served_by_three_nodes() {
+    let Some(redis) = RedisProcess::start() else {
+        return;
+    };
+    let prefix = redis_support::unique_prefix("cluster");
+    let nodes: Vec<Node> = (0..3).map(|_| node(&redis.url(), &prefix)).collect();
+    let mut rr = RoundRobin {
+        client: McpClient::new(&nodes[0].url),
+        urls: nodes.iter().map(|n| n.url.clone()).collect(),
+        turn: 1,
+    };
+    rr.client.initialize(json!({"elicitation": {}})).await;
+
+    let (listed, _) = rr.next().call("tools/list", json!({})).await;
+    assert!(listed["result"]["tools"].is_array(), "{listed}");
+
+    let (done, before) = rr
+        .next()
+        .call(
+            "tools/call",
+            json!({"name": "test_tool_with_progress", "arguments": {}, "_meta": {"progressToken": "p"}}),
+        )
+        .await;
+    let progress = before
+        .iter()
+        .filter(|m| m["method"] == "notifications/progress")
+        .count();
+    assert_eq!(progress, 3, "{before:?}");
+    assert!(done["result"]["content"].is_array(), "{done}");
+
+    elicitation_answered_elsewhere(&mut rr).await;
+    let mut standalone = events_reach_a_get_stream_on_another_node(&mut rr).await;
+    cancel_posted_elsewhere(&mut rr).await;
+    resumed_at_another_node(&mut rr).await;
+
+    // Ended at another node than the one holding the GET stream: it ends.
+    assert!(rr.next().delete().await.is_success());
+    assert!(
+        message(&mut standalone).await.is_none(),
+        "the GET stream outlived its session"
+    );
+}
+
+/// The handler waits on one node; the answer is posted to the next.
+async fn elicitation_answered_elsewhere(rr: &mut RoundRobin) {
+    let params = json!({"name": "test_elicitation", "arguments": {"message": "who?"}});
+    let mut stream = sse(rr.next().request(900, "tools/call", params).await).await;
+    let asked = message(&mut stream).await.expect("the elicitation request");
+    assert_eq!(asked["method"], "elicitation/create", "{asked}");
+    let answer = json!({"jsonrpc": "2.0", "id": asked["id"], "result": {
+        "action": "accept", "content": {"username": "ada", "email": "ada@example.com"}}});
+    let status = rr.next().post().body(answer.to_string()).send().await;
+    assert_eq!(status.expect("answer").status().as_u16(), 202);
+    let done = message(&mut stream).await.expect("the tool's response");
+    assert_eq!(done["id"], 900, "{done}");
+    let text = done["result"]["content"][0]["text"].as_str().unwrap_or("");
+    assert!(
+        text.contains("action=accept") && text.contains("ada@example.com"),
+        "{done}"
+    );
+}
+
+/// A GET stream attached on one node hears a resource update and a list
+/// change produced by calls on the two others.
+async fn events_reach_a_get_stream_on_another_node(rr: &mut RoundRobin) -> SseReader {
+    let uri = "test://watched-resource";
+    let (sub, _) = rr
+        .next()
+        .call("resources/subscribe", json!({"uri": uri}))
+        .await;
+    assert!(sub.get("result").is_some(), "{sub}");
+    let get = rr.next().get().send().await.expect("GET");
+    assert_eq!(get.status().as_u16(), 200);
+    let mut standalone = SseReader::new(get);
+    rr.next()
+        .call_tool("update_watched_resource", json!({}))
+        .await;
+    rr.next()
+        .call_tool("test_trigger_tool_change", json!({}))
+        .await;
+    // Two nodes published them: their order on the bus is not promised.
+    let mut heard = Vec::new();
+    for _ in 0..2 {
+        let m = message(&mut standalone).await.expect("an event");
+        if m["method"] == "notifications/resources/updated" {
+            assert_eq!(m["params"]["uri"], uri, "{m}");
+        }
+        heard.push(m["method"].as_str().unwrap_or_default().to_owned());
+    }
+    heard.sort();
+    assert_eq!(
+        heard,
+        [
+            "notifications/resources/updated",
+            "notifications/tools/list_changed"
+        ]
+    );
+    standalone
+}
+
+/// A call streams on one node; the client drops the stream after the first
+/// event and resumes it at another node, which follows the handler live:
+/// every later event and the response arrive, each once, in order.
+async fn resumed_at_another_node(rr: &mut RoundRobin) {
+    let params = json!({"name": "sleep", "arguments": {"ms": 6000}, "_meta": {"progressToken": 2}});
+    let mut stream = sse(rr.next().request(902, "tools/call", params).await).await;
+    let last_id = loop {
+        let ev = stream
+            .next_within(PATIENCE)
+            .await
+            .expect("an event within the patience bound")
+            .expect("a first progress");
+        if ev.json().is_some() {
+            break ev.id.expect("an event id");
+        }
+    };
+    drop(stream);
+    let resp = rr
+        .next()
+        .get()
+        .header("last-event-id", &last_id)
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(resp.status().as_u16(), 200);
+    let mut resumed = SseReader::new(resp);
+    let mut progress = vec![10.0];
+    let mut answered = false;
+    while let Some(m) = message(&mut resumed).await {
+        if m["method"] == "notifications/progress" {
+            progress.push(m["params"]["progress"].as_f64().unwrap_or(-1.0));
+        } else {
+            assert_eq!(m["id"], 902, "{m}");
+            answered = true;
+        }
+    }
+    assert!(answered, "the resumed stream ended without the response");
+    let expected: Vec<f64> = (1..=10).map(|i| f64::from(i) * 10.0).collect();
+    assert_eq!(progress, expected, "every progress once, in order");
+}
+
+/// A long call runs on one node; `notifications/cancelled` goes to another
+/// and ends it: its stream closes without a response, well before its end.
+async fn cancel_posted_elsewhere(rr: &mut RoundRobin) {
+    let params =
+        json!({"name": "sleep", "arguments": {"ms": 20000}, "_meta": {"progressToken": 1}});
+    let mut stream = sse(rr.next().request(901, "tools/call", params).await).await;
+    let first = message(&mut stream).await.expect("a first progress");
+    assert_eq!(first["method"], "notifications/progress", "{first}");
+    let status = rr
+        .next()
+        .notify(
+            "notifications/cancelled",
+            json!({"requestId": 901, "reason": "changed my mind"}),
+        )
+        .await;
+    assert_eq!(status.as_u16(), 202);
+    let mut progress = 1;
+    while let Some(m) = message(&mut stream).await {
+        assert!(m.get("id").is_none(), "the cancelled call answered: {m}");
+        progress += 1;
+    }
+    assert!(
+        progress < 10,
+        "the call ran to its end ({progress} progress)"
+    );
+}

