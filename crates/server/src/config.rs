@@ -7,8 +7,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 mod store;
+mod telemetry;
 
 pub use self::store::{StoreKind, redact_url};
+pub use self::telemetry::TelemetryConfig;
 pub use crate::capacity::CapPolicy;
 pub use crate::tenant::config::{
     AnonymousMode, ApiKeyConfig, AuthConfig, RateConfig, TenantConfig,
@@ -118,6 +120,8 @@ pub struct Config {
     pub redis_timeout_ms: u64,
     /// Authentication: anonymous access, JWT issuers, metadata, audit.
     pub auth: AuthConfig,
+    /// Trace export (`[telemetry]`).
+    pub telemetry: TelemetryConfig,
     /// The tenants sharing this server (`[[tenants]]`).
     pub tenants: Vec<TenantConfig>,
     /// MCP servers put behind this one (`[[upstreams]]`). None: the
@@ -161,6 +165,7 @@ impl Default for Config {
             redis_prefix: "switchboard".to_owned(),
             redis_timeout_ms: 500,
             auth: AuthConfig::default(),
+            telemetry: TelemetryConfig::default(),
             tenants: Vec::new(),
             upstreams: Vec::new(),
         }
@@ -236,6 +241,7 @@ impl Config {
             return Err(((*key).to_owned(), "must be greater than 0".to_owned()));
         }
         store::validate(self)?;
+        self.telemetry.validate()?;
         if let Some(key) = &self.sealing_key {
             decode_key(&key.0).map_err(|e| ("sealing_key".to_owned(), e))?;
         }
@@ -269,6 +275,9 @@ impl Config {
         }
         if let Some(url) = &shown.redis_url {
             shown.redis_url = Some(Secret(redact_url(&url.0)));
+        }
+        if let Some(url) = &shown.telemetry.otlp_endpoint {
+            shown.telemetry.otlp_endpoint = Some(redact_url(url));
         }
         for jwt in &mut shown.auth.jwt {
             if jwt.hs256_secret.is_some() {

@@ -10,6 +10,7 @@
 //!
 //! [`SessionStore`]: switchboard_store::SessionStore
 
+mod access;
 mod app;
 mod audit;
 mod capacity;
@@ -38,7 +39,7 @@ mod tenant;
 pub use app::{App, AppBuilder, BuildError};
 pub use config::{
     AnonymousMode, ApiKeyConfig, AuthConfig, CapPolicy, Config, ConfigError, RateConfig, Rules,
-    Secret, StoreKind, TenantConfig, redact_url,
+    Secret, StoreKind, TelemetryConfig, TenantConfig, redact_url,
 };
 pub use error::TransportError;
 pub use listener::serve;

@@ -530,6 +530,20 @@ pub(crate) fn outcome(
     }
 }
 
+/// The JSON-RPC error code of a failed handler, for the access line.
+pub(crate) fn code(
+    r: &Result<serde_json::Value, switchboard_runtime::HandlerError>,
+) -> Option<i64> {
+    use switchboard_runtime::HandlerError;
+    match r {
+        Err(HandlerError::Rpc(e)) => Some(e.code.0.into()),
+        Err(HandlerError::MissingCapability(_)) => {
+            Some(switchboard_proto::ErrorCode::INVALID_PARAMS.0.into())
+        }
+        _ => None,
+    }
+}
+
 /// The tool a `tools/call` names, if it exists — the catalog's own or one
 /// an upstream listed (so the label set stays the listed tools'), for
 /// metrics and the audit line. A name with JSON escapes is not looked up.

@@ -70,6 +70,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
+    crate::start_traces(&config)?;
     let built = crate::gateway::build(&config).await?;
     let catalog = built.catalog;
     crate::gateway::reap_idle(built.providers);

@@ -93,7 +93,9 @@ impl App {
             hello.client_info.clone(),
             Some(who.binding()),
         );
-        self.store().create(record).await?;
+        let span = crate::mcp::session::store_span("create");
+        tracing::Instrument::instrument(self.store().create(record), span).await?;
+        crate::access::session(&sid);
         let identity = who.identity();
         self.registry()
             .get_or_create(&sid, |live| live.set_owner(&identity, &who.tenant.id));

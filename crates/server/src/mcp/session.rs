@@ -1,5 +1,6 @@
 //! Resolving a request's session, and DELETE.
 
+use tracing::Instrument;
 use std::sync::Arc;
 
 use axum::Extension;
@@ -50,15 +51,20 @@ impl App {
         let record = self
             .store()
             .load(id)
+            .instrument(store_span("load"))
             .await?
             .ok_or(TransportError::UnknownSession)?;
         self.check_binding(&record, who)?;
+        crate::access::session(id);
         let live = self
             .registry()
             .get_or_create(id, |l| l.set_subscriptions(&record.subscriptions));
         let now = now_ms();
         if live.should_touch_store(now) {
-            self.store().touch(id, now).await?;
+            self.store()
+                .touch(id, now)
+                .instrument(store_span("touch"))
+                .await?;
         }
         let version = ProtocolVersion::parse(&record.protocol_version)
             .unwrap_or(ProtocolVersion::LATEST_SESSION);
@@ -119,4 +125,9 @@ pub(crate) async fn delete(
         Ok(StatusCode::OK.into_response())
     };
     result.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The span of one store call on a request's path.
+pub(crate) fn store_span(call: &'static str) -> tracing::Span {
+    tracing::debug_span!(target: switchboard_telemetry::TARGET, "store", call)
 }
