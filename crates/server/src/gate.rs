@@ -192,7 +192,8 @@ impl App {
         };
         let span = tracing::debug_span!(target: switchboard_telemetry::TARGET, "admission", tenant = %t.id);
         let admitted = tracing::Instrument::instrument(
-            self.admission().admit(ticket, self.config().queue_deadline()),
+            self.admission()
+                .admit(ticket, self.config().queue_deadline()),
             span,
         )
         .await;

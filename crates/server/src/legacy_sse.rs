@@ -147,7 +147,9 @@ async fn post(
         Message::Request { id, method, params } => {
             let app = app.clone();
             crate::access::method(&method, params.as_deref());
-            crate::access::spawn(async move { serve_request(&app, s, slot, id, method, params).await });
+            crate::access::spawn(
+                async move { serve_request(&app, s, slot, id, method, params).await },
+            );
         }
     }
     Ok(accepted())

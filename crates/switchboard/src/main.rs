@@ -109,9 +109,8 @@ fn init_logging(format: Option<LogFormat>) {
             .with_writer(std::io::stderr)
             .with_filter(filter())
     });
-    let spans = switchboard_telemetry::SpanLayer.with_filter(filter_fn(
-        switchboard_telemetry::SpanLayer::wants,
-    ));
+    let spans = switchboard_telemetry::SpanLayer
+        .with_filter(filter_fn(switchboard_telemetry::SpanLayer::wants));
     tracing_subscriber::registry()
         .with(text_layer)
         .with(json_layer)

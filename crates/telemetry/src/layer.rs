@@ -52,10 +52,11 @@ where
         let Some(span) = ctx.span(id) else { return };
         let mut fields = Fields::default();
         attrs.record(&mut fields);
-        let parent = span
-            .scope()
-            .skip(1)
-            .find_map(|s| s.extensions().get::<SpanData>().map(|d| (d.trace_id, d.span_id, d.flags)));
+        let parent = span.scope().skip(1).find_map(|s| {
+            s.extensions()
+                .get::<SpanData>()
+                .map(|d| (d.trace_id, d.span_id, d.flags))
+        });
         let (trace_id, parent, flags) = match (parent, fields.traceparent) {
             (Some((trace, span, flags)), _) => (trace, Some(span), flags),
             (None, Some(tp)) => (tp.trace_id, Some(tp.span_id), tp.flags),
@@ -152,7 +153,8 @@ impl Visit for Fields {
         if field.name() == "traceparent" {
             self.traceparent = TraceParent::parse(value);
         } else {
-            self.attrs.push((field.name(), export::Value::Str(value.to_owned())));
+            self.attrs
+                .push((field.name(), export::Value::Str(value.to_owned())));
         }
     }
 

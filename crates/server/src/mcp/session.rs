@@ -1,7 +1,7 @@
 //! Resolving a request's session, and DELETE.
 
-use tracing::Instrument;
 use std::sync::Arc;
+use tracing::Instrument;
 
 use axum::Extension;
 use axum::extract::State;

@@ -7,8 +7,8 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use serde_json::Value;
-use tracing::Instrument;
 use switchboard_runtime::{HandlerError, ProviderHealth, RequestContext};
+use tracing::Instrument;
 
 use super::super::config::PoolMode;
 use super::super::retry;
