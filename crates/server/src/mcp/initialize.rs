@@ -93,8 +93,8 @@ impl App {
             hello.client_info.clone(),
             Some(who.binding()),
         );
-        let span = crate::mcp::session::store_span("create");
-        tracing::Instrument::instrument(self.store().create(record), span).await?;
+        self.store_call("create", self.store().create(record))
+            .await?;
         crate::access::session(&sid);
         let identity = who.identity();
         self.registry()

@@ -1,6 +1,7 @@
 //! Resolving a request's session, and DELETE.
 
 use std::sync::Arc;
+
 use tracing::Instrument;
 
 use axum::Extension;
@@ -8,7 +9,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode};
 use switchboard_proto::ProtocolVersion;
-use switchboard_store::{SessionRecord, now_ms};
+use switchboard_store::{SessionRecord, StoreError, now_ms};
 
 use crate::app::App;
 use crate::era::{self, Era};
@@ -49,9 +50,7 @@ impl App {
         who: &Principal,
     ) -> Result<Session, TransportError> {
         let record = self
-            .store()
-            .load(id)
-            .instrument(store_span("load"))
+            .store_call("load", self.store().load(id))
             .await?
             .ok_or(TransportError::UnknownSession)?;
         self.check_binding(&record, who)?;
@@ -61,9 +60,7 @@ impl App {
             .get_or_create(id, |l| l.set_subscriptions(&record.subscriptions));
         let now = now_ms();
         if live.should_touch_store(now) {
-            self.store()
-                .touch(id, now)
-                .instrument(store_span("touch"))
+            self.store_call("touch", self.store().touch(id, now))
                 .await?;
         }
         let version = ProtocolVersion::parse(&record.protocol_version)
@@ -127,7 +124,19 @@ pub(crate) async fn delete(
     result.await.unwrap_or_else(IntoResponse::into_response)
 }
 
-/// The span of one store call on a request's path.
-pub(crate) fn store_span(call: &'static str) -> tracing::Span {
-    tracing::debug_span!(target: switchboard_telemetry::TARGET, "store", call)
+impl App {
+    /// One store call on a request's path: a `store` span around it, and
+    /// counted in `switchboard_store_errors_total` if it fails.
+    pub(crate) async fn store_call<T>(
+        &self,
+        call: &'static str,
+        fut: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let span = tracing::debug_span!(target: switchboard_telemetry::TARGET, "store", call);
+        let result = fut.instrument(span).await;
+        if result.is_err() {
+            self.metrics().store_failed(call);
+        }
+        result
+    }
 }
