@@ -46,11 +46,17 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let format = cli.log_format.or_else(|| {
-        let v = std::env::var("SWITCHBOARD_LOG_FORMAT").ok()?;
-        clap::ValueEnum::from_str(&v, true).ok()
-    });
-    init_logging(format);
+    let from_env = std::env::var("SWITCHBOARD_LOG_FORMAT").ok();
+    let parsed = from_env
+        .as_deref()
+        .map(|v| <LogFormat as clap::ValueEnum>::from_str(v, true));
+    init_logging(cli.log_format.or(parsed.clone().and_then(Result::ok)));
+    if let Some(Err(_)) = parsed {
+        tracing::warn!(
+            value = from_env.as_deref(),
+            "SWITCHBOARD_LOG_FORMAT is neither text nor json: ignored"
+        );
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
