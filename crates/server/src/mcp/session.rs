@@ -2,14 +2,13 @@
 
 use std::sync::Arc;
 
-use tracing::Instrument;
-
 use axum::Extension;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode};
 use switchboard_proto::ProtocolVersion;
 use switchboard_store::{SessionRecord, StoreError, now_ms};
+use tracing::Instrument;
 
 use crate::app::App;
 use crate::era::{self, Era};
