@@ -3,6 +3,7 @@
 
 mod gateway;
 mod keys;
+mod logwriter;
 mod serve;
 mod stores;
 
@@ -50,7 +51,7 @@ fn main() -> std::process::ExitCode {
     let parsed = from_env
         .as_deref()
         .map(|v| <LogFormat as clap::ValueEnum>::from_str(v, true));
-    init_logging(cli.log_format.or(parsed.clone().and_then(Result::ok)));
+    let flush = init_logging(cli.log_format.or(parsed.clone().and_then(Result::ok)));
     if let Some(Err(_)) = parsed {
         tracing::warn!(
             value = from_env.as_deref(),
@@ -76,6 +77,8 @@ fn main() -> std::process::ExitCode {
             Command::Bench(args) => bench(args).await,
         }
     });
+    drop(runtime);
+    drop(flush);
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -88,13 +91,14 @@ fn main() -> std::process::ExitCode {
 /// Logs go to stderr, filtered by `RUST_LOG` (default `info`): text on a
 /// terminal, one JSON object a line otherwise (or as `format` says). The
 /// trace layer sits beside them, idle until an OTLP endpoint is configured.
-fn init_logging(format: Option<LogFormat>) {
+fn init_logging(format: Option<LogFormat>) -> logwriter::FlushGuard {
     use std::io::IsTerminal;
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     use tracing_subscriber::{EnvFilter, Layer, filter::filter_fn, fmt};
     let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let terminal = std::io::stderr().is_terminal();
+    let (writer, flush) = logwriter::Buffered::start();
     let json = format.unwrap_or(if terminal {
         LogFormat::Text
     } else {
@@ -103,7 +107,7 @@ fn init_logging(format: Option<LogFormat>) {
     let text_layer = (!json).then(|| {
         fmt::layer()
             .with_ansi(terminal)
-            .with_writer(std::io::stderr)
+            .with_writer(writer.clone())
             .with_filter(filter())
     });
     let json_layer = json.then(|| {
@@ -112,7 +116,7 @@ fn init_logging(format: Option<LogFormat>) {
             .flatten_event(true)
             .with_current_span(false)
             .with_span_list(false)
-            .with_writer(std::io::stderr)
+            .with_writer(writer)
             .with_filter(filter())
     });
     let spans = switchboard_telemetry::SpanLayer
@@ -122,6 +126,7 @@ fn init_logging(format: Option<LogFormat>) {
         .with(json_layer)
         .with(spans)
         .init();
+    flush
 }
 
 /// Start exporting traces if `[telemetry] otlp_endpoint` is set.

@@ -7,7 +7,6 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-use serde_json::{Value as Json, json};
 use tokio::sync::mpsc;
 
 use crate::traceparent::hex;
@@ -118,7 +117,7 @@ async fn run(
             }
         }
         let n = batch.len() as u64;
-        let body = encode(&service, &batch).to_string();
+        let body = encode(&service, &batch);
         let sent = client
             .post(&url)
             .header("content-type", "application/json")
@@ -146,24 +145,29 @@ async fn run(
     }
 }
 
-/// The OTLP JSON of a batch (`ExportTraceServiceRequest`).
-pub(crate) fn encode(service: &str, spans: &[FinishedSpan]) -> Json {
-    let spans: Vec<Json> = spans.iter().map(span_json).collect();
-    json!({
-        "resourceSpans": [{
-            "resource": {"attributes": [attr("service.name", &Value::Str(service.to_owned()))]},
-            "scopeSpans": [{
-                "scope": {"name": "switchboard", "version": env!("CARGO_PKG_VERSION")},
-                "spans": spans,
-            }],
-        }],
-    })
+/// The OTLP JSON of a batch (`ExportTraceServiceRequest`), written
+/// directly (no intermediate `serde_json::Value` per span).
+pub(crate) fn encode(service: &str, spans: &[FinishedSpan]) -> String {
+    let mut out = String::with_capacity(256 + spans.len() * 320);
+    out.push_str(r#"{"resourceSpans":[{"resource":{"attributes":["#);
+    attr(&mut out, "service.name", &Value::Str(service.to_owned()));
+    out.push_str(r#"]},"scopeSpans":[{"scope":{"name":"switchboard","version":""#);
+    out.push_str(env!("CARGO_PKG_VERSION"));
+    out.push_str(r#""},"spans":["#);
+    for (i, span) in spans.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        span_json(&mut out, span);
+    }
+    out.push_str("]}]}]}");
+    out
 }
 
-fn span_json(s: &FinishedSpan) -> Json {
+fn span_json(out: &mut String, s: &FinishedSpan) {
+    use std::fmt::Write;
     let mut kind = 1; // INTERNAL
     let mut error = false;
-    let mut attributes = Vec::with_capacity(s.attrs.len());
     for (k, v) in &s.attrs {
         match (*k, v) {
             ("otel.kind", Value::Str(x)) => {
@@ -174,33 +178,84 @@ fn span_json(s: &FinishedSpan) -> Json {
                 }
             }
             ("error", Value::Bool(true)) => error = true,
-            _ => attributes.push(attr(k, v)),
+            _ => {}
         }
     }
-    let mut j = json!({
-        "traceId": hex(&s.trace_id),
-        "spanId": hex(&s.span_id),
-        "name": s.name,
-        "kind": kind,
-        "startTimeUnixNano": nanos(s.start).to_string(),
-        "endTimeUnixNano": nanos(s.end).to_string(),
-        "attributes": attributes,
-        "status": if error { json!({"code": 2}) } else { json!({}) },
-    });
+    let _ = write!(
+        out,
+        r#"{{"traceId":"{}","spanId":"{}","#,
+        hex(&s.trace_id),
+        hex(&s.span_id)
+    );
     if let Some(p) = s.parent {
-        j["parentSpanId"] = Json::String(hex(&p));
+        let _ = write!(out, r#""parentSpanId":"{}","#, hex(&p));
     }
-    j
+    out.push_str(r#""name":"#);
+    string(out, s.name);
+    let _ = write!(
+        out,
+        r#","kind":{kind},"startTimeUnixNano":"{}","endTimeUnixNano":"{}","attributes":["#,
+        nanos(s.start),
+        nanos(s.end)
+    );
+    let shown = s
+        .attrs
+        .iter()
+        .filter(|(k, _)| *k != "otel.kind" && *k != "error");
+    for (i, (k, v)) in shown.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        attr(out, k, v);
+    }
+    out.push_str(if error {
+        r#"],"status":{"code":2}}"#
+    } else {
+        r#"],"status":{}}"#
+    });
 }
 
-fn attr(key: &str, v: &Value) -> Json {
-    let value = match v {
-        Value::Str(s) => json!({"stringValue": s}),
-        Value::Int(i) => json!({"intValue": i.to_string()}),
-        Value::Float(f) => json!({"doubleValue": f}),
-        Value::Bool(b) => json!({"boolValue": b}),
-    };
-    json!({"key": key, "value": value})
+fn attr(out: &mut String, key: &str, v: &Value) {
+    use std::fmt::Write;
+    out.push_str(r#"{"key":"#);
+    string(out, key);
+    out.push_str(r#","value":{"#);
+    match v {
+        Value::Str(s) => {
+            out.push_str(r#""stringValue":"#);
+            string(out, s);
+        }
+        Value::Int(i) => {
+            let _ = write!(out, r#""intValue":"{i}""#);
+        }
+        Value::Float(f) if f.is_finite() => {
+            let _ = write!(out, r#""doubleValue":{f}"#);
+        }
+        Value::Float(f) => {
+            let _ = write!(out, r#""stringValue":"{f}""#);
+        }
+        Value::Bool(b) => {
+            let _ = write!(out, r#""boolValue":{b}"#);
+        }
+    }
+    out.push_str("}}");
+}
+
+/// `s` as a JSON string literal.
+fn string(out: &mut String, s: &str) {
+    use std::fmt::Write;
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 fn nanos(t: SystemTime) -> u128 {
@@ -226,9 +281,12 @@ mod tests {
                 ("otel.kind", Value::Str("server".into())),
                 ("method", Value::Str("tools/call".into())),
                 ("status", Value::Int(200)),
+                ("quote", Value::Str("a\"b\\c\n".into())),
+                ("ms", Value::Float(1.5)),
+                ("error", Value::Bool(true)),
             ],
         };
-        let j = encode("svc", &[span]);
+        let j: serde_json::Value = serde_json::from_str(&encode("svc", &[span])).unwrap();
         let s = &j["resourceSpans"][0]["scopeSpans"][0]["spans"][0];
         assert_eq!(s["traceId"], "abababababababababababababababab");
         assert_eq!(s["spanId"], "0101010101010101");
@@ -238,6 +296,10 @@ mod tests {
         assert_eq!(s["endTimeUnixNano"], "1005000000");
         assert_eq!(s["attributes"][0]["key"], "method");
         assert_eq!(s["attributes"][1]["value"]["intValue"], "200");
+        assert_eq!(s["attributes"][2]["value"]["stringValue"], "a\"b\\c\n");
+        assert_eq!(s["attributes"][3]["value"]["doubleValue"], 1.5);
+        assert_eq!(s["attributes"].as_array().unwrap().len(), 4);
+        assert_eq!(s["status"]["code"], 2);
         assert_eq!(
             j["resourceSpans"][0]["resource"]["attributes"][0]["value"]["stringValue"],
             "svc"

@@ -122,22 +122,42 @@ pub fn current_traceparent() -> Option<TraceParent> {
     })?
 }
 
+/// A non-zero random id: SplitMix64 per thread, seeded once from the OS
+/// (ids need to be unique, not secret; a syscall per span would cost more
+/// than the rest of the span).
 fn random<const N: usize>() -> [u8; N] {
+    use std::cell::Cell;
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new(seed());
+    }
     let mut b = [0u8; N];
     loop {
-        if getrandom::fill(&mut b).is_err() {
-            // No randomness: still a valid, if guessable, id.
-            let nanos = SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos());
-            for (i, byte) in b.iter_mut().enumerate() {
-                *byte = (nanos >> ((i % 16) * 8)) as u8 | 1;
-            }
+        for chunk in b.chunks_mut(8) {
+            let x = STATE.with(|s| {
+                let next = s.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
+                s.set(next);
+                let mut z = next;
+                z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+                z ^ (z >> 31)
+            });
+            chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
         }
         if b.iter().any(|&x| x != 0) {
             return b;
         }
     }
+}
+
+fn seed() -> u64 {
+    let mut b = [0u8; 8];
+    if getrandom::fill(&mut b).is_err() {
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos());
+        return nanos as u64 ^ std::process::id() as u64;
+    }
+    u64::from_le_bytes(b)
 }
 
 /// The fields of a span: its `traceparent` (the client's), and the rest as
