@@ -30,7 +30,7 @@ pub(crate) struct SpanData {
 
 /// The `tracing` layer that records Switchboard's spans for export. Add it
 /// to a `tracing_subscriber::registry()`; give it the filter
-/// [`SpanLayer::filter`] so that it sees only the traced target.
+/// `filter_fn(SpanLayer::wants)` so that it sees only the traced target.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SpanLayer;
 
