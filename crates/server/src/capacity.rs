@@ -171,9 +171,19 @@ impl App {
     /// Update the capacity gauges and warn for every cap past 90 %.
     pub(crate) async fn check_capacity(&self) {
         let c = self.config();
-        let sessions = self.store().count().await.unwrap_or(0);
-        let adm = self.admission_stats();
         let m = self.metrics();
+        let sessions = match self.store().count().await {
+            Ok(n) => {
+                m.ready.set(1);
+                n
+            }
+            Err(_) => {
+                m.ready.set(0);
+                m.store_failed("count");
+                0
+            }
+        };
+        let adm = self.admission_stats();
         m.sessions_open.set(sessions as i64);
         m.in_flight.set(adm.in_flight as i64);
         m.queue_depth.set(adm.queued as i64);

@@ -8,10 +8,12 @@ use serde::{Deserialize, Serialize};
 
 mod admin;
 mod store;
+mod telemetry;
 
 pub use self::admin::AdminConfig;
 
 pub use self::store::{StoreKind, redact_url};
+pub use self::telemetry::TelemetryConfig;
 pub use crate::capacity::CapPolicy;
 pub use crate::tenant::config::{
     AnonymousMode, ApiKeyConfig, AuthConfig, RateConfig, TenantConfig,
@@ -126,6 +128,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// The admin listener (`[admin]`): address, credential, node id.
     pub admin: AdminConfig,
+    /// Trace export (`[telemetry]`).
+    pub telemetry: TelemetryConfig,
     /// The tenants sharing this server (`[[tenants]]`).
     pub tenants: Vec<TenantConfig>,
     /// MCP servers put behind this one (`[[upstreams]]`). None: the
@@ -171,6 +175,7 @@ impl Default for Config {
             config_watch: true,
             auth: AuthConfig::default(),
             admin: AdminConfig::default(),
+            telemetry: TelemetryConfig::default(),
             tenants: Vec::new(),
             upstreams: Vec::new(),
         }
@@ -247,6 +252,7 @@ impl Config {
         }
         store::validate(self)?;
         self.admin.validate()?;
+        self.telemetry.validate()?;
         if let Some(key) = &self.sealing_key {
             decode_key(&key.0).map_err(|e| ("sealing_key".to_owned(), e))?;
         }
@@ -280,6 +286,9 @@ impl Config {
         }
         if let Some(url) = &shown.redis_url {
             shown.redis_url = Some(Secret(redact_url(&url.0)));
+        }
+        if let Some(url) = &shown.telemetry.otlp_endpoint {
+            shown.telemetry.otlp_endpoint = Some(redact_url(url));
         }
         for jwt in &mut shown.auth.jwt {
             if jwt.hs256_secret.is_some() {

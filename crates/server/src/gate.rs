@@ -190,10 +190,13 @@ impl App {
             max_queued: t.max_queued,
             key,
         };
-        let admitted = self
-            .admission()
-            .admit(ticket, self.config().queue_deadline())
-            .await;
+        let span = tracing::debug_span!(target: switchboard_telemetry::TARGET, "admission", tenant = %t.id);
+        let admitted = tracing::Instrument::instrument(
+            self.admission()
+                .admit(ticket, self.config().queue_deadline()),
+            span,
+        )
+        .await;
         self.metrics().queue_waited(start.elapsed());
         admitted.map_err(|rejected| {
             self.metrics().rejected(rejected.reason());

@@ -11,6 +11,10 @@ use toml::{Table, Value};
 
 use crate::config::{Config, ConfigError};
 
+/// `SWITCHBOARD_…` variables the binary reads itself before any
+/// configuration is loaded (not configuration keys).
+const NOT_CONFIG: [&str; 1] = ["SWITCHBOARD_LOG_FORMAT"];
+
 /// Environment variables that name a key directly (names used by other MCP
 /// servers, kept as aliases).
 const ALIASES: [(&str, &str); 2] = [
@@ -65,6 +69,9 @@ impl Layers {
 
     fn add_env(&mut self, vars: impl IntoIterator<Item = (String, String)>) {
         for (name, raw) in vars {
+            if NOT_CONFIG.contains(&name.as_str()) {
+                continue;
+            }
             let path: Vec<String> = match ALIASES.iter().find(|(alias, _)| *alias == name) {
                 Some((_, key)) => vec![(*key).to_owned()],
                 None => match name.strip_prefix("SWITCHBOARD_") {

@@ -109,9 +109,12 @@ pub(crate) async fn message(
     body: Body,
 ) -> Response {
     let client = crate::listener::identity(peer);
-    post(&app, &client, &uri, &headers, body)
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
+    let handle = async {
+        post(&app, &client, &uri, &headers, body)
+            .await
+            .unwrap_or_else(IntoResponse::into_response)
+    };
+    crate::access::serve("messages", &headers, handle).await
 }
 
 async fn post(
@@ -145,7 +148,10 @@ async fn post(
         }
         Message::Request { id, method, params } => {
             let app = app.clone();
-            tokio::spawn(async move { serve_request(&app, s, slot, id, method, params).await });
+            crate::access::method(&method, params.as_deref());
+            crate::access::spawn(
+                async move { serve_request(&app, s, slot, id, method, params).await },
+            );
         }
     }
     Ok(accepted())

@@ -10,6 +10,7 @@
 //!
 //! [`SessionStore`]: switchboard_store::SessionStore
 
+mod access;
 mod admin;
 mod app;
 mod audit;
@@ -44,7 +45,7 @@ pub use app::{App, AppBuilder, BuildError};
 pub use cluster::ClusterEvents;
 pub use config::{
     AdminConfig, AnonymousMode, ApiKeyConfig, AuthConfig, CapPolicy, Config, ConfigError,
-    RateConfig, Rules, Secret, StoreKind, TenantConfig, redact_url,
+    RateConfig, Rules, Secret, StoreKind, TelemetryConfig, TenantConfig, redact_url,
 };
 pub use error::TransportError;
 pub use listener::serve;

@@ -77,6 +77,11 @@ struct UpstreamError {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StoreCall {
+    call: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Resource {
     resource: &'static str,
 }
@@ -120,6 +125,8 @@ pub(crate) struct Metrics {
     upstream_pool_wait: Family<Upstream, Histogram, fn() -> Histogram>,
     upstream_latency: Family<UpstreamMethod, Histogram, fn() -> Histogram>,
     upstream_errors: Family<UpstreamError, Counter>,
+    store_errors: Family<StoreCall, Counter>,
+    pub(crate) ready: Gauge,
     /// Last seen call, failure, restart and kill totals of each upstream
     /// (counters move by the difference).
     upstream_seen: std::sync::Mutex<std::collections::HashMap<String, [u64; 4]>>,
@@ -197,6 +204,8 @@ impl Metrics {
             upstream_pool_wait: Family::new_with_constructor(latency),
             upstream_latency: Family::new_with_constructor(latency),
             upstream_errors: Family::default(),
+            store_errors: Family::default(),
+            ready: Gauge::default(),
             upstream_seen: Default::default(),
         };
         let r = &mut m.registry;
@@ -346,6 +355,19 @@ impl Metrics {
             "Failed requests to each upstream by method and reason (timeout, exited, unavailable, limited, circuit_open, misbehaving, http, upstream, cancelled, other)",
             m.upstream_errors.clone(),
         );
+        r.register(
+            "store_errors",
+            "Failed session-store calls by call (load, touch, create, count)",
+            m.store_errors.clone(),
+        );
+        r.register(
+            "ready",
+            "1 when the session store answers (what /readyz says), else 0; set at each scrape",
+            m.ready.clone(),
+        );
+        for call in ["load", "touch", "create", "count"] {
+            let _ = m.store_errors.get_or_create(&StoreCall { call });
+        }
         // Every rejection reason exists from the start, so rates and alerts
         // see a zero rather than no series.
         for reason in [
@@ -500,6 +522,11 @@ impl Metrics {
             .clone()
     }
 
+    /// A session-store call failed.
+    pub(crate) fn store_failed(&self, call: &'static str) {
+        self.store_errors.get_or_create(&StoreCall { call }).inc();
+    }
+
     pub(crate) fn rejected(&self, reason: &'static str) {
         self.rejections.get_or_create(&Reason { reason }).inc();
     }
@@ -545,6 +572,20 @@ pub(crate) fn outcome(
         Err(HandlerError::Cancelled) => "cancelled",
         Err(HandlerError::InputRequired) => "input_required",
         Err(HandlerError::Rpc(_) | HandlerError::MissingCapability(_)) => "error",
+    }
+}
+
+/// The JSON-RPC error code of a failed handler, for the access line.
+pub(crate) fn code(
+    r: &Result<serde_json::Value, switchboard_runtime::HandlerError>,
+) -> Option<i64> {
+    use switchboard_runtime::HandlerError;
+    match r {
+        Err(HandlerError::Rpc(e)) => Some(e.code.0.into()),
+        Err(HandlerError::MissingCapability(_)) => {
+            Some(switchboard_proto::ErrorCode::INVALID_PARAMS.0.into())
+        }
+        _ => None,
     }
 }
 

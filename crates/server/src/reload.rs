@@ -266,6 +266,8 @@ fn keep_restart_only(new: &mut Config, old: &Config) -> Vec<String> {
     // The admin listener is bound once; its token reloads.
     keep!(admin.listen);
     keep!(admin.node_id);
+    // The trace exporter starts with the process.
+    keep!(telemetry);
     let builtin = |c: &Config| -> Vec<Value> {
         c.upstreams
             .iter()

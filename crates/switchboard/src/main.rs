@@ -3,6 +3,7 @@
 
 mod gateway;
 mod keys;
+mod logwriter;
 mod ops;
 mod reload;
 mod serve;
@@ -17,8 +18,19 @@ use clap::{Parser, Subcommand};
     about = "An MCP server runtime and gateway for many clients at once"
 )]
 struct Cli {
+    /// Log format on stderr: `text` or `json` (also `SWITCHBOARD_LOG_FORMAT`;
+    /// default: text on a terminal, JSON otherwise). Levels by `RUST_LOG`.
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormat>,
     #[command(subcommand)]
     command: Command,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -41,7 +53,17 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    let from_env = std::env::var("SWITCHBOARD_LOG_FORMAT").ok();
+    let parsed = from_env
+        .as_deref()
+        .map(|v| <LogFormat as clap::ValueEnum>::from_str(v, true));
+    let flush = init_logging(cli.log_format.or(parsed.clone().and_then(Result::ok)));
+    if let Some(Err(_)) = parsed {
+        tracing::warn!(
+            value = from_env.as_deref(),
+            "SWITCHBOARD_LOG_FORMAT is neither text nor json: ignored"
+        );
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -63,6 +85,8 @@ fn main() -> std::process::ExitCode {
             Command::Bench(args) => bench(args).await,
         }
     });
+    drop(runtime);
+    drop(flush);
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -72,16 +96,59 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-/// Logs go to stderr, filtered by `RUST_LOG` (default `info`).
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+/// Logs go to stderr, filtered by `RUST_LOG` (default `info`): text on a
+/// terminal, one JSON object a line otherwise (or as `format` says). The
+/// trace layer sits beside them, idle until an OTLP endpoint is configured.
+fn init_logging(format: Option<LogFormat>) -> logwriter::FlushGuard {
     use std::io::IsTerminal;
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{EnvFilter, Layer, filter::filter_fn, fmt};
+    let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let terminal = std::io::stderr().is_terminal();
+    let (writer, flush) = logwriter::Buffered::start();
+    let json = format.unwrap_or(if terminal {
+        LogFormat::Text
+    } else {
+        LogFormat::Json
+    }) == LogFormat::Json;
+    let text_layer = (!json).then(|| {
+        fmt::layer()
+            .with_ansi(terminal)
+            .with_writer(writer.clone())
+            .with_filter(filter())
+    });
+    let json_layer = json.then(|| {
+        fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .with_writer(writer)
+            .with_filter(filter())
+    });
+    let spans = switchboard_telemetry::SpanLayer
+        .with_filter(filter_fn(switchboard_telemetry::SpanLayer::wants));
+    tracing_subscriber::registry()
+        .with(text_layer)
+        .with(json_layer)
+        .with(spans)
         .init();
+    flush
+}
+
+/// Start exporting traces if `[telemetry] otlp_endpoint` is set.
+pub(crate) fn start_traces(config: &switchboard_server::Config) -> Result<(), String> {
+    let t = &config.telemetry;
+    let Some(endpoint) = &t.otlp_endpoint else {
+        return Ok(());
+    };
+    switchboard_telemetry::start(endpoint, &t.service_name)?;
+    tracing::info!(
+        endpoint = %switchboard_server::redact_url(endpoint),
+        "exporting traces over OTLP/HTTP"
+    );
+    Ok(())
 }
 
 /// `switchboard bench`: the report is printed; the exit status says whether

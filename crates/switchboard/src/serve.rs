@@ -70,6 +70,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
+    crate::start_traces(&config)?;
     let shared = crate::stores::connect(&config).await?;
     let events = shared.as_ref().map(crate::stores::Shared::events);
     let built = crate::gateway::build(&config, events).await?;

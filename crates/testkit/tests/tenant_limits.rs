@@ -298,7 +298,10 @@ async fn weights_split_a_saturated_cap() {
     let counts = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
     let mut tasks = tokio::task::JoinSet::new();
     for (which, key) in [(0usize, &heavy_key), (1, &light_key)] {
-        for _ in 0..10 {
+        // Many clients per tenant, so each tenant keeps waiters queued even
+        // when a loaded machine is slow to send the next call: an empty
+        // queue for one tenant would hand its share to the other.
+        for _ in 0..20 {
             let c = ModernClient::with_token(&server.url(), key);
             let (done, counts) = (done.clone(), counts.clone());
             tasks.spawn(async move {

@@ -101,7 +101,9 @@ impl App {
             hello.client_info.clone(),
             Some(who.binding()),
         );
-        self.store().create(record).await?;
+        self.store_call("create", self.store().create(record))
+            .await?;
+        crate::access::session(&sid);
         let identity = who.identity();
         self.registry()
             .get_or_create(&sid, |live| live.set_owner(&identity, &who.tenant.id));

@@ -25,9 +25,12 @@ pub(crate) async fn post(
     body: Body,
 ) -> Response {
     let client = crate::listener::identity(peer);
-    serve(&app, &client, &headers, body)
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
+    let handle = async {
+        serve(&app, &client, &headers, body)
+            .await
+            .unwrap_or_else(IntoResponse::into_response)
+    };
+    crate::access::serve("mcp", &headers, handle).await
 }
 
 async fn serve(
@@ -38,6 +41,7 @@ async fn serve(
 ) -> Result<Response, TransportError> {
     app.hosts().check(headers)?;
     let who = app.authenticate(headers, client).await?;
+    crate::access::tenant(&who.tenant.id);
     let accepts = Accepts::from_headers(headers);
     if !accepts.json && !accepts.sse {
         return Err(TransportError::NotAcceptable(
@@ -47,6 +51,9 @@ async fn serve(
     guard::check_json_content_type(headers)?;
     let bytes = read_body(body, headers, app.config().max_body_bytes).await?;
     let incoming = parse_body(&bytes)?;
+    if let Incoming::Single(Message::Request { method, params, .. }) = &incoming {
+        crate::access::method(method, params.as_deref());
+    }
     if era::decide(headers) == Era::Modern {
         return modern::serve(app, &who, headers, accepts, incoming).await;
     }

@@ -104,7 +104,7 @@ pub(crate) async fn serve(
     let (task_app, task_live) = (app.clone(), s.live.clone());
     // Only the task holds the peer: if the handler panics, the decision's
     // sender is dropped with it and the exchange is answered below.
-    tokio::spawn(async move {
+    crate::access::spawn(async move {
         let response = run(&task_app, &task_live, call, peer.clone()).await;
         drop(permit);
         peer.finish(response).await;
@@ -182,6 +182,7 @@ pub(crate) async fn run(
     let Ok(outcome) = tokio::time::timeout(app.config().request_timeout(), handling).await else {
         // Dropping the handler's future cancelled it.
         app.metrics().rejected("timeout");
+        crate::access::outcome("timeout", Some(ErrorCode::REQUEST_TIMEOUT.0.into()));
         let took = start.elapsed();
         app.finished(
             &call.who,
@@ -196,6 +197,7 @@ pub(crate) async fn run(
     let label = crate::metrics::outcome(&outcome);
     let took = start.elapsed();
     app.finished(&call.who, Some(&live.id), &call.method, tool, label, took);
+    crate::access::outcome(label, crate::metrics::code(&outcome));
     match outcome {
         Ok(v) => Some(response_json(&call.id, &v.to_string())),
         Err(HandlerError::Rpc(e)) => Some(error_json(Some(&call.id), &e)),

@@ -7,7 +7,8 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode};
 use switchboard_proto::ProtocolVersion;
-use switchboard_store::{SessionRecord, now_ms};
+use switchboard_store::{SessionRecord, StoreError, now_ms};
+use tracing::Instrument;
 
 use crate::app::App;
 use crate::era::{self, Era};
@@ -47,7 +48,7 @@ impl App {
         id: &str,
         who: &Principal,
     ) -> Result<Session, TransportError> {
-        let Some(record) = self.store().load(id).await? else {
+        let Some(record) = self.store_call("load", self.store().load(id)).await? else {
             // Ended elsewhere (another node, the admin API there): free
             // what this node still holds of it.
             if self.registry().get(id).is_some() {
@@ -56,12 +57,14 @@ impl App {
             return Err(TransportError::UnknownSession);
         };
         self.check_binding(&record, who)?;
+        crate::access::session(id);
         let live = self
             .registry()
             .get_or_create(id, |l| l.set_subscriptions(&record.subscriptions));
         let now = now_ms();
         if live.should_touch_store(now) {
-            self.store().touch(id, now).await?;
+            self.store_call("touch", self.store().touch(id, now))
+                .await?;
         }
         let version = ProtocolVersion::parse(&record.protocol_version)
             .unwrap_or(ProtocolVersion::LATEST_SESSION);
@@ -122,4 +125,21 @@ pub(crate) async fn delete(
         Ok(StatusCode::OK.into_response())
     };
     result.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+impl App {
+    /// One store call on a request's path: a `store` span around it, and
+    /// counted in `switchboard_store_errors_total` if it fails.
+    pub(crate) async fn store_call<T>(
+        &self,
+        call: &'static str,
+        fut: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let span = tracing::debug_span!(target: switchboard_telemetry::TARGET, "store", call);
+        let result = fut.instrument(span).await;
+        if result.is_err() {
+            self.metrics().store_failed(call);
+        }
+        result
+    }
 }

@@ -180,7 +180,7 @@ async fn run(
         .await?;
     let (task_app, task_id, task_method) = (app.clone(), id.clone(), method.to_owned());
     let task_who = who.clone();
-    tokio::spawn(async move {
+    crate::access::spawn(async move {
         let start = std::time::Instant::now();
         let tool = crate::metrics::tool_of(task_app.catalog(), &task_method, params.as_deref())
             .map(str::to_owned);
@@ -203,6 +203,7 @@ async fn run(
             };
         let took = start.elapsed();
         task_app.finished(&task_who, None, &task_method, tool.as_deref(), label, took);
+        crate::access::outcome(label, crate::metrics::code(&outcome));
         drop(permit);
         if let Some((status, body)) = answer(
             &task_app,

@@ -227,6 +227,9 @@ impl StdioProvider {
         } else {
             strip_modern(&mut params);
         }
+        if self.config.kind != UpstreamKind::Http {
+            carry_traceparent(&mut params);
+        }
         self.calls.fetch_add(1, Ordering::Relaxed);
         let attempt = self.breaker.attempt().map_err(|wait| {
             self.failures.fetch_add(1, Ordering::Relaxed);
@@ -388,6 +391,22 @@ fn strip_modern(v: &mut Value) {
     strip_retry(v);
     if let Some(meta) = v.get_mut("_meta").and_then(Value::as_object_mut) {
         meta.retain(|k, _| !k.starts_with("io.modelcontextprotocol/"));
+    }
+}
+
+/// Put the trace context of the current span into `params._meta.traceparent`
+/// (a stdio upstream has no headers); params that are not an object, or
+/// whose `_meta` is not one, are left alone.
+fn carry_traceparent(v: &mut Value) {
+    let Some(tp) = switchboard_telemetry::current_traceparent() else {
+        return;
+    };
+    let Some(map) = v.as_object_mut() else { return };
+    let meta = map
+        .entry("_meta")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Some(meta) = meta.as_object_mut() {
+        meta.insert("traceparent".to_owned(), Value::String(tp.to_string()));
     }
 }
 

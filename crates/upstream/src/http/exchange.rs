@@ -63,6 +63,11 @@ impl Conn {
             }
         };
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Some(tp) = switchboard_telemetry::current_traceparent()
+            && let Ok(v) = HeaderValue::from_str(&tp.to_string())
+        {
+            headers.insert("traceparent", v);
+        }
         let sent = self
             .client
             .post(self.url.clone())

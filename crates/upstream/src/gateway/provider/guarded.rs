@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 use switchboard_runtime::{HandlerError, ProviderHealth, RequestContext};
+use tracing::Instrument;
 
 use super::super::config::PoolMode;
 use super::super::retry;
@@ -28,6 +29,30 @@ impl StdioProvider {
     /// Send a client's request, within the upstream's limits; a list or
     /// read whose process died under it is sent once more.
     pub(super) async fn guarded(
+        &self,
+        method: &str,
+        params: Value,
+        ctx: &RequestContext,
+    ) -> Result<Value, HandlerError> {
+        let span = tracing::debug_span!(
+            target: switchboard_telemetry::TARGET,
+            "upstream",
+            otel.kind = "client",
+            upstream = %self.config.name,
+            method,
+            error = tracing::field::Empty,
+        );
+        let outcome = self
+            .limited(method, params, ctx)
+            .instrument(span.clone())
+            .await;
+        if outcome.is_err() {
+            span.record("error", true);
+        }
+        outcome
+    }
+
+    async fn limited(
         &self,
         method: &str,
         params: Value,

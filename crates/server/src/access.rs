@@ -1,0 +1,256 @@
+//! One access line per MCP request (target `switchboard::access`) and the
+//! request's root span (target `switchboard::trace`, the client's
+//! `traceparent` its parent).
+//!
+//! A front wraps its handling in [`serve`]; code on the way notes what it
+//! learns ([`note`]: tenant, session, method, name, outcome) into the
+//! request's record, carried in a task-local. A handler task spawned with
+//! [`spawn`] carries the record and the span along, so the line is written
+//! once the last of them is done — after a streamed reply's last event, not
+//! at its headers. Nothing is kept when the target is filtered out.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+
+use axum::response::Response;
+use http::{HeaderMap, HeaderValue};
+use tracing::Instrument;
+
+/// The target of access lines.
+pub(crate) const TARGET: &str = "switchboard::access";
+/// The request-id header read from clients and echoed on responses.
+const REQUEST_ID: &str = "x-request-id";
+
+tokio::task_local! {
+    static CURRENT: Arc<Access>;
+}
+
+/// What is known of one request; written as its access line when dropped.
+#[derive(Debug)]
+pub(crate) struct Access {
+    start: Instant,
+    id: String,
+    front: &'static str,
+    fields: Mutex<Fields>,
+}
+
+/// The fields noted on the way.
+#[derive(Debug, Default)]
+pub(crate) struct Fields {
+    pub(crate) tenant: Option<String>,
+    /// The first 8 characters of the session id — never the whole id.
+    pub(crate) session: Option<String>,
+    pub(crate) method: Option<String>,
+    /// The tool, prompt or resource the request names.
+    pub(crate) name: Option<String>,
+    pub(crate) status: Option<u16>,
+    pub(crate) outcome: Option<&'static str>,
+    pub(crate) code: Option<i64>,
+}
+
+impl Drop for Access {
+    fn drop(&mut self) {
+        let f = self.fields.get_mut().unwrap_or_else(|p| p.into_inner());
+        let latency_ms = self.start.elapsed().as_secs_f64() * 1000.0;
+        let outcome = f.outcome.unwrap_or(match f.status {
+            Some(200..=299) | None => "ok",
+            Some(_) => "http_error",
+        });
+        tracing::info!(
+            target: TARGET,
+            request_id = self.id.as_str(),
+            front = self.front,
+            tenant = f.tenant.as_deref(),
+            session = f.session.as_deref(),
+            method = f.method.as_deref(),
+            name = f.name.as_deref(),
+            status = f.status,
+            outcome,
+            code = f.code,
+            latency_ms,
+            "request"
+        );
+    }
+}
+
+/// Serve one request of `front` (`mcp`, `messages`) with its access record
+/// and root span around `handle`.
+pub(crate) async fn serve<F>(front: &'static str, headers: &HeaderMap, handle: F) -> Response
+where
+    F: Future<Output = Response>,
+{
+    let logging = tracing::enabled!(target: TARGET, tracing::Level::INFO);
+    let span = tracing::debug_span!(
+        target: switchboard_telemetry::TARGET,
+        "request",
+        otel.kind = "server",
+        front,
+        traceparent = headers.get("traceparent").and_then(|v| v.to_str().ok()),
+        method = tracing::field::Empty,
+        tenant = tracing::field::Empty,
+        status = tracing::field::Empty,
+    );
+    if !logging {
+        return handle.instrument(span).await;
+    }
+    let access = Arc::new(Access {
+        start: Instant::now(),
+        id: request_id(headers),
+        front,
+        fields: Mutex::new(Fields::default()),
+    });
+    let id = HeaderValue::from_str(&access.id).ok();
+    let mut response = CURRENT
+        .scope(access.clone(), handle.instrument(span.clone()))
+        .await;
+    let status = response.status().as_u16();
+    span.record("status", status);
+    note(|f| f.status = Some(status), &access);
+    if let Some(id) = id {
+        response.headers_mut().insert(REQUEST_ID, id);
+    }
+    response
+}
+
+/// Note something about the current request (nothing outside one).
+pub(crate) fn with(f: impl FnOnce(&mut Fields)) {
+    let _ = CURRENT.try_with(|a| note(f, a));
+}
+
+fn note(f: impl FnOnce(&mut Fields), a: &Access) {
+    f(&mut a.fields.lock().unwrap_or_else(|p| p.into_inner()));
+}
+
+/// Note the principal's tenant.
+pub(crate) fn tenant(tenant: &str) {
+    tracing::Span::current().record("tenant", tenant);
+    with(|f| f.tenant = Some(tenant.to_owned()));
+}
+
+/// Note the session (only its first 8 characters are kept).
+pub(crate) fn session(id: &str) {
+    with(|f| f.session = Some(crate::peer::short(id).to_owned()));
+}
+
+/// Note the method and what it names (a tool, prompt or resource).
+pub(crate) fn method(method: &str, params: Option<&serde_json::value::RawValue>) {
+    tracing::Span::current().record("method", clip(method, 64));
+    if !tracing::enabled!(target: TARGET, tracing::Level::INFO) {
+        return;
+    }
+    let name = params.and_then(|p| named(method, p.get()));
+    with(|f| {
+        f.method = Some(clip(method, 64).to_owned());
+        f.name = name;
+    });
+}
+
+/// Note how the request's handler ended, with its JSON-RPC error code.
+pub(crate) fn outcome(outcome: &'static str, code: Option<i64>) {
+    with(|f| {
+        f.outcome = Some(outcome);
+        f.code = code;
+    });
+}
+
+/// Spawn a request's handler task, carrying its access record and span.
+pub(crate) fn spawn<F>(task: F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let task = task.in_current_span();
+    match CURRENT.try_with(Arc::clone) {
+        Ok(a) => tokio::spawn(CURRENT.scope(a, task)),
+        Err(_) => tokio::spawn(task),
+    };
+}
+
+/// The name a request is about: `params.name` (tools, prompts), or
+/// `params.uri` (resources), clipped.
+fn named(method: &str, params: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Named<'a> {
+        #[serde(borrow)]
+        name: Option<std::borrow::Cow<'a, str>>,
+        #[serde(borrow)]
+        uri: Option<std::borrow::Cow<'a, str>>,
+    }
+    let key_of = |m: &str| m.starts_with("tools/call") || m.starts_with("prompts/get");
+    if !key_of(method) && !method.starts_with("resources/") {
+        return None;
+    }
+    let n: Named<'_> = serde_json::from_str(params).ok()?;
+    let name = if key_of(method) { n.name } else { n.uri }?;
+    Some(clip(&name, 128).to_owned())
+}
+
+/// At most `max` bytes of `s`, cut at a character boundary.
+fn clip(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// The client's `X-Request-Id` if it is short and plain (letters, digits,
+/// `-_.:`), else one of ours: a per-process random prefix and a counter.
+fn request_id(headers: &HeaderMap) -> String {
+    if let Some(v) = headers.get(REQUEST_ID).and_then(|v| v.to_str().ok())
+        && sane(v)
+    {
+        return v.to_owned();
+    }
+    static PREFIX: OnceLock<u32> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| {
+        let mut b = [0u8; 4];
+        let _ = getrandom::fill(&mut b);
+        u32::from_le_bytes(b)
+    });
+    format!("{prefix:08x}{:08x}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+fn sane(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids() {
+        let mut h = HeaderMap::new();
+        let ours = request_id(&h);
+        assert_eq!(ours.len(), 16);
+        assert_ne!(ours, request_id(&h));
+        h.insert(REQUEST_ID, HeaderValue::from_static("abc-123:x.y_z"));
+        assert_eq!(request_id(&h), "abc-123:x.y_z");
+        for bad in ["a b", "x\"y", "", &"a".repeat(65)] {
+            h.insert(REQUEST_ID, HeaderValue::from_str(bad).unwrap());
+            assert_ne!(request_id(&h), bad);
+        }
+    }
+
+    #[test]
+    fn names_and_clipping() {
+        assert_eq!(
+            named("tools/call", r#"{"name":"echo","arguments":{}}"#).as_deref(),
+            Some("echo")
+        );
+        assert_eq!(
+            named("resources/read", r#"{"uri":"file:///a"}"#).as_deref(),
+            Some("file:///a")
+        );
+        assert_eq!(named("tools/list", "{}"), None);
+        assert_eq!(clip("héllo", 2), "h");
+    }
+}
