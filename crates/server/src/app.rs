@@ -372,7 +372,9 @@ impl App {
         if let Some(live) = self.0.registry.remove(id) {
             live.close();
             if let Some((identity, tenant)) = live.owner() {
-                self.0.capacity.closed(identity);
+                self.0
+                    .capacity
+                    .closed(&crate::capacity::identity_key(identity));
                 self.0.capacity.closed(&crate::capacity::tenant_key(tenant));
                 self.0.metrics.tenant_sessions(tenant).dec();
             }
