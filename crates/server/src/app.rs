@@ -391,6 +391,18 @@ impl App {
         end
     }
 
+    /// What ends a request stream: its response (the channel closes), or
+    /// its session ending — not shutdown: a call in flight at SIGTERM runs
+    /// to its response within `shutdown_grace_secs`, as a JSON reply does.
+    pub(crate) fn request_stream_end(
+        &self,
+        live: &crate::live::LiveSession,
+    ) -> crate::sse::StreamEnd {
+        let mut end = self.stream_end(live);
+        end.shutdown = CancellationToken::new();
+        end
+    }
+
     /// What ends a stream: `token`, or the server shutting down.
     pub(crate) fn stream_end_on(&self, token: CancellationToken) -> crate::sse::StreamEnd {
         crate::sse::StreamEnd {
