@@ -31,7 +31,7 @@
 //! | `<p>:{idx}:created` | sorted set | id → created (ms) |
 //! | `<p>:{idx}:uninit` | sorted set | id → created (ms), until `initialize` completes |
 //! | `<p>:{idx}:ids` | sorted set | id at score 0, for `scan` in id order |
-//! | `<p>:{idx}:q:<group>` | sorted set | id → created (ms): the sessions counted in one quota group (`create_within`) |
+//! | `<p>:{idx}:q:<group>` | sorted set | id → created (ms): the sessions counted in one quota group (`create_within`), expiring like a record |
 //! | `<p>:ev:{<id>}:<stream>` | stream | the events of one SSE stream, entry ids `0-<seq>` |
 //! | `<p>:evs:{<id>}` | set | the stream numbers of the session, for `drop_session` |
 //! | `<p>:bus` | pub/sub channel | the session bus: JSON `{"from": node, "t": kind, …}` |

@@ -42,13 +42,16 @@ return out
 /// live (out of `seen`: deleted, expired, evicted, killed), so ending a
 /// session needs no step of its own and a node that dies holds nothing.
 /// Pruning costs one `ZSCORE` per member, only when the group is full.
+/// A group key expires with the record TTL (renewed at each admission), so
+/// the set of an identity never seen again goes with its last session.
 /// KEYS: seen, created, uninit, ids, then one key per quota group.
-/// ARGV: id, created, last seen, initialized (0/1), then each group's cap.
+/// ARGV: id, created, last seen, initialized (0/1), TTL ms (0: none), then
+/// each group's cap.
 /// Returns 0 when admitted, else the 1-based index of the full group.
 const ADMIT_LUA: &str = r"
 local id = ARGV[1]
 for i = 5, #KEYS do
-  local cap = tonumber(ARGV[i])
+  local cap = tonumber(ARGV[i + 1])
   if redis.call('ZCARD', KEYS[i]) >= cap then
     for _, m in ipairs(redis.call('ZRANGE', KEYS[i], 0, -1)) do
       if not redis.call('ZSCORE', KEYS[1], m) then redis.call('ZREM', KEYS[i], m) end
@@ -56,7 +59,10 @@ for i = 5, #KEYS do
     if redis.call('ZCARD', KEYS[i]) >= cap then return i - 4 end
   end
 end
-for i = 5, #KEYS do redis.call('ZADD', KEYS[i], ARGV[2], id) end
+for i = 5, #KEYS do
+  redis.call('ZADD', KEYS[i], ARGV[2], id)
+  if ARGV[5] ~= '0' then redis.call('PEXPIRE', KEYS[i], ARGV[5]) end
+end
 redis.call('ZADD', KEYS[2], 'NX', ARGV[2], id)
 redis.call('ZADD', KEYS[4], 'NX', 0, id)
 if ARGV[4] == '0' then redis.call('ZADD', KEYS[3], 'NX', ARGV[2], id) end
@@ -198,7 +204,8 @@ impl SessionStore for RedisSessionStore {
         call.arg(&record.id)
             .arg(record.created_at_ms)
             .arg(record.last_seen_ms)
-            .arg(u8::from(record.initialized));
+            .arg(u8::from(record.initialized))
+            .arg(self.record_ttl.map_or(0, |t| t.as_millis() as u64));
         for q in quotas {
             call.key(k.quota(&q.group)).arg(q.max);
         }

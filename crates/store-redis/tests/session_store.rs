@@ -142,6 +142,22 @@ async fn keys_are_hash_tagged_and_records_get_a_ttl() {
         .await
         .expect("PTTL");
     assert!(ttl > 0 && ttl <= 3_600_000, "{ttl}");
+
+    // A quota group's set lives on the indexes' slot and expires like a
+    // record: an identity never seen again leaves nothing behind.
+    let quota = [Quota {
+        group: "identity:t/x".to_owned(),
+        max: 2,
+    }];
+    let admitted = store.create_within(record("def", 1_000), &quota).await;
+    assert_eq!(admitted.expect("create_within"), Admitted::Yes);
+    let group = format!("{prefix}:{{idx}}:q:identity:t/x");
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(&group)
+        .query_async(&mut raw)
+        .await
+        .expect("PTTL");
+    assert!(ttl > 0 && ttl <= 3_600_000, "{ttl}");
 }
 
 #[tokio::test]
