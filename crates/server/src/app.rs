@@ -372,7 +372,9 @@ impl App {
         if let Some(live) = self.0.registry.remove(id) {
             live.close();
             if let Some((identity, tenant)) = live.owner() {
-                self.0.capacity.closed(identity);
+                self.0
+                    .capacity
+                    .closed(&crate::capacity::identity_key(identity));
                 self.0.capacity.closed(&crate::capacity::tenant_key(tenant));
                 self.0.metrics.tenant_sessions(tenant).dec();
             }
@@ -386,6 +388,18 @@ impl App {
     pub(crate) fn stream_end(&self, live: &crate::live::LiveSession) -> crate::sse::StreamEnd {
         let mut end = self.stream_end_on(live.closed.clone());
         end.session_streams = Some(live.open_streams.clone());
+        end
+    }
+
+    /// What ends a request stream: its response (the channel closes), or
+    /// its session ending — not shutdown: a call in flight at SIGTERM runs
+    /// to its response within `shutdown_grace_secs`, as a JSON reply does.
+    pub(crate) fn request_stream_end(
+        &self,
+        live: &crate::live::LiveSession,
+    ) -> crate::sse::StreamEnd {
+        let mut end = self.stream_end(live);
+        end.shutdown = CancellationToken::new();
         end
     }
 

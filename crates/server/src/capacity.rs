@@ -6,10 +6,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde::Deserialize;
-use switchboard_store::now_ms;
+use switchboard_store::{Quota, now_ms};
 use tokio::sync::Notify;
 
 use crate::app::App;
+use crate::config::Config;
 use crate::error::TransportError;
 use crate::tenant::Principal;
 
@@ -66,16 +67,12 @@ impl App {
     /// Make room for one more session of `who`, or say why not.
     pub(crate) async fn make_room(&self, who: &Principal) -> Result<(), TransportError> {
         let c = self.config();
-        if self.capacity().count(&who.identity()) >= c.max_sessions_per_identity {
-            self.metrics().rejected("per_identity_cap");
-            return Err(TransportError::SessionCap("per_identity_cap"));
-        }
-        if let Some(max) = who.tenant.max_sessions
-            && self.capacity().count(&tenant_key(&who.tenant.id)) >= max
-        {
-            self.metrics().tenant_rejected(&who.tenant.id, "quota");
-            self.security_event(who, None, "quota", None, "max_sessions");
-            return Err(TransportError::Quota("max_sessions"));
+        // This node's counts first (exact for one node; a lower bound of a
+        // cluster's, whose store checks again in `create_within`).
+        for quota in session_quotas(&c, who) {
+            if self.capacity().count(&quota.group) >= quota.max {
+                return Err(self.refuse_quota(who, &quota));
+            }
         }
         let policy = c.session_cap_policy;
         let deadline = tokio::time::Instant::now() + Duration::from_millis(c.session_queue_ms);
@@ -127,6 +124,37 @@ impl App {
     }
 }
 
+/// The quotas a new session of `who` must fit: sessions per client identity
+/// and, if the tenant sets one, per tenant. The group names are the keys of
+/// this node's counts, and of the store's when it counts across nodes.
+pub(crate) fn session_quotas(c: &Config, who: &Principal) -> Vec<Quota> {
+    let mut quotas = vec![Quota {
+        group: identity_key(&who.identity()),
+        max: c.max_sessions_per_identity,
+    }];
+    if let Some(max) = who.tenant.max_sessions {
+        quotas.push(Quota {
+            group: tenant_key(&who.tenant.id),
+            max,
+        });
+    }
+    quotas
+}
+
+impl App {
+    /// The refusal of a session over `quota` (one of [`session_quotas`]),
+    /// counted and, for a tenant's quota, audited.
+    pub(crate) fn refuse_quota(&self, who: &Principal, quota: &Quota) -> TransportError {
+        if quota.group != tenant_key(&who.tenant.id) {
+            self.metrics().rejected("per_identity_cap");
+            return TransportError::SessionCap("per_identity_cap");
+        }
+        self.metrics().tenant_rejected(&who.tenant.id, "quota");
+        self.security_event(who, None, "quota", None, "max_sessions");
+        TransportError::Quota("max_sessions")
+    }
+}
+
 /// One counted place (a listen stream of a client), given back on drop.
 #[derive(Debug)]
 pub(crate) struct Held {
@@ -159,9 +187,15 @@ impl App {
     }
 }
 
-/// The key under which a tenant's sessions are counted.
+/// The key under which a tenant's sessions are counted (here and in a
+/// store that counts across nodes).
 pub(crate) fn tenant_key(tenant: &str) -> String {
-    format!("\0tenant:{tenant}")
+    format!("tenant:{tenant}")
+}
+
+/// The key under which a client identity's sessions are counted.
+pub(crate) fn identity_key(identity: &str) -> String {
+    format!("identity:{identity}")
 }
 
 /// Past this share of a cap, the node warns.

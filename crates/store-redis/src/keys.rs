@@ -57,6 +57,12 @@ impl Keys {
         format!("{}:bus", self.prefix)
     }
 
+    /// The live sessions of one quota group: `<prefix>:{idx}:q:<group>`,
+    /// id → created (ms). On the indexes' slot, so one script checks both.
+    pub(crate) fn quota(&self, group: &str) -> String {
+        format!("{}:{{idx}}:q:{group}", self.prefix)
+    }
+
     /// Session id → last seen (ms).
     pub(crate) fn seen(&self) -> &str {
         &self.seen
@@ -90,6 +96,7 @@ mod tests {
         assert_eq!(k.streams("abc"), "sb:evs:{abc}");
         assert_eq!(k.seen(), "sb:{idx}:seen");
         assert_eq!(k.bus(), "sb:bus");
+        assert_eq!(k.quota("tenant:acme"), "sb:{idx}:q:tenant:acme");
         assert_eq!(k.rate("t:acme"), "sb:rl:{t:acme}");
         assert!(Keys::new("a{b").is_err());
         assert!(Keys::new("").is_err());

@@ -31,6 +31,7 @@
 //! | `<p>:{idx}:created` | sorted set | id → created (ms) |
 //! | `<p>:{idx}:uninit` | sorted set | id → created (ms), until `initialize` completes |
 //! | `<p>:{idx}:ids` | sorted set | id at score 0, for `scan` in id order |
+//! | `<p>:{idx}:q:<group>` | sorted set | id → created (ms): the sessions counted in one quota group (`create_within`), expiring like a record |
 //! | `<p>:ev:{<id>}:<stream>` | stream | the events of one SSE stream, entry ids `0-<seq>` |
 //! | `<p>:evs:{<id>}` | set | the stream numbers of the session, for `drop_session` |
 //! | `<p>:bus` | pub/sub channel | the session bus: JSON `{"from": node, "t": kind, …}` |
@@ -43,6 +44,10 @@
 //! - `create` is `SET NX` (atomic against duplicates) then one transaction
 //!   on the indexes: two round trips. A node dying between them leaves a
 //!   record no index names: invisible, and removed by its TTL if one is set.
+//! - `create_within` (with quotas) is `SET NX` then one Lua script that
+//!   checks every group, pruning a full one of ids no longer in `seen`, and
+//!   adds to the groups and the indexes at once; a refusal deletes the
+//!   record (a third round trip).
 //! - `expire` is one Lua script over the indexes (one slot), so several
 //!   nodes may sweep at once and each expired session is reported to exactly
 //!   one of them; at most 1000 sessions per rule per call.

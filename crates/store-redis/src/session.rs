@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::Script;
-use switchboard_store::{Expiry, Page, SessionRecord, SessionStore, StoreError};
+use switchboard_store::{Admitted, Expiry, Page, Quota, SessionRecord, SessionStore, StoreError};
 
 use crate::conn::Redis;
 
@@ -36,6 +36,40 @@ end
 return out
 ";
 
+/// Announces a new session in the indexes if every quota group has room,
+/// and counts it in each: atomically, so nodes admitting at once never pass
+/// a quota together. A group at its cap first drops the members no longer
+/// live (out of `seen`: deleted, expired, evicted, killed), so ending a
+/// session needs no step of its own and a node that dies holds nothing.
+/// Pruning costs one `ZSCORE` per member, only when the group is full.
+/// A group key expires with the record TTL (renewed at each admission), so
+/// the set of an identity never seen again goes with its last session.
+/// KEYS: seen, created, uninit, ids, then one key per quota group.
+/// ARGV: id, created, last seen, initialized (0/1), TTL ms (0: none), then
+/// each group's cap.
+/// Returns 0 when admitted, else the 1-based index of the full group.
+const ADMIT_LUA: &str = r"
+local id = ARGV[1]
+for i = 5, #KEYS do
+  local cap = tonumber(ARGV[i + 1])
+  if redis.call('ZCARD', KEYS[i]) >= cap then
+    for _, m in ipairs(redis.call('ZRANGE', KEYS[i], 0, -1)) do
+      if not redis.call('ZSCORE', KEYS[1], m) then redis.call('ZREM', KEYS[i], m) end
+    end
+    if redis.call('ZCARD', KEYS[i]) >= cap then return i - 4 end
+  end
+end
+for i = 5, #KEYS do
+  redis.call('ZADD', KEYS[i], ARGV[2], id)
+  if ARGV[5] ~= '0' then redis.call('PEXPIRE', KEYS[i], ARGV[5]) end
+end
+redis.call('ZADD', KEYS[2], 'NX', ARGV[2], id)
+redis.call('ZADD', KEYS[4], 'NX', 0, id)
+if ARGV[4] == '0' then redis.call('ZADD', KEYS[3], 'NX', ARGV[2], id) end
+redis.call('ZADD', KEYS[1], 'NX', ARGV[3], id)
+return 0
+";
+
 /// Session records in Redis. Liveness is membership of the `seen` index:
 /// `create` adds to it last, `delete` and `expire` take from it first, and
 /// `load`, `touch` and `count` read it.
@@ -44,6 +78,7 @@ pub struct RedisSessionStore {
     redis: Redis,
     record_ttl: Option<Duration>,
     expire_script: Script,
+    admit_script: Script,
 }
 
 impl RedisSessionStore {
@@ -52,6 +87,7 @@ impl RedisSessionStore {
             redis,
             record_ttl: None,
             expire_script: Script::new(EXPIRE_LUA),
+            admit_script: Script::new(ADMIT_LUA),
         }
     }
 
@@ -81,6 +117,25 @@ impl RedisSessionStore {
         Ok(record)
     }
 
+    /// First step of `create`: the record, if no session has this id.
+    async fn put_new(&self, record: &SessionRecord) -> Result<(), StoreError> {
+        let mut set = redis::cmd("SET");
+        set.arg(self.redis.keys.session(&record.id))
+            .arg(Self::encode(record)?)
+            .arg("NX");
+        if let Some(ttl) = self.record_ttl {
+            set.arg("PX").arg(ttl.as_millis() as u64);
+        }
+        let created: Option<String> = self
+            .redis
+            .bounded(
+                "create",
+                |mut c| async move { set.query_async(&mut c).await },
+            )
+            .await?;
+        created.map(drop).ok_or(StoreError::Exists)
+    }
+
     /// Records of `ids` that are still live, in the order given.
     async fn load_many(&self, ids: &[String]) -> Result<Vec<SessionRecord>, StoreError> {
         let k = &self.redis.keys;
@@ -103,23 +158,9 @@ impl RedisSessionStore {
 #[async_trait]
 impl SessionStore for RedisSessionStore {
     async fn create(&self, record: SessionRecord) -> Result<(), StoreError> {
+        self.put_new(&record).await?;
         let k = &self.redis.keys;
         let id = record.id.as_str();
-        let mut set = redis::cmd("SET");
-        set.arg(k.session(id)).arg(Self::encode(&record)?).arg("NX");
-        if let Some(ttl) = self.record_ttl {
-            set.arg("PX").arg(ttl.as_millis() as u64);
-        }
-        let created: Option<String> = self
-            .redis
-            .bounded(
-                "create",
-                |mut c| async move { set.query_async(&mut c).await },
-            )
-            .await?;
-        if created.is_none() {
-            return Err(StoreError::Exists);
-        }
         // Second step: announce the session in the indexes (one slot, so
         // one transaction). `seen` goes last: from then on it is live.
         let mut pipe = redis::pipe();
@@ -143,6 +184,49 @@ impl SessionStore for RedisSessionStore {
             .arg(record.last_seen_ms)
             .arg(id);
         self.redis.pipe::<()>("create", &pipe).await
+    }
+
+    async fn create_within(
+        &self,
+        record: SessionRecord,
+        quotas: &[Quota],
+    ) -> Result<Admitted, StoreError> {
+        if quotas.is_empty() {
+            return self.create(record).await.map(|()| Admitted::Yes);
+        }
+        self.put_new(&record).await?;
+        let k = &self.redis.keys;
+        let mut call = self.admit_script.prepare_invoke();
+        call.key(k.seen())
+            .key(k.created())
+            .key(k.uninit())
+            .key(k.ids());
+        call.arg(&record.id)
+            .arg(record.created_at_ms)
+            .arg(record.last_seen_ms)
+            .arg(u8::from(record.initialized))
+            .arg(self.record_ttl.map_or(0, |t| t.as_millis() as u64));
+        for q in quotas {
+            call.key(k.quota(&q.group)).arg(q.max);
+        }
+        let full: usize = self
+            .redis
+            .bounded(
+                "admit",
+                |mut c| async move { call.invoke_async(&mut c).await },
+            )
+            .await?;
+        if full == 0 {
+            return Ok(Admitted::Yes);
+        }
+        // Refused: the record no index names goes (its TTL would take it).
+        let key = k.session(&record.id);
+        self.redis
+            .bounded("admit", |mut c| async move {
+                redis::cmd("DEL").arg(key).query_async::<()>(&mut c).await
+            })
+            .await?;
+        Ok(Admitted::Refused(full - 1))
     }
 
     async fn load(&self, id: &str) -> Result<Option<SessionRecord>, StoreError> {

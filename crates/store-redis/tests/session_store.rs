@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::value::RawValue;
 use support::RedisProcess;
-use switchboard_store::{Expiry, SessionRecord, SessionStore, StoreError};
+use switchboard_store::{Admitted, Expiry, Quota, SessionRecord, SessionStore, StoreError};
 use switchboard_store_redis::{RedisOptions, RedisSessionStore};
 
 fn record(id: &str, at: u64) -> SessionRecord {
@@ -142,6 +142,22 @@ async fn keys_are_hash_tagged_and_records_get_a_ttl() {
         .await
         .expect("PTTL");
     assert!(ttl > 0 && ttl <= 3_600_000, "{ttl}");
+
+    // A quota group's set lives on the indexes' slot and expires like a
+    // record: an identity never seen again leaves nothing behind.
+    let quota = [Quota {
+        group: "identity:t/x".to_owned(),
+        max: 2,
+    }];
+    let admitted = store.create_within(record("def", 1_000), &quota).await;
+    assert_eq!(admitted.expect("create_within"), Admitted::Yes);
+    let group = format!("{prefix}:{{idx}}:q:identity:t/x");
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(&group)
+        .query_async(&mut raw)
+        .await
+        .expect("PTTL");
+    assert!(ttl > 0 && ttl <= 3_600_000, "{ttl}");
 }
 
 #[tokio::test]
@@ -179,4 +195,84 @@ async fn corrupt_records_are_reported_not_unwrapped() {
         matches!(store.load("c").await, Err(StoreError::Corrupt(_))),
         "wrong type"
     );
+}
+
+/// Four nodes creating sessions of one tenant at once: exactly the quota
+/// is admitted; a refused session leaves no record; a session that ends
+/// (deleted, expired) gives its place back; groups count independently.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quotas_hold_across_nodes_creating_at_once() {
+    let Some(server) = RedisProcess::start() else {
+        return;
+    };
+    let options = RedisOptions {
+        prefix: support::unique_prefix("quota"),
+        ..RedisOptions::default()
+    };
+    let mut nodes = Vec::new();
+    for _ in 0..4 {
+        let redis = switchboard_store_redis::Redis::connect(&server.url(), options.clone())
+            .await
+            .expect("connect");
+        nodes.push(std::sync::Arc::new(RedisSessionStore::new(redis)));
+    }
+    let quota = |group: &str, max| Quota {
+        group: group.to_owned(),
+        max,
+    };
+    let tenant = [quota("tenant:a", 5)];
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let (node, quotas) = (nodes[i % 4].clone(), tenant.clone());
+        tasks.push(tokio::spawn(async move {
+            let id = format!("q{i:02}");
+            let admitted = node
+                .create_within(record(&id, 1_000 + i as u64), &quotas)
+                .await
+                .expect("create_within");
+            (id, admitted)
+        }));
+    }
+    let mut admitted = Vec::new();
+    for t in tasks {
+        let (id, outcome) = t.await.expect("task");
+        match outcome {
+            Admitted::Yes => admitted.push(id),
+            Admitted::Refused(i) => {
+                assert_eq!(i, 0);
+                assert!(nodes[0].load(&id).await.expect("load").is_none(), "{id}");
+            }
+        }
+    }
+    assert_eq!(admitted.len(), 5, "{admitted:?}");
+    assert_eq!(nodes[1].count().await.expect("count"), 5);
+
+    // Another group is not full; a second quota of the same call refuses.
+    let two = [quota("identity:x", 9), quota("tenant:a", 5)];
+    let refused = nodes[2].create_within(record("r1", 2_000), &two).await;
+    assert_eq!(refused.expect("create_within"), Admitted::Refused(1));
+    let other = [quota("tenant:b", 1)];
+    let ok = nodes[2].create_within(record("b1", 2_000), &other).await;
+    assert_eq!(ok.expect("create_within"), Admitted::Yes);
+
+    // Deleted at one node, expired by another: two places come back.
+    assert!(nodes[3].delete(&admitted[0]).await.expect("delete"));
+    let expired = nodes[0]
+        .expire(Expiry {
+            idle_before_ms: 1_100,
+            created_before_ms: 0,
+            uninitialized_before_ms: 0,
+        })
+        .await
+        .expect("expire");
+    assert_eq!(expired.len(), 4, "{expired:?}");
+    let mut again = 0;
+    for i in 0..7 {
+        let r = nodes[i % 4]
+            .create_within(record(&format!("n{i}"), 3_000), &tenant)
+            .await
+            .expect("create_within");
+        again += usize::from(r == Admitted::Yes);
+    }
+    assert_eq!(again, 5, "each ended session frees one place");
 }

@@ -15,4 +15,4 @@ pub mod suite;
 pub use bus::{BusMessage, SessionBus};
 pub use event_log::{EventId, EventLog, MemoryEventLog, StoredEvent};
 pub use memory::MemorySessionStore;
-pub use session::{Expiry, Page, SessionRecord, SessionStore, StoreError, now_ms};
+pub use session::{Admitted, Expiry, Page, Quota, SessionRecord, SessionStore, StoreError, now_ms};

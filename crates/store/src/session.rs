@@ -100,12 +100,44 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+/// A cap on the live sessions of one group (a tenant, a client identity),
+/// checked by [`SessionStore::create_within`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quota {
+    /// The group's name, e.g. `tenant:acme`; any string.
+    pub group: String,
+    /// At most this many live sessions of the group.
+    pub max: usize,
+}
+
+/// Whether [`SessionStore::create_within`] stored the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admitted {
+    /// Stored, and counted in every quota the store keeps.
+    Yes,
+    /// Not stored: the quota at this index of the list given is full.
+    Refused(usize),
+}
+
 /// Durable session records. Every method may cross a network, so callers
 /// batch what they can and never hold a lock across a call.
 #[async_trait]
 pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
     /// Insert a new record; fails if the id exists.
     async fn create(&self, record: SessionRecord) -> Result<(), StoreError>;
+    /// Insert a new record if every quota has room, counting it in each
+    /// until it is deleted or expires — atomically across every node
+    /// sharing the store. The default counts nothing (it is `create`): the
+    /// server's node-local counts are then the only quotas, which is exact
+    /// for a store no other node shares.
+    async fn create_within(
+        &self,
+        record: SessionRecord,
+        quotas: &[Quota],
+    ) -> Result<Admitted, StoreError> {
+        let _ = quotas;
+        self.create(record).await.map(|()| Admitted::Yes)
+    }
     /// Load a record, `None` if unknown or deleted.
     async fn load(&self, id: &str) -> Result<Option<SessionRecord>, StoreError>;
     /// Replace a record that exists; returns false if it is gone.

@@ -5,7 +5,7 @@ use http::{HeaderValue, StatusCode};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use switchboard_proto::{ProtocolVersion, RequestId, RpcError, error_json, response_json};
-use switchboard_store::{SessionRecord, StoreError};
+use switchboard_store::{Admitted, SessionRecord, StoreError};
 
 use crate::app::App;
 use crate::error::{TransportError, json_response};
@@ -101,13 +101,19 @@ impl App {
             hello.client_info.clone(),
             Some(who.binding()),
         );
-        self.store_call("create", self.store().create(record))
-            .await?;
-        crate::access::session(&sid);
         let identity = who.identity();
+        let quotas = crate::capacity::session_quotas(&self.config(), who);
+        let admitted = self
+            .store_call("create", self.store().create_within(record, &quotas))
+            .await?;
+        if let Admitted::Refused(i) = admitted {
+            return Err(self.refuse_quota(who, &quotas[i]));
+        }
+        crate::access::session(&sid);
         self.registry()
             .get_or_create(&sid, |live| live.set_owner(&identity, &who.tenant.id));
-        self.capacity().opened(&identity);
+        self.capacity()
+            .opened(&crate::capacity::identity_key(&identity));
         self.capacity()
             .opened(&crate::capacity::tenant_key(&who.tenant.id));
         self.metrics().tenant_sessions(&who.tenant.id).inc();

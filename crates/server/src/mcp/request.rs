@@ -155,7 +155,7 @@ fn stream_response(
         first,
         rx,
         app.config().keep_alive(),
-        app.stream_end(&s.live),
+        app.request_stream_end(&s.live),
     )
 }
 

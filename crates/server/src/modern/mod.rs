@@ -221,7 +221,9 @@ async fn run(
         Ok(Decision::Json(status, body)) if accepts.json => json_response(status, body),
         Ok(Decision::Json(_, body)) => sse::single(&body),
         Ok(Decision::Sse(rx)) => {
-            let end = app.stream_end_on(cancel.clone());
+            // Like a request stream of a session: not ended by shutdown.
+            let mut end = app.stream_end_on(cancel.clone());
+            end.shutdown = tokio_util::sync::CancellationToken::new();
             return Ok(sse::response_guarded(
                 None,
                 rx,

@@ -24,12 +24,7 @@ impl RedisProcess {
     /// Start one on a free port; `None` (after a note) if `redis-server` is
     /// missing outside CI.
     pub fn start() -> Option<Self> {
-        if !available() {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "redis-server is not installed, and CI needs it (.ci/run installs the Debian package redis-server)"
-            );
-            eprintln!("note: redis-server is not installed; skipping this Redis test");
+        if !installed() {
             return None;
         }
         for _ in 0..5 {
@@ -43,9 +38,25 @@ impl RedisProcess {
     /// Start one on `port` (e.g. again after [`RedisProcess::kill`]);
     /// `None` if it exits or does not answer PING.
     pub fn start_on(port: u16) -> Option<Self> {
+        Self::start_with(port, &["--save", "", "--appendonly", "no"])
+    }
+
+    /// Start one on `port` (a free one if `None`) that keeps its data in an
+    /// append-only file in `dir`: started again on the same `dir`, it holds
+    /// what it held when killed.
+    pub fn start_persistent(dir: &std::path::Path, port: Option<u16>) -> Option<Self> {
+        let dir = dir.to_str().expect("a UTF-8 path");
+        let args = ["--save", "", "--appendonly", "yes", "--dir", dir];
+        match port {
+            Some(port) => Self::start_with(port, &args),
+            None => (0..5).find_map(|_| Self::start_with(free_port(), &args)),
+        }
+    }
+
+    fn start_with(port: u16, args: &[&str]) -> Option<Self> {
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
+            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -78,6 +89,20 @@ impl Drop for RedisProcess {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Whether `redis-server` is there; false (after a note) outside CI, a
+/// failure under CI.
+pub fn installed() -> bool {
+    if !available() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "redis-server is not installed, and CI needs it (.ci/run installs the Debian package redis-server)"
+        );
+        eprintln!("note: redis-server is not installed; skipping this Redis test");
+        return false;
+    }
+    true
 }
 
 fn available() -> bool {
