@@ -141,7 +141,12 @@ async fn an_edited_file_is_applied_an_invalid_one_refused_and_sighup_reloads() {
         until_status(&url, &c_key, 200).await,
         "c is let in after SIGHUP"
     );
-    assert!(node.logged().contains("SIGHUP: reloading"));
+    // Log lines reach stderr through a buffered writer: wait for it.
+    assert!(
+        until_logged(&node, "SIGHUP: reloading", 1).await,
+        "{}",
+        node.logged()
+    );
     assert_eq!(status(&url, &a_key).await, 200);
 
     drop(node);
