@@ -2,10 +2,10 @@
 
 use switchboard_store::StoreError;
 
-/// A failure inside a transaction.
+/// A failure inside a transaction (redb's error boxed: it is large).
 #[derive(Debug)]
 pub(crate) enum Fail {
-    Db(redb::Error),
+    Db(Box<redb::Error>),
     Corrupt(String),
     Exists,
 }
@@ -34,7 +34,7 @@ macro_rules! from_redb {
     ($($t:ty),*) => {$(
         impl From<$t> for Fail {
             fn from(e: $t) -> Self {
-                Fail::Db(e.into())
+                Fail::Db(Box::new(e.into()))
             }
         }
     )*};
