@@ -108,9 +108,14 @@ pub struct Config {
     /// by the gateway). Default 16.
     pub upstream_pool_size: usize,
     /// Where sessions and event logs live: `memory` (this process, the
-    /// default) or `redis` (shared by every node with the same `redis_url`
-    /// and `redis_prefix`). `file` is planned and refused for now.
+    /// default), `file` (the database at `store_path`: one node, survives a
+    /// restart) or `redis` (shared by every node with the same `redis_url`
+    /// and `redis_prefix`).
     pub store: StoreKind,
+    /// The database file of `store = "file"`, created if missing (its
+    /// directory must exist). Relative paths are from the working directory.
+    /// Default `switchboard.redb`.
+    pub store_path: std::path::PathBuf,
     /// The Redis of `store = "redis"` (required then):
     /// `redis://[user:password@]host[:port][/db]` or `redis+unix:///path`.
     /// Shown with its password redacted. Default: none.
@@ -169,6 +174,7 @@ impl Default for Config {
             max_streams_per_session: 8,
             upstream_pool_size: 64,
             store: StoreKind::Memory,
+            store_path: "switchboard.redb".into(),
             redis_url: None,
             redis_prefix: "switchboard".to_owned(),
             redis_timeout_ms: 500,

@@ -252,6 +252,7 @@ fn keep_restart_only(new: &mut Config, old: &Config) -> Vec<String> {
     }
     keep!(listen);
     keep!(store);
+    keep!(store_path);
     keep!(redis_url);
     keep!(redis_prefix);
     keep!(redis_timeout_ms);

@@ -72,7 +72,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
     }
     crate::start_traces(&config)?;
     let shared = crate::stores::connect(&config).await?;
-    let events = shared.as_ref().map(crate::stores::Shared::events);
+    let events = shared.as_ref().and_then(crate::stores::Shared::events);
     let built = crate::gateway::build(&config, events).await?;
     let catalog = Arc::new(built.catalog);
     crate::gateway::reap_idle(catalog.clone());

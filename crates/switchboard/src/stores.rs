@@ -6,6 +6,7 @@ use std::time::Duration;
 use switchboard_runtime::EventBus;
 use switchboard_server::{AppBuilder, ClusterEvents, Config, StoreKind, redact_url};
 use switchboard_store::SessionBus;
+use switchboard_store_file::{FileEventLog, FileSessionStore, FileStore};
 use switchboard_store_redis::{
     Redis, RedisBus, RedisEventLog, RedisOptions, RedisRateLimiter, RedisSessionStore,
 };
@@ -16,32 +17,69 @@ const TTL_MARGIN: Duration = Duration::from_secs(3600);
 /// Room for a bus message's envelope around a client's answer.
 const BUS_ENVELOPE_BYTES: usize = 4096;
 
-/// The connection to a shared store, made before the catalog is built
-/// because the catalog's events travel on its bus.
-pub(crate) struct Shared {
+/// The configured store, opened before the catalog is built because with
+/// Redis the catalog's events travel on its bus.
+pub(crate) enum Shared {
+    Redis(RedisShared),
+    File {
+        sessions: FileSessionStore,
+        log: FileEventLog,
+        label: String,
+    },
+}
+
+/// The connection to Redis and its session bus.
+pub(crate) struct RedisShared {
     redis: Redis,
     label: String,
     bus: Arc<dyn SessionBus>,
 }
 
 impl Shared {
-    /// The catalog's event bus: this node's and the other nodes' events.
-    pub(crate) fn events(&self) -> Arc<dyn EventBus> {
-        ClusterEvents::new(self.bus.clone())
+    /// The catalog's event bus when nodes share the store: this node's and
+    /// the other nodes' events.
+    pub(crate) fn events(&self) -> Option<Arc<dyn EventBus>> {
+        match self {
+            Self::Redis(r) => Some(ClusterEvents::new(r.bus.clone())),
+            Self::File { .. } => None,
+        }
     }
 }
 
-/// Connect to the configured shared store, if any (memory needs nothing).
-/// An unreachable Redis fails the start with a clear message.
+/// Open the configured store, if any (memory needs nothing). An unreachable
+/// Redis or an unusable file fails the start with a clear message.
 pub(crate) async fn connect(config: &Config) -> Result<Option<Shared>, String> {
     match config.store {
         StoreKind::Memory => Ok(None),
-        StoreKind::Redis => redis(config).await.map(Some),
-        StoreKind::File => Err("store = \"file\" is not built yet".to_owned()),
+        StoreKind::Redis => redis(config).await.map(|r| Some(Shared::Redis(r))),
+        StoreKind::File => file(config).await.map(Some),
     }
 }
 
-async fn redis(config: &Config) -> Result<Shared, String> {
+/// Open (or create) the database file; a file another process holds open
+/// is refused, so two nodes never share one by accident.
+async fn file(config: &Config) -> Result<Shared, String> {
+    let path = config.store_path.clone();
+    let shown = path.display().to_string();
+    let (events, bytes) = (config.event_log_events, config.event_log_bytes);
+    // Opening may repair the file after an unclean stop: off the runtime.
+    let opened = tokio::task::spawn_blocking(move || {
+        let file = FileStore::open(&path)?;
+        Ok::<_, String>((file.sessions(), file.event_log(events, bytes)?))
+    });
+    let (sessions, log) = opened
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("store = \"file\": cannot open {shown}: {e}"))?;
+    tracing::info!(path = %shown, "store: file");
+    Ok(Shared::File {
+        sessions,
+        log,
+        label: format!("file {shown}"),
+    })
+}
+
+async fn redis(config: &Config) -> Result<RedisShared, String> {
     let url = config
         .redis_url
         .as_ref()
@@ -57,7 +95,7 @@ async fn redis(config: &Config) -> Result<Shared, String> {
         .await
         .map_err(cannot)?;
     tracing::info!(url = %shown, prefix = %config.redis_prefix, "store: redis");
-    Ok(Shared {
+    Ok(RedisShared {
         redis,
         label: format!("redis at {shown}, prefix {}", config.redis_prefix),
         bus,
@@ -71,9 +109,22 @@ pub(crate) fn attach(
     config: &Config,
     shared: Option<Shared>,
 ) -> (AppBuilder, String) {
-    let Some(shared) = shared else {
-        return (app, "memory".to_owned());
-    };
+    match shared {
+        None => (app, "memory".to_owned()),
+        // Rate limits stay in memory (one node) and there is no bus.
+        Some(Shared::File {
+            sessions,
+            log,
+            label,
+        }) => (
+            app.store(Arc::new(sessions)).event_log(Arc::new(log)),
+            label,
+        ),
+        Some(Shared::Redis(redis)) => attach_redis(app, config, redis),
+    }
+}
+
+fn attach_redis(app: AppBuilder, config: &Config, shared: RedisShared) -> (AppBuilder, String) {
     let redis = shared.redis;
     let lifetime = Duration::from_secs(config.session_max_lifetime_secs);
     let store = RedisSessionStore::new(redis.clone()).with_record_ttl(lifetime + TTL_MARGIN);

@@ -14,7 +14,8 @@ pub enum StoreKind {
     /// In Redis (`redis_url`): shared by every node with the same URL and
     /// `redis_prefix`.
     Redis,
-    /// An embedded database on disk. Not built yet: refused by validation.
+    /// An embedded database on disk (`store_path`): survives a restart, not
+    /// shared between nodes.
     File,
 }
 
@@ -32,10 +33,7 @@ impl StoreKind {
 pub(super) fn validate(c: &Config) -> Result<(), (String, String)> {
     let err = |key: &str, message: &str| Err((key.to_owned(), message.to_owned()));
     if c.store == StoreKind::File {
-        return err(
-            "store",
-            "store = \"file\" is not built yet; use \"memory\" (one node) or \"redis\" (shared)",
-        );
+        validate_path(&c.store_path).or_else(|m| err("store_path", &m))?;
     }
     if c.redis_prefix.is_empty() || c.redis_prefix.contains(['{', '}', ' ', '\t']) {
         return err(
@@ -67,6 +65,28 @@ pub(super) fn validate(c: &Config) -> Result<(), (String, String)> {
         }
         _ => Ok(()),
     }
+}
+
+/// A usable database file path: not empty, not a directory, in a directory
+/// that exists (the file itself is created on first start).
+fn validate_path(path: &std::path::Path) -> Result<(), String> {
+    if path.as_os_str().is_empty() {
+        return Err("must not be empty".to_owned());
+    }
+    if path.is_dir() {
+        return Err(format!(
+            "{} is a directory; name a file in it",
+            path.display()
+        ));
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(format!("the directory {} does not exist", dir.display()));
+    }
+    Ok(())
 }
 
 /// A Redis URL fit for logs: the password (in the user part or in a
@@ -123,8 +143,20 @@ mod tests {
         let c = Config::from_toml("").expect("defaults");
         assert_eq!(c.store.name(), "memory");
         assert_eq!(c.redis_prefix, "switchboard");
+        let c = Config::from_toml("store = \"file\"").expect("file, default path");
+        assert_eq!(c.store_path, std::path::Path::new("switchboard.redb"));
         for (bad, key, says) in [
-            ("store = \"file\"", "store", "not built yet"),
+            (
+                "store = \"file\"\nstore_path = \"/nonexistent-dir/s.redb\"",
+                "store_path",
+                "does not exist",
+            ),
+            (
+                "store = \"file\"\nstore_path = \"/\"",
+                "store_path",
+                "directory",
+            ),
+            ("store = \"file\"\nstore_path = \"\"", "store_path", "empty"),
             ("store = \"disk\"", "store", "unknown variant"),
             ("store = \"redis\"", "redis_url", "required"),
             (
