@@ -15,20 +15,11 @@ use serde_json::{Value, json};
 use support::Node;
 use switchboard_testkit::{McpClient, Reply, SseReader};
 
-const KEY: &str = "5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e";
 /// A generous bound on waiting for one event: never reached when it works.
 const PATIENCE: Duration = Duration::from_secs(30);
 
 fn node(redis_url: &str, prefix: &str) -> Node {
-    Node::spawn(
-        None,
-        &[
-            ("SWITCHBOARD_STORE", "redis"),
-            ("SWITCHBOARD_REDIS_URL", redis_url),
-            ("SWITCHBOARD_REDIS_PREFIX", prefix),
-            ("SWITCHBOARD_SEALING_KEY", KEY),
-        ],
-    )
+    Node::on_redis(None, redis_url, prefix)
 }
 
 /// A client whose every request goes to the next node.

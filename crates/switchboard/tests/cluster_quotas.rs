@@ -12,8 +12,6 @@ use serde_json::json;
 use support::Node;
 use switchboard_testkit::McpClient;
 
-const KEY: &str = "5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e";
-
 /// Tenant `a` (two keys, at most 4 sessions) and tenant `b` (one key, no
 /// tenant quota); at most 3 sessions per identity (tenant/key).
 fn config(a1: &str, a2: &str, b: &str) -> String {
@@ -57,13 +55,9 @@ async fn session_quotas_are_cluster_wide_totals() {
     std::fs::write(&path, config(&a1_sha, &a2_sha, &b_sha)).expect("config");
     let prefix = redis_support::unique_prefix("quotas");
     let url = redis.url();
-    let env = [
-        ("SWITCHBOARD_STORE", "redis"),
-        ("SWITCHBOARD_REDIS_URL", url.as_str()),
-        ("SWITCHBOARD_REDIS_PREFIX", prefix.as_str()),
-        ("SWITCHBOARD_SEALING_KEY", KEY),
-    ];
-    let nodes: Vec<Node> = (0..3).map(|_| Node::spawn(Some(&path), &env)).collect();
+    let nodes: Vec<Node> = (0..3)
+        .map(|_| Node::on_redis(Some(&path), &url, &prefix))
+        .collect();
 
     // Tenant a, round-robin over the nodes and its two keys: 4 of 9.
     let mut admitted = Vec::new();

@@ -5,6 +5,11 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
+/// The sealing key every node of a test cluster shares, so a request
+/// state sealed by one node opens on another.
+#[allow(dead_code)] // the cluster tests only
+pub const SEALING_KEY: &str = "5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e";
+
 /// `switchboard serve` on an ephemeral loopback port; killed on drop.
 pub struct Node {
     pub child: Child,
@@ -18,6 +23,21 @@ pub struct Node {
 }
 
 impl Node {
+    /// A node of a test cluster (with `config`, if any): the Redis store at
+    /// `redis_url`, keys under `prefix`, and [`SEALING_KEY`].
+    #[allow(dead_code)] // the cluster tests only
+    pub fn on_redis(config: Option<&Path>, redis_url: &str, prefix: &str) -> Self {
+        Self::spawn(
+            config,
+            &[
+                ("SWITCHBOARD_STORE", "redis"),
+                ("SWITCHBOARD_REDIS_URL", redis_url),
+                ("SWITCHBOARD_REDIS_PREFIX", prefix),
+                ("SWITCHBOARD_SEALING_KEY", SEALING_KEY),
+            ],
+        )
+    }
+
     /// Start it with `config` (if any) and these environment variables, and
     /// wait for its banner, which names the URL.
     pub fn spawn(config: Option<&Path>, env: &[(&str, &str)]) -> Self {
