@@ -1,8 +1,9 @@
 //! Origin logging of server events on a cluster: the node where a server
 //! event (a list change, a resource update) is produced appends it to the
 //! standalone-stream log of every session that wants it — the sessions
-//! registered in the store as having a GET stream (`EventLog::
-//! register_standalone`), filtered by their stored resource subscriptions —
+//! registered in the store as having a GET stream
+//! (`EventLog::register_standalone`), filtered by their stored resource
+//! subscriptions —
 //! then tells the other nodes on the bus which sequence number each got
 //! (`BusMessage::Logged`), and the node holding a session's stream sends
 //! exactly that event (`StreamSlot::deliver`). So an event produced while
