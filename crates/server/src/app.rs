@@ -41,6 +41,7 @@ struct Inner {
     audit: Audit,
     limiter: Arc<dyn RateLimiter>,
     session_bus: Option<Arc<dyn SessionBus>>,
+    cluster_events: Option<Arc<crate::cluster::ClusterEvents>>,
     shutdown: CancellationToken,
     /// Set by the admin API: new sessions are refused, existing ones served.
     draining: std::sync::atomic::AtomicBool,
@@ -68,6 +69,7 @@ pub struct AppBuilder {
     limiter: Option<Arc<dyn RateLimiter>>,
     tenant_processes: Option<switchboard_upstream::gateway::TenantProcesses>,
     session_bus: Option<Arc<dyn SessionBus>>,
+    cluster_events: Option<Arc<crate::cluster::ClusterEvents>>,
 }
 
 /// Why an [`App`] could not be built from its configuration.
@@ -101,6 +103,14 @@ impl AppBuilder {
     /// The bus to the other nodes of a cluster (none: a single node).
     pub fn session_bus(mut self, bus: Arc<dyn SessionBus>) -> Self {
         self.session_bus = Some(bus);
+        self
+    }
+
+    /// The catalog's event bus on a cluster (the one given to the
+    /// catalog): with it, this node logs its own server events for every
+    /// session's GET stream, wherever the stream is held (`fanout`).
+    pub fn cluster_events(mut self, events: Arc<crate::cluster::ClusterEvents>) -> Self {
+        self.cluster_events = Some(events);
         self
     }
 
@@ -172,6 +182,7 @@ impl AppBuilder {
                 .unwrap_or_else(|| Arc::new(MemorySessionStore::new())),
             event_log,
             session_bus: self.session_bus,
+            cluster_events: self.cluster_events,
             registry: Registry::default(),
             shutdown: CancellationToken::new(),
             draining: std::sync::atomic::AtomicBool::new(false),
@@ -193,6 +204,7 @@ impl App {
             limiter: None,
             tenant_processes: None,
             session_bus: None,
+            cluster_events: None,
         }
     }
 
@@ -244,6 +256,12 @@ impl App {
     /// The bus to the other nodes, if this node is one of several.
     pub(crate) fn session_bus(&self) -> Option<&Arc<dyn SessionBus>> {
         self.0.session_bus.as_ref()
+    }
+
+    /// The cluster's event bus, when this node logs its own events for
+    /// GET streams held anywhere (see `fanout`).
+    pub(crate) fn cluster_events(&self) -> Option<&Arc<crate::cluster::ClusterEvents>> {
+        self.0.cluster_events.as_ref()
     }
 
     pub(crate) fn registry(&self) -> &Registry {
@@ -412,6 +430,7 @@ impl App {
             session_streams: None,
             tenant_streams: None,
             held: None,
+            drain_hint: None,
         }
     }
 }

@@ -16,6 +16,8 @@
 //!   shared log holds past what it sent (exactly once, in order).
 //! - A session ended on one node (DELETE, expiry) is closed on every node:
 //!   its streams end, its handlers are cancelled.
+//! - A server event logged for sessions' GET streams by the node that
+//!   produced it (`fanout`) is sent by the nodes holding those streams.
 
 use std::sync::Arc;
 
@@ -127,6 +129,12 @@ async fn deliver(app: &App, message: &BusMessage) {
             app.catalog().session_ended(session).await;
         }
         BusMessage::Server { .. } => {} // carried by `ClusterEvents`
+        BusMessage::Logged { data, to } => {
+            let data: Arc<str> = Arc::from(data.as_str());
+            for (session, seq) in to {
+                crate::fanout::deliver(app, session, *seq, data.clone()).await;
+            }
+        }
     }
 }
 
@@ -142,7 +150,12 @@ fn parse_id(text: &str) -> Option<RequestId> {
 pub struct ClusterEvents {
     local: Arc<LocalBus>,
     bus: Arc<dyn SessionBus>,
+    /// The events published on this node only (for `fanout`).
+    origin: broadcast::Sender<ServerEvent>,
 }
+
+/// This node's own events a fan-out may fall behind by.
+const ORIGIN_BACKLOG: usize = 1024;
 
 impl ClusterEvents {
     /// Start forwarding the other nodes' events to this node's listeners
@@ -150,7 +163,14 @@ impl ClusterEvents {
     pub fn new(bus: Arc<dyn SessionBus>) -> Arc<Self> {
         let local = Arc::new(LocalBus::default());
         tokio::spawn(forward(bus.subscribe(), local.clone()));
-        Arc::new(Self { local, bus })
+        let origin = broadcast::channel(ORIGIN_BACKLOG).0;
+        Arc::new(Self { local, bus, origin })
+    }
+
+    /// The events published on this node from now on, not the other
+    /// nodes'.
+    pub(crate) fn origin(&self) -> broadcast::Receiver<ServerEvent> {
+        self.origin.subscribe()
     }
 }
 
@@ -193,6 +213,7 @@ impl EventBus for ClusterEvents {
             method: event.method().to_owned(),
             uri,
         });
+        let _ = self.origin.send(event.clone());
         self.local.publish(event);
     }
 

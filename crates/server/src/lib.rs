@@ -19,6 +19,7 @@ mod cluster;
 mod config;
 mod era;
 mod error;
+mod fanout;
 mod gate;
 mod guard;
 mod health;

@@ -17,9 +17,10 @@ const MAX_HEADERS: usize = 100;
 /// Largest buffer for a request head (HTTP/1.1), in bytes.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
 
-/// Serve `app` on `listener` until `shutdown` resolves; then stop accepting,
-/// end every SSE stream, and give in-flight requests the configured grace
-/// period to finish.
+/// Serve `app` on `listener` until `shutdown` resolves; then stop accepting
+/// and taking new sessions, end every standalone SSE stream with a hint to
+/// resume, and give in-flight requests the configured grace period to
+/// finish.
 pub async fn serve(
     listener: TcpListener,
     app: App,
@@ -42,6 +43,9 @@ pub async fn serve(
     let reaper = tokio::spawn(crate::reaper::run(app.clone()));
     let notifier = tokio::spawn(crate::notifier::run(app.clone()));
     let cluster = tokio::spawn(crate::cluster::run(app.clone()));
+    let fanout = app
+        .cluster_events()
+        .map(|c| tokio::spawn(crate::fanout::run(app.clone(), c.origin())));
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -69,17 +73,25 @@ pub async fn serve(
             }
         });
     }
+    // Drain: no new connection, no new session on a kept-alive one; the
+    // GET streams end with a hint to resume elsewhere (`sse`); calls in
+    // flight run on, their server events still logged and their answers
+    // still routed from the other nodes, until they finish or the grace ends.
     drop(listener);
+    app.drain();
     app.shutdown_token().cancel();
     reaper.abort();
-    notifier.abort();
-    cluster.abort();
     let grace = Duration::from_secs(app.config().shutdown_grace_secs);
     if tokio::time::timeout(grace, graceful.shutdown())
         .await
         .is_err()
     {
         tracing::warn!("shutdown grace period over; dropping remaining connections");
+    }
+    notifier.abort();
+    cluster.abort();
+    if let Some(f) = fanout {
+        f.abort();
     }
     Ok(())
 }

@@ -25,6 +25,9 @@ struct SlotState {
     conn: Option<mpsc::Sender<Frame>>,
     finished: bool,
     last_seq: u64,
+    /// Fed with what other nodes logged (`StreamSlot::deliver`), never
+    /// written here: a standalone stream on a cluster.
+    fed: bool,
 }
 
 /// One logical SSE stream of a session: every event is appended to the
@@ -164,10 +167,84 @@ impl StreamSlot {
         Ok(rx)
     }
 
-    /// Whether a connection that is still open is attached.
-    pub(crate) async fn is_attached(&self) -> bool {
+    /// Whether a connection that is still open is attached and takes
+    /// events logged here (not fed from what other nodes log).
+    pub(crate) async fn takes_local_events(&self) -> bool {
         let st = self.state.lock().await;
-        st.conn.as_ref().is_some_and(|c| !c.is_closed())
+        !st.fed && st.conn.as_ref().is_some_and(|c| !c.is_closed())
+    }
+
+    /// Attach a fresh connection to a fed stream at the log's end, unless
+    /// a live one is attached (`None` then); returns the sequence number it
+    /// starts after (for priming).
+    pub(crate) async fn attach_fed(
+        &self,
+        log: &dyn EventLog,
+        session: &str,
+        buffer: usize,
+    ) -> Result<Option<(mpsc::Receiver<Frame>, u64)>, StoreError> {
+        let mut st = self.state.lock().await;
+        if st.conn.as_ref().is_some_and(|c| !c.is_closed()) {
+            return Ok(None);
+        }
+        let last = log.last_seq(session, STANDALONE).await?;
+        let (tx, rx) = mpsc::channel(buffer);
+        st.conn = Some(tx);
+        st.last_seq = last;
+        st.fed = true;
+        Ok(Some((rx, last)))
+    }
+
+    /// Attach a connection to a fed stream after replaying the events that
+    /// follow `after`; later deliveries continue from the last one replayed.
+    pub(crate) async fn resume_fed(
+        &self,
+        log: &dyn EventLog,
+        session: &str,
+        after: EventId,
+        buffer: usize,
+    ) -> Result<mpsc::Receiver<Frame>, StoreError> {
+        let mut st = self.state.lock().await;
+        let events = log.read_after(session, after).await?;
+        let (tx, rx) = mpsc::channel(buffer + events.len());
+        st.last_seq = after.seq;
+        st.conn = Some(tx);
+        st.fed = true;
+        send_logged(&mut st, events);
+        Ok(rx)
+    }
+
+    /// Send event `seq` of a fed stream, which its producer logged as
+    /// `data`, to the connection attached here: nothing if it was sent
+    /// already; the log's events in between first if some were missed (an
+    /// announcement lost or overtaken). Each event goes out once, in the
+    /// log's order.
+    pub(crate) async fn deliver(
+        &self,
+        log: &dyn EventLog,
+        session: &str,
+        seq: u64,
+        data: Arc<str>,
+    ) -> Result<(), StoreError> {
+        let mut st = self.state.lock().await;
+        if !st.fed || st.conn.is_none() || seq <= st.last_seq {
+            return Ok(());
+        }
+        let id = EventId {
+            stream: STANDALONE,
+            seq,
+        };
+        if seq == st.last_seq + 1 {
+            send_logged(&mut st, vec![switchboard_store::StoredEvent { id, data }]);
+            return Ok(());
+        }
+        let after = EventId {
+            stream: STANDALONE,
+            seq: st.last_seq,
+        };
+        let events = log.read_after(session, after).await?;
+        send_logged(&mut st, events);
+        Ok(())
     }
 
     /// Attach a connection unless a live one is attached (`None` then);
@@ -207,6 +284,28 @@ fn forward(st: &mut SlotState, events: Vec<switchboard_store::StoredEvent>) -> b
         }
     }
     false
+}
+
+/// Send logged events past the last one sent to the attached connection;
+/// a connection that cannot take one is dropped (its client resumes).
+fn send_logged(st: &mut SlotState, events: Vec<switchboard_store::StoredEvent>) {
+    for e in events {
+        if e.id.seq <= st.last_seq {
+            continue;
+        }
+        let Some(tx) = &st.conn else {
+            return;
+        };
+        let frame = Frame {
+            id: Some(e.id),
+            data: e.data,
+        };
+        if tx.try_send(frame).is_err() {
+            st.conn = None;
+            return;
+        }
+        st.last_seq = e.id.seq;
+    }
 }
 
 /// Whether an event is a JSON-RPC response (the last event of a request stream).
@@ -540,6 +639,53 @@ mod tests {
             seqs.push(f.id.map(|i| i.seq).unwrap_or(0));
         }
         assert_eq!(seqs, [2, 3, 4, 5]);
+    }
+
+    /// A fed standalone stream sends each logged event once, in the log's
+    /// order, whatever order its announcements come in and however often.
+    #[tokio::test]
+    async fn a_fed_stream_sends_each_event_once_in_log_order() {
+        use switchboard_store::MemoryEventLog;
+        let log = MemoryEventLog::default();
+        let data = |i: u64| Arc::<str>::from(format!("e{i}"));
+        for i in 1..=3 {
+            log.append("s", STANDALONE, data(i)).await.unwrap();
+        }
+        let slot = StreamSlot::default();
+        let (mut rx, last) = slot.attach_fed(&log, "s", 16).await.unwrap().unwrap();
+        assert_eq!(last, 3, "a fresh stream starts at the log's end");
+        assert!(slot.attach_fed(&log, "s", 16).await.unwrap().is_none());
+        assert!(!slot.takes_local_events().await);
+        for i in 4..=7 {
+            log.append("s", STANDALONE, data(i)).await.unwrap();
+        }
+        // 5 overtakes 4 (a gap: read from the log), then repeats and 4.
+        for seq in [5, 4, 5, 2, 6, 7, 7] {
+            slot.deliver(&log, "s", seq, data(seq)).await.unwrap();
+        }
+        let mut got = Vec::new();
+        while let Ok(f) = rx.try_recv() {
+            got.push((f.id.map(|i| i.seq), f.data.to_string()));
+        }
+        let want: Vec<_> = (4..=7).map(|i| (Some(i), format!("e{i}"))).collect();
+        assert_eq!(got, want);
+
+        // A resume elsewhere: the replay, then only what follows it.
+        let other = StreamSlot::default();
+        let after = EventId {
+            stream: STANDALONE,
+            seq: 5,
+        };
+        let mut rx = other.resume_fed(&log, "s", after, 16).await.unwrap();
+        log.append("s", STANDALONE, data(8)).await.unwrap();
+        for seq in [6, 8, 7, 8] {
+            other.deliver(&log, "s", seq, data(seq)).await.unwrap();
+        }
+        let mut seqs = Vec::new();
+        while let Ok(f) = rx.try_recv() {
+            seqs.push(f.id.map_or(0, |i| i.seq));
+        }
+        assert_eq!(seqs, [6, 7, 8]);
     }
 
     /// Two nodes serving one session number its request streams in

@@ -30,9 +30,12 @@ pub(crate) async fn run(app: App) {
 /// sessions that opened their standalone stream receive anything.
 ///
 /// On a cluster every node hears every event, and a session's live part may
-/// exist on several nodes: only the node its GET stream is attached to
-/// logs and sends the event (so it is logged once), and the subscriptions
-/// are read from the store (another node may have changed them).
+/// exist on several nodes. A GET stream there is fed by the node producing
+/// the event (`fanout`), not from here; what is left is a stream logged by
+/// the node holding it (the 2024-11-05 transport's): only the node it is
+/// attached to logs and sends the event (so it is logged once), and the
+/// subscriptions are read from the store (another node may have changed
+/// them).
 pub(crate) async fn deliver(app: &App, event: &ServerEvent) {
     let params = match event {
         ServerEvent::ResourceUpdated { uri } => json!({"uri": uri}),
@@ -56,7 +59,7 @@ async fn clustered_wants(app: &App, live: &LiveSession, event: &ServerEvent) -> 
     let Some(slot) = live.standalone_if_open() else {
         return false;
     };
-    if !slot.is_attached().await {
+    if !slot.takes_local_events().await {
         return false;
     }
     let ServerEvent::ResourceUpdated { uri } = event else {

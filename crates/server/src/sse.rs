@@ -57,6 +57,10 @@ pub(crate) struct StreamEnd {
     pub(crate) tenant_streams: Option<prometheus_client::metrics::gauge::Gauge>,
     /// Released when the body ends (a place counted elsewhere).
     pub(crate) held: Option<Arc<crate::capacity::Held>>,
+    /// A resumable stream ended by shutdown ends with an event carrying
+    /// the id of the last event sent (this one before any) and a `retry`
+    /// hint (ms), so the client resumes at another node.
+    pub(crate) drain_hint: Option<(EventId, u64)>,
 }
 
 /// Holds one unit of a session's open-stream count while a body lives.
@@ -130,9 +134,15 @@ pub(crate) fn response_guarded(
         let bytes = tokio::select! {
             biased;
             _ = st.end.session.cancelled() => return None,
-            _ = st.end.shutdown.cancelled() => return None,
+            _ = st.end.shutdown.cancelled() => {
+                let (id, retry) = st.end.drain_hint.take()?;
+                priming(id, retry)
+            }
             frame = st.rx.recv() => {
                 let f = frame?;
+                if let (Some(id), Some((last, _))) = (f.id, st.end.drain_hint.as_mut()) {
+                    *last = id;
+                }
                 event(f.id, &f.data)
             }
             _ = tokio::time::sleep(st.keep_alive) => Bytes::from_static(KEEP_ALIVE),

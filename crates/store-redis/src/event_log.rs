@@ -1,6 +1,9 @@
 //! `RedisEventLog`: each SSE stream of a session is a Redis Stream whose
 //! entry ids are `0-<seq>`, so Redis itself numbers the events of a stream
 //! 1, 2, 3… (`XADD key … 0-*`) and `read_after` is one `XRANGE`.
+//! Sessions with a standalone stream are registered in one sorted set on
+//! the indexes' slot (`<p>:{idx}:gets`), read against `seen` so that only
+//! live sessions are listed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +16,21 @@ use crate::conn::Redis;
 /// The field that holds an event's data in a stream entry.
 const DATA: &str = "d";
 
+/// KEYS: the registered set, `seen`. The registered sessions still live;
+/// the others are removed (a session ended on a node that died before
+/// `drop_session`).
+const STANDALONE_LUA: &str = r#"
+local live = {}
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if redis.call('ZSCORE', KEYS[2], id) then
+    live[#live + 1] = id
+  else
+    redis.call('ZREM', KEYS[1], id)
+  end
+end
+return live
+"#;
+
 /// Event logs in Redis Streams, bounded per stream by event count (and
 /// approximately by bytes), with a TTL renewed on every append.
 #[derive(Debug, Clone)]
@@ -21,6 +39,7 @@ pub struct RedisEventLog {
     max_events: usize,
     max_bytes: usize,
     ttl: Duration,
+    standalone_script: Arc<redis::Script>,
 }
 
 impl RedisEventLog {
@@ -33,6 +52,7 @@ impl RedisEventLog {
             max_events: max_events.max(1),
             max_bytes: max_bytes.max(1),
             ttl: ttl.max(Duration::from_millis(1)),
+            standalone_script: Arc::new(redis::Script::new(STANDALONE_LUA)),
         }
     }
 
@@ -153,7 +173,62 @@ impl EventLog for RedisEventLog {
             .bounded("drop_session", |mut c| async move {
                 del.query_async::<()>(&mut c).await
             })
+            .await?;
+        let (registered, id) = (k.standalone(), session.to_owned());
+        self.redis
+            .bounded("drop_session", |mut c| async move {
+                redis::cmd("ZREM")
+                    .arg(registered)
+                    .arg(id)
+                    .query_async::<()>(&mut c)
+                    .await
+            })
             .await
+    }
+
+    async fn register_standalone(&self, session: &str) -> Result<(), StoreError> {
+        let (registered, id) = (self.redis.keys.standalone(), session.to_owned());
+        let now = switchboard_store::now_ms();
+        self.redis
+            .bounded("register_standalone", |mut c| async move {
+                redis::cmd("ZADD")
+                    .arg(registered)
+                    .arg("NX")
+                    .arg(now)
+                    .arg(id)
+                    .query_async::<()>(&mut c)
+                    .await
+            })
+            .await
+    }
+
+    async fn standalone_sessions(&self) -> Result<Vec<String>, StoreError> {
+        let k = &self.redis.keys;
+        let mut call = self.standalone_script.prepare_invoke();
+        call.key(k.standalone()).key(k.seen());
+        self.redis
+            .bounded("standalone_sessions", |mut c| async move {
+                call.invoke_async(&mut c).await
+            })
+            .await
+    }
+
+    async fn last_seq(&self, session: &str, stream: u64) -> Result<u64, StoreError> {
+        let key = self.redis.keys.stream(session, stream);
+        let last: Vec<(String, Vec<String>)> = self
+            .redis
+            .bounded("last_seq", |mut c| async move {
+                redis::cmd("XREVRANGE")
+                    .arg(key)
+                    .arg("+")
+                    .arg("-")
+                    .arg("COUNT")
+                    .arg(1)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        last.first().map_or(Ok(0), |(id, _)| parse_seq(id))
     }
 
     /// Not known on this node without a round trip: Redis holds the bytes

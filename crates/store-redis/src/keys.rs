@@ -63,6 +63,12 @@ impl Keys {
         format!("{}:{{idx}}:q:{group}", self.prefix)
     }
 
+    /// Sessions with a standalone (GET) stream: id → registered (ms). On
+    /// the indexes' slot, so one script reads it against `seen`.
+    pub(crate) fn standalone(&self) -> String {
+        format!("{}:{{idx}}:gets", self.prefix)
+    }
+
     /// Session id → last seen (ms).
     pub(crate) fn seen(&self) -> &str {
         &self.seen
@@ -96,6 +102,7 @@ mod tests {
         assert_eq!(k.streams("abc"), "sb:evs:{abc}");
         assert_eq!(k.seen(), "sb:{idx}:seen");
         assert_eq!(k.bus(), "sb:bus");
+        assert_eq!(k.standalone(), "sb:{idx}:gets");
         assert_eq!(k.quota("tenant:acme"), "sb:{idx}:q:tenant:acme");
         assert_eq!(k.rate("t:acme"), "sb:rl:{t:acme}");
         assert!(Keys::new("a{b").is_err());

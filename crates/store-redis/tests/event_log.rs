@@ -206,3 +206,56 @@ async fn two_nodes_share_one_log() {
     assert_eq!(id, from(1, 2));
     assert_eq!(datas(&node_b, "s", from(1, 0)).await, ["from a", "from b"]);
 }
+
+/// Sessions registered as having a standalone stream are listed while
+/// they live (another node's registration included); an ended one is not,
+/// and a registration whose session is gone is pruned.
+#[tokio::test]
+async fn standalone_registrations_follow_the_sessions() {
+    let Some(server) = RedisProcess::start() else {
+        return;
+    };
+    let prefix = support::unique_prefix("gets");
+    let redis = support::connect_prefix(&server, &prefix).await;
+    let store = switchboard_store_redis::RedisSessionStore::new(redis.clone());
+    let node_a = RedisEventLog::new(redis, 100, 1 << 20, HOUR);
+    let node_b = RedisEventLog::new(
+        support::connect_prefix(&server, &prefix).await,
+        100,
+        1 << 20,
+        HOUR,
+    );
+    use switchboard_store::SessionStore;
+    let raw = |s: &str| serde_json::value::RawValue::from_string(s.to_owned()).expect("JSON");
+    for id in ["a", "b"] {
+        let r = switchboard_store::SessionRecord::new(
+            id.into(),
+            "2025-11-25",
+            raw("{}"),
+            raw("{}"),
+            None,
+        );
+        store.create(r).await.expect("create");
+    }
+    assert!(node_a.standalone_sessions().await.expect("list").is_empty());
+    node_a.register_standalone("a").await.expect("register");
+    node_b.register_standalone("b").await.expect("register");
+    node_b
+        .register_standalone("b")
+        .await
+        .expect("twice is once");
+    node_a.register_standalone("gone").await.expect("register");
+    let mut listed = node_b.standalone_sessions().await.expect("list");
+    listed.sort();
+    assert_eq!(listed, ["a", "b"], "live sessions only");
+
+    node_b.drop_session("a").await.expect("drop");
+    assert_eq!(node_a.standalone_sessions().await.expect("list"), ["b"]);
+
+    assert_eq!(node_a.last_seq("b", 0).await.expect("last"), 0);
+    for _ in 0..3 {
+        node_b.append("b", 0, "x".into()).await.expect("append");
+    }
+    assert_eq!(node_a.last_seq("b", 0).await.expect("last"), 3);
+    assert_eq!(node_a.last_seq("b", 1).await.expect("last"), 0);
+}

@@ -3,7 +3,9 @@
 //! client's answer to a server-to-client request, a `notifications/cancelled`
 //! for a handler running elsewhere, a server event (list change, resource
 //! update) for the sessions and listeners of every node, the end of a
-//! session (so every node closes what it holds of it).
+//! session (so every node closes what it holds of it), and the events its
+//! producer logged for sessions' standalone streams (so the node holding
+//! such a stream sends them).
 //!
 //! Delivery is at most once and best effort, like the pub/sub it runs on: a
 //! lost answer ends as the waiting handler's timeout, a lost cancel lets the
@@ -43,6 +45,13 @@ pub enum BusMessage {
     /// A server event published on one node's catalog bus: its
     /// notification method, and the resource URI of a resource update.
     Server { method: String, uri: Option<String> },
+    /// The node that produced a server event logged it, as `data`, on the
+    /// standalone stream of each listed session, at the given sequence
+    /// number: the node holding that stream sends exactly that event.
+    Logged {
+        data: String,
+        to: Vec<(String, u64)>,
+    },
 }
 
 /// The bus between the nodes of a cluster.

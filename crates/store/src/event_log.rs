@@ -58,10 +58,31 @@ pub trait EventLog: Send + Sync + fmt::Debug + 'static {
         session: &str,
         after: EventId,
     ) -> Result<Vec<StoredEvent>, StoreError>;
-    /// Forget a session's events.
+    /// Forget a session's events (and its standalone-stream registration).
     async fn drop_session(&self, session: &str) -> Result<(), StoreError>;
     /// Bytes of event data held (for metrics).
     fn bytes(&self) -> usize;
+
+    /// Record that `session` has a standalone (GET) stream, so the node
+    /// producing a server event logs it for the session even while no node
+    /// holds the stream. Lasts until the session ends (`drop_session`), not
+    /// as long as a node or a connection. Only a cluster needs it: a single
+    /// node's backends keep nothing (the default).
+    async fn register_standalone(&self, _session: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// The live sessions registered with [`EventLog::register_standalone`].
+    async fn standalone_sessions(&self) -> Result<Vec<String>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    /// The sequence number of the last event logged on `stream` of
+    /// `session` (0 if none): where a fresh connection starts.
+    async fn last_seq(&self, session: &str, stream: u64) -> Result<u64, StoreError> {
+        let all = self.read_after(session, EventId { stream, seq: 0 }).await?;
+        Ok(all.last().map_or(0, |e| e.id.seq))
+    }
 }
 
 #[derive(Debug, Default)]

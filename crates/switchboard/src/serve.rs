@@ -73,7 +73,10 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
     crate::start_traces(&config)?;
     let shared = crate::stores::connect(&config).await?;
     let events = shared.as_ref().and_then(crate::stores::Shared::events);
-    let built = crate::gateway::build(&config, events).await?;
+    let bus = events
+        .clone()
+        .map(|e| e as Arc<dyn switchboard_runtime::EventBus>);
+    let built = crate::gateway::build(&config, bus).await?;
     let catalog = Arc::new(built.catalog);
     crate::gateway::reap_idle(catalog.clone());
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -81,7 +84,11 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let admin = bind_admin(&config).await?;
-    let builder = App::builder(config.clone(), catalog).tenant_processes(built.tenant_processes);
+    let mut builder =
+        App::builder(config.clone(), catalog).tenant_processes(built.tenant_processes);
+    if let Some(events) = events {
+        builder = builder.cluster_events(events);
+    }
     let (builder, store) = crate::stores::attach(builder, &config, shared);
     let app = builder.try_build().map_err(|e| e.to_string())?;
     crate::reload::watch(app.clone(), args.config.clone(), args.listen);

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use switchboard_runtime::EventBus;
 use switchboard_server::{AppBuilder, ClusterEvents, Config, StoreKind, redact_url};
 use switchboard_store::SessionBus;
 use switchboard_store_file::{FileEventLog, FileSessionStore, FileStore};
@@ -38,7 +37,7 @@ pub(crate) struct RedisShared {
 impl Shared {
     /// The catalog's event bus when nodes share the store: this node's and
     /// the other nodes' events.
-    pub(crate) fn events(&self) -> Option<Arc<dyn EventBus>> {
+    pub(crate) fn events(&self) -> Option<Arc<ClusterEvents>> {
         match self {
             Self::Redis(r) => Some(ClusterEvents::new(r.bus.clone())),
             Self::File { .. } => None,

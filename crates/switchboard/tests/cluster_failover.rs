@@ -1,9 +1,12 @@
 //! Failures of a three-node cluster on one Redis: every node and a Redis
 //! with an append-only file killed and restarted (every session works, its
 //! logged events replay); a node killed with SIGKILL under a GET stream (the
-//! client resumes on another node, every event once and in order); a node
-//! drained with SIGTERM during a call (the call completes, new sessions go
-//! to the other nodes). Waits are bounded, never timed assertions.
+//! client resumes on another node and gets every event once and in order,
+//! those produced while no node held the stream included); a node drained
+//! with SIGTERM under a GET stream (the stream ends with a resume hint, the
+//! client resumes elsewhere, nothing lost or repeated) and during a call
+//! (the call completes, new sessions go to the other nodes). Waits are
+//! bounded, never timed assertions.
 
 #[path = "../../store-redis/tests/support/mod.rs"]
 mod redis_support;
@@ -90,9 +93,12 @@ async fn subscribed(node: &Node) -> McpClient {
 
 /// One resource update produced by a call at `node`.
 async fn update_at(c: &mut McpClient, node: &Node) {
-    let r = at(c, node)
-        .call_tool("update_watched_resource", json!({}))
-        .await;
+    update(at(c, node)).await;
+}
+
+/// One resource update produced by a call where `c` is aimed.
+async fn update(c: &McpClient) {
+    let r = c.call_tool("update_watched_resource", json!({})).await;
     assert!(r.get("content").is_some(), "{r}");
 }
 
@@ -168,18 +174,106 @@ async fn a_get_stream_resumes_on_another_node_after_sigkill() {
     nodes[0].child.wait().expect("reaped");
     drop(get);
 
-    let mut resumed = get_stream(at(&mut c, &nodes[1]), Some(&last)).await;
+    // While no node holds the stream, three more updates, on B and C.
+    for i in 0..3 {
+        update_at(&mut c, &nodes[1 + i % 2]).await;
+    }
+    let mut resumed = get_stream(at(&mut c, &nodes[2]), Some(&last)).await;
     for i in 0..3 {
         update_at(&mut c, &nodes[1 + i % 2]).await;
     }
     let mut got = Vec::new();
-    for _ in 0..6 {
+    for _ in 0..9 {
         let (id, m) = message(&mut resumed).await.expect("an event");
         assert_eq!(m["method"], "notifications/resources/updated", "{m}");
         got.push(seq(&id));
     }
-    let want: Vec<u64> = (1..=6).map(|k| seqs[2] + k).collect();
-    assert_eq!(got, want, "three replayed, three live: each once, in order");
+    let want: Vec<u64> = (1..=9).map(|k| seqs[2] + k).collect();
+    assert_eq!(
+        got, want,
+        "three unread, three from the gap, three live: each once, in order"
+    );
+    // Nothing more was queued: the next event is the next update.
+    update_at(&mut c, &nodes[1]).await;
+    let (id, _) = message(&mut resumed).await.expect("one more");
+    assert_eq!(seq(&id), seqs[2] + 10);
+}
+
+/// The events of a stream until it ends: each message's sequence number,
+/// and the hint it ended with (an event without data: id, retry).
+async fn until_end(r: &mut SseReader) -> (Vec<u64>, Option<(String, u64)>) {
+    let mut seqs = Vec::new();
+    let mut hint = None;
+    loop {
+        let ev = r
+            .next_within(PATIENCE)
+            .await
+            .expect("an event within the patience bound");
+        let Some(ev) = ev else {
+            return (seqs, hint);
+        };
+        if let Some(m) = ev.json() {
+            assert_eq!(m["method"], "notifications/resources/updated", "{m}");
+            seqs.push(seq(&ev.id));
+        } else if let (Some(id), Some(retry)) = (ev.id, ev.retry) {
+            hint = Some((id, retry));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_get_stream_drained_with_sigterm_resumes_on_another_node() {
+    let Some(redis) = RedisProcess::start() else {
+        return;
+    };
+    let prefix = redis_support::unique_prefix("drain-get");
+    let mut nodes = nodes(&redis, &prefix);
+    let mut c = subscribed(&nodes[1]).await;
+    let mut get = get_stream(at(&mut c, &nodes[0]), None).await;
+    let priming = get.next_within(PATIENCE).await.expect("in time");
+    let priming = priming.expect("a priming event");
+    assert_eq!(priming.id.as_deref(), Some("0-0"), "{priming:?}");
+
+    // Updates keep coming from B while A is drained.
+    const TOTAL: usize = 12;
+    let mut producer = McpClient::new(&nodes[1].url);
+    producer.session = c.session.clone();
+    let mut heard = Vec::new();
+    for _ in 0..3 {
+        update_at(&mut producer, &nodes[1]).await;
+        heard.push(seq(&message(&mut get).await.expect("an update").0));
+    }
+    let produce = tokio::spawn(async move {
+        for _ in 3..TOTAL {
+            update(&producer).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    let pid = nodes[0].child.id().to_string();
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(term.success());
+
+    // A ends the stream with the id to resume from and a retry hint.
+    let (more, hint) = until_end(&mut get).await;
+    heard.extend(more);
+    let (last, retry) = hint.expect("the stream ends with a resume hint");
+    assert!(retry > 0, "{retry}");
+    assert_eq!(seq(&Some(last.clone())), *heard.last().expect("heard"));
+
+    // The client resumes at C and hears every update once, in order.
+    let mut resumed = get_stream(at(&mut c, &nodes[2]), Some(&last)).await;
+    while heard.len() < TOTAL {
+        let (id, _) = message(&mut resumed).await.expect("an update");
+        heard.push(seq(&id));
+    }
+    produce.await.expect("the producer");
+    let want: Vec<u64> = (1..=TOTAL as u64).collect();
+    assert_eq!(heard, want, "each update once, in order");
+    let exited = nodes[0].child.wait().expect("wait");
+    assert!(exited.success(), "{exited:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,9 @@
 //! GET `/mcp`: the standalone SSE stream, or the resumption of any stream
 //! of the session with `Last-Event-ID` (on a cluster, a request stream
-//! another node writes is followed live: see `cluster`).
+//! another node writes is followed live: see `cluster`; the standalone
+//! stream is registered in the store and fed with what the nodes producing
+//! events log for it: see `fanout`). At shutdown a stream here ends with
+//! the id to resume from and a `retry` hint.
 
 use std::sync::Arc;
 
@@ -74,10 +77,19 @@ async fn serve(app: &App, client: &str, headers: &HeaderMap) -> Result<Response,
     let (log, buffer) = (app.event_log(), app.config().stream_buffer);
     let mut end = app.stream_end(&s.live);
     end.tenant_streams = Some(app.stream_quota(&who)?);
+    let retry_ms = app.config().sse_retry_ms;
+    let fed = app.cluster_events().is_some();
     if let Some(last) = headers.get(LAST_EVENT_ID) {
         let text = last.to_str().unwrap_or("");
         let after =
             EventId::parse(text).ok_or_else(|| TransportError::BadLastEventId(text.to_owned()))?;
+        end.drain_hint = Some((after, retry_ms));
+        if fed && after.stream == STANDALONE {
+            log.register_standalone(&s.live.id).await?;
+            let slot = s.live.standalone();
+            let rx = slot.resume_fed(log, &s.live.id, after, buffer).await?;
+            return Ok(sse::response(None, rx, app.config().keep_alive(), end));
+        }
         let rx = match s.live.stream(after.stream) {
             Some(slot) if !slot.is_follower() => {
                 slot.resume(log, &s.live.id, after, buffer).await?
@@ -96,20 +108,22 @@ async fn serve(app: &App, client: &str, headers: &HeaderMap) -> Result<Response,
         };
         return Ok(sse::response(None, rx, app.config().keep_alive(), end));
     }
-    let (rx, last_seq) = s
-        .live
-        .standalone()
-        .attach_exclusive(buffer)
-        .await
-        .ok_or(TransportError::StreamConflict)?;
-    let first = s.version.wants_priming_event().then(|| {
-        sse::priming(
-            EventId {
-                stream: STANDALONE,
-                seq: last_seq,
-            },
-            app.config().sse_retry_ms,
-        )
-    });
+    let slot = s.live.standalone();
+    let attached = if fed {
+        log.register_standalone(&s.live.id).await?;
+        slot.attach_fed(log, &s.live.id, buffer).await?
+    } else {
+        slot.attach_exclusive(buffer).await
+    };
+    let (rx, last_seq) = attached.ok_or(TransportError::StreamConflict)?;
+    let start = EventId {
+        stream: STANDALONE,
+        seq: last_seq,
+    };
+    end.drain_hint = Some((start, retry_ms));
+    let first = s
+        .version
+        .wants_priming_event()
+        .then(|| sse::priming(start, retry_ms));
     Ok(sse::response(first, rx, app.config().keep_alive(), end))
 }
