@@ -71,6 +71,7 @@
 //!   `LimiterError::Unavailable`.
 
 mod bus;
+mod cluster;
 mod conn;
 mod event_log;
 mod keys;

@@ -91,6 +91,160 @@ impl Drop for RedisProcess {
     }
 }
 
+/// Three `redis-server` masters of one Redis Cluster on free ports (all
+/// 16384 slots assigned, no replicas), their cluster files in a temporary
+/// directory; killed and removed on drop.
+#[derive(Debug)]
+pub struct RedisCluster {
+    pub masters: Vec<RedisProcess>,
+    dir: std::path::PathBuf,
+}
+
+impl RedisCluster {
+    /// Start the masters, create the cluster with `redis-cli --cluster
+    /// create` and wait until every master says `cluster_state:ok`; `None`
+    /// (after a note) if `redis-server` is missing outside CI.
+    pub fn start() -> Option<Self> {
+        if !installed() {
+            return None;
+        }
+        static N: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "sb-redis-cluster-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        let mut cluster = Self {
+            masters: Vec::new(),
+            dir,
+        };
+        for _ in 0..3 {
+            let master = (0..5)
+                .find_map(|_| cluster.start_master())
+                .expect("a cluster redis-server on a free port in 5 tries");
+            cluster.masters.push(master);
+        }
+        cluster.create();
+        Some(cluster)
+    }
+
+    fn start_master(&self) -> Option<RedisProcess> {
+        let (port, bus) = (free_port(), free_port());
+        let dir = self.dir.to_str().expect("a UTF-8 path");
+        let file = format!("nodes-{port}.conf");
+        let args = [
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            dir,
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            &file,
+            "--cluster-port",
+            &bus.to_string(),
+            "--cluster-node-timeout",
+            "2000",
+        ];
+        RedisProcess::start_with(port, &args)
+    }
+
+    fn create(&self) {
+        let nodes: Vec<String> = self
+            .masters
+            .iter()
+            .map(|m| format!("127.0.0.1:{}", m.port))
+            .collect();
+        let out = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&nodes)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .output()
+            .expect("run redis-cli --cluster create");
+        assert!(
+            out.status.success(),
+            "redis-cli --cluster create: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        for _ in 0..400 {
+            if self.masters.iter().all(|m| cluster_ok(m.port)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the Redis Cluster did not reach cluster_state:ok");
+    }
+
+    /// The seed URLs of every master, comma-separated (`redis_url` with
+    /// `redis_cluster = true`).
+    pub fn url(&self) -> String {
+        let urls: Vec<String> = self.masters.iter().map(RedisProcess::url).collect();
+        urls.join(",")
+    }
+
+    /// A connection to the cluster under a fresh prefix.
+    pub async fn connect(&self, name: &str) -> Redis {
+        self.connect_prefix(&unique_prefix(name)).await
+    }
+
+    /// A connection of its own to the cluster under `prefix`.
+    pub async fn connect_prefix(&self, prefix: &str) -> Redis {
+        self.connect_seeds(prefix, &self.url()).await
+    }
+
+    /// A connection to the cluster under `prefix` that knows only the
+    /// master `at` as its seed (its bus subscribes there).
+    pub async fn connect_via(&self, prefix: &str, at: usize) -> Redis {
+        self.connect_seeds(prefix, &self.masters[at].url()).await
+    }
+
+    async fn connect_seeds(&self, prefix: &str, seeds: &str) -> Redis {
+        let options = RedisOptions {
+            prefix: prefix.to_owned(),
+            cluster: true,
+            ..RedisOptions::default()
+        };
+        Redis::connect(seeds, options)
+            .await
+            .expect("connect to the test Redis Cluster")
+    }
+
+    /// Keys held by each master (`DBSIZE`), to see the data spread.
+    pub fn keys_per_master(&self) -> Vec<u64> {
+        self.masters
+            .iter()
+            .map(|m| {
+                let out = Command::new("redis-cli")
+                    .args(["-p", &m.port.to_string(), "DBSIZE"])
+                    .output()
+                    .expect("redis-cli DBSIZE");
+                String::from_utf8_lossy(&out.stdout)
+                    .trim()
+                    .parse()
+                    .unwrap_or(0)
+            })
+            .collect()
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        self.masters.clear();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Whether the node on `port` says `cluster_state:ok`.
+fn cluster_ok(port: u16) -> bool {
+    Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "CLUSTER", "INFO"])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("cluster_state:ok"))
+}
+
 /// Whether `redis-server` is there; false (after a note) outside CI, a
 /// failure under CI.
 pub fn installed() -> bool {
