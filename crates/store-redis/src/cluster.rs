@@ -9,6 +9,13 @@
 //! replies come back in the pipeline's order. Order holds within a slot,
 //! not across slots; a transaction (`MULTI`) or a script must stay on one
 //! slot, which the key layout ensures (hash tags) and Redis checks.
+//!
+//! redis-rs follows a `MOVED` for a single command, but not one inside a
+//! pipeline's replies: after a failover a transaction fails as a whole
+//! ("transaction aborted", each command `MOVED`). So a pipeline answered
+//! `MOVED` is sent again to the node the redirection names (at most
+//! [`REDIRECTS`] times; see `on_one_slot`). `ASK` (a slot being migrated
+//! by resharding) is not followed for pipelines: the call fails.
 
 use std::time::Duration;
 
@@ -17,11 +24,14 @@ use futures_util::future::try_join_all;
 use redis::aio::{ConnectionLike, ConnectionManager};
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
-use redis::cluster_routing::Slot;
-use redis::{Arg, Cmd, Pipeline, RedisFuture, Value};
+use redis::cluster_routing::{SingleNodeRoutingInfo, Slot};
+use redis::{Arg, Cmd, Pipeline, RedisFuture, RedisResult, ServerError, Value};
 use switchboard_store::StoreError;
 
 use crate::conn::{late, unavailable};
+
+/// How many times a pipeline answered `MOVED` is sent again.
+const REDIRECTS: usize = 3;
 
 /// A connection to one Redis or to a cluster; cheap to clone (both are
 /// multiplexed handles).
@@ -92,17 +102,74 @@ fn by_slot(pipeline: &Pipeline) -> Vec<(Vec<usize>, Pipeline)> {
     groups.into_iter().map(|(_, at, p)| (at, p)).collect()
 }
 
+/// Where a pipeline's outcome says its slot moved (`MOVED <slot> <host>:<port>`):
+/// from a transaction aborted with redirections, or from its replies.
+fn moved_to(outcome: &RedisResult<Vec<Value>>) -> Option<(String, u16)> {
+    let errors: Vec<ServerError> = match outcome {
+        Err(e) => e
+            .clone()
+            .into_server_errors()?
+            .iter()
+            .map(|(_, s)| s.clone())
+            .collect(),
+        Ok(replies) => replies
+            .iter()
+            .filter_map(|v| match v {
+                Value::ServerError(s) => Some(s.clone()),
+                _ => None,
+            })
+            .collect(),
+    };
+    let moved = errors.iter().find(|s| s.code() == "MOVED")?;
+    let addr = moved.details()?.split_ascii_whitespace().nth(1)?;
+    let (host, port) = addr.rsplit_once(':')?;
+    Some((host.to_owned(), port.parse().ok()?))
+}
+
+/// One pipeline on one slot. Answered `MOVED` (redis-rs follows that for a
+/// single command, not inside a pipeline's replies), it goes again to the
+/// node named, and a keyed command on the slot makes redis-rs follow the
+/// redirection too and rebuild its slot map for the next calls.
+async fn on_one_slot(
+    mut conn: ClusterConnection,
+    pipeline: &Pipeline,
+    offset: usize,
+    count: usize,
+) -> RedisResult<Vec<Value>> {
+    let mut outcome = conn.req_packed_commands(pipeline, offset, count).await;
+    for _ in 0..REDIRECTS {
+        let Some((host, port)) = moved_to(&outcome) else {
+            break;
+        };
+        tracing::debug!(%host, port, "a pipeline's slot moved; sending it there");
+        let key = pipeline
+            .cmd_iter()
+            .find_map(|c| match c.args_iter().nth(1) {
+                Some(Arg::Simple(k)) => Some(k.to_vec()),
+                _ => None,
+            });
+        if let Some(key) = key {
+            let _: RedisResult<Value> = redis::cmd("EXISTS").arg(key).query_async(&mut conn).await;
+        }
+        let there = SingleNodeRoutingInfo::ByAddress { host, port };
+        outcome = conn
+            .route_pipeline(pipeline.clone(), offset, count, there)
+            .await;
+    }
+    outcome
+}
+
 /// A non-atomic pipeline over several slots: each slot's part on its node,
 /// concurrently, and the replies put back in the pipeline's order.
 async fn split(
     conn: ClusterConnection,
     pipeline: Vec<(Vec<usize>, Pipeline)>,
-) -> redis::RedisResult<Vec<Value>> {
+) -> RedisResult<Vec<Value>> {
     let count = pipeline.iter().map(|(at, _)| at.len()).sum();
     let parts = pipeline.into_iter().map(|(at, part)| {
-        let mut conn = conn.clone();
+        let conn = conn.clone();
         async move {
-            let replies = conn.req_packed_commands(&part, 0, part.len()).await?;
+            let replies = on_one_slot(conn, &part, 0, part.len()).await?;
             Ok::<_, redis::RedisError>((at, replies))
         }
     });
@@ -138,7 +205,7 @@ impl ConnectionLike for Conn {
                         return split(c.clone(), groups).boxed();
                     }
                 }
-                c.req_packed_commands(pipeline, offset, count)
+                on_one_slot(c.clone(), pipeline, offset, count).boxed()
             }
         }
     }

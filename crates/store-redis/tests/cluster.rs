@@ -2,7 +2,9 @@
 //! session store suite, quotas, event logs, a rate-limit budget shared by
 //! two connections, and the bus; the data spreads over the masters (keys
 //! hash-tagged per session), and every script and transaction stays on one
-//! slot (Redis would refuse it otherwise).
+//! slot (Redis would refuse it otherwise). And with a replica per master:
+//! the master of the indexes killed, the store fails until the replica is
+//! promoted, then serves every session again.
 
 mod support;
 
@@ -144,4 +146,52 @@ async fn the_bus_reaches_nodes_subscribed_to_other_masters() {
         .expect("a message within 20 s")
         .expect("an open bus");
     assert_eq!(*heard, cancel);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_follows_a_failover_to_a_replica() {
+    let Some(mut cluster) = RedisCluster::start_with(1) else {
+        return;
+    };
+    let prefix = support::unique_prefix("failover");
+    let redis = cluster.connect_prefix(&prefix).await;
+    let store = RedisSessionStore::new(redis.clone());
+    let log = RedisEventLog::new(redis, 100, 1 << 20, Duration::from_secs(600));
+    let ids: Vec<String> = (0..20).map(|i| format!("f{i}")).collect();
+    for id in &ids {
+        store.create(record(id, 1_000)).await.expect("create");
+        log.append(id, 0, Arc::from("e")).await.expect("append");
+    }
+    // The master of the indexes (every session needs it), once its replica
+    // has everything: then kill it.
+    let idx = format!("{prefix}:{{idx}}:seen");
+    let mut master = None;
+    for _ in 0..400 {
+        master = cluster.master_of(&idx).filter(|(_, synced)| *synced);
+        if master.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (at, _) = master.expect("the indexes' master, its replica in sync");
+    cluster.nodes[at].kill();
+
+    // Failing (503s) until the replica is promoted; then served again.
+    let mut failed = 0;
+    let count = loop {
+        match store.count().await {
+            Ok(n) => break n,
+            Err(_) if failed < 300 => failed += 1,
+            Err(e) => panic!("no failover: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(count, ids.len());
+    for id in &ids {
+        assert!(store.load(id).await.expect("load").is_some(), "{id}");
+        let events = log.read_after(id, EventId { stream: 0, seq: 0 }).await;
+        assert_eq!(events.expect("read").len(), 1, "{id}");
+    }
+    store.create(record("after", 2_000)).await.expect("create");
+    assert_eq!(store.count().await.expect("count"), ids.len() + 1);
 }

@@ -92,19 +92,27 @@ impl Drop for RedisProcess {
 }
 
 /// Three `redis-server` masters of one Redis Cluster on free ports (all
-/// 16384 slots assigned, no replicas), their cluster files in a temporary
-/// directory; killed and removed on drop.
+/// 16384 slots assigned), with or without a replica each, their cluster
+/// files in a temporary directory; killed and removed on drop.
 #[derive(Debug)]
 pub struct RedisCluster {
-    pub masters: Vec<RedisProcess>,
+    /// Every node, masters and replicas (`redis-cli` chooses which is which).
+    pub nodes: Vec<RedisProcess>,
+    replicas: usize,
     dir: std::path::PathBuf,
 }
 
 impl RedisCluster {
-    /// Start the masters, create the cluster with `redis-cli --cluster
-    /// create` and wait until every master says `cluster_state:ok`; `None`
-    /// (after a note) if `redis-server` is missing outside CI.
+    /// Three masters and no replica: see [`RedisCluster::start_with`].
     pub fn start() -> Option<Self> {
+        Self::start_with(0)
+    }
+
+    /// Start three masters and `replicas` replicas of each, create the
+    /// cluster with `redis-cli --cluster create` and wait until every node
+    /// says `cluster_state:ok`; `None` (after a note) if `redis-server` is
+    /// missing outside CI.
+    pub fn start_with(replicas: usize) -> Option<Self> {
         if !installed() {
             return None;
         }
@@ -116,20 +124,21 @@ impl RedisCluster {
         ));
         std::fs::create_dir_all(&dir).expect("a temporary directory");
         let mut cluster = Self {
-            masters: Vec::new(),
+            nodes: Vec::new(),
+            replicas,
             dir,
         };
-        for _ in 0..3 {
-            let master = (0..5)
-                .find_map(|_| cluster.start_master())
+        for _ in 0..3 * (1 + replicas) {
+            let node = (0..5)
+                .find_map(|_| cluster.start_node())
                 .expect("a cluster redis-server on a free port in 5 tries");
-            cluster.masters.push(master);
+            cluster.nodes.push(node);
         }
         cluster.create();
         Some(cluster)
     }
 
-    fn start_master(&self) -> Option<RedisProcess> {
+    fn start_node(&self) -> Option<RedisProcess> {
         let (port, bus) = (free_port(), free_port());
         let dir = self.dir.to_str().expect("a UTF-8 path");
         let file = format!("nodes-{port}.conf");
@@ -154,14 +163,15 @@ impl RedisCluster {
 
     fn create(&self) {
         let nodes: Vec<String> = self
-            .masters
+            .nodes
             .iter()
             .map(|m| format!("127.0.0.1:{}", m.port))
             .collect();
+        let replicas = self.replicas.to_string();
         let out = Command::new("redis-cli")
             .args(["--cluster", "create"])
             .args(&nodes)
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .args(["--cluster-replicas", &replicas, "--cluster-yes"])
             .output()
             .expect("run redis-cli --cluster create");
         assert!(
@@ -170,7 +180,7 @@ impl RedisCluster {
             String::from_utf8_lossy(&out.stdout)
         );
         for _ in 0..400 {
-            if self.masters.iter().all(|m| cluster_ok(m.port)) {
+            if self.nodes.iter().all(|m| cluster_ok(m.port)) {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -178,10 +188,10 @@ impl RedisCluster {
         panic!("the Redis Cluster did not reach cluster_state:ok");
     }
 
-    /// The seed URLs of every master, comma-separated (`redis_url` with
+    /// The seed URLs of every node, comma-separated (`redis_url` with
     /// `redis_cluster = true`).
     pub fn url(&self) -> String {
-        let urls: Vec<String> = self.masters.iter().map(RedisProcess::url).collect();
+        let urls: Vec<String> = self.nodes.iter().map(RedisProcess::url).collect();
         urls.join(",")
     }
 
@@ -196,9 +206,9 @@ impl RedisCluster {
     }
 
     /// A connection to the cluster under `prefix` that knows only the
-    /// master `at` as its seed (its bus subscribes there).
+    /// node `at` as its seed (its bus subscribes there).
     pub async fn connect_via(&self, prefix: &str, at: usize) -> Redis {
-        self.connect_seeds(prefix, &self.masters[at].url()).await
+        self.connect_seeds(prefix, &self.nodes[at].url()).await
     }
 
     async fn connect_seeds(&self, prefix: &str, seeds: &str) -> Redis {
@@ -214,25 +224,59 @@ impl RedisCluster {
 
     /// Keys held by each master (`DBSIZE`), to see the data spread.
     pub fn keys_per_master(&self) -> Vec<u64> {
-        self.masters
-            .iter()
-            .map(|m| {
-                let out = Command::new("redis-cli")
-                    .args(["-p", &m.port.to_string(), "DBSIZE"])
-                    .output()
-                    .expect("redis-cli DBSIZE");
-                String::from_utf8_lossy(&out.stdout)
-                    .trim()
-                    .parse()
-                    .unwrap_or(0)
-            })
+        self.masters()
+            .map(|m| cli(m.port, &["DBSIZE"]).trim().parse().unwrap_or(0))
             .collect()
     }
+
+    /// The nodes that are masters now (`ROLE`).
+    pub fn masters(&self) -> impl Iterator<Item = &RedisProcess> {
+        self.nodes
+            .iter()
+            .filter(|n| cli(n.port, &["ROLE"]).starts_with("master"))
+    }
+
+    /// The position in `nodes` of the master that holds `key`, and whether
+    /// its replicas have everything it wrote (replication offsets equal).
+    pub fn master_of(&self, key: &str) -> Option<(usize, bool)> {
+        let slot = cli(self.nodes[0].port, &["CLUSTER", "KEYSLOT", key]);
+        let slot = slot.trim();
+        self.nodes.iter().enumerate().find_map(|(at, n)| {
+            let owns = cli(n.port, &["ROLE"]).starts_with("master")
+                && cli(n.port, &["CLUSTER", "COUNTKEYSINSLOT", slot]).trim() != "0";
+            owns.then(|| (at, replicated(&cli(n.port, &["INFO", "replication"]))))
+        })
+    }
+}
+
+/// `redis-cli -p port --raw <args>`: its output.
+fn cli(port: u16, args: &[&str]) -> String {
+    let out = Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "--raw"])
+        .args(args)
+        .output()
+        .expect("redis-cli");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Whether a master's `INFO replication` shows replicas, all caught up
+/// with its `master_repl_offset`.
+fn replicated(info: &str) -> bool {
+    let master = info
+        .lines()
+        .find_map(|l| l.strip_prefix("master_repl_offset:"))
+        .map(str::trim);
+    let replicas: Vec<Option<&str>> = info
+        .lines()
+        .filter(|l| l.starts_with("slave") && l.contains("offset="))
+        .map(|l| l.split(',').find_map(|p| p.strip_prefix("offset=")))
+        .collect();
+    !replicas.is_empty() && replicas.iter().all(|o| o.is_some() && *o == master)
 }
 
 impl Drop for RedisCluster {
     fn drop(&mut self) {
-        self.masters.clear();
+        self.nodes.clear();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
