@@ -125,7 +125,7 @@ async fn event_logs_and_rate_limits_work_on_a_cluster() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_bus_reaches_nodes_subscribed_to_other_masters() {
+async fn the_bus_reaches_nodes_subscribed_anywhere() {
     let Some(cluster) = RedisCluster::start() else {
         return;
     };
@@ -135,17 +135,38 @@ async fn the_bus_reaches_nodes_subscribed_to_other_masters() {
         let redis = cluster.connect_via(&prefix, at).await;
         buses.push(RedisBus::start(&redis, 4096).await.expect("bus"));
     }
-    let mut rx = buses[1].subscribe();
-    let cancel = BusMessage::Cancel {
+    // A third whose seeds are mostly unreachable: it subscribes on the
+    // node that answers, wherever its turn starts.
+    let dead = |_| format!("redis://127.0.0.1:{}", support::free_port());
+    let seeds = [dead(0), dead(1), cluster.nodes[2].url()].join(",");
+    let redis = cluster.connect_seeds(&prefix, &seeds).await;
+    buses.push(RedisBus::start(&redis, 4096).await.expect("bus"));
+    let cancel = |id: usize| BusMessage::Cancel {
         session: "s".into(),
-        id: "7".into(),
+        id: id.to_string(),
     };
-    assert!(buses[0].publish(cancel.clone()));
-    let heard = tokio::time::timeout(Duration::from_secs(20), rx.recv())
-        .await
-        .expect("a message within 20 s")
-        .expect("an open bus");
-    assert_eq!(*heard, cancel);
+    // Each hears the other two, not itself.
+    let mut rxs: Vec<_> = buses.iter().map(|b| b.subscribe()).collect();
+    for (from, bus) in buses.iter().enumerate() {
+        assert!(bus.publish(cancel(from)));
+    }
+    for (at, rx) in rxs.iter_mut().enumerate() {
+        let mut heard = Vec::new();
+        for _ in 0..2 {
+            let m = tokio::time::timeout(Duration::from_secs(20), rx.recv())
+                .await
+                .expect("a message within 20 s")
+                .expect("an open bus");
+            heard.push(format!("{m:?}"));
+        }
+        heard.sort();
+        let mut want: Vec<String> = (0..3)
+            .filter(|&f| f != at)
+            .map(|f| format!("{:?}", cancel(f)))
+            .collect();
+        want.sort();
+        assert_eq!(heard, want, "bus {at}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

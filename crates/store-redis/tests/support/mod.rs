@@ -211,7 +211,8 @@ impl RedisCluster {
         self.connect_seeds(prefix, &self.nodes[at].url()).await
     }
 
-    async fn connect_seeds(&self, prefix: &str, seeds: &str) -> Redis {
+    /// A connection to the cluster under `prefix` with these seed URLs.
+    pub async fn connect_seeds(&self, prefix: &str, seeds: &str) -> Redis {
         let options = RedisOptions {
             prefix: prefix.to_owned(),
             cluster: true,
@@ -312,7 +313,8 @@ fn available() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn free_port() -> u16 {
+/// A loopback port nothing listens on (as far as one can tell).
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
