@@ -250,6 +250,40 @@ impl RedisCluster {
     }
 }
 
+impl RedisCluster {
+    /// Whether the master `at` has a replica and every replica of it holds
+    /// as many keys as it does (`ROLE`, `DBSIZE`).
+    pub fn replicas_hold_all_of(&self, at: usize) -> bool {
+        let port = self.nodes[at].port.to_string();
+        let keys = |p: u16| cli(p, &["DBSIZE"]).trim().to_owned();
+        let want = keys(self.nodes[at].port);
+        let replicas: Vec<&RedisProcess> = self
+            .nodes
+            .iter()
+            .filter(|n| {
+                let role = cli(n.port, &["ROLE"]);
+                let mut lines = role.lines();
+                lines.next() == Some("slave") && lines.nth(1) == Some(port.as_str())
+            })
+            .collect();
+        !replicas.is_empty() && replicas.iter().all(|r| keys(r.port) == want)
+    }
+
+    /// Each node's port, role and key count, for a failure message.
+    pub fn describe(&self) -> String {
+        self.nodes
+            .iter()
+            .map(|n| {
+                let role = cli(n.port, &["ROLE"]);
+                let role = role.lines().next().unwrap_or("down");
+                let keys = cli(n.port, &["DBSIZE"]);
+                format!("{}: {role} {} keys", n.port, keys.trim())
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
 /// `redis-cli -p port --raw <args>`: its output.
 fn cli(port: u16, args: &[&str]) -> String {
     let out = Command::new("redis-cli")
