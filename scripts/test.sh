@@ -16,8 +16,8 @@
 #   7. the live dashboard in headless chromium while a load runs, a session
 #      terminated from the page, a screenshot (scripts/dashboard-e2e.sh);
 #   8. the 2025-11-25 conformance requirements through an nginx front that
-#      spreads every request over three nodes sharing one Redis
-#      (scripts/cluster.sh).
+#      spreads every request over three nodes sharing one Redis, then the
+#      same on a 3-master Redis Cluster (scripts/cluster.sh).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -221,7 +221,7 @@ gateway_interop || status=1
 step "dashboard end-to-end (headless chromium)"
 scripts/dashboard-e2e.sh || status=1
 
-step "cluster conformance (three nodes on one Redis, round-robin front, 2025-11-25)"
+step "cluster conformance (three nodes on one Redis, then on a 3-master Redis Cluster; round-robin front, 2025-11-25)"
 scripts/cluster.sh "$ROOT/target/debug/switchboard" || status=1
 
 step "graceful stop"

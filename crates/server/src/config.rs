@@ -117,9 +117,14 @@ pub struct Config {
     /// Default `switchboard.redb`.
     pub store_path: std::path::PathBuf,
     /// The Redis of `store = "redis"` (required then):
-    /// `redis://[user:password@]host[:port][/db]` or `redis+unix:///path`.
-    /// Shown with its password redacted. Default: none.
+    /// `redis://[user:password@]host[:port][/db]` or `redis+unix:///path`;
+    /// with `redis_cluster`, the `redis://` URLs of one or more cluster
+    /// nodes, comma-separated. Shown with its password redacted. Default:
+    /// none.
     pub redis_url: Option<Secret>,
+    /// `redis_url` names nodes of a Redis Cluster: keys are spread over its
+    /// masters by their hash tags (see docs/deployment.md). Default false.
+    pub redis_cluster: bool,
     /// Prepended to every Redis key. Default `switchboard`.
     pub redis_prefix: String,
     /// Milliseconds one Redis call (connecting included) may take before it
@@ -176,6 +181,7 @@ impl Default for Config {
             store: StoreKind::Memory,
             store_path: "switchboard.redb".into(),
             redis_url: None,
+            redis_cluster: false,
             redis_prefix: "switchboard".to_owned(),
             redis_timeout_ms: 500,
             config_watch: true,

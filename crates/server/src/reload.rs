@@ -254,6 +254,7 @@ fn keep_restart_only(new: &mut Config, old: &Config) -> Vec<String> {
     keep!(store);
     keep!(store_path);
     keep!(redis_url);
+    keep!(redis_cluster);
     keep!(redis_prefix);
     keep!(redis_timeout_ms);
     keep!(event_log_events);

@@ -46,11 +46,14 @@ impl RedisBus {
     /// than `max_bytes` are neither sent nor accepted.
     pub async fn start(redis: &Redis, max_bytes: usize) -> Result<Arc<Self>, StoreError> {
         let channel = redis.keys.bus();
-        let pubsub = subscribe(redis, &channel).await?;
+        let node = node_id();
+        // Nodes spread their subscriptions over the seeds of a cluster.
+        let first = (node % redis.clients.len() as u64) as usize;
+        let subscribed = subscribe(redis, &channel, first).await?;
         let (outgoing, queue) = mpsc::channel(OUTGOING);
         let incoming = broadcast::channel(INCOMING).0;
         let bus = Arc::new(Self {
-            node: node_id(),
+            node,
             max_bytes,
             outgoing,
             incoming: incoming.clone(),
@@ -59,7 +62,7 @@ impl RedisBus {
         tokio::spawn(receiver(
             redis.clone(),
             channel,
-            pubsub,
+            subscribed,
             bus.node,
             max_bytes,
             incoming,
@@ -101,11 +104,34 @@ fn node_id() -> u64 {
 }
 
 /// A fresh pub/sub connection subscribed to `channel`, within the
-/// configured wait (connecting and subscribing each).
-async fn subscribe(redis: &Redis, channel: &str) -> Result<redis::aio::PubSub, StoreError> {
+/// configured wait (connecting and subscribing each): to the one Redis, or
+/// to the first cluster node that answers, starting at `first` (`PUBLISH`
+/// reaches every node of a cluster, so any one will do). Returns the node's
+/// position too, so that a resubscription starts at the next one.
+async fn subscribe(
+    redis: &Redis,
+    channel: &str,
+    first: usize,
+) -> Result<(redis::aio::PubSub, usize), StoreError> {
+    let n = redis.clients.len();
+    let mut last = None;
+    for at in (first..first + n).map(|i| i % n) {
+        match subscribe_to(redis, &redis.clients[at], channel).await {
+            Ok(p) => return Ok((p, at)),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| StoreError::Unavailable("no Redis to subscribe to".to_owned())))
+}
+
+async fn subscribe_to(
+    redis: &Redis,
+    client: &redis::Client,
+    channel: &str,
+) -> Result<redis::aio::PubSub, StoreError> {
     let t = redis.timeout();
     let late = || StoreError::Unavailable(format!("Redis did not subscribe within {t:?}"));
-    let mut pubsub = tokio::time::timeout(t, redis.client.get_async_pubsub())
+    let mut pubsub = tokio::time::timeout(t, client.get_async_pubsub())
         .await
         .map_err(|_| late())?
         .map_err(|e| unavailable("subscribe", &e))?;
@@ -135,11 +161,12 @@ async fn publisher(redis: Redis, channel: String, mut queue: mpsc::Receiver<Stri
 }
 
 /// Forward other nodes' messages to the local receivers; after the
-/// connection drops, subscribe again (what was published meanwhile is lost).
+/// connection drops, subscribe again, on a cluster to the next node first
+/// (what was published meanwhile is lost).
 async fn receiver(
     redis: Redis,
     channel: String,
-    mut pubsub: redis::aio::PubSub,
+    (mut pubsub, mut at): (redis::aio::PubSub, usize),
     node: u64,
     max_bytes: usize,
     incoming: broadcast::Sender<Arc<BusMessage>>,
@@ -160,14 +187,14 @@ async fn receiver(
             }
         }
         tracing::warn!("bus connection lost; subscribing again");
-        pubsub = resubscribe(&redis, &channel).await;
+        (pubsub, at) = resubscribe(&redis, &channel, at + 1).await;
     }
 }
 
-async fn resubscribe(redis: &Redis, channel: &str) -> redis::aio::PubSub {
+async fn resubscribe(redis: &Redis, channel: &str, first: usize) -> (redis::aio::PubSub, usize) {
     let mut pause = Duration::from_millis(50);
     loop {
-        match subscribe(redis, channel).await {
+        match subscribe(redis, channel, first).await {
             Ok(p) => return p,
             Err(e) => tracing::debug!(error = %e, "bus subscribe failed"),
         }

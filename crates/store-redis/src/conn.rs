@@ -1,4 +1,6 @@
-//! One shared Redis connection with a bounded wait on every call.
+//! One shared Redis connection with a bounded wait on every call: to a
+//! single Redis (a `ConnectionManager`) or to a Redis Cluster (a
+//! `ClusterConnection`, see [`Conn`]), the same to every caller.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -8,6 +10,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{ErrorKind, RedisError, RedisResult};
 use switchboard_store::StoreError;
 
+pub(crate) use crate::cluster::Conn;
 use crate::keys::Keys;
 
 /// How the backends reach Redis.
@@ -19,6 +22,10 @@ pub struct RedisOptions {
     /// The longest wait for one call (connecting included); past it the
     /// call fails with `StoreError::Unavailable`. Default 500 ms.
     pub timeout: Duration,
+    /// Whether the URL names the nodes of a Redis Cluster (several seed
+    /// URLs, comma-separated; any one reachable master suffices, the rest
+    /// of the cluster is discovered). Default false: one Redis.
+    pub cluster: bool,
 }
 
 impl Default for RedisOptions {
@@ -26,6 +33,7 @@ impl Default for RedisOptions {
         Self {
             prefix: "switchboard".to_owned(),
             timeout: Duration::from_millis(500),
+            cluster: false,
         }
     }
 }
@@ -34,9 +42,10 @@ impl Default for RedisOptions {
 /// that pipelines every caller's commands and reconnects by itself.
 #[derive(Clone)]
 pub struct Redis {
-    conn: ConnectionManager,
-    /// For the dedicated connections pub/sub needs (`RedisBus`).
-    pub(crate) client: redis::Client,
+    conn: Conn,
+    /// For the dedicated connections pub/sub needs (`RedisBus`): the one
+    /// Redis, or each seed node of a cluster (tried in turn).
+    pub(crate) clients: Arc<[redis::Client]>,
     pub(crate) keys: Arc<Keys>,
     timeout: Duration,
 }
@@ -47,6 +56,7 @@ impl std::fmt::Debug for Redis {
         f.debug_struct("Redis")
             .field("prefix", &self.keys.prefix())
             .field("timeout", &self.timeout)
+            .field("cluster", &matches!(self.conn, Conn::Cluster(_)))
             .finish_non_exhaustive()
     }
 }
@@ -56,30 +66,39 @@ const MIN_MAJOR_VERSION: u32 = 7;
 
 impl Redis {
     /// Connect to `url` (`redis://[user:password@]host[:port][/db]` or
-    /// `redis+unix:///path`) and check the server answers and is new enough.
-    /// Error messages never contain the URL.
+    /// `redis+unix:///path`; with `options.cluster`, one or more
+    /// comma-separated `redis://` URLs of cluster nodes) and check the
+    /// server answers and is new enough. Error messages never contain the
+    /// URL.
     pub async fn connect(url: &str, options: RedisOptions) -> Result<Self, StoreError> {
         let keys = Keys::new(&options.prefix).map_err(StoreError::Unavailable)?;
-        let client = redis::Client::open(url).map_err(|e| {
-            StoreError::Unavailable(format!("the Redis URL is not usable ({})", e.category()))
-        })?;
+        let urls: Vec<&str> = if options.cluster {
+            url.split(',')
+                .map(str::trim)
+                .filter(|u| !u.is_empty())
+                .collect()
+        } else {
+            vec![url]
+        };
+        let clients = urls
+            .iter()
+            .map(|u| redis::Client::open(*u))
+            .collect::<RedisResult<Vec<_>>>()
+            .map_err(|e| {
+                StoreError::Unavailable(format!("the Redis URL is not usable ({})", e.category()))
+            })?;
+        if clients.is_empty() {
+            return Err(StoreError::Unavailable("no Redis URL".to_owned()));
+        }
         let t = options.timeout;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(t))
-            .set_response_timeout(Some(t))
-            .set_number_of_retries(1)
-            .set_min_delay(Duration::from_millis(20))
-            .set_max_delay(t);
-        let connecting = ConnectionManager::new_with_config(client.clone(), config);
-        // Two attempts of `timeout` each and the pause between them.
-        let conn = match tokio::time::timeout(t * 3, connecting).await {
-            Ok(Ok(conn)) => conn,
-            Ok(Err(e)) => return Err(unavailable("connect", &e)),
-            Err(_) => return Err(late("connect", t)),
+        let conn = if options.cluster {
+            crate::cluster::connect(&urls, t).await?
+        } else {
+            Conn::Single(single(clients[0].clone(), t).await?)
         };
         let redis = Self {
             conn,
-            client,
+            clients: clients.into(),
             keys: Arc::new(keys),
             timeout: t,
         };
@@ -88,24 +107,31 @@ impl Redis {
     }
 
     async fn check_version(&self) -> Result<(), StoreError> {
-        let info: String = self
+        // A cluster answers once per master: every one must be new enough.
+        let info: redis::Value = self
             .bounded("INFO server", |mut c| async move {
                 redis::cmd("INFO").arg("server").query_async(&mut c).await
             })
             .await?;
-        let version = info
-            .lines()
-            .find_map(|l| l.strip_prefix("redis_version:"))
+        let mut texts = Vec::new();
+        crate::cluster::texts(&info, &mut texts);
+        let versions: Vec<&str> = texts
+            .iter()
+            .flat_map(|t| t.lines())
+            .filter_map(|l| l.strip_prefix("redis_version:"))
             .map(str::trim)
-            .unwrap_or("unknown");
-        let major = version
-            .split('.')
-            .next()
-            .and_then(|m| m.parse::<u32>().ok());
-        match major {
-            Some(m) if m >= MIN_MAJOR_VERSION => Ok(()),
-            _ => Err(StoreError::Unavailable(format!(
-                "Redis {version} is too old: Switchboard needs Redis {MIN_MAJOR_VERSION} or newer"
+            .collect();
+        let too_old = |v: &str| {
+            v.split('.')
+                .next()
+                .and_then(|m| m.parse::<u32>().ok())
+                .is_none_or(|m| m < MIN_MAJOR_VERSION)
+        };
+        match versions.iter().find(|v| too_old(v)) {
+            None if !versions.is_empty() => Ok(()),
+            found => Err(StoreError::Unavailable(format!(
+                "Redis {} is too old: Switchboard needs Redis {MIN_MAJOR_VERSION} or newer",
+                found.unwrap_or(&"unknown")
             ))),
         }
     }
@@ -119,7 +145,7 @@ impl Redis {
     /// configured timeout; Redis errors become `StoreError`s.
     pub(crate) async fn bounded<T, F, Fut>(&self, what: &str, call: F) -> Result<T, StoreError>
     where
-        F: FnOnce(ConnectionManager) -> Fut,
+        F: FnOnce(Conn) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
         match tokio::time::timeout(self.timeout, call(self.conn.clone())).await {
@@ -140,7 +166,24 @@ impl Redis {
     }
 }
 
-fn late(what: &str, t: Duration) -> StoreError {
+/// A connection manager to one Redis: two attempts of `t` each (and the
+/// pause between them) to connect.
+async fn single(client: redis::Client, t: Duration) -> Result<ConnectionManager, StoreError> {
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(t))
+        .set_response_timeout(Some(t))
+        .set_number_of_retries(1)
+        .set_min_delay(Duration::from_millis(20))
+        .set_max_delay(t);
+    let connecting = ConnectionManager::new_with_config(client, config);
+    match tokio::time::timeout(t * 3, connecting).await {
+        Ok(Ok(conn)) => Ok(conn),
+        Ok(Err(e)) => Err(unavailable("connect", &e)),
+        Err(_) => Err(late("connect", t)),
+    }
+}
+
+pub(crate) fn late(what: &str, t: Duration) -> StoreError {
     StoreError::Unavailable(format!(
         "Redis did not answer {what} within {} ms",
         t.as_millis()

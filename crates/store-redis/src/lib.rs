@@ -11,7 +11,10 @@
 //! # Connection and failures
 //!
 //! One `ConnectionManager`: a single multiplexed connection that pipelines
-//! every caller's commands and reconnects by itself after Redis comes back.
+//! every caller's commands and reconnects by itself after Redis comes back;
+//! or, with [`RedisOptions::cluster`], one `ClusterConnection` to a Redis
+//! Cluster behind the same wrapper (see `cluster.rs`: non-atomic pipelines
+//! over several slots are split per slot).
 //! Every call waits at most [`RedisOptions::timeout`] (connecting included)
 //! and then fails with `StoreError::Unavailable`; Redis errors map to
 //! `Unavailable` too, except replies that are not what this crate wrote
@@ -21,8 +24,11 @@
 //! # Key layout
 //!
 //! `<p>` is the prefix (default `switchboard`). Keys of one session carry
-//! its id as a hash tag, so a Redis Cluster would keep them on one slot;
-//! the indexes share the tag `{idx}`.
+//! its id as a hash tag, so a Redis Cluster keeps them on one slot (and
+//! spreads sessions over its masters); a rate bucket's key is tagged by the
+//! bucket; the indexes and quota groups share the tag `{idx}`, one slot, so
+//! that the admission and expiry scripts see them all at once (the cost:
+//! one master takes every `touch`; docs/deployment.md, "Redis Cluster").
 //!
 //! | key | type | holds |
 //! |---|---|---|
@@ -72,6 +78,7 @@
 //!   `LimiterError::Unavailable`.
 
 mod bus;
+mod cluster;
 mod conn;
 mod event_log;
 mod keys;

@@ -87,16 +87,22 @@ async fn redis(config: &Config) -> Result<RedisShared, String> {
     let options = RedisOptions {
         prefix: config.redis_prefix.clone(),
         timeout: config.redis_timeout(),
+        cluster: config.redis_cluster,
+    };
+    let kind = if config.redis_cluster {
+        "redis cluster"
+    } else {
+        "redis"
     };
     let cannot = |e| format!("store = \"redis\": cannot use Redis at {shown}: {e}");
     let redis = Redis::connect(&url.0, options).await.map_err(cannot)?;
     let bus = RedisBus::start(&redis, config.max_body_bytes + BUS_ENVELOPE_BYTES)
         .await
         .map_err(cannot)?;
-    tracing::info!(url = %shown, prefix = %config.redis_prefix, "store: redis");
+    tracing::info!(url = %shown, prefix = %config.redis_prefix, "store: {kind}");
     Ok(RedisShared {
         redis,
-        label: format!("redis at {shown}, prefix {}", config.redis_prefix),
+        label: format!("{kind} at {shown}, prefix {}", config.redis_prefix),
         bus,
     })
 }

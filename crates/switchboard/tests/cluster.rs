@@ -3,6 +3,7 @@
 //! progress, an elicitation answered at another node than the one whose
 //! handler waits, a GET stream on one node hearing events produced on
 //! another, and a cancellation posted to another node than the running call.
+//! The same scenario runs on a single Redis and on a 3-master Redis Cluster.
 
 #[path = "../../store-redis/tests/support/mod.rs"]
 mod redis_support;
@@ -10,17 +11,13 @@ mod support;
 
 use std::time::Duration;
 
-use redis_support::RedisProcess;
+use redis_support::{RedisCluster, RedisProcess};
 use serde_json::{Value, json};
 use support::Node;
 use switchboard_testkit::{McpClient, Reply, SseReader};
 
 /// A generous bound on waiting for one event: never reached when it works.
 const PATIENCE: Duration = Duration::from_secs(30);
-
-fn node(redis_url: &str, prefix: &str) -> Node {
-    Node::on_redis(None, redis_url, prefix)
-}
 
 /// A client whose every request goes to the next node.
 struct RoundRobin {
@@ -65,7 +62,30 @@ async fn a_client_without_stickiness_is_served_by_three_nodes() {
         return;
     };
     let prefix = redis_support::unique_prefix("cluster");
-    let nodes: Vec<Node> = (0..3).map(|_| node(&redis.url(), &prefix)).collect();
+    let nodes: Vec<Node> = (0..3)
+        .map(|_| Node::on_redis(None, &redis.url(), &prefix))
+        .collect();
+    scenario(&nodes).await;
+}
+
+#[tokio::test]
+async fn the_same_on_a_redis_cluster_of_three_masters() {
+    let Some(cluster) = RedisCluster::start() else {
+        return;
+    };
+    let prefix = redis_support::unique_prefix("rcluster");
+    let nodes: Vec<Node> = (0..3)
+        .map(|_| Node::on_redis_cluster(None, &cluster.url(), &prefix))
+        .collect();
+    scenario(&nodes).await;
+    // The state is on the cluster (the store tests check that it spreads).
+    let keys: u64 = cluster.keys_per_master().iter().sum();
+    assert!(keys > 0, "no key on the cluster");
+}
+
+/// Initialize, list, progress, an elicitation, a GET stream, a cancel, a
+/// resumption and the DELETE, each request at the next of `nodes`.
+async fn scenario(nodes: &[Node]) {
     let mut rr = RoundRobin {
         client: McpClient::new(&nodes[0].url),
         urls: nodes.iter().map(|n| n.url.clone()).collect(),

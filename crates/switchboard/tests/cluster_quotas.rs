@@ -1,25 +1,33 @@
 //! Session quotas across three `switchboard serve` nodes on one Redis: a
 //! tenant's `max_sessions` and `max_sessions_per_identity` are cluster-wide
 //! totals, counted by the store at `initialize`, refused as one node refuses,
-//! and given back when a session ends at any node.
+//! and given back when a session ends at any node; a tenant's rate is one
+//! budget for the three. The same on a 3-master Redis Cluster.
 
 #[path = "../../store-redis/tests/support/mod.rs"]
 mod redis_support;
 mod support;
 
-use redis_support::RedisProcess;
+use std::path::Path;
+
+use redis_support::{RedisCluster, RedisProcess};
 use serde_json::json;
 use support::Node;
-use switchboard_testkit::McpClient;
+use switchboard_testkit::{McpClient, ModernClient, Reply};
+
+/// Tenant `b`'s burst; its rate earns nothing back during a test.
+const BURST: usize = 6;
 
 /// Tenant `a` (two keys, at most 4 sessions) and tenant `b` (one key, no
-/// tenant quota); at most 3 sessions per identity (tenant/key).
+/// tenant quota, a rate of [`BURST`]); at most 3 sessions per identity
+/// (tenant/key).
 fn config(a1: &str, a2: &str, b: &str) -> String {
     format!(
         "max_sessions_per_identity = 3\n[auth]\nanonymous = \"off\"\n\
          [[tenants]]\nid = \"a\"\nmax_sessions = 4\napi_keys = [\
          {{ id = \"one\", sha256 = \"{a1}\" }}, {{ id = \"two\", sha256 = \"{a2}\" }}]\n\
-         [[tenants]]\nid = \"b\"\napi_keys = [{{ id = \"one\", sha256 = \"{b}\" }}]\n"
+         [[tenants]]\nid = \"b\"\napi_keys = [{{ id = \"one\", sha256 = \"{b}\" }}]\n\
+         rate = {{ per_second = 0.0001, burst = {BURST} }}\n"
     )
 }
 
@@ -46,18 +54,31 @@ async fn session_quotas_are_cluster_wide_totals() {
     let Some(redis) = RedisProcess::start() else {
         return;
     };
-    let dir = std::env::temp_dir().join(format!("sb-quotas-{}", std::process::id()));
+    let url = redis.url();
+    quotas_and_rates(|path, prefix| Node::on_redis(Some(path), &url, prefix)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_on_a_redis_cluster_of_three_masters() {
+    let Some(cluster) = RedisCluster::start() else {
+        return;
+    };
+    let seeds = cluster.url();
+    quotas_and_rates(|path, prefix| Node::on_redis_cluster(Some(path), &seeds, prefix)).await;
+}
+
+/// Three nodes from `start` (with a config file and a key prefix): quotas
+/// and a tenant's rate hold across them.
+async fn quotas_and_rates(start: impl Fn(&Path, &str) -> Node) {
+    let prefix = redis_support::unique_prefix("quotas");
+    let dir = std::env::temp_dir().join(format!("sb-{prefix}"));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join("switchboard.toml");
     let (a1, a1_sha) = switchboard_auth::new_api_key();
     let (a2, a2_sha) = switchboard_auth::new_api_key();
     let (b, b_sha) = switchboard_auth::new_api_key();
     std::fs::write(&path, config(&a1_sha, &a2_sha, &b_sha)).expect("config");
-    let prefix = redis_support::unique_prefix("quotas");
-    let url = redis.url();
-    let nodes: Vec<Node> = (0..3)
-        .map(|_| Node::on_redis(Some(&path), &url, &prefix))
-        .collect();
+    let nodes: Vec<Node> = (0..3).map(|_| start(&path, &prefix)).collect();
 
     // Tenant a, round-robin over the nodes and its two keys: 4 of 9.
     let mut admitted = Vec::new();
@@ -102,4 +123,18 @@ async fn session_quotas_are_cluster_wide_totals() {
     }
     assert_eq!(per_identity, 3, "the identity's total across the nodes");
     let _ = std::fs::remove_dir_all(&dir);
+
+    // Tenant b's stateless calls, round-robin: its burst once in total.
+    let (mut ok, mut limited) = (0, 0);
+    for i in 0..(3 * BURST) {
+        let client = ModernClient::with_token(&nodes[i % 3].url, &b);
+        let params = json!({"name": "echo", "arguments": {"message": "hi"}});
+        match client.request(i as u64, "tools/call", params).await {
+            Reply::Other(status, _) if status.as_u16() == 429 => limited += 1,
+            Reply::Other(status, body) => panic!("HTTP {status}: {body}"),
+            Reply::Json(_) | Reply::Sse(_) => ok += 1,
+        }
+    }
+    assert_eq!(ok, BURST, "the tenant's burst once, not once per node");
+    assert_eq!(limited, 2 * BURST);
 }

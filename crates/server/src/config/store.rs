@@ -44,27 +44,60 @@ pub(super) fn validate(c: &Config) -> Result<(), (String, String)> {
     if c.redis_timeout_ms == 0 {
         return err("redis_timeout_ms", "must be greater than 0");
     }
-    match &c.redis_url {
-        None if c.store == StoreKind::Redis => err(
-            "redis_url",
-            "is required with store = \"redis\" (e.g. redis://127.0.0.1:6379)",
-        ),
-        Some(url) if url.0.starts_with("rediss://") => err(
-            "redis_url",
-            "TLS (rediss://) is not built in; use redis:// or redis+unix://",
-        ),
-        Some(url)
-            if !["redis://", "redis+unix://", "unix://"]
-                .iter()
-                .any(|s| url.0.starts_with(s)) =>
-        {
-            err(
+    let Some(url) = &c.redis_url else {
+        return match c.store {
+            StoreKind::Redis => err(
                 "redis_url",
-                "must start with redis://, redis+unix:// or unix://",
-            )
-        }
-        _ => Ok(()),
+                "is required with store = \"redis\" (e.g. redis://127.0.0.1:6379)",
+            ),
+            _ => Ok(()),
+        };
+    };
+    if c.redis_cluster {
+        // Seed nodes of a cluster: TCP only, one database (0).
+        return url
+            .0
+            .split(',')
+            .map(str::trim)
+            .try_for_each(validate_cluster_url)
+            .or_else(|m| err("redis_url", &m));
     }
+    validate_url(&url.0).or_else(|m| err("redis_url", &m))
+}
+
+fn validate_url(url: &str) -> Result<(), String> {
+    if url.starts_with("rediss://") {
+        return Err("TLS (rediss://) is not built in; use redis:// or redis+unix://".to_owned());
+    }
+    if !["redis://", "redis+unix://", "unix://"]
+        .iter()
+        .any(|s| url.starts_with(s))
+    {
+        return Err("must start with redis://, redis+unix:// or unix://".to_owned());
+    }
+    if url.contains(',') {
+        return Err(
+            "names one Redis; several (comma-separated) need redis_cluster = true".to_owned(),
+        );
+    }
+    Ok(())
+}
+
+fn validate_cluster_url(url: &str) -> Result<(), String> {
+    if url.starts_with("rediss://") {
+        return Err("TLS (rediss://) is not built in; use redis://".to_owned());
+    }
+    let Some(rest) = url.strip_prefix("redis://") else {
+        return Err(format!(
+            "with redis_cluster, each comma-separated URL must start with redis:// (got {:?})",
+            redact_url(url)
+        ));
+    };
+    let path = rest.split_once('/').map_or("", |(_, p)| p);
+    if !matches!(path.split('?').next(), Some("" | "0")) {
+        return Err("a Redis Cluster has only database 0".to_owned());
+    }
+    Ok(())
 }
 
 /// A usable database file path: not empty, not a directory, in a directory
@@ -90,8 +123,17 @@ fn validate_path(path: &std::path::Path) -> Result<(), String> {
 }
 
 /// A Redis URL fit for logs: the password (in the user part or in a
-/// `pass`/`password` query parameter) replaced by `<redacted>`.
+/// `pass`/`password` query parameter) replaced by `<redacted>`; each one of
+/// a comma-separated list (the seed nodes of a cluster).
 pub fn redact_url(url: &str) -> String {
+    if url.contains(',') {
+        let parts: Vec<String> = url.split(',').map(|u| redact_one(u.trim())).collect();
+        return parts.join(",");
+    }
+    redact_one(url)
+}
+
+fn redact_one(url: &str) -> String {
     let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
     let (rest, query) = match rest.split_once('?') {
         Some((r, q)) if q.contains("pass") => (r, Some("<redacted>")),
@@ -133,6 +175,10 @@ mod tests {
         assert_eq!(redact_url("redis://s3cret@db"), "redis://<redacted>@db");
         assert_eq!(redact_url("redis://db:6379"), "redis://db:6379");
         assert_eq!(
+            redact_url("redis://:pw@a:1, redis://u:pw@b:2"),
+            "redis://:<redacted>@a:1,redis://u:<redacted>@b:2"
+        );
+        assert_eq!(
             redact_url("redis+unix:///run/redis.sock?db=1&pass=s3cret"),
             "redis+unix:///run/redis.sock?<redacted>"
         );
@@ -166,6 +212,21 @@ mod tests {
             ),
             ("redis_url = \"http://h\"", "redis_url", "redis://"),
             ("redis_prefix = \"a{b}\"", "redis_prefix", "braces"),
+            (
+                "redis_url = \"redis://a:1,redis://b:2\"",
+                "redis_url",
+                "redis_cluster",
+            ),
+            (
+                "redis_cluster = true\nredis_url = \"redis://a:1,unix:///s\"",
+                "redis_url",
+                "redis://",
+            ),
+            (
+                "redis_cluster = true\nredis_url = \"redis://a:1/2\"",
+                "redis_url",
+                "database 0",
+            ),
             ("redis_timeout_ms = 0", "redis_timeout_ms", "greater than 0"),
         ] {
             let e = Config::from_toml(bad).expect_err(bad);
@@ -182,5 +243,10 @@ mod tests {
             "{shown}"
         );
         assert!(!format!("{c:?}").contains("pw@"));
+        let c = Config::from_toml(
+            "store = \"redis\"\nredis_cluster = true\nredis_url = \"redis://a:1, redis://u:pw@b:2/0\"",
+        )
+        .expect("cluster seeds");
+        assert!(c.redis_cluster);
     }
 }

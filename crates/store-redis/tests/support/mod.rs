@@ -91,6 +91,239 @@ impl Drop for RedisProcess {
     }
 }
 
+/// Three `redis-server` masters of one Redis Cluster on free ports (all
+/// 16384 slots assigned), with or without a replica each, their cluster
+/// files in a temporary directory; killed and removed on drop.
+#[derive(Debug)]
+pub struct RedisCluster {
+    /// Every node, masters and replicas (`redis-cli` chooses which is which).
+    pub nodes: Vec<RedisProcess>,
+    replicas: usize,
+    dir: std::path::PathBuf,
+}
+
+impl RedisCluster {
+    /// Three masters and no replica: see [`RedisCluster::start_with`].
+    pub fn start() -> Option<Self> {
+        Self::start_with(0)
+    }
+
+    /// Start three masters and `replicas` replicas of each, create the
+    /// cluster with `redis-cli --cluster create` and wait until every node
+    /// says `cluster_state:ok`; `None` (after a note) if `redis-server` is
+    /// missing outside CI.
+    pub fn start_with(replicas: usize) -> Option<Self> {
+        if !installed() {
+            return None;
+        }
+        static N: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "sb-redis-cluster-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        let mut cluster = Self {
+            nodes: Vec::new(),
+            replicas,
+            dir,
+        };
+        for _ in 0..3 * (1 + replicas) {
+            let node = (0..5)
+                .find_map(|_| cluster.start_node())
+                .expect("a cluster redis-server on a free port in 5 tries");
+            cluster.nodes.push(node);
+        }
+        cluster.create();
+        Some(cluster)
+    }
+
+    fn start_node(&self) -> Option<RedisProcess> {
+        let (port, bus) = (free_port(), free_port());
+        let dir = self.dir.to_str().expect("a UTF-8 path");
+        let file = format!("nodes-{port}.conf");
+        let args = [
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            dir,
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            &file,
+            "--cluster-port",
+            &bus.to_string(),
+            "--cluster-node-timeout",
+            "2000",
+        ];
+        RedisProcess::start_with(port, &args)
+    }
+
+    fn create(&self) {
+        let nodes: Vec<String> = self
+            .nodes
+            .iter()
+            .map(|m| format!("127.0.0.1:{}", m.port))
+            .collect();
+        let replicas = self.replicas.to_string();
+        let out = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&nodes)
+            .args(["--cluster-replicas", &replicas, "--cluster-yes"])
+            .output()
+            .expect("run redis-cli --cluster create");
+        assert!(
+            out.status.success(),
+            "redis-cli --cluster create: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        for _ in 0..400 {
+            if self.nodes.iter().all(|m| cluster_ok(m.port)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the Redis Cluster did not reach cluster_state:ok");
+    }
+
+    /// The seed URLs of every node, comma-separated (`redis_url` with
+    /// `redis_cluster = true`).
+    pub fn url(&self) -> String {
+        let urls: Vec<String> = self.nodes.iter().map(RedisProcess::url).collect();
+        urls.join(",")
+    }
+
+    /// A connection to the cluster under a fresh prefix.
+    pub async fn connect(&self, name: &str) -> Redis {
+        self.connect_prefix(&unique_prefix(name)).await
+    }
+
+    /// A connection of its own to the cluster under `prefix`.
+    pub async fn connect_prefix(&self, prefix: &str) -> Redis {
+        self.connect_seeds(prefix, &self.url()).await
+    }
+
+    /// A connection to the cluster under `prefix` that knows only the
+    /// node `at` as its seed (its bus subscribes there).
+    pub async fn connect_via(&self, prefix: &str, at: usize) -> Redis {
+        self.connect_seeds(prefix, &self.nodes[at].url()).await
+    }
+
+    /// A connection to the cluster under `prefix` with these seed URLs.
+    pub async fn connect_seeds(&self, prefix: &str, seeds: &str) -> Redis {
+        let options = RedisOptions {
+            prefix: prefix.to_owned(),
+            cluster: true,
+            ..RedisOptions::default()
+        };
+        Redis::connect(seeds, options)
+            .await
+            .expect("connect to the test Redis Cluster")
+    }
+
+    /// Keys held by each master (`DBSIZE`), to see the data spread.
+    pub fn keys_per_master(&self) -> Vec<u64> {
+        self.masters()
+            .map(|m| cli(m.port, &["DBSIZE"]).trim().parse().unwrap_or(0))
+            .collect()
+    }
+
+    /// The nodes that are masters now (`ROLE`).
+    pub fn masters(&self) -> impl Iterator<Item = &RedisProcess> {
+        self.nodes
+            .iter()
+            .filter(|n| cli(n.port, &["ROLE"]).starts_with("master"))
+    }
+
+    /// The position in `nodes` of the master that holds `key`, and whether
+    /// its replicas have everything it wrote (replication offsets equal).
+    pub fn master_of(&self, key: &str) -> Option<(usize, bool)> {
+        let slot = cli(self.nodes[0].port, &["CLUSTER", "KEYSLOT", key]);
+        let slot = slot.trim();
+        self.nodes.iter().enumerate().find_map(|(at, n)| {
+            let owns = cli(n.port, &["ROLE"]).starts_with("master")
+                && cli(n.port, &["CLUSTER", "COUNTKEYSINSLOT", slot]).trim() != "0";
+            owns.then(|| (at, replicated(&cli(n.port, &["INFO", "replication"]))))
+        })
+    }
+}
+
+impl RedisCluster {
+    /// Whether the master `at` has a replica and every replica of it holds
+    /// as many keys as it does (`ROLE`, `DBSIZE`).
+    pub fn replicas_hold_all_of(&self, at: usize) -> bool {
+        let port = self.nodes[at].port.to_string();
+        let keys = |p: u16| cli(p, &["DBSIZE"]).trim().to_owned();
+        let want = keys(self.nodes[at].port);
+        let replicas: Vec<&RedisProcess> = self
+            .nodes
+            .iter()
+            .filter(|n| {
+                let role = cli(n.port, &["ROLE"]);
+                let mut lines = role.lines();
+                lines.next() == Some("slave") && lines.nth(1) == Some(port.as_str())
+            })
+            .collect();
+        !replicas.is_empty() && replicas.iter().all(|r| keys(r.port) == want)
+    }
+
+    /// Each node's port, role and key count, for a failure message.
+    pub fn describe(&self) -> String {
+        self.nodes
+            .iter()
+            .map(|n| {
+                let role = cli(n.port, &["ROLE"]);
+                let role = role.lines().next().unwrap_or("down");
+                let keys = cli(n.port, &["DBSIZE"]);
+                format!("{}: {role} {} keys", n.port, keys.trim())
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// `redis-cli -p port --raw <args>`: its output.
+fn cli(port: u16, args: &[&str]) -> String {
+    let out = Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "--raw"])
+        .args(args)
+        .output()
+        .expect("redis-cli");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Whether a master's `INFO replication` shows replicas, all caught up
+/// with its `master_repl_offset`.
+fn replicated(info: &str) -> bool {
+    let master = info
+        .lines()
+        .find_map(|l| l.strip_prefix("master_repl_offset:"))
+        .map(str::trim);
+    let replicas: Vec<Option<&str>> = info
+        .lines()
+        .filter(|l| l.starts_with("slave") && l.contains("offset="))
+        .map(|l| l.split(',').find_map(|p| p.strip_prefix("offset=")))
+        .collect();
+    !replicas.is_empty() && replicas.iter().all(|o| o.is_some() && *o == master)
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        self.nodes.clear();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Whether the node on `port` says `cluster_state:ok`.
+fn cluster_ok(port: u16) -> bool {
+    Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "CLUSTER", "INFO"])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("cluster_state:ok"))
+}
+
 /// Whether `redis-server` is there; false (after a note) outside CI, a
 /// failure under CI.
 pub fn installed() -> bool {
@@ -114,7 +347,8 @@ fn available() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn free_port() -> u16 {
+/// A loopback port nothing listens on (as far as one can tell).
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())

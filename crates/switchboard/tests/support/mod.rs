@@ -38,6 +38,23 @@ impl Node {
         )
     }
 
+    /// A node of a test cluster on a Redis Cluster: like [`Node::on_redis`]
+    /// with `redis_cluster = true` and the seed URLs `seeds`
+    /// (comma-separated).
+    #[allow(dead_code)] // the cluster tests only
+    pub fn on_redis_cluster(config: Option<&Path>, seeds: &str, prefix: &str) -> Self {
+        Self::spawn(
+            config,
+            &[
+                ("SWITCHBOARD_STORE", "redis"),
+                ("SWITCHBOARD_REDIS_CLUSTER", "true"),
+                ("SWITCHBOARD_REDIS_URL", seeds),
+                ("SWITCHBOARD_REDIS_PREFIX", prefix),
+                ("SWITCHBOARD_SEALING_KEY", SEALING_KEY),
+            ],
+        )
+    }
+
     /// Start it with `config` (if any) and these environment variables, and
     /// wait for its banner, which names the URL.
     pub fn spawn(config: Option<&Path>, env: &[(&str, &str)]) -> Self {
