@@ -8,7 +8,8 @@ use axum::routing::get;
 use switchboard_limits::{Admission, MemoryRateLimiter, RateLimiter};
 use switchboard_runtime::Catalog;
 use switchboard_store::{
-    EventLog, MemoryEventLog, MemorySessionStore, SessionBus, SessionStore, StoreError,
+    EventLog, MemoryEventLog, MemorySessionStore, MemoryTaskStore, SessionBus, SessionStore,
+    StoreError, TaskStore,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -41,6 +42,9 @@ struct Inner {
     audit: Audit,
     limiter: Arc<dyn RateLimiter>,
     session_bus: Option<Arc<dyn SessionBus>>,
+    /// Durable tasks, and the ones this node runs.
+    task_store: Arc<dyn TaskStore>,
+    tasks: crate::tasks::Local,
     shutdown: CancellationToken,
     /// Set by the admin API: new sessions are refused, existing ones served.
     draining: std::sync::atomic::AtomicBool,
@@ -68,6 +72,7 @@ pub struct AppBuilder {
     limiter: Option<Arc<dyn RateLimiter>>,
     tenant_processes: Option<switchboard_upstream::gateway::TenantProcesses>,
     session_bus: Option<Arc<dyn SessionBus>>,
+    task_store: Option<Arc<dyn TaskStore>>,
 }
 
 /// Why an [`App`] could not be built from its configuration.
@@ -111,6 +116,11 @@ impl AppBuilder {
 
     pub fn event_log(mut self, log: Arc<dyn EventLog>) -> Self {
         self.event_log = Some(log);
+        self
+    }
+
+    pub fn task_store(mut self, tasks: Arc<dyn TaskStore>) -> Self {
+        self.task_store = Some(tasks);
         self
     }
 
@@ -172,6 +182,10 @@ impl AppBuilder {
                 .unwrap_or_else(|| Arc::new(MemorySessionStore::new())),
             event_log,
             session_bus: self.session_bus,
+            task_store: self
+                .task_store
+                .unwrap_or_else(|| Arc::new(MemoryTaskStore::new())),
+            tasks: crate::tasks::Local::new(&c.admin.node_id()),
             registry: Registry::default(),
             shutdown: CancellationToken::new(),
             draining: std::sync::atomic::AtomicBool::new(false),
@@ -193,6 +207,7 @@ impl App {
             limiter: None,
             tenant_processes: None,
             session_bus: None,
+            task_store: None,
         }
     }
 
@@ -239,6 +254,15 @@ impl App {
 
     pub(crate) fn event_log(&self) -> &dyn EventLog {
         &*self.0.event_log
+    }
+
+    pub(crate) fn task_store(&self) -> &dyn TaskStore {
+        &*self.0.task_store
+    }
+
+    /// The tasks this node runs.
+    pub(crate) fn tasks(&self) -> &crate::tasks::Local {
+        &self.0.tasks
     }
 
     /// The bus to the other nodes, if this node is one of several.

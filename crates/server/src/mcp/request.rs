@@ -202,9 +202,14 @@ pub(crate) async fn run(
         Ok(v) => Some(response_json(&call.id, &v.to_string())),
         Err(HandlerError::Rpc(e)) => Some(error_json(Some(&call.id), &e)),
         Err(HandlerError::Cancelled) => None,
-        Err(e @ (HandlerError::MissingCapability(_) | HandlerError::InputRequired)) => Some(
-            error_json(Some(&call.id), &RpcError::invalid_params(e.to_string())),
-        ),
+        Err(
+            e @ (HandlerError::MissingCapability(_)
+            | HandlerError::InputRequired
+            | HandlerError::StartTask),
+        ) => Some(error_json(
+            Some(&call.id),
+            &RpcError::invalid_params(e.to_string()),
+        )),
     }
 }
 

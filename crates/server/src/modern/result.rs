@@ -53,7 +53,7 @@ impl<'a> Shape<'a> {
     }
 
     /// Put the server's identity in a result's `_meta`.
-    fn stamp(&self, result: &mut Map<String, Value>) {
+    pub(crate) fn stamp(&self, result: &mut Map<String, Value>) {
         let meta = result.entry("_meta").or_insert_with(|| json!({}));
         if let Some(m) = meta.as_object_mut() {
             m.insert(SERVER_INFO.into(), self.server_info());
@@ -92,9 +92,11 @@ impl<'a> Shape<'a> {
 
     /// The `server/discover` result.
     pub(crate) fn discover(&self) -> Value {
+        let mut capabilities = self.catalog.capabilities();
+        capabilities["extensions"] = json!({crate::tasks::EXTENSION: {}});
         let mut result = json!({
             "supportedVersions": ALL_SUPPORTED,
-            "capabilities": self.catalog.capabilities(),
+            "capabilities": capabilities,
             "serverInfo": self.server_info(),
         });
         if let Some(instructions) = &self.catalog.info().instructions {
