@@ -1,7 +1,8 @@
 //! Durable tasks of the 2026-07-28 tasks extension, beyond what the
 //! conformance scenarios check: a task belongs to the principal who started
 //! it (anyone else gets exactly the answer of an unknown task), and the
-//! per-principal cap and the result size bound hold.
+//! per-principal cap and the result size bound hold. And the experimental
+//! tasks of 2025-11-25 on a session, on the same store.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -10,7 +11,12 @@ use switchboard_testkit::{ModernClient, Reply, TestServer};
 
 const EXTENSION: &str = "io.modelcontextprotocol/tasks";
 
-async fn server(mut config: Config, tenants: &[&str]) -> (TestServer, Vec<ModernClient>) {
+/// A server with these tenants (one key each), a tasks-accepting client
+/// per tenant, and their keys.
+async fn server(
+    mut config: Config,
+    tenants: &[&str],
+) -> (TestServer, Vec<ModernClient>, Vec<String>) {
     config.auth.anonymous = AnonymousMode::Off;
     let mut keys = Vec::new();
     for id in tenants {
@@ -34,7 +40,7 @@ async fn server(mut config: Config, tenants: &[&str]) -> (TestServer, Vec<Modern
             c
         })
         .collect();
-    (server, clients)
+    (server, clients, keys)
 }
 
 /// The result of a request, or its HTTP status and JSON-RPC error.
@@ -80,7 +86,7 @@ async fn settled(c: &ModernClient, id: &str) -> Value {
 
 #[tokio::test]
 async fn a_task_belongs_to_its_principal() {
-    let (_server, clients) = server(Config::default(), &["red", "blue"]).await;
+    let (_server, clients, _) = server(Config::default(), &["red", "blue"]).await;
     let (red, blue) = (&clients[0], &clients[1]);
     let id = start(red, 60, "red-secret").await.expect("created");
     assert_eq!(get(red, &id).await.expect("own task")["status"], "working");
@@ -123,7 +129,7 @@ async fn tasks_are_bounded_per_principal_and_in_result_size() {
         task_max_result_bytes: 200,
         ..Config::default()
     };
-    let (_server, clients) = server(config, &["red", "blue"]).await;
+    let (_server, clients, _) = server(config, &["red", "blue"]).await;
     let (red, blue) = (&clients[0], &clients[1]);
     let small = start(red, 0, "small").await.expect("first");
     let big = start(red, 0, &"x".repeat(500)).await.expect("second");
@@ -153,7 +159,7 @@ async fn tasks_are_bounded_per_principal_and_in_result_size() {
 
 #[tokio::test]
 async fn without_the_extension_task_methods_are_refused() {
-    let (_server, clients) = server(Config::default(), &["red"]).await;
+    let (_server, clients, _) = server(Config::default(), &["red"]).await;
     let mut plain = clients[0].clone();
     plain.capabilities = json!({});
     let (status, error) = get(&plain, "x").await.expect_err("refused");
@@ -170,4 +176,73 @@ async fn without_the_extension_task_methods_are_refused() {
     .await
     .expect("a sync call");
     assert_eq!(sync["resultType"], "complete");
+}
+
+/// The 2025-11-25 experimental tasks on a session, on the same store:
+/// `params.task` makes a task, `tasks/result` waits for the tool's result,
+/// a task-only tool called without it is -32601, and another tenant's
+/// session sees no task.
+#[tokio::test]
+async fn session_era_tasks() {
+    let (server, _, keys) = server(Config::default(), &["red", "blue"]).await;
+    let (red_key, blue_key) = (&keys[0], &keys[1]);
+    let mut red = switchboard_testkit::McpClient::with_token(&server.url(), red_key);
+    red.version = "2025-11-25".into();
+    let init = red.initialize(json!({})).await;
+    assert!(
+        init["capabilities"]["tasks"]["requests"]["tools"]["call"].is_object(),
+        "{init}"
+    );
+    let mut blue = switchboard_testkit::McpClient::with_token(&server.url(), blue_key);
+    blue.version = "2025-11-25".into();
+    blue.initialize(json!({})).await;
+
+    let args = json!({"seconds": 1, "label": "legacy"});
+    let (created, _) = red
+        .call(
+            "tools/call",
+            json!({"name": "slow_compute", "arguments": args, "task": {"ttl": 60000}}),
+        )
+        .await;
+    let task = &created["result"]["task"];
+    assert_eq!(task["status"], "working", "{created}");
+    assert_eq!(task["ttl"], 60000);
+    let id = task["taskId"].as_str().expect("taskId").to_owned();
+
+    let (theirs, _) = blue.call("tasks/get", json!({"taskId": id})).await;
+    assert_eq!(theirs["error"]["code"], -32602, "{theirs}");
+    let (result, _) = red.call("tasks/result", json!({"taskId": id})).await;
+    assert_eq!(
+        result["result"]["content"][0]["text"], "legacy: done after 1 s",
+        "{result}"
+    );
+    assert_eq!(
+        result["result"]["_meta"]["io.modelcontextprotocol/related-task"]["taskId"],
+        id
+    );
+    let (got, _) = red.call("tasks/get", json!({"taskId": id})).await;
+    assert_eq!(got["result"]["status"], "completed", "{got}");
+    let (late, _) = red.call("tasks/cancel", json!({"taskId": id})).await;
+    assert_eq!(
+        late["error"]["code"], -32602,
+        "a terminal task cannot be cancelled: {late}"
+    );
+
+    let (refused, _) = red
+        .call(
+            "tools/call",
+            json!({"name": "failing_job", "arguments": {}}),
+        )
+        .await;
+    assert_eq!(refused["error"]["code"], -32601, "{refused}");
+    let (sync, _) = red
+        .call(
+            "tools/call",
+            json!({"name": "slow_compute", "arguments": {"seconds": 0}}),
+        )
+        .await;
+    assert!(
+        sync["result"].get("task").is_none(),
+        "no task unless asked: {sync}"
+    );
 }

@@ -13,6 +13,7 @@
 //! once. A task asking for input is parked (`input_required`) and run again,
 //! with every answer so far, once `tasks/update` has answered them all.
 
+pub(crate) mod legacy;
 mod runner;
 
 use std::collections::HashMap;
@@ -144,7 +145,20 @@ impl Call {
 /// Create the task (durably: `tasks/get` finds it as soon as this
 /// returns), start it here, and answer with its `CreateTaskResult`.
 pub(crate) async fn start(app: &App, who: &Principal, call: Call) -> Result<Value, TransportError> {
+    let record = create(app, who, call, None).await?;
+    Ok(shape(app, &record, false, "task"))
+}
+
+/// Store a new task (living `ttl_ms` if asked and shorter than the
+/// configured ttl) and start it here.
+async fn create(
+    app: &App,
+    who: &Principal,
+    call: Call,
+    ttl_ms: Option<u64>,
+) -> Result<TaskRecord, TransportError> {
     let config = app.config();
+    let max_ttl = config.task_ttl_secs.saturating_mul(1000).max(1);
     let now = now_ms();
     let id = crate::ids::mint_session_id().map_err(|_| TransportError::HandlerFailed)?;
     let mut record = TaskRecord {
@@ -162,7 +176,7 @@ pub(crate) async fn start(app: &App, who: &Principal, call: Call) -> Result<Valu
         error: None,
         created_ms: now,
         updated_ms: now,
-        ttl_ms: config.task_ttl_secs.saturating_mul(1000).max(1),
+        ttl_ms: ttl_ms.map_or(max_ttl, |t| t.clamp(1, max_ttl)),
         owner: None,
         lease_until_ms: 0,
         runs: 0,
@@ -176,9 +190,14 @@ pub(crate) async fn start(app: &App, who: &Principal, call: Call) -> Result<Valu
         Admitted::Yes => {}
         Admitted::Refused(_) => return Err(TransportError::Quota("max_tasks_per_identity")),
     }
-    let created = shape(app, &record, false, "task");
-    runner::spawn(app, Versioned { version: 1, record });
-    Ok(created)
+    runner::spawn(
+        app,
+        Versioned {
+            version: 1,
+            record: record.clone(),
+        },
+    );
+    Ok(record)
 }
 
 /// Make this node the task's runner, with a fresh lease.
