@@ -120,7 +120,9 @@ async fn request(
                     .await?;
                 let responses = meta.input_responses.clone().unwrap_or_default();
                 let call = tasks::Call::of(&params_value, &meta.capabilities, responses);
+                let tool = call.tool.clone();
                 let created = tasks::start(app, who, call).await?;
+                tasks::finished(app, who, None, &tool);
                 return Ok(json_ok(response_json(id, &created.to_string())));
             }
             let mut meta = meta;

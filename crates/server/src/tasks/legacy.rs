@@ -86,6 +86,7 @@ async fn call(
             let ttl = task.get("ttl").and_then(Value::as_u64);
             let call = Call::of(params, capabilities, Map::new());
             let record = create(app, who, call, ttl).await?;
+            super::finished(app, who, None, name);
             Ok(Some(Ok(json!({"task": shape(&record)}))))
         }
     }

@@ -149,6 +149,19 @@ pub(crate) async fn start(app: &App, who: &Principal, call: Call) -> Result<Valu
     Ok(shape(app, &record, false, "task"))
 }
 
+/// Count and audit a call that became a task at once (outcome `task`).
+pub(crate) fn finished(app: &App, who: &Principal, session: Option<&str>, tool: &str) {
+    let method = switchboard_proto::methods::TOOLS_CALL;
+    app.finished(
+        who,
+        session,
+        method,
+        Some(tool),
+        "task",
+        std::time::Duration::ZERO,
+    );
+}
+
 /// Store a new task (living `ttl_ms` if asked and shorter than the
 /// configured ttl) and start it here.
 async fn create(
@@ -188,7 +201,12 @@ async fn create(
     };
     match app.task_store().create(&record, &quota).await? {
         Admitted::Yes => {}
-        Admitted::Refused(_) => return Err(TransportError::Quota("max_tasks_per_identity")),
+        Admitted::Refused(_) => {
+            app.metrics().tenant_rejected(&who.tenant.id, "quota");
+            let tool = Some(record.tool.as_str());
+            app.security_event(who, None, "quota", tool, "max_tasks_per_identity");
+            return Err(TransportError::Quota("max_tasks_per_identity"));
+        }
     }
     runner::spawn(
         app,
