@@ -19,6 +19,8 @@ pub(crate) const DISCOVER: &str = "server/discover";
 pub(crate) struct Shape<'a> {
     pub(crate) catalog: &'a Catalog,
     pub(crate) list_ttl_ms: u64,
+    /// Whether the tasks extension is served (HTTP: yes; stdio: no).
+    pub(crate) tasks: bool,
 }
 
 impl<'a> Shape<'a> {
@@ -26,6 +28,7 @@ impl<'a> Shape<'a> {
         Self {
             catalog: app.catalog(),
             list_ttl_ms: app.config().list_ttl_ms,
+            tasks: true,
         }
     }
 
@@ -93,7 +96,9 @@ impl<'a> Shape<'a> {
     /// The `server/discover` result.
     pub(crate) fn discover(&self) -> Value {
         let mut capabilities = self.catalog.capabilities();
-        capabilities["extensions"] = json!({crate::tasks::EXTENSION: {}});
+        if self.tasks {
+            capabilities["extensions"] = json!({crate::tasks::EXTENSION: {}});
+        }
         let mut result = json!({
             "supportedVersions": ALL_SUPPORTED,
             "capabilities": capabilities,

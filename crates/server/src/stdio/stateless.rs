@@ -55,6 +55,7 @@ fn shape(catalog: &Catalog) -> Shape<'_> {
     Shape {
         catalog,
         list_ttl_ms: LIST_TTL_MS,
+        tasks: false,
     }
 }
 
