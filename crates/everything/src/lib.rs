@@ -10,6 +10,7 @@ mod media;
 mod prompts;
 mod resources;
 mod stateless;
+mod tasks;
 mod toys;
 
 use switchboard_runtime::CatalogBuilder;
@@ -21,6 +22,7 @@ pub fn everything() -> CatalogBuilder {
     let b = CatalogBuilder::new();
     let b = fixtures::register(b);
     let b = stateless::register(b);
+    let b = tasks::register(b);
     let b = toys::register(b);
     let b = resources::register(b);
     prompts::register(b)

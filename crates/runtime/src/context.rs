@@ -107,6 +107,10 @@ pub enum PeerError {
     /// `input_required` results): the handler should stop and return.
     #[error("the client must answer input request {0:?} and retry")]
     InputRequired(String),
+    /// The call goes on as a task (2026-07-28 tasks extension): the
+    /// handler should stop; it runs again in the background.
+    #[error("the call continues as a task")]
+    StartTask,
 }
 
 /// The transport's side of a request: how messages reach the client.
@@ -126,6 +130,12 @@ pub trait ClientPeer: Send + Sync + 'static {
     /// Close the response stream early (the client resumes it later), if the
     /// transport supports that; otherwise do nothing.
     async fn close_stream(&self) {}
+    /// Turn the call into a task: `Err(StartTask)` when the client accepts
+    /// tasks and the call is not one yet (the handler stops and runs again
+    /// as a task); `Ok` when the call goes on where it is.
+    async fn start_task(&self) -> Result<(), PeerError> {
+        Ok(())
+    }
 }
 
 /// Application state shared by every handler, keyed by type.
@@ -372,6 +382,14 @@ impl RequestContext {
     pub async fn list_roots_as(&self, key: &str) -> Result<Value, PeerError> {
         self.client_request(key, "roots", methods::ROOTS_LIST, json!({}))
             .await
+    }
+
+    /// Continue this tool call as a task, if the client accepts tasks: the
+    /// call answers with a task now and the handler runs again in the
+    /// background, its earlier input answers replayed (so code before this
+    /// point runs twice). Elsewhere the call just goes on.
+    pub async fn start_task(&self) -> Result<(), PeerError> {
+        self.inner.peer.start_task().await
     }
 
     /// The client's declared capabilities, as it sent them.

@@ -30,6 +30,9 @@ pub enum HandlerError {
     /// (stateless requests: 400 with -32021).
     #[error("the client does not support {0}")]
     MissingCapability(&'static str),
+    /// The tool asked to continue as a task (`RequestContext::start_task`).
+    #[error("the call continues as a task")]
+    StartTask,
 }
 
 #[derive(Deserialize)]
@@ -509,6 +512,7 @@ fn tool_error(e: ToolError, ctx: &RequestContext) -> Result<Value, HandlerError>
         ToolError::Rpc(e) => Err(e.into()),
         ToolError::Peer(PeerError::Cancelled) => Err(HandlerError::Cancelled),
         ToolError::Peer(PeerError::InputRequired(_)) => Err(HandlerError::InputRequired),
+        ToolError::Peer(PeerError::StartTask) => Err(HandlerError::StartTask),
         ToolError::Peer(e @ PeerError::InvalidAnswer(_)) => {
             Err(RpcError::invalid_params(e.to_string()).into())
         }

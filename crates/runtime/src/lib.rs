@@ -35,5 +35,5 @@ pub use events::{EventBus, LocalBus, ServerEvent};
 pub use prompt::{Prompt, PromptArgument, PromptResult};
 pub use provider::{Provider, ProviderHealth, UpstreamObserver};
 pub use resource::{Resource, ResourceContents, ResourceTemplate};
-pub use tool::{Tool, ToolResult};
+pub use tool::{TaskSupport, Tool, ToolResult};
 pub use uri_template::template_matches;

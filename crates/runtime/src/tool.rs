@@ -71,6 +71,20 @@ pub struct Tool {
     definition: Value,
     handler: Arc<Handler>,
     requires: Vec<&'static str>,
+    task_support: TaskSupport,
+    starts_task_itself: bool,
+}
+
+/// Whether a tool's calls may run as tasks (`execution.taskSupport`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TaskSupport {
+    /// Always answered in the call (the default).
+    #[default]
+    Forbidden,
+    /// A task when the client accepts tasks, else answered in the call.
+    Optional,
+    /// Only as a task: clients that do not accept tasks are refused.
+    Required,
 }
 
 impl fmt::Debug for Tool {
@@ -95,7 +109,38 @@ impl Tool {
             definition: json!({"name": name, "description": description, "inputSchema": input_schema}),
             handler: Arc::new(move |ctx, args| Box::pin(handler(ctx, args))),
             requires: Vec::new(),
+            task_support: TaskSupport::Forbidden,
+            starts_task_itself: false,
         }
+    }
+
+    /// Let the tool's calls run as tasks. The call becomes a task before
+    /// the handler starts, unless [`Tool::starts_task_itself`].
+    pub fn task_support(mut self, support: TaskSupport) -> Self {
+        self.task_support = support;
+        let name = match support {
+            TaskSupport::Forbidden => "forbidden",
+            TaskSupport::Optional => "optional",
+            TaskSupport::Required => "required",
+        };
+        self.definition["execution"] = json!({"taskSupport": name});
+        self
+    }
+
+    /// The handler decides when its call becomes a task, by calling
+    /// [`RequestContext::start_task`] (e.g. after gathering input).
+    pub fn starts_task_itself(mut self) -> Self {
+        self.starts_task_itself = true;
+        self
+    }
+
+    pub fn task_support_of(&self) -> TaskSupport {
+        self.task_support
+    }
+
+    /// Whether the handler calls `start_task` itself.
+    pub fn is_self_starting_task(&self) -> bool {
+        self.starts_task_itself
     }
 
     /// Declare a client capability (e.g. `"sampling"`) the tool cannot work

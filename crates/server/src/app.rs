@@ -8,7 +8,8 @@ use axum::routing::get;
 use switchboard_limits::{Admission, MemoryRateLimiter, RateLimiter};
 use switchboard_runtime::Catalog;
 use switchboard_store::{
-    EventLog, MemoryEventLog, MemorySessionStore, SessionBus, SessionStore, StoreError,
+    EventLog, MemoryEventLog, MemorySessionStore, MemoryTaskStore, SessionBus, SessionStore,
+    StoreError, TaskStore,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -42,6 +43,9 @@ struct Inner {
     limiter: Arc<dyn RateLimiter>,
     session_bus: Option<Arc<dyn SessionBus>>,
     cluster_events: Option<Arc<crate::cluster::ClusterEvents>>,
+    /// Durable tasks, and the ones this node runs.
+    task_store: Arc<dyn TaskStore>,
+    tasks: crate::tasks::Local,
     shutdown: CancellationToken,
     /// Set by the admin API: new sessions are refused, existing ones served.
     draining: std::sync::atomic::AtomicBool,
@@ -70,6 +74,7 @@ pub struct AppBuilder {
     tenant_processes: Option<switchboard_upstream::gateway::TenantProcesses>,
     session_bus: Option<Arc<dyn SessionBus>>,
     cluster_events: Option<Arc<crate::cluster::ClusterEvents>>,
+    task_store: Option<Arc<dyn TaskStore>>,
 }
 
 /// Why an [`App`] could not be built from its configuration.
@@ -121,6 +126,11 @@ impl AppBuilder {
 
     pub fn event_log(mut self, log: Arc<dyn EventLog>) -> Self {
         self.event_log = Some(log);
+        self
+    }
+
+    pub fn task_store(mut self, tasks: Arc<dyn TaskStore>) -> Self {
+        self.task_store = Some(tasks);
         self
     }
 
@@ -183,6 +193,10 @@ impl AppBuilder {
             event_log,
             session_bus: self.session_bus,
             cluster_events: self.cluster_events,
+            task_store: self
+                .task_store
+                .unwrap_or_else(|| Arc::new(MemoryTaskStore::new())),
+            tasks: crate::tasks::Local::new(&c.admin.node_id()),
             registry: Registry::default(),
             shutdown: CancellationToken::new(),
             draining: std::sync::atomic::AtomicBool::new(false),
@@ -205,6 +219,7 @@ impl App {
             tenant_processes: None,
             session_bus: None,
             cluster_events: None,
+            task_store: None,
         }
     }
 
@@ -251,6 +266,15 @@ impl App {
 
     pub(crate) fn event_log(&self) -> &dyn EventLog {
         &*self.0.event_log
+    }
+
+    pub(crate) fn task_store(&self) -> &dyn TaskStore {
+        &*self.0.task_store
+    }
+
+    /// The tasks this node runs.
+    pub(crate) fn tasks(&self) -> &crate::tasks::Local {
+        &self.0.tasks
     }
 
     /// The bus to the other nodes, if this node is one of several.

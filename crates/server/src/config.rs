@@ -74,6 +74,21 @@ pub struct Config {
     /// Seconds a sealed `requestState` stays valid. Default 600.
     #[serde(deserialize_with = "duration::secs")]
     pub request_state_ttl_secs: u64,
+    /// Seconds a task (its status and result) is kept after it starts.
+    /// Default 3600.
+    #[serde(deserialize_with = "duration::secs")]
+    pub task_ttl_secs: u64,
+    /// Tasks one principal (tenant and identity) may hold at once, running
+    /// or finished and kept. Default 100.
+    pub max_tasks_per_identity: usize,
+    /// Largest task result kept, in bytes; a larger one fails the task.
+    /// Default 1 MiB.
+    pub task_max_result_bytes: usize,
+    /// Seconds a node's lease on a task it runs lasts; it renews it every
+    /// third of that, and another node takes over a task whose lease ran
+    /// out. Default 15.
+    #[serde(deserialize_with = "duration::secs")]
+    pub task_lease_secs: u64,
     /// Requests running at once (tool calls, reads, prompts, lists) across
     /// every client. Default 512.
     pub max_in_flight: usize,
@@ -167,6 +182,10 @@ impl Default for Config {
             list_ttl_ms: 60_000,
             sealing_key: None,
             request_state_ttl_secs: 600,
+            task_ttl_secs: 3600,
+            max_tasks_per_identity: 100,
+            task_max_result_bytes: 1 << 20,
+            task_lease_secs: 15,
             max_in_flight: 512,
             max_queue: 4096,
             queue_deadline_ms: 2000,

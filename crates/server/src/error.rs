@@ -59,6 +59,10 @@ pub enum TransportError {
     MethodNotFound(String),
     #[error("the request needs the client capability {0:?}, which it did not declare")]
     MissingCapability(&'static str),
+    #[error("the request needs the client extension {0:?}, which it did not declare")]
+    MissingExtension(&'static str),
+    #[error("invalid params: unknown task")]
+    UnknownTask,
     #[error("invalid params: {0}")]
     BadRequestState(String),
     #[error("invalid request: a client may not send a response without a session")]
@@ -145,6 +149,8 @@ impl TransportError {
             | HeaderMismatch(_)
             | MissingMeta(_)
             | MissingCapability(_)
+            | MissingExtension(_)
+            | UnknownTask
             | BadRequestState(_)
             | BadCredentials(_)
             | UnexpectedResponse => StatusCode::BAD_REQUEST,
@@ -204,7 +210,13 @@ impl TransportError {
                     .with_data(json!({"supported": ALL_SUPPORTED, "requested": requested}))
             }
             HeaderMismatch(_) => RpcError::new(ErrorCode::HEADER_MISMATCH, self.to_string()),
-            MissingMeta(_) | BadRequestState(_) => RpcError::invalid_params(self.to_string()),
+            MissingMeta(_) | BadRequestState(_) | UnknownTask => {
+                RpcError::invalid_params(self.to_string())
+            }
+            MissingExtension(ext) => {
+                RpcError::new(ErrorCode::MISSING_CLIENT_CAPABILITY, self.to_string())
+                    .with_data(json!({"requiredCapabilities": {"extensions": {*ext: {}}}}))
+            }
             MethodNotFound(m) => RpcError::method_not_found(m),
             HandlerFailed => RpcError::internal(self.to_string()),
             MissingCapability(cap) => {

@@ -38,6 +38,7 @@ mod reaper;
 mod reload;
 mod sse;
 mod stdio;
+mod tasks;
 mod tenant;
 pub mod upstreams;
 

@@ -571,6 +571,7 @@ pub(crate) fn outcome(
         Ok(_) => "ok",
         Err(HandlerError::Cancelled) => "cancelled",
         Err(HandlerError::InputRequired) => "input_required",
+        Err(HandlerError::StartTask) => "task",
         Err(HandlerError::Rpc(_) | HandlerError::MissingCapability(_)) => "error",
     }
 }

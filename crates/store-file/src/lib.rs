@@ -1,6 +1,7 @@
 //! The file backend of Switchboard's state seams (`store = "file"`): a
-//! `SessionStore` and an `EventLog` on one embedded redb database, so that a
-//! single node's sessions and their event logs survive a restart.
+//! `SessionStore`, an `EventLog` and a `TaskStore` on one embedded redb
+//! database, so that a single node's sessions, event logs and tasks survive
+//! a restart.
 //!
 //! redb is synchronous, so every transaction runs on tokio's blocking pool
 //! (`spawn_blocking`) and never stalls a runtime worker on a disk flush.
@@ -14,6 +15,7 @@ mod error;
 mod event_log;
 mod session;
 mod tables;
+mod task;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -23,6 +25,7 @@ use switchboard_store::StoreError;
 
 pub use event_log::FileEventLog;
 pub use session::FileSessionStore;
+pub use task::FileTaskStore;
 
 use error::Fail;
 
@@ -44,6 +47,11 @@ impl FileStore {
     /// The session store on this file.
     pub fn sessions(&self) -> FileSessionStore {
         FileSessionStore::new(self.clone())
+    }
+
+    /// The task store on this file.
+    pub fn tasks(&self) -> FileTaskStore {
+        FileTaskStore::new(self.clone())
     }
 
     /// The event log on this file, bounded per session like the memory one.

@@ -19,6 +19,12 @@ pub(crate) const LOGS: TableDefinition<&str, (u64, u64, u64)> = TableDefinition:
 /// (session, stream) → the last sequence number given out on that stream.
 pub(crate) const SEQS: TableDefinition<(&str, u64), u64> = TableDefinition::new("event_seqs");
 
+/// Tasks by id: (version, record as JSON).
+pub(crate) const TASKS: TableDefinition<&str, (u64, &[u8])> = TableDefinition::new("tasks");
+/// (principal, task id) → expiry (ms): a principal's tasks, for its cap.
+pub(crate) const TASKS_BY_PRINCIPAL: TableDefinition<(&str, &str), u64> =
+    TableDefinition::new("tasks_by_principal");
+
 /// Create every table, so read transactions always find them.
 pub(crate) fn create_all(db: &Database) -> Result<(), Fail> {
     let txn = db.begin_write()?;
@@ -28,6 +34,8 @@ pub(crate) fn create_all(db: &Database) -> Result<(), Fail> {
     txn.open_table(EVENTS)?;
     txn.open_table(LOGS)?;
     txn.open_table(SEQS)?;
+    txn.open_table(TASKS)?;
+    txn.open_table(TASKS_BY_PRINCIPAL)?;
     txn.commit()?;
     Ok(())
 }

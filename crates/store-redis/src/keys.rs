@@ -52,6 +52,19 @@ impl Keys {
         format!("{}:rl:{{{key}}}", self.prefix)
     }
 
+    /// A task's record (a hash: version, JSON): `<prefix>:task:{<id>}`.
+    pub(crate) fn task(&self, id: &str) -> String {
+        format!("{}:task:{{{id}}}", self.prefix)
+    }
+
+    /// The live tasks of one principal, id → expiry (ms):
+    /// `<prefix>:taskq:{<hex of the principal>}` (hex: a principal may hold
+    /// braces).
+    pub(crate) fn task_quota(&self, principal: &str) -> String {
+        let hex: String = principal.bytes().map(|b| format!("{b:02x}")).collect();
+        format!("{}:taskq:{{{hex}}}", self.prefix)
+    }
+
     /// The pub/sub channel of the session bus: `<prefix>:bus`.
     pub(crate) fn bus(&self) -> String {
         format!("{}:bus", self.prefix)
@@ -105,6 +118,8 @@ mod tests {
         assert_eq!(k.standalone(), "sb:{idx}:gets");
         assert_eq!(k.quota("tenant:acme"), "sb:{idx}:q:tenant:acme");
         assert_eq!(k.rate("t:acme"), "sb:rl:{t:acme}");
+        assert_eq!(k.task("t1"), "sb:task:{t1}");
+        assert_eq!(k.task_quota("a/{b}"), "sb:taskq:{612f7b627d}");
         assert!(Keys::new("a{b").is_err());
         assert!(Keys::new("").is_err());
     }

@@ -1,5 +1,5 @@
 //! Redis backends for Switchboard's state seams: [`RedisSessionStore`]
-//! (a `SessionStore`), [`RedisEventLog`] (an `EventLog` on Redis Streams),
+//! (a `SessionStore`), [`RedisTaskStore`] (a `TaskStore`), [`RedisEventLog`] (an `EventLog` on Redis Streams),
 //! [`RedisRateLimiter`] (a `RateLimiter`, GCRA in one Lua script on
 //! Redis's clock), sharing one [`Redis`] connection, and [`RedisBus`] (the
 //! `SessionBus` between nodes, on pub/sub with a connection of its own).
@@ -42,6 +42,8 @@
 //! | `<p>:evs:{<id>}` | set | the stream numbers of the session, for `drop_session` |
 //! | `<p>:{idx}:gets` | sorted set | id → registered (ms): sessions with a standalone (GET) stream, whose server events the producing node logs (read against `seen`; removed by `drop_session`) |
 //! | `<p>:bus` | pub/sub channel | the session bus: JSON `{"from": node, "t": kind, …}` |
+//! | `<p>:task:{<id>}` | hash | a task: `v` (version, for compare-and-swap) and `r` (the record as JSON); expires with the task |
+//! | `<p>:taskq:{<hex>}` | sorted set | id → expiry (ms): the live tasks of one principal (hex of its name), for its cap |
 //! | `<p>:rl:{<key>}` | string | a rate-limit bucket's TAT (ns since the epoch, decimal), expiring when it is no longer ahead |
 //!
 //! # Costs and guarantees
@@ -73,6 +75,10 @@
 //!   the shared connection; a dedicated connection `SUBSCRIBE`s and
 //!   resubscribes after a drop (messages meanwhile are lost: pub/sub is at
 //!   most once).
+//! - Tasks (`RedisTaskStore`): `load` is one `HMGET`; `swap` one script on
+//!   the task's key (compare the version, write, `PEXPIREAT`); `create` one
+//!   script on the principal's set (prune expired, check the cap, count)
+//!   then one on the task's key. No script spans two keys.
 //! - A rate check is one script call (`EVALSHA`): `TIME`, `GET`, and `SET PX`
 //!   when the call is allowed. Limiter failures are
 //!   `LimiterError::Unavailable`.
@@ -84,9 +90,11 @@ mod event_log;
 mod keys;
 mod rate;
 mod session;
+mod task;
 
 pub use bus::RedisBus;
 pub use conn::{Redis, RedisOptions};
 pub use event_log::RedisEventLog;
 pub use rate::RedisRateLimiter;
 pub use session::RedisSessionStore;
+pub use task::RedisTaskStore;

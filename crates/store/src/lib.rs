@@ -1,6 +1,6 @@
 //! State seams of Switchboard and their in-memory backends.
 //!
-//! Durable state (session records, per-stream event logs) is plain serializable
+//! Durable state (session records, per-stream event logs, tasks) is plain serializable
 //! data behind async traits, so that a backend may keep it in another process
 //! (Redis) or on disk (an embedded database) without the callers changing.
 //! Nothing here assumes that a session lives in this process: live things
@@ -11,8 +11,10 @@ mod event_log;
 mod memory;
 mod session;
 pub mod suite;
+mod task;
 
 pub use bus::{BusMessage, SessionBus};
 pub use event_log::{EventId, EventLog, MemoryEventLog, StoredEvent};
 pub use memory::MemorySessionStore;
 pub use session::{Admitted, Expiry, Page, Quota, SessionRecord, SessionStore, StoreError, now_ms};
+pub use task::{MemoryTaskStore, TaskRecord, TaskStatus, TaskStore, Versioned};

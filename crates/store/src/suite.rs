@@ -113,3 +113,98 @@ pub async fn session_store_suite(store: &dyn SessionStore) {
     assert!(!store.delete("d").await.unwrap());
     assert_eq!(store.count().await.unwrap(), 0);
 }
+
+/// A task record of `principal`, created now, living `ttl_ms`.
+pub fn task(id: &str, principal: &str, ttl_ms: u64) -> crate::task::TaskRecord {
+    let now = crate::session::now_ms();
+    crate::task::TaskRecord {
+        id: id.to_owned(),
+        principal: principal.to_owned(),
+        tenant: "t".into(),
+        subject: "s".into(),
+        status: crate::task::TaskStatus::Working,
+        tool: "slow_compute".into(),
+        arguments: serde_json::json!({"seconds": 1}),
+        client_capabilities: serde_json::json!({}),
+        responses: serde_json::Map::new(),
+        input_requests: serde_json::Map::new(),
+        result: None,
+        error: None,
+        created_ms: now,
+        updated_ms: now,
+        ttl_ms,
+        owner: None,
+        lease_until_ms: 0,
+        runs: 0,
+    }
+}
+
+/// Run every check against `store`, which must start empty.
+pub async fn task_store_suite(store: &dyn crate::task::TaskStore) {
+    use crate::session::{Admitted, Quota};
+    use crate::task::TaskStatus;
+    let quota = |p: &str, max| Quota {
+        group: p.to_owned(),
+        max,
+    };
+    let a = task("ta", "p1", 60_000);
+    assert_eq!(
+        store.create(&a, &quota("p1", 2)).await.unwrap(),
+        Admitted::Yes
+    );
+    assert!(matches!(
+        store.create(&a, &quota("p1", 5)).await,
+        Err(StoreError::Exists)
+    ));
+    let got = store.load("ta").await.unwrap().expect("stored");
+    assert_eq!((got.version, &got.record), (1, &a));
+    assert!(store.load("nope").await.unwrap().is_none());
+
+    // The quota counts the principal's live tasks only.
+    let b = task("tb", "p1", 60_000);
+    assert_eq!(
+        store.create(&b, &quota("p1", 2)).await.unwrap(),
+        Admitted::Yes
+    );
+    let c = task("tc", "p1", 60_000);
+    assert_eq!(
+        store.create(&c, &quota("p1", 2)).await.unwrap(),
+        Admitted::Refused(0)
+    );
+    assert!(store.load("tc").await.unwrap().is_none());
+    let other = task("tc", "p2", 60_000);
+    assert_eq!(
+        store.create(&other, &quota("p2", 2)).await.unwrap(),
+        Admitted::Yes
+    );
+
+    // Compare-and-swap: the stale version loses.
+    let mut done = got.record.clone();
+    done.status = TaskStatus::Completed;
+    done.result = Some(serde_json::json!({"content": []}));
+    assert!(store.swap(1, &done).await.unwrap());
+    let mut late = got.record.clone();
+    late.status = TaskStatus::Cancelled;
+    assert!(!store.swap(1, &late).await.unwrap(), "stale version");
+    let now = store.load("ta").await.unwrap().unwrap();
+    assert_eq!((now.version, now.record.status), (2, TaskStatus::Completed));
+    assert!(!store.swap(1, &task("ghost", "p1", 1)).await.unwrap());
+    assert!(
+        store.load("ghost").await.unwrap().is_none(),
+        "swap must not create"
+    );
+
+    // Expired tasks are gone and no longer count.
+    let short = task("td", "p3", 1);
+    assert_eq!(
+        store.create(&short, &quota("p3", 1)).await.unwrap(),
+        Admitted::Yes
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    assert!(store.load("td").await.unwrap().is_none());
+    let again = task("te", "p3", 60_000);
+    assert_eq!(
+        store.create(&again, &quota("p3", 1)).await.unwrap(),
+        Admitted::Yes
+    );
+}

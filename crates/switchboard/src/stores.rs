@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use switchboard_server::{AppBuilder, ClusterEvents, Config, StoreKind, redact_url};
 use switchboard_store::SessionBus;
-use switchboard_store_file::{FileEventLog, FileSessionStore, FileStore};
+use switchboard_store_file::{FileEventLog, FileSessionStore, FileStore, FileTaskStore};
 use switchboard_store_redis::{
     Redis, RedisBus, RedisEventLog, RedisOptions, RedisRateLimiter, RedisSessionStore,
+    RedisTaskStore,
 };
 
 /// How long past a session's longest life its Redis keys may linger.
@@ -23,6 +24,7 @@ pub(crate) enum Shared {
     File {
         sessions: FileSessionStore,
         log: FileEventLog,
+        tasks: FileTaskStore,
         label: String,
     },
 }
@@ -64,9 +66,13 @@ async fn file(config: &Config) -> Result<Shared, String> {
     // Opening may repair the file after an unclean stop: off the runtime.
     let opened = tokio::task::spawn_blocking(move || {
         let file = FileStore::open(&path)?;
-        Ok::<_, String>((file.sessions(), file.event_log(events, bytes)?))
+        Ok::<_, String>((
+            file.sessions(),
+            file.event_log(events, bytes)?,
+            file.tasks(),
+        ))
     });
-    let (sessions, log) = opened
+    let (sessions, log, tasks) = opened
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("store = \"file\": cannot open {shown}: {e}"))?;
@@ -74,6 +80,7 @@ async fn file(config: &Config) -> Result<Shared, String> {
     Ok(Shared::File {
         sessions,
         log,
+        tasks,
         label: format!("file {shown}"),
     })
 }
@@ -120,9 +127,12 @@ pub(crate) fn attach(
         Some(Shared::File {
             sessions,
             log,
+            tasks,
             label,
         }) => (
-            app.store(Arc::new(sessions)).event_log(Arc::new(log)),
+            app.store(Arc::new(sessions))
+                .event_log(Arc::new(log))
+                .task_store(Arc::new(tasks)),
             label,
         ),
         Some(Shared::Redis(redis)) => attach_redis(app, config, redis),
@@ -134,6 +144,7 @@ fn attach_redis(app: AppBuilder, config: &Config, shared: RedisShared) -> (AppBu
     let lifetime = Duration::from_secs(config.session_max_lifetime_secs);
     let store = RedisSessionStore::new(redis.clone()).with_record_ttl(lifetime + TTL_MARGIN);
     let limiter = RedisRateLimiter::new(redis.clone());
+    let tasks = RedisTaskStore::new(redis.clone());
     let log = RedisEventLog::new(
         redis,
         config.event_log_events,
@@ -144,6 +155,7 @@ fn attach_redis(app: AppBuilder, config: &Config, shared: RedisShared) -> (AppBu
         .store(Arc::new(store))
         .event_log(Arc::new(log))
         .rate_limiter(Arc::new(limiter))
+        .task_store(Arc::new(tasks))
         .session_bus(shared.bus);
     (app, shared.label)
 }

@@ -71,7 +71,11 @@ pub(crate) async fn initialize(
         Ok(sid) => sid,
         Err(e) => return Ok(e.response_for(Some(&id))),
     };
-    let result = app.catalog().initialize_result(hello.version).to_string();
+    let mut result = app.catalog().initialize_result(hello.version);
+    if hello.version == switchboard_proto::ProtocolVersion::V2025_11_25 {
+        result["capabilities"]["tasks"] = crate::tasks::legacy::capability();
+    }
+    let result = result.to_string();
     let mut resp = reply_now(accepts, &response_json(&id, &result));
     let value =
         HeaderValue::from_str(&sid).map_err(|_| StoreError::Corrupt("session id".into()))?;

@@ -7,7 +7,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
-use switchboard_proto::{ErrorCode, RequestId, RpcError, error_json, methods, response_json};
+use switchboard_proto::{
+    ErrorCode, ProtocolVersion, RequestId, RpcError, error_json, methods, response_json,
+};
 use switchboard_runtime::{
     Catalog, ClientPeer, HandlerError, LogFilter, LogLevel, RequestContextBuilder, parse_params,
 };
@@ -79,6 +81,13 @@ pub(crate) async fn serve(
     if let Some(answer) = session_method(app, &s, &call.method, call.params.as_deref()).await? {
         return Ok(reply_now(accepts, &answer_json(&call.id, answer)));
     }
+    // Tasks of 2025-11-25: their methods here, task-augmented calls once
+    // admitted (below).
+    if call.method != methods::TOOLS_CALL
+        && let Some(answer) = legacy_tasks(app, &s, &call).await?
+    {
+        return Ok(reply_now(accepts, &answer_json(&call.id, answer)));
+    }
     if !Catalog::handles(&call.method) {
         let e = RpcError::method_not_found(&call.method);
         return Ok(reply_now(accepts, &error_json(Some(&call.id), &e)));
@@ -92,6 +101,11 @@ pub(crate) async fn serve(
             call.params.as_deref(),
         )
         .await?;
+    if call.method == methods::TOOLS_CALL
+        && let Some(answer) = legacy_tasks(app, &s, &call).await?
+    {
+        return Ok(reply_now(accepts, &answer_json(&call.id, answer)));
+    }
     let (tx, decision) = oneshot::channel();
     let peer = Arc::new(LegacyPeer::new(
         app.clone(),
@@ -116,6 +130,20 @@ pub(crate) async fn serve(
         // The handler task ended without an answer: it panicked.
         Err(_) => TransportError::HandlerFailed.response_for(Some(&id)),
     })
+}
+
+/// A 2025-11-25 session's request about tasks, answered; `None` otherwise.
+async fn legacy_tasks(
+    app: &App,
+    s: &Session,
+    call: &Call,
+) -> Result<Option<Result<Value, RpcError>>, TransportError> {
+    if s.version != ProtocolVersion::V2025_11_25 {
+        return Ok(None);
+    }
+    let caps = call.capabilities.clone().unwrap_or_default();
+    let params = call.params.as_deref();
+    crate::tasks::legacy::serve(app, &s.who, &caps, &call.method, params).await
 }
 
 /// The answer to a request that outlived `request_timeout_secs`.
@@ -202,9 +230,14 @@ pub(crate) async fn run(
         Ok(v) => Some(response_json(&call.id, &v.to_string())),
         Err(HandlerError::Rpc(e)) => Some(error_json(Some(&call.id), &e)),
         Err(HandlerError::Cancelled) => None,
-        Err(e @ (HandlerError::MissingCapability(_) | HandlerError::InputRequired)) => Some(
-            error_json(Some(&call.id), &RpcError::invalid_params(e.to_string())),
-        ),
+        Err(
+            e @ (HandlerError::MissingCapability(_)
+            | HandlerError::InputRequired
+            | HandlerError::StartTask),
+        ) => Some(error_json(
+            Some(&call.id),
+            &RpcError::invalid_params(e.to_string()),
+        )),
     }
 }
 

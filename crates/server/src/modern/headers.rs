@@ -47,6 +47,7 @@ fn name_of<'a>(method: &str, params: &'a Value) -> Option<&'a Value> {
     match method {
         methods::TOOLS_CALL | methods::PROMPTS_GET => params.get("name"),
         methods::RESOURCES_READ => params.get("uri"),
+        crate::tasks::GET | crate::tasks::UPDATE | crate::tasks::CANCEL => params.get("taskId"),
         _ => None,
     }
 }

@@ -21,6 +21,9 @@ pub(crate) struct Meta {
     pub(crate) input_responses: Option<Map<String, Value>>,
     /// The sealed state of the previous round.
     pub(crate) request_state: Option<String>,
+    /// Set by the dispatcher, not read from the request: the tool may turn
+    /// this call into a task (the client accepts tasks).
+    pub(crate) may_become_task: bool,
 }
 
 /// Read `_meta` and the retry fields; the error says what is missing.
@@ -68,6 +71,7 @@ pub(crate) fn parse(params: &Value) -> Result<Meta, String> {
         progress_token,
         input_responses,
         request_state,
+        may_become_task: false,
     })
 }
 

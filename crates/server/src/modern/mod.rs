@@ -28,6 +28,7 @@ use crate::error::{TransportError, json_response};
 use crate::guard::{self, Accepts};
 use crate::mcp::request::accepted;
 use crate::sse;
+use crate::tasks;
 use crate::tenant::Principal;
 use meta::Meta;
 use peer::{Decision, ModernPeer};
@@ -100,13 +101,32 @@ async fn request(
             &result::Shape::of(app).discover().to_string(),
         ))),
         listen::METHOD => listen::serve(app, who, id.clone(), &params_value, accepts).await,
+        m if tasks::is_method(m) => {
+            let result = tasks::serve(app, who, m, &params_value, &meta.capabilities).await?;
+            Ok(json_ok(response_json(id, &result.to_string())))
+        }
         m if REMOVED.contains(&m) || !Catalog::handles(m) => {
             Err(TransportError::MethodNotFound(m.to_owned()))
         }
         _ => {
+            let mut plan = tasks::Plan::Sync;
             if method == methods::TOOLS_CALL {
                 check_tool(app, who, headers, &params_value)?;
+                plan = tasks::plan(app, who, &params_value, &meta.capabilities)?;
             }
+            if plan == tasks::Plan::Task {
+                let _permit = app
+                    .gate(who, None, &who.identity(), method, params.as_deref())
+                    .await?;
+                let responses = meta.input_responses.clone().unwrap_or_default();
+                let call = tasks::Call::of(&params_value, &meta.capabilities, responses);
+                let tool = call.tool.clone();
+                let created = tasks::start(app, who, call).await?;
+                tasks::finished(app, who, None, &tool);
+                return Ok(json_ok(response_json(id, &created.to_string())));
+            }
+            let mut meta = meta;
+            meta.may_become_task = plan == tasks::Plan::Foreground;
             run(app, accepts, id, method, params, meta, who).await
         }
     }
@@ -159,12 +179,11 @@ async fn run(
     responses.extend(meta.input_responses.clone().unwrap_or_default());
 
     let (tx, decision) = oneshot::channel();
-    let peer = Arc::new(ModernPeer::new(
-        responses,
-        accepts.sse,
-        app.config().stream_buffer,
-        tx,
-    ));
+    let peer = Arc::new(
+        ModernPeer::new(responses, accepts.sse, app.config().stream_buffer, tx)
+            .with_tasks(meta.may_become_task),
+    );
+    let capabilities = meta.capabilities.clone();
     let cancel = CancellationToken::new();
     let guard = cancel.clone().drop_guard();
     let builder = RequestContextBuilder::new(peer.clone() as Arc<dyn ClientPeer>, id.clone())
@@ -205,7 +224,19 @@ async fn run(
         task_app.finished(&task_who, None, &task_method, tool.as_deref(), label, took);
         crate::access::outcome(label, crate::metrics::code(&outcome));
         drop(permit);
-        if let Some((status, body)) = answer(
+        if matches!(outcome, Err(HandlerError::StartTask)) {
+            let (_, responses) = peer.take_rounds();
+            let (status, body) = became_task(
+                &task_app,
+                &task_who,
+                &task_id,
+                params.as_deref(),
+                &capabilities,
+                responses,
+            )
+            .await;
+            peer.finish(status, body).await;
+        } else if let Some((status, body)) = answer(
             &task_app,
             &task_who,
             &task_id,
@@ -239,6 +270,26 @@ async fn run(
     Ok(reply)
 }
 
+/// The handler asked to continue as a task: create it with the answers
+/// gathered so far, and answer with its `CreateTaskResult`.
+async fn became_task(
+    app: &App,
+    who: &Principal,
+    id: &RequestId,
+    params: Option<&RawValue>,
+    capabilities: &Value,
+    responses: Map<String, Value>,
+) -> (StatusCode, String) {
+    let params: Value = params
+        .and_then(|p| serde_json::from_str(p.get()).ok())
+        .unwrap_or_default();
+    let call = tasks::Call::of(&params, capabilities, responses);
+    match tasks::start(app, who, call).await {
+        Ok(created) => (StatusCode::OK, response_json(id, &created.to_string())),
+        Err(e) => (e.status(), error_json(Some(id), &e.rpc())),
+    }
+}
+
 /// The final answer of a handler, as an HTTP status and JSON-RPC message;
 /// `None` when it was cancelled (the client is gone).
 fn answer(
@@ -266,6 +317,11 @@ fn answer(
             ok(result::Shape::of(app).input_required(missing, app.sealer().seal(&state)))
         }
         Err(HandlerError::Cancelled) => None,
+        // Handled before: the call became a task.
+        Err(HandlerError::StartTask) => {
+            let e = TransportError::HandlerFailed;
+            Some((e.status(), error_json(Some(id), &e.rpc())))
+        }
         Err(HandlerError::MissingCapability(cap)) => {
             let e = TransportError::MissingCapability(cap);
             Some((e.status(), error_json(Some(id), &e.rpc())))

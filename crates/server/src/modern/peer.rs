@@ -34,6 +34,8 @@ pub(crate) struct ModernPeer {
     can_stream: bool,
     buffer: usize,
     reply: Mutex<Reply>,
+    /// Whether the call may turn into a task (the client accepts tasks).
+    tasks: bool,
 }
 
 impl ModernPeer {
@@ -48,7 +50,14 @@ impl ModernPeer {
             can_stream,
             buffer,
             reply: Mutex::new(Reply::Pending(decision)),
+            tasks: false,
         }
+    }
+
+    /// Let the handler turn the call into a task.
+    pub(crate) fn with_tasks(mut self, tasks: bool) -> Self {
+        self.tasks = tasks;
+        self
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Reply> {
@@ -119,6 +128,14 @@ impl ClientPeer for ModernPeer {
         params: Value,
     ) -> Result<Box<RawValue>, PeerError> {
         self.rounds.answer(key, method, params)
+    }
+
+    async fn start_task(&self) -> Result<(), PeerError> {
+        if self.tasks {
+            Err(PeerError::StartTask)
+        } else {
+            Ok(())
+        }
     }
 }
 

@@ -19,6 +19,8 @@ pub(crate) const DISCOVER: &str = "server/discover";
 pub(crate) struct Shape<'a> {
     pub(crate) catalog: &'a Catalog,
     pub(crate) list_ttl_ms: u64,
+    /// Whether the tasks extension is served (HTTP: yes; stdio: no).
+    pub(crate) tasks: bool,
 }
 
 impl<'a> Shape<'a> {
@@ -26,6 +28,7 @@ impl<'a> Shape<'a> {
         Self {
             catalog: app.catalog(),
             list_ttl_ms: app.config().list_ttl_ms,
+            tasks: true,
         }
     }
 
@@ -53,7 +56,7 @@ impl<'a> Shape<'a> {
     }
 
     /// Put the server's identity in a result's `_meta`.
-    fn stamp(&self, result: &mut Map<String, Value>) {
+    pub(crate) fn stamp(&self, result: &mut Map<String, Value>) {
         let meta = result.entry("_meta").or_insert_with(|| json!({}));
         if let Some(m) = meta.as_object_mut() {
             m.insert(SERVER_INFO.into(), self.server_info());
@@ -92,9 +95,13 @@ impl<'a> Shape<'a> {
 
     /// The `server/discover` result.
     pub(crate) fn discover(&self) -> Value {
+        let mut capabilities = self.catalog.capabilities();
+        if self.tasks {
+            capabilities["extensions"] = json!({crate::tasks::EXTENSION: {}});
+        }
         let mut result = json!({
             "supportedVersions": ALL_SUPPORTED,
-            "capabilities": self.catalog.capabilities(),
+            "capabilities": capabilities,
             "serverInfo": self.server_info(),
         });
         if let Some(instructions) = &self.catalog.info().instructions {

@@ -55,6 +55,7 @@ fn shape(catalog: &Catalog) -> Shape<'_> {
     Shape {
         catalog,
         list_ttl_ms: LIST_TTL_MS,
+        tasks: false,
     }
 }
 
@@ -189,6 +190,11 @@ fn answer(
             &TransportError::MissingCapability(cap).rpc(),
         )),
         Err(HandlerError::Rpc(e)) => Some(error_json(Some(id), &modern_error(e))),
+        // This peer never lets a call become a task.
+        Err(e @ HandlerError::StartTask) => Some(error_json(
+            Some(id),
+            &switchboard_proto::RpcError::internal(e.to_string()),
+        )),
     }
 }
 

@@ -288,6 +288,11 @@ impl Tenants {
         self.by_id.contains_key(id)
     }
 
+    /// The tenant `id`, if it is configured (or the anonymous one let in).
+    pub(crate) fn get(&self, id: &str) -> Option<Arc<Tenant>> {
+        self.all().find(|t| &*t.id == id).cloned()
+    }
+
     /// Every configured tenant, and the anonymous one if it is let in.
     pub(crate) fn all(&self) -> impl Iterator<Item = &Arc<Tenant>> {
         self.by_id.values().chain(

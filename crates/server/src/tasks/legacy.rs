@@ -1,0 +1,174 @@
+//! The experimental tasks of 2025-11-25 on a session, on the same store and
+//! runner as the 2026-07-28 extension: `tools/call` with `params.task`
+//! answers `{task}`, then `tasks/get`, `tasks/result` (waits for the end,
+//! answers the tool's result or error), `tasks/cancel`. Not here:
+//! `tasks/list`, `notifications/tasks/status`, and input requests during a
+//! task (such a task stays `input_required` and `tasks/result` refuses it).
+
+use std::time::{Duration, Instant};
+
+use serde_json::value::RawValue;
+use serde_json::{Map, Value, json};
+use switchboard_proto::{ErrorCode, RpcError, methods};
+use switchboard_runtime::{Access, TaskSupport};
+use switchboard_store::{TaskRecord, TaskStatus};
+
+use super::{CANCEL, Call, GET, POLL_INTERVAL_MS, cancel, create, owned, take_over_if_orphaned};
+use crate::app::App;
+use crate::error::TransportError;
+use crate::tenant::Principal;
+
+pub(crate) const RESULT: &str = "tasks/result";
+const RELATED_TASK: &str = "io.modelcontextprotocol/related-task";
+
+/// The `tasks` server capability.
+pub(crate) fn capability() -> Value {
+    json!({"cancel": {}, "requests": {"tools": {"call": {}}}})
+}
+
+type Answer = Option<Result<Value, RpcError>>;
+
+/// Serve a request of a 2025-11-25 session if it is about tasks; `None`
+/// for anything else (the usual path serves it).
+pub(crate) async fn serve(
+    app: &App,
+    who: &Principal,
+    capabilities: &Value,
+    method: &str,
+    params: Option<&RawValue>,
+) -> Result<Answer, TransportError> {
+    let params: Value = params
+        .and_then(|p| serde_json::from_str(p.get()).ok())
+        .unwrap_or_default();
+    match method {
+        methods::TOOLS_CALL => call(app, who, capabilities, &params).await,
+        GET | RESULT | CANCEL => {
+            let Some(id) = params.get("taskId").and_then(Value::as_str) else {
+                return Ok(Some(Err(RpcError::invalid_params(format!(
+                    "{method}: taskId must be a string"
+                )))));
+            };
+            match task_method(app, who, method, id).await {
+                Err(TransportError::UnknownTask) => {
+                    Ok(Some(Err(TransportError::UnknownTask.rpc())))
+                }
+                other => other.map(Some),
+            }
+        }
+        _ => Ok(None),
+    }
+}
+
+/// A task-augmented call (or a call to a tool that must be one).
+async fn call(
+    app: &App,
+    who: &Principal,
+    capabilities: &Value,
+    params: &Value,
+) -> Result<Answer, TransportError> {
+    let Some((name, tool)) = params
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|n| Access::tool(&*who.tenant.policy, n))
+        .and_then(|n| Some((n, app.catalog().tool(n)?)))
+    else {
+        return Ok(None);
+    };
+    let task = params.get("task").filter(|t| t.is_object());
+    let not_found = |m: String| Ok(Some(Err(RpcError::new(ErrorCode::METHOD_NOT_FOUND, m))));
+    match (tool.task_support_of(), task) {
+        (TaskSupport::Forbidden, Some(_)) => {
+            not_found(format!("tool {name} does not run as a task"))
+        }
+        (TaskSupport::Required, None) => not_found(format!("tool {name} must be called as a task")),
+        (_, None) => Ok(None),
+        (_, Some(task)) => {
+            let ttl = task.get("ttl").and_then(Value::as_u64);
+            let call = Call::of(params, capabilities, Map::new());
+            let record = create(app, who, call, ttl).await?;
+            super::finished(app, who, None, name);
+            Ok(Some(Ok(json!({"task": shape(&record)}))))
+        }
+    }
+}
+
+async fn task_method(
+    app: &App,
+    who: &Principal,
+    method: &str,
+    id: &str,
+) -> Result<Result<Value, RpcError>, TransportError> {
+    let current = take_over_if_orphaned(app, owned(app, who, id).await?).await?;
+    match method {
+        GET => Ok(Ok(shape(&current.record))),
+        CANCEL if current.record.status.is_terminal() => {
+            Ok(Err(RpcError::invalid_params(format!(
+                "cannot cancel a task that is already {}",
+                current.record.status.as_str()
+            ))))
+        }
+        CANCEL => {
+            cancel(app, current).await?;
+            let done = owned(app, who, id).await?;
+            Ok(Ok(shape(&done.record)))
+        }
+        _ => result(app, who, id).await,
+    }
+}
+
+/// Wait (up to the request timeout) until the task ends, then answer as
+/// its tool call would have.
+async fn result(
+    app: &App,
+    who: &Principal,
+    id: &str,
+) -> Result<Result<Value, RpcError>, TransportError> {
+    let deadline = Instant::now() + app.config().request_timeout();
+    loop {
+        let v = take_over_if_orphaned(app, owned(app, who, id).await?).await?;
+        let r = v.record;
+        let related = json!({RELATED_TASK: {"taskId": r.id}});
+        match r.status {
+            TaskStatus::Completed => {
+                let mut result = r.result.unwrap_or_else(|| json!({}));
+                if let Some(m) = result.as_object_mut() {
+                    m.insert("_meta".into(), related);
+                }
+                return Ok(Ok(result));
+            }
+            TaskStatus::Failed => {
+                let e = r.error.unwrap_or_default();
+                let code = e["code"].as_i64().unwrap_or(-32603) as i32;
+                let message = e["message"].as_str().unwrap_or("the task failed");
+                return Ok(Err(RpcError::new(ErrorCode(code), message)));
+            }
+            TaskStatus::Cancelled => {
+                return Ok(Err(RpcError::invalid_params("the task was cancelled")));
+            }
+            TaskStatus::InputRequired => {
+                return Ok(Err(RpcError::internal(
+                    "the task needs input from the client, which 2025-11-25 tasks do not carry here",
+                )));
+            }
+            TaskStatus::Working if Instant::now() >= deadline => {
+                return Ok(Err(crate::mcp::request::timed_out(app)));
+            }
+            TaskStatus::Working => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
+/// A task as 2025-11-25 shows it.
+fn shape(r: &TaskRecord) -> Value {
+    let time = |ms: u64| {
+        crate::audit::rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms))
+    };
+    json!({
+        "taskId": r.id,
+        "status": r.status.as_str(),
+        "createdAt": time(r.created_ms),
+        "lastUpdatedAt": time(r.updated_ms),
+        "ttl": r.ttl_ms,
+        "pollInterval": POLL_INTERVAL_MS,
+    })
+}

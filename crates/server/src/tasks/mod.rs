@@ -1,0 +1,420 @@
+//! Durable tasks: the tasks extension of 2026-07-28
+//! (`io.modelcontextprotocol/tasks`, SEP-2663).
+//!
+//! A call to a task-supporting tool from a client that accepts tasks is
+//! answered at once with a `CreateTaskResult`; the tool runs in the
+//! background on the node that accepted it. Each task's record (who started
+//! it, the original request, its status, input requests and result) lives in
+//! the [`TaskStore`](switchboard_store::TaskStore), so `tasks/get`,
+//! `tasks/update` and `tasks/cancel` work on any node. The running node
+//! holds a lease on the task and renews it; when the lease runs out (the
+//! node died), the next node asked about the task claims it and runs the
+//! tool again from the recorded request: task-supporting tools run at least
+//! once. A task asking for input is parked (`input_required`) and run again,
+//! with every answer so far, once `tasks/update` has answered them all.
+
+pub(crate) mod legacy;
+mod runner;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use serde_json::{Map, Value, json};
+use switchboard_runtime::{Access, TaskSupport};
+use switchboard_store::{Admitted, Quota, TaskRecord, TaskStatus, Versioned, now_ms};
+use tokio_util::sync::CancellationToken;
+
+use crate::app::App;
+use crate::error::TransportError;
+use crate::modern::result::Shape;
+use crate::tenant::Principal;
+
+pub(crate) const EXTENSION: &str = "io.modelcontextprotocol/tasks";
+pub(crate) const GET: &str = "tasks/get";
+pub(crate) const UPDATE: &str = "tasks/update";
+pub(crate) const CANCEL: &str = "tasks/cancel";
+
+/// How often clients are told to poll.
+const POLL_INTERVAL_MS: u64 = 500;
+
+/// This node's side of the tasks: its name in leases, and how to stop the
+/// tasks it runs.
+#[derive(Debug)]
+pub(crate) struct Local {
+    owner: String,
+    running: Mutex<HashMap<String, CancellationToken>>,
+}
+
+impl Local {
+    /// `node` plus a random suffix: a restarted node is another owner.
+    pub(crate) fn new(node: &str) -> Self {
+        let mut bytes = [0u8; 6];
+        let _ = getrandom::fill(&mut bytes);
+        let suffix: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        Self {
+            owner: format!("{node}/{suffix}"),
+            running: Mutex::default(),
+        }
+    }
+
+    pub(crate) fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, CancellationToken>> {
+        self.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Stop the task `id` if it runs here.
+    fn cancel(&self, id: &str) {
+        if let Some(token) = self.lock().remove(id) {
+            token.cancel();
+        }
+    }
+}
+
+/// Whether the client declared the tasks extension (for this request).
+pub(crate) fn accepts(capabilities: &Value) -> bool {
+    capabilities
+        .get("extensions")
+        .and_then(|e| e.get(EXTENSION))
+        .is_some()
+}
+
+/// Whether `method` is one of the extension's methods.
+pub(crate) fn is_method(method: &str) -> bool {
+    matches!(method, GET | UPDATE | CANCEL)
+}
+
+/// How a `tools/call` is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Plan {
+    /// Answered in the call.
+    Sync,
+    /// A task from the start.
+    Task,
+    /// Run in the call; the tool may turn it into a task itself.
+    Foreground,
+}
+
+/// Decide how to serve a `tools/call`: a tool that only runs as a task is
+/// refused (-32021) to clients that do not accept tasks.
+pub(crate) fn plan(
+    app: &App,
+    who: &Principal,
+    params: &Value,
+    capabilities: &Value,
+) -> Result<Plan, TransportError> {
+    let Some(tool) = params
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|n| Access::tool(&*who.tenant.policy, n))
+        .and_then(|n| app.catalog().tool(n))
+    else {
+        return Ok(Plan::Sync);
+    };
+    Ok(match (tool.task_support_of(), accepts(capabilities)) {
+        (TaskSupport::Forbidden, _) | (TaskSupport::Optional, false) => Plan::Sync,
+        (TaskSupport::Required, false) => return Err(TransportError::MissingExtension(EXTENSION)),
+        (_, true) if tool.is_self_starting_task() => Plan::Foreground,
+        (_, true) => Plan::Task,
+    })
+}
+
+/// What a task runs: a tool call as the client sent it, and the input
+/// answered so far.
+#[derive(Debug)]
+pub(crate) struct Call {
+    pub(crate) tool: String,
+    pub(crate) arguments: Value,
+    pub(crate) capabilities: Value,
+    pub(crate) responses: Map<String, Value>,
+}
+
+impl Call {
+    pub(crate) fn of(params: &Value, capabilities: &Value, responses: Map<String, Value>) -> Self {
+        Self {
+            tool: params["name"].as_str().unwrap_or_default().to_owned(),
+            arguments: params.get("arguments").cloned().unwrap_or(json!({})),
+            capabilities: capabilities.clone(),
+            responses,
+        }
+    }
+}
+
+/// Create the task (durably: `tasks/get` finds it as soon as this
+/// returns), start it here, and answer with its `CreateTaskResult`.
+pub(crate) async fn start(app: &App, who: &Principal, call: Call) -> Result<Value, TransportError> {
+    let record = create(app, who, call, None).await?;
+    Ok(shape(app, &record, false, "task"))
+}
+
+/// Count and audit a call that became a task at once (outcome `task`).
+pub(crate) fn finished(app: &App, who: &Principal, session: Option<&str>, tool: &str) {
+    let method = switchboard_proto::methods::TOOLS_CALL;
+    app.finished(
+        who,
+        session,
+        method,
+        Some(tool),
+        "task",
+        std::time::Duration::ZERO,
+    );
+}
+
+/// Store a new task (living `ttl_ms` if asked and shorter than the
+/// configured ttl) and start it here.
+async fn create(
+    app: &App,
+    who: &Principal,
+    call: Call,
+    ttl_ms: Option<u64>,
+) -> Result<TaskRecord, TransportError> {
+    let config = app.config();
+    let max_ttl = config.task_ttl_secs.saturating_mul(1000).max(1);
+    let now = now_ms();
+    let id = crate::ids::mint_session_id().map_err(|_| TransportError::HandlerFailed)?;
+    let mut record = TaskRecord {
+        id,
+        principal: who.binding(),
+        tenant: who.tenant.id.to_string(),
+        subject: who.subject.to_string(),
+        status: TaskStatus::Working,
+        tool: call.tool,
+        arguments: call.arguments,
+        client_capabilities: call.capabilities,
+        responses: call.responses,
+        input_requests: Map::new(),
+        result: None,
+        error: None,
+        created_ms: now,
+        updated_ms: now,
+        ttl_ms: ttl_ms.map_or(max_ttl, |t| t.clamp(1, max_ttl)),
+        owner: None,
+        lease_until_ms: 0,
+        runs: 0,
+    };
+    claim(&mut record, app);
+    let quota = Quota {
+        group: record.principal.clone(),
+        max: config.max_tasks_per_identity,
+    };
+    match app.task_store().create(&record, &quota).await? {
+        Admitted::Yes => {}
+        Admitted::Refused(_) => {
+            app.metrics().tenant_rejected(&who.tenant.id, "quota");
+            let tool = Some(record.tool.as_str());
+            app.security_event(who, None, "quota", tool, "max_tasks_per_identity");
+            return Err(TransportError::Quota("max_tasks_per_identity"));
+        }
+    }
+    runner::spawn(
+        app,
+        Versioned {
+            version: 1,
+            record: record.clone(),
+        },
+    );
+    Ok(record)
+}
+
+/// Make this node the task's runner, with a fresh lease.
+fn claim(record: &mut TaskRecord, app: &App) {
+    let now = now_ms();
+    record.owner = Some(app.tasks().owner().to_owned());
+    record.lease_until_ms = now + lease_ms(app);
+    record.runs += 1;
+    record.updated_ms = now;
+}
+
+fn lease_ms(app: &App) -> u64 {
+    app.config().task_lease_secs.saturating_mul(1000).max(300)
+}
+
+/// Serve `tasks/get`, `tasks/update` or `tasks/cancel`.
+pub(crate) async fn serve(
+    app: &App,
+    who: &Principal,
+    method: &str,
+    params: &Value,
+    capabilities: &Value,
+) -> Result<Value, TransportError> {
+    if !accepts(capabilities) {
+        return Err(TransportError::MissingExtension(EXTENSION));
+    }
+    let id = params
+        .get("taskId")
+        .and_then(Value::as_str)
+        .ok_or_else(|| TransportError::MissingMeta(format!("{method}: taskId must be a string")))?;
+    let current = owned(app, who, id).await?;
+    match method {
+        GET => {
+            let current = take_over_if_orphaned(app, current).await?;
+            Ok(shape(app, &current.record, true, "complete"))
+        }
+        UPDATE => {
+            let answers = match params.get("inputResponses") {
+                Some(Value::Object(m)) => m.clone(),
+                None | Some(Value::Null) => Map::new(),
+                Some(_) => {
+                    return Err(TransportError::MissingMeta(
+                        "tasks/update: inputResponses must be an object".into(),
+                    ));
+                }
+            };
+            update(app, current, answers).await?;
+            Ok(ack(app))
+        }
+        _ => {
+            cancel(app, current).await?;
+            Ok(ack(app))
+        }
+    }
+}
+
+/// The task `id` if `who` started it; anyone else's is unknown.
+async fn owned(app: &App, who: &Principal, id: &str) -> Result<Versioned, TransportError> {
+    match app.task_store().load(id).await? {
+        Some(v) if v.record.principal == who.binding() => Ok(v),
+        _ => Err(TransportError::UnknownTask),
+    }
+}
+
+/// Compare-and-swap attempts before giving up on a busy task.
+const SWAP_TRIES: usize = 8;
+
+/// A working task whose runner's lease ran out is claimed and run here.
+async fn take_over_if_orphaned(app: &App, mut v: Versioned) -> Result<Versioned, TransportError> {
+    for _ in 0..SWAP_TRIES {
+        if !v.record.needs_runner(now_ms()) {
+            return Ok(v);
+        }
+        let mut record = v.record.clone();
+        claim(&mut record, app);
+        if app.task_store().swap(v.version, &record).await? {
+            tracing::info!(task = %record.id, runs = record.runs, "task: taken over, running the tool again");
+            let claimed = Versioned {
+                version: v.version + 1,
+                record,
+            };
+            runner::spawn(app, claimed.clone());
+            return Ok(claimed);
+        }
+        match app.task_store().load(&v.record.id).await? {
+            Some(next) => v = next,
+            None => return Err(TransportError::UnknownTask),
+        }
+    }
+    Ok(v)
+}
+
+/// Record answers to pending input requests (others are ignored); once
+/// none is pending the task runs again here.
+async fn update(
+    app: &App,
+    mut v: Versioned,
+    answers: Map<String, Value>,
+) -> Result<(), TransportError> {
+    for _ in 0..SWAP_TRIES {
+        if v.record.status != TaskStatus::InputRequired {
+            return Ok(());
+        }
+        let mut record = v.record.clone();
+        for (key, answer) in &answers {
+            if record.input_requests.remove(key).is_some() {
+                record.responses.insert(key.clone(), answer.clone());
+            }
+        }
+        let resume = record.input_requests.is_empty();
+        if resume {
+            record.status = TaskStatus::Working;
+            claim(&mut record, app);
+        }
+        record.updated_ms = now_ms();
+        if app.task_store().swap(v.version, &record).await? {
+            if resume {
+                let version = v.version + 1;
+                runner::spawn(app, Versioned { version, record });
+            }
+            return Ok(());
+        }
+        v = reload(app, &v.record.id).await?;
+    }
+    Err(TransportError::Overloaded(
+        switchboard_limits::Rejected::QueueFull,
+    ))
+}
+
+/// Mark the task cancelled (a terminal task is left as it is) and stop it
+/// if it runs here; elsewhere its runner sees it at its next lease renewal.
+async fn cancel(app: &App, mut v: Versioned) -> Result<(), TransportError> {
+    for _ in 0..SWAP_TRIES {
+        if v.record.status.is_terminal() {
+            return Ok(());
+        }
+        let mut record = v.record.clone();
+        record.status = TaskStatus::Cancelled;
+        record.input_requests.clear();
+        record.owner = None;
+        record.updated_ms = now_ms();
+        if app.task_store().swap(v.version, &record).await? {
+            app.tasks().cancel(&record.id);
+            return Ok(());
+        }
+        v = reload(app, &v.record.id).await?;
+    }
+    Err(TransportError::Overloaded(
+        switchboard_limits::Rejected::QueueFull,
+    ))
+}
+
+async fn reload(app: &App, id: &str) -> Result<Versioned, TransportError> {
+    app.task_store()
+        .load(id)
+        .await?
+        .ok_or(TransportError::UnknownTask)
+}
+
+/// The empty acknowledgement of `tasks/update` and `tasks/cancel`.
+fn ack(app: &App) -> Value {
+    let mut map = Map::new();
+    map.insert("resultType".into(), json!("complete"));
+    Shape::of(app).stamp(&mut map);
+    Value::Object(map)
+}
+
+/// A task on the wire: the `CreateTaskResult` (`resultType` "task") or,
+/// `detailed`, the `tasks/get` result with its input requests, result or
+/// error inlined.
+fn shape(app: &App, r: &TaskRecord, detailed: bool, result_type: &str) -> Value {
+    let time = |ms: u64| {
+        crate::audit::rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms))
+    };
+    let mut map = Map::new();
+    map.insert("resultType".into(), json!(result_type));
+    map.insert("taskId".into(), json!(r.id));
+    map.insert("status".into(), json!(r.status.as_str()));
+    map.insert("createdAt".into(), json!(time(r.created_ms)));
+    map.insert("lastUpdatedAt".into(), json!(time(r.updated_ms)));
+    map.insert("ttlMs".into(), json!(r.ttl_ms));
+    map.insert("pollIntervalMs".into(), json!(POLL_INTERVAL_MS));
+    if detailed {
+        match r.status {
+            TaskStatus::InputRequired => {
+                map.insert(
+                    "inputRequests".into(),
+                    Value::Object(r.input_requests.clone()),
+                );
+            }
+            TaskStatus::Completed => {
+                map.insert("result".into(), r.result.clone().unwrap_or(json!({})));
+            }
+            TaskStatus::Failed => {
+                map.insert("error".into(), r.error.clone().unwrap_or(json!({})));
+            }
+            TaskStatus::Working | TaskStatus::Cancelled => {}
+        }
+    }
+    Shape::of(app).stamp(&mut map);
+    Value::Object(map)
+}

@@ -1,0 +1,206 @@
+//! Running a task's tool in the background: the lease kept while it runs,
+//! the peer its input requests go to, and the outcome written back to the
+//! store (only while this node still owns the task).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::value::RawValue;
+use serde_json::{Map, Value, json};
+use switchboard_proto::{RequestId, RpcError, methods};
+use switchboard_runtime::{
+    Caller, ClientPeer, HandlerError, PeerError, RequestContextBuilder, async_trait,
+};
+use switchboard_store::{StoreError, TaskRecord, TaskStatus, Versioned, now_ms};
+use tokio_util::sync::CancellationToken;
+
+use super::{SWAP_TRIES, lease_ms};
+use crate::app::App;
+use crate::modern::peer::Rounds;
+
+/// Run the claimed task `claimed` here, in the background.
+pub(super) fn spawn(app: &App, claimed: Versioned) {
+    let app = app.clone();
+    tokio::spawn(async move { run(app, claimed.record).await });
+}
+
+async fn run(app: App, record: TaskRecord) {
+    let id = record.id.clone();
+    let cancel = CancellationToken::new();
+    app.tasks().lock().insert(id.clone(), cancel.clone());
+    let left = record.expires_ms().saturating_sub(now_ms());
+    let settled = tokio::select! {
+        outcome = execute(&app, &record, cancel.clone()) => Some(outcome),
+        () = keep_lease(&app, &id) => None,
+        () = tokio::time::sleep(Duration::from_millis(left)) => None,
+    };
+    cancel.cancel();
+    app.tasks().lock().remove(&id);
+    if let Some((outcome, missing)) = settled
+        && let Err(e) = settle(&app, &id, outcome, missing).await
+    {
+        tracing::warn!(task = %id, error = %e, "task: cannot record the outcome");
+    }
+}
+
+/// Renew the lease every third of it; returns once the task is no longer
+/// this node's (cancelled, taken over, gone).
+async fn keep_lease(app: &App, id: &str) {
+    loop {
+        tokio::time::sleep(Duration::from_millis(lease_ms(app) / 3)).await;
+        match renew(app, id).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            // The store is away: keep running; if the lease lapses meanwhile
+            // another node may take over, and the next renewal sees it.
+            Err(e) => tracing::warn!(task = %id, error = %e, "task: cannot renew the lease"),
+        }
+    }
+}
+
+async fn renew(app: &App, id: &str) -> Result<bool, StoreError> {
+    for _ in 0..SWAP_TRIES {
+        let Some(mut v) = app.task_store().load(id).await? else {
+            return Ok(false);
+        };
+        if !mine(app, &v.record) {
+            return Ok(false);
+        }
+        v.record.lease_until_ms = now_ms() + lease_ms(app);
+        if app.task_store().swap(v.version, &v.record).await? {
+            return Ok(true);
+        }
+    }
+    Ok(true)
+}
+
+fn mine(app: &App, r: &TaskRecord) -> bool {
+    r.status == TaskStatus::Working && r.owner.as_deref() == Some(app.tasks().owner())
+}
+
+/// The peer of a task: no stream to the client; input requests are
+/// answered from the task's recorded answers or become its pending input.
+#[derive(Debug)]
+struct TaskPeer {
+    rounds: Rounds,
+}
+
+#[async_trait]
+impl ClientPeer for TaskPeer {
+    async fn notify(&self, _method: &str, _params: Value) {}
+
+    async fn request(
+        &self,
+        key: &str,
+        method: &str,
+        params: Value,
+    ) -> Result<Box<RawValue>, PeerError> {
+        self.rounds.answer(key, method, params)
+    }
+}
+
+type Outcome = (Result<Value, HandlerError>, Map<String, Value>);
+
+/// Call the tool as the recorded request says, as the principal who
+/// started the task.
+async fn execute(app: &App, r: &TaskRecord, cancel: CancellationToken) -> Outcome {
+    let Some(tenant) = app.tenants().get(&r.tenant) else {
+        let e = RpcError::internal("the task's tenant is no longer configured");
+        return (Err(e.into()), Map::new());
+    };
+    let caller = Caller {
+        tenant: tenant.id.clone(),
+        subject: Arc::from(r.subject.as_str()),
+        session: None,
+        access: tenant.policy.clone(),
+        max_upstream_processes: tenant.max_upstream_processes,
+    };
+    let peer = Arc::new(TaskPeer {
+        rounds: Rounds::new(r.responses.clone()),
+    });
+    let builder = RequestContextBuilder::new(
+        peer.clone() as Arc<dyn ClientPeer>,
+        RequestId::from_string(&r.id),
+    )
+    .stateless(true)
+    .client_capabilities(Some(r.client_capabilities.clone()))
+    .caller(caller)
+    .cancel(cancel);
+    let ctx = app.catalog().context(builder);
+    let params = json!({"name": r.tool, "arguments": r.arguments});
+    let outcome = match serde_json::value::to_raw_value(&params) {
+        Ok(raw) => {
+            app.catalog()
+                .handle(methods::TOOLS_CALL, Some(&raw), ctx)
+                .await
+        }
+        Err(e) => Err(RpcError::internal(e.to_string()).into()),
+    };
+    (outcome, peer.rounds.take().0)
+}
+
+/// Write the outcome, if the task is still this node's and working.
+async fn settle(
+    app: &App,
+    id: &str,
+    outcome: Result<Value, HandlerError>,
+    missing: Map<String, Value>,
+) -> Result<(), StoreError> {
+    if matches!(outcome, Err(HandlerError::Cancelled)) {
+        return Ok(()); // cancelled, or this node is stopping (another takes over)
+    }
+    let max = app.config().task_max_result_bytes;
+    for _ in 0..SWAP_TRIES {
+        let Some(v) = app.task_store().load(id).await? else {
+            return Ok(());
+        };
+        if !mine(app, &v.record) {
+            return Ok(());
+        }
+        let mut record = v.record.clone();
+        apply(&mut record, &outcome, &missing, max);
+        record.owner = None;
+        record.updated_ms = now_ms();
+        if app.task_store().swap(v.version, &record).await? {
+            return Ok(());
+        }
+    }
+    Err(StoreError::Unavailable(
+        "the task changed too often to record its outcome".into(),
+    ))
+}
+
+fn apply(
+    record: &mut TaskRecord,
+    outcome: &Result<Value, HandlerError>,
+    missing: &Map<String, Value>,
+    max_bytes: usize,
+) {
+    let fail = |record: &mut TaskRecord, e: RpcError| {
+        record.status = TaskStatus::Failed;
+        record.error =
+            Some(serde_json::to_value(crate::modern::modern_error(e)).unwrap_or_default());
+    };
+    match outcome {
+        Ok(result) if result.to_string().len() > max_bytes => fail(
+            record,
+            RpcError::internal(format!(
+                "the task's result is larger than {max_bytes} bytes"
+            )),
+        ),
+        Ok(result) => {
+            record.status = TaskStatus::Completed;
+            record.result = Some(result.clone());
+        }
+        Err(HandlerError::InputRequired) if !missing.is_empty() => {
+            record.status = TaskStatus::InputRequired;
+            record.input_requests = missing.clone();
+        }
+        Err(HandlerError::Rpc(e)) => fail(record, e.clone()),
+        Err(HandlerError::MissingCapability(cap)) => fail(
+            record,
+            crate::error::TransportError::MissingCapability(cap).rpc(),
+        ),
+        Err(other) => fail(record, RpcError::internal(other.to_string())),
+    }
+}

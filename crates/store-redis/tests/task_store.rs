@@ -1,0 +1,15 @@
+//! `RedisTaskStore` against a real `redis-server`.
+
+mod support;
+
+use support::RedisProcess;
+use switchboard_store_redis::RedisTaskStore;
+
+#[tokio::test]
+async fn passes_the_task_store_suite() {
+    let Some(server) = RedisProcess::start() else {
+        return;
+    };
+    let store = RedisTaskStore::new(support::connect(&server, "tasks").await);
+    switchboard_store::suite::task_store_suite(&store).await;
+}

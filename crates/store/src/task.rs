@@ -1,0 +1,180 @@
+//! Durable tasks: a long tool call's record (who started it, what it
+//! runs, where it stands, its result) and the `TaskStore` trait that keeps
+//! it where every node can read it.
+//!
+//! Every change is a compare-and-swap on one task's record (its `version`),
+//! so a backend needs only a single-key atomic operation: nothing spans two
+//! tasks.
+
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::session::{Admitted, Quota, StoreError, now_ms};
+
+/// Where a task stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskStatus {
+    Working,
+    InputRequired,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl TaskStatus {
+    /// Whether nothing will change the task any more.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
+    }
+
+    /// The wire name (`working`, `input_required`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Working => "working",
+            Self::InputRequired => "input_required",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// Everything durable about one task. The original request (tool,
+/// arguments, client capabilities, the input answered so far) is kept so
+/// that any node can run the tool again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskRecord {
+    pub id: String,
+    /// Who started it (tenant and identity): anyone else sees no such task.
+    pub principal: String,
+    /// The tenant and subject, to rebuild the caller on another node.
+    pub tenant: String,
+    pub subject: String,
+    pub status: TaskStatus,
+    pub tool: String,
+    pub arguments: Value,
+    pub client_capabilities: Value,
+    /// Answers to input requests, by key (`tasks/update`).
+    pub responses: Map<String, Value>,
+    /// Input requests still unanswered, by key.
+    pub input_requests: Map<String, Value>,
+    pub result: Option<Value>,
+    pub error: Option<Value>,
+    pub created_ms: u64,
+    pub updated_ms: u64,
+    /// The task is forgotten this long after its creation.
+    pub ttl_ms: u64,
+    /// The node running the tool, and until when its lease holds.
+    pub owner: Option<String>,
+    pub lease_until_ms: u64,
+    /// How many times the tool has been started (more than one after a
+    /// takeover or an input round).
+    pub runs: u32,
+}
+
+impl TaskRecord {
+    /// When the store may forget the task.
+    pub fn expires_ms(&self) -> u64 {
+        self.created_ms.saturating_add(self.ttl_ms)
+    }
+
+    /// Whether a node should (re)start the tool: it is working and nobody
+    /// holds a live lease on it.
+    pub fn needs_runner(&self, now: u64) -> bool {
+        self.status == TaskStatus::Working && (self.owner.is_none() || self.lease_until_ms < now)
+    }
+}
+
+/// A record as loaded, with the version a swap must name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Versioned {
+    pub version: u64,
+    pub record: TaskRecord,
+}
+
+/// Task records shared by the nodes. Expired tasks are gone.
+#[async_trait]
+pub trait TaskStore: Send + Sync + std::fmt::Debug + 'static {
+    /// Store a new task (version 1) if its principal has fewer than
+    /// `quota.max` live tasks (`quota.group` names the principal).
+    async fn create(&self, record: &TaskRecord, quota: &Quota) -> Result<Admitted, StoreError>;
+    /// Load a task, `None` if unknown or expired.
+    async fn load(&self, id: &str) -> Result<Option<Versioned>, StoreError>;
+    /// Replace the task if it is still at `version`; returns whether it was
+    /// (false: someone changed it first, or it is gone).
+    async fn swap(&self, version: u64, record: &TaskRecord) -> Result<bool, StoreError>;
+}
+
+/// Tasks kept in this process's memory: one node.
+#[derive(Debug, Default)]
+pub struct MemoryTaskStore {
+    map: Mutex<std::collections::HashMap<String, Versioned>>,
+}
+
+impl MemoryTaskStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Versioned>> {
+        self.map.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[async_trait]
+impl TaskStore for MemoryTaskStore {
+    async fn create(&self, record: &TaskRecord, quota: &Quota) -> Result<Admitted, StoreError> {
+        let now = now_ms();
+        let mut map = self.lock();
+        map.retain(|_, t| t.record.expires_ms() > now);
+        let live = map
+            .values()
+            .filter(|t| t.record.principal == quota.group)
+            .count();
+        if live >= quota.max {
+            return Ok(Admitted::Refused(0));
+        }
+        if map.contains_key(&record.id) {
+            return Err(StoreError::Exists);
+        }
+        let stored = Versioned {
+            version: 1,
+            record: record.clone(),
+        };
+        map.insert(record.id.clone(), stored);
+        Ok(Admitted::Yes)
+    }
+
+    async fn load(&self, id: &str) -> Result<Option<Versioned>, StoreError> {
+        let now = now_ms();
+        Ok(self
+            .lock()
+            .get(id)
+            .filter(|t| t.record.expires_ms() > now)
+            .cloned())
+    }
+
+    async fn swap(&self, version: u64, record: &TaskRecord) -> Result<bool, StoreError> {
+        let mut map = self.lock();
+        match map.get_mut(&record.id) {
+            Some(t) if t.version == version => {
+                t.version += 1;
+                t.record = record.clone();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn memory_task_store_passes_the_suite() {
+        crate::suite::task_store_suite(&super::MemoryTaskStore::new()).await;
+    }
+}
