@@ -39,8 +39,11 @@
 //!
 //! # Costs and guarantees
 //!
-//! - `touch` (the hot path) is one pipelined round trip: `ZADD XX GT` then
-//!   `ZSCORE` on `seen`.
+//! - `load` is one pipelined round trip: `GET` of the record and `ZSCORE`
+//!   on `seen`. `load_and_touch` (a request's session when its `last seen`
+//!   is due for a refresh) puts `ZADD XX GT` on `seen` first in the same
+//!   pipeline, so a request's session costs one round trip either way;
+//!   `touch` alone is `ZADD XX GT` then `ZSCORE`, one round trip too.
 //! - `create` is `SET NX` (atomic against duplicates) then one transaction
 //!   on the indexes: two round trips. A node dying between them leaves a
 //!   record no index names: invisible, and removed by its TTL if one is set.
