@@ -17,7 +17,8 @@ pub struct RedisOptions {
     /// tests share one Redis. No `{` or `}`. Default `switchboard`.
     pub prefix: String,
     /// The longest wait for one call (connecting included); past it the
-    /// call fails with `StoreError::Unavailable`. Default 500 ms.
+    /// call fails with `StoreError::Unavailable`. Default 250 ms: a request
+    /// that needs Redis while it is down gets its 503 within that.
     pub timeout: Duration,
 }
 
@@ -25,7 +26,7 @@ impl Default for RedisOptions {
     fn default() -> Self {
         Self {
             prefix: "switchboard".to_owned(),
-            timeout: Duration::from_millis(500),
+            timeout: Duration::from_millis(250),
         }
     }
 }
