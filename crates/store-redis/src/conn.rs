@@ -65,15 +65,16 @@ impl Redis {
             StoreError::Unavailable(format!("the Redis URL is not usable ({})", e.category()))
         })?;
         let t = options.timeout;
+        // One attempt per (re)connection, no retry and no pause inside it:
+        // while Redis is down every caller waiting on the reconnection gets
+        // its error as soon as the attempt fails (a refused connection: at
+        // once), and the next call starts another attempt.
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(t))
             .set_response_timeout(Some(t))
-            .set_number_of_retries(1)
-            .set_min_delay(Duration::from_millis(20))
-            .set_max_delay(t);
+            .set_number_of_retries(0);
         let connecting = ConnectionManager::new_with_config(client.clone(), config);
-        // Two attempts of `timeout` each and the pause between them.
-        let conn = match tokio::time::timeout(t * 3, connecting).await {
+        let conn = match tokio::time::timeout(t * 2, connecting).await {
             Ok(Ok(conn)) => conn,
             Ok(Err(e)) => return Err(unavailable("connect", &e)),
             Err(_) => return Err(late("connect", t)),

@@ -12,6 +12,10 @@
 //!
 //! One `ConnectionManager`: a single multiplexed connection that pipelines
 //! every caller's commands and reconnects by itself after Redis comes back.
+//! A reconnection is one attempt, shared by the callers waiting on it, with
+//! no retry or back-off inside: while Redis is down (connections refused)
+//! each call fails within about one connection attempt, and the next call
+//! makes the next attempt.
 //! Every call waits at most [`RedisOptions::timeout`] (connecting included)
 //! and then fails with `StoreError::Unavailable`; Redis errors map to
 //! `Unavailable` too, except replies that are not what this crate wrote
