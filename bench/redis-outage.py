@@ -16,8 +16,12 @@ session's thread were served, hangs (no answer within --hang seconds) and
 sessions lost. Latencies are the client's (this script's, Python: they
 include its own overhead), in milliseconds.
 
+With --mode stop, Redis is frozen (SIGSTOP) instead of killed and thawed
+(SIGCONT) instead of restarted: connections are accepted but nothing
+answers, so every call waits for `redis_timeout_ms` before its 503.
+
     bench/redis-outage.py --bin target/release/switchboard [--sessions 50]
-        [--before 3] [--down 5] [--after 5] [--hang 5]
+        [--before 3] [--down 5] [--after 5] [--hang 5] [--mode kill|stop]
 """
 
 import argparse
@@ -180,6 +184,7 @@ def main():
     ap.add_argument("--down", type=float, default=5)
     ap.add_argument("--after", type=float, default=5)
     ap.add_argument("--hang", type=float, default=5)
+    ap.add_argument("--mode", choices=["kill", "stop"], default="kill")
     a = ap.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="sb-outage.")
@@ -207,12 +212,18 @@ def main():
         for t in threads:
             t.start()
         time.sleep(a.before)
-        redis.send_signal(signal.SIGKILL)
-        redis.wait()
+        if a.mode == "kill":
+            redis.send_signal(signal.SIGKILL)
+            redis.wait()
+        else:
+            redis.send_signal(signal.SIGSTOP)
         t_kill = time.monotonic()
         time.sleep(a.down)
         t_restart = time.monotonic()
-        redis = start_redis(rport, tmp)
+        if a.mode == "kill":
+            redis = start_redis(rport, tmp)
+        else:
+            redis.send_signal(signal.SIGCONT)
         t_up = time.monotonic()
         time.sleep(a.after)
         stop.set()
@@ -238,7 +249,7 @@ def main():
 
         ms = lambda t: None if t is None else round(t * 1000, 1)
         out = {
-            "sessions": a.sessions, "before_s": a.before, "down_s": a.down, "after_s": a.after,
+            "mode": a.mode, "sessions": a.sessions, "before_s": a.before, "down_s": a.down, "after_s": a.after,
             "load1_before": load1,
             "legacy_before": summary([r for r in rows if r[0] < t_kill]),
             "legacy_down": summary(down),
@@ -258,6 +269,7 @@ def main():
     finally:
         node.terminate()
         node.wait()
+        redis.send_signal(signal.SIGCONT)
         redis.kill()
         redis.wait()
         log.close()
