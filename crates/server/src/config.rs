@@ -143,7 +143,7 @@ pub struct Config {
     /// Prepended to every Redis key. Default `switchboard`.
     pub redis_prefix: String,
     /// Milliseconds one Redis call (connecting included) may take before it
-    /// fails and the request gets a 503. Default 500.
+    /// fails and the request gets a 503. Default 250.
     #[serde(deserialize_with = "duration::millis")]
     pub redis_timeout_ms: u64,
     /// Reload when the configuration file changes (it is looked at every
@@ -202,7 +202,7 @@ impl Default for Config {
             redis_url: None,
             redis_cluster: false,
             redis_prefix: "switchboard".to_owned(),
-            redis_timeout_ms: 500,
+            redis_timeout_ms: 250,
             config_watch: true,
             auth: AuthConfig::default(),
             admin: AdminConfig::default(),

@@ -20,7 +20,8 @@ pub struct RedisOptions {
     /// tests share one Redis. No `{` or `}`. Default `switchboard`.
     pub prefix: String,
     /// The longest wait for one call (connecting included); past it the
-    /// call fails with `StoreError::Unavailable`. Default 500 ms.
+    /// call fails with `StoreError::Unavailable`. Default 250 ms: a request
+    /// that needs Redis while it is down gets its 503 within that.
     pub timeout: Duration,
     /// Whether the URL names the nodes of a Redis Cluster (several seed
     /// URLs, comma-separated; any one reachable master suffices, the rest
@@ -32,7 +33,7 @@ impl Default for RedisOptions {
     fn default() -> Self {
         Self {
             prefix: "switchboard".to_owned(),
-            timeout: Duration::from_millis(500),
+            timeout: Duration::from_millis(250),
             cluster: false,
         }
     }
@@ -168,15 +169,17 @@ impl Redis {
 
 /// A connection manager to one Redis: two attempts of `t` each (and the
 /// pause between them) to connect.
+/// One attempt per (re)connection, no retry and no pause inside it: while
+/// Redis is down every caller waiting on the reconnection gets its error as
+/// soon as the attempt fails (a refused connection: at once), and the next
+/// call starts another attempt.
 async fn single(client: redis::Client, t: Duration) -> Result<ConnectionManager, StoreError> {
     let config = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(t))
         .set_response_timeout(Some(t))
-        .set_number_of_retries(1)
-        .set_min_delay(Duration::from_millis(20))
-        .set_max_delay(t);
+        .set_number_of_retries(0);
     let connecting = ConnectionManager::new_with_config(client, config);
-    match tokio::time::timeout(t * 3, connecting).await {
+    match tokio::time::timeout(t * 2, connecting).await {
         Ok(Ok(conn)) => Ok(conn),
         Ok(Err(e)) => Err(unavailable("connect", &e)),
         Err(_) => Err(late("connect", t)),

@@ -11,10 +11,13 @@
 //! # Connection and failures
 //!
 //! One `ConnectionManager`: a single multiplexed connection that pipelines
-//! every caller's commands and reconnects by itself after Redis comes back;
-//! or, with [`RedisOptions::cluster`], one `ClusterConnection` to a Redis
-//! Cluster behind the same wrapper (see `cluster.rs`: non-atomic pipelines
-//! over several slots are split per slot).
+//! every caller's commands and reconnects by itself after Redis comes back.
+//! A reconnection is one attempt, shared by the callers waiting on it, with
+//! no retry or back-off inside: while Redis is down (connections refused)
+//! each call fails within about one connection attempt, and the next call
+//! makes the next attempt. With [`RedisOptions::cluster`], one
+//! `ClusterConnection` to a Redis Cluster sits behind the same wrapper (see
+//! `cluster.rs`: non-atomic pipelines over several slots are split per slot).
 //! Every call waits at most [`RedisOptions::timeout`] (connecting included)
 //! and then fails with `StoreError::Unavailable`; Redis errors map to
 //! `Unavailable` too, except replies that are not what this crate wrote
@@ -48,8 +51,11 @@
 //!
 //! # Costs and guarantees
 //!
-//! - `touch` (the hot path) is one pipelined round trip: `ZADD XX GT` then
-//!   `ZSCORE` on `seen`.
+//! - `load` is one pipelined round trip: `GET` of the record and `ZSCORE`
+//!   on `seen`. `load_and_touch` (a request's session when its `last seen`
+//!   is due for a refresh) puts `ZADD XX GT` on `seen` first in the same
+//!   pipeline, so a request's session costs one round trip either way;
+//!   `touch` alone is `ZADD XX GT` then `ZSCORE`, one round trip too.
 //! - `create` is `SET NX` (atomic against duplicates) then one transaction
 //!   on the indexes: two round trips. A node dying between them leaves a
 //!   record no index names: invisible, and removed by its TTL if one is set.

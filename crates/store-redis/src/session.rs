@@ -138,9 +138,29 @@ impl RedisSessionStore {
 
     /// Records of `ids` that are still live, in the order given.
     async fn load_many(&self, ids: &[String]) -> Result<Vec<SessionRecord>, StoreError> {
+        self.load_pipe(ids, None).await
+    }
+
+    /// Records of `ids` that are still live, in the order given, in one
+    /// pipeline; with `touch`, each one's `last seen` is first moved
+    /// forward to it (`ZADD XX GT`, as in `touch`), in the same pipeline.
+    async fn load_pipe(
+        &self,
+        ids: &[String],
+        touch: Option<u64>,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
         let k = &self.redis.keys;
         let mut pipe = redis::pipe();
         for id in ids {
+            if let Some(now_ms) = touch {
+                pipe.cmd("ZADD")
+                    .arg(k.seen())
+                    .arg("XX")
+                    .arg("GT")
+                    .arg(now_ms)
+                    .arg(id)
+                    .ignore();
+            }
             pipe.cmd("GET").arg(k.session(id));
             pipe.cmd("ZSCORE").arg(k.seen()).arg(id);
         }
@@ -231,6 +251,16 @@ impl SessionStore for RedisSessionStore {
 
     async fn load(&self, id: &str) -> Result<Option<SessionRecord>, StoreError> {
         Ok(self.load_many(&[id.to_owned()]).await?.pop())
+    }
+
+    async fn load_and_touch(
+        &self,
+        id: &str,
+        now_ms: u64,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        // The hot path when a refresh is due: still one round trip. The
+        // score read after `ZADD XX` says whether the session is live.
+        Ok(self.load_pipe(&[id.to_owned()], Some(now_ms)).await?.pop())
     }
 
     async fn update(&self, record: &SessionRecord) -> Result<bool, StoreError> {

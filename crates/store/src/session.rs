@@ -144,6 +144,24 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
     async fn update(&self, record: &SessionRecord) -> Result<bool, StoreError>;
     /// Set `last_seen_ms`; returns false if the session is gone.
     async fn touch(&self, id: &str, now_ms: u64) -> Result<bool, StoreError>;
+    /// `load` and `touch` at once (a request's session, when its `last
+    /// seen` is due for a refresh): the record with `last_seen_ms` at least
+    /// `now_ms`, `None` if unknown or deleted. The default makes the two
+    /// calls; a store across a network does both in one round trip.
+    async fn load_and_touch(
+        &self,
+        id: &str,
+        now_ms: u64,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let Some(mut record) = self.load(id).await? else {
+            return Ok(None);
+        };
+        if !self.touch(id, now_ms).await? {
+            return Ok(None);
+        }
+        record.last_seen_ms = record.last_seen_ms.max(now_ms);
+        Ok(Some(record))
+    }
     /// Delete a record; returns whether it existed.
     async fn delete(&self, id: &str) -> Result<bool, StoreError>;
     /// List records page by page, in no particular order.

@@ -48,6 +48,15 @@ pub async fn session_store_suite(store: &dyn SessionStore) {
     assert_eq!(a3.subscriptions, ["test://x"]);
     assert!(store.touch("a", 5_000).await.unwrap());
     assert!(!store.touch("nope", 5_000).await.unwrap());
+    let touched = store.load_and_touch("a", 6_000).await.unwrap().unwrap();
+    assert_eq!(touched.last_seen_ms, 6_000);
+    assert_eq!(touched.log_level.as_deref(), Some("debug"));
+    assert_eq!(store.load("a").await.unwrap().unwrap().last_seen_ms, 6_000);
+    // `last seen` never goes back, and a missing session is not made.
+    let earlier = store.load_and_touch("a", 5_500).await.unwrap().unwrap();
+    assert_eq!(earlier.last_seen_ms, 6_000);
+    assert!(store.load_and_touch("nope", 6_000).await.unwrap().is_none());
+    assert!(store.load("nope").await.unwrap().is_none());
     assert!(!store.update(&record("ghost", 1)).await.unwrap());
     assert!(
         store.load("ghost").await.unwrap().is_none(),

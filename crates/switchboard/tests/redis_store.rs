@@ -1,12 +1,16 @@
 //! `switchboard serve` with `store = "redis"`: two processes on one Redis
-//! share sessions, and a Redis that cannot be reached stops the start-up
-//! with a clear message that keeps the password out.
+//! share sessions, a Redis that cannot be reached stops the start-up
+//! with a clear message that keeps the password out, and a legacy
+//! `tools/call` costs one Redis round trip.
 
 mod support;
 // The redis-server helper of the store-redis tests.
 #[path = "../../store-redis/tests/support/mod.rs"]
 mod redis_support;
 
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::process::Command;
 
 use redis_support::RedisProcess;
@@ -261,4 +265,100 @@ async fn the_admin_stats_count_every_node_s_sessions_and_list_only_their_own() {
     }
     assert_eq!(admin(&a, "/sessions").await["total"], 0, "a let it go");
     assert_eq!(admin(&a, "/stats").await["cluster"]["sessions"], 0);
+}
+
+/// Redis's own counters over a connection of the test's (kept open: Redis
+/// counts a read for each command and for the close): the
+/// `total_reads_processed` of `INFO stats` (one per batch of commands read
+/// off a socket) and each command's calls from `INFO commandstats`, as
+/// `cmd_<name>`.
+struct RedisCounters(BufReader<TcpStream>);
+
+impl RedisCounters {
+    fn connect(port: u16) -> Self {
+        Self(BufReader::new(
+            TcpStream::connect(("127.0.0.1", port)).expect("connect to redis-server"),
+        ))
+    }
+
+    fn read(&mut self) -> HashMap<String, u64> {
+        self.0
+            .get_mut()
+            .write_all(b"INFO stats commandstats\r\n")
+            .expect("send INFO");
+        let mut header = String::new();
+        self.0.read_line(&mut header).expect("INFO reply");
+        let len: usize = header
+            .trim()
+            .strip_prefix('$')
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("not a bulk reply: {header:?}"));
+        let mut body = vec![0; len + 2];
+        self.0.read_exact(&mut body).expect("INFO body");
+        let mut out = HashMap::new();
+        for line in String::from_utf8_lossy(&body).lines() {
+            if let Some(n) = line.strip_prefix("total_reads_processed:") {
+                out.insert("reads".to_owned(), n.trim().parse().expect("a count"));
+            } else if let Some((cmd, rest)) = line
+                .strip_prefix("cmdstat_")
+                .and_then(|l| l.split_once(":calls="))
+            {
+                let calls = rest.split(',').next().and_then(|n| n.parse().ok());
+                out.insert(format!("cmd_{cmd}"), calls.expect("a count"));
+            }
+        }
+        out
+    }
+}
+
+#[tokio::test]
+async fn a_legacy_tool_call_is_one_redis_round_trip_refresh_included() {
+    let Some(redis) = RedisProcess::start() else {
+        return;
+    };
+    let server = node(&redis.url(), &redis_support::unique_prefix("cost"));
+    let mut client = McpClient::new(&server.url);
+    client.initialize(json!({})).await;
+    let mut counters = RedisCounters::connect(redis.port);
+    let before = counters.read();
+    // Calls back to back (no `last seen` refresh due), then calls each over
+    // a second after the last (a refresh due on every one).
+    const QUICK: u64 = 8;
+    const SPACED: u64 = 4;
+    let call = |client: &McpClient| {
+        let body = json!({"jsonrpc": "2.0", "id": client.id(), "method": "tools/call",
+                          "params": {"name": "echo", "arguments": {"message": "hi"}}});
+        let sent = client.post().body(body.to_string()).send();
+        async move { assert_eq!(sent.await.expect("tools/call").status(), 200) }
+    };
+    for _ in 0..QUICK {
+        call(&client).await;
+    }
+    for _ in 0..SPACED {
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        call(&client).await;
+    }
+    let after = counters.read();
+    let delta = |k: &str| after.get(k).unwrap_or(&0) - before.get(k).unwrap_or(&0);
+    let calls = QUICK + SPACED;
+    assert_eq!(delta("cmd_get"), calls, "one record load per call");
+    assert!(
+        delta("cmd_zadd") >= SPACED,
+        "the spaced calls refreshed `last seen`: {after:?}"
+    );
+    // Everything else Redis ran meanwhile is the node's background work
+    // (the reaper's sweep, the sessions gauge): at most one read each.
+    let background: u64 = after
+        .keys()
+        .filter(|k| k.starts_with("cmd_"))
+        .filter(|k| !["cmd_get", "cmd_zadd", "cmd_zscore", "cmd_info"].contains(&k.as_str()))
+        .map(|k| delta(k))
+        .sum();
+    // The test's own second INFO is one read.
+    let reads = delta("reads") - 1;
+    assert!(
+        reads <= calls + background,
+        "{reads} Redis reads for {calls} calls and {background} background commands: \
+         more than one round trip per call"
+    );
 }

@@ -48,7 +48,24 @@ impl App {
         id: &str,
         who: &Principal,
     ) -> Result<Session, TransportError> {
-        let Some(record) = self.store_call("load", self.store().load(id)).await? else {
+        // `last seen` is refreshed at most once a second per session, in the
+        // same store call as the load (one round trip on a networked store).
+        // A session new to this node starts fresh there: nothing due yet.
+        // (The refresh precedes the binding check: a request naming the id
+        // under another principal keeps it alive, and learns nothing.)
+        let now = now_ms();
+        let due = self
+            .registry()
+            .get(id)
+            .is_some_and(|live| live.should_touch_store(now));
+        let loading = async {
+            if due {
+                self.store().load_and_touch(id, now).await
+            } else {
+                self.store().load(id).await
+            }
+        };
+        let Some(record) = self.store_call("load", loading).await? else {
             // Ended elsewhere (another node, the admin API there): free
             // what this node still holds of it.
             if self.registry().get(id).is_some() {
@@ -61,11 +78,6 @@ impl App {
         let live = self
             .registry()
             .get_or_create(id, |l| l.set_subscriptions(&record.subscriptions));
-        let now = now_ms();
-        if live.should_touch_store(now) {
-            self.store_call("touch", self.store().touch(id, now))
-                .await?;
-        }
         let version = ProtocolVersion::parse(&record.protocol_version)
             .unwrap_or(ProtocolVersion::LATEST_SESSION);
         Ok(Session {
