@@ -117,10 +117,23 @@ where
     Ok(())
 }
 
+/// Most bytes gathered into one write.
+const WRITE_BATCH: usize = 64 * 1024;
+
+/// Write queued lines, those already waiting gathered into one write.
 async fn write_lines<W: AsyncWrite + Unpin>(mut output: W, mut rx: mpsc::Receiver<String>) {
-    while let Some(mut line) = rx.recv().await {
-        line.push('\n');
-        if output.write_all(line.as_bytes()).await.is_err() || output.flush().await.is_err() {
+    let mut buf = Vec::with_capacity(4096);
+    while let Some(line) = rx.recv().await {
+        buf.clear();
+        buf.extend_from_slice(line.as_bytes());
+        buf.push(b'\n');
+        while buf.len() < WRITE_BATCH
+            && let Ok(line) = rx.try_recv()
+        {
+            buf.extend_from_slice(line.as_bytes());
+            buf.push(b'\n');
+        }
+        if output.write_all(&buf).await.is_err() || output.flush().await.is_err() {
             return;
         }
     }
