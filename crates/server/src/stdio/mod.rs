@@ -262,10 +262,7 @@ async fn run(
     params: Option<Box<RawValue>>,
     token: CancellationToken,
 ) {
-    let progress_token = params
-        .as_deref()
-        .and_then(|p| serde_json::from_str::<Value>(p.get()).ok())
-        .and_then(|v| v.get("_meta")?.get("progressToken").cloned());
+    let progress_token = params.as_deref().and_then(progress_token);
     let builder = RequestContextBuilder::new(client.clone() as Arc<dyn ClientPeer>, id.clone())
         .progress_token(progress_token)
         .log_filter(*lock(&client.log_filter))
@@ -281,6 +278,17 @@ async fn run(
         Err(e) => error_json(Some(&id), &RpcError::invalid_params(e.to_string())),
     };
     client.send(line).await;
+}
+
+/// `_meta.progressToken` of request params, if any; the params are parsed
+/// only when they may hold one (`\u` escapes could spell the key otherwise).
+fn progress_token(params: &RawValue) -> Option<Value> {
+    let text = params.get();
+    if !text.contains("progressToken") && !text.contains("\\u") {
+        return None;
+    }
+    let v: Value = serde_json::from_str(text).ok()?;
+    v.get("_meta")?.get("progressToken").cloned()
 }
 
 #[async_trait]
