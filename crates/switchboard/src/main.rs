@@ -64,10 +64,13 @@ fn main() -> std::process::ExitCode {
             "SWITCHBOARD_LOG_FORMAT is neither text nor json: ignored"
         );
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // `stdio` serves one client: one thread does (a gateway may run many of
+    // these processes side by side, and cross-thread wake-ups cost CPU).
+    let mut builder = match cli.command {
+        Command::Stdio(_) => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("switchboard: cannot start the async runtime: {e}");

@@ -55,14 +55,40 @@ fn catalog(config: &Config) -> Result<Catalog, String> {
 pub(crate) async fn run_stdio(args: StdioArgs) -> Result<(), String> {
     let config = load_config(args.config.as_ref())?;
     let catalog = Arc::new(catalog(&config)?);
-    switchboard_server::serve_stdio(
-        catalog,
-        tokio::io::stdin(),
-        tokio::io::stdout(),
-        config.max_body_bytes,
-    )
-    .await
-    .map_err(|e| e.to_string())
+    let input: Box<dyn tokio::io::AsyncRead + Unpin + Send> = match stdin_pipe() {
+        Some(pipe) => Box::new(pipe),
+        None => Box::new(tokio::io::stdin()),
+    };
+    let output: Box<dyn tokio::io::AsyncWrite + Unpin + Send> = match stdout_pipe() {
+        Some(pipe) => Box::new(pipe),
+        None => Box::new(tokio::io::stdout()),
+    };
+    switchboard_server::serve_stdio(catalog, input, output, config.max_body_bytes)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Stdin as a non-blocking pipe read on the runtime itself, when it is a
+/// pipe (as under a gateway or a desktop client): `tokio::io::stdin` hands
+/// every read to a blocking thread, a thread switch both ways per line.
+fn stdin_pipe() -> Option<tokio::net::unix::pipe::Receiver> {
+    use std::os::fd::AsFd;
+    let fd = std::io::stdin().as_fd().try_clone_to_owned().ok()?;
+    tokio::net::unix::pipe::Receiver::from_owned_fd(fd).ok()
+}
+
+/// Stdout as a non-blocking pipe (as [`stdin_pipe`]), unless stderr is the
+/// same pipe: the logs written there expect it blocking.
+fn stdout_pipe() -> Option<tokio::net::unix::pipe::Sender> {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::MetadataExt;
+    let out = std::fs::File::from(std::io::stdout().as_fd().try_clone_to_owned().ok()?);
+    let err = std::fs::File::from(std::io::stderr().as_fd().try_clone_to_owned().ok()?);
+    let (o, e) = (out.metadata().ok()?, err.metadata().ok()?);
+    if (o.dev(), o.ino()) == (e.dev(), e.ino()) {
+        return None;
+    }
+    tokio::net::unix::pipe::Sender::from_file(out).ok()
 }
 
 pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {

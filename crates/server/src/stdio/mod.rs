@@ -117,10 +117,23 @@ where
     Ok(())
 }
 
+/// Most bytes gathered into one write.
+const WRITE_BATCH: usize = 64 * 1024;
+
+/// Write queued lines, those already waiting gathered into one write.
 async fn write_lines<W: AsyncWrite + Unpin>(mut output: W, mut rx: mpsc::Receiver<String>) {
-    while let Some(mut line) = rx.recv().await {
-        line.push('\n');
-        if output.write_all(line.as_bytes()).await.is_err() || output.flush().await.is_err() {
+    let mut buf = Vec::with_capacity(4096);
+    while let Some(line) = rx.recv().await {
+        buf.clear();
+        buf.extend_from_slice(line.as_bytes());
+        buf.push(b'\n');
+        while buf.len() < WRITE_BATCH
+            && let Ok(line) = rx.try_recv()
+        {
+            buf.extend_from_slice(line.as_bytes());
+            buf.push(b'\n');
+        }
+        if output.write_all(&buf).await.is_err() || output.flush().await.is_err() {
             return;
         }
     }
@@ -249,10 +262,7 @@ async fn run(
     params: Option<Box<RawValue>>,
     token: CancellationToken,
 ) {
-    let progress_token = params
-        .as_deref()
-        .and_then(|p| serde_json::from_str::<Value>(p.get()).ok())
-        .and_then(|v| v.get("_meta")?.get("progressToken").cloned());
+    let progress_token = params.as_deref().and_then(progress_token);
     let builder = RequestContextBuilder::new(client.clone() as Arc<dyn ClientPeer>, id.clone())
         .progress_token(progress_token)
         .log_filter(*lock(&client.log_filter))
@@ -268,6 +278,17 @@ async fn run(
         Err(e) => error_json(Some(&id), &RpcError::invalid_params(e.to_string())),
     };
     client.send(line).await;
+}
+
+/// `_meta.progressToken` of request params, if any; the params are parsed
+/// only when they may hold one (`\u` escapes could spell the key otherwise).
+fn progress_token(params: &RawValue) -> Option<Value> {
+    let text = params.get();
+    if !text.contains("progressToken") && !text.contains("\\u") {
+        return None;
+    }
+    let v: Value = serde_json::from_str(text).ok()?;
+    v.get("_meta")?.get("progressToken").cloned()
 }
 
 #[async_trait]
