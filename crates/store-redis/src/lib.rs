@@ -35,6 +35,7 @@
 //! | `<p>:ev:{<id>}:<stream>` | stream | the events of one SSE stream, entry ids `0-<seq>` |
 //! | `<p>:evs:{<id>}` | set | the stream numbers of the session, for `drop_session` |
 //! | `<p>:{idx}:gets` | sorted set | id → registered (ms): sessions with a standalone (GET) stream, whose server events the producing node logs (read against `seen`; removed by `drop_session`) |
+//! | `<p>:own:{<id>}` | hash | the owner of the session's stateful upstream processes: `node`, `url`, `until` (lease end, ms on Redis's clock; 0 once released), expiring like a record (`RedisSessionOwners`) |
 //! | `<p>:bus` | pub/sub channel | the session bus: JSON `{"from": node, "t": kind, …}` |
 //! | `<p>:rl:{<key>}` | string | a rate-limit bucket's TAT (ns since the epoch, decimal), expiring when it is no longer ahead |
 //!
@@ -75,11 +76,13 @@ mod bus;
 mod conn;
 mod event_log;
 mod keys;
+mod owner;
 mod rate;
 mod session;
 
 pub use bus::RedisBus;
 pub use conn::{Redis, RedisOptions};
 pub use event_log::RedisEventLog;
+pub use owner::RedisSessionOwners;
 pub use rate::RedisRateLimiter;
 pub use session::RedisSessionStore;

@@ -9,10 +9,12 @@
 mod bus;
 mod event_log;
 mod memory;
+mod owner;
 mod session;
 pub mod suite;
 
 pub use bus::{BusMessage, SessionBus};
 pub use event_log::{EventId, EventLog, MemoryEventLog, StoredEvent};
 pub use memory::MemorySessionStore;
+pub use owner::{Claim, SessionOwners};
 pub use session::{Admitted, Expiry, Page, Quota, SessionRecord, SessionStore, StoreError, now_ms};
