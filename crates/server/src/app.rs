@@ -8,7 +8,8 @@ use axum::routing::get;
 use switchboard_limits::{Admission, MemoryRateLimiter, RateLimiter};
 use switchboard_runtime::Catalog;
 use switchboard_store::{
-    EventLog, MemoryEventLog, MemorySessionStore, SessionBus, SessionStore, StoreError,
+    EventLog, MemoryEventLog, MemorySessionStore, SessionBus, SessionOwners, SessionStore,
+    StoreError,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -42,6 +43,8 @@ struct Inner {
     limiter: Arc<dyn RateLimiter>,
     session_bus: Option<Arc<dyn SessionBus>>,
     cluster_events: Option<Arc<crate::cluster::ClusterEvents>>,
+    /// The owners of sessions' `per_session` upstream processes (a cluster).
+    owners: Option<Arc<crate::owner::Owners>>,
     shutdown: CancellationToken,
     /// Set by the admin API: new sessions are refused, existing ones served.
     draining: std::sync::atomic::AtomicBool,
@@ -70,6 +73,7 @@ pub struct AppBuilder {
     tenant_processes: Option<switchboard_upstream::gateway::TenantProcesses>,
     session_bus: Option<Arc<dyn SessionBus>>,
     cluster_events: Option<Arc<crate::cluster::ClusterEvents>>,
+    owners: Option<(Arc<dyn SessionOwners>, String)>,
 }
 
 /// Why an [`App`] could not be built from its configuration.
@@ -111,6 +115,16 @@ impl AppBuilder {
     /// session's GET stream, wherever the stream is held (`fanout`).
     pub fn cluster_events(mut self, events: Arc<crate::cluster::ClusterEvents>) -> Self {
         self.cluster_events = Some(events);
+        self
+    }
+
+    /// The shared owner records of sessions' `per_session` upstream
+    /// processes, and this node's MCP URL as the other nodes reach it:
+    /// with them, such a session's calls go to the node owning its process
+    /// (`owner`). Needs the `sealing_key` every node shares; ignored, with
+    /// a warning, without one.
+    pub fn owners(mut self, owners: Arc<dyn SessionOwners>, url: String) -> Self {
+        self.owners = Some((owners, url));
         self
     }
 
@@ -160,6 +174,20 @@ impl AppBuilder {
                 Sealer::new(&key)
             }
         };
+        let owners = self.owners.and_then(|(store, url)| {
+            let Ok(Some(key)) = c.sealing_key_bytes() else {
+                tracing::warn!(
+                    "no sealing_key configured: per_session upstream processes stay node-local \
+                     (set the same sealing_key on every node to forward to their owners)"
+                );
+                return None;
+            };
+            let node = format!("{}~{:08x}", c.admin.node_id(), rand_u32());
+            let lease = c.owner_lease();
+            Some(Arc::new(crate::owner::Owners::new(
+                store, node, url, lease, &key,
+            )))
+        });
         let metrics = Metrics::new();
         for provider in self.catalog.providers().iter() {
             provider.observe(Arc::new(metrics.upstream_sink()));
@@ -183,6 +211,7 @@ impl AppBuilder {
             event_log,
             session_bus: self.session_bus,
             cluster_events: self.cluster_events,
+            owners,
             registry: Registry::default(),
             shutdown: CancellationToken::new(),
             draining: std::sync::atomic::AtomicBool::new(false),
@@ -205,6 +234,7 @@ impl App {
             tenant_processes: None,
             session_bus: None,
             cluster_events: None,
+            owners: None,
         }
     }
 
@@ -260,6 +290,10 @@ impl App {
 
     /// The cluster's event bus, when this node logs its own events for
     /// GET streams held anywhere (see `fanout`).
+    pub(crate) fn owners(&self) -> Option<&crate::owner::Owners> {
+        self.0.owners.as_deref()
+    }
+
     pub(crate) fn cluster_events(&self) -> Option<&Arc<crate::cluster::ClusterEvents>> {
         self.0.cluster_events.as_ref()
     }
@@ -433,4 +467,12 @@ impl App {
             drain_hint: None,
         }
     }
+}
+
+/// A random number (a per-run suffix of the owner id, so a restarted node
+/// never mistakes a lost process for its own).
+fn rand_u32() -> u32 {
+    let mut b = [0u8; 4];
+    getrandom::fill(&mut b).unwrap_or_else(|e| panic!("no randomness: {e}"));
+    u32::from_ne_bytes(b)
 }

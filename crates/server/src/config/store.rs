@@ -41,6 +41,12 @@ pub(super) fn validate(c: &Config) -> Result<(), (String, String)> {
             "must be non-empty, without braces or spaces",
         );
     }
+    if c.owner_lease_ms < 300 {
+        return err("owner_lease_ms", "must be at least 300");
+    }
+    if let Some(url) = &c.advertise_url {
+        validate_advertise_url(url).or_else(|m| err("advertise_url", &m))?;
+    }
     if c.redis_timeout_ms == 0 {
         return err("redis_timeout_ms", "must be greater than 0");
     }
@@ -65,6 +71,19 @@ pub(super) fn validate(c: &Config) -> Result<(), (String, String)> {
         }
         _ => Ok(()),
     }
+}
+
+/// An absolute `http(s)://host[:port]/path` URL another node can POST to.
+fn validate_advertise_url(url: &str) -> Result<(), String> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+        return Err(format!(
+            "{url:?} must be an absolute http:// or https:// URL (e.g. http://10.0.0.5:8080/mcp)"
+        ));
+    }
+    Ok(())
 }
 
 /// A usable database file path: not empty, not a directory, in a directory
@@ -167,6 +186,17 @@ mod tests {
             ("redis_url = \"http://h\"", "redis_url", "redis://"),
             ("redis_prefix = \"a{b}\"", "redis_prefix", "braces"),
             ("redis_timeout_ms = 0", "redis_timeout_ms", "greater than 0"),
+            ("owner_lease_ms = 100", "owner_lease_ms", "at least 300"),
+            (
+                "advertise_url = \"10.0.0.5:80\"",
+                "advertise_url",
+                "http://",
+            ),
+            (
+                "advertise_url = \"not a url\"",
+                "advertise_url",
+                "not a URL",
+            ),
         ] {
             let e = Config::from_toml(bad).expect_err(bad);
             assert!(e.contains(key) && e.contains(says), "{bad}: {e}");
@@ -176,6 +206,11 @@ mod tests {
         )
         .expect("valid");
         assert_eq!(c.redis_timeout_ms, 2000);
+        let c = Config::from_toml(
+            "advertise_url = \"http://10.0.0.5:8080/mcp\"\nowner_lease_ms = \"3s\"",
+        )
+        .expect("valid");
+        assert_eq!(c.owner_lease_ms, 3000);
         let shown = c.redacted_toml();
         assert!(
             !shown.contains("pw@") && shown.contains("redis://u:<redacted>@h:1"),
