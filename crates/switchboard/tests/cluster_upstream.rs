@@ -10,27 +10,31 @@ mod redis_support;
 mod support;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use redis_support::RedisProcess;
 use serde_json::{Value, json};
 use support::Node;
 use switchboard_testkit::{McpClient, Reply};
 
+/// A generous bound on one call, far below the drain test's lease.
+const PATIENCE: Duration = Duration::from_secs(60);
+
 const SCRIPT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../upstream/tests/fixtures/fixture_server.py"
 );
 
-/// A configuration with the fixture as a `per_session` upstream `up` and a
-/// short owner lease (so a killed owner's sessions move soon).
-fn config(name: &str) -> PathBuf {
+/// A configuration with the fixture as a `per_session` upstream `up` and
+/// an owner lease of `lease_ms`.
+fn config(name: &str, lease_ms: u64) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("sb-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("switchboard.toml");
     std::fs::write(
         &path,
         format!(
-            "owner_lease_ms = 1500\n\n[[upstreams]]\nname = \"up\"\ncommand = \"python3\"\n\
+            "owner_lease_ms = {lease_ms}\n\n[[upstreams]]\nname = \"up\"\ncommand = \"python3\"\n\
              args = [\"{SCRIPT}\"]\nmode = \"per_session\"\ncall_timeout_secs = 20\n"
         ),
     )
@@ -38,9 +42,9 @@ fn config(name: &str) -> PathBuf {
     path
 }
 
-fn nodes(redis: &RedisProcess, name: &str, n: usize) -> Vec<Node> {
+fn nodes(redis: &RedisProcess, name: &str, n: usize, lease_ms: u64) -> Vec<Node> {
     let prefix = redis_support::unique_prefix(name);
-    let config = config(name);
+    let config = config(name, lease_ms);
     (0..n)
         .map(|_| Node::on_redis(Some(&config), &redis.url(), &prefix))
         .collect()
@@ -72,7 +76,7 @@ async fn a_session_keeps_one_process_through_every_node_and_survives_its_owner()
     let Some(redis) = RedisProcess::start() else {
         return;
     };
-    let mut nodes = nodes(&redis, "owner-kill", 3);
+    let mut nodes = nodes(&redis, "owner-kill", 3, 1500);
     let urls: Vec<String> = nodes.iter().map(|n| n.url.clone()).collect();
     let mut c = McpClient::new(&urls[0]);
     c.initialize(json!({})).await;
@@ -105,7 +109,9 @@ async fn a_drained_owner_hands_its_sessions_over() {
     let Some(redis) = RedisProcess::start() else {
         return;
     };
-    let mut nodes = nodes(&redis, "owner-drain", 2);
+    // A lease far longer than the test may wait: only a release lets
+    // another node take over in time.
+    let mut nodes = nodes(&redis, "owner-drain", 2, 600_000);
     let urls: Vec<String> = nodes.iter().map(|n| n.url.clone()).collect();
     let mut c = McpClient::new(&urls[0]);
     c.initialize(json!({})).await;
@@ -120,8 +126,11 @@ async fn a_drained_owner_hands_its_sessions_over() {
     assert!(status.success());
     let exit = nodes[0].child.wait().unwrap();
     assert!(exit.success(), "a clean stop: {exit:?}");
-    // Released at the drain: the next call takes over without a forward.
-    assert_reset(&count_at(&mut c, &urls[1]).await);
+    // Released at the drain: the next call takes over at once.
+    let first = tokio::time::timeout(PATIENCE, count_at(&mut c, &urls[1]))
+        .await
+        .expect("no wait for the lease: the drained node released it");
+    assert_reset(&first);
     assert_eq!(value(&count_at(&mut c, &urls[1]).await), 1);
 }
 
@@ -130,7 +139,7 @@ async fn a_forged_forwarding_header_is_refused() {
     let Some(redis) = RedisProcess::start() else {
         return;
     };
-    let nodes = nodes(&redis, "owner-forged", 1);
+    let nodes = nodes(&redis, "owner-forged", 1, 1500);
     let mut c = McpClient::new(&nodes[0].url);
     c.initialize(json!({})).await;
     let body = json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call",
