@@ -175,7 +175,11 @@ pub(crate) async fn route(app: &App, r: Request<'_>) -> Result<Route, TransportE
     loop {
         match owners.claim(r.session).await? {
             Claim::New | Claim::Mine => return Ok(Route::Here),
-            Claim::TookOver { from } => return Ok(Route::Answered(reset_notice(r.id, &from))),
+            Claim::TookOver { from } => {
+                // A process this node kept from an earlier ownership is stale.
+                end_processes(app, r.session).await;
+                return Ok(Route::Answered(reset_notice(r.id, &from)));
+            }
             // The sender thought this node owned it; the record moved since.
             Claim::Other { .. } if forwarded.is_some() => {
                 return Err(TransportError::OwnerUnreachable(
@@ -191,6 +195,16 @@ pub(crate) async fn route(app: &App, r: Request<'_>) -> Result<Route, TransportE
                 }
                 Err(e) => return Err(TransportError::OwnerUnreachable(e)),
             },
+        }
+    }
+}
+
+/// End this node's `per_session` processes of `session` (owned elsewhere
+/// now, or to start afresh).
+async fn end_processes(app: &App, session: &str) {
+    for p in app.catalog().providers().iter() {
+        if p.per_session_state() {
+            p.session_ended(session).await;
         }
     }
 }
@@ -291,9 +305,10 @@ pub(crate) async fn heartbeat(app: App) {
         }
         match owners.store.renew(&keep, &owners.node, owners.lease).await {
             Ok(lost) => {
-                let mut held = owners.lock();
-                for s in lost {
-                    held.remove(&s);
+                owners.lock().retain(|s, _| !lost.contains(s));
+                for s in &lost {
+                    // Another node owns it now: its calls go there.
+                    end_processes(&app, s).await;
                 }
             }
             Err(e) => tracing::warn!(error = %e, "cannot renew session ownership"),

@@ -68,6 +68,9 @@
 //!   the shared connection; a dedicated connection `SUBSCRIBE`s and
 //!   resubscribes after a drop (messages meanwhile are lost: pub/sub is at
 //!   most once).
+//! - Owners (`RedisSessionOwners`): a claim is one script call (`EVALSHA`:
+//!   `TIME`, `HMGET`, and `HSET` + `PEXPIRE` when it takes the record);
+//!   renewing or releasing is one pipelined round trip per 256 sessions.
 //! - A rate check is one script call (`EVALSHA`): `TIME`, `GET`, and `SET PX`
 //!   when the call is allowed. Limiter failures are
 //!   `LimiterError::Unavailable`.

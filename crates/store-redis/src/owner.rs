@@ -66,23 +66,37 @@ impl RedisSessionOwners {
         format!("{}:own:{{{session}}}", self.redis.keys.prefix())
     }
 
-    async fn renew_one(
+    /// Renew (`lease_ms` > 0) or release (0) `sessions` held by `node`:
+    /// one pipelined round trip per [`BATCH`] sessions. Returns those no
+    /// longer `node`'s.
+    async fn set_leases(
         &self,
-        session: &str,
+        sessions: &[String],
         node: &str,
         lease_ms: u64,
-    ) -> Result<bool, StoreError> {
-        let mut call = self.renew.prepare_invoke();
-        call.key(self.key(session)).arg(node).arg(lease_ms);
-        let kept: i64 = self
-            .redis
-            .bounded("owner renew", |mut c| async move {
-                call.invoke_async(&mut c).await
-            })
-            .await?;
-        Ok(kept == 1)
+    ) -> Result<Vec<String>, StoreError> {
+        let mut lost = Vec::new();
+        for chunk in sessions.chunks(BATCH) {
+            let mut pipe = redis::pipe();
+            pipe.load_script(&self.renew).ignore();
+            for s in chunk {
+                pipe.invoke_script(self.renew.key(self.key(s)).arg(node).arg(lease_ms));
+            }
+            let kept: Vec<i64> = self.redis.pipe("owner renew", &pipe).await?;
+            lost.extend(
+                chunk
+                    .iter()
+                    .zip(kept)
+                    .filter(|(_, k)| *k != 1)
+                    .map(|(s, _)| s.clone()),
+            );
+        }
+        Ok(lost)
     }
 }
+
+/// Sessions renewed in one round trip.
+const BATCH: usize = 256;
 
 fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
@@ -127,19 +141,10 @@ impl SessionOwners for RedisSessionOwners {
         node: &str,
         lease: Duration,
     ) -> Result<Vec<String>, StoreError> {
-        let mut lost = Vec::new();
-        for s in sessions {
-            if !self.renew_one(s, node, ms(lease)).await? {
-                lost.push(s.clone());
-            }
-        }
-        Ok(lost)
+        self.set_leases(sessions, node, ms(lease)).await
     }
 
     async fn release(&self, sessions: &[String], node: &str) -> Result<(), StoreError> {
-        for s in sessions {
-            self.renew_one(s, node, 0).await?;
-        }
-        Ok(())
+        self.set_leases(sessions, node, 0).await.map(drop)
     }
 }

@@ -206,11 +206,11 @@ mod tests {
         )
         .expect("valid");
         assert_eq!(c.redis_timeout_ms, 2000);
-        let c = Config::from_toml(
+        let owner = Config::from_toml(
             "advertise_url = \"http://10.0.0.5:8080/mcp\"\nowner_lease_ms = \"3s\"",
         )
         .expect("valid");
-        assert_eq!(c.owner_lease_ms, 3000);
+        assert_eq!(owner.owner_lease_ms, 3000);
         let shown = c.redacted_toml();
         assert!(
             !shown.contains("pw@") && shown.contains("redis://u:<redacted>@h:1"),
