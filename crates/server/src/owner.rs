@@ -244,12 +244,12 @@ fn reset_notice(id: &RequestId, from: &str) -> Response {
     json_response(StatusCode::OK, error_json(Some(id), &error))
 }
 
-/// Headers not carried across a hop.
+/// Headers not carried across a hop. `Host` is: the owner checks the
+/// client's (`allowed_hosts`) as if it had been called directly.
 fn hop_by_hop(name: &header::HeaderName) -> bool {
     matches!(
         name.as_str(),
-        "host"
-            | "content-length"
+        "content-length"
             | "connection"
             | "keep-alive"
             | "transfer-encoding"
@@ -273,7 +273,7 @@ async fn forward(owners: &Owners, url: &str, r: &Request<'_>) -> Result<Response
     let resp = req.send().await.map_err(|e| e.to_string())?;
     let mut out = Response::builder().status(resp.status());
     for (name, value) in resp.headers() {
-        if !hop_by_hop(name) {
+        if !hop_by_hop(name) && name != header::HOST {
             out = out.header(name, value);
         }
     }
