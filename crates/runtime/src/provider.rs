@@ -156,4 +156,11 @@ pub trait Provider: Send + Sync + fmt::Debug {
     fn session_processes(&self, _session: &str) -> Vec<u32> {
         Vec::new()
     }
+
+    /// Whether it keeps a process per session whose state matters
+    /// (`per_session` stdio upstreams): on a cluster, such a session's calls
+    /// to it go to the one node that owns that process.
+    fn per_session_state(&self) -> bool {
+        false
+    }
 }

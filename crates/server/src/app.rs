@@ -8,8 +8,8 @@ use axum::routing::get;
 use switchboard_limits::{Admission, MemoryRateLimiter, RateLimiter};
 use switchboard_runtime::Catalog;
 use switchboard_store::{
-    EventLog, MemoryEventLog, MemorySessionStore, MemoryTaskStore, SessionBus, SessionStore,
-    StoreError, TaskStore,
+    EventLog, MemoryEventLog, MemorySessionStore, MemoryTaskStore, SessionBus, SessionOwners,
+    SessionStore, StoreError, TaskStore,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -46,6 +46,8 @@ struct Inner {
     /// Durable tasks, and the ones this node runs.
     task_store: Arc<dyn TaskStore>,
     tasks: crate::tasks::Local,
+    /// The owners of sessions' `per_session` upstream processes (a cluster).
+    owners: Option<Arc<crate::owner::Owners>>,
     shutdown: CancellationToken,
     /// Set by the admin API: new sessions are refused, existing ones served.
     draining: std::sync::atomic::AtomicBool,
@@ -75,6 +77,7 @@ pub struct AppBuilder {
     session_bus: Option<Arc<dyn SessionBus>>,
     cluster_events: Option<Arc<crate::cluster::ClusterEvents>>,
     task_store: Option<Arc<dyn TaskStore>>,
+    owners: Option<(Arc<dyn SessionOwners>, String)>,
 }
 
 /// Why an [`App`] could not be built from its configuration.
@@ -116,6 +119,16 @@ impl AppBuilder {
     /// session's GET stream, wherever the stream is held (`fanout`).
     pub fn cluster_events(mut self, events: Arc<crate::cluster::ClusterEvents>) -> Self {
         self.cluster_events = Some(events);
+        self
+    }
+
+    /// The shared owner records of sessions' `per_session` upstream
+    /// processes, and this node's MCP URL as the other nodes reach it:
+    /// with them, such a session's calls go to the node owning its process
+    /// (`owner`). Needs the `sealing_key` every node shares; ignored, with
+    /// a warning, without one.
+    pub fn owners(mut self, owners: Arc<dyn SessionOwners>, url: String) -> Self {
+        self.owners = Some((owners, url));
         self
     }
 
@@ -170,6 +183,20 @@ impl AppBuilder {
                 Sealer::new(&key)
             }
         };
+        let owners = self.owners.and_then(|(store, url)| {
+            let Ok(Some(key)) = c.sealing_key_bytes() else {
+                tracing::warn!(
+                    "no sealing_key configured: per_session upstream processes stay node-local \
+                     (set the same sealing_key on every node to forward to their owners)"
+                );
+                return None;
+            };
+            let node = format!("{}~{:08x}", c.admin.node_id(), rand_u32());
+            let lease = c.owner_lease();
+            Some(Arc::new(crate::owner::Owners::new(
+                store, node, url, lease, &key,
+            )))
+        });
         let metrics = Metrics::new();
         for provider in self.catalog.providers().iter() {
             provider.observe(Arc::new(metrics.upstream_sink()));
@@ -197,6 +224,7 @@ impl AppBuilder {
                 .task_store
                 .unwrap_or_else(|| Arc::new(MemoryTaskStore::new())),
             tasks: crate::tasks::Local::new(&c.admin.node_id()),
+            owners,
             registry: Registry::default(),
             shutdown: CancellationToken::new(),
             draining: std::sync::atomic::AtomicBool::new(false),
@@ -220,6 +248,7 @@ impl App {
             session_bus: None,
             cluster_events: None,
             task_store: None,
+            owners: None,
         }
     }
 
@@ -284,6 +313,10 @@ impl App {
 
     /// The cluster's event bus, when this node logs its own events for
     /// GET streams held anywhere (see `fanout`).
+    pub(crate) fn owners(&self) -> Option<&crate::owner::Owners> {
+        self.0.owners.as_deref()
+    }
+
     pub(crate) fn cluster_events(&self) -> Option<&Arc<crate::cluster::ClusterEvents>> {
         self.0.cluster_events.as_ref()
     }
@@ -457,4 +490,12 @@ impl App {
             drain_hint: None,
         }
     }
+}
+
+/// A random number (a per-run suffix of the owner id, so a restarted node
+/// never mistakes a lost process for its own).
+fn rand_u32() -> u32 {
+    let mut b = [0u8; 4];
+    getrandom::fill(&mut b).unwrap_or_else(|e| panic!("no randomness: {e}"));
+    u32::from_ne_bytes(b)
 }

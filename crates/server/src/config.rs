@@ -146,6 +146,19 @@ pub struct Config {
     /// fails and the request gets a 503. Default 250.
     #[serde(deserialize_with = "duration::millis")]
     pub redis_timeout_ms: u64,
+    /// This node's MCP endpoint as the other nodes reach it
+    /// (`http://host:port/mcp`): with `store = "redis"`, a session's calls
+    /// to a `per_session` stdio upstream are forwarded to the node owning
+    /// its process at this URL. Default: `http://<listen address>/mcp`
+    /// (with the bound port); set it when listening on `0.0.0.0`/`[::]`
+    /// or behind address translation.
+    pub advertise_url: Option<String>,
+    /// Milliseconds a node's ownership of a session's `per_session` upstream
+    /// process lasts unless renewed (every third of it, while the node
+    /// holds the process): how long after a node dies another node takes
+    /// its sessions over. Default 10000; at least 300.
+    #[serde(deserialize_with = "duration::millis")]
+    pub owner_lease_ms: u64,
     /// Reload when the configuration file changes (it is looked at every
     /// second). SIGHUP reloads either way. Default true.
     pub config_watch: bool,
@@ -203,6 +216,8 @@ impl Default for Config {
             redis_cluster: false,
             redis_prefix: "switchboard".to_owned(),
             redis_timeout_ms: 250,
+            advertise_url: None,
+            owner_lease_ms: 10_000,
             config_watch: true,
             auth: AuthConfig::default(),
             admin: AdminConfig::default(),
@@ -340,6 +355,10 @@ impl Config {
 
     pub fn queue_deadline(&self) -> Duration {
         Duration::from_millis(self.queue_deadline_ms)
+    }
+
+    pub fn owner_lease(&self) -> Duration {
+        Duration::from_millis(self.owner_lease_ms)
     }
 
     pub fn redis_timeout(&self) -> Duration {

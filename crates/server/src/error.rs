@@ -96,6 +96,14 @@ pub enum TransportError {
     /// The node is draining (admin API): no new sessions here.
     #[error("this node is draining and takes no new sessions: connect to another node")]
     Draining,
+    /// An internal forwarding header that does not verify (forged, stale,
+    /// or for another session or body).
+    #[error("invalid internal forwarding header")]
+    ForgedForward,
+    /// The node owning the session's upstream process cannot be reached
+    /// and its lease has not lapsed yet.
+    #[error("the node serving this session's upstream process is unreachable: {0}; retry shortly")]
+    OwnerUnreachable(String),
 }
 
 /// A `WWW-Authenticate: Bearer` challenge (RFC 6750 §3, RFC 9728 §5.1).
@@ -158,7 +166,7 @@ impl TransportError {
             InsufficientScope(_) => StatusCode::FORBIDDEN,
             RateLimited { .. } | Quota(_) => StatusCode::TOO_MANY_REQUESTS,
             AuthUnavailable(_) | LimiterUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ForbiddenOrigin(_) | ForbiddenHost(_) => StatusCode::FORBIDDEN,
+            ForbiddenOrigin(_) | ForbiddenHost(_) | ForgedForward => StatusCode::FORBIDDEN,
             NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -166,7 +174,9 @@ impl TransportError {
             StreamConflict => StatusCode::CONFLICT,
             StreamCap(_) => StatusCode::TOO_MANY_REQUESTS,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Store(_) | Overloaded(_) | SessionCap(_) | Draining => StatusCode::SERVICE_UNAVAILABLE,
+            Store(_) | Overloaded(_) | SessionCap(_) | Draining | OwnerUnreachable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             HandlerFailed => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -182,6 +192,7 @@ impl TransportError {
             | Overloaded(_)
             | SessionCap(_)
             | Draining
+            | OwnerUnreachable(_)
             | AuthUnavailable(_)
             | LimiterUnavailable(_) => RpcError::new(ErrorCode::SERVER_BUSY, self.to_string()),
             Unauthenticated(c) | InsufficientScope(c) | BadCredentials(c) => {

@@ -33,6 +33,7 @@ mod metadata;
 mod metrics;
 mod modern;
 mod notifier;
+mod owner;
 mod peer;
 mod reaper;
 mod reload;
@@ -51,5 +52,6 @@ pub use config::{
 };
 pub use error::TransportError;
 pub use listener::serve;
+pub use owner::{FORWARD_HEADER, UPSTREAM_RESET};
 pub use reload::{ReloadError, ReloadReport};
 pub use stdio::serve_stdio;

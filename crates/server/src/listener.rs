@@ -43,6 +43,7 @@ pub async fn serve(
     let reaper = tokio::spawn(crate::reaper::run(app.clone()));
     let notifier = tokio::spawn(crate::notifier::run(app.clone()));
     let cluster = tokio::spawn(crate::cluster::run(app.clone()));
+    let heartbeat = tokio::spawn(crate::owner::heartbeat(app.clone()));
     let fanout = app
         .cluster_events()
         .map(|c| tokio::spawn(crate::fanout::run(app.clone(), c.origin())));
@@ -88,6 +89,9 @@ pub async fn serve(
     {
         tracing::warn!("shutdown grace period over; dropping remaining connections");
     }
+    // In-flight calls are done: hand this node's upstream sessions over.
+    heartbeat.abort();
+    crate::owner::release(&app).await;
     notifier.abort();
     cluster.abort();
     if let Some(f) = fanout {

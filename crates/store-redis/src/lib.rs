@@ -44,6 +44,7 @@
 //! | `<p>:ev:{<id>}:<stream>` | stream | the events of one SSE stream, entry ids `0-<seq>` |
 //! | `<p>:evs:{<id>}` | set | the stream numbers of the session, for `drop_session` |
 //! | `<p>:{idx}:gets` | sorted set | id → registered (ms): sessions with a standalone (GET) stream, whose server events the producing node logs (read against `seen`; removed by `drop_session`) |
+//! | `<p>:own:{<id>}` | hash | the owner of the session's stateful upstream processes: `node`, `url`, `until` (lease end, ms on Redis's clock; 0 once released), expiring like a record (`RedisSessionOwners`) |
 //! | `<p>:bus` | pub/sub channel | the session bus: JSON `{"from": node, "t": kind, …}` |
 //! | `<p>:task:{<id>}` | hash | a task: `v` (version, for compare-and-swap) and `r` (the record as JSON); expires with the task |
 //! | `<p>:taskq:{<hex>}` | sorted set | id → expiry (ms): the live tasks of one principal (hex of its name), for its cap |
@@ -85,6 +86,9 @@
 //!   the task's key (compare the version, write, `PEXPIREAT`); `create` one
 //!   script on the principal's set (prune expired, check the cap, count)
 //!   then one on the task's key. No script spans two keys.
+//! - Owners (`RedisSessionOwners`): a claim is one script call (`EVALSHA`:
+//!   `TIME`, `HMGET`, and `HSET` + `PEXPIRE` when it takes the record);
+//!   renewing or releasing is one pipelined round trip per 256 sessions.
 //! - A rate check is one script call (`EVALSHA`): `TIME`, `GET`, and `SET PX`
 //!   when the call is allowed. Limiter failures are
 //!   `LimiterError::Unavailable`.
@@ -94,6 +98,7 @@ mod cluster;
 mod conn;
 mod event_log;
 mod keys;
+mod owner;
 mod rate;
 mod session;
 mod task;
@@ -101,6 +106,7 @@ mod task;
 pub use bus::RedisBus;
 pub use conn::{Redis, RedisOptions};
 pub use event_log::RedisEventLog;
+pub use owner::RedisSessionOwners;
 pub use rate::RedisRateLimiter;
 pub use session::RedisSessionStore;
 pub use task::RedisTaskStore;

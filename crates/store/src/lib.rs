@@ -9,6 +9,7 @@
 mod bus;
 mod event_log;
 mod memory;
+mod owner;
 mod session;
 pub mod suite;
 mod task;
@@ -16,5 +17,6 @@ mod task;
 pub use bus::{BusMessage, SessionBus};
 pub use event_log::{EventId, EventLog, MemoryEventLog, StoredEvent};
 pub use memory::MemorySessionStore;
+pub use owner::{Claim, SessionOwners};
 pub use session::{Admitted, Expiry, Page, Quota, SessionRecord, SessionStore, StoreError, now_ms};
 pub use task::{MemoryTaskStore, TaskRecord, TaskStatus, TaskStore, Versioned};

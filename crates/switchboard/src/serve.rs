@@ -115,7 +115,8 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
     if let Some(events) = events {
         builder = builder.cluster_events(events);
     }
-    let (builder, store) = crate::stores::attach(builder, &config, shared);
+    let advertise = advertise_url(&config, addr);
+    let (builder, store) = crate::stores::attach(builder, &config, shared, advertise);
     let app = builder.try_build().map_err(|e| e.to_string())?;
     crate::reload::watch(app.clone(), args.config.clone(), args.listen);
     let admin_addr = match admin {
@@ -128,6 +129,21 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// This node's MCP URL as the other nodes reach it: `advertise_url`, else
+/// the bound address (unusable by others when it is a wildcard: said once).
+fn advertise_url(config: &Config, addr: SocketAddr) -> String {
+    if let Some(url) = &config.advertise_url {
+        return url.clone();
+    }
+    if addr.ip().is_unspecified() && config.store == switchboard_server::StoreKind::Redis {
+        tracing::warn!(
+            "listening on {addr} without advertise_url: other nodes cannot forward per_session \
+             upstream calls here; set advertise_url to this node's reachable http://host:port/mcp"
+        );
+    }
+    format!("http://{addr}/mcp")
 }
 
 /// The admin listener, bound now (so a taken port fails the start), if an

@@ -7,8 +7,8 @@ use switchboard_server::{AppBuilder, ClusterEvents, Config, StoreKind, redact_ur
 use switchboard_store::SessionBus;
 use switchboard_store_file::{FileEventLog, FileSessionStore, FileStore, FileTaskStore};
 use switchboard_store_redis::{
-    Redis, RedisBus, RedisEventLog, RedisOptions, RedisRateLimiter, RedisSessionStore,
-    RedisTaskStore,
+    Redis, RedisBus, RedisEventLog, RedisOptions, RedisRateLimiter, RedisSessionOwners,
+    RedisSessionStore, RedisTaskStore,
 };
 
 /// How long past a session's longest life its Redis keys may linger.
@@ -114,12 +114,14 @@ async fn redis(config: &Config) -> Result<RedisShared, String> {
     })
 }
 
-/// Give `app` the store, event log, rate limiter and session bus every node
-/// shares; returns a line for the banner.
+/// Give `app` the store, event log, rate limiter, session bus and owner
+/// records every node shares (`advertise`: this node's MCP URL as the
+/// others reach it); returns a line for the banner.
 pub(crate) fn attach(
     app: AppBuilder,
     config: &Config,
     shared: Option<Shared>,
+    advertise: String,
 ) -> (AppBuilder, String) {
     match shared {
         None => (app, "memory".to_owned()),
@@ -135,16 +137,22 @@ pub(crate) fn attach(
                 .task_store(Arc::new(tasks)),
             label,
         ),
-        Some(Shared::Redis(redis)) => attach_redis(app, config, redis),
+        Some(Shared::Redis(redis)) => attach_redis(app, config, redis, advertise),
     }
 }
 
-fn attach_redis(app: AppBuilder, config: &Config, shared: RedisShared) -> (AppBuilder, String) {
+fn attach_redis(
+    app: AppBuilder,
+    config: &Config,
+    shared: RedisShared,
+    advertise: String,
+) -> (AppBuilder, String) {
     let redis = shared.redis;
     let lifetime = Duration::from_secs(config.session_max_lifetime_secs);
     let store = RedisSessionStore::new(redis.clone()).with_record_ttl(lifetime + TTL_MARGIN);
     let limiter = RedisRateLimiter::new(redis.clone());
     let tasks = RedisTaskStore::new(redis.clone());
+    let owners = RedisSessionOwners::new(redis.clone(), lifetime + TTL_MARGIN);
     let log = RedisEventLog::new(
         redis,
         config.event_log_events,
@@ -156,6 +164,7 @@ fn attach_redis(app: AppBuilder, config: &Config, shared: RedisShared) -> (AppBu
         .event_log(Arc::new(log))
         .rate_limiter(Arc::new(limiter))
         .task_store(Arc::new(tasks))
-        .session_bus(shared.bus);
+        .session_bus(shared.bus)
+        .owners(Arc::new(owners), advertise);
     (app, shared.label)
 }

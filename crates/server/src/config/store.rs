@@ -41,6 +41,12 @@ pub(super) fn validate(c: &Config) -> Result<(), (String, String)> {
             "must be non-empty, without braces or spaces",
         );
     }
+    if c.owner_lease_ms < 300 {
+        return err("owner_lease_ms", "must be at least 300");
+    }
+    if let Some(url) = &c.advertise_url {
+        validate_advertise_url(url).or_else(|m| err("advertise_url", &m))?;
+    }
     if c.redis_timeout_ms == 0 {
         return err("redis_timeout_ms", "must be greater than 0");
     }
@@ -96,6 +102,19 @@ fn validate_cluster_url(url: &str) -> Result<(), String> {
     let path = rest.split_once('/').map_or("", |(_, p)| p);
     if !matches!(path.split('?').next(), Some("" | "0")) {
         return Err("a Redis Cluster has only database 0".to_owned());
+    }
+    Ok(())
+}
+
+/// An absolute `http(s)://host[:port]/path` URL another node can POST to.
+fn validate_advertise_url(url: &str) -> Result<(), String> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+        return Err(format!(
+            "{url:?} must be an absolute http:// or https:// URL (e.g. http://10.0.0.5:8080/mcp)"
+        ));
     }
     Ok(())
 }
@@ -228,6 +247,17 @@ mod tests {
                 "database 0",
             ),
             ("redis_timeout_ms = 0", "redis_timeout_ms", "greater than 0"),
+            ("owner_lease_ms = 100", "owner_lease_ms", "at least 300"),
+            (
+                "advertise_url = \"10.0.0.5:80\"",
+                "advertise_url",
+                "http://",
+            ),
+            (
+                "advertise_url = \"not a url\"",
+                "advertise_url",
+                "not a URL",
+            ),
         ] {
             let e = Config::from_toml(bad).expect_err(bad);
             assert!(e.contains(key) && e.contains(says), "{bad}: {e}");
@@ -237,6 +267,11 @@ mod tests {
         )
         .expect("valid");
         assert_eq!(c.redis_timeout_ms, 2000);
+        let owner = Config::from_toml(
+            "advertise_url = \"http://10.0.0.5:8080/mcp\"\nowner_lease_ms = \"3s\"",
+        )
+        .expect("valid");
+        assert_eq!(owner.owner_lease_ms, 3000);
         let shown = c.redacted_toml();
         assert!(
             !shown.contains("pw@") && shown.contains("redis://u:<redacted>@h:1"),

@@ -70,6 +70,18 @@ async fn serve(
             let s = app.open_session(headers, &who).await?;
             match message {
                 Message::Request { id, method, params } => {
+                    let r = crate::owner::Request {
+                        session: &s.live.id,
+                        id: &id,
+                        method: &method,
+                        params: params.as_deref(),
+                        headers,
+                        body: &bytes,
+                    };
+                    if let crate::owner::Route::Answered(resp) = crate::owner::route(app, r).await?
+                    {
+                        return Ok(resp);
+                    }
                     let call = Call::new(&s, id, method, params);
                     request::serve(app, s, call, accepts).await
                 }

@@ -537,6 +537,10 @@ impl Provider for StdioProvider {
         }
     }
 
+    fn per_session_state(&self) -> bool {
+        self.config.kind == UpstreamKind::Stdio && self.config.mode == PoolMode::PerSession
+    }
+
     fn session_processes(&self, session: &str) -> Vec<u32> {
         if self.config.mode != PoolMode::PerSession {
             return Vec::new();
