@@ -13,6 +13,8 @@
 #
 #   bench/gateway.sh [SECONDS] [ROUNDS]    (default 10 s per measurement, 3 rounds)
 #
+# BENCH_GATEWAY_ONLY=stdio or =http runs only that half.
+#
 # Each round runs every pair back to back (the pair's order alternates between
 # rounds); every server is started fresh for its measurement on a free port and
 # stopped after it. Prints one line per measurement (name, round, load average,
@@ -233,15 +235,21 @@ TOML
 
 log "$SB: $("$SB" --version 2>/dev/null | head -n1); $("$PEERS" versions | tr '\n' ' ')"
 log "${DUR}s per measurement, $ROUNDS rounds, HTTP upstream pool_size $POOL; results in $OUT"
+ONLY=${BENCH_GATEWAY_ONLY:-}
+[[ -z $ONLY || $ONLY == stdio || $ONLY == http ]] || { log "BENCH_GATEWAY_ONLY is stdio or http"; exit 2; }
 for ((r = 1; r <= ROUNDS; r++)); do
   if ((r % 2)); then
-    run_gw_stdio "$r"; run_sg_stdio "$r"
-    run_rmcp "$r" 1 direct; run_rmcp "$r" 1 gateway; run_builtin "$r"
-    run_rmcp "$r" 50 direct; run_rmcp "$r" 50 gateway
+    [[ $ONLY == http ]] || { run_gw_stdio "$r"; run_sg_stdio "$r"; }
+    [[ $ONLY == stdio ]] || {
+      run_rmcp "$r" 1 direct; run_rmcp "$r" 1 gateway; run_builtin "$r"
+      run_rmcp "$r" 50 direct; run_rmcp "$r" 50 gateway
+    }
   else
-    run_sg_stdio "$r"; run_gw_stdio "$r"
-    run_rmcp "$r" 1 gateway; run_rmcp "$r" 1 direct; run_builtin "$r"
-    run_rmcp "$r" 50 gateway; run_rmcp "$r" 50 direct
+    [[ $ONLY == http ]] || { run_sg_stdio "$r"; run_gw_stdio "$r"; }
+    [[ $ONLY == stdio ]] || {
+      run_rmcp "$r" 1 gateway; run_rmcp "$r" 1 direct; run_builtin "$r"
+      run_rmcp "$r" 50 gateway; run_rmcp "$r" 50 direct
+    }
   fi
 done
 
