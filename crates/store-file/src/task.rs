@@ -122,6 +122,30 @@ impl TaskStore for FileTaskStore {
             })
             .await
     }
+
+    /// A walk over the tasks (one node's, so few): the working ones whose
+    /// lease ran out.
+    async fn orphans(&self, now: u64, max: usize) -> Result<Vec<String>, StoreError> {
+        self.file
+            .run(move |db| {
+                let txn = db.begin_read()?;
+                let mut found = Vec::new();
+                for entry in txn.open_table(TASKS)?.iter()? {
+                    let (id, v) = entry?;
+                    let (version, bytes) = v.value();
+                    let task = decode(id.value(), version, bytes)?;
+                    let r = &task.record;
+                    if r.expires_ms() > now && r.needs_runner(now) {
+                        found.push(r.id.clone());
+                        if found.len() >= max {
+                            break;
+                        }
+                    }
+                }
+                Ok(found)
+            })
+            .await
+    }
 }
 
 #[cfg(test)]
