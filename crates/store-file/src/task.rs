@@ -146,6 +146,39 @@ impl TaskStore for FileTaskStore {
             })
             .await
     }
+
+    async fn list(
+        &self,
+        principal: &str,
+        after: Option<&str>,
+        max: usize,
+    ) -> Result<Vec<TaskRecord>, StoreError> {
+        let (principal, after) = (principal.to_owned(), after.map(str::to_owned));
+        self.file
+            .run(move |db| {
+                let txn = db.begin_read()?;
+                let (index, tasks) = (txn.open_table(TASKS_BY_PRINCIPAL)?, txn.open_table(TASKS)?);
+                let now = now_ms();
+                let start = after.as_deref().unwrap_or("");
+                let mut found = Vec::new();
+                for entry in index.range((principal.as_str(), start)..)? {
+                    let (key, expires) = entry?;
+                    let (p, id) = key.value();
+                    if p != principal || found.len() >= max {
+                        break;
+                    }
+                    if after.as_deref() == Some(id) || expires.value() <= now {
+                        continue;
+                    }
+                    if let Some(v) = tasks.get(id)? {
+                        let (version, bytes) = v.value();
+                        found.push(decode(id, version, bytes)?.record);
+                    }
+                }
+                Ok(found)
+            })
+            .await
+    }
 }
 
 #[cfg(test)]

@@ -208,4 +208,38 @@ impl TaskStore for RedisTaskStore {
         }
         Ok(found)
     }
+
+    /// The principal's quota set names its live tasks (at most its cap).
+    async fn list(
+        &self,
+        principal: &str,
+        after: Option<&str>,
+        max: usize,
+    ) -> Result<Vec<TaskRecord>, StoreError> {
+        let mut range = redis::cmd("ZRANGEBYSCORE");
+        range
+            .arg(self.redis.keys.task_quota(principal))
+            .arg(format!("({}", now_ms()))
+            .arg("+inf");
+        let mut ids: Vec<String> = self
+            .redis
+            .bounded("list tasks", |mut c| async move {
+                range.query_async(&mut c).await
+            })
+            .await?;
+        ids.retain(|id| after.is_none_or(|a| id.as_str() > a));
+        ids.sort();
+        let mut found = Vec::new();
+        for id in ids {
+            if found.len() >= max {
+                break;
+            }
+            if let Some(v) = self.load(&id).await?
+                && v.record.principal == principal
+            {
+                found.push(v.record);
+            }
+        }
+        Ok(found)
+    }
 }

@@ -208,6 +208,38 @@ pub async fn task_store_suite(store: &dyn crate::task::TaskStore) {
         Admitted::Yes
     );
     orphan_checks(store).await;
+    list_checks(store).await;
+}
+
+/// `list` pages through one principal's live tasks by id.
+async fn list_checks(store: &dyn crate::task::TaskStore) {
+    let quota = crate::session::Quota {
+        group: "p-list".into(),
+        max: 100,
+    };
+    for id in ["l3", "l1", "l2"] {
+        store
+            .create(&task(id, "p-list", 60_000), &quota)
+            .await
+            .unwrap();
+    }
+    let ids = |v: Vec<crate::task::TaskRecord>| v.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.list("p-list", None, 2).await.unwrap()),
+        ["l1", "l2"]
+    );
+    assert_eq!(
+        ids(store.list("p-list", Some("l2"), 2).await.unwrap()),
+        ["l3"]
+    );
+    assert!(
+        store
+            .list("p-list", Some("l3"), 2)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.list("nobody", None, 2).await.unwrap().is_empty());
 }
 
 /// `orphans` names the working tasks whose lease ran out, and only those,
