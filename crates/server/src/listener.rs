@@ -44,6 +44,7 @@ pub async fn serve(
     let notifier = tokio::spawn(crate::notifier::run(app.clone()));
     let cluster = tokio::spawn(crate::cluster::run(app.clone()));
     let heartbeat = tokio::spawn(crate::owner::heartbeat(app.clone()));
+    let task_sweep = tokio::spawn(crate::tasks::sweep::run(app.clone()));
     let fanout = app
         .cluster_events()
         .map(|c| tokio::spawn(crate::fanout::run(app.clone(), c.origin())));
@@ -82,6 +83,7 @@ pub async fn serve(
     app.drain();
     app.shutdown_token().cancel();
     reaper.abort();
+    task_sweep.abort();
     let grace = Duration::from_secs(app.config().shutdown_grace_secs);
     if tokio::time::timeout(grace, graceful.shutdown())
         .await

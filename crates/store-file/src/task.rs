@@ -122,6 +122,63 @@ impl TaskStore for FileTaskStore {
             })
             .await
     }
+
+    /// A walk over the tasks (one node's, so few): the working ones whose
+    /// lease ran out.
+    async fn orphans(&self, now: u64, max: usize) -> Result<Vec<String>, StoreError> {
+        self.file
+            .run(move |db| {
+                let txn = db.begin_read()?;
+                let mut found = Vec::new();
+                for entry in txn.open_table(TASKS)?.iter()? {
+                    let (id, v) = entry?;
+                    let (version, bytes) = v.value();
+                    let task = decode(id.value(), version, bytes)?;
+                    let r = &task.record;
+                    if r.expires_ms() > now && r.needs_runner(now) {
+                        found.push(r.id.clone());
+                        if found.len() >= max {
+                            break;
+                        }
+                    }
+                }
+                Ok(found)
+            })
+            .await
+    }
+
+    async fn list(
+        &self,
+        principal: &str,
+        after: Option<&str>,
+        max: usize,
+    ) -> Result<Vec<TaskRecord>, StoreError> {
+        let (principal, after) = (principal.to_owned(), after.map(str::to_owned));
+        self.file
+            .run(move |db| {
+                let txn = db.begin_read()?;
+                let (index, tasks) = (txn.open_table(TASKS_BY_PRINCIPAL)?, txn.open_table(TASKS)?);
+                let now = now_ms();
+                let start = after.as_deref().unwrap_or("");
+                let mut found = Vec::new();
+                for entry in index.range((principal.as_str(), start)..)? {
+                    let (key, expires) = entry?;
+                    let (p, id) = key.value();
+                    if p != principal || found.len() >= max {
+                        break;
+                    }
+                    if after.as_deref() == Some(id) || expires.value() <= now {
+                        continue;
+                    }
+                    if let Some(v) = tasks.get(id)? {
+                        let (version, bytes) = v.value();
+                        found.push(decode(id, version, bytes)?.record);
+                    }
+                }
+                Ok(found)
+            })
+            .await
+    }
 }
 
 #[cfg(test)]

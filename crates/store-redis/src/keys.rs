@@ -65,6 +65,13 @@ impl Keys {
         format!("{}:taskq:{{{hex}}}", self.prefix)
     }
 
+    /// The working tasks, id → lease expiry (ms), for the orphan sweep:
+    /// `<prefix>:tasks:{working}` (its own slot; kept beside each task's
+    /// record without atomicity, and corrected by the sweep).
+    pub(crate) fn tasks_working(&self) -> String {
+        format!("{}:tasks:{{working}}", self.prefix)
+    }
+
     /// The pub/sub channel of the session bus: `<prefix>:bus`.
     pub(crate) fn bus(&self) -> String {
         format!("{}:bus", self.prefix)

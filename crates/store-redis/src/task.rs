@@ -1,11 +1,16 @@
 //! `RedisTaskStore`: one hash per task (`v` version, `r` record JSON),
 //! expiring with the task, and one sorted set per principal counting its
 //! live tasks. Every script touches one key, so nothing spans two tasks
-//! (or two hash slots on a Redis Cluster).
+//! (or two hash slots on a Redis Cluster). A sorted set of the working
+//! tasks by lease expiry (`tasks:{working}`) lets the orphan sweep find the
+//! lapsed ones; it is written after each change, not atomically with it,
+//! and `orphans` corrects what it finds stale.
 
 use async_trait::async_trait;
 use redis::Script;
-use switchboard_store::{Admitted, Quota, StoreError, TaskRecord, TaskStore, Versioned, now_ms};
+use switchboard_store::{
+    Admitted, Quota, StoreError, TaskRecord, TaskStatus, TaskStore, Versioned, now_ms,
+};
 
 use crate::conn::Redis;
 
@@ -66,6 +71,42 @@ impl RedisTaskStore {
             .map_err(|e| StoreError::Corrupt(format!("cannot encode a task record: {e}")))
     }
 
+    /// Keep the working index in line with `record` (best effort: a
+    /// failure leaves it stale until a sweep corrects it).
+    async fn index(&self, record: &TaskRecord) {
+        let cmd = if record.status == TaskStatus::Working {
+            let mut c = redis::cmd("ZADD");
+            c.arg(self.redis.keys.tasks_working())
+                .arg(record.lease_until_ms)
+                .arg(&record.id);
+            c
+        } else {
+            let mut c = redis::cmd("ZREM");
+            c.arg(self.redis.keys.tasks_working()).arg(&record.id);
+            c
+        };
+        let done = self
+            .redis
+            .bounded("index task", |mut c| async move {
+                cmd.query_async::<()>(&mut c).await
+            })
+            .await;
+        if let Err(e) = done {
+            tracing::warn!(task = %record.id, error = %e, "cannot index the task for the orphan sweep");
+        }
+    }
+
+    async fn unindex(&self, id: &str) {
+        let mut cmd = redis::cmd("ZREM");
+        cmd.arg(self.redis.keys.tasks_working()).arg(id);
+        let _ = self
+            .redis
+            .bounded("index task", |mut c| async move {
+                cmd.query_async::<()>(&mut c).await
+            })
+            .await;
+    }
+
     async fn run(&self, what: &str, call: redis::ScriptInvocation<'_>) -> Result<u8, StoreError> {
         self.redis
             .bounded(what, |mut c| async move { call.invoke_async(&mut c).await })
@@ -97,6 +138,7 @@ impl TaskStore for RedisTaskStore {
             .arg(json)
             .arg(record.expires_ms());
         if self.run("create task", create).await? == 1 {
+            self.index(record).await;
             return Ok(Admitted::Yes);
         }
         // Not ours: uncount it.
@@ -134,6 +176,70 @@ impl TaskStore for RedisTaskStore {
             .arg(version)
             .arg(Self::encode(record)?)
             .arg(record.expires_ms());
-        Ok(self.run("swap task", swap).await? == 1)
+        let swapped = self.run("swap task", swap).await? == 1;
+        if swapped {
+            self.index(record).await;
+        }
+        Ok(swapped)
+    }
+
+    async fn orphans(&self, now: u64, max: usize) -> Result<Vec<String>, StoreError> {
+        let mut range = redis::cmd("ZRANGEBYSCORE");
+        range
+            .arg(self.redis.keys.tasks_working())
+            .arg("-inf")
+            .arg(format!("({now}"))
+            .arg("LIMIT")
+            .arg(0)
+            .arg(max);
+        let ids: Vec<String> = self
+            .redis
+            .bounded("orphan tasks", |mut c| async move {
+                range.query_async(&mut c).await
+            })
+            .await?;
+        let mut found = Vec::new();
+        for id in ids {
+            match self.load(&id).await? {
+                Some(v) if v.record.needs_runner(now) => found.push(id),
+                Some(v) => self.index(&v.record).await,
+                None => self.unindex(&id).await,
+            }
+        }
+        Ok(found)
+    }
+
+    /// The principal's quota set names its live tasks (at most its cap).
+    async fn list(
+        &self,
+        principal: &str,
+        after: Option<&str>,
+        max: usize,
+    ) -> Result<Vec<TaskRecord>, StoreError> {
+        let mut range = redis::cmd("ZRANGEBYSCORE");
+        range
+            .arg(self.redis.keys.task_quota(principal))
+            .arg(format!("({}", now_ms()))
+            .arg("+inf");
+        let mut ids: Vec<String> = self
+            .redis
+            .bounded("list tasks", |mut c| async move {
+                range.query_async(&mut c).await
+            })
+            .await?;
+        ids.retain(|id| after.is_none_or(|a| id.as_str() > a));
+        ids.sort();
+        let mut found = Vec::new();
+        for id in ids {
+            if found.len() >= max {
+                break;
+            }
+            if let Some(v) = self.load(&id).await?
+                && v.record.principal == principal
+            {
+                found.push(v.record);
+            }
+        }
+        Ok(found)
     }
 }

@@ -1,5 +1,5 @@
 //! The Redis backends on a 3-master Redis Cluster started by the test: the
-//! session store suite, quotas, event logs, a rate-limit budget shared by
+//! session and task store suites, quotas, event logs, a rate-limit budget shared by
 //! two connections, and the bus; the data spreads over the masters (keys
 //! hash-tagged per session), and every script and transaction stays on one
 //! slot (Redis would refuse it otherwise). And, on demand (ignored by
@@ -18,7 +18,9 @@ use switchboard_limits::{Decision, Rate, RateLimiter};
 use switchboard_store::{
     Admitted, BusMessage, EventId, EventLog, Quota, SessionBus, SessionRecord, SessionStore,
 };
-use switchboard_store_redis::{RedisBus, RedisEventLog, RedisRateLimiter, RedisSessionStore};
+use switchboard_store_redis::{
+    RedisBus, RedisEventLog, RedisRateLimiter, RedisSessionStore, RedisTaskStore,
+};
 
 fn record(id: &str, at: u64) -> SessionRecord {
     let raw = |s: &str| RawValue::from_string(s.to_owned()).expect("valid JSON");
@@ -26,6 +28,17 @@ fn record(id: &str, at: u64) -> SessionRecord {
     r.created_at_ms = at;
     r.last_seen_ms = at;
     r
+}
+
+/// The task store on a cluster: each task, each principal's quota set and
+/// the working index (orphan sweep) are single-slot keys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_task_store_works_on_a_cluster() {
+    let Some(cluster) = RedisCluster::start() else {
+        return;
+    };
+    let store = RedisTaskStore::new(cluster.connect("tasks").await);
+    switchboard_store::suite::task_store_suite(&store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

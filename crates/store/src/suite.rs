@@ -216,4 +216,85 @@ pub async fn task_store_suite(store: &dyn crate::task::TaskStore) {
         store.create(&again, &quota("p3", 1)).await.unwrap(),
         Admitted::Yes
     );
+    orphan_checks(store).await;
+    list_checks(store).await;
+}
+
+/// `list` pages through one principal's live tasks by id.
+async fn list_checks(store: &dyn crate::task::TaskStore) {
+    let quota = crate::session::Quota {
+        group: "p-list".into(),
+        max: 100,
+    };
+    for id in ["l3", "l1", "l2"] {
+        store
+            .create(&task(id, "p-list", 60_000), &quota)
+            .await
+            .unwrap();
+    }
+    let ids = |v: Vec<crate::task::TaskRecord>| v.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.list("p-list", None, 2).await.unwrap()),
+        ["l1", "l2"]
+    );
+    assert_eq!(
+        ids(store.list("p-list", Some("l2"), 2).await.unwrap()),
+        ["l3"]
+    );
+    assert!(
+        store
+            .list("p-list", Some("l3"), 2)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.list("nobody", None, 2).await.unwrap().is_empty());
+}
+
+/// `orphans` names the working tasks whose lease ran out, and only those,
+/// at most `max` of them.
+async fn orphan_checks(store: &dyn crate::task::TaskStore) {
+    use crate::session::{Quota, now_ms};
+    use crate::task::TaskStatus;
+    let quota = Quota {
+        group: "p9".into(),
+        max: 100,
+    };
+    let far = now_ms() + 600_000;
+    let mut live = task("o-live", "p9", 3_600_000);
+    (live.owner, live.lease_until_ms) = (Some("n1".into()), far);
+    let mut lapsed = task("o-lapsed", "p9", 3_600_000);
+    (lapsed.owner, lapsed.lease_until_ms) = (Some("n1".into()), 5);
+    for t in [&live, &lapsed] {
+        store.create(t, &quota).await.unwrap();
+    }
+    let sorted = |mut v: Vec<String>| {
+        v.retain(|id| id.starts_with("o-"));
+        v.sort();
+        v
+    };
+    let found = sorted(store.orphans(now_ms(), 100).await.unwrap());
+    assert_eq!(found, ["o-lapsed"]);
+    // A live lease that runs out later is found then.
+    let later = sorted(store.orphans(far + 1, 100).await.unwrap());
+    assert_eq!(later, ["o-lapsed", "o-live"]);
+    // Claimed (a fresh lease), then finished: no longer an orphan.
+    let v = store.load("o-lapsed").await.unwrap().unwrap();
+    let mut claimed = v.record.clone();
+    (claimed.owner, claimed.lease_until_ms) = (Some("n2".into()), far);
+    assert!(store.swap(v.version, &claimed).await.unwrap());
+    assert!(sorted(store.orphans(now_ms(), 100).await.unwrap()).is_empty());
+    let mut done = claimed.clone();
+    done.status = TaskStatus::Completed;
+    assert!(store.swap(v.version + 1, &done).await.unwrap());
+    let later = sorted(store.orphans(far + 1, 100).await.unwrap());
+    assert_eq!(later, ["o-live"]);
+    // Bounded.
+    for i in 0..3 {
+        store
+            .create(&task(&format!("o-n{i}"), "p9", 60_000), &quota)
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.orphans(now_ms(), 2).await.unwrap().len(), 2);
 }

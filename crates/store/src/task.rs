@@ -107,6 +107,19 @@ pub trait TaskStore: Send + Sync + std::fmt::Debug + 'static {
     /// Replace the task if it is still at `version`; returns whether it was
     /// (false: someone changed it first, or it is gone).
     async fn swap(&self, version: u64, record: &TaskRecord) -> Result<bool, StoreError>;
+    /// Up to `max` ids of working tasks that need a runner at `now` (their
+    /// lease ran out): what a node's orphan sweep takes over. A backend may
+    /// name a task that has changed since; the caller loads each one and
+    /// claims it by `swap`.
+    async fn orphans(&self, now: u64, max: usize) -> Result<Vec<String>, StoreError>;
+    /// Up to `max` live tasks of `principal` by id, those after `after`
+    /// only (a page of `tasks/list`; the last id is the next cursor).
+    async fn list(
+        &self,
+        principal: &str,
+        after: Option<&str>,
+        max: usize,
+    ) -> Result<Vec<TaskRecord>, StoreError>;
 }
 
 /// Tasks kept in this process's memory: one node.
@@ -168,6 +181,36 @@ impl TaskStore for MemoryTaskStore {
             }
             _ => Ok(false),
         }
+    }
+
+    async fn orphans(&self, now: u64, max: usize) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .lock()
+            .values()
+            .filter(|t| t.record.expires_ms() > now && t.record.needs_runner(now))
+            .take(max)
+            .map(|t| t.record.id.clone())
+            .collect())
+    }
+
+    async fn list(
+        &self,
+        principal: &str,
+        after: Option<&str>,
+        max: usize,
+    ) -> Result<Vec<TaskRecord>, StoreError> {
+        let now = now_ms();
+        let mut found: Vec<TaskRecord> = self
+            .lock()
+            .values()
+            .map(|t| &t.record)
+            .filter(|r| r.principal == principal && r.expires_ms() > now)
+            .filter(|r| after.is_none_or(|a| r.id.as_str() > a))
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| a.id.cmp(&b.id));
+        found.truncate(max);
+        Ok(found)
     }
 }
 

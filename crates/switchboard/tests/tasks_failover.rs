@@ -1,7 +1,8 @@
 //! Durable tasks on a two-node cluster with one Redis: a task started on
 //! node A is visible from node B (and to nobody else); after A is killed
-//! with SIGKILL, B sees A's lease run out, takes the task over, runs the
-//! tool again from the recorded request and serves its result. Waits are
+//! with SIGKILL, B's orphan sweep sees A's lease run out (with nobody
+//! polling), takes the task over, runs the tool again from the recorded
+//! request and serves its result. Waits are
 //! bounded polls, never timed assertions.
 
 #[path = "../../store-redis/tests/support/mod.rs"]
@@ -105,15 +106,30 @@ async fn a_task_survives_the_death_of_its_node() {
     node_a.child.kill().expect("SIGKILL node A");
     node_a.child.wait().expect("reaped");
 
-    // B takes the task over once A's lease has run out, and completes it.
-    let mut last = Value::Null;
+    // Nobody asks about the task: B's orphan sweep finds A's lapsed lease,
+    // takes the task over and completes it (watched in Redis, not polled).
+    let mut record = Value::Null;
     for _ in 0..600 {
-        last = get(&on_b, &id).await.expect("tasks/get on B");
-        if last["status"] != "working" {
+        let json: Option<String> = redis::cmd("HGET")
+            .arg(&key)
+            .arg("r")
+            .query_async(&mut raw)
+            .await
+            .expect("HGET");
+        record = serde_json::from_str(&json.expect("the task's record")).expect("record JSON");
+        if record["status"] != "working" {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    assert_eq!(
+        record["status"],
+        "completed",
+        "{record}\n{}",
+        node_b.logged()
+    );
+    assert_eq!(record["runs"], 2, "run on A, then again on B: {record}");
+    let last = get(&on_b, &id).await.expect("tasks/get on B");
     assert_eq!(last["status"], "completed", "{last}\n{}", node_b.logged());
     assert_eq!(
         last["result"]["content"][0]["text"],

@@ -222,6 +222,17 @@ async fn session_era_tasks() {
     );
     let (got, _) = red.call("tasks/get", json!({"taskId": id})).await;
     assert_eq!(got["result"]["status"], "completed", "{got}");
+    assert!(init["capabilities"]["tasks"]["list"].is_object(), "{init}");
+    let (listed, _) = red.call("tasks/list", json!({})).await;
+    assert_eq!(listed["result"]["tasks"][0], got["result"], "{listed}");
+    assert_eq!(listed["result"]["tasks"].as_array().map(Vec::len), Some(1));
+    assert!(listed["result"].get("nextCursor").is_none(), "{listed}");
+    let (none, _) = blue.call("tasks/list", json!({})).await;
+    assert_eq!(none["result"]["tasks"], json!([]), "only one's own: {none}");
+    let (past, _) = red.call("tasks/list", json!({"cursor": id})).await;
+    assert_eq!(past["result"]["tasks"], json!([]), "{past}");
+    let (bad, _) = red.call("tasks/list", json!({"cursor": 7})).await;
+    assert_eq!(bad["error"]["code"], -32602, "{bad}");
     let (late, _) = red.call("tasks/cancel", json!({"taskId": id})).await;
     assert_eq!(
         late["error"]["code"], -32602,

@@ -1,9 +1,10 @@
 //! The experimental tasks of 2025-11-25 on a session, on the same store and
 //! runner as the 2026-07-28 extension: `tools/call` with `params.task`
 //! answers `{task}`, then `tasks/get`, `tasks/result` (waits for the end,
-//! answers the tool's result or error), `tasks/cancel`. Not here:
-//! `tasks/list`, `notifications/tasks/status`, and input requests during a
-//! task (such a task stays `input_required` and `tasks/result` refuses it).
+//! answers the tool's result or error), `tasks/cancel`, `tasks/list` (the
+//! caller's principal's live tasks, by id, paged by cursor). Not here:
+//! `notifications/tasks/status`, and input requests during a task (such a
+//! task stays `input_required` and `tasks/result` refuses it).
 
 use std::time::{Duration, Instant};
 
@@ -19,11 +20,14 @@ use crate::error::TransportError;
 use crate::tenant::Principal;
 
 pub(crate) const RESULT: &str = "tasks/result";
+pub(crate) const LIST: &str = "tasks/list";
+/// Tasks in one page of `tasks/list`.
+const PAGE: usize = 50;
 const RELATED_TASK: &str = "io.modelcontextprotocol/related-task";
 
 /// The `tasks` server capability.
 pub(crate) fn capability() -> Value {
-    json!({"cancel": {}, "requests": {"tools": {"call": {}}}})
+    json!({"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}})
 }
 
 type Answer = Option<Result<Value, RpcError>>;
@@ -42,6 +46,7 @@ pub(crate) async fn serve(
         .unwrap_or_default();
     match method {
         methods::TOOLS_CALL => call(app, who, capabilities, &params).await,
+        LIST => list(app, who, &params).await.map(Some),
         GET | RESULT | CANCEL => {
             let Some(id) = params.get("taskId").and_then(Value::as_str) else {
                 return Ok(Some(Err(RpcError::invalid_params(format!(
@@ -57,6 +62,32 @@ pub(crate) async fn serve(
         }
         _ => Ok(None),
     }
+}
+
+/// One page of the caller's tasks; `cursor` is the last id of the page
+/// before (opaque to the client).
+async fn list(
+    app: &App,
+    who: &Principal,
+    params: &Value,
+) -> Result<Result<Value, RpcError>, TransportError> {
+    let after = match params.get("cursor") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(c)) => Some(c.as_str()),
+        Some(_) => {
+            return Ok(Err(RpcError::invalid_params(
+                "tasks/list: cursor must be a string",
+            )));
+        }
+    };
+    let page = app.task_store().list(&who.binding(), after, PAGE).await?;
+    let mut result = json!({"tasks": page.iter().map(shape).collect::<Vec<_>>()});
+    if page.len() == PAGE
+        && let Some(last) = page.last()
+    {
+        result["nextCursor"] = json!(last.id);
+    }
+    Ok(Ok(result))
 }
 
 /// A task-augmented call (or a call to a tool that must be one).

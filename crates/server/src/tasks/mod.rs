@@ -8,13 +8,14 @@
 //! the [`TaskStore`](switchboard_store::TaskStore), so `tasks/get`,
 //! `tasks/update` and `tasks/cancel` work on any node. The running node
 //! holds a lease on the task and renews it; when the lease runs out (the
-//! node died), the next node asked about the task claims it and runs the
-//! tool again from the recorded request: task-supporting tools run at least
-//! once. A task asking for input is parked (`input_required`) and run again,
+//! node died), the next node asked about the task, or the first node's
+//! periodic orphan sweep ([`sweep`]), claims it and runs the tool again from
+//! the recorded request: task-supporting tools run at least once. A task asking for input is parked (`input_required`) and run again,
 //! with every answer so far, once `tasks/update` has answered them all.
 
 pub(crate) mod legacy;
 mod runner;
+pub(crate) mod sweep;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
