@@ -87,6 +87,8 @@ impl Owners {
         let key = mac.finalize().into_bytes().into();
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
+            // A pooled connection to a host that vanished is found dead.
+            .tcp_keepalive(Duration::from_secs(10))
             .build()
             .unwrap_or_default();
         Self {
@@ -186,14 +188,18 @@ pub(crate) async fn route(app: &App, r: Request<'_>) -> Result<Route, TransportE
                     "ownership moved while the request was forwarded".into(),
                 ));
             }
-            Claim::Other { node, url } => match forward(owners, &url, &r).await {
+            Claim::Other { node, url } => match forward(app, owners, &url, &r).await {
                 Ok(resp) => return Ok(Route::Answered(resp)),
                 // Dead but its lease runs: wait for it to lapse, then take over.
-                Err(e) if Instant::now() < deadline => {
+                Err(Forward::Unreachable(e)) if Instant::now() < deadline => {
                     tracing::debug!(owner = %node, error = %e, "session owner unreachable; waiting for its lease");
                     tokio::time::sleep(owners.lease / 10).await;
                 }
-                Err(e) => return Err(TransportError::OwnerUnreachable(e)),
+                // The request may have reached the owner and run there: never
+                // sent twice.
+                Err(Forward::Unreachable(e) | Forward::Failed(e)) => {
+                    return Err(TransportError::OwnerUnreachable(e));
+                }
             },
         }
     }
@@ -260,9 +266,39 @@ fn hop_by_hop(name: &header::HeaderName) -> bool {
     )
 }
 
+/// Why a forward got no answer.
+enum Forward {
+    /// No connection to the owner: the request did not reach it.
+    Unreachable(String),
+    /// The request may have reached the owner (sent, then the connection
+    /// failed, or no answer in time): not to be sent again.
+    Failed(String),
+}
+
 /// POST the client's request to the owner at `url` and stream its answer
-/// back. `Err`: the owner could not be reached.
-async fn forward(owners: &Owners, url: &str, r: &Request<'_>) -> Result<Response, String> {
+/// back. The answer's head must come within the longest a request may run
+/// there (its queue deadline, its timeout and a margin), so an owner that
+/// accepts connections and never answers (stopped, wedged) holds no request
+/// forever.
+async fn forward(
+    app: &App,
+    owners: &Owners,
+    url: &str,
+    r: &Request<'_>,
+) -> Result<Response, Forward> {
+    let c = app.config();
+    let limit =
+        c.request_timeout() + Duration::from_millis(c.queue_deadline_ms) + Duration::from_secs(5);
+    match tokio::time::timeout(limit, send(owners, url, r)).await {
+        Ok(answer) => answer,
+        Err(_) => Err(Forward::Failed(format!(
+            "the session's owner did not answer within {} s",
+            limit.as_secs()
+        ))),
+    }
+}
+
+async fn send(owners: &Owners, url: &str, r: &Request<'_>) -> Result<Response, Forward> {
     let mut req = owners.http.post(url).body(r.body.clone());
     for (name, value) in r.headers {
         if !hop_by_hop(name) {
@@ -270,7 +306,13 @@ async fn forward(owners: &Owners, url: &str, r: &Request<'_>) -> Result<Response
         }
     }
     req = req.header(FORWARD_HEADER, owners.sign(r.session, r.body));
-    let resp = req.send().await.map_err(|e| e.to_string())?;
+    let resp = req.send().await.map_err(|e| {
+        if e.is_connect() {
+            Forward::Unreachable(e.to_string())
+        } else {
+            Forward::Failed(e.to_string())
+        }
+    })?;
     let mut out = Response::builder().status(resp.status());
     for (name, value) in resp.headers() {
         if !hop_by_hop(name) && name != header::HOST {
@@ -278,7 +320,7 @@ async fn forward(owners: &Owners, url: &str, r: &Request<'_>) -> Result<Response
         }
     }
     out.body(Body::from_stream(resp.bytes_stream()))
-        .map_err(|e| e.to_string())
+        .map_err(|e| Forward::Failed(e.to_string()))
 }
 
 /// Renew this node's leases every third of a lease while it still holds

@@ -73,11 +73,30 @@ pub(crate) fn texts(value: &Value, out: &mut Vec<String>) {
     }
 }
 
-/// The slot of a command's key: its first argument after the name, which
-/// is where every command this crate pipelines has it. `None` for a
-/// command without arguments.
+/// The slot of a command's key: for a script (`EVAL`, `EVALSHA`, `FCALL`
+/// and their `_RO` forms) its first key, after the script and the key
+/// count (`None` without keys); for every other command this crate
+/// pipelines, its first argument after the name. `None` for a command
+/// without arguments.
 fn slot(cmd: &Cmd) -> Option<Slot> {
-    match cmd.args_iter().nth(1)? {
+    let mut args = cmd.args_iter();
+    let name = match args.next()? {
+        Arg::Simple(name) => name.to_ascii_uppercase(),
+        _ => return None,
+    };
+    let script = matches!(
+        name.as_slice(),
+        b"EVAL" | b"EVALSHA" | b"EVAL_RO" | b"EVALSHA_RO" | b"FCALL" | b"FCALL_RO"
+    );
+    let key = if script {
+        match args.nth(1)? {
+            Arg::Simple(n) if n != b"0" => args.next()?,
+            _ => return None,
+        }
+    } else {
+        args.next()?
+    };
+    match key {
         Arg::Simple(key) => Some(Slot::for_key(key)),
         _ => None,
     }
@@ -232,5 +251,29 @@ mod tests {
         p.cmd("PEXPIRE").arg("sb:ev:{a}:1").arg(5);
         let groups: Vec<Vec<usize>> = by_slot(&p).into_iter().map(|(at, _)| at).collect();
         assert_eq!(groups, [vec![0, 4], vec![1, 3], vec![2]]);
+    }
+
+    #[test]
+    fn a_script_call_goes_to_the_slot_of_its_first_key() {
+        let mut p = redis::pipe();
+        p.cmd("EVAL")
+            .arg("return 1")
+            .arg(1)
+            .arg("sb:own:{a}")
+            .arg("n");
+        p.cmd("EVALSHA")
+            .arg("0123abcd")
+            .arg(1)
+            .arg("sb:own:{b}")
+            .arg("n");
+        p.cmd("GET").arg("sb:s:{a}");
+        p.cmd("evalsha")
+            .arg("0123abcd")
+            .arg(2)
+            .arg("sb:x:{b}")
+            .arg("sb:y:{b}");
+        p.cmd("EVAL").arg("return 1").arg(0).arg("n");
+        let groups: Vec<Vec<usize>> = by_slot(&p).into_iter().map(|(at, _)| at).collect();
+        assert_eq!(groups, [vec![0, 2], vec![1, 3], vec![4]]);
     }
 }

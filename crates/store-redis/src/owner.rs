@@ -77,10 +77,20 @@ impl RedisSessionOwners {
     ) -> Result<Vec<String>, StoreError> {
         let mut lost = Vec::new();
         for chunk in sessions.chunks(BATCH) {
+            // EVAL with the script's text, not EVALSHA after a SCRIPT LOAD:
+            // on a Redis Cluster this pipeline is split per slot, and a
+            // SCRIPT LOAD would reach one master only (or a master that
+            // has just been replaced), leaving the others to answer
+            // NOSCRIPT. The text is a few hundred bytes per session, once
+            // per third of a lease.
             let mut pipe = redis::pipe();
-            pipe.load_script(&self.renew).ignore();
             for s in chunk {
-                pipe.invoke_script(self.renew.key(self.key(s)).arg(node).arg(lease_ms));
+                pipe.cmd("EVAL")
+                    .arg(RENEW_LUA)
+                    .arg(1)
+                    .arg(self.key(s))
+                    .arg(node)
+                    .arg(lease_ms);
             }
             let kept: Vec<i64> = self.redis.pipe("owner renew", &pipe).await?;
             lost.extend(

@@ -16,10 +16,12 @@ use serde_json::value::RawValue;
 use support::RedisCluster;
 use switchboard_limits::{Decision, Rate, RateLimiter};
 use switchboard_store::{
-    Admitted, BusMessage, EventId, EventLog, Quota, SessionBus, SessionRecord, SessionStore,
+    Admitted, BusMessage, Claim, EventId, EventLog, Quota, SessionBus, SessionOwners,
+    SessionRecord, SessionStore,
 };
 use switchboard_store_redis::{
-    RedisBus, RedisEventLog, RedisRateLimiter, RedisSessionStore, RedisTaskStore,
+    RedisBus, RedisEventLog, RedisRateLimiter, RedisSessionOwners, RedisSessionStore,
+    RedisTaskStore,
 };
 
 fn record(id: &str, at: u64) -> SessionRecord {
@@ -39,6 +41,39 @@ async fn the_task_store_works_on_a_cluster() {
     };
     let store = RedisTaskStore::new(cluster.connect("tasks").await);
     switchboard_store::suite::task_store_suite(&store).await;
+}
+
+/// Owner records on a cluster: a node renews and releases the sessions it
+/// owns in one pipeline although their records sit on different slots (the
+/// pipeline is split by each script call's key), and learns which it lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owners_renew_and_release_across_slots() {
+    let Some(cluster) = RedisCluster::start() else {
+        return;
+    };
+    let owners = RedisSessionOwners::new(cluster.connect("owners").await, Duration::from_secs(600));
+    let lease = Duration::from_secs(60);
+    let mine: Vec<String> = (0..12).map(|i| format!("s{i}")).collect();
+    for s in &mine {
+        let claim = owners.claim(s, "a", "http://a/mcp", lease).await.unwrap();
+        assert_eq!(claim, Claim::New, "{s}");
+    }
+    owners
+        .claim("other", "b", "http://b/mcp", lease)
+        .await
+        .unwrap();
+    let mut asked = mine.clone();
+    asked.push("other".to_owned());
+    assert_eq!(
+        owners.renew(&asked, "a", lease).await.unwrap(),
+        ["other".to_owned()],
+        "a keeps its twelve sessions and does not own the thirteenth"
+    );
+    owners.release(&mine, "a").await.unwrap();
+    for s in &mine {
+        let claim = owners.claim(s, "b", "http://b/mcp", lease).await.unwrap();
+        assert_eq!(claim, Claim::TookOver { from: "a".into() }, "{s}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -80,6 +80,12 @@ async fn list(
             )));
         }
     };
+    // Anonymous clients of a tenant share one binding: listing would hand
+    // each one the others' task ids. They see none (their own ids, from
+    // the calls that created them, still work with tasks/get).
+    if matches!(who.via, crate::tenant::Via::Anonymous) {
+        return Ok(Ok(json!({"tasks": []})));
+    }
     let page = app.task_store().list(&who.binding(), after, PAGE).await?;
     let mut result = json!({"tasks": page.iter().map(shape).collect::<Vec<_>>()});
     if page.len() == PAGE
@@ -129,7 +135,13 @@ async fn task_method(
     method: &str,
     id: &str,
 ) -> Result<Result<Value, RpcError>, TransportError> {
-    let current = take_over_if_orphaned(app, owned(app, who, id).await?).await?;
+    let current = owned(app, who, id).await?;
+    // An orphaned task being cancelled is not run again first.
+    let current = if method == CANCEL {
+        current
+    } else {
+        take_over_if_orphaned(app, current).await?
+    };
     match method {
         GET => Ok(Ok(shape(&current.record))),
         CANCEL if current.record.status.is_terminal() => {
