@@ -46,7 +46,6 @@ return 1
 pub struct RedisSessionOwners {
     redis: Redis,
     claim: Script,
-    renew: Script,
     /// How long a record outlives its last claim (the sessions' longest life).
     ttl: Duration,
 }
@@ -57,7 +56,6 @@ impl RedisSessionOwners {
         Self {
             redis,
             claim: Script::new(CLAIM_LUA),
-            renew: Script::new(RENEW_LUA),
             ttl,
         }
     }
