@@ -131,13 +131,22 @@ fn moved_to(outcome: &RedisResult<Vec<Value>>) -> Option<(String, u16)> {
             .iter()
             .map(|(_, s)| s.clone())
             .collect(),
-        Ok(replies) => replies
-            .iter()
-            .filter_map(|v| match v {
-                Value::ServerError(s) => Some(s.clone()),
-                _ => None,
-            })
-            .collect(),
+        // Replies of a non-atomic pipeline: sent again only if none of its
+        // commands ran (every reply a redirection), so nothing is applied
+        // twice (an XADD appended again, say).
+        Ok(replies) => {
+            let moved = |v: &Value| matches!(v, Value::ServerError(s) if s.code() == "MOVED");
+            if replies.is_empty() || !replies.iter().all(moved) {
+                return None;
+            }
+            replies
+                .iter()
+                .filter_map(|v| match v {
+                    Value::ServerError(s) => Some(s.clone()),
+                    _ => None,
+                })
+                .collect()
+        }
     };
     let moved = errors.iter().find(|s| s.code() == "MOVED")?;
     let addr = moved.details()?.split_ascii_whitespace().nth(1)?;
