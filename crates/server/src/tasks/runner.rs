@@ -21,23 +21,40 @@ use crate::modern::peer::Rounds;
 /// Run the claimed task `claimed` here, in the background.
 pub(super) fn spawn(app: &App, claimed: Versioned) {
     let app = app.clone();
-    tokio::spawn(async move { run(app, claimed.record).await });
+    // Registered before the task starts, so a cancel arriving at once finds it.
+    let cancel = CancellationToken::new();
+    app.tasks()
+        .lock()
+        .insert(claimed.record.id.clone(), cancel.clone());
+    tokio::spawn(async move { run(app, claimed.record, cancel).await });
 }
 
-async fn run(app: App, record: TaskRecord) {
+/// This node's run of a task: the owner and the claim's run count, so a
+/// run this node started before it lost and took back the task (its own
+/// sweep, after the store was away longer than a lease) is not the current
+/// one.
+#[derive(Clone, Copy)]
+struct Run(u32);
+
+async fn run(app: App, record: TaskRecord, cancel: CancellationToken) {
     let id = record.id.clone();
-    let cancel = CancellationToken::new();
-    app.tasks().lock().insert(id.clone(), cancel.clone());
+    let this = Run(record.runs);
     let left = record.expires_ms().saturating_sub(now_ms());
     let settled = tokio::select! {
         outcome = execute(&app, &record, cancel.clone()) => Some(outcome),
-        () = keep_lease(&app, &id) => None,
+        () = keep_lease(&app, &id, this) => None,
         () = tokio::time::sleep(Duration::from_millis(left)) => None,
     };
     cancel.cancel();
-    app.tasks().lock().remove(&id);
+    {
+        let mut running = app.tasks().lock();
+        // Only this run's token: a later run of the task may have replaced it.
+        if running.get(&id).is_some_and(|t| t.is_cancelled()) {
+            running.remove(&id);
+        }
+    }
     if let Some((outcome, missing)) = settled
-        && let Err(e) = settle(&app, &id, outcome, missing).await
+        && let Err(e) = settle(&app, &id, this, outcome, missing).await
     {
         tracing::warn!(task = %id, error = %e, "task: cannot record the outcome");
     }
@@ -45,10 +62,10 @@ async fn run(app: App, record: TaskRecord) {
 
 /// Renew the lease every third of it; returns once the task is no longer
 /// this node's (cancelled, taken over, gone).
-async fn keep_lease(app: &App, id: &str) {
+async fn keep_lease(app: &App, id: &str, this: Run) {
     loop {
         tokio::time::sleep(Duration::from_millis(lease_ms(app) / 3)).await;
-        match renew(app, id).await {
+        match renew(app, id, this).await {
             Ok(true) => {}
             Ok(false) => return,
             // The store is away: keep running; if the lease lapses meanwhile
@@ -58,12 +75,12 @@ async fn keep_lease(app: &App, id: &str) {
     }
 }
 
-async fn renew(app: &App, id: &str) -> Result<bool, StoreError> {
+async fn renew(app: &App, id: &str, this: Run) -> Result<bool, StoreError> {
     for _ in 0..SWAP_TRIES {
         let Some(mut v) = app.task_store().load(id).await? else {
             return Ok(false);
         };
-        if !mine(app, &v.record) {
+        if !mine(app, &v.record, this) {
             return Ok(false);
         }
         v.record.lease_until_ms = now_ms() + lease_ms(app);
@@ -74,8 +91,10 @@ async fn renew(app: &App, id: &str) -> Result<bool, StoreError> {
     Ok(true)
 }
 
-fn mine(app: &App, r: &TaskRecord) -> bool {
-    r.status == TaskStatus::Working && r.owner.as_deref() == Some(app.tasks().owner())
+fn mine(app: &App, r: &TaskRecord, this: Run) -> bool {
+    r.status == TaskStatus::Working
+        && r.owner.as_deref() == Some(app.tasks().owner())
+        && r.runs == this.0
 }
 
 /// The peer of a task: no stream to the client; input requests are
@@ -143,6 +162,7 @@ async fn execute(app: &App, r: &TaskRecord, cancel: CancellationToken) -> Outcom
 async fn settle(
     app: &App,
     id: &str,
+    this: Run,
     outcome: Result<Value, HandlerError>,
     missing: Map<String, Value>,
 ) -> Result<(), StoreError> {
@@ -154,7 +174,7 @@ async fn settle(
         let Some(v) = app.task_store().load(id).await? else {
             return Ok(());
         };
-        if !mine(app, &v.record) {
+        if !mine(app, &v.record, this) {
             return Ok(());
         }
         let mut record = v.record.clone();
