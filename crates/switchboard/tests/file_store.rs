@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::json;
-use support::Node;
-use switchboard_testkit::{McpClient, Reply, SseEvent, SseReader};
+use support::{Node, progress_call};
+use switchboard_testkit::{McpClient, Reply, SseReader};
 
 /// A fresh database path in the temporary directory, removed on drop.
 struct DbFile(PathBuf);
@@ -66,26 +66,6 @@ fn stop(mut node: Node, how: Stop) {
     if let Stop::Term = how {
         assert!(exit.success(), "a clean stop on SIGTERM: {exit:?}");
     }
-}
-
-/// A tool call with progress: its logged events (priming excluded).
-async fn progress_call(client: &McpClient) -> Vec<SseEvent> {
-    let params = json!({"name": "test_tool_with_progress", "arguments": {}, "_meta": {"progressToken": "t"}});
-    let Reply::Sse(stream) = client.request(5, "tools/call", params).await else {
-        panic!("expected an SSE reply")
-    };
-    let logged: Vec<_> = stream
-        .collect()
-        .await
-        .into_iter()
-        .filter(|e| !e.data.is_empty())
-        .collect();
-    assert_eq!(
-        logged.len(),
-        4,
-        "three progress notifications and the response"
-    );
-    logged
 }
 
 /// The sampling request a tool sends proves the session's capabilities came

@@ -122,21 +122,7 @@ async fn a_stream_logged_on_one_node_is_replayed_by_another() {
     let (a, b) = (node(&redis.url(), &prefix), node(&redis.url(), &prefix));
     let mut client = McpClient::new(&a.url);
     client.initialize(json!({})).await;
-    let params = json!({"name": "test_tool_with_progress", "arguments": {}, "_meta": {"progressToken": "t"}});
-    let Reply::Sse(stream) = client.request(5, "tools/call", params).await else {
-        panic!("expected an SSE reply")
-    };
-    let logged: Vec<_> = stream
-        .collect()
-        .await
-        .into_iter()
-        .filter(|e| !e.data.is_empty())
-        .collect();
-    assert_eq!(
-        logged.len(),
-        4,
-        "three progress notifications and the response: {logged:?}"
-    );
+    let logged = support::progress_call(&client).await;
     let first = logged[0].id.clone().expect("event id");
 
     client.url = b.url.clone();

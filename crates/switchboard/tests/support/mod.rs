@@ -115,3 +115,28 @@ impl Drop for Node {
         let _ = self.child.wait();
     }
 }
+
+/// A `test_tool_with_progress` call streamed as SSE: its logged events
+/// (priming excluded) — three progress notifications and the response.
+#[allow(dead_code)] // the store tests only
+pub async fn progress_call(
+    client: &switchboard_testkit::McpClient,
+) -> Vec<switchboard_testkit::SseEvent> {
+    let params = serde_json::json!({"name": "test_tool_with_progress", "arguments": {}, "_meta": {"progressToken": "t"}});
+    let switchboard_testkit::Reply::Sse(stream) = client.request(5, "tools/call", params).await
+    else {
+        panic!("expected an SSE reply")
+    };
+    let logged: Vec<_> = stream
+        .collect()
+        .await
+        .into_iter()
+        .filter(|e| !e.data.is_empty())
+        .collect();
+    assert_eq!(
+        logged.len(),
+        4,
+        "three progress notifications and the response: {logged:?}"
+    );
+    logged
+}
