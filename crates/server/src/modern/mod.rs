@@ -183,7 +183,13 @@ async fn run(
         ModernPeer::new(responses, accepts.sse, app.config().stream_buffer, tx)
             .with_tasks(meta.may_become_task),
     );
-    let capabilities = meta.capabilities.clone();
+    // Kept for the task the call may become (only a peer that accepts
+    // tasks lets a tool become one): no copy for the usual call.
+    let capabilities = if meta.may_become_task {
+        meta.capabilities.clone()
+    } else {
+        Value::Null
+    };
     let cancel = CancellationToken::new();
     let guard = cancel.clone().drop_guard();
     let builder = RequestContextBuilder::new(peer.clone() as Arc<dyn ClientPeer>, id.clone())
