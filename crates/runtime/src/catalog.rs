@@ -228,7 +228,7 @@ impl Catalog {
             || self
                 .providers()
                 .iter()
-                .any(|p| p.owns_tool(name) && p.tool_definition(name).is_some())
+                .any(|p| p.owns_tool(name) && p.has_tool_definition(name))
     }
 
     /// The `inputSchema` of a tool, the catalog's own or a provider's.

@@ -92,6 +92,13 @@ pub trait Provider: Send + Sync + fmt::Debug {
         None
     }
 
+    /// Whether the definition of its tool `name` is known: what
+    /// [`Provider::tool_definition`] would say, without copying it (asked on
+    /// every call).
+    fn has_tool_definition(&self, name: &str) -> bool {
+        self.tool_definition(name).is_some()
+    }
+
     /// Whether the prompt `name` (merged namespace) is this provider's.
     fn owns_prompt(&self, _name: &str) -> bool {
         false

@@ -175,7 +175,7 @@ impl App {
                 let elsewhere = catalog.tool(name).is_some()
                     || remaining
                         .iter()
-                        .any(|p| p.owns_tool(name) && p.tool_definition(name).is_some());
+                        .any(|p| p.owns_tool(name) && p.has_tool_definition(name));
                 if elsewhere || !taken.insert(name.clone()) {
                     collision = Some((s.provider.name().to_owned(), name.clone()));
                     break 'check;

@@ -74,6 +74,17 @@ impl Lists {
             .is_some_and(|n| n.contains(name))
     }
 
+    /// Whether the listing of `method` is cached and has `name` (what
+    /// finding it in [`Lists::cached`] would say, without the scan).
+    pub(crate) fn has_cached(&self, method: &str, name: &str) -> bool {
+        let cached = self
+            .items
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(method);
+        cached && self.has(result_key(method), name)
+    }
+
     /// Whether `uri` is one of the listed resources or matches a listed
     /// template.
     pub(crate) fn has_resource(&self, uri: &str) -> bool {
@@ -134,4 +145,29 @@ pub(crate) async fn fetch_all(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn has_cached_follows_the_listing_and_its_clearing() {
+        let lists = Lists::default();
+        assert!(!lists.has_cached("tools/list", "a__echo"));
+        lists.store(
+            "tools/list",
+            vec![
+                serde_json::json!({"name": "a__echo"}),
+                serde_json::json!({"name": 7}),
+            ],
+        );
+        assert!(lists.has_cached("tools/list", "a__echo"));
+        assert!(!lists.has_cached("tools/list", "a__add"));
+        assert!(!lists.has_cached("prompts/list", "a__echo"));
+        lists.clear();
+        assert!(!lists.has_cached("tools/list", "a__echo"));
+        // The names outlive the clearing (prefix-less ownership uses them).
+        assert!(lists.has("tools", "a__echo"));
+    }
 }

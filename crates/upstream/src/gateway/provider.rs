@@ -459,6 +459,10 @@ impl Provider for StdioProvider {
             .cloned()
     }
 
+    fn has_tool_definition(&self, name: &str) -> bool {
+        self.lists.has_cached("tools/list", name)
+    }
+
     fn owns_prompt(&self, name: &str) -> bool {
         self.owns_name("prompts", name)
     }
