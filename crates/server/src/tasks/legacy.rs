@@ -41,6 +41,18 @@ pub(crate) async fn serve(
     method: &str,
     params: Option<&RawValue>,
 ) -> Result<Answer, TransportError> {
+    match method {
+        // Only the catalog's own tools run as tasks here: a call to any
+        // other tool (a gateway's, on every call) is not parsed whole.
+        methods::TOOLS_CALL => {
+            let name = switchboard_runtime::tool_call_name(params);
+            if name.is_none_or(|n| app.catalog().tool(&n).is_none()) {
+                return Ok(None);
+            }
+        }
+        LIST | GET | RESULT | CANCEL => {}
+        _ => return Ok(None),
+    }
     let params: Value = params
         .and_then(|p| serde_json::from_str(p.get()).ok())
         .unwrap_or_default();
