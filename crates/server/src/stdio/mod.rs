@@ -9,6 +9,7 @@ mod stateless;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -189,7 +190,13 @@ async fn handle_line(client: &Arc<Client>, line: &[u8]) {
             // Registered before the task starts, so end of input waits for it.
             let token = client.closed.child_token();
             lock(&client.running).insert(id.clone(), token.clone());
-            tokio::spawn(async move { run(client, id, method, params, token).await });
+            // Most calls finish on their first poll (a quick tool): that poll
+            // runs here, and only a call that has to wait gets a task.
+            let mut call = Box::pin(run(client, id, method, params, token));
+            let first = std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx))).await;
+            if first.is_pending() {
+                tokio::spawn(call);
+            }
         }
     }
 }
