@@ -154,16 +154,21 @@ impl Pool {
     pub(crate) async fn get(
         &self,
         key: &str,
-        capabilities: Option<serde_json::Value>,
+        capabilities: Option<&serde_json::Value>,
         owner: Owner<'_>,
     ) -> Result<Arc<Proc>, UpstreamError> {
         let deadline = tokio::time::Instant::now() + self.wait;
         for _ in 0..2 {
-            let cell = self.lock().entry(key.to_owned()).or_default().clone();
-            let caps = capabilities.clone();
+            let cell = {
+                let mut map = self.lock();
+                match map.get(key) {
+                    Some(cell) => cell.clone(),
+                    None => map.entry(key.to_owned()).or_default().clone(),
+                }
+            };
             let proc = cell
                 .get_or_try_init(|| async move {
-                    let proc = match caps {
+                    let proc = match capabilities.cloned() {
                         // A warm process is nobody's: only for uncapped tenants.
                         None if owner.max.is_none() => self.take_or_start(deadline).await,
                         None => {

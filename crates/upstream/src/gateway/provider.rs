@@ -181,10 +181,10 @@ impl StdioProvider {
     /// The client capabilities a new process of this caller declares: a
     /// session's own (so the upstream asks only for what the client can
     /// do); for stateless callers, everything the gateway can pass on.
-    fn capabilities_for(&self, ctx: &RequestContext) -> Option<Value> {
+    fn capabilities_for<'a>(&self, ctx: &'a RequestContext) -> Option<&'a Value> {
         let session = ctx.caller().session.is_some();
         (session && self.config.mode == PoolMode::PerSession)
-            .then(|| ctx.client_capabilities().cloned().unwrap_or_default())
+            .then(|| ctx.client_capabilities().unwrap_or(&Value::Null))
     }
 
     fn key(&self, ctx: &RequestContext) -> String {
