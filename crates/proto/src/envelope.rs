@@ -263,6 +263,13 @@ pub fn parse_message(bytes: &[u8]) -> Result<Message, ParseError> {
     Ok(Message::Response { id, outcome })
 }
 
+/// Whether the JSON text `json` may hold the object key `key`: a cheap test
+/// before parsing it to look. False only when it cannot: the key's text is
+/// absent and there is no `\u` escape that could spell it another way.
+pub fn may_hold_key(json: &str, key: &str) -> bool {
+    json.contains(key) || json.contains("\\u")
+}
+
 /// Serialize a success response around a raw result.
 pub fn response_json(id: &RequestId, result: &str) -> String {
     let mut out = String::with_capacity(result.len() + id.as_json().len() + 32);

@@ -91,8 +91,7 @@ pub(crate) fn replace_progress_token(
     token: &str,
 ) -> Option<(Box<RawValue>, Box<RawValue>)> {
     let text = params.get();
-    // Cheap test first; `\u` escapes could spell the key some other way.
-    if !text.contains("_meta") && !text.contains("\\u") {
+    if !switchboard_proto::may_hold_key(text, "_meta") {
         return None;
     }
     let mut outer = RawObject::parse(params)?;

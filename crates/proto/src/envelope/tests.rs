@@ -172,3 +172,18 @@ fn mutated_messages_never_panic() {
         }
     }
 }
+
+#[test]
+fn may_hold_key_is_false_only_when_the_key_cannot_be_there() {
+    assert!(may_hold_key(
+        r#"{"_meta":{"progressToken":1}}"#,
+        "progressToken"
+    ));
+    assert!(!may_hold_key(r#"{"name":"echo","arguments":{}}"#, "task"));
+    // An escape could spell it: parse to know.
+    assert!(may_hold_key(r#"{"\u0074ask":{}}"#, "task"));
+    // Other escapes cannot spell a letter.
+    assert!(!may_hold_key(r#"{"name":"a\"b\\c"}"#, "task"));
+    // The text appearing as a value still says "maybe".
+    assert!(may_hold_key(r#"{"name":"task"}"#, "task"));
+}

@@ -291,7 +291,7 @@ async fn run(
 /// only when they may hold one (`\u` escapes could spell the key otherwise).
 fn progress_token(params: &RawValue) -> Option<Value> {
     let text = params.get();
-    if !text.contains("progressToken") && !text.contains("\\u") {
+    if !switchboard_proto::may_hold_key(text, "progressToken") {
         return None;
     }
     let v: Value = serde_json::from_str(text).ok()?;

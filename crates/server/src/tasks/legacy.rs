@@ -44,16 +44,16 @@ pub(crate) async fn serve(
     match method {
         // Only the catalog's own tools run as tasks here: a call to any
         // other tool (a gateway's, on every call) is not parsed whole, nor
-        // one whose params cannot hold a `task` key (no escape could spell
-        // it) to a tool that does not require one.
+        // one whose params cannot hold a `task` key to a tool that does
+        // not require one.
         methods::TOOLS_CALL => {
             let name = switchboard_runtime::tool_call_name(params);
             let Some(tool) = name.and_then(|n| app.catalog().tool(&n)) else {
                 return Ok(None);
             };
             let text = params.map_or("", RawValue::get);
-            let no_task = !text.contains("task") && !text.contains('\\');
-            if no_task && !matches!(tool.task_support_of(), TaskSupport::Required) {
+            let required = matches!(tool.task_support_of(), TaskSupport::Required);
+            if !required && !switchboard_proto::may_hold_key(text, "task") {
                 return Ok(None);
             }
         }
