@@ -10,6 +10,7 @@
 //!
 //! [`SessionStore`]: switchboard_store::SessionStore
 
+mod accept;
 mod access;
 mod admin;
 mod app;
@@ -17,6 +18,7 @@ mod audit;
 mod capacity;
 mod cluster;
 mod config;
+mod conns;
 mod era;
 mod error;
 mod fanout;
@@ -41,6 +43,7 @@ mod sse;
 mod stdio;
 mod tasks;
 mod tenant;
+mod throttle;
 pub mod upstreams;
 
 pub use admin::{admin_router, serve_admin};

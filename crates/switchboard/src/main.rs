@@ -4,6 +4,7 @@
 mod gateway;
 mod keys;
 mod logwriter;
+mod nofile;
 mod ops;
 mod reload;
 mod serve;
@@ -69,6 +70,11 @@ fn main() -> std::process::ExitCode {
             value = from_env.as_deref(),
             "SWITCHBOARD_LOG_FORMAT is neither text nor json: ignored"
         );
+    }
+    // Every connection is a descriptor: the server and the load generator
+    // take all the open-file limit allows.
+    if matches!(cli.command, Command::Serve(_) | Command::Bench(_)) {
+        nofile::raise();
     }
     // `stdio` serves one client: one thread does (a gateway may run many of
     // these processes side by side, and cross-thread wake-ups cost CPU).

@@ -18,6 +18,10 @@ pub struct AdminConfig {
     /// This node's name in the admin API (the owner of its sessions).
     /// Default: `<hostname>-<pid>`.
     pub node_id: Option<String>,
+    /// Connections the admin listener holds open at once; past it a new
+    /// one is refused as it is accepted (its descriptors are kept out of
+    /// the MCP listener's `max_connections`). Default 32.
+    pub max_connections: usize,
 }
 
 impl Default for AdminConfig {
@@ -26,6 +30,7 @@ impl Default for AdminConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
             token_sha256: None,
             node_id: None,
+            max_connections: 32,
         }
     }
 }
@@ -33,6 +38,12 @@ impl Default for AdminConfig {
 impl AdminConfig {
     /// Check the digest and the node id; the error names the key.
     pub(super) fn validate(&self) -> Result<(), (String, String)> {
+        if self.max_connections == 0 {
+            return Err((
+                "admin.max_connections".into(),
+                "must be greater than 0".into(),
+            ));
+        }
         if let Some(d) = &self.token_sha256
             && !(d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit()))
         {
