@@ -3,7 +3,7 @@
 //! Without `redis-server` (or, for a Redis Cluster, `redis-cli`) on the PATH
 //! a test fails: it never passes without having run against a real Redis.
 //! `scripts/tools.sh` installs them; a developer who cannot install them runs
-//! `SWITCHBOARD_TEST_SKIP=redis scripts/test.sh`, which leaves these test
+//! `SB_TEST_SKIP=redis scripts/test.sh`, which leaves these test
 //! binaries out and counts them as skipped (see the README).
 
 #![allow(dead_code)]
@@ -340,7 +340,7 @@ pub fn missing(binary: &str) -> String {
     format!(
         "{binary} is not installed, and this test needs a real Redis: run scripts/tools.sh \
          (it installs the Debian packages redis-server and redis-tools), or leave the Redis \
-         tests out with `SWITCHBOARD_TEST_SKIP=redis scripts/test.sh` (counted as skipped)"
+         tests out with `SB_TEST_SKIP=redis scripts/test.sh` (counted as skipped)"
     )
 }
 
