@@ -3,8 +3,9 @@
 //! upstream (real child processes) and a Switchboard over HTTP — served to
 //! the one client on stdin/stdout with their prefixes; progress, the
 //! upstream's requests (elicitation, a bare `roots/list`) relayed to the
-//! client, cancellation, a crashed upstream process restarted, a reload on
-//! SIGHUP announced with `list_changed`; a stateless (2026-07-28) request
+//! client, cancellation, the upstream's list change, a crashed upstream
+//! process restarted, a reload on SIGHUP announced with `list_changed`; a
+//! stateless (2026-07-28) request
 //! too; and at end of input every upstream process ends and the front
 //! exits 0. A key for the HTTP server gives one warning line.
 
@@ -331,6 +332,18 @@ async fn one_client_through_the_stdio_gateway() {
         json!({"upstream-0": {"method": "roots/list"}}),
         "{r}"
     );
+
+    // The upstream's own list change reaches the client (before or after
+    // the call's answer).
+    let r = front.tool("up__changed", json!({})).await;
+    assert_eq!(value(&r), "sent", "{r}");
+    let changed = |v: &Value| v["method"] == "notifications/tools/list_changed";
+    if !front.seen.iter().any(changed) {
+        front
+            .wait_for("the upstream's tools/list_changed", changed)
+            .await;
+    }
+    front.seen.clear();
 
     // A crashed upstream process: the call fails, the session goes on, and
     // the next call gets a fresh process.
