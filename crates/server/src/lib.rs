@@ -56,5 +56,5 @@ pub use config::{
 pub use error::TransportError;
 pub use listener::serve;
 pub use owner::{FORWARD_HEADER, UPSTREAM_RESET};
-pub use reload::{ReloadError, ReloadReport};
-pub use stdio::serve_stdio;
+pub use reload::{ReloadError, ReloadReport, reload_upstreams};
+pub use stdio::{STDIO_SESSION, StdioOptions, serve_stdio, serve_stdio_with};

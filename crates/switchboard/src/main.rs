@@ -8,6 +8,7 @@ mod nofile;
 mod ops;
 mod reload;
 mod serve;
+mod stdio;
 mod stores;
 
 use clap::{Parser, Subcommand};
@@ -44,8 +45,9 @@ enum LogFormat {
 enum Command {
     /// Serve MCP over Streamable HTTP (the built-in `everything` toolset unless configured otherwise).
     Serve(serve::ServeArgs),
-    /// Serve one MCP client over stdin/stdout (newline-delimited JSON-RPC; logs on stderr).
-    Stdio(serve::StdioArgs),
+    /// Serve one MCP client over stdin/stdout (newline-delimited JSON-RPC; logs on stderr):
+    /// the built-in toolset, or the `[[upstreams]]` of `--config` as one gateway.
+    Stdio(stdio::StdioArgs),
     /// Validate a configuration file and print the effective configuration (secrets redacted).
     CheckConfig(serve::CheckArgs),
     /// Manage API keys (`keys new --tenant T`, `keys new --admin`).
@@ -92,7 +94,7 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
-            Command::Stdio(args) => serve::run_stdio(args).await,
+            Command::Stdio(args) => stdio::run(args).await,
             Command::CheckConfig(args) => serve::check_config(args),
             Command::Keys(args) => keys::run(args),
             Command::Sessions(args) => ops::sessions(args).await,
