@@ -6,6 +6,7 @@
 
 mod stateless;
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,12 +14,11 @@ use std::task::Poll;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use switchboard_proto::{
     ErrorCode, Incoming, Message, RequestId, RpcError, error_json, methods, notification_json,
-    parse_body, request_json, response_json,
+    params, parse_body, request_json, response_json,
 };
 use switchboard_runtime::{
     Catalog, ClientPeer, HandlerError, LogFilter, LogLevel, PeerError, RequestContextBuilder,
@@ -172,10 +172,18 @@ async fn handle_line(client: &Arc<Client>, line: &[u8]) {
                 let _ = tx.send(outcome);
             }
         }
+        // MCP params are an object: refused before anything reads them (a
+        // notification's refusal has no id to name).
         Message::Notification { method, params } => {
-            notification(client, &method, params.as_deref())
+            match params::check(&method, params.as_deref()) {
+                Ok(()) => notification(client, &method, params.as_deref()),
+                Err(e) => client.send(error_json(None, &e)).await,
+            }
         }
         Message::Request { id, method, params } => {
+            if let Err(e) = params::check(&method, params.as_deref()) {
+                return client.send(error_json(Some(&id), &e)).await;
+            }
             if let Some(value) = stateless::params_if_stateless(params.as_deref()) {
                 return stateless::serve(client, id, method, params, value).await;
             }
@@ -202,14 +210,9 @@ async fn handle_line(client: &Arc<Client>, line: &[u8]) {
 }
 
 fn notification(client: &Client, method: &str, params: Option<&RawValue>) {
-    #[derive(Deserialize)]
-    struct Cancelled {
-        #[serde(rename = "requestId")]
-        request_id: Box<RawValue>,
-    }
     if method == methods::CANCELLED
-        && let Ok(c) = serde_json::from_str::<Cancelled>(params.map(RawValue::get).unwrap_or("{}"))
-        && let Ok(id) = RequestId::from_raw(&c.request_id)
+        && let Ok(c) = params::Cancelled::read(params)
+        && let Ok(id) = RequestId::from_raw(c.request_id)
         && let Some(token) = lock(&client.running).get(&id)
     {
         token.cancel();
@@ -222,41 +225,22 @@ fn local_method(
     method: &str,
     params: Option<&RawValue>,
 ) -> Option<Result<Value, RpcError>> {
-    let field = |name: &str| -> Option<String> {
-        let v: Value = serde_json::from_str(params.map(RawValue::get).unwrap_or("{}")).ok()?;
-        v.get(name)?.as_str().map(str::to_owned)
-    };
     Some(match method {
         methods::INITIALIZE => hello(params).map(|h| {
             *lock(&client.capabilities) = serde_json::from_str(h.capabilities.get()).ok();
             client.catalog.initialize_result(h.version)
         }),
         methods::PING => Ok(json!({})),
-        methods::SET_LEVEL => match field("level").as_deref().and_then(LogLevel::parse) {
-            Some(level) => {
-                *lock(&client.log_filter) = LogFilter::AtLeast(level);
-                Ok(json!({}))
-            }
-            None => Err(RpcError::invalid_params(
-                "logging/setLevel: a valid \"level\" is required",
-            )),
-        },
-        methods::RESOURCES_SUBSCRIBE | methods::RESOURCES_UNSUBSCRIBE => match field("uri") {
-            Some(uri) if method == methods::RESOURCES_UNSUBSCRIBE => {
-                lock(&client.subscriptions).remove(&uri);
-                Ok(json!({}))
-            }
-            Some(uri) if client.catalog.has_resource(&uri) => {
-                lock(&client.subscriptions).insert(uri);
-                Ok(json!({}))
-            }
-            Some(uri) => Err(RpcError::new(
-                ErrorCode::RESOURCE_NOT_FOUND,
-                format!("resource not found: {uri}"),
-            )
-            .with_data(json!({"uri": uri}))),
-            None => Err(RpcError::invalid_params("\"uri\" is required")),
-        },
+        methods::SET_LEVEL => params::SetLevel::read(params).and_then(|p| {
+            let level = LogLevel::parse(&p.level).ok_or_else(|| {
+                RpcError::invalid_params(format!("logging/setLevel: unknown level {:?}", p.level))
+            })?;
+            *lock(&client.log_filter) = LogFilter::AtLeast(level);
+            Ok(json!({}))
+        }),
+        methods::RESOURCES_SUBSCRIBE | methods::RESOURCES_UNSUBSCRIBE => {
+            params::ResourceUri::read(method, params).and_then(|p| subscribe(client, method, p.uri))
+        }
         m if !Catalog::handles(m) => Err(RpcError::method_not_found(m)),
         _ => return None,
     })
@@ -269,7 +253,7 @@ async fn run(
     params: Option<Box<RawValue>>,
     token: CancellationToken,
 ) {
-    let progress_token = params.as_deref().and_then(progress_token);
+    let progress_token = params::progress_token(params.as_deref());
     let builder = RequestContextBuilder::new(client.clone() as Arc<dyn ClientPeer>, id.clone())
         .progress_token(progress_token)
         .log_filter(*lock(&client.log_filter))
@@ -287,15 +271,21 @@ async fn run(
     client.send(line).await;
 }
 
-/// `_meta.progressToken` of request params, if any; the params are parsed
-/// only when they may hold one (`\u` escapes could spell the key otherwise).
-fn progress_token(params: &RawValue) -> Option<Value> {
-    let text = params.get();
-    if !switchboard_proto::may_hold_key(text, "progressToken") {
-        return None;
+/// `resources/subscribe` or `resources/unsubscribe` of `uri`.
+fn subscribe(client: &Client, method: &str, uri: Cow<'_, str>) -> Result<Value, RpcError> {
+    if method == methods::RESOURCES_UNSUBSCRIBE {
+        lock(&client.subscriptions).remove(uri.as_ref());
+        return Ok(json!({}));
     }
-    let v: Value = serde_json::from_str(text).ok()?;
-    v.get("_meta")?.get("progressToken").cloned()
+    if !client.catalog.has_resource(&uri) {
+        return Err(RpcError::new(
+            ErrorCode::RESOURCE_NOT_FOUND,
+            format!("resource not found: {uri}"),
+        )
+        .with_data(json!({"uri": uri})));
+    }
+    lock(&client.subscriptions).insert(uri.into_owned());
+    Ok(json!({}))
 }
 
 #[async_trait]
