@@ -133,6 +133,10 @@ pub(crate) async fn serve(
 }
 
 /// A 2025-11-25 session's request about tasks, answered; `None` otherwise.
+/// `tasks/*` requests count against the session's and tenant's rates like
+/// any work, but take no running slot: they are a few store operations
+/// (`tasks/result` a wait on one), and the task itself runs outside
+/// admission.
 async fn legacy_tasks(
     app: &App,
     s: &Session,
@@ -140,6 +144,10 @@ async fn legacy_tasks(
 ) -> Result<Option<Result<Value, RpcError>>, TransportError> {
     if s.version != ProtocolVersion::V2025_11_25 {
         return Ok(None);
+    }
+    if crate::tasks::legacy::is_method(&call.method) {
+        app.check_rates(&s.who, Some(&s.live.id), &s.live.id, None)
+            .await?;
     }
     let caps = call.capabilities.clone().unwrap_or_default();
     let params = call.params.as_deref();

@@ -109,6 +109,9 @@ async fn request(
         ))),
         listen::METHOD => listen::serve(app, who, id.clone(), &params_value, accepts).await,
         m if tasks::is_method(m) => {
+            // Work against the caller's rates; no running slot (a few store
+            // operations; the task runs outside admission).
+            app.check_rates(who, None, &who.identity(), None).await?;
             let caps = &meta.capabilities;
             let result = tasks::serve(app, who, m, params.as_deref(), &params_value, caps).await?;
             Ok(json_ok(response_json(id, &result.to_string())))

@@ -34,6 +34,12 @@ pub(crate) fn capability() -> Value {
 
 type Answer = Option<Result<Value, RpcError>>;
 
+/// Whether `method` is one of the task methods of 2025-11-25 (the task
+/// augmentation of `tools/call` aside).
+pub(crate) fn is_method(method: &str) -> bool {
+    matches!(method, LIST | GET | RESULT | CANCEL)
+}
+
 /// Serve a request of a 2025-11-25 session if it is about tasks; `None`
 /// for anything else (the usual path serves it).
 pub(crate) async fn serve(
