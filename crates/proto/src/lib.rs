@@ -9,6 +9,7 @@
 pub mod envelope;
 pub mod error;
 pub mod methods;
+pub mod params;
 pub mod version;
 
 pub use envelope::{

@@ -1,8 +1,8 @@
 //! `completion/complete`: argument values offered for prompts and templates.
 
-use serde::Deserialize;
 use serde_json::{Value, json};
 use switchboard_proto::RpcError;
+use switchboard_proto::params::{Completion, Reference};
 
 use crate::caller::Access;
 use crate::catalog::Catalog;
@@ -10,33 +10,8 @@ use crate::catalog::Catalog;
 /// At most this many values are returned (the spec's limit).
 const MAX_VALUES: usize = 100;
 
-#[derive(Deserialize)]
-struct Params {
-    #[serde(rename = "ref")]
-    reference: Reference,
-    argument: Argument,
-}
-
-#[derive(Deserialize)]
-#[serde(tag = "type")]
-enum Reference {
-    #[serde(rename = "ref/prompt")]
-    Prompt { name: String },
-    #[serde(rename = "ref/resource")]
-    Resource { uri: String },
-}
-
-#[derive(Deserialize)]
-struct Argument {
-    name: String,
-    #[serde(default)]
-    value: String,
-}
-
 impl Catalog {
-    pub(crate) fn complete(&self, params: &str, access: &dyn Access) -> Result<Value, RpcError> {
-        let p: Params = serde_json::from_str(params)
-            .map_err(|e| RpcError::invalid_params(format!("completion/complete: {e}")))?;
+    pub(crate) fn complete(&self, p: &Completion, access: &dyn Access) -> Result<Value, RpcError> {
         let candidates = match &p.reference {
             Reference::Prompt { name } => {
                 let prompt = self

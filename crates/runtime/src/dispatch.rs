@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
+use switchboard_proto::params::{self, Completion, PromptGet, Reference, ResourceUri, ToolCall};
 use switchboard_proto::{ErrorCode, ProtocolVersion, RpcError, methods};
 
 use crate::catalog::Catalog;
@@ -35,39 +36,10 @@ pub enum HandlerError {
     StartTask,
 }
 
-#[derive(Deserialize)]
-struct CallParams {
-    name: String,
-    #[serde(default)]
-    arguments: Option<Value>,
-}
-
-#[derive(Deserialize)]
-struct ReadParams {
-    uri: String,
-}
-
-#[derive(Deserialize)]
-struct GetPromptParams {
-    name: String,
-    #[serde(default)]
-    arguments: Option<HashMap<String, Value>>,
-}
-
 #[derive(Deserialize, Default)]
 struct ListParams {
     #[serde(default)]
     cursor: Option<String>,
-}
-
-/// Read a method's params (absent params are `{}`); a mismatch is -32602
-/// naming the method. Shared by every front that answers methods itself.
-pub fn parse_params<'a, T: Deserialize<'a>>(
-    method: &str,
-    params: Option<&'a RawValue>,
-) -> Result<T, RpcError> {
-    let text = params.map(RawValue::get).unwrap_or("{}");
-    serde_json::from_str(text).map_err(|e| RpcError::invalid_params(format!("{method}: {e}")))
 }
 
 impl Catalog {
@@ -138,7 +110,7 @@ impl Catalog {
             }
             methods::TOOLS_CALL
                 if self.has_providers()
-                    && tool_call_name(params).is_some_and(|n| self.tool(&n).is_none()) =>
+                    && ToolCall::read(params).is_ok_and(|c| self.tool(&c.name).is_none()) =>
             {
                 self.call_provider(params, ctx).await
             }
@@ -177,7 +149,7 @@ impl Catalog {
                 let items = self.prompts.iter().filter(|p| access.prompt(&p.name));
                 self.list(method, params, items.map(|p| &p.definition), "prompts")
             }
-            methods::TOOLS_CALL => self.call_tool(parse_params(method, params)?, ctx).await,
+            methods::TOOLS_CALL => self.call_tool(ToolCall::read(params)?, ctx).await,
             methods::RESOURCES_READ | methods::PROMPTS_GET | methods::COMPLETION_COMPLETE => {
                 self.own(method, params, ctx).await
             }
@@ -193,26 +165,17 @@ impl Catalog {
         items: impl Iterator<Item = &'a Value>,
         key: &str,
     ) -> Result<Value, HandlerError> {
-        let p: ListParams = parse_params(method, params)?;
+        let p: ListParams = params::parse(method, params)?;
         let visible: Vec<&Value> = items.collect();
         Ok(self.page(visible.into_iter(), p.cursor.as_deref(), key)?)
     }
 
-    async fn call_tool(&self, p: CallParams, ctx: RequestContext) -> Result<Value, HandlerError> {
+    async fn call_tool(&self, p: ToolCall<'_>, ctx: RequestContext) -> Result<Value, HandlerError> {
         let tool = self
             .tool(&p.name)
             .filter(|_| ctx.caller().access.tool(&p.name))
             .ok_or_else(|| RpcError::invalid_params(format!("unknown tool: {}", p.name)))?;
-        let args = match p.arguments {
-            None | Some(Value::Null) => Map::new(),
-            Some(Value::Object(m)) => m,
-            Some(_) => {
-                return Err(RpcError::invalid_params(
-                    "tools/call: \"arguments\" must be an object",
-                )
-                .into());
-            }
-        };
+        let args = arguments(p.arguments)?;
         if let Some(cap) = tool
             .required_capabilities()
             .iter()
@@ -233,13 +196,13 @@ impl Catalog {
 
     async fn read_resource(
         &self,
-        p: ReadParams,
+        p: ResourceUri<'_>,
         ctx: RequestContext,
     ) -> Result<Value, HandlerError> {
         let allowed = ctx.caller().access.resource(&p.uri);
         let (reader, vars) = if !allowed {
             return Err(resource_not_found(&p.uri));
-        } else if let Some(&i) = self.resource_index.get(&p.uri) {
+        } else if let Some(&i) = self.resource_index.get(p.uri.as_ref()) {
             (self.resources[i].reader.clone(), HashMap::new())
         } else if let Some((t, vars)) = self
             .templates
@@ -252,7 +215,7 @@ impl Catalog {
             return Err(resource_not_found(&p.uri));
         };
         let contents = tokio::select! {
-            r = reader(ctx.clone(), p.uri, vars) => r,
+            r = reader(ctx.clone(), p.uri.into_owned(), vars) => r,
             _ = ctx.cancelled() => return Err(HandlerError::Cancelled),
         };
         match contents {
@@ -265,17 +228,22 @@ impl Catalog {
 
     async fn get_prompt(
         &self,
-        p: GetPromptParams,
+        p: PromptGet<'_>,
         ctx: RequestContext,
     ) -> Result<Value, HandlerError> {
         let prompt = self
             .prompt_index
-            .get(&p.name)
+            .get(p.name.as_ref())
             .map(|&i| &self.prompts[i])
             .filter(|_| ctx.caller().access.prompt(&p.name))
             .ok_or_else(|| RpcError::invalid_params(format!("unknown prompt: {}", p.name)))?;
+        let given: Option<HashMap<String, Value>> = match p.arguments {
+            None => None,
+            Some(raw) => serde_json::from_str(raw.get())
+                .map_err(|e| RpcError::invalid_params(format!("prompts/get: arguments: {e}")))?,
+        };
         let mut args = HashMap::new();
-        for (k, v) in p.arguments.unwrap_or_default() {
+        for (k, v) in given.unwrap_or_default() {
             let s = match v {
                 Value::String(s) => s,
                 other => other.to_string(),
@@ -310,12 +278,12 @@ impl Catalog {
         ctx: RequestContext,
     ) -> Result<Value, HandlerError> {
         match method {
-            methods::RESOURCES_READ => self.read_resource(parse_params(method, params)?, ctx).await,
-            methods::PROMPTS_GET => self.get_prompt(parse_params(method, params)?, ctx).await,
-            _ => {
-                let text = params.map(RawValue::get).unwrap_or("{}");
-                Ok(self.complete(text, &*ctx.caller().access)?)
+            methods::RESOURCES_READ => {
+                self.read_resource(ResourceUri::read(method, params)?, ctx)
+                    .await
             }
+            methods::PROMPTS_GET => self.get_prompt(PromptGet::read(params)?, ctx).await,
+            _ => Ok(self.complete(&Completion::read(params)?, &*ctx.caller().access)?),
         }
     }
 
@@ -327,17 +295,18 @@ impl Catalog {
         params: Option<&RawValue>,
         ctx: &RequestContext,
     ) -> Option<Arc<dyn Provider>> {
-        let v: Value = params
-            .and_then(|p| serde_json::from_str(p.get()).ok())
-            .unwrap_or(Value::Null);
+        // Params the catalog's own reader refuses are left to it (the
+        // same reader answers with the refusal).
         let access = &ctx.caller().access;
-        let field = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
         let (prompt, uri) = match method {
-            methods::PROMPTS_GET => (field(&v, "name"), None),
-            methods::RESOURCES_READ => (None, field(&v, "uri")),
-            _ => match v["ref"]["type"].as_str() {
-                Some("ref/prompt") => (field(&v["ref"], "name"), None),
-                _ => (None, field(&v["ref"], "uri")),
+            methods::PROMPTS_GET => (Some(PromptGet::read(params).ok()?.name.into_owned()), None),
+            methods::RESOURCES_READ => (
+                None,
+                Some(ResourceUri::read(method, params).ok()?.uri.into_owned()),
+            ),
+            _ => match Completion::read(params).ok()?.reference {
+                Reference::Prompt { name } => (Some(name), None),
+                Reference::Resource { uri } => (None, Some(uri)),
             },
         };
         if let Some(name) = prompt {
@@ -432,17 +401,6 @@ impl Catalog {
     }
 }
 
-/// The `name` of a `tools/call`'s params, if it has one.
-pub fn tool_call_name(params: Option<&RawValue>) -> Option<String> {
-    #[derive(Deserialize)]
-    struct Name {
-        name: String,
-    }
-    serde_json::from_str::<Name>(params?.get())
-        .ok()
-        .map(|n| n.name)
-}
-
 impl Catalog {
     /// Every provider's tools, asked at once; a provider that fails is left
     /// out (and logged), so one failing upstream never fails the list.
@@ -474,7 +432,7 @@ impl Catalog {
         params: Option<&RawValue>,
         ctx: RequestContext,
     ) -> Result<Value, HandlerError> {
-        let name = tool_call_name(params).unwrap_or_default();
+        let name = ToolCall::read(params)?.name;
         let provider = self
             .providers()
             .iter()
@@ -536,4 +494,18 @@ fn protocol_error(e: ToolError) -> HandlerError {
         ToolError::InvalidArguments(m) => RpcError::invalid_params(m).into(),
         other => RpcError::internal(other.to_string()).into(),
     }
+}
+
+/// A tool call's arguments as the handler gets them: absent or `null` is
+/// empty; anything but an object is -32602.
+fn arguments(raw: Option<&RawValue>) -> Result<Map<String, Value>, RpcError> {
+    let not_object = || RpcError::invalid_params("tools/call: \"arguments\" must be an object");
+    let Some(raw) = raw else {
+        return Ok(Map::new());
+    };
+    if !raw.get().starts_with('{') {
+        return Err(not_object());
+    }
+    serde_json::from_str(raw.get())
+        .map_err(|e| RpcError::invalid_params(format!("tools/call: arguments: {e}")))
 }

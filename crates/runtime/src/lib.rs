@@ -29,7 +29,7 @@ pub use catalog::{Catalog, CatalogBuilder, ServerInfo};
 pub use context::{
     ClientPeer, LogFilter, LogLevel, PeerError, RequestContext, RequestContextBuilder,
 };
-pub use dispatch::{HandlerError, parse_params, tool_call_name};
+pub use dispatch::HandlerError;
 pub use error::ToolError;
 pub use events::{EventBus, LocalBus, ServerEvent};
 pub use prompt::{Prompt, PromptArgument, PromptResult};

@@ -139,7 +139,7 @@ pub(crate) fn method(method: &str, params: Option<&serde_json::value::RawValue>)
     if !tracing::enabled!(target: TARGET, tracing::Level::INFO) {
         return;
     }
-    let name = params.and_then(|p| named(method, p.get()));
+    let name = params.and_then(|p| named(method, p));
     with(|f| {
         f.method = Some(clip(method, 64).to_owned());
         f.name = name;
@@ -168,20 +168,8 @@ where
 
 /// The name a request is about: `params.name` (tools, prompts), or
 /// `params.uri` (resources), clipped.
-fn named(method: &str, params: &str) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Named<'a> {
-        #[serde(borrow)]
-        name: Option<std::borrow::Cow<'a, str>>,
-        #[serde(borrow)]
-        uri: Option<std::borrow::Cow<'a, str>>,
-    }
-    let key_of = |m: &str| m.starts_with("tools/call") || m.starts_with("prompts/get");
-    if !key_of(method) && !method.starts_with("resources/") {
-        return None;
-    }
-    let n: Named<'_> = serde_json::from_str(params).ok()?;
-    let name = if key_of(method) { n.name } else { n.uri }?;
+fn named(method: &str, params: &serde_json::value::RawValue) -> Option<String> {
+    let name = switchboard_proto::params::named(method, Some(params)).ok()??;
     Some(clip(&name, 128).to_owned())
 }
 
@@ -242,15 +230,17 @@ mod tests {
 
     #[test]
     fn names_and_clipping() {
+        let raw = |s: &str| serde_json::value::RawValue::from_string(s.to_owned()).unwrap();
         assert_eq!(
-            named("tools/call", r#"{"name":"echo","arguments":{}}"#).as_deref(),
+            named("tools/call", &raw(r#"{"name":"echo","arguments":{}}"#)).as_deref(),
             Some("echo")
         );
         assert_eq!(
-            named("resources/read", r#"{"uri":"file:///a"}"#).as_deref(),
+            named("resources/read", &raw(r#"{"uri":"file:///a"}"#)).as_deref(),
             Some("file:///a")
         );
-        assert_eq!(named("tools/list", "{}"), None);
+        assert_eq!(named("tools/list", &raw("{}")), None);
+        assert_eq!(named("tools/call", &raw(r#"["echo"]"#)), None);
         assert_eq!(clip("héllo", 2), "h");
     }
 }

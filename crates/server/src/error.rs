@@ -55,6 +55,10 @@ pub enum TransportError {
     HeaderMismatch(String),
     #[error("invalid params: {0}")]
     MissingMeta(String),
+    /// Params the method's reader refuses (not an object, a field missing
+    /// or of the wrong type): 400 with the reader's -32602.
+    #[error("invalid params: {}", .0.message)]
+    InvalidParams(RpcError),
     #[error("method not found: {0}")]
     MethodNotFound(String),
     #[error("the request needs the client capability {0:?}, which it did not declare")]
@@ -160,6 +164,7 @@ impl TransportError {
             | UnsupportedModernVersion(_)
             | HeaderMismatch(_)
             | MissingMeta(_)
+            | InvalidParams(_)
             | MissingCapability(_)
             | MissingExtension(_)
             | UnknownTask
@@ -228,6 +233,7 @@ impl TransportError {
             MissingMeta(_) | BadRequestState(_) | UnknownTask => {
                 RpcError::invalid_params(self.to_string())
             }
+            InvalidParams(e) => e.clone(),
             MissingExtension(ext) => {
                 RpcError::new(ErrorCode::MISSING_CLIENT_CAPABILITY, self.to_string())
                     .with_data(json!({"requiredCapabilities": {"extensions": {*ext: {}}}}))

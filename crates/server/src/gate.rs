@@ -285,7 +285,9 @@ impl App {
 
 /// The tool a `tools/call` names, if it exists: the catalog's own, or one
 /// an upstream listed (so scopes and tool rates hold for upstream tools
-/// too, and a made-up name never becomes a rate bucket).
+/// too, and a made-up name never becomes a rate bucket). Read by the one
+/// reader the catalog uses: params it refuses name no tool here and are
+/// refused there.
 fn known_tool(
     catalog: &switchboard_runtime::Catalog,
     method: &str,
@@ -294,7 +296,10 @@ fn known_tool(
     if method != switchboard_proto::methods::TOOLS_CALL {
         return None;
     }
-    switchboard_runtime::tool_call_name(params).filter(|name| catalog.knows_tool(name))
+    let call = switchboard_proto::params::ToolCall::read(params).ok()?;
+    catalog
+        .knows_tool(&call.name)
+        .then(|| call.name.into_owned())
 }
 
 /// `scheme://host` and the path of a URL (the path may be empty).

@@ -13,8 +13,8 @@ use bytes::Bytes;
 use http::{HeaderMap, Uri};
 use serde_json::value::RawValue;
 use switchboard_proto::{
-    Incoming, Message, ProtocolVersion, RequestId, RpcError, error_json, methods, parse_body,
-    response_json,
+    Incoming, Message, ProtocolVersion, RequestId, RpcError, error_json, methods, params,
+    parse_body, response_json,
 };
 use switchboard_runtime::Catalog;
 use tokio_util::sync::CancellationToken;
@@ -139,6 +139,7 @@ async fn post(
     };
     match message {
         Message::Notification { method, params } => {
+            params::check(&method, params.as_deref()).map_err(TransportError::InvalidParams)?;
             request::notification(app, &s, &method, params.as_deref()).await?
         }
         Message::Response { id, outcome } => {
@@ -174,6 +175,11 @@ async fn serve_request(
     method: String,
     params: Option<Box<RawValue>>,
 ) {
+    // MCP params are an object: refused before anything reads them, on the
+    // stream like any other request error.
+    if let Err(e) = params::check(&method, params.as_deref()) {
+        return send(app, &s, &slot, error_json(Some(&id), &e)).await;
+    }
     if method == methods::INITIALIZE {
         let answer = match initialize(app, &mut s, params.as_deref()).await {
             Ok(result) => response_json(&id, &result),

@@ -671,21 +671,17 @@ pub(crate) fn code(
 
 /// The tool a `tools/call` names, if it exists — the catalog's own or one
 /// an upstream listed (so the label set stays the listed tools'), for
-/// metrics and the audit line. A name with JSON escapes is not looked up.
+/// metrics and the audit line; read as the gate and the catalog read it.
 pub(crate) fn tool_of<'p>(
     catalog: &switchboard_runtime::Catalog,
     method: &str,
     params: Option<&'p serde_json::value::RawValue>,
-) -> Option<&'p str> {
-    #[derive(serde::Deserialize)]
-    struct Name<'n> {
-        name: &'n str,
-    }
+) -> Option<std::borrow::Cow<'p, str>> {
     if method != switchboard_proto::methods::TOOLS_CALL {
         return None;
     }
-    let name: Name<'p> = serde_json::from_str(params?.get()).ok()?;
-    catalog.knows_tool(name.name).then_some(name.name)
+    let call = switchboard_proto::params::ToolCall::read(params).ok()?;
+    catalog.knows_tool(&call.name).then_some(call.name)
 }
 
 /// Methods are labelled from a closed set; anything else is `other`.

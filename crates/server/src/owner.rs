@@ -30,8 +30,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use hmac::{Hmac, KeyInit, Mac};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
+use serde_json::json;
 use serde_json::value::RawValue;
-use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use switchboard_proto::{ErrorCode, RequestId, RpcError, error_json, methods};
 use switchboard_runtime::Catalog;
@@ -221,20 +221,17 @@ fn needs_owner(catalog: &Catalog, method: &str, params: Option<&RawValue>) -> bo
     if !providers.iter().any(|p| p.per_session_state()) {
         return false;
     }
-    let params: Value = params
-        .and_then(|p| serde_json::from_str(p.get()).ok())
-        .unwrap_or(Value::Null);
-    let text = |k: &str| params.get(k).and_then(Value::as_str).unwrap_or_default();
+    // Params the method's reader refuses name nothing: refused here.
+    let Ok(Some(name)) = switchboard_proto::params::named(method, params) else {
+        return false;
+    };
     providers
         .iter()
         .filter(|p| p.per_session_state())
         .any(|p| match method {
-            methods::TOOLS_CALL => p.owns_tool(text("name")),
-            methods::PROMPTS_GET => p.owns_prompt(text("name")),
-            methods::RESOURCES_READ
-            | methods::RESOURCES_SUBSCRIBE
-            | methods::RESOURCES_UNSUBSCRIBE => p.owns_resource(text("uri")),
-            _ => false,
+            methods::TOOLS_CALL => p.owns_tool(&name),
+            methods::PROMPTS_GET => p.owns_prompt(&name),
+            _ => p.owns_resource(&name),
         })
 }
 

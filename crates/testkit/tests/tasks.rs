@@ -257,3 +257,105 @@ async fn session_era_tasks() {
         "no task unless asked: {sync}"
     );
 }
+
+/// `tasks/*` are work: they spend the caller's rate tokens like any other
+/// request (a session's and its tenant's in a session, the identity's and
+/// the tenant's statelessly), so polling is bounded like calling.
+#[tokio::test]
+async fn task_methods_count_against_the_rates() {
+    use switchboard_server::RateConfig;
+    let burst = |burst: u32| {
+        Some(RateConfig {
+            per_second: 0.0001,
+            burst,
+        })
+    };
+    let mut config = Config::default();
+    config.auth.anonymous = AnonymousMode::Off;
+    let mut keys = Vec::new();
+    for id in ["red", "blue", "green"] {
+        let (key, sha256) = switchboard_auth::new_api_key();
+        let mut t = TenantConfig {
+            id: id.into(),
+            api_keys: vec![ApiKeyConfig {
+                id: "agent".into(),
+                sha256,
+            }],
+            ..TenantConfig::default()
+        };
+        match id {
+            "red" => t.rate = burst(5),
+            "blue" => t.session_rate = burst(3),
+            _ => t.rate = burst(4),
+        }
+        config.tenants.push(t);
+        keys.push(key);
+    }
+    let server = TestServer::with(config, switchboard_everything::everything()).await;
+    let session = async |key: &str| {
+        let mut c = switchboard_testkit::McpClient::with_token(&server.url(), key);
+        c.version = "2025-11-25".into();
+        c.initialize(json!({})).await; // sessions have their own quota
+        c
+    };
+    // The limit named by each 429 of `n` requests, and how many were not 429.
+    let count = |replies: Vec<Reply>| {
+        let mut limits = Vec::new();
+        for r in replies {
+            match r {
+                Reply::Other(StatusCode::TOO_MANY_REQUESTS, body) => {
+                    let v: Value = serde_json::from_str(&body).unwrap();
+                    assert_eq!(v["error"]["code"], -32029, "{v}");
+                    limits.push(v["error"]["data"]["limit"].as_str().unwrap().to_owned());
+                }
+                Reply::Other(s, body) if s != StatusCode::BAD_REQUEST => panic!("{s}: {body}"),
+                _ => {}
+            }
+        }
+        limits
+    };
+
+    // red: tenant rate 5, in a 2025-11-25 session.
+    let red = session(&keys[0]).await;
+    let mut replies = Vec::new();
+    for i in 0..10 {
+        replies.push(red.request(100 + i, "tasks/list", json!({})).await);
+    }
+    assert_eq!(count(replies), vec!["tenant"; 5]);
+    let mut more = Vec::new();
+    for method in ["tasks/get", "tasks/result", "tasks/cancel", "tools/list"] {
+        more.push(red.request(200, method, json!({"taskId": "nope"})).await);
+    }
+    assert_eq!(count(more), vec!["tenant"; 4], "the same tokens");
+
+    // blue: session rate 3; another session has its own.
+    let blue = session(&keys[1]).await;
+    let mut replies = Vec::new();
+    for i in 0..6 {
+        replies.push(
+            blue.request(300 + i, "tasks/get", json!({"taskId": "nope"}))
+                .await,
+        );
+    }
+    assert_eq!(count(replies), vec!["session"; 3]);
+    let other = session(&keys[1]).await;
+    let (listed, _) = other.call("tasks/list", json!({})).await;
+    assert_eq!(listed["result"]["tasks"], json!([]), "{listed}");
+
+    // green: tenant rate 4, stateless tasks methods of 2026-07-28.
+    let mut green = ModernClient::with_token(&server.url(), &keys[2]);
+    green.capabilities = json!({"extensions": {EXTENSION: {}}});
+    let mut replies = Vec::new();
+    for (i, method) in ["tasks/get", "tasks/cancel", "tasks/update"]
+        .iter()
+        .cycle()
+        .take(9)
+        .enumerate()
+    {
+        let r = green
+            .request(400 + i as u64, method, json!({"taskId": "nope"}))
+            .await;
+        replies.push(r);
+    }
+    assert_eq!(count(replies), vec!["tenant"; 5]);
+}

@@ -31,11 +31,20 @@ pub(crate) async fn serve(
                 let e = RpcError::invalid_request("initialize must not be part of a batch");
                 answers.push(error_json(Some(&id), &e));
             }
+            // MCP params are an object: a request with others is answered
+            // -32602 alone, a notification with others is answered like a
+            // bad element (null id) and not acted on.
             Ok(Message::Request { id, method, params }) => {
-                calls.push(Call::new(&s, id, method, params))
+                match switchboard_proto::params::check(&method, params.as_deref()) {
+                    Ok(()) => calls.push(Call::new(&s, id, method, params)),
+                    Err(e) => answers.push(error_json(Some(&id), &e)),
+                }
             }
             Ok(Message::Notification { method, params }) => {
-                request::notification(app, &s, &method, params.as_deref()).await?;
+                match switchboard_proto::params::check(&method, params.as_deref()) {
+                    Ok(()) => request::notification(app, &s, &method, params.as_deref()).await?,
+                    Err(e) => answers.push(error_json(None, &e)),
+                }
             }
             Ok(Message::Response { id, outcome }) => {
                 if let Err(outcome) = s.live.answer(&id, outcome) {

@@ -39,9 +39,8 @@ pub(crate) struct Hello {
 
 /// Read `initialize` params and negotiate the version.
 pub(crate) fn hello(params: Option<&RawValue>) -> Result<Hello, RpcError> {
-    let text = params.map(RawValue::get).unwrap_or("{}");
-    let p: Params = serde_json::from_str(text)
-        .map_err(|e| RpcError::invalid_params(format!("initialize: {e}")))?;
+    let p: Params =
+        switchboard_proto::params::parse(switchboard_proto::methods::INITIALIZE, params)?;
     Ok(Hello {
         version: ProtocolVersion::negotiate(Some(&p.protocol_version)),
         capabilities: p.capabilities.unwrap_or_else(empty_object),

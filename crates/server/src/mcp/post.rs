@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::HeaderMap;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use switchboard_proto::{Incoming, Message, methods, parse_body};
+use switchboard_proto::{Incoming, Message, error_json, methods, params, parse_body};
 
 use crate::app::App;
 use crate::era::{self, Era};
@@ -70,6 +70,12 @@ async fn serve(
             let s = app.open_session(headers, &who).await?;
             match message {
                 Message::Request { id, method, params } => {
+                    // MCP params are an object: refused before anything
+                    // reads them (-32602 in a 200, as any request error of
+                    // a session).
+                    if let Err(e) = params::check(&method, params.as_deref()) {
+                        return Ok(request::reply_now(accepts, &error_json(Some(&id), &e)));
+                    }
                     let r = crate::owner::Request {
                         session: &s.live.id,
                         id: &id,
@@ -86,6 +92,8 @@ async fn serve(
                     request::serve(app, s, call, accepts).await
                 }
                 Message::Notification { method, params } => {
+                    params::check(&method, params.as_deref())
+                        .map_err(TransportError::InvalidParams)?;
                     request::notification(app, &s, &method, params.as_deref()).await?;
                     Ok(accepted())
                 }

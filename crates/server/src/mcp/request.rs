@@ -4,14 +4,14 @@
 use std::sync::Arc;
 
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
+use switchboard_proto::params::{self, Cancelled, ResourceUri, SetLevel};
 use switchboard_proto::{
     ErrorCode, ProtocolVersion, RequestId, RpcError, error_json, methods, response_json,
 };
 use switchboard_runtime::{
-    Catalog, ClientPeer, HandlerError, LogFilter, LogLevel, RequestContextBuilder, parse_params,
+    Catalog, ClientPeer, HandlerError, LogFilter, LogLevel, RequestContextBuilder,
 };
 use switchboard_store::EventId;
 use tokio::sync::oneshot;
@@ -133,6 +133,10 @@ pub(crate) async fn serve(
 }
 
 /// A 2025-11-25 session's request about tasks, answered; `None` otherwise.
+/// `tasks/*` requests count against the session's and tenant's rates like
+/// any work, but take no running slot: they are a few store operations
+/// (`tasks/result` a wait on one), and the task itself runs outside
+/// admission.
 async fn legacy_tasks(
     app: &App,
     s: &Session,
@@ -140,6 +144,10 @@ async fn legacy_tasks(
 ) -> Result<Option<Result<Value, RpcError>>, TransportError> {
     if s.version != ProtocolVersion::V2025_11_25 {
         return Ok(None);
+    }
+    if crate::tasks::legacy::is_method(&call.method) {
+        app.check_rates(&s.who, Some(&s.live.id), &s.live.id, None)
+            .await?;
     }
     let caps = call.capabilities.clone().unwrap_or_default();
     let params = call.params.as_deref();
@@ -196,7 +204,7 @@ pub(crate) async fn run(
 ) -> Option<String> {
     let (token, _running) = live.start(&call.id);
     let builder = RequestContextBuilder::new(peer as Arc<dyn ClientPeer>, call.id.clone())
-        .progress_token(progress_token(call.params.as_deref()))
+        .progress_token(params::progress_token(call.params.as_deref()))
         .log_filter(call.log_filter)
         .client_capabilities(call.capabilities)
         .caller(call.who.caller(Some(&live.id)))
@@ -216,7 +224,7 @@ pub(crate) async fn run(
             &call.who,
             Some(&live.id),
             &call.method,
-            tool,
+            tool.as_deref(),
             "timeout",
             took,
         );
@@ -224,7 +232,14 @@ pub(crate) async fn run(
     };
     let label = crate::metrics::outcome(&outcome);
     let took = start.elapsed();
-    app.finished(&call.who, Some(&live.id), &call.method, tool, label, took);
+    app.finished(
+        &call.who,
+        Some(&live.id),
+        &call.method,
+        tool.as_deref(),
+        label,
+        took,
+    );
     crate::access::outcome(label, crate::metrics::code(&outcome));
     match outcome {
         Ok(v) => Some(response_json(&call.id, &v.to_string())),
@@ -241,34 +256,6 @@ pub(crate) async fn run(
     }
 }
 
-/// `params._meta.progressToken`, if present.
-fn progress_token(params: Option<&RawValue>) -> Option<Value> {
-    #[derive(Deserialize)]
-    struct Meta {
-        #[serde(rename = "progressToken")]
-        progress_token: Option<Value>,
-    }
-    #[derive(Deserialize)]
-    struct WithMeta {
-        #[serde(rename = "_meta")]
-        meta: Option<Meta>,
-    }
-    let p: WithMeta = serde_json::from_str(params?.get()).ok()?;
-    p.meta?
-        .progress_token
-        .filter(|t| t.is_string() || t.is_number())
-}
-
-#[derive(Deserialize)]
-struct LevelParams {
-    level: String,
-}
-
-#[derive(Deserialize)]
-struct UriParams {
-    uri: String,
-}
-
 /// The methods that touch session state rather than the catalog; `None`
 /// for any other method.
 pub(crate) async fn session_method(
@@ -280,10 +267,10 @@ pub(crate) async fn session_method(
     let answer = match method {
         methods::PING => Ok(json!({})),
         methods::INITIALIZE => return Err(TransportError::AlreadyInitialized),
-        methods::SET_LEVEL => match parse_params::<LevelParams>(method, params) {
+        methods::SET_LEVEL => match SetLevel::read(params) {
             Ok(p) if LogLevel::parse(&p.level).is_some() => {
                 let mut record = s.record.clone();
-                record.log_level = Some(p.level);
+                record.log_level = Some(p.level.into_owned());
                 app.store().update(&record).await?;
                 Ok(json!({}))
             }
@@ -312,8 +299,8 @@ async fn subscription(
     } else {
         methods::RESOURCES_UNSUBSCRIBE
     };
-    let uri = match parse_params::<UriParams>(method, params) {
-        Ok(p) => p.uri,
+    let uri = match ResourceUri::read(method, params) {
+        Ok(p) => p.uri.into_owned(),
         Err(e) => return Ok(Err(e)),
     };
     let mut record = s.record.clone();
@@ -375,14 +362,8 @@ pub(crate) async fn notification(
             app.store().update(&record).await?;
         }
         methods::CANCELLED => {
-            #[derive(Deserialize)]
-            struct Cancelled {
-                #[serde(rename = "requestId")]
-                request_id: Box<RawValue>,
-            }
-            let text = params.map(RawValue::get).unwrap_or("{}");
-            if let Ok(c) = serde_json::from_str::<Cancelled>(text)
-                && let Ok(id) = RequestId::from_raw(&c.request_id)
+            if let Ok(c) = Cancelled::read(params)
+                && let Ok(id) = RequestId::from_raw(c.request_id)
                 && !s.live.cancel(&id)
             {
                 crate::cluster::route_cancel(app, &s.live, &id);

@@ -1,11 +1,15 @@
 //! The mirrored headers of a stateless request (`MCP-Protocol-Version`,
 //! `Mcp-Method`, `Mcp-Name`, `Mcp-Param-*`) checked against its body.
 
+use std::borrow::Cow;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use http::HeaderMap;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use switchboard_proto::methods;
+use switchboard_proto::params::TaskRef;
 
 /// The decoded value of a header: `=?base64?…?=` values are decoded; other
 /// values must be visible ASCII or spaces.
@@ -42,12 +46,16 @@ fn header(headers: &HeaderMap, name: &str) -> Result<Option<String>, String> {
     }
 }
 
-/// The body value a `Mcp-Name` header mirrors for `method`.
-fn name_of<'a>(method: &str, params: &'a Value) -> Option<&'a Value> {
+/// The body value a `Mcp-Name` header mirrors for `method`, read by the
+/// method's own reader; `None` for params it refuses (refused later).
+fn name_of<'a>(method: &str, params: Option<&'a RawValue>) -> Option<Cow<'a, str>> {
     match method {
-        methods::TOOLS_CALL | methods::PROMPTS_GET => params.get("name"),
-        methods::RESOURCES_READ => params.get("uri"),
-        crate::tasks::GET | crate::tasks::UPDATE | crate::tasks::CANCEL => params.get("taskId"),
+        methods::TOOLS_CALL | methods::PROMPTS_GET | methods::RESOURCES_READ => {
+            switchboard_proto::params::named(method, params).ok()?
+        }
+        crate::tasks::GET | crate::tasks::UPDATE | crate::tasks::CANCEL => {
+            Some(TaskRef::read(method, params).ok()?.task_id)
+        }
         _ => None,
     }
 }
@@ -67,7 +75,11 @@ pub(crate) fn same(header: &str, body: &Value) -> bool {
 }
 
 /// Check `Mcp-Method` and `Mcp-Name` against the body.
-pub(crate) fn check(headers: &HeaderMap, method: &str, params: &Value) -> Result<(), String> {
+pub(crate) fn check(
+    headers: &HeaderMap,
+    method: &str,
+    params: Option<&RawValue>,
+) -> Result<(), String> {
     match header(headers, "mcp-method")? {
         None => return Err("Mcp-Method header is required".into()),
         Some(h) if h != method => {
@@ -80,8 +92,8 @@ pub(crate) fn check(headers: &HeaderMap, method: &str, params: &Value) -> Result
     if let Some(body) = name_of(method, params) {
         match header(headers, "mcp-name")? {
             None => return Err("Mcp-Name header is required for this method".into()),
-            Some(h) if !same(&h, body) => {
-                return Err(format!("Mcp-Name {h:?} does not match the body ({body})"));
+            Some(h) if h != body => {
+                return Err(format!("Mcp-Name {h:?} does not match the body ({body:?})"));
             }
             Some(_) => {}
         }
@@ -135,6 +147,10 @@ mod tests {
     use http::HeaderValue;
     use serde_json::json;
 
+    fn raw(v: Value) -> Box<serde_json::value::RawValue> {
+        serde_json::value::to_raw_value(&v).unwrap()
+    }
+
     fn h(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut m = HeaderMap::new();
         for (k, v) in pairs {
@@ -145,42 +161,54 @@ mod tests {
 
     #[test]
     fn method_and_name() {
-        let p = json!({"name": "echo"});
+        let p = raw(json!({"name": "echo"}));
+        let p = Some(&*p);
         assert!(
             check(
                 &h(&[("mcp-method", "tools/call"), ("mcp-name", "echo")]),
                 "tools/call",
-                &p
+                p
             )
             .is_ok()
         );
-        assert!(check(&h(&[("mcp-method", "tools/call")]), "tools/call", &p).is_err());
-        assert!(check(&h(&[("mcp-method", "tools/list")]), "tools/call", &p).is_err());
+        assert!(check(&h(&[("mcp-method", "tools/call")]), "tools/call", p).is_err());
+        assert!(check(&h(&[("mcp-method", "tools/list")]), "tools/call", p).is_err());
         assert!(
             check(
                 &h(&[("mcp-method", "Tools/Call"), ("mcp-name", "echo")]),
                 "tools/call",
-                &p
+                p
             )
             .is_err(),
             "values are case-sensitive"
         );
-        assert!(check(&h(&[]), "tools/list", &json!({})).is_err());
+        assert!(check(&h(&[]), "tools/list", Some(&*raw(json!({})))).is_err());
         assert!(
             check(
                 &h(&[("mcp-method", "tools/list")]),
                 "tools/list",
-                &json!({})
+                Some(&*raw(json!({})))
             )
             .is_ok()
         );
-        let r = json!({"uri": "test://é"});
+        // The name as the method's reader reads it: escapes decoded; a
+        // repeated key or a non-object names nothing here (refused later).
+        let escaped =
+            serde_json::value::RawValue::from_string(r#"{"name":"ech\u006f"}"#.to_owned()).unwrap();
+        let echo = h(&[("mcp-method", "tools/call"), ("mcp-name", "echo")]);
+        assert!(check(&echo, "tools/call", Some(&escaped)).is_ok());
+        for text in [r#"{"name":"echo","name":"add"}"#, r#"["echo"]"#] {
+            let p = serde_json::value::RawValue::from_string(text.to_owned()).unwrap();
+            assert_eq!(name_of("tools/call", Some(&p)), None, "{text}");
+        }
+        let r = raw(json!({"uri": "test://é"}));
+        let r = Some(&*r);
         let b64 = format!("=?base64?{}?=", STANDARD.encode("test://é"));
         assert!(
             check(
                 &h(&[("mcp-method", "resources/read"), ("mcp-name", &b64)]),
                 "resources/read",
-                &r
+                r
             )
             .is_ok()
         );

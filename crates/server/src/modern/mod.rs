@@ -16,6 +16,7 @@ use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use switchboard_proto::params::{self, ToolCall};
 use switchboard_proto::version::MODERN;
 use switchboard_proto::{Incoming, Message, RequestId, error_json, methods, response_json};
 use switchboard_runtime::{Catalog, ClientPeer, HandlerError, LogFilter, RequestContextBuilder};
@@ -58,8 +59,12 @@ pub(crate) async fn serve(
     };
     match message {
         Message::Response { .. } => Err(TransportError::UnexpectedResponse),
-        // No client notification means anything without a session; accept it.
-        Message::Notification { .. } => Ok(accepted()),
+        // No client notification means anything without a session; accept
+        // it if it is well-formed.
+        Message::Notification { method, params } => {
+            params::check(&method, params.as_deref()).map_err(TransportError::InvalidParams)?;
+            Ok(accepted())
+        }
         Message::Request { id, method, params } => {
             match request(app, who, headers, accepts, &id, &method, params).await {
                 Ok(resp) => Ok(resp),
@@ -78,7 +83,9 @@ async fn request(
     method: &str,
     params: Option<Box<RawValue>>,
 ) -> Result<Response, TransportError> {
-    // The checks run in the spec's order; the first failure answers.
+    // The checks run in the spec's order; the first failure answers. MCP
+    // params are an object: nothing else is read further.
+    params::check(method, params.as_deref()).map_err(TransportError::InvalidParams)?;
     let params_value: Value = match &params {
         Some(raw) => serde_json::from_str(raw.get())
             .map_err(|e| TransportError::MissingMeta(e.to_string()))?,
@@ -91,7 +98,7 @@ async fn request(
             meta.version
         )));
     }
-    headers::check(headers, method, &params_value).map_err(TransportError::HeaderMismatch)?;
+    headers::check(headers, method, params.as_deref()).map_err(TransportError::HeaderMismatch)?;
     if meta.version != MODERN {
         return Err(TransportError::UnsupportedModernVersion(meta.version));
     }
@@ -102,7 +109,11 @@ async fn request(
         ))),
         listen::METHOD => listen::serve(app, who, id.clone(), &params_value, accepts).await,
         m if tasks::is_method(m) => {
-            let result = tasks::serve(app, who, m, &params_value, &meta.capabilities).await?;
+            // Work against the caller's rates; no running slot (a few store
+            // operations; the task runs outside admission).
+            app.check_rates(who, None, &who.identity(), None).await?;
+            let caps = &meta.capabilities;
+            let result = tasks::serve(app, who, m, params.as_deref(), &params_value, caps).await?;
             Ok(json_ok(response_json(id, &result.to_string())))
         }
         m if REMOVED.contains(&m) || !Catalog::handles(m) => {
@@ -111,19 +122,24 @@ async fn request(
         _ => {
             let mut plan = tasks::Plan::Sync;
             if method == methods::TOOLS_CALL {
-                check_tool(app, who, headers, &params_value)?;
-                plan = tasks::plan(app, who, &params_value, &meta.capabilities)?;
-            }
-            if plan == tasks::Plan::Task {
-                let _permit = app
-                    .gate(who, None, &who.identity(), method, params.as_deref())
-                    .await?;
-                let responses = meta.input_responses.clone().unwrap_or_default();
-                let call = tasks::Call::of(&params_value, &meta.capabilities, responses);
-                let tool = call.tool.clone();
-                let created = tasks::start(app, who, call).await?;
-                tasks::finished(app, who, None, &tool);
-                return Ok(json_ok(response_json(id, &created.to_string())));
+                // The one reader of the gate and the catalog: what it
+                // refuses runs nowhere.
+                let call =
+                    ToolCall::read(params.as_deref()).map_err(TransportError::InvalidParams)?;
+                // The same arguments: the reader refuses a repeated key.
+                check_tool(app, who, headers, &call.name, params_value.get("arguments"))?;
+                plan = tasks::plan(app, who, &call, &meta.capabilities)?;
+                if plan == tasks::Plan::Task {
+                    let _permit = app
+                        .gate(who, None, &who.identity(), method, params.as_deref())
+                        .await?;
+                    let responses = meta.input_responses.clone().unwrap_or_default();
+                    let task = tasks::Call::of(&call, &meta.capabilities, responses);
+                    let tool = task.tool.clone();
+                    let created = tasks::start(app, who, task).await?;
+                    tasks::finished(app, who, None, &tool);
+                    return Ok(json_ok(response_json(id, &created.to_string())));
+                }
             }
             let mut meta = meta;
             meta.may_become_task = plan == tasks::Plan::Foreground;
@@ -145,18 +161,17 @@ fn check_tool(
     app: &App,
     who: &Principal,
     headers: &HeaderMap,
-    params: &Value,
+    name: &str,
+    arguments: Option<&Value>,
 ) -> Result<(), TransportError> {
-    let Some(schema) = params
-        .get("name")
-        .and_then(Value::as_str)
+    let Some(schema) = Some(name)
         .filter(|n| switchboard_runtime::Access::tool(&*who.tenant.policy, n))
         .and_then(|n| app.catalog().tool_input_schema(n))
     else {
         return Ok(()); // unknown tools are answered by the catalog
     };
-    let arguments = params.get("arguments").cloned().unwrap_or(Value::Null);
-    headers::check_params(headers, &schema, &arguments).map_err(TransportError::HeaderMismatch)
+    let arguments = arguments.unwrap_or(&Value::Null);
+    headers::check_params(headers, &schema, arguments).map_err(TransportError::HeaderMismatch)
 }
 
 /// Run a catalog method: unseal the previous rounds, run the handler with a
@@ -208,7 +223,7 @@ async fn run(
     crate::access::spawn(async move {
         let start = std::time::Instant::now();
         let tool = crate::metrics::tool_of(task_app.catalog(), &task_method, params.as_deref())
-            .map(str::to_owned);
+            .map(std::borrow::Cow::into_owned);
         let handling = task_app
             .catalog()
             .handle(&task_method, params.as_deref(), ctx);
@@ -286,10 +301,11 @@ async fn became_task(
     capabilities: &Value,
     responses: Map<String, Value>,
 ) -> (StatusCode, String) {
-    let params: Value = params
-        .and_then(|p| serde_json::from_str(p.get()).ok())
-        .unwrap_or_default();
-    let call = tasks::Call::of(&params, capabilities, responses);
+    // The call ran, so its params were read before.
+    let call = match ToolCall::read(params) {
+        Ok(c) => tasks::Call::of(&c, capabilities, responses),
+        Err(e) => return (StatusCode::BAD_REQUEST, error_json(Some(id), &e)),
+    };
     match tasks::start(app, who, call).await {
         Ok(created) => (StatusCode::OK, response_json(id, &created.to_string())),
         Err(e) => (e.status(), error_json(Some(id), &e.rpc())),
@@ -360,18 +376,10 @@ pub(crate) fn modern_error(mut e: switchboard_proto::RpcError) -> switchboard_pr
 /// What a request state is bound to besides its method: the tool or prompt
 /// name, or the resource URI.
 pub(crate) fn target_of(method: &str, params: Option<&RawValue>) -> String {
-    let v: Value = params
-        .and_then(|p| serde_json::from_str(p.get()).ok())
-        .unwrap_or(Value::Null);
-    let field = if method == methods::RESOURCES_READ {
-        "uri"
-    } else {
-        "name"
-    };
-    v.get(field)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
+    match params::named(method, params) {
+        Ok(Some(name)) => name.into_owned(),
+        _ => String::new(),
+    }
 }
 
 fn open_state(

@@ -16,12 +16,11 @@ use std::task::Poll;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use switchboard_proto::{
     ErrorCode, Incoming, Message, RequestId, RpcError, error_json, methods, notification_json,
-    parse_body, request_json, response_json,
+    params, parse_body, request_json, response_json,
 };
 use switchboard_runtime::{
     Caller, Catalog, ClientPeer, HandlerError, LogFilter, LogLevel, PeerError,
@@ -229,10 +228,18 @@ async fn handle_line(client: &Arc<Client>, line: &[u8]) {
                 let _ = tx.send(outcome);
             }
         }
+        // MCP params are an object: refused before anything reads them (a
+        // notification's refusal has no id to name).
         Message::Notification { method, params } => {
-            notification(client, &method, params.as_deref())
+            match params::check(&method, params.as_deref()) {
+                Ok(()) => notification(client, &method, params.as_deref()),
+                Err(e) => client.send(error_json(None, &e)).await,
+            }
         }
         Message::Request { id, method, params } => {
+            if let Err(e) = params::check(&method, params.as_deref()) {
+                return client.send(error_json(Some(&id), &e)).await;
+            }
             if let Some(value) = stateless::params_if_stateless(params.as_deref()) {
                 return stateless::serve(client, id, method, params, value).await;
             }
@@ -266,14 +273,9 @@ async fn handle_line(client: &Arc<Client>, line: &[u8]) {
 }
 
 fn notification(client: &Client, method: &str, params: Option<&RawValue>) {
-    #[derive(Deserialize)]
-    struct Cancelled {
-        #[serde(rename = "requestId")]
-        request_id: Box<RawValue>,
-    }
     if method == methods::CANCELLED
-        && let Ok(c) = serde_json::from_str::<Cancelled>(params.map(RawValue::get).unwrap_or("{}"))
-        && let Ok(id) = RequestId::from_raw(&c.request_id)
+        && let Ok(c) = params::Cancelled::read(params)
+        && let Ok(id) = RequestId::from_raw(c.request_id)
         && let Some(token) = lock(&client.running).get(&id)
     {
         token.cancel();
@@ -286,25 +288,19 @@ fn local_method(
     method: &str,
     params: Option<&RawValue>,
 ) -> Option<Result<Value, RpcError>> {
-    let field = |name: &str| -> Option<String> {
-        let v: Value = serde_json::from_str(params.map(RawValue::get).unwrap_or("{}")).ok()?;
-        v.get(name)?.as_str().map(str::to_owned)
-    };
     Some(match method {
         methods::INITIALIZE => hello(params).map(|h| {
             *lock(&client.capabilities) = serde_json::from_str(h.capabilities.get()).ok();
             client.catalog.initialize_result(h.version)
         }),
         methods::PING => Ok(json!({})),
-        methods::SET_LEVEL => match field("level").as_deref().and_then(LogLevel::parse) {
-            Some(level) => {
-                *lock(&client.log_filter) = LogFilter::AtLeast(level);
-                Ok(json!({}))
-            }
-            None => Err(RpcError::invalid_params(
-                "logging/setLevel: a valid \"level\" is required",
-            )),
-        },
+        methods::SET_LEVEL => params::SetLevel::read(params).and_then(|p| {
+            let level = LogLevel::parse(&p.level).ok_or_else(|| {
+                RpcError::invalid_params(format!("logging/setLevel: unknown level {:?}", p.level))
+            })?;
+            *lock(&client.log_filter) = LogFilter::AtLeast(level);
+            Ok(json!({}))
+        }),
         m if !Catalog::handles(m) => Err(RpcError::method_not_found(m)),
         _ => return None,
     })
@@ -319,13 +315,12 @@ async fn subscription(
     on: bool,
     params: Option<&RawValue>,
 ) -> Result<Value, RpcError> {
-    #[derive(Deserialize)]
-    struct Uri {
-        uri: String,
-    }
-    let uri = serde_json::from_str::<Uri>(params.map(RawValue::get).unwrap_or("{}"))
-        .map_err(|_| RpcError::invalid_params("\"uri\" is required"))?
-        .uri;
+    let method = if on {
+        methods::RESOURCES_SUBSCRIBE
+    } else {
+        methods::RESOURCES_UNSUBSCRIBE
+    };
+    let uri = params::ResourceUri::read(method, params)?.uri.into_owned();
     let catalog = &client.catalog;
     let upstream = (!catalog.has_resource(&uri))
         .then(|| {
@@ -369,7 +364,7 @@ async fn run(
     params: Option<Box<RawValue>>,
     token: CancellationToken,
 ) {
-    let progress_token = params.as_deref().and_then(progress_token);
+    let progress_token = params::progress_token(params.as_deref());
     let builder = RequestContextBuilder::new(client.clone() as Arc<dyn ClientPeer>, id.clone())
         .progress_token(progress_token)
         .log_filter(*lock(&client.log_filter))
@@ -386,17 +381,6 @@ async fn run(
         Err(e) => error_json(Some(&id), &RpcError::invalid_params(e.to_string())),
     };
     client.send(line).await;
-}
-
-/// `_meta.progressToken` of request params, if any; the params are parsed
-/// only when they may hold one (`\u` escapes could spell the key otherwise).
-fn progress_token(params: &RawValue) -> Option<Value> {
-    let text = params.get();
-    if !switchboard_proto::may_hold_key(text, "progressToken") {
-        return None;
-    }
-    let v: Value = serde_json::from_str(text).ok()?;
-    v.get("_meta")?.get("progressToken").cloned()
 }
 
 #[async_trait]

@@ -8,8 +8,10 @@
 
 use std::time::{Duration, Instant};
 
+use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
+use switchboard_proto::params::{TaskRef, ToolCall};
 use switchboard_proto::{ErrorCode, RpcError, methods};
 use switchboard_runtime::{Access, TaskSupport};
 use switchboard_store::{TaskRecord, TaskStatus};
@@ -32,6 +34,12 @@ pub(crate) fn capability() -> Value {
 
 type Answer = Option<Result<Value, RpcError>>;
 
+/// Whether `method` is one of the task methods of 2025-11-25 (the task
+/// augmentation of `tools/call` aside).
+pub(crate) fn is_method(method: &str) -> bool {
+    matches!(method, LIST | GET | RESULT | CANCEL)
+}
+
 /// Serve a request of a 2025-11-25 session if it is about tasks; `None`
 /// for anything else (the usual path serves it).
 pub(crate) async fn serve(
@@ -42,37 +50,19 @@ pub(crate) async fn serve(
     params: Option<&RawValue>,
 ) -> Result<Answer, TransportError> {
     match method {
-        // Only the catalog's own tools run as tasks here: a call to any
-        // other tool (a gateway's, on every call) is not parsed whole, nor
-        // one whose params cannot hold a `task` key to a tool that does
-        // not require one.
-        methods::TOOLS_CALL => {
-            let name = switchboard_runtime::tool_call_name(params);
-            let Some(tool) = name.and_then(|n| app.catalog().tool(&n)) else {
-                return Ok(None);
-            };
-            let text = params.map_or("", RawValue::get);
-            let required = matches!(tool.task_support_of(), TaskSupport::Required);
-            if !required && !switchboard_proto::may_hold_key(text, "task") {
-                return Ok(None);
-            }
-        }
-        LIST | GET | RESULT | CANCEL => {}
-        _ => return Ok(None),
-    }
-    let params: Value = params
-        .and_then(|p| serde_json::from_str(p.get()).ok())
-        .unwrap_or_default();
-    match method {
-        methods::TOOLS_CALL => call(app, who, capabilities, &params).await,
-        LIST => list(app, who, &params).await.map(Some),
+        // Read as the gate and the catalog read it; params they refuse are
+        // the catalog's to answer.
+        methods::TOOLS_CALL => match ToolCall::read(params) {
+            Ok(c) => call(app, who, capabilities, &c).await,
+            Err(_) => Ok(None),
+        },
+        LIST => list(app, who, params).await.map(Some),
         GET | RESULT | CANCEL => {
-            let Some(id) = params.get("taskId").and_then(Value::as_str) else {
-                return Ok(Some(Err(RpcError::invalid_params(format!(
-                    "{method}: taskId must be a string"
-                )))));
+            let id = match TaskRef::read(method, params) {
+                Ok(r) => r.task_id,
+                Err(e) => return Ok(Some(Err(e))),
             };
-            match task_method(app, who, method, id).await {
+            match task_method(app, who, method, &id).await {
                 Err(TransportError::UnknownTask) => {
                     Ok(Some(Err(TransportError::UnknownTask.rpc())))
                 }
@@ -88,16 +78,16 @@ pub(crate) async fn serve(
 async fn list(
     app: &App,
     who: &Principal,
-    params: &Value,
+    params: Option<&RawValue>,
 ) -> Result<Result<Value, RpcError>, TransportError> {
-    let after = match params.get("cursor") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(c)) => Some(c.as_str()),
-        Some(_) => {
-            return Ok(Err(RpcError::invalid_params(
-                "tasks/list: cursor must be a string",
-            )));
-        }
+    #[derive(Deserialize)]
+    struct Page {
+        #[serde(default)]
+        cursor: Option<String>,
+    }
+    let after = match switchboard_proto::params::parse::<Page>(LIST, params) {
+        Ok(p) => p.cursor,
+        Err(e) => return Ok(Err(e)),
     };
     // Anonymous clients of a tenant share one binding: listing would hand
     // each one the others' task ids. They see none (their own ids, from
@@ -105,7 +95,10 @@ async fn list(
     if matches!(who.via, crate::tenant::Via::Anonymous) {
         return Ok(Ok(json!({"tasks": []})));
     }
-    let page = app.task_store().list(&who.binding(), after, PAGE).await?;
+    let page = app
+        .task_store()
+        .list(&who.binding(), after.as_deref(), PAGE)
+        .await?;
     let mut result = json!({"tasks": page.iter().map(shape).collect::<Vec<_>>()});
     if page.len() == PAGE
         && let Some(last) = page.last()
@@ -115,22 +108,27 @@ async fn list(
     Ok(Ok(result))
 }
 
-/// A task-augmented call (or a call to a tool that must be one).
+/// A task-augmented call (or a call to a tool that must be one); `None`
+/// for a call that runs as usual. Only the catalog's own tools run as
+/// tasks here.
 async fn call(
     app: &App,
     who: &Principal,
     capabilities: &Value,
-    params: &Value,
+    c: &ToolCall<'_>,
 ) -> Result<Answer, TransportError> {
-    let Some((name, tool)) = params
-        .get("name")
-        .and_then(Value::as_str)
-        .filter(|n| Access::tool(&*who.tenant.policy, n))
-        .and_then(|n| Some((n, app.catalog().tool(n)?)))
+    let name = c.name.as_ref();
+    let Some(tool) = app
+        .catalog()
+        .tool(name)
+        .filter(|_| Access::tool(&*who.tenant.policy, name))
     else {
         return Ok(None);
     };
-    let task = params.get("task").filter(|t| t.is_object());
+    let task = c
+        .task
+        .and_then(|t| serde_json::from_str::<Value>(t.get()).ok())
+        .filter(Value::is_object);
     let not_found = |m: String| Ok(Some(Err(RpcError::new(ErrorCode::METHOD_NOT_FOUND, m))));
     match (tool.task_support_of(), task) {
         (TaskSupport::Forbidden, Some(_)) => {
@@ -140,8 +138,7 @@ async fn call(
         (_, None) => Ok(None),
         (_, Some(task)) => {
             let ttl = task.get("ttl").and_then(Value::as_u64);
-            let call = Call::of(params, capabilities, Map::new());
-            let record = create(app, who, call, ttl).await?;
+            let record = create(app, who, Call::of(c, capabilities, Map::new()), ttl).await?;
             super::finished(app, who, None, name);
             Ok(Some(Ok(json!({"task": shape(&record)}))))
         }

@@ -20,7 +20,9 @@ pub(crate) mod sweep;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
+use switchboard_proto::params::{TaskRef, ToolCall};
 use switchboard_runtime::{Access, TaskSupport};
 use switchboard_store::{Admitted, Quota, TaskRecord, TaskStatus, Versioned, now_ms};
 use tokio_util::sync::CancellationToken;
@@ -103,14 +105,14 @@ pub(crate) enum Plan {
 pub(crate) fn plan(
     app: &App,
     who: &Principal,
-    params: &Value,
+    call: &ToolCall<'_>,
     capabilities: &Value,
 ) -> Result<Plan, TransportError> {
-    let Some(tool) = params
-        .get("name")
-        .and_then(Value::as_str)
-        .filter(|n| Access::tool(&*who.tenant.policy, n))
-        .and_then(|n| app.catalog().tool(n))
+    let name = call.name.as_ref();
+    let Some(tool) = app
+        .catalog()
+        .tool(name)
+        .filter(|_| Access::tool(&*who.tenant.policy, name))
     else {
         return Ok(Plan::Sync);
     };
@@ -133,10 +135,17 @@ pub(crate) struct Call {
 }
 
 impl Call {
-    pub(crate) fn of(params: &Value, capabilities: &Value, responses: Map<String, Value>) -> Self {
+    pub(crate) fn of(
+        call: &ToolCall<'_>,
+        capabilities: &Value,
+        responses: Map<String, Value>,
+    ) -> Self {
+        let arguments = call
+            .arguments
+            .and_then(|a| serde_json::from_str(a.get()).ok());
         Self {
-            tool: params["name"].as_str().unwrap_or_default().to_owned(),
-            arguments: params.get("arguments").cloned().unwrap_or(json!({})),
+            tool: call.name.clone().into_owned(),
+            arguments: arguments.unwrap_or_else(|| json!({})),
             capabilities: capabilities.clone(),
             responses,
         }
@@ -232,22 +241,23 @@ fn lease_ms(app: &App) -> u64 {
     app.config().task_lease_secs.saturating_mul(1000).max(300)
 }
 
-/// Serve `tasks/get`, `tasks/update` or `tasks/cancel`.
+/// Serve `tasks/get`, `tasks/update` or `tasks/cancel` (`params` raw and
+/// parsed).
 pub(crate) async fn serve(
     app: &App,
     who: &Principal,
     method: &str,
+    raw: Option<&RawValue>,
     params: &Value,
     capabilities: &Value,
 ) -> Result<Value, TransportError> {
     if !accepts(capabilities) {
         return Err(TransportError::MissingExtension(EXTENSION));
     }
-    let id = params
-        .get("taskId")
-        .and_then(Value::as_str)
-        .ok_or_else(|| TransportError::MissingMeta(format!("{method}: taskId must be a string")))?;
-    let current = owned(app, who, id).await?;
+    let id = TaskRef::read(method, raw)
+        .map_err(TransportError::InvalidParams)?
+        .task_id;
+    let current = owned(app, who, &id).await?;
     match method {
         GET => {
             let current = take_over_if_orphaned(app, current).await?;
