@@ -5,6 +5,7 @@
 //! can assert on statuses, headers and exact SSE events.
 
 mod client;
+pub mod flood;
 mod modern;
 mod server;
 mod sse;
