@@ -342,4 +342,62 @@ mod tests {
         assert_eq!(parse_id("7"), Some(RequestId::from_u64(7)));
         assert_eq!(parse_id("{"), None);
     }
+
+    /// A bus whose free room the test sets, recording what is published.
+    #[derive(Debug)]
+    struct RoomBus {
+        room: std::sync::atomic::AtomicUsize,
+        sent: std::sync::Mutex<Vec<BusMessage>>,
+        incoming: broadcast::Sender<Arc<BusMessage>>,
+    }
+
+    impl SessionBus for RoomBus {
+        fn publish(&self, message: BusMessage) -> bool {
+            self.sent.lock().unwrap().push(message);
+            true
+        }
+        fn subscribe(&self) -> broadcast::Receiver<Arc<BusMessage>> {
+            self.incoming.subscribe()
+        }
+        fn room(&self) -> usize {
+            self.room.load(std::sync::atomic::Ordering::Relaxed)
+        }
+    }
+
+    /// A flood waits, merged, while the bus has no room to spare, and
+    /// then costs it one message per distinct event.
+    #[tokio::test]
+    async fn the_relay_merges_a_flood_and_leaves_the_room_to_others() {
+        use std::sync::atomic::Ordering;
+        let bus = Arc::new(RoomBus {
+            room: 0.into(),
+            sent: Default::default(),
+            incoming: broadcast::channel(1).0,
+        });
+        let origin = LocalBus::default();
+        tokio::spawn(relay(origin.subscribe(), bus.clone()));
+        let update = |uri: &str| ServerEvent::ResourceUpdated { uri: uri.into() };
+        // One thread: the relay first runs at the sleep, after the flood.
+        for _ in 0..10_000 {
+            origin.publish(update("noisy"));
+        }
+        origin.publish(update("quiet"));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(bus.sent.lock().unwrap().is_empty(), "sent without room");
+
+        bus.room.store(BULK_RESERVE, Ordering::Relaxed);
+        for _ in 0..1000 {
+            if bus.sent.lock().unwrap().len() >= 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let server = |uri: &str| BusMessage::Server {
+            method: switchboard_proto::methods::RESOURCES_UPDATED.to_owned(),
+            uri: Some(uri.to_owned()),
+        };
+        // 10,001 events merged: one message per distinct event.
+        let want = [server("noisy"), server("quiet")];
+        assert_eq!(*bus.sent.lock().unwrap(), want);
+    }
 }
