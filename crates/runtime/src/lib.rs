@@ -17,6 +17,7 @@ mod cursor;
 mod dispatch;
 mod error;
 mod events;
+mod pending;
 mod prompt;
 mod provider;
 mod resource;
@@ -31,7 +32,8 @@ pub use context::{
 };
 pub use dispatch::HandlerError;
 pub use error::ToolError;
-pub use events::{EventBus, LocalBus, ServerEvent};
+pub use events::{EventBus, LocalBus, ServerEvent, Subscription};
+pub use pending::{EventBatch, PENDING_URIS, PendingEvents};
 pub use prompt::{Prompt, PromptArgument, PromptResult};
 pub use provider::{Provider, ProviderHealth, UpstreamObserver};
 pub use resource::{Resource, ResourceContents, ResourceTemplate};

@@ -10,44 +10,57 @@
 //! no node holds the stream (its node was killed, the client is
 //! reconnecting) is in the log for the client's `Last-Event-ID`.
 //!
+//! Events come in merged batches (the origin tap is a subscription of a
+//! `LocalBus`): while one batch is fanned out, what is published merges,
+//! so a flood of one event costs each session one copy per round and no
+//! other event is lost, however slow the store. Announcements wait for
+//! room on the bus (`cluster::wait_for_room`), so a flood never takes the
+//! room of answers and cancellations.
+//!
 //! Runs only on a cluster (an app given `ClusterEvents`); a single node
 //! logs on the node holding the stream (`notifier`), with no extra work.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures_util::{StreamExt, stream};
-use serde_json::json;
 use switchboard_proto::notification_json;
-use switchboard_runtime::ServerEvent;
+use switchboard_runtime::{EventBatch, ServerEvent, Subscription};
 use switchboard_store::BusMessage;
-use tokio::sync::broadcast::{self, error::RecvError};
 
 use crate::app::App;
 use crate::live::STANDALONE;
 
-/// Store calls of one event in flight at once (over the one multiplexed
+/// Store calls of one batch in flight at once (over the one multiplexed
 /// connection they pipeline).
 const CONCURRENCY: usize = 64;
 /// Sessions named in one bus message (bounds its size).
 const PER_MESSAGE: usize = 256;
 
 /// Log and route this node's own server events until the tap closes.
-pub(crate) async fn run(app: App, mut origin: broadcast::Receiver<ServerEvent>) {
-    loop {
-        match origin.recv().await {
-            Ok(event) => fan_out(&app, &event).await,
-            Err(RecvError::Lagged(n)) => {
-                tracing::warn!(skipped = n, "server event fan-out fell behind")
-            }
-            Err(RecvError::Closed) => return,
-        }
+pub(crate) async fn run(app: App, mut origin: Subscription) {
+    while let Some(batch) = origin.recv().await {
+        fan_out(&app, batch).await;
     }
 }
 
-/// Log `event` for every registered session that wants it, send it to the
-/// streams held here, and name the others on the bus. Events of one node
-/// are fanned out one after the other, so each session logs them in order.
-async fn fan_out(app: &App, event: &ServerEvent) {
+/// An event of a batch and its notification's text.
+type Note = (ServerEvent, Arc<str>);
+
+fn note(event: ServerEvent) -> Note {
+    let data = Arc::from(notification_json(event.method(), &event.params()));
+    (event, data)
+}
+
+/// What was logged for one session: each event's text and sequence number.
+type Logged = (String, Vec<(Arc<str>, u64)>);
+
+/// Log the events of `batch` for every registered session that wants
+/// them, send them to the streams held here, and name the others on the
+/// bus. Batches are fanned out one after the other, and a session's
+/// events of a batch logged in order, so each session logs them in the
+/// order they were first published here.
+async fn fan_out(app: &App, batch: EventBatch) {
     let sessions = match app.event_log().standalone_sessions().await {
         Ok(s) => s,
         Err(e) => {
@@ -55,53 +68,108 @@ async fn fan_out(app: &App, event: &ServerEvent) {
             return;
         }
     };
-    let params = match event {
-        ServerEvent::ResourceUpdated { uri } => json!({"uri": uri}),
-        _ => json!({}),
-    };
-    let data: Arc<str> = Arc::from(notification_json(event.method(), &params));
-    let logged: Vec<(String, u64)> = stream::iter(sessions)
-        .map(|session| log_for(app, event, session, data.clone()))
+    let every_resource = batch.every_resource;
+    let notes: Vec<Note> = batch.events.into_iter().map(note).collect();
+    let logged: Vec<Logged> = stream::iter(sessions)
+        .map(|session| log_for(app, &notes, every_resource, session))
         .buffer_unordered(CONCURRENCY)
         .filter_map(|x| async move { x })
         .collect()
         .await;
-    for (session, seq) in &logged {
-        deliver(app, session, *seq, data.clone()).await;
-    }
-    if let Some(bus) = app.session_bus() {
-        for to in logged.chunks(PER_MESSAGE) {
-            bus.publish(BusMessage::Logged {
-                data: data.to_string(),
-                to: to.to_vec(),
-            });
+    for (session, events) in &logged {
+        for (data, seq) in events {
+            deliver(app, session, *seq, data.clone()).await;
         }
     }
+    announce(app, logged).await;
 }
 
-/// Append `data` to the session's standalone stream if it wants the
-/// event; its sequence number there.
+/// Append to the session's standalone stream the events it wants: the
+/// list changes, and the updates of the resources its stored record
+/// subscribes to (each of them if any resource may have changed).
 async fn log_for(
     app: &App,
-    event: &ServerEvent,
+    notes: &[Note],
+    every_resource: bool,
     session: String,
-    data: Arc<str>,
-) -> Option<(String, u64)> {
-    if let ServerEvent::ResourceUpdated { uri } = event {
+) -> Option<Logged> {
+    let resources = every_resource
+        || notes
+            .iter()
+            .any(|(e, _)| matches!(e, ServerEvent::ResourceUpdated { .. }));
+    let subscriptions = if resources {
         match app.store().load(&session).await {
-            Ok(Some(record)) if record.subscriptions.iter().any(|s| s == uri) => {}
-            Ok(_) => return None,
+            Ok(Some(record)) => record.subscriptions,
+            Ok(None) => return None,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read a session's subscriptions");
                 return None;
             }
         }
+    } else {
+        Vec::new()
+    };
+    let mut wanted: Vec<Note> = notes
+        .iter()
+        .filter(|(e, _)| match e {
+            ServerEvent::ResourceUpdated { uri } => subscriptions.contains(uri),
+            _ => true,
+        })
+        .cloned()
+        .collect();
+    if every_resource {
+        for uri in subscriptions {
+            let event = ServerEvent::ResourceUpdated { uri };
+            if !wanted.iter().any(|(e, _)| *e == event) {
+                wanted.push(note(event));
+            }
+        }
     }
-    match app.event_log().append(&session, STANDALONE, data).await {
-        Ok(id) => Some((session, id.seq)),
-        Err(e) => {
-            tracing::warn!(error = %e, "event log append failed");
-            None
+    let mut logged = Vec::with_capacity(wanted.len());
+    for (_, data) in wanted {
+        match app
+            .event_log()
+            .append(&session, STANDALONE, data.clone())
+            .await
+        {
+            Ok(id) => logged.push((data, id.seq)),
+            Err(e) => {
+                tracing::warn!(error = %e, "event log append failed");
+                break; // the rest would come out of order
+            }
+        }
+    }
+    (!logged.is_empty()).then_some((session, logged))
+}
+
+/// An event's text and the sessions it was logged for, at which sequence
+/// number (a `logged` bus message, before it is split).
+type Announcement = (Arc<str>, Vec<(String, u64)>);
+
+/// Name the sessions each event was logged for on the bus: one message per
+/// event and [`PER_MESSAGE`] sessions, each sent when the bus has room.
+async fn announce(app: &App, logged: Vec<Logged>) {
+    let Some(bus) = app.session_bus() else {
+        return;
+    };
+    let mut by_event: Vec<Announcement> = Vec::new();
+    let mut index: HashMap<Arc<str>, usize> = HashMap::new();
+    for (session, events) in logged {
+        for (data, seq) in events {
+            let at = *index.entry(data.clone()).or_insert_with(|| {
+                by_event.push((data, Vec::new()));
+                by_event.len() - 1
+            });
+            by_event[at].1.push((session.clone(), seq));
+        }
+    }
+    for (data, to) in by_event {
+        for to in to.chunks(PER_MESSAGE) {
+            crate::cluster::wait_for_room(&**bus).await;
+            bus.publish(BusMessage::Logged {
+                data: data.to_string(),
+                to: to.to_vec(),
+            });
         }
     }
 }

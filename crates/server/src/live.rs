@@ -3,7 +3,7 @@
 //! what cannot leave the process.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde_json::value::RawValue;
@@ -25,9 +25,6 @@ struct SlotState {
     conn: Option<mpsc::Sender<Frame>>,
     finished: bool,
     last_seq: u64,
-    /// Fed with what other nodes logged (`StreamSlot::deliver`), never
-    /// written here: a standalone stream on a cluster.
-    fed: bool,
 }
 
 /// One logical SSE stream of a session: every event is appended to the
@@ -41,6 +38,10 @@ pub(crate) struct StreamSlot {
     /// Fed from the log at another node's word ([`StreamSlot::follow`]),
     /// not written here.
     follower: bool,
+    /// Fed with what other nodes logged (`StreamSlot::deliver`), never
+    /// written here: a standalone stream on a cluster. Set once, under the
+    /// state's lock; read without it by the notifier.
+    fed: AtomicBool,
 }
 
 impl StreamSlot {
@@ -52,6 +53,7 @@ impl StreamSlot {
                 ..SlotState::default()
             }),
             follower: false,
+            fed: AtomicBool::new(false),
         }
     }
 
@@ -65,6 +67,11 @@ impl StreamSlot {
 
     pub(crate) fn is_follower(&self) -> bool {
         self.follower
+    }
+
+    /// Whether other nodes' logging feeds this stream (see `fed`).
+    pub(crate) fn is_fed(&self) -> bool {
+        self.fed.load(Ordering::Relaxed)
     }
 
     /// Log an event and deliver it to the attached connection; returns
@@ -171,7 +178,7 @@ impl StreamSlot {
     /// events logged here (not fed from what other nodes log).
     pub(crate) async fn takes_local_events(&self) -> bool {
         let st = self.state.lock().await;
-        !st.fed && st.conn.as_ref().is_some_and(|c| !c.is_closed())
+        !self.is_fed() && st.conn.as_ref().is_some_and(|c| !c.is_closed())
     }
 
     /// Attach a fresh connection to a fed stream at the log's end, unless
@@ -191,7 +198,7 @@ impl StreamSlot {
         let (tx, rx) = mpsc::channel(buffer);
         st.conn = Some(tx);
         st.last_seq = last;
-        st.fed = true;
+        self.fed.store(true, Ordering::Relaxed);
         Ok(Some((rx, last)))
     }
 
@@ -209,7 +216,7 @@ impl StreamSlot {
         let (tx, rx) = mpsc::channel(buffer + events.len());
         st.last_seq = after.seq;
         st.conn = Some(tx);
-        st.fed = true;
+        self.fed.store(true, Ordering::Relaxed);
         send_logged(&mut st, events);
         Ok(rx)
     }
@@ -227,7 +234,7 @@ impl StreamSlot {
         data: Arc<str>,
     ) -> Result<(), StoreError> {
         let mut st = self.state.lock().await;
-        if !st.fed || st.conn.is_none() || seq <= st.last_seq {
+        if !self.is_fed() || st.conn.is_none() || seq <= st.last_seq {
             return Ok(());
         }
         let id = EventId {
@@ -238,13 +245,21 @@ impl StreamSlot {
             send_logged(&mut st, vec![switchboard_store::StoredEvent { id, data }]);
             return Ok(());
         }
-        let after = EventId {
-            stream: STANDALONE,
-            seq: st.last_seq,
-        };
-        let events = log.read_after(session, after).await?;
-        send_logged(&mut st, events);
-        Ok(())
+        send_missed(&mut st, log, session).await
+    }
+
+    /// Send a fed stream's connection what the log holds past the last
+    /// event it sent (after announcements may have been missed).
+    pub(crate) async fn catch_up(
+        &self,
+        log: &dyn EventLog,
+        session: &str,
+    ) -> Result<(), StoreError> {
+        let mut st = self.state.lock().await;
+        if !self.is_fed() || st.conn.is_none() {
+            return Ok(());
+        }
+        send_missed(&mut st, log, session).await
     }
 
     /// Attach a connection unless a live one is attached (`None` then);
@@ -284,6 +299,21 @@ fn forward(st: &mut SlotState, events: Vec<switchboard_store::StoredEvent>) -> b
         }
     }
     false
+}
+
+/// Send a fed stream's connection the logged events past the last one sent.
+async fn send_missed(
+    st: &mut SlotState,
+    log: &dyn EventLog,
+    session: &str,
+) -> Result<(), StoreError> {
+    let after = EventId {
+        stream: STANDALONE,
+        seq: st.last_seq,
+    };
+    let events = log.read_after(session, after).await?;
+    send_logged(st, events);
+    Ok(())
 }
 
 /// Send logged events past the last one sent to the attached connection;
@@ -345,6 +375,8 @@ pub(crate) struct LiveSession {
     pending: Mutex<HashMap<RequestId, oneshot::Sender<Answer>>>,
     running: Mutex<HashMap<RequestId, CancellationToken>>,
     subscriptions: Mutex<HashSet<String>>,
+    /// Server events the standalone stream has yet to get (`notifier`).
+    pub(crate) outbox: crate::notifier::Outbox,
     next_stream: AtomicU64,
     next_request: AtomicU64,
     last_store_touch_ms: AtomicU64,
@@ -388,6 +420,7 @@ impl LiveSession {
             pending: Mutex::default(),
             running: Mutex::default(),
             subscriptions: Mutex::default(),
+            outbox: crate::notifier::Outbox::default(),
             next_stream: AtomicU64::new(stream_base()),
             next_request: AtomicU64::new(stream_base()),
             last_store_touch_ms: AtomicU64::new(now_ms()),
@@ -413,6 +446,14 @@ impl LiveSession {
 
     pub(crate) fn stream(&self, id: u64) -> Option<Arc<StreamSlot>> {
         lock(&self.streams).get(&id).cloned()
+    }
+
+    /// Every stream of the session on this node, by number.
+    pub(crate) fn streams(&self) -> Vec<(u64, Arc<StreamSlot>)> {
+        lock(&self.streams)
+            .iter()
+            .map(|(id, slot)| (*id, slot.clone()))
+            .collect()
     }
 
     pub(crate) fn standalone(&self) -> Arc<StreamSlot> {
@@ -458,6 +499,15 @@ impl LiveSession {
 
     pub(crate) fn is_subscribed(&self, uri: &str) -> bool {
         lock(&self.subscriptions).contains(uri)
+    }
+
+    /// The resources the session is subscribed to (as mirrored here).
+    pub(crate) fn subscriptions(&self) -> Vec<String> {
+        lock(&self.subscriptions).iter().cloned().collect()
+    }
+
+    pub(crate) fn has_subscriptions(&self) -> bool {
+        !lock(&self.subscriptions).is_empty()
     }
 
     pub(crate) fn remove_stream(&self, id: u64) {
@@ -580,6 +630,14 @@ impl Registry {
     /// The live part of a session, if this node holds one.
     pub(crate) fn get(&self, id: &str) -> Option<Arc<LiveSession>> {
         self.map.pin().get(id).cloned()
+    }
+
+    /// Call `f` on every live session on this node (without collecting
+    /// them first).
+    pub(crate) fn each(&self, mut f: impl FnMut(&Arc<LiveSession>)) {
+        for live in self.map.pin().values() {
+            f(live);
+        }
     }
 
     /// Every live session on this node.

@@ -94,6 +94,10 @@ impl SessionBus for RedisBus {
     fn subscribe(&self) -> broadcast::Receiver<Arc<BusMessage>> {
         self.incoming.subscribe()
     }
+
+    fn room(&self) -> usize {
+        self.outgoing.capacity()
+    }
 }
 
 /// A random node id, so a node can skip its own messages.

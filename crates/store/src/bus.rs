@@ -62,6 +62,12 @@ pub trait SessionBus: Send + Sync + fmt::Debug + 'static {
     /// What the other nodes publish from now on (never this node's own
     /// messages). A receiver that falls behind skips the oldest.
     fn subscribe(&self) -> broadcast::Receiver<Arc<BusMessage>>;
+    /// How many messages `publish` would queue now. Senders of traffic
+    /// that can wait (server events, which merge while they wait) hold
+    /// back while it is low, keeping the room for messages that cannot.
+    fn room(&self) -> usize {
+        usize::MAX
+    }
 }
 
 #[cfg(test)]

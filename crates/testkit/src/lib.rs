@@ -6,6 +6,7 @@
 //! bare TCP connection for tests of the connection caps.
 
 mod client;
+pub mod flood;
 mod modern;
 mod raw;
 mod server;

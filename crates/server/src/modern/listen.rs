@@ -7,8 +7,7 @@ use std::sync::Arc;
 use axum::response::Response;
 use serde_json::{Value, json};
 use switchboard_proto::{RequestId, notification_json};
-use switchboard_runtime::{Access, Catalog, ServerEvent};
-use tokio::sync::broadcast::error::RecvError;
+use switchboard_runtime::{Access, Catalog, ServerEvent, Subscription};
 use tokio::sync::mpsc;
 
 use crate::app::App;
@@ -151,9 +150,11 @@ pub(crate) async fn serve(
 }
 
 /// Carry the wanted events to the stream until the client goes away or the
-/// server shuts down.
+/// server shuts down. While the client is slow to read, what is published
+/// waits in the subscription, merged (see `switchboard_runtime::events`):
+/// nothing is skipped.
 async fn pump(
-    mut events: tokio::sync::broadcast::Receiver<ServerEvent>,
+    mut events: Subscription,
     tx: &mpsc::Sender<Frame>,
     filter: &Filter,
     catalog: &Catalog,
@@ -162,30 +163,23 @@ async fn pump(
     shutdown: &tokio_util::sync::CancellationToken,
 ) {
     loop {
-        let event = tokio::select! {
-            e = events.recv() => e,
+        let batch = tokio::select! {
+            b = events.recv() => b,
             _ = tx.closed() => return,
             _ = shutdown.cancelled() => return,
         };
-        match event {
-            Ok(ev) if filter.wants(&ev) && visible(catalog, policy, &ev) => {
-                let params = match &ev {
-                    ServerEvent::ResourceUpdated { uri } => json!({"uri": uri}),
-                    _ => json!({}),
-                };
-                if tx
-                    .send(Frame {
-                        id: None,
-                        data: tagged(ev.method(), params, id),
-                    })
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
+        let Some(batch) = batch else { return };
+        for ev in batch.resolve(|| filter.resource_uris.clone()) {
+            if !filter.wants(&ev) || !visible(catalog, policy, &ev) {
+                continue;
             }
-            Ok(_) | Err(RecvError::Lagged(_)) => {}
-            Err(RecvError::Closed) => return,
+            let frame = Frame {
+                id: None,
+                data: tagged(ev.method(), ev.params(), id),
+            };
+            if tx.send(frame).await.is_err() {
+                return;
+            }
         }
     }
 }

@@ -196,20 +196,23 @@ async fn write_lines<W: AsyncWrite + Unpin>(mut output: W, mut rx: mpsc::Receive
     }
 }
 
-/// Resource updates and list changes for this client.
+/// Resource updates and list changes for this client. While it is slow to
+/// read, what is published waits in the subscription, merged (see
+/// `switchboard_runtime::events`): nothing is skipped.
 async fn forward_events(client: Arc<Client>) {
     let mut rx = client.catalog.bus().subscribe();
-    while let Ok(event) = rx.recv().await {
-        let params = match &event {
-            ServerEvent::ResourceUpdated { uri } if lock(&client.subscriptions).contains(uri) => {
-                json!({"uri": uri})
+    while let Some(batch) = rx.recv().await {
+        let followed = || lock(&client.subscriptions).iter().cloned().collect();
+        for event in batch.resolve(followed) {
+            if let ServerEvent::ResourceUpdated { uri } = &event
+                && !lock(&client.subscriptions).contains(uri)
+            {
+                continue;
             }
-            ServerEvent::ResourceUpdated { .. } => continue,
-            _ => json!({}),
-        };
-        client
-            .send(notification_json(event.method(), &params))
-            .await;
+            client
+                .send(notification_json(event.method(), &event.params()))
+                .await;
+        }
     }
 }
 
