@@ -63,7 +63,11 @@ pub(crate) async fn run_stdio(args: StdioArgs) -> Result<(), String> {
         Some(pipe) => Box::new(pipe),
         None => Box::new(tokio::io::stdout()),
     };
-    switchboard_server::serve_stdio(catalog, input, output, config.max_body_bytes)
+    let limits = switchboard_server::StdioLimits {
+        max_line: config.max_body_bytes,
+        max_session_bytes: config.max_session_bytes,
+    };
+    switchboard_server::serve_stdio_with(catalog, input, output, limits)
         .await
         .map_err(|e| e.to_string())
 }

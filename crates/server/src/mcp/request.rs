@@ -284,7 +284,7 @@ pub(crate) async fn session_method(
             Ok(p) if LogLevel::parse(&p.level).is_some() => {
                 let mut record = s.record.clone();
                 record.log_level = Some(p.level);
-                app.store().update(&record).await?;
+                app.save_session(s, &record).await?;
                 Ok(json!({}))
             }
             Ok(p) => Err(RpcError::invalid_params(format!(
@@ -344,6 +344,8 @@ async fn subscription(
         if !record.subscriptions.contains(&uri) {
             record.subscriptions.push(uri.clone());
         }
+        // Before the upstream hears of it: a refusal leaves nothing behind.
+        app.room_for(s, &record)?;
     } else {
         record.subscriptions.retain(|u| *u != uri);
     }
@@ -356,7 +358,7 @@ async fn subscription(
             ))));
         }
     }
-    app.store().update(&record).await?;
+    app.save_session(s, &record).await?;
     s.live.set_subscriptions(&record.subscriptions);
     Ok(Ok(json!({})))
 }
@@ -372,7 +374,7 @@ pub(crate) async fn notification(
         methods::INITIALIZED if !s.record.initialized => {
             let mut record = s.record.clone();
             record.initialized = true;
-            app.store().update(&record).await?;
+            app.save_session(s, &record).await?;
         }
         methods::CANCELLED => {
             #[derive(Deserialize)]

@@ -49,6 +49,8 @@ struct Client {
     next_id: AtomicU64,
     closed: CancellationToken,
     request_timeout: Duration,
+    /// Most bytes of `capabilities` and `clientInfo` `initialize` may bring.
+    max_session_bytes: usize,
     /// Seals the state of this process's `input_required` results.
     sealer: crate::modern::seal::Sealer,
 }
@@ -63,7 +65,18 @@ impl Client {
     }
 }
 
-/// Serve one client on `input`/`output` until end of input.
+/// The bounds of the stdio front.
+#[derive(Debug, Clone, Copy)]
+pub struct StdioLimits {
+    /// Longest line (message) read, in bytes (`max_body_bytes`).
+    pub max_line: usize,
+    /// Most bytes of `capabilities` and `clientInfo` the client's
+    /// `initialize` may bring (`max_session_bytes`).
+    pub max_session_bytes: usize,
+}
+
+/// Serve one client on `input`/`output` until end of input, with lines of
+/// at most `max_line` bytes and the default `max_session_bytes`.
 pub async fn serve_stdio<R, W>(
     catalog: Arc<Catalog>,
     input: R,
@@ -74,6 +87,25 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
 {
+    let limits = StdioLimits {
+        max_line,
+        max_session_bytes: crate::Config::default().max_session_bytes,
+    };
+    serve_stdio_with(catalog, input, output, limits).await
+}
+
+/// Serve one client on `input`/`output` until end of input, within `limits`.
+pub async fn serve_stdio_with<R, W>(
+    catalog: Arc<Catalog>,
+    input: R,
+    output: W,
+    limits: StdioLimits,
+) -> std::io::Result<()>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let max_line = limits.max_line;
     let (out, rx) = mpsc::channel::<String>(1024);
     let writer = tokio::spawn(write_lines(output, rx));
     let client = Arc::new(Client {
@@ -87,6 +119,7 @@ where
         next_id: AtomicU64::new(1),
         closed: CancellationToken::new(),
         request_timeout: Duration::from_secs(300),
+        max_session_bytes: limits.max_session_bytes,
         sealer: stateless::sealer(),
     });
     let events = tokio::spawn(forward_events(client.clone()));
@@ -227,7 +260,7 @@ fn local_method(
         v.get(name)?.as_str().map(str::to_owned)
     };
     Some(match method {
-        methods::INITIALIZE => hello(params).map(|h| {
+        methods::INITIALIZE => hello(params, client.max_session_bytes).map(|h| {
             *lock(&client.capabilities) = serde_json::from_str(h.capabilities.get()).ok();
             client.catalog.initialize_result(h.version)
         }),
