@@ -210,18 +210,18 @@ async fn subscriptions_grow_a_record_only_to_its_bound() {
     let node = Node::start(config).await;
     let c = open(&node, &json!({})).await.expect("a session");
     let mut kept = 0;
+    // Refused as the method's answer (200), as its other bad params are.
     let refusal = loop {
         let (status, v) = subscribe(&c, kept, 1000).await;
-        if status != StatusCode::OK {
-            break (status, v);
+        assert_eq!(status, StatusCode::OK, "{v}");
+        if v.get("error").is_some() {
+            break v;
         }
-        assert!(v.get("result").is_some(), "{v}");
         kept += 1;
         assert!(kept < 10, "never refused");
     };
-    assert_eq!(refusal.0, StatusCode::BAD_REQUEST, "{}", refusal.1);
-    assert_eq!(refusal.1["error"]["code"], -32602);
-    assert_eq!(refusal.1["error"]["data"]["limit"], 4096);
+    assert_eq!(refusal["error"]["code"], -32602, "{refusal}");
+    assert_eq!(refusal["error"]["data"]["limit"], 4096);
     let record = node.records().await.pop().expect("the session");
     assert_eq!(
         record.subscriptions.len(),
@@ -234,7 +234,12 @@ async fn subscriptions_grow_a_record_only_to_its_bound() {
         "refused only at the bound"
     );
     // A short one still fits.
-    assert_eq!(subscribe(&c, 99, 1).await.0, StatusCode::OK);
+    let (status, v) = subscribe(&c, 99, 1).await;
+    assert_eq!(
+        (status, v.get("result").is_some()),
+        (StatusCode::OK, true),
+        "{v}"
+    );
 }
 
 /// `GET /sse`: the events and the messages URL.
@@ -313,7 +318,7 @@ async fn http_sse_initialize_is_bounded_and_counted() {
 }
 
 #[tokio::test]
-async fn stdio_initialize_is_bounded() {
+async fn stdio_initialize_and_subscriptions_are_bounded() {
     let catalog = Arc::new(
         switchboard_everything::everything()
             .build()
@@ -349,6 +354,26 @@ async fn stdio_initialize_is_bounded() {
     assert_eq!(refused["error"]["data"]["limit"], 4096);
     let ok: Value = serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
     assert_eq!(ok["result"]["protocolVersion"], "2025-06-18", "{ok}");
+    // Its subscriptions are bounded too: URIs of 1000 bytes, three fit.
+    let mut kept = 0;
+    for tag in 0..6 {
+        let uri = format!("test://template/{tag}{}/data", "a".repeat(1000 - 22));
+        assert_eq!(uri.len(), 1000);
+        let sub = json!({"jsonrpc": "2.0", "id": 10 + tag, "method": "resources/subscribe", "params": {"uri": uri}});
+        let line = format!("{sub}\n");
+        client_write
+            .write_all(line.as_bytes())
+            .await
+            .expect("write");
+        let v: Value = serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+        if v.get("result").is_some() {
+            kept += 1;
+        } else {
+            assert_eq!(v["error"]["code"], -32602, "{v}");
+            assert_eq!(v["error"]["data"]["bytes"], 5000);
+        }
+    }
+    assert_eq!(kept, 4, "4 x 1000 bytes within 4096, a fifth not");
     drop(client_write);
     server.await.expect("join").expect("clean end");
 }

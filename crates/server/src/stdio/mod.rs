@@ -30,6 +30,7 @@ use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
 use tokio_util::sync::CancellationToken;
 
 use crate::mcp::initialize::hello;
+use crate::mcp::request::MAX_SUBSCRIPTIONS;
 
 type Answer = Result<Box<RawValue>, Box<RawValue>>;
 
@@ -279,10 +280,7 @@ fn local_method(
                 lock(&client.subscriptions).remove(&uri);
                 Ok(json!({}))
             }
-            Some(uri) if client.catalog.has_resource(&uri) => {
-                lock(&client.subscriptions).insert(uri);
-                Ok(json!({}))
-            }
+            Some(uri) if client.catalog.has_resource(&uri) => subscribe(client, uri),
             Some(uri) => Err(RpcError::new(
                 ErrorCode::RESOURCE_NOT_FOUND,
                 format!("resource not found: {uri}"),
@@ -293,6 +291,31 @@ fn local_method(
         m if !Catalog::handles(m) => Err(RpcError::method_not_found(m)),
         _ => return None,
     })
+}
+
+/// Keep a subscription to `uri`: at most [`MAX_SUBSCRIPTIONS`], their URIs
+/// within `max_session_bytes` together, as a session's are.
+fn subscribe(client: &Client, uri: String) -> Result<Value, RpcError> {
+    let mut subscriptions = lock(&client.subscriptions);
+    if subscriptions.contains(&uri) {
+        return Ok(json!({}));
+    }
+    if subscriptions.len() >= MAX_SUBSCRIPTIONS {
+        return Err(RpcError::invalid_params(format!(
+            "at most {MAX_SUBSCRIPTIONS} subscriptions per session"
+        )));
+    }
+    let bytes = subscriptions.iter().map(String::len).sum::<usize>() + uri.len();
+    if bytes > client.max_session_bytes {
+        let too_large = crate::error::TransportError::TooLarge {
+            what: "the subscriptions",
+            bytes,
+            max: client.max_session_bytes,
+        };
+        return Err(too_large.rpc());
+    }
+    subscriptions.insert(uri);
+    Ok(json!({}))
 }
 
 async fn run(
