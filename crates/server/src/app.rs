@@ -217,9 +217,9 @@ impl AppBuilder {
             limiter: self
                 .limiter
                 .unwrap_or_else(|| Arc::new(MemoryRateLimiter::new())),
-            store: self
-                .store
-                .unwrap_or_else(|| Arc::new(MemorySessionStore::new())),
+            store: self.store.unwrap_or_else(|| {
+                Arc::new(MemorySessionStore::new().with_max_record_bytes(c.max_session_bytes))
+            }),
             event_log,
             session_bus: self.session_bus,
             cluster_events: self.cluster_events,
@@ -460,6 +460,7 @@ impl App {
                 self.0.capacity.closed(&crate::capacity::tenant_key(tenant));
                 self.0.metrics.tenant_sessions(tenant).dec();
             }
+            self.uncount_record(&live);
             self.0.metrics.session_ended(live.age());
         }
     }

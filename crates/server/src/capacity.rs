@@ -29,49 +29,90 @@ pub enum CapPolicy {
     EvictIdleThenQueue,
 }
 
-/// Node-local counts behind the per-identity cap, and the signal that a
-/// session ended (for waiters at the cap).
+/// Node-local counts behind the per-identity caps (sessions, and the bytes
+/// of their records), and the signal that a session ended (for waiters at
+/// the cap).
 #[derive(Debug, Default)]
 pub(crate) struct Capacity {
     per_identity: papaya::HashMap<String, AtomicUsize>,
+    bytes: papaya::HashMap<String, AtomicUsize>,
     freed: Notify,
+}
+
+fn read(map: &papaya::HashMap<String, AtomicUsize>, key: &str) -> usize {
+    map.pin().get(key).map_or(0, |n| n.load(Ordering::Relaxed))
+}
+
+fn add(map: &papaya::HashMap<String, AtomicUsize>, key: &str, n: usize) {
+    let map = map.pin();
+    map.get_or_insert_with(key.to_owned(), AtomicUsize::default)
+        .fetch_add(n, Ordering::Relaxed);
+}
+
+fn sub(map: &papaya::HashMap<String, AtomicUsize>, key: &str, n: usize) {
+    let map = map.pin();
+    if let Some(held) = map.get(key) {
+        let was = held
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                Some(v.saturating_sub(n))
+            })
+            .unwrap_or(0);
+        if was <= n {
+            map.remove_if(key, |_, v| v.load(Ordering::Relaxed) == 0)
+                .ok();
+        }
+    }
 }
 
 impl Capacity {
     pub(crate) fn count(&self, identity: &str) -> usize {
-        self.per_identity
-            .pin()
-            .get(identity)
-            .map_or(0, |n| n.load(Ordering::Relaxed))
+        read(&self.per_identity, identity)
     }
 
     pub(crate) fn opened(&self, identity: &str) {
-        let map = self.per_identity.pin();
-        map.get_or_insert_with(identity.to_owned(), AtomicUsize::default)
-            .fetch_add(1, Ordering::Relaxed);
+        add(&self.per_identity, identity, 1);
     }
 
     pub(crate) fn closed(&self, identity: &str) {
-        let map = self.per_identity.pin();
-        if let Some(n) = map.get(identity)
-            && n.fetch_sub(1, Ordering::Relaxed) <= 1
-        {
-            map.remove_if(identity, |_, n| n.load(Ordering::Relaxed) == 0)
-                .ok();
-        }
+        sub(&self.per_identity, identity, 1);
         self.freed.notify_waiters();
+    }
+
+    /// The record bytes counted under `key` on this node.
+    pub(crate) fn held_bytes(&self, key: &str) -> usize {
+        read(&self.bytes, key)
+    }
+
+    /// A record counted under `key` went from `from` bytes to `to`.
+    pub(crate) fn resize(&self, key: &str, from: usize, to: usize) {
+        if to > from {
+            add(&self.bytes, key, to - from);
+        } else if from > to {
+            sub(&self.bytes, key, from - to);
+        }
     }
 }
 
 impl App {
-    /// Make room for one more session of `who`, or say why not.
-    pub(crate) async fn make_room(&self, who: &Principal) -> Result<(), TransportError> {
+    /// Make room for one more session of `who`, whose record takes
+    /// `bytes`, or say why not.
+    pub(crate) async fn make_room(
+        &self,
+        who: &Principal,
+        bytes: usize,
+    ) -> Result<(), TransportError> {
         let c = self.config();
         // This node's counts first (exact for one node; a lower bound of a
         // cluster's, whose store checks again in `create_within`).
         for quota in session_quotas(&c, who) {
             if self.capacity().count(&quota.group) >= quota.max {
                 return Err(self.refuse_quota(who, &quota));
+            }
+            if quota
+                .max_bytes
+                .is_some_and(|max| self.capacity().held_bytes(&quota.group) + bytes > max)
+            {
+                return Err(self.refuse_bytes());
             }
         }
         let policy = c.session_cap_policy;
@@ -124,18 +165,21 @@ impl App {
     }
 }
 
-/// The quotas a new session of `who` must fit: sessions per client identity
-/// and, if the tenant sets one, per tenant. The group names are the keys of
-/// this node's counts, and of the store's when it counts across nodes.
+/// The quotas a new session of `who` must fit: sessions (and the bytes of
+/// their records) per client identity and, if the tenant sets one,
+/// sessions per tenant. The group names are the keys of this node's
+/// counts, and of the store's when it counts across nodes.
 pub(crate) fn session_quotas(c: &Config, who: &Principal) -> Vec<Quota> {
     let mut quotas = vec![Quota {
         group: identity_key(&who.identity()),
         max: c.max_sessions_per_identity,
+        max_bytes: Some(c.max_session_bytes_per_identity),
     }];
     if let Some(max) = who.tenant.max_sessions {
         quotas.push(Quota {
             group: tenant_key(&who.tenant.id),
             max,
+            max_bytes: None,
         });
     }
     quotas
@@ -152,6 +196,15 @@ impl App {
         self.metrics().tenant_rejected(&who.tenant.id, "quota");
         self.security_event(who, None, "quota", None, "max_sessions");
         TransportError::Quota("max_sessions")
+    }
+}
+
+impl App {
+    /// The refusal of a session record that would pass its identity's
+    /// byte budget (`max_session_bytes_per_identity`): 429, as a quota.
+    pub(crate) fn refuse_bytes(&self) -> TransportError {
+        self.metrics().rejected("per_identity_bytes");
+        TransportError::Quota("max_session_bytes_per_identity")
     }
 }
 

@@ -20,6 +20,9 @@ pub use crate::tenant::config::{
 };
 pub use crate::tenant::policy::Rules;
 
+/// The smallest `max_session_bytes` accepted.
+const MIN_SESSION_BYTES: usize = 1024;
+
 /// Everything the HTTP front needs to know. Every field has a default, so an
 /// empty file is a valid configuration.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -138,6 +141,15 @@ pub struct Config {
     /// request each; anything else gets 503), so probes and scrapes still
     /// answer at the cap. 0 turns the reserve off. Default 16.
     pub probe_connections: usize,
+    /// Bytes one session's stored record may take (its JSON: the client's
+    /// `capabilities` and `clientInfo`, its subscriptions, …), in every
+    /// store; also the most client capabilities a task keeps. Larger ones
+    /// are refused with 400 / -32602. At least 1024. Default 64 KiB.
+    pub max_session_bytes: usize,
+    /// Bytes the session records of one client identity may take together;
+    /// a session that would pass it is refused with 429 / -32005. At least
+    /// `max_session_bytes`. Default 16 MiB.
+    pub max_session_bytes_per_identity: usize,
     /// Connections per HTTP upstream (alias `MCP_CONNECTION_POOL_SIZE`; used
     /// by the gateway). Default 16.
     pub upstream_pool_size: usize,
@@ -235,6 +247,8 @@ impl Default for Config {
                 IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
             ],
             probe_connections: 16,
+            max_session_bytes: 64 << 10,
+            max_session_bytes_per_identity: 16 << 20,
             upstream_pool_size: 64,
             store: StoreKind::Memory,
             store_path: "switchboard.redb".into(),
@@ -323,6 +337,7 @@ impl Config {
             return Err(((*key).to_owned(), "must be greater than 0".to_owned()));
         }
         self.validate_connections()?;
+        self.validate_session_bytes()?;
         store::validate(self)?;
         self.admin.validate()?;
         self.telemetry.validate()?;
@@ -363,6 +378,29 @@ impl Config {
             return Err((
                 "max_connections_per_address".to_owned(),
                 format!("must not exceed max_connections ({total})"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The session byte bounds: room for a bare record, and a budget per
+    /// identity that holds at least one session of the largest size.
+    fn validate_session_bytes(&self) -> Result<(), (String, String)> {
+        if self.max_session_bytes < MIN_SESSION_BYTES {
+            return Err((
+                "max_session_bytes".to_owned(),
+                format!(
+                    "must be at least {MIN_SESSION_BYTES} (a session's record takes a few hundred bytes before the client's capabilities)"
+                ),
+            ));
+        }
+        if self.max_session_bytes_per_identity < self.max_session_bytes {
+            return Err((
+                "max_session_bytes_per_identity".to_owned(),
+                format!(
+                    "must be at least max_session_bytes ({})",
+                    self.max_session_bytes
+                ),
             ));
         }
         Ok(())
@@ -528,6 +566,23 @@ mod tests {
         assert!(!format!("{c:?}").contains(&key), "Debug shows no secret");
         let e = Config::from_toml("keep_alive_secs = \"x\"").unwrap_err();
         assert!(e.contains("keep_alive_secs"), "{e}");
+    }
+
+    #[test]
+    fn session_byte_bounds_are_validated() {
+        let c = Config::from_toml("").unwrap();
+        assert_eq!(c.max_session_bytes, 64 << 10);
+        assert_eq!(c.max_session_bytes_per_identity, 16 << 20);
+        let e = Config::from_toml("max_session_bytes = 1000").unwrap_err();
+        assert!(e.contains("max_session_bytes"), "{e}");
+        let e =
+            Config::from_toml("max_session_bytes = 8192\nmax_session_bytes_per_identity = 4096")
+                .unwrap_err();
+        assert!(e.contains("max_session_bytes_per_identity"), "{e}");
+        let c =
+            Config::from_toml("max_session_bytes = 8192\nmax_session_bytes_per_identity = 8192")
+                .unwrap();
+        assert_eq!(c.max_session_bytes_per_identity, 8192);
     }
 
     #[test]

@@ -101,6 +101,14 @@ pub enum TransportError {
     },
     #[error("tenant quota exceeded: {0}")]
     Quota(&'static str),
+    /// What a session or a task would keep of its client is over
+    /// `max_session_bytes`.
+    #[error("invalid params: {what} would take {bytes} bytes, more than max_session_bytes ({max})")]
+    TooLarge {
+        what: &'static str,
+        bytes: usize,
+        max: usize,
+    },
     /// The node is draining (admin API): no new sessions here.
     #[error("this node is draining and takes no new sessions: connect to another node")]
     Draining,
@@ -170,7 +178,9 @@ impl TransportError {
             | UnknownTask
             | BadRequestState(_)
             | BadCredentials(_)
-            | UnexpectedResponse => StatusCode::BAD_REQUEST,
+            | UnexpectedResponse
+            | TooLarge { .. }
+            | Store(StoreError::TooLarge { .. }) => StatusCode::BAD_REQUEST,
             Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             InsufficientScope(_) => StatusCode::FORBIDDEN,
             RateLimited { .. } | Quota(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -193,6 +203,14 @@ impl TransportError {
         use TransportError::*;
         match self {
             Parse(p) => p.to_rpc(),
+            TooLarge { bytes, max, .. } => RpcError::invalid_params(self.to_string())
+                .with_data(json!({"bytes": bytes, "limit": max})),
+            Store(StoreError::TooLarge { bytes, max }) => TooLarge {
+                what: "the session's record",
+                bytes: *bytes,
+                max: *max,
+            }
+            .rpc(),
             UnknownSession | MissingSession | BadSessionHeader => {
                 RpcError::new(ErrorCode::SESSION_ERROR, self.to_string())
             }

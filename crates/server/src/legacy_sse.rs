@@ -230,14 +230,13 @@ async fn initialize(
     s: &mut Session,
     params: Option<&RawValue>,
 ) -> Result<String, RpcError> {
-    let h = hello(params)?;
-    s.record.protocol_version = h.version.as_str().to_owned();
-    s.record.client_capabilities = h.capabilities;
-    s.record.client_info = h.client_info;
-    app.store()
-        .update(&s.record)
-        .await
-        .map_err(|e| RpcError::internal(e.to_string()))?;
+    let h = hello(params, app.config().max_session_bytes)?;
+    let mut record = s.record.clone();
+    record.protocol_version = h.version.as_str().to_owned();
+    record.client_capabilities = h.capabilities;
+    record.client_info = h.client_info;
+    app.save_session(s, &record).await.map_err(|e| e.rpc())?;
+    s.record = record;
     s.version = h.version;
     Ok(app.catalog().initialize_result(h.version).to_string())
 }

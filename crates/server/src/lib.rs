@@ -22,6 +22,7 @@ mod conns;
 mod era;
 mod error;
 mod fanout;
+mod footprint;
 mod gate;
 mod guard;
 mod health;

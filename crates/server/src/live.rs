@@ -383,6 +383,9 @@ pub(crate) struct LiveSession {
     /// Who opened the session on this node, and their tenant (for the
     /// per-identity and per-tenant caps).
     owner: std::sync::OnceLock<(String, Arc<str>)>,
+    /// The bytes of the session's record counted against its owner's
+    /// budget on this node (`max_session_bytes_per_identity`).
+    charged: std::sync::atomic::AtomicUsize,
     created: std::time::Instant,
     /// SSE responses of this session open right now (POST and GET).
     pub(crate) open_streams: Arc<std::sync::atomic::AtomicUsize>,
@@ -425,6 +428,7 @@ impl LiveSession {
             next_request: AtomicU64::new(stream_base()),
             last_store_touch_ms: AtomicU64::new(now_ms()),
             owner: std::sync::OnceLock::new(),
+            charged: std::sync::atomic::AtomicUsize::new(0),
             created: std::time::Instant::now(),
             open_streams: Arc::default(),
             closed: CancellationToken::new(),
@@ -490,6 +494,16 @@ impl LiveSession {
     /// The identity and tenant that opened the session on this node.
     pub(crate) fn owner(&self) -> Option<(&str, &str)> {
         self.owner.get().map(|(i, t)| (i.as_str(), &**t))
+    }
+
+    /// The record bytes this node counts for the session.
+    pub(crate) fn charged(&self) -> usize {
+        self.charged.load(Ordering::Relaxed)
+    }
+
+    /// Count `bytes` for the session from now on; returns what was counted.
+    pub(crate) fn swap_charged(&self, bytes: usize) -> usize {
+        self.charged.swap(bytes, Ordering::Relaxed)
     }
 
     /// Mirror the record's resource subscriptions (for event fan-out).

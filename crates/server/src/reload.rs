@@ -319,6 +319,8 @@ fn keep_restart_only(new: &mut Config, old: &Config) -> Vec<String> {
     keep!(redis_timeout_ms);
     keep!(event_log_events);
     keep!(event_log_bytes);
+    // The stores are built with it: they keep no larger record.
+    keep!(max_session_bytes);
     keep!(sealing_key);
     keep!(max_in_flight);
     keep!(max_queue);

@@ -6,7 +6,9 @@ use std::collections::BTreeSet;
 
 use async_trait::async_trait;
 use redb::{Durability, ReadableTable, ReadableTableMetadata, Table, WriteTransaction};
-use switchboard_store::{Expiry, Page, SessionRecord, SessionStore, StoreError};
+use switchboard_store::{
+    DEFAULT_MAX_RECORD_BYTES, Expiry, Page, SessionRecord, SessionStore, StoreError,
+};
 
 use crate::FileStore;
 use crate::error::Fail;
@@ -16,11 +18,21 @@ use crate::tables::{BY_CREATED, BY_LAST_SEEN, SESSIONS};
 #[derive(Debug, Clone)]
 pub struct FileSessionStore {
     file: FileStore,
+    max_record_bytes: usize,
 }
 
 impl FileSessionStore {
     pub(crate) fn new(file: FileStore) -> Self {
-        Self { file }
+        Self {
+            file,
+            max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
+        }
+    }
+
+    /// Keep no record over `max` bytes ([`SessionRecord::stored_bytes`]).
+    pub fn with_max_record_bytes(mut self, max: usize) -> Self {
+        self.max_record_bytes = max;
+        self
     }
 }
 
@@ -42,11 +54,13 @@ fn get(
     }
 }
 
-/// Write `new` (replacing `old`, if any) with its index entries.
+/// Write `new` (replacing `old`, if any) as `json` (its encoding) with its
+/// index entries.
 fn put(
     txn: &WriteTransaction,
     old: Option<&SessionRecord>,
     new: &SessionRecord,
+    json: &[u8],
 ) -> Result<(), Fail> {
     let mut by_seen = txn.open_table(BY_LAST_SEEN)?;
     let mut by_created = txn.open_table(BY_CREATED)?;
@@ -56,8 +70,7 @@ fn put(
     }
     by_seen.insert((new.last_seen_ms, new.id.as_str()), ())?;
     by_created.insert((new.created_at_ms, new.id.as_str()), ())?;
-    txn.open_table(SESSIONS)?
-        .insert(new.id.as_str(), encode(new)?.as_slice())?;
+    txn.open_table(SESSIONS)?.insert(new.id.as_str(), json)?;
     Ok(())
 }
 
@@ -106,13 +119,14 @@ fn expired(txn: &WriteTransaction, rule: Expiry) -> Result<BTreeSet<String>, Fai
 #[async_trait]
 impl SessionStore for FileSessionStore {
     async fn create(&self, record: SessionRecord) -> Result<(), StoreError> {
+        let json = record.encode_within(self.max_record_bytes)?;
         self.file
             .run(move |db| {
                 let txn = db.begin_write()?;
                 if txn.open_table(SESSIONS)?.get(record.id.as_str())?.is_some() {
                     return Err(Fail::Exists);
                 }
-                put(&txn, None, &record)?;
+                put(&txn, None, &record, &json)?;
                 txn.commit()?;
                 Ok(())
             })
@@ -127,6 +141,7 @@ impl SessionStore for FileSessionStore {
     }
 
     async fn update(&self, record: &SessionRecord) -> Result<bool, StoreError> {
+        let json = record.encode_within(self.max_record_bytes)?;
         let record = record.clone();
         self.file
             .run(move |db| {
@@ -134,7 +149,7 @@ impl SessionStore for FileSessionStore {
                 let Some(old) = get(&txn.open_table(SESSIONS)?, &record.id)? else {
                     return Ok(false);
                 };
-                put(&txn, Some(&old), &record)?;
+                put(&txn, Some(&old), &record, &json)?;
                 txn.commit()?;
                 Ok(true)
             })
@@ -153,7 +168,8 @@ impl SessionStore for FileSessionStore {
                 if now_ms > old.last_seen_ms {
                     let mut new = old.clone();
                     new.last_seen_ms = now_ms;
-                    put(&txn, Some(&old), &new)?;
+                    // A later time is no growth the bound is about.
+                    put(&txn, Some(&old), &new, &encode(&new)?)?;
                     txn.commit()?;
                 }
                 Ok(true)

@@ -56,6 +56,15 @@ async fn passes_the_store_suite() {
 }
 
 #[tokio::test]
+async fn keeps_no_record_over_its_bound() {
+    let file = TempFile::new("bound");
+    let max = switchboard_store::suite::RECORD_BOUND;
+    let store = FileStore::open(&file.0).expect("open");
+    let sessions = store.sessions().with_max_record_bytes(max);
+    switchboard_store::suite::record_bound_suite(&sessions, max).await;
+}
+
+#[tokio::test]
 async fn touch_moves_last_seen_forward_only() {
     let file = TempFile::new("touch");
     let store = FileStore::open(&file.0).expect("open").sessions();

@@ -83,6 +83,15 @@ impl Keys {
         format!("{}:{{idx}}:q:{group}", self.prefix)
     }
 
+    /// The record sizes of one quota group's live sessions:
+    /// `<prefix>:{idx}:qb:<group>`, id → bytes ([`SessionRecord::stored_bytes`]),
+    /// for its byte budget. On the indexes' slot, beside the group.
+    ///
+    /// [`SessionRecord::stored_bytes`]: switchboard_store::SessionRecord::stored_bytes
+    pub(crate) fn quota_bytes(&self, group: &str) -> String {
+        format!("{}:{{idx}}:qb:{group}", self.prefix)
+    }
+
     /// Sessions with a standalone (GET) stream: id → registered (ms). On
     /// the indexes' slot, so one script reads it against `seen`.
     pub(crate) fn standalone(&self) -> String {
@@ -124,6 +133,7 @@ mod tests {
         assert_eq!(k.bus(), "sb:bus");
         assert_eq!(k.standalone(), "sb:{idx}:gets");
         assert_eq!(k.quota("tenant:acme"), "sb:{idx}:q:tenant:acme");
+        assert_eq!(k.quota_bytes("identity:x"), "sb:{idx}:qb:identity:x");
         assert_eq!(k.rate("t:acme"), "sb:rl:{t:acme}");
         assert_eq!(k.task("t1"), "sb:task:{t1}");
         assert_eq!(k.task_quota("a/{b}"), "sb:taskq:{612f7b627d}");

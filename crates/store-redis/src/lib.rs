@@ -41,6 +41,7 @@
 //! | `<p>:{idx}:uninit` | sorted set | id → created (ms), until `initialize` completes |
 //! | `<p>:{idx}:ids` | sorted set | id at score 0, for `scan` in id order |
 //! | `<p>:{idx}:q:<group>` | sorted set | id → created (ms): the sessions counted in one quota group (`create_within`), expiring like a record |
+//! | `<p>:{idx}:qb:<group>` | sorted set | id → bytes of the record: the sizes counted against the group's byte budget (`create_within`, `update_within`), expiring with the group |
 //! | `<p>:ev:{<id>}:<stream>` | stream | the events of one SSE stream, entry ids `0-<seq>` |
 //! | `<p>:evs:{<id>}` | set | the stream numbers of the session, for `drop_session` |
 //! | `<p>:{idx}:gets` | sorted set | id → registered (ms): sessions with a standalone (GET) stream, whose server events the producing node logs (read against `seen`; removed by `drop_session`) |
@@ -61,9 +62,16 @@
 //!   on the indexes: two round trips. A node dying between them leaves a
 //!   record no index names: invisible, and removed by its TTL if one is set.
 //! - `create_within` (with quotas) is `SET NX` then one Lua script that
-//!   checks every group, pruning a full one of ids no longer in `seen`, and
-//!   adds to the groups and the indexes at once; a refusal deletes the
-//!   record (a third round trip).
+//!   checks every group (its count, and the sum of its byte set when it has
+//!   a byte budget: one pass over the group's sessions), pruning a full one
+//!   of ids no longer in `seen`, and adds to the groups and the indexes at
+//!   once; a refusal deletes the record (a third round trip).
+//! - `update_within` (with quotas) is one Lua script that checks the
+//!   record's growth against each group's byte budget and records its new
+//!   size, then `update`: two round trips.
+//! - No record over the store's bound (`with_max_record_bytes`, 64 KiB by
+//!   default) is written: `create`, `create_within`, `update` and
+//!   `update_within` refuse it with `StoreError::TooLarge` before any call.
 //! - `expire` is one Lua script over the indexes (one slot), so several
 //!   nodes may sweep at once and each expired session is reported to exactly
 //!   one of them; at most 1000 sessions per rule per call.

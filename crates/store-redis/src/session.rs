@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::Script;
-use switchboard_store::{Admitted, Expiry, Page, Quota, SessionRecord, SessionStore, StoreError};
+use switchboard_store::{
+    Admitted, DEFAULT_MAX_RECORD_BYTES, Expiry, Page, Quota, SessionRecord, SessionStore,
+    StoreError, Updated,
+};
 
 use crate::conn::Redis;
 
@@ -36,37 +39,90 @@ end
 return out
 ";
 
-/// Announces a new session in the indexes if every quota group has room,
-/// and counts it in each: atomically, so nodes admitting at once never pass
-/// a quota together. A group at its cap first drops the members no longer
-/// live (out of `seen`: deleted, expired, evicted, killed), so ending a
-/// session needs no step of its own and a node that dies holds nothing.
-/// Pruning costs one `ZSCORE` per member, only when the group is full.
-/// A group key expires with the record TTL (renewed at each admission), so
-/// the set of an identity never seen again goes with its last session.
-/// KEYS: seen, created, uninit, ids, then one key per quota group.
-/// ARGV: id, created, last seen, initialized (0/1), TTL ms (0: none), then
-/// each group's cap.
-/// Returns 0 when admitted, else the 1-based index of the full group.
-const ADMIT_LUA: &str = r"
-local id = ARGV[1]
-for i = 5, #KEYS do
-  local cap = tonumber(ARGV[i + 1])
-  if redis.call('ZCARD', KEYS[i]) >= cap then
-    for _, m in ipairs(redis.call('ZRANGE', KEYS[i], 0, -1)) do
-      if not redis.call('ZSCORE', KEYS[1], m) then redis.call('ZREM', KEYS[i], m) end
-    end
-    if redis.call('ZCARD', KEYS[i]) >= cap then return i - 4 end
+/// What the quota scripts share: `prune` drops the members of a group's
+/// set no longer live (out of `seen`, KEYS[1]: deleted, expired, evicted,
+/// killed), so ending a session needs no step of its own and a node that
+/// dies holds nothing; `held` sums a byte set's scores.
+const QUOTA_LUA: &str = r"
+local function prune(key)
+  for _, m in ipairs(redis.call('ZRANGE', key, 0, -1)) do
+    if not redis.call('ZSCORE', KEYS[1], m) then redis.call('ZREM', key, m) end
   end
 end
-for i = 5, #KEYS do
-  redis.call('ZADD', KEYS[i], ARGV[2], id)
-  if ARGV[5] ~= '0' then redis.call('PEXPIRE', KEYS[i], ARGV[5]) end
+local function held(key)
+  local sum, r = 0, redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
+  for j = 2, #r, 2 do sum = sum + tonumber(r[j]) end
+  return sum
+end
+";
+
+/// Announces a new session in the indexes if every quota group has room,
+/// and counts it in each (its id in the group's set, its size in the
+/// group's byte set): atomically, so nodes admitting at once never pass a
+/// quota together. A group at its cap or over its byte budget is first
+/// pruned of the members no longer live, and checked again. Pruning costs
+/// one `ZSCORE` per member, only when a group is full; a byte budget costs
+/// a sum over the group's byte set at each admission. A group's keys
+/// expire with the record TTL (renewed at each admission), so the sets of
+/// an identity never seen again go with its last session.
+/// KEYS: seen, created, uninit, ids, then per group its set and byte set.
+/// ARGV: id, created, last seen, initialized (0/1), TTL ms (0: none),
+/// record bytes, then per group its cap and byte budget (-1: none).
+/// Returns 0 when admitted, else the 1-based index of the full group,
+/// negated when it is its byte budget that is full.
+const ADMIT_LUA: &str = r"
+local id, bytes = ARGV[1], tonumber(ARGV[6])
+local function full(g)
+  if redis.call('ZCARD', KEYS[3 + 2 * g]) >= tonumber(ARGV[5 + 2 * g]) then return g end
+  local budget = tonumber(ARGV[6 + 2 * g])
+  if budget >= 0 and held(KEYS[4 + 2 * g]) + bytes > budget then return -g end
+  return 0
+end
+for g = 1, (#KEYS - 4) / 2 do
+  if full(g) ~= 0 then
+    prune(KEYS[3 + 2 * g])
+    prune(KEYS[4 + 2 * g])
+    local still = full(g)
+    if still ~= 0 then return still end
+  end
+end
+for g = 1, (#KEYS - 4) / 2 do
+  local set, sizes = KEYS[3 + 2 * g], KEYS[4 + 2 * g]
+  redis.call('ZADD', set, ARGV[2], id)
+  redis.call('ZADD', sizes, bytes, id)
+  if ARGV[5] ~= '0' then
+    redis.call('PEXPIRE', set, ARGV[5])
+    redis.call('PEXPIRE', sizes, ARGV[5])
+  end
 end
 redis.call('ZADD', KEYS[2], 'NX', ARGV[2], id)
 redis.call('ZADD', KEYS[4], 'NX', 0, id)
 if ARGV[4] == '0' then redis.call('ZADD', KEYS[3], 'NX', ARGV[2], id) end
 redis.call('ZADD', KEYS[1], 'NX', ARGV[3], id)
+return 0
+";
+
+/// Counts a session record's new size in the byte set of each group it
+/// was admitted to, if every group with a budget has room for its growth
+/// (a group over its budget is pruned first, as at admission). A group
+/// that does not count the session (admitted without it) is left alone.
+/// KEYS: seen, then each group's byte set. ARGV: id, record bytes, then
+/// each group's byte budget (-1: none).
+/// Returns 0 when counted, else the 1-based index of the full group.
+const RESIZE_LUA: &str = r"
+local id, bytes = ARGV[1], tonumber(ARGV[2])
+local function full(g)
+  local old, budget = redis.call('ZSCORE', KEYS[g + 1], id), tonumber(ARGV[g + 2])
+  if not old or budget < 0 or bytes <= tonumber(old) then return false end
+  return held(KEYS[g + 1]) - tonumber(old) + bytes > budget
+end
+for g = 1, #KEYS - 1 do
+  if full(g) then
+    prune(KEYS[g + 1])
+    if full(g) then return g end
+  end
+end
+for g = 1, #KEYS - 1 do redis.call('ZADD', KEYS[g + 1], 'XX', bytes, id) end
 return 0
 ";
 
@@ -77,8 +133,10 @@ return 0
 pub struct RedisSessionStore {
     redis: Redis,
     record_ttl: Option<Duration>,
+    max_record_bytes: usize,
     expire_script: Script,
     admit_script: Script,
+    resize_script: Script,
 }
 
 impl RedisSessionStore {
@@ -86,9 +144,18 @@ impl RedisSessionStore {
         Self {
             redis,
             record_ttl: None,
+            max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
             expire_script: Script::new(EXPIRE_LUA),
-            admit_script: Script::new(ADMIT_LUA),
+            admit_script: Script::new(&format!("{QUOTA_LUA}{ADMIT_LUA}")),
+            resize_script: Script::new(&format!("{QUOTA_LUA}{RESIZE_LUA}")),
         }
+    }
+
+    /// Keep no record over `max` bytes ([`SessionRecord::stored_bytes`]:
+    /// the length of the JSON value written). Default 64 KiB.
+    pub fn with_max_record_bytes(mut self, max: usize) -> Self {
+        self.max_record_bytes = max;
+        self
     }
 
     /// Give each record a Redis TTL (longer than the longest session life),
@@ -99,9 +166,8 @@ impl RedisSessionStore {
         self
     }
 
-    fn encode(record: &SessionRecord) -> Result<String, StoreError> {
-        serde_json::to_string(record)
-            .map_err(|e| StoreError::Corrupt(format!("cannot encode a session record: {e}")))
+    fn encode(&self, record: &SessionRecord) -> Result<Vec<u8>, StoreError> {
+        record.encode_within(self.max_record_bytes)
     }
 
     /// The stored record with `last_seen_ms` from the `seen` index.
@@ -121,7 +187,7 @@ impl RedisSessionStore {
     async fn put_new(&self, record: &SessionRecord) -> Result<(), StoreError> {
         let mut set = redis::cmd("SET");
         set.arg(self.redis.keys.session(&record.id))
-            .arg(Self::encode(record)?)
+            .arg(self.encode(record)?)
             .arg("NX");
         if let Some(ttl) = self.record_ttl {
             set.arg("PX").arg(ttl.as_millis() as u64);
@@ -175,6 +241,12 @@ impl RedisSessionStore {
     }
 }
 
+/// A quota's byte budget as the scripts take it (-1: none).
+fn budget(q: &Quota) -> i64 {
+    q.max_bytes
+        .map_or(-1, |b| i64::try_from(b).unwrap_or(i64::MAX))
+}
+
 #[async_trait]
 impl SessionStore for RedisSessionStore {
     async fn create(&self, record: SessionRecord) -> Result<(), StoreError> {
@@ -225,11 +297,15 @@ impl SessionStore for RedisSessionStore {
             .arg(record.created_at_ms)
             .arg(record.last_seen_ms)
             .arg(u8::from(record.initialized))
-            .arg(self.record_ttl.map_or(0, |t| t.as_millis() as u64));
+            .arg(self.record_ttl.map_or(0, |t| t.as_millis() as u64))
+            .arg(record.stored_bytes());
         for q in quotas {
-            call.key(k.quota(&q.group)).arg(q.max);
+            call.key(k.quota(&q.group))
+                .key(k.quota_bytes(&q.group))
+                .arg(q.max)
+                .arg(budget(q));
         }
-        let full: usize = self
+        let full: i64 = self
             .redis
             .bounded(
                 "admit",
@@ -246,7 +322,12 @@ impl SessionStore for RedisSessionStore {
                 redis::cmd("DEL").arg(key).query_async::<()>(&mut c).await
             })
             .await?;
-        Ok(Admitted::Refused(full - 1))
+        let group = full.unsigned_abs() as usize - 1;
+        Ok(if full > 0 {
+            Admitted::Refused(group)
+        } else {
+            Admitted::OverBytes(group)
+        })
     }
 
     async fn load(&self, id: &str) -> Result<Option<SessionRecord>, StoreError> {
@@ -269,7 +350,7 @@ impl SessionStore for RedisSessionStore {
         let mut pipe = redis::pipe();
         pipe.cmd("SET")
             .arg(k.session(id))
-            .arg(Self::encode(record)?)
+            .arg(self.encode(record)?)
             .arg("XX")
             .arg("KEEPTTL");
         // XX: never brings an index entry back for a session gone meanwhile.
@@ -285,6 +366,43 @@ impl SessionStore for RedisSessionStore {
         }
         let (replaced,): (Option<String>,) = self.redis.pipe("update", &pipe).await?;
         Ok(replaced.is_some())
+    }
+
+    async fn update_within(
+        &self,
+        record: &SessionRecord,
+        quotas: &[Quota],
+    ) -> Result<Updated, StoreError> {
+        // The bound first: a record refused for its size counts nowhere.
+        record.check_size(self.max_record_bytes)?;
+        if !quotas.is_empty() {
+            let k = &self.redis.keys;
+            let mut call = self.resize_script.prepare_invoke();
+            call.key(k.seen())
+                .arg(&record.id)
+                .arg(record.stored_bytes());
+            for q in quotas {
+                call.key(k.quota_bytes(&q.group)).arg(budget(q));
+            }
+            let full: usize = self
+                .redis
+                .bounded(
+                    "resize",
+                    |mut c| async move { call.invoke_async(&mut c).await },
+                )
+                .await?;
+            if full > 0 {
+                return Ok(Updated::OverBytes(full - 1));
+            }
+        }
+        // Counted first, written second (the record and the groups are on
+        // different slots): a write that finds the session gone leaves a
+        // size on a member the next pruning drops.
+        Ok(if self.update(record).await? {
+            Updated::Yes
+        } else {
+            Updated::Gone
+        })
     }
 
     async fn touch(&self, id: &str, now_ms: u64) -> Result<bool, StoreError> {

@@ -83,6 +83,7 @@ async fn the_store_works_on_a_cluster() {
     let quota = |max| Quota {
         group: "tenant:a".to_owned(),
         max,
+        max_bytes: None,
     };
     for i in 0..2 {
         let admitted = store
@@ -100,6 +101,27 @@ async fn the_store_works_on_a_cluster() {
     assert!(store.delete("q0").await.expect("delete"));
     let again = store.create_within(record("q3", 1_000), &[quota(2)]).await;
     assert_eq!(again.expect("admit"), Admitted::Yes, "a freed place");
+
+    // Byte budgets: the sizes live beside the group, on the same slot.
+    let size = record("b0", 1_000).stored_bytes();
+    let budget = [Quota {
+        group: "identity:b".to_owned(),
+        max: 10,
+        max_bytes: Some(2 * size),
+    }];
+    for id in ["b0", "b1"] {
+        let admitted = store.create_within(record(id, 1_000), &budget).await;
+        assert_eq!(admitted.expect("admit"), Admitted::Yes);
+    }
+    let over = store.create_within(record("b2", 1_000), &budget).await;
+    assert_eq!(over.expect("admit"), Admitted::OverBytes(0));
+    let mut grown = record("b0", 1_000);
+    grown.subscriptions.push("test://x".to_owned());
+    let refused = store.update_within(&grown, &budget).await.expect("update");
+    assert_eq!(refused, switchboard_store::Updated::OverBytes(0));
+    for id in ["b0", "b1"] {
+        assert!(store.delete(id).await.expect("delete"));
+    }
 
     // Many sessions: their records land on every master.
     for i in 0..30 {

@@ -147,16 +147,19 @@ async fn keys_are_hash_tagged_and_records_get_a_ttl() {
     let quota = [Quota {
         group: "identity:t/x".to_owned(),
         max: 2,
+        max_bytes: Some(1 << 20),
     }];
     let admitted = store.create_within(record("def", 1_000), &quota).await;
     assert_eq!(admitted.expect("create_within"), Admitted::Yes);
-    let group = format!("{prefix}:{{idx}}:q:identity:t/x");
-    let ttl: i64 = redis::cmd("PTTL")
-        .arg(&group)
-        .query_async(&mut raw)
-        .await
-        .expect("PTTL");
-    assert!(ttl > 0 && ttl <= 3_600_000, "{ttl}");
+    for set in ["q", "qb"] {
+        let group = format!("{prefix}:{{idx}}:{set}:identity:t/x");
+        let ttl: i64 = redis::cmd("PTTL")
+            .arg(&group)
+            .query_async(&mut raw)
+            .await
+            .expect("PTTL");
+        assert!(ttl > 0 && ttl <= 3_600_000, "{set}: {ttl}");
+    }
 }
 
 #[tokio::test]
@@ -214,6 +217,7 @@ async fn quotas_hold_across_nodes_creating_at_once() {
     let quota = |group: &str, max| Quota {
         group: group.to_owned(),
         max,
+        max_bytes: None,
     };
     let tenant = [quota("tenant:a", 5)];
     let mut tasks = Vec::new();
@@ -237,6 +241,7 @@ async fn quotas_hold_across_nodes_creating_at_once() {
                 assert_eq!(i, 0);
                 assert!(nodes[0].load(&id).await.expect("load").is_none(), "{id}");
             }
+            Admitted::OverBytes(i) => panic!("{id}: no byte budget, yet over {i}"),
         }
     }
     assert_eq!(admitted.len(), 5, "{admitted:?}");
@@ -270,4 +275,126 @@ async fn quotas_hold_across_nodes_creating_at_once() {
         again += usize::from(r == Admitted::Yes);
     }
     assert_eq!(again, 5, "each ended session frees one place");
+}
+
+#[tokio::test]
+async fn keeps_no_record_over_its_bound() {
+    let server = RedisProcess::start();
+    let max = switchboard_store::suite::RECORD_BOUND;
+    let store =
+        RedisSessionStore::new(support::connect(&server, "bound").await).with_max_record_bytes(max);
+    switchboard_store::suite::record_bound_suite(&store, max).await;
+}
+
+/// Four nodes creating 1000-byte sessions of one identity at once, under a
+/// budget of five such records: exactly five are admitted, and the bytes
+/// held stay within the budget as records grow, shrink and end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn byte_budgets_hold_across_nodes() {
+    use switchboard_store::Updated;
+    use switchboard_store::suite::record_of_size;
+    let server = RedisProcess::start();
+    let options = RedisOptions {
+        prefix: support::unique_prefix("bytes"),
+        ..RedisOptions::default()
+    };
+    let mut nodes = Vec::new();
+    for _ in 0..4 {
+        let redis = switchboard_store_redis::Redis::connect(&server.url(), options.clone())
+            .await
+            .expect("connect");
+        nodes.push(std::sync::Arc::new(RedisSessionStore::new(redis)));
+    }
+    const SIZE: usize = 1000;
+    let budget = [Quota {
+        group: "identity:k".to_owned(),
+        max: 100,
+        max_bytes: Some(5 * SIZE),
+    }];
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let (node, quotas) = (nodes[i % 4].clone(), budget.clone());
+        tasks.push(tokio::spawn(async move {
+            let id = format!("b{i:02}");
+            let admitted = node
+                .create_within(record_of_size(&id, SIZE), &quotas)
+                .await
+                .expect("create_within");
+            (id, admitted)
+        }));
+    }
+    let mut admitted = Vec::new();
+    for t in tasks {
+        let (id, outcome) = t.await.expect("task");
+        match outcome {
+            Admitted::Yes => admitted.push(id),
+            Admitted::OverBytes(0) => {
+                assert!(nodes[0].load(&id).await.expect("load").is_none(), "{id}");
+            }
+            other => panic!("{id}: {other:?}"),
+        }
+    }
+    assert_eq!(admitted.len(), 5, "{admitted:?}");
+    let held = |ids: Vec<String>| {
+        let node = nodes[0].clone();
+        async move {
+            let mut sum = 0;
+            for id in ids {
+                sum += node
+                    .load(&id)
+                    .await
+                    .unwrap()
+                    .map_or(0, |r| r.stored_bytes());
+            }
+            sum
+        }
+    };
+    assert_eq!(held(admitted.clone()).await, 5 * SIZE);
+
+    // One byte more on a full budget is refused, and not written.
+    let (a, b) = (&admitted[0], &admitted[1]);
+    let grown = record_of_size(a, SIZE + 1);
+    let refused = nodes[1]
+        .update_within(&grown, &budget)
+        .await
+        .expect("update");
+    assert_eq!(refused, Updated::OverBytes(0));
+    let kept = nodes[2].load(a).await.expect("load").expect("present");
+    assert_eq!(kept.stored_bytes(), SIZE);
+    // Once another record shrinks, there is room for it.
+    let shrunk = record_of_size(b, SIZE - 100);
+    assert_eq!(
+        nodes[3]
+            .update_within(&shrunk, &budget)
+            .await
+            .expect("update"),
+        Updated::Yes
+    );
+    assert_eq!(
+        nodes[1]
+            .update_within(&grown, &budget)
+            .await
+            .expect("update"),
+        Updated::Yes
+    );
+    assert_eq!(held(admitted.clone()).await, 5 * SIZE - 99);
+    // An ended session gives its bytes back (pruned when the budget is full).
+    assert!(nodes[0].delete(&admitted[4]).await.expect("delete"));
+    let next = nodes[2]
+        .create_within(record_of_size("late", SIZE), &budget)
+        .await
+        .expect("create_within");
+    assert_eq!(next, Admitted::Yes);
+    let over = nodes[3]
+        .create_within(record_of_size("later", SIZE), &budget)
+        .await
+        .expect("create_within");
+    assert_eq!(over, Admitted::OverBytes(0), "99 bytes left");
+    // The count cap and the byte budget are told apart.
+    let one = [Quota {
+        max: 1,
+        ..budget[0].clone()
+    }];
+    let count = nodes[0].create_within(record_of_size("c", 300), &one).await;
+    assert_eq!(count.expect("create_within"), Admitted::Refused(0));
 }

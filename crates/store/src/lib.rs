@@ -18,5 +18,8 @@ pub use bus::{BusMessage, SessionBus};
 pub use event_log::{EventId, EventLog, MemoryEventLog, StoredEvent};
 pub use memory::MemorySessionStore;
 pub use owner::{Claim, SessionOwners};
-pub use session::{Admitted, Expiry, Page, Quota, SessionRecord, SessionStore, StoreError, now_ms};
+pub use session::{
+    Admitted, DEFAULT_MAX_RECORD_BYTES, Expiry, Page, Quota, SessionRecord, SessionStore,
+    StoreError, Updated, json_len, now_ms,
+};
 pub use task::{MemoryTaskStore, TaskRecord, TaskStatus, TaskStore, Versioned};

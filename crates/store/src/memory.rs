@@ -2,23 +2,42 @@
 
 use async_trait::async_trait;
 
-use crate::session::{Expiry, Page, SessionRecord, SessionStore, StoreError};
+use crate::session::{
+    DEFAULT_MAX_RECORD_BYTES, Expiry, Page, SessionRecord, SessionStore, StoreError,
+};
 
 /// Sessions kept in this process's memory; the default for a single node.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MemorySessionStore {
     map: papaya::HashMap<String, SessionRecord>,
+    max_record_bytes: usize,
+}
+
+impl Default for MemorySessionStore {
+    fn default() -> Self {
+        Self {
+            map: papaya::HashMap::default(),
+            max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
+        }
+    }
 }
 
 impl MemorySessionStore {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// Keep no record over `max` bytes ([`SessionRecord::stored_bytes`]).
+    pub fn with_max_record_bytes(mut self, max: usize) -> Self {
+        self.max_record_bytes = max;
+        self
+    }
 }
 
 #[async_trait]
 impl SessionStore for MemorySessionStore {
     async fn create(&self, record: SessionRecord) -> Result<(), StoreError> {
+        record.check_size(self.max_record_bytes)?;
         let map = self.map.pin();
         match map.try_insert(record.id.clone(), record) {
             Ok(_) => Ok(()),
@@ -31,6 +50,7 @@ impl SessionStore for MemorySessionStore {
     }
 
     async fn update(&self, record: &SessionRecord) -> Result<bool, StoreError> {
+        record.check_size(self.max_record_bytes)?;
         let map = self.map.pin();
         let updated = map.update(record.id.clone(), |_| record.clone());
         Ok(updated.is_some())
@@ -110,5 +130,12 @@ mod tests {
     #[tokio::test]
     async fn passes_the_store_suite() {
         crate::suite::session_store_suite(&super::MemorySessionStore::new()).await;
+    }
+
+    #[tokio::test]
+    async fn keeps_no_record_over_its_bound() {
+        let max = crate::suite::RECORD_BOUND;
+        let store = super::MemorySessionStore::new().with_max_record_bytes(max);
+        crate::suite::record_bound_suite(&store, max).await;
     }
 }

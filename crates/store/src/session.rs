@@ -15,6 +15,29 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// The default bound on one stored session record ([`SessionRecord::stored_bytes`]):
+/// what a store built without an explicit bound keeps at most.
+pub const DEFAULT_MAX_RECORD_BYTES: usize = 64 * 1024;
+
+/// The length of `value`'s JSON text (as `serde_json::to_vec` writes it),
+/// counted without building the text.
+pub fn json_len<T: Serialize + ?Sized>(value: &T) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing to a counter cannot fail, nor can serializing plain data.
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
+}
+
 /// Everything durable about one session-era client session.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SessionRecord {
@@ -61,6 +84,35 @@ impl SessionRecord {
             last_seen_ms: now,
         }
     }
+
+    /// The size of the record as every store keeps it: the length of its
+    /// JSON (the Redis value, the file's row; the memory store holds the
+    /// same strings). The one measure of the per-session bound.
+    pub fn stored_bytes(&self) -> usize {
+        json_len(self)
+    }
+
+    /// The record's JSON, if it fits in `max` bytes ([`StoreError::TooLarge`]
+    /// otherwise): how a store that writes JSON encodes a record.
+    pub fn encode_within(&self, max: usize) -> Result<Vec<u8>, StoreError> {
+        let json = serde_json::to_vec(self).map_err(|e| {
+            StoreError::Corrupt(format!("cannot encode session record {}: {e}", self.id))
+        })?;
+        check_size(json.len(), max)?;
+        Ok(json)
+    }
+
+    /// [`StoreError::TooLarge`] if the record is over `max` bytes.
+    pub fn check_size(&self, max: usize) -> Result<(), StoreError> {
+        check_size(self.stored_bytes(), max)
+    }
+}
+
+fn check_size(bytes: usize, max: usize) -> Result<(), StoreError> {
+    if bytes > max {
+        return Err(StoreError::TooLarge { bytes, max });
+    }
+    Ok(())
 }
 
 /// Which sessions are over: idle since before `idle_before_ms`, created
@@ -98,16 +150,23 @@ pub enum StoreError {
     Unavailable(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A session record over the store's bound (nothing was written).
+    #[error("the session record takes {bytes} bytes, more than the {max} a session may keep")]
+    TooLarge { bytes: usize, max: usize },
 }
 
 /// A cap on the live sessions of one group (a tenant, a client identity),
-/// checked by [`SessionStore::create_within`].
+/// and optionally on the bytes their records hold together ([`SessionRecord::stored_bytes`]),
+/// checked by [`SessionStore::create_within`] and [`SessionStore::update_within`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Quota {
     /// The group's name, e.g. `tenant:acme`; any string.
     pub group: String,
     /// At most this many live sessions of the group.
     pub max: usize,
+    /// At most this many bytes of records of the group's live sessions;
+    /// `None`: no byte budget.
+    pub max_bytes: Option<usize>,
 }
 
 /// Whether [`SessionStore::create_within`] stored the record.
@@ -117,10 +176,30 @@ pub enum Admitted {
     Yes,
     /// Not stored: the quota at this index of the list given is full.
     Refused(usize),
+    /// Not stored: the record does not fit in the byte budget of the quota
+    /// at this index.
+    OverBytes(usize),
+}
+
+/// Whether [`SessionStore::update_within`] replaced the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Updated {
+    /// Replaced, and its new size counted in every byte budget the store keeps.
+    Yes,
+    /// The session is gone.
+    Gone,
+    /// Not replaced: the record grew past the byte budget of the quota at
+    /// this index.
+    OverBytes(usize),
 }
 
 /// Durable session records. Every method may cross a network, so callers
 /// batch what they can and never hold a lock across a call.
+///
+/// A store keeps no record over its bound on [`SessionRecord::stored_bytes`]
+/// (its `with_max_record_bytes`, [`DEFAULT_MAX_RECORD_BYTES`] unless set):
+/// `create`, `create_within`, `update` and `update_within` refuse a larger
+/// one with [`StoreError::TooLarge`] and leave what was stored as it was.
 #[async_trait]
 pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
     /// Insert a new record; fails if the id exists.
@@ -142,6 +221,23 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
     async fn load(&self, id: &str) -> Result<Option<SessionRecord>, StoreError>;
     /// Replace a record that exists; returns false if it is gone.
     async fn update(&self, record: &SessionRecord) -> Result<bool, StoreError>;
+    /// `update`, counting the record's new size in the byte budgets of the
+    /// quotas it was admitted under (a record that grows past one is not
+    /// written) — atomically across every node sharing the store. The
+    /// default counts nothing (it is `update`), as `create_within`'s does.
+    async fn update_within(
+        &self,
+        record: &SessionRecord,
+        quotas: &[Quota],
+    ) -> Result<Updated, StoreError> {
+        let _ = quotas;
+        let replaced = self.update(record).await?;
+        Ok(if replaced {
+            Updated::Yes
+        } else {
+            Updated::Gone
+        })
+    }
     /// Set `last_seen_ms`; returns false if the session is gone.
     async fn touch(&self, id: &str, now_ms: u64) -> Result<bool, StoreError>;
     /// `load` and `touch` at once (a request's session, when its `last

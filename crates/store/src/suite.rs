@@ -1,7 +1,7 @@
 //! A behaviour suite every `SessionStore` backend must pass; backends call
 //! it from their own tests so memory, file and Redis agree.
 
-use crate::session::{Expiry, SessionRecord, SessionStore, StoreError};
+use crate::session::{Expiry, Quota, SessionRecord, SessionStore, StoreError, Updated};
 
 fn record(id: &str, created: u64) -> SessionRecord {
     let raw = |s: &str| serde_json::value::RawValue::from_string(s.to_owned()).expect("valid JSON");
@@ -123,6 +123,88 @@ pub async fn session_store_suite(store: &dyn SessionStore) {
     assert_eq!(store.count().await.unwrap(), 0);
 }
 
+/// The record bound [`record_bound_suite`] is meant to run with.
+pub const RECORD_BOUND: usize = 4096;
+
+/// A record of `id` whose [`SessionRecord::stored_bytes`] is exactly
+/// `bytes` (its `clientInfo` padded), if it can be that small.
+pub fn record_of_size(id: &str, bytes: usize) -> SessionRecord {
+    let with_pad = |n: usize| {
+        let info = format!(r#"{{"name":"t","pad":"{}"}}"#, "x".repeat(n));
+        let raw = serde_json::value::RawValue::from_string(info).expect("valid JSON");
+        let mut r = record(id, 1_000);
+        r.client_info = raw;
+        r
+    };
+    let base = with_pad(0).stored_bytes();
+    let r = with_pad(bytes.checked_sub(base).expect("a record this small"));
+    assert_eq!(r.stored_bytes(), bytes);
+    r
+}
+
+/// Check that `store`, built to keep records of at most `max` bytes (use
+/// [`RECORD_BOUND`]), refuses larger ones however they come — create,
+/// create within quotas, update, update within quotas — and leaves what it
+/// held unchanged. `store` must start empty.
+pub async fn record_bound_suite(store: &dyn SessionStore, max: usize) {
+    let too_large = |r: Result<(), StoreError>, expected: usize| match r {
+        Err(StoreError::TooLarge { bytes, max: m }) => assert_eq!((bytes, m), (expected, max)),
+        other => panic!("expected TooLarge, got {other:?}"),
+    };
+    let quota = [Quota {
+        group: "identity:bound".into(),
+        max: 10,
+        max_bytes: None,
+    }];
+    // A record at the bound is kept; one byte more is not, by either door.
+    store
+        .create(record_of_size("fits", max))
+        .await
+        .expect("a record at the bound");
+    too_large(store.create(record_of_size("big", max + 1)).await, max + 1);
+    too_large(
+        store
+            .create_within(record_of_size("big", max + 1), &quota)
+            .await
+            .map(drop),
+        max + 1,
+    );
+    assert!(store.load("big").await.expect("load").is_none());
+    assert_eq!(store.count().await.expect("count"), 1);
+
+    // A kept record may not grow past the bound (more subscriptions, a
+    // larger clientInfo): the stored one stays as it was.
+    let small = record_of_size("grows", max / 2);
+    store.create(small.clone()).await.expect("create");
+    let mut grown = small.clone();
+    grown.subscriptions.push("x".repeat(max / 2));
+    let bytes = grown.stored_bytes();
+    assert!(bytes > max);
+    too_large(store.update(&grown).await.map(drop), bytes);
+    too_large(store.update_within(&grown, &quota).await.map(drop), bytes);
+    let kept = store.load("grows").await.expect("load").expect("present");
+    assert_eq!(kept.stored_bytes(), max / 2);
+    assert!(kept.subscriptions.is_empty());
+    // Up to the bound it may grow.
+    let full = record_of_size("grows", max);
+    assert_eq!(
+        store.update_within(&full, &quota).await.expect("update"),
+        Updated::Yes
+    );
+    assert_eq!(
+        store
+            .load("grows")
+            .await
+            .expect("load")
+            .expect("present")
+            .stored_bytes(),
+        max
+    );
+    for id in ["fits", "grows"] {
+        assert!(store.delete(id).await.expect("delete"));
+    }
+}
+
 /// A task record of `principal`, created now, living `ttl_ms`.
 pub fn task(id: &str, principal: &str, ttl_ms: u64) -> crate::task::TaskRecord {
     let now = crate::session::now_ms();
@@ -155,6 +237,7 @@ pub async fn task_store_suite(store: &dyn crate::task::TaskStore) {
     let quota = |p: &str, max| Quota {
         group: p.to_owned(),
         max,
+        max_bytes: None,
     };
     let a = task("ta", "p1", 60_000);
     assert_eq!(
@@ -225,6 +308,7 @@ async fn list_checks(store: &dyn crate::task::TaskStore) {
     let quota = crate::session::Quota {
         group: "p-list".into(),
         max: 100,
+        max_bytes: None,
     };
     for id in ["l3", "l1", "l2"] {
         store
@@ -259,6 +343,7 @@ async fn orphan_checks(store: &dyn crate::task::TaskStore) {
     let quota = Quota {
         group: "p9".into(),
         max: 100,
+        max_bytes: None,
     };
     let far = now_ms() + 600_000;
     let mut live = task("o-live", "p9", 3_600_000);

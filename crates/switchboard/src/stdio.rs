@@ -86,6 +86,7 @@ pub(crate) async fn run(args: StdioArgs) -> Result<(), String> {
     crate::reload::watch(upstreams, args.config.clone(), None);
     let mut options = StdioOptions::new(config.max_body_bytes);
     options.client_request_timeout = config.client_request_timeout();
+    options.max_session_bytes = config.max_session_bytes;
     let served = serve(catalog.clone(), options).await;
     stop.cancel();
     for p in catalog.providers().iter() {

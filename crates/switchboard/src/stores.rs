@@ -63,11 +63,12 @@ async fn file(config: &Config) -> Result<Shared, String> {
     let path = config.store_path.clone();
     let shown = path.display().to_string();
     let (events, bytes) = (config.event_log_events, config.event_log_bytes);
+    let max_record = config.max_session_bytes;
     // Opening may repair the file after an unclean stop: off the runtime.
     let opened = tokio::task::spawn_blocking(move || {
         let file = FileStore::open(&path)?;
         Ok::<_, String>((
-            file.sessions(),
+            file.sessions().with_max_record_bytes(max_record),
             file.event_log(events, bytes)?,
             file.tasks(),
         ))
@@ -149,7 +150,9 @@ fn attach_redis(
 ) -> (AppBuilder, String) {
     let redis = shared.redis;
     let lifetime = Duration::from_secs(config.session_max_lifetime_secs);
-    let store = RedisSessionStore::new(redis.clone()).with_record_ttl(lifetime + TTL_MARGIN);
+    let store = RedisSessionStore::new(redis.clone())
+        .with_record_ttl(lifetime + TTL_MARGIN)
+        .with_max_record_bytes(config.max_session_bytes);
     let limiter = RedisRateLimiter::new(redis.clone());
     let tasks = RedisTaskStore::new(redis.clone());
     let owners = RedisSessionOwners::new(redis.clone(), lifetime + TTL_MARGIN);

@@ -37,15 +37,28 @@ pub(crate) struct Hello {
     pub(crate) client_info: Box<RawValue>,
 }
 
-/// Read `initialize` params and negotiate the version.
-pub(crate) fn hello(params: Option<&RawValue>) -> Result<Hello, RpcError> {
+/// Read `initialize` params and negotiate the version: the one reader of
+/// them (Streamable HTTP, HTTP+SSE, stdio). `capabilities` and `clientInfo`
+/// are kept for the session's life, so together they may take at most
+/// `max_bytes` (`max_session_bytes`) of JSON text.
+pub(crate) fn hello(params: Option<&RawValue>, max_bytes: usize) -> Result<Hello, RpcError> {
     let p: Params =
         switchboard_proto::params::parse(switchboard_proto::methods::INITIALIZE, params)?;
-    Ok(Hello {
+    let hello = Hello {
         version: ProtocolVersion::negotiate(Some(&p.protocol_version)),
         capabilities: p.capabilities.unwrap_or_else(empty_object),
         client_info: p.client_info.unwrap_or_else(empty_object),
-    })
+    };
+    let bytes = hello.capabilities.get().len() + hello.client_info.get().len();
+    if bytes > max_bytes {
+        let too_large = TransportError::TooLarge {
+            what: "initialize: capabilities and clientInfo",
+            bytes,
+            max: max_bytes,
+        };
+        return Err(too_large.rpc());
+    }
+    Ok(hello)
 }
 
 /// Serve `initialize` (sent without a session id).
@@ -56,7 +69,7 @@ pub(crate) async fn initialize(
     accepts: Accepts,
     who: &Principal,
 ) -> Result<Response, TransportError> {
-    let hello = match hello(params.as_deref()) {
+    let hello = match hello(params.as_deref(), app.config().max_session_bytes) {
         Ok(h) => h,
         Err(err) => {
             return Ok(json_response(
@@ -83,8 +96,8 @@ pub(crate) async fn initialize(
 }
 
 impl App {
-    /// Make room (session caps and the tenant's quota), then mint an id and
-    /// store a new session bound to `who`.
+    /// Make room (session caps, the tenant's quota, the identity's byte
+    /// budget), then mint an id and store a new session bound to `who`.
     pub(crate) async fn create_session(
         &self,
         hello: &Hello,
@@ -94,7 +107,6 @@ impl App {
             self.metrics().rejected("draining");
             return Err(TransportError::Draining);
         }
-        self.make_room(who).await?;
         let sid = mint_session_id()
             .map_err(|e| StoreError::Unavailable(format!("no randomness: {e}")))?;
         let record = SessionRecord::new(
@@ -104,17 +116,23 @@ impl App {
             hello.client_info.clone(),
             Some(who.binding()),
         );
+        let bytes = self.record_fits(&record, "the session's record")?;
+        self.make_room(who, bytes).await?;
         let identity = who.identity();
         let quotas = crate::capacity::session_quotas(&self.config(), who);
         let admitted = self
             .store_call("create", self.store().create_within(record, &quotas))
             .await?;
-        if let Admitted::Refused(i) = admitted {
-            return Err(self.refuse_quota(who, &quotas[i]));
+        match admitted {
+            Admitted::Yes => {}
+            Admitted::Refused(i) => return Err(self.refuse_quota(who, &quotas[i])),
+            Admitted::OverBytes(_) => return Err(self.refuse_bytes()),
         }
         crate::access::session(&sid);
-        self.registry()
-            .get_or_create(&sid, |live| live.set_owner(&identity, &who.tenant.id));
+        let live = self.registry().get_or_create(&sid, |live| {
+            live.set_owner(&identity, &who.tenant.id);
+        });
+        self.count_record(&live, &identity, bytes);
         self.capacity()
             .opened(&crate::capacity::identity_key(&identity));
         self.capacity()

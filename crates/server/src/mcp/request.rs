@@ -25,8 +25,9 @@ use crate::peer::{Decision, LegacyPeer};
 use crate::sse;
 use crate::tenant::Principal;
 
-/// Most resource subscriptions one session may hold.
-const MAX_SUBSCRIPTIONS: usize = 1000;
+/// Most resource subscriptions one session may hold (the stdio front's
+/// one client too).
+pub(crate) const MAX_SUBSCRIPTIONS: usize = 1000;
 
 /// Answer at once, as JSON if the client takes it, else as a one-event stream.
 pub(crate) fn reply_now(accepts: Accepts, body: &str) -> Response {
@@ -271,8 +272,7 @@ pub(crate) async fn session_method(
             Ok(p) if LogLevel::parse(&p.level).is_some() => {
                 let mut record = s.record.clone();
                 record.log_level = Some(p.level.into_owned());
-                app.store().update(&record).await?;
-                Ok(json!({}))
+                in_band(app.save_session(s, &record).await)?.map(|()| json!({}))
             }
             Ok(p) => Err(RpcError::invalid_params(format!(
                 "logging/setLevel: unknown level {:?}",
@@ -286,6 +286,16 @@ pub(crate) async fn session_method(
         _ => return Ok(None),
     };
     Ok(Some(answer))
+}
+
+/// A session method's change refused for the record's size is the
+/// method's answer (-32602 in a 200, as its other bad params); any other
+/// failure (a quota, the store) is the transport's.
+fn in_band(saved: Result<(), TransportError>) -> Result<Result<(), RpcError>, TransportError> {
+    match saved {
+        Err(e @ TransportError::TooLarge { .. }) => Ok(Err(e.rpc())),
+        other => other.map(Ok),
+    }
 }
 
 async fn subscription(
@@ -331,6 +341,10 @@ async fn subscription(
         if !record.subscriptions.contains(&uri) {
             record.subscriptions.push(uri.clone());
         }
+        // Before the upstream hears of it: a refusal leaves nothing behind.
+        if let Err(e) = in_band(app.room_for(s, &record).map(drop))? {
+            return Ok(Err(e));
+        }
     } else {
         record.subscriptions.retain(|u| *u != uri);
     }
@@ -343,7 +357,9 @@ async fn subscription(
             ))));
         }
     }
-    app.store().update(&record).await?;
+    if let Err(e) = in_band(app.save_session(s, &record).await)? {
+        return Ok(Err(e));
+    }
     s.live.set_subscriptions(&record.subscriptions);
     Ok(Ok(json!({})))
 }
@@ -359,7 +375,7 @@ pub(crate) async fn notification(
         methods::INITIALIZED if !s.record.initialized => {
             let mut record = s.record.clone();
             record.initialized = true;
-            app.store().update(&record).await?;
+            app.save_session(s, &record).await?;
         }
         methods::CANCELLED => {
             if let Ok(c) = Cancelled::read(params)

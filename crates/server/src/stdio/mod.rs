@@ -32,6 +32,7 @@ use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
 use tokio_util::sync::CancellationToken;
 
 use crate::mcp::initialize::hello;
+use crate::mcp::request::MAX_SUBSCRIPTIONS;
 
 type Answer = Result<Box<RawValue>, Box<RawValue>>;
 
@@ -42,9 +43,6 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// processes are this session's).
 pub const STDIO_SESSION: &str = "stdio";
 
-/// Most resources the client may be subscribed to at once.
-const MAX_SUBSCRIPTIONS: usize = 1000;
-
 /// How the stdio front serves its client.
 #[derive(Debug, Clone)]
 pub struct StdioOptions {
@@ -53,14 +51,20 @@ pub struct StdioOptions {
     /// How long a request to the client (sampling, elicitation, roots —
     /// an upstream's, relayed) waits for its answer.
     pub client_request_timeout: Duration,
+    /// Most bytes of `capabilities` and `clientInfo` the client's
+    /// `initialize` may bring, and of its subscriptions' URIs together
+    /// (`max_session_bytes`).
+    pub max_session_bytes: usize,
 }
 
 impl StdioOptions {
-    /// Lines up to `max_line` bytes; requests to the client wait 300 s.
+    /// Lines up to `max_line` bytes; requests to the client wait 300 s;
+    /// the default `max_session_bytes`.
     pub fn new(max_line: usize) -> Self {
         Self {
             max_line,
             client_request_timeout: Duration::from_secs(300),
+            max_session_bytes: crate::Config::default().max_session_bytes,
         }
     }
 }
@@ -80,6 +84,8 @@ struct Client {
     request_timeout: Duration,
     /// The client as upstreams see it: one session.
     caller: Caller,
+    /// Most bytes of `capabilities` and `clientInfo` `initialize` may bring.
+    max_session_bytes: usize,
     /// Seals the state of this process's `input_required` results.
     sealer: crate::modern::seal::Sealer,
 }
@@ -94,7 +100,8 @@ impl Client {
     }
 }
 
-/// Serve one client on `input`/`output` until end of input.
+/// Serve one client on `input`/`output` until end of input, with lines of
+/// at most `max_line` bytes and the default `max_session_bytes`.
 pub async fn serve_stdio<R, W>(
     catalog: Arc<Catalog>,
     input: R,
@@ -140,6 +147,7 @@ where
             session: Some(Arc::from(STDIO_SESSION)),
             ..Caller::anonymous()
         },
+        max_session_bytes: options.max_session_bytes,
         sealer: stateless::sealer(),
     });
     let events = tokio::spawn(forward_events(client.clone()));
@@ -292,7 +300,7 @@ fn local_method(
     params: Option<&RawValue>,
 ) -> Option<Result<Value, RpcError>> {
     Some(match method {
-        methods::INITIALIZE => hello(params).map(|h| {
+        methods::INITIALIZE => hello(params, client.max_session_bytes).map(|h| {
             *lock(&client.capabilities) = serde_json::from_str(h.capabilities.get()).ok();
             client.catalog.initialize_result(h.version)
         }),
@@ -341,10 +349,8 @@ async fn subscription(
         )
         .with_data(json!({"uri": uri})));
     }
-    if on && lock(&client.subscriptions).len() >= MAX_SUBSCRIPTIONS {
-        return Err(RpcError::invalid_params(format!(
-            "at most {MAX_SUBSCRIPTIONS} subscriptions"
-        )));
+    if on {
+        room_for(client, &uri)?;
     }
     if let Some(p) = upstream {
         p.subscribe(&uri, on, &client.caller)
@@ -358,6 +364,31 @@ async fn subscription(
         subscriptions.remove(&uri);
     }
     Ok(json!({}))
+}
+
+/// Whether one more subscription, to `uri`, fits: at most
+/// [`MAX_SUBSCRIPTIONS`], their URIs within `max_session_bytes` together,
+/// as a session's are. One already held always fits.
+fn room_for(client: &Client, uri: &str) -> Result<(), RpcError> {
+    let subscriptions = lock(&client.subscriptions);
+    if subscriptions.contains(uri) {
+        return Ok(());
+    }
+    if subscriptions.len() >= MAX_SUBSCRIPTIONS {
+        return Err(RpcError::invalid_params(format!(
+            "at most {MAX_SUBSCRIPTIONS} subscriptions per session"
+        )));
+    }
+    let bytes = subscriptions.iter().map(String::len).sum::<usize>() + uri.len();
+    if bytes > client.max_session_bytes {
+        let too_large = crate::error::TransportError::TooLarge {
+            what: "the subscriptions",
+            bytes,
+            max: client.max_session_bytes,
+        };
+        return Err(too_large.rpc());
+    }
+    Ok(())
 }
 
 async fn run(

@@ -181,6 +181,17 @@ async fn create(
     ttl_ms: Option<u64>,
 ) -> Result<TaskRecord, TransportError> {
     let config = app.config();
+    // The task keeps the client's capabilities for its life (a 2026-07-28
+    // request's own, from `_meta`): bounded as a session's are.
+    let caps = switchboard_store::json_len(&call.capabilities);
+    if caps > config.max_session_bytes {
+        app.metrics().rejected("session_bytes");
+        return Err(TransportError::TooLarge {
+            what: "the client capabilities a task keeps",
+            bytes: caps,
+            max: config.max_session_bytes,
+        });
+    }
     let max_ttl = config.task_ttl_secs.saturating_mul(1000).max(1);
     let now = now_ms();
     let id = crate::ids::mint_session_id().map_err(|_| TransportError::HandlerFailed)?;
@@ -208,10 +219,11 @@ async fn create(
     let quota = Quota {
         group: record.principal.clone(),
         max: config.max_tasks_per_identity,
+        max_bytes: None,
     };
     match app.task_store().create(&record, &quota).await? {
         Admitted::Yes => {}
-        Admitted::Refused(_) => {
+        Admitted::Refused(_) | Admitted::OverBytes(_) => {
             app.metrics().tenant_rejected(&who.tenant.id, "quota");
             let tool = Some(record.tool.as_str());
             app.security_event(who, None, "quota", tool, "max_tasks_per_identity");
