@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use switchboard_auth::JwtConfig;
 use switchboard_auth::testing::{
-    HS256_SECRET, JwksServer, TestKeys, claims, sign_hs256, unix_now, unsigned_none,
+    HS256_SECRET, JwksServer, TestKeys, claims, respellings, sign_hs256, unix_now, unsigned_none,
 };
 use switchboard_server::{AnonymousMode, Config, TenantConfig};
 use switchboard_testkit::TestServer;
@@ -250,6 +250,29 @@ async fn scopes_metadata_and_an_unreachable_jwks() {
     jwks.set_status(500);
     let (status, _) = try_token(&server, Some(&keys.sign("ec-1", &good()))).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_token_has_one_spelling() {
+    let keys = TestKeys::load();
+    let jwks = JwksServer::start(keys.jwks_json(&["rsa-1", "ec-1", "ed-1"])).await;
+    let server = server(&jwks).await;
+    for kid in ["rsa-1", "ec-1", "ed-1"] {
+        let mut tried = std::collections::BTreeSet::new();
+        for i in 0..50 {
+            let token = keys.sign(kid, &claims(ISSUER, AUDIENCE, "acme", &format!("a-{i}")));
+            assert_eq!(try_token(&server, Some(&token)).await.0, StatusCode::OK);
+            for (name, other) in respellings(&token) {
+                assert_invalid(name, try_token(&server, Some(&other)).await);
+                tried.insert(name);
+            }
+            if tried.len() == 3 {
+                break;
+            }
+        }
+        assert_eq!(tried.len(), 3, "{kid}: {tried:?}");
+    }
     server.stop().await;
 }
 
