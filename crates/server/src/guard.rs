@@ -1,7 +1,8 @@
 //! Checks on a request's headers before its body is read: DNS-rebinding
 //! protection (`Host`, `Origin`), `Accept`, `Content-Type`, session id.
 
-use http::{HeaderMap, header};
+use http::uri::Authority;
+use http::{HeaderMap, HeaderName, HeaderValue, header};
 
 use crate::error::TransportError;
 
@@ -31,46 +32,77 @@ impl HostPolicy {
     fn allows(&self, host: &str) -> bool {
         let host = host.to_ascii_lowercase();
         self.any
-            || matches!(host.as_str(), "localhost" | "127.0.0.1" | "[::1]" | "::1")
+            || matches!(host.as_str(), "localhost" | "127.0.0.1" | "[::1]")
             || self.extra.contains(&host)
     }
 
-    /// 403 for a foreign `Origin` or `Host`.
+    /// 400 for a repeated `Host` or `Origin` (which one counts would be a
+    /// guess), 403 for a foreign one. A `Host` must be a host and an
+    /// optional numeric port (no user info); an `Origin`, a scheme and such
+    /// an authority.
     pub fn check(&self, headers: &HeaderMap) -> Result<(), TransportError> {
-        if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = single(headers, &header::ORIGIN, "Origin")?;
+        let host = single(headers, &header::HOST, "Host")?;
+        if let Some(origin) = origin {
             let text = origin.to_str().unwrap_or("");
-            let host = origin_host(text)
-                .ok_or_else(|| TransportError::ForbiddenOrigin(text.to_owned()))?;
-            if !self.allows(host) {
+            if !origin_authority(text).is_some_and(|a| self.allows_authority(a)) {
                 return Err(TransportError::ForbiddenOrigin(text.to_owned()));
             }
         }
-        if let Some(host) = headers.get(header::HOST) {
+        if let Some(host) = host {
             let text = host.to_str().unwrap_or("");
-            if !self.allows(strip_port(text)) {
+            if !self.allows_authority(text) {
                 return Err(TransportError::ForbiddenHost(text.to_owned()));
             }
         }
         Ok(())
     }
-}
 
-/// The host of an origin like `http://localhost:3000`.
-fn origin_host(origin: &str) -> Option<&str> {
-    let (_, rest) = origin.split_once("://")?;
-    let authority = rest.split('/').next()?;
-    Some(strip_port(authority)).filter(|h| !h.is_empty())
-}
-
-/// `localhost:80` → `localhost`, `[::1]:80` → `[::1]`.
-fn strip_port(authority: &str) -> &str {
-    if authority.starts_with('[') {
-        return match authority.find(']') {
-            Some(end) => &authority[..=end],
-            None => authority,
-        };
+    /// Whether `authority` (`host[:port]`) names an allowed host.
+    fn allows_authority(&self, authority: &str) -> bool {
+        if self.any {
+            return true;
+        }
+        // `Authority` also takes user info (`a@b`), which a Host never has
+        // (RFC 9110 §7.2), and does not check the port.
+        match authority.parse::<Authority>() {
+            Ok(a) if !authority.contains('@') => {
+                let port = &authority[a.host().len()..];
+                let port_ok = port.is_empty()
+                    || port
+                        .strip_prefix(':')
+                        .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()));
+                port_ok && self.allows(a.host())
+            }
+            _ => false,
+        }
     }
-    authority.split(':').next().unwrap_or(authority)
+}
+
+/// The one value of a header that may appear at most once: 400 if it is
+/// repeated.
+fn single<'h>(
+    headers: &'h HeaderMap,
+    name: &HeaderName,
+    shown: &'static str,
+) -> Result<Option<&'h HeaderValue>, TransportError> {
+    let mut values = headers.get_all(name).iter();
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(TransportError::RepeatedHeader(shown));
+    }
+    Ok(first)
+}
+
+/// The authority of an origin like `http://localhost:3000`: an origin is a
+/// scheme and an authority, nothing after it (RFC 6454 §6.2).
+fn origin_authority(origin: &str) -> Option<&str> {
+    let (scheme, authority) = origin.split_once("://")?;
+    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
+    (scheme_ok && !authority.is_empty() && !authority.contains('/')).then_some(authority)
 }
 
 /// What the client's `Accept` header allows.
@@ -204,6 +236,66 @@ mod tests {
                 .check(&headers(&[("host", "x")]))
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn a_repeated_host_or_origin_is_refused() {
+        let p = HostPolicy::new(&["*".into()]);
+        for (name, pairs) in [
+            ("Host", &[("host", "127.0.0.1:1"), ("host", "evil.com")][..]),
+            ("Host", &[("host", "localhost"), ("host", "localhost")][..]),
+            (
+                "Origin",
+                &[
+                    ("host", "localhost"),
+                    ("origin", "http://localhost"),
+                    ("origin", "http://evil.com"),
+                ][..],
+            ),
+        ] {
+            let err = p.check(&headers(pairs)).unwrap_err();
+            assert!(
+                matches!(err, TransportError::RepeatedHeader(n) if n == name),
+                "{pairs:?}: {err:?}"
+            );
+            assert_eq!(err.status(), http::StatusCode::BAD_REQUEST);
+        }
+    }
+
+    #[test]
+    fn a_host_is_a_host_and_a_numeric_port() {
+        let p = HostPolicy::new(&[]);
+        for ok in [
+            "localhost",
+            "localhost:1",
+            "LOCALHOST:8080",
+            "[::1]",
+            "[::1]:80",
+        ] {
+            assert!(p.check(&headers(&[("host", ok)])).is_ok(), "{ok}");
+        }
+        for bad in [
+            "localhost:80@evil.com",
+            "localhost@evil.com",
+            "evil.com@localhost",
+            "localhost:abc",
+            "localhost/x",
+            "localhost, evil.com",
+            "::1",
+            "",
+        ] {
+            assert!(p.check(&headers(&[("host", bad)])).is_err(), "{bad}");
+        }
+        for bad in [
+            "http://localhost:80@evil.com",
+            "http://localhost/",
+            "localhost",
+            "://localhost",
+            "http://",
+        ] {
+            let h = headers(&[("host", "localhost"), ("origin", bad)]);
+            assert!(p.check(&h).is_err(), "{bad}");
+        }
     }
 
     #[test]
