@@ -60,9 +60,6 @@ impl HostPolicy {
 
     /// Whether `authority` (`host[:port]`) names an allowed host.
     fn allows_authority(&self, authority: &str) -> bool {
-        if self.any {
-            return true;
-        }
         // `Authority` also takes user info (`a@b`), which a Host never has
         // (RFC 9110 §7.2), and does not check the port.
         match authority.parse::<Authority>() {
@@ -275,11 +272,9 @@ mod tests {
             p.check(&headers(&[("host", "MCP.example.com:443")]))
                 .is_ok()
         );
-        assert!(
-            HostPolicy::new(&["*".into()])
-                .check(&headers(&[("host", "x")]))
-                .is_ok()
-        );
+        let any = HostPolicy::new(&["*".into()]);
+        assert!(any.check(&headers(&[("host", "x")])).is_ok());
+        assert!(any.check(&headers(&[("host", "x@y")])).is_err());
     }
 
     #[test]
