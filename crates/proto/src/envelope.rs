@@ -290,19 +290,49 @@ pub fn error_json(id: Option<&RequestId>, error: &RpcError) -> String {
     )
 }
 
-/// Serialize a notification.
+/// Serialize a notification. `params` `null` means the notification has
+/// none: the member is left out (JSON-RPC allows only an object or an
+/// array there).
 pub fn notification_json(method: &str, params: &serde_json::Value) -> String {
-    serde_json::json!({"jsonrpc": "2.0", "method": method, "params": params}).to_string()
+    let mut out = String::with_capacity(64);
+    out.push_str(r#"{"jsonrpc":"2.0","method":"#);
+    out.push_str(&serde_json::Value::from(method).to_string());
+    push_params(&mut out, params);
+    out.push('}');
+    out
 }
 
-/// Serialize a request.
+/// Serialize a request. `params` `null` means the request has none: the
+/// member is left out, as in [`notification_json`].
 pub fn request_json(id: &RequestId, method: &str, params: &serde_json::Value) -> String {
-    format!(
-        r#"{{"jsonrpc":"2.0","id":{},"method":{},"params":{}}}"#,
-        id.as_json(),
-        serde_json::Value::from(method),
-        params
-    )
+    let mut out = String::with_capacity(64);
+    out.push_str(r#"{"jsonrpc":"2.0","id":"#);
+    out.push_str(id.as_json());
+    out.push_str(r#","method":"#);
+    out.push_str(&serde_json::Value::from(method).to_string());
+    push_params(&mut out, params);
+    out.push('}');
+    out
+}
+
+/// A request as an entry of a 2026-07-28 `inputRequests` map (or a task's
+/// input requests): `method`, and `params` unless `null` (none), as in
+/// [`request_json`].
+pub fn input_request(method: &str, params: serde_json::Value) -> serde_json::Value {
+    let mut map = serde_json::Map::new();
+    map.insert("method".into(), method.into());
+    if !params.is_null() {
+        map.insert("params".into(), params);
+    }
+    serde_json::Value::Object(map)
+}
+
+/// `,"params":…` unless `params` is `null`.
+fn push_params(out: &mut String, params: &serde_json::Value) {
+    if !params.is_null() {
+        out.push_str(r#","params":"#);
+        out.push_str(&params.to_string());
+    }
 }
 
 #[cfg(test)]

@@ -120,7 +120,8 @@ pub trait ClientPeer: Send + Sync + 'static {
     async fn notify(&self, method: &str, params: Value);
     /// Send a request to the client and wait for its result. `key` names the
     /// request among those of the same call (the `inputRequests` key of a
-    /// stateless retry); session transports may ignore it.
+    /// stateless retry); session transports may ignore it. `params` `null`
+    /// means the request has none: it goes out without a `params` member.
     async fn request(
         &self,
         key: &str,

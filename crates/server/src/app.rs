@@ -36,6 +36,8 @@ struct Inner {
     sealer: Sealer,
     admission: Admission,
     capacity: Capacity,
+    /// Open connections under their caps.
+    conns: crate::conns::Conns,
     metrics: Metrics,
     /// Tenants and credentials; swapped whole by a reload.
     tenants: ArcSwap<Tenants>,
@@ -206,6 +208,7 @@ impl AppBuilder {
             sealer,
             admission: Admission::new(c.max_in_flight, c.max_queue),
             capacity: Capacity::default(),
+            conns: crate::conns::Conns::default(),
             metrics,
             tenants: ArcSwap::from_pointee(tenants),
             audit,
@@ -356,6 +359,10 @@ impl App {
 
     pub(crate) fn capacity(&self) -> &Capacity {
         &self.0.capacity
+    }
+
+    pub(crate) fn conns(&self) -> &crate::conns::Conns {
+        &self.0.conns
     }
 
     pub(crate) fn sealer(&self) -> &Sealer {

@@ -222,8 +222,11 @@ impl App {
         m.in_flight.set(adm.in_flight as i64);
         m.queue_depth.set(adm.queued as i64);
         m.event_log_bytes.set(self.event_log().bytes() as i64);
+        let conns = self.connection_limits();
+        let open = self.conns().open(crate::conns::Pool::Main);
         let ratios = [
             ("sessions", sessions as f64 / c.max_sessions as f64),
+            ("connections", open as f64 / conns.total as f64),
             ("in_flight", adm.in_flight as f64 / adm.max_in_flight as f64),
             (
                 "queue",

@@ -1,6 +1,6 @@
 //! Server configuration: typed, with defaults, read from TOML.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
@@ -119,6 +119,25 @@ pub struct Config {
     /// SSE streams one session may hold open at once (GET streams are
     /// refused with 429 beyond it). Default 8.
     pub max_streams_per_session: usize,
+    /// Connections the MCP listener holds open at once; past it (and the
+    /// probe reserve) a new connection is refused as it is accepted.
+    /// Default, and ceiling: the process's open-file limit (`ulimit -n`)
+    /// less a reserve of a tenth of it (at least 256, and at least
+    /// `probe_connections` + `admin.max_connections` + 64) for the probe
+    /// reserve, the admin listener, upstreams, stores and files.
+    pub max_connections: Option<usize>,
+    /// Connections one client address may hold open at once (addresses in
+    /// `per_address_exempt` excepted). Default: half of `max_connections`.
+    pub max_connections_per_address: Option<usize>,
+    /// Addresses the per-address cap does not apply to (the total cap
+    /// does): a same-host proxy, a load balancer. Exact addresses.
+    /// Default `["127.0.0.1", "::1"]`.
+    pub per_address_exempt: Vec<IpAddr>,
+    /// Connections accepted past `max_connections` that may only ask for
+    /// `/healthz`, `/health`, `/readyz` and `/metrics` (HTTP/1.1, one
+    /// request each; anything else gets 503), so probes and scrapes still
+    /// answer at the cap. 0 turns the reserve off. Default 16.
+    pub probe_connections: usize,
     /// Connections per HTTP upstream (alias `MCP_CONNECTION_POOL_SIZE`; used
     /// by the gateway). Default 16.
     pub upstream_pool_size: usize,
@@ -209,6 +228,13 @@ impl Default for Config {
             session_queue_ms: 2000,
             max_sessions_per_identity: 2048,
             max_streams_per_session: 8,
+            max_connections: None,
+            max_connections_per_address: None,
+            per_address_exempt: vec![
+                IpAddr::from([127, 0, 0, 1]),
+                IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+            ],
+            probe_connections: 16,
             upstream_pool_size: 64,
             store: StoreKind::Memory,
             store_path: "switchboard.redb".into(),
@@ -296,6 +322,7 @@ impl Config {
         if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(((*key).to_owned(), "must be greater than 0".to_owned()));
         }
+        self.validate_connections()?;
         store::validate(self)?;
         self.admin.validate()?;
         self.telemetry.validate()?;
@@ -314,6 +341,31 @@ impl Config {
             }
         }
         crate::tenant::config::validate(&self.auth, &self.tenants)
+    }
+
+    /// The connection caps: positive, and one address's cap within the
+    /// total (the ceiling set by the open-file limit is applied at accept).
+    fn validate_connections(&self) -> Result<(), (String, String)> {
+        for (key, value) in [
+            ("max_connections", self.max_connections),
+            (
+                "max_connections_per_address",
+                self.max_connections_per_address,
+            ),
+        ] {
+            if value == Some(0) {
+                return Err((key.to_owned(), "must be greater than 0".to_owned()));
+            }
+        }
+        if let (Some(total), Some(one)) = (self.max_connections, self.max_connections_per_address)
+            && one > total
+        {
+            return Err((
+                "max_connections_per_address".to_owned(),
+                format!("must not exceed max_connections ({total})"),
+            ));
+        }
+        Ok(())
     }
 
     /// The sealing key's bytes, if one is configured.

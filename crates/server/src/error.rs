@@ -76,6 +76,10 @@ pub enum TransportError {
     Overloaded(switchboard_limits::Rejected),
     #[error("no room for a new session ({0}): try again shortly")]
     SessionCap(&'static str),
+    /// Over a connection cap: refused as it was accepted, or a connection
+    /// of the probe reserve asking for more than a probe.
+    #[error("too many connections ({0}): try again shortly")]
+    ConnectionCap(&'static str),
     #[error("too many open streams: a session may hold {0}")]
     StreamCap(usize),
     #[error("unauthorized: {}", .0.description.as_deref().unwrap_or("a bearer token is required"))]
@@ -178,9 +182,8 @@ impl TransportError {
             StreamConflict => StatusCode::CONFLICT,
             StreamCap(_) => StatusCode::TOO_MANY_REQUESTS,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Store(_) | Overloaded(_) | SessionCap(_) | Draining | OwnerUnreachable(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Store(_) | Overloaded(_) | SessionCap(_) | ConnectionCap(_) | Draining
+            | OwnerUnreachable(_) => StatusCode::SERVICE_UNAVAILABLE,
             HandlerFailed => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -195,6 +198,7 @@ impl TransportError {
             Store(_)
             | Overloaded(_)
             | SessionCap(_)
+            | ConnectionCap(_)
             | Draining
             | OwnerUnreachable(_)
             | AuthUnavailable(_)

@@ -10,6 +10,7 @@
 //!
 //! [`SessionStore`]: switchboard_store::SessionStore
 
+mod accept;
 mod access;
 mod admin;
 mod app;
@@ -17,6 +18,7 @@ mod audit;
 mod capacity;
 mod cluster;
 mod config;
+mod conns;
 mod era;
 mod error;
 mod fanout;
@@ -41,6 +43,7 @@ mod sse;
 mod stdio;
 mod tasks;
 mod tenant;
+mod throttle;
 pub mod upstreams;
 
 pub use admin::{admin_router, serve_admin};
@@ -53,5 +56,5 @@ pub use config::{
 pub use error::TransportError;
 pub use listener::serve;
 pub use owner::{FORWARD_HEADER, UPSTREAM_RESET};
-pub use reload::{ReloadError, ReloadReport};
-pub use stdio::serve_stdio;
+pub use reload::{ReloadError, ReloadReport, reload_upstreams};
+pub use stdio::{STDIO_SESSION, StdioOptions, serve_stdio, serve_stdio_with};

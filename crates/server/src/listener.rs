@@ -1,21 +1,30 @@
-//! The accept loop: TCP_NODELAY on every socket, HTTP/1.1 and HTTP/2 with
-//! header limits, and a graceful stop.
+//! The accept loop: connection caps (`conns`), back-off on failed accepts
+//! (`accept`), TCP_NODELAY on every socket, HTTP/1.1 and HTTP/2 with header
+//! limits, the probe reserve's HTTP/1.1-only connections, and a graceful
+//! stop.
 
 use std::future::Future;
 use std::time::Duration;
 
+use futures_util::future::Either;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 
+use crate::accept::Accept;
 use crate::app::App;
+use crate::conns::{Admitted, Pool, Refusal};
 
 /// Most headers one request may carry.
 const MAX_HEADERS: usize = 100;
 /// Largest buffer for a request head (HTTP/1.1), in bytes.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// How long a probe-reserve connection may take to send its request head.
+const PROBE_HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+/// The paths a probe-reserve connection may ask for.
+const PROBE_PATHS: [&str; 4] = ["/healthz", "/health", "/readyz", "/metrics"];
 
 /// Serve `app` on `listener` until `shutdown` resolves; then stop accepting
 /// and taking new sessions, end every standalone SSE stream with a hint to
@@ -27,18 +36,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let router = app.router();
-    let mut builder = Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(30))
-        .max_headers(MAX_HEADERS)
-        .max_buf_size(MAX_HEAD_BYTES);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_concurrent_streams(256)
-        .max_header_list_size(MAX_HEAD_BYTES as u32);
+    let builders = Builders::new();
     let graceful = GracefulShutdown::new();
     let reaper = tokio::spawn(crate::reaper::run(app.clone()));
     let notifier = tokio::spawn(crate::notifier::run(app.clone()));
@@ -48,32 +46,18 @@ pub async fn serve(
     let fanout = app
         .cluster_events()
         .map(|c| tokio::spawn(crate::fanout::run(app.clone(), c.origin())));
+    log_limits(&app);
+    let mut accept = Accept::new("mcp");
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(conn) => conn,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off, keep serving.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+            conn = accept.next(&listener, &app) => conn,
             _ = &mut shutdown => break,
         };
-        let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(WithPeer {
-            inner: router.clone(),
-            peer: PeerAddr(peer),
-        });
-        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn.into_owned());
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
-        });
+        match app.admit_connection(peer.ip()) {
+            Ok(place) => builders.serve(stream, peer, place, &router, &app, &graceful),
+            Err(reason) => crate::conns::refuse(stream, reason),
+        }
     }
     // Drain: no new connection, no new session on a kept-alive one; the
     // GET streams end with a hint to resume elsewhere (`sse`); calls in
@@ -100,6 +84,105 @@ pub async fn serve(
         f.abort();
     }
     Ok(())
+}
+
+/// The connection builders: every protocol for connections under the cap;
+/// HTTP/1.1 alone, one request per connection and a short wait for its
+/// head, for the probe reserve.
+struct Builders {
+    main: Builder<TokioExecutor>,
+    probe: Builder<TokioExecutor>,
+}
+
+impl Builders {
+    fn new() -> Self {
+        let mut main = Builder::new(TokioExecutor::new());
+        main.http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(Duration::from_secs(30))
+            .max_headers(MAX_HEADERS)
+            .max_buf_size(MAX_HEAD_BYTES);
+        main.http2()
+            .timer(TokioTimer::new())
+            .max_concurrent_streams(256)
+            .max_header_list_size(MAX_HEAD_BYTES as u32);
+        let mut probe = Builder::new(TokioExecutor::new()).http1_only();
+        probe
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(PROBE_HEAD_TIMEOUT)
+            .keep_alive(false)
+            .max_headers(MAX_HEADERS)
+            .max_buf_size(MAX_HEAD_BYTES);
+        Self { main, probe }
+    }
+
+    /// Serve an admitted connection on its own task; its place is given
+    /// back when the connection ends.
+    fn serve(
+        &self,
+        stream: TcpStream,
+        peer: std::net::SocketAddr,
+        place: Admitted,
+        router: &axum::Router,
+        app: &App,
+        graceful: &GracefulShutdown,
+    ) {
+        let _ = stream.set_nodelay(true);
+        let service = WithPeer {
+            inner: router.clone(),
+            peer: PeerAddr(peer),
+        };
+        let io = TokioIo::new(stream);
+        if place.pool() == Pool::Probe {
+            let service = TowerToHyperService::new(ProbeOnly {
+                inner: service,
+                app: app.clone(),
+            });
+            let conn = self.probe.serve_connection(io, service).into_owned();
+            spawn_connection(graceful.watch(conn), place);
+        } else {
+            let service = TowerToHyperService::new(service);
+            let conn = self.main.serve_connection_with_upgrades(io, service);
+            spawn_connection(graceful.watch(conn.into_owned()), place);
+        }
+    }
+}
+
+/// Run a connection to its end, then give its place back.
+fn spawn_connection<E: std::fmt::Display>(
+    conn: impl Future<Output = Result<(), E>> + Send + 'static,
+    place: Admitted,
+) {
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!(error = %e, "connection ended with an error");
+        }
+        drop(place);
+    });
+}
+
+/// One line at start: the connection caps and what they derive from.
+fn log_limits(app: &App) {
+    let l = app.connection_limits();
+    tracing::info!(
+        max_connections = l.total,
+        max_connections_per_address = l.per_address,
+        probe_connections = l.probes,
+        admin_max_connections = l.admin,
+        open_file_limit = app.conns().descriptors(),
+        "connection caps"
+    );
+    if let Some(n) = app.config().max_connections
+        && n > l.total
+    {
+        tracing::warn!(
+            "max_connections = {n} leaves too few of the {} open files for probes, the admin \
+             listener and upstreams: lowered to {} (raise the open-file limit to allow more)",
+            app.conns().descriptors(),
+            l.total
+        );
+    }
 }
 
 /// The remote address of the connection a request came on.
@@ -149,5 +232,44 @@ impl tower_service::Service<HttpRequest> for WithPeer {
             req.headers_mut().insert(http::header::HOST, value);
         }
         self.inner.call(req)
+    }
+}
+
+/// A probe-reserve connection's service: the health checks and the
+/// metrics are served, anything else gets the connection cap's 503.
+#[derive(Debug, Clone)]
+struct ProbeOnly {
+    inner: WithPeer,
+    app: App,
+}
+
+impl tower_service::Service<HttpRequest> for ProbeOnly {
+    type Response = axum::response::Response;
+    type Error = std::convert::Infallible;
+    type Future = Either<
+        std::future::Ready<Result<Self::Response, Self::Error>>,
+        <WithPeer as tower_service::Service<HttpRequest>>::Future,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: HttpRequest) -> Self::Future {
+        if PROBE_PATHS.contains(&req.uri().path()) {
+            return Either::Right(self.inner.call(req));
+        }
+        let reason = Refusal::ProbeOnly;
+        self.app
+            .connection_refused(reason, &self.app.connection_limits());
+        let mut resp = axum::response::IntoResponse::into_response(reason.error());
+        resp.headers_mut().insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+        Either::Left(std::future::ready(Ok(resp)))
     }
 }

@@ -86,6 +86,17 @@ struct Resource {
     resource: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ConnPool {
+    pool: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AcceptError {
+    listener: &'static str,
+    kind: &'static str,
+}
+
 fn latency() -> Histogram {
     // 50 µs .. ~26 s
     Histogram::new(exponential_buckets(0.000_05, 2.0, 20))
@@ -126,6 +137,9 @@ pub(crate) struct Metrics {
     upstream_latency: Family<UpstreamMethod, Histogram, fn() -> Histogram>,
     upstream_errors: Family<UpstreamError, Counter>,
     store_errors: Family<StoreCall, Counter>,
+    connections_open: Family<ConnPool, Gauge>,
+    connections_refused: Family<Reason, Counter>,
+    accept_errors: Family<AcceptError, Counter>,
     pub(crate) ready: Gauge,
     /// Last seen call, failure, restart and kill totals of each upstream
     /// (counters move by the difference).
@@ -205,6 +219,9 @@ impl Metrics {
             upstream_latency: Family::new_with_constructor(latency),
             upstream_errors: Family::default(),
             store_errors: Family::default(),
+            connections_open: Family::default(),
+            connections_refused: Family::default(),
+            accept_errors: Family::default(),
             ready: Gauge::default(),
             upstream_seen: Default::default(),
         };
@@ -365,6 +382,38 @@ impl Metrics {
             "1 when the session store answers (what /readyz says), else 0; set at each scrape",
             m.ready.clone(),
         );
+        r.register(
+            "connections_open",
+            "Open connections by pool: main (the MCP listener, under max_connections), probe (its reserve past the cap, for health checks and scrapes only), admin",
+            m.connections_open.clone(),
+        );
+        r.register(
+            "connections_refused",
+            "Connections refused as they were accepted, by reason (total_cap, per_address_cap, admin_cap), and probe-reserve connections refused for asking more than a probe (probe_only)",
+            m.connections_refused.clone(),
+        );
+        r.register(
+            "accept_errors",
+            "Failed accepts by listener (mcp, admin) and kind (descriptors: out of file descriptors; memory; aborted: the client left first; other)",
+            m.accept_errors.clone(),
+        );
+        for pool in crate::conns::Pool::ALL {
+            let _ = m
+                .connections_open
+                .get_or_create(&ConnPool { pool: pool.label() });
+        }
+        for reason in crate::conns::Refusal::ALL {
+            let _ = m.connections_refused.get_or_create(&Reason {
+                reason: reason.label(),
+            });
+        }
+        for listener in ["mcp", "admin"] {
+            for kind in crate::accept::KINDS {
+                let _ = m
+                    .accept_errors
+                    .get_or_create(&AcceptError { listener, kind });
+            }
+        }
         for call in ["load", "touch", "create", "count"] {
             let _ = m.store_errors.get_or_create(&StoreCall { call });
         }
@@ -525,6 +574,36 @@ impl Metrics {
     /// A session-store call failed.
     pub(crate) fn store_failed(&self, call: &'static str) {
         self.store_errors.get_or_create(&StoreCall { call }).inc();
+    }
+
+    /// A connection was admitted into `pool`.
+    pub(crate) fn connection_opened(&self, pool: crate::conns::Pool) {
+        self.connections_open
+            .get_or_create(&ConnPool { pool: pool.label() })
+            .inc();
+    }
+
+    /// A connection of `pool` ended.
+    pub(crate) fn connection_closed(&self, pool: crate::conns::Pool) {
+        self.connections_open
+            .get_or_create(&ConnPool { pool: pool.label() })
+            .dec();
+    }
+
+    /// A connection was refused.
+    pub(crate) fn connection_refused(&self, reason: crate::conns::Refusal) {
+        self.connections_refused
+            .get_or_create(&Reason {
+                reason: reason.label(),
+            })
+            .inc();
+    }
+
+    /// An accept on `listener` failed.
+    pub(crate) fn accept_failed(&self, listener: &'static str, kind: &'static str) {
+        self.accept_errors
+            .get_or_create(&AcceptError { listener, kind })
+            .inc();
     }
 
     pub(crate) fn rejected(&self, reason: &'static str) {

@@ -23,8 +23,8 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::Value;
-use switchboard_runtime::Provider;
-use switchboard_upstream::gateway::{UpstreamConfig, UpstreamKind};
+use switchboard_runtime::{Catalog, Provider};
+use switchboard_upstream::gateway::{StdioProvider, TenantProcesses, UpstreamConfig, UpstreamKind};
 
 use crate::app::App;
 use crate::config::Config;
@@ -124,86 +124,23 @@ impl App {
         let tenants = Tenants::new(&new).map_err(ReloadError::Tenants)?;
         diff_tenants(&old, &new, &mut report);
         let plan = diff_upstreams(&old.upstreams, &new.upstreams, &mut report);
-        let started = self.start_upstreams(&plan, &new).await?;
+        let tenant_processes = self.upstreams().tenant_processes.clone();
+        let started = start_checked(self.catalog(), &plan, &new, tenant_processes).await?;
         report.applied = changed_keys(&old, &new);
         // Commit: from here on nothing is refused.
         self.set_tenants(tenants);
         self.set_config(new);
-        for name in &plan.remove {
-            if let Some(p) = self.catalog().remove_provider(name) {
-                p.shutdown().await;
-                self.metrics().upstream_removed(name);
-            }
-        }
-        for s in started {
-            self.add_started(s);
-        }
+        let metrics = self.metrics();
+        swap(
+            self.catalog(),
+            &plan,
+            started,
+            |name| metrics.upstream_removed(name),
+            |p| p.observe(Arc::new(metrics.upstream_sink())),
+        )
+        .await;
         report.sessions_ended = self.end_orphaned_sessions().await;
         Ok(report)
-    }
-
-    /// Start the upstreams `plan` adds and check their tool names against
-    /// the catalog's (without those `plan` removes) and each other's; on a
-    /// collision, end them again and refuse.
-    async fn start_upstreams(
-        &self,
-        plan: &UpstreamPlan,
-        new: &Config,
-    ) -> Result<Vec<Started>, ReloadError> {
-        let catalog = self.catalog();
-        let mut started = Vec::new();
-        for u in &plan.add {
-            let s = start_upstream(
-                u,
-                new.upstream_pool_size,
-                catalog.bus().clone(),
-                self.upstreams().tenant_processes.clone(),
-            )
-            .await;
-            started.push(s);
-        }
-        let remaining: Vec<Arc<dyn Provider>> = catalog
-            .providers()
-            .iter()
-            .filter(|p| !plan.remove.contains(p.name()))
-            .cloned()
-            .collect();
-        let mut taken = HashSet::new();
-        let mut collision = None;
-        'check: for s in &started {
-            for name in s.tools.as_deref().unwrap_or_default() {
-                let elsewhere = catalog.tool(name).is_some()
-                    || remaining
-                        .iter()
-                        .any(|p| p.owns_tool(name) && p.has_tool_definition(name));
-                if elsewhere || !taken.insert(name.clone()) {
-                    collision = Some((s.provider.name().to_owned(), name.clone()));
-                    break 'check;
-                }
-            }
-        }
-        if let Some((upstream, tool)) = collision {
-            for s in &started {
-                Provider::shutdown(&*s.provider).await;
-            }
-            return Err(ReloadError::Upstream {
-                name: upstream,
-                message: format!(
-                    "tool name collision: {tool:?} is already served; give one of them a prefix"
-                ),
-            });
-        }
-        Ok(started)
-    }
-
-    fn add_started(&self, s: Started) {
-        s.provider.observe(Arc::new(self.metrics().upstream_sink()));
-        let tools = s.tools.unwrap_or_default();
-        let provider: Arc<dyn Provider> = s.provider;
-        if let Err(e) = self.catalog().add_provider(provider.clone(), &tools) {
-            tracing::error!(upstream = provider.name(), "upstream not added: {e}");
-            tokio::spawn(async move { provider.shutdown().await });
-        }
     }
 
     /// End this node's live sessions whose tenant no longer exists (or is
@@ -231,6 +168,129 @@ impl App {
         }
         orphans.len()
     }
+}
+
+/// Reload the upstreams of a front that has no [`App`] (the stdio front):
+/// `new` is validated, the upstreams it adds or changes are started and
+/// checked for tool name collisions (refused as a whole if any, nothing
+/// changed), then swapped into `catalog` for those it removes or changes,
+/// as [`App::reload`] does. Other keys are not looked at; a change of the
+/// built-in toolset is reported as needing a restart.
+pub async fn reload_upstreams(
+    catalog: &Catalog,
+    old: &Config,
+    new: &Config,
+    tenant_processes: TenantProcesses,
+) -> Result<ReloadReport, ReloadError> {
+    new.validate()
+        .map_err(|(key, message)| ReloadError::Invalid { key, message })?;
+    let mut report = ReloadReport::default();
+    if builtin_changed(old, new) {
+        report.needs_restart.push(BUILTIN.to_owned());
+    }
+    let plan = diff_upstreams(&old.upstreams, &new.upstreams, &mut report);
+    let started = start_checked(catalog, &plan, new, tenant_processes).await?;
+    swap(catalog, &plan, started, |_| {}, |_| {}).await;
+    Ok(report)
+}
+
+/// Start the upstreams `plan` adds and check their tool names against
+/// `catalog`'s (without those `plan` removes) and each other's; on a
+/// collision, end them again and refuse.
+async fn start_checked(
+    catalog: &Catalog,
+    plan: &UpstreamPlan,
+    new: &Config,
+    tenant_processes: TenantProcesses,
+) -> Result<Vec<Started>, ReloadError> {
+    let mut started = Vec::new();
+    for u in &plan.add {
+        let s = start_upstream(
+            u,
+            new.upstream_pool_size,
+            catalog.bus().clone(),
+            tenant_processes.clone(),
+        )
+        .await;
+        started.push(s);
+    }
+    let remaining: Vec<Arc<dyn Provider>> = catalog
+        .providers()
+        .iter()
+        .filter(|p| !plan.remove.contains(p.name()))
+        .cloned()
+        .collect();
+    let mut taken = HashSet::new();
+    let mut collision = None;
+    'check: for s in &started {
+        for name in s.tools.as_deref().unwrap_or_default() {
+            let elsewhere = catalog.tool(name).is_some()
+                || remaining
+                    .iter()
+                    .any(|p| p.owns_tool(name) && p.has_tool_definition(name));
+            if elsewhere || !taken.insert(name.clone()) {
+                collision = Some((s.provider.name().to_owned(), name.clone()));
+                break 'check;
+            }
+        }
+    }
+    if let Some((upstream, tool)) = collision {
+        for s in &started {
+            Provider::shutdown(&*s.provider).await;
+        }
+        return Err(ReloadError::Upstream {
+            name: upstream,
+            message: format!(
+                "tool name collision: {tool:?} is already served; give one of them a prefix"
+            ),
+        });
+    }
+    Ok(started)
+}
+
+/// Take the upstreams `plan` removes out of `catalog` (their processes
+/// end; `removed` hears each name) and put `started` in (`added` sees each
+/// provider first).
+async fn swap(
+    catalog: &Catalog,
+    plan: &UpstreamPlan,
+    started: Vec<Started>,
+    removed: impl Fn(&str),
+    added: impl Fn(&Arc<StdioProvider>),
+) {
+    for name in &plan.remove {
+        if let Some(p) = catalog.remove_provider(name) {
+            p.shutdown().await;
+            removed(name);
+        }
+    }
+    for s in started {
+        added(&s.provider);
+        let tools = s.tools.unwrap_or_default();
+        let provider: Arc<dyn Provider> = s.provider;
+        if let Err(e) = catalog.add_provider(provider.clone(), &tools) {
+            tracing::error!(upstream = provider.name(), "upstream not added: {e}");
+            tokio::spawn(async move { provider.shutdown().await });
+        }
+    }
+}
+
+/// How a change of the built-in toolset is named among keys needing a
+/// restart.
+const BUILTIN: &str = "upstreams (the built-in toolset)";
+
+/// Whether the built-in toolset changed: its entries, or whether it is
+/// served alone (no upstream configured). It is part of the catalog
+/// itself, so only a restart changes it.
+fn builtin_changed(old: &Config, new: &Config) -> bool {
+    let builtin = |c: &Config| -> Vec<Value> {
+        c.upstreams
+            .iter()
+            .filter(|u| u.kind == UpstreamKind::Builtin)
+            .filter_map(|u| serde_json::to_value(u).ok())
+            .collect()
+    };
+    builtin(new) != builtin(old) || new.upstreams.is_empty() != old.upstreams.is_empty()
 }
 
 /// Whether two values serialize differently.
@@ -271,17 +331,8 @@ fn keep_restart_only(new: &mut Config, old: &Config) -> Vec<String> {
     keep!(admin.allowed_hosts);
     // The trace exporter starts with the process.
     keep!(telemetry);
-    let builtin = |c: &Config| -> Vec<Value> {
-        c.upstreams
-            .iter()
-            .filter(|u| u.kind == UpstreamKind::Builtin)
-            .filter_map(|u| serde_json::to_value(u).ok())
-            .collect()
-    };
-    // The built-in toolset is part of the catalog itself (it is served
-    // alone when no upstream is configured).
-    if builtin(new) != builtin(old) || new.upstreams.is_empty() != old.upstreams.is_empty() {
-        kept.push("upstreams (the built-in toolset)".to_owned());
+    if builtin_changed(old, new) {
+        kept.push(BUILTIN.to_owned());
     }
     kept
 }

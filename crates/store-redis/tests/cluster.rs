@@ -36,9 +36,7 @@ fn record(id: &str, at: u64) -> SessionRecord {
 /// the working index (orphan sweep) are single-slot keys.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_task_store_works_on_a_cluster() {
-    let Some(cluster) = RedisCluster::start() else {
-        return;
-    };
+    let cluster = RedisCluster::start();
     let store = RedisTaskStore::new(cluster.connect("tasks").await);
     switchboard_store::suite::task_store_suite(&store).await;
 }
@@ -48,9 +46,7 @@ async fn the_task_store_works_on_a_cluster() {
 /// pipeline is split by each script call's key), and learns which it lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn owners_renew_and_release_across_slots() {
-    let Some(cluster) = RedisCluster::start() else {
-        return;
-    };
+    let cluster = RedisCluster::start();
     let owners = RedisSessionOwners::new(cluster.connect("owners").await, Duration::from_secs(600));
     let lease = Duration::from_secs(60);
     let mine: Vec<String> = (0..12).map(|i| format!("s{i}")).collect();
@@ -78,9 +74,7 @@ async fn owners_renew_and_release_across_slots() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_store_works_on_a_cluster() {
-    let Some(cluster) = RedisCluster::start() else {
-        return;
-    };
+    let cluster = RedisCluster::start();
     let store = RedisSessionStore::new(cluster.connect("suite").await)
         .with_record_ttl(Duration::from_secs(3600));
     switchboard_store::suite::session_store_suite(&store).await;
@@ -122,9 +116,7 @@ async fn the_store_works_on_a_cluster() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn event_logs_and_rate_limits_work_on_a_cluster() {
-    let Some(cluster) = RedisCluster::start() else {
-        return;
-    };
+    let cluster = RedisCluster::start();
     let prefix = support::unique_prefix("log");
     let (a, b) = (
         cluster.connect_prefix(&prefix).await,
@@ -175,9 +167,7 @@ async fn event_logs_and_rate_limits_work_on_a_cluster() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bus_reaches_nodes_subscribed_anywhere() {
-    let Some(cluster) = RedisCluster::start() else {
-        return;
-    };
+    let cluster = RedisCluster::start();
     let prefix = support::unique_prefix("bus");
     let mut buses = Vec::new();
     for at in 0..2 {
@@ -225,9 +215,7 @@ async fn the_bus_reaches_nodes_subscribed_anywhere() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "slow and load-sensitive (a Redis Cluster failover); run on demand"]
 async fn the_store_follows_a_failover_to_a_replica() {
-    let Some(mut cluster) = RedisCluster::start_with(1) else {
-        return;
-    };
+    let mut cluster = RedisCluster::start_with(1);
     let prefix = support::unique_prefix("failover");
     let redis = cluster.connect_prefix(&prefix).await;
     let store = RedisSessionStore::new(redis.clone());

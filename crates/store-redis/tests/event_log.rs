@@ -22,9 +22,7 @@ async fn datas(log: &dyn EventLog, session: &str, after: EventId) -> Vec<String>
 
 #[tokio::test]
 async fn append_and_replay_per_stream() {
-    let Some(server) = RedisProcess::start() else {
-        return;
-    };
+    let server = RedisProcess::start();
     let log = RedisEventLog::new(
         support::connect(&server, "replay").await,
         100,
@@ -57,9 +55,7 @@ async fn append_and_replay_per_stream() {
 /// Whatever the ids asked for, Redis and memory answer the same.
 #[tokio::test]
 async fn read_after_agrees_with_the_memory_log() {
-    let Some(server) = RedisProcess::start() else {
-        return;
-    };
+    let server = RedisProcess::start();
     let redis = RedisEventLog::new(
         support::connect(&server, "agree").await,
         1000,
@@ -88,9 +84,7 @@ async fn read_after_agrees_with_the_memory_log() {
 
 #[tokio::test]
 async fn bounded_by_count_and_bytes() {
-    let Some(server) = RedisProcess::start() else {
-        return;
-    };
+    let server = RedisProcess::start();
     let redis = support::connect(&server, "bounds").await;
     // MAXLEN ~ trims whole stream nodes (100 entries by default): a stream
     // keeps at least the bound and at most one node more, newest last.
@@ -126,9 +120,7 @@ async fn bounded_by_count_and_bytes() {
 
 #[tokio::test]
 async fn drop_session_removes_every_stream_and_keys_expire() {
-    let Some(server) = RedisProcess::start() else {
-        return;
-    };
+    let server = RedisProcess::start();
     let log = RedisEventLog::new(support::connect(&server, "drop").await, 100, 1 << 20, HOUR);
     for stream in 0..5 {
         log.append("s", stream, "x".into()).await.expect("append");
@@ -179,9 +171,7 @@ async fn drop_session_removes_every_stream_and_keys_expire() {
 
 #[tokio::test]
 async fn two_nodes_share_one_log() {
-    let Some(server) = RedisProcess::start() else {
-        return;
-    };
+    let server = RedisProcess::start();
     let prefix = support::unique_prefix("shared");
     let node_a = RedisEventLog::new(
         support::connect_prefix(&server, &prefix).await,
@@ -212,9 +202,7 @@ async fn two_nodes_share_one_log() {
 /// and a registration whose session is gone is pruned.
 #[tokio::test]
 async fn standalone_registrations_follow_the_sessions() {
-    let Some(server) = RedisProcess::start() else {
-        return;
-    };
+    let server = RedisProcess::start();
     let prefix = support::unique_prefix("gets");
     let redis = support::connect_prefix(&server, &prefix).await;
     let store = switchboard_store_redis::RedisSessionStore::new(redis.clone());

@@ -25,9 +25,7 @@ async fn run(limiter: &dyn RateLimiter, key: &str, rate: Rate, n: usize) -> Vec<
 
 #[tokio::test]
 async fn burst_then_deny_like_the_memory_limiter() {
-    let Some(server) = RedisProcess::start() else {
-        return;
-    };
+    let server = RedisProcess::start();
     let redis = RedisRateLimiter::new(support::connect(&server, "rate").await);
     let memory = MemoryRateLimiter::new();
     let rate = slow();
@@ -68,9 +66,7 @@ async fn burst_then_deny_like_the_memory_limiter() {
 
 #[tokio::test]
 async fn a_fast_rate_earns_tokens_back() {
-    let Some(server) = RedisProcess::start() else {
-        return;
-    };
+    let server = RedisProcess::start();
     let redis = RedisRateLimiter::new(support::connect(&server, "rate-fast").await);
     // One token per 20 ms, burst 1.
     let rate = Rate::new(50.0, 1).expect("valid rate");
@@ -95,9 +91,7 @@ async fn a_fast_rate_earns_tokens_back() {
 
 #[tokio::test]
 async fn huge_windows_keep_exact_counts() {
-    let Some(server) = RedisProcess::start() else {
-        return;
-    };
+    let server = RedisProcess::start();
     let redis = RedisRateLimiter::new(support::connect(&server, "rate-huge").await);
     // T = 1e18 ns and a burst of u32::MAX: T * burst is about 2^92.
     let rate = Rate::new(1e-9, u32::MAX).expect("valid rate");
@@ -119,9 +113,7 @@ async fn huge_windows_keep_exact_counts() {
 
 #[tokio::test]
 async fn two_nodes_share_one_burst() {
-    let Some(server) = RedisProcess::start() else {
-        return;
-    };
+    let server = RedisProcess::start();
     let prefix = support::unique_prefix("rate-shared");
     let a = RedisRateLimiter::new(support::connect_prefix(&server, &prefix).await);
     let b = RedisRateLimiter::new(support::connect_prefix(&server, &prefix).await);
@@ -138,9 +130,7 @@ async fn two_nodes_share_one_burst() {
 
 #[tokio::test]
 async fn idle_keys_expire() {
-    let Some(server) = RedisProcess::start() else {
-        return;
-    };
+    let server = RedisProcess::start();
     let prefix = support::unique_prefix("rate-ttl");
     let limiter = RedisRateLimiter::new(support::connect_prefix(&server, &prefix).await);
     let rate = slow();
@@ -168,9 +158,7 @@ async fn idle_keys_expire() {
 
 #[tokio::test]
 async fn redis_down_is_an_error_not_a_hang() {
-    let Some(mut server) = RedisProcess::start() else {
-        return;
-    };
+    let mut server = RedisProcess::start();
     let limiter = RedisRateLimiter::new(support::connect(&server, "rate-down").await);
     limiter.check("k", slow()).await.expect("check");
     server.kill();

@@ -4,9 +4,11 @@
 mod gateway;
 mod keys;
 mod logwriter;
+mod nofile;
 mod ops;
 mod reload;
 mod serve;
+mod stdio;
 mod stores;
 
 use clap::{Parser, Subcommand};
@@ -43,8 +45,9 @@ enum LogFormat {
 enum Command {
     /// Serve MCP over Streamable HTTP (the built-in `everything` toolset unless configured otherwise).
     Serve(serve::ServeArgs),
-    /// Serve one MCP client over stdin/stdout (newline-delimited JSON-RPC; logs on stderr).
-    Stdio(serve::StdioArgs),
+    /// Serve one MCP client over stdin/stdout (newline-delimited JSON-RPC; logs on stderr):
+    /// the built-in toolset, or the `[[upstreams]]` of `--config` as one gateway.
+    Stdio(stdio::StdioArgs),
     /// Validate a configuration file and print the effective configuration (secrets redacted).
     CheckConfig(serve::CheckArgs),
     /// Manage API keys (`keys new --tenant T`, `keys new --admin`).
@@ -70,6 +73,11 @@ fn main() -> std::process::ExitCode {
             "SWITCHBOARD_LOG_FORMAT is neither text nor json: ignored"
         );
     }
+    // Every connection is a descriptor: the server and the load generator
+    // take all the open-file limit allows.
+    if matches!(cli.command, Command::Serve(_) | Command::Bench(_)) {
+        nofile::raise();
+    }
     // `stdio` serves one client: one thread does (a gateway may run many of
     // these processes side by side, and cross-thread wake-ups cost CPU).
     let mut builder = match cli.command {
@@ -86,7 +94,7 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
-            Command::Stdio(args) => serve::run_stdio(args).await,
+            Command::Stdio(args) => stdio::run(args).await,
             Command::CheckConfig(args) => serve::check_config(args),
             Command::Keys(args) => keys::run(args),
             Command::Sessions(args) => ops::sessions(args).await,

@@ -4,9 +4,10 @@
 //! dependency), applied once it has stayed the same for half a second, so
 //! an editor's several writes make one reload. The new configuration is
 //! read the way start-up reads it (defaults, the file, the environment,
-//! `--listen`) and handed to `App::reload`, which validates it first and
-//! logs what changed or why it was refused. `config_watch = false` leaves
-//! reloads to SIGHUP.
+//! `--listen`) and handed to the [`Target`]: `App::reload` for `serve`,
+//! which validates it first and logs what changed or why it was refused;
+//! the upstreams alone for `stdio`. `config_watch = false` leaves reloads
+//! to SIGHUP.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::SocketAddr;
@@ -14,15 +15,42 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use switchboard_server::{App, Config};
+use tokio_util::sync::CancellationToken;
 
 /// How often the file is looked at.
 const POLL: Duration = Duration::from_secs(1);
 /// How long a change must stay before it is applied.
 const SETTLE: Duration = Duration::from_millis(500);
 
-/// Watch for SIGHUP and changes of `path`; reload `app` on each, until the
-/// server shuts down.
-pub(crate) fn watch(app: App, path: Option<PathBuf>, listen: Option<SocketAddr>) {
+/// What a reloaded configuration is applied to.
+pub(crate) trait Target: Send + Sync + 'static {
+    /// Cancelled when watching should stop.
+    fn stopped(&self) -> CancellationToken;
+    /// Whether changes of the file reload (the running `config_watch`).
+    fn config_watch(&self) -> bool;
+    /// Apply a freshly loaded configuration; logs the outcome.
+    fn apply(&self, config: Config) -> impl std::future::Future<Output = ()> + Send;
+}
+
+impl Target for App {
+    fn stopped(&self) -> CancellationToken {
+        self.shutdown_token().clone()
+    }
+
+    fn config_watch(&self) -> bool {
+        self.config().config_watch
+    }
+
+    async fn apply(&self, config: Config) {
+        // `App::reload` logs the outcome.
+        let _ = self.reload(config).await;
+    }
+}
+
+/// Watch for SIGHUP and changes of `path`; reload `app` on each, until it
+/// stops.
+pub(crate) fn watch<T: Target>(app: T, path: Option<PathBuf>, listen: Option<SocketAddr>) {
+    let stopped = app.stopped();
     tokio::spawn(async move {
         let mut hup = hangup();
         let mut seen = path.as_deref().and_then(fingerprint);
@@ -30,7 +58,7 @@ pub(crate) fn watch(app: App, path: Option<PathBuf>, listen: Option<SocketAddr>)
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                _ = app.shutdown_token().cancelled() => return,
+                _ = stopped.cancelled() => return,
                 Some(()) = recv(&mut hup) => {
                     tracing::info!("SIGHUP: reloading the configuration");
                     seen = path.as_deref().and_then(fingerprint);
@@ -38,7 +66,7 @@ pub(crate) fn watch(app: App, path: Option<PathBuf>, listen: Option<SocketAddr>)
                 }
                 _ = tick.tick() => {
                     let Some(p) = &path else { continue };
-                    if !app.config().config_watch {
+                    if !app.config_watch() {
                         continue;
                     }
                     let now = fingerprint(p);
@@ -105,15 +133,14 @@ fn fingerprint(path: &Path) -> Option<(Option<SystemTime>, u64)> {
     Some((modified, h.finish()))
 }
 
-async fn reload(app: &App, path: Option<&PathBuf>, listen: Option<SocketAddr>) {
+async fn reload<T: Target>(app: &T, path: Option<&PathBuf>, listen: Option<SocketAddr>) {
     let loaded = Config::load(path.map(PathBuf::as_path), std::env::vars());
     match loaded {
         Ok(mut config) => {
             if let Some(listen) = listen {
                 config.listen = listen;
             }
-            // `App::reload` logs the outcome.
-            let _ = app.reload(config).await;
+            app.apply(config).await;
         }
         Err(e) => {
             tracing::error!("configuration reload refused, the running configuration stays: {e}")

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::Args;
-use switchboard_runtime::Catalog;
 use switchboard_server::{App, Config};
 
 #[derive(Debug, Args)]
@@ -18,15 +17,8 @@ pub(crate) struct ServeArgs {
     config: Option<PathBuf>,
 }
 
-#[derive(Debug, Args)]
-pub(crate) struct StdioArgs {
-    /// A TOML configuration file.
-    #[arg(long)]
-    config: Option<PathBuf>,
-}
-
 /// Defaults, then the file, then the environment.
-fn load_config(path: Option<&PathBuf>) -> Result<Config, String> {
+pub(crate) fn load_config(path: Option<&PathBuf>) -> Result<Config, String> {
     Config::load(path.map(PathBuf::as_path), std::env::vars()).map_err(|e| e.to_string())
 }
 
@@ -43,52 +35,6 @@ pub(crate) fn check_config(args: CheckArgs) -> Result<(), String> {
     print!("{}", config.redacted_toml());
     eprintln!("{}: valid", args.file.display());
     Ok(())
-}
-
-fn catalog(config: &Config) -> Result<Catalog, String> {
-    switchboard_everything::everything()
-        .page_size(config.page_size)
-        .build()
-        .map_err(|e| format!("invalid toolset: {e}"))
-}
-
-pub(crate) async fn run_stdio(args: StdioArgs) -> Result<(), String> {
-    let config = load_config(args.config.as_ref())?;
-    let catalog = Arc::new(catalog(&config)?);
-    let input: Box<dyn tokio::io::AsyncRead + Unpin + Send> = match stdin_pipe() {
-        Some(pipe) => Box::new(pipe),
-        None => Box::new(tokio::io::stdin()),
-    };
-    let output: Box<dyn tokio::io::AsyncWrite + Unpin + Send> = match stdout_pipe() {
-        Some(pipe) => Box::new(pipe),
-        None => Box::new(tokio::io::stdout()),
-    };
-    switchboard_server::serve_stdio(catalog, input, output, config.max_body_bytes)
-        .await
-        .map_err(|e| e.to_string())
-}
-
-/// Stdin as a non-blocking pipe read on the runtime itself, when it is a
-/// pipe (as under a gateway or a desktop client): `tokio::io::stdin` hands
-/// every read to a blocking thread, a thread switch both ways per line.
-fn stdin_pipe() -> Option<tokio::net::unix::pipe::Receiver> {
-    use std::os::fd::AsFd;
-    let fd = std::io::stdin().as_fd().try_clone_to_owned().ok()?;
-    tokio::net::unix::pipe::Receiver::from_owned_fd(fd).ok()
-}
-
-/// Stdout as a non-blocking pipe (as [`stdin_pipe`]), unless stderr is the
-/// same pipe: the logs written there expect it blocking.
-fn stdout_pipe() -> Option<tokio::net::unix::pipe::Sender> {
-    use std::os::fd::AsFd;
-    use std::os::unix::fs::MetadataExt;
-    let out = std::fs::File::from(std::io::stdout().as_fd().try_clone_to_owned().ok()?);
-    let err = std::fs::File::from(std::io::stderr().as_fd().try_clone_to_owned().ok()?);
-    let (o, e) = (out.metadata().ok()?, err.metadata().ok()?);
-    if (o.dev(), o.ino()) == (e.dev(), e.ino()) {
-        return None;
-    }
-    tokio::net::unix::pipe::Sender::from_file(out).ok()
 }
 
 pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
@@ -198,7 +144,7 @@ fn print_banner(addr: SocketAddr, store: &str, auth: String, admin: Option<Socke
 }
 
 /// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

@@ -104,9 +104,6 @@ async fn update(c: &McpClient) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_session_survives_all_nodes_and_a_persistent_redis_restarting() {
-    if !redis_support::installed() {
-        return;
-    }
     let dir = std::env::temp_dir().join(format!("sb-aof-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let mut redis = RedisProcess::start_persistent(&dir, None).expect("redis-server");
@@ -151,9 +148,7 @@ async fn every_session_survives_all_nodes_and_a_persistent_redis_restarting() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_get_stream_resumes_on_another_node_after_sigkill() {
-    let Some(redis) = RedisProcess::start() else {
-        return;
-    };
+    let redis = RedisProcess::start();
     let prefix = redis_support::unique_prefix("kill");
     let mut nodes = nodes(&redis, &prefix);
     let mut c = subscribed(&nodes[1]).await;
@@ -223,9 +218,7 @@ async fn until_end(r: &mut SseReader) -> (Vec<u64>, Option<(String, u64)>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_get_stream_drained_with_sigterm_resumes_on_another_node() {
-    let Some(redis) = RedisProcess::start() else {
-        return;
-    };
+    let redis = RedisProcess::start();
     let prefix = redis_support::unique_prefix("drain-get");
     let mut nodes = nodes(&redis, &prefix);
     let mut c = subscribed(&nodes[1]).await;
@@ -278,9 +271,7 @@ async fn a_get_stream_drained_with_sigterm_resumes_on_another_node() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_drained_with_sigterm_finishes_its_call() {
-    let Some(redis) = RedisProcess::start() else {
-        return;
-    };
+    let redis = RedisProcess::start();
     let prefix = redis_support::unique_prefix("drain");
     let mut nodes = nodes(&redis, &prefix);
     let mut c = McpClient::new(&nodes[1].url);

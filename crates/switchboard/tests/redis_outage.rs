@@ -172,14 +172,21 @@ fn count(outcomes: &[Outcome], status: u16) -> usize {
     outcomes.iter().filter(|o| o.status == Some(status)).count()
 }
 
+/// Run without `redis-server` on the PATH, the outage test fails saying
+/// so (it used to panic on the spawn: `start_persistent` did not check).
+#[test]
+fn fails_without_redis_server() {
+    redis_support::assert_fails_without_redis(
+        "redis_killed_under_load_fails_fast_then_recovers_with_every_session",
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_killed_under_load_fails_fast_then_recovers_with_every_session() {
     let dir = std::env::temp_dir().join(format!("sb-outage-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("a directory for the append-only file");
-    let Some(mut redis) = RedisProcess::start_persistent(&dir, None) else {
-        return;
-    };
+    let mut redis = RedisProcess::start_persistent(&dir, None).expect("redis-server");
     let server = Node::on_redis(None, &redis.url(), &redis_support::unique_prefix("outage"));
     let mut sessions = Vec::new();
     for _ in 0..SESSIONS {

@@ -33,9 +33,7 @@ fn node(redis_url: &str, prefix: &str) -> Node {
 
 #[tokio::test]
 async fn a_session_made_on_one_node_is_served_and_ended_by_another() {
-    let Some(redis) = RedisProcess::start() else {
-        return;
-    };
+    let redis = RedisProcess::start();
     let prefix = redis_support::unique_prefix("serve");
     let (a, b) = (node(&redis.url(), &prefix), node(&redis.url(), &prefix));
     let mut client = McpClient::new(&a.url);
@@ -55,9 +53,7 @@ async fn a_session_made_on_one_node_is_served_and_ended_by_another() {
 
 #[tokio::test]
 async fn an_unreachable_redis_stops_the_start_with_a_clear_message() {
-    let Some(mut redis) = RedisProcess::start() else {
-        return;
-    };
+    let mut redis = RedisProcess::start();
     redis.kill();
     let url = format!("redis://app:hunter2@127.0.0.1:{}", redis.port);
     let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
@@ -81,9 +77,7 @@ async fn ready_status(node: &Node) -> u16 {
 
 #[tokio::test]
 async fn redis_down_means_503_and_not_ready_until_it_is_back() {
-    let Some(mut redis) = RedisProcess::start() else {
-        return;
-    };
+    let mut redis = RedisProcess::start();
     let server = node(&redis.url(), &redis_support::unique_prefix("down"));
     assert_eq!(ready_status(&server).await, 200);
     let mut client = McpClient::new(&server.url);
@@ -115,9 +109,7 @@ async fn redis_down_means_503_and_not_ready_until_it_is_back() {
 
 #[tokio::test]
 async fn a_stream_logged_on_one_node_is_replayed_by_another() {
-    let Some(redis) = RedisProcess::start() else {
-        return;
-    };
+    let redis = RedisProcess::start();
     let prefix = redis_support::unique_prefix("replay");
     let (a, b) = (node(&redis.url(), &prefix), node(&redis.url(), &prefix));
     let mut client = McpClient::new(&a.url);
@@ -142,9 +134,7 @@ async fn a_stream_logged_on_one_node_is_replayed_by_another() {
 
 #[tokio::test]
 async fn a_tenant_spread_over_three_nodes_gets_its_rate_once() {
-    let Some(mut redis) = RedisProcess::start() else {
-        return;
-    };
+    let mut redis = RedisProcess::start();
     const BURST: usize = 6;
     let (key, sha256) = switchboard_auth::new_api_key();
     let prefix = redis_support::unique_prefix("rate");
@@ -199,9 +189,7 @@ async fn a_tenant_spread_over_three_nodes_gets_its_rate_once() {
 
 #[tokio::test]
 async fn the_admin_stats_count_every_node_s_sessions_and_list_only_their_own() {
-    let Some(redis) = RedisProcess::start() else {
-        return;
-    };
+    let redis = RedisProcess::start();
     let prefix = redis_support::unique_prefix("admin");
     let (token, digest) = switchboard_auth::new_api_key();
     let url = redis.url();
@@ -299,9 +287,7 @@ impl RedisCounters {
 
 #[tokio::test]
 async fn a_legacy_tool_call_is_one_redis_round_trip_refresh_included() {
-    let Some(redis) = RedisProcess::start() else {
-        return;
-    };
+    let redis = RedisProcess::start();
     let server = node(&redis.url(), &redis_support::unique_prefix("cost"));
     let mut client = McpClient::new(&server.url);
     client.initialize(json!({})).await;

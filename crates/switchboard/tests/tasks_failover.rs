@@ -53,9 +53,7 @@ async fn get(c: &ModernClient, id: &str) -> Result<Value, Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_survives_the_death_of_its_node() {
-    let Some(redis) = RedisProcess::start() else {
-        return;
-    };
+    let redis = RedisProcess::start();
     let dir = std::env::temp_dir().join(format!("sb-tasks-failover-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join("switchboard.toml");

@@ -2,14 +2,17 @@
 //!
 //! [`TestServer`] runs the whole server in-process on `127.0.0.1:0` and stops
 //! it when dropped; [`McpClient`] speaks raw Streamable HTTP to it, so tests
-//! can assert on statuses, headers and exact SSE events.
+//! can assert on statuses, headers and exact SSE events; [`RawConn`] is a
+//! bare TCP connection for tests of the connection caps.
 
 mod client;
 mod modern;
+mod raw;
 mod server;
 mod sse;
 
 pub use client::{McpClient, Reply, bearer_client};
 pub use modern::{MODERN, ModernClient};
+pub use raw::{RawConn, RawReply, sample};
 pub use server::TestServer;
 pub use sse::{SseEvent, SseReader};

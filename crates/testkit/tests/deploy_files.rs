@@ -3,6 +3,11 @@
 //! a real server exposes: a gateway with an upstream serves some traffic,
 //! and every `switchboard_…` name in both files must be a sample name of
 //! its `/metrics`. So neither can silently rot when a family is renamed.
+//!
+//! The example node configuration (`deploy/switchboard-node.toml`) loads,
+//! and docs/deployment.md quotes it and the load balancer config
+//! (`deploy/nginx/switchboard.conf`) as they are: the page shows the files
+//! `scripts/cluster.sh` runs.
 
 mod fixture_upstream;
 
@@ -10,7 +15,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use switchboard_server::{Config, Rules, TenantConfig};
+use switchboard_server::{Config, Rules, StoreKind, TenantConfig};
 use switchboard_testkit::TestServer;
 use switchboard_upstream::gateway::StdioProvider;
 
@@ -163,4 +168,34 @@ fn names_are_found_whole() {
         names.into_iter().collect::<Vec<_>>(),
         vec!["switchboard_requests_total"]
     );
+}
+
+/// Both example files appear whole, each as the body of a code block.
+#[test]
+fn the_deployment_page_quotes_the_example_files() {
+    let page = read("docs/deployment.md");
+    for file in [
+        "deploy/switchboard-node.toml",
+        "deploy/nginx/switchboard.conf",
+    ] {
+        let block = format!("\n{}```\n", read(file));
+        assert!(
+            page.contains(&block),
+            "docs/deployment.md does not quote {file} as it is"
+        );
+    }
+}
+
+/// The node's file alone (no environment) is a valid Redis-backed node
+/// with its tenant.
+#[test]
+fn the_example_node_config_loads() {
+    let path = format!("{ROOT}/deploy/switchboard-node.toml");
+    let config = Config::load(Some(std::path::Path::new(&path)), [])
+        .unwrap_or_else(|e| panic!("deploy/switchboard-node.toml: {e}"));
+    assert_eq!(config.store, StoreKind::Redis);
+    assert!(config.redis_url.is_some());
+    assert_eq!(config.allowed_hosts, ["mcp.example.com"]);
+    assert_eq!(config.tenants.len(), 1);
+    assert_eq!(config.tenants[0].api_keys.len(), 1);
 }

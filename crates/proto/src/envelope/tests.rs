@@ -135,6 +135,44 @@ fn serializers() {
     assert_eq!(RequestId::from_string("x\"y").as_json(), r#""x\"y""#);
 }
 
+/// A request or notification without params (`null`) has no `params`
+/// member at all: JSON-RPC allows only an object or an array there.
+#[test]
+fn absent_params_stay_absent() {
+    use serde_json::{Value, json};
+    let id = RequestId::from_string("a");
+    let cases = [
+        (request_json(&id, "roots/list", &Value::Null), None),
+        (
+            request_json(&id, "x", &json!({"k": [1]})),
+            Some(json!({"k": [1]})),
+        ),
+        (notification_json("notifications/x", &Value::Null), None),
+        (
+            notification_json("notifications/x", &json!({})),
+            Some(json!({})),
+        ),
+    ];
+    for (text, params) in cases {
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v.get("params").cloned(), params, "{text}");
+        assert_eq!(v["jsonrpc"], "2.0", "{text}");
+        assert!(single(&text).is_ok(), "{text}");
+    }
+    assert_eq!(
+        request_json(&id, "m\"", &json!([1])),
+        r#"{"jsonrpc":"2.0","id":"a","method":"m\"","params":[1]}"#
+    );
+    assert_eq!(
+        input_request("roots/list", Value::Null),
+        json!({"method": "roots/list"})
+    );
+    assert_eq!(
+        input_request("elicitation/create", json!({"message": "?"})),
+        json!({"method": "elicitation/create", "params": {"message": "?"}})
+    );
+}
+
 /// A small deterministic fuzzer: mutations of valid messages never panic
 /// the parser, and whatever parses re-serializes its id losslessly.
 #[test]

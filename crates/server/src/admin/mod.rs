@@ -69,12 +69,14 @@ pub fn admin_router(app: App) -> Router {
         .with_state(state)
 }
 
-/// Serve the admin API of `app` on `listener` until `shutdown` resolves.
+/// Serve the admin API of `app` on `listener` until `shutdown` resolves,
+/// holding at most `admin.max_connections` connections (see `accept.rs`).
 pub async fn serve_admin(
     listener: TcpListener,
     app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let listener = crate::accept::AdminListener::new(listener, app.clone());
     axum::serve(listener, admin_router(app))
         .with_graceful_shutdown(shutdown)
         .await

@@ -158,6 +158,11 @@ fn capacity(app: &App) -> Value {
     let entry = |name: String, used: usize, limit: usize| json!({"name": name, "used": used, "limit": limit});
     let mut out = vec![
         entry("sessions".into(), app.live_sessions(), c.max_sessions),
+        entry(
+            "connections".into(),
+            app.conns().open(crate::conns::Pool::Main),
+            app.connection_limits().total,
+        ),
         entry("in_flight".into(), adm.in_flight, adm.max_in_flight),
         entry("queue".into(), adm.queued, adm.max_queue),
     ];

@@ -21,6 +21,10 @@ pub struct AdminConfig {
     /// Host names (without port) accepted in `Host` and `Origin` on the
     /// admin listener, besides the loopback names. Default: none.
     pub allowed_hosts: Vec<String>,
+    /// Connections the admin listener holds open at once; past it a new
+    /// one is refused as it is accepted (its descriptors are kept out of
+    /// the MCP listener's `max_connections`). Default 32.
+    pub max_connections: usize,
 }
 
 impl Default for AdminConfig {
@@ -30,6 +34,7 @@ impl Default for AdminConfig {
             token_sha256: None,
             node_id: None,
             allowed_hosts: Vec::new(),
+            max_connections: 32,
         }
     }
 }
@@ -37,6 +42,12 @@ impl Default for AdminConfig {
 impl AdminConfig {
     /// Check the digest and the node id; the error names the key.
     pub(super) fn validate(&self) -> Result<(), (String, String)> {
+        if self.max_connections == 0 {
+            return Err((
+                "admin.max_connections".into(),
+                "must be greater than 0".into(),
+            ));
+        }
         if let Some(d) = &self.token_sha256
             && !(d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit()))
         {

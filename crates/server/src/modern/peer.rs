@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use http::StatusCode;
 use serde_json::value::RawValue;
-use serde_json::{Map, Value, json};
-use switchboard_proto::notification_json;
+use serde_json::{Map, Value};
+use switchboard_proto::{input_request, notification_json};
 use switchboard_runtime::{ClientPeer, PeerError, async_trait};
 use tokio::sync::{mpsc, oneshot};
 
@@ -173,7 +173,7 @@ impl Rounds {
         self.missing
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(key.to_owned(), json!({"method": method, "params": params}));
+            .insert(key.to_owned(), input_request(method, params));
         Err(PeerError::InputRequired(key.to_owned()))
     }
 
@@ -204,5 +204,31 @@ fn check_answer(key: &str, method: &str, answer: &Value) -> Result<(), PeerError
         Err(PeerError::InvalidAnswer(format!(
             "inputResponses[{key:?}] is not a valid {method} result"
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// An input request the handler made without params (an upstream's
+    /// bare `roots/list`) is recorded without `params`, never with `null`:
+    /// stateless results and tasks both show it as recorded.
+    #[test]
+    fn a_request_without_params_is_recorded_without_them() {
+        let rounds = Rounds::new(Map::new());
+        let asked = rounds.answer("client_roots", "roots/list", Value::Null);
+        assert!(matches!(asked, Err(PeerError::InputRequired(k)) if k == "client_roots"));
+        let asked = rounds.answer("ask", "elicitation/create", json!({"message": "?"}));
+        assert!(asked.is_err());
+        let (missing, _) = rounds.take();
+        assert_eq!(
+            Value::Object(missing),
+            json!({
+                "client_roots": {"method": "roots/list"},
+                "ask": {"method": "elicitation/create", "params": {"message": "?"}},
+            })
+        );
     }
 }

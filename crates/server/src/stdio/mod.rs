@@ -1,8 +1,11 @@
 //! The stdio front: one client over stdin/stdout, newline-delimited
 //! JSON-RPC, for desktop clients that launch a command. Same catalog and
-//! semantics as the session era over HTTP; logs go to stderr only; the
-//! process ends cleanly at end of input. Requests carrying a 2026-07-28
-//! `_meta` are served statelessly ([`stateless`]).
+//! semantics as the session era over HTTP — upstreams included: the client
+//! is one session to them (`per_session` processes started with its
+//! capabilities, its requests relayed to it, their resources subscribed
+//! for it); logs go to stderr only; the process ends cleanly at end of
+//! input, its session's upstream processes with it. Requests carrying a
+//! 2026-07-28 `_meta` are served statelessly ([`stateless`]).
 
 mod stateless;
 
@@ -21,8 +24,8 @@ use switchboard_proto::{
     parse_body, request_json, response_json,
 };
 use switchboard_runtime::{
-    Catalog, ClientPeer, HandlerError, LogFilter, LogLevel, PeerError, RequestContextBuilder,
-    ServerEvent, async_trait,
+    Caller, Catalog, ClientPeer, HandlerError, LogFilter, LogLevel, PeerError,
+    RequestContextBuilder, ServerEvent, async_trait,
 };
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
@@ -35,6 +38,33 @@ type Answer = Result<Box<RawValue>, Box<RawValue>>;
 
 /// How long requests still running at end of input may take to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// The session id the one client has towards upstreams (its `per_session`
+/// processes are this session's).
+pub const STDIO_SESSION: &str = "stdio";
+
+/// Most resources the client may be subscribed to at once.
+const MAX_SUBSCRIPTIONS: usize = 1000;
+
+/// How the stdio front serves its client.
+#[derive(Debug, Clone)]
+pub struct StdioOptions {
+    /// Longest input line in bytes; a longer one is answered with an error.
+    pub max_line: usize,
+    /// How long a request to the client (sampling, elicitation, roots —
+    /// an upstream's, relayed) waits for its answer.
+    pub client_request_timeout: Duration,
+}
+
+impl StdioOptions {
+    /// Lines up to `max_line` bytes; requests to the client wait 300 s.
+    pub fn new(max_line: usize) -> Self {
+        Self {
+            max_line,
+            client_request_timeout: Duration::from_secs(300),
+        }
+    }
+}
 
 /// The one client's state.
 #[derive(Debug)]
@@ -49,6 +79,8 @@ struct Client {
     next_id: AtomicU64,
     closed: CancellationToken,
     request_timeout: Duration,
+    /// The client as upstreams see it: one session.
+    caller: Caller,
     /// Seals the state of this process's `input_required` results.
     sealer: crate::modern::seal::Sealer,
 }
@@ -74,6 +106,24 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
 {
+    serve_stdio_with(catalog, input, output, StdioOptions::new(max_line)).await
+}
+
+/// [`serve_stdio`] with every option. At end of input, once the requests
+/// still running have finished (or 10 s passed), the
+/// client's session ends at every provider: its `per_session` upstream
+/// processes end.
+pub async fn serve_stdio_with<R, W>(
+    catalog: Arc<Catalog>,
+    input: R,
+    output: W,
+    options: StdioOptions,
+) -> std::io::Result<()>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let max_line = options.max_line;
     let (out, rx) = mpsc::channel::<String>(1024);
     let writer = tokio::spawn(write_lines(output, rx));
     let client = Arc::new(Client {
@@ -86,7 +136,11 @@ where
         running: Mutex::default(),
         next_id: AtomicU64::new(1),
         closed: CancellationToken::new(),
-        request_timeout: Duration::from_secs(300),
+        request_timeout: options.client_request_timeout,
+        caller: Caller {
+            session: Some(Arc::from(STDIO_SESSION)),
+            ..Caller::anonymous()
+        },
         sealer: stateless::sealer(),
     });
     let events = tokio::spawn(forward_events(client.clone()));
@@ -113,6 +167,9 @@ where
     }
     client.closed.cancel();
     events.abort();
+    for p in client.catalog.providers().iter() {
+        p.session_ended(STDIO_SESSION).await;
+    }
     drop(client);
     let _ = writer.await;
     Ok(())
@@ -179,7 +236,14 @@ async fn handle_line(client: &Arc<Client>, line: &[u8]) {
             if let Some(value) = stateless::params_if_stateless(params.as_deref()) {
                 return stateless::serve(client, id, method, params, value).await;
             }
-            if let Some(answer) = local_method(client, &method, params.as_deref()) {
+            let answer = match method.as_str() {
+                methods::RESOURCES_SUBSCRIBE | methods::RESOURCES_UNSUBSCRIBE => {
+                    let on = method == methods::RESOURCES_SUBSCRIBE;
+                    Some(subscription(client, on, params.as_deref()).await)
+                }
+                _ => local_method(client, &method, params.as_deref()),
+            };
+            if let Some(answer) = answer {
                 let line = match answer {
                     Ok(v) => response_json(&id, &v.to_string()),
                     Err(e) => error_json(Some(&id), &e),
@@ -241,25 +305,61 @@ fn local_method(
                 "logging/setLevel: a valid \"level\" is required",
             )),
         },
-        methods::RESOURCES_SUBSCRIBE | methods::RESOURCES_UNSUBSCRIBE => match field("uri") {
-            Some(uri) if method == methods::RESOURCES_UNSUBSCRIBE => {
-                lock(&client.subscriptions).remove(&uri);
-                Ok(json!({}))
-            }
-            Some(uri) if client.catalog.has_resource(&uri) => {
-                lock(&client.subscriptions).insert(uri);
-                Ok(json!({}))
-            }
-            Some(uri) => Err(RpcError::new(
-                ErrorCode::RESOURCE_NOT_FOUND,
-                format!("resource not found: {uri}"),
-            )
-            .with_data(json!({"uri": uri}))),
-            None => Err(RpcError::invalid_params("\"uri\" is required")),
-        },
         m if !Catalog::handles(m) => Err(RpcError::method_not_found(m)),
         _ => return None,
     })
+}
+
+/// `resources/subscribe` (`on`) or `resources/unsubscribe`: a resource of
+/// the catalog's own, or one an upstream lists — then the upstream is
+/// subscribed too, for this client's session, and its updates reach the
+/// client.
+async fn subscription(
+    client: &Client,
+    on: bool,
+    params: Option<&RawValue>,
+) -> Result<Value, RpcError> {
+    #[derive(Deserialize)]
+    struct Uri {
+        uri: String,
+    }
+    let uri = serde_json::from_str::<Uri>(params.map(RawValue::get).unwrap_or("{}"))
+        .map_err(|_| RpcError::invalid_params("\"uri\" is required"))?
+        .uri;
+    let catalog = &client.catalog;
+    let upstream = (!catalog.has_resource(&uri))
+        .then(|| {
+            catalog
+                .providers()
+                .iter()
+                .find(|p| p.owns_resource(&uri))
+                .cloned()
+        })
+        .flatten();
+    if on && !catalog.has_resource(&uri) && upstream.is_none() {
+        return Err(RpcError::new(
+            ErrorCode::RESOURCE_NOT_FOUND,
+            format!("resource not found: {uri}"),
+        )
+        .with_data(json!({"uri": uri})));
+    }
+    if on && lock(&client.subscriptions).len() >= MAX_SUBSCRIPTIONS {
+        return Err(RpcError::invalid_params(format!(
+            "at most {MAX_SUBSCRIPTIONS} subscriptions"
+        )));
+    }
+    if let Some(p) = upstream {
+        p.subscribe(&uri, on, &client.caller)
+            .await
+            .map_err(|e| RpcError::internal(format!("upstream {}: {e}", p.name())))?;
+    }
+    let mut subscriptions = lock(&client.subscriptions);
+    if on {
+        subscriptions.insert(uri);
+    } else {
+        subscriptions.remove(&uri);
+    }
+    Ok(json!({}))
 }
 
 async fn run(
@@ -274,6 +374,7 @@ async fn run(
         .progress_token(progress_token)
         .log_filter(*lock(&client.log_filter))
         .client_capabilities(lock(&client.capabilities).clone())
+        .caller(client.caller.clone())
         .cancel(token);
     let ctx = client.catalog.context(builder);
     let outcome = client.catalog.handle(&method, params.as_deref(), ctx).await;

@@ -1,7 +1,10 @@
 //! A real `redis-server` on a free loopback port, killed on drop.
 //!
-//! Without `redis-server` on the PATH a test skips with a note, except under
-//! CI (`CI` set), where it fails: CI installs Redis (`.ci/run`).
+//! Without `redis-server` (or, for a Redis Cluster, `redis-cli`) on the PATH
+//! a test fails: it never passes without having run against a real Redis.
+//! `scripts/tools.sh` installs them; a developer who cannot install them runs
+//! `SB_TEST_SKIP=redis scripts/test.sh`, which leaves these test
+//! binaries out and counts them as skipped (see the README).
 
 #![allow(dead_code)]
 
@@ -21,18 +24,12 @@ pub struct RedisProcess {
 }
 
 impl RedisProcess {
-    /// Start one on a free port; `None` (after a note) if `redis-server` is
-    /// missing outside CI.
-    pub fn start() -> Option<Self> {
-        if !installed() {
-            return None;
-        }
-        for _ in 0..5 {
-            if let Some(p) = Self::start_on(free_port()) {
-                return Some(p);
-            }
-        }
-        panic!("redis-server did not start on a free port in 5 tries");
+    /// Start one on a free port; panics (the test fails) if `redis-server`
+    /// is not installed or does not start.
+    pub fn start() -> Self {
+        (0..5)
+            .find_map(|_| Self::start_on(free_port()))
+            .expect("redis-server did not start on a free port in 5 tries")
     }
 
     /// Start one on `port` (e.g. again after [`RedisProcess::kill`]);
@@ -53,7 +50,10 @@ impl RedisProcess {
         }
     }
 
+    /// Start one with `args`; panics if `redis-server` is not installed,
+    /// `None` if it exits or does not answer PING.
     fn start_with(port: u16, args: &[&str]) -> Option<Self> {
+        require("redis-server");
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(args)
@@ -104,18 +104,17 @@ pub struct RedisCluster {
 
 impl RedisCluster {
     /// Three masters and no replica: see [`RedisCluster::start_with`].
-    pub fn start() -> Option<Self> {
+    pub fn start() -> Self {
         Self::start_with(0)
     }
 
     /// Start three masters and `replicas` replicas of each, create the
     /// cluster with `redis-cli --cluster create` and wait until every node
-    /// says `cluster_state:ok`; `None` (after a note) if `redis-server` is
-    /// missing outside CI.
-    pub fn start_with(replicas: usize) -> Option<Self> {
-        if !installed() {
-            return None;
-        }
+    /// says `cluster_state:ok`; panics (the test fails) if `redis-server` or
+    /// `redis-cli` is not installed.
+    pub fn start_with(replicas: usize) -> Self {
+        require("redis-server");
+        require("redis-cli");
         static N: AtomicU32 = AtomicU32::new(0);
         let dir = std::env::temp_dir().join(format!(
             "sb-redis-cluster-{}-{}",
@@ -135,7 +134,7 @@ impl RedisCluster {
             cluster.nodes.push(node);
         }
         cluster.create();
-        Some(cluster)
+        cluster
     }
 
     fn start_node(&self) -> Option<RedisProcess> {
@@ -324,27 +323,54 @@ fn cluster_ok(port: u16) -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("cluster_state:ok"))
 }
 
-/// Whether `redis-server` is there; false (after a note) outside CI, a
-/// failure under CI.
-pub fn installed() -> bool {
-    if !available() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "redis-server is not installed, and CI needs it (.ci/run installs the Debian package redis-server)"
-        );
-        eprintln!("note: redis-server is not installed; skipping this Redis test");
-        return false;
-    }
-    true
-}
-
-fn available() -> bool {
-    Command::new("redis-server")
+/// Panics, failing the test, unless `binary` (`redis-server`, `redis-cli`)
+/// runs: a test that needs a real Redis must not pass without one.
+pub fn require(binary: &str) {
+    let runs = Command::new(binary)
         .arg("--version")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
-        .is_ok_and(|s| s.success())
+        .is_ok_and(|s| s.success());
+    assert!(runs, "{}", missing(binary));
+}
+
+/// What the failure of a test without `binary` says.
+pub fn missing(binary: &str) -> String {
+    format!(
+        "{binary} is not installed, and this test needs a real Redis: run scripts/tools.sh \
+         (it installs the Debian packages redis-server and redis-tools), or leave the Redis \
+         tests out with `SB_TEST_SKIP=redis scripts/test.sh` (counted as skipped)"
+    )
+}
+
+/// Runs the test `name` of this test binary again in a child process whose
+/// PATH holds no `redis-server`, and checks that it fails saying so: a
+/// Redis test without Redis fails, it does not pass silently.
+pub fn assert_fails_without_redis(name: &str) {
+    let empty = std::env::temp_dir().join(format!("sb-no-redis-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).expect("a temporary directory");
+    let out = Command::new(std::env::current_exe().expect("the test binary"))
+        .args(["--exact", name, "--nocapture", "--test-threads", "1"])
+        .env("PATH", &empty)
+        .env_remove("CI")
+        .output()
+        .expect("run the test binary again");
+    let _ = std::fs::remove_dir(&empty);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !out.status.success(),
+        "{name} passed without redis-server:\n{text}"
+    );
+    assert!(
+        text.contains(&missing("redis-server")),
+        "{name} failed, but not for the missing redis-server:\n{text}"
+    );
+    assert!(text.contains("1 failed"), "{name} did not run:\n{text}");
 }
 
 /// A loopback port nothing listens on (as far as one can tell).

@@ -3,7 +3,7 @@
 //! process (`per_session`) or a shared one, behind a circuit breaker.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -14,7 +14,7 @@ use switchboard_proto::{ErrorCode, RpcError};
 use switchboard_runtime::{HandlerError, Provider, ProviderHealth, RequestContext};
 
 use super::config::{PoolMode, UpstreamConfig, UpstreamKind, UpstreamProtocol};
-use super::connection::Starter;
+use super::connection::{Connection, Starter};
 use super::lists::{Lists, fetch_all};
 use super::pool::{Owner, Pool, Proc, TenantProcesses};
 use super::stateless;
@@ -46,8 +46,32 @@ pub struct StdioProvider {
     breaker: Breaker,
     calls: AtomicU64,
     failures: AtomicU64,
-    /// The upstream serves 2026-07-28 requests (found at probe).
-    modern: AtomicBool,
+    /// Whether the upstream serves 2026-07-28 requests, once known.
+    era: Era,
+}
+
+/// What an upstream's `server/discover` said, once asked.
+#[derive(Debug, Default)]
+struct Era(AtomicU8);
+
+impl Era {
+    const SESSION: u8 = 1;
+    const MODERN: u8 = 2;
+
+    /// Whether it serves 2026-07-28; `None` until asked successfully.
+    fn known(&self) -> Option<bool> {
+        match self.0.load(Ordering::Relaxed) {
+            Self::SESSION => Some(false),
+            Self::MODERN => Some(true),
+            _ => None,
+        }
+    }
+
+    /// Record the answer; whether it is the first.
+    fn set(&self, modern: bool) -> bool {
+        let v = if modern { Self::MODERN } else { Self::SESSION };
+        self.0.swap(v, Ordering::Relaxed) == 0
+    }
 }
 
 impl StdioProvider {
@@ -104,7 +128,7 @@ impl StdioProvider {
             next_shared: AtomicUsize::new(0),
             calls: AtomicU64::new(0),
             failures: AtomicU64::new(0),
-            modern: AtomicBool::new(false),
+            era: Era::default(),
         }
     }
 
@@ -128,13 +152,15 @@ impl StdioProvider {
         let protocol = self.config.protocol;
         let listed = match listed {
             Ok(()) if protocol != UpstreamProtocol::Session => {
-                let modern = stateless::speaks_modern(&proc.upstream, self.timeout()).await;
-                self.modern.store(modern, Ordering::Relaxed);
-                if protocol == UpstreamProtocol::Stateless && !modern {
-                    Err("protocol = \"stateless\", but its server/discover does not offer 2026-07-28"
-                        .to_owned())
-                } else {
-                    Ok(())
+                match self.speaks_modern(&proc.upstream).await {
+                    Ok(false) if protocol == UpstreamProtocol::Stateless => Err(
+                        "protocol = \"stateless\", but its server/discover does not offer 2026-07-28"
+                            .to_owned(),
+                    ),
+                    Err(e) if protocol == UpstreamProtocol::Stateless => {
+                        Err(format!("server/discover: {e}"))
+                    }
+                    _ => Ok(()),
                 }
             }
             other => other,
@@ -165,6 +191,47 @@ impl StdioProvider {
 
     fn timeout(&self) -> Duration {
         Duration::from_secs(self.config.call_timeout_secs)
+    }
+
+    /// Whether the upstream serves 2026-07-28 requests: asked of `conn`
+    /// (`server/discover`) the first time it matters — at the probe, or,
+    /// if the upstream could not be probed then, at the first stateless
+    /// client's request — and remembered once it answered.
+    async fn speaks_modern(&self, conn: &Connection) -> Result<bool, UpstreamError> {
+        if let Some(known) = self.era.known() {
+            return Ok(known);
+        }
+        let modern = stateless::speaks_modern(conn, self.timeout()).await?;
+        if self.era.set(modern) && self.config.protocol == UpstreamProtocol::Auto {
+            let name = &self.config.name;
+            if modern {
+                tracing::info!(
+                    upstream = %name,
+                    "upstream offers 2026-07-28 (server/discover): a stateless client's requests go to it \
+                     as they are, a session client's through a session with it"
+                );
+            } else {
+                tracing::info!(
+                    upstream = %name,
+                    "upstream does not offer 2026-07-28 (server/discover): a stateless client's requests \
+                     are bridged into a session with it"
+                );
+            }
+        }
+        Ok(modern)
+    }
+
+    /// Whether this call goes to the upstream as a 2026-07-28 request: a
+    /// stateless client's does to an upstream that speaks 2026-07-28;
+    /// otherwise what is the client's own exchange with Switchboard stays
+    /// here.
+    async fn goes_modern(&self, ctx: &RequestContext, conn: &Connection) -> bool {
+        match self.config.protocol {
+            UpstreamProtocol::Stateless => true,
+            UpstreamProtocol::Session => false,
+            UpstreamProtocol::Auto if !ctx.is_stateless() => false,
+            UpstreamProtocol::Auto => self.speaks_modern(conn).await.unwrap_or(false),
+        }
     }
 
     /// Every list, fresh from `proc`.
@@ -210,26 +277,6 @@ impl StdioProvider {
         mut params: Value,
         ctx: &RequestContext,
     ) -> Result<Value, HandlerError> {
-        // A stateless client's request goes on as one to an upstream that
-        // speaks 2026-07-28; otherwise what is the client's own exchange
-        // with Switchboard stays here.
-        let modern = match self.config.protocol {
-            UpstreamProtocol::Stateless => true,
-            UpstreamProtocol::Auto => ctx.is_stateless() && self.modern.load(Ordering::Relaxed),
-            UpstreamProtocol::Session => false,
-        };
-        if modern {
-            strip_retry(&mut params);
-            if !ctx.is_stateless() {
-                let none = Value::Object(Map::new());
-                stateless::as_stateless(&mut params, ctx.client_capabilities().unwrap_or(&none));
-            }
-        } else {
-            strip_modern(&mut params);
-        }
-        if self.config.kind != UpstreamKind::Http {
-            carry_traceparent(&mut params);
-        }
         self.calls.fetch_add(1, Ordering::Relaxed);
         let attempt = self.breaker.attempt().map_err(|wait| {
             self.failures.fetch_add(1, Ordering::Relaxed);
@@ -252,6 +299,19 @@ impl StdioProvider {
                 return Err(self.error(e));
             }
         };
+        let modern = self.goes_modern(ctx, &proc.upstream).await;
+        if modern {
+            strip_retry(&mut params);
+            if !ctx.is_stateless() {
+                let none = Value::Object(Map::new());
+                stateless::as_stateless(&mut params, ctx.client_capabilities().unwrap_or(&none));
+            }
+        } else {
+            strip_modern(&mut params);
+        }
+        if self.config.kind != UpstreamKind::Http {
+            carry_traceparent(&mut params);
+        }
         let serving = proc.relay.serve(ctx);
         let outcome = if modern {
             let schema = self.schema_of(method, &params);

@@ -48,19 +48,26 @@ pub(crate) fn as_stateless(params: &mut Value, capabilities: &Value) {
 }
 
 /// Whether the upstream behind `conn` serves 2026-07-28 requests: its
-/// `server/discover` answer lists the version.
-pub(crate) async fn speaks_modern(conn: &Connection, timeout: Duration) -> bool {
+/// `server/discover` answer lists the version. An error answer (or an HTTP
+/// refusal) is a no; `Err` when no answer came at all (the connection
+/// failed or timed out), so the question stays open.
+pub(crate) async fn speaks_modern(
+    conn: &Connection,
+    timeout: Duration,
+) -> Result<bool, UpstreamError> {
     let params = json!({"_meta": meta(&json!({}))});
-    let Ok(raw) = conn
+    let raw = match conn
         .request_stateless("server/discover", &params, None, timeout)
         .await
-    else {
-        return false;
+    {
+        Ok(raw) => raw,
+        Err(UpstreamError::Rpc(_) | UpstreamError::Http(_)) => return Ok(false),
+        Err(e) => return Err(e),
     };
     let v: Value = serde_json::from_str(raw.get()).unwrap_or_default();
-    v["supportedVersions"]
+    Ok(v["supportedVersions"]
         .as_array()
-        .is_some_and(|a| a.iter().any(|s| s == MODERN))
+        .is_some_and(|a| a.iter().any(|s| s == MODERN)))
 }
 
 /// Send `params` (the client's, its `inputResponses` and `requestState`
@@ -87,6 +94,7 @@ pub(crate) async fn exchange(
         // round's keys at once.
         for (key, request) in requests {
             let method = request["method"].as_str().unwrap_or_default();
+            // No params stays no params: `null` is "none" to every peer.
             let asked = request.get("params").cloned().unwrap_or(Value::Null);
             match call.ask(&key, method, asked).await {
                 Ok(answer) => {

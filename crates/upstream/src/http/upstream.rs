@@ -120,7 +120,7 @@ impl HttpUpstream {
             }
         };
         tokio::spawn(listen::listen(Arc::clone(&conn)));
-        tracing::info!(upstream = %name, %version, "upstream initialized");
+        tracing::info!(upstream = %name, %version, "upstream session initialized");
         Ok(Self {
             url: redacted_url(&spec.url),
             conn,
