@@ -4,13 +4,11 @@
 //! resource metadata names only hosts the endpoint accepts; the admin
 //! listener checks both too.
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 
 use serde_json::{Value, json};
 use switchboard_server::Config;
-use switchboard_testkit::TestServer;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use switchboard_testkit::{RawConn, TestServer};
 
 const INIT: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#;
 
@@ -22,22 +20,10 @@ async fn raw(addr: SocketAddr, line: &str, headers: &[&str], body: &str) -> (u16
     for h in headers {
         text.push_str(&format!("{h}\r\n"));
     }
-    text.push_str(&format!(
-        "Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    ));
-    let mut conn = TcpStream::connect(addr).await.expect("connect");
-    conn.write_all(text.as_bytes()).await.expect("write");
-    let mut out = Vec::new();
-    conn.read_to_end(&mut out).await.expect("read");
-    let out = String::from_utf8_lossy(&out).into_owned();
-    let status = out
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status line in {out:?}"));
-    let body = out.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
-    (status, body)
+    text.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    let mut conn = RawConn::open(addr, Ipv4Addr::LOCALHOST).await;
+    let reply = conn.send(&text).await;
+    (reply.status, reply.body)
 }
 
 /// The JSON-RPC error code and message of `body`.
