@@ -180,6 +180,34 @@ async fn tampering_and_garbage() {
 }
 
 #[tokio::test]
+async fn only_base64url_without_padding_is_accepted() {
+    let (keys, _server, v) = served(&["rsa-1", "ec-1", "ed-1"]).await;
+    for kid in ["rsa-1", "ec-1", "ed-1"] {
+        let mut names = std::collections::BTreeSet::new();
+        // Subjects until every spelling has been tried (a token without
+        // `-` or `_` has no standard-alphabet spelling).
+        for i in 0..50 {
+            let token = keys.sign(kid, &claims_with("sub", json!(format!("alice-{i}"))));
+            v.verify(&token)
+                .await
+                .unwrap_or_else(|e| panic!("{kid}: {e}"));
+            for (name, other) in testing::respellings(&token) {
+                let err = v.verify(&other).await.unwrap_err();
+                assert!(
+                    matches!(err, JwtError::Malformed(_)),
+                    "{kid} {name}: {err:?}"
+                );
+                names.insert(name);
+            }
+            if names.len() == 3 {
+                break;
+            }
+        }
+        assert_eq!(names.len(), 3, "{kid}: spellings tried: {names:?}");
+    }
+}
+
+#[tokio::test]
 async fn token_without_kid_uses_the_only_key_for_its_alg() {
     let (keys, _server, v) = served(&["rsa-1", "ec-1"]).await;
     let header = json!({"alg": "ES256", "typ": "JWT"});

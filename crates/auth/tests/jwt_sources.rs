@@ -7,6 +7,33 @@ use switchboard_auth::testing::{HS256_SECRET, TestKeys, sign_hs256, unsigned_non
 use switchboard_auth::{AuthConfigError, JwtConfig, JwtError, JwtVerifier};
 
 #[tokio::test]
+async fn an_hs256_token_has_one_spelling() {
+    let v = JwtVerifier::new(JwtConfig {
+        issuer: ISS.into(),
+        audience: vec![AUD.into()],
+        hs256_secret: Some(HS256_SECRET.into()),
+        ..JwtConfig::default()
+    })
+    .unwrap();
+    let mut tried = std::collections::BTreeSet::new();
+    for i in 0..50 {
+        let mut c = claims();
+        c["sub"] = serde_json::json!(format!("alice-{i}"));
+        let token = sign_hs256(HS256_SECRET.as_bytes(), &c);
+        v.verify(&token).await.unwrap();
+        for (name, other) in switchboard_auth::testing::respellings(&token) {
+            let err = v.verify(&other).await.unwrap_err();
+            assert!(matches!(err, JwtError::Malformed(_)), "{name}: {err:?}");
+            tried.insert(name);
+        }
+        if tried.len() == 3 {
+            break;
+        }
+    }
+    assert_eq!(tried.len(), 3, "{tried:?}");
+}
+
+#[tokio::test]
 async fn hs256_secret_verifier() {
     let config = JwtConfig {
         issuer: ISS.into(),

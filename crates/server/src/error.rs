@@ -17,6 +17,9 @@ pub enum TransportError {
     ForbiddenOrigin(String),
     #[error("forbidden: host {0:?} is not allowed")]
     ForbiddenHost(String),
+    /// A header that may appear once appears more than once.
+    #[error("bad request: more than one {0} header")]
+    RepeatedHeader(&'static str),
     #[error("not acceptable: the Accept header must allow {0}")]
     NotAcceptable(&'static str),
     #[error("unsupported media type: the body must be application/json")]
@@ -178,6 +181,7 @@ impl TransportError {
             | UnknownTask
             | BadRequestState(_)
             | BadCredentials(_)
+            | RepeatedHeader(_)
             | UnexpectedResponse
             | TooLarge { .. }
             | Store(StoreError::TooLarge { .. }) => StatusCode::BAD_REQUEST,

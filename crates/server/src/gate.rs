@@ -86,14 +86,19 @@ impl App {
     }
 
     /// 403 `insufficient_scope` if `tool` needs scopes the principal lacks.
-    pub(crate) fn check_scopes(&self, who: &Principal, tool: &str) -> Result<(), TransportError> {
+    pub(crate) fn check_scopes(
+        &self,
+        who: &Principal,
+        session: Option<&str>,
+        tool: &str,
+    ) -> Result<(), TransportError> {
         let missing = who.missing_scopes(tool);
         if missing.is_empty() {
             return Ok(());
         }
         self.security_event(
             who,
-            None,
+            session,
             "forbidden_tool",
             Some(tool),
             "insufficient_scope",
@@ -167,7 +172,7 @@ impl App {
         let called = known_tool(self.catalog(), method, params);
         if let Some(name) = called.as_deref() {
             if switchboard_runtime::Access::tool(&*who.tenant.policy, name) {
-                self.check_scopes(who, name)?;
+                self.check_scopes(who, session, name)?;
                 tool = Some(name);
             } else {
                 self.metrics().tenant_rejected(&who.tenant.id, "forbidden");
@@ -240,13 +245,14 @@ impl App {
     pub(crate) fn stream_quota(
         &self,
         who: &Principal,
+        session: Option<&str>,
     ) -> Result<prometheus_client::metrics::gauge::Gauge, TransportError> {
         let gauge = self.metrics().tenant_streams(&who.tenant.id);
         if let Some(max) = who.tenant.max_streams
             && gauge.get() >= max as i64
         {
             self.metrics().tenant_rejected(&who.tenant.id, "quota");
-            self.security_event(who, None, "quota", None, "max_streams");
+            self.security_event(who, session, "quota", None, "max_streams");
             return Err(TransportError::Quota("max_streams"));
         }
         Ok(gauge)

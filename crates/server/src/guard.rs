@@ -1,7 +1,8 @@
 //! Checks on a request's headers before its body is read: DNS-rebinding
 //! protection (`Host`, `Origin`), `Accept`, `Content-Type`, session id.
 
-use http::{HeaderMap, header};
+use http::uri::Authority;
+use http::{HeaderMap, HeaderName, HeaderValue, header};
 
 use crate::error::TransportError;
 
@@ -31,46 +32,74 @@ impl HostPolicy {
     fn allows(&self, host: &str) -> bool {
         let host = host.to_ascii_lowercase();
         self.any
-            || matches!(host.as_str(), "localhost" | "127.0.0.1" | "[::1]" | "::1")
+            || matches!(host.as_str(), "localhost" | "127.0.0.1" | "[::1]")
             || self.extra.contains(&host)
     }
 
-    /// 403 for a foreign `Origin` or `Host`.
+    /// 400 for a repeated `Host` or `Origin` (which one counts would be a
+    /// guess), 403 for a foreign one. A `Host` must be a host and an
+    /// optional numeric port (no user info); an `Origin`, a scheme and such
+    /// an authority.
     pub fn check(&self, headers: &HeaderMap) -> Result<(), TransportError> {
-        if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = single(headers, &header::ORIGIN, "Origin")?;
+        let host = single(headers, &header::HOST, "Host")?;
+        if let Some(origin) = origin {
             let text = origin.to_str().unwrap_or("");
-            let host = origin_host(text)
-                .ok_or_else(|| TransportError::ForbiddenOrigin(text.to_owned()))?;
-            if !self.allows(host) {
+            if !origin_authority(text).is_some_and(|a| self.allows_authority(a)) {
                 return Err(TransportError::ForbiddenOrigin(text.to_owned()));
             }
         }
-        if let Some(host) = headers.get(header::HOST) {
+        if let Some(host) = host {
             let text = host.to_str().unwrap_or("");
-            if !self.allows(strip_port(text)) {
+            if !self.allows_authority(text) {
                 return Err(TransportError::ForbiddenHost(text.to_owned()));
             }
         }
         Ok(())
     }
-}
 
-/// The host of an origin like `http://localhost:3000`.
-fn origin_host(origin: &str) -> Option<&str> {
-    let (_, rest) = origin.split_once("://")?;
-    let authority = rest.split('/').next()?;
-    Some(strip_port(authority)).filter(|h| !h.is_empty())
-}
-
-/// `localhost:80` → `localhost`, `[::1]:80` → `[::1]`.
-fn strip_port(authority: &str) -> &str {
-    if authority.starts_with('[') {
-        return match authority.find(']') {
-            Some(end) => &authority[..=end],
-            None => authority,
-        };
+    /// Whether `authority` (`host[:port]`) names an allowed host.
+    fn allows_authority(&self, authority: &str) -> bool {
+        // `Authority` also takes user info (`a@b`), which a Host never has
+        // (RFC 9110 §7.2), and does not check the port.
+        match authority.parse::<Authority>() {
+            Ok(a) if !authority.contains('@') => {
+                let port = &authority[a.host().len()..];
+                let port_ok = port.is_empty()
+                    || port
+                        .strip_prefix(':')
+                        .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()));
+                port_ok && self.allows(a.host())
+            }
+            _ => false,
+        }
     }
-    authority.split(':').next().unwrap_or(authority)
+}
+
+/// The one value of a header that may appear at most once: 400 if it is
+/// repeated.
+fn single<'h>(
+    headers: &'h HeaderMap,
+    name: &HeaderName,
+    shown: &'static str,
+) -> Result<Option<&'h HeaderValue>, TransportError> {
+    let mut values = headers.get_all(name).iter();
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(TransportError::RepeatedHeader(shown));
+    }
+    Ok(first)
+}
+
+/// The authority of an origin like `http://localhost:3000`: an origin is a
+/// scheme and an authority, nothing after it (RFC 6454 §6.2).
+fn origin_authority(origin: &str) -> Option<&str> {
+    let (scheme, authority) = origin.split_once("://")?;
+    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
+    (scheme_ok && !authority.is_empty() && !authority.contains('/')).then_some(authority)
 }
 
 /// What the client's `Accept` header allows.
@@ -81,30 +110,22 @@ pub struct Accepts {
 }
 
 impl Accepts {
+    /// Read every `Accept` header (RFC 9110 §12.5.1). A type is acceptable
+    /// when the most specific range naming it (`application/json` before
+    /// `application/*` before `*/*`) has a weight above 0; without any
+    /// `Accept` header, everything is.
     pub fn from_headers(headers: &HeaderMap) -> Self {
-        let mut out = Accepts {
-            json: false,
-            sse: false,
-        };
+        let mut json = Best::default();
+        let mut sse = Best::default();
         let mut seen = false;
         for value in headers.get_all(header::ACCEPT) {
             for item in value.to_str().unwrap_or("").split(',') {
                 seen = true;
-                let media = item
-                    .split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase();
-                match media.as_str() {
-                    "application/json" | "application/*" => out.json = true,
-                    "text/event-stream" | "text/*" => out.sse = true,
-                    "*/*" => {
-                        out.json = true;
-                        out.sse = true;
-                    }
-                    _ => {}
-                }
+                let mut parts = item.split(';');
+                let range = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+                let acceptable = parts.all(|p| !is_zero_weight(p));
+                json.offer(&range, "application/json", acceptable);
+                sse.offer(&range, "text/event-stream", acceptable);
             }
         }
         if !seen {
@@ -114,8 +135,60 @@ impl Accepts {
                 sse: true,
             };
         }
-        out
+        Accepts {
+            json: json.acceptable,
+            sse: sse.acceptable,
+        }
     }
+}
+
+/// The most specific media range seen so far that names one type.
+#[derive(Default)]
+struct Best {
+    /// 0: none yet; 1: `*/*`; 2: `type/*`; 3: the type itself.
+    specificity: u8,
+    acceptable: bool,
+}
+
+impl Best {
+    fn offer(&mut self, range: &str, media: &str, acceptable: bool) {
+        let specificity = if range == media {
+            3
+        } else if range
+            .strip_suffix("/*")
+            .is_some_and(|t| media.split('/').next() == Some(t))
+        {
+            2
+        } else if range == "*/*" {
+            1
+        } else {
+            return;
+        };
+        // Equally specific ranges: the type is acceptable if any allows it.
+        if specificity > self.specificity {
+            *self = Best {
+                specificity,
+                acceptable,
+            };
+        } else if specificity == self.specificity {
+            self.acceptable |= acceptable;
+        }
+    }
+}
+
+/// Whether a media-range parameter is a weight of zero (`q=0`, `q=0.000`).
+fn is_zero_weight(param: &str) -> bool {
+    let Some((name, value)) = param.split_once('=') else {
+        return false;
+    };
+    let value = value.trim();
+    name.trim().eq_ignore_ascii_case("q")
+        && value.starts_with('0')
+        && value[1..]
+            .strip_prefix('.')
+            .unwrap_or(&value[1..])
+            .bytes()
+            .all(|b| b == b'0')
 }
 
 /// 415 unless the body is declared as JSON.
@@ -199,11 +272,69 @@ mod tests {
             p.check(&headers(&[("host", "MCP.example.com:443")]))
                 .is_ok()
         );
-        assert!(
-            HostPolicy::new(&["*".into()])
-                .check(&headers(&[("host", "x")]))
-                .is_ok()
-        );
+        let any = HostPolicy::new(&["*".into()]);
+        assert!(any.check(&headers(&[("host", "x")])).is_ok());
+        assert!(any.check(&headers(&[("host", "x@y")])).is_err());
+    }
+
+    #[test]
+    fn a_repeated_host_or_origin_is_refused() {
+        let p = HostPolicy::new(&["*".into()]);
+        for (name, pairs) in [
+            ("Host", &[("host", "127.0.0.1:1"), ("host", "evil.com")][..]),
+            ("Host", &[("host", "localhost"), ("host", "localhost")][..]),
+            (
+                "Origin",
+                &[
+                    ("host", "localhost"),
+                    ("origin", "http://localhost"),
+                    ("origin", "http://evil.com"),
+                ][..],
+            ),
+        ] {
+            let err = p.check(&headers(pairs)).unwrap_err();
+            assert!(
+                matches!(err, TransportError::RepeatedHeader(n) if n == name),
+                "{pairs:?}: {err:?}"
+            );
+            assert_eq!(err.status(), http::StatusCode::BAD_REQUEST);
+        }
+    }
+
+    #[test]
+    fn a_host_is_a_host_and_a_numeric_port() {
+        let p = HostPolicy::new(&[]);
+        for ok in [
+            "localhost",
+            "localhost:1",
+            "LOCALHOST:8080",
+            "[::1]",
+            "[::1]:80",
+        ] {
+            assert!(p.check(&headers(&[("host", ok)])).is_ok(), "{ok}");
+        }
+        for bad in [
+            "localhost:80@evil.com",
+            "localhost@evil.com",
+            "evil.com@localhost",
+            "localhost:abc",
+            "localhost/x",
+            "localhost, evil.com",
+            "::1",
+            "",
+        ] {
+            assert!(p.check(&headers(&[("host", bad)])).is_err(), "{bad}");
+        }
+        for bad in [
+            "http://localhost:80@evil.com",
+            "http://localhost/",
+            "localhost",
+            "://localhost",
+            "http://",
+        ] {
+            let h = headers(&[("host", "localhost"), ("origin", bad)]);
+            assert!(p.check(&h).is_err(), "{bad}");
+        }
     }
 
     #[test]
@@ -243,6 +374,30 @@ mod tests {
                 sse: true
             }
         );
+    }
+
+    #[test]
+    fn a_zero_weight_excludes_a_type() {
+        let accepts = |v: &str| {
+            let a = Accepts::from_headers(&headers(&[("accept", v)]));
+            (a.json, a.sse)
+        };
+        assert_eq!(
+            accepts("application/json;q=0, text/event-stream"),
+            (false, true)
+        );
+        assert_eq!(accepts("application/json; q=0.000, */*"), (false, true));
+        assert_eq!(accepts("*/*;q=0, text/event-stream"), (false, true));
+        assert_eq!(accepts("text/*;q=0, */*"), (true, false));
+        assert_eq!(
+            accepts("application/json;q=0.5, text/event-stream;q=0.1"),
+            (true, true)
+        );
+        assert_eq!(
+            accepts("application/json;q=0, application/json"),
+            (true, false)
+        );
+        assert_eq!(accepts("*/*;Q=0"), (false, false));
     }
 
     #[test]

@@ -51,7 +51,7 @@ async fn open_stream(
     if !Accepts::from_headers(headers).sse {
         return Err(TransportError::NotAcceptable("text/event-stream"));
     }
-    let tenant_streams = app.stream_quota(&who)?;
+    let tenant_streams = app.stream_quota(&who, None)?;
     // The session exists from the moment the stream opens; `initialize`
     // fills in what the client says about itself.
     let placeholder = Hello {

@@ -1,8 +1,10 @@
 //! OAuth 2.0 protected-resource metadata (RFC 9728): where clients learn
-//! which authorization servers issue tokens for this endpoint.
+//! which authorization servers issue tokens for this endpoint. It passes
+//! the `Host`/`Origin` check of `/mcp`: built from `Host` when
+//! `resource_url` is unset, it never names a host the endpoint refuses.
 
 use axum::extract::State;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode};
 use serde_json::json;
 
@@ -11,6 +13,9 @@ use crate::error::json_response;
 
 /// `GET /.well-known/oauth-protected-resource[/…]`.
 pub(crate) async fn document(State(app): State<App>, headers: HeaderMap) -> Response {
+    if let Err(e) = app.hosts().check(&headers) {
+        return e.into_response();
+    }
     let t = app.tenants();
     let body = json!({
         "resource": app.resource_url(&headers),

@@ -330,6 +330,7 @@ fn keep_restart_only(new: &mut Config, old: &Config) -> Vec<String> {
     // The admin listener is bound once; its token reloads.
     keep!(admin.listen);
     keep!(admin.node_id);
+    keep!(admin.allowed_hosts);
     // The trace exporter starts with the process.
     keep!(telemetry);
     if builtin_changed(old, new) {

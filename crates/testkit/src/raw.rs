@@ -1,7 +1,7 @@
 //! A raw HTTP/1.1 connection for connection-level tests: opened from a
 //! chosen loopback source address (any of 127.0.0.0/8 on Linux), one
-//! `GET` at a time on a kept-alive socket, or whatever the server wrote
-//! before it closed. Every read is bounded (10 s), so a test of a server
+//! request at a time on a kept-alive socket (a `GET`, or any bytes), or
+//! whatever the server wrote before it closed. Every read is bounded (10 s), so a test of a server
 //! that never answers fails instead of hanging.
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -50,7 +50,18 @@ impl RawConn {
     /// If the connection fails or closes before a whole response, or no
     /// response comes within 10 s.
     pub async fn get(&mut self, path: &str) -> RawReply {
-        let request = format!("GET {path} HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n");
+        self.send(&format!("GET {path} HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n"))
+            .await
+    }
+
+    /// Write `request` exactly as given (head and body: repeated or odd
+    /// headers an HTTP client would merge or refuse) and read the response
+    /// (`Content-Length` framed).
+    ///
+    /// # Panics
+    ///
+    /// As [`RawConn::get`].
+    pub async fn send(&mut self, request: &str) -> RawReply {
         self.stream
             .write_all(request.as_bytes())
             .await

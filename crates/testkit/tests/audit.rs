@@ -120,3 +120,37 @@ async fn tool_calls_and_security_events_are_audited_without_secrets() {
     server.stop().await;
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[tokio::test]
+async fn a_stream_quota_refusal_names_the_session() {
+    let dir = std::env::temp_dir().join(format!("sb-audit-streams-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("audit.jsonl");
+    let _ = std::fs::remove_file(&path);
+    let (mut acme, key) = tenant("acme");
+    acme.max_streams = Some(1);
+    let mut config = Config::default();
+    config.auth.anonymous = AnonymousMode::Off;
+    config.auth.audit = path.to_string_lossy().into_owned();
+    config.tenants = vec![acme];
+    let server = TestServer::with(config, switchboard_everything::everything()).await;
+
+    let mut first = McpClient::with_token(&server.url(), &key);
+    first.initialize(json!({})).await;
+    let open = first.get().send().await.unwrap();
+    assert_eq!(open.status(), StatusCode::OK);
+    let mut second = McpClient::with_token(&server.url(), &key);
+    second.initialize(json!({})).await;
+    let refused = second.get().send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+
+    let all = lines(&path, &["quota"]).await;
+    let quota = all.iter().find(|l| l["event"] == "quota").unwrap();
+    assert_eq!(quota["outcome"], "max_streams");
+    let short = quota["session"].as_str().expect("the session is named");
+    let sid = second.session.clone().unwrap();
+    assert!(sid.starts_with(short) && short.len() < sid.len(), "{quota}");
+    drop(open);
+    server.stop().await;
+    std::fs::remove_dir_all(&dir).ok();
+}

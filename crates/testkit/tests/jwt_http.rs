@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use switchboard_auth::JwtConfig;
 use switchboard_auth::testing::{
-    HS256_SECRET, JwksServer, TestKeys, claims, sign_hs256, unix_now, unsigned_none,
+    HS256_SECRET, JwksServer, TestKeys, claims, respellings, sign_hs256, unix_now, unsigned_none,
 };
 use switchboard_server::{AnonymousMode, Config, TenantConfig};
 use switchboard_testkit::TestServer;
@@ -15,6 +15,11 @@ const ISSUER: &str = "https://login.test";
 const AUDIENCE: &str = "https://mcp.test/mcp";
 
 async fn server(jwks: &JwksServer) -> TestServer {
+    TestServer::with(config(jwks), switchboard_everything::everything()).await
+}
+
+/// The configuration of `server`.
+fn config(jwks: &JwksServer) -> Config {
     let mut config = Config::default();
     config.auth.anonymous = AnonymousMode::Off;
     config.auth.resource_url = Some(AUDIENCE.into());
@@ -38,7 +43,7 @@ async fn server(jwks: &JwksServer) -> TestServer {
     acme.tool_scopes
         .insert("add".into(), vec!["tools:math".into()]);
     config.tenants.push(acme);
-    TestServer::with(config, switchboard_everything::everything()).await
+    config
 }
 
 fn good() -> Value {
@@ -246,4 +251,68 @@ async fn scopes_metadata_and_an_unreachable_jwks() {
     let (status, _) = try_token(&server, Some(&keys.sign("ec-1", &good()))).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     server.stop().await;
+}
+
+#[tokio::test]
+async fn a_token_has_one_spelling() {
+    let keys = TestKeys::load();
+    let jwks = JwksServer::start(keys.jwks_json(&["rsa-1", "ec-1", "ed-1"])).await;
+    let server = server(&jwks).await;
+    for kid in ["rsa-1", "ec-1", "ed-1"] {
+        let mut tried = std::collections::BTreeSet::new();
+        for i in 0..50 {
+            let token = keys.sign(kid, &claims(ISSUER, AUDIENCE, "acme", &format!("a-{i}")));
+            assert_eq!(try_token(&server, Some(&token)).await.0, StatusCode::OK);
+            for (name, other) in respellings(&token) {
+                assert_invalid(name, try_token(&server, Some(&other)).await);
+                tried.insert(name);
+            }
+            if tried.len() == 3 {
+                break;
+            }
+        }
+        assert_eq!(tried.len(), 3, "{kid}: {tried:?}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_missing_scope_is_audited_with_the_session() {
+    let dir = std::env::temp_dir().join(format!("sb-scope-audit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("audit.jsonl");
+    let _ = std::fs::remove_file(&path);
+    let keys = TestKeys::load();
+    let jwks = JwksServer::start(keys.jwks_json(&["rsa-1"])).await;
+    let mut config = config(&jwks);
+    config.auth.audit = path.to_string_lossy().into_owned();
+    let server = TestServer::with(config, switchboard_everything::everything()).await;
+    let mut c =
+        switchboard_testkit::McpClient::with_token(&server.url(), &keys.sign("rsa-1", &good()));
+    c.initialize(json!({})).await;
+    let sid = c.session.clone().unwrap();
+    let body = json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call",
+                      "params": {"name": "add", "arguments": {"a": 1, "b": 2}}});
+    let resp = c.post().body(body.to_string()).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+
+    let mut line = None;
+    for _ in 0..500 {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        line = text
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .find(|l| l["outcome"] == "insufficient_scope");
+        if line.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let line = line.expect("an insufficient_scope audit line");
+    assert_eq!(line["event"], "forbidden_tool");
+    assert_eq!(line["tool"], "add");
+    let short = line["session"].as_str().expect("the session is named");
+    assert!(sid.starts_with(short) && short.len() < sid.len(), "{line}");
+    server.stop().await;
+    std::fs::remove_dir_all(&dir).ok();
 }

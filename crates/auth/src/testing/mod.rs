@@ -166,6 +166,44 @@ pub fn unsigned_none(claims: &Value) -> String {
     format!("{}.{}.", b64_json(&header), b64_json(claims))
 }
 
+/// Other spellings of the compact token `token` that decode to the same
+/// bytes under a lenient base64 reader (RFC 7515 allows only one: base64url,
+/// no padding, no stray bits): the standard alphabet (`+`, `/`; only if the
+/// token has a `-` or `_`), `=` padding, and a set trailing bit in the
+/// signature's last character. Each comes with its name.
+pub fn respellings(token: &str) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    if token.contains(['-', '_']) {
+        out.push((
+            "standard alphabet",
+            token.replace('-', "+").replace('_', "/"),
+        ));
+    }
+    let padded: Vec<String> = token
+        .split('.')
+        .map(|part| format!("{part}{}", "=".repeat((4 - part.len() % 4) % 4)))
+        .collect();
+    let padded = padded.join(".");
+    if padded != token {
+        out.push(("padded", padded));
+    }
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let signature = token.rsplit('.').next().unwrap_or_default();
+    if !signature.len().is_multiple_of(4)
+        && let Some(last) = signature.bytes().last()
+        && let Some(value) = ALPHABET.iter().position(|&c| c == last)
+    {
+        // In a part of 2 or 3 characters mod 4, the last character's
+        // lowest bit is padding: 0 in the one canonical spelling.
+        let stray = char::from(ALPHABET[value ^ 1]);
+        out.push((
+            "non-canonical trailing bits",
+            format!("{}{stray}", &token[..token.len() - 1]),
+        ));
+    }
+    out
+}
+
 fn sign_raw(header: &Value, claims: &Value, key: &EncodingKey, alg: Algorithm) -> String {
     let message = format!("{}.{}", b64_json(header), b64_json(claims));
     let signature = jsonwebtoken::crypto::sign(message.as_bytes(), key, alg)

@@ -2,7 +2,9 @@
 //! sessions (list, show, end), tenants' usage against their limits, the
 //! upstreams, draining the node, and one stats snapshot for the dashboard.
 //! Every `/admin/v1/*` route needs the admin bearer token (`auth.rs`); the
-//! MCP tenants' credentials mean nothing here.
+//! MCP tenants' credentials mean nothing here. Every route, the page
+//! included, first passes the `Host`/`Origin` check of the MCP endpoint
+//! against the loopback names and `[admin] allowed_hosts`.
 
 mod auth;
 mod dashboard;
@@ -16,6 +18,8 @@ mod upstreams;
 use std::future::Future;
 
 use axum::Router;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
 use axum::routing::{get, post};
 use http::StatusCode;
 use serde_json::{Value, json};
@@ -23,18 +27,22 @@ use tokio::net::TcpListener;
 
 use crate::app::App;
 use crate::error::json_response;
+use crate::guard::HostPolicy;
 
 /// What the admin handlers reach: the app (whose current configuration
 /// holds the admin credential, so a reload can rotate it).
 #[derive(Debug, Clone)]
 pub(crate) struct Admin {
     pub(crate) app: App,
+    /// Who may be named in `Host` and `Origin` (read at start).
+    hosts: HostPolicy,
 }
 
 /// The admin routes for `app`. Without `[admin] token_sha256` no request
 /// to `/admin/v1/*` is let in.
 pub fn admin_router(app: App) -> Router {
-    let state = Admin { app };
+    let hosts = HostPolicy::new(&app.config().admin.allowed_hosts);
+    let state = Admin { app, hosts };
     let api = Router::new()
         .route("/node", get(node::node))
         .route("/drain", post(node::drain))
@@ -54,6 +62,10 @@ pub fn admin_router(app: App) -> Router {
         .route("/dashboard", get(dashboard::page))
         .nest("/admin/v1", api)
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            check_host,
+        ))
         .with_state(state)
 }
 
@@ -78,6 +90,19 @@ pub(crate) fn reply(status: StatusCode, body: &Value) -> axum::response::Respons
 /// `{"error": message}` with `status`.
 pub(crate) fn error(status: StatusCode, message: &str) -> axum::response::Response {
     reply(status, &json!({ "error": message }))
+}
+
+/// 400 for a repeated `Host` or `Origin`, 403 for a foreign one, as on
+/// the MCP endpoint (DNS rebinding; a page of another origin).
+async fn check_host(
+    State(admin): State<Admin>,
+    req: Request,
+    next: Next,
+) -> axum::response::Response {
+    match admin.hosts.check(req.headers()) {
+        Ok(()) => next.run(req).await,
+        Err(e) => error(e.status(), &e.to_string()),
+    }
 }
 
 async fn not_found() -> axum::response::Response {

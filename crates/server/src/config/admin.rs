@@ -18,6 +18,9 @@ pub struct AdminConfig {
     /// This node's name in the admin API (the owner of its sessions).
     /// Default: `<hostname>-<pid>`.
     pub node_id: Option<String>,
+    /// Host names (without port) accepted in `Host` and `Origin` on the
+    /// admin listener, besides the loopback names. Default: none.
+    pub allowed_hosts: Vec<String>,
     /// Connections the admin listener holds open at once; past it a new
     /// one is refused as it is accepted (its descriptors are kept out of
     /// the MCP listener's `max_connections`). Default 32.
@@ -30,6 +33,7 @@ impl Default for AdminConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
             token_sha256: None,
             node_id: None,
+            allowed_hosts: Vec::new(),
             max_connections: 32,
         }
     }

@@ -76,7 +76,7 @@ async fn serve(app: &App, client: &str, headers: &HeaderMap) -> Result<Response,
     }
     let (log, buffer) = (app.event_log(), app.config().stream_buffer);
     let mut end = app.stream_end(&s.live);
-    end.tenant_streams = Some(app.stream_quota(&who)?);
+    end.tenant_streams = Some(app.stream_quota(&who, Some(&s.live.id))?);
     let retry_ms = app.config().sse_retry_ms;
     let fed = app.cluster_events().is_some();
     if let Some(last) = headers.get(LAST_EVENT_ID) {

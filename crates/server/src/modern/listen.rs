@@ -121,7 +121,7 @@ pub(crate) async fn serve(
     // streams one client may hold.
     let identity = who.identity();
     app.check_rates(who, None, &identity, None).await?;
-    let tenant_streams = app.stream_quota(who)?;
+    let tenant_streams = app.stream_quota(who, None)?;
     let held = app.hold_listen_stream(&identity)?;
     let filter = Filter::parse(params);
     let policy = who.tenant.policy.clone();
