@@ -39,11 +39,21 @@ pub(crate) struct Hello {
 
 /// Read `initialize` params and negotiate the version: the one reader of
 /// them (Streamable HTTP, HTTP+SSE, stdio). `capabilities` and `clientInfo`
-/// are kept for the session's life, so together they may take at most
-/// `max_bytes` (`max_session_bytes`) of JSON text.
+/// are objects (or absent: `{}`), kept for the session's life, so together
+/// they may take at most `max_bytes` (`max_session_bytes`) of JSON text.
 pub(crate) fn hello(params: Option<&RawValue>, max_bytes: usize) -> Result<Hello, RpcError> {
     let p: Params =
         switchboard_proto::params::parse(switchboard_proto::methods::INITIALIZE, params)?;
+    for (field, raw) in [
+        ("capabilities", &p.capabilities),
+        ("clientInfo", &p.client_info),
+    ] {
+        if raw.as_deref().is_some_and(|r| !r.get().starts_with('{')) {
+            return Err(RpcError::invalid_params(format!(
+                "initialize: {field} must be an object"
+            )));
+        }
+    }
     let hello = Hello {
         version: ProtocolVersion::negotiate(Some(&p.protocol_version)),
         capabilities: p.capabilities.unwrap_or_else(empty_object),
