@@ -35,6 +35,8 @@ mod modern;
 mod notifier;
 mod owner;
 mod peer;
+#[cfg(test)]
+mod proptest_cases;
 mod reaper;
 mod reload;
 mod sse;
