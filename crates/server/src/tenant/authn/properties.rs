@@ -46,10 +46,10 @@ proptest! {
 
     #[test]
     fn any_bytes_never_panic(raw in prop::collection::vec(any::<u8>(), 0..64)) {
-        if let Ok(value) = HeaderValue::from_bytes(&raw) {
-            if let Ok(token) = bearer(&value) {
-                prop_assert!(!token.is_empty() && !token.starts_with(' ') && !token.ends_with(' '));
-            }
+        if let Ok(value) = HeaderValue::from_bytes(&raw)
+            && let Ok(token) = bearer(&value)
+        {
+            prop_assert!(!token.is_empty() && !token.starts_with(' ') && !token.ends_with(' '));
         }
     }
 }
