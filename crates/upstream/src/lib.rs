@@ -28,5 +28,6 @@ mod stdio;
 pub use downstream::Downstream;
 pub use error::UpstreamError;
 pub use http::{DEFAULT_MAX_BODY_BYTES, HttpSpec, HttpUpstream};
+pub use lines::{BadLine, Lines};
 pub use spec::{DEFAULT_INIT_TIMEOUT, DEFAULT_MAX_GARBAGE, DEFAULT_MAX_LINE_BYTES, StdioSpec};
 pub use stdio::{PROTOCOL_VERSION, StdioUpstream};

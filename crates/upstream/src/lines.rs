@@ -1,4 +1,6 @@
-//! Length-limited lines, where a bad line is an item, not the end.
+//! Length-limited lines, where a bad line is an item, not the end: the
+//! framing of every newline-delimited JSON-RPC stream (stdio upstreams, and
+//! the server's stdio front).
 
 use std::io;
 
@@ -7,7 +9,7 @@ use tokio_util::codec::{Decoder, LinesCodec, LinesCodecError};
 
 /// A line that could not be read as text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum BadLine {
+pub enum BadLine {
     /// Longer than the limit (the rest of it is skipped).
     TooLong,
     /// Not UTF-8.
@@ -17,10 +19,11 @@ pub(crate) enum BadLine {
 /// [`LinesCodec`] with a maximum length, yielding bad lines as items so that
 /// framing goes on from the buffer right after them.
 #[derive(Debug)]
-pub(crate) struct Lines(LinesCodec);
+pub struct Lines(LinesCodec);
 
 impl Lines {
-    pub(crate) fn new(max_line_bytes: usize) -> Self {
+    /// Lines of at most `max_line_bytes` bytes (the newline aside).
+    pub fn new(max_line_bytes: usize) -> Self {
         Self(LinesCodec::new_with_max_length(max_line_bytes))
     }
 

@@ -4,6 +4,8 @@
 //! process ends cleanly at end of input. Requests carrying a 2026-07-28
 //! `_meta` are served statelessly ([`stateless`]).
 
+#[cfg(test)]
+mod properties;
 mod stateless;
 
 use std::collections::{HashMap, HashSet};
@@ -17,16 +19,17 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use switchboard_proto::{
-    ErrorCode, Incoming, Message, RequestId, RpcError, error_json, methods, notification_json,
-    parse_body, request_json, response_json,
+    ErrorCode, Incoming, Message, ParseError, RequestId, RpcError, error_json, methods,
+    notification_json, parse_body, request_json, response_json,
 };
 use switchboard_runtime::{
     Catalog, ClientPeer, HandlerError, LogFilter, LogLevel, PeerError, RequestContextBuilder,
     ServerEvent, async_trait,
 };
+use switchboard_upstream::{BadLine, Lines};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
-use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
+use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 
 use crate::mcp::initialize::hello;
@@ -90,16 +93,21 @@ where
         sealer: stateless::sealer(),
     });
     let events = tokio::spawn(forward_events(client.clone()));
-    let mut lines = FramedRead::new(input, LinesCodec::new_with_max_length(max_line));
+    // A bad line is answered and skipped; reading goes on after it.
+    let mut lines = FramedRead::new(input, Lines::new(max_line));
     while let Some(line) = lines.next().await {
         match line {
-            Ok(line) if line.trim().is_empty() => {}
-            Ok(line) => handle_line(&client, line.as_bytes()).await,
-            Err(LinesCodecError::MaxLineLengthExceeded) => {
+            Ok(Ok(line)) if line.trim().is_empty() => {}
+            Ok(Ok(line)) => handle_line(&client, line.as_bytes()).await,
+            Ok(Err(BadLine::TooLong)) => {
                 let e = RpcError::invalid_request(format!("message longer than {max_line} bytes"));
                 client.send(error_json(None, &e)).await;
             }
-            Err(LinesCodecError::Io(e)) => {
+            Ok(Err(BadLine::NotUtf8)) => {
+                let e = ParseError::Json("the message is not UTF-8".into()).to_rpc();
+                client.send(error_json(None, &e)).await;
+            }
+            Err(e) => {
                 tracing::warn!(error = %e, "stdin failed");
                 break;
             }
