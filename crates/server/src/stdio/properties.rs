@@ -61,7 +61,7 @@ fn answers(input: Vec<u8>) -> Vec<Value> {
 }
 
 proptest! {
-    #![proptest_config(cases(500))]
+    #![proptest_config(cases(2000))]
 
     #[test]
     fn every_line_is_answered_and_the_front_goes_on(lines in prop::collection::vec(line(), 0..8)) {
