@@ -124,12 +124,16 @@ pub(crate) fn classify(bytes: &[u8]) -> Result<Option<Option<String>>, ErrorKind
     Ok(Some(result.protocol_version))
 }
 
-/// An incremental SSE parser that yields each event's data (lines joined by `\n`).
+/// An incremental SSE parser that yields each event's data (lines joined by
+/// `\n`). Lines end with LF, CRLF or a lone CR, as the format allows.
 #[derive(Debug, Default)]
 pub(crate) struct SseScan {
     buf: Vec<u8>,
     data: Vec<u8>,
     has_data: bool,
+    /// The last line ended with a CR at the end of the buffer: an LF
+    /// arriving next belongs to it.
+    after_cr: bool,
 }
 
 impl SseScan {
@@ -140,11 +144,25 @@ impl SseScan {
     /// The data of the next complete event, if one is buffered.
     pub(crate) fn next_event(&mut self) -> Option<Vec<u8>> {
         let mut start = 0;
+        if !self.buf.is_empty() && std::mem::take(&mut self.after_cr) && self.buf[0] == b'\n' {
+            start = 1;
+        }
         let mut found = None;
-        while let Some(nl) = self.buf[start..].iter().position(|b| *b == b'\n') {
-            let line = &self.buf[start..start + nl];
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            start += nl + 1;
+        while let Some(n) = self.buf[start..]
+            .iter()
+            .position(|b| *b == b'\n' || *b == b'\r')
+        {
+            let end = start + n;
+            let line = &self.buf[start..end];
+            let cr = self.buf[end] == b'\r';
+            start = match self.buf.get(end + 1) {
+                Some(b'\n') if cr => end + 2,
+                None if cr => {
+                    self.after_cr = true;
+                    end + 1
+                }
+                _ => end + 1,
+            };
             if line.is_empty() {
                 if std::mem::take(&mut self.has_data) {
                     found = Some(std::mem::take(&mut self.data));
@@ -202,5 +220,122 @@ mod tests {
         assert_eq!(s.next_event(), Some(b"{\"a\":\n1}".to_vec()));
         assert_eq!(s.next_event(), Some(b"x".to_vec()));
         assert_eq!(s.next_event(), None);
+    }
+
+    mod properties {
+        //! Property tests of the bench's SSE scan: no panic on any bytes,
+        //! chunking changes nothing, and the data of events written by the
+        //! format's rules (every line ending, comments, other fields, the
+        //! optional space) reads back exactly. Case counts are for CI;
+        //! `PROPTEST_CASES=<n>` runs `n` (docs/testing.md).
+
+        use proptest::prelude::*;
+        use proptest::test_runner::Config as ProptestConfig;
+
+        use super::*;
+
+        fn cases(n: u32) -> ProptestConfig {
+            let from_env = std::env::var("PROPTEST_CASES")
+                .ok()
+                .and_then(|v| v.parse().ok());
+            ProptestConfig {
+                cases: from_env.unwrap_or(n),
+                ..ProptestConfig::default()
+            }
+        }
+
+        /// The events' data of `body` arriving cut at `cuts`.
+        fn scan(body: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
+            let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (body.len() + 1)).collect();
+            cuts.sort_unstable();
+            let (mut s, mut out, mut from) = (SseScan::default(), Vec::new(), 0);
+            for to in cuts.into_iter().chain([body.len()]) {
+                s.push(&Bytes::copy_from_slice(&body[from..to]));
+                from = to;
+                while let Some(event) = s.next_event() {
+                    out.push(event);
+                }
+            }
+            out
+        }
+
+        /// An event: its data lines, an id and a type maybe, and how its
+        /// lines are written (line end, space after the colon, a comment).
+        type Event = (
+            Vec<String>,
+            Option<String>,
+            Option<String>,
+            (&'static str, bool, bool),
+        );
+
+        fn event() -> impl Strategy<Value = Event> {
+            (
+                prop::collection::vec("[^\r\n]{0,10}", 1..4),
+                prop::option::of("[^\r\n]{0,6}"),
+                prop::option::of("[^\r\n]{1,6}"),
+                (
+                    prop::sample::select(&["\n", "\r\n", "\r"][..]),
+                    any::<bool>(),
+                    any::<bool>(),
+                ),
+            )
+        }
+
+        fn write(events: &[Event]) -> (Vec<u8>, Vec<Vec<u8>>) {
+            let mut text = String::new();
+            let mut want = Vec::new();
+            for (data, id, kind, (end, space, comment)) in events {
+                let field = |text: &mut String, name: &str, value: &str| {
+                    let sp = if *space || value.starts_with(' ') {
+                        " "
+                    } else {
+                        ""
+                    };
+                    text.push_str(&format!("{name}:{sp}{value}{end}"));
+                };
+                if *comment {
+                    text.push_str(&format!(": keep-alive{end}"));
+                }
+                if let Some(id) = id {
+                    field(&mut text, "id", id);
+                }
+                if let Some(kind) = kind {
+                    field(&mut text, "event", kind);
+                }
+                for line in data {
+                    field(&mut text, "data", line);
+                }
+                text.push_str(end);
+                want.push(data.join("\n").into_bytes());
+            }
+            (text.into_bytes(), want)
+        }
+
+        proptest! {
+            #![proptest_config(cases(4000))]
+
+            #[test]
+            fn any_bytes_never_panic(body in prop::collection::vec(any::<u8>(), 0..512), cuts in prop::collection::vec(any::<usize>(), 0..6)) {
+                let _ = scan(&body, &cuts);
+            }
+
+            #[test]
+            fn chunking_changes_nothing(
+                body in prop::collection::vec(prop::sample::select(b"data: x\r\n:".to_vec()), 0..96),
+                cuts in prop::collection::vec(any::<usize>(), 1..8),
+            ) {
+                prop_assert_eq!(scan(&body, &[]), scan(&body, &cuts));
+            }
+        }
+
+        proptest! {
+            #![proptest_config(cases(2000))]
+
+            #[test]
+            fn written_events_read_back(events in prop::collection::vec(event(), 0..5), cuts in prop::collection::vec(any::<usize>(), 0..6)) {
+                let (body, want) = write(&events);
+                prop_assert_eq!(scan(&body, &cuts), want, "{:?}", String::from_utf8_lossy(&body));
+            }
+        }
     }
 }

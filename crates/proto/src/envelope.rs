@@ -265,9 +265,11 @@ pub fn parse_message(bytes: &[u8]) -> Result<Message, ParseError> {
 
 /// Whether the JSON text `json` may hold the object key `key`: a cheap test
 /// before parsing it to look. False only when it cannot: the key's text is
-/// absent and there is no `\u` escape that could spell it another way.
+/// absent and there is no escape that could spell it another way (a `\u`
+/// escape, or a short one such as `\n` when the key has such a character).
 pub fn may_hold_key(json: &str, key: &str) -> bool {
-    json.contains(key) || json.contains("\\u")
+    let short = |c: char| matches!(c, '"' | '\\' | '/' | '\u{8}' | '\u{c}' | '\n' | '\r' | '\t');
+    json.contains(key) || json.contains("\\u") || (key.contains(short) && json.contains('\\'))
 }
 
 /// Serialize a success response around a raw result.

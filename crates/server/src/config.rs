@@ -500,12 +500,20 @@ mod duration {
             "d" => Some(86_400_000),
             _ => None,
         };
-        match (digits.parse::<u64>(), factor_ms) {
-            (Ok(n), Some(f)) if (n * f) % unit_ms == 0 => Ok(n * f / unit_ms),
-            _ => Err(D::Error::custom(format!(
+        let value = digits
+            .parse::<u64>()
+            .ok()
+            .zip(factor_ms)
+            .and_then(|(n, f)| n.checked_mul(f))
+            .filter(|ms| ms % unit_ms == 0)
+            .map(|ms| ms / unit_ms)
+            // No more than a TOML number can say, so it can be written back.
+            .filter(|v| i64::try_from(*v).is_ok());
+        value.ok_or_else(|| {
+            D::Error::custom(format!(
                 "invalid duration {text:?}: expected a number or a value like 500ms, 30s, 15m, 4h"
-            ))),
-        }
+            ))
+        })
     }
 
     pub(super) fn secs<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
@@ -542,6 +550,9 @@ fn decode_key(text: &str) -> Result<Vec<u8>, String> {
     }
     Ok(bytes)
 }
+
+#[cfg(test)]
+mod properties;
 
 #[cfg(test)]
 mod tests {

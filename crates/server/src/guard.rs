@@ -227,6 +227,9 @@ pub fn protocol_version(headers: &HeaderMap) -> Option<&str> {
 }
 
 #[cfg(test)]
+mod properties;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use http::HeaderValue;

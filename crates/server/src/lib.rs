@@ -38,6 +38,8 @@ mod modern;
 mod notifier;
 mod owner;
 mod peer;
+#[cfg(test)]
+mod proptest_cases;
 mod reaper;
 mod reload;
 mod sse;

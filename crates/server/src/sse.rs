@@ -16,8 +16,9 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::live::Frame;
 
-/// Format one event. Data lines are split so a newline in the payload cannot
-/// end the event early.
+/// Format one event. Data lines are split at every line end a reader sees
+/// (LF, CRLF and a lone CR), so no line end in the payload can end a field,
+/// or the event, early.
 pub(crate) fn event(id: Option<EventId>, data: &str) -> Bytes {
     let mut out = String::with_capacity(data.len() + 48);
     if let Some(id) = id {
@@ -26,10 +27,17 @@ pub(crate) fn event(id: Option<EventId>, data: &str) -> Bytes {
         out.push('\n');
     }
     out.push_str("event: message\n");
-    for line in data.split('\n') {
+    let mut rest = Some(data);
+    while let Some(text) = rest {
+        let (line, next) = match text.find(['\r', '\n']) {
+            Some(end) if text[end..].starts_with("\r\n") => (&text[..end], Some(&text[end + 2..])),
+            Some(end) => (&text[..end], Some(&text[end + 1..])),
+            None => (text, None),
+        };
         out.push_str("data: ");
-        out.push_str(line.strip_suffix('\r').unwrap_or(line));
+        out.push_str(line);
         out.push('\n');
+        rest = next;
     }
     out.push('\n');
     Bytes::from(out)
@@ -172,3 +180,6 @@ pub(crate) fn sse_headers(mut resp: Response) -> Response {
 pub(crate) fn single(data: &str) -> Response {
     sse_headers(Response::new(Body::from(event(None, data))))
 }
+
+#[cfg(test)]
+mod properties;

@@ -18,12 +18,16 @@ pub struct EventId {
 }
 
 impl EventId {
+    /// Read an id as `Display` writes it (no sign, no leading zeros: one
+    /// spelling per id); surrounding whitespace is ignored.
     pub fn parse(s: &str) -> Option<Self> {
-        let (stream, seq) = s.trim().split_once('-')?;
-        Some(Self {
+        let s = s.trim();
+        let (stream, seq) = s.split_once('-')?;
+        let id = Self {
             stream: stream.parse().ok()?,
             seq: seq.parse().ok()?,
-        })
+        };
+        (id.to_string() == s).then_some(id)
     }
 }
 
@@ -243,5 +247,49 @@ mod tests {
         assert_eq!(EventId::parse("3-14"), Some(EventId { stream: 3, seq: 14 }));
         assert_eq!(EventId::parse("x-1"), None);
         assert_eq!(EventId::parse(""), None);
+    }
+
+    mod properties {
+        //! Property tests of `Last-Event-ID` parsing: every id reads back
+        //! from its spelling, any text is an id or not without a panic, and
+        //! an id has one spelling (no sign, no leading zeros). Case counts
+        //! are for CI; `PROPTEST_CASES=<n>` runs `n` (docs/testing.md).
+
+        use proptest::prelude::*;
+        use proptest::test_runner::Config as ProptestConfig;
+
+        use super::*;
+
+        fn cases(n: u32) -> ProptestConfig {
+            let from_env = std::env::var("PROPTEST_CASES")
+                .ok()
+                .and_then(|v| v.parse().ok());
+            ProptestConfig {
+                cases: from_env.unwrap_or(n),
+                ..ProptestConfig::default()
+            }
+        }
+
+        proptest! {
+            #![proptest_config(cases(4000))]
+
+            #[test]
+            fn ids_round_trip(stream in any::<u64>(), seq in any::<u64>()) {
+                let id = EventId { stream, seq };
+                prop_assert_eq!(EventId::parse(&id.to_string()), Some(id));
+            }
+
+            /// Any text, and text made of an id's own characters: an id
+            /// only in the spelling `Display` gives it (around whitespace
+            /// aside, which HTTP strips anyway).
+            #[test]
+            fn one_spelling_per_id(text in "\\PC{0,24}", near in "[-+0-9 ]{0,12}") {
+                for s in [text, near] {
+                    if let Some(id) = EventId::parse(&s) {
+                        prop_assert_eq!(id.to_string(), s.trim());
+                    }
+                }
+            }
+        }
     }
 }

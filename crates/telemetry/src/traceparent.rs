@@ -115,4 +115,80 @@ mod tests {
         let future = format!("01{}-extra", &GOOD[2..]);
         assert!(TraceParent::parse(&future).is_some());
     }
+
+    mod properties {
+        //! Property tests: no panic on any header value; every trace
+        //! parent reads back from its spelling; and a version-00 value is
+        //! accepted only in its one canonical spelling (lowercase hex,
+        //! exact length), so one trace never has two accepted spellings.
+        //! Case counts are for CI; `PROPTEST_CASES=<n>` runs `n`
+        //! (docs/testing.md).
+
+        use proptest::prelude::*;
+        use proptest::test_runner::Config as ProptestConfig;
+
+        use super::*;
+
+        fn cases(n: u32) -> ProptestConfig {
+            let from_env = std::env::var("PROPTEST_CASES")
+                .ok()
+                .and_then(|v| v.parse().ok());
+            ProptestConfig {
+                cases: from_env.unwrap_or(n),
+                ..ProptestConfig::default()
+            }
+        }
+
+        fn trace_parent() -> impl Strategy<Value = TraceParent> {
+            (any::<[u8; 16]>(), any::<[u8; 8]>(), any::<u8>())
+                .prop_filter("ids are never all zeros", |(t, s, _)| {
+                    *t != [0; 16] && *s != [0; 8]
+                })
+                .prop_map(|(trace_id, span_id, flags)| TraceParent {
+                    trace_id,
+                    span_id,
+                    flags,
+                })
+        }
+
+        proptest! {
+            #![proptest_config(cases(4000))]
+
+            #[test]
+            fn any_text_never_panics(s in "\\PC{0,80}", ascii in "[0-9a-fA-F-]{50,60}") {
+                let _ = TraceParent::parse(&s);
+                let _ = TraceParent::parse(&ascii);
+            }
+
+            #[test]
+            fn spelling_round_trips(tp in trace_parent()) {
+                prop_assert_eq!(TraceParent::parse(&tp.to_string()), Some(tp));
+            }
+
+            /// One character of a valid value changed: refused, or read as
+            /// the value that change spells canonically (or a later version).
+            #[test]
+            fn only_the_canonical_spelling_is_accepted(
+                tp in trace_parent(),
+                at in 0usize..55,
+                c in prop_oneof![prop::char::range('0', 'z'), Just('-'), any::<char>()],
+            ) {
+                let mut chars: Vec<char> = tp.to_string().chars().collect();
+                chars[at] = c;
+                let s: String = chars.into_iter().collect();
+                // The version may change (a later one is read alike); the
+                // fields after it must be spelled exactly as ours.
+                if let Some(got) = TraceParent::parse(&s) {
+                    prop_assert_eq!(&got.to_string()[2..], s.get(2..).unwrap_or_default());
+                }
+            }
+
+            /// A later version's value is read by its first four fields.
+            #[test]
+            fn later_versions_keep_their_ids(tp in trace_parent(), version in 1u8..0xff, tail in prop::option::of("-[a-z0-9]{0,8}")) {
+                let s = format!("{version:02x}{}{}", &tp.to_string()[2..], tail.unwrap_or_default());
+                prop_assert_eq!(TraceParent::parse(&s), Some(tp));
+            }
+        }
+    }
 }

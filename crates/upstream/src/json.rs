@@ -179,4 +179,6 @@ pub(crate) fn to_raw<T: Serialize>(value: &T) -> Box<RawValue> {
 }
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;

@@ -1,5 +1,6 @@
 //! Length-limited lines, where a bad line is an item, not the end: the
-//! one line reader of stdio upstreams and of the stdio front.
+//! framing of every newline-delimited JSON-RPC stream (stdio upstreams, and
+//! the server's stdio front).
 
 use std::io;
 
@@ -21,7 +22,7 @@ pub enum BadLine {
 pub struct Lines(LinesCodec);
 
 impl Lines {
-    /// Lines of at most `max_line_bytes` bytes.
+    /// Lines of at most `max_line_bytes` bytes (the newline aside).
     pub fn new(max_line_bytes: usize) -> Self {
         Self(LinesCodec::new_with_max_length(max_line_bytes))
     }
@@ -93,5 +94,93 @@ mod tests {
     #[test]
     fn an_over_long_tail_ends() {
         assert_eq!(all(4, b"abcdefgh"), vec![Err(BadLine::TooLong)]);
+    }
+
+    mod properties {
+        //! Property tests: whatever the bytes and however they arrive,
+        //! one item per line, in order — the line itself when it is short
+        //! enough and UTF-8, else why not — and framing goes on after a bad
+        //! line. Case counts are for CI; `PROPTEST_CASES=<n>` runs `n`
+        //! (docs/testing.md).
+
+        use proptest::prelude::*;
+        use proptest::test_runner::Config as ProptestConfig;
+
+        use super::*;
+
+        fn cases(n: u32) -> ProptestConfig {
+            let from_env = std::env::var("PROPTEST_CASES")
+                .ok()
+                .and_then(|v| v.parse().ok());
+            ProptestConfig {
+                cases: from_env.unwrap_or(n),
+                ..ProptestConfig::default()
+            }
+        }
+
+        /// Decode `input` arriving in chunks cut at `cuts`.
+        fn chunked(max: usize, input: &[u8], cuts: &[usize]) -> Vec<Result<String, BadLine>> {
+            let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
+            cuts.sort_unstable();
+            let mut codec = Lines::new(max);
+            let (mut buf, mut out, mut from) = (BytesMut::new(), Vec::new(), 0);
+            for to in cuts.into_iter().chain([input.len()]) {
+                buf.extend_from_slice(&input[from..to]);
+                from = to;
+                while let Some(item) = codec.decode(&mut buf).unwrap() {
+                    out.push(item);
+                }
+            }
+            while let Some(item) = codec.decode_eof(&mut buf).unwrap() {
+                out.push(item);
+            }
+            out
+        }
+
+        /// A line's bytes: text, sometimes invalid UTF-8, sometimes a CR.
+        fn line() -> impl Strategy<Value = Vec<u8>> {
+            prop::collection::vec(
+                prop_oneof![8 => 0x20u8..0x7f, 1 => Just(b'\r'), 1 => 0x80u8..=0xff],
+                0..24,
+            )
+        }
+
+        proptest! {
+            #![proptest_config(cases(4000))]
+
+            #[test]
+            fn one_item_per_line_however_it_arrives(
+                lines in prop::collection::vec(line(), 0..8),
+                end_with_newline in any::<bool>(),
+                max in 1usize..16,
+                cuts in prop::collection::vec(any::<usize>(), 0..6),
+            ) {
+                let mut input = lines.join(&b'\n');
+                if end_with_newline && !lines.is_empty() {
+                    input.push(b'\n');
+                }
+                let mut want: Vec<Result<String, BadLine>> = lines
+                    .iter()
+                    .map(|l| {
+                        if l.len() > max {
+                            return Err(BadLine::TooLong);
+                        }
+                        let l = l.strip_suffix(b"\r").unwrap_or(l);
+                        String::from_utf8(l.to_vec()).map_err(|_| BadLine::NotUtf8)
+                    })
+                    .collect();
+                // An unterminated last line that is empty (or a lone CR)
+                // is no line.
+                if !end_with_newline && lines.last().is_some_and(|l| l.is_empty() || l == b"\r") {
+                    want.pop();
+                }
+                prop_assert_eq!(chunked(max, &input, &cuts), want);
+            }
+
+            #[test]
+            fn any_bytes_never_panic(input in prop::collection::vec(any::<u8>(), 0..256), max in 1usize..32, cuts in prop::collection::vec(any::<usize>(), 0..6)) {
+                let _ = chunked(max, &input, &cuts);
+            }
+        }
     }
 }

@@ -12,6 +12,8 @@ mod claims;
 mod config;
 mod error;
 mod keys;
+#[cfg(test)]
+mod properties;
 mod remote;
 
 use std::fmt;

@@ -142,6 +142,9 @@ pub(crate) fn check_params(
 }
 
 #[cfg(test)]
+mod properties;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use http::HeaderValue;

@@ -7,6 +7,8 @@
 //! input, its session's upstream processes with it. Requests carrying a
 //! 2026-07-28 `_meta` are served statelessly ([`stateless`]).
 
+#[cfg(test)]
+mod properties;
 mod stateless;
 
 use std::collections::{HashMap, HashSet};

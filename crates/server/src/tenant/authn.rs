@@ -162,3 +162,6 @@ fn unverified_issuer(token: &str) -> Option<String> {
     let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     v.get("iss")?.as_str().map(str::to_owned)
 }
+
+#[cfg(test)]
+mod properties;

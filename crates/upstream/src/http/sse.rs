@@ -99,6 +99,10 @@ impl SseParser {
     }
 
     fn lines(&mut self, mut chunk: &[u8], out: &mut Vec<SseEvent>) -> Result<(), SseError> {
+        if chunk.is_empty() {
+            // Nothing to pair a pending CR with yet.
+            return Ok(());
+        }
         if std::mem::take(&mut self.after_cr) && chunk.first() == Some(&b'\n') {
             chunk = &chunk[1..];
         }
@@ -172,5 +176,7 @@ impl SseParser {
     }
 }
 
+#[cfg(test)]
+mod properties;
 #[cfg(test)]
 mod tests;
