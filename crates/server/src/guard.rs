@@ -205,9 +205,11 @@ pub fn check_json_content_type(headers: &HeaderMap) -> Result<(), TransportError
     }
 }
 
-/// The session id header, if present; 400 if it is not visible ASCII.
+/// The session id header, if present; 400 if it is not visible ASCII or
+/// is repeated (two ids would name two sessions).
 pub fn session_id(headers: &HeaderMap) -> Result<Option<&str>, TransportError> {
-    match headers.get(SESSION_HEADER) {
+    let name = HeaderName::from_static(SESSION_HEADER);
+    match single(headers, &name, "Mcp-Session-Id")? {
         None => Ok(None),
         Some(v) => {
             let s = v.to_str().map_err(|_| TransportError::BadSessionHeader)?;
@@ -219,11 +221,16 @@ pub fn session_id(headers: &HeaderMap) -> Result<Option<&str>, TransportError> {
     }
 }
 
-/// The protocol version header, if present.
+/// The protocol version header, if present. One that is not text, or is
+/// repeated, names no version (`"\u{fffd}"`), so it is refused as an
+/// unsupported one on every path.
 pub fn protocol_version(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(VERSION_HEADER)
-        .map(|v| v.to_str().unwrap_or("\u{fffd}"))
+    let mut values = headers.get_all(VERSION_HEADER).iter();
+    let first = values.next()?;
+    if values.next().is_some() {
+        return Some("\u{fffd}");
+    }
+    Some(first.to_str().unwrap_or("\u{fffd}"))
 }
 
 #[cfg(test)]

@@ -86,6 +86,14 @@ async fn request(
     // The checks run in the spec's order; the first failure answers. MCP
     // params are an object: nothing else is read further.
     params::check(method, params.as_deref()).map_err(TransportError::InvalidParams)?;
+    // A version header naming no version this server speaks came here only
+    // to be refused: say so, with the supported ones, rather than ask for
+    // the `_meta` of a version the client never named.
+    if let Some(v) = guard::protocol_version(headers)
+        && !switchboard_proto::version::ALL_SUPPORTED.contains(&v)
+    {
+        return Err(TransportError::UnsupportedModernVersion(v.to_owned()));
+    }
     let params_value: Value = match &params {
         Some(raw) => serde_json::from_str(raw.get())
             .map_err(|e| TransportError::MissingMeta(e.to_string()))?,

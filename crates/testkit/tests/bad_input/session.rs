@@ -146,6 +146,8 @@ pub fn cases() -> Vec<Case<Ctx>> {
         case("ended session (GET)", 404, -32001, |x| x.ended.get()).says("session not found"),
         case("ended session (DELETE)", 404, -32001, |x| x.ended.http.delete(&x.ended.url).header("mcp-session-id", x.ended.session.clone().unwrap())).says("session not found"),
         case("DELETE without a session id", 400, -32001, |x| x.none.http.delete(&x.none.url)).says("missing Mcp-Session-Id"),
+        case("two Mcp-Session-Id headers", 400, -32600, |x| x.bare().header("mcp-session-id", "other").header("content-type", "application/json").header("accept", "application/json").body(PING)).says("more than one Mcp-Session-Id header"),
+        case("two MCP-Protocol-Version headers", 400, -32600, |x| x.bare().header("content-type", "application/json").header("mcp-protocol-version", "2025-11-25").header("mcp-protocol-version", "2025-06-18").body(PING)).says("unsupported protocol version"),
         case("MCP-Protocol-Version unknown", 400, -32600, |x| x.bare().header("content-type", "application/json").header("mcp-protocol-version", "1999-01-01").body(PING)).says("unsupported protocol version \"1999-01-01\""),
         case("initialize in a session", 400, -32600, |x| x.c.post().body(INIT)).says("initialize must not carry an Mcp-Session-Id"),
         case("initialize without protocolVersion", 400, -32602, |x| x.none.post().body(rpc("initialize", "{}"))).says("protocolVersion"),
