@@ -10,6 +10,7 @@
 use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use switchboard_proto::envelope::MAX_DEPTH;
 use switchboard_proto::{
     ErrorCode, Incoming, Message, ParseError, RequestId, RpcError, error_json, may_hold_key,
@@ -447,18 +448,20 @@ proptest! {
             other => return Err(TestCaseError::fail(format!("{id}: {other:?}"))),
         };
         let params_text = params.to_string();
+        // `null` params mean none: the member is left out (issue 24).
+        let sent = (!params.is_null()).then_some(params_text.as_str());
         match parse_message(request_json(&id, &method, &params).as_bytes()) {
-            Ok(Message::Request { id: got, method: m, params: Some(p) }) => {
+            Ok(Message::Request { id: got, method: m, params: p }) => {
                 prop_assert_eq!(&got, &id);
                 prop_assert_eq!(m, method.clone());
-                prop_assert_eq!(p.get(), params_text.as_str());
+                prop_assert_eq!(p.as_deref().map(RawValue::get), sent);
             }
             other => prop_assert!(false, "request_json: {:?}", other),
         }
         match parse_message(notification_json(&method, &params).as_bytes()) {
-            Ok(Message::Notification { method: m, params: Some(p) }) => {
+            Ok(Message::Notification { method: m, params: p }) => {
                 prop_assert_eq!(m, method);
-                prop_assert_eq!(p.get(), params_text.as_str());
+                prop_assert_eq!(p.as_deref().map(RawValue::get), sent);
             }
             other => prop_assert!(false, "notification_json: {:?}", other),
         }
