@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
 use axum::Router;
 use axum::routing::get;
 use switchboard_limits::{Admission, MemoryRateLimiter, RateLimiter};
@@ -15,19 +14,19 @@ use tokio_util::sync::CancellationToken;
 
 use crate::audit::Audit;
 use crate::capacity::Capacity;
-use crate::config::Config;
 use crate::guard::HostPolicy;
 use crate::live::Registry;
 use crate::metrics::Metrics;
 use crate::modern::seal::Sealer;
 use crate::tenant::Tenants;
 use crate::{health, legacy_sse, mcp};
+use switchboard_config::{Config, Live};
 
 #[derive(Debug)]
 struct Inner {
     /// The configuration in effect; swapped whole by a reload (`reload.rs`),
     /// read once per use.
-    config: ArcSwap<Config>,
+    config: Live<Config>,
     catalog: Arc<Catalog>,
     store: Arc<dyn SessionStore>,
     event_log: Arc<dyn EventLog>,
@@ -40,7 +39,7 @@ struct Inner {
     conns: crate::conns::Conns,
     metrics: Metrics,
     /// Tenants and credentials; swapped whole by a reload.
-    tenants: ArcSwap<Tenants>,
+    tenants: Live<Tenants>,
     audit: Audit,
     limiter: Arc<dyn RateLimiter>,
     session_bus: Option<Arc<dyn SessionBus>>,
@@ -210,7 +209,7 @@ impl AppBuilder {
             capacity: Capacity::default(),
             conns: crate::conns::Conns::default(),
             metrics,
-            tenants: ArcSwap::from_pointee(tenants),
+            tenants: Live::new(tenants),
             audit,
             upstreams: crate::upstreams::Shared::new(self.tenant_processes.unwrap_or_default()),
             reloading: tokio::sync::Mutex::new(()),
@@ -234,7 +233,7 @@ impl AppBuilder {
             node_id: c.admin.node_id(),
             started_ms: switchboard_store::now_ms(),
             catalog: self.catalog,
-            config: ArcSwap::from_pointee(self.config),
+            config: Live::new(self.config),
         }))
     }
 }
@@ -281,11 +280,12 @@ impl App {
 
     /// The configuration in effect now (a reload may replace it).
     pub fn config(&self) -> Arc<Config> {
-        self.0.config.load_full()
+        self.0.config.load()
     }
 
-    pub(crate) fn set_config(&self, config: Config) {
-        self.0.config.store(Arc::new(config));
+    /// The handle of the configuration in effect, which a reload swaps.
+    pub(crate) fn live_config(&self) -> &Live<Config> {
+        &self.0.config
     }
 
     pub fn catalog(&self) -> &Arc<Catalog> {
@@ -334,11 +334,12 @@ impl App {
 
     /// Tenants and credentials in effect now (a reload may replace them).
     pub(crate) fn tenants(&self) -> Arc<Tenants> {
-        self.0.tenants.load_full()
+        self.0.tenants.load()
     }
 
-    pub(crate) fn set_tenants(&self, tenants: Tenants) {
-        self.0.tenants.store(Arc::new(tenants));
+    /// The handle of the tenants in effect, which a reload swaps.
+    pub(crate) fn live_tenants(&self) -> &Live<Tenants> {
+        &self.0.tenants
     }
 
     pub(crate) fn audit(&self) -> &Audit {

@@ -5,29 +5,13 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use serde::Deserialize;
 use switchboard_store::{Quota, now_ms};
 use tokio::sync::Notify;
 
 use crate::app::App;
-use crate::config::Config;
 use crate::error::TransportError;
 use crate::tenant::Principal;
-
-/// What a new session meets at the cap.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CapPolicy {
-    /// Refuse at once: 503 with Retry-After.
-    Reject,
-    /// End the longest-idle session (idle for at least `evict_min_idle_secs`),
-    /// else refuse.
-    EvictIdle,
-    /// Wait up to `session_queue_ms` for a session to end, else refuse.
-    Queue,
-    /// Evict an idle session if there is one, else wait, else refuse.
-    EvictIdleThenQueue,
-}
+use switchboard_config::{CapPolicy, Config};
 
 /// Node-local counts behind the per-identity caps (sessions, and the bytes
 /// of their records), and the signal that a session ended (for waiters at

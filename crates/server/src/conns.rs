@@ -20,9 +20,9 @@ use std::time::Instant;
 use tokio::net::TcpStream;
 
 use crate::app::App;
-use crate::config::Config;
 use crate::error::TransportError;
 use crate::throttle::{LOG_EVERY, Throttle};
+use switchboard_config::Config;
 
 /// Where an admitted connection is counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

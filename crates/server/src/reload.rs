@@ -27,9 +27,9 @@ use switchboard_runtime::{Catalog, Provider};
 use switchboard_upstream::gateway::{StdioProvider, TenantProcesses, UpstreamConfig, UpstreamKind};
 
 use crate::app::App;
-use crate::config::Config;
 use crate::tenant::Tenants;
 use crate::upstreams::{Started, start_upstream};
+use switchboard_config::Config;
 
 /// What a reload changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -128,8 +128,8 @@ impl App {
         let started = start_checked(self.catalog(), &plan, &new, tenant_processes).await?;
         report.applied = changed_keys(&old, &new);
         // Commit: from here on nothing is refused.
-        self.set_tenants(tenants);
-        self.set_config(new);
+        self.live_tenants().store(tenants);
+        self.live_config().store(new);
         let metrics = self.metrics();
         swap(
             self.catalog(),

@@ -9,7 +9,7 @@ use http::{HeaderValue, StatusCode, header};
 use switchboard_auth::{ApiKeyEntry, ApiKeys};
 
 use super::{Admin, error};
-use crate::config::Config;
+use switchboard_config::Config;
 
 /// The configured admin token's digest, ready to check tokens against.
 pub(super) fn compile(config: &Config) -> Option<ApiKeys> {

@@ -13,7 +13,7 @@ use switchboard_upstream::gateway::PoolMode;
 use super::scrape::{Sample, sum};
 use super::{Admin, error, reply};
 use crate::app::App;
-use crate::config::StoreKind;
+use switchboard_config::StoreKind;
 
 /// Sessions in `top_sessions`.
 const TOP: usize = 10;
