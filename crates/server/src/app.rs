@@ -4,7 +4,10 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
+use switchboard_config::{Config, Live};
 use switchboard_limits::{Admission, MemoryRateLimiter, RateLimiter};
+use switchboard_observe::audit::Audit;
+use switchboard_observe::metrics::Metrics;
 use switchboard_runtime::Catalog;
 use switchboard_store::{
     EventLog, MemoryEventLog, MemorySessionStore, MemoryTaskStore, SessionBus, SessionOwners,
@@ -12,15 +15,12 @@ use switchboard_store::{
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::audit::Audit;
 use crate::capacity::Capacity;
 use crate::guard::HostPolicy;
 use crate::live::Registry;
-use crate::metrics::Metrics;
 use crate::modern::seal::Sealer;
 use crate::tenant::Tenants;
 use crate::{health, legacy_sse, mcp};
-use switchboard_config::{Config, Live};
 
 #[derive(Debug)]
 struct Inner {
@@ -200,7 +200,7 @@ impl AppBuilder {
         });
         let metrics = Metrics::new();
         for provider in self.catalog.providers().iter() {
-            provider.observe(Arc::new(metrics.upstream_sink()));
+            provider.observe(Arc::new(metrics.upstreams.sink()));
         }
         App(Arc::new(Inner {
             hosts: HostPolicy::new(&c.allowed_hosts),
@@ -459,10 +459,10 @@ impl App {
                     .capacity
                     .closed(&crate::capacity::identity_key(identity));
                 self.0.capacity.closed(&crate::capacity::tenant_key(tenant));
-                self.0.metrics.tenant_sessions(tenant).dec();
+                self.0.metrics.tenants.sessions(tenant).dec();
             }
             self.uncount_record(&live);
-            self.0.metrics.session_ended(live.age());
+            self.0.metrics.sessions.ended(live.age());
         }
     }
 }
@@ -492,7 +492,7 @@ impl App {
         crate::sse::StreamEnd {
             session: token,
             shutdown: self.0.shutdown.clone(),
-            streams: self.0.metrics.open_streams.clone(),
+            streams: self.0.metrics.sessions.streams.clone(),
             session_streams: None,
             tenant_streams: None,
             held: None,

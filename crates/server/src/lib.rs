@@ -11,10 +11,8 @@
 //! [`SessionStore`]: switchboard_store::SessionStore
 
 mod accept;
-mod access;
 mod admin;
 mod app;
-mod audit;
 mod capacity;
 mod cluster;
 mod conns;
@@ -25,13 +23,11 @@ mod footprint;
 mod gate;
 mod guard;
 mod health;
-mod ids;
 mod legacy_sse;
 mod listener;
 mod live;
 mod mcp;
 mod metadata;
-mod metrics;
 mod modern;
 mod notifier;
 mod owner;
@@ -44,7 +40,6 @@ mod sse;
 mod stdio;
 mod tasks;
 mod tenant;
-mod throttle;
 pub mod upstreams;
 
 pub use admin::{admin_router, serve_admin};

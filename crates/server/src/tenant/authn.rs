@@ -7,9 +7,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::HeaderMap;
 use switchboard_auth::{JwtError, looks_like_jwt};
+use switchboard_config::ANONYMOUS;
 
 use super::{Principal, Tenants, Via};
-use switchboard_config::ANONYMOUS;
 
 /// Why a request could not be authenticated. Descriptions never contain
 /// the credential.
