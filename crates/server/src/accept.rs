@@ -14,20 +14,17 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use switchboard_observe::throttle::{LOG_EVERY, Throttle};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::app::App;
 use crate::conns::Admitted;
-use crate::throttle::{LOG_EVERY, Throttle};
 
 /// The first wait after a failed accept.
 const FIRST_DELAY: Duration = Duration::from_millis(5);
 /// The longest wait between two tries.
 const MAX_DELAY: Duration = Duration::from_secs(1);
-
-/// What kind of failure an accept error is (the metric's `kind`).
-pub(crate) const KINDS: [&str; 4] = ["descriptors", "memory", "aborted", "other"];
 
 /// One listener's accepting: its back-off and its throttled log.
 #[derive(Debug)]
@@ -62,7 +59,7 @@ impl Accept {
                 Err(e) => e,
             };
             let kind = kind_of(&e);
-            app.metrics().accept_failed(self.listener, kind);
+            app.metrics().connections.accept_failed(self.listener, kind);
             if kind == "aborted" {
                 continue;
             }
@@ -224,6 +221,9 @@ mod tests {
         assert_eq!(kind_of(&os(nix::libc::ENOBUFS)), "memory");
         assert_eq!(kind_of(&os(nix::libc::ECONNABORTED)), "aborted");
         assert_eq!(kind_of(&os(nix::libc::EINVAL)), "other");
-        assert!(KINDS.contains(&kind_of(&os(nix::libc::EPERM))));
+        assert!(
+            switchboard_observe::metrics::ACCEPT_ERROR_KINDS
+                .contains(&kind_of(&os(nix::libc::EPERM)))
+        );
     }
 }

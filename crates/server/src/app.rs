@@ -2,10 +2,12 @@
 
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
 use axum::Router;
 use axum::routing::get;
+use switchboard_config::{Config, Live};
 use switchboard_limits::{Admission, MemoryRateLimiter, RateLimiter};
+use switchboard_observe::audit::Audit;
+use switchboard_observe::metrics::Metrics;
 use switchboard_runtime::Catalog;
 use switchboard_store::{
     EventLog, MemoryEventLog, MemorySessionStore, MemoryTaskStore, SessionBus, SessionOwners,
@@ -13,12 +15,9 @@ use switchboard_store::{
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::audit::Audit;
 use crate::capacity::Capacity;
-use crate::config::Config;
 use crate::guard::HostPolicy;
 use crate::live::Registry;
-use crate::metrics::Metrics;
 use crate::modern::seal::Sealer;
 use crate::tenant::Tenants;
 use crate::{health, legacy_sse, mcp};
@@ -27,7 +26,7 @@ use crate::{health, legacy_sse, mcp};
 struct Inner {
     /// The configuration in effect; swapped whole by a reload (`reload.rs`),
     /// read once per use.
-    config: ArcSwap<Config>,
+    config: Live<Config>,
     catalog: Arc<Catalog>,
     store: Arc<dyn SessionStore>,
     event_log: Arc<dyn EventLog>,
@@ -40,7 +39,7 @@ struct Inner {
     conns: crate::conns::Conns,
     metrics: Metrics,
     /// Tenants and credentials; swapped whole by a reload.
-    tenants: ArcSwap<Tenants>,
+    tenants: Live<Tenants>,
     audit: Audit,
     limiter: Arc<dyn RateLimiter>,
     session_bus: Option<Arc<dyn SessionBus>>,
@@ -201,7 +200,7 @@ impl AppBuilder {
         });
         let metrics = Metrics::new();
         for provider in self.catalog.providers().iter() {
-            provider.observe(Arc::new(metrics.upstream_sink()));
+            provider.observe(Arc::new(metrics.upstreams.sink()));
         }
         App(Arc::new(Inner {
             hosts: HostPolicy::new(&c.allowed_hosts),
@@ -210,7 +209,7 @@ impl AppBuilder {
             capacity: Capacity::default(),
             conns: crate::conns::Conns::default(),
             metrics,
-            tenants: ArcSwap::from_pointee(tenants),
+            tenants: Live::new(tenants),
             audit,
             upstreams: crate::upstreams::Shared::new(self.tenant_processes.unwrap_or_default()),
             reloading: tokio::sync::Mutex::new(()),
@@ -234,7 +233,7 @@ impl AppBuilder {
             node_id: c.admin.node_id(),
             started_ms: switchboard_store::now_ms(),
             catalog: self.catalog,
-            config: ArcSwap::from_pointee(self.config),
+            config: Live::new(self.config),
         }))
     }
 }
@@ -281,11 +280,12 @@ impl App {
 
     /// The configuration in effect now (a reload may replace it).
     pub fn config(&self) -> Arc<Config> {
-        self.0.config.load_full()
+        self.0.config.load()
     }
 
-    pub(crate) fn set_config(&self, config: Config) {
-        self.0.config.store(Arc::new(config));
+    /// The handle of the configuration in effect, which a reload swaps.
+    pub(crate) fn live_config(&self) -> &Live<Config> {
+        &self.0.config
     }
 
     pub fn catalog(&self) -> &Arc<Catalog> {
@@ -334,11 +334,12 @@ impl App {
 
     /// Tenants and credentials in effect now (a reload may replace them).
     pub(crate) fn tenants(&self) -> Arc<Tenants> {
-        self.0.tenants.load_full()
+        self.0.tenants.load()
     }
 
-    pub(crate) fn set_tenants(&self, tenants: Tenants) {
-        self.0.tenants.store(Arc::new(tenants));
+    /// The handle of the tenants in effect, which a reload swaps.
+    pub(crate) fn live_tenants(&self) -> &Live<Tenants> {
+        &self.0.tenants
     }
 
     pub(crate) fn audit(&self) -> &Audit {
@@ -458,10 +459,10 @@ impl App {
                     .capacity
                     .closed(&crate::capacity::identity_key(identity));
                 self.0.capacity.closed(&crate::capacity::tenant_key(tenant));
-                self.0.metrics.tenant_sessions(tenant).dec();
+                self.0.metrics.tenants.sessions(tenant).dec();
             }
             self.uncount_record(&live);
-            self.0.metrics.session_ended(live.age());
+            self.0.metrics.sessions.ended(live.age());
         }
     }
 }
@@ -491,7 +492,7 @@ impl App {
         crate::sse::StreamEnd {
             session: token,
             shutdown: self.0.shutdown.clone(),
-            streams: self.0.metrics.open_streams.clone(),
+            streams: self.0.metrics.sessions.streams.clone(),
             session_streams: None,
             tenant_streams: None,
             held: None,

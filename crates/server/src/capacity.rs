@@ -5,29 +5,13 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use serde::Deserialize;
+use switchboard_config::{CapPolicy, Config};
 use switchboard_store::{Quota, now_ms};
 use tokio::sync::Notify;
 
 use crate::app::App;
-use crate::config::Config;
 use crate::error::TransportError;
 use crate::tenant::Principal;
-
-/// What a new session meets at the cap.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CapPolicy {
-    /// Refuse at once: 503 with Retry-After.
-    Reject,
-    /// End the longest-idle session (idle for at least `evict_min_idle_secs`),
-    /// else refuse.
-    EvictIdle,
-    /// Wait up to `session_queue_ms` for a session to end, else refuse.
-    Queue,
-    /// Evict an idle session if there is one, else wait, else refuse.
-    EvictIdleThenQueue,
-}
 
 /// Node-local counts behind the per-identity caps (sessions, and the bytes
 /// of their records), and the signal that a session ended (for waiters at
@@ -128,11 +112,11 @@ impl App {
                 continue;
             }
             if matches!(policy, CapPolicy::Reject | CapPolicy::EvictIdle) {
-                self.metrics().rejected("session_cap");
+                self.metrics().requests.rejected("session_cap");
                 return Err(TransportError::SessionCap("session_cap"));
             }
             if tokio::time::timeout_at(deadline, waiting).await.is_err() {
-                self.metrics().rejected("session_cap");
+                self.metrics().requests.rejected("session_cap");
                 return Err(TransportError::SessionCap("session_cap"));
             }
         }
@@ -158,8 +142,8 @@ impl App {
         if !same_tenant {
             return Ok(false);
         }
-        tracing::info!(session = %crate::peer::short(&victim), "evicted the longest-idle session to admit a new one");
-        self.metrics().evicted();
+        tracing::info!(session = %switchboard_observe::ids::short(&victim), "evicted the longest-idle session to admit a new one");
+        self.metrics().sessions.evicted();
         self.end_session(&victim).await?;
         Ok(true)
     }
@@ -190,10 +174,10 @@ impl App {
     /// counted and, for a tenant's quota, audited.
     pub(crate) fn refuse_quota(&self, who: &Principal, quota: &Quota) -> TransportError {
         if quota.group != tenant_key(&who.tenant.id) {
-            self.metrics().rejected("per_identity_cap");
+            self.metrics().requests.rejected("per_identity_cap");
             return TransportError::SessionCap("per_identity_cap");
         }
-        self.metrics().tenant_rejected(&who.tenant.id, "quota");
+        self.metrics().tenants.rejected(&who.tenant.id, "quota");
         self.security_event(who, None, "quota", None, "max_sessions");
         TransportError::Quota("max_sessions")
     }
@@ -203,7 +187,7 @@ impl App {
     /// The refusal of a session record that would pass its identity's
     /// byte budget (`max_session_bytes_per_identity`): 429, as a quota.
     pub(crate) fn refuse_bytes(&self) -> TransportError {
-        self.metrics().rejected("per_identity_bytes");
+        self.metrics().requests.rejected("per_identity_bytes");
         TransportError::Quota("max_session_bytes_per_identity")
     }
 }
@@ -229,7 +213,7 @@ impl App {
         let key = format!("\0listen:{identity}");
         let max = self.config().max_sessions_per_identity;
         if self.capacity().count(&key) >= max {
-            self.metrics().rejected("stream_cap");
+            self.metrics().requests.rejected("stream_cap");
             return Err(TransportError::StreamCap(max));
         }
         self.capacity().opened(&key);
@@ -261,20 +245,22 @@ impl App {
         let m = self.metrics();
         let sessions = match self.store().count().await {
             Ok(n) => {
-                m.ready.set(1);
+                m.node.ready.set(1);
                 n
             }
             Err(_) => {
-                m.ready.set(0);
-                m.store_failed("count");
+                m.node.ready.set(0);
+                m.node.store_failed("count");
                 0
             }
         };
         let adm = self.admission_stats();
-        m.sessions_open.set(sessions as i64);
-        m.in_flight.set(adm.in_flight as i64);
-        m.queue_depth.set(adm.queued as i64);
-        m.event_log_bytes.set(self.event_log().bytes() as i64);
+        m.sessions.open.set(sessions as i64);
+        m.requests.in_flight.set(adm.in_flight as i64);
+        m.requests.queue_depth.set(adm.queued as i64);
+        m.sessions
+            .event_log_bytes
+            .set(self.event_log().bytes() as i64);
         let conns = self.connection_limits();
         let open = self.conns().open(crate::conns::Pool::Main);
         let ratios = [
@@ -291,7 +277,7 @@ impl App {
             ),
         ];
         for (resource, ratio) in ratios {
-            m.set_capacity(resource, ratio);
+            m.node.set_capacity(resource, ratio);
             if ratio >= WARN_AT {
                 tracing::warn!(resource, ratio, "capacity warning: past 90 % of the cap");
             }

@@ -17,73 +17,13 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Instant;
 
+use switchboard_config::Config;
+pub(crate) use switchboard_observe::metrics::{Pool, Refusal};
+use switchboard_observe::throttle::{LOG_EVERY, Throttle};
 use tokio::net::TcpStream;
 
 use crate::app::App;
-use crate::config::Config;
 use crate::error::TransportError;
-use crate::throttle::{LOG_EVERY, Throttle};
-
-/// Where an admitted connection is counted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Pool {
-    /// The MCP listener, under `max_connections`.
-    Main,
-    /// The MCP listener's probe reserve, past `max_connections`.
-    Probe,
-    /// The admin listener.
-    Admin,
-}
-
-impl Pool {
-    pub(crate) const ALL: [Pool; 3] = [Pool::Main, Pool::Probe, Pool::Admin];
-
-    /// The metric label.
-    pub(crate) fn label(self) -> &'static str {
-        match self {
-            Pool::Main => "main",
-            Pool::Probe => "probe",
-            Pool::Admin => "admin",
-        }
-    }
-}
-
-/// Why a connection was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Refusal {
-    /// `max_connections` and the probe reserve are full.
-    Total,
-    /// The address holds `max_connections_per_address`.
-    PerAddress,
-    /// The admin listener holds `admin.max_connections`.
-    Admin,
-    /// A connection of the probe reserve asked for more than a probe.
-    ProbeOnly,
-}
-
-impl Refusal {
-    pub(crate) const ALL: [Refusal; 4] = [
-        Refusal::Total,
-        Refusal::PerAddress,
-        Refusal::Admin,
-        Refusal::ProbeOnly,
-    ];
-
-    /// The metric label, and the reason in the 503's message.
-    pub(crate) fn label(self) -> &'static str {
-        match self {
-            Refusal::Total => "total_cap",
-            Refusal::PerAddress => "per_address_cap",
-            Refusal::Admin => "admin_cap",
-            Refusal::ProbeOnly => "probe_only",
-        }
-    }
-
-    /// The error a refused client is told.
-    pub(crate) fn error(self) -> TransportError {
-        TransportError::ConnectionCap(self.label())
-    }
-}
 
 /// Descriptors assumed when the open-file limit is unlimited or unknown.
 const UNLIMITED: u64 = 1 << 20;
@@ -265,7 +205,7 @@ impl Admitted {
 impl Drop for Admitted {
     fn drop(&mut self) {
         self.app.conns().give_back(self.pool, self.ip);
-        self.app.metrics().connection_closed(self.pool);
+        self.app.metrics().connections.closed(self.pool);
     }
 }
 
@@ -305,7 +245,7 @@ impl App {
     ) -> Result<Admitted, Refusal> {
         match taken {
             Ok(pool) => {
-                self.metrics().connection_opened(pool);
+                self.metrics().connections.opened(pool);
                 Ok(Admitted {
                     app: self.clone(),
                     pool,
@@ -322,7 +262,7 @@ impl App {
     /// Count a refusal, and log it unless a line was written less than
     /// 10 s ago (that line's count says how many it stands for).
     pub(crate) fn connection_refused(&self, reason: Refusal, limits: &Limits) {
-        self.metrics().connection_refused(reason);
+        self.metrics().connections.refused(reason);
         if let Some(refused) = self.conns().refusals.hit(Instant::now()) {
             tracing::warn!(
                 reason = reason.label(),
@@ -350,7 +290,7 @@ pub(crate) fn refuse(stream: TcpStream, reason: Refusal) {
 /// The HTTP/1.1 answer of a refused connection: 503, `Retry-After: 1`, the
 /// JSON-RPC error body every 503 of the server has, and `Connection: close`.
 pub(crate) fn refusal_bytes(reason: Refusal) -> Vec<u8> {
-    let body = switchboard_proto::error_json(None, &reason.error().rpc());
+    let body = switchboard_proto::error_json(None, &TransportError::from(reason).rpc());
     format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
          retry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",

@@ -274,6 +274,13 @@ impl TransportError {
 /// `Retry-After` of a draining node's refusals.
 const DRAINING_RETRY_SECS: u64 = 5;
 
+impl From<switchboard_observe::metrics::Refusal> for TransportError {
+    /// What a client whose connection was refused is told.
+    fn from(reason: switchboard_observe::metrics::Refusal) -> Self {
+        TransportError::ConnectionCap(reason.label())
+    }
+}
+
 impl IntoResponse for TransportError {
     fn into_response(self) -> Response {
         self.response_for(None)

@@ -36,7 +36,7 @@ impl App {
         let max = self.config().max_session_bytes;
         let bytes = record.stored_bytes();
         if bytes > max {
-            self.metrics().rejected("session_bytes");
+            self.metrics().requests.rejected("session_bytes");
             return Err(TransportError::TooLarge { what, bytes, max });
         }
         Ok(bytes)

@@ -4,9 +4,9 @@
 
 use http::HeaderMap;
 use switchboard_limits::{Decision, Permit, Rate, Ticket};
+use switchboard_observe::audit::AuditEvent;
 
 use crate::app::App;
-use crate::audit::AuditEvent;
 use crate::error::{Challenge, TransportError};
 use crate::tenant::{AuthFailure, Principal};
 
@@ -31,7 +31,7 @@ impl App {
             }
             Err(f) => f,
         };
-        self.metrics().rejected("unauthenticated");
+        self.metrics().requests.rejected("unauthenticated");
         if failure != AuthFailure::Missing {
             self.audit().record(&AuditEvent {
                 event: "auth_failure",
@@ -146,7 +146,7 @@ impl App {
                 .await
                 .map_err(|e| TransportError::LimiterUnavailable(e.to_string()))?;
             if let Decision::Limited { retry_after } = decision {
-                self.metrics().tenant_rejected(&t.id, "rate_limited");
+                self.metrics().tenants.rejected(&t.id, "rate_limited");
                 self.security_event(who, session, "rate_limited", tool, limit);
                 return Err(TransportError::RateLimited { limit, retry_after });
             }
@@ -175,7 +175,7 @@ impl App {
                 self.check_scopes(who, session, name)?;
                 tool = Some(name);
             } else {
-                self.metrics().tenant_rejected(&who.tenant.id, "forbidden");
+                self.metrics().tenants.rejected(&who.tenant.id, "forbidden");
                 self.security_event(who, session, "forbidden_tool", Some(name), "denied");
             }
         }
@@ -202,10 +202,10 @@ impl App {
             span,
         )
         .await;
-        self.metrics().queue_waited(start.elapsed());
+        self.metrics().requests.queue_waited(start.elapsed());
         admitted.map_err(|rejected| {
-            self.metrics().rejected(rejected.reason());
-            self.metrics().tenant_rejected(&t.id, rejected.reason());
+            self.metrics().requests.rejected(rejected.reason());
+            self.metrics().tenants.rejected(&t.id, rejected.reason());
             TransportError::Overloaded(rejected)
         })
     }
@@ -221,10 +221,11 @@ impl App {
         outcome: &'static str,
         took: std::time::Duration,
     ) {
-        self.metrics().request(method, tool, outcome, took);
-        self.metrics().tenant_request(&who.tenant.id, outcome, took);
+        let metrics = self.metrics();
+        metrics.requests.finished(method, tool, outcome, took);
+        metrics.tenants.finished(&who.tenant.id, outcome, took);
         if method == switchboard_proto::methods::TOOLS_CALL && self.audit().enabled() {
-            let short = session.map(crate::peer::short);
+            let short = session.map(switchboard_observe::ids::short);
             self.audit().record(&AuditEvent {
                 event: "tool_call",
                 tenant: Some(&who.tenant.id),
@@ -247,11 +248,11 @@ impl App {
         who: &Principal,
         session: Option<&str>,
     ) -> Result<prometheus_client::metrics::gauge::Gauge, TransportError> {
-        let gauge = self.metrics().tenant_streams(&who.tenant.id);
+        let gauge = self.metrics().tenants.streams(&who.tenant.id);
         if let Some(max) = who.tenant.max_streams
             && gauge.get() >= max as i64
         {
-            self.metrics().tenant_rejected(&who.tenant.id, "quota");
+            self.metrics().tenants.rejected(&who.tenant.id, "quota");
             self.security_event(who, session, "quota", None, "max_streams");
             return Err(TransportError::Quota("max_streams"));
         }
@@ -267,7 +268,7 @@ impl App {
         tool: Option<&str>,
         outcome: &str,
     ) {
-        let short = session.map(crate::peer::short);
+        let short = session.map(switchboard_observe::ids::short);
         tracing::info!(
             tenant = %who.tenant.id,
             principal = %who.subject,

@@ -66,7 +66,7 @@ pub(crate) async fn metrics(State(app): State<App>, headers: http::HeaderMap) ->
         return resp;
     }
     app.check_capacity().await;
-    app.metrics().upstreams(&app.catalog().providers());
+    app.metrics().upstreams.update(&app.catalog().providers());
     let mut resp = Response::new(axum::body::Body::from(app.metrics().encode()));
     resp.headers_mut().insert(
         http::header::CONTENT_TYPE,

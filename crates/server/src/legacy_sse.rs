@@ -114,7 +114,7 @@ pub(crate) async fn message(
             .await
             .unwrap_or_else(IntoResponse::into_response)
     };
-    crate::access::serve("messages", &headers, handle).await
+    switchboard_observe::access::serve("messages", &headers, handle).await
 }
 
 async fn post(
@@ -149,10 +149,10 @@ async fn post(
         }
         Message::Request { id, method, params } => {
             let app = app.clone();
-            crate::access::method(&method, params.as_deref());
-            crate::access::spawn(
-                async move { serve_request(&app, s, slot, id, method, params).await },
-            );
+            switchboard_observe::access::method(&method, params.as_deref());
+            switchboard_observe::access::spawn(async move {
+                serve_request(&app, s, slot, id, method, params).await
+            });
         }
     }
     Ok(accepted())

@@ -11,13 +11,10 @@
 //! [`SessionStore`]: switchboard_store::SessionStore
 
 mod accept;
-mod access;
 mod admin;
 mod app;
-mod audit;
 mod capacity;
 mod cluster;
-mod config;
 mod conns;
 mod era;
 mod error;
@@ -26,14 +23,11 @@ mod footprint;
 mod gate;
 mod guard;
 mod health;
-mod ids;
-mod layers;
 mod legacy_sse;
 mod listener;
 mod live;
 mod mcp;
 mod metadata;
-mod metrics;
 mod modern;
 mod notifier;
 mod owner;
@@ -46,18 +40,17 @@ mod sse;
 mod stdio;
 mod tasks;
 mod tenant;
-mod throttle;
 pub mod upstreams;
 
 pub use admin::{admin_router, serve_admin};
 pub use app::{App, AppBuilder, BuildError};
 pub use cluster::ClusterEvents;
-pub use config::{
-    AdminConfig, AnonymousMode, ApiKeyConfig, AuthConfig, CapPolicy, Config, ConfigError,
-    RateConfig, Rules, Secret, StoreKind, TelemetryConfig, TenantConfig, redact_url,
-};
 pub use error::TransportError;
 pub use listener::serve;
 pub use owner::{FORWARD_HEADER, UPSTREAM_RESET};
 pub use reload::{ReloadError, ReloadReport, reload_upstreams};
 pub use stdio::{STDIO_SESSION, StdioOptions, serve_stdio, serve_stdio_with};
+pub use switchboard_config::{
+    AdminConfig, AnonymousMode, ApiKeyConfig, AuthConfig, CapPolicy, Config, ConfigError,
+    RateConfig, Rules, Secret, StoreKind, TelemetryConfig, TenantConfig, redact_url,
+};

@@ -16,6 +16,7 @@ use tokio::net::{TcpListener, TcpStream};
 use crate::accept::Accept;
 use crate::app::App;
 use crate::conns::{Admitted, Pool, Refusal};
+use crate::error::TransportError;
 
 /// Most headers one request may carry.
 const MAX_HEADERS: usize = 100;
@@ -265,7 +266,7 @@ impl tower_service::Service<HttpRequest> for ProbeOnly {
         let reason = Refusal::ProbeOnly;
         self.app
             .connection_refused(reason, &self.app.connection_limits());
-        let mut resp = axum::response::IntoResponse::into_response(reason.error());
+        let mut resp = axum::response::IntoResponse::into_response(TransportError::from(reason));
         resp.headers_mut().insert(
             http::header::CONNECTION,
             http::HeaderValue::from_static("close"),

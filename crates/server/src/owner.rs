@@ -167,7 +167,7 @@ pub(crate) async fn route(app: &App, r: Request<'_>) -> Result<Route, TransportE
     if let Some(v) = forwarded
         && !owners.verify(v, r.session, r.body)
     {
-        tracing::warn!(session = %crate::peer::short(r.session), "refused a forwarded request whose signature does not verify");
+        tracing::warn!(session = %switchboard_observe::ids::short(r.session), "refused a forwarded request whose signature does not verify");
         return Err(TransportError::ForgedForward);
     }
     if !needs_owner(app.catalog(), r.method, r.params) {

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 use serde_json::value::RawValue;
+use switchboard_observe::ids::short;
 use switchboard_proto::{ProtocolVersion, RpcError, notification_json, request_json};
 use switchboard_runtime::async_trait;
 use switchboard_runtime::{ClientPeer, PeerError};
@@ -254,9 +255,4 @@ fn rpc_error_from(raw: &RawValue) -> RpcError {
         e = e.with_data(d.clone());
     }
     e
-}
-
-/// The first characters of a session id, for logs (never the whole id).
-pub(crate) fn short(id: &str) -> &str {
-    &id[..id.len().min(8)]
 }

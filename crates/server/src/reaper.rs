@@ -50,7 +50,7 @@ pub(crate) async fn sweep(app: &App) -> usize {
             tracing::warn!(error = %e, "ending an expired session failed");
         }
     }
-    app.metrics().expired(expired.len());
+    app.metrics().sessions.expired(expired.len());
     // Rate-limit buckets back at their full burst carry no information.
     app.limiter().sweep().await;
     app.check_capacity().await;

@@ -23,11 +23,11 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::Value;
+use switchboard_config::Config;
 use switchboard_runtime::{Catalog, Provider};
 use switchboard_upstream::gateway::{StdioProvider, TenantProcesses, UpstreamConfig, UpstreamKind};
 
 use crate::app::App;
-use crate::config::Config;
 use crate::tenant::Tenants;
 use crate::upstreams::{Started, start_upstream};
 
@@ -128,15 +128,15 @@ impl App {
         let started = start_checked(self.catalog(), &plan, &new, tenant_processes).await?;
         report.applied = changed_keys(&old, &new);
         // Commit: from here on nothing is refused.
-        self.set_tenants(tenants);
-        self.set_config(new);
+        self.live_tenants().store(tenants);
+        self.live_config().store(new);
         let metrics = self.metrics();
         swap(
             self.catalog(),
             &plan,
             started,
-            |name| metrics.upstream_removed(name),
-            |p| p.observe(Arc::new(metrics.upstream_sink())),
+            |name| metrics.upstreams.removed(name),
+            |p| p.observe(Arc::new(metrics.upstreams.sink())),
         )
         .await;
         report.sessions_ended = self.end_orphaned_sessions().await;
@@ -156,12 +156,12 @@ impl App {
             .collect();
         for id in &orphans {
             tracing::info!(
-                session = crate::peer::short(id),
+                session = switchboard_observe::ids::short(id),
                 "session ended: its tenant was removed"
             );
             if let Err(e) = self.end_session(id).await {
                 tracing::warn!(
-                    session = crate::peer::short(id),
+                    session = switchboard_observe::ids::short(id),
                     "cannot end the session: {e}"
                 );
             }

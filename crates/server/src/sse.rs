@@ -88,9 +88,9 @@ impl Drop for SessionStream {
 }
 
 struct State {
-    _counted: crate::metrics::StreamGauge,
+    _counted: switchboard_observe::metrics::StreamGauge,
     _session: Option<SessionStream>,
-    _tenant: Option<crate::metrics::StreamGauge>,
+    _tenant: Option<switchboard_observe::metrics::StreamGauge>,
     _held: Option<Arc<crate::capacity::Held>>,
     /// Held while the body lives: dropping the body (client gone) cancels.
     _guard: Option<DropGuard>,
@@ -122,12 +122,12 @@ pub(crate) fn response_guarded(
     guard: Option<DropGuard>,
 ) -> Response {
     let state = State {
-        _counted: crate::metrics::StreamGauge::new(&end.streams),
+        _counted: switchboard_observe::metrics::StreamGauge::new(&end.streams),
         _session: end.session_streams.as_ref().map(SessionStream::new),
         _tenant: end
             .tenant_streams
             .as_ref()
-            .map(crate::metrics::StreamGauge::new),
+            .map(switchboard_observe::metrics::StreamGauge::new),
         _held: end.held.take(),
         _guard: guard,
         first,

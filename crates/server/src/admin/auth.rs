@@ -7,9 +7,9 @@ use axum::middleware::Next;
 use axum::response::Response;
 use http::{HeaderValue, StatusCode, header};
 use switchboard_auth::{ApiKeyEntry, ApiKeys};
+use switchboard_config::Config;
 
 use super::{Admin, error};
-use crate::config::Config;
 
 /// The configured admin token's digest, ready to check tokens against.
 pub(super) fn compile(config: &Config) -> Option<ApiKeys> {

@@ -104,7 +104,7 @@ pub(super) async fn end(State(admin): State<Admin>, Path(id): Path<String>) -> R
     let live = find(app, &id).is_some();
     match app.end_session(&id).await {
         Ok(existed) if existed || live => {
-            tracing::info!(session = %crate::peer::short(&id), "session ended by an operator");
+            tracing::info!(session = %switchboard_observe::ids::short(&id), "session ended by an operator");
             reply(StatusCode::OK, &json!({"ended": true}))
         }
         Ok(_) => error(StatusCode::NOT_FOUND, "no such session"),

@@ -7,13 +7,13 @@ use axum::extract::State;
 use axum::response::Response;
 use http::StatusCode;
 use serde_json::{Map, Value, json};
+use switchboard_config::StoreKind;
 use switchboard_store::now_ms;
 use switchboard_upstream::gateway::PoolMode;
 
 use super::scrape::{Sample, sum};
 use super::{Admin, error, reply};
 use crate::app::App;
-use crate::config::StoreKind;
 
 /// Sessions in `top_sessions`.
 const TOP: usize = 10;
@@ -35,7 +35,7 @@ pub(super) async fn snapshot(State(admin): State<Admin>) -> Response {
         "uptime_secs": super::node::uptime_secs(app),
         "draining": app.is_draining(),
         "sessions": sessions(app),
-        "streams": app.metrics().open_streams.get().max(0),
+        "streams": app.metrics().sessions.streams.get().max(0),
         "requests": {"by_method": by_method(&samples)},
         "queue": {
             "in_flight": adm.in_flight,

@@ -61,7 +61,7 @@ fn tenant(app: &App, t: &Tenant, samples: &[Sample]) -> Value {
 pub(super) fn usage(app: &App, tenant: &str) -> Value {
     json!({
         "sessions": app.capacity().count(&crate::capacity::tenant_key(tenant)),
-        "streams": app.metrics().tenant_streams(tenant).get().max(0),
+        "streams": app.metrics().tenants.streams(tenant).get().max(0),
         "in_flight": app.admission().tenant_stats(tenant).running,
         "upstream_processes": app.tenant_processes().map_or(0, |p| p.count(tenant)),
     })

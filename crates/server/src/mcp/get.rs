@@ -69,7 +69,7 @@ async fn serve(app: &App, client: &str, headers: &HeaderMap) -> Result<Response,
         .open_streams
         .load(std::sync::atomic::Ordering::Relaxed);
     if open >= app.config().max_streams_per_session {
-        app.metrics().rejected("stream_cap");
+        app.metrics().requests.rejected("stream_cap");
         return Err(TransportError::StreamCap(
             app.config().max_streams_per_session,
         ));

@@ -4,15 +4,14 @@ use axum::response::Response;
 use http::{HeaderValue, StatusCode};
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use switchboard_observe::ids::{mint_session_id, short};
 use switchboard_proto::{ProtocolVersion, RequestId, RpcError, error_json, response_json};
 use switchboard_store::{Admitted, SessionRecord, StoreError};
 
 use crate::app::App;
 use crate::error::{TransportError, json_response};
 use crate::guard::{Accepts, SESSION_HEADER};
-use crate::ids::mint_session_id;
 use crate::mcp::request::reply_now;
-use crate::peer::short;
 use crate::tenant::Principal;
 
 #[derive(Deserialize)]
@@ -114,7 +113,7 @@ impl App {
         who: &Principal,
     ) -> Result<String, TransportError> {
         if self.is_draining() {
-            self.metrics().rejected("draining");
+            self.metrics().requests.rejected("draining");
             return Err(TransportError::Draining);
         }
         let sid = mint_session_id()
@@ -138,7 +137,7 @@ impl App {
             Admitted::Refused(i) => return Err(self.refuse_quota(who, &quotas[i])),
             Admitted::OverBytes(_) => return Err(self.refuse_bytes()),
         }
-        crate::access::session(&sid);
+        switchboard_observe::access::session(&sid);
         let live = self.registry().get_or_create(&sid, |live| {
             live.set_owner(&identity, &who.tenant.id);
         });
@@ -147,7 +146,7 @@ impl App {
             .opened(&crate::capacity::identity_key(&identity));
         self.capacity()
             .opened(&crate::capacity::tenant_key(&who.tenant.id));
-        self.metrics().tenant_sessions(&who.tenant.id).inc();
+        self.metrics().tenants.sessions(&who.tenant.id).inc();
         tracing::debug!(session = %short(&sid), tenant = %who.tenant.id, version = %hello.version, "session created");
         Ok(sid)
     }

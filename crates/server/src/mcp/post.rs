@@ -30,7 +30,7 @@ pub(crate) async fn post(
             .await
             .unwrap_or_else(IntoResponse::into_response)
     };
-    crate::access::serve("mcp", &headers, handle).await
+    switchboard_observe::access::serve("mcp", &headers, handle).await
 }
 
 async fn serve(
@@ -41,7 +41,7 @@ async fn serve(
 ) -> Result<Response, TransportError> {
     app.hosts().check(headers)?;
     let who = app.authenticate(headers, client).await?;
-    crate::access::tenant(&who.tenant.id);
+    switchboard_observe::access::tenant(&who.tenant.id);
     let accepts = Accepts::from_headers(headers);
     if !accepts.json && !accepts.sse {
         return Err(TransportError::NotAcceptable(
@@ -52,7 +52,7 @@ async fn serve(
     let bytes = read_body(body, headers, app.config().max_body_bytes).await?;
     let incoming = parse_body(&bytes)?;
     if let Incoming::Single(Message::Request { method, params, .. }) = &incoming {
-        crate::access::method(method, params.as_deref());
+        switchboard_observe::access::method(method, params.as_deref());
     }
     if era::decide(headers) == Era::Modern {
         return modern::serve(app, &who, headers, accepts, incoming).await;

@@ -119,7 +119,7 @@ pub(crate) async fn serve(
     let (task_app, task_live) = (app.clone(), s.live.clone());
     // Only the task holds the peer: if the handler panics, the decision's
     // sender is dropped with it and the exchange is answered below.
-    crate::access::spawn(async move {
+    switchboard_observe::access::spawn(async move {
         let response = run(&task_app, &task_live, call, peer.clone()).await;
         drop(permit);
         peer.finish(response).await;
@@ -212,14 +212,15 @@ pub(crate) async fn run(
         .cancel(token);
     let ctx = app.catalog().context(builder);
     let start = std::time::Instant::now();
-    let tool = crate::metrics::tool_of(app.catalog(), &call.method, call.params.as_deref());
+    let tool =
+        switchboard_observe::metrics::tool_of(app.catalog(), &call.method, call.params.as_deref());
     let handling = app
         .catalog()
         .handle(&call.method, call.params.as_deref(), ctx);
     let Ok(outcome) = tokio::time::timeout(app.config().request_timeout(), handling).await else {
         // Dropping the handler's future cancelled it.
-        app.metrics().rejected("timeout");
-        crate::access::outcome("timeout", Some(ErrorCode::REQUEST_TIMEOUT.0.into()));
+        app.metrics().requests.rejected("timeout");
+        switchboard_observe::access::outcome("timeout", Some(ErrorCode::REQUEST_TIMEOUT.0.into()));
         let took = start.elapsed();
         app.finished(
             &call.who,
@@ -231,7 +232,7 @@ pub(crate) async fn run(
         );
         return Some(error_json(Some(&call.id), &timed_out(app)));
     };
-    let label = crate::metrics::outcome(&outcome);
+    let label = switchboard_observe::metrics::outcome(&outcome);
     let took = start.elapsed();
     app.finished(
         &call.who,
@@ -241,7 +242,7 @@ pub(crate) async fn run(
         label,
         took,
     );
-    crate::access::outcome(label, crate::metrics::code(&outcome));
+    switchboard_observe::access::outcome(label, switchboard_observe::metrics::code(&outcome));
     match outcome {
         Ok(v) => Some(response_json(&call.id, &v.to_string())),
         Err(HandlerError::Rpc(e)) => Some(error_json(Some(&call.id), &e)),

@@ -74,7 +74,7 @@ impl App {
             return Err(TransportError::UnknownSession);
         };
         self.check_binding(&record, who)?;
-        crate::access::session(id);
+        switchboard_observe::access::session(id);
         let live = self
             .registry()
             .get_or_create(id, |l| l.set_subscriptions(&record.subscriptions));
@@ -94,7 +94,8 @@ impl App {
             return Ok(());
         }
         self.metrics()
-            .tenant_rejected(&who.tenant.id, "session_binding");
+            .tenants
+            .rejected(&who.tenant.id, "session_binding");
         self.security_event(who, Some(&record.id), "session_binding", None, "denied");
         Err(TransportError::UnknownSession)
     }
@@ -133,7 +134,7 @@ pub(crate) async fn delete(
             .ok_or(TransportError::UnknownSession)?;
         app.check_binding(&record, &who)?;
         app.end_session(id).await?;
-        tracing::debug!(session = %crate::peer::short(id), "session deleted by client");
+        tracing::debug!(session = %switchboard_observe::ids::short(id), "session deleted by client");
         Ok(StatusCode::OK.into_response())
     };
     result.await.unwrap_or_else(IntoResponse::into_response)
@@ -150,7 +151,7 @@ impl App {
         let span = tracing::debug_span!(target: switchboard_telemetry::TARGET, "store", call);
         let result = fut.instrument(span).await;
         if result.is_err() {
-            self.metrics().store_failed(call);
+            self.metrics().node.store_failed(call);
         }
         result
     }

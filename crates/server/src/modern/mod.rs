@@ -228,21 +228,25 @@ async fn run(
         .await?;
     let (task_app, task_id, task_method) = (app.clone(), id.clone(), method.to_owned());
     let task_who = who.clone();
-    crate::access::spawn(async move {
+    switchboard_observe::access::spawn(async move {
         let start = std::time::Instant::now();
-        let tool = crate::metrics::tool_of(task_app.catalog(), &task_method, params.as_deref())
-            .map(std::borrow::Cow::into_owned);
+        let tool = switchboard_observe::metrics::tool_of(
+            task_app.catalog(),
+            &task_method,
+            params.as_deref(),
+        )
+        .map(std::borrow::Cow::into_owned);
         let handling = task_app
             .catalog()
             .handle(&task_method, params.as_deref(), ctx);
         let (outcome, label) =
             match tokio::time::timeout(task_app.config().request_timeout(), handling).await {
                 Ok(outcome) => {
-                    let label = crate::metrics::outcome(&outcome);
+                    let label = switchboard_observe::metrics::outcome(&outcome);
                     (outcome, label)
                 }
                 Err(_) => {
-                    task_app.metrics().rejected("timeout");
+                    task_app.metrics().requests.rejected("timeout");
                     (
                         Err(HandlerError::Rpc(crate::mcp::request::timed_out(&task_app))),
                         "timeout",
@@ -251,7 +255,7 @@ async fn run(
             };
         let took = start.elapsed();
         task_app.finished(&task_who, None, &task_method, tool.as_deref(), label, took);
-        crate::access::outcome(label, crate::metrics::code(&outcome));
+        switchboard_observe::access::outcome(label, switchboard_observe::metrics::code(&outcome));
         drop(permit);
         if matches!(outcome, Err(HandlerError::StartTask)) {
             let (_, responses) = peer.take_rounds();

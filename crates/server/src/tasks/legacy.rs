@@ -220,7 +220,9 @@ async fn result(
 /// A task as 2025-11-25 shows it.
 fn shape(r: &TaskRecord) -> Value {
     let time = |ms: u64| {
-        crate::audit::rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms))
+        switchboard_observe::audit::rfc3339(
+            std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms),
+        )
     };
     json!({
         "taskId": r.id,

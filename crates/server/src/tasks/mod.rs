@@ -185,7 +185,7 @@ async fn create(
     // request's own, from `_meta`): bounded as a session's are.
     let caps = switchboard_store::json_len(&call.capabilities);
     if caps > config.max_session_bytes {
-        app.metrics().rejected("session_bytes");
+        app.metrics().requests.rejected("session_bytes");
         return Err(TransportError::TooLarge {
             what: "the client capabilities a task keeps",
             bytes: caps,
@@ -194,7 +194,8 @@ async fn create(
     }
     let max_ttl = config.task_ttl_secs.saturating_mul(1000).max(1);
     let now = now_ms();
-    let id = crate::ids::mint_session_id().map_err(|_| TransportError::HandlerFailed)?;
+    let id =
+        switchboard_observe::ids::mint_session_id().map_err(|_| TransportError::HandlerFailed)?;
     let mut record = TaskRecord {
         id,
         principal: who.binding(),
@@ -224,7 +225,7 @@ async fn create(
     match app.task_store().create(&record, &quota).await? {
         Admitted::Yes => {}
         Admitted::Refused(_) | Admitted::OverBytes(_) => {
-            app.metrics().tenant_rejected(&who.tenant.id, "quota");
+            app.metrics().tenants.rejected(&who.tenant.id, "quota");
             let tool = Some(record.tool.as_str());
             app.security_event(who, None, "quota", tool, "max_tasks_per_identity");
             return Err(TransportError::Quota("max_tasks_per_identity"));
@@ -411,7 +412,9 @@ fn ack(app: &App) -> Value {
 /// error inlined.
 fn shape(app: &App, r: &TaskRecord, detailed: bool, result_type: &str) -> Value {
     let time = |ms: u64| {
-        crate::audit::rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms))
+        switchboard_observe::audit::rfc3339(
+            std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms),
+        )
     };
     let mut map = Map::new();
     map.insert("resultType".into(), json!(result_type));

@@ -7,8 +7,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::HeaderMap;
 use switchboard_auth::{JwtError, looks_like_jwt};
+use switchboard_config::ANONYMOUS;
 
-use super::config::ANONYMOUS;
 use super::{Principal, Tenants, Via};
 
 /// Why a request could not be authenticated. Descriptions never contain

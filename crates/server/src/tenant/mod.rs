@@ -3,7 +3,6 @@
 //! `switchboard-auth`; this module maps a verified identity to a tenant.
 
 mod authn;
-pub(crate) mod config;
 pub(crate) mod policy;
 
 use std::collections::HashMap;
@@ -14,10 +13,8 @@ use switchboard_limits::Rate;
 use switchboard_runtime::Caller;
 
 pub(crate) use authn::AuthFailure;
-use config::{ANONYMOUS, AnonymousMode, RateConfig, TenantConfig};
-use policy::{Policy, glob};
-
-use crate::config::Config;
+use policy::Policy;
+use switchboard_config::{ANONYMOUS, AnonymousMode, Config, RateConfig, TenantConfig, glob};
 
 /// One tenant, compiled from its configuration.
 #[derive(Debug)]

@@ -147,6 +147,19 @@ fn key_at(text: &str, span: Option<std::ops::Range<usize>>) -> Option<String> {
     })
 }
 
+impl Config {
+    /// Built-in defaults, then `file`, then the `SWITCHBOARD_…` variables of
+    /// `env` (and the aliases `MCP_MAX_CONNECTIONS`,
+    /// `MCP_CONNECTION_POOL_SIZE`), validated. Errors name the key and the
+    /// layer it came from.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        load(file, env)
+    }
+}
+
 /// Defaults, then `file`, then `env`; validated.
 pub(crate) fn load(
     file: Option<&Path>,

@@ -15,29 +15,39 @@ use serde::Serialize;
 /// Lines waiting for the writer at most.
 const QUEUE: usize = 16 * 1024;
 
-/// One audited event.
+/// One audited event. Every field but `event` and `outcome` is left out of
+/// the line when absent.
 #[derive(Debug, Default, Serialize)]
-pub(crate) struct AuditEvent<'a> {
+pub struct AuditEvent<'a> {
     /// `tool_call`, `auth_failure`, `forbidden_tool`, `session_binding`,
     /// `rate_limited`, `quota`.
-    pub(crate) event: &'a str,
+    pub event: &'a str,
+    /// The tenant of the request.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) tenant: Option<&'a str>,
+    pub tenant: Option<&'a str>,
+    /// Who sent it: an API key's id, a JWT's subject (never a credential).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) principal: Option<&'a str>,
+    pub principal: Option<&'a str>,
+    /// The session, shortened (see [`crate::ids::short`]).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) session: Option<&'a str>,
+    pub session: Option<&'a str>,
+    /// The JSON-RPC method.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) method: Option<&'a str>,
+    pub method: Option<&'a str>,
+    /// The tool called.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) tool: Option<&'a str>,
-    pub(crate) outcome: &'a str,
+    pub tool: Option<&'a str>,
+    /// How it ended: `ok`, `error`, `denied`, …
+    pub outcome: &'a str,
+    /// How long it took, in milliseconds.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) latency_ms: Option<f64>,
+    pub latency_ms: Option<f64>,
+    /// The client's address.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) remote: Option<&'a str>,
+    pub remote: Option<&'a str>,
+    /// What else there is to say (the reason of a refusal).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) detail: Option<&'a str>,
+    pub detail: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -49,7 +59,7 @@ struct Line<'a> {
 
 /// Where audit lines go.
 #[derive(Debug)]
-pub(crate) struct Audit {
+pub struct Audit {
     tx: Option<SyncSender<String>>,
     dropped: AtomicU64,
 }
@@ -57,7 +67,7 @@ pub(crate) struct Audit {
 impl Audit {
     /// An audit trail writing to `sink`: `off` (or empty), `stdout`,
     /// `stderr`, or a file path (appended to).
-    pub(crate) fn open(sink: &str) -> std::io::Result<Self> {
+    pub fn open(sink: &str) -> std::io::Result<Self> {
         let out: Box<dyn Write + Send> = match sink {
             "" | "off" => {
                 return Ok(Self {
@@ -85,12 +95,12 @@ impl Audit {
     }
 
     /// Whether lines are written anywhere.
-    pub(crate) fn enabled(&self) -> bool {
+    pub fn enabled(&self) -> bool {
         self.tx.is_some()
     }
 
     /// Queue one event; never blocks.
-    pub(crate) fn record(&self, event: &AuditEvent<'_>) {
+    pub fn record(&self, event: &AuditEvent<'_>) {
         let Some(tx) = &self.tx else { return };
         let line = Line {
             time: rfc3339(std::time::SystemTime::now()),
@@ -122,7 +132,7 @@ fn write_lines(rx: std::sync::mpsc::Receiver<String>, mut out: Box<dyn Write + S
 }
 
 /// `t` as RFC 3339 UTC with milliseconds, e.g. `2026-11-25T19:06:28.123Z`.
-pub(crate) fn rfc3339(t: std::time::SystemTime) -> String {
+pub fn rfc3339(t: std::time::SystemTime) -> String {
     let ms = t
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)

@@ -2,8 +2,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Config;
-
 /// Where sessions and event logs live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -20,6 +18,7 @@ pub enum StoreKind {
 }
 
 impl StoreKind {
+    /// The name as written in the configuration: `memory`, `redis`, `file`.
     pub fn name(self) -> &'static str {
         match self {
             Self::Memory => "memory",
@@ -29,49 +28,7 @@ impl StoreKind {
     }
 }
 
-/// Check `store` and the Redis keys; the error names the key.
-pub(super) fn validate(c: &Config) -> Result<(), (String, String)> {
-    let err = |key: &str, message: &str| Err((key.to_owned(), message.to_owned()));
-    if c.store == StoreKind::File {
-        validate_path(&c.store_path).or_else(|m| err("store_path", &m))?;
-    }
-    if c.redis_prefix.is_empty() || c.redis_prefix.contains(['{', '}', ' ', '\t']) {
-        return err(
-            "redis_prefix",
-            "must be non-empty, without braces or spaces",
-        );
-    }
-    if c.owner_lease_ms < 300 {
-        return err("owner_lease_ms", "must be at least 300");
-    }
-    if let Some(url) = &c.advertise_url {
-        validate_advertise_url(url).or_else(|m| err("advertise_url", &m))?;
-    }
-    if c.redis_timeout_ms == 0 {
-        return err("redis_timeout_ms", "must be greater than 0");
-    }
-    let Some(url) = &c.redis_url else {
-        return match c.store {
-            StoreKind::Redis => err(
-                "redis_url",
-                "is required with store = \"redis\" (e.g. redis://127.0.0.1:6379)",
-            ),
-            _ => Ok(()),
-        };
-    };
-    if c.redis_cluster {
-        // Seed nodes of a cluster: TCP only, one database (0).
-        return url
-            .0
-            .split(',')
-            .map(str::trim)
-            .try_for_each(validate_cluster_url)
-            .or_else(|m| err("redis_url", &m));
-    }
-    validate_url(&url.0).or_else(|m| err("redis_url", &m))
-}
-
-fn validate_url(url: &str) -> Result<(), String> {
+pub(crate) fn validate_url(url: &str) -> Result<(), String> {
     if url.starts_with("rediss://") {
         return Err("TLS (rediss://) is not built in; use redis:// or redis+unix://".to_owned());
     }
@@ -89,7 +46,7 @@ fn validate_url(url: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn validate_cluster_url(url: &str) -> Result<(), String> {
+pub(crate) fn validate_cluster_url(url: &str) -> Result<(), String> {
     if url.starts_with("rediss://") {
         return Err("TLS (rediss://) is not built in; use redis://".to_owned());
     }
@@ -107,7 +64,7 @@ fn validate_cluster_url(url: &str) -> Result<(), String> {
 }
 
 /// An absolute `http(s)://host[:port]/path` URL another node can POST to.
-fn validate_advertise_url(url: &str) -> Result<(), String> {
+pub(crate) fn validate_advertise_url(url: &str) -> Result<(), String> {
     let uri: http::Uri = url
         .parse()
         .map_err(|e| format!("{url:?} is not a URL: {e}"))?;
@@ -121,7 +78,7 @@ fn validate_advertise_url(url: &str) -> Result<(), String> {
 
 /// A usable database file path: not empty, not a directory, in a directory
 /// that exists (the file itself is created on first start).
-fn validate_path(path: &std::path::Path) -> Result<(), String> {
+pub(crate) fn validate_path(path: &std::path::Path) -> Result<(), String> {
     if path.as_os_str().is_empty() {
         return Err("must not be empty".to_owned());
     }
@@ -183,7 +140,6 @@ fn redact_one(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::redact_url;
-    use crate::config::Config;
 
     #[test]
     fn passwords_are_redacted() {
@@ -201,87 +157,5 @@ mod tests {
             redact_url("redis+unix:///run/redis.sock?db=1&pass=s3cret"),
             "redis+unix:///run/redis.sock?<redacted>"
         );
-    }
-
-    #[test]
-    fn store_keys_are_validated() {
-        let c = Config::from_toml("").expect("defaults");
-        assert_eq!(c.store.name(), "memory");
-        assert_eq!(c.redis_prefix, "switchboard");
-        let c = Config::from_toml("store = \"file\"").expect("file, default path");
-        assert_eq!(c.store_path, std::path::Path::new("switchboard.redb"));
-        for (bad, key, says) in [
-            (
-                "store = \"file\"\nstore_path = \"/nonexistent-dir/s.redb\"",
-                "store_path",
-                "does not exist",
-            ),
-            (
-                "store = \"file\"\nstore_path = \"/\"",
-                "store_path",
-                "directory",
-            ),
-            ("store = \"file\"\nstore_path = \"\"", "store_path", "empty"),
-            ("store = \"disk\"", "store", "unknown variant"),
-            ("store = \"redis\"", "redis_url", "required"),
-            (
-                "store = \"redis\"\nredis_url = \"rediss://h\"",
-                "redis_url",
-                "TLS",
-            ),
-            ("redis_url = \"http://h\"", "redis_url", "redis://"),
-            ("redis_prefix = \"a{b}\"", "redis_prefix", "braces"),
-            (
-                "redis_url = \"redis://a:1,redis://b:2\"",
-                "redis_url",
-                "redis_cluster",
-            ),
-            (
-                "redis_cluster = true\nredis_url = \"redis://a:1,unix:///s\"",
-                "redis_url",
-                "redis://",
-            ),
-            (
-                "redis_cluster = true\nredis_url = \"redis://a:1/2\"",
-                "redis_url",
-                "database 0",
-            ),
-            ("redis_timeout_ms = 0", "redis_timeout_ms", "greater than 0"),
-            ("owner_lease_ms = 100", "owner_lease_ms", "at least 300"),
-            (
-                "advertise_url = \"10.0.0.5:80\"",
-                "advertise_url",
-                "http://",
-            ),
-            (
-                "advertise_url = \"not a url\"",
-                "advertise_url",
-                "not a URL",
-            ),
-        ] {
-            let e = Config::from_toml(bad).expect_err(bad);
-            assert!(e.contains(key) && e.contains(says), "{bad}: {e}");
-        }
-        let c = Config::from_toml(
-            "store = \"redis\"\nredis_url = \"redis://u:pw@h:1\"\nredis_timeout_ms = \"2s\"",
-        )
-        .expect("valid");
-        assert_eq!(c.redis_timeout_ms, 2000);
-        let owner = Config::from_toml(
-            "advertise_url = \"http://10.0.0.5:8080/mcp\"\nowner_lease_ms = \"3s\"",
-        )
-        .expect("valid");
-        assert_eq!(owner.owner_lease_ms, 3000);
-        let shown = c.redacted_toml();
-        assert!(
-            !shown.contains("pw@") && shown.contains("redis://u:<redacted>@h:1"),
-            "{shown}"
-        );
-        assert!(!format!("{c:?}").contains("pw@"));
-        let c = Config::from_toml(
-            "store = \"redis\"\nredis_cluster = true\nredis_url = \"redis://a:1, redis://u:pw@b:2/0\"",
-        )
-        .expect("cluster seeds");
-        assert!(c.redis_cluster);
     }
 }

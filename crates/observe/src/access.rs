@@ -3,22 +3,22 @@
 //! `traceparent` its parent).
 //!
 //! A front wraps its handling in [`serve`]; code on the way notes what it
-//! learns ([`note`]: tenant, session, method, name, outcome) into the
-//! request's record, carried in a task-local. A handler task spawned with
+//! learns ([`tenant`], [`session`], [`method`] and the name it is about,
+//! [`outcome`]) into the request's record, carried in a task-local. A handler task spawned with
 //! [`spawn`] carries the record and the span along, so the line is written
 //! once the last of them is done — after a streamed reply's last event, not
 //! at its headers. Nothing is kept when the target is filtered out.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use axum::response::Response;
-use http::{HeaderMap, HeaderValue};
+use http::{HeaderMap, HeaderValue, Response};
+use parking_lot::Mutex;
 use tracing::Instrument;
 
 /// The target of access lines.
-pub(crate) const TARGET: &str = "switchboard::access";
+pub const TARGET: &str = "switchboard::access";
 /// The request-id header read from clients and echoed on responses.
 const REQUEST_ID: &str = "x-request-id";
 
@@ -28,7 +28,7 @@ tokio::task_local! {
 
 /// What is known of one request; written as its access line when dropped.
 #[derive(Debug)]
-pub(crate) struct Access {
+struct Access {
     start: Instant,
     id: String,
     front: &'static str,
@@ -37,21 +37,21 @@ pub(crate) struct Access {
 
 /// The fields noted on the way.
 #[derive(Debug, Default)]
-pub(crate) struct Fields {
-    pub(crate) tenant: Option<String>,
+struct Fields {
+    tenant: Option<String>,
     /// The first 8 characters of the session id — never the whole id.
-    pub(crate) session: Option<String>,
-    pub(crate) method: Option<String>,
+    session: Option<String>,
+    method: Option<String>,
     /// The tool, prompt or resource the request names.
-    pub(crate) name: Option<String>,
-    pub(crate) status: Option<u16>,
-    pub(crate) outcome: Option<&'static str>,
-    pub(crate) code: Option<i64>,
+    name: Option<String>,
+    status: Option<u16>,
+    outcome: Option<&'static str>,
+    code: Option<i64>,
 }
 
 impl Drop for Access {
     fn drop(&mut self) {
-        let f = self.fields.get_mut().unwrap_or_else(|p| p.into_inner());
+        let f = self.fields.get_mut();
         let latency_ms = self.start.elapsed().as_secs_f64() * 1000.0;
         let outcome = f.outcome.unwrap_or(match f.status {
             Some(200..=299) | None => "ok",
@@ -76,9 +76,9 @@ impl Drop for Access {
 
 /// Serve one request of `front` (`mcp`, `messages`) with its access record
 /// and root span around `handle`.
-pub(crate) async fn serve<F>(front: &'static str, headers: &HeaderMap, handle: F) -> Response
+pub async fn serve<F, B>(front: &'static str, headers: &HeaderMap, handle: F) -> Response<B>
 where
-    F: Future<Output = Response>,
+    F: Future<Output = Response<B>>,
 {
     let logging = tracing::enabled!(target: TARGET, tracing::Level::INFO);
     let span = tracing::debug_span!(
@@ -114,27 +114,27 @@ where
 }
 
 /// Note something about the current request (nothing outside one).
-pub(crate) fn with(f: impl FnOnce(&mut Fields)) {
+fn with(f: impl FnOnce(&mut Fields)) {
     let _ = CURRENT.try_with(|a| note(f, a));
 }
 
 fn note(f: impl FnOnce(&mut Fields), a: &Access) {
-    f(&mut a.fields.lock().unwrap_or_else(|p| p.into_inner()));
+    f(&mut a.fields.lock());
 }
 
 /// Note the principal's tenant.
-pub(crate) fn tenant(tenant: &str) {
+pub fn tenant(tenant: &str) {
     tracing::Span::current().record("tenant", tenant);
     with(|f| f.tenant = Some(tenant.to_owned()));
 }
 
 /// Note the session (only its first 8 characters are kept).
-pub(crate) fn session(id: &str) {
-    with(|f| f.session = Some(crate::peer::short(id).to_owned()));
+pub fn session(id: &str) {
+    with(|f| f.session = Some(crate::ids::short(id).to_owned()));
 }
 
 /// Note the method and what it names (a tool, prompt or resource).
-pub(crate) fn method(method: &str, params: Option<&serde_json::value::RawValue>) {
+pub fn method(method: &str, params: Option<&serde_json::value::RawValue>) {
     tracing::Span::current().record("method", clip(method, 64));
     if !tracing::enabled!(target: TARGET, tracing::Level::INFO) {
         return;
@@ -147,7 +147,7 @@ pub(crate) fn method(method: &str, params: Option<&serde_json::value::RawValue>)
 }
 
 /// Note how the request's handler ended, with its JSON-RPC error code.
-pub(crate) fn outcome(outcome: &'static str, code: Option<i64>) {
+pub fn outcome(outcome: &'static str, code: Option<i64>) {
     with(|f| {
         f.outcome = Some(outcome);
         f.code = code;
@@ -155,7 +155,7 @@ pub(crate) fn outcome(outcome: &'static str, code: Option<i64>) {
 }
 
 /// Spawn a request's handler task, carrying its access record and span.
-pub(crate) fn spawn<F>(task: F)
+pub fn spawn<F>(task: F)
 where
     F: Future<Output = ()> + Send + 'static,
 {

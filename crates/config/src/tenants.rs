@@ -1,12 +1,12 @@
 //! The configuration of authentication and tenants (`[auth]`,
-//! `[[tenants]]`).
+//! `[[tenants]]`), and its checks.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use switchboard_auth::JwtConfig;
 
-use super::policy::Rules;
+use crate::rules::Rules;
 
 /// When clients without credentials are let in.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -57,7 +57,9 @@ pub struct ApiKeyConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateConfig {
+    /// Requests per second, sustained.
     pub per_second: f64,
+    /// Requests at once above the sustained rate.
     pub burst: u32,
 }
 
@@ -128,92 +130,17 @@ pub(crate) fn validate(
     auth: &AuthConfig,
     tenants: &[TenantConfig],
 ) -> Result<(), (String, String)> {
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = HashSet::new();
     for (i, t) in tenants.iter().enumerate() {
         let key = |k: &str| format!("tenants[{i}].{k}");
-        let valid_id = !t.id.is_empty()
-            && t.id.len() <= 64
-            && t.id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
-        if !valid_id {
-            return Err((
-                key("id"),
-                format!("{:?}: use 1-64 letters, digits, '-', '_' or '.'", t.id),
-            ));
-        }
+        validate_id(&t.id).map_err(|message| (key("id"), message))?;
         if !seen.insert(t.id.as_str()) {
             return Err((key("id"), format!("tenant {:?} is defined twice", t.id)));
         }
-        if t.id == ANONYMOUS && !t.api_keys.is_empty() {
-            return Err((
-                key("api_keys"),
-                "the anonymous tenant has no credentials".into(),
-            ));
-        }
-        for (k, key_config) in t.api_keys.iter().enumerate() {
-            if !is_digest(&key_config.sha256) {
-                return Err((
-                    key(&format!("api_keys[{k}].sha256")),
-                    "must be the 64 hex digits of a SHA-256 digest (see `switchboard keys new`)"
-                        .into(),
-                ));
-            }
-        }
-        if t.weight == 0 {
-            return Err((key("weight"), "must be greater than 0".into()));
-        }
-        let rates = t
-            .rate
-            .iter()
-            .map(|r| ("rate".to_owned(), r))
-            .chain(
-                t.session_rate
-                    .iter()
-                    .map(|r| ("session_rate".to_owned(), r)),
-            )
-            .chain(
-                t.tool_rates
-                    .iter()
-                    .map(|(p, r)| (format!("tool_rates.{p}"), r)),
-            );
-        for (name, r) in rates {
-            if switchboard_limits::Rate::new(r.per_second, r.burst).is_none() {
-                return Err((key(&name), "per_second must be > 0 and burst >= 1".into()));
-            }
-        }
-        let zero = [
-            ("max_sessions", t.max_sessions),
-            ("max_in_flight", t.max_in_flight),
-            ("max_streams", t.max_streams),
-        ];
-        if let Some((k, _)) = zero.iter().find(|(_, v)| *v == Some(0)) {
-            return Err((key(k), "must be greater than 0".into()));
-        }
+        validate_tenant(t).map_err(|(k, message)| (key(&k), message))?;
     }
-    for (i, j) in auth.jwt.iter().enumerate() {
-        j.validate()
-            .map_err(|e| (format!("auth.jwt[{i}]"), e.to_string()))?;
-        if let Some(unknown) = j.tenants.iter().find(|t| !seen.contains(t.as_str())) {
-            return Err((
-                format!("auth.jwt[{i}].tenants"),
-                format!("no tenant {unknown:?} is configured"),
-            ));
-        }
-    }
-    let digests = tenants
-        .iter()
-        .flat_map(|t| &t.api_keys)
-        .map(|k| k.sha256.to_ascii_lowercase());
-    let mut unique = std::collections::HashSet::new();
-    for d in digests {
-        if !unique.insert(d) {
-            return Err((
-                "tenants.api_keys".into(),
-                "the same key is configured twice".into(),
-            ));
-        }
-    }
+    validate_jwt(auth, &seen)?;
+    validate_unique_keys(tenants)?;
     if let Some(d) = &auth.metrics_token_sha256
         && !is_digest(d)
     {
@@ -221,6 +148,106 @@ pub(crate) fn validate(
             "auth.metrics_token_sha256".into(),
             "must be the 64 hex digits of a SHA-256 digest".into(),
         ));
+    }
+    Ok(())
+}
+
+/// A tenant id: 1-64 letters, digits, `-`, `_` or `.`.
+fn validate_id(id: &str) -> Result<(), String> {
+    let valid = !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if !valid {
+        return Err(format!("{id:?}: use 1-64 letters, digits, '-', '_' or '.'"));
+    }
+    Ok(())
+}
+
+/// One tenant's keys, weight, rates and caps; the error names the key
+/// within the tenant.
+fn validate_tenant(t: &TenantConfig) -> Result<(), (String, String)> {
+    if t.id == ANONYMOUS && !t.api_keys.is_empty() {
+        return Err((
+            "api_keys".into(),
+            "the anonymous tenant has no credentials".into(),
+        ));
+    }
+    if let Some(k) = t.api_keys.iter().position(|k| !is_digest(&k.sha256)) {
+        return Err((
+            format!("api_keys[{k}].sha256"),
+            "must be the 64 hex digits of a SHA-256 digest (see `switchboard keys new`)".into(),
+        ));
+    }
+    if t.weight == 0 {
+        return Err(("weight".into(), "must be greater than 0".into()));
+    }
+    validate_rates(t)?;
+    let zero = [
+        ("max_sessions", t.max_sessions),
+        ("max_in_flight", t.max_in_flight),
+        ("max_streams", t.max_streams),
+    ];
+    if let Some((k, _)) = zero.iter().find(|(_, v)| *v == Some(0)) {
+        return Err(((*k).into(), "must be greater than 0".into()));
+    }
+    Ok(())
+}
+
+/// A tenant's `rate`, `session_rate` and `tool_rates`: each a usable rate.
+fn validate_rates(t: &TenantConfig) -> Result<(), (String, String)> {
+    let rates = t
+        .rate
+        .iter()
+        .map(|r| ("rate".to_owned(), r))
+        .chain(
+            t.session_rate
+                .iter()
+                .map(|r| ("session_rate".to_owned(), r)),
+        )
+        .chain(
+            t.tool_rates
+                .iter()
+                .map(|(p, r)| (format!("tool_rates.{p}"), r)),
+        );
+    for (name, r) in rates {
+        if switchboard_limits::Rate::new(r.per_second, r.burst).is_none() {
+            return Err((name, "per_second must be > 0 and burst >= 1".into()));
+        }
+    }
+    Ok(())
+}
+
+/// Each `[[auth.jwt]]` issuer valid, naming only configured tenants.
+fn validate_jwt(auth: &AuthConfig, tenants: &HashSet<&str>) -> Result<(), (String, String)> {
+    for (i, j) in auth.jwt.iter().enumerate() {
+        j.validate()
+            .map_err(|e| (format!("auth.jwt[{i}]"), e.to_string()))?;
+        if let Some(unknown) = j.tenants.iter().find(|t| !tenants.contains(t.as_str())) {
+            return Err((
+                format!("auth.jwt[{i}].tenants"),
+                format!("no tenant {unknown:?} is configured"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// No API key configured twice (in one tenant or in two).
+fn validate_unique_keys(tenants: &[TenantConfig]) -> Result<(), (String, String)> {
+    let mut unique = HashSet::new();
+    let digests = tenants
+        .iter()
+        .flat_map(|t| &t.api_keys)
+        .map(|k| k.sha256.to_ascii_lowercase());
+    for d in digests {
+        if !unique.insert(d) {
+            return Err((
+                "tenants.api_keys".into(),
+                "the same key is configured twice".into(),
+            ));
+        }
     }
     Ok(())
 }

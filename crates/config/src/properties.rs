@@ -5,7 +5,7 @@
 
 use proptest::prelude::*;
 
-use super::*;
+use crate::config::Config;
 use crate::proptest_cases::cases;
 
 /// Keys of every kind: counts, durations, strings, switches, lists, tables.

@@ -2,15 +2,16 @@
 //! accepts): at most one line per interval, saying how many events it
 //! stands for. A flood costs a counter, not a line per event.
 
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use parking_lot::Mutex;
+
 /// How often a flood may write a line.
-pub(crate) const LOG_EVERY: Duration = Duration::from_secs(10);
+pub const LOG_EVERY: Duration = Duration::from_secs(10);
 
 /// When the last line was written, and the events held back since.
 #[derive(Debug)]
-pub(crate) struct Throttle {
+pub struct Throttle {
     every: Duration,
     state: Mutex<State>,
 }
@@ -22,7 +23,8 @@ struct State {
 }
 
 impl Throttle {
-    pub(crate) fn new(every: Duration) -> Self {
+    /// At most one line per `every`.
+    pub fn new(every: Duration) -> Self {
         Self {
             every,
             state: Mutex::default(),
@@ -32,8 +34,8 @@ impl Throttle {
     /// One more event at `now`. `Some(n)`: write a line now, for `n`
     /// events (this one and those held back since the last line). `None`:
     /// stay quiet, the event is held back.
-    pub(crate) fn hit(&self, now: Instant) -> Option<u64> {
-        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+    pub fn hit(&self, now: Instant) -> Option<u64> {
+        let mut s = self.state.lock();
         s.held += 1;
         if s.last
             .is_some_and(|t| now.saturating_duration_since(t) < self.every)

@@ -1,0 +1,45 @@
+//! Switchboard's configuration: the bottom layer of the server.
+//!
+//! [`Config`] holds every key with its default (an empty file is a valid
+//! configuration); [`Config::load`] layers built-in defaults, a TOML file
+//! and `SWITCHBOARD_…` environment variables, and every error names the key
+//! and the layer its value came from. The sections are typed: `[admin]`
+//! ([`AdminConfig`]), `[telemetry]` ([`TelemetryConfig`]), the store keys
+//! ([`StoreKind`]), `[auth]` and `[[tenants]]` ([`AuthConfig`],
+//! [`TenantConfig`], [`Rules`]), and `[[upstreams]]` (the gateway's own
+//! `UpstreamConfig`). [`Live`] is the handle a reload swaps: the
+//! configuration in effect, or anything compiled from it.
+//!
+//! This crate may use `switchboard-auth` (JWT issuer settings),
+//! `switchboard-limits` (to check rates) and `switchboard-upstream` (the
+//! upstream entries), and no other part of Switchboard; every other part
+//! may use it.
+
+#![warn(missing_docs)]
+
+mod admin;
+mod cap_policy;
+mod config;
+mod duration;
+mod layers;
+mod live;
+#[cfg(test)]
+mod properties;
+#[cfg(test)]
+mod proptest_cases;
+mod rules;
+mod secret;
+mod store;
+mod telemetry;
+mod tenants;
+mod validate;
+
+pub use admin::AdminConfig;
+pub use cap_policy::CapPolicy;
+pub use config::{Config, ConfigError};
+pub use live::Live;
+pub use rules::{Rules, glob};
+pub use secret::Secret;
+pub use store::{StoreKind, redact_url};
+pub use telemetry::TelemetryConfig;
+pub use tenants::{ANONYMOUS, AnonymousMode, ApiKeyConfig, AuthConfig, RateConfig, TenantConfig};

@@ -1,0 +1,145 @@
+//! Requests: how many by method and outcome, their latency (and each
+//! tool's), admission (running, waiting, the wait) and refusals by reason.
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use crate::metrics::build::{latency, registered};
+use crate::metrics::labels::known_method;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MethodOutcome {
+    method: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Method {
+    method: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Tool {
+    tool: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct Reason {
+    pub(crate) reason: &'static str,
+}
+
+/// Every rejection reason exists from the start, so rates and alerts see a
+/// zero rather than no series.
+const REJECTIONS: [&str; 7] = [
+    "session_cap",
+    "per_identity_cap",
+    "queue_full",
+    "queue_timeout",
+    "timeout",
+    "stream_cap",
+    "draining",
+];
+
+/// The request families.
+#[derive(Debug)]
+pub struct Requests {
+    count: Family<MethodOutcome, Counter>,
+    latency: Family<Method, Histogram, fn() -> Histogram>,
+    tool_latency: Family<Tool, Histogram, fn() -> Histogram>,
+    /// `queue_depth`: requests waiting for a running slot.
+    pub queue_depth: Gauge,
+    /// `in_flight`: requests running.
+    pub in_flight: Gauge,
+    queue_wait: Histogram,
+    rejections: Family<Reason, Counter>,
+}
+
+impl Requests {
+    pub(crate) fn register(r: &mut Registry) -> Self {
+        let requests = Self {
+            count: registered(
+                r,
+                "requests",
+                "Requests by method and outcome",
+                Family::default(),
+            ),
+            latency: registered(
+                r,
+                "request_duration_seconds",
+                "Request latency by method",
+                Family::new_with_constructor(latency),
+            ),
+            tool_latency: registered(
+                r,
+                "tool_call_duration_seconds",
+                "tools/call latency by tool",
+                Family::new_with_constructor(latency),
+            ),
+            queue_depth: registered(
+                r,
+                "queue_depth",
+                "Requests waiting for a running slot",
+                Gauge::default(),
+            ),
+            in_flight: registered(r, "in_flight", "Requests running", Gauge::default()),
+            queue_wait: registered(
+                r,
+                "queue_wait_seconds",
+                "Time requests waited for a running slot",
+                latency(),
+            ),
+            rejections: registered(
+                r,
+                "rejections",
+                "Refused requests and sessions by reason",
+                Family::default(),
+            ),
+        };
+        for reason in REJECTIONS {
+            let _ = requests.rejections.get_or_create(&Reason { reason });
+        }
+        requests
+    }
+
+    /// A finished request: its method (from the closed set we serve), the
+    /// tool if known to the catalog, the outcome and how long it took.
+    pub fn finished(
+        &self,
+        method: &str,
+        tool: Option<&str>,
+        outcome: &'static str,
+        took: Duration,
+    ) {
+        let method = known_method(method);
+        self.count
+            .get_or_create(&MethodOutcome { method, outcome })
+            .inc();
+        self.latency
+            .get_or_create(&Method { method })
+            .observe(took.as_secs_f64());
+        if let Some(tool) = tool {
+            self.tool_latency
+                .get_or_create(&Tool {
+                    tool: tool.to_owned(),
+                })
+                .observe(took.as_secs_f64());
+        }
+    }
+
+    /// A request or session refused, for `reason` (`session_cap`,
+    /// `queue_full`, `draining`, …).
+    pub fn rejected(&self, reason: &'static str) {
+        self.rejections.get_or_create(&Reason { reason }).inc();
+    }
+
+    /// A request waited this long for a running slot.
+    pub fn queue_waited(&self, took: Duration) {
+        self.queue_wait.observe(took.as_secs_f64());
+    }
+}

@@ -1,0 +1,119 @@
+//! Tenants: requests, latency and refusals of each configured tenant, and
+//! the sessions and streams it holds.
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use crate::metrics::build::{latency, registered};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TenantOutcome {
+    tenant: String,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TenantLabel {
+    tenant: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TenantReason {
+    tenant: String,
+    reason: &'static str,
+}
+
+/// The tenant families (tenants come from the configuration, so the label
+/// set is closed).
+#[derive(Debug)]
+pub struct Tenants {
+    requests: Family<TenantOutcome, Counter>,
+    latency: Family<TenantLabel, Histogram, fn() -> Histogram>,
+    rejections: Family<TenantReason, Counter>,
+    sessions: Family<TenantLabel, Gauge>,
+    streams: Family<TenantLabel, Gauge>,
+}
+
+impl Tenants {
+    pub(crate) fn register(r: &mut Registry) -> Self {
+        Self {
+            requests: registered(
+                r,
+                "tenant_requests",
+                "Requests by tenant and outcome (tenants come from the configuration)",
+                Family::default(),
+            ),
+            latency: registered(
+                r,
+                "tenant_request_duration_seconds",
+                "Request latency by tenant",
+                Family::new_with_constructor(latency),
+            ),
+            rejections: registered(
+                r,
+                "tenant_rejections",
+                "Refused requests by tenant and reason (rate_limited, quota, forbidden, queue_full, queue_timeout)",
+                Family::default(),
+            ),
+            sessions: registered(
+                r,
+                "tenant_sessions",
+                "Sessions held by tenant",
+                Family::default(),
+            ),
+            streams: registered(
+                r,
+                "tenant_streams",
+                "Open standalone SSE streams by tenant",
+                Family::default(),
+            ),
+        }
+    }
+
+    /// A finished request of `tenant`.
+    pub fn finished(&self, tenant: &str, outcome: &'static str, took: Duration) {
+        let tenant = tenant.to_owned();
+        self.latency
+            .get_or_create(&TenantLabel {
+                tenant: tenant.clone(),
+            })
+            .observe(took.as_secs_f64());
+        self.requests
+            .get_or_create(&TenantOutcome { tenant, outcome })
+            .inc();
+    }
+
+    /// A refused request of `tenant`.
+    pub fn rejected(&self, tenant: &str, reason: &'static str) {
+        self.rejections
+            .get_or_create(&TenantReason {
+                tenant: tenant.to_owned(),
+                reason,
+            })
+            .inc();
+    }
+
+    /// The gauge of `tenant`'s sessions.
+    pub fn sessions(&self, tenant: &str) -> Gauge {
+        self.sessions
+            .get_or_create(&TenantLabel {
+                tenant: tenant.to_owned(),
+            })
+            .clone()
+    }
+
+    /// The gauge of `tenant`'s open standalone streams.
+    pub fn streams(&self, tenant: &str) -> Gauge {
+        self.streams
+            .get_or_create(&TenantLabel {
+                tenant: tenant.to_owned(),
+            })
+            .clone()
+    }
+}
