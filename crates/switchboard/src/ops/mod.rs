@@ -40,10 +40,18 @@ enum SessionsCommand {
         limit: usize,
     },
     /// One session in detail (its upstream processes and client too).
-    Show { id: String },
+    Show {
+        /// The session id (base64url: it may start with `-`).
+        #[arg(allow_hyphen_values = true)]
+        id: String,
+    },
     /// End a session now: its streams, running requests, upstream processes,
     /// record and event log.
-    Kill { id: String },
+    Kill {
+        /// The session id (base64url: it may start with `-`).
+        #[arg(allow_hyphen_values = true)]
+        id: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -94,4 +102,32 @@ pub(crate) async fn drain(args: DrainArgs) -> Result<(), String> {
         node["node"].as_str().unwrap_or("?")
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{SessionsArgs, SessionsCommand};
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        sessions: SessionsArgs,
+    }
+
+    /// A session id is base64url: one in 64 starts with `-`, and must not
+    /// be taken for an option.
+    #[test]
+    fn a_session_id_may_start_with_a_hyphen() {
+        for verb in ["show", "kill"] {
+            let cli = Cli::try_parse_from(["sessions", verb, "-iX_q9"]).expect("parses");
+            match cli.sessions.command {
+                SessionsCommand::Show { id } | SessionsCommand::Kill { id } => {
+                    assert_eq!(id, "-iX_q9")
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
 }
