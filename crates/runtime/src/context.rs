@@ -12,7 +12,8 @@ use switchboard_proto::{RequestId, RpcError, methods};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 use crate::caller::Caller;
-use crate::events::{EventBus, ServerEvent};
+use crate::event::ServerEvent;
+use crate::events::EventBus;
 
 /// Log severities of `notifications/message`, lowest first (RFC 5424 order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -12,43 +12,10 @@
 use std::fmt;
 use std::sync::{Arc, Mutex, Weak};
 
-use serde_json::{Value, json};
 use tokio::sync::Notify;
 
+use crate::event::ServerEvent;
 use crate::pending::{EventBatch, PENDING_URIS, PendingEvents};
-
-/// Something changed on the server side.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum ServerEvent {
-    /// The resource at `uri` changed (`notifications/resources/updated`).
-    ResourceUpdated {
-        uri: String,
-    },
-    ToolsListChanged,
-    PromptsListChanged,
-    ResourcesListChanged,
-}
-
-impl ServerEvent {
-    /// The notification method this event becomes.
-    pub fn method(&self) -> &'static str {
-        use switchboard_proto::methods::*;
-        match self {
-            Self::ResourceUpdated { .. } => RESOURCES_UPDATED,
-            Self::ToolsListChanged => TOOLS_LIST_CHANGED,
-            Self::PromptsListChanged => PROMPTS_LIST_CHANGED,
-            Self::ResourcesListChanged => RESOURCES_LIST_CHANGED,
-        }
-    }
-
-    /// The notification's params: the URI of a resource update, else none.
-    pub fn params(&self) -> Value {
-        match self {
-            Self::ResourceUpdated { uri } => json!({"uri": uri}),
-            _ => json!({}),
-        }
-    }
-}
 
 /// Fan-out of server events to whoever listens (every node's transports).
 /// The in-process bus is the default; a shared bus (Redis) lets events

@@ -16,6 +16,7 @@ mod context;
 mod cursor;
 mod dispatch;
 mod error;
+mod event;
 mod events;
 mod pending;
 mod prompt;
@@ -30,9 +31,9 @@ pub use catalog::{Catalog, CatalogBuilder, ServerInfo};
 pub use context::{
     ClientPeer, LogFilter, LogLevel, PeerError, RequestContext, RequestContextBuilder,
 };
-pub use dispatch::HandlerError;
-pub use error::ToolError;
-pub use events::{EventBus, LocalBus, ServerEvent, Subscription};
+pub use error::{HandlerError, ToolError};
+pub use event::ServerEvent;
+pub use events::{EventBus, LocalBus, Subscription};
 pub use pending::{EventBatch, PENDING_URIS, PendingEvents};
 pub use prompt::{Prompt, PromptArgument, PromptResult};
 pub use provider::{Provider, ProviderHealth, UpstreamObserver};
