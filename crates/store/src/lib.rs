@@ -11,6 +11,7 @@ mod event_log;
 mod memory;
 mod owner;
 mod session;
+#[cfg(any(test, feature = "testing"))]
 pub mod suite;
 mod task;
 
