@@ -10,8 +10,9 @@
 //! listener if the set was empty.
 
 use std::fmt;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 
+use parking_lot::Mutex;
 use tokio::sync::Notify;
 
 use crate::event::ServerEvent;
@@ -53,7 +54,7 @@ impl Inbox {
 
     /// Change the pending set; wake the listener if it was empty.
     fn add(&self, add: impl FnOnce(&mut PendingEvents)) {
-        let mut st = lock(&self.state);
+        let mut st = self.state.lock();
         let was_empty = st.pending.is_empty();
         add(&mut st.pending);
         if was_empty && !st.pending.is_empty() {
@@ -63,7 +64,7 @@ impl Inbox {
     }
 
     fn close(&self) {
-        lock(&self.state).closed = true;
+        self.state.lock().closed = true;
         self.wake.notify_one();
     }
 }
@@ -81,7 +82,7 @@ impl Subscription {
     pub async fn recv(&mut self) -> Option<EventBatch> {
         loop {
             {
-                let mut st = lock(&self.inbox.state);
+                let mut st = self.inbox.state.lock();
                 if let Some(batch) = st.pending.take() {
                     return Some(batch);
                 }
@@ -95,7 +96,7 @@ impl Subscription {
 
     /// The events waiting now, if any.
     pub fn try_recv(&mut self) -> Option<EventBatch> {
-        lock(&self.inbox.state).pending.take()
+        self.inbox.state.lock().pending.take()
     }
 }
 
@@ -126,7 +127,7 @@ impl LocalBus {
 
     /// Apply `add` to every listener's set, forgetting the listeners gone.
     fn each(&self, add: impl Fn(&mut PendingEvents)) {
-        lock(&self.listeners).retain(|w| match w.upgrade() {
+        self.listeners.lock().retain(|w| match w.upgrade() {
             Some(inbox) => {
                 inbox.add(&add);
                 true
@@ -144,7 +145,7 @@ impl Default for LocalBus {
 
 impl Drop for LocalBus {
     fn drop(&mut self) {
-        for inbox in lock(&self.listeners).iter().filter_map(Weak::upgrade) {
+        for inbox in self.listeners.lock().iter().filter_map(Weak::upgrade) {
             inbox.close();
         }
     }
@@ -157,13 +158,9 @@ impl EventBus for LocalBus {
 
     fn subscribe(&self) -> Subscription {
         let inbox = Arc::new(Inbox::new(self.limit));
-        lock(&self.listeners).push(Arc::downgrade(&inbox));
+        self.listeners.lock().push(Arc::downgrade(&inbox));
         Subscription { inbox }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]
@@ -214,7 +211,7 @@ mod tests {
         drop(a);
         bus.publish(ServerEvent::PromptsListChanged);
         assert_eq!(
-            lock(&bus.listeners).len(),
+            bus.listeners.lock().len(),
             1,
             "a dropped listener is forgotten"
         );

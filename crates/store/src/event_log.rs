@@ -2,9 +2,10 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
+use parking_lot::Mutex;
 
 use crate::session::StoreError;
 
@@ -142,9 +143,7 @@ impl EventLog for MemoryEventLog {
     ) -> Result<EventId, StoreError> {
         use std::sync::atomic::Ordering::Relaxed;
         let log = self.log_of(session);
-        let mut log = log
-            .lock()
-            .map_err(|_| StoreError::Corrupt("poisoned event log".into()))?;
+        let mut log = log.lock();
         let seq = log.next_seq.entry(stream).or_insert(0);
         *seq += 1;
         let id = EventId { stream, seq: *seq };
@@ -170,9 +169,7 @@ impl EventLog for MemoryEventLog {
         let Some(log) = self.logs.pin().get(session).cloned() else {
             return Ok(Vec::new());
         };
-        let log = log
-            .lock()
-            .map_err(|_| StoreError::Corrupt("poisoned event log".into()))?;
+        let log = log.lock();
         Ok(log
             .events
             .iter()
@@ -182,11 +179,9 @@ impl EventLog for MemoryEventLog {
     }
 
     async fn drop_session(&self, session: &str) -> Result<(), StoreError> {
-        if let Some(log) = self.logs.pin().remove(session)
-            && let Ok(log) = log.lock()
-        {
+        if let Some(log) = self.logs.pin().remove(session) {
             self.total_bytes
-                .fetch_sub(log.bytes, std::sync::atomic::Ordering::Relaxed);
+                .fetch_sub(log.lock().bytes, std::sync::atomic::Ordering::Relaxed);
         }
         Ok(())
     }

@@ -6,9 +6,8 @@
 //! so a backend needs only a single-key atomic operation: nothing spans two
 //! tasks.
 
-use std::sync::Mutex;
-
 use async_trait::async_trait;
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -132,17 +131,13 @@ impl MemoryTaskStore {
     pub fn new() -> Self {
         Self::default()
     }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Versioned>> {
-        self.map.lock().unwrap_or_else(|e| e.into_inner())
-    }
 }
 
 #[async_trait]
 impl TaskStore for MemoryTaskStore {
     async fn create(&self, record: &TaskRecord, quota: &Quota) -> Result<Admitted, StoreError> {
         let now = now_ms();
-        let mut map = self.lock();
+        let mut map = self.map.lock();
         map.retain(|_, t| t.record.expires_ms() > now);
         let live = map
             .values()
@@ -165,6 +160,7 @@ impl TaskStore for MemoryTaskStore {
     async fn load(&self, id: &str) -> Result<Option<Versioned>, StoreError> {
         let now = now_ms();
         Ok(self
+            .map
             .lock()
             .get(id)
             .filter(|t| t.record.expires_ms() > now)
@@ -172,7 +168,7 @@ impl TaskStore for MemoryTaskStore {
     }
 
     async fn swap(&self, version: u64, record: &TaskRecord) -> Result<bool, StoreError> {
-        let mut map = self.lock();
+        let mut map = self.map.lock();
         match map.get_mut(&record.id) {
             Some(t) if t.version == version => {
                 t.version += 1;
@@ -185,6 +181,7 @@ impl TaskStore for MemoryTaskStore {
 
     async fn orphans(&self, now: u64, max: usize) -> Result<Vec<String>, StoreError> {
         Ok(self
+            .map
             .lock()
             .values()
             .filter(|t| t.record.expires_ms() > now && t.record.needs_runner(now))
@@ -201,6 +198,7 @@ impl TaskStore for MemoryTaskStore {
     ) -> Result<Vec<TaskRecord>, StoreError> {
         let now = now_ms();
         let mut found: Vec<TaskRecord> = self
+            .map
             .lock()
             .values()
             .map(|t| &t.record)
