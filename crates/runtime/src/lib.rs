@@ -23,6 +23,7 @@ mod prompt;
 mod provider;
 mod resource;
 mod tool;
+mod typed;
 mod uri_template;
 
 pub use async_trait::async_trait;
@@ -38,5 +39,9 @@ pub use pending::{EventBatch, PENDING_URIS, PendingEvents};
 pub use prompt::{Prompt, PromptArgument, PromptResult};
 pub use provider::{Provider, ProviderHealth, UpstreamObserver};
 pub use resource::{Resource, ResourceContents, ResourceTemplate};
+/// The JSON Schema generator of typed tools ([`Tool::typed`]), re-exported
+/// so that its version is the one this crate uses.
+pub use schemars;
 pub use tool::{TaskSupport, Tool, ToolResult};
+pub use typed::{Structured, ToolOutput};
 pub use uri_template::template_matches;
