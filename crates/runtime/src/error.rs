@@ -25,6 +25,7 @@ pub enum ToolError {
 }
 
 impl ToolError {
+    /// The tool ran and failed, saying `msg` (an `isError` result).
     pub fn failed(msg: impl Into<String>) -> Self {
         Self::Failed(msg.into())
     }

@@ -8,10 +8,14 @@ use serde_json::{Value, json};
 pub enum ServerEvent {
     /// The resource at `uri` changed (`notifications/resources/updated`).
     ResourceUpdated {
+        /// The resource's URI.
         uri: String,
     },
+    /// The tools changed (`notifications/tools/list_changed`).
     ToolsListChanged,
+    /// The prompts changed (`notifications/prompts/list_changed`).
     PromptsListChanged,
+    /// The resources changed (`notifications/resources/list_changed`).
     ResourcesListChanged,
 }
 

@@ -22,6 +22,7 @@ use crate::pending::{EventBatch, PENDING_URIS, PendingEvents};
 /// The in-process bus is the default; a shared bus (Redis) lets events
 /// published on one node reach sessions on another.
 pub trait EventBus: Send + Sync + fmt::Debug + 'static {
+    /// Tell every listener (never waits).
     fn publish(&self, event: ServerEvent);
     /// A new listener: it hears what is published from now on.
     fn subscribe(&self) -> Subscription;

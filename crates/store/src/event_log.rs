@@ -14,7 +14,9 @@ use crate::session::StoreError;
 /// no data and is never stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct EventId {
+    /// The stream (0: the standalone stream of a session).
     pub stream: u64,
+    /// Its place on that stream, from 1 (0: the priming event).
     pub seq: u64,
 }
 
@@ -41,7 +43,9 @@ impl fmt::Display for EventId {
 /// One logged event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredEvent {
+    /// Where it was sent.
     pub id: EventId,
+    /// The SSE event's data (a JSON-RPC message).
     pub data: Arc<str>,
 }
 
@@ -108,6 +112,8 @@ pub struct MemoryEventLog {
 }
 
 impl MemoryEventLog {
+    /// A log that keeps at most `max_events` events and `max_bytes` of
+    /// data per session, dropping the oldest first.
     pub fn new(max_events: usize, max_bytes: usize) -> Self {
         Self {
             logs: papaya::HashMap::new(),

@@ -6,6 +6,8 @@
 //! Nothing here assumes that a session lives in this process: live things
 //! (open streams, waiting handlers) belong to the server's per-node registry.
 
+#![warn(missing_docs)]
+
 mod bus;
 mod event_log;
 mod memory;
