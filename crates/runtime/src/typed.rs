@@ -127,8 +127,9 @@ impl<T> Structured<T> {
 impl<T: Serialize + JsonSchema + Send + 'static> ToolOutput for Structured<T> {
     fn output_schema() -> Option<Value> {
         Some(
-            object_schema::<T>(SchemaSettings::draft2020_12().for_serialize())
-                .unwrap_or_else(|shape| panic!("the output type {} {shape}", T::schema_name())),
+            object_schema::<T>(SchemaSettings::draft2020_12().for_serialize()).unwrap_or_else(
+                |shape| panic!("the output type {} {shape}", std::any::type_name::<T>()),
+            ),
         )
     }
 
@@ -263,7 +264,7 @@ impl Tool {
             .unwrap_or_else(|shape| {
                 panic!(
                     "tool {name:?}: the arguments type {} {shape}",
-                    A::schema_name()
+                    std::any::type_name::<A>()
                 )
             });
         let tool = Self::new(name, description, input, move |ctx, args| {

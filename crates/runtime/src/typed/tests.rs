@@ -190,7 +190,9 @@ async fn an_enum_of_objects_is_an_object() {
 }
 
 #[test]
-#[should_panic(expected = "tool \"shout\": the arguments type string has the schema")]
+#[should_panic(
+    expected = "tool \"shout\": the arguments type alloc::string::String has the schema"
+)]
 fn arguments_that_are_not_an_object_are_refused_when_the_tool_is_built() {
     let _ = Tool::typed("shout", "Shouts", |_, s: String| async move {
         Ok(s.to_uppercase())
@@ -209,6 +211,14 @@ fn an_untagged_choice_with_a_non_object_is_refused() {
     }
     let _ = Tool::typed("either", "Either", |_, _: Either| async move {
         Ok(String::new())
+    });
+}
+
+#[test]
+#[should_panic(expected = "the output type alloc::vec::Vec<u32> has the schema")]
+fn a_structured_output_that_is_not_an_object_is_refused_when_the_tool_is_built() {
+    let _ = Tool::typed("list", "Lists", |_, _: Add| async move {
+        Ok(Structured::new(vec![1u32, 2]))
     });
 }
 
