@@ -5,10 +5,10 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
+use parking_lot::Mutex;
 
 /// Why a request did not succeed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,17 +191,14 @@ impl Stats {
             Err(_) => &self.failed,
         };
         live.fetch_add(1, Ordering::Relaxed);
-        self.shards[who % SHARDS]
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .record(took, outcome);
+        self.shards[who % SHARDS].lock().record(took, outcome);
     }
 
     /// Everything recorded so far, merged.
     pub(crate) fn totals(&self) -> Totals {
         let mut all = Totals::default();
         for shard in &self.shards {
-            all.merge(&shard.lock().unwrap_or_else(PoisonError::into_inner));
+            all.merge(&shard.lock());
         }
         all
     }

@@ -2,8 +2,33 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use switchboard_runtime::{CatalogBuilder, RequestContext, Tool, ToolError, ToolResult};
+use switchboard_runtime::{
+    CatalogBuilder, RequestContext, Structured, Tool, ToolError, ToolResult,
+};
+
+// The arguments of `echo` (no doc comment: it would become the schema's
+// description).
+#[derive(Deserialize, JsonSchema)]
+struct Echo {
+    /// Text to echo
+    message: String,
+}
+
+// The arguments of `add`.
+#[derive(Deserialize, JsonSchema)]
+struct Add {
+    a: f64,
+    b: f64,
+}
+
+// What `add` answers.
+#[derive(Serialize, JsonSchema)]
+struct Sum {
+    sum: f64,
+}
 
 fn number(args: &Map<String, Value>, name: &str) -> Result<f64, ToolError> {
     args.get(name)
@@ -43,30 +68,18 @@ async fn whoami(ctx: RequestContext, args: Map<String, Value>) -> Result<ToolRes
 
 pub(crate) fn register(b: CatalogBuilder) -> CatalogBuilder {
     b.tool(
-        Tool::new(
+        Tool::typed(
             "echo",
             "Echoes back the message it is given",
-            json!({"type": "object", "properties": {"message": {"type": "string", "description": "Text to echo"}}, "required": ["message"]}),
-            |_, args| async move {
-                match args.get("message").and_then(Value::as_str) {
-                    Some(m) => Ok(ToolResult::text(m)),
-                    None => Err(ToolError::InvalidArguments("\"message\" must be a string".into())),
-                }
-            },
+            |_, Echo { message }: Echo| async move { Ok(message) },
         )
         .annotations(json!({"readOnlyHint": true, "idempotentHint": true})),
     )
     .tool(
-        Tool::new(
-            "add",
-            "Adds two numbers",
-            json!({"type": "object", "properties": {"a": {"type": "number"}, "b": {"type": "number"}}, "required": ["a", "b"]}),
-            |_, args| async move {
-                let sum = number(&args, "a")? + number(&args, "b")?;
-                Ok(ToolResult::text(sum.to_string()).with_structured(json!({"sum": sum})))
-            },
-        )
-        .output_schema(json!({"type": "object", "properties": {"sum": {"type": "number"}}, "required": ["sum"]}))
+        Tool::typed("add", "Adds two numbers", |_, Add { a, b }: Add| async move {
+            let sum = a + b;
+            Ok(Structured::new(Sum { sum }).text(sum.to_string()))
+        })
         .annotations(json!({"readOnlyHint": true, "idempotentHint": true})),
     )
     .tool(Tool::new(
@@ -138,5 +151,77 @@ mod tests {
             "2023-11-14T22:13:20.123Z"
         );
         assert_eq!(super::rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+
+    use std::sync::Arc;
+
+    use serde_json::value::RawValue;
+    use serde_json::{Value, json};
+    use switchboard_proto::RequestId;
+    use switchboard_runtime::{Catalog, ClientPeer, PeerError, RequestContextBuilder, async_trait};
+
+    struct NoClient;
+
+    #[async_trait]
+    impl ClientPeer for NoClient {
+        async fn notify(&self, _: &str, _: Value) {}
+        async fn request(&self, _: &str, _: &str, _: Value) -> Result<Box<RawValue>, PeerError> {
+            Err(PeerError::Unsupported("a test"))
+        }
+    }
+
+    fn catalog() -> Catalog {
+        super::register(Catalog::builder())
+            .build()
+            .expect("catalog")
+    }
+
+    async fn call(catalog: &Catalog, name: &str, arguments: Value) -> Value {
+        let params = json!({"name": name, "arguments": arguments}).to_string();
+        let params = RawValue::from_string(params).expect("JSON");
+        let ctx = RequestContextBuilder::new(Arc::new(NoClient), RequestId::from_u64(1));
+        let ctx = catalog.context(ctx);
+        catalog
+            .handle("tools/call", Some(&params), ctx)
+            .await
+            .expect("a result")
+    }
+
+    /// `echo` and `add` are typed tools: their definitions and answers are
+    /// what the hand-written ones were (the schemas now say `f64` is a
+    /// double), and arguments that do not fit say which.
+    #[tokio::test]
+    async fn the_typed_tools_answer_as_before() {
+        let catalog = catalog();
+        let echo = catalog.tool("echo").expect("echo").definition();
+        assert_eq!(
+            echo["inputSchema"],
+            json!({"type": "object", "properties": {"message": {"type": "string", "description": "Text to echo"}}, "required": ["message"]})
+        );
+        let said = call(&catalog, "echo", json!({"message": "hi"})).await;
+        assert_eq!(said, json!({"content": [{"type": "text", "text": "hi"}]}));
+
+        let add = catalog.tool("add").expect("add").definition();
+        let number = json!({"type": "number", "format": "double"});
+        assert_eq!(
+            add["inputSchema"],
+            json!({"type": "object", "properties": {"a": number, "b": number}, "required": ["a", "b"]})
+        );
+        assert_eq!(
+            add["outputSchema"],
+            json!({"type": "object", "properties": {"sum": number}, "required": ["sum"]})
+        );
+        let sum = call(&catalog, "add", json!({"a": 2, "b": 40.5})).await;
+        assert_eq!(
+            sum,
+            json!({"content": [{"type": "text", "text": "42.5"}], "structuredContent": {"sum": 42.5}})
+        );
+
+        let wrong = call(&catalog, "add", json!({"a": 2, "b": "3"})).await;
+        assert_eq!(wrong["isError"], true);
+        assert_eq!(
+            wrong["content"][0]["text"],
+            "invalid arguments: b: invalid type: string \"3\", expected f64"
+        );
     }
 }

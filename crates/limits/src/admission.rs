@@ -1,10 +1,11 @@
 //! The in-flight cap and its fair queue.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 mod queue;
 
+use parking_lot::Mutex;
 use queue::{Ask, State};
 
 /// Why a request was not admitted.
@@ -101,7 +102,13 @@ struct Waiting<'a> {
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        if self.armed && !self.shared.lock().remove(self.tenant, self.key, self.id) {
+        if self.armed
+            && !self
+                .shared
+                .state
+                .lock()
+                .remove(self.tenant, self.key, self.id)
+        {
             // Granted as we left: give the slot back.
             self.shared.release(self.tenant);
         }
@@ -174,7 +181,7 @@ impl Admission {
         };
         let max_in_flight = self.shared.max_in_flight;
         let (id, rx) = {
-            let mut st = self.shared.lock();
+            let mut st = self.shared.state.lock();
             if let Some(tenant) = st.try_take(ask, max_in_flight) {
                 return Ok(self.permit(tenant));
             }
@@ -207,7 +214,12 @@ impl Admission {
             // Our sender vanished only if the admission itself went away.
             Ok(Err(_)) => Err(Rejected::Timeout),
             Err(_) => {
-                if self.shared.lock().remove(ticket.tenant, ticket.key, id) {
+                if self
+                    .shared
+                    .state
+                    .lock()
+                    .remove(ticket.tenant, ticket.key, id)
+                {
                     Err(Rejected::Timeout)
                 } else {
                     // Granted in the same instant the deadline passed: the
@@ -227,7 +239,7 @@ impl Admission {
 
     /// The whole admission's numbers.
     pub fn stats(&self) -> AdmissionStats {
-        let st = self.shared.lock();
+        let st = self.shared.state.lock();
         AdmissionStats {
             in_flight: st.in_flight,
             queued: st.queued,
@@ -239,20 +251,16 @@ impl Admission {
     /// One tenant's numbers (zero for a tenant with nothing running or
     /// queued).
     pub fn tenant_stats(&self, tenant: &str) -> TenantStats {
-        let (running, queued) = self.shared.lock().tenant(tenant);
+        let (running, queued) = self.shared.state.lock().tenant(tenant);
         TenantStats { running, queued }
     }
 }
 
 impl Shared {
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// A slot of `tenant` was freed: hand free slots to the next eligible
     /// waiters.
     fn release(&self, tenant: &str) {
-        let mut st = self.lock();
+        let mut st = self.state.lock();
         st.release(tenant);
         st.dispatch(self.max_in_flight);
     }

@@ -3,8 +3,9 @@
 //! once for `cool_down`; then it lets one probe through (half-open), and
 //! closes on its success or opens again, for twice as long, on its failure.
 
-use std::sync::Mutex;
 use std::time::Duration;
+
+use parking_lot::Mutex;
 
 use tokio::time::Instant;
 
@@ -95,7 +96,7 @@ impl Drop for Attempt<'_> {
     fn drop(&mut self) {
         // Abandoned (the caller went away): a probe gives its turn back.
         if !self.reported && self.probe {
-            self.breaker.lock().probing = false;
+            self.breaker.state.lock().probing = false;
         }
     }
 }
@@ -114,13 +115,9 @@ impl Breaker {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// Let a call through, or refuse it with how long until the next probe.
     pub fn attempt(&self) -> Result<Attempt<'_>, Duration> {
-        let mut st = self.lock();
+        let mut st = self.state.lock();
         let probe = match st.open_until {
             None => false,
             Some(until) => {
@@ -144,7 +141,7 @@ impl Breaker {
 
     /// The state now.
     pub fn state(&self) -> BreakerState {
-        let st = self.lock();
+        let st = self.state.lock();
         match st.open_until {
             None => BreakerState::Closed,
             Some(until) if Instant::now() < until => BreakerState::Open,
@@ -153,7 +150,7 @@ impl Breaker {
     }
 
     fn record(&self, ok: bool, probe: bool) {
-        let mut st = self.lock();
+        let mut st = self.state.lock();
         if probe {
             st.probing = false;
         }

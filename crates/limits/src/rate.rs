@@ -3,8 +3,9 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
+
+use parking_lot::Mutex;
 
 use tokio::time::Instant;
 
@@ -168,7 +169,7 @@ impl MemoryRateLimiter {
 
     /// How many keys it holds state for.
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| lock(s).len()).sum()
+        self.shards.iter().map(|s| s.lock().len()).sum()
     }
 
     /// Whether it holds state for no key.
@@ -188,7 +189,7 @@ impl MemoryRateLimiter {
     }
 
     fn check_now(&self, key: &str, rate: Rate) -> Decision {
-        let mut shard = lock(self.shard(key));
+        let mut shard = self.shard(key).lock();
         let now = self.now();
         let stored = shard.get(key).copied();
         let (store, decision) = step(stored, now, rate);
@@ -206,7 +207,7 @@ impl MemoryRateLimiter {
     fn sweep_now(&self) -> usize {
         let mut dropped = 0;
         for shard in self.shards.iter() {
-            let mut shard = lock(shard);
+            let mut shard = shard.lock();
             let now = self.now();
             let before = shard.len();
             shard.retain(|_, tat| *tat > now);
@@ -214,10 +215,6 @@ impl MemoryRateLimiter {
         }
         dropped
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[async_trait::async_trait]

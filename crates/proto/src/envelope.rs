@@ -65,20 +65,28 @@ impl fmt::Display for RequestId {
 /// Why a body could not be read as JSON-RPC.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
+    /// The body is not JSON (serde's message).
     #[error("parse error: {0}")]
     Json(String),
+    /// `jsonrpc` is missing or not `"2.0"`.
     #[error("invalid request: \"jsonrpc\" must be \"2.0\"")]
     BadVersion,
+    /// `id` is neither a string nor a number.
     #[error("invalid request: \"id\" must be a string or a number")]
     BadId,
+    /// Neither a request, a notification nor a response.
     #[error("invalid request: a message needs \"method\", or \"result\"/\"error\" with an \"id\"")]
     NotAMessage,
+    /// `method` is not a non-empty string.
     #[error("invalid request: \"method\" must be a non-empty string")]
     BadMethod,
+    /// A batch with no message.
     #[error("invalid request: an empty batch")]
     EmptyBatch,
+    /// The body is JSON, but neither an object nor an array.
     #[error("invalid request: the body must be a JSON object or array")]
     NotAnObject,
+    /// Nested deeper than [`MAX_DEPTH`].
     #[error("parse error: JSON nested deeper than {MAX_DEPTH} levels")]
     TooDeep,
 }
@@ -131,16 +139,25 @@ impl ParseError {
 /// One JSON-RPC message with its routing fields read.
 #[derive(Debug, Clone)]
 pub enum Message {
+    /// A request: it is owed a response.
     Request {
+        /// Its id, echoed by the response.
         id: RequestId,
+        /// The method called.
         method: String,
+        /// Its params, as sent (absent: `None`).
         params: Option<Box<RawValue>>,
     },
+    /// A notification: no response.
     Notification {
+        /// The method.
         method: String,
+        /// Its params, as sent (absent: `None`).
         params: Option<Box<RawValue>>,
     },
+    /// A response to a request of ours.
     Response {
+        /// The id of the request it answers.
         id: RequestId,
         /// Either `{"result": …}`'s value (Ok) or `{"error": …}`'s object (Err).
         outcome: Result<Box<RawValue>, Box<RawValue>>,
@@ -148,6 +165,7 @@ pub enum Message {
 }
 
 impl Message {
+    /// The method of a request or notification; `None` for a response.
     pub fn method(&self) -> Option<&str> {
         match self {
             Message::Request { method, .. } | Message::Notification { method, .. } => Some(method),
@@ -155,6 +173,7 @@ impl Message {
         }
     }
 
+    /// Whether it is a request (owed a response).
     pub fn is_request(&self) -> bool {
         matches!(self, Message::Request { .. })
     }
@@ -163,6 +182,7 @@ impl Message {
 /// A whole POST body: one message or a batch.
 #[derive(Debug)]
 pub enum Incoming {
+    /// One message.
     Single(Message),
     /// Each element parsed on its own: a bad element is answered alone.
     Batch(Vec<Result<Message, ParseError>>),

@@ -9,10 +9,15 @@ use serde_json::Value;
 pub struct ErrorCode(pub i32);
 
 impl ErrorCode {
+    /// The message is not valid JSON.
     pub const PARSE_ERROR: Self = Self(-32700);
+    /// The message is not a valid JSON-RPC request.
     pub const INVALID_REQUEST: Self = Self(-32600);
+    /// The method does not exist or is not served.
     pub const METHOD_NOT_FOUND: Self = Self(-32601);
+    /// The params do not fit the method.
     pub const INVALID_PARAMS: Self = Self(-32602);
+    /// The server failed for its own reasons.
     pub const INTERNAL_ERROR: Self = Self(-32603);
     /// Server overloaded or not ready (implementation-defined server error range).
     pub const SERVER_BUSY: Self = Self(-32000);
@@ -42,13 +47,17 @@ impl ErrorCode {
 #[derive(Debug, Clone, PartialEq, Serialize, thiserror::Error)]
 #[error("{message} ({})", code.0)]
 pub struct RpcError {
+    /// What kind of error.
     pub code: ErrorCode,
+    /// What went wrong, for a person.
     pub message: String,
+    /// Details for a program, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<Value>,
 }
 
 impl RpcError {
+    /// An error of `code` saying `message`, without data.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             code,
@@ -57,19 +66,23 @@ impl RpcError {
         }
     }
 
+    /// The same error with `data`.
     pub fn with_data(mut self, data: Value) -> Self {
         self.data = Some(data);
         self
     }
 
+    /// A -32602 error: the params do not fit the method.
     pub fn invalid_params(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::INVALID_PARAMS, message)
     }
 
+    /// A -32600 error: not a valid request.
     pub fn invalid_request(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::INVALID_REQUEST, message)
     }
 
+    /// A -32601 error naming the method.
     pub fn method_not_found(method: &str) -> Self {
         Self::new(
             ErrorCode::METHOD_NOT_FOUND,
@@ -77,6 +90,7 @@ impl RpcError {
         )
     }
 
+    /// A -32603 error: the server failed.
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::INTERNAL_ERROR, message)
     }

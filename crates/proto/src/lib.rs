@@ -6,6 +6,8 @@
 //! `error` stay raw JSON text, so whatever is forwarded stays byte-for-byte
 //! lossless and cheap to move.
 
+#![warn(missing_docs)]
+
 pub mod envelope;
 pub mod error;
 pub mod methods;

@@ -72,8 +72,10 @@ impl<'a> ToolCall<'a> {
 /// The params of `prompts/get`.
 #[derive(Debug, Deserialize)]
 pub struct PromptGet<'a> {
+    /// The prompt's name.
     #[serde(borrow)]
     pub name: Cow<'a, str>,
+    /// Its arguments, as sent (not checked here).
     #[serde(default, borrow)]
     pub arguments: Option<&'a RawValue>,
 }
@@ -89,6 +91,7 @@ impl<'a> PromptGet<'a> {
 /// `resources/unsubscribe`.
 #[derive(Debug, Deserialize)]
 pub struct ResourceUri<'a> {
+    /// The resource's URI.
     #[serde(borrow)]
     pub uri: Cow<'a, str>,
 }
@@ -103,8 +106,10 @@ impl<'a> ResourceUri<'a> {
 /// The params of `completion/complete`.
 #[derive(Debug, Deserialize)]
 pub struct Completion {
+    /// The prompt or resource template whose argument it is.
     #[serde(rename = "ref")]
     pub reference: Reference,
+    /// The argument, and what the user typed so far.
     pub argument: CompletionArgument,
 }
 
@@ -112,16 +117,26 @@ pub struct Completion {
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type")]
 pub enum Reference {
+    /// A prompt's argument.
     #[serde(rename = "ref/prompt")]
-    Prompt { name: String },
+    Prompt {
+        /// The prompt's name.
+        name: String,
+    },
+    /// A variable of a resource template.
     #[serde(rename = "ref/resource")]
-    Resource { uri: String },
+    Resource {
+        /// The template (its `uriTemplate`).
+        uri: String,
+    },
 }
 
 /// The argument being completed.
 #[derive(Debug, Deserialize)]
 pub struct CompletionArgument {
+    /// The argument's (or the variable's) name.
     pub name: String,
+    /// What the user typed so far (absent: empty).
     #[serde(default)]
     pub value: String,
 }
@@ -136,11 +151,13 @@ impl Completion {
 /// The params of `logging/setLevel` (the level is not checked here).
 #[derive(Debug, Deserialize)]
 pub struct SetLevel<'a> {
+    /// The level asked for, as sent.
     #[serde(borrow)]
     pub level: Cow<'a, str>,
 }
 
 impl<'a> SetLevel<'a> {
+    /// Read `logging/setLevel` params.
     pub fn read(params: Option<&'a RawValue>) -> Result<Self, RpcError> {
         parse(methods::SET_LEVEL, params)
     }
@@ -155,6 +172,7 @@ pub struct Cancelled<'a> {
 }
 
 impl<'a> Cancelled<'a> {
+    /// Read `notifications/cancelled` params.
     pub fn read(params: Option<&'a RawValue>) -> Result<Self, RpcError> {
         parse(methods::CANCELLED, params)
     }
@@ -164,11 +182,13 @@ impl<'a> Cancelled<'a> {
 /// `tasks/cancel`, `tasks/update`).
 #[derive(Debug, Deserialize)]
 pub struct TaskRef<'a> {
+    /// The task's id.
     #[serde(rename = "taskId", borrow)]
     pub task_id: Cow<'a, str>,
 }
 
 impl<'a> TaskRef<'a> {
+    /// Read the params of `method` (one of the `tasks/*` above).
     pub fn read(method: &str, params: Option<&'a RawValue>) -> Result<Self, RpcError> {
         parse(method, params)
     }

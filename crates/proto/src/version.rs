@@ -30,6 +30,7 @@ impl ProtocolVersion {
     /// The version a Streamable HTTP request without a `MCP-Protocol-Version` header is taken to speak.
     pub const DEFAULT_HEADERLESS: ProtocolVersion = Self::V2025_03_26;
 
+    /// The version as MCP writes it (`2025-11-25`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::V2024_11_05 => "2024-11-05",
@@ -39,6 +40,7 @@ impl ProtocolVersion {
         }
     }
 
+    /// A session-era version from its name; `None` for one not supported.
     pub fn parse(s: &str) -> Option<Self> {
         Self::SESSION_ERA.into_iter().find(|v| v.as_str() == s)
     }

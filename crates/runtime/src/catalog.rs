@@ -18,9 +18,13 @@ use crate::tool::Tool;
 /// Who the server says it is in `initialize`.
 #[derive(Debug, Clone)]
 pub struct ServerInfo {
+    /// The server's name (`serverInfo.name`).
     pub name: String,
+    /// A name for people, if it has one.
     pub title: Option<String>,
+    /// The server's version.
     pub version: String,
+    /// How to use the server, for the client's model (`instructions`).
     pub instructions: Option<String>,
 }
 
@@ -75,30 +79,36 @@ pub struct CatalogBuilder {
 }
 
 impl CatalogBuilder {
+    /// An empty catalog, with the default [`ServerInfo`].
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// Say who the server is in `initialize`.
     pub fn info(mut self, info: ServerInfo) -> Self {
         self.info = info;
         self
     }
 
+    /// Add a tool.
     pub fn tool(mut self, tool: Tool) -> Self {
         self.tools.push(tool);
         self
     }
 
+    /// Add a resource.
     pub fn resource(mut self, resource: Resource) -> Self {
         self.resources.push(resource);
         self
     }
 
+    /// Add a resource template.
     pub fn template(mut self, template: ResourceTemplate) -> Self {
         self.templates.push(template);
         self
     }
 
+    /// Add a prompt.
     pub fn prompt(mut self, prompt: Prompt) -> Self {
         self.prompts.push(prompt);
         self
@@ -180,14 +190,17 @@ fn index(
 }
 
 impl Catalog {
+    /// Start building a catalog (as [`CatalogBuilder::new`]).
     pub fn builder() -> CatalogBuilder {
         CatalogBuilder::new()
     }
 
+    /// Who the server says it is.
     pub fn info(&self) -> &ServerInfo {
         &self.info
     }
 
+    /// The catalog's own tool `name`, if it has one (not a provider's).
     pub fn tool(&self, name: &str) -> Option<&Tool> {
         self.tool_index.get(name).map(|&i| &self.tools[i])
     }
@@ -197,6 +210,7 @@ impl Catalog {
         &self.bus
     }
 
+    /// The catalog's own tools, in the order they were added.
     pub fn tools(&self) -> &[Tool] {
         &self.tools
     }

@@ -12,22 +12,32 @@ use switchboard_proto::{RequestId, RpcError, methods};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 use crate::caller::Caller;
-use crate::events::{EventBus, ServerEvent};
+use crate::event::ServerEvent;
+use crate::events::EventBus;
 
 /// Log severities of `notifications/message`, lowest first (RFC 5424 order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum LogLevel {
+    /// `debug`
     Debug,
+    /// `info`
     Info,
+    /// `notice`
     Notice,
+    /// `warning`
     Warning,
+    /// `error`
     Error,
+    /// `critical`
     Critical,
+    /// `alert`
     Alert,
+    /// `emergency`
     Emergency,
 }
 
 impl LogLevel {
+    /// A level from its wire name (`"warning"`); `None` for another word.
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "debug" => Self::Debug,
@@ -42,6 +52,7 @@ impl LogLevel {
         })
     }
 
+    /// The level's wire name.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Debug => "debug",
@@ -201,6 +212,8 @@ impl fmt::Debug for RequestContextBuilder {
 }
 
 impl RequestContextBuilder {
+    /// A context for request `request_id`, whose messages to the client go
+    /// through `peer`; finished by [`crate::Catalog::context`].
     pub fn new(peer: Arc<dyn ClientPeer>, request_id: RequestId) -> Self {
         Self {
             peer,

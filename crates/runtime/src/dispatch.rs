@@ -11,30 +11,8 @@ use switchboard_proto::{ErrorCode, ProtocolVersion, RpcError, methods};
 
 use crate::catalog::Catalog;
 use crate::context::{PeerError, RequestContext, RequestContextBuilder};
-use crate::error::ToolError;
+use crate::error::{HandlerError, ToolError};
 use crate::provider::Provider;
-
-/// Why a request produced no result.
-#[derive(Debug, thiserror::Error)]
-pub enum HandlerError {
-    /// Answer with this JSON-RPC error.
-    #[error(transparent)]
-    Rpc(#[from] RpcError),
-    /// The request was cancelled: no response is owed.
-    #[error("the request was cancelled")]
-    Cancelled,
-    /// The handler needs input the client must send with a retry; the
-    /// transport's peer knows which (2026-07-28 `input_required`).
-    #[error("input required")]
-    InputRequired,
-    /// The request needs a client capability it did not declare
-    /// (stateless requests: 400 with -32021).
-    #[error("the client does not support {0}")]
-    MissingCapability(&'static str),
-    /// The tool asked to continue as a task (`RequestContext::start_task`).
-    #[error("the call continues as a task")]
-    StartTask,
-}
 
 #[derive(Deserialize, Default)]
 struct ListParams {

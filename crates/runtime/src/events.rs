@@ -10,50 +10,19 @@
 //! listener if the set was empty.
 
 use std::fmt;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 
-use serde_json::{Value, json};
+use parking_lot::Mutex;
 use tokio::sync::Notify;
 
+use crate::event::ServerEvent;
 use crate::pending::{EventBatch, PENDING_URIS, PendingEvents};
-
-/// Something changed on the server side.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum ServerEvent {
-    /// The resource at `uri` changed (`notifications/resources/updated`).
-    ResourceUpdated {
-        uri: String,
-    },
-    ToolsListChanged,
-    PromptsListChanged,
-    ResourcesListChanged,
-}
-
-impl ServerEvent {
-    /// The notification method this event becomes.
-    pub fn method(&self) -> &'static str {
-        use switchboard_proto::methods::*;
-        match self {
-            Self::ResourceUpdated { .. } => RESOURCES_UPDATED,
-            Self::ToolsListChanged => TOOLS_LIST_CHANGED,
-            Self::PromptsListChanged => PROMPTS_LIST_CHANGED,
-            Self::ResourcesListChanged => RESOURCES_LIST_CHANGED,
-        }
-    }
-
-    /// The notification's params: the URI of a resource update, else none.
-    pub fn params(&self) -> Value {
-        match self {
-            Self::ResourceUpdated { uri } => json!({"uri": uri}),
-            _ => json!({}),
-        }
-    }
-}
 
 /// Fan-out of server events to whoever listens (every node's transports).
 /// The in-process bus is the default; a shared bus (Redis) lets events
 /// published on one node reach sessions on another.
 pub trait EventBus: Send + Sync + fmt::Debug + 'static {
+    /// Tell every listener (never waits).
     fn publish(&self, event: ServerEvent);
     /// A new listener: it hears what is published from now on.
     fn subscribe(&self) -> Subscription;
@@ -86,7 +55,7 @@ impl Inbox {
 
     /// Change the pending set; wake the listener if it was empty.
     fn add(&self, add: impl FnOnce(&mut PendingEvents)) {
-        let mut st = lock(&self.state);
+        let mut st = self.state.lock();
         let was_empty = st.pending.is_empty();
         add(&mut st.pending);
         if was_empty && !st.pending.is_empty() {
@@ -96,7 +65,7 @@ impl Inbox {
     }
 
     fn close(&self) {
-        lock(&self.state).closed = true;
+        self.state.lock().closed = true;
         self.wake.notify_one();
     }
 }
@@ -114,7 +83,7 @@ impl Subscription {
     pub async fn recv(&mut self) -> Option<EventBatch> {
         loop {
             {
-                let mut st = lock(&self.inbox.state);
+                let mut st = self.inbox.state.lock();
                 if let Some(batch) = st.pending.take() {
                     return Some(batch);
                 }
@@ -128,7 +97,7 @@ impl Subscription {
 
     /// The events waiting now, if any.
     pub fn try_recv(&mut self) -> Option<EventBatch> {
-        lock(&self.inbox.state).pending.take()
+        self.inbox.state.lock().pending.take()
     }
 }
 
@@ -159,7 +128,7 @@ impl LocalBus {
 
     /// Apply `add` to every listener's set, forgetting the listeners gone.
     fn each(&self, add: impl Fn(&mut PendingEvents)) {
-        lock(&self.listeners).retain(|w| match w.upgrade() {
+        self.listeners.lock().retain(|w| match w.upgrade() {
             Some(inbox) => {
                 inbox.add(&add);
                 true
@@ -177,7 +146,7 @@ impl Default for LocalBus {
 
 impl Drop for LocalBus {
     fn drop(&mut self) {
-        for inbox in lock(&self.listeners).iter().filter_map(Weak::upgrade) {
+        for inbox in self.listeners.lock().iter().filter_map(Weak::upgrade) {
             inbox.close();
         }
     }
@@ -190,13 +159,9 @@ impl EventBus for LocalBus {
 
     fn subscribe(&self) -> Subscription {
         let inbox = Arc::new(Inbox::new(self.limit));
-        lock(&self.listeners).push(Arc::downgrade(&inbox));
+        self.listeners.lock().push(Arc::downgrade(&inbox));
         Subscription { inbox }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]
@@ -247,7 +212,7 @@ mod tests {
         drop(a);
         bus.publish(ServerEvent::PromptsListChanged);
         assert_eq!(
-            lock(&bus.listeners).len(),
+            bus.listeners.lock().len(),
             1,
             "a dropped listener is forgotten"
         );

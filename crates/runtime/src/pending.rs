@@ -8,7 +8,7 @@
 
 use indexmap::IndexSet;
 
-use crate::events::ServerEvent;
+use crate::event::ServerEvent;
 
 /// Distinct resource URIs a listener may have waiting before they merge
 /// into "any resource may have changed".

@@ -14,20 +14,25 @@ use crate::tool::BoxFuture;
 /// An argument of a prompt.
 #[derive(Debug, Clone)]
 pub struct PromptArgument {
+    /// Its name.
     pub name: String,
+    /// What it is, for the user.
     pub description: String,
+    /// Whether `prompts/get` must give it.
     pub required: bool,
 }
 
 /// The result of `prompts/get`.
 #[derive(Debug, Clone, Default)]
 pub struct PromptResult {
+    /// What the prompt is, if it says.
     pub description: Option<String>,
     /// `{"role", "content"}` messages.
     pub messages: Vec<Value>,
 }
 
 impl PromptResult {
+    /// A result of these messages, without a description.
     pub fn new(messages: Vec<Value>) -> Self {
         Self {
             description: None,
@@ -72,6 +77,10 @@ impl fmt::Debug for Prompt {
 }
 
 impl Prompt {
+    /// A prompt from its name, description and handler; the handler gets
+    /// the arguments given (each as a string). Declare its arguments with
+    /// [`Prompt::argument`]: a missing required one is refused before the
+    /// handler runs.
     pub fn new<F, Fut>(name: &str, description: &str, handler: F) -> Self
     where
         F: Fn(RequestContext, HashMap<String, String>) -> Fut + Send + Sync + 'static,

@@ -10,7 +10,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::context::RequestContext;
-use crate::dispatch::HandlerError;
+use crate::error::HandlerError;
 
 /// How a provider is doing, for metrics and readiness.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -15,14 +15,22 @@ use crate::uri_template::UriTemplate;
 /// One entry of a `resources/read` result.
 #[derive(Debug, Clone)]
 pub enum ResourceContents {
+    /// Text contents.
     Text {
+        /// The URI they were read from.
         uri: String,
+        /// Their MIME type.
         mime_type: String,
+        /// The text.
         text: String,
     },
+    /// Binary contents.
     Blob {
+        /// The URI they were read from.
         uri: String,
+        /// Their MIME type.
         mime_type: String,
+        /// The bytes, base64-encoded ([`crate::content::base64_encode`]).
         blob_base64: String,
     },
 }
@@ -79,6 +87,8 @@ impl fmt::Debug for Resource {
 }
 
 impl Resource {
+    /// A resource at `uri` whose contents `reader` gives (it receives the
+    /// URI read).
     pub fn new<F, Fut>(uri: &str, name: &str, mime_type: &str, reader: F) -> Self
     where
         F: Fn(RequestContext, String) -> Fut + Send + Sync + 'static,
@@ -104,6 +114,7 @@ impl Resource {
         })
     }
 
+    /// Add a description.
     pub fn description(mut self, description: &str) -> Self {
         self.definition["description"] = json!(description);
         self
@@ -142,6 +153,7 @@ impl ResourceTemplate {
         }
     }
 
+    /// Add a description.
     pub fn description(mut self, description: &str) -> Self {
         self.definition["description"] = json!(description);
         self

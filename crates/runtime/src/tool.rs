@@ -13,8 +13,13 @@ use crate::error::ToolError;
 /// The result of a tool call.
 #[derive(Debug, Clone, Default)]
 pub struct ToolResult {
+    /// Content blocks ([`crate::content`] builds them).
     pub content: Vec<Value>,
+    /// The result as a JSON object (`structuredContent`), if the tool has
+    /// one.
     pub structured_content: Option<Value>,
+    /// Whether the tool failed (`isError`): the model reads why in
+    /// `content`.
     pub is_error: bool,
 }
 
@@ -41,6 +46,8 @@ impl ToolResult {
         }
     }
 
+    /// The same result with `structuredContent` (a JSON object; see
+    /// [`Tool::output_schema`]).
     pub fn with_structured(mut self, value: Value) -> Self {
         self.structured_content = Some(value);
         self
@@ -134,6 +141,7 @@ impl Tool {
         self
     }
 
+    /// Whether the tool's calls may run as tasks.
     pub fn task_support_of(&self) -> TaskSupport {
         self.task_support
     }
@@ -150,6 +158,7 @@ impl Tool {
         self
     }
 
+    /// The client capabilities the tool cannot work without.
     pub fn required_capabilities(&self) -> &[&'static str] {
         &self.requires
     }
@@ -172,6 +181,7 @@ impl Tool {
         self
     }
 
+    /// The tool's name.
     pub fn name(&self) -> &str {
         &self.name
     }

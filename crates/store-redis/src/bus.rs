@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 use switchboard_store::{BusMessage, SessionBus, StoreError};
 use tokio::sync::{broadcast, mpsc};
 
-use crate::conn::{Redis, unavailable};
+use crate::conn::Redis;
+use crate::error::unavailable;
 
 /// Messages waiting to be published; past it `publish` drops and says so.
 const OUTGOING: usize = 1024;

@@ -28,7 +28,7 @@ use redis::cluster_routing::{SingleNodeRoutingInfo, Slot};
 use redis::{Arg, Cmd, Pipeline, RedisFuture, RedisResult, ServerError, Value};
 use switchboard_store::StoreError;
 
-use crate::conn::{late, unavailable};
+use crate::error::{late, unavailable};
 
 /// How many times a pipeline answered `MOVED` is sent again.
 const REDIRECTS: usize = 3;

@@ -6,11 +6,12 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use redis::RedisResult;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{ErrorKind, RedisError, RedisResult};
 use switchboard_store::StoreError;
 
 pub(crate) use crate::cluster::Conn;
+use crate::error::{late, to_store_error, unavailable};
 use crate::keys::Keys;
 
 /// How the backends reach Redis.
@@ -183,33 +184,5 @@ async fn single(client: redis::Client, t: Duration) -> Result<ConnectionManager,
         Ok(Ok(conn)) => Ok(conn),
         Ok(Err(e)) => Err(unavailable("connect", &e)),
         Err(_) => Err(late("connect", t)),
-    }
-}
-
-pub(crate) fn late(what: &str, t: Duration) -> StoreError {
-    StoreError::Unavailable(format!(
-        "Redis did not answer {what} within {} ms",
-        t.as_millis()
-    ))
-}
-
-pub(crate) fn unavailable(what: &str, e: &RedisError) -> StoreError {
-    StoreError::Unavailable(format!("Redis {what} failed: {e}"))
-}
-
-/// Replies of the wrong shape or type mean the data under our keys is not
-/// what we wrote: corrupt. Everything else (I/O, timeouts, a server that is
-/// loading, read-only or out of memory) is the store being unavailable.
-fn to_store_error(what: &str, e: &RedisError) -> StoreError {
-    let wrong_type = e
-        .clone()
-        .into_server_errors()
-        .is_some_and(|errs| errs.iter().any(|(_, s)| s.code() == "WRONGTYPE"));
-    match e.kind() {
-        ErrorKind::Parse | ErrorKind::UnexpectedReturnType => {
-            StoreError::Corrupt(format!("Redis {what}: {e}"))
-        }
-        _ if wrong_type => StoreError::Corrupt(format!("Redis {what}: {e}")),
-        _ => unavailable(what, e),
     }
 }

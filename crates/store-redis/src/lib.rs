@@ -104,6 +104,7 @@
 mod bus;
 mod cluster;
 mod conn;
+mod error;
 mod event_log;
 mod keys;
 mod owner;

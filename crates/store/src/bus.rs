@@ -26,30 +26,53 @@ pub enum BusMessage {
     /// The client's answer to server-to-client request `id` of `session`:
     /// `body` is its `result` (`ok`) or its `error`.
     Answer {
+        /// The session whose request it answers.
         session: String,
+        /// The request's id (its JSON text).
         id: String,
+        /// Whether `body` is a result (else an error).
         ok: bool,
+        /// The result or error, as raw JSON.
         body: String,
     },
     /// The client cancelled its request `id` of `session`.
-    Cancel { session: String, id: String },
+    Cancel {
+        /// The session the request belongs to.
+        session: String,
+        /// The request's id (its JSON text).
+        id: String,
+    },
     /// Request stream `stream` of `session` has new events in the shared
     /// log and no connection on the node writing it; `end`: it is over.
     Stream {
+        /// The session.
         session: String,
+        /// The request stream.
         stream: u64,
+        /// Whether the stream is over.
         end: bool,
     },
     /// `session` ended (deleted or expired): every node drops its live part.
-    Ended { session: String },
+    Ended {
+        /// The session that ended.
+        session: String,
+    },
     /// A server event published on one node's catalog bus: its
     /// notification method, and the resource URI of a resource update.
-    Server { method: String, uri: Option<String> },
+    Server {
+        /// The notification method of the event.
+        method: String,
+        /// The resource URI of a resource update.
+        uri: Option<String>,
+    },
     /// The node that produced a server event logged it, as `data`, on the
     /// standalone stream of each listed session, at the given sequence
     /// number: the node holding that stream sends exactly that event.
     Logged {
+        /// The event as logged.
         data: String,
+        /// Each session's id and the event's sequence number on its
+        /// standalone stream.
         to: Vec<(String, u64)>,
     },
 }

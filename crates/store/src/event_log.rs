@@ -2,9 +2,10 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
+use parking_lot::Mutex;
 
 use crate::session::StoreError;
 
@@ -13,7 +14,9 @@ use crate::session::StoreError;
 /// no data and is never stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct EventId {
+    /// The stream (0: the standalone stream of a session).
     pub stream: u64,
+    /// Its place on that stream, from 1 (0: the priming event).
     pub seq: u64,
 }
 
@@ -40,7 +43,9 @@ impl fmt::Display for EventId {
 /// One logged event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredEvent {
+    /// Where it was sent.
     pub id: EventId,
+    /// The SSE event's data (a JSON-RPC message).
     pub data: Arc<str>,
 }
 
@@ -107,6 +112,8 @@ pub struct MemoryEventLog {
 }
 
 impl MemoryEventLog {
+    /// A log that keeps at most `max_events` events and `max_bytes` of
+    /// data per session, dropping the oldest first.
     pub fn new(max_events: usize, max_bytes: usize) -> Self {
         Self {
             logs: papaya::HashMap::new(),
@@ -142,9 +149,7 @@ impl EventLog for MemoryEventLog {
     ) -> Result<EventId, StoreError> {
         use std::sync::atomic::Ordering::Relaxed;
         let log = self.log_of(session);
-        let mut log = log
-            .lock()
-            .map_err(|_| StoreError::Corrupt("poisoned event log".into()))?;
+        let mut log = log.lock();
         let seq = log.next_seq.entry(stream).or_insert(0);
         *seq += 1;
         let id = EventId { stream, seq: *seq };
@@ -170,9 +175,7 @@ impl EventLog for MemoryEventLog {
         let Some(log) = self.logs.pin().get(session).cloned() else {
             return Ok(Vec::new());
         };
-        let log = log
-            .lock()
-            .map_err(|_| StoreError::Corrupt("poisoned event log".into()))?;
+        let log = log.lock();
         Ok(log
             .events
             .iter()
@@ -182,11 +185,9 @@ impl EventLog for MemoryEventLog {
     }
 
     async fn drop_session(&self, session: &str) -> Result<(), StoreError> {
-        if let Some(log) = self.logs.pin().remove(session)
-            && let Ok(log) = log.lock()
-        {
+        if let Some(log) = self.logs.pin().remove(session) {
             self.total_bytes
-                .fetch_sub(log.bytes, std::sync::atomic::Ordering::Relaxed);
+                .fetch_sub(log.lock().bytes, std::sync::atomic::Ordering::Relaxed);
         }
         Ok(())
     }

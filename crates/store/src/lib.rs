@@ -6,11 +6,14 @@
 //! Nothing here assumes that a session lives in this process: live things
 //! (open streams, waiting handlers) belong to the server's per-node registry.
 
+#![warn(missing_docs)]
+
 mod bus;
 mod event_log;
 mod memory;
 mod owner;
 mod session;
+#[cfg(any(test, feature = "testing"))]
 pub mod suite;
 mod task;
 

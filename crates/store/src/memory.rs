@@ -23,6 +23,8 @@ impl Default for MemorySessionStore {
 }
 
 impl MemorySessionStore {
+    /// An empty store with the default record bound
+    /// ([`crate::DEFAULT_MAX_RECORD_BYTES`]).
     pub fn new() -> Self {
         Self::default()
     }

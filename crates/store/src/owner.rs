@@ -20,9 +20,17 @@ pub enum Claim {
     Mine,
     /// Node `from` owned it but its lease had lapsed or was released: now
     /// the caller owns it (the state of `from`'s process is lost).
-    TookOver { from: String },
+    TookOver {
+        /// The node that owned it before.
+        from: String,
+    },
     /// Another node owns it under a live lease, reachable at `url`.
-    Other { node: String, url: String },
+    Other {
+        /// The owning node's id.
+        node: String,
+        /// Where that node is reached.
+        url: String,
+    },
 }
 
 /// The owner records of sessions. Every call is atomic per session, on

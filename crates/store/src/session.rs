@@ -57,7 +57,9 @@ pub struct SessionRecord {
     pub initialized: bool,
     /// Resource URIs this session subscribed to.
     pub subscriptions: Vec<String>,
+    /// When it was created (Unix ms).
     pub created_at_ms: u64,
+    /// When a request last named it (Unix ms).
     pub last_seen_ms: u64,
 }
 
@@ -120,8 +122,11 @@ fn check_size(bytes: usize, max: usize) -> Result<(), StoreError> {
 /// `uninitialized_before_ms` without completing `initialize`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Expiry {
+    /// Over if last seen before this (Unix ms).
     pub idle_before_ms: u64,
+    /// Over if created before this (Unix ms).
     pub created_before_ms: u64,
+    /// Over if created before this without finishing `initialize`.
     pub uninitialized_before_ms: u64,
 }
 
@@ -137,22 +142,32 @@ impl Expiry {
 /// A page of a scan, with the cursor of the next page.
 #[derive(Debug)]
 pub struct Page<T> {
+    /// This page's items.
     pub items: Vec<T>,
+    /// The cursor of the next page; `None` on the last.
     pub next: Option<String>,
 }
 
 /// What a store can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// A session with this id exists already (nothing was written).
     #[error("a session with this id already exists")]
     Exists,
+    /// The store cannot be reached or did not answer in time: why.
     #[error("the store is unavailable: {0}")]
     Unavailable(String),
+    /// What the store holds is not what was written: what.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     /// A session record over the store's bound (nothing was written).
     #[error("the session record takes {bytes} bytes, more than the {max} a session may keep")]
-    TooLarge { bytes: usize, max: usize },
+    TooLarge {
+        /// The record's size.
+        bytes: usize,
+        /// The bound.
+        max: usize,
+    },
 }
 
 /// A cap on the live sessions of one group (a tenant, a client identity),

@@ -1,5 +1,8 @@
 //! A behaviour suite every `SessionStore` backend must pass; backends call
 //! it from their own tests so memory, file and Redis agree.
+//!
+//! Test code: compiled only with the `testing` feature, which backends
+//! enable in their `[dev-dependencies]`, so it is in no release build.
 
 use crate::session::{Expiry, Quota, SessionRecord, SessionStore, StoreError, Updated};
 

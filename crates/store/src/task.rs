@@ -6,9 +6,8 @@
 //! so a backend needs only a single-key atomic operation: nothing spans two
 //! tasks.
 
-use std::sync::Mutex;
-
 use async_trait::async_trait;
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -18,10 +17,15 @@ use crate::session::{Admitted, Quota, StoreError, now_ms};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskStatus {
+    /// The tool runs (or waits for a node to run it).
     Working,
+    /// The tool waits for the client's answers (`tasks/update`).
     InputRequired,
+    /// The call returned a result (a tool error's included).
     Completed,
+    /// The call ended with a JSON-RPC error (see `error`).
     Failed,
+    /// The client cancelled it.
     Cancelled,
 }
 
@@ -48,28 +52,39 @@ impl TaskStatus {
 /// that any node can run the tool again.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskRecord {
+    /// The task's id.
     pub id: String,
     /// Who started it (tenant and identity): anyone else sees no such task.
     pub principal: String,
     /// The tenant and subject, to rebuild the caller on another node.
     pub tenant: String,
+    /// See `tenant`.
     pub subject: String,
+    /// Where it stands.
     pub status: TaskStatus,
+    /// The tool called.
     pub tool: String,
+    /// The call's arguments.
     pub arguments: Value,
+    /// The capabilities the client declared with the call.
     pub client_capabilities: Value,
     /// Answers to input requests, by key (`tasks/update`).
     pub responses: Map<String, Value>,
     /// Input requests still unanswered, by key.
     pub input_requests: Map<String, Value>,
+    /// The tool's result, once completed.
     pub result: Option<Value>,
+    /// The JSON-RPC error, once failed.
     pub error: Option<Value>,
+    /// When it was created (Unix ms).
     pub created_ms: u64,
+    /// When it last changed (Unix ms).
     pub updated_ms: u64,
     /// The task is forgotten this long after its creation.
     pub ttl_ms: u64,
     /// The node running the tool, and until when its lease holds.
     pub owner: Option<String>,
+    /// See `owner` (Unix ms).
     pub lease_until_ms: u64,
     /// How many times the tool has been started (more than one after a
     /// takeover or an input round).
@@ -92,7 +107,9 @@ impl TaskRecord {
 /// A record as loaded, with the version a swap must name.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Versioned {
+    /// Bumped by every swap.
     pub version: u64,
+    /// The record.
     pub record: TaskRecord,
 }
 
@@ -129,12 +146,9 @@ pub struct MemoryTaskStore {
 }
 
 impl MemoryTaskStore {
+    /// An empty store.
     pub fn new() -> Self {
         Self::default()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Versioned>> {
-        self.map.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -142,7 +156,7 @@ impl MemoryTaskStore {
 impl TaskStore for MemoryTaskStore {
     async fn create(&self, record: &TaskRecord, quota: &Quota) -> Result<Admitted, StoreError> {
         let now = now_ms();
-        let mut map = self.lock();
+        let mut map = self.map.lock();
         map.retain(|_, t| t.record.expires_ms() > now);
         let live = map
             .values()
@@ -165,6 +179,7 @@ impl TaskStore for MemoryTaskStore {
     async fn load(&self, id: &str) -> Result<Option<Versioned>, StoreError> {
         let now = now_ms();
         Ok(self
+            .map
             .lock()
             .get(id)
             .filter(|t| t.record.expires_ms() > now)
@@ -172,7 +187,7 @@ impl TaskStore for MemoryTaskStore {
     }
 
     async fn swap(&self, version: u64, record: &TaskRecord) -> Result<bool, StoreError> {
-        let mut map = self.lock();
+        let mut map = self.map.lock();
         match map.get_mut(&record.id) {
             Some(t) if t.version == version => {
                 t.version += 1;
@@ -185,6 +200,7 @@ impl TaskStore for MemoryTaskStore {
 
     async fn orphans(&self, now: u64, max: usize) -> Result<Vec<String>, StoreError> {
         Ok(self
+            .map
             .lock()
             .values()
             .filter(|t| t.record.expires_ms() > now && t.record.needs_runner(now))
@@ -201,6 +217,7 @@ impl TaskStore for MemoryTaskStore {
     ) -> Result<Vec<TaskRecord>, StoreError> {
         let now = now_ms();
         let mut found: Vec<TaskRecord> = self
+            .map
             .lock()
             .values()
             .map(|t| &t.record)

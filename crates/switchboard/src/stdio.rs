@@ -5,9 +5,10 @@
 //! upstream process when the input ends.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use clap::Args;
+use parking_lot::Mutex;
 use serde_json::Value;
 use switchboard_runtime::Catalog;
 use switchboard_server::{Config, StdioOptions};
@@ -123,10 +124,7 @@ struct Upstreams {
 
 impl Upstreams {
     fn running(&self) -> Config {
-        self.config
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.config.lock().clone()
     }
 }
 
@@ -157,7 +155,7 @@ impl crate::reload::Target for Arc<Upstreams> {
                         report.needs_restart.join(", ")
                     );
                 }
-                *self.config.lock().unwrap_or_else(|e| e.into_inner()) = new;
+                *self.config.lock() = new;
             }
             Err(e) => {
                 tracing::error!("configuration reload refused, the running upstreams stay: {e}")

@@ -132,6 +132,6 @@ pub(crate) async fn supervise(
         Some(reason) => UpstreamError::Misbehaving(reason.clone()),
         None => UpstreamError::Exited(status.clone()),
     };
-    shared.table().close(cause);
+    shared.table.lock().close(cause);
     shared.phase.send_replace(Phase::Done(status));
 }

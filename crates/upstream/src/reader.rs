@@ -81,7 +81,7 @@ fn on_response(
 ) -> Result<(), String> {
     let unknown = || format!("an answer to id {id}, which was never sent");
     let ours: u64 = id.as_json().parse().map_err(|_| unknown())?;
-    let answer = shared.table().answer(ours);
+    let answer = shared.table.lock().answer(ours);
     match answer {
         Answer::Waiting(tx) => {
             let _ = tx.send(outcome.map_err(|e| crate::UpstreamError::Rpc(rpc_error(&e))));
@@ -107,7 +107,7 @@ async fn on_request(
     }
     let key = id.as_json().to_owned();
     let busy = {
-        let mut table = shared.table();
+        let mut table = shared.table.lock();
         if table.has_inbound(&key) {
             return Err(format!("a request reusing id {id}, still in flight"));
         }
@@ -140,7 +140,7 @@ async fn answer_inbound(
     params: Option<Box<RawValue>>,
 ) {
     let result = shared.downstream.request(&method, params.as_deref()).await;
-    if !shared.table().finish_inbound(id.as_json()) {
+    if !shared.table.lock().finish_inbound(id.as_json()) {
         return;
     }
     let line = match result {
@@ -161,7 +161,7 @@ async fn on_notification(shared: &Shared, method: &str, params: Option<Box<RawVa
         }
         methods::CANCELLED => {
             let cancelled = cancelled_request_id(params.as_deref())
-                .is_some_and(|id| shared.table().cancel_inbound(&id));
+                .is_some_and(|id| shared.table.lock().cancel_inbound(&id));
             if !cancelled {
                 tracing::debug!(upstream = %shared.name, "cancellation of nothing in flight");
             }
@@ -173,7 +173,10 @@ async fn on_notification(shared: &Shared, method: &str, params: Option<Box<RawVa
 /// Progress params with our token swapped back for the caller's.
 fn restore_progress_token(shared: &Shared, params: Option<&RawValue>) -> Option<Box<RawValue>> {
     let mut params = RawObject::parse(params?)?;
-    let original = shared.table().original_token(&progress_token(&params)?)?;
+    let original = shared
+        .table
+        .lock()
+        .original_token(&progress_token(&params)?)?;
     params.set("progressToken", &original);
     Some(params.to_raw())
 }

@@ -2,8 +2,9 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, OnceLock};
 
+use parking_lot::Mutex;
 use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::AbortHandle;
@@ -177,7 +178,8 @@ pub(crate) struct Shared {
     pub(crate) misbehaving: OnceLock<String>,
     /// Cancelled to kill the process group.
     pub(crate) kill: CancellationToken,
-    table: Mutex<Table>,
+    /// The call table (never held across an await).
+    pub(crate) table: Mutex<Table>,
     next_id: AtomicU64,
 }
 
@@ -199,11 +201,6 @@ impl Shared {
             table: Mutex::new(Table::default()),
             next_id: AtomicU64::new(1),
         }
-    }
-
-    /// The call table (never held across an await).
-    pub(crate) fn table(&self) -> MutexGuard<'_, Table> {
-        self.table.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// A fresh id for a call of ours.

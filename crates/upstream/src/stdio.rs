@@ -151,7 +151,7 @@ impl StdioUpstream {
             None => (params, None),
         };
         let (tx, rx) = oneshot::channel();
-        self.shared.table().insert(id, tx, token)?;
+        self.shared.table.lock().insert(id, tx, token)?;
         let _cancel = CancelOnDrop {
             shared: &self.shared,
             id,
@@ -173,7 +173,7 @@ impl StdioUpstream {
         method: &str,
         params: Option<&RawValue>,
     ) -> Result<(), UpstreamError> {
-        if let Some(cause) = self.shared.table().closed() {
+        if let Some(cause) = self.shared.table.lock().closed() {
             return Err(cause);
         }
         if self
@@ -185,7 +185,8 @@ impl StdioUpstream {
         } else {
             Err(self
                 .shared
-                .table()
+                .table
+                .lock()
                 .closed()
                 .unwrap_or(UpstreamError::Closed))
         }
@@ -231,7 +232,7 @@ struct CancelOnDrop<'a> {
 
 impl Drop for CancelOnDrop<'_> {
     fn drop(&mut self) {
-        if self.shared.table().forget(self.id) {
+        if self.shared.table.lock().forget(self.id) {
             let params = to_raw(&json!({
                 "requestId": self.id,
                 "reason": "the caller gave up on the request",

@@ -5,10 +5,11 @@
 mod http_support;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use http_support::*;
+use parking_lot::Mutex;
 use serde_json::{Value, json};
 use switchboard_upstream::{HttpSpec, UpstreamError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -48,7 +49,7 @@ impl Fake {
     }
 
     fn seen(&self, method: &str) -> Vec<Seen> {
-        let seen = self.seen.lock().unwrap();
+        let seen = self.seen.lock();
         seen.iter().filter(|s| s.0 == method).cloned().collect()
     }
 }
@@ -96,7 +97,7 @@ async fn serve(
     let body = String::from_utf8_lossy(&body).to_string();
     let message: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
     let (status, content_type, reply) = script(&method, &message);
-    seen.lock().unwrap().push((method, headers, body));
+    seen.lock().push((method, headers, body));
     let session = if message["method"] == "initialize" {
         "mcp-session-id: fake-1\r\n"
     } else {

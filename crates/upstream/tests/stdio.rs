@@ -100,7 +100,7 @@ async fn requests_to_the_client_round_trip() {
         .await
         .unwrap();
     assert_eq!(answer, serde_json::from_str::<Value>(ELICITED).unwrap());
-    let requests = recorder.requests.lock().unwrap().clone();
+    let requests = recorder.requests.lock().clone();
     assert_eq!(requests.len(), 1);
     assert_eq!(requests[0].0, "elicitation/create");
     assert!(requests[0].1.contains("the answer?"));
@@ -108,7 +108,7 @@ async fn requests_to_the_client_round_trip() {
     // ping is answered by the gateway itself.
     let pong = call(&up, "ping_client", json!({})).await.unwrap();
     assert_eq!(pong, json!({}));
-    assert_eq!(recorder.requests.lock().unwrap().len(), 1);
+    assert_eq!(recorder.requests.lock().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,11 +18,12 @@ mod remote;
 
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{DecodingKey, Validation};
+use parking_lot::Mutex;
 use serde_json::{Map, Value};
 
 pub use self::claims::Claims;
@@ -239,7 +240,7 @@ fn intern(name: &str) -> &'static str {
     if name == "tenant" {
         return "tenant";
     }
-    let mut names = NAMES.lock().unwrap_or_else(|e| e.into_inner());
+    let mut names = NAMES.lock();
     if let Some(known) = names.iter().find(|n| **n == name) {
         return known;
     }

@@ -4,9 +4,10 @@
 //! Readers take the current set from a short-lived lock; fetches are
 //! serialised by an async mutex, so concurrent misses share one fetch.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
+use parking_lot::RwLock;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
@@ -88,10 +89,7 @@ impl RemoteJwks {
     }
 
     fn snapshot(&self) -> Option<Snapshot> {
-        self.current
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.current.read().clone()
     }
 
     fn fresh(&self, s: &Snapshot) -> bool {
@@ -167,7 +165,7 @@ impl RemoteJwks {
                 if keys.is_empty() {
                     tracing::warn!(url = %self.shown, "the JWKS has no usable signing keys");
                 }
-                let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
+                let mut current = self.current.write();
                 let generation = current.as_ref().map_or(0, |s| s.generation) + 1;
                 let snapshot = Snapshot {
                     keys: keys.into(),

@@ -2,14 +2,15 @@
 //! status forced at runtime, and fetches are counted.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
+use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
 /// The path the JWKS is served at.
@@ -76,7 +77,7 @@ impl JwksServer {
 
     /// Serve `jwks_json` from now on.
     pub fn set(&self, jwks_json: impl Into<String>) {
-        *self.shared.body.lock().unwrap_or_else(|e| e.into_inner()) = jwks_json.into();
+        *self.shared.body.lock() = jwks_json.into();
     }
 
     /// Answer with `status` from now on (200 serves the JWKS; anything else
@@ -106,10 +107,6 @@ async fn serve_jwks(State(shared): State<Arc<Shared>>) -> axum::response::Respon
     if status != StatusCode::OK {
         return status.into_response();
     }
-    let body = shared
-        .body
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
+    let body = shared.body.lock().clone();
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }

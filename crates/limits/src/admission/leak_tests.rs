@@ -129,6 +129,6 @@ async fn grants_racing_give_ups_on_threads_leak_nothing() {
         release.await.unwrap();
         let _ = waiter.await.unwrap();
         assert_eq!(a.stats(), Admission::new(1, 10).stats());
-        assert_eq!(a.shared.lock().tenant_entries(), 0);
+        assert_eq!(a.shared.state.lock().tenant_entries(), 0);
     }
 }

@@ -67,7 +67,7 @@ pub(super) async fn drained(
     }
     assert_eq!(a.stats().in_flight, 0);
     assert_eq!(a.stats().queued, 0);
-    assert_eq!(a.shared.lock().tenant_entries(), 0);
+    assert_eq!(a.shared.state.lock().tenant_entries(), 0);
 }
 
 /// Release one slot at a time, `n` times, holding `max_in_flight` permits.

@@ -3,7 +3,9 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 /// The sealing key every node of a test cluster shares, so a request
 /// state sealed by one node opens on another.
@@ -75,7 +77,7 @@ impl Node {
         let sink = log.clone();
         std::thread::spawn(move || {
             for line in stderr.lines().map_while(Result::ok) {
-                let mut log = sink.lock().unwrap_or_else(|e| e.into_inner());
+                let mut log = sink.lock();
                 log.push_str(&line);
                 log.push('\n');
             }
@@ -105,7 +107,7 @@ impl Node {
     /// What it has logged so far.
     #[allow(dead_code)] // each test file uses a subset
     pub fn logged(&self) -> String {
-        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.log.lock().clone()
     }
 }
 

@@ -6,9 +6,9 @@
 //! whether new ones can start).
 //! Time is [`tokio::time::Instant`], so tests run it on paused time.
 
-use std::sync::Mutex;
 use std::time::Duration;
 
+use parking_lot::Mutex;
 use tokio::time::Instant;
 
 /// The crash-loop state of one upstream.
@@ -53,26 +53,22 @@ impl Backoff {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// How long the next start must wait (zero: start now).
     pub(crate) fn delay(&self) -> Duration {
-        self.lock().not_before.map_or(Duration::ZERO, |t| {
+        self.state.lock().not_before.map_or(Duration::ZERO, |t| {
             t.saturating_duration_since(Instant::now())
         })
     }
 
     /// Failures in a row so far.
     pub(crate) fn failures(&self) -> u32 {
-        self.lock().failures
+        self.state.lock().failures
     }
 
     /// A start failed: the next one waits twice as long as the last
     /// (`base` after the first failure, at most `cap`). Returns the delay.
     pub(crate) fn failed(&self) -> Duration {
-        let mut st = self.lock();
+        let mut st = self.state.lock();
         st.failures = st.failures.saturating_add(1);
         let doublings = st.failures.saturating_sub(1).min(31);
         let delay = self
@@ -106,7 +102,7 @@ impl Backoff {
     }
 
     fn reset_by(&self, started: Instant) {
-        let mut st = self.lock();
+        let mut st = self.state.lock();
         if st.last.is_some_and(|last| started >= last) {
             *st = State::default();
         }

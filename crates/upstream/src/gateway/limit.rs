@@ -214,7 +214,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn turns_alternate_between_tenants() {
         let l = Arc::new(limits(1, 0.0, 1, 10_000));
-        let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let order = Arc::new(parking_lot::Mutex::new(Vec::new()));
         let held = l.enter(&caller("a", "a0")).await.unwrap();
         let mut tasks = Vec::new();
         // Tenant a queues three requests, then tenant b one.
@@ -222,7 +222,7 @@ mod tests {
             let (l, order) = (l.clone(), order.clone());
             tasks.push(tokio::spawn(async move {
                 let p = l.enter(&caller(tenant, session)).await.unwrap();
-                order.lock().unwrap().push(session);
+                order.lock().push(session);
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 drop(p);
             }));
@@ -232,7 +232,7 @@ mod tests {
         for t in tasks {
             t.await.unwrap();
         }
-        let order = order.lock().unwrap().clone();
+        let order = order.lock().clone();
         assert!(
             order[..2].contains(&"b1"),
             "b is not starved by a: {order:?}"

@@ -2,9 +2,10 @@
 //! between list changes, and which names and URIs that makes its own.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
+use parking_lot::RwLock;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
@@ -30,11 +31,7 @@ pub(crate) struct Lists {
 
 impl Lists {
     pub(crate) fn cached(&self, method: &str) -> Option<Arc<Vec<Value>>> {
-        self.items
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(method)
-            .cloned()
+        self.items.read().get(method).cloned()
     }
 
     pub(crate) fn store(&self, method: &str, items: Vec<Value>) {
@@ -47,48 +44,33 @@ impl Lists {
             .iter()
             .filter_map(|i| i.get(field).and_then(Value::as_str).map(str::to_owned))
             .collect();
-        self.names
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(result_key(method), names);
+        self.names.write().insert(result_key(method), names);
         self.items
             .write()
-            .unwrap_or_else(|e| e.into_inner())
             .insert(method.to_owned(), Arc::new(items));
     }
 
     /// Forget every listing (a list changed upstream).
     pub(crate) fn clear(&self) {
-        self.items
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        self.items.write().clear();
     }
 
     /// Whether the last listing of `key` (`tools`, `prompts`, …) has `name`.
     pub(crate) fn has(&self, key: &str, name: &str) -> bool {
-        self.names
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(key)
-            .is_some_and(|n| n.contains(name))
+        self.names.read().get(key).is_some_and(|n| n.contains(name))
     }
 
     /// Whether the listing of `method` is cached and has `name` (what
     /// finding it in [`Lists::cached`] would say, without the scan).
     pub(crate) fn has_cached(&self, method: &str, name: &str) -> bool {
-        let cached = self
-            .items
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains_key(method);
+        let cached = self.items.read().contains_key(method);
         cached && self.has(result_key(method), name)
     }
 
     /// Whether `uri` is one of the listed resources or matches a listed
     /// template.
     pub(crate) fn has_resource(&self, uri: &str) -> bool {
-        let names = self.names.read().unwrap_or_else(|e| e.into_inner());
+        let names = self.names.read();
         names.get("resources").is_some_and(|n| n.contains(uri))
             || names.get("resourceTemplates").is_some_and(|ts| {
                 ts.iter()

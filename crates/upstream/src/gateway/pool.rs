@@ -10,9 +10,10 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use parking_lot::Mutex;
 use serde_json::json;
 use switchboard_runtime::UpstreamObserver;
 use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore};
@@ -140,14 +141,6 @@ impl Pool {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Cell>> {
-        self.procs.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn died_keys(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
-        self.died.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// The process of `key`, started if it has none (or its last one died).
     /// A new process declares `capabilities` (None: everything the gateway
     /// can pass on, and a warm process may serve).
@@ -160,7 +153,7 @@ impl Pool {
         let deadline = tokio::time::Instant::now() + self.wait;
         for _ in 0..2 {
             let cell = {
-                let mut map = self.lock();
+                let mut map = self.procs.lock();
                 match map.get(key) {
                     Some(cell) => cell.clone(),
                     None => map.entry(key.to_owned()).or_default().clone(),
@@ -177,7 +170,7 @@ impl Pool {
                         }
                         Some(c) => self.start_for(c, Some(owner), Some(deadline)).await,
                     }?;
-                    if self.died_keys().remove(key) {
+                    if self.died.lock().remove(key) {
                         self.counts.restarts.fetch_add(1, Ordering::Relaxed);
                     }
                     Ok::<_, UpstreamError>(proc)
@@ -196,7 +189,7 @@ impl Pool {
     /// `key`'s process `proc` died: count it (once), feed the backoff, and
     /// drop it if it is still `key`'s, so the next call starts a new one.
     pub(crate) fn forget(&self, key: &str, proc: &Arc<Proc>) {
-        let mut map = self.lock();
+        let mut map = self.procs.lock();
         if map
             .get(key)
             .and_then(|c| c.get())
@@ -204,7 +197,7 @@ impl Pool {
         {
             map.remove(key);
             drop(map);
-            let mut died = self.died_keys();
+            let mut died = self.died.lock();
             if died.len() >= MAX_DIED {
                 died.clear();
             }
@@ -231,8 +224,8 @@ impl Pool {
 
     /// End `key`'s process (its session ended).
     pub(crate) async fn end(&self, key: &str) {
-        let cell = self.lock().remove(key);
-        self.died_keys().remove(key);
+        let cell = self.procs.lock().remove(key);
+        self.died.lock().remove(key);
         if let Some(proc) = cell.and_then(|c| c.get().cloned()) {
             self.kill(&proc).await;
         }
@@ -242,6 +235,7 @@ impl Pool {
     pub(crate) async fn reap(&self, prefix: &str, idle: Duration) -> usize {
         let now = self.base.elapsed().as_secs();
         let idle_keys: Vec<String> = self
+            .procs
             .lock()
             .iter()
             .filter(|(k, c)| {
@@ -260,7 +254,8 @@ impl Pool {
 
     /// The process id of `key`'s process, if it is a live child process.
     pub(crate) fn pid(&self, key: &str) -> Option<u32> {
-        self.lock()
+        self.procs
+            .lock()
             .get(key)
             .and_then(|c| c.get().cloned())
             .and_then(|p| p.upstream.pid())
@@ -273,6 +268,7 @@ impl Pool {
     pub(crate) async fn close(&self) {
         self.slots.close();
         let procs: Vec<Arc<Proc>> = self
+            .procs
             .lock()
             .drain()
             .filter_map(|(_, c)| c.get().cloned())
@@ -293,7 +289,8 @@ impl Pool {
 
     /// How many processes run (the warm one not included).
     pub(crate) fn running(&self) -> usize {
-        self.lock()
+        self.procs
+            .lock()
             .values()
             .filter(|c| c.get().is_some_and(|p| p.upstream.is_alive()))
             .count()
@@ -302,6 +299,7 @@ impl Pool {
     /// Live processes serving no request now, the warm one included.
     pub(crate) fn idle(&self) -> usize {
         let idle = self
+            .procs
             .lock()
             .values()
             .filter(|c| {

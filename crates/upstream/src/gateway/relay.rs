@@ -1,10 +1,11 @@
 //! Where one upstream process's own messages go: to the client requests
 //! it is serving right now.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use parking_lot::Mutex;
 use serde_json::Value;
 use serde_json::value::RawValue;
 use switchboard_proto::{ErrorCode, RpcError};
@@ -56,7 +57,7 @@ impl Call {
     /// The capability a stateless client lacked, if the upstream asked for
     /// one (2026-07-28: -32021, not a tool error).
     pub(crate) fn missing_capability(&self) -> Option<&'static str> {
-        *self.missing.lock().unwrap_or_else(|e| e.into_inner())
+        *self.missing.lock()
     }
 }
 
@@ -85,7 +86,7 @@ impl Call {
                 }
                 PeerError::MissingCapability(c) => {
                     if self.ctx.is_stateless() {
-                        *self.missing.lock().unwrap_or_else(|e| e.into_inner()) = Some(c);
+                        *self.missing.lock() = Some(c);
                     }
                     RpcError::new(
                         ErrorCode::METHOD_NOT_FOUND,
@@ -106,7 +107,7 @@ pub(crate) struct Serving<'a> {
 impl Drop for Serving<'_> {
     fn drop(&mut self) {
         let id = self.call.id;
-        self.relay.lock().retain(|c| c.id != id);
+        self.relay.calls.lock().retain(|c| c.id != id);
     }
 }
 
@@ -126,11 +127,7 @@ impl Relay {
 
     /// Whether the process is serving any call now.
     pub(crate) fn busy(&self) -> bool {
-        !self.lock().is_empty()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Call>>> {
-        self.calls.lock().unwrap_or_else(|e| e.into_inner())
+        !self.calls.lock().is_empty()
     }
 
     /// Route this process's messages to `ctx` while the guard lives.
@@ -142,7 +139,7 @@ impl Relay {
             input_required: AtomicBool::new(false),
             missing: Mutex::new(None),
         });
-        self.lock().push(call.clone());
+        self.calls.lock().push(call.clone());
         self.arrived.notify_waiters();
         Serving { relay: self, call }
     }
@@ -164,7 +161,7 @@ impl Relay {
             if let Some(call) = self.target(None) {
                 return (!waited || !call.ctx.is_stateless()).then_some(call);
             }
-            if !self.lock().is_empty() {
+            if !self.calls.lock().is_empty() {
                 return None; // calls of several clients: whose is unknown
             }
             waited = true;
@@ -178,7 +175,7 @@ impl Relay {
     /// several clients at once cannot say whose a log line or a request
     /// is, so it goes to none of them rather than to the wrong one.
     fn target(&self, token: Option<&Value>) -> Option<Arc<Call>> {
-        let calls = self.lock();
+        let calls = self.calls.lock();
         if let Some(token) = token
             && let Some(call) = calls.iter().find(|c| c.ctx.progress_token() == Some(token))
         {

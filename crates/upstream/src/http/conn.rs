@@ -4,8 +4,9 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, OnceLock};
 
+use parking_lot::Mutex;
 use reqwest::Url;
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::value::RawValue;
@@ -76,10 +77,6 @@ impl Conn {
         }
     }
 
-    fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// A fresh id for a request of ours.
     pub(crate) fn next_id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
@@ -99,14 +96,14 @@ impl Conn {
 
     /// Why calls fail, once the upstream is gone.
     pub(crate) fn closed(&self) -> Option<UpstreamError> {
-        self.state().closed.clone()
+        self.state.lock().closed.clone()
     }
 
     /// The upstream is gone (the first cause sticks): requests from the
     /// server are abandoned, the stream task and waiting calls stop.
     pub(crate) fn close(&self, cause: UpstreamError) -> UpstreamError {
         let cause = {
-            let mut state = self.state();
+            let mut state = self.state.lock();
             if state.closed.is_none() {
                 tracing::info!(upstream = %self.name, "upstream gone: {cause}");
                 for (_, task) in state.inbound.drain() {
@@ -123,17 +120,17 @@ impl Conn {
 
     /// Map our progress token to the caller's.
     pub(crate) fn add_token(&self, ours: String, original: Box<RawValue>) {
-        self.state().tokens.insert(ours, original);
+        self.state.lock().tokens.insert(ours, original);
     }
 
     /// Forget one of our progress tokens.
     pub(crate) fn remove_token(&self, ours: &str) {
-        self.state().tokens.remove(ours);
+        self.state.lock().tokens.remove(ours);
     }
 
     /// The caller's token behind one of ours.
     pub(crate) fn original_token(&self, ours: &str) -> Option<Box<RawValue>> {
-        self.state().tokens.get(ours).cloned()
+        self.state.lock().tokens.get(ours).cloned()
     }
 
     /// Track a request from the server unless one with this id is in flight
@@ -145,7 +142,7 @@ impl Conn {
         max: usize,
         start: impl FnOnce() -> AbortHandle,
     ) -> Result<(), &'static str> {
-        let mut state = self.state();
+        let mut state = self.state.lock();
         if state.closed.is_some() {
             return Err("the upstream is gone");
         }
@@ -161,12 +158,12 @@ impl Conn {
 
     /// A request from the server is answered; false if it was cancelled.
     pub(crate) fn finish_inbound(&self, id: &str) -> bool {
-        self.state().inbound.remove(id).is_some()
+        self.state.lock().inbound.remove(id).is_some()
     }
 
     /// The server cancelled a request it sent: stop answering it.
     pub(crate) fn cancel_inbound(&self, id: &str) -> bool {
-        let task = self.state().inbound.remove(id);
+        let task = self.state.lock().inbound.remove(id);
         task.map(|t| t.abort()).is_some()
     }
 }

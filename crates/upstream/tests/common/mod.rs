@@ -2,10 +2,11 @@
 //! recording downstream, and bounded polling.
 #![allow(dead_code)]
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use parking_lot::Mutex;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use switchboard_proto::RpcError;
@@ -29,7 +30,7 @@ pub struct Recorder {
 impl Recorder {
     /// Params (as JSON text) of the notifications with this method.
     pub fn notes(&self, method: &str) -> Vec<String> {
-        let notes = self.notes.lock().unwrap();
+        let notes = self.notes.lock();
         notes
             .iter()
             .filter(|(m, _)| m == method)
@@ -49,7 +50,7 @@ impl Recorder {
 impl Downstream for Recorder {
     async fn notify(&self, method: &str, params: Option<&RawValue>) {
         let params = params.map_or("null", RawValue::get).to_owned();
-        self.notes.lock().unwrap().push((method.to_owned(), params));
+        self.notes.lock().push((method.to_owned(), params));
     }
 
     async fn request(
@@ -58,10 +59,7 @@ impl Downstream for Recorder {
         params: Option<&RawValue>,
     ) -> Result<Box<RawValue>, RpcError> {
         let params = params.map_or("null", RawValue::get).to_owned();
-        self.requests
-            .lock()
-            .unwrap()
-            .push((method.to_owned(), params));
+        self.requests.lock().push((method.to_owned(), params));
         match method {
             "elicitation/create" => Ok(RawValue::from_string(ELICITED.to_owned()).unwrap()),
             _ => Err(RpcError::method_not_found(method)),

@@ -3,11 +3,12 @@
 //! and bounded polling.
 #![allow(dead_code)]
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use parking_lot::Mutex;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use switchboard_proto::RpcError;
@@ -31,7 +32,7 @@ pub struct Recorder {
 impl Recorder {
     /// Params of the notifications with this method.
     pub fn notes(&self, method: &str) -> Vec<Value> {
-        let notes = self.notes.lock().unwrap();
+        let notes = self.notes.lock();
         notes
             .iter()
             .filter(|(m, _)| m == method)
@@ -41,7 +42,7 @@ impl Recorder {
 
     /// Params of the requests with this method.
     pub fn requests(&self, method: &str) -> Vec<Value> {
-        let requests = self.requests.lock().unwrap();
+        let requests = self.requests.lock();
         requests
             .iter()
             .filter(|(m, _)| m == method)
@@ -58,7 +59,7 @@ fn value(params: Option<&RawValue>) -> Value {
 impl Downstream for Recorder {
     async fn notify(&self, method: &str, params: Option<&RawValue>) {
         let params = value(params);
-        self.notes.lock().unwrap().push((method.to_owned(), params));
+        self.notes.lock().push((method.to_owned(), params));
     }
 
     async fn request(
@@ -67,10 +68,7 @@ impl Downstream for Recorder {
         params: Option<&RawValue>,
     ) -> Result<Box<RawValue>, RpcError> {
         let params = value(params);
-        self.requests
-            .lock()
-            .unwrap()
-            .push((method.to_owned(), params));
+        self.requests.lock().push((method.to_owned(), params));
         let answer = match method {
             "elicitation/create" => json!({
                 "action": "accept",
@@ -241,7 +239,7 @@ impl Proxy {
                                 tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
                         }
                     });
-                    conns.lock().unwrap().push(task.abort_handle());
+                    conns.lock().push(task.abort_handle());
                 }
             }
         });
@@ -250,7 +248,7 @@ impl Proxy {
 
     /// Cut every connection open now.
     pub fn cut(&self) {
-        for conn in self.conns.lock().unwrap().drain(..) {
+        for conn in self.conns.lock().drain(..) {
             conn.abort();
         }
     }

@@ -39,6 +39,7 @@ impl Pool {
             return;
         }
         let procs: Vec<(String, Arc<Proc>)> = self
+            .procs
             .lock()
             .iter()
             .filter_map(|(k, c)| Some((k.clone(), c.get()?.clone())))
@@ -57,7 +58,7 @@ impl Pool {
             return;
         }
         for key in shared {
-            if self.died_keys().contains(key) {
+            if self.died.lock().contains(key) {
                 self.restart(key).await;
             }
         }
@@ -68,12 +69,12 @@ impl Pool {
 
     /// Start `key`'s process again (it died).
     async fn restart(&self, key: &str) {
-        let cell = self.lock().entry(key.to_owned()).or_default().clone();
+        let cell = self.procs.lock().entry(key.to_owned()).or_default().clone();
         let started = cell
             .get_or_try_init(|| async {
                 let deadline = tokio::time::Instant::now() + self.wait;
                 let proc = self.start_for(capabilities(), None, Some(deadline)).await?;
-                if self.died_keys().remove(key) {
+                if self.died.lock().remove(key) {
                     self.counts
                         .restarts
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
