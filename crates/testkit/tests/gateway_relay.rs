@@ -4,13 +4,15 @@
 //! different clients are in flight on it, so it reaches none of them —
 //! never the wrong one. A `per_session` process asking its client something
 //! right after `initialize` (before the call it was started for is
-//! registered): the request waits for that call and reaches its client.
+//! registered): the request waits for that call and reaches its client —
+//! and a stateless client that did not declare the capability it needs
+//! still gets its call's result when the upstream answered it anyway.
 
 use std::sync::Arc;
 
 use serde_json::{Value, json};
 use switchboard_runtime::CatalogBuilder;
-use switchboard_testkit::{McpClient, Reply, TestServer};
+use switchboard_testkit::{McpClient, ModernClient, Reply, TestServer};
 use switchboard_upstream::gateway::{PoolMode, StdioProvider, UpstreamConfig};
 
 mod fixture_upstream;
@@ -149,5 +151,43 @@ async fn a_request_sent_right_after_initialize_reaches_the_sessions_client() {
     };
     let roots = &resp["result"]["structuredContent"]["value"]["roots"];
     assert_eq!(roots[0]["uri"], "file:///work", "{resp}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unprompted_request_does_not_fail_a_stateless_call_that_succeeded() {
+    // The process (started for a stateless caller, so declaring everything
+    // the gateway can relay) asks for roots right after `initialized`; the
+    // request lands on the first call, whose client did not declare roots.
+    // The upstream is told no, answers the call anyway, and the client gets
+    // that answer — not a missing-capability error for a request its call
+    // never made. (server-everything does exactly this.)
+    let config = UpstreamConfig {
+        name: "up".into(),
+        command: "python3".into(),
+        args: vec![SCRIPT.into(), "--roots-on-init".into()],
+        max_processes: 1,
+        call_timeout_secs: 20,
+        ..UpstreamConfig::default()
+    };
+    let provider = Arc::new(StdioProvider::new(config));
+    provider.probe().await.expect("upstream starts");
+    let server = TestServer::with(
+        switchboard_server::Config::default(),
+        CatalogBuilder::new().provider(provider),
+    )
+    .await;
+    let m = ModernClient::new(&server.url());
+    let (resp, _) = m
+        .call(
+            "tools/call",
+            json!({"name": "up__init_roots", "arguments": {}}),
+        )
+        .await;
+    // The upstream's call saw the refusal of its roots/list and completed.
+    let result = &resp["result"];
+    assert_eq!(result["resultType"], "complete", "{resp}");
+    let answer = &result["structuredContent"]["value"];
+    assert!(answer.get("roots").is_none(), "{resp}");
     server.stop().await;
 }

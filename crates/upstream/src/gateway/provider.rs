@@ -341,7 +341,12 @@ impl StdioProvider {
                 self.failures.fetch_add(1, Ordering::Relaxed);
             }
         }
-        if let Some(capability) = missing {
+        // A stdio upstream's requests are matched to the call in flight by
+        // time alone: one it sends unprompted (server-everything asks for
+        // roots right after `initialized`) can land on a call that never
+        // needed it. The client is told of a missing capability only when
+        // the upstream's call failed without it.
+        if let Some(capability) = missing.filter(|_| !matches!(outcome, Ok(_))) {
             return Err(HandlerError::MissingCapability(capability));
         }
         if input_required {
