@@ -346,7 +346,7 @@ impl StdioProvider {
         // roots right after `initialized`) can land on a call that never
         // needed it. The client is told of a missing capability only when
         // the upstream's call failed without it.
-        if let Some(capability) = missing.filter(|_| !matches!(outcome, Ok(_))) {
+        if let Some(capability) = missing.filter(|_| outcome.is_err()) {
             return Err(HandlerError::MissingCapability(capability));
         }
         if input_required {
