@@ -16,6 +16,11 @@ use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use switchboard_http::error::TransportError;
+use switchboard_http::guard::{self, Accepts};
+use switchboard_http::reply::accepted;
+use switchboard_http::reply::json_response;
+use switchboard_http::sse;
 use switchboard_proto::params::{self, ToolCall};
 use switchboard_proto::version::MODERN;
 use switchboard_proto::{Incoming, Message, RequestId, error_json, methods, response_json};
@@ -25,10 +30,6 @@ use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
-use crate::error::{TransportError, json_response};
-use crate::guard::{self, Accepts};
-use crate::mcp::request::accepted;
-use crate::sse;
 use crate::tasks;
 use crate::tenant::Principal;
 use meta::Meta;
@@ -248,7 +249,9 @@ async fn run(
                 Err(_) => {
                     task_app.metrics().requests.rejected("timeout");
                     (
-                        Err(HandlerError::Rpc(crate::mcp::request::timed_out(&task_app))),
+                        Err(HandlerError::Rpc(switchboard_http::reply::timed_out(
+                            task_app.config().request_timeout_secs,
+                        ))),
                         "timeout",
                     )
                 }

@@ -11,7 +11,7 @@ use switchboard_proto::{input_request, notification_json};
 use switchboard_runtime::{ClientPeer, PeerError, async_trait};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::live::Frame;
+use switchboard_http::Frame;
 
 /// How the HTTP exchange is answered; decided by the handler's first output.
 #[derive(Debug)]

@@ -390,7 +390,7 @@ fn room_for(client: &Client, uri: &str) -> Result<(), RpcError> {
     }
     let bytes = subscriptions.iter().map(String::len).sum::<usize>() + uri.len();
     if bytes > client.max_session_bytes {
-        let too_large = crate::error::TransportError::TooLarge {
+        let too_large = switchboard_http::error::TransportError::TooLarge {
             what: "the subscriptions",
             bytes,
             max: client.max_session_bytes,

@@ -18,12 +18,12 @@ use switchboard_store::now_ms;
 use tokio_util::sync::CancellationToken;
 
 use super::{Client, lock};
-use crate::error::TransportError;
 use crate::modern::meta::{self, Meta, PROTOCOL_VERSION};
 use crate::modern::peer::Rounds;
 use crate::modern::result::{DISCOVER, Shape};
 use crate::modern::seal::{RequestState, Sealer};
 use crate::modern::{REMOVED, modern_error, target_of};
+use switchboard_http::error::TransportError;
 
 /// How long lists may be cached, as on HTTP by default.
 const LIST_TTL_MS: u64 = 60_000;

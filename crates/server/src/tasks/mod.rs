@@ -22,13 +22,13 @@ use std::sync::Mutex;
 
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
+use switchboard_http::error::TransportError;
 use switchboard_proto::params::{TaskRef, ToolCall};
 use switchboard_runtime::{Access, TaskSupport};
 use switchboard_store::{Admitted, Quota, TaskRecord, TaskStatus, Versioned, now_ms};
 use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
-use crate::error::TransportError;
 use crate::modern::result::Shape;
 use crate::tenant::Principal;
 

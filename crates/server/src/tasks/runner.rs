@@ -219,7 +219,7 @@ fn apply(
         Err(HandlerError::Rpc(e)) => fail(record, e.clone()),
         Err(HandlerError::MissingCapability(cap)) => fail(
             record,
-            crate::error::TransportError::MissingCapability(cap).rpc(),
+            switchboard_http::error::TransportError::MissingCapability(cap).rpc(),
         ),
         Err(other) => fail(record, RpcError::internal(other.to_string())),
     }
