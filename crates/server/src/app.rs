@@ -13,6 +13,7 @@ use switchboard_limits::{Admission, MemoryRateLimiter, RateLimiter};
 use switchboard_observe::audit::Audit;
 use switchboard_observe::metrics::Metrics;
 use switchboard_runtime::Catalog;
+use switchboard_stateless::{Sealer, Shape};
 use switchboard_store::{
     EventLog, MemoryEventLog, MemorySessionStore, MemoryTaskStore, SessionBus, SessionOwners,
     SessionStore, StoreError, TaskStore,
@@ -21,7 +22,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::capacity::Capacity;
 use crate::live::Registry;
-use crate::modern::seal::Sealer;
 use crate::tenant::Tenants;
 use crate::{health, legacy_sse, mcp};
 
@@ -178,10 +178,7 @@ impl AppBuilder {
                     "no sealing_key configured: using a random key; input_required retries only work on this node \
                      (set the same sealing_key on every node)"
                 );
-                let mut key = [0u8; 32];
-                getrandom::fill(&mut key)
-                    .unwrap_or_else(|e| panic!("no randomness for the sealing key: {e}"));
-                Sealer::new(&key)
+                Sealer::random()
             }
         };
         let owners = self.owners.and_then(|(store, url)| {
@@ -371,6 +368,12 @@ impl App {
 
     pub(crate) fn sealer(&self) -> &Sealer {
         &self.0.sealer
+    }
+
+    /// How stateless results are shaped here: this catalog, the list
+    /// cache time in effect, the tasks extension served.
+    pub(crate) fn shape(&self) -> Shape<'_> {
+        Shape::new(self.catalog(), self.config().list_ttl_ms, true)
     }
 
     pub(crate) fn hosts(&self) -> &HostPolicy {

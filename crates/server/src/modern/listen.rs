@@ -15,8 +15,8 @@ use switchboard_runtime::{Access, Catalog, ServerEvent, Subscription};
 use tokio::sync::mpsc;
 
 use crate::app::App;
-use crate::modern::meta::SUBSCRIPTION_ID;
 use crate::tenant::Principal;
+use switchboard_stateless::meta::SUBSCRIPTION_ID;
 
 pub(crate) const METHOD: &str = "subscriptions/listen";
 const ACKNOWLEDGED: &str = "notifications/subscriptions/acknowledged";

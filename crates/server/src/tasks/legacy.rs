@@ -16,8 +16,9 @@ use switchboard_proto::{ErrorCode, RpcError, methods};
 use switchboard_runtime::{Access, TaskSupport};
 use switchboard_store::{TaskRecord, TaskStatus};
 
-use super::{CANCEL, Call, GET, POLL_INTERVAL_MS, cancel, create, owned, take_over_if_orphaned};
+use super::{Call, POLL_INTERVAL_MS, cancel, create, owned, take_over_if_orphaned};
 use switchboard_http::error::TransportError;
+use switchboard_stateless::names::{CANCEL, GET};
 
 use crate::app::App;
 use crate::tenant::Principal;
