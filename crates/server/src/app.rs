@@ -5,10 +5,15 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::get;
 use switchboard_config::{Config, Live};
+use switchboard_http::Lifecycle;
+use switchboard_http::conns::{Conns, descriptor_limit};
+use switchboard_http::guard::HostPolicy;
+use switchboard_http::sse::StreamEnd;
 use switchboard_limits::{Admission, MemoryRateLimiter, RateLimiter};
 use switchboard_observe::audit::Audit;
 use switchboard_observe::metrics::Metrics;
 use switchboard_runtime::Catalog;
+use switchboard_stateless::{Sealer, Shape};
 use switchboard_store::{
     EventLog, MemoryEventLog, MemorySessionStore, MemoryTaskStore, SessionBus, SessionOwners,
     SessionStore, StoreError, TaskStore,
@@ -16,9 +21,7 @@ use switchboard_store::{
 use tokio_util::sync::CancellationToken;
 
 use crate::capacity::Capacity;
-use crate::guard::HostPolicy;
 use crate::live::Registry;
-use crate::modern::seal::Sealer;
 use crate::tenant::Tenants;
 use crate::{health, legacy_sse, mcp};
 
@@ -36,7 +39,7 @@ struct Inner {
     admission: Admission,
     capacity: Capacity,
     /// Open connections under their caps.
-    conns: crate::conns::Conns,
+    conns: Conns,
     metrics: Metrics,
     /// Tenants and credentials; swapped whole by a reload.
     tenants: Live<Tenants>,
@@ -49,13 +52,10 @@ struct Inner {
     tasks: crate::tasks::Local,
     /// The owners of sessions' `per_session` upstream processes (a cluster).
     owners: Option<Arc<crate::owner::Owners>>,
-    shutdown: CancellationToken,
-    /// Set by the admin API: new sessions are refused, existing ones served.
-    draining: std::sync::atomic::AtomicBool,
-    /// This node's name (`[admin] node_id`).
-    node_id: String,
-    /// When the app was built, unix ms.
-    started_ms: u64,
+    /// The shutdown token, the draining flag (set by the admin API: new
+    /// sessions are refused, existing ones served), the node's name
+    /// (`[admin] node_id`) and when the app was built.
+    lifecycle: Lifecycle,
     /// Upstreams' shared process counts, and one reload at a time.
     upstreams: crate::upstreams::Shared,
     reloading: tokio::sync::Mutex<()>,
@@ -178,10 +178,7 @@ impl AppBuilder {
                     "no sealing_key configured: using a random key; input_required retries only work on this node \
                      (set the same sealing_key on every node)"
                 );
-                let mut key = [0u8; 32];
-                getrandom::fill(&mut key)
-                    .unwrap_or_else(|e| panic!("no randomness for the sealing key: {e}"));
-                Sealer::new(&key)
+                Sealer::random()
             }
         };
         let owners = self.owners.and_then(|(store, url)| {
@@ -199,6 +196,8 @@ impl AppBuilder {
             )))
         });
         let metrics = Metrics::new();
+        let config = Live::new(self.config);
+        let c = config.load();
         for provider in self.catalog.providers().iter() {
             provider.observe(Arc::new(metrics.upstreams.sink()));
         }
@@ -207,7 +206,11 @@ impl AppBuilder {
             sealer,
             admission: Admission::new(c.max_in_flight, c.max_queue),
             capacity: Capacity::default(),
-            conns: crate::conns::Conns::default(),
+            conns: Conns::new(
+                config.clone(),
+                metrics.connections.clone(),
+                descriptor_limit(),
+            ),
             metrics,
             tenants: Live::new(tenants),
             audit,
@@ -228,12 +231,9 @@ impl AppBuilder {
             tasks: crate::tasks::Local::new(&c.admin.node_id()),
             owners,
             registry: Registry::default(),
-            shutdown: CancellationToken::new(),
-            draining: std::sync::atomic::AtomicBool::new(false),
-            node_id: c.admin.node_id(),
-            started_ms: switchboard_store::now_ms(),
+            lifecycle: Lifecycle::new(c.admin.node_id()),
             catalog: self.catalog,
-            config: Live::new(self.config),
+            config,
         }))
     }
 }
@@ -362,12 +362,18 @@ impl App {
         &self.0.capacity
     }
 
-    pub(crate) fn conns(&self) -> &crate::conns::Conns {
+    pub(crate) fn conns(&self) -> &Conns {
         &self.0.conns
     }
 
     pub(crate) fn sealer(&self) -> &Sealer {
         &self.0.sealer
+    }
+
+    /// How stateless results are shaped here: this catalog, the list
+    /// cache time in effect, the tasks extension served.
+    pub(crate) fn shape(&self) -> Shape<'_> {
+        Shape::new(self.catalog(), self.config().list_ttl_ms, true)
     }
 
     pub(crate) fn hosts(&self) -> &HostPolicy {
@@ -384,7 +390,7 @@ impl App {
 
     /// Cancelled when the server begins to shut down.
     pub fn shutdown_token(&self) -> &CancellationToken {
-        &self.0.shutdown
+        self.0.lifecycle.shutdown()
     }
 
     /// One line on how callers authenticate, for the start-up banner.
@@ -402,24 +408,22 @@ impl App {
     /// Refuse new sessions from now on (503); existing ones keep working
     /// and `/readyz` reports the node as draining.
     pub fn drain(&self) {
-        self.0
-            .draining
-            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.0.lifecycle.drain();
     }
 
     /// Whether [`App::drain`] was called.
     pub fn is_draining(&self) -> bool {
-        self.0.draining.load(std::sync::atomic::Ordering::Relaxed)
+        self.0.lifecycle.is_draining()
     }
 
     /// This node's name in the admin API.
     pub fn node_id(&self) -> &str {
-        &self.0.node_id
+        self.0.lifecycle.node_id()
     }
 
     /// When the app was built, unix milliseconds.
     pub fn started_ms(&self) -> u64 {
-        self.0.started_ms
+        self.0.lifecycle.started_ms()
     }
 
     pub(crate) fn tenant_processes(
@@ -469,7 +473,7 @@ impl App {
 
 impl App {
     /// What ends a stream of this session.
-    pub(crate) fn stream_end(&self, live: &crate::live::LiveSession) -> crate::sse::StreamEnd {
+    pub(crate) fn stream_end(&self, live: &crate::live::LiveSession) -> StreamEnd {
         let mut end = self.stream_end_on(live.closed.clone());
         end.session_streams = Some(live.open_streams.clone());
         end
@@ -478,26 +482,19 @@ impl App {
     /// What ends a request stream: its response (the channel closes), or
     /// its session ending — not shutdown: a call in flight at SIGTERM runs
     /// to its response within `shutdown_grace_secs`, as a JSON reply does.
-    pub(crate) fn request_stream_end(
-        &self,
-        live: &crate::live::LiveSession,
-    ) -> crate::sse::StreamEnd {
+    pub(crate) fn request_stream_end(&self, live: &crate::live::LiveSession) -> StreamEnd {
         let mut end = self.stream_end(live);
         end.shutdown = CancellationToken::new();
         end
     }
 
     /// What ends a stream: `token`, or the server shutting down.
-    pub(crate) fn stream_end_on(&self, token: CancellationToken) -> crate::sse::StreamEnd {
-        crate::sse::StreamEnd {
-            session: token,
-            shutdown: self.0.shutdown.clone(),
-            streams: self.0.metrics.sessions.streams.clone(),
-            session_streams: None,
-            tenant_streams: None,
-            held: None,
-            drain_hint: None,
-        }
+    pub(crate) fn stream_end_on(&self, token: CancellationToken) -> StreamEnd {
+        StreamEnd::new(
+            token,
+            self.0.lifecycle.shutdown().clone(),
+            self.0.metrics.sessions.streams.clone(),
+        )
     }
 }
 

@@ -6,11 +6,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use switchboard_config::{CapPolicy, Config};
+use switchboard_http::error::TransportError;
 use switchboard_store::{Quota, now_ms};
 use tokio::sync::Notify;
 
 use crate::app::App;
-use crate::error::TransportError;
 use crate::tenant::Principal;
 
 /// Node-local counts behind the per-identity caps (sessions, and the bytes
@@ -261,8 +261,8 @@ impl App {
         m.sessions
             .event_log_bytes
             .set(self.event_log().bytes() as i64);
-        let conns = self.connection_limits();
-        let open = self.conns().open(crate::conns::Pool::Main);
+        let conns = self.conns().limits();
+        let open = self.conns().open(switchboard_http::conns::Pool::Main);
         let ratios = [
             ("sessions", sessions as f64 / c.max_sessions as f64),
             ("connections", open as f64 / conns.total as f64),

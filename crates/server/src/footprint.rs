@@ -17,11 +17,11 @@
 //! Redis script on the quota group's byte set), which is the cluster-wide
 //! bound.
 
+use switchboard_http::error::TransportError;
 use switchboard_store::{SessionRecord, Updated};
 
 use crate::app::App;
 use crate::capacity::{identity_key, session_quotas};
-use crate::error::TransportError;
 use crate::live::LiveSession;
 use crate::mcp::session::Session;
 

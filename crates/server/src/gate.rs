@@ -3,11 +3,11 @@
 //! refusal is counted per tenant and written to the audit trail.
 
 use http::HeaderMap;
+use switchboard_http::error::{Challenge, TransportError};
 use switchboard_limits::{Decision, Permit, Rate, Ticket};
 use switchboard_observe::audit::AuditEvent;
 
 use crate::app::App;
-use crate::error::{Challenge, TransportError};
 use crate::tenant::{AuthFailure, Principal};
 
 /// Where the protected-resource metadata lives (RFC 9728 §3).

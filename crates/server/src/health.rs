@@ -4,9 +4,9 @@ use axum::extract::State;
 use axum::response::Response;
 use http::StatusCode;
 use serde_json::json;
+use switchboard_http::reply::json_response;
 
 use crate::app::App;
-use crate::error::json_response;
 
 pub(crate) async fn alive(State(app): State<App>) -> Response {
     let body = json!({"status": "ok", "version": env!("CARGO_PKG_VERSION"), "sessions": app.live_sessions()});

@@ -12,6 +12,10 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{HeaderMap, Uri};
 use serde_json::value::RawValue;
+use switchboard_http::error::TransportError;
+use switchboard_http::guard::{self, Accepts};
+use switchboard_http::reply::accepted;
+use switchboard_http::sse;
 use switchboard_proto::{
     Incoming, Message, ProtocolVersion, RequestId, RpcError, error_json, methods, params,
     parse_body, response_json,
@@ -20,22 +24,19 @@ use switchboard_runtime::Catalog;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
-use crate::error::TransportError;
-use crate::guard::{self, Accepts};
 use crate::live::{STANDALONE, StreamSlot};
 use crate::mcp::initialize::{Hello, empty_object, hello};
-use crate::mcp::request::{self, Call, accepted};
+use crate::mcp::request::{self, Call};
 use crate::mcp::session::Session;
 use crate::peer::LegacyPeer;
-use crate::sse;
 
 /// `GET /sse`.
 pub(crate) async fn open(
     State(app): State<App>,
-    peer: Option<axum::Extension<crate::listener::PeerAddr>>,
+    peer: Option<axum::Extension<switchboard_http::PeerAddr>>,
     headers: HeaderMap,
 ) -> Response {
-    let client = crate::listener::identity(peer);
+    let client = switchboard_http::client::identity(peer);
     open_stream(&app, &client, &headers)
         .await
         .unwrap_or_else(IntoResponse::into_response)
@@ -103,12 +104,12 @@ fn session_param(uri: &Uri) -> Option<&str> {
 /// `POST /messages?sessionId=…`: accepted at once; the answer goes on the stream.
 pub(crate) async fn message(
     State(app): State<App>,
-    peer: Option<axum::Extension<crate::listener::PeerAddr>>,
+    peer: Option<axum::Extension<switchboard_http::PeerAddr>>,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let client = crate::listener::identity(peer);
+    let client = switchboard_http::client::identity(peer);
     let handle = async {
         post(&app, &client, &uri, &headers, body)
             .await
@@ -133,7 +134,8 @@ async fn post(
         .live
         .standalone_if_open()
         .ok_or(TransportError::UnknownSession)?;
-    let bytes = crate::mcp::post::read_body(body, headers, app.config().max_body_bytes).await?;
+    let bytes =
+        switchboard_http::body::read_body(body, headers, app.config().max_body_bytes).await?;
     let Incoming::Single(message) = parse_body(&bytes)? else {
         return Err(TransportError::BatchNotSupported(s.version.to_string()));
     };

@@ -10,18 +10,13 @@
 //!
 //! [`SessionStore`]: switchboard_store::SessionStore
 
-mod accept;
 mod admin;
 mod app;
 mod capacity;
 mod cluster;
-mod conns;
-mod era;
-mod error;
 mod fanout;
 mod footprint;
 mod gate;
-mod guard;
 mod health;
 mod legacy_sse;
 mod listener;
@@ -36,7 +31,6 @@ mod peer;
 mod proptest_cases;
 mod reaper;
 mod reload;
-mod sse;
 mod stdio;
 mod tasks;
 mod tenant;
@@ -45,7 +39,6 @@ pub mod upstreams;
 pub use admin::{admin_router, serve_admin};
 pub use app::{App, AppBuilder, BuildError};
 pub use cluster::ClusterEvents;
-pub use error::TransportError;
 pub use listener::serve;
 pub use owner::{FORWARD_HEADER, UPSTREAM_RESET};
 pub use reload::{ReloadError, ReloadReport, reload_upstreams};
@@ -54,3 +47,4 @@ pub use switchboard_config::{
     AdminConfig, AnonymousMode, ApiKeyConfig, AuthConfig, CapPolicy, Config, ConfigError,
     RateConfig, Rules, Secret, StoreKind, TelemetryConfig, TenantConfig, redact_url,
 };
+pub use switchboard_http::TransportError;

@@ -13,10 +13,12 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::accept::Accept;
+use switchboard_http::PeerAddr;
+use switchboard_http::accept::Accept;
+use switchboard_http::conns::{Admitted, Pool, Refusal};
+use switchboard_http::error::TransportError;
+
 use crate::app::App;
-use crate::conns::{Admitted, Pool, Refusal};
-use crate::error::TransportError;
 
 /// Most headers one request may carry.
 const MAX_HEADERS: usize = 100;
@@ -52,12 +54,12 @@ pub async fn serve(
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
-            conn = accept.next(&listener, &app) => conn,
+            conn = accept.next(&listener, &app.metrics().connections) => conn,
             _ = &mut shutdown => break,
         };
-        match app.admit_connection(peer.ip()) {
+        match app.conns().admit(peer.ip()) {
             Ok(place) => builders.serve(stream, peer, place, &router, &app, &graceful),
-            Err(reason) => crate::conns::refuse(stream, reason),
+            Err(reason) => switchboard_http::conns::refuse(stream, reason),
         }
     }
     // Drain: no new connection, no new session on a kept-alive one; the
@@ -165,7 +167,7 @@ fn spawn_connection<E: std::fmt::Display>(
 
 /// One line at start: the connection caps and what they derive from.
 fn log_limits(app: &App) {
-    let l = app.connection_limits();
+    let l = app.conns().limits();
     tracing::info!(
         max_connections = l.total,
         max_connections_per_address = l.per_address,
@@ -184,18 +186,6 @@ fn log_limits(app: &App) {
             l.total
         );
     }
-}
-
-/// The remote address of the connection a request came on.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct PeerAddr(pub(crate) std::net::SocketAddr);
-
-/// Who a client is before authentication: its IP address.
-pub(crate) fn identity(peer: Option<axum::Extension<PeerAddr>>) -> String {
-    peer.map_or_else(
-        || "unknown".to_owned(),
-        |axum::Extension(p)| p.0.ip().to_string(),
-    )
 }
 
 /// The router, with the connection's remote address put in every request's
@@ -264,8 +254,8 @@ impl tower_service::Service<HttpRequest> for ProbeOnly {
             return Either::Right(self.inner.call(req));
         }
         let reason = Refusal::ProbeOnly;
-        self.app
-            .connection_refused(reason, &self.app.connection_limits());
+        let conns = self.app.conns();
+        conns.refused(reason, &conns.limits());
         let mut resp = axum::response::IntoResponse::into_response(TransportError::from(reason));
         resp.headers_mut().insert(
             http::header::CONNECTION,

@@ -7,18 +7,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde_json::value::RawValue;
+use switchboard_http::Frame;
 use switchboard_proto::RequestId;
 use switchboard_store::{EventId, EventLog, StoreError, now_ms};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
-
-/// One SSE event on its way to a connection.
-#[derive(Debug, Clone)]
-pub(crate) struct Frame {
-    /// `None` on streams that cannot be resumed (stateless requests).
-    pub(crate) id: Option<EventId>,
-    pub(crate) data: Arc<str>,
-}
 
 #[derive(Debug, Default)]
 struct SlotState {

@@ -7,9 +7,9 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode};
 use serde_json::json;
+use switchboard_http::reply::json_response;
 
 use crate::app::App;
-use crate::error::json_response;
 
 /// `GET /.well-known/oauth-protected-resource[/…]`.
 pub(crate) async fn document(State(app): State<App>, headers: HeaderMap) -> Response {

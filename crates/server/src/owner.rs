@@ -33,12 +33,13 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde_json::json;
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
+use switchboard_http::error::TransportError;
+use switchboard_http::reply::json_response;
 use switchboard_proto::{ErrorCode, RequestId, RpcError, error_json, methods};
 use switchboard_runtime::Catalog;
 use switchboard_store::{Claim, SessionOwners, now_ms};
 
 use crate::app::App;
-use crate::error::{TransportError, json_response};
 
 /// The header of a request one node forwards to a session's owner:
 /// `<ms since the epoch>.<base64url HMAC-SHA256>`.

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 use serde_json::value::RawValue;
+use switchboard_http::Frame;
 use switchboard_observe::ids::short;
 use switchboard_proto::{ProtocolVersion, RpcError, notification_json, request_json};
 use switchboard_runtime::async_trait;
@@ -17,7 +18,7 @@ use switchboard_runtime::{ClientPeer, PeerError};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::app::App;
-use crate::live::{Frame, LiveSession, STANDALONE, StreamSlot};
+use crate::live::{LiveSession, STANDALONE, StreamSlot};
 
 /// How the HTTP exchange of a request is answered; decided by the handler's
 /// first output.

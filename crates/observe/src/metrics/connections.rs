@@ -88,8 +88,8 @@ struct AcceptError {
     kind: &'static str,
 }
 
-/// The connection families.
-#[derive(Debug)]
+/// The connection families (a clone counts in the same families).
+#[derive(Debug, Clone)]
 pub struct Connections {
     open: Family<ConnPool, Gauge>,
     refused: Family<Reason, Counter>,

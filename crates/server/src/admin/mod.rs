@@ -23,11 +23,11 @@ use axum::middleware::Next;
 use axum::routing::{get, post};
 use http::StatusCode;
 use serde_json::{Value, json};
+use switchboard_http::guard::HostPolicy;
+use switchboard_http::reply::json_response;
 use tokio::net::TcpListener;
 
 use crate::app::App;
-use crate::error::json_response;
-use crate::guard::HostPolicy;
 
 /// What the admin handlers reach: the app (whose current configuration
 /// holds the admin credential, so a reload can rotate it).
@@ -76,7 +76,7 @@ pub async fn serve_admin(
     app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = crate::accept::AdminListener::new(listener, app.clone());
+    let listener = switchboard_http::accept::AdminListener::new(listener, app.conns().clone());
     axum::serve(listener, admin_router(app))
         .with_graceful_shutdown(shutdown)
         .await

@@ -160,8 +160,8 @@ fn capacity(app: &App) -> Value {
         entry("sessions".into(), app.live_sessions(), c.max_sessions),
         entry(
             "connections".into(),
-            app.conns().open(crate::conns::Pool::Main),
-            app.connection_limits().total,
+            app.conns().open(switchboard_http::conns::Pool::Main),
+            app.conns().limits().total,
         ),
         entry("in_flight".into(), adm.in_flight, adm.max_in_flight),
         entry("queue".into(), adm.queued, adm.max_queue),

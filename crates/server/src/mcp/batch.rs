@@ -8,12 +8,14 @@ use std::sync::Arc;
 
 use axum::response::Response;
 use futures_util::future::join_all;
+use switchboard_http::error::TransportError;
+use switchboard_http::reply::accepted;
+use switchboard_http::reply::json_response;
 use switchboard_proto::{Message, ParseError, RpcError, error_json, methods, response_json};
 use switchboard_runtime::Catalog;
 
 use crate::app::App;
-use crate::error::{TransportError, json_response};
-use crate::mcp::request::{self, Call, accepted};
+use crate::mcp::request::{self, Call};
 use crate::mcp::session::Session;
 use crate::peer::LegacyPeer;
 

@@ -11,23 +11,24 @@ use axum::Extension;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::HeaderMap;
+use switchboard_http::Frame;
+use switchboard_http::PeerAddr;
+use switchboard_http::era::{self, Era};
+use switchboard_http::error::TransportError;
+use switchboard_http::guard::{Accepts, LAST_EVENT_ID};
+use switchboard_http::sse;
 use switchboard_store::EventId;
 use tokio::sync::mpsc;
 
 use crate::app::App;
-use crate::era::{self, Era};
-use crate::error::TransportError;
-use crate::guard::{Accepts, LAST_EVENT_ID};
-use crate::listener::PeerAddr;
-use crate::live::{Frame, LiveSession, STANDALONE, StreamSlot, replay_channel};
-use crate::sse;
+use crate::live::{LiveSession, STANDALONE, StreamSlot, replay_channel};
 
 pub(crate) async fn get(
     State(app): State<App>,
     peer: Option<Extension<PeerAddr>>,
     headers: HeaderMap,
 ) -> Response {
-    let client = crate::listener::identity(peer);
+    let client = switchboard_http::client::identity(peer);
     serve(&app, &client, &headers)
         .await
         .unwrap_or_else(IntoResponse::into_response)

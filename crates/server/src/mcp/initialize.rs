@@ -4,14 +4,15 @@ use axum::response::Response;
 use http::{HeaderValue, StatusCode};
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use switchboard_http::error::TransportError;
+use switchboard_http::guard::{Accepts, SESSION_HEADER};
+use switchboard_http::reply::json_response;
+use switchboard_http::reply::reply_now;
 use switchboard_observe::ids::{mint_session_id, short};
 use switchboard_proto::{ProtocolVersion, RequestId, RpcError, error_json, response_json};
 use switchboard_store::{Admitted, SessionRecord, StoreError};
 
 use crate::app::App;
-use crate::error::{TransportError, json_response};
-use crate::guard::{Accepts, SESSION_HEADER};
-use crate::mcp::request::reply_now;
 use crate::tenant::Principal;
 
 #[derive(Deserialize)]

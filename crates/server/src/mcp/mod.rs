@@ -14,7 +14,7 @@ pub(crate) use get::get;
 pub(crate) use post::post;
 pub(crate) use session::delete;
 
-use crate::error::TransportError;
+use switchboard_http::error::TransportError;
 
 /// Any other HTTP method on `/mcp`.
 pub(crate) async fn not_allowed() -> Response {

@@ -4,17 +4,17 @@ use axum::Extension;
 use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use http::HeaderMap;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+
+use switchboard_http::PeerAddr;
+use switchboard_http::era::{self, Era};
+use switchboard_http::error::TransportError;
+use switchboard_http::guard::{self, Accepts};
+use switchboard_http::reply::accepted;
 use switchboard_proto::{Incoming, Message, error_json, methods, params, parse_body};
 
 use crate::app::App;
-use crate::era::{self, Era};
-use crate::error::TransportError;
-use crate::guard::{self, Accepts};
-use crate::listener::PeerAddr;
-use crate::mcp::request::{self, Call, accepted};
+use crate::mcp::request::{self, Call};
 use crate::mcp::{batch, initialize};
 use crate::modern;
 
@@ -24,7 +24,7 @@ pub(crate) async fn post(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let client = crate::listener::identity(peer);
+    let client = switchboard_http::client::identity(peer);
     let handle = async {
         serve(&app, &client, &headers, body)
             .await
@@ -49,7 +49,8 @@ async fn serve(
         ));
     }
     guard::check_json_content_type(headers)?;
-    let bytes = read_body(body, headers, app.config().max_body_bytes).await?;
+    let bytes =
+        switchboard_http::body::read_body(body, headers, app.config().max_body_bytes).await?;
     let incoming = parse_body(&bytes)?;
     if let Incoming::Single(Message::Request { method, params, .. }) = &incoming {
         switchboard_observe::access::method(method, params.as_deref());
@@ -74,7 +75,10 @@ async fn serve(
                     // reads them (-32602 in a 200, as any request error of
                     // a session).
                     if let Err(e) = params::check(&method, params.as_deref()) {
-                        return Ok(request::reply_now(accepts, &error_json(Some(&id), &e)));
+                        return Ok(switchboard_http::reply::reply_now(
+                            accepts,
+                            &error_json(Some(&id), &e),
+                        ));
                     }
                     let r = crate::owner::Request {
                         session: &s.live.id,
@@ -112,27 +116,5 @@ async fn serve(
             }
             batch::serve(app, s, items).await
         }
-    }
-}
-
-/// Read the body, refusing more than `limit` bytes with 413.
-pub(crate) async fn read_body(
-    body: Body,
-    headers: &HeaderMap,
-    limit: usize,
-) -> Result<Bytes, TransportError> {
-    let declared = headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(TransportError::BodyTooLarge(limit));
-    }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            Err(TransportError::BodyTooLarge(limit))
-        }
-        Err(e) => Err(TransportError::BodyRead(e.to_string())),
     }
 }

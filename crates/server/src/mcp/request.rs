@@ -3,9 +3,14 @@
 
 use std::sync::Arc;
 
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
+use switchboard_http::Frame;
+use switchboard_http::error::TransportError;
+use switchboard_http::guard::Accepts;
+use switchboard_http::reply::reply_now;
+use switchboard_http::sse;
 use switchboard_proto::params::{self, Cancelled, ResourceUri, SetLevel};
 use switchboard_proto::{
     ErrorCode, ProtocolVersion, RequestId, RpcError, error_json, methods, response_json,
@@ -17,26 +22,14 @@ use switchboard_store::EventId;
 use tokio::sync::oneshot;
 
 use crate::app::App;
-use crate::error::{TransportError, json_response};
-use crate::guard::Accepts;
-use crate::live::{Frame, LiveSession};
+use crate::live::LiveSession;
 use crate::mcp::session::Session;
 use crate::peer::{Decision, LegacyPeer};
-use crate::sse;
 use crate::tenant::Principal;
 
 /// Most resource subscriptions one session may hold (the stdio front's
 /// one client too).
 pub(crate) const MAX_SUBSCRIPTIONS: usize = 1000;
-
-/// Answer at once, as JSON if the client takes it, else as a one-event stream.
-pub(crate) fn reply_now(accepts: Accepts, body: &str) -> Response {
-    if accepts.json {
-        json_response(http::StatusCode::OK, body.to_owned())
-    } else {
-        sse::single(body)
-    }
-}
 
 /// What a handler task needs to know about its request.
 #[derive(Debug)]
@@ -155,17 +148,6 @@ async fn legacy_tasks(
     crate::tasks::legacy::serve(app, &s.who, &caps, &call.method, params).await
 }
 
-/// The answer to a request that outlived `request_timeout_secs`.
-pub(crate) fn timed_out(app: &App) -> RpcError {
-    RpcError::new(
-        ErrorCode::REQUEST_TIMEOUT,
-        format!(
-            "request timed out after {} s and was cancelled",
-            app.config().request_timeout_secs
-        ),
-    )
-}
-
 fn cancelled() -> RpcError {
     RpcError::new(ErrorCode::REQUEST_CANCELLED, "request cancelled")
 }
@@ -230,7 +212,10 @@ pub(crate) async fn run(
             "timeout",
             took,
         );
-        return Some(error_json(Some(&call.id), &timed_out(app)));
+        return Some(error_json(
+            Some(&call.id),
+            &switchboard_http::reply::timed_out(app.config().request_timeout_secs),
+        ));
     };
     let label = switchboard_observe::metrics::outcome(&outcome);
     let took = start.elapsed();
@@ -389,9 +374,4 @@ pub(crate) async fn notification(
         _ => {}
     }
     Ok(())
-}
-
-/// 202 Accepted, empty body: the answer to notifications and responses.
-pub(crate) fn accepted() -> Response {
-    http::StatusCode::ACCEPTED.into_response()
 }

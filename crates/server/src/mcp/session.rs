@@ -6,15 +6,15 @@ use axum::Extension;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode};
+use switchboard_http::PeerAddr;
+use switchboard_http::era::{self, Era};
+use switchboard_http::error::TransportError;
+use switchboard_http::guard;
 use switchboard_proto::ProtocolVersion;
 use switchboard_store::{SessionRecord, StoreError, now_ms};
 use tracing::Instrument;
 
 use crate::app::App;
-use crate::era::{self, Era};
-use crate::error::TransportError;
-use crate::guard;
-use crate::listener::PeerAddr;
 use crate::live::LiveSession;
 use crate::tenant::Principal;
 
@@ -121,7 +121,7 @@ pub(crate) async fn delete(
     let result = async {
         app.hosts().check(&headers)?;
         let who = app
-            .authenticate(&headers, &crate::listener::identity(peer))
+            .authenticate(&headers, &switchboard_http::client::identity(peer))
             .await?;
         if era::decide(&headers) == Era::Modern {
             return Err(TransportError::MethodNotAllowed); // nothing to delete in the stateless era

@@ -6,17 +6,17 @@ use std::sync::Arc;
 
 use axum::response::Response;
 use serde_json::{Value, json};
+use switchboard_http::Frame;
+use switchboard_http::error::TransportError;
+use switchboard_http::guard::Accepts;
+use switchboard_http::sse;
 use switchboard_proto::{RequestId, notification_json};
 use switchboard_runtime::{Access, Catalog, ServerEvent, Subscription};
 use tokio::sync::mpsc;
 
 use crate::app::App;
-use crate::error::TransportError;
-use crate::guard::Accepts;
-use crate::live::Frame;
-use crate::modern::meta::SUBSCRIPTION_ID;
-use crate::sse;
 use crate::tenant::Principal;
+use switchboard_stateless::meta::SUBSCRIPTION_ID;
 
 pub(crate) const METHOD: &str = "subscriptions/listen";
 const ACKNOWLEDGED: &str = "notifications/subscriptions/acknowledged";

@@ -3,12 +3,7 @@
 //! here creates session state; what must survive between rounds of an
 //! `input_required` exchange travels, sealed, with the client.
 
-mod headers;
 mod listen;
-pub(crate) mod meta;
-pub(crate) mod peer;
-pub(crate) mod result;
-pub(crate) mod seal;
 
 use std::sync::Arc;
 
@@ -16,34 +11,27 @@ use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use switchboard_http::error::TransportError;
+use switchboard_http::guard::{self, Accepts};
+use switchboard_http::reply::accepted;
+use switchboard_http::reply::json_response;
+use switchboard_http::sse;
 use switchboard_proto::params::{self, ToolCall};
 use switchboard_proto::version::MODERN;
 use switchboard_proto::{Incoming, Message, RequestId, error_json, methods, response_json};
 use switchboard_runtime::{Catalog, ClientPeer, HandlerError, LogFilter, RequestContextBuilder};
+use switchboard_stateless::names::{DISCOVER, REMOVED};
+use switchboard_stateless::seal::target_of;
+use switchboard_stateless::{
+    Decision, Meta, ModernPeer, RequestState, headers, meta, modern_error,
+};
 use switchboard_store::now_ms;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
-use crate::error::{TransportError, json_response};
-use crate::guard::{self, Accepts};
-use crate::mcp::request::accepted;
-use crate::sse;
 use crate::tasks;
 use crate::tenant::Principal;
-use meta::Meta;
-use peer::{Decision, ModernPeer};
-use seal::RequestState;
-
-/// Methods of the session era that 2026-07-28 removed.
-pub(crate) const REMOVED: [&str; 6] = [
-    methods::INITIALIZE,
-    methods::PING,
-    methods::SET_LEVEL,
-    methods::RESOURCES_SUBSCRIBE,
-    methods::RESOURCES_UNSUBSCRIBE,
-    "tasks/list",
-];
 
 /// Serve one stateless POST of `who`; the client's address keys its place
 /// in its tenant's admission queue (there is no session).
@@ -111,9 +99,9 @@ async fn request(
         return Err(TransportError::UnsupportedModernVersion(meta.version));
     }
     match method {
-        result::DISCOVER => Ok(json_ok(response_json(
+        DISCOVER => Ok(json_ok(response_json(
             id,
-            &result::Shape::of(app).discover().to_string(),
+            &app.shape().discover().to_string(),
         ))),
         listen::METHOD => listen::serve(app, who, id.clone(), &params_value, accepts).await,
         m if tasks::is_method(m) => {
@@ -248,7 +236,9 @@ async fn run(
                 Err(_) => {
                     task_app.metrics().requests.rejected("timeout");
                     (
-                        Err(HandlerError::Rpc(crate::mcp::request::timed_out(&task_app))),
+                        Err(HandlerError::Rpc(switchboard_http::reply::timed_out(
+                            task_app.config().request_timeout_secs,
+                        ))),
                         "timeout",
                     )
                 }
@@ -337,7 +327,7 @@ fn answer(
 ) -> Option<(StatusCode, String)> {
     let ok = |v: Value| Some((StatusCode::OK, response_json(id, &v.to_string())));
     match outcome {
-        Ok(v) => ok(result::Shape::of(app).complete(method, v)),
+        Ok(v) => ok(app.shape().complete(method, v)),
         Err(HandlerError::InputRequired) => {
             let (missing, responses) = peer.take_rounds();
             let ttl = app.config().request_state_ttl_secs * 1000;
@@ -348,7 +338,9 @@ fn answer(
                 responses,
                 expires_ms: now_ms() + ttl,
             };
-            ok(result::Shape::of(app).input_required(missing, app.sealer().seal(&state)))
+            ok(app
+                .shape()
+                .input_required(missing, app.sealer().seal(&state)))
         }
         Err(HandlerError::Cancelled) => None,
         // Handled before: the call became a task.
@@ -374,23 +366,6 @@ fn status_of(code: switchboard_proto::ErrorCode) -> StatusCode {
         -32700 | -32600 | -32602 | -32022..=-32020 => StatusCode::BAD_REQUEST,
         -32601 => StatusCode::NOT_FOUND,
         _ => StatusCode::OK,
-    }
-}
-
-/// 2026-07-28 reports an unknown resource as invalid params.
-pub(crate) fn modern_error(mut e: switchboard_proto::RpcError) -> switchboard_proto::RpcError {
-    if e.code == switchboard_proto::ErrorCode::RESOURCE_NOT_FOUND {
-        e.code = switchboard_proto::ErrorCode::INVALID_PARAMS;
-    }
-    e
-}
-
-/// What a request state is bound to besides its method: the tool or prompt
-/// name, or the resource URI.
-pub(crate) fn target_of(method: &str, params: Option<&RawValue>) -> String {
-    match params::named(method, params) {
-        Ok(Some(name)) => name.into_owned(),
-        _ => String::new(),
     }
 }
 

@@ -90,7 +90,7 @@ struct Client {
     /// Most bytes of `capabilities` and `clientInfo` `initialize` may bring.
     max_session_bytes: usize,
     /// Seals the state of this process's `input_required` results.
-    sealer: crate::modern::seal::Sealer,
+    sealer: switchboard_stateless::Sealer,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -151,7 +151,7 @@ where
             ..Caller::anonymous()
         },
         max_session_bytes: options.max_session_bytes,
-        sealer: stateless::sealer(),
+        sealer: switchboard_stateless::Sealer::random(),
     });
     let events = tokio::spawn(forward_events(client.clone()));
     // A bad line is answered and reading goes on after it (the codec of
@@ -390,7 +390,7 @@ fn room_for(client: &Client, uri: &str) -> Result<(), RpcError> {
     }
     let bytes = subscriptions.iter().map(String::len).sum::<usize>() + uri.len();
     if bytes > client.max_session_bytes {
-        let too_large = crate::error::TransportError::TooLarge {
+        let too_large = switchboard_http::error::TransportError::TooLarge {
             what: "the subscriptions",
             bytes,
             max: client.max_session_bytes,

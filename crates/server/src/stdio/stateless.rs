@@ -14,16 +14,15 @@ use switchboard_proto::{RequestId, error_json, notification_json, response_json}
 use switchboard_runtime::{
     Catalog, ClientPeer, HandlerError, LogFilter, PeerError, RequestContextBuilder, async_trait,
 };
+use switchboard_stateless::meta::{self, PROTOCOL_VERSION};
+use switchboard_stateless::names::{DISCOVER, REMOVED};
+use switchboard_stateless::seal::target_of;
+use switchboard_stateless::{Meta, RequestState, Rounds, Shape, modern_error};
 use switchboard_store::now_ms;
 use tokio_util::sync::CancellationToken;
 
 use super::{Client, lock};
-use crate::error::TransportError;
-use crate::modern::meta::{self, Meta, PROTOCOL_VERSION};
-use crate::modern::peer::Rounds;
-use crate::modern::result::{DISCOVER, Shape};
-use crate::modern::seal::{RequestState, Sealer};
-use crate::modern::{REMOVED, modern_error, target_of};
+use switchboard_http::error::TransportError;
 
 /// How long lists may be cached, as on HTTP by default.
 const LIST_TTL_MS: u64 = 60_000;
@@ -44,19 +43,8 @@ pub(super) fn params_if_stateless(params: Option<&RawValue>) -> Option<Value> {
     Some(v)
 }
 
-/// A fresh sealing key for this process's request states.
-pub(super) fn sealer() -> Sealer {
-    let mut key = [0u8; 32];
-    getrandom::fill(&mut key).unwrap_or_else(|e| panic!("no randomness for the sealing key: {e}"));
-    Sealer::new(&key)
-}
-
 fn shape(catalog: &Catalog) -> Shape<'_> {
-    Shape {
-        catalog,
-        list_ttl_ms: LIST_TTL_MS,
-        tasks: false,
-    }
+    Shape::new(catalog, LIST_TTL_MS, false)
 }
 
 /// Answer one stateless request (in its own task when it runs a handler).

@@ -16,9 +16,11 @@ use switchboard_proto::{ErrorCode, RpcError, methods};
 use switchboard_runtime::{Access, TaskSupport};
 use switchboard_store::{TaskRecord, TaskStatus};
 
-use super::{CANCEL, Call, GET, POLL_INTERVAL_MS, cancel, create, owned, take_over_if_orphaned};
+use super::{Call, POLL_INTERVAL_MS, cancel, create, owned, take_over_if_orphaned};
+use switchboard_http::error::TransportError;
+use switchboard_stateless::names::{CANCEL, GET};
+
 use crate::app::App;
-use crate::error::TransportError;
 use crate::tenant::Principal;
 
 pub(crate) const RESULT: &str = "tasks/result";
@@ -210,7 +212,9 @@ async fn result(
                 )));
             }
             TaskStatus::Working if Instant::now() >= deadline => {
-                return Ok(Err(crate::mcp::request::timed_out(app)));
+                return Ok(Err(switchboard_http::reply::timed_out(
+                    app.config().request_timeout_secs,
+                )));
             }
             TaskStatus::Working => tokio::time::sleep(Duration::from_millis(200)).await,
         }

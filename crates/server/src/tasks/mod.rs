@@ -22,20 +22,15 @@ use std::sync::Mutex;
 
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
+use switchboard_http::error::TransportError;
 use switchboard_proto::params::{TaskRef, ToolCall};
 use switchboard_runtime::{Access, TaskSupport};
+use switchboard_stateless::names::{CANCEL, EXTENSION, GET, UPDATE};
 use switchboard_store::{Admitted, Quota, TaskRecord, TaskStatus, Versioned, now_ms};
 use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
-use crate::error::TransportError;
-use crate::modern::result::Shape;
 use crate::tenant::Principal;
-
-pub(crate) const EXTENSION: &str = "io.modelcontextprotocol/tasks";
-pub(crate) const GET: &str = "tasks/get";
-pub(crate) const UPDATE: &str = "tasks/update";
-pub(crate) const CANCEL: &str = "tasks/cancel";
 
 /// How often clients are told to poll.
 const POLL_INTERVAL_MS: u64 = 500;
@@ -403,7 +398,7 @@ async fn reload(app: &App, id: &str) -> Result<Versioned, TransportError> {
 fn ack(app: &App) -> Value {
     let mut map = Map::new();
     map.insert("resultType".into(), json!("complete"));
-    Shape::of(app).stamp(&mut map);
+    app.shape().stamp(&mut map);
     Value::Object(map)
 }
 
@@ -441,6 +436,6 @@ fn shape(app: &App, r: &TaskRecord, detailed: bool, result_type: &str) -> Value 
             TaskStatus::Working | TaskStatus::Cancelled => {}
         }
     }
-    Shape::of(app).stamp(&mut map);
+    app.shape().stamp(&mut map);
     Value::Object(map)
 }

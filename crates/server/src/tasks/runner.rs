@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{SWAP_TRIES, lease_ms};
 use crate::app::App;
-use crate::modern::peer::Rounds;
+use switchboard_stateless::Rounds;
 
 /// Run the claimed task `claimed` here, in the background.
 pub(super) fn spawn(app: &App, claimed: Versioned) {
@@ -199,7 +199,7 @@ fn apply(
     let fail = |record: &mut TaskRecord, e: RpcError| {
         record.status = TaskStatus::Failed;
         record.error =
-            Some(serde_json::to_value(crate::modern::modern_error(e)).unwrap_or_default());
+            Some(serde_json::to_value(switchboard_stateless::modern_error(e)).unwrap_or_default());
     };
     match outcome {
         Ok(result) if result.to_string().len() > max_bytes => fail(
@@ -219,7 +219,7 @@ fn apply(
         Err(HandlerError::Rpc(e)) => fail(record, e.clone()),
         Err(HandlerError::MissingCapability(cap)) => fail(
             record,
-            crate::error::TransportError::MissingCapability(cap).rpc(),
+            switchboard_http::error::TransportError::MissingCapability(cap).rpc(),
         ),
         Err(other) => fail(record, RpcError::internal(other.to_string())),
     }

@@ -11,9 +11,11 @@ use serde_json::value::RawValue;
 use switchboard_proto::methods;
 use switchboard_proto::params::TaskRef;
 
+use crate::names;
+
 /// The decoded value of a header: `=?base64?…?=` values are decoded; other
 /// values must be visible ASCII or spaces.
-pub(crate) fn decode(raw: &[u8]) -> Result<String, String> {
+pub fn decode(raw: &[u8]) -> Result<String, String> {
     let text = std::str::from_utf8(raw).map_err(|_| "header value is not valid text".to_owned())?;
     let text = text.trim_matches(|c| c == ' ' || c == '\t');
     if let Some(inner) = text
@@ -53,7 +55,7 @@ fn name_of<'a>(method: &str, params: Option<&'a RawValue>) -> Option<Cow<'a, str
         methods::TOOLS_CALL | methods::PROMPTS_GET | methods::RESOURCES_READ => {
             switchboard_proto::params::named(method, params).ok()?
         }
-        crate::tasks::GET | crate::tasks::UPDATE | crate::tasks::CANCEL => {
+        names::GET | names::UPDATE | names::CANCEL => {
             Some(TaskRef::read(method, params).ok()?.task_id)
         }
         _ => None,
@@ -62,7 +64,7 @@ fn name_of<'a>(method: &str, params: Option<&'a RawValue>) -> Option<Cow<'a, str
 
 /// Whether a header's text equals a body value: strings exactly, numbers
 /// numerically, booleans by their JSON spelling.
-pub(crate) fn same(header: &str, body: &Value) -> bool {
+pub fn same(header: &str, body: &Value) -> bool {
     match body {
         Value::String(s) => header == s,
         Value::Number(n) => match (header.parse::<f64>(), n.as_f64()) {
@@ -75,11 +77,7 @@ pub(crate) fn same(header: &str, body: &Value) -> bool {
 }
 
 /// Check `Mcp-Method` and `Mcp-Name` against the body.
-pub(crate) fn check(
-    headers: &HeaderMap,
-    method: &str,
-    params: Option<&RawValue>,
-) -> Result<(), String> {
+pub fn check(headers: &HeaderMap, method: &str, params: Option<&RawValue>) -> Result<(), String> {
     match header(headers, "mcp-method")? {
         None => return Err("Mcp-Method header is required".into()),
         Some(h) if h != method => {
@@ -103,7 +101,7 @@ pub(crate) fn check(
 
 /// Check the `Mcp-Param-{Name}` headers a tool declares (properties of its
 /// input schema with `x-mcp-header`) against the call's arguments.
-pub(crate) fn check_params(
+pub fn check_params(
     headers: &HeaderMap,
     input_schema: &Value,
     arguments: &Value,

@@ -9,7 +9,7 @@ use crate::guard::{self, SESSION_HEADER};
 
 /// The protocol era of one HTTP request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Era {
+pub enum Era {
     /// 2025-03-26 … 2025-11-25 (and 2024-11-05): sessions, `initialize`.
     Session,
     /// 2026-07-28 and later: stateless, `_meta` on every request.
@@ -24,7 +24,7 @@ pub(crate) enum Era {
 /// - an unknown version takes the session path when the request names a
 ///   session (which refuses the version), else the stateless path, which
 ///   refuses it with the list of supported versions.
-pub(crate) fn decide(headers: &HeaderMap) -> Era {
+pub fn decide(headers: &HeaderMap) -> Era {
     match guard::protocol_version(headers) {
         None => Era::Session,
         Some(v) if ProtocolVersion::parse(v).is_some() => Era::Session,

@@ -1,5 +1,7 @@
-//! SSE framing and the response body of a stream.
+//! SSE framing and the response body of a stream: the [`Frame`]s a stream
+//! carries, how each is written, and what ends the stream ([`StreamEnd`]).
 
+use std::any::Any;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,16 +12,25 @@ use axum::response::Response;
 use bytes::Bytes;
 use futures_util::stream;
 use http::{HeaderValue, StatusCode, header};
+use prometheus_client::metrics::gauge::Gauge;
+use switchboard_observe::metrics::StreamGauge;
 use switchboard_store::EventId;
 use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
-use crate::live::Frame;
+/// One SSE event on its way to a connection.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// `None` on streams that cannot be resumed (stateless requests).
+    pub id: Option<EventId>,
+    /// The event's data (one JSON-RPC message).
+    pub data: Arc<str>,
+}
 
 /// Format one event. Data lines are split at every line end a reader sees
 /// (LF, CRLF and a lone CR), so no line end in the payload can end a field,
 /// or the event, early.
-pub(crate) fn event(id: Option<EventId>, data: &str) -> Bytes {
+pub fn event(id: Option<EventId>, data: &str) -> Bytes {
     let mut out = String::with_capacity(data.len() + 48);
     if let Some(id) = id {
         out.push_str("id: ");
@@ -44,31 +55,49 @@ pub(crate) fn event(id: Option<EventId>, data: &str) -> Bytes {
 }
 
 /// A priming event: an id to resume from, empty data and a reconnection hint.
-pub(crate) fn priming(id: EventId, retry_ms: u64) -> Bytes {
+pub fn priming(id: EventId, retry_ms: u64) -> Bytes {
     Bytes::from(format!("id: {id}\nretry: {retry_ms}\ndata: \n\n"))
 }
 
 const KEEP_ALIVE: &[u8] = b": keep-alive\n\n";
 
-/// What ends a stream besides its sender closing.
+/// What ends a stream besides its sender closing, and what the stream
+/// counts while it lives.
 #[derive(Debug, Clone)]
-pub(crate) struct StreamEnd {
-    /// The session ended.
-    pub(crate) session: CancellationToken,
+pub struct StreamEnd {
+    /// The session ended (or, for a stream of no session, its own token).
+    pub session: CancellationToken,
     /// The server is shutting down.
-    pub(crate) shutdown: CancellationToken,
+    pub shutdown: CancellationToken,
     /// The open-streams gauge, counted while the body lives.
-    pub(crate) streams: prometheus_client::metrics::gauge::Gauge,
+    pub streams: Gauge,
     /// The session's count of open streams, if the stream belongs to one.
-    pub(crate) session_streams: Option<Arc<AtomicUsize>>,
+    pub session_streams: Option<Arc<AtomicUsize>>,
     /// The tenant's open-streams gauge, for standalone streams.
-    pub(crate) tenant_streams: Option<prometheus_client::metrics::gauge::Gauge>,
-    /// Released when the body ends (a place counted elsewhere).
-    pub(crate) held: Option<Arc<crate::capacity::Held>>,
+    pub tenant_streams: Option<Gauge>,
+    /// Dropped when the body ends: a place counted elsewhere (a quota's
+    /// hold), released with the stream.
+    pub held: Option<Arc<dyn Any + Send + Sync>>,
     /// A resumable stream ended by shutdown ends with an event carrying
     /// the id of the last event sent (this one before any) and a `retry`
     /// hint (ms), so the client resumes at another node.
-    pub(crate) drain_hint: Option<(EventId, u64)>,
+    pub drain_hint: Option<(EventId, u64)>,
+}
+
+impl StreamEnd {
+    /// A stream ended by `session` or `shutdown`, counted in `streams`;
+    /// nothing else counted or held, no drain hint.
+    pub fn new(session: CancellationToken, shutdown: CancellationToken, streams: Gauge) -> Self {
+        Self {
+            session,
+            shutdown,
+            streams,
+            session_streams: None,
+            tenant_streams: None,
+            held: None,
+            drain_hint: None,
+        }
+    }
 }
 
 /// Holds one unit of a session's open-stream count while a body lives.
@@ -88,10 +117,10 @@ impl Drop for SessionStream {
 }
 
 struct State {
-    _counted: switchboard_observe::metrics::StreamGauge,
+    _counted: StreamGauge,
     _session: Option<SessionStream>,
-    _tenant: Option<switchboard_observe::metrics::StreamGauge>,
-    _held: Option<Arc<crate::capacity::Held>>,
+    _tenant: Option<StreamGauge>,
+    _held: Option<Arc<dyn Any + Send + Sync>>,
     /// Held while the body lives: dropping the body (client gone) cancels.
     _guard: Option<DropGuard>,
     first: Option<Bytes>,
@@ -103,7 +132,7 @@ struct State {
 /// An SSE response that sends `first` (a priming event, say), then every
 /// frame from `rx`, with keep-alive comments while idle. It ends when `rx`
 /// closes, the session ends or the server shuts down.
-pub(crate) fn response(
+pub fn response(
     first: Option<Bytes>,
     rx: mpsc::Receiver<Frame>,
     keep_alive: Duration,
@@ -114,7 +143,7 @@ pub(crate) fn response(
 
 /// Like [`response`]; `guard` is dropped with the body, cancelling its token
 /// when the client goes away.
-pub(crate) fn response_guarded(
+pub fn response_guarded(
     first: Option<Bytes>,
     rx: mpsc::Receiver<Frame>,
     keep_alive: Duration,
@@ -122,12 +151,9 @@ pub(crate) fn response_guarded(
     guard: Option<DropGuard>,
 ) -> Response {
     let state = State {
-        _counted: switchboard_observe::metrics::StreamGauge::new(&end.streams),
+        _counted: StreamGauge::new(&end.streams),
         _session: end.session_streams.as_ref().map(SessionStream::new),
-        _tenant: end
-            .tenant_streams
-            .as_ref()
-            .map(switchboard_observe::metrics::StreamGauge::new),
+        _tenant: end.tenant_streams.as_ref().map(StreamGauge::new),
         _held: end.held.take(),
         _guard: guard,
         first,
@@ -161,7 +187,7 @@ pub(crate) fn response_guarded(
 }
 
 /// Set the headers every SSE response carries.
-pub(crate) fn sse_headers(mut resp: Response) -> Response {
+pub fn sse_headers(mut resp: Response) -> Response {
     *resp.status_mut() = StatusCode::OK;
     let h = resp.headers_mut();
     h.insert(
@@ -177,7 +203,7 @@ pub(crate) fn sse_headers(mut resp: Response) -> Response {
 }
 
 /// An SSE response carrying one message, then closed.
-pub(crate) fn single(data: &str) -> Response {
+pub fn single(data: &str) -> Response {
     sse_headers(Response::new(Body::from(event(None, data))))
 }
 

@@ -4,112 +4,160 @@
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use serde_json::json;
+use switchboard_observe::metrics::Refusal;
 use switchboard_proto::version::ALL_SUPPORTED;
 use switchboard_proto::{ErrorCode, ParseError, RequestId, RpcError, error_json};
 use switchboard_store::StoreError;
 
+use crate::reply::json_response;
+
 /// Why a request to the MCP endpoint was refused before reaching a handler.
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
+    /// The body is not JSON-RPC (or not JSON): the parser's own error.
     #[error(transparent)]
     Parse(#[from] ParseError),
+    /// An `Origin` naming a host that is not allowed (DNS rebinding).
     #[error("forbidden: origin {0:?} is not allowed")]
     ForbiddenOrigin(String),
+    /// A `Host` naming a host that is not allowed (DNS rebinding).
     #[error("forbidden: host {0:?} is not allowed")]
     ForbiddenHost(String),
     /// A header that may appear once appears more than once.
     #[error("bad request: more than one {0} header")]
     RepeatedHeader(&'static str),
+    /// The `Accept` header allows none of the types the answer may take.
     #[error("not acceptable: the Accept header must allow {0}")]
     NotAcceptable(&'static str),
+    /// A body not declared as `application/json`.
     #[error("unsupported media type: the body must be application/json")]
     UnsupportedMediaType,
+    /// A body over `max_body_bytes` (the limit).
     #[error("request body larger than {0} bytes")]
     BodyTooLarge(usize),
+    /// The body could not be read (the connection failed mid-body).
     #[error("could not read the request body: {0}")]
     BodyRead(String),
+    /// A session-era request other than `initialize` without a session id.
     #[error("bad request: missing Mcp-Session-Id header")]
     MissingSession,
+    /// A session id no store knows (expired, ended or never made).
     #[error("session not found")]
     UnknownSession,
+    /// A session id that is not 1 to 256 visible ASCII characters.
     #[error("bad request: invalid Mcp-Session-Id header")]
     BadSessionHeader,
+    /// A session-era version header naming no version spoken here: the
+    /// version asked for, and the supported ones.
     #[error("bad request: unsupported protocol version {0:?} (supported: {1})")]
     UnsupportedVersion(String, String),
+    /// A batch on a version that has none (only 2025-03-26 has them).
     #[error("invalid request: JSON-RPC batches are not supported in protocol version {0}")]
     BatchNotSupported(String),
+    /// `initialize` on a session that exists.
     #[error(
         "invalid request: initialize must not carry an Mcp-Session-Id; the session is already initialized"
     )]
     AlreadyInitialized,
+    /// `initialize` inside a batch.
     #[error("invalid request: initialize must be sent alone, not in a batch")]
     InitializeInBatch,
+    /// A second standalone GET stream of one session.
     #[error("conflict: this session already has an open standalone stream")]
     StreamConflict,
+    /// A `Last-Event-ID` that names no event of this server.
     #[error("bad request: invalid Last-Event-ID {0:?}")]
     BadLastEventId(String),
+    /// An HTTP method the endpoint does not serve.
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// The store failed (or refused a record too large).
     #[error("the session store is unavailable")]
     Store(#[from] StoreError),
+    /// A stateless request naming a version spoken nowhere here.
     #[error("unsupported protocol version {0:?}")]
     UnsupportedModernVersion(String),
+    /// A mirrored header (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`,
+    /// `Mcp-Param-*`) that does not match the body.
     #[error("header mismatch: {0}")]
     HeaderMismatch(String),
+    /// A stateless request's `_meta` (or retry fields) missing or malformed.
     #[error("invalid params: {0}")]
     MissingMeta(String),
     /// Params the method's reader refuses (not an object, a field missing
     /// or of the wrong type): 400 with the reader's -32602.
     #[error("invalid params: {}", .0.message)]
     InvalidParams(RpcError),
+    /// A method not served (on the stateless path: 404).
     #[error("method not found: {0}")]
     MethodNotFound(String),
+    /// The request needs a client capability the client did not declare.
     #[error("the request needs the client capability {0:?}, which it did not declare")]
     MissingCapability(&'static str),
+    /// The request needs a client extension the client did not declare.
     #[error("the request needs the client extension {0:?}, which it did not declare")]
     MissingExtension(&'static str),
+    /// A task id no task of the caller has.
     #[error("invalid params: unknown task")]
     UnknownTask,
+    /// A `requestState` that does not open (tampered, expired, another
+    /// key or another request).
     #[error("invalid params: {0}")]
     BadRequestState(String),
+    /// A JSON-RPC response sent without a session to route it in.
     #[error("invalid request: a client may not send a response without a session")]
     UnexpectedResponse,
+    /// The handler ended without an answer (it panicked).
     #[error("internal error: the handler failed")]
     HandlerFailed,
+    /// Admission refused the request: its queue is full or it waited too long.
     #[error("server busy ({}): try again shortly", .0.reason())]
     Overloaded(switchboard_limits::Rejected),
+    /// No room for a new session under a session cap (the cap named).
     #[error("no room for a new session ({0}): try again shortly")]
     SessionCap(&'static str),
     /// Over a connection cap: refused as it was accepted, or a connection
     /// of the probe reserve asking for more than a probe.
     #[error("too many connections ({0}): try again shortly")]
     ConnectionCap(&'static str),
+    /// Over the open-stream cap of one session.
     #[error("too many open streams: a session may hold {0}")]
     StreamCap(usize),
+    /// No credentials, or credentials that do not verify: 401 with a challenge.
     #[error("unauthorized: {}", .0.description.as_deref().unwrap_or("a bearer token is required"))]
     Unauthenticated(Challenge),
+    /// Credentials that cannot be read: 400 with a challenge.
     #[error("bad request: {}", .0.description.as_deref().unwrap_or("malformed credentials"))]
     BadCredentials(Challenge),
+    /// A token without the scopes the tool needs: 403 with a challenge.
     #[error("forbidden: this tool needs the scopes {:?}", .0.scope.as_deref().unwrap_or_default())]
     InsufficientScope(Challenge),
+    /// The identity provider cannot be asked (JWKS unreachable, say).
     #[error("authentication is unavailable: {0}")]
     AuthUnavailable(String),
     /// The rate limiter (e.g. Redis) cannot answer: 503, retry soon.
     #[error("rate limits cannot be checked: {0}")]
     LimiterUnavailable(String),
+    /// Over a rate limit (the limit named), and when to retry.
     #[error("rate limit exceeded ({limit}): retry in {} ms", retry_after.as_millis())]
     RateLimited {
+        /// The limit's name (`tenant_rps`, `session_rps`, …).
         limit: &'static str,
+        /// How long until a request would be allowed.
         retry_after: std::time::Duration,
     },
+    /// Over a tenant quota (the quota named).
     #[error("tenant quota exceeded: {0}")]
     Quota(&'static str),
     /// What a session or a task would keep of its client is over
     /// `max_session_bytes`.
     #[error("invalid params: {what} would take {bytes} bytes, more than max_session_bytes ({max})")]
     TooLarge {
+        /// What would be kept (`the session's record`, a task).
         what: &'static str,
+        /// Its size in bytes.
         bytes: usize,
+        /// `max_session_bytes`.
         max: usize,
     },
     /// The node is draining (admin API): no new sessions here.
@@ -160,6 +208,7 @@ impl Challenge {
 }
 
 impl TransportError {
+    /// The HTTP status of the refusal.
     pub fn status(&self) -> StatusCode {
         use TransportError::*;
         match self {
@@ -203,6 +252,7 @@ impl TransportError {
         }
     }
 
+    /// The JSON-RPC error of the refusal (its code, message and data).
     pub fn rpc(&self) -> RpcError {
         use TransportError::*;
         match self {
@@ -274,9 +324,9 @@ impl TransportError {
 /// `Retry-After` of a draining node's refusals.
 const DRAINING_RETRY_SECS: u64 = 5;
 
-impl From<switchboard_observe::metrics::Refusal> for TransportError {
+impl From<Refusal> for TransportError {
     /// What a client whose connection was refused is told.
-    fn from(reason: switchboard_observe::metrics::Refusal) -> Self {
+    fn from(reason: Refusal) -> Self {
         TransportError::ConnectionCap(reason.label())
     }
 }
@@ -326,15 +376,4 @@ impl TransportError {
         }
         resp
     }
-}
-
-/// A response with a JSON body.
-pub fn json_response(status: StatusCode, body: String) -> Response {
-    let mut resp = Response::new(axum::body::Body::from(body));
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    resp
 }

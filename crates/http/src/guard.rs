@@ -1,9 +1,11 @@
 //! Checks on a request's headers before its body is read: DNS-rebinding
-//! protection (`Host`, `Origin`), `Accept`, `Content-Type`, session id.
+//! protection (`Host`, `Origin`), `Content-Type`, session id, version;
+//! `Accept` is read by [`Accepts`].
 
 use http::uri::Authority;
 use http::{HeaderMap, HeaderName, HeaderValue, header};
 
+pub use crate::accepts::Accepts;
 use crate::error::TransportError;
 
 /// The header carrying the session id.
@@ -100,95 +102,6 @@ fn origin_authority(origin: &str) -> Option<&str> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
     (scheme_ok && !authority.is_empty() && !authority.contains('/')).then_some(authority)
-}
-
-/// What the client's `Accept` header allows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Accepts {
-    pub json: bool,
-    pub sse: bool,
-}
-
-impl Accepts {
-    /// Read every `Accept` header (RFC 9110 §12.5.1). A type is acceptable
-    /// when the most specific range naming it (`application/json` before
-    /// `application/*` before `*/*`) has a weight above 0; without any
-    /// `Accept` header, everything is.
-    pub fn from_headers(headers: &HeaderMap) -> Self {
-        let mut json = Best::default();
-        let mut sse = Best::default();
-        let mut seen = false;
-        for value in headers.get_all(header::ACCEPT) {
-            for item in value.to_str().unwrap_or("").split(',') {
-                seen = true;
-                let mut parts = item.split(';');
-                let range = parts.next().unwrap_or("").trim().to_ascii_lowercase();
-                let acceptable = parts.all(|p| !is_zero_weight(p));
-                json.offer(&range, "application/json", acceptable);
-                sse.offer(&range, "text/event-stream", acceptable);
-            }
-        }
-        if !seen {
-            // No Accept header at all means anything is acceptable (RFC 9110).
-            return Accepts {
-                json: true,
-                sse: true,
-            };
-        }
-        Accepts {
-            json: json.acceptable,
-            sse: sse.acceptable,
-        }
-    }
-}
-
-/// The most specific media range seen so far that names one type.
-#[derive(Default)]
-struct Best {
-    /// 0: none yet; 1: `*/*`; 2: `type/*`; 3: the type itself.
-    specificity: u8,
-    acceptable: bool,
-}
-
-impl Best {
-    fn offer(&mut self, range: &str, media: &str, acceptable: bool) {
-        let specificity = if range == media {
-            3
-        } else if range
-            .strip_suffix("/*")
-            .is_some_and(|t| media.split('/').next() == Some(t))
-        {
-            2
-        } else if range == "*/*" {
-            1
-        } else {
-            return;
-        };
-        // Equally specific ranges: the type is acceptable if any allows it.
-        if specificity > self.specificity {
-            *self = Best {
-                specificity,
-                acceptable,
-            };
-        } else if specificity == self.specificity {
-            self.acceptable |= acceptable;
-        }
-    }
-}
-
-/// Whether a media-range parameter is a weight of zero (`q=0`, `q=0.000`).
-fn is_zero_weight(param: &str) -> bool {
-    let Some((name, value)) = param.split_once('=') else {
-        return false;
-    };
-    let value = value.trim();
-    name.trim().eq_ignore_ascii_case("q")
-        && value.starts_with('0')
-        && value[1..]
-            .strip_prefix('.')
-            .unwrap_or(&value[1..])
-            .bytes()
-            .all(|b| b == b'0')
 }
 
 /// 415 unless the body is declared as JSON.
@@ -345,69 +258,6 @@ mod tests {
             let h = headers(&[("host", "localhost"), ("origin", bad)]);
             assert!(p.check(&h).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn accept_parsing() {
-        let a = Accepts::from_headers(&headers(&[(
-            "accept",
-            "application/json, text/event-stream",
-        )]));
-        assert_eq!(
-            a,
-            Accepts {
-                json: true,
-                sse: true
-            }
-        );
-        let a = Accepts::from_headers(&headers(&[("accept", "text/event-stream;q=0.9")]));
-        assert_eq!(
-            a,
-            Accepts {
-                json: false,
-                sse: true
-            }
-        );
-        let a = Accepts::from_headers(&headers(&[("accept", "text/html")]));
-        assert_eq!(
-            a,
-            Accepts {
-                json: false,
-                sse: false
-            }
-        );
-        let a = Accepts::from_headers(&headers(&[]));
-        assert_eq!(
-            a,
-            Accepts {
-                json: true,
-                sse: true
-            }
-        );
-    }
-
-    #[test]
-    fn a_zero_weight_excludes_a_type() {
-        let accepts = |v: &str| {
-            let a = Accepts::from_headers(&headers(&[("accept", v)]));
-            (a.json, a.sse)
-        };
-        assert_eq!(
-            accepts("application/json;q=0, text/event-stream"),
-            (false, true)
-        );
-        assert_eq!(accepts("application/json; q=0.000, */*"), (false, true));
-        assert_eq!(accepts("*/*;q=0, text/event-stream"), (false, true));
-        assert_eq!(accepts("text/*;q=0, */*"), (true, false));
-        assert_eq!(
-            accepts("application/json;q=0.5, text/event-stream;q=0.1"),
-            (true, true)
-        );
-        assert_eq!(
-            accepts("application/json;q=0, application/json"),
-            (true, false)
-        );
-        assert_eq!(accepts("*/*;Q=0"), (false, false));
     }
 
     #[test]

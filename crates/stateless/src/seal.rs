@@ -7,40 +7,46 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use sha2::Sha256;
+use switchboard_proto::params;
 
 const VERSION: &str = "sb1";
 
 /// What travels inside a `requestState`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(crate) struct RequestState {
+pub struct RequestState {
     /// The method and target (`tools/call` + tool name) the state belongs to.
-    pub(crate) method: String,
-    pub(crate) target: String,
+    pub method: String,
+    /// The target: the tool or prompt name, or the resource URI ([`target_of`]).
+    pub target: String,
     /// The principal the state was sealed for (tenant and subject): another
     /// caller cannot use it.
-    pub(crate) principal: String,
+    pub principal: String,
     /// Every input response gathered in earlier rounds, by input key.
-    pub(crate) responses: Map<String, Value>,
+    pub responses: Map<String, Value>,
     /// Expiry, Unix milliseconds.
-    pub(crate) expires_ms: u64,
+    pub expires_ms: u64,
 }
 
 /// Why a state was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum SealError {
+pub enum SealError {
+    /// Not a state this server writes.
     #[error("requestState is malformed")]
     Malformed,
+    /// The tag does not verify.
     #[error("requestState failed verification (tampered, or sealed with another key)")]
     BadTag,
+    /// Past its expiry.
     #[error("requestState has expired")]
     Expired,
 }
 
 /// Seals and opens request states with one secret key.
 #[derive(Clone)]
-pub(crate) struct Sealer {
+pub struct Sealer {
     key: Vec<u8>,
 }
 
@@ -51,8 +57,18 @@ impl std::fmt::Debug for Sealer {
 }
 
 impl Sealer {
-    pub(crate) fn new(key: &[u8]) -> Self {
+    /// A sealer with `key` (the `sealing_key` every node shares).
+    pub fn new(key: &[u8]) -> Self {
         Self { key: key.to_vec() }
+    }
+
+    /// A sealer with a fresh random key: its states open only in this
+    /// process. Panics when the system has no randomness.
+    pub fn random() -> Self {
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key)
+            .unwrap_or_else(|e| panic!("no randomness for the sealing key: {e}"));
+        Self::new(&key)
     }
 
     fn mac(&self) -> Hmac<Sha256> {
@@ -61,7 +77,7 @@ impl Sealer {
     }
 
     /// `sb1.<payload>.<tag>`, both parts base64url.
-    pub(crate) fn seal(&self, state: &RequestState) -> String {
+    pub fn seal(&self, state: &RequestState) -> String {
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(state).unwrap_or_default());
         let mut mac = self.mac();
         mac.update(VERSION.as_bytes());
@@ -72,7 +88,7 @@ impl Sealer {
 
     /// Verify and decode a state; the tag is checked in constant time before
     /// anything in the payload is looked at.
-    pub(crate) fn open(&self, token: &str, now_ms: u64) -> Result<RequestState, SealError> {
+    pub fn open(&self, token: &str, now_ms: u64) -> Result<RequestState, SealError> {
         let mut parts = token.split('.');
         let (Some(VERSION), Some(payload), Some(tag), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -95,6 +111,15 @@ impl Sealer {
             return Err(SealError::Expired);
         }
         Ok(state)
+    }
+}
+
+/// What a request state is bound to besides its method: the tool or prompt
+/// name, or the resource URI.
+pub fn target_of(method: &str, params: Option<&RawValue>) -> String {
+    match params::named(method, params) {
+        Ok(Some(name)) => name.into_owned(),
+        _ => String::new(),
     }
 }
 

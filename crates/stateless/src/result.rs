@@ -7,28 +7,29 @@ use switchboard_proto::methods;
 use switchboard_proto::version::ALL_SUPPORTED;
 use switchboard_runtime::Catalog;
 
-use crate::app::App;
-use crate::modern::meta::SERVER_INFO;
-
-/// `server/discover`.
-pub(crate) const DISCOVER: &str = "server/discover";
+use crate::meta::SERVER_INFO;
+use crate::names::{DISCOVER, EXTENSION};
 
 /// How results are shaped: the catalog they describe and how long lists
 /// may be cached.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Shape<'a> {
-    pub(crate) catalog: &'a Catalog,
-    pub(crate) list_ttl_ms: u64,
+pub struct Shape<'a> {
+    /// The catalog results describe.
+    pub catalog: &'a Catalog,
+    /// How long list results may be cached (`ttlMs`).
+    pub list_ttl_ms: u64,
     /// Whether the tasks extension is served (HTTP: yes; stdio: no).
-    pub(crate) tasks: bool,
+    pub tasks: bool,
 }
 
 impl<'a> Shape<'a> {
-    pub(crate) fn of(app: &'a App) -> Self {
+    /// Results about `catalog`, lists cached for `list_ttl_ms`, the tasks
+    /// extension served or not.
+    pub fn new(catalog: &'a Catalog, list_ttl_ms: u64, tasks: bool) -> Self {
         Self {
-            catalog: app.catalog(),
-            list_ttl_ms: app.config().list_ttl_ms,
-            tasks: true,
+            catalog,
+            list_ttl_ms,
+            tasks,
         }
     }
 
@@ -56,7 +57,7 @@ impl<'a> Shape<'a> {
     }
 
     /// Put the server's identity in a result's `_meta`.
-    pub(crate) fn stamp(&self, result: &mut Map<String, Value>) {
+    pub fn stamp(&self, result: &mut Map<String, Value>) {
         let meta = result.entry("_meta").or_insert_with(|| json!({}));
         if let Some(m) = meta.as_object_mut() {
             m.insert(SERVER_INFO.into(), self.server_info());
@@ -64,7 +65,7 @@ impl<'a> Shape<'a> {
     }
 
     /// A handler's result as a complete stateless result.
-    pub(crate) fn complete(&self, method: &str, result: Value) -> Value {
+    pub fn complete(&self, method: &str, result: Value) -> Value {
         let mut map = match result {
             Value::Object(m) => m,
             other => {
@@ -84,7 +85,7 @@ impl<'a> Shape<'a> {
 
     /// An `input_required` result: what the client must answer, and the
     /// sealed state of the rounds so far.
-    pub(crate) fn input_required(&self, requests: Map<String, Value>, state: String) -> Value {
+    pub fn input_required(&self, requests: Map<String, Value>, state: String) -> Value {
         let mut map = Map::new();
         map.insert("resultType".into(), json!("input_required"));
         map.insert("inputRequests".into(), Value::Object(requests));
@@ -94,10 +95,10 @@ impl<'a> Shape<'a> {
     }
 
     /// The `server/discover` result.
-    pub(crate) fn discover(&self) -> Value {
+    pub fn discover(&self) -> Value {
         let mut capabilities = self.catalog.capabilities();
         if self.tasks {
-            capabilities["extensions"] = json!({crate::tasks::EXTENSION: {}});
+            capabilities["extensions"] = json!({EXTENSION: {}});
         }
         let mut result = json!({
             "supportedVersions": ALL_SUPPORTED,

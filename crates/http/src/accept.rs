@@ -14,12 +14,12 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use switchboard_observe::metrics::Connections;
 use switchboard_observe::throttle::{LOG_EVERY, Throttle};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::app::App;
-use crate::conns::Admitted;
+use crate::conns::{self, Admitted, Conns};
 
 /// The first wait after a failed accept.
 const FIRST_DELAY: Duration = Duration::from_millis(5);
@@ -28,7 +28,7 @@ const MAX_DELAY: Duration = Duration::from_secs(1);
 
 /// One listener's accepting: its back-off and its throttled log.
 #[derive(Debug)]
-pub(crate) struct Accept {
+pub struct Accept {
     /// The listener's name in metrics and logs (`mcp`, `admin`).
     listener: &'static str,
     delay: Option<Duration>,
@@ -36,7 +36,8 @@ pub(crate) struct Accept {
 }
 
 impl Accept {
-    pub(crate) fn new(listener: &'static str) -> Self {
+    /// Accepting on the listener named `listener` in metrics and logs.
+    pub fn new(listener: &'static str) -> Self {
         Self {
             listener,
             delay: None,
@@ -44,11 +45,12 @@ impl Accept {
         }
     }
 
-    /// The next connection on `listener`, however many accepts fail first.
-    pub(crate) async fn next(
+    /// The next connection on `listener`, however many accepts fail first
+    /// (each counted in `metrics`).
+    pub async fn next(
         &mut self,
         listener: &TcpListener,
-        app: &App,
+        metrics: &Connections,
     ) -> (TcpStream, SocketAddr) {
         loop {
             let e = match listener.accept().await {
@@ -59,7 +61,7 @@ impl Accept {
                 Err(e) => e,
             };
             let kind = kind_of(&e);
-            app.metrics().connections.accept_failed(self.listener, kind);
+            metrics.accept_failed(self.listener, kind);
             if kind == "aborted" {
                 continue;
             }
@@ -109,17 +111,18 @@ fn kind_of(e: &std::io::Error) -> &'static str {
 /// The admin listener for `axum::serve`: accepts with back-off, admits
 /// under `admin.max_connections`, refuses the rest at once.
 #[derive(Debug)]
-pub(crate) struct AdminListener {
+pub struct AdminListener {
     listener: TcpListener,
-    app: App,
+    conns: Conns,
     accept: Accept,
 }
 
 impl AdminListener {
-    pub(crate) fn new(listener: TcpListener, app: App) -> Self {
+    /// Accept on `listener`, admitting under the admin cap of `conns`.
+    pub fn new(listener: TcpListener, conns: Conns) -> Self {
         Self {
             listener,
-            app,
+            conns,
             accept: Accept::new("admin"),
         }
     }
@@ -131,8 +134,8 @@ impl axum::serve::Listener for AdminListener {
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         loop {
-            let (stream, peer) = self.accept.next(&self.listener, &self.app).await;
-            match self.app.admit_admin_connection() {
+            let (stream, peer) = self.accept.next(&self.listener, self.conns.metrics()).await;
+            match self.conns.admit_admin() {
                 Ok(place) => {
                     let _ = stream.set_nodelay(true);
                     return (
@@ -143,7 +146,7 @@ impl axum::serve::Listener for AdminListener {
                         peer,
                     );
                 }
-                Err(reason) => crate::conns::refuse(stream, reason),
+                Err(reason) => conns::refuse(stream, reason),
             }
         }
     }
@@ -155,7 +158,7 @@ impl axum::serve::Listener for AdminListener {
 
 /// A connection holding its place under a cap until it is dropped.
 #[derive(Debug)]
-pub(crate) struct Counted {
+pub struct Counted {
     stream: TcpStream,
     _place: Admitted,
 }

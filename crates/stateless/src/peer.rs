@@ -2,21 +2,24 @@
 //! (JSON until the first one, then SSE, never resumable); requests to the
 //! client become `input_required` results answered by a retry.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use http::StatusCode;
+use parking_lot::{Mutex, MutexGuard};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use switchboard_proto::{input_request, notification_json};
 use switchboard_runtime::{ClientPeer, PeerError, async_trait};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::live::Frame;
+use switchboard_http::Frame;
 
 /// How the HTTP exchange is answered; decided by the handler's first output.
 #[derive(Debug)]
-pub(crate) enum Decision {
+pub enum Decision {
+    /// One JSON reply: its status and body.
     Json(StatusCode, String),
+    /// A stream: the first frame came before the answer.
     Sse(mpsc::Receiver<Frame>),
 }
 
@@ -29,7 +32,7 @@ enum Reply {
 
 /// The peer of one stateless request.
 #[derive(Debug)]
-pub(crate) struct ModernPeer {
+pub struct ModernPeer {
     rounds: Rounds,
     can_stream: bool,
     buffer: usize,
@@ -39,7 +42,10 @@ pub(crate) struct ModernPeer {
 }
 
 impl ModernPeer {
-    pub(crate) fn new(
+    /// The peer of a request whose earlier rounds answered `responses`;
+    /// it may open a stream of `buffer` frames if `can_stream`, and tells
+    /// `decision` how the exchange is answered.
+    pub fn new(
         responses: Map<String, Value>,
         can_stream: bool,
         buffer: usize,
@@ -55,13 +61,13 @@ impl ModernPeer {
     }
 
     /// Let the handler turn the call into a task.
-    pub(crate) fn with_tasks(mut self, tasks: bool) -> Self {
+    pub fn with_tasks(mut self, tasks: bool) -> Self {
         self.tasks = tasks;
         self
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Reply> {
-        self.reply.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Reply> {
+        self.reply.lock()
     }
 
     /// The stream to write to, opening it on first use.
@@ -84,12 +90,12 @@ impl ModernPeer {
     }
 
     /// The input requests still unanswered, and everything answered so far.
-    pub(crate) fn take_rounds(&self) -> (Map<String, Value>, Map<String, Value>) {
+    pub fn take_rounds(&self) -> (Map<String, Value>, Map<String, Value>) {
         self.rounds.take()
     }
 
     /// Deliver the final answer (JSON, or the last event of the stream).
-    pub(crate) async fn finish(&self, status: StatusCode, body: String) {
+    pub async fn finish(&self, status: StatusCode, body: String) {
         let state = std::mem::replace(&mut *self.lock(), Reply::Closed);
         match state {
             Reply::Pending(tx) => {
@@ -144,13 +150,14 @@ impl ClientPeer for ModernPeer {
 /// (earlier rounds and this retry) and the requests still unanswered, by
 /// input key.
 #[derive(Debug)]
-pub(crate) struct Rounds {
+pub struct Rounds {
     responses: Map<String, Value>,
     missing: Mutex<Map<String, Value>>,
 }
 
 impl Rounds {
-    pub(crate) fn new(responses: Map<String, Value>) -> Self {
+    /// Rounds where the client already answered `responses`.
+    pub fn new(responses: Map<String, Value>) -> Self {
         Self {
             responses,
             missing: Mutex::default(),
@@ -160,7 +167,7 @@ impl Rounds {
     /// The answer to the handler's request `key`, if the client gave one
     /// (checked against `method`); else it is recorded as missing and the
     /// handler learns the client answers with a retry.
-    pub(crate) fn answer(
+    pub fn answer(
         &self,
         key: &str,
         method: &str,
@@ -172,15 +179,14 @@ impl Rounds {
         }
         self.missing
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
             .insert(key.to_owned(), input_request(method, params));
         Err(PeerError::InputRequired(key.to_owned()))
     }
 
     /// The missing input requests (taken) and the answers so far, for an
     /// `input_required` result and its sealed state.
-    pub(crate) fn take(&self) -> (Map<String, Value>, Map<String, Value>) {
-        let missing = std::mem::take(&mut *self.missing.lock().unwrap_or_else(|e| e.into_inner()));
+    pub fn take(&self) -> (Map<String, Value>, Map<String, Value>) {
+        let missing = std::mem::take(&mut *self.missing.lock());
         (missing, self.responses.clone())
     }
 }

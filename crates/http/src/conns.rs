@@ -14,15 +14,16 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::Arc;
 use std::time::Instant;
 
-use switchboard_config::Config;
-pub(crate) use switchboard_observe::metrics::{Pool, Refusal};
+use parking_lot::{Mutex, MutexGuard};
+use switchboard_config::{Config, Live};
+use switchboard_observe::metrics::Connections;
+pub use switchboard_observe::metrics::{Pool, Refusal};
 use switchboard_observe::throttle::{LOG_EVERY, Throttle};
 use tokio::net::TcpStream;
 
-use crate::app::App;
 use crate::error::TransportError;
 
 /// Descriptors assumed when the open-file limit is unlimited or unknown.
@@ -31,16 +32,21 @@ const UNLIMITED: u64 = 1 << 20;
 /// The caps in effect: the configuration's, under the ceiling the
 /// open-file limit sets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Limits {
-    pub(crate) total: usize,
-    pub(crate) per_address: usize,
-    pub(crate) probes: usize,
-    pub(crate) admin: usize,
+pub struct Limits {
+    /// Connections the MCP listener holds (`max_connections`, lowered to
+    /// the ceiling).
+    pub total: usize,
+    /// Connections of one client address (`max_connections_per_address`).
+    pub per_address: usize,
+    /// Connections past the total for probes (`probe_connections`).
+    pub probes: usize,
+    /// Connections the admin listener holds (`admin.max_connections`).
+    pub admin: usize,
 }
 
 impl Limits {
     /// The caps of `c` in a process that may open `descriptors` files.
-    pub(crate) fn of(c: &Config, descriptors: u64) -> Self {
+    pub fn of(c: &Config, descriptors: u64) -> Self {
         let ceiling = ceiling(c, descriptors);
         let total = c.max_connections.map_or(ceiling, |n| n.min(ceiling));
         let per_address = c
@@ -59,7 +65,7 @@ impl Limits {
 /// The most connections the MCP listener may hold: the descriptors less a
 /// reserve of a tenth (at least 256, and at least the probe reserve and
 /// the admin listener's cap plus 64), but never less than half of them.
-pub(crate) fn ceiling(c: &Config, descriptors: u64) -> usize {
+pub fn ceiling(c: &Config, descriptors: u64) -> usize {
     let descriptors = usize::try_from(descriptors).unwrap_or(usize::MAX);
     let listeners = c
         .probe_connections
@@ -72,8 +78,8 @@ pub(crate) fn ceiling(c: &Config, descriptors: u64) -> usize {
         .max(1)
 }
 
-/// The process's open-file limit (the soft one), read once.
-pub(crate) fn descriptor_limit() -> u64 {
+/// The process's open-file limit (the soft one).
+pub fn descriptor_limit() -> u64 {
     use nix::sys::resource::{RLIM_INFINITY, Resource, getrlimit};
     match getrlimit(Resource::RLIMIT_NOFILE) {
         Ok((soft, _)) if soft != RLIM_INFINITY => soft,
@@ -90,40 +96,57 @@ struct Counts {
     per_address: HashMap<IpAddr, usize>,
 }
 
-/// The node's connection counts and the open-file limit they live under.
 #[derive(Debug)]
-pub(crate) struct Conns {
+struct Inner {
+    /// The configuration in effect (caps are read at each admission: a
+    /// reload may change them).
+    config: Live<Config>,
+    metrics: Connections,
     descriptors: u64,
     counts: Mutex<Counts>,
     refusals: Throttle,
 }
 
-impl Default for Conns {
-    fn default() -> Self {
-        Self::new(descriptor_limit())
-    }
-}
+/// The node's connections under their caps: the counts, the open-file
+/// limit they live under, and admitting or refusing a connection. Cheap to
+/// clone; every clone counts the same connections.
+#[derive(Debug, Clone)]
+pub struct Conns(Arc<Inner>);
 
 impl Conns {
-    pub(crate) fn new(descriptors: u64) -> Self {
-        Self {
+    /// Connections counted under the caps of `config`, in a process that
+    /// may open `descriptors` files ([`descriptor_limit`]), in `metrics`.
+    pub fn new(config: Live<Config>, metrics: Connections, descriptors: u64) -> Self {
+        Self(Arc::new(Inner {
+            config,
+            metrics,
             descriptors,
             counts: Mutex::default(),
             refusals: Throttle::new(LOG_EVERY),
-        }
+        }))
     }
 
     /// The open-file limit the caps were derived from.
-    pub(crate) fn descriptors(&self) -> u64 {
-        self.descriptors
+    pub fn descriptors(&self) -> u64 {
+        self.0.descriptors
     }
 
-    fn counts(&self) -> std::sync::MutexGuard<'_, Counts> {
-        self.counts.lock().unwrap_or_else(|e| e.into_inner())
+    /// The connection metrics (also where accept failures are counted).
+    pub fn metrics(&self) -> &Connections {
+        &self.0.metrics
+    }
+
+    /// The caps in effect now (the configuration may be reloaded).
+    pub fn limits(&self) -> Limits {
+        Limits::of(&self.0.config.load(), self.0.descriptors)
+    }
+
+    fn counts(&self) -> MutexGuard<'_, Counts> {
+        self.0.counts.lock()
     }
 
     /// Open connections of `pool`.
-    pub(crate) fn open(&self, pool: Pool) -> usize {
+    pub fn open(&self, pool: Pool) -> usize {
         let c = self.counts();
         match pool {
             Pool::Main => c.main,
@@ -132,9 +155,71 @@ impl Conns {
         }
     }
 
+    /// Admit a connection from `peer` to the MCP listener, or refuse it
+    /// (counted and, at most every 10 s, logged).
+    pub fn admit(&self, peer: IpAddr) -> Result<Admitted, Refusal> {
+        let c = self.0.config.load();
+        let limits = Limits::of(&c, self.0.descriptors);
+        let peer = peer.to_canonical();
+        let exempt = c
+            .per_address_exempt
+            .iter()
+            .any(|e| e.to_canonical() == peer);
+        let ip = (!exempt).then_some(peer);
+        let taken = self.take(&limits, ip);
+        self.admitted(taken, ip, &limits)
+    }
+
+    /// Admit a connection to the admin listener, or refuse it.
+    pub fn admit_admin(&self) -> Result<Admitted, Refusal> {
+        let limits = self.limits();
+        let taken = self.take_admin(&limits);
+        self.admitted(taken, None, &limits)
+    }
+
+    fn admitted(
+        &self,
+        taken: Result<Pool, Refusal>,
+        ip: Option<IpAddr>,
+        limits: &Limits,
+    ) -> Result<Admitted, Refusal> {
+        match taken {
+            Ok(pool) => {
+                self.0.metrics.opened(pool);
+                Ok(Admitted {
+                    conns: self.clone(),
+                    pool,
+                    ip,
+                })
+            }
+            Err(reason) => {
+                self.refused(reason, limits);
+                Err(reason)
+            }
+        }
+    }
+
+    /// Count a refusal, and log it unless a line was written less than
+    /// 10 s ago (that line's count says how many it stands for).
+    pub fn refused(&self, reason: Refusal, limits: &Limits) {
+        self.0.metrics.refused(reason);
+        if let Some(refused) = self.0.refusals.hit(Instant::now()) {
+            tracing::warn!(
+                reason = reason.label(),
+                refused,
+                max_connections = limits.total,
+                max_connections_per_address = limits.per_address,
+                probe_connections = limits.probes,
+                admin_max_connections = limits.admin,
+                "refusing connections over a connection cap (counted in \
+                 switchboard_connections_refused_total; logged at most every 10 s)"
+            );
+        }
+    }
+
     /// A place on the MCP listener for a connection from `ip` (`None`:
     /// exempt from the per-address cap), or why not.
-    pub(crate) fn take(&self, limits: &Limits, ip: Option<IpAddr>) -> Result<Pool, Refusal> {
+    fn take(&self, limits: &Limits, ip: Option<IpAddr>) -> Result<Pool, Refusal> {
         let mut c = self.counts();
         if let Some(ip) = ip
             && c.per_address.get(&ip).copied().unwrap_or(0) >= limits.per_address
@@ -157,7 +242,7 @@ impl Conns {
     }
 
     /// A place on the admin listener, or why not.
-    pub(crate) fn take_admin(&self, limits: &Limits) -> Result<Pool, Refusal> {
+    fn take_admin(&self, limits: &Limits) -> Result<Pool, Refusal> {
         let mut c = self.counts();
         if c.admin >= limits.admin {
             return Err(Refusal::Admin);
@@ -167,7 +252,7 @@ impl Conns {
     }
 
     /// A connection taken by [`Conns::take`] or [`Conns::take_admin`] ended.
-    pub(crate) fn give_back(&self, pool: Pool, ip: Option<IpAddr>) {
+    fn give_back(&self, pool: Pool, ip: Option<IpAddr>) {
         let mut c = self.counts();
         let n = match pool {
             Pool::Main => &mut c.main,
@@ -189,99 +274,31 @@ impl Conns {
 /// A connection's place under its cap, given back when dropped (when the
 /// connection's task ends).
 #[derive(Debug)]
-pub(crate) struct Admitted {
-    app: App,
+pub struct Admitted {
+    conns: Conns,
     pool: Pool,
     /// The address it is counted under, unless exempt.
     ip: Option<IpAddr>,
 }
 
 impl Admitted {
-    pub(crate) fn pool(&self) -> Pool {
+    /// The pool the connection was admitted into.
+    pub fn pool(&self) -> Pool {
         self.pool
     }
 }
 
 impl Drop for Admitted {
     fn drop(&mut self) {
-        self.app.conns().give_back(self.pool, self.ip);
-        self.app.metrics().connections.closed(self.pool);
-    }
-}
-
-impl App {
-    /// The caps in effect now (the configuration may be reloaded).
-    pub(crate) fn connection_limits(&self) -> Limits {
-        Limits::of(&self.config(), self.conns().descriptors())
-    }
-
-    /// Admit a connection from `peer` to the MCP listener, or refuse it
-    /// (counted and, at most every 10 s, logged).
-    pub(crate) fn admit_connection(&self, peer: IpAddr) -> Result<Admitted, Refusal> {
-        let c = self.config();
-        let limits = Limits::of(&c, self.conns().descriptors());
-        let peer = peer.to_canonical();
-        let exempt = c
-            .per_address_exempt
-            .iter()
-            .any(|e| e.to_canonical() == peer);
-        let ip = (!exempt).then_some(peer);
-        let taken = self.conns().take(&limits, ip);
-        self.admitted(taken, ip, &limits)
-    }
-
-    /// Admit a connection to the admin listener, or refuse it.
-    pub(crate) fn admit_admin_connection(&self) -> Result<Admitted, Refusal> {
-        let limits = self.connection_limits();
-        let taken = self.conns().take_admin(&limits);
-        self.admitted(taken, None, &limits)
-    }
-
-    fn admitted(
-        &self,
-        taken: Result<Pool, Refusal>,
-        ip: Option<IpAddr>,
-        limits: &Limits,
-    ) -> Result<Admitted, Refusal> {
-        match taken {
-            Ok(pool) => {
-                self.metrics().connections.opened(pool);
-                Ok(Admitted {
-                    app: self.clone(),
-                    pool,
-                    ip,
-                })
-            }
-            Err(reason) => {
-                self.connection_refused(reason, limits);
-                Err(reason)
-            }
-        }
-    }
-
-    /// Count a refusal, and log it unless a line was written less than
-    /// 10 s ago (that line's count says how many it stands for).
-    pub(crate) fn connection_refused(&self, reason: Refusal, limits: &Limits) {
-        self.metrics().connections.refused(reason);
-        if let Some(refused) = self.conns().refusals.hit(Instant::now()) {
-            tracing::warn!(
-                reason = reason.label(),
-                refused,
-                max_connections = limits.total,
-                max_connections_per_address = limits.per_address,
-                probe_connections = limits.probes,
-                admin_max_connections = limits.admin,
-                "refusing connections over a connection cap (counted in \
-                 switchboard_connections_refused_total; logged at most every 10 s)"
-            );
-        }
+        self.conns.give_back(self.pool, self.ip);
+        self.conns.0.metrics.closed(self.pool);
     }
 }
 
 /// Refuse an accepted connection: read what it sent already (so closing
 /// does not reset it and lose the answer), write the 503 if the socket
 /// takes it at once, close. Never waits: a refusal costs a few syscalls.
-pub(crate) fn refuse(stream: TcpStream, reason: Refusal) {
+pub fn refuse(stream: TcpStream, reason: Refusal) {
     let mut sink = [0u8; 2048];
     let _ = stream.try_read(&mut sink);
     let _ = stream.try_write(&refusal_bytes(reason));
@@ -289,7 +306,7 @@ pub(crate) fn refuse(stream: TcpStream, reason: Refusal) {
 
 /// The HTTP/1.1 answer of a refused connection: 503, `Retry-After: 1`, the
 /// JSON-RPC error body every 503 of the server has, and `Connection: close`.
-pub(crate) fn refusal_bytes(reason: Refusal) -> Vec<u8> {
+pub fn refusal_bytes(reason: Refusal) -> Vec<u8> {
     let body = switchboard_proto::error_json(None, &TransportError::from(reason).rpc());
     format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
@@ -302,6 +319,7 @@ pub(crate) fn refusal_bytes(reason: Refusal) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use switchboard_observe::metrics::Metrics;
 
     fn config(text: &str) -> Config {
         Config::from_toml(text).expect("config")
@@ -358,7 +376,11 @@ mod tests {
             probes: 1,
             admin: 1,
         };
-        let conns = Conns::new(20_000);
+        let conns = Conns::new(
+            Live::new(Config::default()),
+            Metrics::new().connections.clone(),
+            20_000,
+        );
         let a_ip = IpAddr::from([10, 0, 0, 1]);
         let (a, b) = (Some(a_ip), Some(IpAddr::from([10, 0, 0, 2])));
         assert_eq!(conns.take(&limits, a), Ok(Pool::Main));

@@ -4,30 +4,39 @@
 use serde_json::{Map, Value};
 use switchboard_runtime::LogLevel;
 
-pub(crate) const PROTOCOL_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
-pub(crate) const CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
-pub(crate) const LOG_LEVEL: &str = "io.modelcontextprotocol/logLevel";
-pub(crate) const SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
-pub(crate) const SUBSCRIPTION_ID: &str = "io.modelcontextprotocol/subscriptionId";
+/// The `_meta` key of the protocol version.
+pub const PROTOCOL_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
+/// The `_meta` key of the client's capabilities.
+pub const CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
+/// The `_meta` key of the log level the client wants.
+pub const LOG_LEVEL: &str = "io.modelcontextprotocol/logLevel";
+/// The `_meta` key of the server's identity in a result.
+pub const SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
+/// The `_meta` key naming a `subscriptions/listen` stream.
+pub const SUBSCRIPTION_ID: &str = "io.modelcontextprotocol/subscriptionId";
 
 /// What a stateless request says about its client.
 #[derive(Debug)]
-pub(crate) struct Meta {
-    pub(crate) version: String,
-    pub(crate) capabilities: Value,
-    pub(crate) log_level: Option<LogLevel>,
-    pub(crate) progress_token: Option<Value>,
+pub struct Meta {
+    /// The protocol version the request speaks.
+    pub version: String,
+    /// The client's capabilities.
+    pub capabilities: Value,
+    /// The least severe log level the client wants, if any.
+    pub log_level: Option<LogLevel>,
+    /// The progress token, if the client asked for progress.
+    pub progress_token: Option<Value>,
     /// Answers to the input requests of the previous round, by key.
-    pub(crate) input_responses: Option<Map<String, Value>>,
+    pub input_responses: Option<Map<String, Value>>,
     /// The sealed state of the previous round.
-    pub(crate) request_state: Option<String>,
+    pub request_state: Option<String>,
     /// Set by the dispatcher, not read from the request: the tool may turn
     /// this call into a task (the client accepts tasks).
-    pub(crate) may_become_task: bool,
+    pub may_become_task: bool,
 }
 
 /// Read `_meta` and the retry fields; the error says what is missing.
-pub(crate) fn parse(params: &Value) -> Result<Meta, String> {
+pub fn parse(params: &Value) -> Result<Meta, String> {
     let meta = params
         .get("_meta")
         .and_then(Value::as_object)
