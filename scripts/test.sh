@@ -54,6 +54,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 
+step "layers (crates and modules import only downward)"
+python3 scripts/layers.py --graph
+
 # redis_tests: the nextest filter of the Rust test binaries that start a
 # real Redis (every integration test file using RedisProcess or
 # RedisCluster), e.g. `binary_id(=switchboard::cluster) | …`.
