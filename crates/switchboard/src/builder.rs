@@ -134,11 +134,11 @@ impl Builder {
                 .map_err(|e| format!("cannot listen on {}: {e}", ready.config.listen))?,
         };
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        let admin = crate::server::bind_admin(&ready.config).await?;
-        let advertise = crate::server::advertise_url(&ready.config, addr);
+        let admin = crate::serve::bind_admin(&ready.config).await?;
+        let advertise = crate::serve::advertise_url(&ready.config, addr);
         let (app, store) = ready.app(advertise)?;
         let admin = admin
-            .map(|l| crate::server::run_admin(l, &app))
+            .map(|l| crate::serve::run_admin(l, &app))
             .transpose()?;
         Ok(Server::new(app, listener, addr, admin, store))
     }
@@ -159,11 +159,11 @@ impl Builder {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<axum::Router, Error> {
         let ready = self.prepare().await?;
-        let admin = crate::server::bind_admin(&ready.config).await?;
-        let advertise = crate::server::advertise_url(&ready.config, ready.config.listen);
+        let admin = crate::serve::bind_admin(&ready.config).await?;
+        let advertise = crate::serve::advertise_url(&ready.config, ready.config.listen);
         let (app, _) = ready.app(advertise)?;
         if let Some(l) = admin {
-            crate::server::run_admin(l, &app)?;
+            crate::serve::run_admin(l, &app)?;
         }
         let router = app.router();
         tokio::spawn(async move {

@@ -62,12 +62,12 @@
 mod builder;
 mod gateway;
 mod reload;
-mod server;
+mod serve;
 mod stdio;
 mod stores;
 
 pub use builder::Builder;
-pub use server::Server;
+pub use serve::Server;
 /// The tools API: catalogs, tools, resources, prompts, the request context.
 pub use switchboard_runtime as runtime;
 pub use switchboard_runtime::{

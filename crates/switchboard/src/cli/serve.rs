@@ -59,7 +59,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
         .serve(shutdown_signal())
         .await
         .map_err(|e| e.to_string())?;
-    tracing::info!("stopped");
+    tracing::info!(target: "switchboard::serve", "stopped");
     Ok(())
 }
 
@@ -105,5 +105,8 @@ pub(crate) async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
-    tracing::info!("shutting down: no new connections, finishing in-flight requests");
+    tracing::info!(
+        target: "switchboard::serve",
+        "shutting down: no new connections, finishing in-flight requests"
+    );
 }
