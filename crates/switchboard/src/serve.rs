@@ -84,6 +84,51 @@ impl Server {
     /// Serve until `shutdown` resolves; then stop accepting and taking new
     /// sessions, end the standalone SSE streams with a hint to resume, and
     /// give in-flight requests `shutdown_grace_secs` to finish.
+    ///
+    /// ```
+    /// use switchboard::{Config, Switchboard, Tool};
+    /// # #[derive(serde::Deserialize, schemars::JsonSchema)]
+    /// # struct Greet { name: String }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let greet = Tool::typed("greet", "Says hello", |_, Greet { name }: Greet| async move {
+    ///     Ok(format!("Hello, {name}!"))
+    /// });
+    /// let server = Switchboard::builder()
+    ///     .config(Config::default()) // as it is: no file, no environment
+    ///     .listen("127.0.0.1:0".parse()?)
+    ///     .tool(greet)
+    ///     .build()
+    ///     .await?;
+    /// let url = format!("http://{}/mcp", server.local_addr());
+    /// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    /// let serving = tokio::spawn(server.serve(async { stopped.await.unwrap() }));
+    ///
+    /// // One stateless (2026-07-28) call: no session, the version in `_meta`.
+    /// let call = r#"{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+    ///     "name": "greet", "arguments": {"name": "Ada"},
+    ///     "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+    ///               "io.modelcontextprotocol/clientCapabilities": {}}}}"#;
+    /// let answer: serde_json::Value = reqwest::Client::new()
+    ///     .post(&url)
+    ///     .header("content-type", "application/json")
+    ///     .header("accept", "application/json, text/event-stream")
+    ///     .header("mcp-protocol-version", "2026-07-28")
+    ///     .header("mcp-method", "tools/call")
+    ///     .header("mcp-name", "greet")
+    ///     .body(call)
+    ///     .send()
+    ///     .await?
+    ///     .json()
+    ///     .await?;
+    /// assert_eq!(answer["result"]["content"][0]["text"], "Hello, Ada!");
+    ///
+    /// stop.send(()).unwrap();
+    /// serving.await??;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn serve(mut self, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
         let listener = self
             .listener
