@@ -5,7 +5,7 @@
 //! variables or a config file.
 //!
 //! ```sh
-//! cargo run -p switchboard --example custom_tools -- 127.0.0.1:8081 [CONFIG.toml]
+//! cargo run -p switchboard --example custom_tools -- 127.0.0.1:8090 [CONFIG.toml]
 //! ```
 //!
 //! Stops on Ctrl-C (or SIGTERM).

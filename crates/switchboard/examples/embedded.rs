@@ -3,7 +3,7 @@
 //! `/healthz`, `/readyz`, `/metrics`) on one listener, served by axum.
 //!
 //! ```sh
-//! cargo run -p switchboard --example embedded -- 127.0.0.1:8083
+//! cargo run -p switchboard --example embedded -- 127.0.0.1:8092
 //! ```
 //!
 //! Stops on Ctrl-C (or SIGTERM): axum finishes the requests in flight, the
@@ -23,7 +23,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .init();
     let listen = std::env::args()
         .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:8083".into());
+        .unwrap_or_else(|| "127.0.0.1:8092".into());
     let stop = CancellationToken::new();
     tokio::spawn({
         let stop = stop.clone();

@@ -5,7 +5,7 @@
 //! relayed). A tool name both have stops the start.
 //!
 //! ```sh
-//! cargo run -p switchboard --example with_upstream -- 127.0.0.1:8082 [COMMAND [ARGS…]]
+//! cargo run -p switchboard --example with_upstream -- 127.0.0.1:8091 [COMMAND [ARGS…]]
 //! ```
 //!
 //! The upstream command defaults to `$SWITCHBOARD_EXAMPLE_UPSTREAM` (split
@@ -22,7 +22,7 @@ async fn main() -> Result<(), switchboard::Error> {
         .with_writer(std::io::stderr)
         .init();
     let mut args = std::env::args().skip(1);
-    let listen = args.next().unwrap_or_else(|| "127.0.0.1:8082".into());
+    let listen = args.next().unwrap_or_else(|| "127.0.0.1:8091".into());
     let mut command: Vec<String> = args.collect();
     if command.is_empty() {
         command = std::env::var("SWITCHBOARD_EXAMPLE_UPSTREAM")
