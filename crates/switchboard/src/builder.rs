@@ -150,10 +150,13 @@ impl Builder {
     /// the app. The admin API (if configured) and reloads run until
     /// `shutdown` resolves; then the server takes no new session.
     ///
-    /// The session reaper and the delivery of list-change notifications to
-    /// open streams run only under [`Server::serve`] for now: nested,
-    /// sessions end when the client ends them, or to make room at
-    /// `max_sessions`.
+    /// For now, nested, some of what [`Server::serve`] does is the app's
+    /// to do or is missing: the connection caps and the HTTP limits of the
+    /// accept loop are the app's; anonymous clients are not told apart by
+    /// address (they share the per-identity quotas and rates: give clients
+    /// API keys to tell them apart); the session reaper and the delivery of
+    /// list-change notifications to open streams do not run, so sessions
+    /// end when the client ends them, or to make room at `max_sessions`.
     pub async fn router(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,

@@ -54,8 +54,8 @@
 //! (elicitation) or a completion (sampling), and see cancellation. The
 //! `examples/` folder has a custom tool server (`custom_tools`), the same
 //! tools beside a stdio upstream (`with_upstream`) and a server nested in
-//! an axum app (`embedded`). The derive macro of `JsonSchema` needs
-//! `schemars = "1"` (and `serde`) among your dependencies.
+//! an axum app (`embedded`). Beside `switchboard`, the code above needs
+//! `serde`, `schemars = "1"` (for the derive macros) and `tokio`.
 
 #![warn(missing_docs)]
 
