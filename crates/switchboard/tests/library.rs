@@ -247,3 +247,70 @@ async fn nested_in_an_axum_app() {
     assert!(refused, "a draining server took a new session");
     served.abort();
 }
+
+/// What the `wait` tool says: it started, and it saw its cancellation.
+#[derive(Default)]
+struct Seen {
+    started: tokio::sync::Notify,
+    cancelled: tokio::sync::Notify,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct Wait {}
+
+/// Tells `cancelled` when the tool's future ends, run out or dropped.
+struct Ended(std::sync::Arc<Seen>);
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        self.0.cancelled.notify_one();
+    }
+}
+
+/// A client's notifications/cancelled ends a typed tool of the server's
+/// own, in a session (its future is dropped, or `ctx.cancelled()` wakes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_call_is_seen_by_the_tool() {
+    let seen = std::sync::Arc::new(Seen::default());
+    let wait = Tool::typed("wait", "Waits to be cancelled", |ctx, _: Wait| async move {
+        let seen = ctx.state::<Seen>().expect("state");
+        let _ended = Ended(seen.clone());
+        seen.started.notify_one();
+        ctx.cancelled().await;
+        Ok("cancelled".to_owned())
+    });
+    let server = Switchboard::builder()
+        .config(Config::default())
+        .listen(loopback())
+        .catalog(switchboard::CatalogBuilder::new().state(seen.clone()))
+        .tool(wait)
+        .build()
+        .await
+        .expect("build");
+    let (url, stop, task) = spawn(server);
+    let mut c = McpClient::new(&url);
+    c.initialize(json!({})).await;
+    let mut caller = McpClient::new(&url);
+    caller.session = c.session.clone();
+    caller.version = c.version.clone();
+    let call = tokio::spawn(async move {
+        caller
+            .request(9, "tools/call", json!({"name": "wait", "arguments": {}}))
+            .await
+    });
+    seen.started.notified().await;
+    let status = c
+        .notify("notifications/cancelled", json!({"requestId": 9}))
+        .await;
+    assert_eq!(status, 202);
+    // A hang guard only: the tool is told at once.
+    tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        seen.cancelled.notified(),
+    )
+    .await
+    .expect("the tool never saw its cancellation");
+    call.abort();
+    stop.send(()).unwrap();
+    task.await.unwrap();
+}

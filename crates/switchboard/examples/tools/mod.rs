@@ -65,8 +65,9 @@ async fn count(ctx: RequestContext, args: Count) -> Result<Structured<Counted>, 
         ));
     }
     for n in 1..=args.to {
-        // Cancellation (notifications/cancelled, or the client gone): stop
-        // here. A handler is also dropped at its next await when cancelled.
+        // Cancelled (notifications/cancelled, tasks/cancel, the client
+        // gone): the call's future is dropped at its next await; a tool
+        // that must tidy up or answer otherwise waits on `ctx.cancelled()`.
         tokio::select! {
             () = ctx.cancelled() => return Err(ToolError::failed(format!("cancelled at {n}"))),
             () = tokio::time::sleep(Duration::from_millis(args.pause_ms)) => {}
