@@ -22,6 +22,10 @@
 #      (tests/interop/python/conformance_upstream_server.py);
 #   6c. `switchboard stdio --config` as a desktop client's gateway, driven by
 #      the Python SDK's stdio client (tests/interop/python/stdio_gateway_client.py);
+#   6d. the examples of the library (crates/switchboard/examples): the custom
+#      tool server driven by the Python SDK in both eras
+#      (tests/interop/python/library_client.py), the one beside a stdio
+#      upstream, the one nested in an axum app;
 #   7. the live dashboard in headless chromium while a load runs, a session
 #      terminated from the page, a screenshot (scripts/dashboard-e2e.sh);
 #   8. the 2025-11-25 conformance requirements through an nginx front that
@@ -97,9 +101,10 @@ auth_server=
 auth_dir=
 gw_server=
 py_server=
+ex_server=
 cleanup() {
   local pid
-  for pid in $server $auth_server $gw_server $py_server; do
+  for pid in $server $auth_server $gw_server $py_server $ex_server; do
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
@@ -397,6 +402,91 @@ stdio_gateway_interop() {
 }
 step "stdio gateway interop (Python SDK stdio client → switchboard stdio --config → server-everything + Python HTTP + fixture)"
 stdio_gateway_interop || status=1
+
+# start_example NAME ADDR [ARGS...]: an example of crates/switchboard
+# (built by library_examples) listening on ADDR, as $ex_server (killed by
+# cleanup), once its /healthz answers.
+start_example() {
+  local name=$1 addr=$2 elog=$ROOT/target/switchboard-test-example-$1.log
+  shift 2
+  "target/debug/examples/$name" "$addr" "$@" >"$elog" 2>&1 &
+  ex_server=$!
+  for _ in $(seq 300); do
+    curl -fs "http://$addr/healthz" >/dev/null 2>&1 && { echo "example $name serving at http://$addr/mcp (log: $elog)"; return 0; }
+    kill -0 $ex_server 2>/dev/null || break
+    sleep 0.1
+  done
+  cat "$elog"; echo "example $name did not start" >&2
+  stop_example
+  return 1
+}
+
+# stop_example: SIGTERM to $ex_server, which must exit 0.
+stop_example() {
+  local rc=0
+  [[ -n $ex_server ]] || return 0
+  kill -TERM $ex_server 2>/dev/null || true
+  wait $ex_server || rc=$?
+  ex_server=
+  return "$rc"
+}
+
+# ex_tools URL: the tool names a 2026-07-28 tools/list at URL answers, one a line.
+ex_tools() {
+  curl -fsS "$1" -H 'content-type: application/json' -H 'accept: application/json, text/event-stream' \
+    -H 'mcp-protocol-version: 2026-07-28' -H 'mcp-method: tools/list' \
+    -d '{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}' \
+    | python3 -c 'import json, sys; print("\n".join(t["name"] for t in json.load(sys.stdin)["result"]["tools"]))'
+}
+
+# library_examples: the examples of the library face (crates/switchboard/
+# examples), built; custom_tools (typed tools: progress, elicitation,
+# cancellation) driven by the Python SDK in both eras
+# (tests/interop/python/library_client.py); with_upstream serving its tools
+# beside the upstream fixture's; embedded answering its app's route and
+# MCP on one listener; each stopped by SIGTERM with exit status 0.
+library_examples() {
+  local addr mode one rc=0 names
+  cargo build --locked -p switchboard --examples --quiet || { echo "[library] FAIL cargo build --examples"; return 1; }
+  addr=127.0.0.1:$(free_port)
+  start_example custom_tools "$addr" || { echo "[library] FAIL custom_tools did not start"; return 1; }
+  for mode in legacy 2026-07-28; do
+    timeout 120 .tools/venv/bin/python tests/interop/python/library_client.py "http://$addr/mcp" "$mode" 2>&1 \
+      | sed -u "s/^/[library custom_tools $mode] /"
+    one=${PIPESTATUS[0]}
+    (( one == 0 )) || { echo "[library custom_tools $mode] FAIL library_client.py exited with status $one"; rc=1; }
+  done
+  if stop_example; then echo "[library] PASS custom_tools exited 0 on SIGTERM"; else echo "[library] FAIL custom_tools exit status on SIGTERM"; rc=1; fi
+
+  addr=127.0.0.1:$(free_port)
+  if start_example with_upstream "$addr" python3 "$ROOT/crates/upstream/tests/fixtures/fixture_server.py"; then
+    names=$(ex_tools "http://$addr/mcp" | sort | tr '\n' ' ')
+    if [[ " $names" == *" greet "* && " $names" == *" ask_name "* && " $names" == *" up__echo "* && " $names" == *" up__ask "* ]]; then
+      echo "[library] PASS with_upstream serves its own tools and the upstream's in one namespace ($names)"
+    else
+      echo "[library] FAIL with_upstream tools/list: $names"; rc=1
+    fi
+    if stop_example; then echo "[library] PASS with_upstream exited 0 on SIGTERM"; else echo "[library] FAIL with_upstream exit status on SIGTERM"; rc=1; fi
+  else
+    echo "[library] FAIL with_upstream did not start"; rc=1
+  fi
+
+  addr=127.0.0.1:$(free_port)
+  if start_example embedded "$addr"; then
+    names=$(ex_tools "http://$addr/mcp" | sort | tr '\n' ' ')
+    if [[ $(curl -fsS "http://$addr/api/status") == ok && $names == "ask_name count greet " ]]; then
+      echo "[library] PASS embedded answers its app's route and MCP on one listener"
+    else
+      echo "[library] FAIL embedded: /api/status or tools/list ($names)"; rc=1
+    fi
+    if stop_example; then echo "[library] PASS embedded exited 0 on SIGTERM"; else echo "[library] FAIL embedded exit status on SIGTERM"; rc=1; fi
+  else
+    echo "[library] FAIL embedded did not start"; rc=1
+  fi
+  return "$rc"
+}
+step "library examples (custom_tools with the Python SDK in both eras, with_upstream, embedded)"
+library_examples || status=1
 
 step "dashboard end-to-end (headless chromium)"
 if skipping chromium; then

@@ -1,5 +1,6 @@
-//! The catalog a server serves: the built-in toolset alone, or the
-//! configured `[[upstreams]]` merged into one namespace.
+//! The catalog a server serves: the server's own tools (or, when it has
+//! none, the built-in toolset) and the configured `[[upstreams]]`, merged
+//! into one namespace.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,16 +18,20 @@ pub(crate) struct Built {
     pub(crate) tenant_processes: TenantProcesses,
 }
 
-/// Build the catalog; every stdio upstream is started once so its tool
-/// names are known, and a name two sources share stops the start-up.
-/// `events` is the cluster's event bus, if this node is one of several.
+/// Build the catalog from `own` (the server's own tools, resources and
+/// prompts, if it has any) and the configured upstreams; every stdio
+/// upstream is started once so its tool names are known, and a name two
+/// sources share stops the start-up. `events` is the cluster's event bus,
+/// if this node is one of several.
 pub(crate) async fn build(
     config: &Config,
+    own: Option<CatalogBuilder>,
     events: Option<Arc<dyn switchboard_runtime::EventBus>>,
 ) -> Result<Built, String> {
     // One bus for the catalog and the upstreams' resource updates.
     let bus = events.unwrap_or_else(|| Arc::new(switchboard_runtime::LocalBus::default()));
-    let mut builder = CatalogBuilder::new().bus(bus.clone());
+    let has_own = own.is_some();
+    let mut builder = own.unwrap_or_default().bus(bus.clone());
     // Tenants' upstream processes are counted across every upstream.
     let tenant_processes = TenantProcesses::default();
     // tool name → the source that has it
@@ -41,7 +46,13 @@ pub(crate) async fn build(
         }
         Ok(())
     };
-    if config.upstreams.is_empty() {
+    if has_own {
+        // A name the own tools have twice is the catalog's error, below.
+        let mut names = builder.tool_names();
+        names.sort();
+        names.dedup();
+        claim(names, "the server's own tools")?;
+    } else if config.upstreams.is_empty() {
         builder = builder.merge(switchboard_everything::everything());
     }
     for u in &config.upstreams {

@@ -1,17 +1,11 @@
 //! The `switchboard` binary: command-line parsing, logging, signals; every
-//! piece of behaviour lives in the library crates.
+//! piece of behaviour lives in the library (`switchboard::Switchboard`) and
+//! the crates below it.
 
-mod gateway;
-mod keys;
-mod logwriter;
-mod nofile;
-mod ops;
-mod reload;
-mod serve;
-mod stdio;
-mod stores;
+mod cli;
 
 use clap::{Parser, Subcommand};
+use cli::{keys, logwriter, nofile, ops, serve, stdio};
 
 /// The process allocator (feature `mimalloc`, on by default): cheaper than
 /// glibc's for the many small, short-lived buffers of each relayed call.
@@ -156,20 +150,6 @@ fn init_logging(format: Option<LogFormat>) -> logwriter::FlushGuard {
         .with(spans)
         .init();
     flush
-}
-
-/// Start exporting traces if `[telemetry] otlp_endpoint` is set.
-pub(crate) fn start_traces(config: &switchboard_server::Config) -> Result<(), String> {
-    let t = &config.telemetry;
-    let Some(endpoint) = &t.otlp_endpoint else {
-        return Ok(());
-    };
-    switchboard_telemetry::start(endpoint, &t.service_name)?;
-    tracing::info!(
-        endpoint = %switchboard_server::redact_url(endpoint),
-        "exporting traces over OTLP/HTTP"
-    );
-    Ok(())
 }
 
 /// `switchboard bench`: the report is printed; the exit status says whether

@@ -1,85 +1,154 @@
-//! `switchboard serve`.
+//! [`Server`]: a built server on its bound listener, served until a
+//! shutdown future resolves; and the admin listener beside it.
 
+use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use clap::Args;
+use switchboard_runtime::Catalog;
 use switchboard_server::{App, Config};
+use tokio::net::TcpListener;
 
-#[derive(Debug, Args)]
-pub(crate) struct ServeArgs {
-    /// Address to listen on (default 127.0.0.1:8080, or the config file's `listen`).
-    #[arg(long)]
-    listen: Option<SocketAddr>,
-    /// A TOML configuration file.
-    #[arg(long)]
-    config: Option<PathBuf>,
+use crate::Error;
+
+/// A server built by [`Builder::build`](crate::Builder::build): its store
+/// open, its upstreams started, its listener (and admin listener) bound.
+/// [`serve`](Self::serve) runs it; dropped unserved, it stops its admin
+/// listener and reloads.
+pub struct Server {
+    app: App,
+    listener: Option<TcpListener>,
+    addr: SocketAddr,
+    admin: Option<SocketAddr>,
+    store: String,
 }
 
-/// Defaults, then the file, then the environment.
-pub(crate) fn load_config(path: Option<&PathBuf>) -> Result<Config, String> {
-    Config::load(path.map(PathBuf::as_path), std::env::vars()).map_err(|e| e.to_string())
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct CheckArgs {
-    /// The TOML configuration file to check.
-    file: PathBuf,
-}
-
-/// `switchboard check-config FILE`: validate and print the effective
-/// configuration (file and environment applied), secrets redacted.
-pub(crate) fn check_config(args: CheckArgs) -> Result<(), String> {
-    let config = load_config(Some(&args.file))?;
-    print!("{}", config.redacted_toml());
-    eprintln!("{}: valid", args.file.display());
-    Ok(())
-}
-
-pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
-    let mut config = load_config(args.config.as_ref())?;
-    if let Some(listen) = args.listen {
-        config.listen = listen;
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.addr)
+            .field("admin_addr", &self.admin)
+            .field("store", &self.store)
+            .finish_non_exhaustive()
     }
-    crate::start_traces(&config)?;
-    let shared = crate::stores::connect(&config).await?;
-    let events = shared.as_ref().and_then(crate::stores::Shared::events);
-    let bus = events
-        .clone()
-        .map(|e| e as Arc<dyn switchboard_runtime::EventBus>);
-    let built = crate::gateway::build(&config, bus).await?;
-    let catalog = Arc::new(built.catalog);
-    crate::gateway::reap_idle(catalog.clone());
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let admin = bind_admin(&config).await?;
-    let mut builder =
-        App::builder(config.clone(), catalog).tenant_processes(built.tenant_processes);
-    if let Some(events) = events {
-        builder = builder.cluster_events(events);
+}
+
+impl Server {
+    pub(crate) fn new(
+        app: App,
+        listener: TcpListener,
+        addr: SocketAddr,
+        admin: Option<SocketAddr>,
+        store: String,
+    ) -> Self {
+        Self {
+            app,
+            listener: Some(listener),
+            addr,
+            admin,
+            store,
+        }
     }
-    let advertise = advertise_url(&config, addr);
-    let (builder, store) = crate::stores::attach(builder, &config, shared, advertise);
-    let app = builder.try_build().map_err(|e| e.to_string())?;
-    crate::reload::watch(app.clone(), args.config.clone(), args.listen);
-    let admin_addr = match admin {
-        Some(listener) => Some(run_admin(listener, &app)?),
-        None => None,
-    };
-    print_banner(addr, &store, app.auth_summary(), admin_addr);
-    switchboard_server::serve(listener, app, shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())?;
-    tracing::info!("stopped");
-    Ok(())
+
+    /// The address the MCP endpoint listens on (`http://{addr}/mcp`).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The admin API's address, if `[admin]` has a token.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin
+    }
+
+    /// The catalog served: the server's own tools and the upstreams'.
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        self.app.catalog()
+    }
+
+    /// The configuration in effect (a reload may replace it).
+    pub fn config(&self) -> Arc<Config> {
+        self.app.config()
+    }
+
+    /// The store, in a few words (`memory`, `file PATH`, `redis at URL,
+    /// prefix P`; passwords redacted).
+    pub fn store_summary(&self) -> &str {
+        &self.store
+    }
+
+    /// Who may connect, in a few words (anonymous access, tenants, keys).
+    pub fn auth_summary(&self) -> String {
+        self.app.auth_summary()
+    }
+
+    /// Serve until `shutdown` resolves; then stop accepting and taking new
+    /// sessions, end the standalone SSE streams with a hint to resume, and
+    /// give in-flight requests `shutdown_grace_secs` to finish.
+    ///
+    /// ```
+    /// use switchboard::{Config, Switchboard, Tool};
+    /// # #[derive(serde::Deserialize, schemars::JsonSchema)]
+    /// # struct Greet { name: String }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let greet = Tool::typed("greet", "Says hello", |_, Greet { name }: Greet| async move {
+    ///     Ok(format!("Hello, {name}!"))
+    /// });
+    /// let server = Switchboard::builder()
+    ///     .config(Config::default()) // as it is: no file, no environment
+    ///     .listen("127.0.0.1:0".parse()?)
+    ///     .tool(greet)
+    ///     .build()
+    ///     .await?;
+    /// let url = format!("http://{}/mcp", server.local_addr());
+    /// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    /// let serving = tokio::spawn(server.serve(async { stopped.await.unwrap() }));
+    ///
+    /// // One stateless (2026-07-28) call: no session, the version in `_meta`.
+    /// let call = r#"{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+    ///     "name": "greet", "arguments": {"name": "Ada"},
+    ///     "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+    ///               "io.modelcontextprotocol/clientCapabilities": {}}}}"#;
+    /// let answer: serde_json::Value = reqwest::Client::new()
+    ///     .post(&url)
+    ///     .header("content-type", "application/json")
+    ///     .header("accept", "application/json, text/event-stream")
+    ///     .header("mcp-protocol-version", "2026-07-28")
+    ///     .header("mcp-method", "tools/call")
+    ///     .header("mcp-name", "greet")
+    ///     .body(call)
+    ///     .send()
+    ///     .await?
+    ///     .json()
+    ///     .await?;
+    /// assert_eq!(answer["result"]["content"][0]["text"], "Hello, Ada!");
+    ///
+    /// stop.send(()).unwrap();
+    /// serving.await??;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn serve(mut self, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
+        let listener = self
+            .listener
+            .take()
+            .ok_or("the server was served already")?;
+        switchboard_server::serve(listener, self.app.clone(), shutdown)
+            .await
+            .map_err(|e| Error::from(e.to_string()))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.app.shutdown_token().cancel();
+    }
 }
 
 /// This node's MCP URL as the other nodes reach it: `advertise_url`, else
 /// the bound address (unusable by others when it is a wildcard: said once).
-fn advertise_url(config: &Config, addr: SocketAddr) -> String {
+pub(crate) fn advertise_url(config: &Config, addr: SocketAddr) -> String {
     if let Some(url) = &config.advertise_url {
         return url.clone();
     }
@@ -94,7 +163,7 @@ fn advertise_url(config: &Config, addr: SocketAddr) -> String {
 
 /// The admin listener, bound now (so a taken port fails the start), if an
 /// admin token is configured; otherwise one line on how to enable it.
-async fn bind_admin(config: &Config) -> Result<Option<tokio::net::TcpListener>, String> {
+pub(crate) async fn bind_admin(config: &Config) -> Result<Option<TcpListener>, String> {
     let admin = &config.admin;
     if admin.token_sha256.is_none() {
         tracing::info!(
@@ -103,14 +172,14 @@ async fn bind_admin(config: &Config) -> Result<Option<tokio::net::TcpListener>, 
         );
         return Ok(None);
     }
-    tokio::net::TcpListener::bind(admin.listen)
+    TcpListener::bind(admin.listen)
         .await
         .map(Some)
         .map_err(|e| format!("cannot listen on {} (admin): {e}", admin.listen))
 }
 
 /// Serve the admin API beside the main listener until the app shuts down.
-fn run_admin(listener: tokio::net::TcpListener, app: &App) -> Result<SocketAddr, String> {
+pub(crate) fn run_admin(listener: TcpListener, app: &App) -> Result<SocketAddr, String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let stop = app.shutdown_token().clone();
     tokio::spawn(switchboard_server::serve_admin(
@@ -119,49 +188,4 @@ fn run_admin(listener: tokio::net::TcpListener, app: &App) -> Result<SocketAddr,
         async move { stop.cancelled().await },
     ));
     Ok(addr)
-}
-
-/// The URL and a first request to try. Written without `println!`, which
-/// would panic if stdout is closed: a server must not die of that.
-fn print_banner(addr: SocketAddr, store: &str, auth: String, admin: Option<SocketAddr>) {
-    use std::io::Write;
-    let url = format!("http://{addr}/mcp");
-    let admin = admin.map_or_else(String::new, |a| {
-        format!(" admin API at http://{a}/admin/v1")
-    });
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(
-        out,
-        "Switchboard {} serving MCP at {url} (toolset: everything, store: {store}; {auth}){admin}",
-        env!("CARGO_PKG_VERSION")
-    );
-    let _ = writeln!(
-        out,
-        "Try: curl -si {url} -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
-         -d '{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{{}},\"clientInfo\":{{\"name\":\"curl\",\"version\":\"1\"}}}}}}'"
-    );
-    let _ = out.flush();
-}
-
-/// Resolves on SIGINT or SIGTERM.
-pub(crate) async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-    tracing::info!("shutting down: no new connections, finishing in-flight requests");
 }

@@ -1,41 +1,22 @@
-//! `switchboard stdio`: one client over stdin/stdout, serving the same
-//! catalog `serve` would from the same configuration — the configured
+//! Serving one client over stdin/stdout ([`Builder::serve_stdio`], and
+//! `switchboard stdio`): the same catalog an HTTP server would have from
+//! the same configuration — the server's own tools and the configured
 //! `[[upstreams]]` merged into one namespace (checked for collisions at
-//! start), reloaded on SIGHUP and when the file changes — and ending every
-//! upstream process when the input ends.
+//! start), reloaded on SIGHUP and when the file changes — and every
+//! upstream process ended when the input ends.
+//!
+//! [`Builder::serve_stdio`]: crate::Builder::serve_stdio
 
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use clap::Args;
 use parking_lot::Mutex;
 use serde_json::Value;
-use switchboard_runtime::Catalog;
+use switchboard_runtime::{Catalog, CatalogBuilder};
 use switchboard_server::{Config, StdioOptions};
 use switchboard_upstream::gateway::TenantProcesses;
 use tokio_util::sync::CancellationToken;
-
-#[derive(Debug, Args)]
-pub(crate) struct StdioArgs {
-    /// A TOML configuration file, as for `serve`.
-    ///
-    /// Its `[[upstreams]]` (stdio commands, HTTP servers, `builtin`) are what
-    /// this one client is served, merged into one namespace under their
-    /// prefixes exactly as `serve` does (a tool name two of them share stops
-    /// the start); without any, the built-in toolset. Each upstream keeps
-    /// its own settings (processes, breaker, timeouts, protocol). The client
-    /// is one session to them: a `per_session` upstream gets one process,
-    /// started with the client's capabilities, and its sampling,
-    /// elicitation and roots requests go to the client. Every upstream
-    /// process ends when stdin closes. Of the top-level keys, `page_size`,
-    /// `max_body_bytes` (the longest input line), `client_request_timeout_secs`,
-    /// `upstream_pool_size`, `config_watch` and `[telemetry]` apply; the HTTP
-    /// server's (`listen`, `[[tenants]]`, `[auth]`, `[admin]`, the store,
-    /// sessions, …) do not, and those set are named in one warning at
-    /// start. The upstreams are reloaded on SIGHUP and when the file changes.
-    #[arg(long, verbatim_doc_comment)]
-    config: Option<PathBuf>,
-}
 
 /// Top-level keys that mean something to the stdio front.
 const APPLIES: [&str; 7] = [
@@ -63,8 +44,15 @@ fn not_applicable(config: &Config) -> Vec<String> {
         .collect()
 }
 
-pub(crate) async fn run(args: StdioArgs) -> Result<(), String> {
-    let config = crate::serve::load_config(args.config.as_ref())?;
+/// Serve stdin/stdout with `config` (loaded from `path`, which a reload
+/// reads again when `watch`) until the input ends or `shutdown` resolves.
+pub(crate) async fn run(
+    config: Config,
+    path: Option<PathBuf>,
+    watch: bool,
+    own: Option<CatalogBuilder>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), String> {
     let ignored = not_applicable(&config);
     if !ignored.is_empty() {
         tracing::warn!(
@@ -74,7 +62,7 @@ pub(crate) async fn run(args: StdioArgs) -> Result<(), String> {
         );
     }
     crate::start_traces(&config)?;
-    let built = crate::gateway::build(&config, None).await?;
+    let built = crate::gateway::build(&config, own, None).await?;
     let catalog = Arc::new(built.catalog);
     crate::gateway::reap_idle(catalog.clone());
     let stop = CancellationToken::new();
@@ -84,11 +72,13 @@ pub(crate) async fn run(args: StdioArgs) -> Result<(), String> {
         tenant_processes: built.tenant_processes,
         stop: stop.clone(),
     });
-    crate::reload::watch(upstreams, args.config.clone(), None);
+    if watch {
+        crate::reload::watch(upstreams, path, None);
+    }
     let mut options = StdioOptions::new(config.max_body_bytes);
     options.client_request_timeout = config.client_request_timeout();
     options.max_session_bytes = config.max_session_bytes;
-    let served = serve(catalog.clone(), options).await;
+    let served = serve(catalog.clone(), options, shutdown).await;
     stop.cancel();
     for p in catalog.providers().iter() {
         p.shutdown().await;
@@ -96,8 +86,12 @@ pub(crate) async fn run(args: StdioArgs) -> Result<(), String> {
     served
 }
 
-/// Serve stdin/stdout until the input ends (or SIGINT/SIGTERM).
-async fn serve(catalog: Arc<Catalog>, options: StdioOptions) -> Result<(), String> {
+/// Serve stdin/stdout until the input ends (or `shutdown` resolves).
+async fn serve(
+    catalog: Arc<Catalog>,
+    options: StdioOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), String> {
     let input: Box<dyn tokio::io::AsyncRead + Unpin + Send> = match stdin_pipe() {
         Some(pipe) => Box::new(pipe),
         None => Box::new(tokio::io::stdin()),
@@ -109,7 +103,7 @@ async fn serve(catalog: Arc<Catalog>, options: StdioOptions) -> Result<(), Strin
     let served = switchboard_server::serve_stdio_with(catalog, input, output, options);
     tokio::select! {
         r = served => r.map_err(|e| e.to_string()),
-        () = crate::serve::shutdown_signal() => Ok(()),
+        () = shutdown => Ok(()),
     }
 }
 

@@ -10,12 +10,13 @@ pub(crate) fn raise() {
     let (soft, hard) = match getrlimit(Resource::RLIMIT_NOFILE) {
         Ok(limits) => limits,
         Err(e) => {
-            tracing::warn!(error = %e, "cannot read the open-file limit");
+            tracing::warn!(target: "switchboard::nofile", error = %e, "cannot read the open-file limit");
             return;
         }
     };
     if soft >= hard {
         tracing::debug!(
+            target: "switchboard::nofile",
             open_file_limit = soft,
             "open-file limit already at its maximum"
         );
@@ -23,11 +24,13 @@ pub(crate) fn raise() {
     }
     match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
         Ok(()) => tracing::info!(
+            target: "switchboard::nofile",
             from = soft,
             to = hard,
             "raised the open-file limit to its maximum"
         ),
         Err(e) => tracing::warn!(
+            target: "switchboard::nofile",
             error = %e,
             open_file_limit = soft,
             hard_limit = hard,
