@@ -129,6 +129,12 @@ try {
   check(true, "the terminated session left the top sessions");
   const others = load.clients.filter((c) => c !== client);
   check(others.every((c) => !c.ended), "the other sessions live on");
+  // Ending a session cancels the call it had in flight (-32800), if any;
+  // no other session's call is cancelled.
+  const cancelledElsewhere = load.clients.concat(otherLoad ? otherLoad.clients : [])
+    .filter((c) => c !== client && c.cancelled.length);
+  check(cancelledElsewhere.length === 0 && client.cancelled.length <= 1,
+    `only the terminated session's call in flight was cancelled (${client.cancelled.length} of it, ${cancelledElsewhere.length} elsewhere)`);
 
   // The screenshot.
   // Let the toast and a few more polls show (longer for a picture for the docs).

@@ -1,7 +1,9 @@
 // A small MCP load for the dashboard test: session-era (2025-11-25) clients
 // over real HTTP, each initializing a session with its tenant's API key and
 // then calling tools in a loop until stopped or until its session is ended
-// under it (404), which it records.
+// under it (404), which it records. A call in flight when its session is
+// ended is answered -32800 "request cancelled"; that is recorded apart
+// (`cancelled`), so the test can check it happened only to the ended one.
 const VERSION = "2025-11-25";
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -11,6 +13,7 @@ class Client {
     this.session = null;
     this.calls = 0;
     this.errors = [];
+    this.cancelled = [];  // calls answered -32800 (their session ended under them)
     this.ended = false;   // the server said 404: our session is gone
     this.nextId = 1;
   }
@@ -53,6 +56,10 @@ class Client {
         continue;
       }
       if (reply.res.status === 404) { this.ended = true; return; }
+      if (reply.res.status === 200 && /"error":\{"code":-32800\b/.test(reply.text)) {
+        this.cancelled.push(name);
+        continue;
+      }
       if (reply.res.status !== 200 || !reply.text.includes('"result"') || !reply.text.includes("dashboard")) {
         this.errors.push(`${name}: HTTP ${reply.res.status} ${reply.text.slice(0, 200)}`);
       }
