@@ -9,7 +9,7 @@ use switchboard_http::Lifecycle;
 use switchboard_http::conns::{Conns, descriptor_limit};
 use switchboard_http::guard::HostPolicy;
 use switchboard_http::sse::StreamEnd;
-use switchboard_limits::{Admission, MemoryRateLimiter, RateLimiter};
+use switchboard_limits::{MemoryRateLimiter, RateLimiter};
 use switchboard_observe::audit::Audit;
 use switchboard_observe::metrics::Metrics;
 use switchboard_runtime::Catalog;
@@ -18,11 +18,11 @@ use switchboard_store::{
     EventLog, MemoryEventLog, MemorySessionStore, MemoryTaskStore, SessionBus, SessionOwners,
     SessionStore, StoreError, TaskStore,
 };
+use switchboard_tenancy::capacity::{identity_key, tenant_key};
+use switchboard_tenancy::{Gate, METADATA_PATH, Tenants};
 use tokio_util::sync::CancellationToken;
 
-use crate::capacity::Capacity;
 use crate::live::Registry;
-use crate::tenant::Tenants;
 use crate::{health, legacy_sse, mcp};
 
 #[derive(Debug)]
@@ -36,15 +36,12 @@ struct Inner {
     registry: Registry,
     hosts: HostPolicy,
     sealer: Sealer,
-    admission: Admission,
-    capacity: Capacity,
+    /// Tenants and credentials (swapped whole by a reload), rates,
+    /// admission and the node-local quota counts, the audit trail.
+    gate: Gate,
     /// Open connections under their caps.
     conns: Conns,
-    metrics: Metrics,
-    /// Tenants and credentials; swapped whole by a reload.
-    tenants: Live<Tenants>,
-    audit: Audit,
-    limiter: Arc<dyn RateLimiter>,
+    metrics: Arc<Metrics>,
     session_bus: Option<Arc<dyn SessionBus>>,
     cluster_events: Option<Arc<crate::cluster::ClusterEvents>>,
     /// Durable tasks, and the ones this node runs.
@@ -195,7 +192,7 @@ impl AppBuilder {
                 store, node, url, lease, &key,
             )))
         });
-        let metrics = Metrics::new();
+        let metrics = Arc::new(Metrics::new());
         let config = Live::new(self.config);
         let c = config.load();
         for provider in self.catalog.providers().iter() {
@@ -204,21 +201,23 @@ impl AppBuilder {
         App(Arc::new(Inner {
             hosts: HostPolicy::new(&c.allowed_hosts),
             sealer,
-            admission: Admission::new(c.max_in_flight, c.max_queue),
-            capacity: Capacity::default(),
             conns: Conns::new(
                 config.clone(),
                 metrics.connections.clone(),
                 descriptor_limit(),
             ),
+            gate: Gate::new(
+                config.clone(),
+                tenants,
+                self.catalog.clone(),
+                metrics.clone(),
+                audit,
+                self.limiter
+                    .unwrap_or_else(|| Arc::new(MemoryRateLimiter::new())),
+            ),
             metrics,
-            tenants: Live::new(tenants),
-            audit,
             upstreams: crate::upstreams::Shared::new(self.tenant_processes.unwrap_or_default()),
             reloading: tokio::sync::Mutex::new(()),
-            limiter: self
-                .limiter
-                .unwrap_or_else(|| Arc::new(MemoryRateLimiter::new())),
             store: self.store.unwrap_or_else(|| {
                 Arc::new(MemorySessionStore::new().with_max_record_bytes(c.max_session_bytes))
             }),
@@ -270,9 +269,9 @@ impl App {
             .route("/health", get(health::alive))
             .route("/readyz", get(health::ready))
             .route("/metrics", get(health::metrics))
-            .route(crate::gate::METADATA_PATH, get(crate::metadata::document))
+            .route(METADATA_PATH, get(crate::metadata::document))
             .route(
-                &format!("{}/{{*resource}}", crate::gate::METADATA_PATH),
+                &format!("{}/{{*resource}}", METADATA_PATH),
                 get(crate::metadata::document),
             )
             .with_state(self.clone())
@@ -328,26 +327,10 @@ impl App {
         &self.0.registry
     }
 
-    pub(crate) fn admission(&self) -> &Admission {
-        &self.0.admission
-    }
-
-    /// Tenants and credentials in effect now (a reload may replace them).
-    pub(crate) fn tenants(&self) -> Arc<Tenants> {
-        self.0.tenants.load()
-    }
-
-    /// The handle of the tenants in effect, which a reload swaps.
-    pub(crate) fn live_tenants(&self) -> &Live<Tenants> {
-        &self.0.tenants
-    }
-
-    pub(crate) fn audit(&self) -> &Audit {
-        &self.0.audit
-    }
-
-    pub(crate) fn limiter(&self) -> &dyn RateLimiter {
-        &*self.0.limiter
+    /// The gate every request passes, and the tenants, rates, admission
+    /// and quota counts it keeps.
+    pub(crate) fn gate(&self) -> &Gate {
+        &self.0.gate
     }
 
     pub(crate) fn metrics(&self) -> &Metrics {
@@ -355,11 +338,7 @@ impl App {
     }
 
     pub(crate) fn admission_stats(&self) -> switchboard_limits::AdmissionStats {
-        self.0.admission.stats()
-    }
-
-    pub(crate) fn capacity(&self) -> &Capacity {
-        &self.0.capacity
+        self.0.gate.admission().stats()
     }
 
     pub(crate) fn conns(&self) -> &Conns {
@@ -395,7 +374,7 @@ impl App {
 
     /// One line on how callers authenticate, for the start-up banner.
     pub fn auth_summary(&self) -> String {
-        let t = self.tenants();
+        let t = self.gate().tenants();
         let tenants = t.all().filter(|t| &*t.id != "anonymous").count();
         let anonymous = if t.anonymous_allowed() {
             "anonymous access on"
@@ -459,10 +438,9 @@ impl App {
         if let Some(live) = self.0.registry.remove(id) {
             live.close();
             if let Some((identity, tenant)) = live.owner() {
-                self.0
-                    .capacity
-                    .closed(&crate::capacity::identity_key(identity));
-                self.0.capacity.closed(&crate::capacity::tenant_key(tenant));
+                let capacity = self.0.gate.capacity();
+                capacity.closed(&identity_key(identity));
+                capacity.closed(&tenant_key(tenant));
                 self.0.metrics.tenants.sessions(tenant).dec();
             }
             self.uncount_record(&live);

@@ -19,9 +19,9 @@
 
 use switchboard_http::error::TransportError;
 use switchboard_store::{SessionRecord, Updated};
+use switchboard_tenancy::capacity::{identity_key, session_quotas};
 
 use crate::app::App;
-use crate::capacity::{identity_key, session_quotas};
 use crate::live::LiveSession;
 use crate::mcp::session::Session;
 
@@ -46,7 +46,8 @@ impl App {
     /// `bytes`, on this node.
     pub(crate) fn count_record(&self, live: &LiveSession, identity: &str, bytes: usize) {
         let before = live.swap_charged(bytes);
-        self.capacity()
+        self.gate()
+            .capacity()
             .resize(&identity_key(identity), before, bytes);
     }
 
@@ -61,10 +62,10 @@ impl App {
         let bytes = self.record_fits(record, "the session's record")?;
         if let Some((identity, _)) = s.live.owner() {
             let before = s.live.charged();
-            let held = self.capacity().held_bytes(&identity_key(identity));
+            let held = self.gate().capacity().held_bytes(&identity_key(identity));
             let budget = self.config().max_session_bytes_per_identity;
             if bytes > before && held.saturating_sub(before) + bytes > budget {
-                return Err(self.refuse_bytes());
+                return Err(self.gate().refuse_bytes());
             }
         }
         Ok(bytes)
@@ -86,7 +87,7 @@ impl App {
         match saved {
             Updated::Yes => {}
             Updated::Gone => return Ok(()),
-            Updated::OverBytes(_) => return Err(self.refuse_bytes()),
+            Updated::OverBytes(_) => return Err(self.gate().refuse_bytes()),
         }
         if let Some((identity, _)) = s.live.owner() {
             self.count_record(&s.live, identity, bytes);
@@ -98,7 +99,9 @@ impl App {
     pub(crate) fn uncount_record(&self, live: &LiveSession) {
         if let Some((identity, _)) = live.owner() {
             let before = live.swap_charged(0);
-            self.capacity().resize(&identity_key(identity), before, 0);
+            self.gate()
+                .capacity()
+                .resize(&identity_key(identity), before, 0);
         }
     }
 }

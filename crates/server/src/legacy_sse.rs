@@ -48,11 +48,11 @@ async fn open_stream(
     headers: &HeaderMap,
 ) -> Result<Response, TransportError> {
     app.hosts().check(headers)?;
-    let who = app.authenticate(headers, client).await?;
+    let who = app.gate().authenticate(headers, client).await?;
     if !Accepts::from_headers(headers).sse {
         return Err(TransportError::NotAcceptable("text/event-stream"));
     }
-    let tenant_streams = app.stream_quota(&who, None)?;
+    let tenant_streams = app.gate().stream_quota(&who, None)?;
     // The session exists from the moment the stream opens; `initialize`
     // fills in what the client says about itself.
     let placeholder = Hello {
@@ -126,7 +126,7 @@ async fn post(
     body: Body,
 ) -> Result<Response, TransportError> {
     app.hosts().check(headers)?;
-    let who = app.authenticate(headers, client).await?;
+    let who = app.gate().authenticate(headers, client).await?;
     guard::check_json_content_type(headers)?;
     let sid = session_param(uri).ok_or(TransportError::MissingSession)?;
     let s = app.open_session_id(sid, &who).await?;
@@ -202,7 +202,8 @@ async fn serve_request(
         return send(app, &s, &slot, answer).await;
     }
     let gated = app
-        .gate(
+        .gate()
+        .pass(
             &s.who,
             Some(&s.live.id),
             &s.live.id,

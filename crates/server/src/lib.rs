@@ -16,7 +16,6 @@ mod capacity;
 mod cluster;
 mod fanout;
 mod footprint;
-mod gate;
 mod health;
 mod legacy_sse;
 mod listener;
@@ -33,7 +32,6 @@ mod reaper;
 mod reload;
 mod stdio;
 mod tasks;
-mod tenant;
 pub mod upstreams;
 
 pub use admin::{admin_router, serve_admin};

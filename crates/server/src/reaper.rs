@@ -52,7 +52,7 @@ pub(crate) async fn sweep(app: &App) -> usize {
     }
     app.metrics().sessions.expired(expired.len());
     // Rate-limit buckets back at their full burst carry no information.
-    app.limiter().sweep().await;
+    app.gate().limiter().sweep().await;
     app.check_capacity().await;
     if !expired.is_empty() {
         tracing::debug!(count = expired.len(), "expired sessions ended");

@@ -84,7 +84,8 @@ async fn one(app: &App, s: &Session, call: Call) -> Result<Option<String>, Trans
         )));
     }
     let gated = app
-        .gate(
+        .gate()
+        .pass(
             &s.who,
             Some(&s.live.id),
             &s.live.id,

@@ -57,7 +57,7 @@ async fn follow(
 
 async fn serve(app: &App, client: &str, headers: &HeaderMap) -> Result<Response, TransportError> {
     app.hosts().check(headers)?;
-    let who = app.authenticate(headers, client).await?;
+    let who = app.gate().authenticate(headers, client).await?;
     if era::decide(headers) == Era::Modern {
         return Err(TransportError::MethodNotAllowed); // no GET stream in the stateless era
     }
@@ -77,7 +77,7 @@ async fn serve(app: &App, client: &str, headers: &HeaderMap) -> Result<Response,
     }
     let (log, buffer) = (app.event_log(), app.config().stream_buffer);
     let mut end = app.stream_end(&s.live);
-    end.tenant_streams = Some(app.stream_quota(&who, Some(&s.live.id))?);
+    end.tenant_streams = Some(app.gate().stream_quota(&who, Some(&s.live.id))?);
     let retry_ms = app.config().sse_retry_ms;
     let fed = app.cluster_events().is_some();
     if let Some(last) = headers.get(LAST_EVENT_ID) {

@@ -11,9 +11,10 @@ use switchboard_http::reply::reply_now;
 use switchboard_observe::ids::{mint_session_id, short};
 use switchboard_proto::{ProtocolVersion, RequestId, RpcError, error_json, response_json};
 use switchboard_store::{Admitted, SessionRecord, StoreError};
+use switchboard_tenancy::Principal;
+use switchboard_tenancy::capacity::{identity_key, tenant_key};
 
 use crate::app::App;
-use crate::tenant::Principal;
 
 #[derive(Deserialize)]
 struct Params {
@@ -129,24 +130,22 @@ impl App {
         let bytes = self.record_fits(&record, "the session's record")?;
         self.make_room(who, bytes).await?;
         let identity = who.identity();
-        let quotas = crate::capacity::session_quotas(&self.config(), who);
+        let quotas = switchboard_tenancy::capacity::session_quotas(&self.config(), who);
         let admitted = self
             .store_call("create", self.store().create_within(record, &quotas))
             .await?;
         match admitted {
             Admitted::Yes => {}
-            Admitted::Refused(i) => return Err(self.refuse_quota(who, &quotas[i])),
-            Admitted::OverBytes(_) => return Err(self.refuse_bytes()),
+            Admitted::Refused(i) => return Err(self.gate().refuse_quota(who, &quotas[i])),
+            Admitted::OverBytes(_) => return Err(self.gate().refuse_bytes()),
         }
         switchboard_observe::access::session(&sid);
         let live = self.registry().get_or_create(&sid, |live| {
             live.set_owner(&identity, &who.tenant.id);
         });
         self.count_record(&live, &identity, bytes);
-        self.capacity()
-            .opened(&crate::capacity::identity_key(&identity));
-        self.capacity()
-            .opened(&crate::capacity::tenant_key(&who.tenant.id));
+        self.gate().capacity().opened(&identity_key(&identity));
+        self.gate().capacity().opened(&tenant_key(&who.tenant.id));
         self.metrics().tenants.sessions(&who.tenant.id).inc();
         tracing::debug!(session = %short(&sid), tenant = %who.tenant.id, version = %hello.version, "session created");
         Ok(sid)

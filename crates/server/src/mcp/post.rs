@@ -40,7 +40,7 @@ async fn serve(
     body: Body,
 ) -> Result<Response, TransportError> {
     app.hosts().check(headers)?;
-    let who = app.authenticate(headers, client).await?;
+    let who = app.gate().authenticate(headers, client).await?;
     switchboard_observe::access::tenant(&who.tenant.id);
     let accepts = Accepts::from_headers(headers);
     if !accepts.json && !accepts.sse {

@@ -19,13 +19,13 @@ use switchboard_runtime::{
     Catalog, ClientPeer, HandlerError, LogFilter, LogLevel, RequestContextBuilder,
 };
 use switchboard_store::EventId;
+use switchboard_tenancy::Principal;
 use tokio::sync::oneshot;
 
 use crate::app::App;
 use crate::live::LiveSession;
 use crate::mcp::session::Session;
 use crate::peer::{Decision, LegacyPeer};
-use crate::tenant::Principal;
 
 /// Most resource subscriptions one session may hold (the stdio front's
 /// one client too).
@@ -87,7 +87,8 @@ pub(crate) async fn serve(
         return Ok(reply_now(accepts, &error_json(Some(&call.id), &e)));
     }
     let permit = app
-        .gate(
+        .gate()
+        .pass(
             &s.who,
             Some(&s.live.id),
             &s.live.id,
@@ -140,7 +141,8 @@ async fn legacy_tasks(
         return Ok(None);
     }
     if crate::tasks::legacy::is_method(&call.method) {
-        app.check_rates(&s.who, Some(&s.live.id), &s.live.id, None)
+        app.gate()
+            .check_rates(&s.who, Some(&s.live.id), &s.live.id, None)
             .await?;
     }
     let caps = call.capabilities.clone().unwrap_or_default();
@@ -204,7 +206,7 @@ pub(crate) async fn run(
         app.metrics().requests.rejected("timeout");
         switchboard_observe::access::outcome("timeout", Some(ErrorCode::REQUEST_TIMEOUT.0.into()));
         let took = start.elapsed();
-        app.finished(
+        app.gate().finished(
             &call.who,
             Some(&live.id),
             &call.method,
@@ -219,7 +221,7 @@ pub(crate) async fn run(
     };
     let label = switchboard_observe::metrics::outcome(&outcome);
     let took = start.elapsed();
-    app.finished(
+    app.gate().finished(
         &call.who,
         Some(&live.id),
         &call.method,

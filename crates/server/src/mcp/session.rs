@@ -12,11 +12,11 @@ use switchboard_http::error::TransportError;
 use switchboard_http::guard;
 use switchboard_proto::ProtocolVersion;
 use switchboard_store::{SessionRecord, StoreError, now_ms};
+use switchboard_tenancy::Principal;
 use tracing::Instrument;
 
 use crate::app::App;
 use crate::live::LiveSession;
-use crate::tenant::Principal;
 
 /// A resolved session: its durable record and its live part on this node.
 #[derive(Debug)]
@@ -96,7 +96,8 @@ impl App {
         self.metrics()
             .tenants
             .rejected(&who.tenant.id, "session_binding");
-        self.security_event(who, Some(&record.id), "session_binding", None, "denied");
+        self.gate()
+            .security_event(who, Some(&record.id), "session_binding", None, "denied");
         Err(TransportError::UnknownSession)
     }
 }
@@ -121,6 +122,7 @@ pub(crate) async fn delete(
     let result = async {
         app.hosts().check(&headers)?;
         let who = app
+            .gate()
             .authenticate(&headers, &switchboard_http::client::identity(peer))
             .await?;
         if era::decide(&headers) == Era::Modern {

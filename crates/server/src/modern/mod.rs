@@ -26,12 +26,12 @@ use switchboard_stateless::{
     Decision, Meta, ModernPeer, RequestState, headers, meta, modern_error,
 };
 use switchboard_store::now_ms;
+use switchboard_tenancy::Principal;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
 use crate::tasks;
-use crate::tenant::Principal;
 
 /// Serve one stateless POST of `who`; the client's address keys its place
 /// in its tenant's admission queue (there is no session).
@@ -107,7 +107,9 @@ async fn request(
         m if tasks::is_method(m) => {
             // Work against the caller's rates; no running slot (a few store
             // operations; the task runs outside admission).
-            app.check_rates(who, None, &who.identity(), None).await?;
+            app.gate()
+                .check_rates(who, None, &who.identity(), None)
+                .await?;
             let caps = &meta.capabilities;
             let result = tasks::serve(app, who, m, params.as_deref(), &params_value, caps).await?;
             Ok(json_ok(response_json(id, &result.to_string())))
@@ -127,7 +129,8 @@ async fn request(
                 plan = tasks::plan(app, who, &call, &meta.capabilities)?;
                 if plan == tasks::Plan::Task {
                     let _permit = app
-                        .gate(who, None, &who.identity(), method, params.as_deref())
+                        .gate()
+                        .pass(who, None, &who.identity(), method, params.as_deref())
                         .await?;
                     let responses = meta.input_responses.clone().unwrap_or_default();
                     let task = tasks::Call::of(&call, &meta.capabilities, responses);
@@ -212,7 +215,8 @@ async fn run(
         .cancel(cancel.clone());
     let ctx = app.catalog().context(builder);
     let permit = app
-        .gate(who, None, &who.identity(), method, params.as_deref())
+        .gate()
+        .pass(who, None, &who.identity(), method, params.as_deref())
         .await?;
     let (task_app, task_id, task_method) = (app.clone(), id.clone(), method.to_owned());
     let task_who = who.clone();
@@ -244,7 +248,9 @@ async fn run(
                 }
             };
         let took = start.elapsed();
-        task_app.finished(&task_who, None, &task_method, tool.as_deref(), label, took);
+        task_app
+            .gate()
+            .finished(&task_who, None, &task_method, tool.as_deref(), label, took);
         switchboard_observe::access::outcome(label, switchboard_observe::metrics::code(&outcome));
         drop(permit);
         if matches!(outcome, Err(HandlerError::StartTask)) {

@@ -15,13 +15,13 @@ use switchboard_proto::params::{TaskRef, ToolCall};
 use switchboard_proto::{ErrorCode, RpcError, methods};
 use switchboard_runtime::{Access, TaskSupport};
 use switchboard_store::{TaskRecord, TaskStatus};
+use switchboard_tenancy::Principal;
 
 use super::{Call, POLL_INTERVAL_MS, cancel, create, owned, take_over_if_orphaned};
 use switchboard_http::error::TransportError;
 use switchboard_stateless::names::{CANCEL, GET};
 
 use crate::app::App;
-use crate::tenant::Principal;
 
 pub(crate) const RESULT: &str = "tasks/result";
 pub(crate) const LIST: &str = "tasks/list";
@@ -94,7 +94,7 @@ async fn list(
     // Anonymous clients of a tenant share one binding: listing would hand
     // each one the others' task ids. They see none (their own ids, from
     // the calls that created them, still work with tasks/get).
-    if matches!(who.via, crate::tenant::Via::Anonymous) {
+    if matches!(who.via, switchboard_tenancy::Via::Anonymous) {
         return Ok(Ok(json!({"tasks": []})));
     }
     let page = app

@@ -27,10 +27,10 @@ use switchboard_proto::params::{TaskRef, ToolCall};
 use switchboard_runtime::{Access, TaskSupport};
 use switchboard_stateless::names::{CANCEL, EXTENSION, GET, UPDATE};
 use switchboard_store::{Admitted, Quota, TaskRecord, TaskStatus, Versioned, now_ms};
+use switchboard_tenancy::Principal;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
-use crate::tenant::Principal;
 
 /// How often clients are told to poll.
 const POLL_INTERVAL_MS: u64 = 500;
@@ -157,7 +157,7 @@ pub(crate) async fn start(app: &App, who: &Principal, call: Call) -> Result<Valu
 /// Count and audit a call that became a task at once (outcome `task`).
 pub(crate) fn finished(app: &App, who: &Principal, session: Option<&str>, tool: &str) {
     let method = switchboard_proto::methods::TOOLS_CALL;
-    app.finished(
+    app.gate().finished(
         who,
         session,
         method,
@@ -222,7 +222,8 @@ async fn create(
         Admitted::Refused(_) | Admitted::OverBytes(_) => {
             app.metrics().tenants.rejected(&who.tenant.id, "quota");
             let tool = Some(record.tool.as_str());
-            app.security_event(who, None, "quota", tool, "max_tasks_per_identity");
+            app.gate()
+                .security_event(who, None, "quota", tool, "max_tasks_per_identity");
             return Err(TransportError::Quota("max_tasks_per_identity"));
         }
     }

@@ -123,7 +123,7 @@ type Outcome = (Result<Value, HandlerError>, Map<String, Value>);
 /// Call the tool as the recorded request says, as the principal who
 /// started the task.
 async fn execute(app: &App, r: &TaskRecord, cancel: CancellationToken) -> Outcome {
-    let Some(tenant) = app.tenants().get(&r.tenant) else {
+    let Some(tenant) = app.gate().tenants().get(&r.tenant) else {
         let e = RpcError::internal("the task's tenant is no longer configured");
         return (Err(e.into()), Map::new());
     };
