@@ -18,6 +18,7 @@ use switchboard_store::{
     EventLog, MemoryEventLog, MemorySessionStore, MemoryTaskStore, SessionBus, SessionOwners,
     SessionStore, StoreError, TaskStore,
 };
+use switchboard_tasks::Tasks;
 use switchboard_tenancy::capacity::{identity_key, tenant_key};
 use switchboard_tenancy::{Gate, METADATA_PATH, Tenants};
 use tokio_util::sync::CancellationToken;
@@ -45,8 +46,7 @@ struct Inner {
     session_bus: Option<Arc<dyn SessionBus>>,
     cluster_events: Option<Arc<crate::cluster::ClusterEvents>>,
     /// Durable tasks, and the ones this node runs.
-    task_store: Arc<dyn TaskStore>,
-    tasks: crate::tasks::Local,
+    tasks: Tasks,
     /// The owners of sessions' `per_session` upstream processes (a cluster).
     owners: Option<Arc<crate::owner::Owners>>,
     /// The shutdown token, the draining flag (set by the admin API: new
@@ -198,6 +198,24 @@ impl AppBuilder {
         for provider in self.catalog.providers().iter() {
             provider.observe(Arc::new(metrics.upstreams.sink()));
         }
+        let gate = Gate::new(
+            config.clone(),
+            tenants,
+            self.catalog.clone(),
+            metrics.clone(),
+            audit,
+            self.limiter
+                .unwrap_or_else(|| Arc::new(MemoryRateLimiter::new())),
+        );
+        let tasks = Tasks::new(
+            &c.admin.node_id(),
+            config.clone(),
+            self.catalog.clone(),
+            self.task_store
+                .unwrap_or_else(|| Arc::new(MemoryTaskStore::new())),
+            gate.clone(),
+            metrics.clone(),
+        );
         App(Arc::new(Inner {
             hosts: HostPolicy::new(&c.allowed_hosts),
             sealer,
@@ -206,15 +224,7 @@ impl AppBuilder {
                 metrics.connections.clone(),
                 descriptor_limit(),
             ),
-            gate: Gate::new(
-                config.clone(),
-                tenants,
-                self.catalog.clone(),
-                metrics.clone(),
-                audit,
-                self.limiter
-                    .unwrap_or_else(|| Arc::new(MemoryRateLimiter::new())),
-            ),
+            gate,
             metrics,
             upstreams: crate::upstreams::Shared::new(self.tenant_processes.unwrap_or_default()),
             reloading: tokio::sync::Mutex::new(()),
@@ -224,10 +234,7 @@ impl AppBuilder {
             event_log,
             session_bus: self.session_bus,
             cluster_events: self.cluster_events,
-            task_store: self
-                .task_store
-                .unwrap_or_else(|| Arc::new(MemoryTaskStore::new())),
-            tasks: crate::tasks::Local::new(&c.admin.node_id()),
+            tasks,
             owners,
             registry: Registry::default(),
             lifecycle: Lifecycle::new(c.admin.node_id()),
@@ -299,12 +306,8 @@ impl App {
         &*self.0.event_log
     }
 
-    pub(crate) fn task_store(&self) -> &dyn TaskStore {
-        &*self.0.task_store
-    }
-
-    /// The tasks this node runs.
-    pub(crate) fn tasks(&self) -> &crate::tasks::Local {
+    /// Durable tasks, and the ones this node runs.
+    pub(crate) fn tasks(&self) -> &Tasks {
         &self.0.tasks
     }
 

@@ -31,7 +31,6 @@ mod proptest_cases;
 mod reaper;
 mod reload;
 mod stdio;
-mod tasks;
 pub mod upstreams;
 
 pub use admin::{admin_router, serve_admin};

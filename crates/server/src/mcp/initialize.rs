@@ -96,7 +96,7 @@ pub(crate) async fn initialize(
     };
     let mut result = app.catalog().initialize_result(hello.version);
     if hello.version == switchboard_proto::ProtocolVersion::V2025_11_25 {
-        result["capabilities"]["tasks"] = crate::tasks::legacy::capability();
+        result["capabilities"]["tasks"] = switchboard_tasks::legacy::capability();
     }
     let result = result.to_string();
     let mut resp = reply_now(accepts, &response_json(&id, &result));

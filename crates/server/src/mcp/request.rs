@@ -140,14 +140,16 @@ async fn legacy_tasks(
     if s.version != ProtocolVersion::V2025_11_25 {
         return Ok(None);
     }
-    if crate::tasks::legacy::is_method(&call.method) {
+    if switchboard_tasks::legacy::is_method(&call.method) {
         app.gate()
             .check_rates(&s.who, Some(&s.live.id), &s.live.id, None)
             .await?;
     }
     let caps = call.capabilities.clone().unwrap_or_default();
     let params = call.params.as_deref();
-    crate::tasks::legacy::serve(app, &s.who, &caps, &call.method, params).await
+    app.tasks()
+        .serve_legacy(&s.who, &caps, &call.method, params)
+        .await
 }
 
 fn cancelled() -> RpcError {

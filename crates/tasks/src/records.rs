@@ -1,5 +1,6 @@
-//! Durable tasks: the tasks extension of 2026-07-28
-//! (`io.modelcontextprotocol/tasks`, SEP-2663).
+//! Task records: the tasks extension of 2026-07-28
+//! (`io.modelcontextprotocol/tasks`, SEP-2663), and the record operations
+//! the 2025-11-25 surface shares.
 //!
 //! A call to a task-supporting tool from a client that accepts tasks is
 //! answered at once with a `CreateTaskResult`; the tool runs in the
@@ -9,16 +10,10 @@
 //! `tasks/update` and `tasks/cancel` work on any node. The running node
 //! holds a lease on the task and renews it; when the lease runs out (the
 //! node died), the next node asked about the task, or the first node's
-//! periodic orphan sweep ([`sweep`]), claims it and runs the tool again from
-//! the recorded request: task-supporting tools run at least once. A task asking for input is parked (`input_required`) and run again,
-//! with every answer so far, once `tasks/update` has answered them all.
-
-pub(crate) mod legacy;
-mod runner;
-pub(crate) mod sweep;
-
-use std::collections::HashMap;
-use std::sync::Mutex;
+//! periodic orphan sweep (`sweep.rs`), claims it and runs the tool again from
+//! the recorded request: task-supporting tools run at least once. A task
+//! asking for input is parked (`input_required`) and run again, with every
+//! answer so far, once `tasks/update` has answered them all.
 
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
@@ -28,51 +23,12 @@ use switchboard_runtime::{Access, TaskSupport};
 use switchboard_stateless::names::{CANCEL, EXTENSION, GET, UPDATE};
 use switchboard_store::{Admitted, Quota, TaskRecord, TaskStatus, Versioned, now_ms};
 use switchboard_tenancy::Principal;
-use tokio_util::sync::CancellationToken;
 
-use crate::app::App;
-
-/// How often clients are told to poll.
-const POLL_INTERVAL_MS: u64 = 500;
-
-/// This node's side of the tasks: its name in leases, and how to stop the
-/// tasks it runs.
-#[derive(Debug)]
-pub(crate) struct Local {
-    owner: String,
-    running: Mutex<HashMap<String, CancellationToken>>,
-}
-
-impl Local {
-    /// `node` plus a random suffix: a restarted node is another owner.
-    pub(crate) fn new(node: &str) -> Self {
-        let mut bytes = [0u8; 6];
-        let _ = getrandom::fill(&mut bytes);
-        let suffix: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        Self {
-            owner: format!("{node}/{suffix}"),
-            running: Mutex::default(),
-        }
-    }
-
-    pub(crate) fn owner(&self) -> &str {
-        &self.owner
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, CancellationToken>> {
-        self.running.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Stop the task `id` if it runs here.
-    fn cancel(&self, id: &str) {
-        if let Some(token) = self.lock().remove(id) {
-            token.cancel();
-        }
-    }
-}
+use crate::runner;
+use crate::service::{POLL_INTERVAL_MS, SWAP_TRIES, Tasks};
 
 /// Whether the client declared the tasks extension (for this request).
-pub(crate) fn accepts(capabilities: &Value) -> bool {
+pub fn accepts(capabilities: &Value) -> bool {
     capabilities
         .get("extensions")
         .and_then(|e| e.get(EXTENSION))
@@ -80,13 +36,13 @@ pub(crate) fn accepts(capabilities: &Value) -> bool {
 }
 
 /// Whether `method` is one of the extension's methods.
-pub(crate) fn is_method(method: &str) -> bool {
+pub fn is_method(method: &str) -> bool {
     matches!(method, GET | UPDATE | CANCEL)
 }
 
 /// How a `tools/call` is served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Plan {
+pub enum Plan {
     /// Answered in the call.
     Sync,
     /// A task from the start.
@@ -95,46 +51,50 @@ pub(crate) enum Plan {
     Foreground,
 }
 
-/// Decide how to serve a `tools/call`: a tool that only runs as a task is
-/// refused (-32021) to clients that do not accept tasks.
-pub(crate) fn plan(
-    app: &App,
-    who: &Principal,
-    call: &ToolCall<'_>,
-    capabilities: &Value,
-) -> Result<Plan, TransportError> {
-    let name = call.name.as_ref();
-    let Some(tool) = app
-        .catalog()
-        .tool(name)
-        .filter(|_| Access::tool(&*who.tenant.policy, name))
-    else {
-        return Ok(Plan::Sync);
-    };
-    Ok(match (tool.task_support_of(), accepts(capabilities)) {
-        (TaskSupport::Forbidden, _) | (TaskSupport::Optional, false) => Plan::Sync,
-        (TaskSupport::Required, false) => return Err(TransportError::MissingExtension(EXTENSION)),
-        (_, true) if tool.is_self_starting_task() => Plan::Foreground,
-        (_, true) => Plan::Task,
-    })
+impl Tasks {
+    /// Decide how to serve a `tools/call`: a tool that only runs as a task is
+    /// refused (-32021) to clients that do not accept tasks.
+    pub fn plan(
+        &self,
+        who: &Principal,
+        call: &ToolCall<'_>,
+        capabilities: &Value,
+    ) -> Result<Plan, TransportError> {
+        let tasks = self;
+        let name = call.name.as_ref();
+        let Some(tool) = tasks
+            .catalog()
+            .tool(name)
+            .filter(|_| Access::tool(&*who.tenant.policy, name))
+        else {
+            return Ok(Plan::Sync);
+        };
+        Ok(match (tool.task_support_of(), accepts(capabilities)) {
+            (TaskSupport::Forbidden, _) | (TaskSupport::Optional, false) => Plan::Sync,
+            (TaskSupport::Required, false) => {
+                return Err(TransportError::MissingExtension(EXTENSION));
+            }
+            (_, true) if tool.is_self_starting_task() => Plan::Foreground,
+            (_, true) => Plan::Task,
+        })
+    }
 }
 
 /// What a task runs: a tool call as the client sent it, and the input
 /// answered so far.
 #[derive(Debug)]
-pub(crate) struct Call {
-    pub(crate) tool: String,
+pub struct Call {
+    /// The tool called.
+    pub tool: String,
     pub(crate) arguments: Value,
     pub(crate) capabilities: Value,
     pub(crate) responses: Map<String, Value>,
 }
 
 impl Call {
-    pub(crate) fn of(
-        call: &ToolCall<'_>,
-        capabilities: &Value,
-        responses: Map<String, Value>,
-    ) -> Self {
+    /// The task of `call` from a client with `capabilities`, with the
+    /// input answered so far.
+    pub fn of(call: &ToolCall<'_>, capabilities: &Value, responses: Map<String, Value>) -> Self {
         let arguments = call
             .arguments
             .and_then(|a| serde_json::from_str(a.get()).ok());
@@ -147,40 +107,46 @@ impl Call {
     }
 }
 
-/// Create the task (durably: `tasks/get` finds it as soon as this
-/// returns), start it here, and answer with its `CreateTaskResult`.
-pub(crate) async fn start(app: &App, who: &Principal, call: Call) -> Result<Value, TransportError> {
-    let record = create(app, who, call, None).await?;
-    Ok(shape(app, &record, false, "task"))
+impl Tasks {
+    /// Create the task (durably: `tasks/get` finds it as soon as this
+    /// returns), start it here, and answer with its `CreateTaskResult`.
+    pub async fn start(&self, who: &Principal, call: Call) -> Result<Value, TransportError> {
+        let tasks = self;
+        let record = create(tasks, who, call, None).await?;
+        Ok(shape(tasks, &record, false, "task"))
+    }
 }
 
-/// Count and audit a call that became a task at once (outcome `task`).
-pub(crate) fn finished(app: &App, who: &Principal, session: Option<&str>, tool: &str) {
-    let method = switchboard_proto::methods::TOOLS_CALL;
-    app.gate().finished(
-        who,
-        session,
-        method,
-        Some(tool),
-        "task",
-        std::time::Duration::ZERO,
-    );
+impl Tasks {
+    /// Count and audit a call that became a task at once (outcome `task`).
+    pub fn finished(&self, who: &Principal, session: Option<&str>, tool: &str) {
+        let tasks = self;
+        let method = switchboard_proto::methods::TOOLS_CALL;
+        tasks.gate().finished(
+            who,
+            session,
+            method,
+            Some(tool),
+            "task",
+            std::time::Duration::ZERO,
+        );
+    }
 }
 
 /// Store a new task (living `ttl_ms` if asked and shorter than the
 /// configured ttl) and start it here.
-async fn create(
-    app: &App,
+pub(crate) async fn create(
+    tasks: &Tasks,
     who: &Principal,
     call: Call,
     ttl_ms: Option<u64>,
 ) -> Result<TaskRecord, TransportError> {
-    let config = app.config();
+    let config = tasks.config();
     // The task keeps the client's capabilities for its life (a 2026-07-28
     // request's own, from `_meta`): bounded as a session's are.
     let caps = switchboard_store::json_len(&call.capabilities);
     if caps > config.max_session_bytes {
-        app.metrics().requests.rejected("session_bytes");
+        tasks.metrics().requests.rejected("session_bytes");
         return Err(TransportError::TooLarge {
             what: "the client capabilities a task keeps",
             bytes: caps,
@@ -211,24 +177,25 @@ async fn create(
         lease_until_ms: 0,
         runs: 0,
     };
-    claim(&mut record, app);
+    claim(&mut record, tasks);
     let quota = Quota {
         group: record.principal.clone(),
         max: config.max_tasks_per_identity,
         max_bytes: None,
     };
-    match app.task_store().create(&record, &quota).await? {
+    match tasks.store().create(&record, &quota).await? {
         Admitted::Yes => {}
         Admitted::Refused(_) | Admitted::OverBytes(_) => {
-            app.metrics().tenants.rejected(&who.tenant.id, "quota");
+            tasks.metrics().tenants.rejected(&who.tenant.id, "quota");
             let tool = Some(record.tool.as_str());
-            app.gate()
+            tasks
+                .gate()
                 .security_event(who, None, "quota", tool, "max_tasks_per_identity");
             return Err(TransportError::Quota("max_tasks_per_identity"));
         }
     }
     runner::spawn(
-        app,
+        tasks,
         Versioned {
             version: 1,
             record: record.clone(),
@@ -238,89 +205,92 @@ async fn create(
 }
 
 /// Make this node the task's runner, with a fresh lease.
-fn claim(record: &mut TaskRecord, app: &App) {
+fn claim(record: &mut TaskRecord, tasks: &Tasks) {
     let now = now_ms();
-    record.owner = Some(app.tasks().owner().to_owned());
-    record.lease_until_ms = now + lease_ms(app);
+    record.owner = Some(tasks.owner().to_owned());
+    record.lease_until_ms = now + tasks.lease_ms();
     record.runs += 1;
     record.updated_ms = now;
 }
 
-fn lease_ms(app: &App) -> u64 {
-    app.config().task_lease_secs.saturating_mul(1000).max(300)
-}
-
-/// Serve `tasks/get`, `tasks/update` or `tasks/cancel` (`params` raw and
-/// parsed).
-pub(crate) async fn serve(
-    app: &App,
-    who: &Principal,
-    method: &str,
-    raw: Option<&RawValue>,
-    params: &Value,
-    capabilities: &Value,
-) -> Result<Value, TransportError> {
-    if !accepts(capabilities) {
-        return Err(TransportError::MissingExtension(EXTENSION));
-    }
-    let id = TaskRef::read(method, raw)
-        .map_err(TransportError::InvalidParams)?
-        .task_id;
-    let current = owned(app, who, &id).await?;
-    match method {
-        GET => {
-            let current = take_over_if_orphaned(app, current).await?;
-            Ok(shape(app, &current.record, true, "complete"))
+impl Tasks {
+    /// Serve `tasks/get`, `tasks/update` or `tasks/cancel` (`params` raw and
+    /// parsed).
+    pub async fn serve(
+        &self,
+        who: &Principal,
+        method: &str,
+        raw: Option<&RawValue>,
+        params: &Value,
+        capabilities: &Value,
+    ) -> Result<Value, TransportError> {
+        let tasks = self;
+        if !accepts(capabilities) {
+            return Err(TransportError::MissingExtension(EXTENSION));
         }
-        UPDATE => {
-            let answers = match params.get("inputResponses") {
-                Some(Value::Object(m)) => m.clone(),
-                None | Some(Value::Null) => Map::new(),
-                Some(_) => {
-                    return Err(TransportError::MissingMeta(
-                        "tasks/update: inputResponses must be an object".into(),
-                    ));
-                }
-            };
-            update(app, current, answers).await?;
-            Ok(ack(app))
-        }
-        _ => {
-            cancel(app, current).await?;
-            Ok(ack(app))
+        let id = TaskRef::read(method, raw)
+            .map_err(TransportError::InvalidParams)?
+            .task_id;
+        let current = owned(tasks, who, &id).await?;
+        match method {
+            GET => {
+                let current = take_over_if_orphaned(tasks, current).await?;
+                Ok(shape(tasks, &current.record, true, "complete"))
+            }
+            UPDATE => {
+                let answers = match params.get("inputResponses") {
+                    Some(Value::Object(m)) => m.clone(),
+                    None | Some(Value::Null) => Map::new(),
+                    Some(_) => {
+                        return Err(TransportError::MissingMeta(
+                            "tasks/update: inputResponses must be an object".into(),
+                        ));
+                    }
+                };
+                update(tasks, current, answers).await?;
+                Ok(ack(tasks))
+            }
+            _ => {
+                cancel(tasks, current).await?;
+                Ok(ack(tasks))
+            }
         }
     }
 }
 
 /// The task `id` if `who` started it; anyone else's is unknown.
-async fn owned(app: &App, who: &Principal, id: &str) -> Result<Versioned, TransportError> {
-    match app.task_store().load(id).await? {
+pub(crate) async fn owned(
+    tasks: &Tasks,
+    who: &Principal,
+    id: &str,
+) -> Result<Versioned, TransportError> {
+    match tasks.store().load(id).await? {
         Some(v) if v.record.principal == who.binding() => Ok(v),
         _ => Err(TransportError::UnknownTask),
     }
 }
 
-/// Compare-and-swap attempts before giving up on a busy task.
-const SWAP_TRIES: usize = 8;
-
 /// A working task whose runner's lease ran out is claimed and run here.
-async fn take_over_if_orphaned(app: &App, mut v: Versioned) -> Result<Versioned, TransportError> {
+pub(crate) async fn take_over_if_orphaned(
+    tasks: &Tasks,
+    mut v: Versioned,
+) -> Result<Versioned, TransportError> {
     for _ in 0..SWAP_TRIES {
         if !v.record.needs_runner(now_ms()) {
             return Ok(v);
         }
         let mut record = v.record.clone();
-        claim(&mut record, app);
-        if app.task_store().swap(v.version, &record).await? {
+        claim(&mut record, tasks);
+        if tasks.store().swap(v.version, &record).await? {
             tracing::info!(task = %record.id, runs = record.runs, "task: taken over, running the tool again");
             let claimed = Versioned {
                 version: v.version + 1,
                 record,
             };
-            runner::spawn(app, claimed.clone());
+            runner::spawn(tasks, claimed.clone());
             return Ok(claimed);
         }
-        match app.task_store().load(&v.record.id).await? {
+        match tasks.store().load(&v.record.id).await? {
             Some(next) => v = next,
             None => return Err(TransportError::UnknownTask),
         }
@@ -331,7 +301,7 @@ async fn take_over_if_orphaned(app: &App, mut v: Versioned) -> Result<Versioned,
 /// Record answers to pending input requests (others are ignored); once
 /// none is pending the task runs again here.
 async fn update(
-    app: &App,
+    tasks: &Tasks,
     mut v: Versioned,
     answers: Map<String, Value>,
 ) -> Result<(), TransportError> {
@@ -348,17 +318,17 @@ async fn update(
         let resume = record.input_requests.is_empty();
         if resume {
             record.status = TaskStatus::Working;
-            claim(&mut record, app);
+            claim(&mut record, tasks);
         }
         record.updated_ms = now_ms();
-        if app.task_store().swap(v.version, &record).await? {
+        if tasks.store().swap(v.version, &record).await? {
             if resume {
                 let version = v.version + 1;
-                runner::spawn(app, Versioned { version, record });
+                runner::spawn(tasks, Versioned { version, record });
             }
             return Ok(());
         }
-        v = reload(app, &v.record.id).await?;
+        v = reload(tasks, &v.record.id).await?;
     }
     Err(TransportError::Overloaded(
         switchboard_limits::Rejected::QueueFull,
@@ -367,7 +337,7 @@ async fn update(
 
 /// Mark the task cancelled (a terminal task is left as it is) and stop it
 /// if it runs here; elsewhere its runner sees it at its next lease renewal.
-async fn cancel(app: &App, mut v: Versioned) -> Result<(), TransportError> {
+pub(crate) async fn cancel(tasks: &Tasks, mut v: Versioned) -> Result<(), TransportError> {
     for _ in 0..SWAP_TRIES {
         if v.record.status.is_terminal() {
             return Ok(());
@@ -377,36 +347,37 @@ async fn cancel(app: &App, mut v: Versioned) -> Result<(), TransportError> {
         record.input_requests.clear();
         record.owner = None;
         record.updated_ms = now_ms();
-        if app.task_store().swap(v.version, &record).await? {
-            app.tasks().cancel(&record.id);
+        if tasks.store().swap(v.version, &record).await? {
+            tasks.stop(&record.id);
             return Ok(());
         }
-        v = reload(app, &v.record.id).await?;
+        v = reload(tasks, &v.record.id).await?;
     }
     Err(TransportError::Overloaded(
         switchboard_limits::Rejected::QueueFull,
     ))
 }
 
-async fn reload(app: &App, id: &str) -> Result<Versioned, TransportError> {
-    app.task_store()
+async fn reload(tasks: &Tasks, id: &str) -> Result<Versioned, TransportError> {
+    tasks
+        .store()
         .load(id)
         .await?
         .ok_or(TransportError::UnknownTask)
 }
 
 /// The empty acknowledgement of `tasks/update` and `tasks/cancel`.
-fn ack(app: &App) -> Value {
+fn ack(tasks: &Tasks) -> Value {
     let mut map = Map::new();
     map.insert("resultType".into(), json!("complete"));
-    app.shape().stamp(&mut map);
+    tasks.shape().stamp(&mut map);
     Value::Object(map)
 }
 
 /// A task on the wire: the `CreateTaskResult` (`resultType` "task") or,
 /// `detailed`, the `tasks/get` result with its input requests, result or
 /// error inlined.
-fn shape(app: &App, r: &TaskRecord, detailed: bool, result_type: &str) -> Value {
+fn shape(tasks: &Tasks, r: &TaskRecord, detailed: bool, result_type: &str) -> Value {
     let time = |ms: u64| {
         switchboard_observe::audit::rfc3339(
             std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms),
@@ -437,6 +408,6 @@ fn shape(app: &App, r: &TaskRecord, detailed: bool, result_type: &str) -> Value 
             TaskStatus::Working | TaskStatus::Cancelled => {}
         }
     }
-    app.shape().stamp(&mut map);
+    tasks.shape().stamp(&mut map);
     Value::Object(map)
 }
