@@ -13,6 +13,7 @@ use switchboard_limits::{MemoryRateLimiter, RateLimiter};
 use switchboard_observe::audit::Audit;
 use switchboard_observe::metrics::Metrics;
 use switchboard_runtime::Catalog;
+use switchboard_session::Registry;
 use switchboard_stateless::{Sealer, Shape};
 use switchboard_store::{
     EventLog, MemoryEventLog, MemorySessionStore, MemoryTaskStore, SessionBus, SessionOwners,
@@ -23,7 +24,6 @@ use switchboard_tenancy::capacity::{identity_key, tenant_key};
 use switchboard_tenancy::{Gate, METADATA_PATH, Tenants};
 use tokio_util::sync::CancellationToken;
 
-use crate::live::Registry;
 use crate::{health, legacy_sse, mcp};
 
 #[derive(Debug)]
@@ -454,7 +454,7 @@ impl App {
 
 impl App {
     /// What ends a stream of this session.
-    pub(crate) fn stream_end(&self, live: &crate::live::LiveSession) -> StreamEnd {
+    pub(crate) fn stream_end(&self, live: &switchboard_session::LiveSession) -> StreamEnd {
         let mut end = self.stream_end_on(live.closed.clone());
         end.session_streams = Some(live.open_streams.clone());
         end
@@ -463,7 +463,7 @@ impl App {
     /// What ends a request stream: its response (the channel closes), or
     /// its session ending — not shutdown: a call in flight at SIGTERM runs
     /// to its response within `shutdown_grace_secs`, as a JSON reply does.
-    pub(crate) fn request_stream_end(&self, live: &crate::live::LiveSession) -> StreamEnd {
+    pub(crate) fn request_stream_end(&self, live: &switchboard_session::LiveSession) -> StreamEnd {
         let mut end = self.stream_end(live);
         end.shutdown = CancellationToken::new();
         end

@@ -26,11 +26,11 @@ use std::time::Duration;
 use serde_json::value::RawValue;
 use switchboard_proto::RequestId;
 use switchboard_runtime::{EventBatch, EventBus, LocalBus, ServerEvent, Subscription};
+use switchboard_session::{Answer, LiveSession};
 use switchboard_store::{BusMessage, SessionBus};
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use crate::app::App;
-use crate::live::{Answer, LiveSession};
 
 /// Hand a client's answer that found no waiting handler here to the
 /// other nodes.

@@ -18,11 +18,11 @@
 //! bound.
 
 use switchboard_http::error::TransportError;
+use switchboard_session::LiveSession;
 use switchboard_store::{SessionRecord, Updated};
 use switchboard_tenancy::capacity::{identity_key, session_quotas};
 
 use crate::app::App;
-use crate::live::LiveSession;
 use crate::mcp::session::Session;
 
 impl App {

@@ -21,10 +21,10 @@ use switchboard_proto::{
     parse_body, response_json,
 };
 use switchboard_runtime::Catalog;
+use switchboard_session::{STANDALONE, StreamSlot};
 use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
-use crate::live::{STANDALONE, StreamSlot};
 use crate::mcp::initialize::{Hello, empty_object, hello};
 use crate::mcp::request::{self, Call};
 use crate::mcp::session::Session;

@@ -19,7 +19,6 @@ mod footprint;
 mod health;
 mod legacy_sse;
 mod listener;
-mod live;
 mod mcp;
 mod metadata;
 mod modern;

@@ -3,7 +3,7 @@
 //!
 //! One listener on the catalog's bus hands each batch out without waiting
 //! on any session: it adds what a session should hear to that session's
-//! [`Outbox`] (merged and bounded, like the bus's own sets) and starts a
+//! `Outbox` (merged and bounded, like the bus's own sets) and starts a
 //! delivery task for a session whose outbox was idle. That task logs and
 //! sends the session's events (`StreamSlot::emit`) until the outbox is
 //! empty, then ends. So a session slow to log, or a tenant that floods,
@@ -18,62 +18,19 @@
 //! and the subscriptions are read from the store (another node may have
 //! changed them), once per batch.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use switchboard_proto::notification_json;
-use switchboard_runtime::{EventBatch, PendingEvents, ServerEvent};
+use switchboard_runtime::{EventBatch, ServerEvent};
+use switchboard_session::{LiveSession, STANDALONE, StreamSlot};
 
 use crate::app::App;
-use crate::live::{LiveSession, STANDALONE, StreamSlot};
 
 /// Listen on the catalog's bus until it closes.
 pub(crate) async fn run(app: App) {
     let mut events = app.catalog().bus().subscribe();
     while let Some(batch) = events.recv().await {
         hand_out(&app, &batch);
-    }
-}
-
-/// What a session's standalone stream has yet to get: a set while a task
-/// delivers it, nothing (one word) while the session is idle.
-#[derive(Debug, Default)]
-pub(crate) struct Outbox(Mutex<Option<Box<PendingEvents>>>);
-
-impl Outbox {
-    /// Queue the events of `batch` that `wants` keeps (and "any resource
-    /// may have changed" if `any_resource`); true when the caller must
-    /// start the delivery (something is queued and nobody delivers).
-    fn add(
-        &self,
-        batch: &EventBatch,
-        wants: impl Fn(&ServerEvent) -> bool,
-        any_resource: bool,
-    ) -> bool {
-        let mut wanted = batch.events.iter().filter(|e| wants(e)).peekable();
-        if !any_resource && wanted.peek().is_none() {
-            return false;
-        }
-        let mut st = lock(&self.0);
-        let start = st.is_none();
-        let pending = st.get_or_insert_with(Box::default);
-        if any_resource {
-            pending.mark_every_resource();
-        }
-        for e in wanted {
-            pending.add(e.clone());
-        }
-        start
-    }
-
-    /// The events to deliver next; `None` (and the delivery is over) once
-    /// nothing is queued.
-    fn next(&self) -> Option<EventBatch> {
-        let mut st = lock(&self.0);
-        let batch = st.as_mut().and_then(|p| p.take());
-        if batch.is_none() {
-            *st = None;
-        }
-        batch
     }
 }
 
@@ -143,39 +100,4 @@ async fn wanted(
     let mut events = batch.resolve(|| live.subscriptions());
     events.retain(|e| wants(live, e));
     events
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_outbox_asks_for_one_delivery_at_a_time() {
-        let outbox = Outbox::default();
-        let batch = EventBatch {
-            events: vec![
-                ServerEvent::ToolsListChanged,
-                ServerEvent::ResourceUpdated { uri: "a".into() },
-            ],
-            every_resource: false,
-        };
-        let lists = |e: &ServerEvent| !matches!(e, ServerEvent::ResourceUpdated { .. });
-        assert!(
-            !outbox.add(&EventBatch::default(), |_| true, false),
-            "nothing queued"
-        );
-        assert!(outbox.add(&batch, lists, false), "start a delivery");
-        assert!(!outbox.add(&batch, |_| true, false), "one is running");
-        let first = outbox.next().expect("queued events");
-        assert_eq!(first.events, batch.events, "merged, in order");
-        assert!(outbox.next().is_none(), "empty: the delivery ends");
-        assert!(outbox.add(&batch, lists, true), "a new delivery");
-        let second = outbox.next().unwrap();
-        assert_eq!(second.events, [ServerEvent::ToolsListChanged]);
-        assert!(second.every_resource);
-    }
 }

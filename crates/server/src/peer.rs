@@ -15,10 +15,10 @@ use switchboard_observe::ids::short;
 use switchboard_proto::{ProtocolVersion, RpcError, notification_json, request_json};
 use switchboard_runtime::async_trait;
 use switchboard_runtime::{ClientPeer, PeerError};
+use switchboard_session::{LiveSession, STANDALONE, StreamSlot};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::app::App;
-use crate::live::{LiveSession, STANDALONE, StreamSlot};
 
 /// How the HTTP exchange of a request is answered; decided by the handler's
 /// first output.

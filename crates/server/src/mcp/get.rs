@@ -17,11 +17,11 @@ use switchboard_http::era::{self, Era};
 use switchboard_http::error::TransportError;
 use switchboard_http::guard::{Accepts, LAST_EVENT_ID};
 use switchboard_http::sse;
+use switchboard_session::{LiveSession, STANDALONE, StreamSlot, replay_channel};
 use switchboard_store::EventId;
 use tokio::sync::mpsc;
 
 use crate::app::App;
-use crate::live::{LiveSession, STANDALONE, StreamSlot, replay_channel};
 
 pub(crate) async fn get(
     State(app): State<App>,

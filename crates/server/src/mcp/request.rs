@@ -18,12 +18,12 @@ use switchboard_proto::{
 use switchboard_runtime::{
     Catalog, ClientPeer, HandlerError, LogFilter, LogLevel, RequestContextBuilder,
 };
+use switchboard_session::LiveSession;
 use switchboard_store::EventId;
 use switchboard_tenancy::Principal;
 use tokio::sync::oneshot;
 
 use crate::app::App;
-use crate::live::LiveSession;
 use crate::mcp::session::Session;
 use crate::peer::{Decision, LegacyPeer};
 

@@ -11,12 +11,12 @@ use switchboard_http::era::{self, Era};
 use switchboard_http::error::TransportError;
 use switchboard_http::guard;
 use switchboard_proto::ProtocolVersion;
+use switchboard_session::LiveSession;
 use switchboard_store::{SessionRecord, StoreError, now_ms};
 use switchboard_tenancy::Principal;
 use tracing::Instrument;
 
 use crate::app::App;
-use crate::live::LiveSession;
 
 /// A resolved session: its durable record and its live part on this node.
 #[derive(Debug)]
