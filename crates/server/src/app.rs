@@ -8,19 +8,17 @@ use switchboard_config::{Config, Live};
 use switchboard_http::Lifecycle;
 use switchboard_http::conns::{Conns, descriptor_limit};
 use switchboard_http::guard::HostPolicy;
-use switchboard_http::sse::StreamEnd;
 use switchboard_limits::{MemoryRateLimiter, RateLimiter};
 use switchboard_observe::audit::Audit;
 use switchboard_observe::metrics::Metrics;
 use switchboard_runtime::Catalog;
-use switchboard_session::Registry;
+use switchboard_session::{Parts, Registry, Sessions};
 use switchboard_stateless::{Sealer, Shape};
 use switchboard_store::{
     EventLog, MemoryEventLog, MemorySessionStore, MemoryTaskStore, SessionBus, SessionOwners,
     SessionStore, StoreError, TaskStore,
 };
 use switchboard_tasks::Tasks;
-use switchboard_tenancy::capacity::{identity_key, tenant_key};
 use switchboard_tenancy::{Gate, METADATA_PATH, Tenants};
 use tokio_util::sync::CancellationToken;
 
@@ -32,9 +30,8 @@ struct Inner {
     /// read once per use.
     config: Live<Config>,
     catalog: Arc<Catalog>,
-    store: Arc<dyn SessionStore>,
-    event_log: Arc<dyn EventLog>,
-    registry: Registry,
+    /// Session records, event logs, live sessions and the bus.
+    sessions: Sessions,
     hosts: HostPolicy,
     sealer: Sealer,
     /// Tenants and credentials (swapped whole by a reload), rates,
@@ -43,7 +40,6 @@ struct Inner {
     /// Open connections under their caps.
     conns: Conns,
     metrics: Arc<Metrics>,
-    session_bus: Option<Arc<dyn SessionBus>>,
     cluster_events: Option<Arc<crate::cluster::ClusterEvents>>,
     /// Durable tasks, and the ones this node runs.
     tasks: Tasks,
@@ -216,6 +212,19 @@ impl AppBuilder {
             gate.clone(),
             metrics.clone(),
         );
+        let lifecycle = Lifecycle::new(c.admin.node_id());
+        let sessions = Sessions::new(Parts {
+            config: config.clone(),
+            catalog: self.catalog.clone(),
+            store: self.store.unwrap_or_else(|| {
+                Arc::new(MemorySessionStore::new().with_max_record_bytes(c.max_session_bytes))
+            }),
+            event_log,
+            bus: self.session_bus,
+            gate: gate.clone(),
+            metrics: metrics.clone(),
+            lifecycle: lifecycle.clone(),
+        });
         App(Arc::new(Inner {
             hosts: HostPolicy::new(&c.allowed_hosts),
             sealer,
@@ -228,16 +237,11 @@ impl AppBuilder {
             metrics,
             upstreams: crate::upstreams::Shared::new(self.tenant_processes.unwrap_or_default()),
             reloading: tokio::sync::Mutex::new(()),
-            store: self.store.unwrap_or_else(|| {
-                Arc::new(MemorySessionStore::new().with_max_record_bytes(c.max_session_bytes))
-            }),
-            event_log,
-            session_bus: self.session_bus,
+            sessions,
             cluster_events: self.cluster_events,
             tasks,
             owners,
-            registry: Registry::default(),
-            lifecycle: Lifecycle::new(c.admin.node_id()),
+            lifecycle,
             catalog: self.catalog,
             config,
         }))
@@ -298,12 +302,18 @@ impl App {
         &self.0.catalog
     }
 
+    /// Session records, event logs, live sessions and the bus; opening,
+    /// creating and ending sessions.
+    pub(crate) fn sessions(&self) -> &Sessions {
+        &self.0.sessions
+    }
+
     pub(crate) fn store(&self) -> &dyn SessionStore {
-        &*self.0.store
+        self.0.sessions.store()
     }
 
     pub(crate) fn event_log(&self) -> &dyn EventLog {
-        &*self.0.event_log
+        self.0.sessions.event_log()
     }
 
     /// Durable tasks, and the ones this node runs.
@@ -313,7 +323,7 @@ impl App {
 
     /// The bus to the other nodes, if this node is one of several.
     pub(crate) fn session_bus(&self) -> Option<&Arc<dyn SessionBus>> {
-        self.0.session_bus.as_ref()
+        self.0.sessions.bus()
     }
 
     /// The cluster's event bus, when this node logs its own events for
@@ -327,7 +337,7 @@ impl App {
     }
 
     pub(crate) fn registry(&self) -> &Registry {
-        &self.0.registry
+        self.0.sessions.registry()
     }
 
     /// The gate every request passes, and the tenants, rates, admission
@@ -416,66 +426,14 @@ impl App {
 
     /// Sessions live on this node.
     pub fn live_sessions(&self) -> usize {
-        self.0.registry.len()
+        self.0.sessions.registry().len()
     }
 
     /// End a session everywhere: its live streams and handlers on this node
     /// (and on the other nodes, told on the bus), its record and its event
     /// log. Returns whether the store held it.
     pub async fn end_session(&self, id: &str) -> Result<bool, StoreError> {
-        self.end_live(id);
-        if let Some(bus) = self.session_bus() {
-            bus.publish(switchboard_store::BusMessage::Ended {
-                session: id.to_owned(),
-            });
-        }
-        let existed = self.0.store.delete(id).await?;
-        self.0.event_log.drop_session(id).await?;
-        self.0.catalog.session_ended(id).await;
-        Ok(existed)
-    }
-
-    /// Close what this node holds of a session: its streams, handlers,
-    /// waiting requests, and its place in the quotas.
-    pub(crate) fn end_live(&self, id: &str) {
-        if let Some(live) = self.0.registry.remove(id) {
-            live.close();
-            if let Some((identity, tenant)) = live.owner() {
-                let capacity = self.0.gate.capacity();
-                capacity.closed(&identity_key(identity));
-                capacity.closed(&tenant_key(tenant));
-                self.0.metrics.tenants.sessions(tenant).dec();
-            }
-            self.uncount_record(&live);
-            self.0.metrics.sessions.ended(live.age());
-        }
-    }
-}
-
-impl App {
-    /// What ends a stream of this session.
-    pub(crate) fn stream_end(&self, live: &switchboard_session::LiveSession) -> StreamEnd {
-        let mut end = self.stream_end_on(live.closed.clone());
-        end.session_streams = Some(live.open_streams.clone());
-        end
-    }
-
-    /// What ends a request stream: its response (the channel closes), or
-    /// its session ending — not shutdown: a call in flight at SIGTERM runs
-    /// to its response within `shutdown_grace_secs`, as a JSON reply does.
-    pub(crate) fn request_stream_end(&self, live: &switchboard_session::LiveSession) -> StreamEnd {
-        let mut end = self.stream_end(live);
-        end.shutdown = CancellationToken::new();
-        end
-    }
-
-    /// What ends a stream: `token`, or the server shutting down.
-    pub(crate) fn stream_end_on(&self, token: CancellationToken) -> StreamEnd {
-        StreamEnd::new(
-            token,
-            self.0.lifecycle.shutdown().clone(),
-            self.0.metrics.sessions.streams.clone(),
-        )
+        self.0.sessions.end_session(id).await
     }
 }
 

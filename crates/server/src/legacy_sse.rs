@@ -25,10 +25,10 @@ use switchboard_session::{STANDALONE, StreamSlot};
 use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
-use crate::mcp::initialize::{Hello, empty_object, hello};
 use crate::mcp::request::{self, Call};
-use crate::mcp::session::Session;
 use crate::peer::LegacyPeer;
+use switchboard_session::Session;
+use switchboard_session::{Hello, empty_object, hello};
 
 /// `GET /sse`.
 pub(crate) async fn open(
@@ -60,7 +60,7 @@ async fn open_stream(
         capabilities: empty_object(),
         client_info: empty_object(),
     };
-    let sid = app.create_session(&placeholder, &who).await?;
+    let sid = app.sessions().create_session(&placeholder, &who).await?;
     let live = app.registry().get_or_create(&sid, |_| {});
     let (rx, _) = live
         .standalone()
@@ -84,7 +84,7 @@ async fn open_stream(
             _ = closed.cancelled() => {}
         }
     });
-    let mut end = app.stream_end(&live);
+    let mut end = app.sessions().stream_end(&live);
     end.tenant_streams = Some(tenant_streams);
     Ok(sse::response_guarded(
         Some(first),
@@ -129,7 +129,7 @@ async fn post(
     let who = app.gate().authenticate(headers, client).await?;
     guard::check_json_content_type(headers)?;
     let sid = session_param(uri).ok_or(TransportError::MissingSession)?;
-    let s = app.open_session_id(sid, &who).await?;
+    let s = app.sessions().open_session_id(sid, &who).await?;
     let slot = s
         .live
         .standalone_if_open()
@@ -146,7 +146,7 @@ async fn post(
         }
         Message::Response { id, outcome } => {
             if let Err(outcome) = s.live.answer(&id, outcome) {
-                crate::cluster::route_answer(app, &s.live, &id, outcome);
+                app.sessions().route_answer(&s.live, &id, outcome);
             }
         }
         Message::Request { id, method, params } => {
@@ -238,7 +238,10 @@ async fn initialize(
     record.protocol_version = h.version.as_str().to_owned();
     record.client_capabilities = h.capabilities;
     record.client_info = h.client_info;
-    app.save_session(s, &record).await.map_err(|e| e.rpc())?;
+    app.sessions()
+        .save_session(s, &record)
+        .await
+        .map_err(|e| e.rpc())?;
     s.record = record;
     s.version = h.version;
     Ok(app.catalog().initialize_result(h.version).to_string())

@@ -15,7 +15,6 @@ mod app;
 mod capacity;
 mod cluster;
 mod fanout;
-mod footprint;
 mod health;
 mod legacy_sse;
 mod listener;

@@ -161,7 +161,7 @@ impl LegacyPeer {
     /// took (a node following it sends them); not the shared stream.
     fn announce(&self, stream: u64, end: bool) {
         if stream != STANDALONE {
-            crate::cluster::route_stream(&self.app, &self.live, stream, end);
+            self.app.sessions().route_stream(&self.live, stream, end);
         }
     }
 

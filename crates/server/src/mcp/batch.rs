@@ -16,8 +16,8 @@ use switchboard_runtime::Catalog;
 
 use crate::app::App;
 use crate::mcp::request::{self, Call};
-use crate::mcp::session::Session;
 use crate::peer::LegacyPeer;
+use switchboard_session::Session;
 
 pub(crate) async fn serve(
     app: &App,
@@ -50,7 +50,7 @@ pub(crate) async fn serve(
             }
             Ok(Message::Response { id, outcome }) => {
                 if let Err(outcome) = s.live.answer(&id, outcome) {
-                    crate::cluster::route_answer(app, &s.live, &id, outcome);
+                    app.sessions().route_answer(&s.live, &id, outcome);
                 }
             }
         }

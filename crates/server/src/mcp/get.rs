@@ -64,7 +64,7 @@ async fn serve(app: &App, client: &str, headers: &HeaderMap) -> Result<Response,
     if !Accepts::from_headers(headers).sse {
         return Err(TransportError::NotAcceptable("text/event-stream"));
     }
-    let s = app.open_session(headers, &who).await?;
+    let s = app.sessions().open_session(headers, &who).await?;
     let open = s
         .live
         .open_streams
@@ -76,7 +76,7 @@ async fn serve(app: &App, client: &str, headers: &HeaderMap) -> Result<Response,
         ));
     }
     let (log, buffer) = (app.event_log(), app.config().stream_buffer);
-    let mut end = app.stream_end(&s.live);
+    let mut end = app.sessions().stream_end(&s.live);
     end.tenant_streams = Some(app.gate().stream_quota(&who, Some(&s.live.id))?);
     let retry_ms = app.config().sse_retry_ms;
     let fed = app.cluster_events().is_some();

@@ -68,7 +68,7 @@ async fn serve(
             initialize::initialize(app, id, params, accepts, &who).await
         }
         Incoming::Single(message) => {
-            let s = app.open_session(headers, &who).await?;
+            let s = app.sessions().open_session(headers, &who).await?;
             match message {
                 Message::Request { id, method, params } => {
                     // MCP params are an object: refused before anything
@@ -103,14 +103,14 @@ async fn serve(
                 }
                 Message::Response { id, outcome } => {
                     if let Err(outcome) = s.live.answer(&id, outcome) {
-                        crate::cluster::route_answer(app, &s.live, &id, outcome);
+                        app.sessions().route_answer(&s.live, &id, outcome);
                     }
                     Ok(accepted())
                 }
             }
         }
         Incoming::Batch(items) => {
-            let s = app.open_session(headers, &who).await?;
+            let s = app.sessions().open_session(headers, &who).await?;
             if !s.version.allows_batches() {
                 return Err(TransportError::BatchNotSupported(s.version.to_string()));
             }

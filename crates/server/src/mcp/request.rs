@@ -24,8 +24,8 @@ use switchboard_tenancy::Principal;
 use tokio::sync::oneshot;
 
 use crate::app::App;
-use crate::mcp::session::Session;
 use crate::peer::{Decision, LegacyPeer};
+use switchboard_session::Session;
 
 /// Most resource subscriptions one session may hold (the stdio front's
 /// one client too).
@@ -178,7 +178,7 @@ fn stream_response(
         first,
         rx,
         app.config().keep_alive(),
-        app.request_stream_end(&s.live),
+        app.sessions().request_stream_end(&s.live),
     )
 }
 
@@ -262,7 +262,7 @@ pub(crate) async fn session_method(
             Ok(p) if LogLevel::parse(&p.level).is_some() => {
                 let mut record = s.record.clone();
                 record.log_level = Some(p.level.into_owned());
-                in_band(app.save_session(s, &record).await)?.map(|()| json!({}))
+                in_band(app.sessions().save_session(s, &record).await)?.map(|()| json!({}))
             }
             Ok(p) => Err(RpcError::invalid_params(format!(
                 "logging/setLevel: unknown level {:?}",
@@ -332,7 +332,7 @@ async fn subscription(
             record.subscriptions.push(uri.clone());
         }
         // Before the upstream hears of it: a refusal leaves nothing behind.
-        if let Err(e) = in_band(app.room_for(s, &record).map(drop))? {
+        if let Err(e) = in_band(app.sessions().room_for(s, &record).map(drop))? {
             return Ok(Err(e));
         }
     } else {
@@ -347,7 +347,7 @@ async fn subscription(
             ))));
         }
     }
-    if let Err(e) = in_band(app.save_session(s, &record).await)? {
+    if let Err(e) = in_band(app.sessions().save_session(s, &record).await)? {
         return Ok(Err(e));
     }
     s.live.set_subscriptions(&record.subscriptions);
@@ -365,14 +365,14 @@ pub(crate) async fn notification(
         methods::INITIALIZED if !s.record.initialized => {
             let mut record = s.record.clone();
             record.initialized = true;
-            app.save_session(s, &record).await?;
+            app.sessions().save_session(s, &record).await?;
         }
         methods::CANCELLED => {
             if let Ok(c) = Cancelled::read(params)
                 && let Ok(id) = RequestId::from_raw(c.request_id)
                 && !s.live.cancel(&id)
             {
-                crate::cluster::route_cancel(app, &s.live, &id);
+                app.sessions().route_cancel(&s.live, &id);
             }
         }
         _ => {}

@@ -143,7 +143,9 @@ pub(crate) async fn serve(
         pump(events, &tx, &filter, &catalog, &*policy, &id, &shutdown).await;
         upstream.close().await;
     });
-    let mut end = app.stream_end_on(tokio_util::sync::CancellationToken::new());
+    let mut end = app
+        .sessions()
+        .stream_end_on(tokio_util::sync::CancellationToken::new());
     end.tenant_streams = Some(tenant_streams);
     end.held = Some(std::sync::Arc::new(held));
     Ok(sse::response(None, rx, app.config().keep_alive(), end))

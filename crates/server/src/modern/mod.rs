@@ -284,7 +284,7 @@ async fn run(
         Ok(Decision::Json(_, body)) => sse::single(&body),
         Ok(Decision::Sse(rx)) => {
             // Like a request stream of a session: not ended by shutdown.
-            let mut end = app.stream_end_on(cancel.clone());
+            let mut end = app.sessions().stream_end_on(cancel.clone());
             end.shutdown = tokio_util::sync::CancellationToken::new();
             return Ok(sse::response_guarded(
                 None,

@@ -34,8 +34,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 
-use crate::mcp::initialize::hello;
 use crate::mcp::request::MAX_SUBSCRIPTIONS;
+use switchboard_session::hello;
 
 type Answer = Result<Box<RawValue>, Box<RawValue>>;
 

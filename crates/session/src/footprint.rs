@@ -4,9 +4,9 @@
 //! one measure: the length of the record's JSON), and the records of one
 //! client identity together at most `max_session_bytes_per_identity`.
 //!
-//! Every write of a session record is checked here: by [`App::record_fits`]
-//! when `initialize` (or `GET /sse`) creates one (`App::create_session`), by
-//! [`App::save_session`] when a session changes it. The store refuses a record over the bound too
+//! Every write of a session record is checked here: by [`Sessions::record_fits`]
+//! when `initialize` (or `GET /sse`) creates one (`Sessions::create_session`), by
+//! [`Sessions::save_session`] when a session changes it. The store refuses a record over the bound too
 //! (each backend is built with `max_session_bytes`), so no store keeps one
 //! whatever path a write takes.
 //!
@@ -18,17 +18,17 @@
 //! bound.
 
 use switchboard_http::error::TransportError;
-use switchboard_session::LiveSession;
 use switchboard_store::{SessionRecord, Updated};
 use switchboard_tenancy::capacity::{identity_key, session_quotas};
 
-use crate::app::App;
-use crate::mcp::session::Session;
+use crate::live::LiveSession;
+use crate::open::Session;
+use crate::sessions::Sessions;
 
-impl App {
+impl Sessions {
     /// The size of `record` (`what` names it in the refusal), if a session
     /// may keep it: 400 / -32602 past `max_session_bytes`.
-    pub(crate) fn record_fits(
+    pub fn record_fits(
         &self,
         record: &SessionRecord,
         what: &'static str,
@@ -44,7 +44,7 @@ impl App {
 
     /// Count a session `live` of `identity`, just admitted with a record of
     /// `bytes`, on this node.
-    pub(crate) fn count_record(&self, live: &LiveSession, identity: &str, bytes: usize) {
+    pub fn count_record(&self, live: &LiveSession, identity: &str, bytes: usize) {
         let before = live.swap_charged(bytes);
         self.gate()
             .capacity()
@@ -54,11 +54,7 @@ impl App {
     /// Whether session `s` may keep `record` (a changed copy of its own):
     /// within `max_session_bytes`, and its growth within its identity's
     /// budget as this node counts it. Returns the record's size.
-    pub(crate) fn room_for(
-        &self,
-        s: &Session,
-        record: &SessionRecord,
-    ) -> Result<usize, TransportError> {
+    pub fn room_for(&self, s: &Session, record: &SessionRecord) -> Result<usize, TransportError> {
         let bytes = self.record_fits(record, "the session's record")?;
         if let Some((identity, _)) = s.live.owner() {
             let before = s.live.charged();
@@ -72,9 +68,9 @@ impl App {
     }
 
     /// Store `record`, session `s`'s changed record, if it has room
-    /// ([`App::room_for`], then the store's count across nodes); a session
+    /// ([`Sessions::room_for`], then the store's count across nodes); a session
     /// gone meanwhile is left gone.
-    pub(crate) async fn save_session(
+    pub async fn save_session(
         &self,
         s: &Session,
         record: &SessionRecord,
@@ -96,7 +92,7 @@ impl App {
     }
 
     /// Give back the bytes this node counted for `live` (it ended).
-    pub(crate) fn uncount_record(&self, live: &LiveSession) {
+    pub fn uncount_record(&self, live: &LiveSession) {
         if let Some((identity, _)) = live.owner() {
             let before = live.swap_charged(0);
             self.gate()
