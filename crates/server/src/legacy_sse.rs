@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
 use crate::mcp::request::{self, Call};
-use crate::peer::LegacyPeer;
+use switchboard_session::LegacyPeer;
 use switchboard_session::Session;
 use switchboard_session::{Hello, empty_object, hello};
 
@@ -216,7 +216,7 @@ async fn serve_request(
         Err(e) => return send(app, &s, &slot, error_json(Some(&id), &e.rpc())).await,
     };
     let peer = Arc::new(LegacyPeer::shared(
-        app.clone(),
+        app.sessions().clone(),
         s.live.clone(),
         s.version,
         STANDALONE,

@@ -21,9 +21,7 @@ mod listener;
 mod mcp;
 mod metadata;
 mod modern;
-mod notifier;
 mod owner;
-mod peer;
 #[cfg(test)]
 mod proptest_cases;
 mod reaper;

@@ -42,7 +42,7 @@ pub async fn serve(
     let builders = Builders::new();
     let graceful = GracefulShutdown::new();
     let reaper = tokio::spawn(crate::reaper::run(app.clone()));
-    let notifier = tokio::spawn(crate::notifier::run(app.clone()));
+    let notifier = tokio::spawn(app.sessions().clone().run_notifier());
     let cluster = tokio::spawn(crate::cluster::run(app.clone()));
     let heartbeat = tokio::spawn(crate::owner::heartbeat(app.clone()));
     let task_sweep = tokio::spawn(app.tasks().clone().run_sweep());

@@ -14,6 +14,10 @@
 //! - [`create`]: `initialize` read once ([`hello`]) and a new session
 //!   made, with room under the caps and quotas.
 //! - [`footprint`]: what a session's record may take, and its count.
+//! - [`peer`]: the session era's client peer ([`LegacyPeer`]): a reply
+//!   that turns into an SSE stream at the handler's first message.
+//! - [`notifier`]: server events to the sessions' standalone streams (a
+//!   background service).
 //!
 //! This crate may use `switchboard-tenancy` (principals, the gate, quota
 //! counts), `switchboard-http` (SSE frames, stream ends, transport errors,
@@ -27,8 +31,10 @@
 pub mod create;
 pub mod footprint;
 pub mod live;
+pub mod notifier;
 pub mod open;
 pub mod outbox;
+pub mod peer;
 pub mod registry;
 pub mod sessions;
 pub mod slot;
@@ -37,6 +43,7 @@ pub use create::{Hello, empty_object, hello};
 pub use live::{Answer, LiveSession, Running};
 pub use open::{Session, check_version_header};
 pub use outbox::Outbox;
+pub use peer::{Decision, LegacyPeer, await_answer};
 pub use registry::Registry;
 pub use sessions::{Parts, Sessions};
 pub use slot::{STANDALONE, StreamSlot, replay_channel};

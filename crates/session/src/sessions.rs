@@ -12,7 +12,9 @@ use switchboard_http::sse::StreamEnd;
 use switchboard_observe::metrics::Metrics;
 use switchboard_proto::RequestId;
 use switchboard_runtime::Catalog;
-use switchboard_store::{BusMessage, EventLog, SessionBus, SessionStore, StoreError};
+use switchboard_store::{
+    BusMessage, EventLog, Expiry, SessionBus, SessionStore, StoreError, now_ms,
+};
 use switchboard_tenancy::Gate;
 use switchboard_tenancy::capacity::{identity_key, tenant_key};
 use tokio_util::sync::CancellationToken;
@@ -99,12 +101,54 @@ impl Sessions {
         self.0.config.load()
     }
 
+    pub(crate) fn catalog(&self) -> &Catalog {
+        &self.0.catalog
+    }
+
     pub(crate) fn gate(&self) -> &Gate {
         &self.0.gate
     }
 
     pub(crate) fn metrics(&self) -> &Metrics {
         &self.0.metrics
+    }
+
+    /// How long the reaper waits between sweeps: a tenth of the shortest
+    /// session limit, within 1 s .. 30 s.
+    pub fn reap_period(&self) -> std::time::Duration {
+        let c = self.config();
+        let shortest = c
+            .session_idle_secs
+            .min(c.session_max_lifetime_secs)
+            .min(c.session_init_timeout_secs);
+        std::time::Duration::from_millis((shortest * 100).clamp(1000, 30_000))
+    }
+
+    /// End the sessions idle too long, alive too long or never
+    /// initialized (the store selects them); how many ended, or `None` if
+    /// the store could not say.
+    pub async fn reap(&self) -> Option<usize> {
+        let now = now_ms();
+        let c = self.config();
+        let rule = Expiry {
+            idle_before_ms: now.saturating_sub(c.session_idle_secs * 1000),
+            created_before_ms: now.saturating_sub(c.session_max_lifetime_secs * 1000),
+            uninitialized_before_ms: now.saturating_sub(c.session_init_timeout_secs * 1000),
+        };
+        let expired = match self.store().expire(rule).await {
+            Ok(ids) => ids,
+            Err(e) => {
+                tracing::warn!(error = %e, "session sweep failed");
+                return None;
+            }
+        };
+        for id in &expired {
+            if let Err(e) = self.end_session(id).await {
+                tracing::warn!(error = %e, "ending an expired session failed");
+            }
+        }
+        self.metrics().sessions.expired(expired.len());
+        Some(expired.len())
     }
 
     pub(crate) fn lifecycle(&self) -> &Lifecycle {

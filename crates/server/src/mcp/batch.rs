@@ -16,7 +16,7 @@ use switchboard_runtime::Catalog;
 
 use crate::app::App;
 use crate::mcp::request::{self, Call};
-use crate::peer::LegacyPeer;
+use switchboard_session::LegacyPeer;
 use switchboard_session::Session;
 
 pub(crate) async fn serve(
@@ -98,7 +98,7 @@ async fn one(app: &App, s: &Session, call: Call) -> Result<Option<String>, Trans
         Err(e) => return Ok(Some(error_json(Some(&call.id), &e.rpc()))),
     };
     let peer = Arc::new(LegacyPeer::new(
-        app.clone(),
+        app.sessions().clone(),
         s.live.clone(),
         s.version,
         false,

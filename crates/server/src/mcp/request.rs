@@ -24,8 +24,8 @@ use switchboard_tenancy::Principal;
 use tokio::sync::oneshot;
 
 use crate::app::App;
-use crate::peer::{Decision, LegacyPeer};
 use switchboard_session::Session;
+use switchboard_session::{Decision, LegacyPeer};
 
 /// Most resource subscriptions one session may hold (the stdio front's
 /// one client too).
@@ -103,7 +103,7 @@ pub(crate) async fn serve(
     }
     let (tx, decision) = oneshot::channel();
     let peer = Arc::new(LegacyPeer::new(
-        app.clone(),
+        app.sessions().clone(),
         s.live.clone(),
         s.version,
         accepts.sse,

@@ -442,7 +442,8 @@ impl ClientPeer for Client {
         let (tx, rx) = oneshot::channel();
         lock(&self.pending).insert(id.clone(), tx);
         self.send(request_json(&id, method, &params)).await;
-        let outcome = crate::peer::await_answer(rx, self.request_timeout, &self.closed).await;
+        let outcome =
+            switchboard_session::await_answer(rx, self.request_timeout, &self.closed).await;
         lock(&self.pending).remove(&id);
         outcome
     }

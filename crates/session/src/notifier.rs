@@ -22,23 +22,27 @@ use std::sync::Arc;
 
 use switchboard_proto::notification_json;
 use switchboard_runtime::{EventBatch, ServerEvent};
-use switchboard_session::{LiveSession, STANDALONE, StreamSlot};
 
-use crate::app::App;
+use crate::live::LiveSession;
+use crate::sessions::Sessions;
+use crate::slot::{STANDALONE, StreamSlot};
 
-/// Listen on the catalog's bus until it closes.
-pub(crate) async fn run(app: App) {
-    let mut events = app.catalog().bus().subscribe();
-    while let Some(batch) = events.recv().await {
-        hand_out(&app, &batch);
+impl Sessions {
+    /// Deliver the catalog's server events to this node's sessions until
+    /// the catalog's bus closes (a background service).
+    pub async fn run_notifier(self) {
+        let mut events = self.catalog().bus().subscribe();
+        while let Some(batch) = events.recv().await {
+            hand_out(&self, &batch);
+        }
     }
 }
 
 /// Queue `batch` for every session of this node that should hear it, and
 /// start the delivery of those that had none running. Never waits.
-fn hand_out(app: &App, batch: &EventBatch) {
-    let cluster = app.session_bus().is_some();
-    app.registry().each(|live| {
+fn hand_out(sessions: &Sessions, batch: &EventBatch) {
+    let cluster = sessions.bus().is_some();
+    sessions.registry().each(|live| {
         let Some(slot) = live.standalone_if_open() else {
             return;
         };
@@ -50,7 +54,7 @@ fn hand_out(app: &App, batch: &EventBatch) {
             live.outbox.add(batch, |e| wants(live, e), any)
         };
         if start {
-            tokio::spawn(deliver(app.clone(), live.clone(), slot));
+            tokio::spawn(deliver(sessions.clone(), live.clone(), slot));
         }
     });
 }
@@ -63,14 +67,17 @@ fn wants(live: &LiveSession, event: &ServerEvent) -> bool {
 }
 
 /// Log and send a session's queued events until its outbox is empty.
-async fn deliver(app: App, live: Arc<LiveSession>, slot: Arc<StreamSlot>) {
+async fn deliver(sessions: Sessions, live: Arc<LiveSession>, slot: Arc<StreamSlot>) {
     while let Some(batch) = live.outbox.next() {
         if live.closed.is_cancelled() {
             continue; // the session ended: drop what is queued
         }
-        for event in wanted(&app, &live, &slot, batch).await {
+        for event in wanted(&sessions, &live, &slot, batch).await {
             let data = Arc::from(notification_json(event.method(), &event.params()));
-            if let Err(e) = slot.emit(app.event_log(), &live.id, STANDALONE, data).await {
+            if let Err(e) = slot
+                .emit(sessions.event_log(), &live.id, STANDALONE, data)
+                .await
+            {
                 tracing::warn!(error = %e, "event log append failed");
             }
         }
@@ -80,17 +87,17 @@ async fn deliver(app: App, live: Arc<LiveSession>, slot: Arc<StreamSlot>) {
 /// The events of `batch` the session hears: on a cluster only if its
 /// stream is attached here, with its subscriptions read from the store.
 async fn wanted(
-    app: &App,
+    sessions: &Sessions,
     live: &LiveSession,
     slot: &StreamSlot,
     batch: EventBatch,
 ) -> Vec<ServerEvent> {
-    if app.session_bus().is_some() {
+    if sessions.bus().is_some() {
         if !slot.takes_local_events().await {
             return Vec::new();
         }
         if batch.has_resource_updates() {
-            match app.store().load(&live.id).await {
+            match sessions.store().load(&live.id).await {
                 Ok(Some(record)) => live.set_subscriptions(&record.subscriptions),
                 Ok(None) => return Vec::new(),
                 Err(e) => tracing::warn!(error = %e, "cannot read a session's subscriptions"),
