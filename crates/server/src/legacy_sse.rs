@@ -25,7 +25,7 @@ use switchboard_session::{STANDALONE, StreamSlot};
 use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
-use crate::mcp::request::{self, Call};
+use switchboard_session::Call;
 use switchboard_session::LegacyPeer;
 use switchboard_session::Session;
 use switchboard_session::{Hello, empty_object, hello};
@@ -142,7 +142,9 @@ async fn post(
     match message {
         Message::Notification { method, params } => {
             params::check(&method, params.as_deref()).map_err(TransportError::InvalidParams)?;
-            request::notification(app, &s, &method, params.as_deref()).await?
+            app.sessions()
+                .notification(&s, &method, params.as_deref())
+                .await?
         }
         Message::Response { id, outcome } => {
             if let Err(outcome) = s.live.answer(&id, outcome) {
@@ -189,7 +191,11 @@ async fn serve_request(
         };
         return send(app, &s, &slot, answer).await;
     }
-    let answer = match request::session_method(app, &s, &method, params.as_deref()).await {
+    let answer = match app
+        .sessions()
+        .session_method(&s, &method, params.as_deref())
+        .await
+    {
         Ok(Some(Ok(v))) => Some(response_json(&id, &v.to_string())),
         Ok(Some(Err(e))) => Some(error_json(Some(&id), &e)),
         Err(e) => Some(error_json(Some(&id), &e.rpc())),
@@ -223,7 +229,7 @@ async fn serve_request(
         slot,
     ));
     let call = Call::new(&s, id, method, params);
-    let response = request::run(app, &s.live, call, peer.clone()).await;
+    let response = app.sessions().run(&s.live, call, peer.clone()).await;
     peer.finish(response).await;
 }
 

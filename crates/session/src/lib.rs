@@ -14,6 +14,10 @@
 //! - [`create`]: `initialize` read once ([`hello`]) and a new session
 //!   made, with room under the caps and quotas.
 //! - [`footprint`]: what a session's record may take, and its count.
+//! - [`call`]: running a catalog method in a session ([`Call`],
+//!   `Sessions::run`).
+//! - [`methods`]: the session-layer methods (ping, setLevel, subscribe)
+//!   and a session's client notifications.
 //! - [`peer`]: the session era's client peer ([`LegacyPeer`]): a reply
 //!   that turns into an SSE stream at the handler's first message.
 //! - [`notifier`]: server events to the sessions' standalone streams (a
@@ -28,9 +32,11 @@
 
 #![warn(missing_docs)]
 
+pub mod call;
 pub mod create;
 pub mod footprint;
 pub mod live;
+pub mod methods;
 pub mod notifier;
 pub mod open;
 pub mod outbox;
@@ -39,6 +45,7 @@ pub mod registry;
 pub mod sessions;
 pub mod slot;
 
+pub use call::Call;
 pub use create::{Hello, empty_object, hello};
 pub use live::{Answer, LiveSession, Running};
 pub use open::{Session, check_version_header};

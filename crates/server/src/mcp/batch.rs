@@ -15,7 +15,7 @@ use switchboard_proto::{Message, ParseError, RpcError, error_json, methods, resp
 use switchboard_runtime::Catalog;
 
 use crate::app::App;
-use crate::mcp::request::{self, Call};
+use switchboard_session::Call;
 use switchboard_session::LegacyPeer;
 use switchboard_session::Session;
 
@@ -44,7 +44,11 @@ pub(crate) async fn serve(
             }
             Ok(Message::Notification { method, params }) => {
                 match switchboard_proto::params::check(&method, params.as_deref()) {
-                    Ok(()) => request::notification(app, &s, &method, params.as_deref()).await?,
+                    Ok(()) => {
+                        app.sessions()
+                            .notification(&s, &method, params.as_deref())
+                            .await?
+                    }
                     Err(e) => answers.push(error_json(None, &e)),
                 }
             }
@@ -69,8 +73,10 @@ pub(crate) async fn serve(
 }
 
 async fn one(app: &App, s: &Session, call: Call) -> Result<Option<String>, TransportError> {
-    if let Some(answer) =
-        request::session_method(app, s, &call.method, call.params.as_deref()).await?
+    if let Some(answer) = app
+        .sessions()
+        .session_method(s, &call.method, call.params.as_deref())
+        .await?
     {
         return Ok(Some(match answer {
             Ok(v) => response_json(&call.id, &v.to_string()),
@@ -104,5 +110,5 @@ async fn one(app: &App, s: &Session, call: Call) -> Result<Option<String>, Trans
         false,
         None,
     ));
-    Ok(request::run(app, &s.live, call, peer).await)
+    Ok(app.sessions().run(&s.live, call, peer).await)
 }

@@ -14,9 +14,10 @@ use switchboard_http::reply::accepted;
 use switchboard_proto::{Incoming, Message, error_json, methods, params, parse_body};
 
 use crate::app::App;
-use crate::mcp::request::{self, Call};
+use crate::mcp::request;
 use crate::mcp::{batch, initialize};
 use crate::modern;
+use switchboard_session::Call;
 
 pub(crate) async fn post(
     State(app): State<App>,
@@ -98,7 +99,9 @@ async fn serve(
                 Message::Notification { method, params } => {
                     params::check(&method, params.as_deref())
                         .map_err(TransportError::InvalidParams)?;
-                    request::notification(app, &s, &method, params.as_deref()).await?;
+                    app.sessions()
+                        .notification(&s, &method, params.as_deref())
+                        .await?;
                     Ok(accepted())
                 }
                 Message::Response { id, outcome } => {

@@ -34,8 +34,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 
-use crate::mcp::request::MAX_SUBSCRIPTIONS;
 use switchboard_session::hello;
+use switchboard_session::methods::MAX_SUBSCRIPTIONS;
 
 type Answer = Result<Box<RawValue>, Box<RawValue>>;
 
