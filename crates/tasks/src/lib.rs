@@ -4,9 +4,12 @@
 //!
 //! - [`service`]: the [`Tasks`] service and this node's side of the tasks
 //!   (its name in leases, the tasks it runs).
-//! - [`records`]: how a `tools/call` is served ([`Plan`]), creating a task
-//!   ([`Call`]), `tasks/get`, `tasks/update`, `tasks/cancel`, taking over
-//!   an orphan, and a task on the wire.
+//! - [`records`]: the task records and their operations: creating a task
+//!   ([`Call`]), claiming it, answering its input, cancelling it, taking
+//!   over an orphan.
+//! - [`extension`]: the 2026-07-28 extension's surface: how a `tools/call`
+//!   is served ([`Plan`]), `tasks/get`, `tasks/update`, `tasks/cancel`,
+//!   and a task on the wire.
 //! - [`legacy`]: the 2025-11-25 surface (`tools/call` with `params.task`,
 //!   `tasks/get`, `tasks/result`, `tasks/cancel`, `tasks/list`).
 //! - `runner`: running a task's tool in the background under its lease.
@@ -21,11 +24,13 @@
 
 #![warn(missing_docs)]
 
+pub mod extension;
 pub mod legacy;
 pub mod records;
 mod runner;
 pub mod service;
 pub mod sweep;
 
-pub use records::{Call, Plan, accepts, is_method};
+pub use extension::{Plan, accepts, is_method};
+pub use records::Call;
 pub use service::Tasks;

@@ -1,6 +1,6 @@
-//! Task records: the tasks extension of 2026-07-28
-//! (`io.modelcontextprotocol/tasks`, SEP-2663), and the record operations
-//! the 2025-11-25 surface shares.
+//! Task records and their operations, shared by the tasks extension of
+//! 2026-07-28 (`io.modelcontextprotocol/tasks`, SEP-2663) and the
+//! 2025-11-25 surface.
 //!
 //! A call to a task-supporting tool from a client that accepts tasks is
 //! answered at once with a `CreateTaskResult`; the tool runs in the
@@ -15,70 +15,14 @@
 //! asking for input is parked (`input_required`) and run again, with every
 //! answer so far, once `tasks/update` has answered them all.
 
-use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use switchboard_http::error::TransportError;
-use switchboard_proto::params::{TaskRef, ToolCall};
-use switchboard_runtime::{Access, TaskSupport};
-use switchboard_stateless::names::{CANCEL, EXTENSION, GET, UPDATE};
+use switchboard_proto::params::ToolCall;
 use switchboard_store::{Admitted, Quota, TaskRecord, TaskStatus, Versioned, now_ms};
 use switchboard_tenancy::Principal;
 
 use crate::runner;
-use crate::service::{POLL_INTERVAL_MS, SWAP_TRIES, Tasks};
-
-/// Whether the client declared the tasks extension (for this request).
-pub fn accepts(capabilities: &Value) -> bool {
-    capabilities
-        .get("extensions")
-        .and_then(|e| e.get(EXTENSION))
-        .is_some()
-}
-
-/// Whether `method` is one of the extension's methods.
-pub fn is_method(method: &str) -> bool {
-    matches!(method, GET | UPDATE | CANCEL)
-}
-
-/// How a `tools/call` is served.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Plan {
-    /// Answered in the call.
-    Sync,
-    /// A task from the start.
-    Task,
-    /// Run in the call; the tool may turn it into a task itself.
-    Foreground,
-}
-
-impl Tasks {
-    /// Decide how to serve a `tools/call`: a tool that only runs as a task is
-    /// refused (-32021) to clients that do not accept tasks.
-    pub fn plan(
-        &self,
-        who: &Principal,
-        call: &ToolCall<'_>,
-        capabilities: &Value,
-    ) -> Result<Plan, TransportError> {
-        let tasks = self;
-        let name = call.name.as_ref();
-        let Some(tool) = tasks
-            .catalog()
-            .tool(name)
-            .filter(|_| Access::tool(&*who.tenant.policy, name))
-        else {
-            return Ok(Plan::Sync);
-        };
-        Ok(match (tool.task_support_of(), accepts(capabilities)) {
-            (TaskSupport::Forbidden, _) | (TaskSupport::Optional, false) => Plan::Sync,
-            (TaskSupport::Required, false) => {
-                return Err(TransportError::MissingExtension(EXTENSION));
-            }
-            (_, true) if tool.is_self_starting_task() => Plan::Foreground,
-            (_, true) => Plan::Task,
-        })
-    }
-}
+use crate::service::{SWAP_TRIES, Tasks};
 
 /// What a task runs: a tool call as the client sent it, and the input
 /// answered so far.
@@ -104,32 +48,6 @@ impl Call {
             capabilities: capabilities.clone(),
             responses,
         }
-    }
-}
-
-impl Tasks {
-    /// Create the task (durably: `tasks/get` finds it as soon as this
-    /// returns), start it here, and answer with its `CreateTaskResult`.
-    pub async fn start(&self, who: &Principal, call: Call) -> Result<Value, TransportError> {
-        let tasks = self;
-        let record = create(tasks, who, call, None).await?;
-        Ok(shape(tasks, &record, false, "task"))
-    }
-}
-
-impl Tasks {
-    /// Count and audit a call that became a task at once (outcome `task`).
-    pub fn finished(&self, who: &Principal, session: Option<&str>, tool: &str) {
-        let tasks = self;
-        let method = switchboard_proto::methods::TOOLS_CALL;
-        tasks.gate().finished(
-            who,
-            session,
-            method,
-            Some(tool),
-            "task",
-            std::time::Duration::ZERO,
-        );
     }
 }
 
@@ -213,51 +131,6 @@ fn claim(record: &mut TaskRecord, tasks: &Tasks) {
     record.updated_ms = now;
 }
 
-impl Tasks {
-    /// Serve `tasks/get`, `tasks/update` or `tasks/cancel` (`params` raw and
-    /// parsed).
-    pub async fn serve(
-        &self,
-        who: &Principal,
-        method: &str,
-        raw: Option<&RawValue>,
-        params: &Value,
-        capabilities: &Value,
-    ) -> Result<Value, TransportError> {
-        let tasks = self;
-        if !accepts(capabilities) {
-            return Err(TransportError::MissingExtension(EXTENSION));
-        }
-        let id = TaskRef::read(method, raw)
-            .map_err(TransportError::InvalidParams)?
-            .task_id;
-        let current = owned(tasks, who, &id).await?;
-        match method {
-            GET => {
-                let current = take_over_if_orphaned(tasks, current).await?;
-                Ok(shape(tasks, &current.record, true, "complete"))
-            }
-            UPDATE => {
-                let answers = match params.get("inputResponses") {
-                    Some(Value::Object(m)) => m.clone(),
-                    None | Some(Value::Null) => Map::new(),
-                    Some(_) => {
-                        return Err(TransportError::MissingMeta(
-                            "tasks/update: inputResponses must be an object".into(),
-                        ));
-                    }
-                };
-                update(tasks, current, answers).await?;
-                Ok(ack(tasks))
-            }
-            _ => {
-                cancel(tasks, current).await?;
-                Ok(ack(tasks))
-            }
-        }
-    }
-}
-
 /// The task `id` if `who` started it; anyone else's is unknown.
 pub(crate) async fn owned(
     tasks: &Tasks,
@@ -300,7 +173,7 @@ pub(crate) async fn take_over_if_orphaned(
 
 /// Record answers to pending input requests (others are ignored); once
 /// none is pending the task runs again here.
-async fn update(
+pub(crate) async fn update(
     tasks: &Tasks,
     mut v: Versioned,
     answers: Map<String, Value>,
@@ -358,56 +231,10 @@ pub(crate) async fn cancel(tasks: &Tasks, mut v: Versioned) -> Result<(), Transp
     ))
 }
 
-async fn reload(tasks: &Tasks, id: &str) -> Result<Versioned, TransportError> {
+pub(crate) async fn reload(tasks: &Tasks, id: &str) -> Result<Versioned, TransportError> {
     tasks
         .store()
         .load(id)
         .await?
         .ok_or(TransportError::UnknownTask)
-}
-
-/// The empty acknowledgement of `tasks/update` and `tasks/cancel`.
-fn ack(tasks: &Tasks) -> Value {
-    let mut map = Map::new();
-    map.insert("resultType".into(), json!("complete"));
-    tasks.shape().stamp(&mut map);
-    Value::Object(map)
-}
-
-/// A task on the wire: the `CreateTaskResult` (`resultType` "task") or,
-/// `detailed`, the `tasks/get` result with its input requests, result or
-/// error inlined.
-fn shape(tasks: &Tasks, r: &TaskRecord, detailed: bool, result_type: &str) -> Value {
-    let time = |ms: u64| {
-        switchboard_observe::audit::rfc3339(
-            std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms),
-        )
-    };
-    let mut map = Map::new();
-    map.insert("resultType".into(), json!(result_type));
-    map.insert("taskId".into(), json!(r.id));
-    map.insert("status".into(), json!(r.status.as_str()));
-    map.insert("createdAt".into(), json!(time(r.created_ms)));
-    map.insert("lastUpdatedAt".into(), json!(time(r.updated_ms)));
-    map.insert("ttlMs".into(), json!(r.ttl_ms));
-    map.insert("pollIntervalMs".into(), json!(POLL_INTERVAL_MS));
-    if detailed {
-        match r.status {
-            TaskStatus::InputRequired => {
-                map.insert(
-                    "inputRequests".into(),
-                    Value::Object(r.input_requests.clone()),
-                );
-            }
-            TaskStatus::Completed => {
-                map.insert("result".into(), r.result.clone().unwrap_or(json!({})));
-            }
-            TaskStatus::Failed => {
-                map.insert("error".into(), r.error.clone().unwrap_or(json!({})));
-            }
-            TaskStatus::Working | TaskStatus::Cancelled => {}
-        }
-    }
-    tasks.shape().stamp(&mut map);
-    Value::Object(map)
 }
