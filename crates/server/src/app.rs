@@ -8,21 +8,20 @@ use switchboard_config::{Config, Live};
 use switchboard_http::Lifecycle;
 use switchboard_http::conns::{Conns, descriptor_limit};
 use switchboard_http::guard::HostPolicy;
-use switchboard_http::sse::StreamEnd;
-use switchboard_limits::{Admission, MemoryRateLimiter, RateLimiter};
+use switchboard_limits::{MemoryRateLimiter, RateLimiter};
 use switchboard_observe::audit::Audit;
 use switchboard_observe::metrics::Metrics;
 use switchboard_runtime::Catalog;
+use switchboard_session::{Parts, Registry, Sessions};
 use switchboard_stateless::{Sealer, Shape};
 use switchboard_store::{
     EventLog, MemoryEventLog, MemorySessionStore, MemoryTaskStore, SessionBus, SessionOwners,
     SessionStore, StoreError, TaskStore,
 };
+use switchboard_tasks::Tasks;
+use switchboard_tenancy::{Gate, METADATA_PATH, Tenants};
 use tokio_util::sync::CancellationToken;
 
-use crate::capacity::Capacity;
-use crate::live::Registry;
-use crate::tenant::Tenants;
 use crate::{health, legacy_sse, mcp};
 
 #[derive(Debug)]
@@ -31,25 +30,19 @@ struct Inner {
     /// read once per use.
     config: Live<Config>,
     catalog: Arc<Catalog>,
-    store: Arc<dyn SessionStore>,
-    event_log: Arc<dyn EventLog>,
-    registry: Registry,
+    /// Session records, event logs, live sessions and the bus.
+    sessions: Sessions,
     hosts: HostPolicy,
     sealer: Sealer,
-    admission: Admission,
-    capacity: Capacity,
+    /// Tenants and credentials (swapped whole by a reload), rates,
+    /// admission and the node-local quota counts, the audit trail.
+    gate: Gate,
     /// Open connections under their caps.
     conns: Conns,
-    metrics: Metrics,
-    /// Tenants and credentials; swapped whole by a reload.
-    tenants: Live<Tenants>,
-    audit: Audit,
-    limiter: Arc<dyn RateLimiter>,
-    session_bus: Option<Arc<dyn SessionBus>>,
+    metrics: Arc<Metrics>,
     cluster_events: Option<Arc<crate::cluster::ClusterEvents>>,
     /// Durable tasks, and the ones this node runs.
-    task_store: Arc<dyn TaskStore>,
-    tasks: crate::tasks::Local,
+    tasks: Tasks,
     /// The owners of sessions' `per_session` upstream processes (a cluster).
     owners: Option<Arc<crate::owner::Owners>>,
     /// The shutdown token, the draining flag (set by the admin API: new
@@ -195,43 +188,60 @@ impl AppBuilder {
                 store, node, url, lease, &key,
             )))
         });
-        let metrics = Metrics::new();
+        let metrics = Arc::new(Metrics::new());
         let config = Live::new(self.config);
         let c = config.load();
         for provider in self.catalog.providers().iter() {
             provider.observe(Arc::new(metrics.upstreams.sink()));
         }
+        let gate = Gate::new(
+            config.clone(),
+            tenants,
+            self.catalog.clone(),
+            metrics.clone(),
+            audit,
+            self.limiter
+                .unwrap_or_else(|| Arc::new(MemoryRateLimiter::new())),
+        );
+        let tasks = Tasks::new(
+            &c.admin.node_id(),
+            config.clone(),
+            self.catalog.clone(),
+            self.task_store
+                .unwrap_or_else(|| Arc::new(MemoryTaskStore::new())),
+            gate.clone(),
+            metrics.clone(),
+        );
+        let lifecycle = Lifecycle::new(c.admin.node_id());
+        let sessions = Sessions::new(Parts {
+            config: config.clone(),
+            catalog: self.catalog.clone(),
+            store: self.store.unwrap_or_else(|| {
+                Arc::new(MemorySessionStore::new().with_max_record_bytes(c.max_session_bytes))
+            }),
+            event_log,
+            bus: self.session_bus,
+            gate: gate.clone(),
+            metrics: metrics.clone(),
+            lifecycle: lifecycle.clone(),
+        });
         App(Arc::new(Inner {
             hosts: HostPolicy::new(&c.allowed_hosts),
             sealer,
-            admission: Admission::new(c.max_in_flight, c.max_queue),
-            capacity: Capacity::default(),
             conns: Conns::new(
                 config.clone(),
                 metrics.connections.clone(),
                 descriptor_limit(),
             ),
+            gate,
             metrics,
-            tenants: Live::new(tenants),
-            audit,
             upstreams: crate::upstreams::Shared::new(self.tenant_processes.unwrap_or_default()),
             reloading: tokio::sync::Mutex::new(()),
-            limiter: self
-                .limiter
-                .unwrap_or_else(|| Arc::new(MemoryRateLimiter::new())),
-            store: self.store.unwrap_or_else(|| {
-                Arc::new(MemorySessionStore::new().with_max_record_bytes(c.max_session_bytes))
-            }),
-            event_log,
-            session_bus: self.session_bus,
+            sessions,
             cluster_events: self.cluster_events,
-            task_store: self
-                .task_store
-                .unwrap_or_else(|| Arc::new(MemoryTaskStore::new())),
-            tasks: crate::tasks::Local::new(&c.admin.node_id()),
+            tasks,
             owners,
-            registry: Registry::default(),
-            lifecycle: Lifecycle::new(c.admin.node_id()),
+            lifecycle,
             catalog: self.catalog,
             config,
         }))
@@ -270,9 +280,9 @@ impl App {
             .route("/health", get(health::alive))
             .route("/readyz", get(health::ready))
             .route("/metrics", get(health::metrics))
-            .route(crate::gate::METADATA_PATH, get(crate::metadata::document))
+            .route(METADATA_PATH, get(crate::metadata::document))
             .route(
-                &format!("{}/{{*resource}}", crate::gate::METADATA_PATH),
+                &format!("{}/{{*resource}}", METADATA_PATH),
                 get(crate::metadata::document),
             )
             .with_state(self.clone())
@@ -292,26 +302,28 @@ impl App {
         &self.0.catalog
     }
 
+    /// Session records, event logs, live sessions and the bus; opening,
+    /// creating and ending sessions.
+    pub(crate) fn sessions(&self) -> &Sessions {
+        &self.0.sessions
+    }
+
     pub(crate) fn store(&self) -> &dyn SessionStore {
-        &*self.0.store
+        self.0.sessions.store()
     }
 
     pub(crate) fn event_log(&self) -> &dyn EventLog {
-        &*self.0.event_log
+        self.0.sessions.event_log()
     }
 
-    pub(crate) fn task_store(&self) -> &dyn TaskStore {
-        &*self.0.task_store
-    }
-
-    /// The tasks this node runs.
-    pub(crate) fn tasks(&self) -> &crate::tasks::Local {
+    /// Durable tasks, and the ones this node runs.
+    pub(crate) fn tasks(&self) -> &Tasks {
         &self.0.tasks
     }
 
     /// The bus to the other nodes, if this node is one of several.
     pub(crate) fn session_bus(&self) -> Option<&Arc<dyn SessionBus>> {
-        self.0.session_bus.as_ref()
+        self.0.sessions.bus()
     }
 
     /// The cluster's event bus, when this node logs its own events for
@@ -325,29 +337,13 @@ impl App {
     }
 
     pub(crate) fn registry(&self) -> &Registry {
-        &self.0.registry
+        self.0.sessions.registry()
     }
 
-    pub(crate) fn admission(&self) -> &Admission {
-        &self.0.admission
-    }
-
-    /// Tenants and credentials in effect now (a reload may replace them).
-    pub(crate) fn tenants(&self) -> Arc<Tenants> {
-        self.0.tenants.load()
-    }
-
-    /// The handle of the tenants in effect, which a reload swaps.
-    pub(crate) fn live_tenants(&self) -> &Live<Tenants> {
-        &self.0.tenants
-    }
-
-    pub(crate) fn audit(&self) -> &Audit {
-        &self.0.audit
-    }
-
-    pub(crate) fn limiter(&self) -> &dyn RateLimiter {
-        &*self.0.limiter
+    /// The gate every request passes, and the tenants, rates, admission
+    /// and quota counts it keeps.
+    pub(crate) fn gate(&self) -> &Gate {
+        &self.0.gate
     }
 
     pub(crate) fn metrics(&self) -> &Metrics {
@@ -355,11 +351,7 @@ impl App {
     }
 
     pub(crate) fn admission_stats(&self) -> switchboard_limits::AdmissionStats {
-        self.0.admission.stats()
-    }
-
-    pub(crate) fn capacity(&self) -> &Capacity {
-        &self.0.capacity
+        self.0.gate.admission().stats()
     }
 
     pub(crate) fn conns(&self) -> &Conns {
@@ -395,7 +387,7 @@ impl App {
 
     /// One line on how callers authenticate, for the start-up banner.
     pub fn auth_summary(&self) -> String {
-        let t = self.tenants();
+        let t = self.gate().tenants();
         let tenants = t.all().filter(|t| &*t.id != "anonymous").count();
         let anonymous = if t.anonymous_allowed() {
             "anonymous access on"
@@ -434,67 +426,14 @@ impl App {
 
     /// Sessions live on this node.
     pub fn live_sessions(&self) -> usize {
-        self.0.registry.len()
+        self.0.sessions.registry().len()
     }
 
     /// End a session everywhere: its live streams and handlers on this node
     /// (and on the other nodes, told on the bus), its record and its event
     /// log. Returns whether the store held it.
     pub async fn end_session(&self, id: &str) -> Result<bool, StoreError> {
-        self.end_live(id);
-        if let Some(bus) = self.session_bus() {
-            bus.publish(switchboard_store::BusMessage::Ended {
-                session: id.to_owned(),
-            });
-        }
-        let existed = self.0.store.delete(id).await?;
-        self.0.event_log.drop_session(id).await?;
-        self.0.catalog.session_ended(id).await;
-        Ok(existed)
-    }
-
-    /// Close what this node holds of a session: its streams, handlers,
-    /// waiting requests, and its place in the quotas.
-    pub(crate) fn end_live(&self, id: &str) {
-        if let Some(live) = self.0.registry.remove(id) {
-            live.close();
-            if let Some((identity, tenant)) = live.owner() {
-                self.0
-                    .capacity
-                    .closed(&crate::capacity::identity_key(identity));
-                self.0.capacity.closed(&crate::capacity::tenant_key(tenant));
-                self.0.metrics.tenants.sessions(tenant).dec();
-            }
-            self.uncount_record(&live);
-            self.0.metrics.sessions.ended(live.age());
-        }
-    }
-}
-
-impl App {
-    /// What ends a stream of this session.
-    pub(crate) fn stream_end(&self, live: &crate::live::LiveSession) -> StreamEnd {
-        let mut end = self.stream_end_on(live.closed.clone());
-        end.session_streams = Some(live.open_streams.clone());
-        end
-    }
-
-    /// What ends a request stream: its response (the channel closes), or
-    /// its session ending — not shutdown: a call in flight at SIGTERM runs
-    /// to its response within `shutdown_grace_secs`, as a JSON reply does.
-    pub(crate) fn request_stream_end(&self, live: &crate::live::LiveSession) -> StreamEnd {
-        let mut end = self.stream_end(live);
-        end.shutdown = CancellationToken::new();
-        end
-    }
-
-    /// What ends a stream: `token`, or the server shutting down.
-    pub(crate) fn stream_end_on(&self, token: CancellationToken) -> StreamEnd {
-        StreamEnd::new(
-            token,
-            self.0.lifecycle.shutdown().clone(),
-            self.0.metrics.sessions.streams.clone(),
-        )
+        self.0.sessions.end_session(id).await
     }
 }
 

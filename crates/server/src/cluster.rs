@@ -30,47 +30,6 @@ use switchboard_store::{BusMessage, SessionBus};
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use crate::app::App;
-use crate::live::{Answer, LiveSession};
-
-/// Hand a client's answer that found no waiting handler here to the
-/// other nodes.
-pub(crate) fn route_answer(app: &App, live: &LiveSession, id: &RequestId, outcome: Answer) {
-    let Some(bus) = app.session_bus() else {
-        return;
-    };
-    let (ok, body) = match outcome {
-        Ok(r) => (true, r),
-        Err(e) => (false, e),
-    };
-    bus.publish(BusMessage::Answer {
-        session: live.id.to_string(),
-        id: id.as_json().to_owned(),
-        ok,
-        body: body.get().to_owned(),
-    });
-}
-
-/// Hand a cancellation for a request not running here to the other nodes.
-pub(crate) fn route_cancel(app: &App, live: &LiveSession, id: &RequestId) {
-    if let Some(bus) = app.session_bus() {
-        bus.publish(BusMessage::Cancel {
-            session: live.id.to_string(),
-            id: id.as_json().to_owned(),
-        });
-    }
-}
-
-/// Tell the other nodes that request stream `stream` has events no
-/// connection here took; `end`: it is over.
-pub(crate) fn route_stream(app: &App, live: &LiveSession, stream: u64, end: bool) {
-    if let Some(bus) = app.session_bus() {
-        bus.publish(BusMessage::Stream {
-            session: live.id.to_string(),
-            stream,
-            end,
-        });
-    }
-}
 
 /// Deliver what the other nodes route here, until the bus closes.
 pub(crate) async fn run(app: App) {
@@ -155,7 +114,7 @@ async fn deliver(app: &App, message: &BusMessage) {
             }
         }
         BusMessage::Ended { session } => {
-            app.end_live(session);
+            app.sessions().end_live(session);
             app.catalog().session_ended(session).await;
         }
         BusMessage::Server { .. } => {} // carried by `ClusterEvents`

@@ -26,10 +26,10 @@ use std::sync::Arc;
 use futures_util::{StreamExt, stream};
 use switchboard_proto::notification_json;
 use switchboard_runtime::{EventBatch, ServerEvent, Subscription};
+use switchboard_session::STANDALONE;
 use switchboard_store::BusMessage;
 
 use crate::app::App;
-use crate::live::STANDALONE;
 
 /// Store calls of one batch in flight at once (over the one multiplexed
 /// connection they pipeline).

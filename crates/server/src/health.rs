@@ -54,7 +54,7 @@ pub(crate) async fn ready(State(app): State<App>) -> Response {
 /// With `auth.metrics_token_sha256` set, only a scraper presenting that
 /// token as a bearer token gets them (they name every tenant).
 pub(crate) async fn metrics(State(app): State<App>, headers: http::HeaderMap) -> Response {
-    if !app.tenants().may_scrape(&headers) {
+    if !app.gate().tenants().may_scrape(&headers) {
         let mut resp = json_response(
             StatusCode::UNAUTHORIZED,
             json!({"error": "the metrics need the configured bearer token"}).to_string(),

@@ -21,14 +21,14 @@ use switchboard_proto::{
     parse_body, response_json,
 };
 use switchboard_runtime::Catalog;
+use switchboard_session::{STANDALONE, StreamSlot};
 use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
-use crate::live::{STANDALONE, StreamSlot};
-use crate::mcp::initialize::{Hello, empty_object, hello};
-use crate::mcp::request::{self, Call};
-use crate::mcp::session::Session;
-use crate::peer::LegacyPeer;
+use switchboard_session::Call;
+use switchboard_session::LegacyPeer;
+use switchboard_session::Session;
+use switchboard_session::{Hello, empty_object, hello};
 
 /// `GET /sse`.
 pub(crate) async fn open(
@@ -48,11 +48,11 @@ async fn open_stream(
     headers: &HeaderMap,
 ) -> Result<Response, TransportError> {
     app.hosts().check(headers)?;
-    let who = app.authenticate(headers, client).await?;
+    let who = app.gate().authenticate(headers, client).await?;
     if !Accepts::from_headers(headers).sse {
         return Err(TransportError::NotAcceptable("text/event-stream"));
     }
-    let tenant_streams = app.stream_quota(&who, None)?;
+    let tenant_streams = app.gate().stream_quota(&who, None)?;
     // The session exists from the moment the stream opens; `initialize`
     // fills in what the client says about itself.
     let placeholder = Hello {
@@ -60,7 +60,7 @@ async fn open_stream(
         capabilities: empty_object(),
         client_info: empty_object(),
     };
-    let sid = app.create_session(&placeholder, &who).await?;
+    let sid = app.sessions().create_session(&placeholder, &who).await?;
     let live = app.registry().get_or_create(&sid, |_| {});
     let (rx, _) = live
         .standalone()
@@ -84,7 +84,7 @@ async fn open_stream(
             _ = closed.cancelled() => {}
         }
     });
-    let mut end = app.stream_end(&live);
+    let mut end = app.sessions().stream_end(&live);
     end.tenant_streams = Some(tenant_streams);
     Ok(sse::response_guarded(
         Some(first),
@@ -126,10 +126,10 @@ async fn post(
     body: Body,
 ) -> Result<Response, TransportError> {
     app.hosts().check(headers)?;
-    let who = app.authenticate(headers, client).await?;
+    let who = app.gate().authenticate(headers, client).await?;
     guard::check_json_content_type(headers)?;
     let sid = session_param(uri).ok_or(TransportError::MissingSession)?;
-    let s = app.open_session_id(sid, &who).await?;
+    let s = app.sessions().open_session_id(sid, &who).await?;
     let slot = s
         .live
         .standalone_if_open()
@@ -142,11 +142,13 @@ async fn post(
     match message {
         Message::Notification { method, params } => {
             params::check(&method, params.as_deref()).map_err(TransportError::InvalidParams)?;
-            request::notification(app, &s, &method, params.as_deref()).await?
+            app.sessions()
+                .notification(&s, &method, params.as_deref())
+                .await?
         }
         Message::Response { id, outcome } => {
             if let Err(outcome) = s.live.answer(&id, outcome) {
-                crate::cluster::route_answer(app, &s.live, &id, outcome);
+                app.sessions().route_answer(&s.live, &id, outcome);
             }
         }
         Message::Request { id, method, params } => {
@@ -189,7 +191,11 @@ async fn serve_request(
         };
         return send(app, &s, &slot, answer).await;
     }
-    let answer = match request::session_method(app, &s, &method, params.as_deref()).await {
+    let answer = match app
+        .sessions()
+        .session_method(&s, &method, params.as_deref())
+        .await
+    {
         Ok(Some(Ok(v))) => Some(response_json(&id, &v.to_string())),
         Ok(Some(Err(e))) => Some(error_json(Some(&id), &e)),
         Err(e) => Some(error_json(Some(&id), &e.rpc())),
@@ -202,7 +208,8 @@ async fn serve_request(
         return send(app, &s, &slot, answer).await;
     }
     let gated = app
-        .gate(
+        .gate()
+        .pass(
             &s.who,
             Some(&s.live.id),
             &s.live.id,
@@ -215,14 +222,14 @@ async fn serve_request(
         Err(e) => return send(app, &s, &slot, error_json(Some(&id), &e.rpc())).await,
     };
     let peer = Arc::new(LegacyPeer::shared(
-        app.clone(),
+        app.sessions().clone(),
         s.live.clone(),
         s.version,
         STANDALONE,
         slot,
     ));
     let call = Call::new(&s, id, method, params);
-    let response = request::run(app, &s.live, call, peer.clone()).await;
+    let response = app.sessions().run(&s.live, call, peer.clone()).await;
     peer.finish(response).await;
 }
 
@@ -237,7 +244,10 @@ async fn initialize(
     record.protocol_version = h.version.as_str().to_owned();
     record.client_capabilities = h.capabilities;
     record.client_info = h.client_info;
-    app.save_session(s, &record).await.map_err(|e| e.rpc())?;
+    app.sessions()
+        .save_session(s, &record)
+        .await
+        .map_err(|e| e.rpc())?;
     s.record = record;
     s.version = h.version;
     Ok(app.catalog().initialize_result(h.version).to_string())

@@ -15,25 +15,18 @@ mod app;
 mod capacity;
 mod cluster;
 mod fanout;
-mod footprint;
-mod gate;
 mod health;
 mod legacy_sse;
 mod listener;
-mod live;
 mod mcp;
 mod metadata;
 mod modern;
-mod notifier;
 mod owner;
-mod peer;
 #[cfg(test)]
 mod proptest_cases;
 mod reaper;
 mod reload;
 mod stdio;
-mod tasks;
-mod tenant;
 pub mod upstreams;
 
 pub use admin::{admin_router, serve_admin};

@@ -42,10 +42,10 @@ pub async fn serve(
     let builders = Builders::new();
     let graceful = GracefulShutdown::new();
     let reaper = tokio::spawn(crate::reaper::run(app.clone()));
-    let notifier = tokio::spawn(crate::notifier::run(app.clone()));
+    let notifier = tokio::spawn(app.sessions().clone().run_notifier());
     let cluster = tokio::spawn(crate::cluster::run(app.clone()));
     let heartbeat = tokio::spawn(crate::owner::heartbeat(app.clone()));
-    let task_sweep = tokio::spawn(crate::tasks::sweep::run(app.clone()));
+    let task_sweep = tokio::spawn(app.tasks().clone().run_sweep());
     let fanout = app
         .cluster_events()
         .map(|c| tokio::spawn(crate::fanout::run(app.clone(), c.origin())));

@@ -16,9 +16,9 @@ pub(crate) async fn document(State(app): State<App>, headers: HeaderMap) -> Resp
     if let Err(e) = app.hosts().check(&headers) {
         return e.into_response();
     }
-    let t = app.tenants();
+    let t = app.gate().tenants();
     let body = json!({
-        "resource": app.resource_url(&headers),
+        "resource": app.gate().resource_url(&headers),
         "authorization_servers": t.authorization_servers,
         "scopes_supported": t.scopes_supported,
         "bearer_methods_supported": ["header"],

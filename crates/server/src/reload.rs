@@ -25,10 +25,10 @@ use serde::Serialize;
 use serde_json::Value;
 use switchboard_config::Config;
 use switchboard_runtime::{Catalog, Provider};
+use switchboard_tenancy::Tenants;
 use switchboard_upstream::gateway::{StdioProvider, TenantProcesses, UpstreamConfig, UpstreamKind};
 
 use crate::app::App;
-use crate::tenant::Tenants;
 use crate::upstreams::{Started, start_upstream};
 
 /// What a reload changed.
@@ -128,7 +128,7 @@ impl App {
         let started = start_checked(self.catalog(), &plan, &new, tenant_processes).await?;
         report.applied = changed_keys(&old, &new);
         // Commit: from here on nothing is refused.
-        self.live_tenants().store(tenants);
+        self.gate().live_tenants().store(tenants);
         self.live_config().store(new);
         let metrics = self.metrics();
         swap(
@@ -146,7 +146,7 @@ impl App {
     /// End this node's live sessions whose tenant no longer exists (or is
     /// anonymous and anonymous access is now off).
     async fn end_orphaned_sessions(&self) -> usize {
-        let tenants = self.tenants();
+        let tenants = self.gate().tenants();
         let orphans: Vec<Arc<str>> = self
             .registry()
             .all()

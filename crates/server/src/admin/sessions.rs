@@ -8,11 +8,11 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use http::StatusCode;
 use serde_json::{Value, json};
+use switchboard_session::LiveSession;
 use switchboard_store::{SessionRecord, now_ms};
 
 use super::{Admin, error, reply};
 use crate::app::App;
-use crate::live::LiveSession;
 
 /// Sessions listed when no `limit` is given.
 const DEFAULT_LIMIT: usize = 100;

@@ -9,10 +9,12 @@ use http::StatusCode;
 use serde_json::{Map, Value, json};
 use switchboard_config::StoreKind;
 use switchboard_store::now_ms;
+use switchboard_tenancy::capacity::tenant_key;
 use switchboard_upstream::gateway::PoolMode;
 
 use super::scrape::{Sample, sum};
 use super::{Admin, error, reply};
+
 use crate::app::App;
 
 /// Sessions in `top_sessions`.
@@ -55,8 +57,8 @@ pub(super) async fn snapshot(State(admin): State<Admin>) -> Response {
 /// Live sessions on this node, in total and by tenant.
 fn sessions(app: &App) -> Value {
     let mut by_tenant = Map::new();
-    for t in app.tenants().all() {
-        let n = app.capacity().count(&crate::capacity::tenant_key(&t.id));
+    for t in app.gate().tenants().all() {
+        let n = app.gate().capacity().count(&tenant_key(&t.id));
         by_tenant.insert(t.id.to_string(), json!(n));
     }
     json!({"total": app.live_sessions(), "by_tenant": by_tenant})
@@ -166,7 +168,7 @@ fn capacity(app: &App) -> Value {
         entry("in_flight".into(), adm.in_flight, adm.max_in_flight),
         entry("queue".into(), adm.queued, adm.max_queue),
     ];
-    for t in app.tenants().all() {
+    for t in app.gate().tenants().all() {
         let usage = super::tenants::usage(app, &t.id);
         let used = |k: &str| usage[k].as_u64().unwrap_or(0) as usize;
         for (what, limit) in [

@@ -5,16 +5,19 @@ use axum::extract::State;
 use axum::response::Response;
 use http::StatusCode;
 use serde_json::{Value, json};
+use switchboard_tenancy::Tenant;
+use switchboard_tenancy::capacity::tenant_key;
 
 use super::scrape::{Sample, sum};
 use super::{Admin, reply};
+
 use crate::app::App;
-use crate::tenant::Tenant;
 
 pub(super) async fn list(State(admin): State<Admin>) -> Response {
     let app = &admin.app;
     let samples = super::scrape::parse(&app.metrics().encode());
     let tenants: Vec<Value> = app
+        .gate()
         .tenants()
         .all()
         .map(|t| tenant(app, t, &samples))
@@ -60,9 +63,9 @@ fn tenant(app: &App, t: &Tenant, samples: &[Sample]) -> Value {
 /// What `tenant` holds on this node now.
 pub(super) fn usage(app: &App, tenant: &str) -> Value {
     json!({
-        "sessions": app.capacity().count(&crate::capacity::tenant_key(tenant)),
+        "sessions": app.gate().capacity().count(&tenant_key(tenant)),
         "streams": app.metrics().tenants.streams(tenant).get().max(0),
-        "in_flight": app.admission().tenant_stats(tenant).running,
+        "in_flight": app.gate().admission().tenant_stats(tenant).running,
         "upstream_processes": app.tenant_processes().map_or(0, |p| p.count(tenant)),
     })
 }

@@ -15,9 +15,9 @@ use switchboard_proto::{Message, ParseError, RpcError, error_json, methods, resp
 use switchboard_runtime::Catalog;
 
 use crate::app::App;
-use crate::mcp::request::{self, Call};
-use crate::mcp::session::Session;
-use crate::peer::LegacyPeer;
+use switchboard_session::Call;
+use switchboard_session::LegacyPeer;
+use switchboard_session::Session;
 
 pub(crate) async fn serve(
     app: &App,
@@ -44,13 +44,17 @@ pub(crate) async fn serve(
             }
             Ok(Message::Notification { method, params }) => {
                 match switchboard_proto::params::check(&method, params.as_deref()) {
-                    Ok(()) => request::notification(app, &s, &method, params.as_deref()).await?,
+                    Ok(()) => {
+                        app.sessions()
+                            .notification(&s, &method, params.as_deref())
+                            .await?
+                    }
                     Err(e) => answers.push(error_json(None, &e)),
                 }
             }
             Ok(Message::Response { id, outcome }) => {
                 if let Err(outcome) = s.live.answer(&id, outcome) {
-                    crate::cluster::route_answer(app, &s.live, &id, outcome);
+                    app.sessions().route_answer(&s.live, &id, outcome);
                 }
             }
         }
@@ -69,8 +73,10 @@ pub(crate) async fn serve(
 }
 
 async fn one(app: &App, s: &Session, call: Call) -> Result<Option<String>, TransportError> {
-    if let Some(answer) =
-        request::session_method(app, s, &call.method, call.params.as_deref()).await?
+    if let Some(answer) = app
+        .sessions()
+        .session_method(s, &call.method, call.params.as_deref())
+        .await?
     {
         return Ok(Some(match answer {
             Ok(v) => response_json(&call.id, &v.to_string()),
@@ -84,7 +90,8 @@ async fn one(app: &App, s: &Session, call: Call) -> Result<Option<String>, Trans
         )));
     }
     let gated = app
-        .gate(
+        .gate()
+        .pass(
             &s.who,
             Some(&s.live.id),
             &s.live.id,
@@ -97,11 +104,11 @@ async fn one(app: &App, s: &Session, call: Call) -> Result<Option<String>, Trans
         Err(e) => return Ok(Some(error_json(Some(&call.id), &e.rpc()))),
     };
     let peer = Arc::new(LegacyPeer::new(
-        app.clone(),
+        app.sessions().clone(),
         s.live.clone(),
         s.version,
         false,
         None,
     ));
-    Ok(request::run(app, &s.live, call, peer).await)
+    Ok(app.sessions().run(&s.live, call, peer).await)
 }

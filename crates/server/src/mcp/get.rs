@@ -17,11 +17,11 @@ use switchboard_http::era::{self, Era};
 use switchboard_http::error::TransportError;
 use switchboard_http::guard::{Accepts, LAST_EVENT_ID};
 use switchboard_http::sse;
+use switchboard_session::{LiveSession, STANDALONE, StreamSlot, replay_channel};
 use switchboard_store::EventId;
 use tokio::sync::mpsc;
 
 use crate::app::App;
-use crate::live::{LiveSession, STANDALONE, StreamSlot, replay_channel};
 
 pub(crate) async fn get(
     State(app): State<App>,
@@ -57,14 +57,14 @@ async fn follow(
 
 async fn serve(app: &App, client: &str, headers: &HeaderMap) -> Result<Response, TransportError> {
     app.hosts().check(headers)?;
-    let who = app.authenticate(headers, client).await?;
+    let who = app.gate().authenticate(headers, client).await?;
     if era::decide(headers) == Era::Modern {
         return Err(TransportError::MethodNotAllowed); // no GET stream in the stateless era
     }
     if !Accepts::from_headers(headers).sse {
         return Err(TransportError::NotAcceptable("text/event-stream"));
     }
-    let s = app.open_session(headers, &who).await?;
+    let s = app.sessions().open_session(headers, &who).await?;
     let open = s
         .live
         .open_streams
@@ -76,8 +76,8 @@ async fn serve(app: &App, client: &str, headers: &HeaderMap) -> Result<Response,
         ));
     }
     let (log, buffer) = (app.event_log(), app.config().stream_buffer);
-    let mut end = app.stream_end(&s.live);
-    end.tenant_streams = Some(app.stream_quota(&who, Some(&s.live.id))?);
+    let mut end = app.sessions().stream_end(&s.live);
+    end.tenant_streams = Some(app.gate().stream_quota(&who, Some(&s.live.id))?);
     let retry_ms = app.config().sse_retry_ms;
     let fed = app.cluster_events().is_some();
     if let Some(last) = headers.get(LAST_EVENT_ID) {

@@ -14,9 +14,10 @@ use switchboard_http::reply::accepted;
 use switchboard_proto::{Incoming, Message, error_json, methods, params, parse_body};
 
 use crate::app::App;
-use crate::mcp::request::{self, Call};
+use crate::mcp::request;
 use crate::mcp::{batch, initialize};
 use crate::modern;
+use switchboard_session::Call;
 
 pub(crate) async fn post(
     State(app): State<App>,
@@ -40,7 +41,7 @@ async fn serve(
     body: Body,
 ) -> Result<Response, TransportError> {
     app.hosts().check(headers)?;
-    let who = app.authenticate(headers, client).await?;
+    let who = app.gate().authenticate(headers, client).await?;
     switchboard_observe::access::tenant(&who.tenant.id);
     let accepts = Accepts::from_headers(headers);
     if !accepts.json && !accepts.sse {
@@ -68,7 +69,7 @@ async fn serve(
             initialize::initialize(app, id, params, accepts, &who).await
         }
         Incoming::Single(message) => {
-            let s = app.open_session(headers, &who).await?;
+            let s = app.sessions().open_session(headers, &who).await?;
             match message {
                 Message::Request { id, method, params } => {
                     // MCP params are an object: refused before anything
@@ -98,19 +99,21 @@ async fn serve(
                 Message::Notification { method, params } => {
                     params::check(&method, params.as_deref())
                         .map_err(TransportError::InvalidParams)?;
-                    request::notification(app, &s, &method, params.as_deref()).await?;
+                    app.sessions()
+                        .notification(&s, &method, params.as_deref())
+                        .await?;
                     Ok(accepted())
                 }
                 Message::Response { id, outcome } => {
                     if let Err(outcome) = s.live.answer(&id, outcome) {
-                        crate::cluster::route_answer(app, &s.live, &id, outcome);
+                        app.sessions().route_answer(&s.live, &id, outcome);
                     }
                     Ok(accepted())
                 }
             }
         }
         Incoming::Batch(items) => {
-            let s = app.open_session(headers, &who).await?;
+            let s = app.sessions().open_session(headers, &who).await?;
             if !s.version.allows_batches() {
                 return Err(TransportError::BatchNotSupported(s.version.to_string()));
             }

@@ -12,10 +12,10 @@ use switchboard_http::guard::Accepts;
 use switchboard_http::sse;
 use switchboard_proto::{RequestId, notification_json};
 use switchboard_runtime::{Access, Catalog, ServerEvent, Subscription};
+use switchboard_tenancy::Principal;
 use tokio::sync::mpsc;
 
 use crate::app::App;
-use crate::tenant::Principal;
 use switchboard_stateless::meta::SUBSCRIPTION_ID;
 
 pub(crate) const METHOD: &str = "subscriptions/listen";
@@ -120,9 +120,9 @@ pub(crate) async fn serve(
     // it counts against the caller's rates, its tenant's streams, and the
     // streams one client may hold.
     let identity = who.identity();
-    app.check_rates(who, None, &identity, None).await?;
-    let tenant_streams = app.stream_quota(who, None)?;
-    let held = app.hold_listen_stream(&identity)?;
+    app.gate().check_rates(who, None, &identity, None).await?;
+    let tenant_streams = app.gate().stream_quota(who, None)?;
+    let held = app.gate().hold_listen_stream(&identity)?;
     let filter = Filter::parse(params);
     let policy = who.tenant.policy.clone();
     let catalog = app.catalog().clone();
@@ -143,7 +143,9 @@ pub(crate) async fn serve(
         pump(events, &tx, &filter, &catalog, &*policy, &id, &shutdown).await;
         upstream.close().await;
     });
-    let mut end = app.stream_end_on(tokio_util::sync::CancellationToken::new());
+    let mut end = app
+        .sessions()
+        .stream_end_on(tokio_util::sync::CancellationToken::new());
     end.tenant_streams = Some(tenant_streams);
     end.held = Some(std::sync::Arc::new(held));
     Ok(sse::response(None, rx, app.config().keep_alive(), end))

@@ -26,12 +26,11 @@ use switchboard_stateless::{
     Decision, Meta, ModernPeer, RequestState, headers, meta, modern_error,
 };
 use switchboard_store::now_ms;
+use switchboard_tenancy::Principal;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
-use crate::tasks;
-use crate::tenant::Principal;
 
 /// Serve one stateless POST of `who`; the client's address keys its place
 /// in its tenant's admission queue (there is no session).
@@ -104,19 +103,24 @@ async fn request(
             &app.shape().discover().to_string(),
         ))),
         listen::METHOD => listen::serve(app, who, id.clone(), &params_value, accepts).await,
-        m if tasks::is_method(m) => {
+        m if switchboard_tasks::is_method(m) => {
             // Work against the caller's rates; no running slot (a few store
             // operations; the task runs outside admission).
-            app.check_rates(who, None, &who.identity(), None).await?;
+            app.gate()
+                .check_rates(who, None, &who.identity(), None)
+                .await?;
             let caps = &meta.capabilities;
-            let result = tasks::serve(app, who, m, params.as_deref(), &params_value, caps).await?;
+            let result = app
+                .tasks()
+                .serve(who, m, params.as_deref(), &params_value, caps)
+                .await?;
             Ok(json_ok(response_json(id, &result.to_string())))
         }
         m if REMOVED.contains(&m) || !Catalog::handles(m) => {
             Err(TransportError::MethodNotFound(m.to_owned()))
         }
         _ => {
-            let mut plan = tasks::Plan::Sync;
+            let mut plan = switchboard_tasks::Plan::Sync;
             if method == methods::TOOLS_CALL {
                 // The one reader of the gate and the catalog: what it
                 // refuses runs nowhere.
@@ -124,21 +128,22 @@ async fn request(
                     ToolCall::read(params.as_deref()).map_err(TransportError::InvalidParams)?;
                 // The same arguments: the reader refuses a repeated key.
                 check_tool(app, who, headers, &call.name, params_value.get("arguments"))?;
-                plan = tasks::plan(app, who, &call, &meta.capabilities)?;
-                if plan == tasks::Plan::Task {
+                plan = app.tasks().plan(who, &call, &meta.capabilities)?;
+                if plan == switchboard_tasks::Plan::Task {
                     let _permit = app
-                        .gate(who, None, &who.identity(), method, params.as_deref())
+                        .gate()
+                        .pass(who, None, &who.identity(), method, params.as_deref())
                         .await?;
                     let responses = meta.input_responses.clone().unwrap_or_default();
-                    let task = tasks::Call::of(&call, &meta.capabilities, responses);
+                    let task = switchboard_tasks::Call::of(&call, &meta.capabilities, responses);
                     let tool = task.tool.clone();
-                    let created = tasks::start(app, who, task).await?;
-                    tasks::finished(app, who, None, &tool);
+                    let created = app.tasks().start(who, task).await?;
+                    app.tasks().finished(who, None, &tool);
                     return Ok(json_ok(response_json(id, &created.to_string())));
                 }
             }
             let mut meta = meta;
-            meta.may_become_task = plan == tasks::Plan::Foreground;
+            meta.may_become_task = plan == switchboard_tasks::Plan::Foreground;
             run(app, accepts, id, method, params, meta, who).await
         }
     }
@@ -212,7 +217,8 @@ async fn run(
         .cancel(cancel.clone());
     let ctx = app.catalog().context(builder);
     let permit = app
-        .gate(who, None, &who.identity(), method, params.as_deref())
+        .gate()
+        .pass(who, None, &who.identity(), method, params.as_deref())
         .await?;
     let (task_app, task_id, task_method) = (app.clone(), id.clone(), method.to_owned());
     let task_who = who.clone();
@@ -244,7 +250,9 @@ async fn run(
                 }
             };
         let took = start.elapsed();
-        task_app.finished(&task_who, None, &task_method, tool.as_deref(), label, took);
+        task_app
+            .gate()
+            .finished(&task_who, None, &task_method, tool.as_deref(), label, took);
         switchboard_observe::access::outcome(label, switchboard_observe::metrics::code(&outcome));
         drop(permit);
         if matches!(outcome, Err(HandlerError::StartTask)) {
@@ -276,7 +284,7 @@ async fn run(
         Ok(Decision::Json(_, body)) => sse::single(&body),
         Ok(Decision::Sse(rx)) => {
             // Like a request stream of a session: not ended by shutdown.
-            let mut end = app.stream_end_on(cancel.clone());
+            let mut end = app.sessions().stream_end_on(cancel.clone());
             end.shutdown = tokio_util::sync::CancellationToken::new();
             return Ok(sse::response_guarded(
                 None,
@@ -305,10 +313,10 @@ async fn became_task(
 ) -> (StatusCode, String) {
     // The call ran, so its params were read before.
     let call = match ToolCall::read(params) {
-        Ok(c) => tasks::Call::of(&c, capabilities, responses),
+        Ok(c) => switchboard_tasks::Call::of(&c, capabilities, responses),
         Err(e) => return (StatusCode::BAD_REQUEST, error_json(Some(id), &e)),
     };
-    match tasks::start(app, who, call).await {
+    match app.tasks().start(who, call).await {
         Ok(created) => (StatusCode::OK, response_json(id, &created.to_string())),
         Err(e) => (e.status(), error_json(Some(id), &e.rpc())),
     }

@@ -34,8 +34,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 
-use crate::mcp::initialize::hello;
-use crate::mcp::request::MAX_SUBSCRIPTIONS;
+use switchboard_session::hello;
+use switchboard_session::methods::MAX_SUBSCRIPTIONS;
 
 type Answer = Result<Box<RawValue>, Box<RawValue>>;
 
@@ -442,7 +442,8 @@ impl ClientPeer for Client {
         let (tx, rx) = oneshot::channel();
         lock(&self.pending).insert(id.clone(), tx);
         self.send(request_json(&id, method, &params)).await;
-        let outcome = crate::peer::await_answer(rx, self.request_timeout, &self.closed).await;
+        let outcome =
+            switchboard_session::await_answer(rx, self.request_timeout, &self.closed).await;
         lock(&self.pending).remove(&id);
         outcome
     }

@@ -14,19 +14,18 @@ use switchboard_runtime::{
 use switchboard_store::{StoreError, TaskRecord, TaskStatus, Versioned, now_ms};
 use tokio_util::sync::CancellationToken;
 
-use super::{SWAP_TRIES, lease_ms};
-use crate::app::App;
+use crate::service::{SWAP_TRIES, Tasks};
 use switchboard_stateless::Rounds;
 
 /// Run the claimed task `claimed` here, in the background.
-pub(super) fn spawn(app: &App, claimed: Versioned) {
-    let app = app.clone();
+pub(crate) fn spawn(tasks: &Tasks, claimed: Versioned) {
+    let tasks = tasks.clone();
     // Registered before the task starts, so a cancel arriving at once finds it.
     let cancel = CancellationToken::new();
-    app.tasks()
-        .lock()
+    tasks
+        .running()
         .insert(claimed.record.id.clone(), cancel.clone());
-    tokio::spawn(async move { run(app, claimed.record, cancel).await });
+    tokio::spawn(async move { run(tasks, claimed.record, cancel).await });
 }
 
 /// This node's run of a task: the owner and the claim's run count, so a
@@ -36,25 +35,25 @@ pub(super) fn spawn(app: &App, claimed: Versioned) {
 #[derive(Clone, Copy)]
 struct Run(u32);
 
-async fn run(app: App, record: TaskRecord, cancel: CancellationToken) {
+async fn run(tasks: Tasks, record: TaskRecord, cancel: CancellationToken) {
     let id = record.id.clone();
     let this = Run(record.runs);
     let left = record.expires_ms().saturating_sub(now_ms());
     let settled = tokio::select! {
-        outcome = execute(&app, &record, cancel.clone()) => Some(outcome),
-        () = keep_lease(&app, &id, this) => None,
+        outcome = execute(&tasks, &record, cancel.clone()) => Some(outcome),
+        () = keep_lease(&tasks, &id, this) => None,
         () = tokio::time::sleep(Duration::from_millis(left)) => None,
     };
     cancel.cancel();
     {
-        let mut running = app.tasks().lock();
+        let mut running = tasks.running();
         // Only this run's token: a later run of the task may have replaced it.
         if running.get(&id).is_some_and(|t| t.is_cancelled()) {
             running.remove(&id);
         }
     }
     if let Some((outcome, missing)) = settled
-        && let Err(e) = settle(&app, &id, this, outcome, missing).await
+        && let Err(e) = settle(&tasks, &id, this, outcome, missing).await
     {
         tracing::warn!(task = %id, error = %e, "task: cannot record the outcome");
     }
@@ -62,10 +61,10 @@ async fn run(app: App, record: TaskRecord, cancel: CancellationToken) {
 
 /// Renew the lease every third of it; returns once the task is no longer
 /// this node's (cancelled, taken over, gone).
-async fn keep_lease(app: &App, id: &str, this: Run) {
+async fn keep_lease(tasks: &Tasks, id: &str, this: Run) {
     loop {
-        tokio::time::sleep(Duration::from_millis(lease_ms(app) / 3)).await;
-        match renew(app, id, this).await {
+        tokio::time::sleep(Duration::from_millis(tasks.lease_ms() / 3)).await;
+        match renew(tasks, id, this).await {
             Ok(true) => {}
             Ok(false) => return,
             // The store is away: keep running; if the lease lapses meanwhile
@@ -75,26 +74,24 @@ async fn keep_lease(app: &App, id: &str, this: Run) {
     }
 }
 
-async fn renew(app: &App, id: &str, this: Run) -> Result<bool, StoreError> {
+async fn renew(tasks: &Tasks, id: &str, this: Run) -> Result<bool, StoreError> {
     for _ in 0..SWAP_TRIES {
-        let Some(mut v) = app.task_store().load(id).await? else {
+        let Some(mut v) = tasks.store().load(id).await? else {
             return Ok(false);
         };
-        if !mine(app, &v.record, this) {
+        if !mine(tasks, &v.record, this) {
             return Ok(false);
         }
-        v.record.lease_until_ms = now_ms() + lease_ms(app);
-        if app.task_store().swap(v.version, &v.record).await? {
+        v.record.lease_until_ms = now_ms() + tasks.lease_ms();
+        if tasks.store().swap(v.version, &v.record).await? {
             return Ok(true);
         }
     }
     Ok(true)
 }
 
-fn mine(app: &App, r: &TaskRecord, this: Run) -> bool {
-    r.status == TaskStatus::Working
-        && r.owner.as_deref() == Some(app.tasks().owner())
-        && r.runs == this.0
+fn mine(tasks: &Tasks, r: &TaskRecord, this: Run) -> bool {
+    r.status == TaskStatus::Working && r.owner.as_deref() == Some(tasks.owner()) && r.runs == this.0
 }
 
 /// The peer of a task: no stream to the client; input requests are
@@ -122,8 +119,8 @@ type Outcome = (Result<Value, HandlerError>, Map<String, Value>);
 
 /// Call the tool as the recorded request says, as the principal who
 /// started the task.
-async fn execute(app: &App, r: &TaskRecord, cancel: CancellationToken) -> Outcome {
-    let Some(tenant) = app.tenants().get(&r.tenant) else {
+async fn execute(tasks: &Tasks, r: &TaskRecord, cancel: CancellationToken) -> Outcome {
+    let Some(tenant) = tasks.gate().tenants().get(&r.tenant) else {
         let e = RpcError::internal("the task's tenant is no longer configured");
         return (Err(e.into()), Map::new());
     };
@@ -145,11 +142,12 @@ async fn execute(app: &App, r: &TaskRecord, cancel: CancellationToken) -> Outcom
     .client_capabilities(Some(r.client_capabilities.clone()))
     .caller(caller)
     .cancel(cancel);
-    let ctx = app.catalog().context(builder);
+    let ctx = tasks.catalog().context(builder);
     let params = json!({"name": r.tool, "arguments": r.arguments});
     let outcome = match serde_json::value::to_raw_value(&params) {
         Ok(raw) => {
-            app.catalog()
+            tasks
+                .catalog()
                 .handle(methods::TOOLS_CALL, Some(&raw), ctx)
                 .await
         }
@@ -160,7 +158,7 @@ async fn execute(app: &App, r: &TaskRecord, cancel: CancellationToken) -> Outcom
 
 /// Write the outcome, if the task is still this node's and working.
 async fn settle(
-    app: &App,
+    tasks: &Tasks,
     id: &str,
     this: Run,
     outcome: Result<Value, HandlerError>,
@@ -169,19 +167,19 @@ async fn settle(
     if matches!(outcome, Err(HandlerError::Cancelled)) {
         return Ok(()); // cancelled, or this node is stopping (another takes over)
     }
-    let max = app.config().task_max_result_bytes;
+    let max = tasks.config().task_max_result_bytes;
     for _ in 0..SWAP_TRIES {
-        let Some(v) = app.task_store().load(id).await? else {
+        let Some(v) = tasks.store().load(id).await? else {
             return Ok(());
         };
-        if !mine(app, &v.record, this) {
+        if !mine(tasks, &v.record, this) {
             return Ok(());
         }
         let mut record = v.record.clone();
         apply(&mut record, &outcome, &missing, max);
         record.owner = None;
         record.updated_ms = now_ms();
-        if app.task_store().swap(v.version, &record).await? {
+        if tasks.store().swap(v.version, &record).await? {
             return Ok(());
         }
     }

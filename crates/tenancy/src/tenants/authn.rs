@@ -9,12 +9,13 @@ use http::HeaderMap;
 use switchboard_auth::{JwtError, looks_like_jwt};
 use switchboard_config::ANONYMOUS;
 
-use super::{Principal, Tenants, Via};
+use super::Tenants;
+use crate::tenant::{Principal, Via};
 
 /// Why a request could not be authenticated. Descriptions never contain
 /// the credential.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum AuthFailure {
+pub enum AuthFailure {
     /// No credential, and anonymous access is off: 401 without an error
     /// code (RFC 6750 §3.1).
     Missing,
@@ -28,7 +29,7 @@ pub(crate) enum AuthFailure {
 
 impl AuthFailure {
     /// The audit trail's short name of the failure.
-    pub(crate) fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> &'static str {
         match self {
             AuthFailure::Missing => "missing_credential",
             AuthFailure::Invalid(_) => "invalid_token",
@@ -43,7 +44,7 @@ const MAX_CREDENTIAL: usize = 16 * 1024;
 
 impl Tenants {
     /// Who sends a request with these headers, from `addr`.
-    pub(crate) async fn authenticate(
+    pub async fn authenticate(
         &self,
         headers: &HeaderMap,
         addr: &str,

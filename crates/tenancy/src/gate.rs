@@ -1,31 +1,116 @@
 //! The gate every request passes: authentication, then (for requests that
-//! do work) scopes, rate limits and the tenant's share of admission. Every
-//! refusal is counted per tenant and written to the audit trail.
+//! do work) scopes, rate limits and the tenant's share of admission; the
+//! quotas of streams and sessions. Every refusal is counted per tenant and
+//! written to the audit trail.
+
+use std::sync::Arc;
 
 use http::HeaderMap;
+use switchboard_config::{Config, Live};
 use switchboard_http::error::{Challenge, TransportError};
-use switchboard_limits::{Decision, Permit, Rate, Ticket};
-use switchboard_observe::audit::AuditEvent;
+use switchboard_limits::{Admission, Decision, Permit, Rate, RateLimiter, Ticket};
+use switchboard_observe::audit::{Audit, AuditEvent};
+use switchboard_observe::metrics::Metrics;
+use switchboard_runtime::Catalog;
 
-use crate::app::App;
-use crate::tenant::{AuthFailure, Principal};
+use crate::capacity::Capacity;
+use crate::tenant::Principal;
+use crate::tenants::{AuthFailure, Tenants};
 
-/// Where the protected-resource metadata lives (RFC 9728 §3).
-pub(crate) const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
+mod account;
 
-impl App {
+/// The gate: tenants and credentials (swapped whole by a reload), the rate
+/// limiter, admission, the node-local quota counts, the audit trail and
+/// the metrics its refusals are counted in. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Gate(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    config: Live<Config>,
+    tenants: Live<Tenants>,
+    catalog: Arc<Catalog>,
+    metrics: Arc<Metrics>,
+    audit: Audit,
+    limiter: Arc<dyn RateLimiter>,
+    admission: Admission,
+    capacity: Capacity,
+}
+
+impl Gate {
+    /// A gate over `tenants` for the configuration in `config` (admission
+    /// sized by its `max_in_flight` and `max_queue`), calls to `catalog`'s
+    /// tools, rates kept by `limiter`, refusals counted in `metrics` and
+    /// audited to `audit`.
+    pub fn new(
+        config: Live<Config>,
+        tenants: Tenants,
+        catalog: Arc<Catalog>,
+        metrics: Arc<Metrics>,
+        audit: Audit,
+        limiter: Arc<dyn RateLimiter>,
+    ) -> Self {
+        let c = config.load();
+        let admission = Admission::new(c.max_in_flight, c.max_queue);
+        Self(Arc::new(Inner {
+            config,
+            tenants: Live::new(tenants),
+            catalog,
+            metrics,
+            audit,
+            limiter,
+            admission,
+            capacity: Capacity::default(),
+        }))
+    }
+
+    /// Tenants and credentials in effect now (a reload may replace them).
+    pub fn tenants(&self) -> Arc<Tenants> {
+        self.0.tenants.load()
+    }
+
+    /// The handle of the tenants in effect, which a reload swaps.
+    pub fn live_tenants(&self) -> &Live<Tenants> {
+        &self.0.tenants
+    }
+
+    /// Admission: running slots and the queue, by tenant.
+    pub fn admission(&self) -> &Admission {
+        &self.0.admission
+    }
+
+    /// The rate limiter.
+    pub fn limiter(&self) -> &dyn RateLimiter {
+        &*self.0.limiter
+    }
+
+    /// The node-local quota counts.
+    pub fn capacity(&self) -> &Capacity {
+        &self.0.capacity
+    }
+
+    /// The audit trail.
+    pub fn audit(&self) -> &Audit {
+        &self.0.audit
+    }
+
+    fn metrics(&self) -> &Metrics {
+        &self.0.metrics
+    }
+
     /// Who sends this request; 401/400/503 with a `WWW-Authenticate`
     /// challenge when that cannot be established.
-    pub(crate) async fn authenticate(
+    pub async fn authenticate(
         &self,
         headers: &HeaderMap,
         addr: &str,
     ) -> Result<Principal, TransportError> {
-        let failure = match self.tenants().authenticate(headers, addr).await {
+        let tenants = self.tenants();
+        let failure = match tenants.authenticate(headers, addr).await {
             Ok(mut p) => {
                 // Only a 403 for a missing scope names the metadata URL.
                 if !p.tenant.policy.tool_scopes.is_empty() {
-                    p.metadata_url = self.metadata_url(headers).into();
+                    p.metadata_url = tenants.metadata_url(headers).into();
                 }
                 return Ok(p);
             }
@@ -46,7 +131,7 @@ impl App {
             );
         }
         let mut challenge = Challenge {
-            resource_metadata: self.metadata_url(headers),
+            resource_metadata: tenants.metadata_url(headers),
             ..Challenge::default()
         };
         Err(match failure {
@@ -66,27 +151,12 @@ impl App {
     }
 
     /// The canonical URL of the MCP endpoint: configured, or from `Host`.
-    pub(crate) fn resource_url(&self, headers: &HeaderMap) -> String {
-        if let Some(url) = &self.tenants().resource_url {
-            return url.clone();
-        }
-        let host = headers
-            .get(http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("localhost");
-        format!("http://{host}/mcp")
-    }
-
-    /// The URL of the metadata document for this resource (RFC 9728 §3.1:
-    /// the well-known path goes between the host and the resource's path).
-    pub(crate) fn metadata_url(&self, headers: &HeaderMap) -> String {
-        let resource = self.resource_url(headers);
-        let (origin, path) = split_origin(&resource);
-        format!("{origin}{METADATA_PATH}{path}")
+    pub fn resource_url(&self, headers: &HeaderMap) -> String {
+        self.tenants().resource_url(headers)
     }
 
     /// 403 `insufficient_scope` if `tool` needs scopes the principal lacks.
-    pub(crate) fn check_scopes(
+    pub fn check_scopes(
         &self,
         who: &Principal,
         session: Option<&str>,
@@ -114,7 +184,7 @@ impl App {
 
     /// Take one token from each rate that applies: the tenant's, the
     /// session's (`key`), and the tool's. 429 names the first one hit.
-    pub(crate) async fn check_rates(
+    pub async fn check_rates(
         &self,
         who: &Principal,
         session: Option<&str>,
@@ -160,7 +230,7 @@ impl App {
     /// which answers it exactly like an unknown tool.
     /// `key` names the caller's rate bucket and place in its tenant's queue:
     /// the session, or a stateless client's identity.
-    pub(crate) async fn gate(
+    pub async fn pass(
         &self,
         who: &Principal,
         session: Option<&str>,
@@ -169,7 +239,7 @@ impl App {
         params: Option<&serde_json::value::RawValue>,
     ) -> Result<Permit, TransportError> {
         let mut tool = None;
-        let called = known_tool(self.catalog(), method, params);
+        let called = known_tool(&self.0.catalog, method, params);
         if let Some(name) = called.as_deref() {
             if switchboard_runtime::Access::tool(&*who.tenant.policy, name) {
                 self.check_scopes(who, session, name)?;
@@ -185,7 +255,7 @@ impl App {
 
     /// Wait for a running slot for the principal's tenant (weighted, within
     /// its own cap), as `key` (a session or a stateless client).
-    pub(crate) async fn admit(&self, who: &Principal, key: &str) -> Result<Permit, TransportError> {
+    pub async fn admit(&self, who: &Principal, key: &str) -> Result<Permit, TransportError> {
         let start = std::time::Instant::now();
         let t = &who.tenant;
         let ticket = Ticket {
@@ -198,7 +268,7 @@ impl App {
         let span = tracing::debug_span!(target: switchboard_telemetry::TARGET, "admission", tenant = %t.id);
         let admitted = tracing::Instrument::instrument(
             self.admission()
-                .admit(ticket, self.config().queue_deadline()),
+                .admit(ticket, self.0.config.load().queue_deadline()),
             span,
         )
         .await;
@@ -208,85 +278,6 @@ impl App {
             self.metrics().tenants.rejected(&t.id, rejected.reason());
             TransportError::Overloaded(rejected)
         })
-    }
-
-    /// A finished request: metrics by method and by tenant, and an audit
-    /// line for a tool call.
-    pub(crate) fn finished(
-        &self,
-        who: &Principal,
-        session: Option<&str>,
-        method: &str,
-        tool: Option<&str>,
-        outcome: &'static str,
-        took: std::time::Duration,
-    ) {
-        let metrics = self.metrics();
-        metrics.requests.finished(method, tool, outcome, took);
-        metrics.tenants.finished(&who.tenant.id, outcome, took);
-        if method == switchboard_proto::methods::TOOLS_CALL && self.audit().enabled() {
-            let short = session.map(switchboard_observe::ids::short);
-            self.audit().record(&AuditEvent {
-                event: "tool_call",
-                tenant: Some(&who.tenant.id),
-                principal: Some(&who.subject),
-                session: short,
-                method: Some(method),
-                tool,
-                outcome,
-                latency_ms: Some(took.as_secs_f64() * 1000.0),
-                remote: Some(&who.addr),
-                ..AuditEvent::default()
-            });
-        }
-    }
-
-    /// Room for one more standalone stream of the principal's tenant: the
-    /// gauge that counts it while it is open, or 429.
-    pub(crate) fn stream_quota(
-        &self,
-        who: &Principal,
-        session: Option<&str>,
-    ) -> Result<prometheus_client::metrics::gauge::Gauge, TransportError> {
-        let gauge = self.metrics().tenants.streams(&who.tenant.id);
-        if let Some(max) = who.tenant.max_streams
-            && gauge.get() >= max as i64
-        {
-            self.metrics().tenants.rejected(&who.tenant.id, "quota");
-            self.security_event(who, session, "quota", None, "max_streams");
-            return Err(TransportError::Quota("max_streams"));
-        }
-        Ok(gauge)
-    }
-
-    /// Record a security event: counted, logged and audited.
-    pub(crate) fn security_event(
-        &self,
-        who: &Principal,
-        session: Option<&str>,
-        event: &str,
-        tool: Option<&str>,
-        outcome: &str,
-    ) {
-        let short = session.map(switchboard_observe::ids::short);
-        tracing::info!(
-            tenant = %who.tenant.id,
-            principal = %who.subject,
-            session = short.unwrap_or("-"),
-            event,
-            outcome,
-            "security event"
-        );
-        self.audit().record(&AuditEvent {
-            event,
-            tenant: Some(&who.tenant.id),
-            principal: Some(&who.subject),
-            session: short,
-            tool,
-            outcome,
-            remote: Some(&who.addr),
-            ..AuditEvent::default()
-        });
     }
 }
 
@@ -307,28 +298,4 @@ fn known_tool(
     catalog
         .knows_tool(&call.name)
         .then(|| call.name.into_owned())
-}
-
-/// `scheme://host` and the path of a URL (the path may be empty).
-fn split_origin(url: &str) -> (&str, &str) {
-    let after_scheme = url.find("://").map_or(0, |i| i + 3);
-    match url[after_scheme..].find('/') {
-        Some(i) => url.split_at(after_scheme + i),
-        None => (url, ""),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn splits_origin_and_path() {
-        assert_eq!(
-            super::split_origin("https://a.example:8443/mcp"),
-            ("https://a.example:8443", "/mcp")
-        );
-        assert_eq!(
-            super::split_origin("http://a.example"),
-            ("http://a.example", "")
-        );
-    }
 }

@@ -18,7 +18,7 @@ pub struct Policy {
 
 impl Policy {
     /// The scopes calling `tool` needs (from every matching pattern).
-    pub(crate) fn scopes_for(&self, tool: &str) -> Vec<&str> {
+    pub fn scopes_for(&self, tool: &str) -> Vec<&str> {
         let mut out: Vec<&str> = self
             .tool_scopes
             .iter()

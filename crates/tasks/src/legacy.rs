@@ -15,13 +15,14 @@ use switchboard_proto::params::{TaskRef, ToolCall};
 use switchboard_proto::{ErrorCode, RpcError, methods};
 use switchboard_runtime::{Access, TaskSupport};
 use switchboard_store::{TaskRecord, TaskStatus};
+use switchboard_tenancy::Principal;
 
-use super::{Call, POLL_INTERVAL_MS, cancel, create, owned, take_over_if_orphaned};
+use crate::records::{Call, cancel, create, owned, take_over_if_orphaned};
+use crate::service::POLL_INTERVAL_MS;
 use switchboard_http::error::TransportError;
 use switchboard_stateless::names::{CANCEL, GET};
 
-use crate::app::App;
-use crate::tenant::Principal;
+use crate::service::Tasks;
 
 pub(crate) const RESULT: &str = "tasks/result";
 pub(crate) const LIST: &str = "tasks/list";
@@ -30,7 +31,7 @@ const PAGE: usize = 50;
 const RELATED_TASK: &str = "io.modelcontextprotocol/related-task";
 
 /// The `tasks` server capability.
-pub(crate) fn capability() -> Value {
+pub fn capability() -> Value {
     json!({"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}})
 }
 
@@ -38,47 +39,50 @@ type Answer = Option<Result<Value, RpcError>>;
 
 /// Whether `method` is one of the task methods of 2025-11-25 (the task
 /// augmentation of `tools/call` aside).
-pub(crate) fn is_method(method: &str) -> bool {
+pub fn is_method(method: &str) -> bool {
     matches!(method, LIST | GET | RESULT | CANCEL)
 }
 
-/// Serve a request of a 2025-11-25 session if it is about tasks; `None`
-/// for anything else (the usual path serves it).
-pub(crate) async fn serve(
-    app: &App,
-    who: &Principal,
-    capabilities: &Value,
-    method: &str,
-    params: Option<&RawValue>,
-) -> Result<Answer, TransportError> {
-    match method {
-        // Read as the gate and the catalog read it; params they refuse are
-        // the catalog's to answer.
-        methods::TOOLS_CALL => match ToolCall::read(params) {
-            Ok(c) => call(app, who, capabilities, &c).await,
-            Err(_) => Ok(None),
-        },
-        LIST => list(app, who, params).await.map(Some),
-        GET | RESULT | CANCEL => {
-            let id = match TaskRef::read(method, params) {
-                Ok(r) => r.task_id,
-                Err(e) => return Ok(Some(Err(e))),
-            };
-            match task_method(app, who, method, &id).await {
-                Err(TransportError::UnknownTask) => {
-                    Ok(Some(Err(TransportError::UnknownTask.rpc())))
+impl Tasks {
+    /// Serve a request of a 2025-11-25 session if it is about tasks; `None`
+    /// for anything else (the usual path serves it).
+    pub async fn serve_legacy(
+        &self,
+        who: &Principal,
+        capabilities: &Value,
+        method: &str,
+        params: Option<&RawValue>,
+    ) -> Result<Answer, TransportError> {
+        let tasks = self;
+        match method {
+            // Read as the gate and the catalog read it; params they refuse are
+            // the catalog's to answer.
+            methods::TOOLS_CALL => match ToolCall::read(params) {
+                Ok(c) => call(tasks, who, capabilities, &c).await,
+                Err(_) => Ok(None),
+            },
+            LIST => list(tasks, who, params).await.map(Some),
+            GET | RESULT | CANCEL => {
+                let id = match TaskRef::read(method, params) {
+                    Ok(r) => r.task_id,
+                    Err(e) => return Ok(Some(Err(e))),
+                };
+                match task_method(tasks, who, method, &id).await {
+                    Err(TransportError::UnknownTask) => {
+                        Ok(Some(Err(TransportError::UnknownTask.rpc())))
+                    }
+                    other => other.map(Some),
                 }
-                other => other.map(Some),
             }
+            _ => Ok(None),
         }
-        _ => Ok(None),
     }
 }
 
 /// One page of the caller's tasks; `cursor` is the last id of the page
 /// before (opaque to the client).
 async fn list(
-    app: &App,
+    tasks: &Tasks,
     who: &Principal,
     params: Option<&RawValue>,
 ) -> Result<Result<Value, RpcError>, TransportError> {
@@ -94,11 +98,11 @@ async fn list(
     // Anonymous clients of a tenant share one binding: listing would hand
     // each one the others' task ids. They see none (their own ids, from
     // the calls that created them, still work with tasks/get).
-    if matches!(who.via, crate::tenant::Via::Anonymous) {
+    if matches!(who.via, switchboard_tenancy::Via::Anonymous) {
         return Ok(Ok(json!({"tasks": []})));
     }
-    let page = app
-        .task_store()
+    let page = tasks
+        .store()
         .list(&who.binding(), after.as_deref(), PAGE)
         .await?;
     let mut result = json!({"tasks": page.iter().map(shape).collect::<Vec<_>>()});
@@ -114,13 +118,13 @@ async fn list(
 /// for a call that runs as usual. Only the catalog's own tools run as
 /// tasks here.
 async fn call(
-    app: &App,
+    tasks: &Tasks,
     who: &Principal,
     capabilities: &Value,
     c: &ToolCall<'_>,
 ) -> Result<Answer, TransportError> {
     let name = c.name.as_ref();
-    let Some(tool) = app
+    let Some(tool) = tasks
         .catalog()
         .tool(name)
         .filter(|_| Access::tool(&*who.tenant.policy, name))
@@ -140,25 +144,25 @@ async fn call(
         (_, None) => Ok(None),
         (_, Some(task)) => {
             let ttl = task.get("ttl").and_then(Value::as_u64);
-            let record = create(app, who, Call::of(c, capabilities, Map::new()), ttl).await?;
-            super::finished(app, who, None, name);
+            let record = create(tasks, who, Call::of(c, capabilities, Map::new()), ttl).await?;
+            tasks.finished(who, None, name);
             Ok(Some(Ok(json!({"task": shape(&record)}))))
         }
     }
 }
 
 async fn task_method(
-    app: &App,
+    tasks: &Tasks,
     who: &Principal,
     method: &str,
     id: &str,
 ) -> Result<Result<Value, RpcError>, TransportError> {
-    let current = owned(app, who, id).await?;
+    let current = owned(tasks, who, id).await?;
     // An orphaned task being cancelled is not run again first.
     let current = if method == CANCEL {
         current
     } else {
-        take_over_if_orphaned(app, current).await?
+        take_over_if_orphaned(tasks, current).await?
     };
     match method {
         GET => Ok(Ok(shape(&current.record))),
@@ -169,24 +173,24 @@ async fn task_method(
             ))))
         }
         CANCEL => {
-            cancel(app, current).await?;
-            let done = owned(app, who, id).await?;
+            cancel(tasks, current).await?;
+            let done = owned(tasks, who, id).await?;
             Ok(Ok(shape(&done.record)))
         }
-        _ => result(app, who, id).await,
+        _ => result(tasks, who, id).await,
     }
 }
 
 /// Wait (up to the request timeout) until the task ends, then answer as
 /// its tool call would have.
 async fn result(
-    app: &App,
+    tasks: &Tasks,
     who: &Principal,
     id: &str,
 ) -> Result<Result<Value, RpcError>, TransportError> {
-    let deadline = Instant::now() + app.config().request_timeout();
+    let deadline = Instant::now() + tasks.config().request_timeout();
     loop {
-        let v = take_over_if_orphaned(app, owned(app, who, id).await?).await?;
+        let v = take_over_if_orphaned(tasks, owned(tasks, who, id).await?).await?;
         let r = v.record;
         let related = json!({RELATED_TASK: {"taskId": r.id}});
         match r.status {
@@ -213,7 +217,7 @@ async fn result(
             }
             TaskStatus::Working if Instant::now() >= deadline => {
                 return Ok(Err(switchboard_http::reply::timed_out(
-                    app.config().request_timeout_secs,
+                    tasks.config().request_timeout_secs,
                 )));
             }
             TaskStatus::Working => tokio::time::sleep(Duration::from_millis(200)).await,

@@ -6,7 +6,9 @@
 //! and every later one, ending with the response. A handler that sends nothing
 //! costs no stream, no event log entry and no extra task.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, MutexGuard};
 
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -17,18 +19,21 @@ use switchboard_runtime::async_trait;
 use switchboard_runtime::{ClientPeer, PeerError};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::app::App;
-use crate::live::{LiveSession, STANDALONE, StreamSlot};
+use crate::live::LiveSession;
+use crate::sessions::Sessions;
+use crate::slot::{STANDALONE, StreamSlot};
 
 /// How the HTTP exchange of a request is answered; decided by the handler's
 /// first output.
 #[derive(Debug)]
-pub(crate) enum Decision {
+pub enum Decision {
     /// The final response came first: answer with this JSON.
     Json(String),
     /// A message came first: stream it, and the rest, on this SSE stream.
     Sse {
+        /// The stream's number in the session.
         stream: u64,
+        /// Its frames, the first message already in.
         rx: mpsc::Receiver<Frame>,
     },
     /// The request was cancelled before anything was sent.
@@ -54,8 +59,8 @@ enum Reply {
 
 /// The peer of one session-era request.
 #[derive(Debug)]
-pub(crate) struct LegacyPeer {
-    app: App,
+pub struct LegacyPeer {
+    sessions: Sessions,
     live: Arc<LiveSession>,
     version: ProtocolVersion,
     can_stream: bool,
@@ -64,8 +69,8 @@ pub(crate) struct LegacyPeer {
 
 impl LegacyPeer {
     /// A peer whose first message decides the reply; `decision` receives it.
-    pub(crate) fn new(
-        app: App,
+    pub fn new(
+        sessions: Sessions,
         live: Arc<LiveSession>,
         version: ProtocolVersion,
         can_stream: bool,
@@ -76,7 +81,7 @@ impl LegacyPeer {
             None => Reply::Closed,
         };
         Self {
-            app,
+            sessions,
             live,
             version,
             can_stream,
@@ -86,15 +91,15 @@ impl LegacyPeer {
 
     /// A peer whose messages, response included, go on a stream shared by
     /// the whole session.
-    pub(crate) fn shared(
-        app: App,
+    pub fn shared(
+        sessions: Sessions,
         live: Arc<LiveSession>,
         version: ProtocolVersion,
         stream: u64,
         slot: Arc<StreamSlot>,
     ) -> Self {
         Self {
-            app,
+            sessions,
             live,
             version,
             can_stream: true,
@@ -102,8 +107,8 @@ impl LegacyPeer {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Reply> {
-        self.reply.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Reply> {
+        self.reply.lock()
     }
 
     /// The stream this request's messages go to, opening it if needed.
@@ -117,7 +122,7 @@ impl LegacyPeer {
             Reply::Pending(_) if !self.can_stream => return None,
             Reply::Pending(_) => {}
         }
-        let (tx, rx) = mpsc::channel(self.app.config().stream_buffer);
+        let (tx, rx) = mpsc::channel(self.sessions.config().stream_buffer);
         let slot = Arc::new(StreamSlot::with_conn(tx));
         let stream = self.live.new_stream(slot.clone());
         let Reply::Pending(decision) = std::mem::replace(
@@ -147,7 +152,7 @@ impl LegacyPeer {
     /// Log and send; whether a connection here took it (true too when the
     /// log failed: then there is nothing for another node to read).
     async fn send_on(&self, stream: u64, slot: &StreamSlot, data: String) -> bool {
-        let log = self.app.event_log();
+        let log = self.sessions.event_log();
         match slot.emit(log, &self.live.id, stream, Arc::from(data)).await {
             Ok(sent) => sent,
             Err(e) => {
@@ -161,12 +166,12 @@ impl LegacyPeer {
     /// took (a node following it sends them); not the shared stream.
     fn announce(&self, stream: u64, end: bool) {
         if stream != STANDALONE {
-            crate::cluster::route_stream(&self.app, &self.live, stream, end);
+            self.sessions.route_stream(&self.live, stream, end);
         }
     }
 
     /// Deliver the final response (or none, when cancelled) and end the stream.
-    pub(crate) async fn finish(&self, response: Option<String>) {
+    pub async fn finish(&self, response: Option<String>) {
         let state = std::mem::replace(&mut *self.lock(), Reply::Closed);
         match state {
             Reply::Shared { stream, slot } => {
@@ -211,7 +216,7 @@ impl ClientPeer for LegacyPeer {
         }
         let (id, answer) = self.live.expect_answer();
         self.emit(request_json(&id, method, &params)).await;
-        let timeout = self.app.config().client_request_timeout();
+        let timeout = self.sessions.config().client_request_timeout();
         let outcome = await_answer(answer, timeout, &self.live.closed).await;
         self.live.forget_answer(&id);
         outcome
@@ -233,7 +238,7 @@ impl ClientPeer for LegacyPeer {
 /// Wait for the client's answer to a server-to-client request: its result,
 /// or its error as `Rejected`; `Timeout` after `timeout`; `Closed` if the
 /// session (or connection) ends first.
-pub(crate) async fn await_answer(
+pub async fn await_answer(
     answer: oneshot::Receiver<Result<Box<RawValue>, Box<RawValue>>>,
     timeout: std::time::Duration,
     closed: &tokio_util::sync::CancellationToken,

@@ -4,9 +4,9 @@
 //! one measure: the length of the record's JSON), and the records of one
 //! client identity together at most `max_session_bytes_per_identity`.
 //!
-//! Every write of a session record is checked here: by [`App::record_fits`]
-//! when `initialize` (or `GET /sse`) creates one (`App::create_session`), by
-//! [`App::save_session`] when a session changes it. The store refuses a record over the bound too
+//! Every write of a session record is checked here: by [`Sessions::record_fits`]
+//! when `initialize` (or `GET /sse`) creates one (`Sessions::create_session`), by
+//! [`Sessions::save_session`] when a session changes it. The store refuses a record over the bound too
 //! (each backend is built with `max_session_bytes`), so no store keeps one
 //! whatever path a write takes.
 //!
@@ -19,16 +19,16 @@
 
 use switchboard_http::error::TransportError;
 use switchboard_store::{SessionRecord, Updated};
+use switchboard_tenancy::capacity::{identity_key, session_quotas};
 
-use crate::app::App;
-use crate::capacity::{identity_key, session_quotas};
 use crate::live::LiveSession;
-use crate::mcp::session::Session;
+use crate::open::Session;
+use crate::sessions::Sessions;
 
-impl App {
+impl Sessions {
     /// The size of `record` (`what` names it in the refusal), if a session
     /// may keep it: 400 / -32602 past `max_session_bytes`.
-    pub(crate) fn record_fits(
+    pub fn record_fits(
         &self,
         record: &SessionRecord,
         what: &'static str,
@@ -44,36 +44,33 @@ impl App {
 
     /// Count a session `live` of `identity`, just admitted with a record of
     /// `bytes`, on this node.
-    pub(crate) fn count_record(&self, live: &LiveSession, identity: &str, bytes: usize) {
+    pub fn count_record(&self, live: &LiveSession, identity: &str, bytes: usize) {
         let before = live.swap_charged(bytes);
-        self.capacity()
+        self.gate()
+            .capacity()
             .resize(&identity_key(identity), before, bytes);
     }
 
     /// Whether session `s` may keep `record` (a changed copy of its own):
     /// within `max_session_bytes`, and its growth within its identity's
     /// budget as this node counts it. Returns the record's size.
-    pub(crate) fn room_for(
-        &self,
-        s: &Session,
-        record: &SessionRecord,
-    ) -> Result<usize, TransportError> {
+    pub fn room_for(&self, s: &Session, record: &SessionRecord) -> Result<usize, TransportError> {
         let bytes = self.record_fits(record, "the session's record")?;
         if let Some((identity, _)) = s.live.owner() {
             let before = s.live.charged();
-            let held = self.capacity().held_bytes(&identity_key(identity));
+            let held = self.gate().capacity().held_bytes(&identity_key(identity));
             let budget = self.config().max_session_bytes_per_identity;
             if bytes > before && held.saturating_sub(before) + bytes > budget {
-                return Err(self.refuse_bytes());
+                return Err(self.gate().refuse_bytes());
             }
         }
         Ok(bytes)
     }
 
     /// Store `record`, session `s`'s changed record, if it has room
-    /// ([`App::room_for`], then the store's count across nodes); a session
+    /// ([`Sessions::room_for`], then the store's count across nodes); a session
     /// gone meanwhile is left gone.
-    pub(crate) async fn save_session(
+    pub async fn save_session(
         &self,
         s: &Session,
         record: &SessionRecord,
@@ -86,7 +83,7 @@ impl App {
         match saved {
             Updated::Yes => {}
             Updated::Gone => return Ok(()),
-            Updated::OverBytes(_) => return Err(self.refuse_bytes()),
+            Updated::OverBytes(_) => return Err(self.gate().refuse_bytes()),
         }
         if let Some((identity, _)) = s.live.owner() {
             self.count_record(&s.live, identity, bytes);
@@ -95,10 +92,12 @@ impl App {
     }
 
     /// Give back the bytes this node counted for `live` (it ended).
-    pub(crate) fn uncount_record(&self, live: &LiveSession) {
+    pub fn uncount_record(&self, live: &LiveSession) {
         if let Some((identity, _)) = live.owner() {
             let before = live.swap_charged(0);
-            self.capacity().resize(&identity_key(identity), before, 0);
+            self.gate()
+                .capacity()
+                .resize(&identity_key(identity), before, 0);
         }
     }
 }
