@@ -41,8 +41,11 @@ LAYERS = [
     ["switchboard-config"],
     # HTTP vocabulary: the one error map, guards, era, SSE, connections.
     ["switchboard-http"],
-    # The stateless exchange.
-    ["switchboard-stateless"],
+    # The stateless exchange; tenancy (who a client is, what it may do,
+    # the gate every request passes).
+    ["switchboard-stateless", "switchboard-tenancy"],
+    # The session era's state and behaviour; durable tasks.
+    ["switchboard-session", "switchboard-tasks"],
     # The server: today's remaining part of the layered core (issue 17).
     ["switchboard-server"],
     # The library face and binary; the test kit.
