@@ -46,6 +46,9 @@ LAYERS = [
     ["switchboard-stateless", "switchboard-tenancy"],
     # The session era's state and behaviour; durable tasks.
     ["switchboard-session", "switchboard-tasks"],
+    # What arrives from the other nodes: the bus inbox, server events'
+    # relay and fan-out, owner forwarding.
+    ["switchboard-cluster"],
     # The server: today's remaining part of the layered core (issue 17).
     ["switchboard-server"],
     # The library face and binary; the test kit.

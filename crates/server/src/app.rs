@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
+use switchboard_cluster::{Cluster, ClusterEvents, Owners};
 use switchboard_config::{Config, Live};
 use switchboard_http::Lifecycle;
 use switchboard_http::conns::{Conns, descriptor_limit};
@@ -40,11 +41,12 @@ struct Inner {
     /// Open connections under their caps.
     conns: Conns,
     metrics: Arc<Metrics>,
-    cluster_events: Option<Arc<crate::cluster::ClusterEvents>>,
     /// Durable tasks, and the ones this node runs.
     tasks: Tasks,
-    /// The owners of sessions' `per_session` upstream processes (a cluster).
-    owners: Option<Arc<crate::owner::Owners>>,
+    /// This node's part in a cluster: the bus inbox, server events' relay
+    /// and fan-out, the owners of sessions' `per_session` upstream
+    /// processes.
+    cluster: Cluster,
     /// The shutdown token, the draining flag (set by the admin API: new
     /// sessions are refused, existing ones served), the node's name
     /// (`[admin] node_id`) and when the app was built.
@@ -69,7 +71,7 @@ pub struct AppBuilder {
     limiter: Option<Arc<dyn RateLimiter>>,
     tenant_processes: Option<switchboard_upstream::gateway::TenantProcesses>,
     session_bus: Option<Arc<dyn SessionBus>>,
-    cluster_events: Option<Arc<crate::cluster::ClusterEvents>>,
+    cluster_events: Option<Arc<ClusterEvents>>,
     task_store: Option<Arc<dyn TaskStore>>,
     owners: Option<(Arc<dyn SessionOwners>, String)>,
 }
@@ -111,7 +113,7 @@ impl AppBuilder {
     /// The catalog's event bus on a cluster (the one given to the
     /// catalog): with it, this node logs its own server events for every
     /// session's GET stream, wherever the stream is held (`fanout`).
-    pub fn cluster_events(mut self, events: Arc<crate::cluster::ClusterEvents>) -> Self {
+    pub fn cluster_events(mut self, events: Arc<ClusterEvents>) -> Self {
         self.cluster_events = Some(events);
         self
     }
@@ -174,6 +176,9 @@ impl AppBuilder {
                 Sealer::random()
             }
         };
+        let metrics = Arc::new(Metrics::new());
+        let config = Live::new(self.config);
+        let c = config.load();
         let owners = self.owners.and_then(|(store, url)| {
             let Ok(Some(key)) = c.sealing_key_bytes() else {
                 tracing::warn!(
@@ -184,13 +189,16 @@ impl AppBuilder {
             };
             let node = format!("{}~{:08x}", c.admin.node_id(), rand_u32());
             let lease = c.owner_lease();
-            Some(Arc::new(crate::owner::Owners::new(
-                store, node, url, lease, &key,
+            Some(Arc::new(Owners::new(
+                store,
+                node,
+                url,
+                lease,
+                &key,
+                self.catalog.clone(),
+                config.clone(),
             )))
         });
-        let metrics = Arc::new(Metrics::new());
-        let config = Live::new(self.config);
-        let c = config.load();
         for provider in self.catalog.providers().iter() {
             provider.observe(Arc::new(metrics.upstreams.sink()));
         }
@@ -225,6 +233,12 @@ impl AppBuilder {
             metrics: metrics.clone(),
             lifecycle: lifecycle.clone(),
         });
+        let cluster = Cluster::new(
+            sessions.clone(),
+            self.catalog.clone(),
+            self.cluster_events,
+            owners,
+        );
         App(Arc::new(Inner {
             hosts: HostPolicy::new(&c.allowed_hosts),
             sealer,
@@ -238,9 +252,8 @@ impl AppBuilder {
             upstreams: crate::upstreams::Shared::new(self.tenant_processes.unwrap_or_default()),
             reloading: tokio::sync::Mutex::new(()),
             sessions,
-            cluster_events: self.cluster_events,
             tasks,
-            owners,
+            cluster,
             lifecycle,
             catalog: self.catalog,
             config,
@@ -328,12 +341,13 @@ impl App {
 
     /// The cluster's event bus, when this node logs its own events for
     /// GET streams held anywhere (see `fanout`).
-    pub(crate) fn owners(&self) -> Option<&crate::owner::Owners> {
-        self.0.owners.as_deref()
+    pub(crate) fn owners(&self) -> Option<&Owners> {
+        self.0.cluster.owners()
     }
 
-    pub(crate) fn cluster_events(&self) -> Option<&Arc<crate::cluster::ClusterEvents>> {
-        self.0.cluster_events.as_ref()
+    /// This node's part in a cluster (started with the server).
+    pub(crate) fn cluster(&self) -> &Cluster {
+        &self.0.cluster
     }
 
     pub(crate) fn registry(&self) -> &Registry {

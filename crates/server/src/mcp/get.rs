@@ -79,7 +79,7 @@ async fn serve(app: &App, client: &str, headers: &HeaderMap) -> Result<Response,
     let mut end = app.sessions().stream_end(&s.live);
     end.tenant_streams = Some(app.gate().stream_quota(&who, Some(&s.live.id))?);
     let retry_ms = app.config().sse_retry_ms;
-    let fed = app.cluster_events().is_some();
+    let fed = app.cluster().events().is_some();
     if let Some(last) = headers.get(LAST_EVENT_ID) {
         let text = last.to_str().unwrap_or("");
         let after =
