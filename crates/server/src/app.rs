@@ -12,6 +12,7 @@ use switchboard_http::guard::HostPolicy;
 use switchboard_limits::{MemoryRateLimiter, RateLimiter};
 use switchboard_observe::audit::Audit;
 use switchboard_observe::metrics::Metrics;
+use switchboard_ops::Ops;
 use switchboard_runtime::Catalog;
 use switchboard_session::{Parts, Registry, Sessions};
 use switchboard_stateless::{Sealer, Shape};
@@ -23,7 +24,7 @@ use switchboard_tasks::Tasks;
 use switchboard_tenancy::{Gate, METADATA_PATH, Tenants};
 use tokio_util::sync::CancellationToken;
 
-use crate::{health, legacy_sse, mcp};
+use crate::{legacy_sse, mcp};
 
 #[derive(Debug)]
 struct Inner {
@@ -51,8 +52,11 @@ struct Inner {
     /// sessions are refused, existing ones served), the node's name
     /// (`[admin] node_id`) and when the app was built.
     lifecycle: Lifecycle,
+    /// The health, readiness and metrics routes, the capacity gauges and
+    /// the reaper's loop.
+    ops: Ops,
     /// Upstreams' shared process counts, and one reload at a time.
-    upstreams: crate::upstreams::Shared,
+    upstreams: switchboard_ops::upstreams::Shared,
     reloading: tokio::sync::Mutex<()>,
 }
 
@@ -233,6 +237,20 @@ impl AppBuilder {
             metrics: metrics.clone(),
             lifecycle: lifecycle.clone(),
         });
+        let conns = Conns::new(
+            config.clone(),
+            metrics.connections.clone(),
+            descriptor_limit(),
+        );
+        let ops = Ops::new(switchboard_ops::Parts {
+            config: config.clone(),
+            catalog: self.catalog.clone(),
+            sessions: sessions.clone(),
+            gate: gate.clone(),
+            conns: conns.clone(),
+            metrics: metrics.clone(),
+            lifecycle: lifecycle.clone(),
+        });
         let cluster = Cluster::new(
             sessions.clone(),
             self.catalog.clone(),
@@ -242,14 +260,13 @@ impl AppBuilder {
         App(Arc::new(Inner {
             hosts: HostPolicy::new(&c.allowed_hosts),
             sealer,
-            conns: Conns::new(
-                config.clone(),
-                metrics.connections.clone(),
-                descriptor_limit(),
-            ),
+            conns,
+            ops,
             gate,
             metrics,
-            upstreams: crate::upstreams::Shared::new(self.tenant_processes.unwrap_or_default()),
+            upstreams: switchboard_ops::upstreams::Shared::new(
+                self.tenant_processes.unwrap_or_default(),
+            ),
             reloading: tokio::sync::Mutex::new(()),
             sessions,
             tasks,
@@ -277,7 +294,8 @@ impl App {
         }
     }
 
-    /// The HTTP routes: `/mcp` and the health endpoints.
+    /// The HTTP routes: `/mcp`, the 2024-11-05 transport, the metadata
+    /// document, and the health and metrics endpoints (`Ops::routes`).
     pub fn router(&self) -> Router {
         Router::new()
             .route(
@@ -289,16 +307,13 @@ impl App {
             )
             .route("/sse", get(legacy_sse::open))
             .route("/messages", axum::routing::post(legacy_sse::message))
-            .route("/healthz", get(health::alive))
-            .route("/health", get(health::alive))
-            .route("/readyz", get(health::ready))
-            .route("/metrics", get(health::metrics))
             .route(METADATA_PATH, get(crate::metadata::document))
             .route(
                 &format!("{}/{{*resource}}", METADATA_PATH),
                 get(crate::metadata::document),
             )
             .with_state(self.clone())
+            .merge(self.0.ops.routes())
     }
 
     /// The configuration in effect now (a reload may replace it).
@@ -350,6 +365,11 @@ impl App {
         &self.0.cluster
     }
 
+    /// The operations side: health routes, capacity gauges, the reaper.
+    pub(crate) fn ops(&self) -> &Ops {
+        &self.0.ops
+    }
+
     pub(crate) fn registry(&self) -> &Registry {
         self.0.sessions.registry()
     }
@@ -390,7 +410,7 @@ impl App {
         &self.0.reloading
     }
 
-    pub(crate) fn upstreams(&self) -> &crate::upstreams::Shared {
+    pub(crate) fn upstreams(&self) -> &switchboard_ops::upstreams::Shared {
         &self.0.upstreams
     }
 

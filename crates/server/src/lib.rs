@@ -12,8 +12,6 @@
 
 mod admin;
 mod app;
-mod capacity;
-mod health;
 mod legacy_sse;
 mod listener;
 mod mcp;
@@ -21,10 +19,12 @@ mod metadata;
 mod modern;
 #[cfg(test)]
 mod proptest_cases;
-mod reaper;
 mod reload;
 mod stdio;
-pub mod upstreams;
+/// Starting `[[upstreams]]` as catalog providers (in `switchboard-ops`).
+pub mod upstreams {
+    pub use switchboard_ops::upstreams::{Started, start_upstream};
+}
 
 pub use admin::{admin_router, serve_admin};
 pub use app::{App, AppBuilder, BuildError};

@@ -41,7 +41,7 @@ pub async fn serve(
     let router = app.router();
     let builders = Builders::new();
     let graceful = GracefulShutdown::new();
-    let reaper = tokio::spawn(crate::reaper::run(app.clone()));
+    let reaper = tokio::spawn(app.ops().clone().run_reaper());
     let notifier = tokio::spawn(app.sessions().clone().run_notifier());
     let cluster = app.cluster().start();
     let task_sweep = tokio::spawn(app.tasks().clone().run_sweep());

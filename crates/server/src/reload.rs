@@ -29,7 +29,7 @@ use switchboard_tenancy::Tenants;
 use switchboard_upstream::gateway::{StdioProvider, TenantProcesses, UpstreamConfig, UpstreamKind};
 
 use crate::app::App;
-use crate::upstreams::{Started, start_upstream};
+use switchboard_ops::upstreams::{Started, start_upstream};
 
 /// What a reload changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

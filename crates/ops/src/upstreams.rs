@@ -8,13 +8,15 @@ use switchboard_upstream::gateway::{StdioProvider, TenantProcesses, UpstreamConf
 
 /// What every upstream of one server shares.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Shared {
+pub struct Shared {
     /// Tenants' processes, counted across every upstream.
-    pub(crate) tenant_processes: TenantProcesses,
+    pub tenant_processes: TenantProcesses,
 }
 
 impl Shared {
-    pub(crate) fn new(tenant_processes: TenantProcesses) -> Self {
+    /// What upstreams share: `tenant_processes`, the tenants' process
+    /// counts.
+    pub fn new(tenant_processes: TenantProcesses) -> Self {
         Self { tenant_processes }
     }
 }
@@ -23,7 +25,10 @@ impl Shared {
 /// succeeded (else why not).
 #[derive(Debug)]
 pub struct Started {
+    /// The upstream's provider (supervised; started again if its probe
+    /// failed).
     pub provider: Arc<StdioProvider>,
+    /// Its tool names, or why its probe failed.
     pub tools: Result<Vec<String>, String>,
 }
 
