@@ -11,6 +11,10 @@
 //! - `reaper`: the session reaper's loop (expired sessions ended, rate
 //!   buckets swept, gauges updated), a background service
 //!   ([`Ops::run_reaper`]).
+//! - [`reload`]: hot reload ([`reload::Reloader`]): a new configuration
+//!   validated in full, then swapped in (configuration, tenants,
+//!   upstreams) or refused as a whole; [`reload::reload_upstreams`] for a
+//!   front without one (stdio).
 //! - [`upstreams`]: starting `[[upstreams]]` as catalog providers
 //!   ([`upstreams::start_upstream`]).
 //!
@@ -25,6 +29,7 @@ mod capacity;
 mod health;
 pub mod ops;
 mod reaper;
+pub mod reload;
 pub mod upstreams;
 
 pub use ops::{Ops, Parts};

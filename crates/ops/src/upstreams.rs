@@ -8,15 +8,15 @@ use switchboard_upstream::gateway::{StdioProvider, TenantProcesses, UpstreamConf
 
 /// What every upstream of one server shares.
 #[derive(Debug, Clone, Default)]
-pub struct Shared {
+pub(crate) struct Shared {
     /// Tenants' processes, counted across every upstream.
-    pub tenant_processes: TenantProcesses,
+    pub(crate) tenant_processes: TenantProcesses,
 }
 
 impl Shared {
     /// What upstreams share: `tenant_processes`, the tenants' process
     /// counts.
-    pub fn new(tenant_processes: TenantProcesses) -> Self {
+    pub(crate) fn new(tenant_processes: TenantProcesses) -> Self {
         Self { tenant_processes }
     }
 }

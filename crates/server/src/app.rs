@@ -13,6 +13,7 @@ use switchboard_limits::{MemoryRateLimiter, RateLimiter};
 use switchboard_observe::audit::Audit;
 use switchboard_observe::metrics::Metrics;
 use switchboard_ops::Ops;
+use switchboard_ops::reload::{ReloadError, ReloadParts, ReloadReport, Reloader};
 use switchboard_runtime::Catalog;
 use switchboard_session::{Parts, Registry, Sessions};
 use switchboard_stateless::{Sealer, Shape};
@@ -55,9 +56,9 @@ struct Inner {
     /// The health, readiness and metrics routes, the capacity gauges and
     /// the reaper's loop.
     ops: Ops,
-    /// Upstreams' shared process counts, and one reload at a time.
-    upstreams: switchboard_ops::upstreams::Shared,
-    reloading: tokio::sync::Mutex<()>,
+    /// Swaps a new configuration in (upstreams' shared process counts,
+    /// one reload at a time).
+    reloader: Reloader,
 }
 
 /// Everything a request handler reaches: configuration, the catalog, the
@@ -251,6 +252,14 @@ impl AppBuilder {
             metrics: metrics.clone(),
             lifecycle: lifecycle.clone(),
         });
+        let reloader = Reloader::new(ReloadParts {
+            config: config.clone(),
+            catalog: self.catalog.clone(),
+            gate: gate.clone(),
+            sessions: sessions.clone(),
+            metrics: metrics.clone(),
+            tenant_processes: self.tenant_processes.unwrap_or_default(),
+        });
         let cluster = Cluster::new(
             sessions.clone(),
             self.catalog.clone(),
@@ -264,10 +273,7 @@ impl AppBuilder {
             ops,
             gate,
             metrics,
-            upstreams: switchboard_ops::upstreams::Shared::new(
-                self.tenant_processes.unwrap_or_default(),
-            ),
-            reloading: tokio::sync::Mutex::new(()),
+            reloader,
             sessions,
             tasks,
             cluster,
@@ -319,11 +325,6 @@ impl App {
     /// The configuration in effect now (a reload may replace it).
     pub fn config(&self) -> Arc<Config> {
         self.0.config.load()
-    }
-
-    /// The handle of the configuration in effect, which a reload swaps.
-    pub(crate) fn live_config(&self) -> &Live<Config> {
-        &self.0.config
     }
 
     pub fn catalog(&self) -> &Arc<Catalog> {
@@ -406,12 +407,12 @@ impl App {
         &self.0.hosts
     }
 
-    pub(crate) fn reload_lock(&self) -> &tokio::sync::Mutex<()> {
-        &self.0.reloading
-    }
-
-    pub(crate) fn upstreams(&self) -> &switchboard_ops::upstreams::Shared {
-        &self.0.upstreams
+    /// Validate `new` and swap it in while the server runs (see
+    /// `Reloader::reload`: what changes and what needs a restart).
+    /// Refused as a whole, changing nothing, if anything is invalid. One
+    /// reload runs at a time. Logs what it did.
+    pub async fn reload(&self, new: Config) -> Result<ReloadReport, ReloadError> {
+        self.0.reloader.reload(new).await
     }
 
     /// Cancelled when the server begins to shut down.
@@ -455,7 +456,7 @@ impl App {
     pub(crate) fn tenant_processes(
         &self,
     ) -> Option<&switchboard_upstream::gateway::TenantProcesses> {
-        Some(&self.0.upstreams.tenant_processes)
+        Some(self.0.reloader.tenant_processes())
     }
 
     /// Sessions live on this node.

@@ -19,7 +19,6 @@ mod metadata;
 mod modern;
 #[cfg(test)]
 mod proptest_cases;
-mod reload;
 mod stdio;
 /// Starting `[[upstreams]]` as catalog providers (in `switchboard-ops`).
 pub mod upstreams {
@@ -29,7 +28,6 @@ pub mod upstreams {
 pub use admin::{admin_router, serve_admin};
 pub use app::{App, AppBuilder, BuildError};
 pub use listener::serve;
-pub use reload::{ReloadError, ReloadReport, reload_upstreams};
 pub use stdio::{STDIO_SESSION, StdioOptions, serve_stdio, serve_stdio_with};
 pub use switchboard_cluster::{ClusterEvents, FORWARD_HEADER, UPSTREAM_RESET};
 pub use switchboard_config::{
@@ -37,3 +35,4 @@ pub use switchboard_config::{
     RateConfig, Rules, Secret, StoreKind, TelemetryConfig, TenantConfig, redact_url,
 };
 pub use switchboard_http::TransportError;
+pub use switchboard_ops::reload::{ReloadError, ReloadReport, reload_upstreams};
