@@ -1,6 +1,8 @@
 //! Switchboard's operations: what an operator and the platform around a
 //! node use, beside the MCP traffic.
 //!
+//! - [`admin`]: the admin API and dashboard on their own listener
+//!   ([`admin::admin_router`], [`admin::serve_admin`]).
 //! - [`ops`]: the [`Ops`] service (configuration, catalog, sessions, gate,
 //!   connections, metrics, lifecycle) the parts below take.
 //! - `health`: `/healthz` and `/health` (alive), `/readyz` (ready to take
@@ -19,12 +21,14 @@
 //!   ([`upstreams::start_upstream`]).
 //!
 //! This crate may use `switchboard-session`, `switchboard-tenancy`,
+//! `switchboard-auth`, `switchboard-limits`, `switchboard-store`,
 //! `switchboard-http`, `switchboard-observe`, `switchboard-config`,
 //! `switchboard-runtime` and `switchboard-upstream`, and no other part of
 //! Switchboard.
 
 #![warn(missing_docs)]
 
+pub mod admin;
 mod capacity;
 mod health;
 pub mod ops;

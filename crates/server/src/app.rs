@@ -243,6 +243,7 @@ impl AppBuilder {
             metrics.connections.clone(),
             descriptor_limit(),
         );
+        let tenant_processes = self.tenant_processes.unwrap_or_default();
         let ops = Ops::new(switchboard_ops::Parts {
             config: config.clone(),
             catalog: self.catalog.clone(),
@@ -251,6 +252,7 @@ impl AppBuilder {
             conns: conns.clone(),
             metrics: metrics.clone(),
             lifecycle: lifecycle.clone(),
+            tenant_processes: tenant_processes.clone(),
         });
         let reloader = Reloader::new(ReloadParts {
             config: config.clone(),
@@ -258,7 +260,7 @@ impl AppBuilder {
             gate: gate.clone(),
             sessions: sessions.clone(),
             metrics: metrics.clone(),
-            tenant_processes: self.tenant_processes.unwrap_or_default(),
+            tenant_processes,
         });
         let cluster = Cluster::new(
             sessions.clone(),
@@ -366,7 +368,8 @@ impl App {
         &self.0.cluster
     }
 
-    /// The operations side: health routes, capacity gauges, the reaper.
+    /// The operations side: health routes, capacity gauges, the reaper,
+    /// the admin API.
     pub(crate) fn ops(&self) -> &Ops {
         &self.0.ops
     }
@@ -383,10 +386,6 @@ impl App {
 
     pub(crate) fn metrics(&self) -> &Metrics {
         &self.0.metrics
-    }
-
-    pub(crate) fn admission_stats(&self) -> switchboard_limits::AdmissionStats {
-        self.0.gate.admission().stats()
     }
 
     pub(crate) fn conns(&self) -> &Conns {
@@ -451,12 +450,6 @@ impl App {
     /// When the app was built, unix milliseconds.
     pub fn started_ms(&self) -> u64 {
         self.0.lifecycle.started_ms()
-    }
-
-    pub(crate) fn tenant_processes(
-        &self,
-    ) -> Option<&switchboard_upstream::gateway::TenantProcesses> {
-        Some(self.0.reloader.tenant_processes())
     }
 
     /// Sessions live on this node.
