@@ -15,7 +15,7 @@ use switchboard_observe::metrics::Metrics;
 use switchboard_ops::Ops;
 use switchboard_ops::reload::{ReloadError, ReloadParts, ReloadReport, Reloader};
 use switchboard_runtime::Catalog;
-use switchboard_session::{Parts, Registry, Sessions};
+use switchboard_session::{Parts, Sessions};
 use switchboard_stateless::{Sealer, Shape};
 use switchboard_store::{
     EventLog, MemoryEventLog, MemorySessionStore, MemoryTaskStore, SessionBus, SessionOwners,
@@ -339,26 +339,13 @@ impl App {
         &self.0.sessions
     }
 
-    pub(crate) fn store(&self) -> &dyn SessionStore {
-        self.0.sessions.store()
-    }
-
-    pub(crate) fn event_log(&self) -> &dyn EventLog {
-        self.0.sessions.event_log()
-    }
-
     /// Durable tasks, and the ones this node runs.
     pub(crate) fn tasks(&self) -> &Tasks {
         &self.0.tasks
     }
 
-    /// The bus to the other nodes, if this node is one of several.
-    pub(crate) fn session_bus(&self) -> Option<&Arc<dyn SessionBus>> {
-        self.0.sessions.bus()
-    }
-
-    /// The cluster's event bus, when this node logs its own events for
-    /// GET streams held anywhere (see `fanout`).
+    /// The owners of sessions' `per_session` upstream processes (a
+    /// cluster with a shared store and a `sealing_key`).
     pub(crate) fn owners(&self) -> Option<&Owners> {
         self.0.cluster.owners()
     }
@@ -372,10 +359,6 @@ impl App {
     /// the admin API.
     pub(crate) fn ops(&self) -> &Ops {
         &self.0.ops
-    }
-
-    pub(crate) fn registry(&self) -> &Registry {
-        self.0.sessions.registry()
     }
 
     /// The gate every request passes, and the tenants, rates, admission
