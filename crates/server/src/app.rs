@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
+use switchboard_cluster::{Cluster, ClusterEvents, Owners};
 use switchboard_config::{Config, Live};
 use switchboard_http::Lifecycle;
 use switchboard_http::conns::{Conns, descriptor_limit};
@@ -11,8 +12,10 @@ use switchboard_http::guard::HostPolicy;
 use switchboard_limits::{MemoryRateLimiter, RateLimiter};
 use switchboard_observe::audit::Audit;
 use switchboard_observe::metrics::Metrics;
+use switchboard_ops::Ops;
+use switchboard_ops::reload::{ReloadError, ReloadParts, ReloadReport, Reloader};
 use switchboard_runtime::Catalog;
-use switchboard_session::{Parts, Registry, Sessions};
+use switchboard_session::{Parts, Sessions};
 use switchboard_stateless::{Sealer, Shape};
 use switchboard_store::{
     EventLog, MemoryEventLog, MemorySessionStore, MemoryTaskStore, SessionBus, SessionOwners,
@@ -22,7 +25,7 @@ use switchboard_tasks::Tasks;
 use switchboard_tenancy::{Gate, METADATA_PATH, Tenants};
 use tokio_util::sync::CancellationToken;
 
-use crate::{health, legacy_sse, mcp};
+use crate::{legacy_sse, mcp};
 
 #[derive(Debug)]
 struct Inner {
@@ -40,18 +43,22 @@ struct Inner {
     /// Open connections under their caps.
     conns: Conns,
     metrics: Arc<Metrics>,
-    cluster_events: Option<Arc<crate::cluster::ClusterEvents>>,
     /// Durable tasks, and the ones this node runs.
     tasks: Tasks,
-    /// The owners of sessions' `per_session` upstream processes (a cluster).
-    owners: Option<Arc<crate::owner::Owners>>,
+    /// This node's part in a cluster: the bus inbox, server events' relay
+    /// and fan-out, the owners of sessions' `per_session` upstream
+    /// processes.
+    cluster: Cluster,
     /// The shutdown token, the draining flag (set by the admin API: new
     /// sessions are refused, existing ones served), the node's name
     /// (`[admin] node_id`) and when the app was built.
     lifecycle: Lifecycle,
-    /// Upstreams' shared process counts, and one reload at a time.
-    upstreams: crate::upstreams::Shared,
-    reloading: tokio::sync::Mutex<()>,
+    /// The health, readiness and metrics routes, the capacity gauges and
+    /// the reaper's loop.
+    ops: Ops,
+    /// Swaps a new configuration in (upstreams' shared process counts,
+    /// one reload at a time).
+    reloader: Reloader,
 }
 
 /// Everything a request handler reaches: configuration, the catalog, the
@@ -69,7 +76,7 @@ pub struct AppBuilder {
     limiter: Option<Arc<dyn RateLimiter>>,
     tenant_processes: Option<switchboard_upstream::gateway::TenantProcesses>,
     session_bus: Option<Arc<dyn SessionBus>>,
-    cluster_events: Option<Arc<crate::cluster::ClusterEvents>>,
+    cluster_events: Option<Arc<ClusterEvents>>,
     task_store: Option<Arc<dyn TaskStore>>,
     owners: Option<(Arc<dyn SessionOwners>, String)>,
 }
@@ -111,7 +118,7 @@ impl AppBuilder {
     /// The catalog's event bus on a cluster (the one given to the
     /// catalog): with it, this node logs its own server events for every
     /// session's GET stream, wherever the stream is held (`fanout`).
-    pub fn cluster_events(mut self, events: Arc<crate::cluster::ClusterEvents>) -> Self {
+    pub fn cluster_events(mut self, events: Arc<ClusterEvents>) -> Self {
         self.cluster_events = Some(events);
         self
     }
@@ -174,6 +181,9 @@ impl AppBuilder {
                 Sealer::random()
             }
         };
+        let metrics = Arc::new(Metrics::new());
+        let config = Live::new(self.config);
+        let c = config.load();
         let owners = self.owners.and_then(|(store, url)| {
             let Ok(Some(key)) = c.sealing_key_bytes() else {
                 tracing::warn!(
@@ -184,13 +194,16 @@ impl AppBuilder {
             };
             let node = format!("{}~{:08x}", c.admin.node_id(), rand_u32());
             let lease = c.owner_lease();
-            Some(Arc::new(crate::owner::Owners::new(
-                store, node, url, lease, &key,
+            Some(Arc::new(Owners::new(
+                store,
+                node,
+                url,
+                lease,
+                &key,
+                self.catalog.clone(),
+                config.clone(),
             )))
         });
-        let metrics = Arc::new(Metrics::new());
-        let config = Live::new(self.config);
-        let c = config.load();
         for provider in self.catalog.providers().iter() {
             provider.observe(Arc::new(metrics.upstreams.sink()));
         }
@@ -225,22 +238,47 @@ impl AppBuilder {
             metrics: metrics.clone(),
             lifecycle: lifecycle.clone(),
         });
+        let conns = Conns::new(
+            config.clone(),
+            metrics.connections.clone(),
+            descriptor_limit(),
+        );
+        let tenant_processes = self.tenant_processes.unwrap_or_default();
+        let ops = Ops::new(switchboard_ops::Parts {
+            config: config.clone(),
+            catalog: self.catalog.clone(),
+            sessions: sessions.clone(),
+            gate: gate.clone(),
+            conns: conns.clone(),
+            metrics: metrics.clone(),
+            lifecycle: lifecycle.clone(),
+            tenant_processes: tenant_processes.clone(),
+        });
+        let reloader = Reloader::new(ReloadParts {
+            config: config.clone(),
+            catalog: self.catalog.clone(),
+            gate: gate.clone(),
+            sessions: sessions.clone(),
+            metrics: metrics.clone(),
+            tenant_processes,
+        });
+        let cluster = Cluster::new(
+            sessions.clone(),
+            self.catalog.clone(),
+            self.cluster_events,
+            owners,
+        );
         App(Arc::new(Inner {
             hosts: HostPolicy::new(&c.allowed_hosts),
             sealer,
-            conns: Conns::new(
-                config.clone(),
-                metrics.connections.clone(),
-                descriptor_limit(),
-            ),
+            conns,
+            ops,
             gate,
             metrics,
-            upstreams: crate::upstreams::Shared::new(self.tenant_processes.unwrap_or_default()),
-            reloading: tokio::sync::Mutex::new(()),
+            reloader,
             sessions,
-            cluster_events: self.cluster_events,
             tasks,
-            owners,
+            cluster,
             lifecycle,
             catalog: self.catalog,
             config,
@@ -264,7 +302,8 @@ impl App {
         }
     }
 
-    /// The HTTP routes: `/mcp` and the health endpoints.
+    /// The HTTP routes: `/mcp`, the 2024-11-05 transport, the metadata
+    /// document, and the health and metrics endpoints (`Ops::routes`).
     pub fn router(&self) -> Router {
         Router::new()
             .route(
@@ -276,26 +315,18 @@ impl App {
             )
             .route("/sse", get(legacy_sse::open))
             .route("/messages", axum::routing::post(legacy_sse::message))
-            .route("/healthz", get(health::alive))
-            .route("/health", get(health::alive))
-            .route("/readyz", get(health::ready))
-            .route("/metrics", get(health::metrics))
             .route(METADATA_PATH, get(crate::metadata::document))
             .route(
                 &format!("{}/{{*resource}}", METADATA_PATH),
                 get(crate::metadata::document),
             )
             .with_state(self.clone())
+            .merge(self.0.ops.routes())
     }
 
     /// The configuration in effect now (a reload may replace it).
     pub fn config(&self) -> Arc<Config> {
         self.0.config.load()
-    }
-
-    /// The handle of the configuration in effect, which a reload swaps.
-    pub(crate) fn live_config(&self) -> &Live<Config> {
-        &self.0.config
     }
 
     pub fn catalog(&self) -> &Arc<Catalog> {
@@ -308,36 +339,26 @@ impl App {
         &self.0.sessions
     }
 
-    pub(crate) fn store(&self) -> &dyn SessionStore {
-        self.0.sessions.store()
-    }
-
-    pub(crate) fn event_log(&self) -> &dyn EventLog {
-        self.0.sessions.event_log()
-    }
-
     /// Durable tasks, and the ones this node runs.
     pub(crate) fn tasks(&self) -> &Tasks {
         &self.0.tasks
     }
 
-    /// The bus to the other nodes, if this node is one of several.
-    pub(crate) fn session_bus(&self) -> Option<&Arc<dyn SessionBus>> {
-        self.0.sessions.bus()
+    /// The owners of sessions' `per_session` upstream processes (a
+    /// cluster with a shared store and a `sealing_key`).
+    pub(crate) fn owners(&self) -> Option<&Owners> {
+        self.0.cluster.owners()
     }
 
-    /// The cluster's event bus, when this node logs its own events for
-    /// GET streams held anywhere (see `fanout`).
-    pub(crate) fn owners(&self) -> Option<&crate::owner::Owners> {
-        self.0.owners.as_deref()
+    /// This node's part in a cluster (started with the server).
+    pub(crate) fn cluster(&self) -> &Cluster {
+        &self.0.cluster
     }
 
-    pub(crate) fn cluster_events(&self) -> Option<&Arc<crate::cluster::ClusterEvents>> {
-        self.0.cluster_events.as_ref()
-    }
-
-    pub(crate) fn registry(&self) -> &Registry {
-        self.0.sessions.registry()
+    /// The operations side: health routes, capacity gauges, the reaper,
+    /// the admin API.
+    pub(crate) fn ops(&self) -> &Ops {
+        &self.0.ops
     }
 
     /// The gate every request passes, and the tenants, rates, admission
@@ -348,10 +369,6 @@ impl App {
 
     pub(crate) fn metrics(&self) -> &Metrics {
         &self.0.metrics
-    }
-
-    pub(crate) fn admission_stats(&self) -> switchboard_limits::AdmissionStats {
-        self.0.gate.admission().stats()
     }
 
     pub(crate) fn conns(&self) -> &Conns {
@@ -372,12 +389,12 @@ impl App {
         &self.0.hosts
     }
 
-    pub(crate) fn reload_lock(&self) -> &tokio::sync::Mutex<()> {
-        &self.0.reloading
-    }
-
-    pub(crate) fn upstreams(&self) -> &crate::upstreams::Shared {
-        &self.0.upstreams
+    /// Validate `new` and swap it in while the server runs (see
+    /// `Reloader::reload`: what changes and what needs a restart).
+    /// Refused as a whole, changing nothing, if anything is invalid. One
+    /// reload runs at a time. Logs what it did.
+    pub async fn reload(&self, new: Config) -> Result<ReloadReport, ReloadError> {
+        self.0.reloader.reload(new).await
     }
 
     /// Cancelled when the server begins to shut down.
@@ -416,12 +433,6 @@ impl App {
     /// When the app was built, unix milliseconds.
     pub fn started_ms(&self) -> u64 {
         self.0.lifecycle.started_ms()
-    }
-
-    pub(crate) fn tenant_processes(
-        &self,
-    ) -> Option<&switchboard_upstream::gateway::TenantProcesses> {
-        Some(&self.0.upstreams.tenant_processes)
     }
 
     /// Sessions live on this node.

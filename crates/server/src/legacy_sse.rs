@@ -61,7 +61,7 @@ async fn open_stream(
         client_info: empty_object(),
     };
     let sid = app.sessions().create_session(&placeholder, &who).await?;
-    let live = app.registry().get_or_create(&sid, |_| {});
+    let live = app.sessions().registry().get_or_create(&sid, |_| {});
     let (rx, _) = live
         .standalone()
         .attach_exclusive(app.config().stream_buffer)
@@ -164,7 +164,12 @@ async fn post(
 
 async fn send(app: &App, s: &Session, slot: &StreamSlot, data: String) {
     if let Err(e) = slot
-        .emit(app.event_log(), &s.live.id, STANDALONE, Arc::from(data))
+        .emit(
+            app.sessions().event_log(),
+            &s.live.id,
+            STANDALONE,
+            Arc::from(data),
+        )
         .await
     {
         tracing::warn!(error = %e, "event log append failed");

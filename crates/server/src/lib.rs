@@ -12,32 +12,27 @@
 
 mod admin;
 mod app;
-mod capacity;
-mod cluster;
-mod fanout;
-mod health;
 mod legacy_sse;
 mod listener;
 mod mcp;
 mod metadata;
 mod modern;
-mod owner;
 #[cfg(test)]
 mod proptest_cases;
-mod reaper;
-mod reload;
 mod stdio;
-pub mod upstreams;
+/// Starting `[[upstreams]]` as catalog providers (in `switchboard-ops`).
+pub mod upstreams {
+    pub use switchboard_ops::upstreams::{Started, start_upstream};
+}
 
 pub use admin::{admin_router, serve_admin};
 pub use app::{App, AppBuilder, BuildError};
-pub use cluster::ClusterEvents;
 pub use listener::serve;
-pub use owner::{FORWARD_HEADER, UPSTREAM_RESET};
-pub use reload::{ReloadError, ReloadReport, reload_upstreams};
 pub use stdio::{STDIO_SESSION, StdioOptions, serve_stdio, serve_stdio_with};
+pub use switchboard_cluster::{ClusterEvents, FORWARD_HEADER, UPSTREAM_RESET};
 pub use switchboard_config::{
     AdminConfig, AnonymousMode, ApiKeyConfig, AuthConfig, CapPolicy, Config, ConfigError,
     RateConfig, Rules, Secret, StoreKind, TelemetryConfig, TenantConfig, redact_url,
 };
 pub use switchboard_http::TransportError;
+pub use switchboard_ops::reload::{ReloadError, ReloadReport, reload_upstreams};

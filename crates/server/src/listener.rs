@@ -41,14 +41,10 @@ pub async fn serve(
     let router = app.router();
     let builders = Builders::new();
     let graceful = GracefulShutdown::new();
-    let reaper = tokio::spawn(crate::reaper::run(app.clone()));
+    let reaper = tokio::spawn(app.ops().clone().run_reaper());
     let notifier = tokio::spawn(app.sessions().clone().run_notifier());
-    let cluster = tokio::spawn(crate::cluster::run(app.clone()));
-    let heartbeat = tokio::spawn(crate::owner::heartbeat(app.clone()));
+    let cluster = app.cluster().start();
     let task_sweep = tokio::spawn(app.tasks().clone().run_sweep());
-    let fanout = app
-        .cluster_events()
-        .map(|c| tokio::spawn(crate::fanout::run(app.clone(), c.origin())));
     log_limits(&app);
     let mut accept = Accept::new("mcp");
     tokio::pin!(shutdown);
@@ -79,13 +75,8 @@ pub async fn serve(
         tracing::warn!("shutdown grace period over; dropping remaining connections");
     }
     // In-flight calls are done: hand this node's upstream sessions over.
-    heartbeat.abort();
-    crate::owner::release(&app).await;
+    cluster.stop().await;
     notifier.abort();
-    cluster.abort();
-    if let Some(f) = fanout {
-        f.abort();
-    }
     Ok(())
 }
 

@@ -47,7 +47,7 @@ async fn follow(
     live.add_stream(after.stream, slot.clone());
     let buffer = app.config().stream_buffer;
     let (rx, over) = slot
-        .follow(app.event_log(), &live.id, after, buffer)
+        .follow(app.sessions().event_log(), &live.id, after, buffer)
         .await?;
     if over {
         live.remove_stream(after.stream);
@@ -75,11 +75,11 @@ async fn serve(app: &App, client: &str, headers: &HeaderMap) -> Result<Response,
             app.config().max_streams_per_session,
         ));
     }
-    let (log, buffer) = (app.event_log(), app.config().stream_buffer);
+    let (log, buffer) = (app.sessions().event_log(), app.config().stream_buffer);
     let mut end = app.sessions().stream_end(&s.live);
     end.tenant_streams = Some(app.gate().stream_quota(&who, Some(&s.live.id))?);
     let retry_ms = app.config().sse_retry_ms;
-    let fed = app.cluster_events().is_some();
+    let fed = app.cluster().events().is_some();
     if let Some(last) = headers.get(LAST_EVENT_ID) {
         let text = last.to_str().unwrap_or("");
         let after =
@@ -95,7 +95,7 @@ async fn serve(app: &App, client: &str, headers: &HeaderMap) -> Result<Response,
             Some(slot) if !slot.is_follower() => {
                 slot.resume(log, &s.live.id, after, buffer).await?
             }
-            _ if after.stream != STANDALONE && app.session_bus().is_some() => {
+            _ if after.stream != STANDALONE && app.sessions().bus().is_some() => {
                 follow(app, &s.live, after).await?
             }
             Some(slot) => slot.resume(log, &s.live.id, after, buffer).await?,

@@ -17,6 +17,7 @@ use crate::app::App;
 use crate::mcp::request;
 use crate::mcp::{batch, initialize};
 use crate::modern;
+use switchboard_cluster::Route;
 use switchboard_session::Call;
 
 pub(crate) async fn post(
@@ -81,7 +82,7 @@ async fn serve(
                             &error_json(Some(&id), &e),
                         ));
                     }
-                    let r = crate::owner::Request {
+                    let r = switchboard_cluster::Request {
                         session: &s.live.id,
                         id: &id,
                         method: &method,
@@ -89,7 +90,8 @@ async fn serve(
                         headers,
                         body: &bytes,
                     };
-                    if let crate::owner::Route::Answered(resp) = crate::owner::route(app, r).await?
+                    if let Some(owners) = app.owners()
+                        && let Route::Answered(resp) = owners.route(r).await?
                     {
                         return Ok(resp);
                     }

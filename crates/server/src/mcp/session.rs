@@ -28,6 +28,7 @@ pub(crate) async fn delete(
         }
         let id = guard::session_id(&headers)?.ok_or(TransportError::MissingSession)?;
         let record = app
+            .sessions()
             .store()
             .load(id)
             .await?

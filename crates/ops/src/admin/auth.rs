@@ -40,7 +40,7 @@ pub(super) async fn require_token(
         });
     // Compiled per request (a digest decode): admin requests are few, and
     // a reloaded token applies at once.
-    let ok = match (compile(&admin.app.config()), presented) {
+    let ok = match (compile(&admin.ops.config()), presented) {
         (Some(keys), Some(token)) => keys.verify(token).is_some(),
         _ => false,
     };

@@ -1,6 +1,6 @@
 //! `/admin/v1/sessions`: the sessions live on this node — list, show one,
 //! end one (its streams, handlers, upstream processes, record and event
-//! log, through `App::end_session`).
+//! log, through `Ops::end_session`).
 
 use std::sync::Arc;
 
@@ -12,7 +12,7 @@ use switchboard_session::LiveSession;
 use switchboard_store::{SessionRecord, now_ms};
 
 use super::{Admin, error, reply};
-use crate::app::App;
+use crate::ops::Ops;
 
 /// Sessions listed when no `limit` is given.
 const DEFAULT_LIMIT: usize = 100;
@@ -48,22 +48,22 @@ impl ListQuery {
 
 /// `GET /admin/v1/sessions?tenant=T&limit=N`: newest first.
 pub(super) async fn list(State(admin): State<Admin>, uri: http::Uri) -> Response {
-    let app = &admin.app;
+    let ops = &admin.ops;
     let q = match ListQuery::parse(uri.query()) {
         Ok(q) => q,
         Err(e) => return error(StatusCode::BAD_REQUEST, &e),
     };
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
-    let mut live = app.registry().all();
+    let mut live = ops.registry().all();
     live.sort_by_key(|l| l.age());
     let mut sessions = Vec::new();
     let mut total = 0;
     for l in live {
-        let record = match app.store().load(&l.id).await {
+        let record = match ops.store().load(&l.id).await {
             Ok(r) => r,
             Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
         };
-        let s = summary(app, &l, record.as_ref());
+        let s = summary(ops, &l, record.as_ref());
         if q.tenant.as_deref().is_some_and(|t| s["tenant"] != t) {
             continue;
         }
@@ -74,23 +74,23 @@ pub(super) async fn list(State(admin): State<Admin>, uri: http::Uri) -> Response
     }
     reply(
         StatusCode::OK,
-        &json!({"node": app.node_id(), "sessions": sessions, "total": total}),
+        &json!({"node": ops.node_id(), "sessions": sessions, "total": total}),
     )
 }
 
 /// `GET /admin/v1/sessions/{id}`: the summary, its upstream processes and
 /// the client's `clientInfo`.
 pub(super) async fn show(State(admin): State<Admin>, Path(id): Path<String>) -> Response {
-    let app = &admin.app;
-    let record = match app.store().load(&id).await {
+    let ops = &admin.ops;
+    let record = match ops.store().load(&id).await {
         Ok(r) => r,
         Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
     };
-    let Some(live) = find(app, &id) else {
+    let Some(live) = find(ops, &id) else {
         return error(StatusCode::NOT_FOUND, "no such session");
     };
-    let mut s = summary(app, &live, record.as_ref());
-    s["upstream_processes"] = upstream_processes(app, &id);
+    let mut s = summary(ops, &live, record.as_ref());
+    s["upstream_processes"] = upstream_processes(ops, &id);
     s["client"] = record
         .as_ref()
         .and_then(|r| serde_json::from_str(r.client_info.get()).ok())
@@ -100,9 +100,9 @@ pub(super) async fn show(State(admin): State<Admin>, Path(id): Path<String>) -> 
 
 /// `DELETE /admin/v1/sessions/{id}`: end the session now.
 pub(super) async fn end(State(admin): State<Admin>, Path(id): Path<String>) -> Response {
-    let app = &admin.app;
-    let live = find(app, &id).is_some();
-    match app.end_session(&id).await {
+    let ops = &admin.ops;
+    let live = find(ops, &id).is_some();
+    match ops.end_session(&id).await {
         Ok(existed) if existed || live => {
             tracing::info!(session = %switchboard_observe::ids::short(&id), "session ended by an operator");
             reply(StatusCode::OK, &json!({"ended": true}))
@@ -113,13 +113,13 @@ pub(super) async fn end(State(admin): State<Admin>, Path(id): Path<String>) -> R
 }
 
 /// The live session `id` on this node, if any.
-fn find(app: &App, id: &str) -> Option<Arc<LiveSession>> {
-    app.registry().get(id)
+fn find(ops: &Ops, id: &str) -> Option<Arc<LiveSession>> {
+    ops.registry().get(id)
 }
 
 /// The processes each upstream runs for this session alone.
-fn upstream_processes(app: &App, id: &str) -> Value {
-    let procs: Vec<Value> = app
+fn upstream_processes(ops: &Ops, id: &str) -> Value {
+    let procs: Vec<Value> = ops
         .catalog()
         .providers()
         .iter()
@@ -133,7 +133,7 @@ fn upstream_processes(app: &App, id: &str) -> Value {
 }
 
 /// One session as the admin API shows it.
-pub(super) fn summary(app: &App, live: &LiveSession, record: Option<&SessionRecord>) -> Value {
+pub(super) fn summary(ops: &Ops, live: &LiveSession, record: Option<&SessionRecord>) -> Value {
     let now = now_ms();
     let age_ms = live.age().as_millis() as u64;
     let binding = record.and_then(|r| r.principal.as_deref());
@@ -158,6 +158,6 @@ pub(super) fn summary(app: &App, live: &LiveSession, record: Option<&SessionReco
         "open_streams": live.open_streams.load(std::sync::atomic::Ordering::Relaxed),
         "in_flight": in_flight,
         "requests": requests,
-        "node": app.node_id(),
+        "node": ops.node_id(),
     })
 }

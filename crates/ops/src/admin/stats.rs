@@ -15,29 +15,29 @@ use switchboard_upstream::gateway::PoolMode;
 use super::scrape::{Sample, sum};
 use super::{Admin, error, reply};
 
-use crate::app::App;
+use crate::ops::Ops;
 
 /// Sessions in `top_sessions`.
 const TOP: usize = 10;
 
 pub(super) async fn snapshot(State(admin): State<Admin>) -> Response {
-    let app = &admin.app;
-    let samples = super::scrape::parse(&app.metrics().encode());
-    let cluster = match app.config().store {
-        StoreKind::Redis => match app.store().count().await {
+    let ops = &admin.ops;
+    let samples = super::scrape::parse(&ops.metrics().encode());
+    let cluster = match ops.config().store {
+        StoreKind::Redis => match ops.store().count().await {
             Ok(n) => json!({"nodes": null, "sessions": n}),
             Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
         },
         _ => Value::Null,
     };
-    let adm = app.admission_stats();
+    let adm = ops.admission_stats();
     let body = json!({
-        "node": app.node_id(),
+        "node": ops.node_id(),
         "time_ms": now_ms(),
-        "uptime_secs": super::node::uptime_secs(app),
-        "draining": app.is_draining(),
-        "sessions": sessions(app),
-        "streams": app.metrics().sessions.streams.get().max(0),
+        "uptime_secs": super::node::uptime_secs(ops),
+        "draining": ops.is_draining(),
+        "sessions": sessions(ops),
+        "streams": ops.metrics().sessions.streams.get().max(0),
         "requests": {"by_method": by_method(&samples)},
         "queue": {
             "in_flight": adm.in_flight,
@@ -46,22 +46,22 @@ pub(super) async fn snapshot(State(admin): State<Admin>) -> Response {
             "max_queue": adm.max_queue,
         },
         "rejections": rejections(&samples),
-        "upstreams": super::upstreams::all(app, &samples),
-        "top_sessions": top_sessions(app),
-        "capacity": capacity(app),
+        "upstreams": super::upstreams::all(ops, &samples),
+        "top_sessions": top_sessions(ops),
+        "capacity": capacity(ops),
         "cluster": cluster,
     });
     reply(StatusCode::OK, &body)
 }
 
 /// Live sessions on this node, in total and by tenant.
-fn sessions(app: &App) -> Value {
+fn sessions(ops: &Ops) -> Value {
     let mut by_tenant = Map::new();
-    for t in app.gate().tenants().all() {
-        let n = app.gate().capacity().count(&tenant_key(&t.id));
+    for t in ops.gate().tenants().all() {
+        let n = ops.gate().capacity().count(&tenant_key(&t.id));
         by_tenant.insert(t.id.to_string(), json!(n));
     }
-    json!({"total": app.live_sessions(), "by_tenant": by_tenant})
+    json!({"total": ops.live_sessions(), "by_tenant": by_tenant})
 }
 
 /// Requests, errors and the latency histogram (in ms) of each method.
@@ -127,9 +127,9 @@ fn rejections(samples: &[Sample]) -> Value {
 }
 
 /// The busiest live sessions, most requests first.
-fn top_sessions(app: &App) -> Value {
+fn top_sessions(ops: &Ops) -> Value {
     let now = now_ms();
-    let mut all: Vec<_> = app
+    let mut all: Vec<_> = ops
         .registry()
         .all()
         .into_iter()
@@ -154,22 +154,22 @@ fn top_sessions(app: &App) -> Value {
 }
 
 /// Every finite cap and its use now.
-fn capacity(app: &App) -> Value {
-    let c = app.config();
-    let adm = app.admission_stats();
+fn capacity(ops: &Ops) -> Value {
+    let c = ops.config();
+    let adm = ops.admission_stats();
     let entry = |name: String, used: usize, limit: usize| json!({"name": name, "used": used, "limit": limit});
     let mut out = vec![
-        entry("sessions".into(), app.live_sessions(), c.max_sessions),
+        entry("sessions".into(), ops.live_sessions(), c.max_sessions),
         entry(
             "connections".into(),
-            app.conns().open(switchboard_http::conns::Pool::Main),
-            app.conns().limits().total,
+            ops.conns().open(switchboard_http::conns::Pool::Main),
+            ops.conns().limits().total,
         ),
         entry("in_flight".into(), adm.in_flight, adm.max_in_flight),
         entry("queue".into(), adm.queued, adm.max_queue),
     ];
-    for t in app.gate().tenants().all() {
-        let usage = super::tenants::usage(app, &t.id);
+    for t in ops.gate().tenants().all() {
+        let usage = super::tenants::usage(ops, &t.id);
         let used = |k: &str| usage[k].as_u64().unwrap_or(0) as usize;
         for (what, limit) in [
             ("sessions", t.max_sessions),
@@ -182,7 +182,7 @@ fn capacity(app: &App) -> Value {
             }
         }
     }
-    let providers = app.catalog().providers();
+    let providers = ops.catalog().providers();
     for u in &c.upstreams {
         let Some(p) = providers.iter().find(|p| p.name() == u.name) else {
             continue;

@@ -1,136 +1,17 @@
-//! Routing between the nodes of a cluster over the `SessionBus`: what
-//! arrives at a node that does not hold the live state it is for goes on
-//! the bus, and each node delivers what the others send to its own live
-//! sessions. Without a bus (one node, the memory store) nothing here runs.
-//!
-//! - A client's answer to a server-to-client request, posted where no
-//!   handler waits for it, goes to the node whose handler does.
-//! - `notifications/cancelled` for a request not running here goes to the
-//!   node running it.
-//! - Server events (list changes, resource updates) published on one
-//!   node's catalog bus reach every node's catalog bus ([`ClusterEvents`]),
-//!   so GET streams and `subscriptions/listen` streams anywhere hear them.
-//!   They travel merged while the bus is busy (see [`relay`]).
-//! - A request stream resumed (`GET` + `Last-Event-ID`) at another node
-//!   than the one running its handler is followed: the writer announces
-//!   events no connection of its own took, and the follower sends what the
-//!   shared log holds past what it sent (exactly once, in order).
-//! - A session ended on one node (DELETE, expiry) is closed on every node:
-//!   its streams end, its handlers are cancelled.
-//! - A server event logged for sessions' GET streams by the node that
-//!   produced it (`fanout`) is sent by the nodes holding those streams.
+//! Server events between the nodes of a cluster: [`ClusterEvents`], the
+//! catalog's event bus on a cluster. Server events (list changes, resource
+//! updates) published on one node's catalog bus reach every node's catalog
+//! bus, so GET streams and `subscriptions/listen` streams anywhere hear
+//! them. They travel merged while the bus is busy (see `relay`), and wait
+//! for room on it (`wait_for_room`), so a flood never takes the room of
+//! answers and cancellations.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::value::RawValue;
-use switchboard_proto::RequestId;
 use switchboard_runtime::{EventBatch, EventBus, LocalBus, ServerEvent, Subscription};
 use switchboard_store::{BusMessage, SessionBus};
 use tokio::sync::broadcast::{self, error::RecvError};
-
-use crate::app::App;
-
-/// Deliver what the other nodes route here, until the bus closes.
-pub(crate) async fn run(app: App) {
-    let Some(bus) = app.session_bus() else {
-        return;
-    };
-    let mut rx = bus.subscribe();
-    loop {
-        match rx.recv().await {
-            Ok(m) => deliver(&app, &m).await,
-            Err(RecvError::Lagged(n)) => {
-                tracing::warn!(
-                    skipped = n,
-                    "session bus fell behind; catching up from the log"
-                );
-                catch_up(&app).await;
-            }
-            Err(RecvError::Closed) => return,
-        }
-    }
-}
-
-/// After bus messages were missed: every stream fed or followed here
-/// gets what the log holds past what it sent (a missed `logged` or
-/// `stream` announcement would otherwise wait for the next one).
-async fn catch_up(app: &App) {
-    for live in app.registry().all() {
-        for (stream, slot) in live.streams() {
-            let caught = if slot.is_follower() {
-                let over = slot.pull(app.event_log(), &live.id, stream, false).await;
-                if matches!(over, Ok(true)) {
-                    live.remove_stream(stream);
-                }
-                over.map(drop)
-            } else {
-                slot.catch_up(app.event_log(), &live.id).await
-            };
-            if let Err(e) = caught {
-                tracing::warn!(error = %e, "cannot read a session's event log");
-            }
-        }
-    }
-}
-
-async fn deliver(app: &App, message: &BusMessage) {
-    match message {
-        BusMessage::Answer {
-            session,
-            id,
-            ok,
-            body,
-        } => {
-            let (Some(live), Some(id)) = (app.registry().get(session), parse_id(id)) else {
-                return;
-            };
-            let Ok(body) = RawValue::from_string(body.clone()) else {
-                return;
-            };
-            let outcome = if *ok { Ok(body) } else { Err(body) };
-            let _ = live.answer(&id, outcome);
-        }
-        BusMessage::Cancel { session, id } => {
-            if let (Some(live), Some(id)) = (app.registry().get(session), parse_id(id)) {
-                live.cancel(&id);
-            }
-        }
-        BusMessage::Stream {
-            session,
-            stream,
-            end,
-        } => {
-            let Some(live) = app.registry().get(session) else {
-                return;
-            };
-            let Some(slot) = live.stream(*stream).filter(|s| s.is_follower()) else {
-                return;
-            };
-            match slot.pull(app.event_log(), session, *stream, *end).await {
-                Ok(true) => live.remove_stream(*stream),
-                Ok(false) => {}
-                Err(e) => tracing::warn!(error = %e, "cannot read a followed stream"),
-            }
-        }
-        BusMessage::Ended { session } => {
-            app.sessions().end_live(session);
-            app.catalog().session_ended(session).await;
-        }
-        BusMessage::Server { .. } => {} // carried by `ClusterEvents`
-        BusMessage::Logged { data, to } => {
-            let data: Arc<str> = Arc::from(data.as_str());
-            for (session, seq) in to {
-                crate::fanout::deliver(app, session, *seq, data.clone()).await;
-            }
-        }
-    }
-}
-
-fn parse_id(text: &str) -> Option<RequestId> {
-    let raw: Box<RawValue> = serde_json::from_str(text).ok()?;
-    RequestId::from_raw(&raw).ok()
-}
 
 /// The catalog's event bus on a cluster: events published here go to this
 /// node's listeners and to the other nodes; the other nodes' events come
@@ -298,21 +179,19 @@ mod tests {
         want.add_batch(batch);
         assert_eq!(heard.take(), want.take());
         assert_eq!(batch_of("notifications/other", None), None);
-        assert_eq!(parse_id("7"), Some(RequestId::from_u64(7)));
-        assert_eq!(parse_id("{"), None);
     }
 
     /// A bus whose free room the test sets, recording what is published.
     #[derive(Debug)]
     struct RoomBus {
         room: std::sync::atomic::AtomicUsize,
-        sent: std::sync::Mutex<Vec<BusMessage>>,
+        sent: parking_lot::Mutex<Vec<BusMessage>>,
         incoming: broadcast::Sender<Arc<BusMessage>>,
     }
 
     impl SessionBus for RoomBus {
         fn publish(&self, message: BusMessage) -> bool {
-            self.sent.lock().unwrap().push(message);
+            self.sent.lock().push(message);
             true
         }
         fn subscribe(&self) -> broadcast::Receiver<Arc<BusMessage>> {
@@ -342,11 +221,11 @@ mod tests {
         }
         origin.publish(update("quiet"));
         tokio::time::sleep(Duration::from_millis(20)).await;
-        assert!(bus.sent.lock().unwrap().is_empty(), "sent without room");
+        assert!(bus.sent.lock().is_empty(), "sent without room");
 
         bus.room.store(BULK_RESERVE, Ordering::Relaxed);
         for _ in 0..1000 {
-            if bus.sent.lock().unwrap().len() >= 2 {
+            if bus.sent.lock().len() >= 2 {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -357,6 +236,6 @@ mod tests {
         };
         // 10,001 events merged: one message per distinct event.
         let want = [server("noisy"), server("quiet")];
-        assert_eq!(*bus.sent.lock().unwrap(), want);
+        assert_eq!(*bus.sent.lock(), want);
     }
 }

@@ -27,22 +27,23 @@ use switchboard_http::guard::HostPolicy;
 use switchboard_http::reply::json_response;
 use tokio::net::TcpListener;
 
-use crate::app::App;
+use crate::ops::Ops;
 
-/// What the admin handlers reach: the app (whose current configuration
-/// holds the admin credential, so a reload can rotate it).
+/// What the admin handlers reach: the node's operations side (whose
+/// current configuration holds the admin credential, so a reload can
+/// rotate it).
 #[derive(Debug, Clone)]
 pub(crate) struct Admin {
-    pub(crate) app: App,
+    pub(crate) ops: Ops,
     /// Who may be named in `Host` and `Origin` (read at start).
     hosts: HostPolicy,
 }
 
-/// The admin routes for `app`. Without `[admin] token_sha256` no request
+/// The admin routes for `ops`. Without `[admin] token_sha256` no request
 /// to `/admin/v1/*` is let in.
-pub fn admin_router(app: App) -> Router {
-    let hosts = HostPolicy::new(&app.config().admin.allowed_hosts);
-    let state = Admin { app, hosts };
+pub fn admin_router(ops: Ops) -> Router {
+    let hosts = HostPolicy::new(&ops.config().admin.allowed_hosts);
+    let state = Admin { ops, hosts };
     let api = Router::new()
         .route("/node", get(node::node))
         .route("/drain", post(node::drain))
@@ -69,15 +70,15 @@ pub fn admin_router(app: App) -> Router {
         .with_state(state)
 }
 
-/// Serve the admin API of `app` on `listener` until `shutdown` resolves,
+/// Serve the admin API of `ops` on `listener` until `shutdown` resolves,
 /// holding at most `admin.max_connections` connections (see `accept.rs`).
 pub async fn serve_admin(
     listener: TcpListener,
-    app: App,
+    ops: Ops,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = switchboard_http::accept::AdminListener::new(listener, app.conns().clone());
-    axum::serve(listener, admin_router(app))
+    let listener = switchboard_http::accept::AdminListener::new(listener, ops.conns().clone());
+    axum::serve(listener, admin_router(ops))
         .with_graceful_shutdown(shutdown)
         .await
 }

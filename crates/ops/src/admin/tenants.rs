@@ -11,23 +11,23 @@ use switchboard_tenancy::capacity::tenant_key;
 use super::scrape::{Sample, sum};
 use super::{Admin, reply};
 
-use crate::app::App;
+use crate::ops::Ops;
 
 pub(super) async fn list(State(admin): State<Admin>) -> Response {
-    let app = &admin.app;
-    let samples = super::scrape::parse(&app.metrics().encode());
-    let tenants: Vec<Value> = app
+    let ops = &admin.ops;
+    let samples = super::scrape::parse(&ops.metrics().encode());
+    let tenants: Vec<Value> = ops
         .gate()
         .tenants()
         .all()
-        .map(|t| tenant(app, t, &samples))
+        .map(|t| tenant(ops, t, &samples))
         .collect();
     reply(StatusCode::OK, &json!({ "tenants": tenants }))
 }
 
-fn tenant(app: &App, t: &Tenant, samples: &[Sample]) -> Value {
+fn tenant(ops: &Ops, t: &Tenant, samples: &[Sample]) -> Value {
     let id = &*t.id;
-    let rate = app
+    let rate = ops
         .config()
         .tenants
         .iter()
@@ -39,7 +39,7 @@ fn tenant(app: &App, t: &Tenant, samples: &[Sample]) -> Value {
         "id": id,
         "name": t.name,
         "weight": t.weight,
-        "usage": usage(app, id),
+        "usage": usage(ops, id),
         "limits": {
             "max_sessions": t.max_sessions,
             "max_streams": t.max_streams,
@@ -61,11 +61,11 @@ fn tenant(app: &App, t: &Tenant, samples: &[Sample]) -> Value {
 }
 
 /// What `tenant` holds on this node now.
-pub(super) fn usage(app: &App, tenant: &str) -> Value {
+pub(super) fn usage(ops: &Ops, tenant: &str) -> Value {
     json!({
-        "sessions": app.gate().capacity().count(&tenant_key(tenant)),
-        "streams": app.metrics().tenants.streams(tenant).get().max(0),
-        "in_flight": app.gate().admission().tenant_stats(tenant).running,
-        "upstream_processes": app.tenant_processes().map_or(0, |p| p.count(tenant)),
+        "sessions": ops.gate().capacity().count(&tenant_key(tenant)),
+        "streams": ops.metrics().tenants.streams(tenant).get().max(0),
+        "in_flight": ops.gate().admission().tenant_stats(tenant).running,
+        "upstream_processes": ops.tenant_processes().map_or(0, |p| p.count(tenant)),
     })
 }

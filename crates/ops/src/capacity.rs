@@ -1,17 +1,18 @@
 //! The capacity gauges: how full each cap of the node is, with a warning
 //! past 90 %.
 
-use crate::app::App;
+use crate::ops::Ops;
 
 /// Past this share of a cap, the node warns.
 const WARN_AT: f64 = 0.9;
 
-impl App {
+impl Ops {
     /// Update the capacity gauges and warn for every cap past 90 %.
-    pub(crate) async fn check_capacity(&self) {
-        let c = self.config();
-        let m = self.metrics();
-        let sessions = match self.store().count().await {
+    pub async fn check_capacity(&self) {
+        let p = self.parts();
+        let c = p.config.load();
+        let m = &p.metrics;
+        let sessions = match p.sessions.store().count().await {
             Ok(n) => {
                 m.node.ready.set(1);
                 n
@@ -22,15 +23,15 @@ impl App {
                 0
             }
         };
-        let adm = self.admission_stats();
+        let adm = p.gate.admission().stats();
         m.sessions.open.set(sessions as i64);
         m.requests.in_flight.set(adm.in_flight as i64);
         m.requests.queue_depth.set(adm.queued as i64);
         m.sessions
             .event_log_bytes
-            .set(self.event_log().bytes() as i64);
-        let conns = self.conns().limits();
-        let open = self.conns().open(switchboard_http::conns::Pool::Main);
+            .set(p.sessions.event_log().bytes() as i64);
+        let conns = p.conns.limits();
+        let open = p.conns.open(switchboard_http::conns::Pool::Main);
         let ratios = [
             ("sessions", sessions as f64 / c.max_sessions as f64),
             ("connections", open as f64 / conns.total as f64),

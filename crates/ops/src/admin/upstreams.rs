@@ -10,20 +10,20 @@ use switchboard_runtime::ProviderHealth;
 
 use super::scrape::{Sample, sum};
 use super::{Admin, reply};
-use crate::app::App;
+use crate::ops::Ops;
 
 pub(super) async fn list(State(admin): State<Admin>) -> Response {
-    let samples = super::scrape::parse(&admin.app.metrics().encode());
+    let samples = super::scrape::parse(&admin.ops.metrics().encode());
     reply(
         StatusCode::OK,
-        &json!({ "upstreams": all(&admin.app, &samples) }),
+        &json!({ "upstreams": all(&admin.ops, &samples) }),
     )
 }
 
 /// Every configured upstream, in configuration order.
-pub(super) fn all(app: &App, samples: &[Sample]) -> Vec<Value> {
-    let providers = app.catalog().providers();
-    app.config()
+pub(super) fn all(ops: &Ops, samples: &[Sample]) -> Vec<Value> {
+    let providers = ops.catalog().providers();
+    ops.config()
         .upstreams
         .iter()
         .map(|u| {

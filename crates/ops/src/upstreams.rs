@@ -14,6 +14,8 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// What upstreams share: `tenant_processes`, the tenants' process
+    /// counts.
     pub(crate) fn new(tenant_processes: TenantProcesses) -> Self {
         Self { tenant_processes }
     }
@@ -23,7 +25,10 @@ impl Shared {
 /// succeeded (else why not).
 #[derive(Debug)]
 pub struct Started {
+    /// The upstream's provider (supervised; started again if its probe
+    /// failed).
     pub provider: Arc<StdioProvider>,
+    /// Its tool names, or why its probe failed.
     pub tools: Result<Vec<String>, String>,
 }
 

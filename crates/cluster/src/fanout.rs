@@ -14,10 +14,10 @@
 //! `LocalBus`): while one batch is fanned out, what is published merges,
 //! so a flood of one event costs each session one copy per round and no
 //! other event is lost, however slow the store. Announcements wait for
-//! room on the bus (`cluster::wait_for_room`), so a flood never takes the
+//! room on the bus (`events::wait_for_room`), so a flood never takes the
 //! room of answers and cancellations.
 //!
-//! Runs only on a cluster (an app given `ClusterEvents`); a single node
+//! Runs only on a cluster (a node given `ClusterEvents`); a single node
 //! logs on the node holding the stream (`notifier`), with no extra work.
 
 use std::collections::HashMap;
@@ -26,10 +26,8 @@ use std::sync::Arc;
 use futures_util::{StreamExt, stream};
 use switchboard_proto::notification_json;
 use switchboard_runtime::{EventBatch, ServerEvent, Subscription};
-use switchboard_session::STANDALONE;
+use switchboard_session::{STANDALONE, Sessions};
 use switchboard_store::BusMessage;
-
-use crate::app::App;
 
 /// Store calls of one batch in flight at once (over the one multiplexed
 /// connection they pipeline).
@@ -38,9 +36,9 @@ const CONCURRENCY: usize = 64;
 const PER_MESSAGE: usize = 256;
 
 /// Log and route this node's own server events until the tap closes.
-pub(crate) async fn run(app: App, mut origin: Subscription) {
+pub(crate) async fn run(sessions: Sessions, mut origin: Subscription) {
     while let Some(batch) = origin.recv().await {
-        fan_out(&app, batch).await;
+        fan_out(&sessions, batch).await;
     }
 }
 
@@ -60,8 +58,8 @@ type Logged = (String, Vec<(Arc<str>, u64)>);
 /// bus. Batches are fanned out one after the other, and a session's
 /// events of a batch logged in order, so each session logs them in the
 /// order they were first published here.
-async fn fan_out(app: &App, batch: EventBatch) {
-    let sessions = match app.event_log().standalone_sessions().await {
+async fn fan_out(sessions: &Sessions, batch: EventBatch) {
+    let streaming = match sessions.event_log().standalone_sessions().await {
         Ok(s) => s,
         Err(e) => {
             tracing::warn!(error = %e, "cannot list the sessions with a GET stream");
@@ -70,25 +68,25 @@ async fn fan_out(app: &App, batch: EventBatch) {
     };
     let every_resource = batch.every_resource;
     let notes: Vec<Note> = batch.events.into_iter().map(note).collect();
-    let logged: Vec<Logged> = stream::iter(sessions)
-        .map(|session| log_for(app, &notes, every_resource, session))
+    let logged: Vec<Logged> = stream::iter(streaming)
+        .map(|session| log_for(sessions, &notes, every_resource, session))
         .buffer_unordered(CONCURRENCY)
         .filter_map(|x| async move { x })
         .collect()
         .await;
     for (session, events) in &logged {
         for (data, seq) in events {
-            deliver(app, session, *seq, data.clone()).await;
+            deliver(sessions, session, *seq, data.clone()).await;
         }
     }
-    announce(app, logged).await;
+    announce(sessions, logged).await;
 }
 
 /// Append to the session's standalone stream the events it wants: the
 /// list changes, and the updates of the resources its stored record
 /// subscribes to (each of them if any resource may have changed).
 async fn log_for(
-    app: &App,
+    sessions: &Sessions,
     notes: &[Note],
     every_resource: bool,
     session: String,
@@ -98,7 +96,7 @@ async fn log_for(
             .iter()
             .any(|(e, _)| matches!(e, ServerEvent::ResourceUpdated { .. }));
     let subscriptions = if resources {
-        match app.store().load(&session).await {
+        match sessions.store().load(&session).await {
             Ok(Some(record)) => record.subscriptions,
             Ok(None) => return None,
             Err(e) => {
@@ -127,7 +125,7 @@ async fn log_for(
     }
     let mut logged = Vec::with_capacity(wanted.len());
     for (_, data) in wanted {
-        match app
+        match sessions
             .event_log()
             .append(&session, STANDALONE, data.clone())
             .await
@@ -148,8 +146,8 @@ type Announcement = (Arc<str>, Vec<(String, u64)>);
 
 /// Name the sessions each event was logged for on the bus: one message per
 /// event and [`PER_MESSAGE`] sessions, each sent when the bus has room.
-async fn announce(app: &App, logged: Vec<Logged>) {
-    let Some(bus) = app.session_bus() else {
+async fn announce(sessions: &Sessions, logged: Vec<Logged>) {
+    let Some(bus) = sessions.bus() else {
         return;
     };
     let mut by_event: Vec<Announcement> = Vec::new();
@@ -165,7 +163,7 @@ async fn announce(app: &App, logged: Vec<Logged>) {
     }
     for (data, to) in by_event {
         for to in to.chunks(PER_MESSAGE) {
-            crate::cluster::wait_for_room(&**bus).await;
+            crate::events::wait_for_room(&**bus).await;
             bus.publish(BusMessage::Logged {
                 data: data.to_string(),
                 to: to.to_vec(),
@@ -176,15 +174,15 @@ async fn announce(app: &App, logged: Vec<Logged>) {
 
 /// Send event `seq` of a session's standalone stream to its connection,
 /// if this node holds it.
-pub(crate) async fn deliver(app: &App, session: &str, seq: u64, data: Arc<str>) {
-    let Some(slot) = app
+pub(crate) async fn deliver(sessions: &Sessions, session: &str, seq: u64, data: Arc<str>) {
+    let Some(slot) = sessions
         .registry()
         .get(session)
         .and_then(|live| live.standalone_if_open())
     else {
         return;
     };
-    if let Err(e) = slot.deliver(app.event_log(), session, seq, data).await {
+    if let Err(e) = slot.deliver(sessions.event_log(), session, seq, data).await {
         tracing::warn!(error = %e, "cannot read a session's event log");
     }
 }
