@@ -1,11 +1,12 @@
-//! Shared application state and the HTTP router.
+//! The app: builds the services, hands them down, and merges the
+//! fronts' and ops' routes into the router.
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::get;
 use switchboard_cluster::{Cluster, ClusterEvents, Owners};
 use switchboard_config::{Config, Live};
+use switchboard_fronts::Fronts;
 use switchboard_http::Lifecycle;
 use switchboard_http::conns::{Conns, descriptor_limit};
 use switchboard_http::guard::HostPolicy;
@@ -16,16 +17,14 @@ use switchboard_ops::Ops;
 use switchboard_ops::reload::{ReloadError, ReloadParts, ReloadReport, Reloader};
 use switchboard_runtime::Catalog;
 use switchboard_session::{Parts, Sessions};
-use switchboard_stateless::{Sealer, Shape};
+use switchboard_stateless::Sealer;
 use switchboard_store::{
     EventLog, MemoryEventLog, MemorySessionStore, MemoryTaskStore, SessionBus, SessionOwners,
     SessionStore, StoreError, TaskStore,
 };
 use switchboard_tasks::Tasks;
-use switchboard_tenancy::{Gate, METADATA_PATH, Tenants};
+use switchboard_tenancy::{Gate, Tenants};
 use tokio_util::sync::CancellationToken;
-
-use crate::{legacy_sse, mcp};
 
 #[derive(Debug)]
 struct Inner {
@@ -35,8 +34,6 @@ struct Inner {
     catalog: Arc<Catalog>,
     /// Session records, event logs, live sessions and the bus.
     sessions: Sessions,
-    hosts: HostPolicy,
-    sealer: Sealer,
     /// Tenants and credentials (swapped whole by a reload), rates,
     /// admission and the node-local quota counts, the audit trail.
     gate: Gate,
@@ -59,10 +56,13 @@ struct Inner {
     /// Swaps a new configuration in (upstreams' shared process counts,
     /// one reload at a time).
     reloader: Reloader,
+    /// The fronts' state (`switchboard-fronts`): the services above their
+    /// handlers use.
+    fronts: Fronts,
 }
 
-/// Everything a request handler reaches: configuration, the catalog, the
-/// stores and the node-local registry. Cheap to clone.
+/// The composed app: every service, built once and handed down (the
+/// fronts get theirs in [`Fronts`]). Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct App(Arc<Inner>);
 
@@ -268,9 +268,20 @@ impl AppBuilder {
             self.cluster_events,
             owners,
         );
-        App(Arc::new(Inner {
+        let fronts = Fronts::new(switchboard_fronts::Parts {
+            config: config.clone(),
+            catalog: self.catalog.clone(),
+            sessions: sessions.clone(),
             hosts: HostPolicy::new(&c.allowed_hosts),
             sealer,
+            gate: gate.clone(),
+            metrics: metrics.clone(),
+            tasks: tasks.clone(),
+            cluster: cluster.clone(),
+            lifecycle: lifecycle.clone(),
+        });
+        App(Arc::new(Inner {
+            fronts,
             conns,
             ops,
             gate,
@@ -305,23 +316,7 @@ impl App {
     /// The HTTP routes: `/mcp`, the 2024-11-05 transport, the metadata
     /// document, and the health and metrics endpoints (`Ops::routes`).
     pub fn router(&self) -> Router {
-        Router::new()
-            .route(
-                "/mcp",
-                get(mcp::get)
-                    .post(mcp::post)
-                    .delete(mcp::delete)
-                    .fallback(mcp::not_allowed),
-            )
-            .route("/sse", get(legacy_sse::open))
-            .route("/messages", axum::routing::post(legacy_sse::message))
-            .route(METADATA_PATH, get(crate::metadata::document))
-            .route(
-                &format!("{}/{{*resource}}", METADATA_PATH),
-                get(crate::metadata::document),
-            )
-            .with_state(self.clone())
-            .merge(self.0.ops.routes())
+        switchboard_fronts::routes(self.0.fronts.clone()).merge(self.0.ops.routes())
     }
 
     /// The configuration in effect now (a reload may replace it).
@@ -342,12 +337,6 @@ impl App {
     /// Durable tasks, and the ones this node runs.
     pub(crate) fn tasks(&self) -> &Tasks {
         &self.0.tasks
-    }
-
-    /// The owners of sessions' `per_session` upstream processes (a
-    /// cluster with a shared store and a `sealing_key`).
-    pub(crate) fn owners(&self) -> Option<&Owners> {
-        self.0.cluster.owners()
     }
 
     /// This node's part in a cluster (started with the server).
@@ -373,20 +362,6 @@ impl App {
 
     pub(crate) fn conns(&self) -> &Conns {
         &self.0.conns
-    }
-
-    pub(crate) fn sealer(&self) -> &Sealer {
-        &self.0.sealer
-    }
-
-    /// How stateless results are shaped here: this catalog, the list
-    /// cache time in effect, the tasks extension served.
-    pub(crate) fn shape(&self) -> Shape<'_> {
-        Shape::new(self.catalog(), self.config().list_ttl_ms, true)
-    }
-
-    pub(crate) fn hosts(&self) -> &HostPolicy {
-        &self.0.hosts
     }
 
     /// Validate `new` and swap it in while the server runs (see

@@ -8,13 +8,24 @@ pub(crate) mod post;
 pub(crate) mod request;
 pub(crate) mod session;
 
+use axum::Router;
 use axum::response::{IntoResponse, Response};
-
-pub(crate) use get::get;
-pub(crate) use post::post;
-pub(crate) use session::delete;
+use axum::routing::get;
 
 use switchboard_http::error::TransportError;
+
+use crate::Fronts;
+
+/// `/mcp`: GET, POST and DELETE; any other method is refused.
+pub(crate) fn routes() -> Router<Fronts> {
+    Router::new().route(
+        "/mcp",
+        get(get::get)
+            .post(post::post)
+            .delete(session::delete)
+            .fallback(not_allowed),
+    )
+}
 
 /// Any other HTTP method on `/mcp`.
 pub(crate) async fn not_allowed() -> Response {

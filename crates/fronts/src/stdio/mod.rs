@@ -67,7 +67,7 @@ impl StdioOptions {
         Self {
             max_line,
             client_request_timeout: Duration::from_secs(300),
-            max_session_bytes: crate::Config::default().max_session_bytes,
+            max_session_bytes: switchboard_config::Config::default().max_session_bytes,
         }
     }
 }

@@ -30,12 +30,12 @@ use switchboard_tenancy::Principal;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::App;
+use crate::Fronts;
 
 /// Serve one stateless POST of `who`; the client's address keys its place
 /// in its tenant's admission queue (there is no session).
 pub(crate) async fn serve(
-    app: &App,
+    app: &Fronts,
     who: &Principal,
     headers: &HeaderMap,
     accepts: Accepts,
@@ -62,7 +62,7 @@ pub(crate) async fn serve(
 }
 
 async fn request(
-    app: &App,
+    app: &Fronts,
     who: &Principal,
     headers: &HeaderMap,
     accepts: Accepts,
@@ -159,7 +159,7 @@ fn json_ok(body: String) -> Response {
 /// like an unknown one: its headers are not checked, so they reveal
 /// nothing.
 fn check_tool(
-    app: &App,
+    app: &Fronts,
     who: &Principal,
     headers: &HeaderMap,
     name: &str,
@@ -179,7 +179,7 @@ fn check_tool(
 /// stateless peer, and answer with its result, an `input_required` result,
 /// or an error. The handler is cancelled if the client goes away.
 async fn run(
-    app: &App,
+    app: &Fronts,
     accepts: Accepts,
     id: &RequestId,
     method: &str,
@@ -304,7 +304,7 @@ async fn run(
 /// The handler asked to continue as a task: create it with the answers
 /// gathered so far, and answer with its `CreateTaskResult`.
 async fn became_task(
-    app: &App,
+    app: &Fronts,
     who: &Principal,
     id: &RequestId,
     params: Option<&RawValue>,
@@ -325,7 +325,7 @@ async fn became_task(
 /// The final answer of a handler, as an HTTP status and JSON-RPC message;
 /// `None` when it was cancelled (the client is gone).
 fn answer(
-    app: &App,
+    app: &Fronts,
     who: &Principal,
     id: &RequestId,
     method: &str,
@@ -378,7 +378,7 @@ fn status_of(code: switchboard_proto::ErrorCode) -> StatusCode {
 }
 
 fn open_state(
-    app: &App,
+    app: &Fronts,
     token: &str,
     method: &str,
     target: &str,

@@ -13,7 +13,7 @@ use switchboard_http::guard::{self, Accepts};
 use switchboard_http::reply::accepted;
 use switchboard_proto::{Incoming, Message, error_json, methods, params, parse_body};
 
-use crate::app::App;
+use crate::Fronts;
 use crate::mcp::request;
 use crate::mcp::{batch, initialize};
 use crate::modern;
@@ -21,7 +21,7 @@ use switchboard_cluster::Route;
 use switchboard_session::Call;
 
 pub(crate) async fn post(
-    State(app): State<App>,
+    State(app): State<Fronts>,
     peer: Option<Extension<PeerAddr>>,
     headers: HeaderMap,
     body: Body,
@@ -36,7 +36,7 @@ pub(crate) async fn post(
 }
 
 async fn serve(
-    app: &App,
+    app: &Fronts,
     client: &str,
     headers: &HeaderMap,
     body: Body,

@@ -15,7 +15,7 @@ use switchboard_runtime::{Access, Catalog, ServerEvent, Subscription};
 use switchboard_tenancy::Principal;
 use tokio::sync::mpsc;
 
-use crate::app::App;
+use crate::Fronts;
 use switchboard_stateless::meta::SUBSCRIPTION_ID;
 
 pub(crate) const METHOD: &str = "subscriptions/listen";
@@ -107,7 +107,7 @@ fn visible(catalog: &Catalog, access: &dyn Access, ev: &ServerEvent) -> bool {
 /// Open the stream: the acknowledgement first, then matching events until
 /// the client goes away or the server stops.
 pub(crate) async fn serve(
-    app: &App,
+    app: &Fronts,
     who: &Principal,
     id: RequestId,
     params: &Value,

@@ -14,13 +14,13 @@ use switchboard_http::reply::json_response;
 use switchboard_proto::{Message, ParseError, RpcError, error_json, methods, response_json};
 use switchboard_runtime::Catalog;
 
-use crate::app::App;
+use crate::Fronts;
 use switchboard_session::Call;
 use switchboard_session::LegacyPeer;
 use switchboard_session::Session;
 
 pub(crate) async fn serve(
-    app: &App,
+    app: &Fronts,
     s: Session,
     items: Vec<Result<Message, ParseError>>,
 ) -> Result<Response, TransportError> {
@@ -72,7 +72,7 @@ pub(crate) async fn serve(
     ))
 }
 
-async fn one(app: &App, s: &Session, call: Call) -> Result<Option<String>, TransportError> {
+async fn one(app: &Fronts, s: &Session, call: Call) -> Result<Option<String>, TransportError> {
     if let Some(answer) = app
         .sessions()
         .session_method(s, &call.method, call.params.as_deref())

@@ -18,12 +18,12 @@ use switchboard_runtime::Catalog;
 use switchboard_store::EventId;
 use tokio::sync::oneshot;
 
-use crate::app::App;
+use crate::Fronts;
 use switchboard_session::{Call, Decision, LegacyPeer, Session};
 
 /// Serve a request of an open session (anything but `initialize`).
 pub(crate) async fn serve(
-    app: &App,
+    app: &Fronts,
     s: Session,
     call: Call,
     accepts: Accepts,
@@ -93,7 +93,7 @@ pub(crate) async fn serve(
 /// (`tasks/result` a wait on one), and the task itself runs outside
 /// admission.
 async fn legacy_tasks(
-    app: &App,
+    app: &Fronts,
     s: &Session,
     call: &Call,
 ) -> Result<Option<Result<Value, RpcError>>, TransportError> {
@@ -125,7 +125,7 @@ fn answer_json(id: &RequestId, answer: Result<Value, RpcError>) -> String {
 
 /// The SSE response of a request stream, primed for resumption.
 fn stream_response(
-    app: &App,
+    app: &Fronts,
     s: &Session,
     stream: u64,
     rx: tokio::sync::mpsc::Receiver<Frame>,

@@ -24,15 +24,22 @@ use switchboard_runtime::Catalog;
 use switchboard_session::{STANDALONE, StreamSlot};
 use tokio_util::sync::CancellationToken;
 
-use crate::app::App;
+use crate::Fronts;
 use switchboard_session::Call;
 use switchboard_session::LegacyPeer;
 use switchboard_session::Session;
 use switchboard_session::{Hello, empty_object, hello};
 
+/// `GET /sse` and `POST /messages`.
+pub(crate) fn routes() -> axum::Router<Fronts> {
+    axum::Router::new()
+        .route("/sse", axum::routing::get(open))
+        .route("/messages", axum::routing::post(message))
+}
+
 /// `GET /sse`.
 pub(crate) async fn open(
-    State(app): State<App>,
+    State(app): State<Fronts>,
     peer: Option<axum::Extension<switchboard_http::PeerAddr>>,
     headers: HeaderMap,
 ) -> Response {
@@ -43,7 +50,7 @@ pub(crate) async fn open(
 }
 
 async fn open_stream(
-    app: &App,
+    app: &Fronts,
     client: &str,
     headers: &HeaderMap,
 ) -> Result<Response, TransportError> {
@@ -77,7 +84,7 @@ async fn open_stream(
     tokio::spawn(async move {
         tokio::select! {
             _ = gone.cancelled() => {
-                if let Err(e) = task_app.end_session(&sid).await {
+                if let Err(e) = task_app.sessions().end_session(&sid).await {
                     tracing::warn!(error = %e, "ending an SSE session failed");
                 }
             }
@@ -103,7 +110,7 @@ fn session_param(uri: &Uri) -> Option<&str> {
 
 /// `POST /messages?sessionId=…`: accepted at once; the answer goes on the stream.
 pub(crate) async fn message(
-    State(app): State<App>,
+    State(app): State<Fronts>,
     peer: Option<axum::Extension<switchboard_http::PeerAddr>>,
     uri: Uri,
     headers: HeaderMap,
@@ -119,7 +126,7 @@ pub(crate) async fn message(
 }
 
 async fn post(
-    app: &App,
+    app: &Fronts,
     client: &str,
     uri: &Uri,
     headers: &HeaderMap,
@@ -162,7 +169,7 @@ async fn post(
     Ok(accepted())
 }
 
-async fn send(app: &App, s: &Session, slot: &StreamSlot, data: String) {
+async fn send(app: &Fronts, s: &Session, slot: &StreamSlot, data: String) {
     if let Err(e) = slot
         .emit(
             app.sessions().event_log(),
@@ -177,7 +184,7 @@ async fn send(app: &App, s: &Session, slot: &StreamSlot, data: String) {
 }
 
 async fn serve_request(
-    app: &App,
+    app: &Fronts,
     mut s: Session,
     slot: Arc<StreamSlot>,
     id: RequestId,
@@ -240,7 +247,7 @@ async fn serve_request(
 
 /// `initialize` on an SSE session: fill in what the placeholder lacked.
 async fn initialize(
-    app: &App,
+    app: &Fronts,
     s: &mut Session,
     params: Option<&RawValue>,
 ) -> Result<String, RpcError> {

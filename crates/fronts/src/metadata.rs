@@ -8,11 +8,22 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode};
 use serde_json::json;
 use switchboard_http::reply::json_response;
+use switchboard_tenancy::METADATA_PATH;
 
-use crate::app::App;
+use crate::Fronts;
+
+/// `GET /.well-known/oauth-protected-resource` and below it.
+pub(crate) fn routes() -> axum::Router<Fronts> {
+    axum::Router::new()
+        .route(METADATA_PATH, axum::routing::get(document))
+        .route(
+            &format!("{}/{{*resource}}", METADATA_PATH),
+            axum::routing::get(document),
+        )
+}
 
 /// `GET /.well-known/oauth-protected-resource[/…]`.
-pub(crate) async fn document(State(app): State<App>, headers: HeaderMap) -> Response {
+pub(crate) async fn document(State(app): State<Fronts>, headers: HeaderMap) -> Response {
     if let Err(e) = app.hosts().check(&headers) {
         return e.into_response();
     }

@@ -21,10 +21,10 @@ use switchboard_session::{LiveSession, STANDALONE, StreamSlot, replay_channel};
 use switchboard_store::EventId;
 use tokio::sync::mpsc;
 
-use crate::app::App;
+use crate::Fronts;
 
 pub(crate) async fn get(
-    State(app): State<App>,
+    State(app): State<Fronts>,
     peer: Option<Extension<PeerAddr>>,
     headers: HeaderMap,
 ) -> Response {
@@ -36,7 +36,7 @@ pub(crate) async fn get(
 
 /// Follow a request stream another node writes (on a cluster).
 async fn follow(
-    app: &App,
+    app: &Fronts,
     live: &Arc<LiveSession>,
     after: EventId,
 ) -> Result<mpsc::Receiver<Frame>, TransportError> {
@@ -55,7 +55,11 @@ async fn follow(
     Ok(rx)
 }
 
-async fn serve(app: &App, client: &str, headers: &HeaderMap) -> Result<Response, TransportError> {
+async fn serve(
+    app: &Fronts,
+    client: &str,
+    headers: &HeaderMap,
+) -> Result<Response, TransportError> {
     app.hosts().check(headers)?;
     let who = app.gate().authenticate(headers, client).await?;
     if era::decide(headers) == Era::Modern {

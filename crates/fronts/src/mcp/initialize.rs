@@ -12,11 +12,11 @@ use switchboard_session::hello;
 use switchboard_store::StoreError;
 use switchboard_tenancy::Principal;
 
-use crate::app::App;
+use crate::Fronts;
 
 /// Serve `initialize` (sent without a session id).
 pub(crate) async fn initialize(
-    app: &App,
+    app: &Fronts,
     id: RequestId,
     params: Option<Box<RawValue>>,
     accepts: Accepts,

@@ -9,11 +9,11 @@ use switchboard_http::era::{self, Era};
 use switchboard_http::error::TransportError;
 use switchboard_http::guard;
 
-use crate::app::App;
+use crate::Fronts;
 
 /// DELETE `/mcp`: end the session; later use of its id gets 404.
 pub(crate) async fn delete(
-    State(app): State<App>,
+    State(app): State<Fronts>,
     peer: Option<Extension<PeerAddr>>,
     headers: HeaderMap,
 ) -> Response {
@@ -34,7 +34,7 @@ pub(crate) async fn delete(
             .await?
             .ok_or(TransportError::UnknownSession)?;
         app.sessions().check_binding(&record, &who)?;
-        app.end_session(id).await?;
+        app.sessions().end_session(id).await?;
         tracing::debug!(session = %switchboard_observe::ids::short(id), "session deleted by client");
         Ok(StatusCode::OK.into_response())
     };

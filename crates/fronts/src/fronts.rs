@@ -1,0 +1,110 @@
+//! The HTTP fronts' shared state: the services their handlers use. Cheap
+//! to clone (one `Arc`).
+
+use std::sync::Arc;
+
+use switchboard_cluster::{Cluster, Owners};
+use switchboard_config::{Config, Live};
+use switchboard_http::Lifecycle;
+use switchboard_http::guard::HostPolicy;
+use switchboard_observe::metrics::Metrics;
+use switchboard_runtime::Catalog;
+use switchboard_session::Sessions;
+use switchboard_stateless::{Sealer, Shape};
+use switchboard_tasks::Tasks;
+use switchboard_tenancy::Gate;
+use tokio_util::sync::CancellationToken;
+
+/// The services the fronts are built over.
+#[derive(Debug)]
+pub struct Parts {
+    /// The configuration in effect; swapped whole by a reload, read once
+    /// per use.
+    pub config: Live<Config>,
+    pub catalog: Arc<Catalog>,
+    /// Session records, event logs, live sessions and the bus.
+    pub sessions: Sessions,
+    pub hosts: HostPolicy,
+    pub sealer: Sealer,
+    /// Tenants and credentials, rates, admission and quota counts, the
+    /// audit trail.
+    pub gate: Gate,
+    pub metrics: Arc<Metrics>,
+    /// Durable tasks, and the ones this node runs.
+    pub tasks: Tasks,
+    /// This node's part in a cluster (the owners of sessions'
+    /// `per_session` upstream processes).
+    pub cluster: Cluster,
+    /// The shutdown token.
+    pub lifecycle: Lifecycle,
+}
+
+/// Everything a front's request handler reaches. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Fronts(Arc<Parts>);
+
+impl Fronts {
+    pub fn new(parts: Parts) -> Self {
+        Self(Arc::new(parts))
+    }
+
+    /// The configuration in effect now (a reload may replace it).
+    pub(crate) fn config(&self) -> Arc<Config> {
+        self.0.config.load()
+    }
+
+    pub(crate) fn catalog(&self) -> &Arc<Catalog> {
+        &self.0.catalog
+    }
+
+    /// Session records, event logs, live sessions and the bus; opening,
+    /// creating and ending sessions.
+    pub(crate) fn sessions(&self) -> &Sessions {
+        &self.0.sessions
+    }
+
+    /// Durable tasks, and the ones this node runs.
+    pub(crate) fn tasks(&self) -> &Tasks {
+        &self.0.tasks
+    }
+
+    /// The owners of sessions' `per_session` upstream processes (a
+    /// cluster with a shared store and a `sealing_key`).
+    pub(crate) fn owners(&self) -> Option<&Owners> {
+        self.0.cluster.owners()
+    }
+
+    /// This node's part in a cluster.
+    pub(crate) fn cluster(&self) -> &Cluster {
+        &self.0.cluster
+    }
+
+    /// The gate every request passes, and the tenants, rates, admission
+    /// and quota counts it keeps.
+    pub(crate) fn gate(&self) -> &Gate {
+        &self.0.gate
+    }
+
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.0.metrics
+    }
+
+    pub(crate) fn sealer(&self) -> &Sealer {
+        &self.0.sealer
+    }
+
+    /// How stateless results are shaped here: this catalog, the list
+    /// cache time in effect, the tasks extension served.
+    pub(crate) fn shape(&self) -> Shape<'_> {
+        Shape::new(self.catalog(), self.config().list_ttl_ms, true)
+    }
+
+    pub(crate) fn hosts(&self) -> &HostPolicy {
+        &self.0.hosts
+    }
+
+    /// Cancelled when the server begins to shut down.
+    pub(crate) fn shutdown_token(&self) -> &CancellationToken {
+        self.0.lifecycle.shutdown()
+    }
+}
