@@ -64,23 +64,12 @@ from mcp import Client, types
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
+from checks import Checks
+
 LEGACY_VERSION = "2025-11-25"
 MODERN_VERSION = "2026-07-28"
 MODES = ("legacy", MODERN_VERSION)
 LIMIT = 30  # seconds per group of checks
-
-
-class Checks:
-    def __init__(self) -> None:
-        self.failed = 0
-
-    def ok(self, name: str, cond: bool, detail: str = "") -> bool:
-        if cond:
-            print(f"PASS {name}" + (f" ({detail})" if detail else ""), flush=True)
-        else:
-            self.failed += 1
-            print(f"FAIL {name}: {detail or 'check failed'}", flush=True)
-        return cond
 
 
 def leaf(e: BaseException) -> BaseException:

@@ -32,21 +32,10 @@ from mcp import Client, types
 from mcp.client.session import ClientRequestContext
 from mcp.client.streamable_http import streamable_http_client
 
+from checks import Checks, text_of
+
 PROTOCOL_VERSION = "2025-11-25"
 ELICIT_ANSWER = {"username": "u", "email": "e@x.org"}
-
-
-class Checks:
-    def __init__(self) -> None:
-        self.failed = 0
-
-    def ok(self, name: str, cond: bool, detail: str = "") -> bool:
-        if cond:
-            print(f"PASS {name}" + (f" ({detail})" if detail else ""), flush=True)
-        else:
-            self.failed += 1
-            print(f"FAIL {name}: {detail or 'check failed'}", flush=True)
-        return cond
 
 
 def describe(e: BaseException) -> str:
@@ -54,10 +43,6 @@ def describe(e: BaseException) -> str:
     while isinstance(e, BaseExceptionGroup) and e.exceptions:
         e = e.exceptions[0]
     return f"{type(e).__name__}: {e}"
-
-
-def text_of(result: types.CallToolResult) -> str:
-    return "".join(c.text for c in result.content if isinstance(c, types.TextContent))
 
 
 async def run(url: str, checks: Checks) -> None:

@@ -51,6 +51,8 @@ from mcp.client.session import ClientRequestContext
 from mcp.client.streamable_http import streamable_http_client
 from mcp.client.subscriptions import ToolsListChanged
 
+from checks import Checks, text_of
+
 LEGACY_VERSION = "2025-11-25"
 MODERN_VERSION = "2026-07-28"
 PV_KEY = "io.modelcontextprotocol/protocolVersion"
@@ -60,29 +62,12 @@ NAME_ANSWER = "Interop"
 MODES = ("legacy", "auto", MODERN_VERSION)
 
 
-class Checks:
-    def __init__(self) -> None:
-        self.failed = 0
-
-    def ok(self, name: str, cond: bool, detail: str = "") -> bool:
-        if cond:
-            print(f"PASS {name}" + (f" ({detail})" if detail else ""), flush=True)
-        else:
-            self.failed += 1
-            print(f"FAIL {name}: {detail or 'check failed'}", flush=True)
-        return cond
-
-
 def describe(e: BaseException) -> str:
     # anyio task groups wrap the real error in (nested) exception groups.
     while isinstance(e, BaseExceptionGroup) and e.exceptions:
         e = e.exceptions[0]
     first_line = str(e).splitlines()[0] if str(e) else ""
     return f"{type(e).__name__}: {first_line}"
-
-
-def text_of(result: types.CallToolResult) -> str:
-    return "".join(c.text for c in result.content if isinstance(c, types.TextContent))
 
 
 async def run(url: str, mode: str, checks: Checks) -> None:

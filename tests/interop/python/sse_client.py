@@ -36,18 +36,7 @@ from mcp import Client, types
 from mcp.client.sse import sse_client
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
-
-class Checks:
-    def __init__(self) -> None:
-        self.failed = 0
-
-    def ok(self, name: str, cond: bool, detail: str = "") -> bool:
-        if cond:
-            print(f"PASS {name}" + (f" ({detail})" if detail else ""), flush=True)
-        else:
-            self.failed += 1
-            print(f"FAIL {name}: {detail or 'check failed'}", flush=True)
-        return cond
+from checks import Checks, text_of
 
 
 def describe(e: BaseException) -> str:
@@ -55,10 +44,6 @@ def describe(e: BaseException) -> str:
         e = e.exceptions[0]
     first_line = str(e).splitlines()[0] if str(e) else ""
     return f"{type(e).__name__}: {first_line}"
-
-
-def text_of(result: types.CallToolResult) -> str:
-    return "".join(c.text for c in result.content if isinstance(c, types.TextContent))
 
 
 async def run(base_url: str, checks: Checks) -> None:

@@ -17,6 +17,8 @@ from mcp import Client, types
 from mcp.client.session import ClientRequestContext
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
+from checks import text_of
+
 
 class Checks:
     def __init__(self) -> None:
@@ -34,10 +36,6 @@ def describe(e: BaseException) -> str:
     while isinstance(e, BaseExceptionGroup) and e.exceptions:
         e = e.exceptions[0]
     return f"{type(e).__name__}: {e}"
-
-
-def text_of(result: types.CallToolResult) -> str:
-    return "".join(c.text for c in result.content if isinstance(c, types.TextContent))
 
 
 async def run(binary: str, checks: Checks) -> None:

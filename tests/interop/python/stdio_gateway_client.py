@@ -43,6 +43,8 @@ from mcp import Client, types
 from mcp.client.session import ClientRequestContext
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
+from checks import Checks, text_of
+
 MODES = ("legacy", "2026-07-28")
 EV = "ev__"
 PY = "py__"
@@ -50,28 +52,11 @@ FX = "fx__"
 SAMPLED = "the desktop model says hi"
 
 
-class Checks:
-    def __init__(self) -> None:
-        self.failed = 0
-
-    def ok(self, name: str, cond: bool, detail: str = "") -> bool:
-        if cond:
-            print(f"PASS {name}" + (f" ({detail})" if detail else ""), flush=True)
-        else:
-            self.failed += 1
-            print(f"FAIL {name}: {detail or 'check failed'}", flush=True)
-        return cond
-
-
 def describe(e: BaseException) -> str:
     while isinstance(e, BaseExceptionGroup) and e.exceptions:
         e = e.exceptions[0]
     first = str(e).splitlines()[0] if str(e) else ""
     return f"{type(e).__name__}: {first}"
-
-
-def text_of(result: types.CallToolResult) -> str:
-    return "".join(c.text for c in result.content if isinstance(c, types.TextContent))
 
 
 # --- /proc ------------------------------------------------------------------
