@@ -10,6 +10,8 @@
 //! - With the `testing` feature, the `testing` module has fixture keys, token
 //!   minting and a JWKS HTTP server for tests (never for production).
 
+#![warn(missing_docs)]
+
 pub mod api_key;
 mod error;
 pub mod jwt;

@@ -13,6 +13,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     about = "Load-test a Streamable HTTP MCP server (loopback only unless --allow-remote)"
 )]
 pub struct BenchArgs {
+    /// The scenario to run, with its options.
     #[command(subcommand)]
     pub scenario: Scenario,
 }
@@ -43,6 +44,7 @@ pub enum Era {
 }
 
 impl Era {
+    /// Its name on the command line and in reports: `legacy` or `modern`.
     pub fn name(self) -> &'static str {
         match self {
             Era::Legacy => "legacy",
@@ -94,13 +96,16 @@ pub struct ToolArgs {
     pub arguments: String,
 }
 
+/// The options of `calls`.
 #[derive(Debug, Clone, Args)]
 pub struct CallsArgs {
+    /// The options every scenario has.
     #[command(flatten)]
     pub common: CommonArgs,
     /// Concurrent sessions (stateless clients in the modern era).
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=50_000))]
     pub sessions: u32,
+    /// The tool each call invokes.
     #[command(flatten)]
     pub tool: ToolArgs,
     /// Stop after this many calls in all (besides --duration).
@@ -108,8 +113,10 @@ pub struct CallsArgs {
     pub max_calls: Option<u64>,
 }
 
+/// The options of `idle`.
 #[derive(Debug, Clone, Args)]
 pub struct IdleArgs {
+    /// The options every scenario has.
     #[command(flatten)]
     pub common: CommonArgs,
     /// Sessions to open (modern era: idle connections).
@@ -126,8 +133,10 @@ pub struct IdleArgs {
     pub concurrency: u32,
 }
 
+/// The options of `setup`.
 #[derive(Debug, Clone, Args)]
 pub struct SetupArgs {
+    /// The options every scenario has.
     #[command(flatten)]
     pub common: CommonArgs,
     /// Concurrent workers, each cycling sessions over one connection.
@@ -138,13 +147,16 @@ pub struct SetupArgs {
     pub max_cycles: Option<u64>,
 }
 
+/// The options of `overload`.
 #[derive(Debug, Clone, Args)]
 pub struct OverloadArgs {
+    /// The options every scenario has.
     #[command(flatten)]
     pub common: CommonArgs,
     /// Concurrent clients, each with its own connection and session.
     #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..=50_000))]
     pub clients: u32,
+    /// The tool each call invokes.
     #[command(flatten)]
     pub tool: ToolArgs,
 }
@@ -160,6 +172,8 @@ impl Scenario {
         }
     }
 
+    /// Its subcommand name, as in reports: `calls`, `idle`, `setup` or
+    /// `overload`.
     pub fn name(&self) -> &'static str {
         match self {
             Scenario::Calls(_) => "calls",

@@ -52,12 +52,17 @@ pub(crate) fn status_kib(status: &str, key: &str) -> Option<u64> {
 /// What the server used between two readings.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ServerUsage {
+    /// The server's process id (`--pid`).
     pub pid: u32,
     /// CPU time (user + system) in µs.
     pub cpu_us: u64,
     /// CPU time per successful operation (call, setup cycle, session) in µs.
+    /// `None` if no operation succeeded.
     pub cpu_per_op_us: Option<f64>,
+    /// Resident memory in KiB at the start of the measured phase (`idle`:
+    /// before the sessions are opened).
     pub rss_before_kib: u64,
+    /// Resident memory in KiB at its end (`idle`: at the end of the hold).
     pub rss_after_kib: u64,
     /// (RSS after − before) / sessions held; `idle` only.
     pub rss_delta_per_session_bytes: Option<f64>,

@@ -11,15 +11,23 @@ use serde::Serialize;
 use crate::procfs::{Measured, ServerUsage, per, secs};
 use crate::stats::Totals;
 
-/// Latency percentiles in microseconds.
+/// Latency percentiles in microseconds, read from a histogram with three
+/// significant figures (so each is within 0.1% of the exact value).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Percentiles {
+    /// Operations measured (never 0: an empty set has no `Percentiles`).
     pub count: u64,
+    /// The mean, rounded to 0.1 µs.
     pub mean: f64,
+    /// The median.
     pub p50: u64,
+    /// The 90th percentile.
     pub p90: u64,
+    /// The 99th percentile.
     pub p99: u64,
+    /// The 99.9th percentile.
     pub p99_9: u64,
+    /// The slowest.
     pub max: u64,
 }
 
@@ -41,22 +49,30 @@ impl Percentiles {
 /// What `idle` found.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct IdleDetails {
+    /// Sessions (modern era: connections) opened and held.
     pub sessions_opened: u64,
+    /// Streams opened on them (0 without `--streams`).
     pub streams_opened: u64,
     /// Streams still open at the end of the hold.
     pub streams_alive: u64,
+    /// Sessions probed after the hold (at most `--sample`).
     pub sample: u64,
     /// Sampled sessions that answered a probe (ping; modern: tools/list) after the hold.
     pub sample_ok: u64,
+    /// Latency of the probes that answered; `None` if none did.
     pub sample_latency_us: Option<Percentiles>,
+    /// How long the sessions were held, in seconds (`--duration`).
     pub hold_s: f64,
 }
 
 /// The outcome of one scenario run.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Report {
+    /// The scenario's name ([`crate::Scenario::name`]).
     pub scenario: String,
+    /// The protocol era's name ([`crate::Era::name`]).
     pub era: String,
+    /// The target endpoint, as given with `--url`.
     pub url: String,
     /// Sessions, clients or workers, as the scenario defines them.
     pub clients: u64,
@@ -64,23 +80,33 @@ pub struct Report {
     pub operation: String,
     /// Length of the measured phase in seconds.
     pub elapsed_s: f64,
+    /// Operations that succeeded.
     pub ok: u64,
     /// `ok` per second of the measured phase.
     pub throughput_per_s: f64,
     /// Latency of successful operations (overload: admitted calls).
+    /// `None` if none succeeded.
     pub latency_us: Option<Percentiles>,
     /// Answers 503/429.
     pub rejections: u64,
+    /// `rejections` by kind (`http_503`, `http_429`); kinds with none
+    /// left out.
     pub rejections_by_kind: BTreeMap<String, u64>,
+    /// How long a rejection took to arrive; `None` if there were none.
     pub rejection_latency_us: Option<Percentiles>,
     /// Every other failure.
     pub errors: u64,
+    /// `errors` by kind (`connect`, `timeout`, `http_5xx`, `jsonrpc_error`,
+    /// `tool_error`, …); kinds with none left out.
     pub errors_by_kind: BTreeMap<String, u64>,
     /// CPU time of this load generator during the measured phase.
     pub loadgen_cpu_us: u64,
+    /// `loadgen_cpu_us` per successful operation, rounded to 0.1 µs;
+    /// `None` if none succeeded.
     pub loadgen_cpu_per_op_us: Option<f64>,
     /// With `--pid`: the server's CPU time and RSS over the measured phase.
     pub server: Option<ServerUsage>,
+    /// What `idle` found; `None` for the other scenarios.
     pub idle: Option<IdleDetails>,
     /// Why the scenario did not run, or what to know about its figures.
     pub note: Option<String>,

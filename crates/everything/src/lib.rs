@@ -5,6 +5,8 @@
 //! `echo`, and a few tools a person trying Switchboard would enjoy. It is
 //! also the reference example of the tools API.
 
+#![warn(missing_docs)]
+
 mod fixtures;
 mod media;
 mod prompts;

@@ -37,8 +37,12 @@ impl Default for BreakerConfig {
 /// The breaker's state, for metrics and health.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BreakerState {
+    /// Calls go through; failures are being counted.
     Closed,
+    /// Tripped: calls are refused until the cool-down ends.
     Open,
+    /// The cool-down is over: the next call is let through as the one
+    /// probe (or the probe is running) and decides between closed and open.
     HalfOpen,
 }
 
@@ -102,6 +106,7 @@ impl Drop for Attempt<'_> {
 }
 
 impl Breaker {
+    /// A closed breaker that trips as `config` says.
     pub fn new(config: BreakerConfig) -> Self {
         Self {
             config,

@@ -12,6 +12,8 @@
 //! [`RateLimiter`] answers "may `key` do one more now?" by the generic cell
 //! rate algorithm; [`MemoryRateLimiter`] keeps its state in this process.
 
+#![warn(missing_docs)]
+
 mod admission;
 mod breaker;
 mod rate;

@@ -11,6 +11,8 @@
 //! survives a killed process but an operating-system crash may lose the last
 //! idle-time updates (a session then looks idle a little longer than it is).
 
+#![warn(missing_docs)]
+
 mod error;
 mod event_log;
 mod session;

@@ -101,6 +101,8 @@
 //!   when the call is allowed. Limiter failures are
 //!   `LimiterError::Unavailable`.
 
+#![warn(missing_docs)]
+
 mod bus;
 mod cluster;
 mod conn;

@@ -140,6 +140,9 @@ pub struct RedisSessionStore {
 }
 
 impl RedisSessionStore {
+    /// Session records on `redis`, under its key prefix: records of at most
+    /// 64 KiB and no Redis TTL (see the `with_*` methods). Sends nothing
+    /// to Redis until used.
     pub fn new(redis: Redis) -> Self {
         Self {
             redis,

@@ -57,6 +57,8 @@ pub struct RedisTaskStore {
 }
 
 impl RedisTaskStore {
+    /// Task records on `redis`, under its key prefix. Sends nothing to
+    /// Redis until used.
     pub fn new(redis: Redis) -> Self {
         Self {
             redis,

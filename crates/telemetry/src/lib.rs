@@ -9,6 +9,8 @@
 //! field; [`current_traceparent`] gives the header to send to an upstream
 //! from inside any span of the tree.
 
+#![warn(missing_docs)]
+
 mod export;
 mod layer;
 mod traceparent;

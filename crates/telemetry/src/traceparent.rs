@@ -8,8 +8,12 @@ use std::fmt;
 /// A parsed `traceparent`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TraceParent {
+    /// The trace id ([`TraceParent::parse`] refuses all zeros).
     pub trace_id: [u8; 16],
+    /// The span of the sender, which is the parent of the receiver's spans
+    /// (the header's `parent-id`; [`TraceParent::parse`] refuses all zeros).
     pub span_id: [u8; 8],
+    /// The trace flags; bit 0 is "sampled" ([`TraceParent::sampled`]).
     pub flags: u8,
 }
 

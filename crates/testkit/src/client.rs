@@ -11,7 +11,9 @@ use crate::sse::SseReader;
 /// How the server answered a POST.
 #[derive(Debug)]
 pub enum Reply {
+    /// 200 with `application/json`: the parsed body.
     Json(Value),
+    /// 200 with `text/event-stream`: a reader of its events.
     Sse(SseReader),
     /// Any other status or content type.
     Other(StatusCode, String),
@@ -32,14 +34,22 @@ pub fn bearer_client(token: &str) -> reqwest::Client {
 /// A session-era MCP client over raw HTTP.
 #[derive(Debug)]
 pub struct McpClient {
+    /// The HTTP client every request goes through.
     pub http: reqwest::Client,
+    /// The MCP endpoint, e.g. `http://127.0.0.1:1234/mcp`.
     pub url: String,
+    /// The `Mcp-Session-Id` sent with every request; `None` before
+    /// [`McpClient::initialize`] (or after a server that gave none), and
+    /// then neither it nor the version header is sent.
     pub session: Option<String>,
+    /// The protocol version asked for in `initialize`, then the one the
+    /// server chose (sent as `Mcp-Protocol-Version`). Default `2025-11-25`.
     pub version: String,
     next_id: AtomicU64,
 }
 
 impl McpClient {
+    /// A client of the endpoint `url`, without a session or credentials.
     pub fn new(url: &str) -> Self {
         Self {
             http: reqwest::Client::new(),

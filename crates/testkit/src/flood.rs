@@ -95,6 +95,8 @@ pub struct Heard {
     /// The URIs of the `notifications/resources/updated` before the end
     /// mark, in the order they came.
     pub uris: Vec<String>,
+    /// The `notifications/resources/updated` events the `flood` tool
+    /// published.
     pub flood_events: u64,
 }
 

@@ -5,6 +5,8 @@
 //! can assert on statuses, headers and exact SSE events; [`RawConn`] is a
 //! bare TCP connection for tests of the connection caps.
 
+#![warn(missing_docs)]
+
 mod client;
 pub mod flood;
 mod modern;

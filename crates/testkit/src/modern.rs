@@ -11,13 +11,17 @@ pub const MODERN: &str = "2026-07-28";
 /// Builds and sends stateless requests.
 #[derive(Debug, Clone)]
 pub struct ModernClient {
+    /// The HTTP client every request goes through.
     pub http: reqwest::Client,
+    /// The MCP endpoint, e.g. `http://127.0.0.1:1234/mcp`.
     pub url: String,
     /// The client capabilities sent in every `_meta`.
     pub capabilities: Value,
 }
 
 impl ModernClient {
+    /// A client of the endpoint `url`, without credentials, sending empty
+    /// capabilities.
     pub fn new(url: &str) -> Self {
         Self {
             http: reqwest::Client::new(),

@@ -22,9 +22,11 @@ pub struct RawConn {
 /// A response read off a [`RawConn`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawReply {
+    /// The status code from the status line (0 if it has none).
     pub status: u16,
     /// The status line and headers, as sent.
     pub head: String,
+    /// The body: `Content-Length` bytes, invalid UTF-8 replaced.
     pub body: String,
 }
 

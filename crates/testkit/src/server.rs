@@ -12,8 +12,11 @@ use tokio::sync::oneshot;
 /// own ephemeral port, `admin_addr`).
 #[derive(Debug)]
 pub struct TestServer {
+    /// Where the MCP listener is (`127.0.0.1`, an ephemeral port).
     pub addr: SocketAddr,
+    /// Where the admin listener is; `None` without `[admin] token_sha256`.
     pub admin_addr: Option<SocketAddr>,
+    /// The running app, to reach its state from the test.
     pub app: App,
     stop: Option<oneshot::Sender<()>>,
     stop_admin: Option<oneshot::Sender<()>>,

@@ -9,9 +9,13 @@ use futures_util::stream::BoxStream;
 /// One SSE event (comments are skipped).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SseEvent {
+    /// The `id:` field; `None` if the event had none.
     pub id: Option<String>,
+    /// The `event:` field (the event type); `None` if the event had none.
     pub event: Option<String>,
+    /// The `data:` lines, joined with `\n` (empty if there were none).
     pub data: String,
+    /// The `retry:` field in milliseconds; `None` if absent or not a number.
     pub retry: Option<u64>,
 }
 
@@ -35,6 +39,7 @@ impl std::fmt::Debug for SseReader {
 }
 
 impl SseReader {
+    /// A reader of `resp`'s body as it streams in.
     pub fn new(resp: reqwest::Response) -> Self {
         Self {
             body: resp.bytes_stream().boxed(),

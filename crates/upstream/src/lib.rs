@@ -13,6 +13,8 @@
 //! HTTP: [`HttpUpstream::start`] opens a session from an [`HttpSpec`], and
 //! the handle has the same surface as a stdio one.
 
+#![warn(missing_docs)]
+
 mod downstream;
 mod error;
 pub mod gateway;

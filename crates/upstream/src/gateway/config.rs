@@ -57,6 +57,7 @@ pub enum PoolMode {
 pub struct UpstreamConfig {
     /// Its name: in logs, metrics and the default prefix.
     pub name: String,
+    /// What kind of server it is (stdio, http or builtin). Default stdio.
     pub kind: UpstreamKind,
     /// The program (stdio).
     pub command: String,
@@ -70,11 +71,17 @@ pub struct UpstreamConfig {
     /// Idle connections kept per HTTP upstream host. Default: the
     /// server's `upstream_pool_size`.
     pub pool_size: Option<usize>,
+    /// Arguments to `command` (stdio).
     pub args: Vec<String>,
+    /// Variables set for the program on top of Switchboard's own
+    /// environment, which it inherits (stdio).
     pub env: BTreeMap<String, String>,
+    /// The program's working directory (stdio); `None`: Switchboard's.
     pub cwd: Option<PathBuf>,
     /// Put before its tools' names; default `<name>__`; may be empty.
     pub prefix: Option<String>,
+    /// How clients share its processes (or, for http, upstream sessions):
+    /// see [`PoolMode`]. Default `per_session`.
     pub mode: PoolMode,
     /// Processes of a `shared` upstream. Default 1.
     pub processes: usize,
