@@ -10,6 +10,7 @@
 
 mod admin;
 mod app;
+mod background;
 mod listener;
 /// Starting `[[upstreams]]` as catalog providers (in `switchboard-ops`).
 pub mod upstreams {
@@ -18,6 +19,7 @@ pub mod upstreams {
 
 pub use admin::{admin_router, serve_admin};
 pub use app::{App, AppBuilder, BuildError};
+pub use background::Background;
 pub use listener::serve;
 pub use switchboard_cluster::{ClusterEvents, FORWARD_HEADER, UPSTREAM_RESET};
 pub use switchboard_config::{
