@@ -319,6 +319,17 @@ impl App {
         switchboard_fronts::routes(self.0.fronts.clone()).merge(self.0.ops.routes())
     }
 
+    /// The routes of [`App::router`] for an axum app of its own to serve
+    /// (no accept loop puts the client's address in the requests): the
+    /// address axum records when the app is served with
+    /// `into_make_service_with_connect_info::<SocketAddr>()` is taken as
+    /// the client's (`switchboard_http::client::peer_from_connect_info`).
+    pub fn nested_router(&self) -> Router {
+        self.router().layer(axum::middleware::map_request(
+            switchboard_http::client::peer_from_connect_info,
+        ))
+    }
+
     /// The configuration in effect now (a reload may replace it).
     pub fn config(&self) -> Arc<Config> {
         self.0.config.load()
