@@ -4,9 +4,13 @@
 //! cluster, operations, reload, connections, the node's lifecycle) and
 //! hands each down; its router merges the fronts' routes
 //! (`switchboard-fronts`: `/mcp`, the 2024-11-05 transport, the metadata
-//! document) with the health and metrics routes (`switchboard-ops`), and
-//! [`serve`] is the accept loop. The stdio front is re-exported from
-//! `switchboard-fronts`.
+//! document) with the health and metrics routes (`switchboard-ops`);
+//! [`App::start`] starts its background work (the reaper, the notifier,
+//! the task sweep, the cluster's services) as a [`Background`] it stops in
+//! the drain's order; and [`serve`] is the accept loop, which does both.
+//! The stdio front is re-exported from `switchboard-fronts`.
+
+#![warn(missing_docs)]
 
 mod admin;
 mod app;
