@@ -6,18 +6,24 @@
 //! store's, not a walk over live state; the live part of each expired
 //! session is then closed on this node.
 
+use tokio_util::sync::CancellationToken;
+
 use crate::ops::Ops;
 
 impl Ops {
-    /// Sweep forever at an interval derived from the session limits (a
-    /// background service: runs until aborted).
-    pub async fn run_reaper(self) {
+    /// Sweep at an interval derived from the session limits until
+    /// `shutdown` is cancelled (a background service; a sweep under way
+    /// when it is cancelled is dropped at its next wait).
+    pub async fn run_reaper(self, shutdown: CancellationToken) {
         let mut tick = tokio::time::interval(self.parts().sessions.reap_period());
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            self.sweep().await;
-        }
+        let sweeps = async {
+            loop {
+                tick.tick().await;
+                self.sweep().await;
+            }
+        };
+        shutdown.run_until_cancelled(sweeps).await;
     }
 
     /// One sweep; returns how many sessions ended.

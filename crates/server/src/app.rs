@@ -84,11 +84,16 @@ pub struct AppBuilder {
 /// Why an [`App`] could not be built from its configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
+    /// The `[[tenants]]` or their credentials cannot be used (the message
+    /// names the tenant and what is wrong).
     #[error("invalid tenants or credentials: {0}")]
     Tenants(String),
+    /// The audit log (`[auth] audit`) cannot be opened.
     #[error("cannot open the audit log {path:?}: {source}")]
     Audit {
+        /// The configured path.
         path: String,
+        /// Why it cannot be opened.
         source: std::io::Error,
     },
 }
@@ -104,6 +109,8 @@ impl AppBuilder {
         self
     }
 
+    /// The rate limiter the gate uses (default: in memory, this node's
+    /// own; a cluster passes the shared one).
     pub fn rate_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
         self.limiter = Some(limiter);
         self
@@ -133,16 +140,22 @@ impl AppBuilder {
         self
     }
 
+    /// The session store (default: in memory, records bounded by
+    /// `max_session_bytes`).
     pub fn store(mut self, store: Arc<dyn SessionStore>) -> Self {
         self.store = Some(store);
         self
     }
 
+    /// The event log the sessions' SSE events are kept in for resumption
+    /// (default: in memory, bounded by `event_log_events` and
+    /// `event_log_bytes`).
     pub fn event_log(mut self, log: Arc<dyn EventLog>) -> Self {
         self.event_log = Some(log);
         self
     }
 
+    /// The store of durable tasks (default: in memory).
     pub fn task_store(mut self, tasks: Arc<dyn TaskStore>) -> Self {
         self.task_store = Some(tasks);
         self
@@ -298,6 +311,8 @@ impl AppBuilder {
 }
 
 impl App {
+    /// Start building an app serving `catalog` with `config`; every store
+    /// not given is the in-memory one.
     pub fn builder(config: Config, catalog: Arc<Catalog>) -> AppBuilder {
         AppBuilder {
             config,
@@ -319,11 +334,24 @@ impl App {
         switchboard_fronts::routes(self.0.fronts.clone()).merge(self.0.ops.routes())
     }
 
+    /// The routes of [`App::router`] for an axum app of its own to serve
+    /// (no accept loop puts the client's address in the requests): the
+    /// address axum records when the app is served with
+    /// `into_make_service_with_connect_info::<SocketAddr>()` is taken as
+    /// the client's (`switchboard_http::client::peer_from_connect_info`).
+    pub fn nested_router(&self) -> Router {
+        self.router().layer(axum::middleware::map_request(
+            switchboard_http::client::peer_from_connect_info,
+        ))
+    }
+
     /// The configuration in effect now (a reload may replace it).
     pub fn config(&self) -> Arc<Config> {
         self.0.config.load()
     }
 
+    /// The catalog served: the tools, resources and prompts, own and
+    /// upstream.
     pub fn catalog(&self) -> &Arc<Catalog> {
         &self.0.catalog
     }

@@ -4,12 +4,17 @@
 //! cluster, operations, reload, connections, the node's lifecycle) and
 //! hands each down; its router merges the fronts' routes
 //! (`switchboard-fronts`: `/mcp`, the 2024-11-05 transport, the metadata
-//! document) with the health and metrics routes (`switchboard-ops`), and
-//! [`serve`] is the accept loop. The stdio front is re-exported from
-//! `switchboard-fronts`.
+//! document) with the health and metrics routes (`switchboard-ops`);
+//! [`App::start`] starts its background work (the reaper, the notifier,
+//! the task sweep, the cluster's services) as a [`Background`] it stops in
+//! the drain's order; and [`serve`] is the accept loop, which does both.
+//! The stdio front is re-exported from `switchboard-fronts`.
+
+#![warn(missing_docs)]
 
 mod admin;
 mod app;
+mod background;
 mod listener;
 /// Starting `[[upstreams]]` as catalog providers (in `switchboard-ops`).
 pub mod upstreams {
@@ -18,6 +23,7 @@ pub mod upstreams {
 
 pub use admin::{admin_router, serve_admin};
 pub use app::{App, AppBuilder, BuildError};
+pub use background::Background;
 pub use listener::serve;
 pub use switchboard_cluster::{ClusterEvents, FORWARD_HEADER, UPSTREAM_RESET};
 pub use switchboard_config::{

@@ -41,10 +41,7 @@ pub async fn serve(
     let router = app.router();
     let builders = Builders::new();
     let graceful = GracefulShutdown::new();
-    let reaper = tokio::spawn(app.ops().clone().run_reaper());
-    let notifier = tokio::spawn(app.sessions().clone().run_notifier());
-    let cluster = app.cluster().start();
-    let task_sweep = tokio::spawn(app.tasks().clone().run_sweep());
+    let background = app.start();
     log_limits(&app);
     let mut accept = Accept::new("mcp");
     tokio::pin!(shutdown);
@@ -62,11 +59,10 @@ pub async fn serve(
     // GET streams end with a hint to resume elsewhere (`sse`); calls in
     // flight run on, their server events still logged and their answers
     // still routed from the other nodes, until they finish or the grace ends.
+    // The reaper and the task sweep stop with the shutdown token.
     drop(listener);
     app.drain();
     app.shutdown_token().cancel();
-    reaper.abort();
-    task_sweep.abort();
     let grace = Duration::from_secs(app.config().shutdown_grace_secs);
     if tokio::time::timeout(grace, graceful.shutdown())
         .await
@@ -74,9 +70,9 @@ pub async fn serve(
     {
         tracing::warn!("shutdown grace period over; dropping remaining connections");
     }
-    // In-flight calls are done: hand this node's upstream sessions over.
-    cluster.stop().await;
-    notifier.abort();
+    // In-flight calls are done: hand this node's upstream sessions over,
+    // then stop delivering server events.
+    background.stop().await;
     Ok(())
 }
 

@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 use switchboard_proto::notification_json;
 use switchboard_runtime::{EventBatch, ServerEvent};
+use tokio_util::sync::CancellationToken;
 
 use crate::live::LiveSession;
 use crate::sessions::Sessions;
@@ -29,12 +30,16 @@ use crate::slot::{STANDALONE, StreamSlot};
 
 impl Sessions {
     /// Deliver the catalog's server events to this node's sessions until
-    /// the catalog's bus closes (a background service).
-    pub async fn run_notifier(self) {
+    /// the catalog's bus closes or `stop` is cancelled (a background
+    /// service; deliveries already started run to their end).
+    pub async fn run_notifier(self, stop: CancellationToken) {
         let mut events = self.catalog().bus().subscribe();
-        while let Some(batch) = events.recv().await {
-            hand_out(&self, &batch);
-        }
+        let hand_outs = async {
+            while let Some(batch) = events.recv().await {
+                hand_out(&self, &batch);
+            }
+        };
+        stop.run_until_cancelled(hand_outs).await;
     }
 }
 

@@ -7,7 +7,7 @@
 //! ```
 //!
 //! Stops on Ctrl-C (or SIGTERM): axum finishes the requests in flight, the
-//! MCP server takes no new session.
+//! MCP server takes no new session and stops its background services.
 
 mod tools;
 
@@ -45,6 +45,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "serving the app at http://{0}/ and MCP at http://{0}/mcp",
         listener.local_addr()?
     );
+    // With the clients' addresses: anonymous clients are told apart.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(stop.cancelled_owned())
         .await?;

@@ -147,16 +147,48 @@ impl Builder {
     /// listener of its own: the returned router (`/mcp`, the 2024-11-05
     /// `/sse` and `/messages`, `/healthz`, `/readyz`, `/metrics` and the
     /// OAuth metadata) is for nesting in an existing axum app, served by
-    /// the app. The admin API (if configured) and reloads run until
-    /// `shutdown` resolves; then the server takes no new session.
+    /// the app. The background services start now: the session reaper,
+    /// the delivery of server events (list changes, resource updates) to
+    /// open streams, the orphan task sweep and, on a cluster, the bus
+    /// inbox, the owners' heartbeat and the fan-out; the admin API (if
+    /// configured) and reloads run too.
     ///
-    /// For now, nested, some of what [`Server::serve`] does is the app's
-    /// to do or is missing: the connection caps and the HTTP limits of the
-    /// accept loop are the app's; anonymous clients are not told apart by
-    /// address (they share the per-identity quotas and rates: give clients
-    /// API keys to tell them apart); the session reaper and the delivery of
-    /// list-change notifications to open streams do not run, so sessions
-    /// end when the client ends them, or to make room at `max_sessions`.
+    /// Serve the app with
+    /// `into_make_service_with_connect_info::<SocketAddr>()` so that
+    /// anonymous clients are told apart by address (their per-identity
+    /// quotas and rates, the address in the audit trail); served
+    /// otherwise, they all share one identity (give clients API keys to
+    /// tell them apart):
+    ///
+    /// ```no_run
+    /// # async fn nest() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::net::SocketAddr;
+    /// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    /// let mcp = switchboard::Switchboard::builder()
+    ///     .router(async { stopped.await.unwrap_or(()) })
+    ///     .await?;
+    /// let app = axum::Router::new().merge(mcp);
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+    /// axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+    ///     .with_graceful_shutdown(async {
+    ///         tokio::signal::ctrl_c().await.unwrap();
+    ///         let _ = stop.send(()); // the MCP server drains first
+    ///     })
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// When `shutdown` resolves, the server drains: it takes no new
+    /// session, ends the standalone streams with a hint to resume, and
+    /// stops the reaper and the task sweep. The connections are the app's,
+    /// so instead of the accept loop's grace it waits, at most
+    /// `shutdown_grace_secs`, until no request of its own is running or
+    /// queued; then it stops the cluster's services (handing this node's
+    /// upstream sessions over), the delivery of server events, and the
+    /// upstreams. This runs on a task of its own: keep the runtime up
+    /// that long. The connection caps and the HTTP limits of the accept
+    /// loop are the app's to set.
     pub async fn router(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -168,11 +200,17 @@ impl Builder {
         if let Some(l) = admin {
             crate::serve::run_admin(l, &app)?;
         }
-        let router = app.router();
+        let router = app.nested_router();
+        let background = app.start();
         tokio::spawn(async move {
             shutdown.await;
             app.drain();
             app.shutdown_token().cancel();
+            let grace = std::time::Duration::from_secs(app.config().shutdown_grace_secs);
+            if !app.settle(grace).await {
+                tracing::warn!("shutdown grace period over; stopping with requests running");
+            }
+            background.stop().await;
             for p in app.catalog().providers().iter() {
                 p.shutdown().await;
             }

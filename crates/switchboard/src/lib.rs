@@ -43,7 +43,9 @@
 //!     .route("/", axum::routing::get(|| async { "my app" }))
 //!     .merge(mcp); // serves /mcp, /healthz, /readyz, /metrics…
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-//! axum::serve(listener, app.into_make_service()).await?;
+//! // With the clients' addresses, so anonymous clients are told apart.
+//! let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+//! axum::serve(listener, app).await?;
 //! # Ok(())
 //! # }
 //! ```

@@ -1,8 +1,11 @@
 //! The library face in process: a server built with
 //! `Switchboard::builder()` serving its own typed tool on port 0, called
 //! with the testkit's clients in both eras (including a tool that asks the
-//! client for input); nested in an axum app; the built-in toolset when it
-//! has no tools; a tool name it shares with an upstream refused at build.
+//! client for input); nested in an axum app, with its background services
+//! running (an idle session reaped, a list change delivered to a GET
+//! stream) and anonymous clients told apart by address; the built-in
+//! toolset when it has no tools; a tool name it shares with an upstream
+//! refused at build.
 
 use std::net::SocketAddr;
 
@@ -245,6 +248,163 @@ async fn nested_in_an_axum_app() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert!(refused, "a draining server took a new session");
+    served.abort();
+}
+
+/// A nested router (its own tools plus `change`, which says the tool list
+/// changed) served by an axum app with the clients' addresses; its base
+/// URL, and the sender that stops the MCP server.
+async fn nested(config: Config) -> (String, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let change = Tool::typed(
+        "change",
+        "Says the tool list changed",
+        |ctx: RequestContext, _: Nothing| async move {
+            ctx.publish(switchboard::runtime::ServerEvent::ToolsListChanged);
+            Ok("sent".to_owned())
+        },
+    );
+    let (stop, stopped) = oneshot::channel::<()>();
+    let mcp = Switchboard::builder()
+        .config(config)
+        .catalog(tools())
+        .tool(change)
+        .router(async {
+            let _ = stopped.await;
+        })
+        .await
+        .expect("router");
+    let app = axum::Router::new().merge(mcp);
+    let listener = tokio::net::TcpListener::bind(loopback()).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let served = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .expect("serve");
+    });
+    (format!("http://{addr}"), stop, served)
+}
+
+/// A counter's value in the metrics text (0 when absent).
+fn counter(metrics: &str, name: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Nested, the reaper runs: a session left idle past `session_idle_secs`
+/// is ended (the reaper's counter rises, and the session is gone).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nested_routers_idle_session_is_reaped() {
+    let config = Config {
+        session_idle_secs: 1,
+        ..Config::default()
+    };
+    let (base, stop, served) = nested(config).await;
+    let mut c = McpClient::new(&format!("{base}/mcp"));
+    c.initialize(json!({})).await;
+    // Asking the metrics does not touch the session: poll, a bounded
+    // number of times, until the reaper (every second here) has ended it.
+    let mut expired = 0.0;
+    for _ in 0..200 {
+        let metrics = reqwest::get(format!("{base}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        expired = counter(&metrics, "switchboard_session_expiries_total");
+        if expired > 0.0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(expired, 1.0, "the reaper never ended the idle session");
+    let resp = c
+        .post()
+        .body(json!({"jsonrpc": "2.0", "id": 5, "method": "ping"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404, "the reaped session is unknown");
+    stop.send(()).unwrap();
+    served.abort();
+}
+
+/// Nested, the notifier runs: a list change a tool announces reaches the
+/// session's open GET stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_change_reaches_a_nested_routers_get_stream() {
+    let (base, stop, served) = nested(Config::default()).await;
+    let mut c = McpClient::new(&format!("{base}/mcp"));
+    c.initialize(json!({})).await;
+    let get = c.get().send().await.expect("GET stream");
+    assert_eq!(get.status(), 200);
+    let mut events = switchboard_testkit::SseReader::new(get);
+    let result = c.call_tool("change", json!({})).await;
+    assert_eq!(text(&result), "sent", "{result}");
+    // The reader fails after 10 s of silence (a hang guard only: the
+    // notifier hands the event out at once; keep-alives come every 15 s).
+    let heard = loop {
+        let ev = events.next().await.expect("the stream stays open");
+        if let Some(v) = ev.json() {
+            break v;
+        }
+    };
+    assert_eq!(
+        heard["method"], "notifications/tools/list_changed",
+        "{heard}"
+    );
+    stop.send(()).unwrap();
+    served.abort();
+}
+
+/// A session-era client bound to `ip` (loopback offers all of 127/8).
+fn client_from(url: &str, ip: &str) -> McpClient {
+    let mut c = McpClient::new(url);
+    c.http = reqwest::Client::builder()
+        .local_address(ip.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap();
+    c
+}
+
+/// The status of an `initialize` from `c`.
+async fn initialize_status(c: &McpClient) -> u16 {
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "t", "version": "1"}}});
+    let resp = c.post().body(init.to_string()).send().await.unwrap();
+    resp.status().as_u16()
+}
+
+/// Nested and served with connect info, anonymous clients are told apart
+/// by address: one session per identity holds for each address alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_clients_of_a_nested_router_are_told_apart_by_address() {
+    let config = Config {
+        max_sessions_per_identity: 1,
+        ..Config::default()
+    };
+    let (base, stop, served) = nested(config).await;
+    let url = format!("{base}/mcp");
+    let one = client_from(&url, "127.0.0.1");
+    assert_eq!(initialize_status(&one).await, 200);
+    assert_eq!(
+        initialize_status(&one).await,
+        503,
+        "a second session of 127.0.0.1 is past its cap"
+    );
+    let two = client_from(&url, "127.0.0.2");
+    assert_eq!(
+        initialize_status(&two).await,
+        200,
+        "127.0.0.2 is another identity, with room of its own"
+    );
+    stop.send(()).unwrap();
     served.abort();
 }
 

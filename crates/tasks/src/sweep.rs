@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use switchboard_store::now_ms;
+use tokio_util::sync::CancellationToken;
 
 use crate::records::take_over_if_orphaned;
 use crate::service::Tasks;
@@ -14,17 +15,22 @@ use crate::service::Tasks;
 const MAX_PER_SWEEP: usize = 16;
 
 impl Tasks {
-    /// Sweep forever, once per lease period.
-    pub async fn run_sweep(self) {
+    /// Sweep once per lease period until `shutdown` is cancelled (a
+    /// background service; a sweep under way when it is cancelled is
+    /// dropped at its next wait).
+    pub async fn run_sweep(self, shutdown: CancellationToken) {
         let tasks = self;
         let mut tick = tokio::time::interval(Duration::from_millis(tasks.lease_ms()));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            if let Err(e) = tasks.sweep().await {
-                tracing::warn!(error = %e, "task sweep: the store is unavailable");
+        let sweeps = async {
+            loop {
+                tick.tick().await;
+                if let Err(e) = tasks.sweep().await {
+                    tracing::warn!(error = %e, "task sweep: the store is unavailable");
+                }
             }
-        }
+        };
+        shutdown.run_until_cancelled(sweeps).await;
     }
 }
 
