@@ -1,8 +1,12 @@
 //! The HTTP fronts' shared state: the services their handlers use. Cheap
-//! to clone (one `Arc`).
+//! to clone (one `Arc`). A handler that uses only one or two services
+//! takes those (`State<Gate>`, `State<Sessions>`, `State<Arc<Catalog>>`:
+//! the `FromRef` impls at the end), so what it reaches is in its
+//! signature.
 
 use std::sync::Arc;
 
+use axum::extract::FromRef;
 use switchboard_cluster::{Cluster, Owners};
 use switchboard_config::{Config, Live};
 use switchboard_http::Lifecycle;
@@ -21,14 +25,20 @@ pub struct Parts {
     /// The configuration in effect; swapped whole by a reload, read once
     /// per use.
     pub config: Live<Config>,
+    /// The tools, resources and prompts served (their providers change
+    /// with a reload).
     pub catalog: Arc<Catalog>,
     /// Session records, event logs, live sessions and the bus.
     pub sessions: Sessions,
+    /// Who may be named in `Host` and `Origin` (the layer in front of
+    /// every route that checks them).
     pub hosts: HostPolicy,
+    /// Seals and opens the stateless era's `requestState`.
     pub sealer: Sealer,
     /// Tenants and credentials, rates, admission and quota counts, the
     /// audit trail.
     pub gate: Gate,
+    /// The node's Prometheus metrics.
     pub metrics: Arc<Metrics>,
     /// Durable tasks, and the ones this node runs.
     pub tasks: Tasks,
@@ -44,6 +54,7 @@ pub struct Parts {
 pub struct Fronts(Arc<Parts>);
 
 impl Fronts {
+    /// The fronts' state over `parts`.
     pub fn new(parts: Parts) -> Self {
         Self(Arc::new(parts))
     }
@@ -106,5 +117,23 @@ impl Fronts {
     /// Cancelled when the server begins to shut down.
     pub(crate) fn shutdown_token(&self) -> &CancellationToken {
         self.0.lifecycle.shutdown()
+    }
+}
+
+impl FromRef<Fronts> for Gate {
+    fn from_ref(fronts: &Fronts) -> Self {
+        fronts.gate().clone()
+    }
+}
+
+impl FromRef<Fronts> for Sessions {
+    fn from_ref(fronts: &Fronts) -> Self {
+        fronts.sessions().clone()
+    }
+}
+
+impl FromRef<Fronts> for Arc<Catalog> {
+    fn from_ref(fronts: &Fronts) -> Self {
+        fronts.catalog().clone()
     }
 }

@@ -25,16 +25,21 @@ use switchboard_session::{STANDALONE, StreamSlot};
 use tokio_util::sync::CancellationToken;
 
 use crate::Fronts;
+use crate::layers::Layers;
 use switchboard_session::Call;
 use switchboard_session::LegacyPeer;
 use switchboard_session::Session;
 use switchboard_session::{Hello, empty_object, hello};
 
-/// `GET /sse` and `POST /messages`.
-pub(crate) fn routes() -> axum::Router<Fronts> {
+/// `GET /sse` and `POST /messages`, behind the `Host`/`Origin` check; a
+/// message POST with its access record (front `messages`).
+pub(crate) fn routes(layers: &Layers) -> axum::Router<Fronts> {
     axum::Router::new()
-        .route("/sse", axum::routing::get(open))
-        .route("/messages", axum::routing::post(message))
+        .route("/sse", layers.guarded(axum::routing::get(open)))
+        .route(
+            "/messages",
+            layers.recorded("messages", axum::routing::post(message)),
+        )
 }
 
 /// `GET /sse`.
@@ -54,7 +59,6 @@ async fn open_stream(
     client: &str,
     headers: &HeaderMap,
 ) -> Result<Response, TransportError> {
-    app.hosts().check(headers)?;
     let who = app.gate().authenticate(headers, client).await?;
     if !Accepts::from_headers(headers).sse {
         return Err(TransportError::NotAcceptable("text/event-stream"));
@@ -117,12 +121,9 @@ pub(crate) async fn message(
     body: Body,
 ) -> Response {
     let client = switchboard_http::client::identity(peer);
-    let handle = async {
-        post(&app, &client, &uri, &headers, body)
-            .await
-            .unwrap_or_else(IntoResponse::into_response)
-    };
-    switchboard_observe::access::serve("messages", &headers, handle).await
+    post(&app, &client, &uri, &headers, body)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn post(
@@ -132,7 +133,6 @@ async fn post(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, TransportError> {
-    app.hosts().check(headers)?;
     let who = app.gate().authenticate(headers, client).await?;
     guard::check_json_content_type(headers)?;
     let sid = session_param(uri).ok_or(TransportError::MissingSession)?;

@@ -10,10 +10,17 @@
 //! - `stdio`: one client over stdin/stdout.
 //!
 //! The HTTP fronts share one state, [`Fronts`]: the services they use,
-//! built by the composition root (`switchboard-server`) and handed down.
-//! [`routes`] merges the HTTP fronts' routes over it.
+//! built by the composition root (`switchboard-server`) and handed down;
+//! a handler that needs one or two of them takes just those (`FromRef`
+//! substates, such as [`Gate`](switchboard_tenancy::Gate)). [`routes`]
+//! merges the HTTP fronts' routes over it, with the cross-cutting work
+//! (the `Host`/`Origin` check, the access record and span) as layers
+//! applied there once (`layers`).
+
+#![warn(missing_docs)]
 
 mod fronts;
+mod layers;
 mod legacy_sse;
 mod mcp;
 mod metadata;
@@ -24,14 +31,18 @@ mod stdio;
 
 use axum::Router;
 
+use crate::layers::Layers;
+
 pub use fronts::{Fronts, Parts};
 pub use stdio::{STDIO_SESSION, StdioOptions, serve_stdio, serve_stdio_with};
 
 /// The HTTP fronts' routes: `/mcp`, the 2024-11-05 transport and the
-/// metadata document, over `fronts`.
+/// metadata document, over `fronts`, each behind the `Host`/`Origin`
+/// check of `fronts`.
 pub fn routes(fronts: Fronts) -> Router {
-    mcp::routes()
-        .merge(legacy_sse::routes())
-        .merge(metadata::routes())
+    let layers = Layers::new(fronts.hosts().clone());
+    mcp::routes(&layers)
+        .merge(legacy_sse::routes(&layers))
+        .merge(metadata::routes(&layers))
         .with_state(fronts)
 }

@@ -1,39 +1,44 @@
 //! OAuth 2.0 protected-resource metadata (RFC 9728): where clients learn
-//! which authorization servers issue tokens for this endpoint. It passes
+//! which authorization servers issue tokens for this endpoint. It is behind
 //! the `Host`/`Origin` check of `/mcp`: built from `Host` when
 //! `resource_url` is unset, it never names a host the endpoint refuses.
 
+use std::sync::Arc;
+
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use serde_json::json;
 use switchboard_http::reply::json_response;
-use switchboard_tenancy::METADATA_PATH;
+use switchboard_runtime::Catalog;
+use switchboard_tenancy::{Gate, METADATA_PATH};
 
 use crate::Fronts;
+use crate::layers::Layers;
 
-/// `GET /.well-known/oauth-protected-resource` and below it.
-pub(crate) fn routes() -> axum::Router<Fronts> {
+/// `GET /.well-known/oauth-protected-resource` and below it, behind the
+/// `Host`/`Origin` check.
+pub(crate) fn routes(layers: &Layers) -> axum::Router<Fronts> {
+    let document = || layers.guarded(axum::routing::get(document));
     axum::Router::new()
-        .route(METADATA_PATH, axum::routing::get(document))
-        .route(
-            &format!("{}/{{*resource}}", METADATA_PATH),
-            axum::routing::get(document),
-        )
+        .route(METADATA_PATH, document())
+        .route(&format!("{}/{{*resource}}", METADATA_PATH), document())
 }
 
-/// `GET /.well-known/oauth-protected-resource[/…]`.
-pub(crate) async fn document(State(app): State<Fronts>, headers: HeaderMap) -> Response {
-    if let Err(e) = app.hosts().check(&headers) {
-        return e.into_response();
-    }
-    let t = app.gate().tenants();
+/// `GET /.well-known/oauth-protected-resource[/…]`: the tenants' settings
+/// (from the gate) and the server's name (from the catalog).
+pub(crate) async fn document(
+    State(gate): State<Gate>,
+    State(catalog): State<Arc<Catalog>>,
+    headers: HeaderMap,
+) -> Response {
+    let t = gate.tenants();
     let body = json!({
-        "resource": app.gate().resource_url(&headers),
+        "resource": gate.resource_url(&headers),
         "authorization_servers": t.authorization_servers,
         "scopes_supported": t.scopes_supported,
         "bearer_methods_supported": ["header"],
-        "resource_name": app.catalog().info().name,
+        "resource_name": catalog.info().name,
     });
     let mut resp = json_response(StatusCode::OK, body.to_string());
     resp.headers_mut().insert(

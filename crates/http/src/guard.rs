@@ -1,7 +1,13 @@
 //! Checks on a request's headers before its body is read: DNS-rebinding
 //! protection (`Host`, `Origin`), `Content-Type`, session id, version;
-//! `Accept` is read by [`Accepts`].
+//! `Accept` is read by [`Accepts`]. [`check_hosts`] is the `Host`/`Origin`
+//! check as a middleware, for the fronts to layer over their routes.
 
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use http::uri::Authority;
 use http::{HeaderMap, HeaderName, HeaderValue, header};
 
@@ -15,10 +21,10 @@ pub const VERSION_HEADER: &str = "mcp-protocol-version";
 /// The header a client resumes an SSE stream with.
 pub const LAST_EVENT_ID: &str = "last-event-id";
 
-/// Which host names may appear in `Host` and `Origin`.
+/// Which host names may appear in `Host` and `Origin`. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct HostPolicy {
-    extra: Vec<String>,
+    extra: Arc<[String]>,
     any: bool,
 }
 
@@ -75,6 +81,17 @@ impl HostPolicy {
             }
             _ => false,
         }
+    }
+}
+
+/// Middleware (`axum::middleware::from_fn_with_state`): a request whose
+/// `Host` or `Origin` `policy` refuses ([`HostPolicy::check`]) gets that
+/// refusal's response (its status and JSON-RPC error body) and goes no
+/// further; any other goes on.
+pub async fn check_hosts(State(policy): State<HostPolicy>, req: Request, next: Next) -> Response {
+    match policy.check(req.headers()) {
+        Ok(()) => next.run(req).await,
+        Err(e) => e.into_response(),
     }
 }
 

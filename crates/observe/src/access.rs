@@ -2,12 +2,14 @@
 //! request's root span (target `switchboard::trace`, the client's
 //! `traceparent` its parent).
 //!
-//! A front wraps its handling in [`serve`]; code on the way notes what it
-//! learns ([`tenant`], [`session`], [`method`] and the name it is about,
-//! [`outcome`]) into the request's record, carried in a task-local. A handler task spawned with
-//! [`spawn`] carries the record and the span along, so the line is written
-//! once the last of them is done — after a streamed reply's last event, not
-//! at its headers. Nothing is kept when the target is filtered out.
+//! A front's layer [`begin`]s the record from a request's headers and runs
+//! the handling within it ([`Request::serve`]); code on the way notes what
+//! it learns ([`tenant`], [`session`], [`method`] and the name it is about,
+//! [`outcome`]) into the request's record, carried in a task-local. A
+//! handler task spawned with [`spawn`] carries the record and the span
+//! along, so the line is written once the last of them is done — after a
+//! streamed reply's last event, not at its headers. Nothing is kept when
+//! the target is filtered out.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -74,13 +76,20 @@ impl Drop for Access {
     }
 }
 
-/// Serve one request of `front` (`mcp`, `messages`) with its access record
-/// and root span around `handle`.
-pub async fn serve<F, B>(front: &'static str, headers: &HeaderMap, handle: F) -> Response<B>
-where
-    F: Future<Output = Response<B>>,
-{
-    let logging = tracing::enabled!(target: TARGET, tracing::Level::INFO);
+/// A request's access record and root span, begun from its headers
+/// before its handling starts (so the headers need not outlive it); the
+/// handling runs within them through [`Request::serve`].
+#[derive(Debug)]
+#[must_use = "a request's record does nothing until it serves the handling"]
+pub struct Request {
+    span: tracing::Span,
+    /// `None` when access lines are filtered out.
+    access: Option<Arc<Access>>,
+}
+
+/// Begin the access record and root span of one request of `front`
+/// (`mcp`, `messages`).
+pub fn begin(front: &'static str, headers: &HeaderMap) -> Request {
     let span = tracing::debug_span!(
         target: switchboard_telemetry::TARGET,
         "request",
@@ -91,26 +100,42 @@ where
         tenant = tracing::field::Empty,
         status = tracing::field::Empty,
     );
-    if !logging {
-        return handle.instrument(span).await;
-    }
-    let access = Arc::new(Access {
-        start: Instant::now(),
-        id: request_id(headers),
-        front,
-        fields: Mutex::new(Fields::default()),
+    let logging = tracing::enabled!(target: TARGET, tracing::Level::INFO);
+    let access = logging.then(|| {
+        Arc::new(Access {
+            start: Instant::now(),
+            id: request_id(headers),
+            front,
+            fields: Mutex::new(Fields::default()),
+        })
     });
-    let id = HeaderValue::from_str(&access.id).ok();
-    let mut response = CURRENT
-        .scope(access.clone(), handle.instrument(span.clone()))
-        .await;
-    let status = response.status().as_u16();
-    span.record("status", status);
-    note(|f| f.status = Some(status), &access);
-    if let Some(id) = id {
-        response.headers_mut().insert(REQUEST_ID, id);
+    Request { span, access }
+}
+
+impl Request {
+    /// Run `handle` within this record and span: the record is current
+    /// for it (and for the tasks it starts with [`spawn`]), the response's
+    /// status is noted, and the request id echoed in `X-Request-Id`.
+    pub async fn serve<F, B>(self, handle: F) -> Response<B>
+    where
+        F: Future<Output = Response<B>>,
+    {
+        let Request { span, access } = self;
+        let Some(access) = access else {
+            return handle.instrument(span).await;
+        };
+        let id = HeaderValue::from_str(&access.id).ok();
+        let mut response = CURRENT
+            .scope(access.clone(), handle.instrument(span.clone()))
+            .await;
+        let status = response.status().as_u16();
+        span.record("status", status);
+        note(|f| f.status = Some(status), &access);
+        if let Some(id) = id {
+            response.headers_mut().insert(REQUEST_ID, id);
+        }
+        response
     }
-    response
 }
 
 /// Note something about the current request (nothing outside one).

@@ -2,13 +2,16 @@
 //! stderr when it is not a terminal, with the request id (the client's
 //! `X-Request-Id` when sane), the session shortened to 8 characters (the
 //! whole id never appears), tenant, method, tool, status, outcome and
-//! latency; `--log-format text` writes text instead.
+//! latency; `--log-format text` writes text instead. The lines come from
+//! the fronts' access layer: POST `/mcp` and POST `/messages` get one
+//! (also when the `Host`/`Origin` check refuses them), GET `/mcp` none,
+//! and a streamed reply's line is written when its handler is done.
 
 use std::io::Read;
 use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
-use switchboard_testkit::{McpClient, ModernClient};
+use switchboard_testkit::{McpClient, ModernClient, SseReader};
 
 /// `switchboard serve` with `args`, stderr captured; returns its URL and
 /// the child.
@@ -153,6 +156,102 @@ async fn one_json_access_line_per_request_without_the_session_id() {
         .expect("an initialize line");
     assert_eq!(init["request_id"].as_str().map(str::len), Some(16));
     assert_eq!(init["session"], session[..8]);
+}
+
+/// Requests around the one of [`traffic`]: refused by the `Origin` check
+/// (POST and GET `/mcp`, POST `/messages`), a message to `/messages`, and
+/// a streamed call cancelled after its first event.
+async fn more_traffic(url: &str) {
+    let mut c = McpClient::new(url);
+    c.initialize(json!({})).await;
+    let body = json!({"jsonrpc": "2.0", "id": 6, "method": "tools/list"}).to_string();
+    let evil = ("origin", "http://evil.example");
+    let resp = (c.post().header(evil.0, evil.1))
+        .header("x-request-id", "req-origin-post")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    assert_eq!(resp.headers()["x-request-id"], "req-origin-post", "echoed");
+    let resp = (c.get().header(evil.0, evil.1))
+        .header("x-request-id", "req-origin-get")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    assert!(resp.headers().get("x-request-id").is_none(), "no record");
+    let messages = format!("{}/messages?sessionId=nope", url.trim_end_matches("/mcp"));
+    let http = reqwest::Client::new();
+    for (id, origin, status) in [
+        ("req-messages", None, 404),
+        ("req-origin-messages", Some(evil), 403),
+    ] {
+        let mut rb = http.post(&messages).header("x-request-id", id);
+        if let Some((name, value)) = origin {
+            rb = rb.header(name, value);
+        }
+        let resp = (rb.header("content-type", "application/json"))
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), status, "{id}");
+    }
+    // A streamed reply: progress first, then cancelled, so the outcome
+    // is known only after the stream has begun.
+    let call = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {
+        "name": "sleep", "arguments": {"ms": 5000}, "_meta": {"progressToken": "p"}}});
+    let resp = (c.post().header("x-request-id", "req-streamed"))
+        .body(call.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    let mut events = SseReader::new(resp);
+    // The first event may be a priming one (an id, no data).
+    while let Some(event) = events.next().await {
+        if event
+            .json()
+            .is_some_and(|v| v["method"] == "notifications/progress")
+        {
+            break;
+        }
+    }
+    let cancel = json!({"requestId": 7, "reason": "test"});
+    assert_eq!(c.notify("notifications/cancelled", cancel).await, 202);
+    while events.next().await.is_some() {}
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_messages_and_streamed_requests_get_their_lines() {
+    let (url, child) = spawn(&[]);
+    more_traffic(&url).await;
+    let lines = access_lines(&stop(child));
+    let refused = by_id(&lines, "req-origin-post");
+    assert_eq!(refused["status"], 403, "{refused}");
+    assert_eq!(refused["outcome"], "http_error");
+    assert_eq!(refused["front"], "mcp");
+    assert!(
+        refused.get("tenant").is_none(),
+        "refused before authentication"
+    );
+    assert!(
+        !lines.iter().any(|l| l["request_id"] == "req-origin-get"),
+        "GET /mcp gets no access line: {lines:?}"
+    );
+    for (id, status) in [("req-messages", 404), ("req-origin-messages", 403)] {
+        let line = by_id(&lines, id);
+        assert_eq!(line["front"], "messages", "{line}");
+        assert_eq!(line["status"], status, "{line}");
+    }
+    let streamed = by_id(&lines, "req-streamed");
+    assert_eq!(streamed["status"], 200, "{streamed}");
+    assert_eq!(
+        streamed["outcome"], "cancelled",
+        "written after the stream began"
+    );
+    assert_eq!(streamed["name"], "sleep");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,7 @@
 use std::net::{Ipv4Addr, SocketAddr};
 
 use serde_json::{Value, json};
-use switchboard_server::Config;
+use switchboard_server::{AnonymousMode, Config};
 use switchboard_testkit::{RawConn, TestServer};
 
 const INIT: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#;
@@ -143,6 +143,48 @@ async fn the_metadata_names_only_accepted_hosts() {
         assert_eq!(status, 403, "{host}: {body}");
         assert!(!body.contains("evil.com/mcp"), "{host}: {body}");
         assert_eq!(rpc_error(&body).0, -32600, "{body}");
+    }
+}
+
+/// The check is a layer on each route's methods: it runs before
+/// authentication (a foreign `Host` is 403 where a good one is 401), and
+/// not for a method the route does not serve (405 whatever the `Host`).
+#[tokio::test]
+async fn the_host_check_comes_before_authentication_and_not_before_the_method() {
+    let mut config = Config::default();
+    config.auth.anonymous = AnonymousMode::Off;
+    let server = TestServer::with(config, switchboard_everything::everything()).await;
+    let host = format!("Host: 127.0.0.1:{}", server.addr.port());
+    let send = |line, extra: &[&str], more: &str, body| {
+        let mut h = extra.to_vec();
+        h.push(more);
+        let h: Vec<String> = h.iter().map(|s| s.to_string()).collect();
+        async move {
+            let h: Vec<&str> = h.iter().map(String::as_str).collect();
+            raw(server.addr, line, &h, body).await
+        }
+    };
+    // The metadata document asks for no credential.
+    let authenticated = routes()
+        .into_iter()
+        .filter(|(line, ..)| !line.contains("oauth-protected-resource"));
+    for (line, extra, body, _) in authenticated {
+        let (status, answer) = send(line, extra, &host, body).await;
+        assert_eq!(status, 401, "{line}, no credential: {answer}");
+        let (status, answer) = send(line, extra, "Host: evil.com", body).await;
+        assert_eq!(status, 403, "{line}, foreign Host first: {answer}");
+        assert_eq!(rpc_error(&answer).0, -32600, "{answer}");
+    }
+    let origin = "Origin: http://evil.com";
+    for line in ["PUT /mcp", "PATCH /mcp", "POST /sse", "GET /messages"] {
+        for (extra, h) in [
+            (&[][..], &*host),
+            (&[], "Host: evil.com"),
+            (&[&*host], origin),
+        ] {
+            let (status, answer) = send(line, extra, h, "").await;
+            assert_eq!(status, 405, "{line} with {h}: {answer}");
+        }
     }
 }
 

@@ -60,7 +60,6 @@ async fn serve(
     client: &str,
     headers: &HeaderMap,
 ) -> Result<Response, TransportError> {
-    app.hosts().check(headers)?;
     let who = app.gate().authenticate(headers, client).await?;
     if era::decide(headers) == Era::Modern {
         return Err(TransportError::MethodNotAllowed); // no GET stream in the stateless era

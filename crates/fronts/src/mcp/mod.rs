@@ -10,21 +10,19 @@ pub(crate) mod session;
 
 use axum::Router;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use switchboard_http::error::TransportError;
 
 use crate::Fronts;
+use crate::layers::Layers;
 
-/// `/mcp`: GET, POST and DELETE; any other method is refused.
-pub(crate) fn routes() -> Router<Fronts> {
-    Router::new().route(
-        "/mcp",
-        get(get::get)
-            .post(post::post)
-            .delete(session::delete)
-            .fallback(not_allowed),
-    )
+/// `/mcp`: GET, POST and DELETE behind the `Host`/`Origin` check, a POST
+/// with its access record; any other method is refused.
+pub(crate) fn routes(layers: &Layers) -> Router<Fronts> {
+    let get_and_delete = layers.guarded(get(get::get).delete(session::delete));
+    let messages = layers.recorded("mcp", post(post::post));
+    Router::new().route("/mcp", get_and_delete.merge(messages).fallback(not_allowed))
 }
 
 /// Any other HTTP method on `/mcp`.

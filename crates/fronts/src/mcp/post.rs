@@ -27,12 +27,9 @@ pub(crate) async fn post(
     body: Body,
 ) -> Response {
     let client = switchboard_http::client::identity(peer);
-    let handle = async {
-        serve(&app, &client, &headers, body)
-            .await
-            .unwrap_or_else(IntoResponse::into_response)
-    };
-    switchboard_observe::access::serve("mcp", &headers, handle).await
+    serve(&app, &client, &headers, body)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn serve(
@@ -41,7 +38,6 @@ async fn serve(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, TransportError> {
-    app.hosts().check(headers)?;
     let who = app.gate().authenticate(headers, client).await?;
     switchboard_observe::access::tenant(&who.tenant.id);
     let accepts = Accepts::from_headers(headers);

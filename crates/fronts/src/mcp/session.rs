@@ -8,33 +8,32 @@ use switchboard_http::PeerAddr;
 use switchboard_http::era::{self, Era};
 use switchboard_http::error::TransportError;
 use switchboard_http::guard;
+use switchboard_session::Sessions;
+use switchboard_tenancy::Gate;
 
-use crate::Fronts;
-
-/// DELETE `/mcp`: end the session; later use of its id gets 404.
+/// DELETE `/mcp`: end the session; later use of its id gets 404. Needs
+/// the gate (who is asking) and the sessions, nothing else.
 pub(crate) async fn delete(
-    State(app): State<Fronts>,
+    State(gate): State<Gate>,
+    State(sessions): State<Sessions>,
     peer: Option<Extension<PeerAddr>>,
     headers: HeaderMap,
 ) -> Response {
     let result = async {
-        app.hosts().check(&headers)?;
-        let who = app
-            .gate()
+        let who = gate
             .authenticate(&headers, &switchboard_http::client::identity(peer))
             .await?;
         if era::decide(&headers) == Era::Modern {
             return Err(TransportError::MethodNotAllowed); // nothing to delete in the stateless era
         }
         let id = guard::session_id(&headers)?.ok_or(TransportError::MissingSession)?;
-        let record = app
-            .sessions()
+        let record = sessions
             .store()
             .load(id)
             .await?
             .ok_or(TransportError::UnknownSession)?;
-        app.sessions().check_binding(&record, &who)?;
-        app.sessions().end_session(id).await?;
+        sessions.check_binding(&record, &who)?;
+        sessions.end_session(id).await?;
         tracing::debug!(session = %switchboard_observe::ids::short(id), "session deleted by client");
         Ok(StatusCode::OK.into_response())
     };
