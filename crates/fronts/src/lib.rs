@@ -1,10 +1,10 @@
 //! The fronts of Switchboard: what a client talks to.
 //!
-//! - `mcp`: the Streamable HTTP endpoint `/mcp` for the session-based
-//!   versions (POST, GET, DELETE, batches, `initialize`), switching to the
-//!   stateless front per request;
-//! - `modern`: the stateless 2026-07-28 front's request path and its
-//!   `subscriptions/listen` stream;
+//! - `session_era`: the Streamable HTTP endpoint `/mcp` for the
+//!   session-based versions (POST, GET, DELETE, batches, `initialize`),
+//!   switching to the stateless front per request;
+//! - `stateless_era`: the stateless 2026-07-28 front's request path and
+//!   its `subscriptions/listen` stream;
 //! - `legacy_sse`: the 2024-11-05 HTTP+SSE transport;
 //! - `metadata`: the RFC 9728 protected resource metadata document;
 //! - `stdio`: one client over stdin/stdout.
@@ -22,11 +22,11 @@
 mod fronts;
 mod layers;
 mod legacy_sse;
-mod mcp;
 mod metadata;
-mod modern;
 #[cfg(test)]
 mod proptest_cases;
+mod session_era;
+mod stateless_era;
 mod stdio;
 
 use axum::Router;
@@ -41,7 +41,7 @@ pub use stdio::{STDIO_SESSION, StdioOptions, serve_stdio, serve_stdio_with};
 /// check of `fronts`.
 pub fn routes(fronts: Fronts) -> Router {
     let layers = Layers::new(fronts.hosts().clone());
-    mcp::routes(&layers)
+    session_era::routes(&layers)
         .merge(legacy_sse::routes(&layers))
         .merge(metadata::routes(&layers))
         .with_state(fronts)

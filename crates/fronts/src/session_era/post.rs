@@ -14,9 +14,9 @@ use switchboard_http::reply::accepted;
 use switchboard_proto::{Incoming, Message, error_json, methods, params, parse_body};
 
 use crate::Fronts;
-use crate::mcp::request;
-use crate::mcp::{batch, initialize};
-use crate::modern;
+use crate::session_era::request;
+use crate::session_era::{batch, initialize};
+use crate::stateless_era;
 use switchboard_cluster::Route;
 use switchboard_session::Call;
 
@@ -54,7 +54,7 @@ async fn serve(
         switchboard_observe::access::method(method, params.as_deref());
     }
     if era::decide(headers) == Era::Modern {
-        return modern::serve(app, &who, headers, accepts, incoming).await;
+        return stateless_era::serve(app, &who, headers, accepts, incoming).await;
     }
     match incoming {
         Incoming::Single(Message::Request { id, method, params })
