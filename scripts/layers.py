@@ -215,9 +215,9 @@ def check_modules(packages):
 def main():
     show = "--graph" in sys.argv[1:]
     packages = metadata()
-    print(f"crates: {len(packages)} in {len(LAYERS)} layers, dependencies only downward")
+    print(f"checking crates ({len(packages)} in {len(LAYERS)} layers): each depends only on earlier layers")
     bad = check_crates(packages, show)
-    print("modules: circles inside each crate")
+    print("checking modules: no circle inside any crate")
     bad += check_modules(packages)
     for line in bad:
         print(f"  VIOLATION {line}")
