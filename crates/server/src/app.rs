@@ -184,39 +184,13 @@ impl AppBuilder {
         let event_log = self.event_log.unwrap_or_else(|| {
             Arc::new(MemoryEventLog::new(c.event_log_events, c.event_log_bytes))
         });
-        let sealer = match c.sealing_key_bytes() {
-            Ok(Some(key)) => Sealer::new(&key),
-            Ok(None) | Err(_) => {
-                tracing::warn!(
-                    "no sealing_key configured: using a random key; input_required retries only work on this node \
-                     (set the same sealing_key on every node)"
-                );
-                Sealer::random()
-            }
-        };
+        let sealer = sealer(c);
         let metrics = Arc::new(Metrics::new());
         let config = Live::new(self.config);
         let c = config.load();
-        let owners = self.owners.and_then(|(store, url)| {
-            let Ok(Some(key)) = c.sealing_key_bytes() else {
-                tracing::warn!(
-                    "no sealing_key configured: per_session upstream processes stay node-local \
-                     (set the same sealing_key on every node to forward to their owners)"
-                );
-                return None;
-            };
-            let node = format!("{}~{:08x}", c.admin.node_id(), rand_u32());
-            let lease = c.owner_lease();
-            Some(Arc::new(Owners::new(
-                store,
-                node,
-                url,
-                lease,
-                &key,
-                self.catalog.clone(),
-                config.clone(),
-            )))
-        });
+        let owners = self
+            .owners
+            .and_then(|(store, url)| owners(store, url, &config, &self.catalog));
         for provider in self.catalog.providers().iter() {
             provider.observe(Arc::new(metrics.upstreams.sink()));
         }
@@ -449,6 +423,50 @@ impl App {
     pub async fn end_session(&self, id: &str) -> Result<bool, StoreError> {
         self.0.sessions.end_session(id).await
     }
+}
+
+/// The sealer of `input_required` states: under the configured
+/// `sealing_key`, or a random key (this node alone) without one.
+fn sealer(c: &Config) -> Sealer {
+    match c.sealing_key_bytes() {
+        Ok(Some(key)) => Sealer::new(&key),
+        Ok(None) | Err(_) => {
+            tracing::warn!(
+                "no sealing_key configured: using a random key; input_required retries only work on this node \
+                 (set the same sealing_key on every node)"
+            );
+            Sealer::random()
+        }
+    }
+}
+
+/// The owners of sessions' `per_session` upstream processes, recorded in
+/// `store`, this node reachable at `url`; none without a `sealing_key`
+/// (the forwarded requests are signed under it).
+fn owners(
+    store: Arc<dyn SessionOwners>,
+    url: String,
+    config: &Live<Config>,
+    catalog: &Arc<Catalog>,
+) -> Option<Arc<Owners>> {
+    let c = config.load();
+    let Ok(Some(key)) = c.sealing_key_bytes() else {
+        tracing::warn!(
+            "no sealing_key configured: per_session upstream processes stay node-local \
+             (set the same sealing_key on every node to forward to their owners)"
+        );
+        return None;
+    };
+    let node = format!("{}~{:08x}", c.admin.node_id(), rand_u32());
+    Some(Arc::new(Owners::new(
+        store,
+        node,
+        url,
+        c.owner_lease(),
+        &key,
+        catalog.clone(),
+        config.clone(),
+    )))
 }
 
 /// A random number (a per-run suffix of the owner id, so a restarted node

@@ -33,5 +33,8 @@ pub mod tenants;
 pub use capacity::{Capacity, Held};
 pub use gate::Gate;
 pub use policy::Policy;
+/// The admission permit [`Gate::pass`] and [`Gate::admit`] hand out: held
+/// while the request runs, given back when dropped.
+pub use switchboard_limits::Permit;
 pub use tenant::{Principal, Tenant, Via};
 pub use tenants::{AuthFailure, METADATA_PATH, Tenants};
