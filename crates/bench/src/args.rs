@@ -159,6 +159,11 @@ pub struct OverloadArgs {
     /// The tool each call invokes.
     #[command(flatten)]
     pub tool: ToolArgs,
+    /// Retry a refused call (503/429) at once instead of waiting the
+    /// server's `Retry-After`, as the load generator did before: a client
+    /// no one should write, kept to compare with earlier figures.
+    #[arg(long)]
+    pub ignore_retry_after: bool,
 }
 
 impl Scenario {

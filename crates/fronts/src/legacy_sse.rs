@@ -136,6 +136,8 @@ async fn post(
     let who = app.gate().authenticate(headers, client).await?;
     guard::check_json_content_type(headers)?;
     let sid = session_param(uri).ok_or(TransportError::MissingSession)?;
+    // Shed at arrival, before the session is loaded or the body read.
+    crate::arrival::of_session(app, &who, sid)?;
     let s = app.sessions().open_session_id(sid, &who).await?;
     let slot = s
         .live

@@ -15,6 +15,9 @@ pub enum Rejected {
     QueueFull,
     /// It waited its whole deadline without a slot.
     Timeout,
+    /// Refused at arrival: the runtime is running ready work later than
+    /// the configured delay (see [`Delay`](crate::Delay)).
+    Shed,
 }
 
 impl Rejected {
@@ -23,6 +26,7 @@ impl Rejected {
         match self {
             Rejected::QueueFull => "queue_full",
             Rejected::Timeout => "queue_timeout",
+            Rejected::Shed => "shed",
         }
     }
 }
@@ -164,6 +168,25 @@ impl Admission {
             key,
         };
         self.admit(ticket, deadline).await
+    }
+
+    /// Whether [`admit`](Self::admit) would refuse `ticket` at once (the
+    /// queue, or the tenant's share of it, is full and no slot is free for
+    /// it), without taking or queueing anything: the check a request makes
+    /// when it arrives, before its body is read.
+    pub fn check(&self, ticket: Ticket<'_>) -> Result<(), Rejected> {
+        let st = self.shared.state.lock();
+        let (running, queued) = st.tenant(ticket.tenant);
+        let under_cap = ticket.max_running.is_none_or(|m| running < m.max(1));
+        if st.in_flight < self.shared.max_in_flight && under_cap && queued == 0 {
+            return Ok(());
+        }
+        if st.queued >= self.shared.max_queue
+            || ticket.max_queued.is_some_and(|max| queued >= max)
+        {
+            return Err(Rejected::QueueFull);
+        }
+        Ok(())
     }
 
     /// Wait for a slot for `ticket`, for at most `deadline`.

@@ -76,7 +76,12 @@ impl Sessions {
         switchboard_observe::access::session(id);
         let live = self
             .registry()
-            .get_or_create(id, |l| l.set_subscriptions(&record.subscriptions));
+            .get_or_create(id, |l| {
+                l.set_subscriptions(&record.subscriptions);
+                if record.initialized {
+                    l.greet();
+                }
+            });
         let version = ProtocolVersion::parse(&record.protocol_version)
             .unwrap_or(ProtocolVersion::LATEST_SESSION);
         Ok(Session {

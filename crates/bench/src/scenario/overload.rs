@@ -1,7 +1,10 @@
 //! `overload`: many more clients than the server admits, calling flat out
 //! from the start. A legacy client without a session (never opened,
 //! rejected, or lost with a 4xx) opens one first. Admitted calls and
-//! rejections (503/429, of calls or of session opens) are timed apart.
+//! rejections (503/429, of calls or of session opens) are timed apart. A
+//! refused client waits the server's `Retry-After` (at most until the end
+//! of the run) before it tries again, as a client should; with
+//! `--ignore-retry-after` it tries again at once.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -22,6 +25,7 @@ pub(crate) async fn run(env: &Env, args: &OverloadArgs) -> Result<Report, String
     let started = Instant::now();
     let deadline = env.deadline();
     let plan = Arc::clone(&env.plan);
+    let patient = !args.ignore_retry_after;
     let (c_stats, o_stats) = (Arc::clone(&calls), Arc::clone(&opens));
     let clients = each(0..args.clients, move |who, _| {
         let (calls, opens) = (Arc::clone(&c_stats), Arc::clone(&o_stats));
@@ -29,6 +33,10 @@ pub(crate) async fn run(env: &Env, args: &OverloadArgs) -> Result<Report, String
         async move {
             while Instant::now() < deadline {
                 step(who, &mut c, &calls, &opens).await;
+                if patient && let Some(wait) = c.retry_after.take() {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    tokio::time::sleep(wait.min(left)).await;
+                }
             }
             c
         }

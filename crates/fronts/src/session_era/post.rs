@@ -14,6 +14,7 @@ use switchboard_http::reply::accepted;
 use switchboard_proto::{Incoming, Message, error_json, methods, params, parse_body};
 
 use crate::Fronts;
+use crate::arrival;
 use crate::session_era::request;
 use crate::session_era::{batch, initialize};
 use crate::stateless_era;
@@ -47,13 +48,20 @@ async fn serve(
         ));
     }
     guard::check_json_content_type(headers)?;
+    let modern = era::decide(headers) == Era::Modern;
+    // Shed at arrival, before the body is read (crate::arrival).
+    if modern {
+        arrival::stateless_post(app, &who, headers)?;
+    } else {
+        arrival::session_post(app, &who, headers)?;
+    }
     let bytes =
         switchboard_http::body::read_body(body, headers, app.config().max_body_bytes).await?;
     let incoming = parse_body(&bytes)?;
     if let Incoming::Single(Message::Request { method, params, .. }) = &incoming {
         switchboard_observe::access::method(method, params.as_deref());
     }
-    if era::decide(headers) == Era::Modern {
+    if modern {
         return stateless_era::serve(app, &who, headers, accepts, incoming).await;
     }
     match incoming {

@@ -36,11 +36,12 @@ pub(crate) struct Reason {
 
 /// Every rejection reason exists from the start, so rates and alerts see a
 /// zero rather than no series.
-const REJECTIONS: [&str; 7] = [
+const REJECTIONS: [&str; 8] = [
     "session_cap",
     "per_identity_cap",
     "queue_full",
     "queue_timeout",
+    "shed",
     "timeout",
     "stream_cap",
     "draining",
