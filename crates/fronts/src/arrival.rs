@@ -15,8 +15,8 @@
 //! `subscriptions/listen`. GET and DELETE never come here.
 
 use http::HeaderMap;
-use switchboard_http::guard;
 use switchboard_http::error::TransportError;
+use switchboard_http::guard;
 use switchboard_tenancy::Principal;
 
 use crate::Fronts;

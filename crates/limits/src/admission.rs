@@ -181,8 +181,7 @@ impl Admission {
         if st.in_flight < self.shared.max_in_flight && under_cap && queued == 0 {
             return Ok(());
         }
-        if st.queued >= self.shared.max_queue
-            || ticket.max_queued.is_some_and(|max| queued >= max)
+        if st.queued >= self.shared.max_queue || ticket.max_queued.is_some_and(|max| queued >= max)
         {
             return Err(Rejected::QueueFull);
         }

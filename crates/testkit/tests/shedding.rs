@@ -79,7 +79,13 @@ async fn a_handler_waiting_on_its_client_completes_while_the_rest_is_shed() {
     assert_eq!(pong["result"], json!({}));
     let answer = json!({"jsonrpc": "2.0", "id": asked["id"], "result": {
         "action": "accept", "content": {"username": "u", "email": "u@example.com"}}});
-    let status = a.post().body(answer.to_string()).send().await.unwrap().status();
+    let status = a
+        .post()
+        .body(answer.to_string())
+        .send()
+        .await
+        .unwrap()
+        .status();
     assert_eq!(status, 202);
     let done = stream.next().await.unwrap().json().unwrap();
     assert_eq!(done["id"], 1, "{done}");
@@ -122,7 +128,11 @@ async fn a_large_body_to_a_full_server_is_refused_unread() {
         let mut conn = RawConn::open(addr, Ipv4Addr::LOCALHOST).await;
         let reply = conn.send(&head(session)).await;
         assert_eq!(reply.status, 503, "{reply:?}");
-        assert!(reply.head.to_ascii_lowercase().contains("retry-after: 1"), "{}", reply.head);
+        assert!(
+            reply.head.to_ascii_lowercase().contains("retry-after: 1"),
+            "{}",
+            reply.head
+        );
         let v: Value = serde_json::from_str(&reply.body).unwrap();
         assert_eq!(v["error"]["code"], -32000, "{v}");
         assert_eq!(v["id"], Value::Null, "the body was not read: {v}");
