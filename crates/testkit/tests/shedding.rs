@@ -6,7 +6,7 @@
 use std::net::{Ipv4Addr, SocketAddr};
 
 use serde_json::{Value, json};
-use switchboard_server::Config;
+use switchboard_server::{AnonymousMode, ApiKeyConfig, Config, TenantConfig};
 use switchboard_testkit::{McpClient, RawConn, Reply, SseReader, TestServer};
 
 /// One running slot, no queue: a handler waiting on its client fills it.
@@ -137,4 +137,86 @@ async fn a_large_body_to_a_full_server_is_refused_unread() {
         assert_eq!(v["error"]["code"], -32000, "{v}");
         assert_eq!(v["id"], Value::Null, "the body was not read: {v}");
     }
+}
+
+/// A tenant with one API key; returns the config entry and the key.
+fn tenant(id: &str) -> (TenantConfig, String) {
+    let (key, sha256) = switchboard_auth::new_api_key();
+    let config = TenantConfig {
+        id: id.into(),
+        api_keys: vec![ApiKeyConfig {
+            id: "agent".into(),
+            sha256,
+        }],
+        ..TenantConfig::default()
+    };
+    (config, key)
+}
+
+/// Two tenants of equal weight share a queue of two: each may have one
+/// request waiting. A tenant with its one waiter is refused at arrival
+/// with 429 (its share, not the server, is full); the other is not.
+#[tokio::test]
+async fn a_tenant_over_its_share_is_refused_with_429_and_the_other_is_not() {
+    let (busy, busy_key) = tenant("busy");
+    let (quiet, quiet_key) = tenant("quiet");
+    let mut config = full_at_one();
+    config.max_queue = 2;
+    config.queue_deadline_ms = 60_000;
+    config.auth.anonymous = AnonymousMode::Off;
+    config.tenants = vec![busy, quiet];
+    let server = TestServer::with(config, switchboard_everything::everything()).await;
+    let client = |key: &str| McpClient::with_token(&server.url(), key);
+    let (mut a, mut waiter, mut probe, mut other) = (
+        client(&busy_key),
+        client(&busy_key),
+        client(&busy_key),
+        client(&quiet_key),
+    );
+    for c in [&mut waiter, &mut probe, &mut other] {
+        c.initialize(json!({})).await;
+    }
+    a.initialize(json!({"elicitation": {}})).await;
+    let (mut stream, asked) = waiting_handler(&a).await;
+    // The busy tenant's second call waits in the queue.
+    let waiting =
+        tokio::spawn(async move { waiter.call_tool("echo", json!({"message": "waited"})).await });
+    let ping = json!({"jsonrpc": "2.0", "id": 7, "method": "ping"});
+    let mut refused = None;
+    for _ in 0..500 {
+        let resp = probe.post().body(ping.to_string()).send().await.unwrap();
+        if resp.status() != 200 {
+            refused = Some(resp);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let resp = refused.expect("refused once the tenant's waiter is queued");
+    assert_eq!(resp.status(), 429);
+    assert!(resp.headers().contains_key("retry-after"));
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["error"]["code"], -32000, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("tenant_share"),
+        "{v}"
+    );
+    // The other tenant's share is free: it comes in.
+    let resp = other.post().body(ping.to_string()).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+
+    let answer = json!({"jsonrpc": "2.0", "id": asked["id"], "result": {"action": "decline"}});
+    let status = a
+        .post()
+        .body(answer.to_string())
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 202);
+    assert_eq!(stream.next().await.unwrap().json().unwrap()["id"], 1);
+    let r = waiting.await.unwrap();
+    assert_eq!(r["content"][0]["text"], "waited");
 }

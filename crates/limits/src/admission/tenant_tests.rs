@@ -245,8 +245,10 @@ async fn a_tenant_cannot_take_more_than_its_share_of_the_queue() {
     let refused = tokio::time::timeout(Duration::ZERO, a.admit(share("flood"), LONG));
     assert_eq!(
         refused.await.expect("at once").unwrap_err(),
-        Rejected::QueueFull
+        Rejected::OverShare
     );
+    assert_eq!(a.check(share("flood")), Err(Rejected::OverShare));
+    assert_eq!(a.check(share("quiet")), Ok(()));
     let quiet = spawn_admit(&a, share("quiet"), LONG, &tx);
     until_queued(&a, 4).await;
     drop(running);
