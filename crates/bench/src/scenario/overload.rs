@@ -2,12 +2,13 @@
 //! from the start. A legacy client without a session (never opened,
 //! rejected, or lost with a 4xx) opens one first. Admitted calls and
 //! rejections (503/429, of calls or of session opens) are timed apart. A
-//! refused client waits the server's `Retry-After` (at most until the end
-//! of the run) before it tries again, as a client should; with
-//! `--ignore-retry-after` it tries again at once.
+//! refused client waits the server's `Retry-After` and up to as long again
+//! at random (jitter, so the clients refused in one burst do not all come
+//! back in one; at most until the end of the run) before it tries again,
+//! as a client should; with `--ignore-retry-after` it tries again at once.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::{Env, back_off, close_all, each, open};
 use crate::args::{Era, OverloadArgs};
@@ -30,12 +31,13 @@ pub(crate) async fn run(env: &Env, args: &OverloadArgs) -> Result<Report, String
     let clients = each(0..args.clients, move |who, _| {
         let (calls, opens) = (Arc::clone(&c_stats), Arc::clone(&o_stats));
         let mut c = Client::new(Arc::clone(&plan));
+        let mut seed = (who as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         async move {
             while Instant::now() < deadline {
                 step(who, &mut c, &calls, &opens).await;
                 if patient && let Some(wait) = c.retry_after.take() {
                     let left = deadline.saturating_duration_since(Instant::now());
-                    tokio::time::sleep(wait.min(left)).await;
+                    tokio::time::sleep(jittered(wait, &mut seed).min(left)).await;
                 }
             }
             c
@@ -69,4 +71,12 @@ async fn step(who: usize, c: &mut Client, calls: &Stats, opens: &Stats) {
         c.session = None;
     }
     back_off(&r).await;
+}
+
+/// `wait` plus a random part of it (xorshift on the client's own seed).
+fn jittered(wait: Duration, seed: &mut u64) -> Duration {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    wait + wait.mul_f64((*seed >> 11) as f64 / (1u64 << 53) as f64)
 }
