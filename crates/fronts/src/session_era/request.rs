@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use axum::response::Response;
 use serde_json::Value;
-use switchboard_http::Frame;
 use switchboard_http::error::TransportError;
 use switchboard_http::guard::Accepts;
 use switchboard_http::reply::reply_now;
@@ -128,7 +127,7 @@ fn stream_response(
     app: &Fronts,
     s: &Session,
     stream: u64,
-    rx: tokio::sync::mpsc::Receiver<Frame>,
+    rx: switchboard_http::frames::Receiver,
 ) -> Response {
     let first = s
         .version
