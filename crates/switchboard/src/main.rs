@@ -112,9 +112,9 @@ fn main() -> std::process::ExitCode {
 /// trace layer sits beside them, idle until an OTLP endpoint is configured.
 fn init_logging(format: Option<LogFormat>) -> logwriter::FlushGuard {
     use std::io::IsTerminal;
+    use tracing_subscriber::filter::{FilterExt, filter_fn};
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
-    use tracing_subscriber::filter::{FilterExt, filter_fn};
     use tracing_subscriber::{EnvFilter, Layer, fmt};
     let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let terminal = std::io::stderr().is_terminal();

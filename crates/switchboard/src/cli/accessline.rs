@@ -46,7 +46,10 @@ pub(crate) fn write_line(event: &Event<'_>, out: &mut Vec<u8>) {
     let _ = SystemTime.format_time(&mut Writer::new(&mut Utf8(out)));
     out.extend_from_slice(br#"","level":"#);
     string(out, meta.level().as_str());
-    event.record(&mut Fields { out, debug: String::new() });
+    event.record(&mut Fields {
+        out,
+        debug: String::new(),
+    });
     out.extend_from_slice(br#","target":"#);
     string(out, meta.target());
     out.extend_from_slice(b"}\n");
@@ -218,7 +221,10 @@ mod tests {
     fn odd_strings_round_trip_as_the_generic_formatter_wrote_them() {
         for odd in ODD {
             let (ours, theirs) = both(odd);
-            assert!(ours.ends_with("}\n") && ours.matches('\n').count() == 1, "{ours:?}");
+            assert!(
+                ours.ends_with("}\n") && ours.matches('\n').count() == 1,
+                "{ours:?}"
+            );
             let v = untimed(&ours);
             for field in ["request_id", "tenant", "name"] {
                 assert_eq!(v[field], odd, "{field} of {ours}");
@@ -243,8 +249,18 @@ mod tests {
         assert_eq!(
             keys,
             [
-                "timestamp", "level", "message", "request_id", "front", "tenant", "name",
-                "status", "outcome", "code", "latency_ms", "target"
+                "timestamp",
+                "level",
+                "message",
+                "request_id",
+                "front",
+                "tenant",
+                "name",
+                "status",
+                "outcome",
+                "code",
+                "latency_ms",
+                "target"
             ]
         );
     }
