@@ -12,7 +12,7 @@ use switchboard_http::guard::Accepts;
 use switchboard_http::reply::reply_now;
 use switchboard_http::sse;
 use switchboard_proto::{
-    ErrorCode, ProtocolVersion, RequestId, RpcError, error_json, methods, response_json,
+    ErrorCode, ProtocolVersion, RequestId, RpcError, error_json, methods, result_json,
 };
 use switchboard_runtime::Catalog;
 use switchboard_store::EventId;
@@ -79,7 +79,7 @@ pub(crate) async fn serve(
         peer.finish(response).await;
     });
     Ok(match decision.await {
-        Ok(Decision::Json(body)) => reply_now(accepts, &body),
+        Ok(Decision::Json(body)) => reply_now(accepts, body),
         Ok(Decision::Sse { stream, rx }) => stream_response(app, &s, stream, rx),
         Ok(Decision::Cancelled) => reply_now(accepts, &error_json(Some(&id), &cancelled())),
         // The handler task ended without an answer: it panicked.
@@ -118,7 +118,7 @@ fn cancelled() -> RpcError {
 
 fn answer_json(id: &RequestId, answer: Result<Value, RpcError>) -> String {
     match answer {
-        Ok(v) => response_json(id, &v.to_string()),
+        Ok(v) => result_json(id, &v),
         Err(e) => error_json(Some(id), &e),
     }
 }
