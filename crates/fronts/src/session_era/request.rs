@@ -33,18 +33,18 @@ pub(crate) async fn serve(
         .session_method(&s, &call.method, call.params.as_deref())
         .await?
     {
-        return Ok(reply_now(accepts, &answer_json(&call.id, answer)));
+        return Ok(reply_now(accepts, answer_json(&call.id, answer)));
     }
     // Tasks of 2025-11-25: their methods here, task-augmented calls once
     // admitted (below).
     if call.method != methods::TOOLS_CALL
         && let Some(answer) = legacy_tasks(app, &s, &call).await?
     {
-        return Ok(reply_now(accepts, &answer_json(&call.id, answer)));
+        return Ok(reply_now(accepts, answer_json(&call.id, answer)));
     }
     if !Catalog::handles(&call.method) {
         let e = RpcError::method_not_found(&call.method);
-        return Ok(reply_now(accepts, &error_json(Some(&call.id), &e)));
+        return Ok(reply_now(accepts, error_json(Some(&call.id), &e)));
     }
     let permit = app
         .gate()
@@ -59,7 +59,7 @@ pub(crate) async fn serve(
     if call.method == methods::TOOLS_CALL
         && let Some(answer) = legacy_tasks(app, &s, &call).await?
     {
-        return Ok(reply_now(accepts, &answer_json(&call.id, answer)));
+        return Ok(reply_now(accepts, answer_json(&call.id, answer)));
     }
     let (tx, decision) = oneshot::channel();
     let peer = Arc::new(LegacyPeer::new(
@@ -81,7 +81,7 @@ pub(crate) async fn serve(
     Ok(match decision.await {
         Ok(Decision::Json(body)) => reply_now(accepts, body),
         Ok(Decision::Sse { stream, rx }) => stream_response(app, &s, stream, rx),
-        Ok(Decision::Cancelled) => reply_now(accepts, &error_json(Some(&id), &cancelled())),
+        Ok(Decision::Cancelled) => reply_now(accepts, error_json(Some(&id), &cancelled())),
         // The handler task ended without an answer: it panicked.
         Err(_) => TransportError::HandlerFailed.response_for(Some(&id)),
     })
