@@ -13,7 +13,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
-use crate::sse::Frame;
+use crate::sse::{Frame, FrameSource};
 
 /// Queues that held more than this many frames are given back when empty.
 const KEEP_CAPACITY: usize = 4;
@@ -139,6 +139,12 @@ impl Drop for Receiver {
         let mut st = self.0.state.lock();
         st.receiver = false;
         st.queue = VecDeque::new();
+    }
+}
+
+impl FrameSource for Receiver {
+    fn next_frame(&mut self) -> impl std::future::Future<Output = Option<Frame>> + Send {
+        self.recv()
     }
 }
 

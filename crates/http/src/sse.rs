@@ -117,16 +117,10 @@ impl Drop for SessionStream {
 }
 
 /// Where a stream's body takes its frames from: the lazily allocated
-/// [`crate::frames`] channel, or a `tokio` one.
+/// `frames` channel (its impl is next to it), or a `tokio` one.
 pub trait FrameSource: Send + 'static {
     /// The next frame; `None` once the stream has no more.
     fn next_frame(&mut self) -> impl std::future::Future<Output = Option<Frame>> + Send;
-}
-
-impl FrameSource for crate::frames::Receiver {
-    fn next_frame(&mut self) -> impl std::future::Future<Output = Option<Frame>> + Send {
-        self.recv()
-    }
 }
 
 impl FrameSource for mpsc::Receiver<Frame> {
