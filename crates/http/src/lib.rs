@@ -30,6 +30,7 @@ pub mod client;
 pub mod conns;
 pub mod era;
 pub mod error;
+pub mod frames;
 pub mod guard;
 pub mod lifecycle;
 #[cfg(test)]

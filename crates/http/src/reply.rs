@@ -21,11 +21,12 @@ pub fn json_response(status: StatusCode, body: String) -> Response {
 }
 
 /// Answer at once, as JSON if the client takes it, else as a one-event stream.
-pub fn reply_now(accepts: Accepts, body: &str) -> Response {
+/// An owned body is not copied.
+pub fn reply_now(accepts: Accepts, body: impl Into<String> + AsRef<str>) -> Response {
     if accepts.json {
-        json_response(StatusCode::OK, body.to_owned())
+        json_response(StatusCode::OK, body.into())
     } else {
-        sse::single(body)
+        sse::single(body.as_ref())
     }
 }
 

@@ -116,7 +116,20 @@ impl Drop for SessionStream {
     }
 }
 
-struct State {
+/// Where a stream's body takes its frames from: the lazily allocated
+/// `frames` channel (its impl is next to it), or a `tokio` one.
+pub trait FrameSource: Send + 'static {
+    /// The next frame; `None` once the stream has no more.
+    fn next_frame(&mut self) -> impl std::future::Future<Output = Option<Frame>> + Send;
+}
+
+impl FrameSource for mpsc::Receiver<Frame> {
+    fn next_frame(&mut self) -> impl std::future::Future<Output = Option<Frame>> + Send {
+        self.recv()
+    }
+}
+
+struct State<R> {
     _counted: StreamGauge,
     _session: Option<SessionStream>,
     _tenant: Option<StreamGauge>,
@@ -124,7 +137,7 @@ struct State {
     /// Held while the body lives: dropping the body (client gone) cancels.
     _guard: Option<DropGuard>,
     first: Option<Bytes>,
-    rx: mpsc::Receiver<Frame>,
+    rx: R,
     keep_alive: Duration,
     end: StreamEnd,
 }
@@ -134,7 +147,7 @@ struct State {
 /// closes, the session ends or the server shuts down.
 pub fn response(
     first: Option<Bytes>,
-    rx: mpsc::Receiver<Frame>,
+    rx: impl FrameSource,
     keep_alive: Duration,
     end: StreamEnd,
 ) -> Response {
@@ -145,7 +158,7 @@ pub fn response(
 /// when the client goes away.
 pub fn response_guarded(
     first: Option<Bytes>,
-    rx: mpsc::Receiver<Frame>,
+    rx: impl FrameSource,
     keep_alive: Duration,
     mut end: StreamEnd,
     guard: Option<DropGuard>,
@@ -172,7 +185,7 @@ pub fn response_guarded(
                 let (id, retry) = st.end.drain_hint.take()?;
                 priming(id, retry)
             }
-            frame = st.rx.recv() => {
+            frame = st.rx.next_frame() => {
                 let f = frame?;
                 if let (Some(id), Some((last, _))) = (f.id, st.end.drain_hint.as_mut()) {
                     *last = id;

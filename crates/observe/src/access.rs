@@ -225,7 +225,20 @@ fn request_id(headers: &HeaderMap) -> String {
         let _ = getrandom::fill(&mut b);
         u32::from_le_bytes(b)
     });
-    format!("{prefix:08x}{:08x}", NEXT.fetch_add(1, Ordering::Relaxed))
+    let mut id = String::with_capacity(16);
+    push_hex(&mut id, u64::from(*prefix), 8);
+    push_hex(&mut id, NEXT.fetch_add(1, Ordering::Relaxed), 8);
+    id
+}
+
+/// `v` in lowercase hex, at least `min` digits (`{v:0min$x}` without
+/// `fmt`'s machinery: this is on every request).
+fn push_hex(out: &mut String, v: u64, min: usize) {
+    let digits = (64 - v.leading_zeros() as usize).div_ceil(4).max(min);
+    for i in (0..digits).rev() {
+        let nibble = ((v >> (4 * i)) & 0xf) as u32;
+        out.extend(char::from_digit(nibble, 16));
+    }
 }
 
 fn sane(id: &str) -> bool {
@@ -250,6 +263,22 @@ mod tests {
         for bad in ["a b", "x\"y", "", &"a".repeat(65)] {
             h.insert(REQUEST_ID, HeaderValue::from_str(bad).unwrap());
             assert_ne!(request_id(&h), bad);
+        }
+    }
+
+    #[test]
+    fn hex_as_format_writes_it() {
+        for (v, min) in [
+            (0, 8),
+            (0xab, 8),
+            (u64::from(u32::MAX), 8),
+            (u64::MAX, 8),
+            (0x1_0000_0000, 8),
+            (5, 1),
+        ] {
+            let mut s = String::new();
+            push_hex(&mut s, v, min);
+            assert_eq!(s, format!("{v:0min$x}"));
         }
     }
 

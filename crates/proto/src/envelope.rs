@@ -292,6 +292,24 @@ pub fn may_hold_key(json: &str, key: &str) -> bool {
     json.contains(key) || json.contains("\\u") || (key.contains(short) && json.contains('\\'))
 }
 
+/// Serialize a success response around a result value, written by
+/// serde_json straight into the response's buffer (a value's `Display`
+/// goes through `fmt` a piece at a time, and then the text is copied).
+pub fn result_json(id: &RequestId, result: &serde_json::Value) -> String {
+    let mut out = Vec::with_capacity(128);
+    out.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+    out.extend_from_slice(id.as_json().as_bytes());
+    out.extend_from_slice(br#","result":"#);
+    // Neither can fail (a value's keys are strings, its numbers finite;
+    // serde_json writes UTF-8); were it otherwise, the slow way.
+    let written = serde_json::to_writer(&mut out, result).is_ok();
+    out.push(b'}');
+    match String::from_utf8(out) {
+        Ok(json) if written => json,
+        _ => response_json(id, &result.to_string()),
+    }
+}
+
 /// Serialize a success response around a raw result.
 pub fn response_json(id: &RequestId, result: &str) -> String {
     let mut out = String::with_capacity(result.len() + id.as_json().len() + 32);

@@ -16,7 +16,7 @@ pub mod version;
 
 pub use envelope::{
     Incoming, Message, ParseError, RequestId, error_json, input_request, may_hold_key,
-    notification_json, parse_body, parse_message, request_json, response_json,
+    notification_json, parse_body, parse_message, request_json, response_json, result_json,
 };
 pub use error::{ErrorCode, RpcError};
 pub use version::ProtocolVersion;

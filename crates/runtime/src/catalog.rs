@@ -257,6 +257,19 @@ impl Catalog {
             .map(|d| d["inputSchema"].clone())
     }
 
+    /// The provider serving resource `uri` when the catalog itself does not
+    /// (`None` for the catalog's own resources and for a URI no provider
+    /// owns).
+    pub fn resource_provider(&self, uri: &str) -> Option<Arc<dyn crate::Provider>> {
+        if self.has_resource(uri) {
+            return None;
+        }
+        self.providers()
+            .iter()
+            .find(|p| p.owns_resource(uri))
+            .cloned()
+    }
+
     /// The providers of tools outside the catalog, as they are now.
     pub fn providers(&self) -> Arc<Vec<Arc<dyn crate::Provider>>> {
         self.providers.load_full()

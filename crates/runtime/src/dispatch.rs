@@ -298,13 +298,10 @@ impl Catalog {
                 .cloned();
         }
         let uri = uri?;
-        if self.has_resource(&uri) || !access.resource(&uri) {
+        if !access.resource(&uri) {
             return None;
         }
-        self.providers()
-            .iter()
-            .find(|p| p.owns_resource(&uri))
-            .cloned()
+        self.resource_provider(&uri)
     }
 
     /// A list of the catalog's own items and every provider's, filtered by

@@ -1,17 +1,20 @@
 //! The accept loop: connection caps (`conns`), back-off on failed accepts
 //! (`accept`), TCP_NODELAY on every socket, HTTP/1.1 and HTTP/2 with header
-//! limits, the probe reserve's HTTP/1.1-only connections, and a graceful
+//! limits (the protocol told from the first bytes without reading them:
+//! `sniff`), the probe reserve's HTTP/1.1-only connections, and a graceful
 //! stop.
 
 use std::future::Future;
 use std::time::Duration;
 
 use futures_util::future::Either;
+use hyper::server::conn::http1;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
 
 use switchboard_http::PeerAddr;
 use switchboard_http::accept::Accept;
@@ -24,6 +27,11 @@ use crate::app::App;
 const MAX_HEADERS: usize = 100;
 /// Largest buffer for a request head (HTTP/1.1), in bytes.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// How long a connection may take to send its request head (and, before
+/// that, its first byte: `sniff`).
+const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
+/// What an HTTP/2 connection starts with (prior knowledge, RFC 9113 §3.4).
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// How long a probe-reserve connection may take to send its request head.
 const PROBE_HEAD_TIMEOUT: Duration = Duration::from_secs(5);
 /// The paths a probe-reserve connection may ask for.
@@ -44,6 +52,7 @@ pub async fn serve(
     let background = app.start();
     log_limits(&app);
     let mut accept = Accept::new("mcp");
+    let stop = app.shutdown_token().clone();
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -51,7 +60,7 @@ pub async fn serve(
             _ = &mut shutdown => break,
         };
         match app.conns().admit(peer.ip()) {
-            Ok(place) => builders.serve(stream, peer, place, &router, &app, &graceful),
+            Ok(place) => builders.serve(stream, peer, place, &router, &app, &graceful, &stop),
             Err(reason) => switchboard_http::conns::refuse(stream, reason),
         }
     }
@@ -76,11 +85,13 @@ pub async fn serve(
     Ok(())
 }
 
-/// The connection builders: every protocol for connections under the cap;
+/// The connection builders: every protocol for connections under the cap
+/// (`main`, or `http1` once the first bytes are not HTTP/2's preface);
 /// HTTP/1.1 alone, one request per connection and a short wait for its
 /// head, for the probe reserve.
 struct Builders {
     main: Builder<TokioExecutor>,
+    http1: http1::Builder,
     probe: Builder<TokioExecutor>,
 }
 
@@ -89,13 +100,19 @@ impl Builders {
         let mut main = Builder::new(TokioExecutor::new());
         main.http1()
             .timer(TokioTimer::new())
-            .header_read_timeout(Duration::from_secs(30))
+            .header_read_timeout(HEAD_TIMEOUT)
             .max_headers(MAX_HEADERS)
             .max_buf_size(MAX_HEAD_BYTES);
         main.http2()
             .timer(TokioTimer::new())
             .max_concurrent_streams(256)
             .max_header_list_size(MAX_HEAD_BYTES as u32);
+        let mut http1 = http1::Builder::new();
+        http1
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEAD_TIMEOUT)
+            .max_headers(MAX_HEADERS)
+            .max_buf_size(MAX_HEAD_BYTES);
         let mut probe = Builder::new(TokioExecutor::new()).http1_only();
         probe
             .http1()
@@ -104,11 +121,12 @@ impl Builders {
             .keep_alive(false)
             .max_headers(MAX_HEADERS)
             .max_buf_size(MAX_HEAD_BYTES);
-        Self { main, probe }
+        Self { main, http1, probe }
     }
 
     /// Serve an admitted connection on its own task; its place is given
     /// back when the connection ends.
+    #[allow(clippy::too_many_arguments)]
     fn serve(
         &self,
         stream: TcpStream,
@@ -117,6 +135,7 @@ impl Builders {
         router: &axum::Router,
         app: &App,
         graceful: &GracefulShutdown,
+        stop: &CancellationToken,
     ) {
         let _ = stream.set_nodelay(true);
         let service = WithPeer {
@@ -132,24 +151,75 @@ impl Builders {
             let conn = self.probe.serve_connection(io, service).into_owned();
             spawn_connection(graceful.watch(conn), place);
         } else {
-            let service = TowerToHyperService::new(service);
-            let conn = self.main.serve_connection_with_upgrades(io, service);
-            spawn_connection(graceful.watch(conn.into_owned()), place);
+            let (main, http1) = (self.main.clone(), self.http1.clone());
+            let (watcher, stop) = (graceful.watcher(), stop.clone());
+            tokio::spawn(async move {
+                let service = TowerToHyperService::new(service);
+                match sniff(io.inner(), &stop).await {
+                    Some(Protocol::Http1) => {
+                        let conn = http1.serve_connection(io, service);
+                        run_connection(watcher.watch(conn), place).await;
+                    }
+                    Some(Protocol::Unknown) => {
+                        // Rare (HTTP/2): boxed, so that the task of every
+                        // HTTP/1.1 connection is not sized for it.
+                        let conn = main.serve_connection_with_upgrades(io, service);
+                        run_connection(Box::pin(watcher.watch(conn.into_owned())), place).await;
+                    }
+                    None => {} // gone, silent too long, or the server stops
+                }
+            });
         }
     }
 }
 
-/// Run a connection to its end, then give its place back.
-fn spawn_connection<E: std::fmt::Display>(
+/// What a connection's first bytes say it speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    /// Not HTTP/2's preface: HTTP/1.1.
+    Http1,
+    /// HTTP/2's preface, or its first bytes so far: the auto builder reads
+    /// on and decides.
+    Unknown,
+}
+
+/// Tell HTTP/1.1 from HTTP/2 by peeking at the first bytes, so that
+/// hyper's HTTP/1.1 connection reads the request from the socket itself.
+/// (The auto builder reads the first 24 bytes and hands them back apart,
+/// and hyper then grows the connection's read buffer from 8 to 16 KiB and
+/// keeps it as long as the connection lives — a GET stream's whole life.)
+/// `None`: the peer closed, sent nothing within the head timeout, or the
+/// server is stopping.
+async fn sniff(stream: &TcpStream, stop: &CancellationToken) -> Option<Protocol> {
+    let mut first = [0u8; H2_PREFACE.len()];
+    let peeked = tokio::select! {
+        n = tokio::time::timeout(HEAD_TIMEOUT, stream.peek(&mut first)) => n.ok()?.ok()?,
+        _ = stop.cancelled() => return None,
+    };
+    match first.get(..peeked)? {
+        [] => None,
+        seen if H2_PREFACE.starts_with(seen) => Some(Protocol::Unknown),
+        _ => Some(Protocol::Http1),
+    }
+}
+
+/// Run a connection to its end on a task of its own, then give its place back.
+fn spawn_connection<E: std::fmt::Display + 'static>(
     conn: impl Future<Output = Result<(), E>> + Send + 'static,
     place: Admitted,
 ) {
-    tokio::spawn(async move {
-        if let Err(e) = conn.await {
-            tracing::debug!(error = %e, "connection ended with an error");
-        }
-        drop(place);
-    });
+    tokio::spawn(run_connection(conn, place));
+}
+
+/// Run a connection to its end, then give its place back.
+async fn run_connection<E: std::fmt::Display>(
+    conn: impl Future<Output = Result<(), E>>,
+    place: Admitted,
+) {
+    if let Err(e) = conn.await {
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
+    drop(place);
 }
 
 /// One line at start: the connection caps and what they derive from.

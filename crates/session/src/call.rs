@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use serde_json::value::RawValue;
 use switchboard_proto::params;
-use switchboard_proto::{ErrorCode, RequestId, RpcError, error_json, response_json};
+use switchboard_proto::{ErrorCode, RequestId, RpcError, error_json, result_json};
 use switchboard_runtime::{ClientPeer, HandlerError, LogFilter, LogLevel, RequestContextBuilder};
 use switchboard_tenancy::Principal;
 
@@ -109,7 +109,7 @@ impl Sessions {
         );
         switchboard_observe::access::outcome(label, switchboard_observe::metrics::code(&outcome));
         match outcome {
-            Ok(v) => Some(response_json(&call.id, &v.to_string())),
+            Ok(v) => Some(result_json(&call.id, &v)),
             Err(HandlerError::Rpc(e)) => Some(error_json(Some(&call.id), &e)),
             Err(HandlerError::Cancelled) => None,
             Err(

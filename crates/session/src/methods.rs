@@ -67,15 +67,7 @@ impl Sessions {
         };
         let mut record = s.record.clone();
         let catalog = self.catalog();
-        let upstream = (!catalog.has_resource(&uri))
-            .then(|| {
-                catalog
-                    .providers()
-                    .iter()
-                    .find(|p| p.owns_resource(&uri))
-                    .cloned()
-            })
-            .flatten();
+        let upstream = catalog.resource_provider(&uri);
         if subscribe {
             let visible = catalog.resource_visible(&*s.who.tenant.policy, &uri);
             if !visible || (!catalog.has_resource(&uri) && upstream.is_none()) {

@@ -12,12 +12,12 @@ use parking_lot::{Mutex, MutexGuard};
 
 use serde_json::Value;
 use serde_json::value::RawValue;
-use switchboard_http::Frame;
+use switchboard_http::frames as mpsc;
 use switchboard_observe::ids::short;
 use switchboard_proto::{ProtocolVersion, RpcError, notification_json, request_json};
 use switchboard_runtime::async_trait;
 use switchboard_runtime::{ClientPeer, PeerError};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::live::LiveSession;
 use crate::sessions::Sessions;
@@ -34,7 +34,7 @@ pub enum Decision {
         /// The stream's number in the session.
         stream: u64,
         /// Its frames, the first message already in.
-        rx: mpsc::Receiver<Frame>,
+        rx: mpsc::Receiver,
     },
     /// The request was cancelled before anything was sent.
     Cancelled,

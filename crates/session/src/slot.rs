@@ -8,15 +8,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use switchboard_http::Frame;
+use switchboard_http::frames as mpsc;
 use switchboard_store::{EventId, EventLog, StoreError, StoredEvent};
-use tokio::sync::mpsc;
 
 /// The id of the standalone (GET) stream of every session.
 pub const STANDALONE: u64 = 0;
 
 #[derive(Debug, Default)]
 struct SlotState {
-    conn: Option<mpsc::Sender<Frame>>,
+    conn: Option<mpsc::Sender>,
     finished: bool,
     last_seq: u64,
 }
@@ -40,7 +40,7 @@ pub struct StreamSlot {
 
 impl StreamSlot {
     /// A slot with a connection already attached.
-    pub fn with_conn(tx: mpsc::Sender<Frame>) -> Self {
+    pub fn with_conn(tx: mpsc::Sender) -> Self {
         Self {
             state: tokio::sync::Mutex::new(SlotState {
                 conn: Some(tx),
@@ -101,7 +101,7 @@ impl StreamSlot {
         session: &str,
         after: EventId,
         buffer: usize,
-    ) -> Result<(mpsc::Receiver<Frame>, bool), StoreError> {
+    ) -> Result<(mpsc::Receiver, bool), StoreError> {
         let mut st = self.state.lock().await;
         let events = log.read_after(session, after).await?;
         let (tx, rx) = mpsc::channel(buffer + events.len());
@@ -160,7 +160,7 @@ impl StreamSlot {
         session: &str,
         after: EventId,
         buffer: usize,
-    ) -> Result<mpsc::Receiver<Frame>, StoreError> {
+    ) -> Result<mpsc::Receiver, StoreError> {
         let mut st = self.state.lock().await;
         let (tx, rx) = replay_channel(log, session, after, buffer).await?;
         if !st.finished {
@@ -178,7 +178,7 @@ impl StreamSlot {
 
     /// Attach a connection unless a live one is attached (`None` then);
     /// returns the last sequence number sent on this stream (for priming).
-    pub async fn attach_exclusive(&self, buffer: usize) -> Option<(mpsc::Receiver<Frame>, u64)> {
+    pub async fn attach_exclusive(&self, buffer: usize) -> Option<(mpsc::Receiver, u64)> {
         let mut st = self.state.lock().await;
         if st.conn.as_ref().is_some_and(|c| !c.is_closed()) {
             return None;
@@ -226,7 +226,7 @@ pub async fn replay_channel(
     session: &str,
     after: EventId,
     buffer: usize,
-) -> Result<(mpsc::Sender<Frame>, mpsc::Receiver<Frame>), StoreError> {
+) -> Result<(mpsc::Sender, mpsc::Receiver), StoreError> {
     let events = log.read_after(session, after).await?;
     let (tx, rx) = mpsc::channel(buffer + events.len());
     for e in events {

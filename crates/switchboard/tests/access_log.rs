@@ -57,6 +57,9 @@ fn stop(mut child: std::process::Child) -> String {
     err
 }
 
+/// A tool name that needs escaping in JSON.
+const ODD_NAME: &str = "q\"b\\c\u{1}\n\té🦀";
+
 async fn traffic(url: &str) -> String {
     let mut c = McpClient::new(url);
     c.initialize(json!({})).await;
@@ -71,6 +74,17 @@ async fn traffic(url: &str) -> String {
         .unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["x-request-id"], "req-echo-1", "echoed");
+    resp.text().await.unwrap();
+    // A tool name with quotes, a backslash, control characters and
+    // non-ASCII: unknown, but named in the line as sent.
+    let odd = json!({"jsonrpc": "2.0", "id": 6, "method": "tools/call",
+        "params": {"name": ODD_NAME, "arguments": {}}});
+    let resp = (c.post().header("x-request-id", "req-odd-name"))
+        .body(odd.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
     resp.text().await.unwrap();
     // An unknown session: 404, still one line.
     let mut stranger = McpClient::new(url);
@@ -138,6 +152,8 @@ async fn one_json_access_line_per_request_without_the_session_id() {
         "{echo}"
     );
     assert_eq!(echo["level"], "INFO");
+
+    assert_eq!(by_id(&lines, "req-odd-name")["name"], ODD_NAME);
 
     let unknown = by_id(&lines, "req-unknown-2");
     assert_eq!(unknown["status"], 404);

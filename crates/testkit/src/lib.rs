@@ -3,7 +3,8 @@
 //! [`TestServer`] runs the whole server in-process on `127.0.0.1:0` and stops
 //! it when dropped; [`McpClient`] speaks raw Streamable HTTP to it, so tests
 //! can assert on statuses, headers and exact SSE events; [`RawConn`] is a
-//! bare TCP connection for tests of the connection caps.
+//! bare TCP connection for tests of the connection caps; [`StdioClient`]
+//! speaks lines to the stdio front run in-process.
 
 #![warn(missing_docs)]
 
@@ -13,9 +14,11 @@ mod modern;
 mod raw;
 mod server;
 mod sse;
+mod stdio;
 
 pub use client::{McpClient, Reply, bearer_client};
 pub use modern::{MODERN, ModernClient};
 pub use raw::{RawConn, RawReply, sample};
 pub use server::TestServer;
 pub use sse::{SseEvent, SseReader};
+pub use stdio::StdioClient;

@@ -3,8 +3,7 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use switchboard_testkit::{SseReader, TestServer};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use switchboard_testkit::{SseReader, StdioClient, TestServer};
 
 async fn post_message(http: &reqwest::Client, url: &str, body: Value) -> u16 {
     http.post(url)
@@ -94,34 +93,18 @@ async fn http_sse_2024_11_05_session() {
 #[tokio::test]
 async fn stdio_front_in_process() {
     let catalog = Arc::new(switchboard_everything::everything().build().unwrap());
-    // Two one-way pipes, as stdin and stdout are.
-    let (mut client_write, server_read) = tokio::io::duplex(1 << 16);
-    let (server_write, client_read) = tokio::io::duplex(1 << 16);
-    let server = tokio::spawn(switchboard_server::serve_stdio(
-        catalog,
-        server_read,
-        server_write,
-        1 << 20,
-    ));
-    let mut lines = BufReader::new(client_read).lines();
-    let mut send = async |v: Value| {
-        client_write
-            .write_all(format!("{v}\n").as_bytes())
-            .await
-            .unwrap();
-    };
-    send(json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+    let mut c = StdioClient::start(catalog);
+    c.send(&json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-06-18", "capabilities": {"elicitation": {}}, "clientInfo": {"name": "t", "version": "1"}}}))
     .await;
-    let v: Value = serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
-    assert_eq!(v["result"]["protocolVersion"], "2025-06-18");
-    send(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "test_elicitation", "arguments": {"message": "who?"}}}))
+    assert_eq!(c.next().await["result"]["protocolVersion"], "2025-06-18");
+    c.send(&json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "test_elicitation", "arguments": {"message": "who?"}}}))
         .await;
-    let req: Value = serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+    let req = c.next().await;
     assert_eq!(req["method"], "elicitation/create");
-    send(json!({"jsonrpc": "2.0", "id": req["id"], "result": {"action": "accept", "content": {"username": "ada", "email": "a@b"}}}))
+    c.send(&json!({"jsonrpc": "2.0", "id": req["id"], "result": {"action": "accept", "content": {"username": "ada", "email": "a@b"}}}))
         .await;
-    let v: Value = serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+    let v = c.next().await;
     assert_eq!(v["id"], 2);
     assert!(
         v["result"]["content"][0]["text"]
@@ -129,13 +112,11 @@ async fn stdio_front_in_process() {
             .unwrap()
             .contains("ada")
     );
-    send(json!({"jsonrpc": "2.0", "id": 3, "method": "nope"})).await;
-    let v: Value = serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
-    assert_eq!(v["error"]["code"], -32601);
-    client_write.write_all(b"{not json\n").await.unwrap();
-    let v: Value = serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
-    assert_eq!(v["error"]["code"], -32700);
+    c.send(&json!({"jsonrpc": "2.0", "id": 3, "method": "nope"}))
+        .await;
+    assert_eq!(c.next().await["error"]["code"], -32601);
+    c.send_line("{not json").await;
+    assert_eq!(c.next().await["error"]["code"], -32700);
     // End of input: the server returns cleanly.
-    drop(client_write);
-    server.await.unwrap().unwrap();
+    c.finish().await;
 }

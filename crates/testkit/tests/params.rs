@@ -11,8 +11,9 @@ use serde_json::{Value, json};
 use switchboard_auth::JwtConfig;
 use switchboard_auth::testing::{JwksServer, TestKeys, claims};
 use switchboard_server::{AnonymousMode, Config, RateConfig, TenantConfig};
-use switchboard_testkit::{MODERN, McpClient, ModernClient, Reply, SseReader, TestServer};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use switchboard_testkit::{
+    MODERN, McpClient, ModernClient, Reply, SseReader, StdioClient, TestServer,
+};
 
 /// Params that are not an object, with what the refusal calls them.
 const NOT_OBJECTS: [&str; 6] = [
@@ -252,58 +253,42 @@ async fn the_2024_11_05_transport_refuses_params_that_are_not_an_object() {
 #[tokio::test]
 async fn the_stdio_front_refuses_params_that_are_not_an_object() {
     let catalog = Arc::new(switchboard_everything::everything().build().unwrap());
-    let (mut client_write, server_read) = tokio::io::duplex(1 << 16);
-    let (server_write, client_read) = tokio::io::duplex(1 << 16);
-    let server = tokio::spawn(switchboard_server::serve_stdio(
-        catalog,
-        server_read,
-        server_write,
-        1 << 20,
-    ));
-    let mut lines = BufReader::new(client_read).lines();
-    let mut send = async |line: String| {
-        client_write
-            .write_all(format!("{line}\n").as_bytes())
-            .await
-            .unwrap();
-    };
+    let mut c = StdioClient::start(catalog);
     let positional = r#"["2025-06-18",{},{"name":"x","version":"1"}]"#;
-    send(request(1, "initialize", positional)).await;
-    let mut next = async || -> Value {
-        serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap()
-    };
-    let v = next().await;
+    c.send_line(&request(1, "initialize", positional)).await;
+    let v = c.next().await;
     assert_eq!(v["id"], 1);
     assert_not_an_object("initialize", &v);
     let init = r#"{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"x","version":"1"}}"#;
-    send(request(2, "initialize", init)).await;
-    assert_eq!(next().await["result"]["protocolVersion"], "2025-06-18");
+    c.send_line(&request(2, "initialize", init)).await;
+    assert_eq!(c.next().await["result"]["protocolVersion"], "2025-06-18");
     for (i, method) in SESSION_METHODS.iter().enumerate() {
         let id = 10 + i as u64;
-        send(request(id, method, NOT_OBJECTS[i % NOT_OBJECTS.len()])).await;
-        let v = next().await;
+        c.send_line(&request(id, method, NOT_OBJECTS[i % NOT_OBJECTS.len()]))
+            .await;
+        let v = c.next().await;
         assert_eq!(v["id"], id, "{v}");
         assert_not_an_object(method, &v);
     }
     // A notification's refusal comes before the answer to what follows it.
-    send(notification("notifications/cancelled", "[10]")).await;
-    send(request(30, "ping", "{}")).await;
-    let v = next().await;
+    c.send_line(&notification("notifications/cancelled", "[10]"))
+        .await;
+    c.send_line(&request(30, "ping", "{}")).await;
+    let v = c.next().await;
     assert_eq!(v["id"], Value::Null, "{v}");
     assert_not_an_object("notification", &v);
-    assert_eq!(next().await["id"], 30);
+    assert_eq!(c.next().await["id"], 30);
     // A stateless request on stdio.
-    send(request(
+    c.send_line(&request(
         31,
         "tools/call",
         r#"["add",{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}]"#,
     ))
     .await;
-    let v = next().await;
+    let v = c.next().await;
     assert_eq!(v["id"], 31);
     assert_not_an_object("stateless", &v);
-    drop(client_write);
-    server.await.unwrap().unwrap();
+    c.finish().await;
 }
 
 /// A task-only tool is never run in the call, however the call is spelled.

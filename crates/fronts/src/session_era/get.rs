@@ -11,15 +11,13 @@ use axum::Extension;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::HeaderMap;
-use switchboard_http::Frame;
 use switchboard_http::PeerAddr;
 use switchboard_http::era::{self, Era};
 use switchboard_http::error::TransportError;
 use switchboard_http::guard::{Accepts, LAST_EVENT_ID};
-use switchboard_http::sse;
+use switchboard_http::{frames, sse};
 use switchboard_session::{LiveSession, STANDALONE, StreamSlot, replay_channel};
 use switchboard_store::EventId;
-use tokio::sync::mpsc;
 
 use crate::Fronts;
 
@@ -39,7 +37,7 @@ async fn follow(
     app: &Fronts,
     live: &Arc<LiveSession>,
     after: EventId,
-) -> Result<mpsc::Receiver<Frame>, TransportError> {
+) -> Result<frames::Receiver, TransportError> {
     let slot = Arc::new(StreamSlot::follower());
     if let Some(old) = live.stream(after.stream) {
         old.finish().await;

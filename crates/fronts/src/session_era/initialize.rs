@@ -41,7 +41,7 @@ pub(crate) async fn initialize(
         result["capabilities"]["tasks"] = switchboard_tasks::legacy::capability();
     }
     let result = result.to_string();
-    let mut resp = reply_now(accepts, &response_json(&id, &result));
+    let mut resp = reply_now(accepts, response_json(&id, &result));
     let value =
         HeaderValue::from_str(&sid).map_err(|_| StoreError::Corrupt("session id".into()))?;
     resp.headers_mut().insert(SESSION_HEADER, value);

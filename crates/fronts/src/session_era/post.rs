@@ -83,7 +83,7 @@ async fn serve(
                     if let Err(e) = params::check(&method, params.as_deref()) {
                         return Ok(switchboard_http::reply::reply_now(
                             accepts,
-                            &error_json(Some(&id), &e),
+                            error_json(Some(&id), &e),
                         ));
                     }
                     let r = switchboard_cluster::Request {

@@ -6,13 +6,12 @@ use std::sync::Arc;
 
 use axum::response::Response;
 use serde_json::Value;
-use switchboard_http::Frame;
 use switchboard_http::error::TransportError;
 use switchboard_http::guard::Accepts;
 use switchboard_http::reply::reply_now;
 use switchboard_http::sse;
 use switchboard_proto::{
-    ErrorCode, ProtocolVersion, RequestId, RpcError, error_json, methods, response_json,
+    ErrorCode, ProtocolVersion, RequestId, RpcError, error_json, methods, result_json,
 };
 use switchboard_runtime::Catalog;
 use switchboard_store::EventId;
@@ -33,18 +32,18 @@ pub(crate) async fn serve(
         .session_method(&s, &call.method, call.params.as_deref())
         .await?
     {
-        return Ok(reply_now(accepts, &answer_json(&call.id, answer)));
+        return Ok(reply_now(accepts, answer_json(&call.id, answer)));
     }
     // Tasks of 2025-11-25: their methods here, task-augmented calls once
     // admitted (below).
     if call.method != methods::TOOLS_CALL
         && let Some(answer) = legacy_tasks(app, &s, &call).await?
     {
-        return Ok(reply_now(accepts, &answer_json(&call.id, answer)));
+        return Ok(reply_now(accepts, answer_json(&call.id, answer)));
     }
     if !Catalog::handles(&call.method) {
         let e = RpcError::method_not_found(&call.method);
-        return Ok(reply_now(accepts, &error_json(Some(&call.id), &e)));
+        return Ok(reply_now(accepts, error_json(Some(&call.id), &e)));
     }
     let permit = app
         .gate()
@@ -59,7 +58,7 @@ pub(crate) async fn serve(
     if call.method == methods::TOOLS_CALL
         && let Some(answer) = legacy_tasks(app, &s, &call).await?
     {
-        return Ok(reply_now(accepts, &answer_json(&call.id, answer)));
+        return Ok(reply_now(accepts, answer_json(&call.id, answer)));
     }
     let (tx, decision) = oneshot::channel();
     let peer = Arc::new(LegacyPeer::new(
@@ -79,9 +78,9 @@ pub(crate) async fn serve(
         peer.finish(response).await;
     });
     Ok(match decision.await {
-        Ok(Decision::Json(body)) => reply_now(accepts, &body),
+        Ok(Decision::Json(body)) => reply_now(accepts, body),
         Ok(Decision::Sse { stream, rx }) => stream_response(app, &s, stream, rx),
-        Ok(Decision::Cancelled) => reply_now(accepts, &error_json(Some(&id), &cancelled())),
+        Ok(Decision::Cancelled) => reply_now(accepts, error_json(Some(&id), &cancelled())),
         // The handler task ended without an answer: it panicked.
         Err(_) => TransportError::HandlerFailed.response_for(Some(&id)),
     })
@@ -118,7 +117,7 @@ fn cancelled() -> RpcError {
 
 fn answer_json(id: &RequestId, answer: Result<Value, RpcError>) -> String {
     match answer {
-        Ok(v) => response_json(id, &v.to_string()),
+        Ok(v) => result_json(id, &v),
         Err(e) => error_json(Some(id), &e),
     }
 }
@@ -128,7 +127,7 @@ fn stream_response(
     app: &Fronts,
     s: &Session,
     stream: u64,
-    rx: tokio::sync::mpsc::Receiver<Frame>,
+    rx: switchboard_http::frames::Receiver,
 ) -> Response {
     let first = s
         .version

@@ -16,7 +16,7 @@ use switchboard_http::reply::json_response;
 use switchboard_http::sse;
 use switchboard_observe::{access, metrics};
 use switchboard_proto::params::ToolCall;
-use switchboard_proto::{RequestId, error_json, response_json};
+use switchboard_proto::{RequestId, error_json, response_json, result_json};
 use switchboard_runtime::{
     ClientPeer, HandlerError, LogFilter, RequestContext, RequestContextBuilder,
 };
@@ -240,7 +240,7 @@ fn answer(
     outcome: Result<Value, HandlerError>,
     peer: &ModernPeer,
 ) -> Option<(StatusCode, String)> {
-    let ok = |v: Value| Some((StatusCode::OK, response_json(id, &v.to_string())));
+    let ok = |v: Value| Some((StatusCode::OK, result_json(id, &v)));
     match outcome {
         Ok(v) => ok(app.shape().complete(method, v)),
         Err(HandlerError::InputRequired) => {

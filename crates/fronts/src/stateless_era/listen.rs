@@ -210,15 +210,10 @@ impl UpstreamSubscriptions {
             if subscribed.len() >= MAX_UPSTREAM_SUBSCRIPTIONS {
                 break;
             }
-            if catalog.has_resource(uri) || !catalog.resource_visible(policy, uri) {
+            if !catalog.resource_visible(policy, uri) {
                 continue;
             }
-            let Some(p) = catalog
-                .providers()
-                .iter()
-                .find(|p| p.owns_resource(uri))
-                .cloned()
-            else {
+            let Some(p) = catalog.resource_provider(uri) else {
                 continue;
             };
             match p.subscribe(uri, true, &caller).await {

@@ -18,7 +18,7 @@ use switchboard_http::reply::accepted;
 use switchboard_http::reply::json_response;
 use switchboard_proto::params::{self, ToolCall};
 use switchboard_proto::version::MODERN;
-use switchboard_proto::{Incoming, Message, RequestId, methods, response_json};
+use switchboard_proto::{Incoming, Message, RequestId, methods, response_json, result_json};
 use switchboard_runtime::Catalog;
 use switchboard_stateless::names::{DISCOVER, REMOVED};
 use switchboard_stateless::{headers, meta};
@@ -108,7 +108,7 @@ async fn request(
                 .tasks()
                 .serve(who, m, params.as_deref(), &params_value, caps)
                 .await?;
-            Ok(json_ok(response_json(id, &result.to_string())))
+            Ok(json_ok(result_json(id, &result)))
         }
         m if REMOVED.contains(&m) || !Catalog::handles(m) => {
             Err(TransportError::MethodNotFound(m.to_owned()))

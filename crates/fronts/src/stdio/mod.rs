@@ -342,15 +342,7 @@ async fn subscription(
     };
     let uri = params::ResourceUri::read(method, params)?.uri.into_owned();
     let catalog = &client.catalog;
-    let upstream = (!catalog.has_resource(&uri))
-        .then(|| {
-            catalog
-                .providers()
-                .iter()
-                .find(|p| p.owns_resource(&uri))
-                .cloned()
-        })
-        .flatten();
+    let upstream = catalog.resource_provider(&uri);
     if on && !catalog.has_resource(&uri) && upstream.is_none() {
         return Err(RpcError::new(
             ErrorCode::RESOURCE_NOT_FOUND,

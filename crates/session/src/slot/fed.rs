@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use switchboard_http::Frame;
+use switchboard_http::frames as mpsc;
 use switchboard_store::{EventId, EventLog, StoreError, StoredEvent};
-use tokio::sync::mpsc;
 
 use super::{STANDALONE, SlotState, StreamSlot};
 
@@ -20,7 +20,7 @@ impl StreamSlot {
         log: &dyn EventLog,
         session: &str,
         buffer: usize,
-    ) -> Result<Option<(mpsc::Receiver<Frame>, u64)>, StoreError> {
+    ) -> Result<Option<(mpsc::Receiver, u64)>, StoreError> {
         let mut st = self.state.lock().await;
         if st.conn.as_ref().is_some_and(|c| !c.is_closed()) {
             return Ok(None);
@@ -41,7 +41,7 @@ impl StreamSlot {
         session: &str,
         after: EventId,
         buffer: usize,
-    ) -> Result<mpsc::Receiver<Frame>, StoreError> {
+    ) -> Result<mpsc::Receiver, StoreError> {
         let mut st = self.state.lock().await;
         let events = log.read_after(session, after).await?;
         let (tx, rx) = mpsc::channel(buffer + events.len());

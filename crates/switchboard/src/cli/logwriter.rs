@@ -62,6 +62,16 @@ impl Buffered {
     }
 }
 
+impl Buffered {
+    /// A line to format, appended whole when dropped.
+    pub(crate) fn line(&self) -> Line {
+        Line {
+            shared: self.0.clone(),
+            line: Vec::with_capacity(256),
+        }
+    }
+}
+
 fn lock(shared: &Shared) -> MutexGuard<'_, Pending> {
     shared.pending.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -93,6 +103,13 @@ impl Drop for FlushGuard {
 pub(crate) struct Line {
     shared: Arc<Shared>,
     line: Vec<u8>,
+}
+
+impl Line {
+    /// The line's bytes, to format into.
+    pub(crate) fn buf(&mut self) -> &mut Vec<u8> {
+        &mut self.line
+    }
 }
 
 impl Write for Line {
@@ -132,9 +149,6 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Buffered {
     type Writer = Line;
 
     fn make_writer(&'a self) -> Line {
-        Line {
-            shared: self.0.clone(),
-            line: Vec::with_capacity(256),
-        }
+        self.line()
     }
 }

@@ -5,6 +5,7 @@
 //! `switchboard::nofile`), so `RUST_LOG` filters and log queries still
 //! match.
 
+pub(crate) mod accessline;
 pub(crate) mod keys;
 pub(crate) mod logwriter;
 pub(crate) mod nofile;
