@@ -1,7 +1,8 @@
 //! Shedding at arrival: with the server full, a request no running handler
 //! waits for is refused before its body is read (503, `Retry-After`, a
 //! JSON-RPC error saying why), while everything a waiting handler needs —
-//! its client's answer, the session's GET stream, DELETE — still passes.
+//! its client's answer, the session's GET stream, DELETE — still passes,
+//! and so do notifications, in every era.
 
 use std::net::{Ipv4Addr, SocketAddr};
 
@@ -70,6 +71,11 @@ async fn a_handler_waiting_on_its_client_completes_while_the_rest_is_shed() {
         "clientInfo": {"name": "late", "version": "1"}}});
     let fresh = server.client();
     assert_shed(fresh.post().body(hello.to_string()).send().await.unwrap()).await;
+    // A notification passes, even from the idle session: its small body is
+    // read, and it carries no request.
+    let changed = json!({"jsonrpc": "2.0", "method": "notifications/roots/list_changed"});
+    let resp = idle.post().body(changed.to_string()).send().await.unwrap();
+    assert_eq!(resp.status(), 202);
 
     // What the waiting handler's session needs passes: its GET stream, a
     // ping while its request runs, and its answer.
@@ -219,4 +225,61 @@ async fn a_tenant_over_its_share_is_refused_with_429_and_the_other_is_not() {
     assert_eq!(stream.next().await.unwrap().json().unwrap()["id"], 1);
     let r = waiting.await.unwrap();
     assert_eq!(r["content"][0]["text"], "waited");
+}
+
+/// The HTTP+SSE era (2024-11-05): a session's POSTs come on `/messages`.
+/// With the server full, its request is refused at arrival (503, not the
+/// 202 that would otherwise promise an answer on the stream), while its
+/// notification passes.
+#[tokio::test]
+async fn http_sse_requests_are_shed_and_notifications_pass() {
+    let server = TestServer::with(full_at_one(), switchboard_everything::everything()).await;
+    let http = reqwest::Client::new();
+    let base = format!("http://{}", server.addr);
+    let resp = http
+        .get(format!("{base}/sse"))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    let mut events = SseReader::new(resp);
+    let endpoint = events.next().await.unwrap();
+    let url = format!("{base}{}", endpoint.data);
+    let post = |body: Value| {
+        http.post(&url)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+    };
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2024-11-05", "capabilities": {}, "clientInfo": {"name": "old", "version": "1"}}});
+    assert_eq!(post(init).await.unwrap().status(), 202);
+    assert_eq!(events.next().await.unwrap().json().unwrap()["id"], 1);
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    assert_eq!(post(initialized).await.unwrap().status(), 202);
+
+    let mut a = server.client();
+    a.initialize(json!({"elicitation": {}})).await;
+    let (mut stream, asked) = waiting_handler(&a).await;
+
+    let ping = json!({"jsonrpc": "2.0", "id": 2, "method": "ping"});
+    assert_shed(post(ping.clone()).await.unwrap()).await;
+    let changed = json!({"jsonrpc": "2.0", "method": "notifications/roots/list_changed"});
+    assert_eq!(post(changed).await.unwrap().status(), 202);
+
+    let answer = json!({"jsonrpc": "2.0", "id": asked["id"], "result": {"action": "decline"}});
+    assert_eq!(
+        a.post()
+            .body(answer.to_string())
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        202
+    );
+    assert_eq!(stream.next().await.unwrap().json().unwrap()["id"], 1);
+    // Room again: the same ping is answered on the stream.
+    assert_eq!(post(ping).await.unwrap().status(), 202);
+    let pong = events.next().await.unwrap().json().unwrap();
+    assert_eq!(pong["id"], 2, "{pong}");
 }

@@ -50,14 +50,19 @@ async fn serve(
     guard::check_json_content_type(headers)?;
     let modern = era::decide(headers) == Era::Modern;
     // Shed at arrival, before the body is read (crate::arrival).
-    if modern {
+    let (bytes, incoming) = if modern {
         arrival::stateless_post(app, &who, headers)?;
+        let bytes =
+            switchboard_http::body::read_body(body, headers, app.config().max_body_bytes).await?;
+        let incoming = parse_body(&bytes)?;
+        (bytes, incoming)
     } else {
-        arrival::session_post(app, &who, headers)?;
-    }
-    let bytes =
-        switchboard_http::body::read_body(body, headers, app.config().max_body_bytes).await?;
-    let incoming = parse_body(&bytes)?;
+        let arrival = arrival::session_post(app, &who, headers);
+        let bytes = arrival.body(app, headers, body).await?;
+        let incoming = parse_body(&bytes)?;
+        arrival.settle(app, &incoming)?;
+        (bytes, incoming)
+    };
     if let Incoming::Single(Message::Request { method, params, .. }) = &incoming {
         switchboard_observe::access::method(method, params.as_deref());
     }

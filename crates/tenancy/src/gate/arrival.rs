@@ -4,7 +4,9 @@
 //! `shed_delay_ms` (the queue in front of the handlers that a flood of
 //! connections builds). What a running handler needs is never asked here:
 //! the fronts pass it by (see `docs/architecture.md`, "Admission and
-//! capacity").
+//! capacity"). A refusal is only counted when the front makes it
+//! ([`Gate::refuse`]): a small body it reads first may turn out to be a
+//! notification, which passes.
 
 use switchboard_http::error::TransportError;
 use switchboard_limits::Rejected;
@@ -13,24 +15,28 @@ use super::{Gate, ticket};
 use crate::tenant::Principal;
 
 impl Gate {
-    /// May a request of `who` (as `key`: its session, or a client without
-    /// one) come in? 503 with `Retry-After` if not. Takes no slot: a
-    /// request that does work still waits for one when it runs.
-    pub fn arrive(&self, who: &Principal, key: &str) -> Result<(), TransportError> {
+    /// Would a request of `who` (as `key`: its session, or a client without
+    /// one) be refused if it came in now? Takes no slot (a request that does
+    /// work still waits for one when it runs) and counts nothing: the front
+    /// refuses with [`Gate::refuse`] once it knows the request is one to
+    /// refuse.
+    pub fn arrive(&self, who: &Principal, key: &str) -> Result<(), Rejected> {
         let limit = self.0.config.load().shed_delay_ms;
-        let shed = limit > 0 && self.0.delay.current().as_millis() >= u128::from(limit);
-        let refused = if shed {
-            Err(Rejected::Shed)
-        } else {
-            self.admission().check(ticket(who, key))
-        };
-        refused.map_err(|rejected| {
-            self.metrics().requests.rejected(rejected.reason());
-            self.metrics()
-                .tenants
-                .rejected(&who.tenant.id, rejected.reason());
-            TransportError::Overloaded(rejected)
-        })
+        if limit > 0 && self.0.delay.current().as_millis() >= u128::from(limit) {
+            return Err(Rejected::Shed);
+        }
+        self.admission().check(ticket(who, key))
+    }
+
+    /// Refuse a request at arrival: counted (metrics, per tenant), and the
+    /// error the client gets (503, or 429 for a tenant over its share, with
+    /// `Retry-After`).
+    pub fn refuse(&self, who: &Principal, rejected: Rejected) -> TransportError {
+        self.metrics().requests.rejected(rejected.reason());
+        self.metrics()
+            .tenants
+            .rejected(&who.tenant.id, rejected.reason());
+        TransportError::Overloaded(rejected)
     }
 
     /// The runtime's scheduling delay last measured (zero while
