@@ -7,6 +7,10 @@
 # generator is NEW_BINARY's `bench` for both. Loopback only; bounded.
 #
 #   NEW_ENV="SWITCHBOARD_SHED_DELAY_MS=5" bench/overload-ab.sh OLD NEW [ROUNDS]
+#
+# OVERLOAD_ARGS adds arguments to the overload runs of both (e.g.
+# "--warmup 1s": leave the opening burst out; both binaries' `bench` is
+# NEW's, so the old server is measured the same way).
 set -uo pipefail
 OLD=$1 NEW=$2 ROUNDS=${3:-2}
 BASE="SWITCHBOARD_MAX_IN_FLIGHT=64 SWITCHBOARD_MAX_QUEUE=64"
@@ -33,7 +37,10 @@ run() {
 for _ in $(seq "$ROUNDS"); do
   run old_64 "$OLD" "$BASE" calls --sessions 64 --duration 8s
   run new_64 "$NEW" "$BASE ${NEW_ENV:-}" calls --sessions 64 --duration 8s
-  run old_2000 "$OLD" "$BASE" overload --clients 2000 --duration 8s
-  run new_2000 "$NEW" "$BASE ${NEW_ENV:-}" overload --clients 2000 --duration 8s
-  run new_2000_no_retry_after "$NEW" "$BASE ${NEW_ENV:-}" overload --clients 2000 --duration 8s --ignore-retry-after
+  # shellcheck disable=SC2086
+  run old_2000 "$OLD" "$BASE" overload --clients 2000 --duration 8s ${OVERLOAD_ARGS:-}
+  # shellcheck disable=SC2086
+  run new_2000 "$NEW" "$BASE ${NEW_ENV:-}" overload --clients 2000 --duration 8s ${OVERLOAD_ARGS:-}
+  # shellcheck disable=SC2086
+  run new_2000_no_retry_after "$NEW" "$BASE ${NEW_ENV:-}" overload --clients 2000 --duration 8s --ignore-retry-after ${OVERLOAD_ARGS:-}
 done

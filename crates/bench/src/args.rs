@@ -164,6 +164,12 @@ pub struct OverloadArgs {
     /// no one should write, kept to compare with earlier figures.
     #[arg(long)]
     pub ignore_retry_after: bool,
+    /// Run the clients this long before measuring (after `--duration`'s
+    /// start): the opening burst of connects and session opens is left
+    /// out of every figure, as `calls` leaves out its setup. Without it,
+    /// the burst counts.
+    #[arg(long, value_parser = parse_duration)]
+    pub warmup: Option<Duration>,
 }
 
 impl Scenario {
