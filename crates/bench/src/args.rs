@@ -159,6 +159,17 @@ pub struct OverloadArgs {
     /// The tool each call invokes.
     #[command(flatten)]
     pub tool: ToolArgs,
+    /// Retry a refused call (503/429) at once instead of waiting the
+    /// server's `Retry-After`, as the load generator did before: a client
+    /// no one should write, kept to compare with earlier figures.
+    #[arg(long)]
+    pub ignore_retry_after: bool,
+    /// Run the clients this long before measuring (after `--duration`'s
+    /// start): the opening burst of connects and session opens is left
+    /// out of every figure, as `calls` leaves out its setup. Without it,
+    /// the burst counts.
+    #[arg(long, value_parser = parse_duration)]
+    pub warmup: Option<Duration>,
 }
 
 impl Scenario {

@@ -35,6 +35,9 @@ pub(crate) struct Client {
     link: Link,
     pub session: Option<Session>,
     next_id: u64,
+    /// The `Retry-After` (seconds) of the last answer that had one, until
+    /// taken.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl Client {
@@ -45,6 +48,7 @@ impl Client {
             link,
             session: None,
             next_id: 1,
+            retry_after: None,
         }
     }
 
@@ -196,8 +200,17 @@ impl Client {
         F: Future<Output = Result<T, ErrorKind>>,
     {
         let link = &mut self.link;
+        let retry = &mut self.retry_after;
         let done = tokio::time::timeout(self.plan.timeout, async move {
-            read(link.send(req).await?).await
+            let resp = link.send(req).await?;
+            if let Some(secs) = resp
+                .headers()
+                .get(http::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
+            {
+                *retry = Some(std::time::Duration::from_secs(secs));
+            }
+            read(resp).await
         })
         .await;
         match done {

@@ -113,6 +113,14 @@ async fn overload_in_both_eras() {
         assert_did_work(&r);
         assert_eq!(r.clients, 30);
     }
+    // With a warm-up, calls made after it are measured.
+    let r = bench(
+        "legacy",
+        "overload",
+        &["--clients", "30", "--warmup", "200ms"],
+    )
+    .await;
+    assert_did_work(&r);
 }
 
 #[tokio::test]

@@ -92,6 +92,14 @@ pub struct Config {
     /// Milliseconds a request may wait for a slot before a 503. Default 2000.
     #[serde(deserialize_with = "crate::duration::millis")]
     pub queue_deadline_ms: u64,
+    /// Shed at arrival while the runtime's scheduling delay (how late a
+    /// timer-woken task runs: the wait of every request in the queue in
+    /// front of the handlers) is over this many milliseconds: requests that
+    /// no running handler needs are refused with 503 before their body is
+    /// read. 0 (the default) turns this off; the admission check at arrival
+    /// stays on.
+    #[serde(deserialize_with = "crate::duration::millis")]
+    pub shed_delay_ms: u64,
     /// Seconds a request may run before it is cancelled and answered with an
     /// error. Default 60.
     #[serde(deserialize_with = "crate::duration::secs")]
@@ -224,6 +232,7 @@ impl Default for Config {
             max_in_flight: 512,
             max_queue: 4096,
             queue_deadline_ms: 2000,
+            shed_delay_ms: 0,
             request_timeout_secs: 60,
             max_sessions: 100_000,
             session_cap_policy: CapPolicy::EvictIdleThenQueue,

@@ -136,14 +136,17 @@ async fn post(
     let who = app.gate().authenticate(headers, client).await?;
     guard::check_json_content_type(headers)?;
     let sid = session_param(uri).ok_or(TransportError::MissingSession)?;
+    // Shed at arrival, before the session is loaded or the body read.
+    let arrival = crate::arrival::legacy_post(app, &who, sid);
     let s = app.sessions().open_session_id(sid, &who).await?;
     let slot = s
         .live
         .standalone_if_open()
         .ok_or(TransportError::UnknownSession)?;
-    let bytes =
-        switchboard_http::body::read_body(body, headers, app.config().max_body_bytes).await?;
-    let Incoming::Single(message) = parse_body(&bytes)? else {
+    let bytes = arrival.body(app, headers, body).await?;
+    let incoming = parse_body(&bytes)?;
+    arrival.settle(app, &incoming)?;
+    let Incoming::Single(message) = incoming else {
         return Err(TransportError::BatchNotSupported(s.version.to_string()));
     };
     match message {

@@ -19,6 +19,7 @@
 
 #![warn(missing_docs)]
 
+mod arrival;
 mod fronts;
 mod layers;
 mod legacy_sse;

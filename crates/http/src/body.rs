@@ -7,6 +7,15 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use crate::error::TransportError;
 
+/// The body's length as its `Content-Length` declares it, if it does (and
+/// says a number).
+pub fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+}
+
 /// Read the body, refusing more than `limit` bytes with 413 (at once when
 /// `Content-Length` declares more).
 pub async fn read_body(
@@ -14,11 +23,7 @@ pub async fn read_body(
     headers: &HeaderMap,
     limit: usize,
 ) -> Result<Bytes, TransportError> {
-    let declared = headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
+    if declared_length(headers).is_some_and(|n| n > limit as u64) {
         return Err(TransportError::BodyTooLarge(limit));
     }
     match Limited::new(body, limit).collect().await {

@@ -110,7 +110,9 @@ pub enum TransportError {
     /// The handler ended without an answer (it panicked).
     #[error("internal error: the handler failed")]
     HandlerFailed,
-    /// Admission refused the request: its queue is full or it waited too long.
+    /// Admission refused the request: its queue is full (429 when only its
+    /// tenant's share of it is), it waited too long, or it was shed at
+    /// arrival.
     #[error("server busy ({}): try again shortly", .0.reason())]
     Overloaded(switchboard_limits::Rejected),
     /// No room for a new session under a session cap (the cap named).
@@ -236,7 +238,9 @@ impl TransportError {
             | Store(StoreError::TooLarge { .. }) => StatusCode::BAD_REQUEST,
             Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             InsufficientScope(_) => StatusCode::FORBIDDEN,
-            RateLimited { .. } | Quota(_) => StatusCode::TOO_MANY_REQUESTS,
+            RateLimited { .. } | Quota(_) | Overloaded(switchboard_limits::Rejected::OverShare) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             AuthUnavailable(_) | LimiterUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ForbiddenOrigin(_) | ForbiddenHost(_) | ForgedForward => StatusCode::FORBIDDEN,
             NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,

@@ -13,8 +13,14 @@ use queue::{Ask, State};
 pub enum Rejected {
     /// The queue is full: refused at once.
     QueueFull,
+    /// The tenant's share of the queue is full while the queue itself has
+    /// room: refused at once (429: the tenant, not the server, is over).
+    OverShare,
     /// It waited its whole deadline without a slot.
     Timeout,
+    /// Refused at arrival: the runtime is running ready work later than
+    /// the configured delay (see [`Delay`](crate::Delay)).
+    Shed,
 }
 
 impl Rejected {
@@ -22,7 +28,9 @@ impl Rejected {
     pub fn reason(self) -> &'static str {
         match self {
             Rejected::QueueFull => "queue_full",
+            Rejected::OverShare => "tenant_share",
             Rejected::Timeout => "queue_timeout",
+            Rejected::Shed => "shed",
         }
     }
 }
@@ -166,6 +174,20 @@ impl Admission {
         self.admit(ticket, deadline).await
     }
 
+    /// Whether [`admit`](Self::admit) would refuse `ticket` at once (the
+    /// queue, or the tenant's share of it, is full and no slot is free for
+    /// it), without taking or queueing anything: the check a request makes
+    /// when it arrives, before its body is read.
+    pub fn check(&self, ticket: Ticket<'_>) -> Result<(), Rejected> {
+        let st = self.shared.state.lock();
+        let (running, queued) = st.tenant(ticket.tenant);
+        let under_cap = ticket.max_running.is_none_or(|m| running < m.max(1));
+        if st.in_flight < self.shared.max_in_flight && under_cap && queued == 0 {
+            return Ok(());
+        }
+        refuse_queueing(&st, self.shared.max_queue, &ticket)
+    }
+
     /// Wait for a slot for `ticket`, for at most `deadline`.
     ///
     /// Granted at once if a slot is free, the tenant is under its cap and
@@ -185,13 +207,7 @@ impl Admission {
             if let Some(tenant) = st.try_take(ask, max_in_flight) {
                 return Ok(self.permit(tenant));
             }
-            if st.queued >= self.shared.max_queue
-                || ticket
-                    .max_queued
-                    .is_some_and(|max| st.tenant(ticket.tenant).1 >= max)
-            {
-                return Err(Rejected::QueueFull);
-            }
+            refuse_queueing(&st, self.shared.max_queue, &ticket)?;
             let queued = st.enqueue(ask);
             // The ticket may have raised its tenant's cap.
             st.dispatch(max_in_flight);
@@ -254,6 +270,21 @@ impl Admission {
         let (running, queued) = self.shared.state.lock().tenant(tenant);
         TenantStats { running, queued }
     }
+}
+
+/// Whether `ticket` may wait: not if the queue is full, nor if its
+/// tenant's share of it is.
+fn refuse_queueing(st: &State, max_queue: usize, ticket: &Ticket<'_>) -> Result<(), Rejected> {
+    if st.queued >= max_queue {
+        return Err(Rejected::QueueFull);
+    }
+    if ticket
+        .max_queued
+        .is_some_and(|max| st.tenant(ticket.tenant).1 >= max)
+    {
+        return Err(Rejected::OverShare);
+    }
+    Ok(())
 }
 
 impl Shared {

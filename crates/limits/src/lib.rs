@@ -9,6 +9,9 @@
 //! turn like every other instead of starving them. A tenant may also cap its
 //! own running requests; at its cap it waits while others use free slots.
 //!
+//! [`Delay`] measures how late the runtime runs a ready task, the queue in
+//! front of admission that a flood of connections builds.
+//!
 //! [`RateLimiter`] answers "may `key` do one more now?" by the generic cell
 //! rate algorithm; [`MemoryRateLimiter`] keeps its state in this process.
 
@@ -16,8 +19,10 @@
 
 mod admission;
 mod breaker;
+mod delay;
 mod rate;
 
 pub use admission::{Admission, AdmissionStats, Permit, Rejected, TenantStats, Ticket};
 pub use breaker::{Attempt, Breaker, BreakerConfig, BreakerState};
+pub use delay::Delay;
 pub use rate::{Decision, LimiterError, MemoryRateLimiter, Rate, RateLimiter};

@@ -49,6 +49,9 @@ pub struct LiveSession {
     requests: AtomicU64,
     /// Of those, requests running now.
     in_flight: std::sync::atomic::AtomicUsize,
+    /// Whether this node has seen the session's `notifications/initialized`
+    /// (or loaded it initialized).
+    greeted: std::sync::atomic::AtomicBool,
 }
 
 /// Where this node starts numbering a session's request streams (and its
@@ -86,6 +89,7 @@ impl LiveSession {
             closed: CancellationToken::new(),
             requests: AtomicU64::new(0),
             in_flight: std::sync::atomic::AtomicUsize::new(0),
+            greeted: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -238,6 +242,23 @@ impl LiveSession {
             }
             None => false,
         }
+    }
+
+    /// Note that the client sent `notifications/initialized` (or that the
+    /// session was loaded initialized).
+    pub fn greet(&self) {
+        self.greeted.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether a handler of this session, or the session itself, may be
+    /// waiting for the client's next message: a server-to-client request
+    /// is unanswered (its answer comes in a POST), a request runs (a
+    /// cancellation may come), or `notifications/initialized` has not come
+    /// yet. Such a session's messages are never shed at arrival.
+    pub fn expects_client(&self) -> bool {
+        !self.greeted.load(Ordering::Relaxed)
+            || self.in_flight.load(Ordering::Relaxed) > 0
+            || !self.pending.lock().is_empty()
     }
 
     /// Whether the store's `last_seen` should be refreshed now (at most once a second).

@@ -116,10 +116,13 @@ impl Sessions {
         params: Option<&RawValue>,
     ) -> Result<(), TransportError> {
         match method {
-            methods::INITIALIZED if !s.record.initialized => {
-                let mut record = s.record.clone();
-                record.initialized = true;
-                self.save_session(s, &record).await?;
+            methods::INITIALIZED => {
+                if !s.record.initialized {
+                    let mut record = s.record.clone();
+                    record.initialized = true;
+                    self.save_session(s, &record).await?;
+                }
+                s.live.greet();
             }
             methods::CANCELLED => {
                 if let Ok(c) = Cancelled::read(params)

@@ -74,9 +74,12 @@ impl Sessions {
         };
         self.check_binding(&record, who)?;
         switchboard_observe::access::session(id);
-        let live = self
-            .registry()
-            .get_or_create(id, |l| l.set_subscriptions(&record.subscriptions));
+        let live = self.registry().get_or_create(id, |l| {
+            l.set_subscriptions(&record.subscriptions);
+            if record.initialized {
+                l.greet();
+            }
+        });
         let version = ProtocolVersion::parse(&record.protocol_version)
             .unwrap_or(ProtocolVersion::LATEST_SESSION);
         Ok(Session {

@@ -48,6 +48,12 @@ fn header(headers: &HeaderMap, name: &str) -> Result<Option<String>, String> {
     }
 }
 
+/// The method a request's `Mcp-Method` header names, read before its body
+/// (`None` if absent or unreadable; [`check`] refuses those later).
+pub fn method(headers: &HeaderMap) -> Option<String> {
+    header(headers, "mcp-method").ok().flatten()
+}
+
 /// The body value a `Mcp-Name` header mirrors for `method`, read by the
 /// method's own reader; `None` for params it refuses (refused later).
 fn name_of<'a>(method: &str, params: Option<&'a RawValue>) -> Option<Cow<'a, str>> {

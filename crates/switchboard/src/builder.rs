@@ -129,8 +129,7 @@ impl Builder {
         let ready = self.prepare().await?;
         let listener = match listener {
             Some(l) => l,
-            None => TcpListener::bind(ready.config.listen)
-                .await
+            None => crate::serve::bind(ready.config.listen)
                 .map_err(|e| format!("cannot listen on {}: {e}", ready.config.listen))?,
         };
         let addr = listener.local_addr().map_err(|e| e.to_string())?;

@@ -161,6 +161,25 @@ pub(crate) fn advertise_url(config: &Config, addr: SocketAddr) -> String {
     format!("http://{addr}/mcp")
 }
 
+/// The listen backlog asked of the kernel (which caps it at
+/// `net.core.somaxconn`, 4096 on current Linux). Tokio's default, 1024, is
+/// too short for a burst of a few thousand connects at once: the kernel
+/// then drops SYNs, and each dropped client waits a second to retry.
+const BACKLOG: u32 = 4096;
+
+/// Bind the main listener at `addr`, with address reuse (as
+/// `TcpListener::bind`) and a backlog of [`BACKLOG`].
+pub(crate) fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
+}
+
 /// The admin listener, bound now (so a taken port fails the start), if an
 /// admin token is configured; otherwise one line on how to enable it.
 pub(crate) async fn bind_admin(config: &Config) -> Result<Option<TcpListener>, String> {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use http::HeaderMap;
 use switchboard_config::{Config, Live};
 use switchboard_http::error::{Challenge, TransportError};
-use switchboard_limits::{Admission, Decision, Permit, Rate, RateLimiter, Ticket};
+use switchboard_limits::{Admission, Decision, Delay, Permit, Rate, RateLimiter, Ticket};
 use switchboard_observe::audit::{Audit, AuditEvent};
 use switchboard_observe::metrics::Metrics;
 use switchboard_runtime::Catalog;
@@ -18,6 +18,7 @@ use crate::tenant::Principal;
 use crate::tenants::{AuthFailure, Tenants};
 
 mod account;
+mod arrival;
 
 /// The gate: tenants and credentials (swapped whole by a reload), the rate
 /// limiter, admission, the node-local quota counts, the audit trail and
@@ -34,6 +35,7 @@ struct Inner {
     audit: Audit,
     limiter: Arc<dyn RateLimiter>,
     admission: Admission,
+    delay: Delay,
     capacity: Capacity,
 }
 
@@ -52,6 +54,8 @@ impl Gate {
     ) -> Self {
         let c = config.load();
         let admission = Admission::new(c.max_in_flight, c.max_queue);
+        let probed = config.clone();
+        let delay = Delay::start(move || probed.load().shed_delay_ms > 0);
         Self(Arc::new(Inner {
             config,
             tenants: Live::new(tenants),
@@ -60,6 +64,7 @@ impl Gate {
             audit,
             limiter,
             admission,
+            delay,
             capacity: Capacity::default(),
         }))
     }
@@ -258,13 +263,7 @@ impl Gate {
     pub async fn admit(&self, who: &Principal, key: &str) -> Result<Permit, TransportError> {
         let start = std::time::Instant::now();
         let t = &who.tenant;
-        let ticket = Ticket {
-            tenant: &t.id,
-            weight: t.weight,
-            max_running: t.max_in_flight,
-            max_queued: t.max_queued,
-            key,
-        };
+        let ticket = ticket(who, key);
         let span = tracing::debug_span!(target: switchboard_telemetry::TARGET, "admission", tenant = %t.id);
         let admitted = tracing::Instrument::instrument(
             self.admission()
@@ -278,6 +277,18 @@ impl Gate {
             self.metrics().tenants.rejected(&t.id, rejected.reason());
             TransportError::Overloaded(rejected)
         })
+    }
+}
+
+/// The admission ticket of the principal's tenant, as `key`.
+fn ticket<'a>(who: &'a Principal, key: &'a str) -> Ticket<'a> {
+    let t = &who.tenant;
+    Ticket {
+        tenant: &t.id,
+        weight: t.weight,
+        max_running: t.max_in_flight,
+        max_queued: t.max_queued,
+        key,
     }
 }
 

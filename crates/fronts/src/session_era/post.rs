@@ -14,6 +14,7 @@ use switchboard_http::reply::accepted;
 use switchboard_proto::{Incoming, Message, error_json, methods, params, parse_body};
 
 use crate::Fronts;
+use crate::arrival;
 use crate::session_era::request;
 use crate::session_era::{batch, initialize};
 use crate::stateless_era;
@@ -47,13 +48,25 @@ async fn serve(
         ));
     }
     guard::check_json_content_type(headers)?;
-    let bytes =
-        switchboard_http::body::read_body(body, headers, app.config().max_body_bytes).await?;
-    let incoming = parse_body(&bytes)?;
+    let modern = era::decide(headers) == Era::Modern;
+    // Shed at arrival, before the body is read (crate::arrival).
+    let (bytes, incoming) = if modern {
+        arrival::stateless_post(app, &who, headers)?;
+        let bytes =
+            switchboard_http::body::read_body(body, headers, app.config().max_body_bytes).await?;
+        let incoming = parse_body(&bytes)?;
+        (bytes, incoming)
+    } else {
+        let arrival = arrival::session_post(app, &who, headers);
+        let bytes = arrival.body(app, headers, body).await?;
+        let incoming = parse_body(&bytes)?;
+        arrival.settle(app, &incoming)?;
+        (bytes, incoming)
+    };
     if let Incoming::Single(Message::Request { method, params, .. }) = &incoming {
         switchboard_observe::access::method(method, params.as_deref());
     }
-    if era::decide(headers) == Era::Modern {
+    if modern {
         return stateless_era::serve(app, &who, headers, accepts, incoming).await;
     }
     match incoming {

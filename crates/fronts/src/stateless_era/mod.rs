@@ -6,6 +6,8 @@
 mod call;
 mod listen;
 
+pub(crate) use listen::METHOD as LISTEN;
+
 use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use serde_json::value::RawValue;

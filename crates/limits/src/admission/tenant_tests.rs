@@ -245,8 +245,10 @@ async fn a_tenant_cannot_take_more_than_its_share_of_the_queue() {
     let refused = tokio::time::timeout(Duration::ZERO, a.admit(share("flood"), LONG));
     assert_eq!(
         refused.await.expect("at once").unwrap_err(),
-        Rejected::QueueFull
+        Rejected::OverShare
     );
+    assert_eq!(a.check(share("flood")), Err(Rejected::OverShare));
+    assert_eq!(a.check(share("quiet")), Ok(()));
     let quiet = spawn_admit(&a, share("quiet"), LONG, &tx);
     until_queued(&a, 4).await;
     drop(running);
@@ -265,4 +267,23 @@ async fn a_tenant_cannot_take_more_than_its_share_of_the_queue() {
     assert_eq!(granted.len(), 4);
     assert!(granted.contains(&"quiet"));
     assert_eq!(a.stats().queued, 0);
+}
+
+/// The check at arrival refuses exactly what `admit` would refuse at once,
+/// and takes nothing.
+#[tokio::test(start_paused = true)]
+async fn the_arrival_check_refuses_what_admit_would() {
+    let a = Admission::new(1, 1);
+    assert_eq!(a.check(ticket("t", 1, None, "k")), Ok(()));
+    let busy = at_once(&a, ticket("t", 1, None, "k")).await;
+    // A slot is taken but the queue has room: it would wait, not be refused.
+    assert_eq!(a.check(ticket("u", 1, None, "k")), Ok(()));
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let waiter = spawn_admit(&a, ticket("u", 1, None, "k"), LONG, &tx);
+    until_queued(&a, 1).await;
+    assert_eq!(a.check(ticket("v", 1, None, "k")), Err(Rejected::QueueFull));
+    assert_eq!(a.stats().queued, 1);
+    assert_eq!(a.stats().in_flight, 1);
+    waiter.abort();
+    drop(busy);
 }

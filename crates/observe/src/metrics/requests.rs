@@ -36,11 +36,13 @@ pub(crate) struct Reason {
 
 /// Every rejection reason exists from the start, so rates and alerts see a
 /// zero rather than no series.
-const REJECTIONS: [&str; 7] = [
+const REJECTIONS: [&str; 9] = [
     "session_cap",
     "per_identity_cap",
     "queue_full",
+    "tenant_share",
     "queue_timeout",
+    "shed",
     "timeout",
     "stream_cap",
     "draining",

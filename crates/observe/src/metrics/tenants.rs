@@ -58,7 +58,7 @@ impl Tenants {
             rejections: registered(
                 r,
                 "tenant_rejections",
-                "Refused requests by tenant and reason (rate_limited, quota, forbidden, queue_full, queue_timeout)",
+                "Refused requests by tenant and reason (rate_limited, quota, forbidden, queue_full, tenant_share, queue_timeout, shed)",
                 Family::default(),
             ),
             sessions: registered(

@@ -1,0 +1,143 @@
+//! The arrival decision of a POST, made from its headers before its body
+//! is read: a request no running handler can be waiting for asks the gate
+//! ([`Gate::arrive`](switchboard_tenancy::Gate::arrive)) and is refused at
+//! once (503, or 429 for a tenant over its share; `Retry-After`) when the
+//! server is full or late; the rest pass by. Passing by never skips
+//! admission: a request that does work still takes a running slot when it
+//! runs.
+//!
+//! Passed by, since refusing them could leave a handler waiting on what it
+//! needs (the liveness rule of `docs/architecture.md`, "Admission and
+//! capacity"): a POST naming a session that has a server-to-client request
+//! unanswered, a request running, or no `notifications/initialized` yet
+//! ([`LiveSession::expects_client`](switchboard_session::LiveSession::expects_client));
+//! in a cluster (a session bus), a session this node has no live part of
+//! (its handlers may run on another node); a stateless notification or
+//! `subscriptions/listen` (named by the `Mcp-Method` header). GET and
+//! DELETE never come here.
+//!
+//! A session-era POST says what it carries only in its body. A refused one
+//! whose body is small (a declared `Content-Length` of at most
+//! [`PEEK_LIMIT`]) is read and parsed first: a notification or an answer
+//! passes, whatever the session's state; a request is refused then. A large
+//! one is refused unread.
+
+use bytes::Bytes;
+use http::HeaderMap;
+use switchboard_http::error::TransportError;
+use switchboard_http::guard;
+use switchboard_limits::Rejected;
+use switchboard_proto::{Incoming, Message};
+use switchboard_tenancy::Principal;
+
+use crate::Fronts;
+use crate::stateless_era::LISTEN;
+
+/// The largest body a refused POST has read to see whether it carries a
+/// request: notifications and answers are far smaller; anything larger is
+/// refused unread.
+pub(crate) const PEEK_LIMIT: u64 = 4096;
+
+/// What the arrival decision said of a session-era POST: come in, or a
+/// refusal held until the body shows whether it carries a request.
+#[must_use]
+pub(crate) struct Arrival<'a> {
+    who: &'a Principal,
+    refused: Option<Rejected>,
+}
+
+impl Arrival<'_> {
+    /// The POST's body: refused at once, unread, if the decision was to
+    /// refuse and the body is not small; read (within the body limit)
+    /// otherwise.
+    pub(crate) async fn body(
+        &self,
+        app: &Fronts,
+        headers: &HeaderMap,
+        body: axum::body::Body,
+    ) -> Result<Bytes, TransportError> {
+        if let Some(rejected) = self.refused
+            && !small(headers)
+        {
+            return Err(app.gate().refuse(self.who, rejected));
+        }
+        switchboard_http::body::read_body(body, headers, app.config().max_body_bytes).await
+    }
+
+    /// After parsing: a refused POST that carries a request (alone or in a
+    /// batch) is refused now; notifications and answers pass.
+    pub(crate) fn settle(&self, app: &Fronts, incoming: &Incoming) -> Result<(), TransportError> {
+        match self.refused {
+            Some(rejected) if carries_request(incoming) => {
+                Err(app.gate().refuse(self.who, rejected))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A session-era POST (or one opening a session) on `/mcp`.
+pub(crate) fn session_post<'a>(
+    app: &Fronts,
+    who: &'a Principal,
+    headers: &HeaderMap,
+) -> Arrival<'a> {
+    let refused = match guard::session_id(headers) {
+        Ok(Some(id)) => of_session(app, who, id),
+        Ok(None) => app.gate().arrive(who, &who.identity()).err(),
+        // A malformed header is refused later, as it is now.
+        Err(_) => None,
+    };
+    Arrival { who, refused }
+}
+
+/// A POST to `/messages` of 2024-11-05 naming session `id`.
+pub(crate) fn legacy_post<'a>(app: &Fronts, who: &'a Principal, id: &str) -> Arrival<'a> {
+    Arrival {
+        who,
+        refused: of_session(app, who, id),
+    }
+}
+
+/// Why a POST naming session `id` would be refused, if it would.
+fn of_session(app: &Fronts, who: &Principal, id: &str) -> Option<Rejected> {
+    match app.sessions().registry().get(id) {
+        Some(live) if live.expects_client() => None,
+        Some(_) => app.gate().arrive(who, id).err(),
+        None if app.sessions().bus().is_some() => None,
+        None => app.gate().arrive(who, id).err(),
+    }
+}
+
+/// A stateless (2026-07-28) POST, by its `Mcp-Method` header: a request
+/// is refused at once, unread.
+pub(crate) fn stateless_post(
+    app: &Fronts,
+    who: &Principal,
+    headers: &HeaderMap,
+) -> Result<(), TransportError> {
+    let method = switchboard_stateless::headers::method(headers);
+    if method
+        .as_deref()
+        .is_some_and(|m| m.starts_with("notifications/") || m == LISTEN)
+    {
+        return Ok(());
+    }
+    app.gate()
+        .arrive(who, &who.identity())
+        .map_err(|rejected| app.gate().refuse(who, rejected))
+}
+
+/// Whether the POST declares a body small enough to read before refusing.
+fn small(headers: &HeaderMap) -> bool {
+    switchboard_http::body::declared_length(headers).is_some_and(|n| n <= PEEK_LIMIT)
+}
+
+/// Whether a parsed body holds a request (alone, or one of a batch).
+fn carries_request(incoming: &Incoming) -> bool {
+    let is_request = |m: &Message| matches!(m, Message::Request { .. });
+    match incoming {
+        Incoming::Single(m) => is_request(m),
+        Incoming::Batch(items) => items.iter().flatten().any(is_request),
+    }
+}

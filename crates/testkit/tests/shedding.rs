@@ -1,0 +1,285 @@
+//! Shedding at arrival: with the server full, a request no running handler
+//! waits for is refused before its body is read (503, `Retry-After`, a
+//! JSON-RPC error saying why), while everything a waiting handler needs —
+//! its client's answer, the session's GET stream, DELETE — still passes,
+//! and so do notifications, in every era.
+
+use std::net::{Ipv4Addr, SocketAddr};
+
+use serde_json::{Value, json};
+use switchboard_server::{AnonymousMode, ApiKeyConfig, Config, TenantConfig};
+use switchboard_testkit::{McpClient, RawConn, Reply, SseReader, TestServer};
+
+/// One running slot, no queue: a handler waiting on its client fills it.
+fn full_at_one() -> Config {
+    Config {
+        max_in_flight: 1,
+        max_queue: 0,
+        ..Config::default()
+    }
+}
+
+/// `a` calls the elicitation tool; returns its stream and the server's
+/// `elicitation/create` request, which the handler (holding the only slot)
+/// now waits on.
+async fn waiting_handler(a: &McpClient) -> (SseReader, Value) {
+    let Reply::Sse(mut s) = a
+        .request(
+            1,
+            "tools/call",
+            json!({"name": "test_elicitation", "arguments": {"message": "m"}}),
+        )
+        .await
+    else {
+        panic!("SSE expected")
+    };
+    let _priming = s.next().await.unwrap();
+    let asked = s.next().await.unwrap().json().unwrap();
+    assert_eq!(asked["method"], "elicitation/create");
+    (s, asked)
+}
+
+/// A refusal for load: 503 with `Retry-After` and a JSON-RPC error body
+/// that says the server is busy and why.
+async fn assert_shed(resp: reqwest::Response) {
+    assert_eq!(resp.status(), 503);
+    assert!(resp.headers().contains_key("retry-after"));
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["error"]["code"], -32000, "{v}");
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(message.contains("busy (queue_full)"), "{message}");
+}
+
+#[tokio::test]
+async fn a_handler_waiting_on_its_client_completes_while_the_rest_is_shed() {
+    let server = TestServer::with(full_at_one(), switchboard_everything::everything()).await;
+    let mut idle = server.client();
+    idle.initialize(json!({})).await;
+    let mut a = server.client();
+    a.initialize(json!({"elicitation": {}})).await;
+    let (mut stream, asked) = waiting_handler(&a).await;
+
+    // Everything else is refused at arrival: work of an idle session, even
+    // a ping, and a new session.
+    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": "echo", "arguments": {"message": "x"}}});
+    assert_shed(idle.post().body(call.to_string()).send().await.unwrap()).await;
+    let ping = json!({"jsonrpc": "2.0", "id": 3, "method": "ping"});
+    assert_shed(idle.post().body(ping.to_string()).send().await.unwrap()).await;
+    let hello = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "late", "version": "1"}}});
+    let fresh = server.client();
+    assert_shed(fresh.post().body(hello.to_string()).send().await.unwrap()).await;
+    // A notification passes, even from the idle session: its small body is
+    // read, and it carries no request.
+    let changed = json!({"jsonrpc": "2.0", "method": "notifications/roots/list_changed"});
+    let resp = idle.post().body(changed.to_string()).send().await.unwrap();
+    assert_eq!(resp.status(), 202);
+
+    // What the waiting handler's session needs passes: its GET stream, a
+    // ping while its request runs, and its answer.
+    let get = a.get().send().await.unwrap();
+    assert_eq!(get.status(), 200);
+    let (pong, _) = a.call("ping", json!({})).await;
+    assert_eq!(pong["result"], json!({}));
+    let answer = json!({"jsonrpc": "2.0", "id": asked["id"], "result": {
+        "action": "accept", "content": {"username": "u", "email": "u@example.com"}}});
+    let status = a
+        .post()
+        .body(answer.to_string())
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 202);
+    let done = stream.next().await.unwrap().json().unwrap();
+    assert_eq!(done["id"], 1, "{done}");
+    assert!(done["result"]["content"].is_array(), "{done}");
+
+    // DELETE is never shed; with the slot free, the idle session works again.
+    drop(get);
+    let r = idle.call_tool("echo", json!({"message": "after"})).await;
+    assert_eq!(r["content"][0]["text"], "after");
+    assert_eq!(idle.delete().await, 200);
+}
+
+#[tokio::test]
+async fn a_large_body_to_a_full_server_is_refused_unread() {
+    let server = TestServer::with(full_at_one(), switchboard_everything::everything()).await;
+    let mut b = server.client();
+    b.initialize(json!({})).await;
+    let mut a = server.client();
+    a.initialize(json!({"elicitation": {}})).await;
+    let (_stream, _asked) = waiting_handler(&a).await;
+
+    // Only the head of a 3 MB POST (under max_body_bytes) is sent: the
+    // answer must come without the server reading a byte of the body.
+    let addr: SocketAddr = server
+        .url()
+        .trim_start_matches("http://")
+        .trim_end_matches("/mcp")
+        .parse()
+        .unwrap();
+    let head = |session: Option<&str>| {
+        let mut h = "POST /mcp HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n\
+             accept: application/json, text/event-stream\r\ncontent-length: 3000000\r\n"
+            .to_owned();
+        if let Some(s) = session {
+            h += &format!("mcp-session-id: {s}\r\nmcp-protocol-version: 2025-11-25\r\n");
+        }
+        h + "\r\n"
+    };
+    for session in [b.session.as_deref(), None] {
+        let mut conn = RawConn::open(addr, Ipv4Addr::LOCALHOST).await;
+        let reply = conn.send(&head(session)).await;
+        assert_eq!(reply.status, 503, "{reply:?}");
+        assert!(
+            reply.head.to_ascii_lowercase().contains("retry-after: 1"),
+            "{}",
+            reply.head
+        );
+        let v: Value = serde_json::from_str(&reply.body).unwrap();
+        assert_eq!(v["error"]["code"], -32000, "{v}");
+        assert_eq!(v["id"], Value::Null, "the body was not read: {v}");
+    }
+}
+
+/// A tenant with one API key; returns the config entry and the key.
+fn tenant(id: &str) -> (TenantConfig, String) {
+    let (key, sha256) = switchboard_auth::new_api_key();
+    let config = TenantConfig {
+        id: id.into(),
+        api_keys: vec![ApiKeyConfig {
+            id: "agent".into(),
+            sha256,
+        }],
+        ..TenantConfig::default()
+    };
+    (config, key)
+}
+
+/// Two tenants of equal weight share a queue of two: each may have one
+/// request waiting. A tenant with its one waiter is refused at arrival
+/// with 429 (its share, not the server, is full); the other is not.
+#[tokio::test]
+async fn a_tenant_over_its_share_is_refused_with_429_and_the_other_is_not() {
+    let (busy, busy_key) = tenant("busy");
+    let (quiet, quiet_key) = tenant("quiet");
+    let mut config = full_at_one();
+    config.max_queue = 2;
+    config.queue_deadline_ms = 60_000;
+    config.auth.anonymous = AnonymousMode::Off;
+    config.tenants = vec![busy, quiet];
+    let server = TestServer::with(config, switchboard_everything::everything()).await;
+    let client = |key: &str| McpClient::with_token(&server.url(), key);
+    let (mut a, mut waiter, mut probe, mut other) = (
+        client(&busy_key),
+        client(&busy_key),
+        client(&busy_key),
+        client(&quiet_key),
+    );
+    for c in [&mut waiter, &mut probe, &mut other] {
+        c.initialize(json!({})).await;
+    }
+    a.initialize(json!({"elicitation": {}})).await;
+    let (mut stream, asked) = waiting_handler(&a).await;
+    // The busy tenant's second call waits in the queue.
+    let waiting =
+        tokio::spawn(async move { waiter.call_tool("echo", json!({"message": "waited"})).await });
+    let ping = json!({"jsonrpc": "2.0", "id": 7, "method": "ping"});
+    let mut refused = None;
+    for _ in 0..500 {
+        let resp = probe.post().body(ping.to_string()).send().await.unwrap();
+        if resp.status() != 200 {
+            refused = Some(resp);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let resp = refused.expect("refused once the tenant's waiter is queued");
+    assert_eq!(resp.status(), 429);
+    assert!(resp.headers().contains_key("retry-after"));
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["error"]["code"], -32000, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("tenant_share"),
+        "{v}"
+    );
+    // The other tenant's share is free: it comes in.
+    let resp = other.post().body(ping.to_string()).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+
+    let answer = json!({"jsonrpc": "2.0", "id": asked["id"], "result": {"action": "decline"}});
+    let status = a
+        .post()
+        .body(answer.to_string())
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 202);
+    assert_eq!(stream.next().await.unwrap().json().unwrap()["id"], 1);
+    let r = waiting.await.unwrap();
+    assert_eq!(r["content"][0]["text"], "waited");
+}
+
+/// The HTTP+SSE era (2024-11-05): a session's POSTs come on `/messages`.
+/// With the server full, its request is refused at arrival (503, not the
+/// 202 that would otherwise promise an answer on the stream), while its
+/// notification passes.
+#[tokio::test]
+async fn http_sse_requests_are_shed_and_notifications_pass() {
+    let server = TestServer::with(full_at_one(), switchboard_everything::everything()).await;
+    let http = reqwest::Client::new();
+    let base = format!("http://{}", server.addr);
+    let resp = http
+        .get(format!("{base}/sse"))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    let mut events = SseReader::new(resp);
+    let endpoint = events.next().await.unwrap();
+    let url = format!("{base}{}", endpoint.data);
+    let post = |body: Value| {
+        http.post(&url)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+    };
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2024-11-05", "capabilities": {}, "clientInfo": {"name": "old", "version": "1"}}});
+    assert_eq!(post(init).await.unwrap().status(), 202);
+    assert_eq!(events.next().await.unwrap().json().unwrap()["id"], 1);
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    assert_eq!(post(initialized).await.unwrap().status(), 202);
+
+    let mut a = server.client();
+    a.initialize(json!({"elicitation": {}})).await;
+    let (mut stream, asked) = waiting_handler(&a).await;
+
+    let ping = json!({"jsonrpc": "2.0", "id": 2, "method": "ping"});
+    assert_shed(post(ping.clone()).await.unwrap()).await;
+    let changed = json!({"jsonrpc": "2.0", "method": "notifications/roots/list_changed"});
+    assert_eq!(post(changed).await.unwrap().status(), 202);
+
+    let answer = json!({"jsonrpc": "2.0", "id": asked["id"], "result": {"action": "decline"}});
+    assert_eq!(
+        a.post()
+            .body(answer.to_string())
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        202
+    );
+    assert_eq!(stream.next().await.unwrap().json().unwrap()["id"], 1);
+    // Room again: the same ping is answered on the stream.
+    assert_eq!(post(ping).await.unwrap().status(), 202);
+    let pong = events.next().await.unwrap().json().unwrap();
+    assert_eq!(pong["id"], 2, "{pong}");
+}
