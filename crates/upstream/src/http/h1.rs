@@ -80,7 +80,9 @@ pub(crate) struct H1Pool {
     host: HeaderValue,
     /// The request target (path and query).
     target: Uri,
-    idle: Mutex<Vec<Link>>,
+    /// Boxed: a connection is taken out and put back whole, per call.
+    #[allow(clippy::vec_box)]
+    idle: Mutex<Vec<Box<Link>>>,
     max_idle: usize,
 }
 
@@ -163,7 +165,10 @@ impl H1Pool {
         }
     }
 
-    fn reply(self: &Arc<Self>, (response, link): (Response<Incoming>, Option<Link>)) -> H1Reply {
+    fn reply(
+        self: &Arc<Self>,
+        (response, link): (Response<Incoming>, Option<Box<Link>>),
+    ) -> H1Reply {
         let (head, body) = response.into_parts();
         let mut reply = H1Reply {
             head,
@@ -178,7 +183,7 @@ impl H1Pool {
     }
 
     /// An idle connection still open, if there is one.
-    fn take(&self) -> Option<Link> {
+    fn take(&self) -> Option<Box<Link>> {
         let mut cx = Context::from_waker(Waker::noop());
         loop {
             let mut link = self.idle.lock().pop()?;
@@ -189,7 +194,7 @@ impl H1Pool {
     }
 
     /// Put a connection whose exchange is over back, if there is room.
-    fn give_back(&self, mut link: Link) {
+    fn give_back(&self, mut link: Box<Link>) {
         let mut cx = Context::from_waker(Waker::noop());
         // Let the connection see the exchange end (and a close).
         if !link.drive(&mut cx) || link.sender.is_closed() {
@@ -201,7 +206,7 @@ impl H1Pool {
         }
     }
 
-    async fn connect(&self) -> Result<Link, H1Error> {
+    async fn connect(&self) -> Result<Box<Link>, H1Error> {
         let tcp = TcpStream::connect(&self.addr)
             .await
             .map_err(H1Error::Connect)?;
@@ -209,7 +214,7 @@ impl H1Pool {
         let (sender, conn) = http1::handshake(TokioIo::new(tcp))
             .await
             .map_err(H1Error::Http)?;
-        Ok(Link { sender, conn })
+        Ok(Box::new(Link { sender, conn }))
     }
 }
 
@@ -219,9 +224,9 @@ type Unsent = (H1Error, Option<Request<Full<Bytes>>>);
 /// Send `request` on `link`, driving it until the response's head is in.
 /// The link comes back with the response unless the connection is over.
 async fn send(
-    mut link: Link,
+    mut link: Box<Link>,
     request: Request<Full<Bytes>>,
-) -> Result<(Response<Incoming>, Option<Link>), Unsent> {
+) -> Result<(Response<Incoming>, Option<Box<Link>>), Unsent> {
     let mut alive = true;
     let ready = poll_fn(|cx| {
         alive = link.drive(cx);
@@ -266,7 +271,8 @@ async fn send(
 pub(crate) struct H1Reply {
     pub(crate) head: http::response::Parts,
     body: Incoming,
-    link: Option<Link>,
+    /// Boxed: a connection is large, and replies move.
+    link: Option<Box<Link>>,
     pool: Arc<H1Pool>,
 }
 
