@@ -7,20 +7,23 @@ use std::time::Duration;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use crate::http::H1Pool;
 use crate::{Downstream, HttpSpec, HttpUpstream, StdioSpec, StdioUpstream, UpstreamError};
 
 /// How to start a connection.
 #[derive(Debug, Clone)]
 pub(crate) enum Starter {
     Stdio(StdioSpec),
-    Http(HttpSpec, reqwest::Client),
+    /// The spec, the client, and the pool of our own connections for
+    /// POSTs (plain `http://` only), shared by the upstream's sessions.
+    Http(HttpSpec, reqwest::Client, Option<Arc<H1Pool>>),
 }
 
 impl Starter {
     pub(crate) fn name(&self) -> &str {
         match self {
             Starter::Stdio(s) => &s.name,
-            Starter::Http(s, _) => &s.name,
+            Starter::Http(s, ..) => &s.name,
         }
     }
 
@@ -34,9 +37,16 @@ impl Starter {
             Starter::Stdio(spec) => Connection::Stdio(
                 StdioUpstream::start(spec, capabilities, client_info, downstream).await?,
             ),
-            Starter::Http(spec, client) => Connection::Http(
-                HttpUpstream::start(spec, client.clone(), capabilities, client_info, downstream)
-                    .await?,
+            Starter::Http(spec, client, pool) => Connection::Http(
+                HttpUpstream::start_on(
+                    spec,
+                    client.clone(),
+                    pool.clone(),
+                    capabilities,
+                    client_info,
+                    downstream,
+                )
+                .await?,
             ),
         })
     }

@@ -419,13 +419,15 @@ fn starter(config: &UpstreamConfig) -> Starter {
             spec.headers = config.headers.clone().into_iter().collect();
             spec.max_body_bytes = config.max_line_bytes;
             spec.handshake = config.protocol != UpstreamProtocol::Stateless;
+            let idle = config.pool_size.unwrap_or(64);
             // No redirects: an upstream's own credentials stay with it.
             let client = reqwest::Client::builder()
-                .pool_max_idle_per_host(config.pool_size.unwrap_or(64))
+                .pool_max_idle_per_host(idle)
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap_or_default();
-            Starter::Http(spec, client)
+            let pool = crate::http::connections(&spec, idle);
+            Starter::Http(spec, client, pool)
         }
         _ => {
             let mut spec = StdioSpec::new(&config.name, &config.command);

@@ -13,6 +13,7 @@ use serde_json::value::RawValue;
 use tokio::task::AbortHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::h1::H1Pool;
 use crate::{Downstream, UpstreamError};
 
 /// Calls in flight both ways, and why the upstream is gone once it is.
@@ -33,6 +34,9 @@ pub(crate) struct Conn {
     /// Cancelled when the upstream is gone: stops the stream task and calls.
     pub(crate) stop: CancellationToken,
     pub(super) client: reqwest::Client,
+    /// Our own HTTP/1.1 connections for POSTs, when the URL is plain
+    /// `http://` (see `h1`); otherwise everything goes through `client`.
+    pub(super) h1: Option<Arc<H1Pool>>,
     pub(super) url: Url,
     /// The spec's own headers (their values are never logged).
     pub(super) extra: HeaderMap,
@@ -57,6 +61,7 @@ impl Conn {
     pub(crate) fn new(
         name: String,
         client: reqwest::Client,
+        h1: Option<Arc<H1Pool>>,
         url: Url,
         extra: HeaderMap,
         max_body_bytes: usize,
@@ -68,6 +73,7 @@ impl Conn {
             max_body_bytes,
             stop: CancellationToken::new(),
             client,
+            h1,
             url,
             extra,
             session: OnceLock::new(),

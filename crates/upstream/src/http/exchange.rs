@@ -4,11 +4,12 @@
 use std::error::Error as _;
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Response, StatusCode};
 
+use super::answer::Answer;
 use super::conn::Conn;
+use super::h1::H1Error;
 use crate::UpstreamError;
 use crate::json::truncate;
 
@@ -40,7 +41,7 @@ impl Conn {
     /// POST one JSON-RPC message; the response whatever its status, except
     /// that a 404 once a session exists closes the upstream (the session
     /// expired) and a failure to connect closes it too.
-    pub(crate) async fn post(&self, body: String) -> Result<Response, UpstreamError> {
+    pub(crate) async fn post(&self, body: String) -> Result<Answer, UpstreamError> {
         self.post_with(body, None).await
     }
 
@@ -51,7 +52,7 @@ impl Conn {
         &self,
         body: String,
         stateless: Option<&HeaderMap>,
-    ) -> Result<Response, UpstreamError> {
+    ) -> Result<Answer, UpstreamError> {
         let accept = "application/json, text/event-stream";
         let mut headers = match stateless {
             None => self.headers(accept),
@@ -68,17 +69,31 @@ impl Conn {
         {
             headers.insert("traceparent", v);
         }
-        let sent = self
-            .client
-            .post(self.url.clone())
-            .headers(headers)
-            .body(body)
-            .send()
-            .await;
+        let response = match &self.h1 {
+            Some(pool) => {
+                let sent = pool.post(headers, body).await;
+                Answer::H1(self.sent_h1(sent, stateless.is_some())?)
+            }
+            None => {
+                let sent = self
+                    .client
+                    .post(self.url.clone())
+                    .headers(headers)
+                    .body(body)
+                    .send()
+                    .await;
+                if stateless.is_some() {
+                    return self.sent_stateless(sent).map(Answer::from);
+                }
+                Answer::from(self.sent(sent)?)
+            }
+        };
         if stateless.is_some() {
-            return self.sent_stateless(sent);
+            return Ok(response);
         }
-        let response = self.sent(sent)?;
+        if response.status() == StatusCode::NOT_FOUND && self.session.get().is_some() {
+            return Err(self.close(UpstreamError::Exited("session expired".to_owned())));
+        }
         if self.session.get().is_none()
             && let Some(session) = response.headers().get(SESSION)
         {
@@ -100,7 +115,7 @@ impl Conn {
     }
 
     /// GET the session's event stream, or resume one after `last_event_id`.
-    pub(crate) async fn get(&self, last_event_id: Option<&str>) -> Result<Response, UpstreamError> {
+    pub(crate) async fn get(&self, last_event_id: Option<&str>) -> Result<Answer, UpstreamError> {
         let mut headers = self.headers("text/event-stream");
         if let Some(last) = last_event_id {
             // Without it a resumption would silently open a fresh stream.
@@ -114,7 +129,11 @@ impl Conn {
             .headers(headers)
             .send()
             .await;
-        self.sent(sent)
+        let response = self.sent(sent)?;
+        if response.status() == StatusCode::NOT_FOUND && self.session.get().is_some() {
+            return Err(self.close(UpstreamError::Exited("session expired".to_owned())));
+        }
+        Ok(Answer::from(response))
     }
 
     /// DELETE the session, best effort.
@@ -148,23 +167,33 @@ impl Conn {
     }
 
     fn sent(&self, sent: reqwest::Result<Response>) -> Result<Response, UpstreamError> {
-        let response = match sent {
-            Ok(response) => response,
+        match sent {
+            Ok(response) => Ok(response),
             Err(e) if e.is_connect() => {
                 let cause = format!("cannot connect to the server: {}", describe(&e));
-                return Err(self.close(UpstreamError::Exited(cause)));
+                Err(self.close(UpstreamError::Exited(cause)))
             }
-            Err(e) => return Err(UpstreamError::Http(describe(&e))),
-        };
-        if response.status() == StatusCode::NOT_FOUND && self.session.get().is_some() {
-            return Err(self.close(UpstreamError::Exited("session expired".to_owned())));
+            Err(e) => Err(UpstreamError::Http(describe(&e))),
         }
-        Ok(response)
+    }
+
+    /// As [`Conn::sent`] and [`Conn::sent_stateless`], for our own
+    /// HTTP/1.1 connections: a failure to connect closes a session's
+    /// upstream.
+    fn sent_h1<T>(&self, sent: Result<T, H1Error>, stateless: bool) -> Result<T, UpstreamError> {
+        match sent {
+            Ok(reply) => Ok(reply),
+            Err(H1Error::Connect(e)) => {
+                let cause = UpstreamError::Exited(format!("cannot connect to the server: {e}"));
+                Err(if stateless { cause } else { self.close(cause) })
+            }
+            Err(e) => Err(UpstreamError::Http(e.to_string())),
+        }
     }
 
     /// What a non-success status means: a JSON-RPC error if the body is
     /// one, else the status and the start of the body.
-    pub(crate) async fn refusal(&self, response: Response) -> UpstreamError {
+    pub(crate) async fn refusal(&self, response: Answer) -> UpstreamError {
         let status = response.status();
         let body = read_capped(response, 64 * 1024).await.unwrap_or_default();
         if let Ok(switchboard_proto::Message::Response {
@@ -179,15 +208,18 @@ impl Conn {
 }
 
 /// A body read whole, refused past `max` bytes.
-pub(crate) async fn read_capped(response: Response, max: usize) -> Result<Vec<u8>, UpstreamError> {
+pub(crate) async fn read_capped(
+    mut response: Answer,
+    max: usize,
+) -> Result<Vec<u8>, UpstreamError> {
     let too_large = || UpstreamError::Http(format!("a reply larger than {max} bytes"));
-    if response.content_length().is_some_and(|n| n > max as u64) {
+    let length = response.content_length();
+    if length.is_some_and(|n| n > max as u64) {
         return Err(too_large());
     }
-    let mut body = Vec::new();
-    let mut chunks = response.bytes_stream();
-    while let Some(chunk) = chunks.next().await {
-        let chunk = chunk.map_err(|e| UpstreamError::Http(describe(&e)))?;
+    let mut body = Vec::with_capacity(length.unwrap_or(0) as usize);
+    while let Some(chunk) = response.chunk().await {
+        let chunk = chunk.map_err(UpstreamError::Http)?;
         if body.len() + chunk.len() > max {
             return Err(too_large());
         }
@@ -197,7 +229,7 @@ pub(crate) async fn read_capped(response: Response, max: usize) -> Result<Vec<u8
 }
 
 /// The media type of a response, lower-cased, without parameters.
-pub(crate) fn media_type(response: &Response) -> String {
+pub(crate) fn media_type(response: &Answer) -> String {
     let value = response.headers().get(CONTENT_TYPE);
     let value = value.and_then(|v| v.to_str().ok()).unwrap_or("");
     let media = value.split(';').next().unwrap_or("");

@@ -5,11 +5,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use reqwest::{Response, StatusCode};
+use reqwest::StatusCode;
 
+use super::answer::Answer;
 use super::conn::Conn;
-use super::exchange::{describe, media_type};
+use super::exchange::media_type;
 use super::incoming;
 use super::sse::SseParser;
 
@@ -22,7 +22,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// How an attempt to open the stream went.
 enum Opened {
-    Stream(Response),
+    Stream(Answer),
     /// 405: the server offers no stream; nothing to do.
     NotOffered,
     /// The upstream is gone (the session expired, the server is unreachable).
@@ -103,14 +103,13 @@ async fn open(conn: &Conn, last: Option<&str>) -> Opened {
 
 /// Hand the stream's messages on until it ends; how many events came and
 /// why it ended.
-async fn read(conn: &Arc<Conn>, response: Response, parser: &mut SseParser) -> (usize, String) {
-    let mut body = response.bytes_stream();
+async fn read(conn: &Arc<Conn>, mut body: Answer, parser: &mut SseParser) -> (usize, String) {
     let mut events = Vec::new();
     let mut count = 0;
     loop {
-        let chunk = match body.next().await {
+        let chunk = match body.chunk().await {
             Some(Ok(chunk)) => chunk,
-            Some(Err(e)) => return (count, describe(&e)),
+            Some(Err(e)) => return (count, e),
             None => return (count, "the server closed it".to_owned()),
         };
         if let Err(e) = parser.feed(&chunk, &mut events) {

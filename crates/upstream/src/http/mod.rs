@@ -8,9 +8,11 @@
 //! session's own GET stream does the same for what the server sends outside
 //! any request.
 
+mod answer;
 mod call;
 mod conn;
 mod exchange;
+mod h1;
 mod incoming;
 mod listen;
 mod reply;
@@ -21,7 +23,9 @@ mod upstream;
 use std::fmt;
 use std::time::Duration;
 
+pub(crate) use h1::H1Pool;
 pub use upstream::HttpUpstream;
+pub(crate) use upstream::connections;
 
 /// Default for [`HttpSpec::max_body_bytes`]: 4 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;

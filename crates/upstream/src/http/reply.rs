@@ -5,13 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use reqwest::{Response, StatusCode};
+use reqwest::StatusCode;
 use serde_json::value::RawValue;
 use switchboard_proto::{Message, parse_message};
 
+use super::answer::Answer;
 use super::conn::Conn;
-use super::exchange::{describe, media_type, read_capped};
+use super::exchange::{media_type, read_capped};
 use super::incoming;
 use super::sse::SseParser;
 use crate::UpstreamError;
@@ -28,7 +28,7 @@ const MAX_RETRY: Duration = Duration::from_secs(5);
 pub(crate) async fn read(
     conn: &Arc<Conn>,
     id: u64,
-    response: Response,
+    response: Answer,
 ) -> Result<Box<RawValue>, UpstreamError> {
     let status = response.status();
     if !status.is_success() {
@@ -63,15 +63,15 @@ pub(crate) async fn read(
 async fn stream(
     conn: &Arc<Conn>,
     id: u64,
-    response: Response,
+    response: Answer,
 ) -> Result<Box<RawValue>, UpstreamError> {
     let ours = id.to_string();
     let mut parser = SseParser::new(conn.max_body_bytes);
-    let mut body = response.bytes_stream();
+    let mut body = response;
     let mut events = Vec::new();
     let mut resumes = 0;
     loop {
-        let broke = match body.next().await {
+        let broke = match body.chunk().await {
             Some(Ok(chunk)) => {
                 parser
                     .feed(&chunk, &mut events)
@@ -93,7 +93,7 @@ async fn stream(
                 }
                 continue;
             }
-            Some(Err(e)) => describe(&e),
+            Some(Err(e)) => e,
             None => "it ended".to_owned(),
         };
         let Some(last) = parser.last_event_id().map(str::to_owned) else {
@@ -118,6 +118,6 @@ async fn stream(
             return Err(conn.refusal(resumed).await);
         }
         parser = SseParser::resuming(conn.max_body_bytes, Some(last), parser.retry());
-        body = resumed.bytes_stream();
+        body = resumed;
     }
 }

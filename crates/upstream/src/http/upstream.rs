@@ -13,6 +13,7 @@ use switchboard_proto::methods;
 
 use super::call::{call, call_with};
 use super::conn::Conn;
+use super::h1::H1Pool;
 use super::{HttpSpec, listen, redacted_url};
 use crate::json::{notification_line, to_raw};
 use crate::{Downstream, PROTOCOL_VERSION, UpstreamError};
@@ -67,15 +68,27 @@ impl HttpUpstream {
         client_info: Value,
         downstream: Arc<dyn Downstream>,
     ) -> Result<Self, UpstreamError> {
+        let pool = connections(spec, DEFAULT_IDLE);
+        Self::start_on(spec, client, pool, capabilities, client_info, downstream).await
+    }
+
+    /// Like [`HttpUpstream::start`], POSTing on `pool`'s connections when
+    /// there is one (an upstream's sessions share it).
+    pub(crate) async fn start_on(
+        spec: &HttpSpec,
+        client: reqwest::Client,
+        pool: Option<Arc<H1Pool>>,
+        capabilities: Value,
+        client_info: Value,
+        downstream: Arc<dyn Downstream>,
+    ) -> Result<Self, UpstreamError> {
         let name = &spec.name;
-        let url = Url::parse(&spec.url)
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https"))
-            .ok_or_else(|| UpstreamError::Spawn(format!("{name}: not an http(s) URL")))?;
+        let url = parse_url(spec)?;
         let headers = header_map(spec)?;
         let conn = Arc::new(Conn::new(
             name.clone(),
             client,
+            pool,
             url,
             headers,
             spec.max_body_bytes,
@@ -244,6 +257,23 @@ impl Drop for HttpUpstream {
             runtime.spawn(async move { conn.delete().await });
         }
     }
+}
+
+/// Idle connections kept by an upstream started alone
+/// ([`HttpUpstream::start`]).
+const DEFAULT_IDLE: usize = 16;
+
+/// The pool of our own connections for `spec`'s POSTs, if its URL is one
+/// they serve (plain `http://`); at most `max_idle` kept idle.
+pub(crate) fn connections(spec: &HttpSpec, max_idle: usize) -> Option<Arc<H1Pool>> {
+    H1Pool::for_url(&parse_url(spec).ok()?, max_idle)
+}
+
+fn parse_url(spec: &HttpSpec) -> Result<Url, UpstreamError> {
+    Url::parse(&spec.url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .ok_or_else(|| UpstreamError::Spawn(format!("{}: not an http(s) URL", spec.name)))
 }
 
 /// The spec's headers, their values marked sensitive.
