@@ -20,6 +20,7 @@
 #![warn(missing_docs)]
 
 mod fronts;
+mod inline;
 mod layers;
 mod legacy_sse;
 mod metadata;
