@@ -106,10 +106,10 @@ async fn legacy_tasks(
             .check_rates(&s.who, Some(&s.live.id), &s.live.id, None)
             .await?;
     }
-    let caps = call.capabilities.clone().unwrap_or_default();
+    let caps = call.capabilities.as_deref().unwrap_or(&Value::Null);
     let params = call.params.as_deref();
     app.tasks()
-        .serve_legacy(&s.who, &caps, &call.method, params)
+        .serve_legacy(&s.who, caps, &call.method, params)
         .await
 }
 
