@@ -10,7 +10,7 @@
 
 use axum::extract::Request;
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use switchboard_http::guard::{self, HostPolicy};
 use switchboard_observe::access;
@@ -41,22 +41,29 @@ impl Layers {
 
     /// `route`, a POST carrying MCP messages for `front`, behind the
     /// `Host`/`Origin` check and inside the request's access record and
-    /// root span.
+    /// root span — one layer doing both, in that order (each layer costs
+    /// every request a clone of the route and a boxed future).
     pub(crate) fn recorded<S>(&self, front: &'static str, route: MethodRouter<S>) -> MethodRouter<S>
     where
         S: Clone + Send + Sync + 'static,
     {
-        self.guarded(route)
-            .route_layer(middleware::from_fn(move |req: Request, next: Next| {
-                record(front, req, next)
-            }))
+        let hosts = self.hosts.clone();
+        route.route_layer(middleware::from_fn(move |req: Request, next: Next| {
+            record(front, hosts.clone(), req, next)
+        }))
     }
 }
 
-/// One request of `front` within its access record and root span; the
-/// record lives on in the handler tasks started with `access::spawn`.
-async fn record(front: &'static str, req: Request, next: Next) -> Response {
+/// One request of `front` within its access record and root span (the
+/// record lives on in the handler tasks started with `access::spawn`),
+/// refused there if its `Host` or `Origin` is ([`guard::check_hosts`]).
+async fn record(front: &'static str, hosts: HostPolicy, req: Request, next: Next) -> Response {
     access::begin(front, req.headers())
-        .serve(next.run(req))
+        .serve(async move {
+            match hosts.check(req.headers()) {
+                Ok(()) => next.run(req).await,
+                Err(e) => e.into_response(),
+            }
+        })
         .await
 }

@@ -22,6 +22,7 @@ use switchboard_proto::{
 };
 use switchboard_runtime::Catalog;
 use switchboard_session::{STANDALONE, StreamSlot};
+use switchboard_store::SessionRecord;
 use tokio_util::sync::CancellationToken;
 
 use crate::Fronts;
@@ -255,7 +256,7 @@ async fn initialize(
     params: Option<&RawValue>,
 ) -> Result<String, RpcError> {
     let h = hello(params, app.config().max_session_bytes)?;
-    let mut record = s.record.clone();
+    let mut record = SessionRecord::clone(&s.record);
     record.protocol_version = h.version.as_str().to_owned();
     record.client_capabilities = h.capabilities;
     record.client_info = h.client_info;
@@ -263,7 +264,7 @@ async fn initialize(
         .save_session(s, &record)
         .await
         .map_err(|e| e.rpc())?;
-    s.record = record;
+    s.record = Arc::new(record);
     s.version = h.version;
     Ok(app.catalog().initialize_result(h.version).to_string())
 }

@@ -21,6 +21,7 @@
 
 mod arrival;
 mod fronts;
+mod inline;
 mod layers;
 mod legacy_sse;
 mod metadata;

@@ -169,7 +169,7 @@ struct Inner {
     request_id: RequestId,
     progress_token: Option<Value>,
     log_filter: LogFilter,
-    client_capabilities: Option<Value>,
+    client_capabilities: Option<Arc<Value>>,
     cancel: CancellationToken,
     extensions: Extensions,
     next_key: std::sync::atomic::AtomicU32,
@@ -198,7 +198,7 @@ pub struct RequestContextBuilder {
     request_id: RequestId,
     progress_token: Option<Value>,
     log_filter: LogFilter,
-    client_capabilities: Option<Value>,
+    client_capabilities: Option<Arc<Value>>,
     cancel: CancellationToken,
     stateless: bool,
     caller: Caller,
@@ -245,9 +245,10 @@ impl RequestContextBuilder {
         self
     }
 
-    /// The client's declared capabilities.
-    pub fn client_capabilities(mut self, caps: Option<Value>) -> Self {
-        self.client_capabilities = caps;
+    /// The client's declared capabilities (owned, or shared: a session's
+    /// are read once and shared by its requests).
+    pub fn client_capabilities(mut self, caps: Option<impl Into<Arc<Value>>>) -> Self {
+        self.client_capabilities = caps.map(Into::into);
         self
     }
 
@@ -408,7 +409,7 @@ impl RequestContext {
 
     /// The client's declared capabilities, as it sent them.
     pub fn client_capabilities(&self) -> Option<&Value> {
-        self.inner.client_capabilities.as_ref()
+        self.inner.client_capabilities.as_deref()
     }
 
     /// The request's `_meta.progressToken`, if it has one.

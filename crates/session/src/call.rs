@@ -26,8 +26,9 @@ pub struct Call {
     /// Its params, raw.
     pub params: Option<Box<RawValue>>,
     log_filter: LogFilter,
-    /// The client's capabilities, from the session's record.
-    pub capabilities: Option<Value>,
+    /// The client's capabilities, from the session's record (read once
+    /// per session on this node, shared).
+    pub capabilities: Option<Arc<Value>>,
     who: Principal,
 }
 
@@ -44,7 +45,7 @@ impl Call {
                 .as_deref()
                 .and_then(LogLevel::parse)
                 .map_or(LogFilter::All, LogFilter::AtLeast),
-            capabilities: serde_json::from_str(s.record.client_capabilities.get()).ok(),
+            capabilities: s.live.capabilities(&s.record),
             who: s.who.clone(),
         }
     }

@@ -8,9 +8,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
+use serde_json::Value;
 use serde_json::value::RawValue;
 use switchboard_proto::RequestId;
-use switchboard_store::now_ms;
+use switchboard_store::{SessionRecord, now_ms};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
@@ -52,6 +53,16 @@ pub struct LiveSession {
     /// Whether this node has seen the session's `notifications/initialized`
     /// (or loaded it initialized).
     greeted: std::sync::atomic::AtomicBool,
+    /// The client's declared capabilities as last read from the record,
+    /// with the text they were read from (see [`LiveSession::capabilities`]).
+    capabilities: Mutex<Option<ReadCapabilities>>,
+}
+
+/// A record's capabilities as read, and the text they were read from.
+#[derive(Debug)]
+struct ReadCapabilities {
+    text: Box<RawValue>,
+    value: Option<Arc<Value>>,
 }
 
 /// Where this node starts numbering a session's request streams (and its
@@ -90,6 +101,28 @@ impl LiveSession {
             requests: AtomicU64::new(0),
             in_flight: std::sync::atomic::AtomicUsize::new(0),
             greeted: std::sync::atomic::AtomicBool::new(false),
+            capabilities: Mutex::default(),
+        }
+    }
+
+    /// The client's declared capabilities in `record` (this session's),
+    /// read once and shared by the session's requests here while the
+    /// record says the same (it changes only at `initialize`: on the
+    /// 2024-11-05 transport the record exists before it). `None` if they
+    /// cannot be read.
+    pub fn capabilities(&self, record: &SessionRecord) -> Option<Arc<Value>> {
+        let text = &record.client_capabilities;
+        let mut read = self.capabilities.lock();
+        match &*read {
+            Some(r) if r.text.get() == text.get() => r.value.clone(),
+            _ => {
+                let value = serde_json::from_str(text.get()).ok().map(Arc::new);
+                *read = Some(ReadCapabilities {
+                    text: text.clone(),
+                    value: value.clone(),
+                });
+                value
+            }
         }
     }
 
@@ -297,6 +330,29 @@ impl Drop for Running<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn record(capabilities: &str) -> SessionRecord {
+        let raw = |t: &str| RawValue::from_string(t.to_owned()).unwrap();
+        SessionRecord::new("s".into(), "2025-11-25", raw(capabilities), raw("{}"), None)
+    }
+
+    /// The capabilities a request sees are the record's: read once while
+    /// the record says the same, read again when it changes (the
+    /// 2024-11-05 transport's `initialize` fills in a record made before).
+    #[test]
+    fn capabilities_follow_the_record() {
+        let live = LiveSession::new("s");
+        let placeholder = record("{}");
+        let first = live.capabilities(&placeholder).unwrap();
+        assert_eq!(*first, serde_json::json!({}));
+        let again = live.capabilities(&placeholder).unwrap();
+        assert!(Arc::ptr_eq(&first, &again), "read once, shared");
+        let declared = record(r#"{"sampling":{},"roots":{"listChanged":true}}"#);
+        let now = live.capabilities(&declared).unwrap();
+        assert_eq!(now["roots"]["listChanged"], true);
+        assert!(now.get("sampling").is_some());
+        assert!(Arc::ptr_eq(&now, &live.capabilities(&declared).unwrap()));
+    }
 
     /// Two nodes serving one session number its request streams in
     /// different ranges, and each node's numbers still count up.

@@ -9,6 +9,7 @@ use switchboard_http::error::TransportError;
 use switchboard_proto::params::{Cancelled, ResourceUri, SetLevel};
 use switchboard_proto::{ErrorCode, RequestId, RpcError, methods};
 use switchboard_runtime::LogLevel;
+use switchboard_store::SessionRecord;
 
 use crate::open::Session;
 use crate::sessions::Sessions;
@@ -31,7 +32,7 @@ impl Sessions {
             methods::INITIALIZE => return Err(TransportError::AlreadyInitialized),
             methods::SET_LEVEL => match SetLevel::read(params) {
                 Ok(p) if LogLevel::parse(&p.level).is_some() => {
-                    let mut record = s.record.clone();
+                    let mut record = SessionRecord::clone(&s.record);
                     record.log_level = Some(p.level.into_owned());
                     in_band(self.save_session(s, &record).await)?.map(|()| json!({}))
                 }
@@ -65,7 +66,7 @@ impl Sessions {
             Ok(p) => p.uri.into_owned(),
             Err(e) => return Ok(Err(e)),
         };
-        let mut record = s.record.clone();
+        let mut record = SessionRecord::clone(&s.record);
         let catalog = self.catalog();
         let upstream = catalog.resource_provider(&uri);
         if subscribe {
@@ -118,7 +119,7 @@ impl Sessions {
         match method {
             methods::INITIALIZED => {
                 if !s.record.initialized {
-                    let mut record = s.record.clone();
+                    let mut record = SessionRecord::clone(&s.record);
                     record.initialized = true;
                     self.save_session(s, &record).await?;
                 }

@@ -17,8 +17,9 @@ use crate::sessions::Sessions;
 /// A resolved session: its durable record and its live part on this node.
 #[derive(Debug)]
 pub struct Session {
-    /// Its durable record, as loaded.
-    pub record: SessionRecord,
+    /// Its durable record, as loaded (shared with the store when it keeps
+    /// records in memory: a change is a copy, saved).
+    pub record: Arc<SessionRecord>,
     /// Its live part on this node.
     pub live: Arc<LiveSession>,
     /// Its protocol version.
@@ -53,15 +54,15 @@ impl Sessions {
         // (The refresh precedes the binding check: a request naming the id
         // under another principal keeps it alive, and learns nothing.)
         let now = now_ms();
-        let due = self
-            .registry()
-            .get(id)
+        let known = self.registry().get(id);
+        let due = known
+            .as_ref()
             .is_some_and(|live| live.should_touch_store(now));
         let loading = async {
             if due {
-                self.store().load_and_touch(id, now).await
+                self.store().load_and_touch_shared(id, now).await
             } else {
-                self.store().load(id).await
+                self.store().load_shared(id).await
             }
         };
         let Some(record) = self.store_call("load", loading).await? else {
@@ -74,12 +75,15 @@ impl Sessions {
         };
         self.check_binding(&record, who)?;
         switchboard_observe::access::session(id);
-        let live = self.registry().get_or_create(id, |l| {
-            l.set_subscriptions(&record.subscriptions);
-            if record.initialized {
-                l.greet();
-            }
-        });
+        let live = match known {
+            Some(live) => live,
+            None => self.registry().get_or_create(id, |l| {
+                l.set_subscriptions(&record.subscriptions);
+                if record.initialized {
+                    l.greet();
+                }
+            }),
+        };
         let version = ProtocolVersion::parse(&record.protocol_version)
             .unwrap_or(ProtocolVersion::LATEST_SESSION);
         Ok(Session {

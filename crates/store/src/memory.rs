@@ -1,4 +1,8 @@
-//! The in-memory `SessionStore`: a lock-free concurrent map.
+//! The in-memory `SessionStore`: a lock-free concurrent map of shared
+//! records (a request's load hands out the stored one; a change stores a
+//! new one).
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
@@ -9,7 +13,7 @@ use crate::session::{
 /// Sessions kept in this process's memory; the default for a single node.
 #[derive(Debug)]
 pub struct MemorySessionStore {
-    map: papaya::HashMap<String, SessionRecord>,
+    map: papaya::HashMap<String, Arc<SessionRecord>>,
     max_record_bytes: usize,
 }
 
@@ -41,30 +45,41 @@ impl SessionStore for MemorySessionStore {
     async fn create(&self, record: SessionRecord) -> Result<(), StoreError> {
         record.check_size(self.max_record_bytes)?;
         let map = self.map.pin();
-        match map.try_insert(record.id.clone(), record) {
+        match map.try_insert(record.id.clone(), Arc::new(record)) {
             Ok(_) => Ok(()),
             Err(_) => Err(StoreError::Exists),
         }
     }
 
     async fn load(&self, id: &str) -> Result<Option<SessionRecord>, StoreError> {
+        Ok(self.map.pin().get(id).map(|r| SessionRecord::clone(r)))
+    }
+
+    async fn load_shared(&self, id: &str) -> Result<Option<Arc<SessionRecord>>, StoreError> {
         Ok(self.map.pin().get(id).cloned())
+    }
+
+    async fn load_and_touch_shared(
+        &self,
+        id: &str,
+        now_ms: u64,
+    ) -> Result<Option<Arc<SessionRecord>>, StoreError> {
+        let map = self.map.pin();
+        Ok(map
+            .update(id.to_owned(), |old| touched(old, now_ms))
+            .cloned())
     }
 
     async fn update(&self, record: &SessionRecord) -> Result<bool, StoreError> {
         record.check_size(self.max_record_bytes)?;
         let map = self.map.pin();
-        let updated = map.update(record.id.clone(), |_| record.clone());
+        let updated = map.update(record.id.clone(), |_| Arc::new(record.clone()));
         Ok(updated.is_some())
     }
 
     async fn touch(&self, id: &str, now_ms: u64) -> Result<bool, StoreError> {
         let map = self.map.pin();
-        let updated = map.update(id.to_owned(), |old| {
-            let mut r = old.clone();
-            r.last_seen_ms = r.last_seen_ms.max(now_ms);
-            r
-        });
+        let updated = map.update(id.to_owned(), |old| touched(old, now_ms));
         Ok(updated.is_some())
     }
 
@@ -83,7 +98,7 @@ impl SessionStore for MemorySessionStore {
         let mut items: Vec<SessionRecord> = map
             .iter()
             .filter(|(k, _)| cursor.is_none_or(|c| k.as_str() > c))
-            .map(|(_, v)| v.clone())
+            .map(|(_, v)| SessionRecord::clone(v))
             .collect();
         items.sort_by(|a, b| a.id.cmp(&b.id));
         let next = if items.len() > limit {
@@ -125,6 +140,13 @@ impl SessionStore for MemorySessionStore {
             .min_by_key(|(_, r)| r.last_seen_ms)
             .map(|(k, _)| k.clone()))
     }
+}
+
+/// `old`, last seen at `now_ms` at the earliest.
+fn touched(old: &SessionRecord, now_ms: u64) -> Arc<SessionRecord> {
+    let mut r = old.clone();
+    r.last_seen_ms = r.last_seen_ms.max(now_ms);
+    Arc::new(r)
 }
 
 #[cfg(test)]

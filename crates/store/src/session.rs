@@ -1,5 +1,6 @@
 //! The session record and the `SessionStore` trait.
 
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -272,6 +273,21 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
         }
         record.last_seen_ms = record.last_seen_ms.max(now_ms);
         Ok(Some(record))
+    }
+    /// [`load`](Self::load), shared: a store keeping its records in this
+    /// process hands out its own (a request's session is loaded on every
+    /// request, and read, not changed). The default wraps `load`'s.
+    async fn load_shared(&self, id: &str) -> Result<Option<Arc<SessionRecord>>, StoreError> {
+        Ok(self.load(id).await?.map(Arc::new))
+    }
+    /// [`load_and_touch`](Self::load_and_touch), shared as
+    /// [`load_shared`](Self::load_shared) is.
+    async fn load_and_touch_shared(
+        &self,
+        id: &str,
+        now_ms: u64,
+    ) -> Result<Option<Arc<SessionRecord>>, StoreError> {
+        Ok(self.load_and_touch(id, now_ms).await?.map(Arc::new))
     }
     /// Delete a record; returns whether it existed.
     async fn delete(&self, id: &str) -> Result<bool, StoreError>;

@@ -33,6 +33,10 @@ pub(crate) async fn post(
         .unwrap_or_else(IntoResponse::into_response)
 }
 
+/// The branches other than a session's request (the stateless era,
+/// `initialize`, another node's session, notifications, batches) are
+/// boxed: their futures would otherwise make every request's future as
+/// large as the largest of them, moved with it on the way in.
 async fn serve(
     app: &Fronts,
     client: &str,
@@ -67,7 +71,7 @@ async fn serve(
         switchboard_observe::access::method(method, params.as_deref());
     }
     if modern {
-        return stateless_era::serve(app, &who, headers, accepts, incoming).await;
+        return Box::pin(stateless_era::serve(app, &who, headers, accepts, incoming)).await;
     }
     match incoming {
         Incoming::Single(Message::Request { id, method, params })
@@ -76,7 +80,7 @@ async fn serve(
             if guard::session_id(headers)?.is_some() {
                 return Err(TransportError::AlreadyInitialized);
             }
-            initialize::initialize(app, id, params, accepts, &who).await
+            Box::pin(initialize::initialize(app, id, params, accepts, &who)).await
         }
         Incoming::Single(message) => {
             let s = app.sessions().open_session(headers, &who).await?;
@@ -100,7 +104,7 @@ async fn serve(
                         body: &bytes,
                     };
                     if let Some(owners) = app.owners()
-                        && let Route::Answered(resp) = owners.route(r).await?
+                        && let Route::Answered(resp) = Box::pin(owners.route(r)).await?
                     {
                         return Ok(resp);
                     }
@@ -110,9 +114,7 @@ async fn serve(
                 Message::Notification { method, params } => {
                     params::check(&method, params.as_deref())
                         .map_err(TransportError::InvalidParams)?;
-                    app.sessions()
-                        .notification(&s, &method, params.as_deref())
-                        .await?;
+                    Box::pin(app.sessions().notification(&s, &method, params.as_deref())).await?;
                     Ok(accepted())
                 }
                 Message::Response { id, outcome } => {
@@ -128,7 +130,7 @@ async fn serve(
             if !s.version.allows_batches() {
                 return Err(TransportError::BatchNotSupported(s.version.to_string()));
             }
-            batch::serve(app, s, items).await
+            Box::pin(batch::serve(app, s, items)).await
         }
     }
 }

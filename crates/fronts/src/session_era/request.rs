@@ -18,6 +18,7 @@ use switchboard_store::EventId;
 use tokio::sync::oneshot;
 
 use crate::Fronts;
+use crate::inline::Inline;
 use switchboard_session::{Call, Decision, LegacyPeer, Session};
 
 /// Serve a request of an open session (anything but `initialize`).
@@ -70,14 +71,15 @@ pub(crate) async fn serve(
     ));
     let id = call.id.clone();
     let (task_sessions, task_live) = (app.sessions().clone(), s.live.clone());
-    // Only the task holds the peer: if the handler panics, the decision's
-    // sender is dropped with it and the exchange is answered below.
-    switchboard_observe::access::spawn(async move {
+    // Only the handler holds the peer: if it panics, the decision's
+    // sender is dropped with it and the exchange is answered below. It
+    // runs here until the reply is decided (crate::inline).
+    let handler = Inline::new(async move {
         let response = task_sessions.run(&task_live, call, peer.clone()).await;
         drop(permit);
         peer.finish(response).await;
     });
-    Ok(match decision.await {
+    Ok(match handler.until(decision).await {
         Ok(Decision::Json(body)) => reply_now(accepts, body),
         Ok(Decision::Sse { stream, rx }) => stream_response(app, &s, stream, rx),
         Ok(Decision::Cancelled) => reply_now(accepts, error_json(Some(&id), &cancelled())),
@@ -104,10 +106,10 @@ async fn legacy_tasks(
             .check_rates(&s.who, Some(&s.live.id), &s.live.id, None)
             .await?;
     }
-    let caps = call.capabilities.clone().unwrap_or_default();
+    let caps = call.capabilities.as_deref().unwrap_or(&Value::Null);
     let params = call.params.as_deref();
     app.tasks()
-        .serve_legacy(&s.who, &caps, &call.method, params)
+        .serve_legacy(&s.who, caps, &call.method, params)
         .await
 }
 

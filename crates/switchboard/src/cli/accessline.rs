@@ -7,6 +7,8 @@
 //! `serde_json`, numbers written by it too, so the line reads exactly as
 //! the generic formatter's did (docs/observability.md).
 
+use std::cell::Cell;
+
 use tracing::field::{Field, Visit};
 use tracing::{Event, Metadata, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
@@ -41,9 +43,7 @@ impl<S: Subscriber> Layer<S> for AccessJson {
 pub(crate) fn write_line(event: &Event<'_>, out: &mut Vec<u8>) {
     let meta = event.metadata();
     out.extend_from_slice(br#"{"timestamp":""#);
-    // The timer of the generic formatter, so the stamp reads the same; it
-    // writes only digits and `-T:.Z`, nothing to escape.
-    let _ = SystemTime.format_time(&mut Writer::new(&mut Utf8(out)));
+    timestamp(out, std::time::SystemTime::now());
     out.extend_from_slice(br#"","level":"#);
     string(out, meta.level().as_str());
     event.record(&mut Fields {
@@ -53,6 +53,75 @@ pub(crate) fn write_line(event: &Event<'_>, out: &mut Vec<u8>) {
     out.extend_from_slice(br#","target":"#);
     string(out, meta.target());
     out.extend_from_slice(b"}\n");
+}
+
+/// `now` as the generic formatter's timer writes it (UTC,
+/// `2026-11-26T00:41:09.974362Z`: only digits and `-T:.Z`, nothing to
+/// escape), its date and time to the second formatted once a second per
+/// thread; outside years 1970–9999 by that timer itself.
+fn timestamp(out: &mut Vec<u8>, now: std::time::SystemTime) {
+    thread_local! {
+        static SECOND: Cell<(u64, [u8; 19])> = const { Cell::new((u64::MAX, [0; 19])) };
+    }
+    /// 9999-12-31T23:59:59Z.
+    const LAST: u64 = 253_402_300_799;
+    let since = now.duration_since(std::time::UNIX_EPOCH);
+    let Some(d) = since.ok().filter(|d| d.as_secs() <= LAST) else {
+        let _ = SystemTime.format_time(&mut Writer::new(&mut Utf8(out)));
+        return;
+    };
+    let secs = d.as_secs();
+    SECOND.with(|cached| {
+        let (second, mut text) = cached.get();
+        if second != secs {
+            text = civil(secs);
+            cached.set((secs, text));
+        }
+        out.extend_from_slice(&text);
+    });
+    out.push(b'.');
+    digits(out, u64::from(d.subsec_micros()), 6);
+    out.push(b'Z');
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` of `secs` after the epoch (UTC, years up to
+/// 9999): the civil date of a day number by Howard Hinnant's
+/// `civil_from_days`.
+fn civil(secs: u64) -> [u8; 19] {
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    let mut v = Vec::with_capacity(19);
+    for (n, width, sep) in [
+        (year, 4, b'-'),
+        (month, 2, b'-'),
+        (day, 2, b'T'),
+        (rest / 3600, 2, b':'),
+        (rest / 60 % 60, 2, b':'),
+        (rest % 60, 2, 0),
+    ] {
+        digits(&mut v, n, width);
+        if sep != 0 {
+            v.push(sep);
+        }
+    }
+    let mut text = [0; 19];
+    text.copy_from_slice(&v);
+    text
+}
+
+/// `n` in decimal, zero-padded to `width` digits (`n` has no more).
+fn digits(out: &mut Vec<u8>, n: u64, width: u32) {
+    for i in (0..width).rev() {
+        out.push(b'0' + (n / 10u64.pow(i) % 10) as u8);
+    }
 }
 
 /// A JSON string, quoted and escaped.
@@ -236,6 +305,69 @@ mod tests {
             let cut = |l: &str| l[l.find(r#""level""#).unwrap()..].to_owned();
             assert_eq!(cut(&ours), cut(&theirs));
             assert_eq!(v, untimed(&theirs));
+        }
+    }
+
+    /// The generic timer's stamp of now, and ours of a moment before.
+    fn stamps() -> (String, String) {
+        let mut ours = Vec::new();
+        timestamp(&mut ours, std::time::SystemTime::now());
+        let mut theirs = String::new();
+        let _ = SystemTime.format_time(&mut Writer::new(&mut theirs));
+        (String::from_utf8(ours).unwrap(), theirs)
+    }
+
+    #[test]
+    fn timestamps_read_as_the_generic_timers() {
+        // Taken apart in time: the same to the second unless one crossed
+        // it (then again; it cannot cross twice in a row).
+        let (ours, theirs) = (0..3)
+            .map(|_| stamps())
+            .find(|(o, t)| o[..19] == t[..19])
+            .expect("the same second in one of three tries");
+        assert_eq!(ours.len(), theirs.len(), "{ours} {theirs}");
+        assert!(ours.ends_with('Z') && ours.as_bytes()[19] == b'.', "{ours}");
+        // Twice in one second: the cached date, fresh microseconds.
+        let (again, _) = stamps();
+        assert_eq!(again.len(), ours.len());
+    }
+
+    #[test]
+    fn civil_dates_across_leap_years_and_centuries() {
+        let at = |secs: u64| String::from_utf8(civil(secs).to_vec()).unwrap();
+        assert_eq!(at(0), "1970-01-01T00:00:00");
+        assert_eq!(at(951_782_400), "2000-02-29T00:00:00");
+        assert_eq!(at(951_955_199), "2000-03-01T23:59:59");
+        assert_eq!(at(4_107_542_400), "2100-03-01T00:00:00");
+        assert_eq!(at(1_796_518_923), "2026-12-06T01:02:03");
+        assert_eq!(at(253_402_300_799), "9999-12-31T23:59:59");
+        // Every day of four centuries against the year, month and day
+        // counted one day at a time.
+        let (mut y, mut m, mut d) = (1970u64, 1u64, 1u64);
+        for day in 0..146_097u64 {
+            assert_eq!(at(day * 86_400)[..10], format!("{y:04}-{m:02}-{d:02}"));
+            let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+            let len = [
+                31,
+                if leap { 29 } else { 28 },
+                31,
+                30,
+                31,
+                30,
+                31,
+                31,
+                30,
+                31,
+                30,
+                31,
+            ];
+            d += 1;
+            if d > len[(m - 1) as usize] {
+                (d, m) = (1, m + 1);
+                if m > 12 {
+                    (m, y) = (1, y + 1);
+                }
+            }
         }
     }
 
