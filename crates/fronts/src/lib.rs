@@ -21,7 +21,6 @@
 
 mod arrival;
 mod fronts;
-mod inline;
 mod layers;
 mod legacy_sse;
 mod metadata;

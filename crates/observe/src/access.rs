@@ -184,38 +184,11 @@ pub fn spawn<F>(task: F)
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    carry().spawn(task);
-}
-
-/// The current request's record and span, taken now, for a handler task
-/// spawned later ([`Carry::spawn`]) — from a place (a destructor) where
-/// they may no longer be current.
-pub fn carry() -> Carry {
-    Carry {
-        access: CURRENT.try_with(Arc::clone).ok(),
-        span: tracing::Span::current(),
-    }
-}
-
-/// A request's record and span, taken by [`carry`].
-#[derive(Debug)]
-pub struct Carry {
-    access: Option<Arc<Access>>,
-    span: tracing::Span,
-}
-
-impl Carry {
-    /// Spawn `task` within the record and span taken.
-    pub fn spawn<F>(self, task: F)
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        let task = task.instrument(self.span);
-        match self.access {
-            Some(a) => tokio::spawn(CURRENT.scope(a, task)),
-            None => tokio::spawn(task),
-        };
-    }
+    let task = task.in_current_span();
+    match CURRENT.try_with(Arc::clone) {
+        Ok(a) => tokio::spawn(CURRENT.scope(a, task)),
+        Err(_) => tokio::spawn(task),
+    };
 }
 
 /// The name a request is about: `params.name` (tools, prompts), or

@@ -18,7 +18,6 @@ use switchboard_store::EventId;
 use tokio::sync::oneshot;
 
 use crate::Fronts;
-use crate::inline::Inline;
 use switchboard_session::{Call, Decision, LegacyPeer, Session};
 
 /// Serve a request of an open session (anything but `initialize`).
@@ -71,15 +70,14 @@ pub(crate) async fn serve(
     ));
     let id = call.id.clone();
     let (task_sessions, task_live) = (app.sessions().clone(), s.live.clone());
-    // Only the handler holds the peer: if it panics, the decision's
-    // sender is dropped with it and the exchange is answered below. It
-    // runs here until the reply is decided (crate::inline).
-    let handler = Inline::new(async move {
+    // Only the task holds the peer: if the handler panics, the decision's
+    // sender is dropped with it and the exchange is answered below.
+    switchboard_observe::access::spawn(async move {
         let response = task_sessions.run(&task_live, call, peer.clone()).await;
         drop(permit);
         peer.finish(response).await;
     });
-    Ok(match handler.until(decision).await {
+    Ok(match decision.await {
         Ok(Decision::Json(body)) => reply_now(accepts, body),
         Ok(Decision::Sse { stream, rx }) => stream_response(app, &s, stream, rx),
         Ok(Decision::Cancelled) => reply_now(accepts, error_json(Some(&id), &cancelled())),
