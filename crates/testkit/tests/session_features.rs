@@ -18,6 +18,8 @@ struct Probe {
     release: Notify,
     dropped: AtomicBool,
     finished: AtomicBool,
+    /// Notified when a handler finished.
+    ended: Notify,
 }
 
 struct DropFlag(Arc<Probe>);
@@ -40,6 +42,7 @@ fn probe_tools(probe: Arc<Probe>) -> CatalogBuilder {
                 probe.started.notify_one();
                 probe.release.notified().await;
                 probe.finished.store(true, Ordering::SeqCst);
+                probe.ended.notify_one();
                 Ok(ToolResult::text("released"))
             },
         ))
@@ -76,6 +79,56 @@ async fn cancellation_really_stops_the_handler() {
         !probe.finished.load(Ordering::SeqCst),
         "the handler never finished"
     );
+}
+
+/// The value of `switchboard_connections_open{pool="main"}`, scraped on
+/// a connection of its own that the server closes after answering.
+async fn open_main_connections(server: &TestServer) -> f64 {
+    let scraper = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let text = scraper
+        .get(format!("http://{}/metrics", server.addr))
+        .header("connection", "close")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(r#"switchboard_connections_open{pool="main"} "#))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no open-connections sample in\n{text}"))
+}
+
+/// A client that leaves while its request runs does not cancel it
+/// (disconnection is not cancellation): the handler, on a task of its own,
+/// outlives the dropped request and finishes.
+#[tokio::test]
+async fn a_client_leaving_does_not_stop_its_handler() {
+    let probe = Arc::new(Probe::default());
+    let server = TestServer::with(Config::default(), probe_tools(probe.clone())).await;
+    let mut c = server.client();
+    c.initialize(json!({})).await;
+    let call =
+        tokio::spawn(async move { c.request(9, "tools/call", json!({"name": "block"})).await });
+    probe.started.notified().await;
+    call.abort(); // the client leaves, and its connections close
+    assert!(call.await.unwrap_err().is_cancelled());
+    // Only the scrape's own connection left: the server has dropped the
+    // request (a connection's place is given back after its requests).
+    while open_main_connections(&server).await > 1.0 {
+        tokio::task::yield_now().await;
+    }
+    assert!(
+        !probe.dropped.load(Ordering::SeqCst),
+        "the handler was not dropped with its request"
+    );
+    probe.release.notify_one();
+    probe.ended.notified().await;
+    assert!(probe.finished.load(Ordering::SeqCst));
 }
 
 #[tokio::test]
