@@ -4,7 +4,8 @@
 //! it when dropped; [`McpClient`] speaks raw Streamable HTTP to it, so tests
 //! can assert on statuses, headers and exact SSE events; [`RawConn`] is a
 //! bare TCP connection for tests of the connection caps; [`StdioClient`]
-//! speaks lines to the stdio front run in-process.
+//! speaks lines to the stdio front run in-process; [`tenant_with_key`] makes
+//! a tenant with one API key.
 
 #![warn(missing_docs)]
 
@@ -15,6 +16,7 @@ mod raw;
 mod server;
 mod sse;
 mod stdio;
+mod tenant;
 
 pub use client::{McpClient, Reply, bearer_client};
 pub use modern::{MODERN, ModernClient};
@@ -22,3 +24,4 @@ pub use raw::{RawConn, RawReply, sample};
 pub use server::TestServer;
 pub use sse::{SseEvent, SseReader};
 pub use stdio::StdioClient;
+pub use tenant::tenant_with_key;

@@ -10,8 +10,8 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use switchboard_runtime::CatalogBuilder;
-use switchboard_server::{AnonymousMode, ApiKeyConfig, Config, RateConfig, TenantConfig};
-use switchboard_testkit::{McpClient, SseReader, TestServer};
+use switchboard_server::{AnonymousMode, Config, RateConfig};
+use switchboard_testkit::{McpClient, SseReader, TestServer, tenant_with_key};
 use switchboard_upstream::gateway::{StdioProvider, UpstreamConfig};
 
 mod fixture_upstream;
@@ -27,20 +27,6 @@ fn admin_config() -> (Config, String) {
     c.admin.token_sha256 = Some(digest);
     c.admin.node_id = Some("node-a".into());
     (c, token)
-}
-
-/// A tenant with one API key.
-fn tenant(id: &str) -> (TenantConfig, String) {
-    let (key, sha256) = switchboard_auth::new_api_key();
-    let config = TenantConfig {
-        id: id.into(),
-        api_keys: vec![ApiKeyConfig {
-            id: "agent".into(),
-            sha256,
-        }],
-        ..TenantConfig::default()
-    };
-    (config, key)
 }
 
 /// An admin request: method, path under `/admin/v1`, bearer token.
@@ -82,7 +68,7 @@ const ROUTES: [(&str, &str); 9] = [
 #[tokio::test]
 async fn every_admin_route_needs_the_admin_token_and_no_other() {
     let (mut config, token) = admin_config();
-    let (t, tenant_key) = tenant("acme");
+    let (t, tenant_key) = tenant_with_key("acme", "agent");
     config.tenants = vec![t];
     let server = TestServer::with(config, switchboard_everything::everything()).await;
     for (method, path) in ROUTES {
@@ -150,8 +136,8 @@ async fn without_a_configured_admin_token_nothing_is_let_in() {
 #[tokio::test]
 async fn node_and_sessions_are_listed_filtered_and_shown() {
     let (mut config, token) = admin_config();
-    let (a, a_key) = tenant("alpha");
-    let (b, b_key) = tenant("beta");
+    let (a, a_key) = tenant_with_key("alpha", "agent");
+    let (b, b_key) = tenant_with_key("beta", "agent");
     config.tenants = vec![a, b];
     config.auth.anonymous = AnonymousMode::Off;
     let server = TestServer::with(config, switchboard_everything::everything()).await;
@@ -253,7 +239,7 @@ async fn node_and_sessions_are_listed_filtered_and_shown() {
 #[tokio::test]
 async fn tenants_show_usage_against_their_limits() {
     let (mut config, token) = admin_config();
-    let (mut a, a_key) = tenant("alpha");
+    let (mut a, a_key) = tenant_with_key("alpha", "agent");
     a.max_sessions = Some(5);
     a.max_in_flight = Some(7);
     a.weight = 3;
@@ -262,7 +248,7 @@ async fn tenants_show_usage_against_their_limits() {
         per_second: 0.0001,
         burst: 4,
     });
-    let (b, _) = tenant("beta");
+    let (b, _) = tenant_with_key("beta", "agent");
     config.tenants = vec![a, b];
     config.auth.anonymous = AnonymousMode::Off;
     let server = TestServer::with(config, switchboard_everything::everything()).await;

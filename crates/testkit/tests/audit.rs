@@ -5,21 +5,8 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use switchboard_server::{AnonymousMode, ApiKeyConfig, Config, RateConfig, TenantConfig};
-use switchboard_testkit::{McpClient, TestServer};
-
-fn tenant(id: &str) -> (TenantConfig, String) {
-    let (key, sha256) = switchboard_auth::new_api_key();
-    let t = TenantConfig {
-        id: id.into(),
-        api_keys: vec![ApiKeyConfig {
-            id: format!("{id}-key"),
-            sha256,
-        }],
-        ..TenantConfig::default()
-    };
-    (t, key)
-}
+use switchboard_server::{AnonymousMode, Config, RateConfig};
+use switchboard_testkit::{McpClient, TestServer, tenant_with_key};
 
 /// The audit file's lines once every event kind in `kinds` is there (the
 /// writer is a background thread).
@@ -45,7 +32,7 @@ async fn tool_calls_and_security_events_are_audited_without_secrets() {
     let path = dir.join("audit.jsonl");
     let _ = std::fs::remove_file(&path);
 
-    let (mut acme, acme_key) = tenant("acme");
+    let (mut acme, acme_key) = tenant_with_key("acme", "acme-key");
     acme.tools.deny = vec!["whoami".into()];
     acme.tool_rates.insert(
         "add".into(),
@@ -54,7 +41,7 @@ async fn tool_calls_and_security_events_are_audited_without_secrets() {
             burst: 1,
         },
     );
-    let (globex, globex_key) = tenant("globex");
+    let (globex, globex_key) = tenant_with_key("globex", "globex-key");
     let mut config = Config::default();
     config.auth.anonymous = AnonymousMode::Off;
     config.auth.audit = path.to_string_lossy().into_owned();
@@ -127,7 +114,7 @@ async fn a_stream_quota_refusal_names_the_session() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("audit.jsonl");
     let _ = std::fs::remove_file(&path);
-    let (mut acme, key) = tenant("acme");
+    let (mut acme, key) = tenant_with_key("acme", "acme-key");
     acme.max_streams = Some(1);
     let mut config = Config::default();
     config.auth.anonymous = AnonymousMode::Off;

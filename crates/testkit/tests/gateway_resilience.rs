@@ -12,8 +12,8 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use switchboard_runtime::{CatalogBuilder, Provider};
-use switchboard_server::{AnonymousMode, ApiKeyConfig, Config, TenantConfig};
-use switchboard_testkit::{McpClient, ModernClient, TestServer};
+use switchboard_server::{AnonymousMode, Config};
+use switchboard_testkit::{McpClient, ModernClient, TestServer, tenant_with_key};
 use switchboard_upstream::gateway::{PoolMode, StdioProvider, UpstreamConfig};
 
 mod fixture_upstream;
@@ -231,19 +231,6 @@ async fn a_dead_shared_process_is_restarted_by_the_supervisor() {
     server.stop().await;
 }
 
-fn tenant(id: &str) -> (TenantConfig, String) {
-    let (key, sha256) = switchboard_auth::new_api_key();
-    let t = TenantConfig {
-        id: id.into(),
-        api_keys: vec![ApiKeyConfig {
-            id: format!("{id}-key"),
-            sha256,
-        }],
-        ..TenantConfig::default()
-    };
-    (t, key)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_concurrency_holds_across_tenants_and_both_progress() {
     let mut up = fixture("up");
@@ -252,8 +239,8 @@ async fn max_concurrency_holds_across_tenants_and_both_progress() {
     up.mode = PoolMode::Shared;
     up.max_concurrency = 1;
     up.pool_wait_ms = 60_000;
-    let (acme, acme_key) = tenant("acme");
-    let (globex, globex_key) = tenant("globex");
+    let (acme, acme_key) = tenant_with_key("acme", "acme-key");
+    let (globex, globex_key) = tenant_with_key("globex", "globex-key");
     let mut config = Config::default();
     config.auth.anonymous = AnonymousMode::Off;
     config.tenants = vec![acme, globex];

@@ -9,25 +9,11 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use switchboard_runtime::CatalogBuilder;
 use switchboard_server::{AnonymousMode, ApiKeyConfig, Config, RateConfig, TenantConfig};
-use switchboard_testkit::{McpClient, SseReader, TestServer};
+use switchboard_testkit::{McpClient, SseReader, TestServer, tenant_with_key};
 use switchboard_upstream::gateway::{StdioProvider, UpstreamConfig};
 
 mod fixture_upstream;
 use fixture_upstream::{call, fixture, value};
-
-/// A tenant whose API key `key_id` is `key`'s; returns the entry and the key.
-fn tenant(id: &str, key_id: &str) -> (TenantConfig, String) {
-    let (key, sha256) = switchboard_auth::new_api_key();
-    let config = TenantConfig {
-        id: id.into(),
-        api_keys: vec![ApiKeyConfig {
-            id: key_id.into(),
-            sha256,
-        }],
-        ..TenantConfig::default()
-    };
-    (config, key)
-}
 
 fn closed(tenants: Vec<TenantConfig>) -> Config {
     let mut c = Config::default();
@@ -72,8 +58,8 @@ fn same_session(server: &TestServer, c: &McpClient, token: &str) -> McpClient {
 
 #[tokio::test]
 async fn an_added_tenant_gets_in_and_the_others_sessions_go_on() {
-    let (a, a_key) = tenant("a", "agent");
-    let (b, b_key) = tenant("b", "agent");
+    let (a, a_key) = tenant_with_key("a", "agent");
+    let (b, b_key) = tenant_with_key("b", "agent");
     let config = closed(vec![a.clone()]);
     let server = TestServer::with(config.clone(), switchboard_everything::everything()).await;
     let mut s = McpClient::with_token(&server.url(), &a_key);
@@ -95,7 +81,7 @@ async fn an_added_tenant_gets_in_and_the_others_sessions_go_on() {
 
 #[tokio::test]
 async fn a_rotated_key_keeps_its_principals_sessions_and_refuses_the_old_key() {
-    let (acme, old_key) = tenant("acme", "agent");
+    let (acme, old_key) = tenant_with_key("acme", "agent");
     let server = TestServer::with(
         closed(vec![acme.clone()]),
         switchboard_everything::everything(),
@@ -152,8 +138,8 @@ async fn a_rotated_key_keeps_its_principals_sessions_and_refuses_the_old_key() {
 
 #[tokio::test]
 async fn a_removed_tenants_sessions_end_and_its_key_is_refused() {
-    let (a, a_key) = tenant("a", "agent");
-    let (b, b_key) = tenant("b", "agent");
+    let (a, a_key) = tenant_with_key("a", "agent");
+    let (b, b_key) = tenant_with_key("b", "agent");
     let server = TestServer::with(
         closed(vec![a.clone(), b]),
         switchboard_everything::everything(),
@@ -175,7 +161,7 @@ async fn a_removed_tenants_sessions_end_and_its_key_is_refused() {
 
 #[tokio::test]
 async fn a_tightened_rate_limit_applies_to_the_next_calls() {
-    let (mut acme, key) = tenant("acme", "agent");
+    let (mut acme, key) = tenant_with_key("acme", "agent");
     acme.rate = Some(RateConfig {
         per_second: 1000.0,
         burst: 1000,
@@ -338,7 +324,7 @@ async fn upstreams_are_added_and_removed_while_sessions_go_on() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_configuration_changes_nothing() {
-    let (a, a_key) = tenant("a", "agent");
+    let (a, a_key) = tenant_with_key("a", "agent");
     let server = TestServer::with(
         closed(vec![a.clone()]),
         switchboard_everything::everything(),
@@ -349,7 +335,7 @@ async fn an_invalid_configuration_changes_nothing() {
     let before = server.app.config().redacted_toml();
 
     // A new tenant whose key is no digest: refused, and b is not added.
-    let (b, b_key) = tenant("b", "agent");
+    let (b, b_key) = tenant_with_key("b", "agent");
     let mut bad_b = b.clone();
     bad_b.api_keys[0].sha256 = "not-a-digest".into();
     let e = server

@@ -7,8 +7,8 @@
 use std::net::{Ipv4Addr, SocketAddr};
 
 use serde_json::{Value, json};
-use switchboard_server::{AnonymousMode, ApiKeyConfig, Config, TenantConfig};
-use switchboard_testkit::{McpClient, RawConn, Reply, SseReader, TestServer};
+use switchboard_server::{AnonymousMode, Config};
+use switchboard_testkit::{McpClient, RawConn, Reply, SseReader, TestServer, tenant_with_key};
 
 /// One running slot, no queue: a handler waiting on its client fills it.
 fn full_at_one() -> Config {
@@ -145,27 +145,13 @@ async fn a_large_body_to_a_full_server_is_refused_unread() {
     }
 }
 
-/// A tenant with one API key; returns the config entry and the key.
-fn tenant(id: &str) -> (TenantConfig, String) {
-    let (key, sha256) = switchboard_auth::new_api_key();
-    let config = TenantConfig {
-        id: id.into(),
-        api_keys: vec![ApiKeyConfig {
-            id: "agent".into(),
-            sha256,
-        }],
-        ..TenantConfig::default()
-    };
-    (config, key)
-}
-
 /// Two tenants of equal weight share a queue of two: each may have one
 /// request waiting. A tenant with its one waiter is refused at arrival
 /// with 429 (its share, not the server, is full); the other is not.
 #[tokio::test]
 async fn a_tenant_over_its_share_is_refused_with_429_and_the_other_is_not() {
-    let (busy, busy_key) = tenant("busy");
-    let (quiet, quiet_key) = tenant("quiet");
+    let (busy, busy_key) = tenant_with_key("busy", "agent");
+    let (quiet, quiet_key) = tenant_with_key("quiet", "agent");
     let mut config = full_at_one();
     config.max_queue = 2;
     config.queue_deadline_ms = 60_000;

@@ -6,22 +6,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use switchboard_server::{AnonymousMode, ApiKeyConfig, Config, RateConfig, Rules, TenantConfig};
-use switchboard_testkit::{McpClient, ModernClient, Reply, TestServer};
-
-/// A tenant with one API key; returns the config entry and the key.
-fn tenant(id: &str) -> (TenantConfig, String) {
-    let (key, sha256) = switchboard_auth::new_api_key();
-    let config = TenantConfig {
-        id: id.into(),
-        api_keys: vec![ApiKeyConfig {
-            id: "agent".into(),
-            sha256,
-        }],
-        ..TenantConfig::default()
-    };
-    (config, key)
-}
+use switchboard_server::{AnonymousMode, Config, RateConfig, Rules};
+use switchboard_testkit::{McpClient, ModernClient, Reply, TestServer, tenant_with_key};
 
 fn closed_config() -> Config {
     let mut c = Config::default();
@@ -45,9 +31,9 @@ async fn echo(c: &McpClient) -> reqwest::Response {
 
 #[tokio::test]
 async fn a_tenant_over_its_rate_is_refused_and_others_are_not() {
-    let (mut limited, limited_key) = tenant("limited");
+    let (mut limited, limited_key) = tenant_with_key("limited", "agent");
     limited.rate = Some(burst_only(5));
-    let (free, free_key) = tenant("free");
+    let (free, free_key) = tenant_with_key("free", "agent");
     let mut config = closed_config();
     config.tenants = vec![limited, free];
     let server = TestServer::with(config, switchboard_everything::everything()).await;
@@ -87,7 +73,7 @@ async fn a_tenant_over_its_rate_is_refused_and_others_are_not() {
 
 #[tokio::test]
 async fn tool_and_session_rates_name_their_limit() {
-    let (mut t, key) = tenant("acme");
+    let (mut t, key) = tenant_with_key("acme", "agent");
     t.tool_rates.insert("ech*".into(), burst_only(2));
     t.session_rate = Some(burst_only(5));
     let mut config = closed_config();
@@ -126,7 +112,7 @@ async fn tool_and_session_rates_name_their_limit() {
 
 #[tokio::test]
 async fn policies_hide_tools_resources_and_prompts() {
-    let (mut t, key) = tenant("narrow");
+    let (mut t, key) = tenant_with_key("narrow", "agent");
     t.tools = Rules {
         allow: vec!["echo".into(), "add".into(), "test_*".into()],
         deny: vec!["test_sampling".into(), "test_x_mcp_header".into()],
@@ -245,7 +231,7 @@ async fn policies_hide_tools_resources_and_prompts() {
 
 #[tokio::test]
 async fn session_and_stream_quotas() {
-    let (mut t, key) = tenant("small");
+    let (mut t, key) = tenant_with_key("small", "agent");
     t.max_sessions = Some(2);
     t.max_streams = Some(1);
     let mut config = closed_config();
@@ -281,9 +267,9 @@ async fn session_and_stream_quotas() {
 /// warm-up and only while every client still keeps calling.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn weights_split_a_saturated_cap() {
-    let (mut heavy, heavy_key) = tenant("heavy");
+    let (mut heavy, heavy_key) = tenant_with_key("heavy", "agent");
     heavy.weight = 3;
-    let (light, light_key) = tenant("light");
+    let (light, light_key) = tenant_with_key("light", "agent");
     let mut config = closed_config();
     config.max_in_flight = 2;
     config.queue_deadline_ms = 60_000;
@@ -339,8 +325,8 @@ async fn weights_split_a_saturated_cap() {
 
 #[tokio::test]
 async fn at_the_session_cap_a_tenant_only_evicts_its_own() {
-    let (a, a_key) = tenant("a");
-    let (b, b_key) = tenant("b");
+    let (a, a_key) = tenant_with_key("a", "agent");
+    let (b, b_key) = tenant_with_key("b", "agent");
     let mut config = closed_config();
     config.max_sessions = 2;
     config.session_cap_policy = switchboard_server::CapPolicy::EvictIdle;
@@ -368,7 +354,7 @@ async fn at_the_session_cap_a_tenant_only_evicts_its_own() {
 
 #[tokio::test]
 async fn listen_streams_are_capped_per_client_and_metrics_can_need_a_token() {
-    let (t, key) = tenant("t");
+    let (t, key) = tenant_with_key("t", "agent");
     let (token, sha256) = switchboard_auth::new_api_key();
     let mut config = closed_config();
     config.max_sessions_per_identity = 2;
