@@ -91,9 +91,7 @@ impl Conn {
         if stateless.is_some() {
             return Ok(response);
         }
-        if response.status() == StatusCode::NOT_FOUND && self.session.get().is_some() {
-            return Err(self.close(UpstreamError::Exited("session expired".to_owned())));
-        }
+        self.unless_expired(response.status())?;
         if self.session.get().is_none()
             && let Some(session) = response.headers().get(SESSION)
         {
@@ -130,9 +128,7 @@ impl Conn {
             .send()
             .await;
         let response = self.sent(sent)?;
-        if response.status() == StatusCode::NOT_FOUND && self.session.get().is_some() {
-            return Err(self.close(UpstreamError::Exited("session expired".to_owned())));
-        }
+        self.unless_expired(response.status())?;
         Ok(Answer::from(response))
     }
 
@@ -175,6 +171,15 @@ impl Conn {
             }
             Err(e) => Err(UpstreamError::Http(describe(&e))),
         }
+    }
+
+    /// A 404 once a session exists: the session expired, and the upstream
+    /// closes (whichever client carried the exchange).
+    fn unless_expired(&self, status: StatusCode) -> Result<(), UpstreamError> {
+        if status == StatusCode::NOT_FOUND && self.session.get().is_some() {
+            return Err(self.close(UpstreamError::Exited("session expired".to_owned())));
+        }
+        Ok(())
     }
 
     /// As [`Conn::sent`] and [`Conn::sent_stateless`], for our own
