@@ -30,6 +30,9 @@ import sys
 # The intended order, bottom first. A crate may depend only on crates of
 # earlier layers.
 LAYERS = [
+    # Secrets in the configuration: below everything that takes a
+    # credential.
+    ["switchboard-secret"],
     # Foundations: the wire format, limits, credentials, spans, store traits.
     ["switchboard-proto", "switchboard-limits", "switchboard-auth",
      "switchboard-telemetry", "switchboard-store", "switchboard-bench"],

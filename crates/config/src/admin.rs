@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::secret::Secret;
+
 /// The admin listener. Without `token_sha256` it is not started.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -13,8 +15,9 @@ pub struct AdminConfig {
     pub listen: SocketAddr,
     /// Lowercase or uppercase hex SHA-256 of the admin token (what
     /// `switchboard keys new --admin` prints). Default: none, and the admin
-    /// listener is not started.
-    pub token_sha256: Option<String>,
+    /// listener is not started. May be a secret reference
+    /// (`{ file = "/run/secrets/admin-digest" }`).
+    pub token_sha256: Option<Secret>,
     /// This node's name in the admin API (the owner of its sessions).
     /// Default: `<hostname>-<pid>`.
     pub node_id: Option<String>,
@@ -48,7 +51,7 @@ impl AdminConfig {
                 "must be greater than 0".into(),
             ));
         }
-        if let Some(d) = &self.token_sha256
+        if let Some(d) = self.token_sha256.as_ref().map(Secret::expose)
             && !(d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit()))
         {
             return Err((

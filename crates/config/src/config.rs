@@ -307,29 +307,26 @@ impl Config {
     pub fn sealing_key_bytes(&self) -> Result<Option<Vec<u8>>, String> {
         self.sealing_key
             .as_ref()
-            .map(|k| decode_key(&k.0))
+            .map(|k| decode_key(k.expose()))
             .transpose()
     }
 
     /// The effective configuration as TOML, secrets redacted.
     pub fn redacted_toml(&self) -> String {
         let mut shown = self.clone();
-        if shown.sealing_key.is_some() {
-            shown.sealing_key = Some(Secret("<redacted>".into()));
-        }
-        if let Some(url) = &shown.redis_url {
-            shown.redis_url = Some(Secret(redact_url(&url.0)));
-        }
         if let Some(url) = &shown.telemetry.otlp_endpoint {
             shown.telemetry.otlp_endpoint = Some(redact_url(url));
         }
-        for jwt in &mut shown.auth.jwt {
-            if jwt.hs256_secret.is_some() {
-                jwt.hs256_secret = Some("<redacted>".into());
-            }
-        }
-        toml::to_string(&shown)
-            .unwrap_or_else(|e| format!("# cannot show the configuration: {e}\n"))
+        // Every secret writes itself out as its reference or `<redacted>`;
+        // an inline Redis URL is shown less its password.
+        let written = match self.redis_url.as_ref().filter(|u| u.is_inline()) {
+            None => toml::to_string(&shown),
+            Some(url) => toml::Table::try_from(&shown).and_then(|mut table| {
+                table.insert("redis_url".into(), redact_url(url.expose()).into());
+                toml::to_string(&table)
+            }),
+        };
+        written.unwrap_or_else(|e| format!("# cannot show the configuration: {e}\n"))
     }
 
     /// `keep_alive_secs` as a duration.

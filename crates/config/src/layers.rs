@@ -131,6 +131,9 @@ fn key_at(text: &str, span: Option<std::ops::Range<usize>>) -> Option<String> {
                 .trim_matches(|c| c == '[' || c == ']')
                 .trim()
                 .to_owned();
+            // An error in a table's value (a secret reference) points at
+            // its header: the table is the key.
+            found = None;
         } else if let Some((key, _)) = trimmed.split_once('=') {
             found = Some(key.trim().trim_matches('"').to_owned());
         }
@@ -139,12 +142,12 @@ fn key_at(text: &str, span: Option<std::ops::Range<usize>>) -> Option<String> {
         }
         offset += line.len();
     }
-    let key = found?;
-    Some(if section.is_empty() {
-        key
-    } else {
-        format!("{section}.{key}")
-    })
+    match (found, section.is_empty()) {
+        (Some(key), true) => Some(key),
+        (Some(key), false) => Some(format!("{section}.{key}")),
+        (None, false) => Some(section),
+        (None, true) => None,
+    }
 }
 
 impl Config {

@@ -1,22 +1,7 @@
-//! Secrets in the configuration: a string `Debug` never shows, and the
-//! sealing key's encodings.
+//! The sealing key's encodings (the [`Secret`] type itself lives in
+//! `switchboard-secret`, below every crate that takes a credential).
 
-use serde::{Deserialize, Serialize};
-
-/// A secret string: read and written as itself, shown by `Debug` as
-/// `<redacted>` so it never reaches a log by accident.
-#[derive(Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(transparent)]
-pub struct Secret(
-    /// The secret itself.
-    pub String,
-);
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
+pub use switchboard_secret::Secret;
 
 /// A key given as hex or base64 (standard or URL-safe), at least 32 bytes.
 pub(crate) fn decode_key(text: &str) -> Result<Vec<u8>, String> {

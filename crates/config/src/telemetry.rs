@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// `[telemetry]`: OpenTelemetry trace export (off unless an endpoint is set).
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TelemetryConfig {
     /// The base URL of an OTLP/HTTP collector (e.g. `http://127.0.0.1:4318`);

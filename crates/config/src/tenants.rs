@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use switchboard_auth::JwtConfig;
 
 use crate::rules::Rules;
+use crate::secret::Secret;
 
 /// When clients without credentials are let in.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -39,8 +40,9 @@ pub struct AuthConfig {
     /// Default `off`.
     pub audit: String,
     /// The SHA-256 (hex) of a bearer token `/metrics` requires. Default:
-    /// none, and `/metrics` is open (bind it to a private network).
-    pub metrics_token_sha256: Option<String>,
+    /// none, and `/metrics` is open (bind it to a private network). May
+    /// be a secret reference.
+    pub metrics_token_sha256: Option<Secret>,
 }
 
 /// An API key as configured: its id and the SHA-256 of the key.
@@ -142,7 +144,7 @@ pub(crate) fn validate(
     validate_jwt(auth, &seen)?;
     validate_unique_keys(tenants)?;
     if let Some(d) = &auth.metrics_token_sha256
-        && !is_digest(d)
+        && !is_digest(d.expose())
     {
         return Err((
             "auth.metrics_token_sha256".into(),

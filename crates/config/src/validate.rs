@@ -47,7 +47,7 @@ impl Config {
         self.admin.validate()?;
         self.telemetry.validate()?;
         if let Some(key) = &self.sealing_key {
-            decode_key(&key.0).map_err(|e| ("sealing_key".to_owned(), e))?;
+            decode_key(key.expose()).map_err(|e| ("sealing_key".to_owned(), e))?;
         }
         self.validate_upstreams()?;
         crate::tenants::validate(&self.auth, &self.tenants)
@@ -151,13 +151,13 @@ impl Config {
         if c.redis_cluster {
             // Seed nodes of a cluster: TCP only, one database (0).
             return url
-                .0
+                .expose()
                 .split(',')
                 .map(str::trim)
                 .try_for_each(store::validate_cluster_url)
                 .or_else(|m| err("redis_url", &m));
         }
-        store::validate_url(&url.0).or_else(|m| err("redis_url", &m))
+        store::validate_url(url.expose()).or_else(|m| err("redis_url", &m))
     }
 }
 

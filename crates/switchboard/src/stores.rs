@@ -91,7 +91,7 @@ async fn redis(config: &Config) -> Result<RedisShared, String> {
         .redis_url
         .as_ref()
         .ok_or("store = \"redis\" needs redis_url")?;
-    let shown = redact_url(&url.0);
+    let shown = redact_url(url.expose());
     let options = RedisOptions {
         prefix: config.redis_prefix.clone(),
         timeout: config.redis_timeout(),
@@ -103,7 +103,9 @@ async fn redis(config: &Config) -> Result<RedisShared, String> {
         "redis"
     };
     let cannot = |e| format!("store = \"redis\": cannot use Redis at {shown}: {e}");
-    let redis = Redis::connect(&url.0, options).await.map_err(cannot)?;
+    let redis = Redis::connect(url.expose(), options)
+        .await
+        .map_err(cannot)?;
     let bus = RedisBus::start(&redis, config.max_body_bytes + BUS_ENVELOPE_BYTES)
         .await
         .map_err(cannot)?;

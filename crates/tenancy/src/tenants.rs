@@ -182,7 +182,7 @@ fn metrics_token(config: &Config) -> Result<Option<ApiKeys>, String> {
             ApiKeys::new(vec![ApiKeyEntry {
                 tenant: "metrics".into(),
                 id: "scraper".into(),
-                sha256: sha256.clone(),
+                sha256: sha256.expose().to_owned(),
             }])
             .map_err(|e| e.to_string())
         })

@@ -24,7 +24,7 @@ const WAIT: Duration = Duration::from_secs(15);
 fn admin_config() -> (Config, String) {
     let (token, digest) = switchboard_auth::new_api_key();
     let mut c = Config::default();
-    c.admin.token_sha256 = Some(digest);
+    c.admin.token_sha256 = Some(digest.into());
     c.admin.node_id = Some("node-a".into());
     (c, token)
 }

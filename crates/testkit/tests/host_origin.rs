@@ -192,7 +192,7 @@ async fn the_host_check_comes_before_authentication_and_not_before_the_method() 
 async fn admin_server(allowed: &[&str]) -> (TestServer, String) {
     let (token, digest) = switchboard_auth::new_api_key();
     let mut config = Config::default();
-    config.admin.token_sha256 = Some(digest);
+    config.admin.token_sha256 = Some(digest.into());
     config.admin.allowed_hosts = allowed.iter().map(|h| h.to_string()).collect();
     // The MCP endpoint's names do not open the admin listener.
     config.allowed_hosts = vec!["mcp.example.com".into()];

@@ -358,7 +358,7 @@ async fn listen_streams_are_capped_per_client_and_metrics_can_need_a_token() {
     let (token, sha256) = switchboard_auth::new_api_key();
     let mut config = closed_config();
     config.max_sessions_per_identity = 2;
-    config.auth.metrics_token_sha256 = Some(sha256);
+    config.auth.metrics_token_sha256 = Some(sha256.into());
     config.tenants = vec![t];
     let server = TestServer::with(config, switchboard_everything::everything()).await;
     let m = ModernClient::with_token(&server.url(), &key);

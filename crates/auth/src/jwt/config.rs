@@ -3,6 +3,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use switchboard_secret::Secret;
+
 use crate::AuthConfigError;
 
 /// Shortest HS256 secret accepted, in bytes (RFC 7518 §3.2: at least the
@@ -27,8 +29,9 @@ pub struct JwtConfig {
     pub jwks_url: Option<String>,
     /// Or a file holding a JWKS.
     pub jwks_file: Option<PathBuf>,
-    /// Or a shared secret for HS256 tokens, at least 32 bytes.
-    pub hs256_secret: Option<String>,
+    /// Or a shared secret for HS256 tokens, at least 32 bytes (inline or
+    /// a secret reference, `{ file = "…" }`).
+    pub hs256_secret: Option<Secret>,
     /// The claim naming the tenant (a string). Default `tenant`.
     pub tenant_claim: String,
     /// Clock skew allowed on `exp` and `nbf`, in seconds. Default 30.
@@ -72,10 +75,7 @@ impl fmt::Debug for JwtConfig {
             .field("audience", &self.audience)
             .field("jwks_url", &self.jwks_url)
             .field("jwks_file", &self.jwks_file)
-            .field(
-                "hs256_secret",
-                &self.hs256_secret.as_ref().map(|_| "<redacted>"),
-            )
+            .field("hs256_secret", &self.hs256_secret)
             .field("tenant_claim", &self.tenant_claim)
             .field("leeway_secs", &self.leeway_secs)
             .field("refresh_min_interval_secs", &self.refresh_min_interval_secs)
@@ -120,7 +120,7 @@ impl JwtConfig {
             jwks_url(url)?;
         }
         if let Some(secret) = &self.hs256_secret
-            && secret.len() < MIN_HS256_SECRET
+            && secret.expose().len() < MIN_HS256_SECRET
         {
             return Err(AuthConfigError::jwt(
                 "hs256_secret",

@@ -77,7 +77,7 @@ impl JwtVerifier {
     pub fn new(config: JwtConfig) -> Result<Self, AuthConfigError> {
         config.validate()?;
         let source = if let Some(secret) = &config.hs256_secret {
-            Source::Secret(DecodingKey::from_secret(secret.as_bytes()))
+            Source::Secret(DecodingKey::from_secret(secret.expose().as_bytes()))
         } else if let Some(path) = &config.jwks_file {
             let body = std::fs::read(path).map_err(|source| AuthConfigError::JwksFileRead {
                 path: path.clone(),

@@ -141,7 +141,10 @@ fn the_admin_section_layers_and_names_its_keys() {
     )
     .unwrap();
     assert_eq!(c.admin.listen.to_string(), "127.0.0.1:9000");
-    assert_eq!(c.admin.token_sha256.as_deref(), Some(digest.as_str()));
+    assert_eq!(
+        c.admin.token_sha256.as_ref().map(|s| s.expose()),
+        Some(digest.as_str())
+    );
     assert_eq!(c.admin.node_id(), "from-env");
     let (key, origin, _) = error(None, &[("SWITCHBOARD_ADMIN__TOKEN_SHA256", "nothex")]);
     assert_eq!(key, "admin.token_sha256");

@@ -17,7 +17,7 @@ pub(super) fn compile(config: &Config) -> Option<ApiKeys> {
     ApiKeys::new(vec![ApiKeyEntry {
         tenant: "admin".into(),
         id: "admin".into(),
-        sha256: digest.to_ascii_lowercase(),
+        sha256: digest.expose().to_ascii_lowercase(),
     }])
     .map_err(|e| tracing::error!("the admin token digest cannot be used: {e}"))
     .ok()

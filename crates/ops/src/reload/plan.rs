@@ -6,7 +6,6 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use serde::Serialize;
 use serde_json::Value;
 use switchboard_config::Config;
 use switchboard_runtime::{Catalog, Provider};
@@ -104,19 +103,20 @@ pub(super) const BUILTIN: &str = "upstreams (the built-in toolset)";
 /// served alone (no upstream configured). It is part of the catalog
 /// itself, so only a restart changes it.
 pub(super) fn builtin_changed(old: &Config, new: &Config) -> bool {
-    let builtin = |c: &Config| -> Vec<Value> {
+    let builtin = |c: &Config| -> Vec<UpstreamConfig> {
         c.upstreams
             .iter()
             .filter(|u| u.kind == UpstreamKind::Builtin)
-            .filter_map(|u| serde_json::to_value(u).ok())
+            .cloned()
             .collect()
     };
     builtin(new) != builtin(old) || new.upstreams.is_empty() != old.upstreams.is_empty()
 }
 
-/// Whether two values serialize differently.
-fn differs<T: Serialize>(a: &T, b: &T) -> bool {
-    serde_json::to_value(a).ok() != serde_json::to_value(b).ok()
+/// Whether two values differ (secrets by their values, not only by the
+/// reference written out).
+fn differs<T: PartialEq>(a: &T, b: &T) -> bool {
+    a != b
 }
 
 /// Put the running values of the fields only read at start-up back into
@@ -202,10 +202,12 @@ pub(super) fn diff_upstreams(
     new: &[UpstreamConfig],
     report: &mut ReloadReport,
 ) -> UpstreamPlan {
-    let by_name = |list: &[UpstreamConfig]| -> BTreeMap<String, Value> {
+    // Compared as values, not as written out: a secret file rotated
+    // behind an unchanged reference restarts its upstream.
+    let by_name = |list: &[UpstreamConfig]| -> BTreeMap<String, UpstreamConfig> {
         list.iter()
             .filter(|u| u.kind != UpstreamKind::Builtin)
-            .map(|u| (u.name.clone(), serde_json::to_value(u).unwrap_or_default()))
+            .map(|u| (u.name.clone(), u.clone()))
             .collect()
     };
     let (a, b) = (by_name(old), by_name(new));

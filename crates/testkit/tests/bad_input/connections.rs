@@ -52,7 +52,7 @@ impl Ctx {
     pub async fn start() -> Self {
         let (admin_token, digest) = switchboard_auth::new_api_key();
         let mut config = Config::default();
-        config.admin.token_sha256 = Some(digest);
+        config.admin.token_sha256 = Some(digest.into());
         let server = TestServer::with(config, everything()).await;
         let total = Config::from_toml("max_connections = 1\nprobe_connections = 0").unwrap();
         let total = TestServer::with(total, everything()).await;

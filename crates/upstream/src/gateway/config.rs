@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+use switchboard_secret::Secret;
 
 /// What kind of server an upstream is.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -51,8 +52,10 @@ pub enum PoolMode {
     Shared,
 }
 
-/// One `[[upstreams]]` entry.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+/// One `[[upstreams]]` entry. Two entries are equal when everything,
+/// secrets' values included, is: a reload restarts an upstream whose
+/// secret file changed.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct UpstreamConfig {
     /// Its name: in logs, metrics and the default prefix.
@@ -66,16 +69,18 @@ pub struct UpstreamConfig {
     /// `auto` (default), `session` or `stateless`: see [`UpstreamProtocol`].
     pub protocol: UpstreamProtocol,
     /// Headers sent to an HTTP upstream: its own credentials (a client's
-    /// token is never passed on).
-    pub headers: BTreeMap<String, String>,
+    /// token is never passed on). Each value inline or a secret
+    /// reference (`{ env = "GITHUB_TOKEN", prefix = "Bearer " }`).
+    pub headers: BTreeMap<String, Secret>,
     /// Idle connections kept per HTTP upstream host. Default: the
     /// server's `upstream_pool_size`.
     pub pool_size: Option<usize>,
     /// Arguments to `command` (stdio).
     pub args: Vec<String>,
     /// Variables set for the program on top of Switchboard's own
-    /// environment, which it inherits (stdio).
-    pub env: BTreeMap<String, String>,
+    /// environment, which it inherits (stdio). Each value inline or a
+    /// secret reference (`{ file = "/run/secrets/api-key" }`).
+    pub env: BTreeMap<String, Secret>,
     /// The program's working directory (stdio); `None`: Switchboard's.
     pub cwd: Option<PathBuf>,
     /// Put before its tools' names; default `<name>__`; may be empty.

@@ -411,12 +411,22 @@ impl StdioProvider {
     }
 }
 
+/// Names and values of configured secrets, for the spec a connection
+/// starts from (which prints only names).
+fn exposed(
+    map: &std::collections::BTreeMap<String, switchboard_secret::Secret>,
+) -> Vec<(String, String)> {
+    map.iter()
+        .map(|(k, v)| (k.clone(), v.expose().to_owned()))
+        .collect()
+}
+
 /// How this upstream's connections start.
 fn starter(config: &UpstreamConfig) -> Starter {
     match config.kind {
         UpstreamKind::Http => {
             let mut spec = HttpSpec::new(&config.name, &config.url);
-            spec.headers = config.headers.clone().into_iter().collect();
+            spec.headers = exposed(&config.headers);
             spec.max_body_bytes = config.max_line_bytes;
             spec.handshake = config.protocol != UpstreamProtocol::Stateless;
             let idle = config.pool_size.unwrap_or(64);
@@ -432,7 +442,7 @@ fn starter(config: &UpstreamConfig) -> Starter {
         _ => {
             let mut spec = StdioSpec::new(&config.name, &config.command);
             spec.args = config.args.clone();
-            spec.env = config.env.clone().into_iter().collect();
+            spec.env = exposed(&config.env);
             spec.cwd = config.cwd.clone();
             spec.max_line_bytes = config.max_line_bytes;
             spec.handshake = config.protocol != UpstreamProtocol::Stateless;
