@@ -53,12 +53,21 @@ impl Config {
         crate::tenants::validate(&self.auth, &self.tenants)
     }
 
-    /// Each `[[upstreams]]` entry valid, and no name twice.
+    /// Each `[[upstreams]]` entry valid, no name twice, and tenants'
+    /// credentials only for configured tenants.
     fn validate_upstreams(&self) -> Result<(), (String, String)> {
         let mut names = std::collections::HashSet::new();
         for (i, u) in self.upstreams.iter().enumerate() {
             u.validate()
                 .map_err(|(field, message)| (format!("upstreams[{i}].{field}"), message))?;
+            if let Some(t) = u.tenants.keys().find(|t| {
+                t.as_str() != crate::ANONYMOUS && !self.tenants.iter().any(|c| &c.id == *t)
+            }) {
+                return Err((
+                    format!("upstreams[{i}].tenants.{t}"),
+                    format!("no tenant {t:?} is configured"),
+                ));
+            }
             if !names.insert(u.name.as_str()) {
                 return Err((
                     format!("upstreams[{i}].name"),

@@ -52,6 +52,30 @@ pub enum PoolMode {
     Shared,
 }
 
+/// Whose credentials reach an upstream.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Credentials {
+    /// A tenant with its own entry in `tenants` uses it; every other
+    /// tenant uses the upstream's `headers` and `env`. The default.
+    #[default]
+    Upstream,
+    /// Only tenants with their own entry in `tenants` may use the
+    /// upstream; others are refused (and do not see its tools).
+    PerTenant,
+}
+
+/// One tenant's own credentials for an upstream: put over the upstream's
+/// `headers` (by name, whatever its case) and `env` (by name).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TenantCredentials {
+    /// Headers sent to an HTTP upstream for this tenant.
+    pub headers: BTreeMap<String, Secret>,
+    /// Variables set for this tenant's processes of a stdio upstream.
+    pub env: BTreeMap<String, Secret>,
+}
+
 /// One `[[upstreams]]` entry. Two entries are equal when everything,
 /// secrets' values included, is: a reload restarts an upstream whose
 /// secret file changed.
@@ -116,6 +140,12 @@ pub struct UpstreamConfig {
     /// Requests sent at once before `rate_per_sec` holds (with a rate).
     /// Default 1.
     pub burst: u32,
+    /// `upstream` (default) or `per_tenant`: see [`Credentials`].
+    pub credentials: Credentials,
+    /// Tenants' own credentials, by tenant id
+    /// (`[upstreams.tenants.acme] headers = { … }`). A tenant with an
+    /// entry never shares a process or an upstream session with another.
+    pub tenants: BTreeMap<String, TenantCredentials>,
 }
 
 impl Default for UpstreamConfig {
@@ -144,6 +174,8 @@ impl Default for UpstreamConfig {
             max_concurrency: 0,
             rate_per_sec: 0.0,
             burst: 1,
+            credentials: Credentials::Upstream,
+            tenants: BTreeMap::new(),
         }
     }
 }
@@ -192,8 +224,66 @@ impl UpstreamConfig {
                 "burst".into(),
                 "with a rate_per_sec, burst must be at least 1".into(),
             )),
-            _ => Ok(()),
+            _ => self.validate_credentials(),
         }
+    }
+
+    /// Tenants' credentials: not for the builtin toolset, required with
+    /// `credentials = "per_tenant"`, header names valid.
+    fn validate_credentials(&self) -> Result<(), (String, String)> {
+        if self.kind == UpstreamKind::Builtin
+            && (!self.tenants.is_empty() || self.credentials == Credentials::PerTenant)
+        {
+            return Err((
+                "tenants".into(),
+                "the builtin toolset takes no credentials".into(),
+            ));
+        }
+        if self.credentials == Credentials::PerTenant && self.tenants.is_empty() {
+            return Err((
+                "credentials".into(),
+                "credentials = \"per_tenant\" needs at least one [upstreams.tenants.<id>] entry"
+                    .into(),
+            ));
+        }
+        let headers = self
+            .headers
+            .keys()
+            .map(|h| ("headers".to_owned(), h))
+            .chain(self.tenants.iter().flat_map(|(t, c)| {
+                c.headers
+                    .keys()
+                    .map(move |h| (format!("tenants.{t}.headers"), h))
+            }));
+        for (field, name) in headers {
+            if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                return Err((field, format!("{name:?} is not a header name")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The headers `tenant` sends: the upstream's, with the tenant's own
+    /// put over them (names compared without case).
+    pub fn headers_for(&self, tenant: Option<&str>) -> BTreeMap<String, Secret> {
+        let mut headers = self.headers.clone();
+        if let Some(own) = tenant.and_then(|t| self.tenants.get(t)) {
+            for (name, value) in &own.headers {
+                headers.retain(|k, _| !k.eq_ignore_ascii_case(name));
+                headers.insert(name.clone(), value.clone());
+            }
+        }
+        headers
+    }
+
+    /// The environment `tenant`'s processes get on top of Switchboard's:
+    /// the upstream's, with the tenant's own put over it.
+    pub fn env_for(&self, tenant: Option<&str>) -> BTreeMap<String, Secret> {
+        let mut env = self.env.clone();
+        if let Some(own) = tenant.and_then(|t| self.tenants.get(t)) {
+            env.extend(own.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        env
     }
 }
 

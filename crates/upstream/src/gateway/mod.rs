@@ -4,6 +4,7 @@
 mod backoff;
 mod config;
 mod connection;
+mod lanes;
 mod limit;
 mod lists;
 mod pool;
@@ -13,6 +14,8 @@ mod retry;
 mod stateless;
 mod tenants;
 
-pub use config::{PoolMode, UpstreamConfig, UpstreamKind, UpstreamProtocol};
+pub use config::{
+    Credentials, PoolMode, TenantCredentials, UpstreamConfig, UpstreamKind, UpstreamProtocol,
+};
 pub use pool::TenantProcesses;
 pub use provider::StdioProvider;

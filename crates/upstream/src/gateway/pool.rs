@@ -71,6 +71,19 @@ pub(crate) struct Counts {
     pub(crate) kills: AtomicU64,
 }
 
+/// What the pools of one upstream's lanes share.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Common {
+    /// Set by any process announcing a list change.
+    pub(crate) stale: Arc<AtomicBool>,
+    /// Where resource updates are published.
+    pub(crate) bus: Option<Arc<dyn switchboard_runtime::EventBus>>,
+    /// Tenants' process counts.
+    pub(crate) tenants: TenantProcesses,
+    /// Callers waiting for a slot.
+    pub(crate) waiting: Arc<AtomicUsize>,
+}
+
 /// The processes of one upstream, by key.
 #[derive(Debug)]
 pub(crate) struct Pool {
@@ -90,8 +103,9 @@ pub(crate) struct Pool {
     died: Mutex<HashSet<String>>,
     /// The warm process died; the next one is a restart.
     warm_died: AtomicBool,
-    /// Callers waiting for a slot now.
-    waiting: AtomicUsize,
+    /// Callers waiting for a slot now (shared by an upstream's lanes, so
+    /// a warm process gives its slot up to any of them).
+    waiting: Arc<AtomicUsize>,
     pub(crate) counts: Counts,
     pub(crate) observer: OnceLock<Arc<dyn UpstreamObserver>>,
     /// The supervisor runs.
@@ -112,21 +126,28 @@ fn client_info() -> serde_json::Value {
 const MAX_DIED: usize = 10_000;
 
 impl Pool {
+    /// A pool starting connections with `spec`, each holding one of
+    /// `slots` (`max` of them), waiting for one at most `wait`.
     pub(crate) fn new(
         spec: Starter,
-        max_processes: usize,
+        slots: Arc<Semaphore>,
+        max: usize,
         wait: Duration,
-        stale: Arc<std::sync::atomic::AtomicBool>,
-        bus: Option<Arc<dyn switchboard_runtime::EventBus>>,
-        tenants: TenantProcesses,
+        common: Common,
     ) -> Self {
+        let Common {
+            stale,
+            bus,
+            tenants,
+            waiting,
+        } = common;
         Self {
             stale,
             bus,
             tenants,
             spec,
-            slots: Arc::new(Semaphore::new(max_processes)),
-            max: max_processes,
+            slots,
+            max,
             wait,
             procs: Mutex::default(),
             warm: tokio::sync::Mutex::default(),
@@ -134,7 +155,7 @@ impl Pool {
             backoff: Backoff::default(),
             died: Mutex::default(),
             warm_died: AtomicBool::new(false),
-            waiting: AtomicUsize::new(0),
+            waiting,
             counts: Counts::default(),
             observer: OnceLock::new(),
             supervised: AtomicBool::new(false),

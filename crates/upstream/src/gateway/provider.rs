@@ -9,16 +9,17 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
-use switchboard_limits::{Breaker, BreakerConfig, BreakerState};
+use switchboard_limits::BreakerState;
 use switchboard_proto::{ErrorCode, RpcError};
 use switchboard_runtime::{HandlerError, Provider, ProviderHealth, RequestContext};
 
 use super::config::{PoolMode, UpstreamConfig, UpstreamKind, UpstreamProtocol};
-use super::connection::{Connection, Starter};
+use super::connection::Connection;
+use super::lanes::{Lane, Lanes};
 use super::lists::{Lists, fetch_all};
-use super::pool::{Owner, Pool, Proc, TenantProcesses};
+use super::pool::{Common, Owner, Proc, TenantProcesses};
 use super::stateless;
-use crate::{HttpSpec, StdioSpec, UpstreamError};
+use crate::UpstreamError;
 
 mod guarded;
 
@@ -36,14 +37,14 @@ const LISTS: [&str; 4] = [
 pub struct StdioProvider {
     config: UpstreamConfig,
     prefix: String,
-    pool: Arc<Pool>,
+    /// A pool and a breaker per credential set (`lanes.rs`).
+    lanes: Lanes,
     /// Its concurrency cap and rate (`guarded.rs`).
     limits: super::limit::Limits,
     lists: Lists,
     /// Set when the upstream says a list changed.
     stale: Arc<AtomicBool>,
     next_shared: AtomicUsize,
-    breaker: Breaker,
     calls: AtomicU64,
     failures: AtomicU64,
     /// Whether the upstream serves 2026-07-28 requests, once known.
@@ -99,29 +100,17 @@ impl StdioProvider {
         bus: Option<Arc<dyn switchboard_runtime::EventBus>>,
         tenants: TenantProcesses,
     ) -> Self {
-        let spec = starter(&config);
-        let max = match config.mode {
-            PoolMode::PerSession => config.max_processes,
-            PoolMode::Shared => config.processes,
-        };
-        let breaker = Breaker::new(BreakerConfig {
-            failures: config.breaker_failures.max(1),
-            cool_down: Duration::from_secs(config.breaker_cool_down_secs),
-            ..BreakerConfig::default()
-        });
         let stale = Arc::new(AtomicBool::new(false));
+        let common = Common {
+            stale: stale.clone(),
+            bus,
+            tenants,
+            ..Common::default()
+        };
         Self {
             prefix: config.prefix(),
-            pool: Arc::new(Pool::new(
-                spec,
-                max,
-                Duration::from_millis(config.pool_wait_ms),
-                stale.clone(),
-                bus,
-                tenants,
-            )),
+            lanes: Lanes::new(&config, &common),
             limits: super::limit::Limits::new(&config),
-            breaker,
             config,
             lists: Lists::default(),
             stale,
@@ -144,7 +133,7 @@ impl StdioProvider {
     }
 
     async fn probe_once(&self) -> Result<Vec<String>, String> {
-        let proc = self.pool.start().await.map_err(|e| {
+        let proc = self.lanes.probing().pool.start().await.map_err(|e| {
             self.failures.fetch_add(1, Ordering::Relaxed);
             e.to_string()
         })?;
@@ -168,8 +157,11 @@ impl StdioProvider {
         proc.upstream.kill().await;
         drop(proc);
         listed?;
-        if self.config.mode == PoolMode::PerSession && self.config.max_processes > 1 {
-            self.pool.fill_warm().await;
+        if let Some(own) = self.lanes.own()
+            && self.config.mode == PoolMode::PerSession
+            && self.config.max_processes > 1
+        {
+            own.pool.fill_warm().await;
         }
         let tools = self.lists.cached("tools/list").unwrap_or_default();
         Ok(tools
@@ -180,13 +172,32 @@ impl StdioProvider {
 
     /// Processes running now.
     pub fn processes(&self) -> usize {
-        self.pool.running()
+        self.lanes.all().map(|l| l.pool.running()).sum()
     }
 
     /// End stateless principals' processes idle past `idle_secs`.
     pub async fn reap_idle(&self) -> usize {
         let idle = Duration::from_secs(self.config.idle_secs);
-        self.pool.reap("p:", idle).await
+        let mut reaped = 0;
+        for lane in self.lanes.all() {
+            reaped += lane.pool.reap("p:", idle).await;
+        }
+        reaped
+    }
+
+    /// The lane of `caller`'s tenant, or the error saying the upstream
+    /// needs credentials of the tenant's own.
+    fn lane(&self, caller: &switchboard_runtime::Caller) -> Result<&Lane, HandlerError> {
+        self.lanes.for_tenant(&caller.tenant).ok_or_else(|| {
+            RpcError::new(
+                ErrorCode::UNAUTHORIZED,
+                format!(
+                    "upstream {} needs credentials of tenant {}'s own, and none are configured",
+                    self.config.name, caller.tenant
+                ),
+            )
+            .into()
+        })
     }
 
     fn timeout(&self) -> Duration {
@@ -278,7 +289,8 @@ impl StdioProvider {
         ctx: &RequestContext,
     ) -> Result<Value, HandlerError> {
         self.calls.fetch_add(1, Ordering::Relaxed);
-        let attempt = self.breaker.attempt().map_err(|wait| {
+        let lane = self.lane(ctx.caller())?;
+        let attempt = lane.breaker.attempt().map_err(|wait| {
             self.failures.fetch_add(1, Ordering::Relaxed);
             HandlerError::from(RpcError::new(
                 ErrorCode::SERVER_BUSY,
@@ -291,7 +303,7 @@ impl StdioProvider {
         })?;
         let key = self.key(ctx);
         let owner = owner(ctx.caller());
-        let proc = match self.pool.get(&key, self.capabilities_for(ctx), owner).await {
+        let proc = match lane.pool.get(&key, self.capabilities_for(ctx), owner).await {
             Ok(p) => p,
             Err(e) => {
                 attempt.failure();
@@ -357,7 +369,7 @@ impl StdioProvider {
                 .map_err(|e| RpcError::internal(format!("upstream result: {e}")).into()),
             Err(e) => {
                 if !proc.upstream.is_alive() {
-                    self.pool.forget(&key, &proc);
+                    lane.pool.forget(&key, &proc);
                 }
                 Err(self.error(e))
             }
@@ -407,46 +419,6 @@ impl StdioProvider {
             self.lists.has(key, name)
         } else {
             name.starts_with(&self.prefix)
-        }
-    }
-}
-
-/// Names and values of configured secrets, for the spec a connection
-/// starts from (which prints only names).
-fn exposed(
-    map: &std::collections::BTreeMap<String, switchboard_secret::Secret>,
-) -> Vec<(String, String)> {
-    map.iter()
-        .map(|(k, v)| (k.clone(), v.expose().to_owned()))
-        .collect()
-}
-
-/// How this upstream's connections start.
-fn starter(config: &UpstreamConfig) -> Starter {
-    match config.kind {
-        UpstreamKind::Http => {
-            let mut spec = HttpSpec::new(&config.name, &config.url);
-            spec.headers = exposed(&config.headers);
-            spec.max_body_bytes = config.max_line_bytes;
-            spec.handshake = config.protocol != UpstreamProtocol::Stateless;
-            let idle = config.pool_size.unwrap_or(64);
-            // No redirects: an upstream's own credentials stay with it.
-            let client = reqwest::Client::builder()
-                .pool_max_idle_per_host(idle)
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap_or_default();
-            let pool = crate::http::connections(&spec, idle);
-            Starter::Http(spec, client, pool)
-        }
-        _ => {
-            let mut spec = StdioSpec::new(&config.name, &config.command);
-            spec.args = config.args.clone();
-            spec.env = exposed(&config.env);
-            spec.cwd = config.cwd.clone();
-            spec.max_line_bytes = config.max_line_bytes;
-            spec.handshake = config.protocol != UpstreamProtocol::Stateless;
-            Starter::Stdio(spec)
         }
     }
 }
@@ -553,7 +525,12 @@ impl Provider for StdioProvider {
     }
 
     async fn list(&self, method: &str, ctx: &RequestContext) -> Result<Vec<Value>, String> {
-        if self.breaker.state() == BreakerState::Open {
+        // A tenant the upstream needs credentials from, and has none of,
+        // sees none of its tools.
+        let Some(lane) = self.lanes.for_tenant(&ctx.caller().tenant) else {
+            return Ok(Vec::new());
+        };
+        if lane.breaker.state() == BreakerState::Open {
             return Err("circuit open".into());
         }
         if self.stale.load(Ordering::Relaxed) {
@@ -598,13 +575,15 @@ impl Provider for StdioProvider {
 
     fn observe(&self, observer: Arc<dyn switchboard_runtime::UpstreamObserver>) {
         // The first app built on this provider keeps it.
-        let _ = self.pool.observer.set(observer);
+        for lane in self.lanes.all() {
+            let _ = lane.pool.observer.set(observer.clone());
+        }
     }
 
     fn health(&self) -> ProviderHealth {
         ProviderHealth {
-            processes: self.pool.running(),
-            breaker: self.breaker.state().as_str(),
+            processes: self.processes(),
+            breaker: self.lanes.breaker_state().as_str(),
             calls: self.calls.load(Ordering::Relaxed),
             failures: self.failures.load(Ordering::Relaxed),
             kind: match self.config.kind {
@@ -626,7 +605,8 @@ impl Provider for StdioProvider {
         if self.config.mode != PoolMode::PerSession {
             return Vec::new();
         }
-        self.pool.pid(&format!("s:{session}")).into_iter().collect()
+        let key = format!("s:{session}");
+        self.lanes.all().filter_map(|l| l.pool.pid(&key)).collect()
     }
 
     async fn subscribe(
@@ -648,7 +628,13 @@ impl Provider for StdioProvider {
         };
         let params = RawValue::from_string(serde_json::json!({"uri": uri}).to_string())
             .map_err(|e| e.to_string())?;
-        let proc = self
+        let lane = self.lanes.for_tenant(&caller.tenant).ok_or_else(|| {
+            format!(
+                "upstream {} needs credentials of tenant {}'s own",
+                self.config.name, caller.tenant
+            )
+        })?;
+        let proc = lane
             .pool
             .get(&self.key_of(caller), None, owner(caller))
             .await
@@ -662,7 +648,10 @@ impl Provider for StdioProvider {
 
     async fn session_ended(&self, session: &str) {
         if self.config.mode == PoolMode::PerSession {
-            self.pool.end(&format!("s:{session}")).await;
+            let key = format!("s:{session}");
+            for lane in self.lanes.all() {
+                lane.pool.end(&key).await;
+            }
         }
     }
 
@@ -671,7 +660,9 @@ impl Provider for StdioProvider {
     }
 
     async fn shutdown(&self) {
-        self.pool.close().await;
+        for lane in self.lanes.all() {
+            lane.pool.close().await;
+        }
         tracing::info!(upstream = %self.config.name, "upstream removed: its processes ended");
     }
 }

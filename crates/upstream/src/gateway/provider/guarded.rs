@@ -17,7 +17,8 @@ use super::{StdioProvider, owner};
 impl StdioProvider {
     /// Sessions and principals waiting for a process slot now.
     pub fn waiting(&self) -> usize {
-        self.pool.waiting()
+        // The lanes share the count.
+        self.lanes.probing().pool.waiting()
     }
 
     /// Requests in flight to the upstream now, if it has a
@@ -86,7 +87,7 @@ impl StdioProvider {
         let start = Instant::now();
         let outcome = self.try_fetch_lists(ctx).await;
         let reason = outcome.as_ref().err().map(|(reason, _)| *reason);
-        if let Some(o) = self.pool.observer.get() {
+        if let Some(o) = self.lanes.probing().pool.observer.get() {
             o.request(&self.config.name, method, start.elapsed(), reason);
         }
         outcome.map_err(|(_, message)| message)
@@ -98,11 +99,14 @@ impl StdioProvider {
             .enter(ctx.caller())
             .await
             .map_err(|e| ("limited", e.message))?;
+        let lane = self
+            .lane(ctx.caller())
+            .map_err(|e| ("unauthorized", e.to_string()))?;
         let mut attempts = 0;
         loop {
             attempts += 1;
             let key = self.key(ctx);
-            let proc = self
+            let proc = lane
                 .pool
                 .get(&key, self.capabilities_for(ctx), owner(ctx.caller()))
                 .await
@@ -112,12 +116,12 @@ impl StdioProvider {
                 Err(e) if attempts == 1 && retry::transport(&e) => {
                     tracing::info!(upstream = %self.config.name, "connection lost under a list: sent once more");
                     if !proc.upstream.is_alive() {
-                        self.pool.forget(&key, &proc);
+                        lane.pool.forget(&key, &proc);
                     }
                 }
                 Err(e) => {
                     if !proc.upstream.is_alive() {
-                        self.pool.forget(&key, &proc);
+                        lane.pool.forget(&key, &proc);
                     }
                     return Err((retry::reason(&e).unwrap_or("upstream"), e.to_string()));
                 }
@@ -126,7 +130,7 @@ impl StdioProvider {
     }
 
     fn report(&self, method: &str, start: Instant, error: Option<&HandlerError>) {
-        let Some(o) = self.pool.observer.get() else {
+        let Some(o) = self.lanes.probing().pool.observer.get() else {
             return;
         };
         let reason = match error {
@@ -147,18 +151,26 @@ impl StdioProvider {
             PoolMode::PerSession => Vec::new(),
         };
         let warm = self.config.mode == PoolMode::PerSession && self.config.max_processes > 1;
-        self.pool.supervise(shared, warm);
+        if let Some(own) = self.lanes.own() {
+            own.pool.supervise(shared.clone(), warm);
+        }
+        // Tenants' lanes start lazily, keep no warm process, and restart
+        // only shared processes that died.
+        for lane in self.lanes.tenant_lanes() {
+            lane.pool.supervise(shared.clone(), false);
+        }
     }
 
     /// The pool's numbers for [`ProviderHealth`].
     pub(super) fn pool_health(&self) -> ProviderHealth {
-        let counts = &self.pool.counts;
-        ProviderHealth {
-            starting: counts.starting.load(Ordering::Relaxed),
-            idle: self.pool.idle(),
-            restarts: counts.restarts.load(Ordering::Relaxed),
-            kills: counts.kills.load(Ordering::Relaxed),
-            ..ProviderHealth::default()
+        let mut health = ProviderHealth::default();
+        for lane in self.lanes.all() {
+            let counts = &lane.pool.counts;
+            health.starting += counts.starting.load(Ordering::Relaxed);
+            health.idle += lane.pool.idle();
+            health.restarts += counts.restarts.load(Ordering::Relaxed);
+            health.kills += counts.kills.load(Ordering::Relaxed);
         }
+        health
     }
 }

@@ -1,0 +1,102 @@
+//! Tenants' own credentials for an upstream, as the configuration gives
+//! them: put over the upstream's, checked against the configured tenants,
+//! never written out.
+
+use switchboard_config::Config;
+
+const UPSTREAM: &str = r#"
+[[tenants]]
+id = "acme"
+
+[[tenants]]
+id = "globex"
+
+[[upstreams]]
+name = "gh"
+kind = "http"
+url = "http://127.0.0.1:9/mcp"
+headers = { X-Common = "1", Authorization = "Bearer upstream-own-7c1d" }
+
+[upstreams.tenants.acme]
+headers = { authorization = "Bearer acme-own-91fe" }
+
+[[upstreams]]
+name = "db"
+command = "db-mcp"
+credentials = "per_tenant"
+env = { LOG = "debug" }
+
+[upstreams.tenants.globex]
+env = { DB_PASSWORD = "globex-pw-5ab0" }
+"#;
+
+#[test]
+fn a_tenant_s_own_credentials_are_put_over_the_upstream_s() {
+    let c = Config::from_toml(UPSTREAM).expect("valid");
+    let gh = &c.upstreams[0];
+    let shown = |m: std::collections::BTreeMap<String, switchboard_config::Secret>| {
+        m.into_iter()
+            .map(|(k, v)| (k, v.expose().to_owned()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        shown(gh.headers_for(Some("acme"))),
+        [
+            ("X-Common".to_owned(), "1".to_owned()),
+            (
+                "authorization".to_owned(),
+                "Bearer acme-own-91fe".to_owned()
+            )
+        ]
+    );
+    assert_eq!(
+        shown(gh.headers_for(Some("globex"))),
+        shown(gh.headers_for(None)),
+        "a tenant without its own gets the upstream's"
+    );
+    let db = &c.upstreams[1];
+    assert_eq!(
+        shown(db.env_for(Some("globex"))),
+        [
+            ("DB_PASSWORD".to_owned(), "globex-pw-5ab0".to_owned()),
+            ("LOG".to_owned(), "debug".to_owned())
+        ]
+    );
+    let written = c.redacted_toml();
+    for secret in ["upstream-own-7c1d", "acme-own-91fe", "globex-pw-5ab0"] {
+        assert!(!written.contains(secret), "{secret} in\n{written}");
+    }
+}
+
+#[test]
+fn bad_tenant_credentials_are_refused_by_key() {
+    for (from, to, says) in [
+        (
+            "[upstreams.tenants.acme]",
+            "[upstreams.tenants.initech]",
+            "upstreams[0].tenants.initech: no tenant \"initech\" is configured",
+        ),
+        (
+            "[upstreams.tenants.globex]\nenv = { DB_PASSWORD = \"globex-pw-5ab0\" }",
+            "",
+            "upstreams[1].credentials: credentials = \"per_tenant\" needs at least one",
+        ),
+        (
+            "headers = { authorization = \"Bearer acme-own-91fe\" }",
+            "headers = { \"bad header\" = \"x\" }",
+            "upstreams[0].tenants.acme.headers: \"bad header\" is not a header name",
+        ),
+    ] {
+        let text = UPSTREAM.replace(from, to);
+        assert_ne!(text, UPSTREAM);
+        let e = Config::from_toml(&text).unwrap_err();
+        assert!(e.contains(says), "{e}");
+        assert!(!e.contains("own-"), "no secret in {e}");
+    }
+    let builtin = "[[upstreams]]\nname = \"b\"\nkind = \"builtin\"\nprefix = \"\"\n[upstreams.tenants.anonymous]\nenv = { X = \"1\" }";
+    let e = Config::from_toml(builtin).unwrap_err();
+    assert!(
+        e.contains("the builtin toolset takes no credentials"),
+        "{e}"
+    );
+}
