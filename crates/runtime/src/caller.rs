@@ -46,6 +46,10 @@ pub struct Caller {
     /// Upstream processes the caller's tenant may hold at once (the
     /// gateway enforces it), if it has a cap.
     pub max_upstream_processes: Option<usize>,
+    /// The JWT the caller authenticated with, for an upstream whose
+    /// credentials are exchanged for it (RFC 8693); none for API keys,
+    /// anonymous callers and work the server runs on its own.
+    pub token: Option<Arc<switchboard_secret::ClientToken>>,
 }
 
 impl Caller {
@@ -57,6 +61,7 @@ impl Caller {
             session: None,
             access: Arc::new(AllowAll),
             max_upstream_processes: None,
+            token: None,
         }
     }
 }

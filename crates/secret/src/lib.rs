@@ -28,6 +28,7 @@
 
 #![warn(missing_docs)]
 
+mod client_token;
 mod reference;
 
 use std::fmt;
@@ -37,6 +38,7 @@ use std::sync::Arc;
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use client_token::ClientToken;
 pub use reference::{MAX_FILE_BYTES, Reference};
 
 /// What an inline secret is written out as.

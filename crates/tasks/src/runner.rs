@@ -130,6 +130,9 @@ async fn execute(tasks: &Tasks, r: &TaskRecord, cancel: CancellationToken) -> Ou
         session: None,
         access: tenant.policy.clone(),
         max_upstream_processes: tenant.max_upstream_processes,
+        // A task runs after its request is answered: no client token to
+        // exchange is kept for it.
+        token: None,
     };
     let peer = Arc::new(TaskPeer {
         rounds: Rounds::new(r.responses.clone()),

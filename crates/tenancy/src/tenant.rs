@@ -115,6 +115,9 @@ pub struct Principal {
     /// The protected-resource metadata URL, for a scope challenge (set only
     /// when the tenant has tools that need scopes).
     pub metadata_url: Arc<str>,
+    /// The JWT it presented (none for API keys and anonymous), for an
+    /// upstream that exchanges it for its own token.
+    pub token: Option<Arc<switchboard_secret::ClientToken>>,
 }
 
 impl Principal {
@@ -147,6 +150,7 @@ impl Principal {
             session: session.map(Arc::from),
             access: self.tenant.policy.clone(),
             max_upstream_processes: self.tenant.max_upstream_processes,
+            token: self.token.clone(),
         }
     }
 

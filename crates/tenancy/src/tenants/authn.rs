@@ -74,6 +74,7 @@ impl Tenants {
             via: Via::Anonymous,
             addr: addr.to_owned(),
             metadata_url: Arc::from(""),
+            token: None,
         })
     }
 
@@ -93,6 +94,7 @@ impl Tenants {
             via: Via::ApiKey,
             addr: addr.to_owned(),
             metadata_url: Arc::from(""),
+            token: None,
         })
     }
 
@@ -128,6 +130,10 @@ impl Tenants {
             via: Via::Jwt(Arc::from(verifier.issuer())),
             addr: addr.to_owned(),
             metadata_url: Arc::from(""),
+            token: Some(Arc::new(switchboard_secret::ClientToken {
+                token: token.into(),
+                expires_at: claims.expires_at,
+            })),
         })
     }
 }
