@@ -36,8 +36,10 @@ LAYERS = [
     # Foundations: the wire format, limits, credentials, spans, store traits.
     ["switchboard-proto", "switchboard-limits", "switchboard-auth",
      "switchboard-telemetry", "switchboard-store", "switchboard-bench"],
-    # The tool runtime and the store backends.
-    ["switchboard-runtime", "switchboard-store-file", "switchboard-store-redis"],
+    # The tool runtime, the store backends, upstream identity (tokens from
+    # an identity provider).
+    ["switchboard-runtime", "switchboard-store-file", "switchboard-store-redis",
+     "switchboard-identity"],
     # Providers of tools (built-in, upstream gateway) and observation.
     ["switchboard-everything", "switchboard-upstream", "switchboard-observe"],
     # Configuration (names upstream and tenant settings).

@@ -100,3 +100,88 @@ fn bad_tenant_credentials_are_refused_by_key() {
         "{e}"
     );
 }
+
+const EXCHANGED: &str = r#"
+[[tenants]]
+id = "acme"
+
+[[upstreams]]
+name = "jira"
+kind = "http"
+url = "https://jira-mcp.example/mcp"
+
+[upstreams.auth]
+grant = "token_exchange"
+token_endpoint = "https://login.example/oauth2/token"
+client_id = "switchboard"
+client_secret = "exchange-secret-4e1f"
+audience = "https://jira-mcp.example"
+scopes = ["read", "write"]
+
+[[upstreams]]
+name = "svc"
+kind = "http"
+url = "https://svc.example/mcp"
+mode = "shared"
+
+[upstreams.auth]
+grant = "client_credentials"
+token_endpoint = "https://login.example/oauth2/token"
+client_id = "shared-svc"
+
+[upstreams.tenants.acme]
+client_id = "acme-svc"
+client_secret = "acme-svc-secret-77aa"
+"#;
+
+#[test]
+fn tokens_from_an_identity_provider_are_configured_per_upstream_and_tenant() {
+    let c = Config::from_toml(EXCHANGED).expect("valid");
+    let jira = c.upstreams[0].auth.as_ref().expect("auth");
+    assert_eq!(jira.scopes, ["read", "write"]);
+    assert_eq!(jira.timeout_ms, 5000);
+    let svc = &c.upstreams[1];
+    assert_eq!(svc.auth_for(Some("acme")).unwrap().client_id, "acme-svc");
+    assert_eq!(svc.auth_for(None).unwrap().client_id, "shared-svc");
+    let written = c.redacted_toml();
+    for secret in ["exchange-secret-4e1f", "acme-svc-secret-77aa"] {
+        assert!(!written.contains(secret), "{secret} in\n{written}");
+    }
+    assert!(!format!("{c:?}").contains("exchange-secret-4e1f"));
+}
+
+#[test]
+fn bad_identity_settings_are_refused_by_key() {
+    for (from, to, says) in [
+        (
+            "url = \"https://jira-mcp.example/mcp\"",
+            "url = \"https://jira-mcp.example/mcp\"\nmode = \"shared\"",
+            "upstreams[0].mode: a token exchanged for each caller needs mode = \"per_session\"",
+        ),
+        (
+            "token_endpoint = \"https://login.example/oauth2/token\"\nclient_id = \"switchboard\"",
+            "token_endpoint = \"login.example\"\nclient_id = \"switchboard\"",
+            "upstreams[0].auth.token_endpoint",
+        ),
+        (
+            "grant = \"client_credentials\"",
+            "grant = \"password\"",
+            "unknown variant `password`",
+        ),
+    ] {
+        let text = EXCHANGED.replace(from, to);
+        assert_ne!(text, EXCHANGED);
+        let e = Config::from_toml(&text).unwrap_err();
+        assert!(e.contains(says), "{e}");
+        assert!(!e.contains("secret-"), "no secret in {e}");
+    }
+    let stdio = "[[upstreams]]\nname = \"s\"\ncommand = \"x\"\n[upstreams.auth]\ntoken_endpoint = \"https://l/t\"\nclient_id = \"c\"";
+    let e = Config::from_toml(stdio).unwrap_err();
+    assert!(
+        e.contains("tokens from an identity provider are for http upstreams"),
+        "{e}"
+    );
+    let orphan = "[[tenants]]\nid = \"acme\"\n[[upstreams]]\nname = \"h\"\nkind = \"http\"\nurl = \"http://h/mcp\"\n[upstreams.tenants.acme]\nclient_id = \"c\"";
+    let e = Config::from_toml(orphan).unwrap_err();
+    assert!(e.contains("upstreams[0].tenants.acme.client_id"), "{e}");
+}

@@ -20,7 +20,7 @@ const QUEUE: usize = 16 * 1024;
 #[derive(Debug, Default, Serialize)]
 pub struct AuditEvent<'a> {
     /// `tool_call`, `auth_failure`, `forbidden_tool`, `session_binding`,
-    /// `rate_limited`, `quota`.
+    /// `rate_limited`, `quota`, `upstream_credential`.
     pub event: &'a str,
     /// The tenant of the request.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -37,6 +37,9 @@ pub struct AuditEvent<'a> {
     /// The tool called.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool: Option<&'a str>,
+    /// The upstream concerned (a credential had for it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<&'a str>,
     /// How it ended: `ok`, `error`, `denied`, …
     pub outcome: &'a str,
     /// How long it took, in milliseconds.

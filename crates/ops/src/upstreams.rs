@@ -60,3 +60,58 @@ pub async fn start_upstream(
     }
     Started { provider, tools }
 }
+
+/// What upstreams report, into the metrics and, for credentials, the
+/// audit trail: each token had (or not) for a caller names the upstream,
+/// the principal and the outcome, never the token.
+#[derive(Debug)]
+pub struct UpstreamEvents {
+    sink: switchboard_observe::metrics::UpstreamSink,
+    gate: switchboard_tenancy::Gate,
+}
+
+impl UpstreamEvents {
+    /// Metrics into `sink`, audit lines into `gate`'s trail.
+    pub fn new(
+        sink: switchboard_observe::metrics::UpstreamSink,
+        gate: switchboard_tenancy::Gate,
+    ) -> Self {
+        Self { sink, gate }
+    }
+}
+
+impl switchboard_runtime::UpstreamObserver for UpstreamEvents {
+    fn pool_waited(&self, upstream: &str, waited: std::time::Duration) {
+        self.sink.pool_waited(upstream, waited);
+    }
+
+    fn request(
+        &self,
+        upstream: &str,
+        method: &str,
+        took: std::time::Duration,
+        error: Option<&'static str>,
+    ) {
+        self.sink.request(upstream, method, took, error);
+    }
+
+    fn token(&self, event: switchboard_runtime::TokenEvent<'_>) {
+        self.sink.token(event);
+        let caller = event.caller;
+        let session = caller
+            .session
+            .as_deref()
+            .map(switchboard_observe::ids::short);
+        self.gate
+            .audit()
+            .record(&switchboard_observe::audit::AuditEvent {
+                event: "upstream_credential",
+                tenant: Some(&caller.tenant),
+                principal: Some(&caller.subject),
+                session,
+                upstream: Some(event.upstream),
+                outcome: event.outcome,
+                ..Default::default()
+            });
+    }
+}

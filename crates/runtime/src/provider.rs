@@ -54,6 +54,22 @@ pub trait UpstreamObserver: Send + Sync + fmt::Debug {
     /// failed (`timeout`, `exited`, `unavailable`, `limited`,
     /// `circuit_open`, `upstream`…), `None` if it did not.
     fn request(&self, upstream: &str, method: &str, took: Duration, error: Option<&'static str>);
+
+    /// A token for an upstream from an identity provider was had or not.
+    fn token(&self, _event: TokenEvent<'_>) {}
+}
+
+/// A caller's token for an upstream from an identity provider: had
+/// (`cached`, `issued`) or not (`refused`, `unavailable`, `circuit_open`,
+/// `no_client_token`). Carries no token.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenEvent<'a> {
+    /// The upstream.
+    pub upstream: &'a str,
+    /// Who it was for.
+    pub caller: &'a crate::Caller,
+    /// How it went.
+    pub outcome: &'static str,
 }
 
 /// A source of tools outside the catalog. The catalog lists its tools after

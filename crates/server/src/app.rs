@@ -15,6 +15,7 @@ use switchboard_observe::audit::Audit;
 use switchboard_observe::metrics::Metrics;
 use switchboard_ops::Ops;
 use switchboard_ops::reload::{ReloadError, ReloadParts, ReloadReport, Reloader};
+use switchboard_ops::upstreams::UpstreamEvents;
 use switchboard_runtime::Catalog;
 use switchboard_session::{Parts, Sessions};
 use switchboard_stateless::Sealer;
@@ -191,9 +192,6 @@ impl AppBuilder {
         let owners = self
             .owners
             .and_then(|(store, url)| owners(store, url, &config, &self.catalog));
-        for provider in self.catalog.providers().iter() {
-            provider.observe(Arc::new(metrics.upstreams.sink()));
-        }
         let gate = Gate::new(
             config.clone(),
             tenants,
@@ -203,6 +201,12 @@ impl AppBuilder {
             self.limiter
                 .unwrap_or_else(|| Arc::new(MemoryRateLimiter::new())),
         );
+        for provider in self.catalog.providers().iter() {
+            provider.observe(Arc::new(UpstreamEvents::new(
+                metrics.upstreams.sink(),
+                gate.clone(),
+            )));
+        }
         let tasks = Tasks::new(
             &c.admin.node_id(),
             config.clone(),

@@ -13,7 +13,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
-use switchboard_runtime::{Provider, ProviderHealth, UpstreamObserver};
+use switchboard_runtime::{Provider, ProviderHealth, TokenEvent, UpstreamObserver};
 
 use crate::metrics::build::{latency, registered};
 use crate::metrics::labels::known_method;
@@ -33,6 +33,12 @@ struct UpstreamState {
 struct UpstreamMethod {
     upstream: String,
     method: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct UpstreamOutcome {
+    upstream: String,
+    outcome: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -69,6 +75,7 @@ pub struct UpstreamSink {
     pool_wait: Family<Upstream, Histogram, fn() -> Histogram>,
     latency: Family<UpstreamMethod, Histogram, fn() -> Histogram>,
     errors: Family<UpstreamError, Counter>,
+    tokens: Family<UpstreamOutcome, Counter>,
 }
 
 impl Upstreams {
@@ -202,6 +209,12 @@ impl UpstreamSink {
                 "Failed requests to each upstream by method and reason (timeout, exited, unavailable, limited, circuit_open, misbehaving, http, upstream, cancelled, other)",
                 Family::default(),
             ),
+            tokens: registered(
+                r,
+                "upstream_tokens",
+                "Tokens for upstreams from an identity provider by outcome (cached, issued; refused, unavailable, circuit_open, no_client_token)",
+                Family::default(),
+            ),
         }
     }
 }
@@ -232,5 +245,14 @@ impl UpstreamObserver for UpstreamSink {
                 })
                 .inc();
         }
+    }
+
+    fn token(&self, event: TokenEvent<'_>) {
+        self.tokens
+            .get_or_create(&UpstreamOutcome {
+                upstream: event.upstream.to_owned(),
+                outcome: event.outcome,
+            })
+            .inc();
     }
 }

@@ -159,12 +159,18 @@ impl Reloader {
         p.gate.live_tenants().store(tenants);
         p.config.store(new);
         let metrics = &p.metrics;
+        let gate = &p.gate;
         swap(
             &p.catalog,
             &plan,
             started,
             |name| metrics.upstreams.removed(name),
-            |p| p.observe(Arc::new(metrics.upstreams.sink())),
+            |p| {
+                p.observe(Arc::new(crate::upstreams::UpstreamEvents::new(
+                    metrics.upstreams.sink(),
+                    gate.clone(),
+                )))
+            },
         )
         .await;
         report.sessions_ended = self.end_orphaned_sessions().await;

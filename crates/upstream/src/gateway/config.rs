@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+use switchboard_identity::{Grant, UpstreamAuth};
 use switchboard_secret::Secret;
 
 /// What kind of server an upstream is.
@@ -74,6 +75,11 @@ pub struct TenantCredentials {
     pub headers: BTreeMap<String, Secret>,
     /// Variables set for this tenant's processes of a stdio upstream.
     pub env: BTreeMap<String, Secret>,
+    /// With `[upstreams.auth] grant = "client_credentials"`: the tenant's
+    /// own client at the identity provider.
+    pub client_id: Option<String>,
+    /// Its secret.
+    pub client_secret: Option<Secret>,
 }
 
 /// One `[[upstreams]]` entry. Two entries are equal when everything,
@@ -146,6 +152,9 @@ pub struct UpstreamConfig {
     /// (`[upstreams.tenants.acme] headers = { … }`). A tenant with an
     /// entry never shares a process or an upstream session with another.
     pub tenants: BTreeMap<String, TenantCredentials>,
+    /// A bearer token per caller from an identity provider (HTTP
+    /// upstreams): see [`UpstreamAuth`].
+    pub auth: Option<UpstreamAuth>,
 }
 
 impl Default for UpstreamConfig {
@@ -176,6 +185,7 @@ impl Default for UpstreamConfig {
             burst: 1,
             credentials: Credentials::Upstream,
             tenants: BTreeMap::new(),
+            auth: None,
         }
     }
 }
@@ -260,7 +270,50 @@ impl UpstreamConfig {
                 return Err((field, format!("{name:?} is not a header name")));
             }
         }
+        self.validate_auth()
+    }
+
+    /// `[upstreams.auth]`: valid, for an HTTP upstream, and exchanged
+    /// tokens only on connections of one caller each.
+    fn validate_auth(&self) -> Result<(), (String, String)> {
+        let Some(auth) = &self.auth else {
+            return match self.tenants.iter().find(|(_, c)| c.client_id.is_some()) {
+                Some((t, _)) => Err((
+                    format!("tenants.{t}.client_id"),
+                    "a client id needs [upstreams.auth] grant = \"client_credentials\"".into(),
+                )),
+                None => Ok(()),
+            };
+        };
+        auth.validate()
+            .map_err(|(field, message)| (format!("auth.{field}"), message))?;
+        if self.kind != UpstreamKind::Http {
+            return Err((
+                "auth".into(),
+                "tokens from an identity provider are for http upstreams".into(),
+            ));
+        }
+        if auth.grant == Grant::TokenExchange && self.mode != PoolMode::PerSession {
+            return Err((
+                "mode".into(),
+                "a token exchanged for each caller needs mode = \"per_session\" (an upstream session per caller)"
+                    .into(),
+            ));
+        }
         Ok(())
+    }
+
+    /// How `tenant`'s tokens are had: the upstream's `auth`, with the
+    /// tenant's own client, if it has one.
+    pub fn auth_for(&self, tenant: Option<&str>) -> Option<UpstreamAuth> {
+        let mut auth = self.auth.clone()?;
+        if let Some(own) = tenant.and_then(|t| self.tenants.get(t))
+            && let Some(id) = &own.client_id
+        {
+            auth.client_id = id.clone();
+            auth.client_secret = own.client_secret.clone();
+        }
+        Some(auth)
     }
 
     /// The headers `tenant` sends: the upstream's, with the tenant's own

@@ -27,11 +27,14 @@ impl Starter {
         }
     }
 
+    /// Start a connection; an HTTP one sends `bearer` as its caller's
+    /// token, if given.
     pub(crate) async fn start(
         &self,
         capabilities: Value,
         client_info: Value,
         downstream: Arc<dyn Downstream>,
+        bearer: Option<&str>,
     ) -> Result<Connection, UpstreamError> {
         Ok(match self {
             Starter::Stdio(spec) => Connection::Stdio(
@@ -45,6 +48,7 @@ impl Starter {
                     capabilities,
                     client_info,
                     downstream,
+                    bearer,
                 )
                 .await?,
             ),
@@ -87,6 +91,14 @@ impl Connection {
                 u.request(method, Some(&raw), timeout).await
             }
             Connection::Http(u) => u.request_stateless(method, params, schema, timeout).await,
+        }
+    }
+
+    /// Renew the caller's token of an HTTP upstream session.
+    pub(crate) fn set_bearer(&self, token: &str) -> Result<(), UpstreamError> {
+        match self {
+            Connection::Stdio(_) => Ok(()),
+            Connection::Http(u) => u.set_bearer(token),
         }
     }
 

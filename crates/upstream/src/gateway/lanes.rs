@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
+use switchboard_identity::Identity;
 use switchboard_limits::{Breaker, BreakerConfig, BreakerState};
 use switchboard_secret::Secret;
 use tokio::sync::Semaphore;
@@ -25,11 +26,13 @@ use super::pool::{Common, Pool};
 use crate::http::H1Pool;
 use crate::{HttpSpec, StdioSpec};
 
-/// One credential set's connections.
+/// One credential set's connections, and its tokens from an identity
+/// provider if the upstream takes them.
 #[derive(Debug)]
 pub(crate) struct Lane {
     pub(crate) pool: Arc<Pool>,
     pub(crate) breaker: Breaker,
+    pub(crate) identity: Option<Identity>,
 }
 
 /// Every lane of one upstream.
@@ -61,6 +64,9 @@ impl Lanes {
                     common.clone(),
                 )),
                 breaker: breaker(config),
+                identity: config
+                    .auth_for(tenant)
+                    .map(|auth| Identity::new(&config.name, auth)),
             }
         };
         let own = (config.credentials == Credentials::Upstream).then(|| lane(None));
@@ -100,6 +106,11 @@ impl Lanes {
                 .as_ref()
                 .expect("an upstream has at least one lane"),
         }
+    }
+
+    /// The tenant whose lane probes, if not the upstream's own.
+    pub(crate) fn probing_tenant(&self) -> Option<&str> {
+        self.probing.as_deref()
     }
 
     /// Every lane.

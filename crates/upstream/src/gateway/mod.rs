@@ -19,3 +19,4 @@ pub use config::{
 };
 pub use pool::TenantProcesses;
 pub use provider::StdioProvider;
+pub use switchboard_identity::{Grant, UpstreamAuth};

@@ -30,11 +30,13 @@ mod start;
 mod supervise;
 mod warm;
 
-/// Whose process is being started: the tenant and its cap.
+/// Whose process is being started: the tenant and its cap, and the
+/// caller's token from the identity provider, if the upstream takes one.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Owner<'a> {
     pub(crate) tenant: &'a str,
     pub(crate) max: Option<usize>,
+    pub(crate) bearer: Option<&'a str>,
 }
 
 /// One running upstream process and where its messages go.
@@ -183,8 +185,11 @@ impl Pool {
             let proc = cell
                 .get_or_try_init(|| async move {
                     let proc = match capabilities.cloned() {
-                        // A warm process is nobody's: only for uncapped tenants.
-                        None if owner.max.is_none() => self.take_or_start(deadline).await,
+                        // A warm process is nobody's: only for uncapped
+                        // tenants, and never for a caller's own token.
+                        None if owner.max.is_none() && owner.bearer.is_none() => {
+                            self.take_or_start(deadline).await
+                        }
                         None => {
                             self.start_for(self::capabilities(), Some(owner), Some(deadline))
                                 .await

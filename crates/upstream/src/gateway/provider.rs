@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use switchboard_limits::BreakerState;
 use switchboard_proto::{ErrorCode, RpcError};
-use switchboard_runtime::{HandlerError, Provider, ProviderHealth, RequestContext};
+use switchboard_runtime::{HandlerError, Provider, ProviderHealth, RequestContext, TokenEvent};
 
 use super::config::{PoolMode, UpstreamConfig, UpstreamKind, UpstreamProtocol};
 use super::connection::Connection;
@@ -20,6 +20,8 @@ use super::lists::{Lists, fetch_all};
 use super::pool::{Common, Owner, Proc, TenantProcesses};
 use super::stateless;
 use crate::UpstreamError;
+use switchboard_identity::{Grant, Who};
+use switchboard_secret::Secret;
 
 mod guarded;
 
@@ -133,10 +135,41 @@ impl StdioProvider {
     }
 
     async fn probe_once(&self) -> Result<Vec<String>, String> {
-        let proc = self.lanes.probing().pool.start().await.map_err(|e| {
-            self.failures.fetch_add(1, Ordering::Relaxed);
-            e.to_string()
-        })?;
+        let lane = self.lanes.probing();
+        let bearer = match &lane.identity {
+            None => None,
+            // Exchanged tokens are a caller's: nobody calls at start-up.
+            Some(_)
+                if self
+                    .config
+                    .auth
+                    .as_ref()
+                    .is_some_and(|a| a.grant == Grant::TokenExchange) =>
+            {
+                tracing::info!(
+                    upstream = %self.config.name,
+                    "upstream acts as each caller (token exchange): listed at the first caller's request"
+                );
+                return Ok(Vec::new());
+            }
+            Some(_) => {
+                let service = switchboard_runtime::Caller {
+                    tenant: self.lanes.probing_tenant().unwrap_or_default().into(),
+                    ..switchboard_runtime::Caller::anonymous()
+                };
+                self.bearer(lane, &service)
+                    .await
+                    .map_err(|e| e.to_string())?
+            }
+        };
+        let proc = lane
+            .pool
+            .start(bearer.as_ref().map(Secret::expose))
+            .await
+            .map_err(|e| {
+                self.failures.fetch_add(1, Ordering::Relaxed);
+                e.to_string()
+            })?;
         let listed = self.refresh(&proc).await.map_err(|e| e.to_string());
         let protocol = self.config.protocol;
         let listed = match listed {
@@ -160,6 +193,7 @@ impl StdioProvider {
         if let Some(own) = self.lanes.own()
             && self.config.mode == PoolMode::PerSession
             && self.config.max_processes > 1
+            && self.config.auth.is_none()
         {
             own.pool.fill_warm().await;
         }
@@ -183,6 +217,47 @@ impl StdioProvider {
             reaped += lane.pool.reap("p:", idle).await;
         }
         reaped
+    }
+
+    /// The caller's token from `lane`'s identity provider, if the upstream
+    /// takes one (counted by outcome).
+    async fn bearer(
+        &self,
+        lane: &Lane,
+        caller: &switchboard_runtime::Caller,
+    ) -> Result<Option<Secret>, HandlerError> {
+        let Some(identity) = &lane.identity else {
+            return Ok(None);
+        };
+        let who = Who {
+            tenant: &caller.tenant,
+            subject: &caller.subject,
+            token: caller.token.as_deref(),
+        };
+        let observe = |outcome| {
+            if let Some(o) = lane.pool.observer.get() {
+                o.token(TokenEvent {
+                    upstream: &self.config.name,
+                    caller,
+                    outcome,
+                });
+            }
+        };
+        match identity.bearer(who).await {
+            Ok((token, outcome)) => {
+                observe(outcome.as_str());
+                Ok(Some(token))
+            }
+            Err(e) => {
+                observe(e.kind());
+                let code = if e.is_unavailable() {
+                    ErrorCode::SERVER_BUSY
+                } else {
+                    ErrorCode::UNAUTHORIZED
+                };
+                Err(RpcError::new(code, e.to_string()).into())
+            }
+        }
     }
 
     /// The lane of `caller`'s tenant, or the error saying the upstream
@@ -301,9 +376,11 @@ impl StdioProvider {
                 ),
             ))
         })?;
+        let bearer = self.bearer(lane, ctx.caller()).await?;
         let key = self.key(ctx);
-        let owner = owner(ctx.caller());
-        let proc = match lane.pool.get(&key, self.capabilities_for(ctx), owner).await {
+        let owner = owner(ctx.caller(), bearer.as_ref());
+        let got = lane.pool.get(&key, self.capabilities_for(ctx), owner).await;
+        let proc = match got.and_then(|p| arm(&p, bearer.as_ref()).map(|()| p)) {
             Ok(p) => p,
             Err(e) => {
                 attempt.failure();
@@ -423,11 +500,22 @@ impl StdioProvider {
     }
 }
 
-/// The tenant a caller's new process counts against.
-fn owner(caller: &switchboard_runtime::Caller) -> Owner<'_> {
+/// The tenant a caller's new process counts against, and the caller's
+/// token from the identity provider, if the upstream takes one.
+fn owner<'a>(caller: &'a switchboard_runtime::Caller, bearer: Option<&'a Secret>) -> Owner<'a> {
     Owner {
         tenant: &caller.tenant,
         max: caller.max_upstream_processes,
+        bearer: bearer.map(Secret::expose),
+    }
+}
+
+/// Give `proc` (the caller's own upstream session) the caller's current
+/// token.
+fn arm(proc: &Proc, bearer: Option<&Secret>) -> Result<(), UpstreamError> {
+    match bearer {
+        Some(token) => proc.upstream.set_bearer(token.expose()),
+        None => Ok(()),
     }
 }
 
@@ -634,11 +722,13 @@ impl Provider for StdioProvider {
                 self.config.name, caller.tenant
             )
         })?;
+        let bearer = self.bearer(lane, caller).await.map_err(|e| e.to_string())?;
         let proc = lane
             .pool
-            .get(&self.key_of(caller), None, owner(caller))
+            .get(&self.key_of(caller), None, owner(caller, bearer.as_ref()))
             .await
             .map_err(|e| e.to_string())?;
+        arm(&proc, bearer.as_ref()).map_err(|e| e.to_string())?;
         proc.upstream
             .request(method, Some(&params), self.timeout())
             .await

@@ -42,6 +42,10 @@ pub(crate) struct Conn {
     pub(super) extra: HeaderMap,
     pub(super) session: OnceLock<HeaderValue>,
     pub(super) version: OnceLock<HeaderValue>,
+    /// `Authorization: Bearer …` of the one caller this session is for,
+    /// when the upstream's tokens come from an identity provider; renewed
+    /// before each call, over the spec's own `Authorization`.
+    pub(super) bearer: parking_lot::RwLock<Option<HeaderValue>>,
     state: Mutex<State>,
     next_id: AtomicU64,
 }
@@ -78,9 +82,23 @@ impl Conn {
             extra,
             session: OnceLock::new(),
             version: OnceLock::new(),
+            bearer: parking_lot::RwLock::new(None),
             state: Mutex::default(),
             next_id: AtomicU64::new(1),
         }
+    }
+
+    /// Send `token` as the bearer from now on.
+    pub(crate) fn set_bearer(&self, token: &str) -> Result<(), UpstreamError> {
+        let mut value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+            UpstreamError::Spawn(format!(
+                "{}: the identity provider's token is not a header value",
+                self.name
+            ))
+        })?;
+        value.set_sensitive(true);
+        *self.bearer.write() = Some(value);
+        Ok(())
     }
 
     /// A fresh id for a request of ours.

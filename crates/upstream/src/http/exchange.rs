@@ -4,7 +4,7 @@
 use std::error::Error as _;
 use std::time::Duration;
 
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Response, StatusCode};
 
 use super::answer::Answer;
@@ -25,9 +25,18 @@ const SMALL_EXCHANGE: Duration = Duration::from_secs(30);
 const SHOWN: usize = 512;
 
 impl Conn {
+    /// The spec's headers, with the caller's bearer over them, if any.
+    fn own_headers(&self) -> HeaderMap {
+        let mut headers = self.extra.clone();
+        if let Some(bearer) = self.bearer.read().as_ref() {
+            headers.insert(AUTHORIZATION, bearer.clone());
+        }
+        headers
+    }
+
     /// The headers of every exchange: the spec's, then ours over them.
     fn headers(&self, accept: &'static str) -> HeaderMap {
-        let mut headers = self.extra.clone();
+        let mut headers = self.own_headers();
         headers.insert(ACCEPT, HeaderValue::from_static(accept));
         if let Some(session) = self.session.get() {
             headers.insert(SESSION, session.clone());
@@ -57,7 +66,7 @@ impl Conn {
         let mut headers = match stateless {
             None => self.headers(accept),
             Some(own) => {
-                let mut headers = self.extra.clone();
+                let mut headers = self.own_headers();
                 headers.insert(ACCEPT, HeaderValue::from_static(accept));
                 headers.extend(own.clone());
                 headers

@@ -69,11 +69,21 @@ impl HttpUpstream {
         downstream: Arc<dyn Downstream>,
     ) -> Result<Self, UpstreamError> {
         let pool = connections(spec, DEFAULT_IDLE);
-        Self::start_on(spec, client, pool, capabilities, client_info, downstream).await
+        Self::start_on(
+            spec,
+            client,
+            pool,
+            capabilities,
+            client_info,
+            downstream,
+            None,
+        )
+        .await
     }
 
     /// Like [`HttpUpstream::start`], POSTing on `pool`'s connections when
-    /// there is one (an upstream's sessions share it).
+    /// there is one (an upstream's sessions share it), with `bearer` as
+    /// the `Authorization` of the one caller the session is for, if any.
     pub(crate) async fn start_on(
         spec: &HttpSpec,
         client: reqwest::Client,
@@ -81,6 +91,7 @@ impl HttpUpstream {
         capabilities: Value,
         client_info: Value,
         downstream: Arc<dyn Downstream>,
+        bearer: Option<&str>,
     ) -> Result<Self, UpstreamError> {
         let name = &spec.name;
         let url = parse_url(spec)?;
@@ -94,6 +105,9 @@ impl HttpUpstream {
             spec.max_body_bytes,
             downstream,
         ));
+        if let Some(token) = bearer {
+            conn.set_bearer(token)?;
+        }
         if !spec.handshake {
             // Nothing to open: every request will be a stateless one.
             return Ok(Self {
@@ -141,6 +155,12 @@ impl HttpUpstream {
             version,
             deleted: AtomicBool::new(false),
         })
+    }
+
+    /// Send `token` as the bearer of the session's exchanges from now on
+    /// (a renewed token of the caller it is for).
+    pub fn set_bearer(&self, token: &str) -> Result<(), UpstreamError> {
+        self.conn.set_bearer(token)
     }
 
     /// The upstream's name.

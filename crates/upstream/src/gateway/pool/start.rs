@@ -40,10 +40,12 @@ impl Drop for Waiting<'_> {
 }
 
 impl Pool {
-    /// Start a process declaring every capability the gateway passes on.
-    pub(crate) async fn start(&self) -> Result<Arc<Proc>, UpstreamError> {
+    /// Start a process declaring every capability the gateway passes on
+    /// (with `bearer` as its token, if given): the start-up probe.
+    pub(crate) async fn start(&self, bearer: Option<&str>) -> Result<Arc<Proc>, UpstreamError> {
         let deadline = tokio::time::Instant::now() + self.wait;
-        self.start_for(capabilities(), None, Some(deadline)).await
+        self.start_bearing(capabilities(), None, Some(deadline), bearer)
+            .await
     }
 
     /// Start a process, waiting until `deadline` for a slot (a warm
@@ -54,6 +56,19 @@ impl Pool {
         capabilities: serde_json::Value,
         owner: Option<Owner<'_>>,
         deadline: Option<tokio::time::Instant>,
+    ) -> Result<Arc<Proc>, UpstreamError> {
+        let bearer = owner.and_then(|o| o.bearer);
+        self.start_bearing(capabilities, owner, deadline, bearer)
+            .await
+    }
+
+    /// [`Pool::start_for`], an HTTP session sending `bearer`.
+    async fn start_bearing(
+        &self,
+        capabilities: serde_json::Value,
+        owner: Option<Owner<'_>>,
+        deadline: Option<tokio::time::Instant>,
+        bearer: Option<&str>,
     ) -> Result<Arc<Proc>, UpstreamError> {
         let tenant = match owner {
             None => None,
@@ -78,7 +93,7 @@ impl Pool {
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
-        self.spawn(capabilities, slot, tenant).await
+        self.spawn(capabilities, slot, tenant, bearer).await
     }
 
     /// The backoff delay, or an error if it ends past `deadline`.
@@ -131,18 +146,20 @@ impl Pool {
         slot
     }
 
-    /// Start a process in `slot`.
+    /// Start a process in `slot` (an HTTP session with `bearer` as its
+    /// caller's token, if given).
     pub(super) async fn spawn(
         &self,
         capabilities: serde_json::Value,
         slot: OwnedSemaphorePermit,
         tenant: Option<TenantSlot>,
+        bearer: Option<&str>,
     ) -> Result<Arc<Proc>, UpstreamError> {
         let _starting = Starting::new(&self.counts.starting);
         let relay = Arc::new(Relay::new(self.stale.clone(), self.bus.clone()));
         let upstream = match self
             .spec
-            .start(capabilities, client_info(), relay.clone())
+            .start(capabilities, client_info(), relay.clone(), bearer)
             .await
         {
             Ok(u) => u,

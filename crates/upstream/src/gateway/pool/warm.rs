@@ -63,7 +63,7 @@ impl Pool {
         let Ok(slot) = self.slots.clone().try_acquire_owned() else {
             return;
         };
-        match self.spawn(capabilities(), slot, None).await {
+        match self.spawn(capabilities(), slot, None, None).await {
             Ok(p) => {
                 if self.warm_died.swap(false, Ordering::Relaxed) {
                     self.counts.restarts.fetch_add(1, Ordering::Relaxed);

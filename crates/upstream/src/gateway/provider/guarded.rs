@@ -12,7 +12,7 @@ use tracing::Instrument;
 
 use super::super::config::PoolMode;
 use super::super::retry;
-use super::{StdioProvider, owner};
+use super::{StdioProvider, arm, owner};
 
 impl StdioProvider {
     /// Sessions and principals waiting for a process slot now.
@@ -102,14 +102,23 @@ impl StdioProvider {
         let lane = self
             .lane(ctx.caller())
             .map_err(|e| ("unauthorized", e.to_string()))?;
+        let bearer = self
+            .bearer(lane, ctx.caller())
+            .await
+            .map_err(|e| ("unauthorized", e.to_string()))?;
         let mut attempts = 0;
         loop {
             attempts += 1;
             let key = self.key(ctx);
             let proc = lane
                 .pool
-                .get(&key, self.capabilities_for(ctx), owner(ctx.caller()))
+                .get(
+                    &key,
+                    self.capabilities_for(ctx),
+                    owner(ctx.caller(), bearer.as_ref()),
+                )
                 .await
+                .and_then(|p| arm(&p, bearer.as_ref()).map(|()| p))
                 .map_err(|e| (retry::reason(&e).unwrap_or("upstream"), e.to_string()))?;
             match self.refresh(&proc).await {
                 Ok(()) => return Ok(()),

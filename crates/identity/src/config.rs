@@ -1,0 +1,103 @@
+//! `[upstreams.auth]`: how an upstream's tokens are had.
+
+use serde::{Deserialize, Serialize};
+use switchboard_secret::Secret;
+
+/// The RFC 8693 grant type.
+pub(crate) const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+/// An access token, as a token type (RFC 8693 §3).
+pub(crate) const ACCESS_TOKEN: &str = "urn:ietf:params:oauth:token-type:access_token";
+
+/// Which grant the token endpoint is asked with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Grant {
+    /// RFC 8693: the caller's own JWT for one meant for the upstream.
+    #[default]
+    TokenExchange,
+    /// RFC 6749 §4.4: the tenant's (or the upstream's) service identity.
+    ClientCredentials,
+}
+
+/// An upstream's `[upstreams.auth]`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UpstreamAuth {
+    /// `token_exchange` (default) or `client_credentials`.
+    pub grant: Grant,
+    /// The identity provider's token endpoint (`https://`, or `http://`
+    /// for a local one).
+    pub token_endpoint: String,
+    /// Switchboard's client id there (a tenant's own in
+    /// `[upstreams.tenants.<id>]` for client credentials).
+    pub client_id: String,
+    /// Its secret (HTTP Basic, RFC 6749 §2.3.1); none for a public client.
+    pub client_secret: Option<Secret>,
+    /// `audience`: the upstream as the provider names it.
+    pub audience: Option<String>,
+    /// `resource` (RFC 8707): the upstream's URL, if the provider takes it.
+    pub resource: Option<String>,
+    /// `scope`, space-joined.
+    pub scopes: Vec<String>,
+    /// The token type the caller's token is presented as. Default
+    /// `urn:ietf:params:oauth:token-type:access_token`.
+    pub subject_token_type: String,
+    /// An actor token (delegation, RFC 8693 §4.1): who acts for the user.
+    pub actor_token: Option<Secret>,
+    /// Its type. Default `urn:ietf:params:oauth:token-type:access_token`.
+    pub actor_token_type: String,
+    /// Milliseconds one request to the token endpoint may take. Default
+    /// 5000.
+    pub timeout_ms: u64,
+    /// Consecutive failures (unreachable, timeout, a 5xx) that open the
+    /// endpoint's circuit breaker. Default 3.
+    pub breaker_failures: u32,
+    /// Seconds the breaker stays open. Default 10.
+    pub breaker_cool_down_secs: u64,
+}
+
+impl Default for UpstreamAuth {
+    fn default() -> Self {
+        Self {
+            grant: Grant::TokenExchange,
+            token_endpoint: String::new(),
+            client_id: String::new(),
+            client_secret: None,
+            audience: None,
+            resource: None,
+            scopes: Vec::new(),
+            subject_token_type: ACCESS_TOKEN.to_owned(),
+            actor_token: None,
+            actor_token_type: ACCESS_TOKEN.to_owned(),
+            timeout_ms: 5000,
+            breaker_failures: 3,
+            breaker_cool_down_secs: 10,
+        }
+    }
+}
+
+impl UpstreamAuth {
+    /// Check it; the error names the field.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        let url = &self.token_endpoint;
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err((
+                "token_endpoint".into(),
+                "the identity provider's token endpoint: an http(s) URL".into(),
+            ));
+        }
+        if self.client_id.trim().is_empty() {
+            return Err(("client_id".into(), "is required".into()));
+        }
+        if self.timeout_ms == 0 {
+            return Err(("timeout_ms".into(), "must be greater than 0".into()));
+        }
+        if self.subject_token_type.is_empty() || self.actor_token_type.is_empty() {
+            return Err((
+                "subject_token_type".into(),
+                "token types must not be empty".into(),
+            ));
+        }
+        Ok(())
+    }
+}
