@@ -1,5 +1,7 @@
 //! An OTLP/HTTP receiver for the trace tests: it keeps the spans posted to
 //! it, and the helpers read them.
+// Each test file uses a subset.
+#![allow(dead_code)]
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
