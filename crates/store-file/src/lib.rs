@@ -18,6 +18,7 @@ mod event_log;
 mod session;
 mod tables;
 mod task;
+mod vault;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -28,6 +29,7 @@ use switchboard_store::StoreError;
 pub use event_log::FileEventLog;
 pub use session::FileSessionStore;
 pub use task::FileTaskStore;
+pub use vault::FileVaultStore;
 
 use error::Fail;
 
@@ -54,6 +56,11 @@ impl FileStore {
     /// The task store on this file.
     pub fn tasks(&self) -> FileTaskStore {
         FileTaskStore::new(self.clone())
+    }
+
+    /// The token vault's entries on this file.
+    pub fn vault(&self) -> FileVaultStore {
+        FileVaultStore::new(self.clone())
     }
 
     /// The event log on this file, bounded per session like the memory one.

@@ -25,6 +25,9 @@ pub(crate) const TASKS: TableDefinition<&str, (u64, &[u8])> = TableDefinition::n
 pub(crate) const TASKS_BY_PRINCIPAL: TableDefinition<(&str, &str), u64> =
     TableDefinition::new("tasks_by_principal");
 
+/// The vault's sealed entries: (tenant, name) → sealed bytes.
+pub(crate) const VAULT: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("vault");
+
 /// Create every table, so read transactions always find them.
 pub(crate) fn create_all(db: &Database) -> Result<(), Fail> {
     let txn = db.begin_write()?;
@@ -36,6 +39,7 @@ pub(crate) fn create_all(db: &Database) -> Result<(), Fail> {
     txn.open_table(SEQS)?;
     txn.open_table(TASKS)?;
     txn.open_table(TASKS_BY_PRINCIPAL)?;
+    txn.open_table(VAULT)?;
     txn.commit()?;
     Ok(())
 }

@@ -56,6 +56,27 @@ async fn passes_the_store_suite() {
 }
 
 #[tokio::test]
+async fn passes_the_vault_suite_and_keeps_entries_across_a_reopen() {
+    let file = TempFile::new("vault");
+    {
+        let store = FileStore::open(&file.0).expect("open");
+        switchboard_store::suite::vault_store_suite(&store.vault()).await;
+        use switchboard_store::VaultStore;
+        store
+            .vault()
+            .put("acme", "alice\0web", b"kept")
+            .await
+            .unwrap();
+    }
+    use switchboard_store::VaultStore;
+    let reopened = FileStore::open(&file.0).expect("reopen").vault();
+    assert_eq!(
+        reopened.get("acme", "alice\0web").await.unwrap().as_deref(),
+        Some(&b"kept"[..])
+    );
+}
+
+#[tokio::test]
 async fn keeps_no_record_over_its_bound() {
     let file = TempFile::new("bound");
     let max = switchboard_store::suite::RECORD_BOUND;

@@ -57,6 +57,13 @@ impl Keys {
         format!("{}:task:{{{id}}}", self.prefix)
     }
 
+    /// The token vault's entries of one tenant (hex of its id), name →
+    /// sealed bytes: `<prefix>:vault:{<hex>}`.
+    pub(crate) fn vault(&self, tenant: &str) -> String {
+        let hex: String = tenant.bytes().map(|b| format!("{b:02x}")).collect();
+        format!("{}:vault:{{{hex}}}", self.prefix)
+    }
+
     /// The live tasks of one principal, id → expiry (ms):
     /// `<prefix>:taskq:{<hex of the principal>}` (hex: a principal may hold
     /// braces).

@@ -49,6 +49,7 @@
 //! | `<p>:bus` | pub/sub channel | the session bus: JSON `{"from": node, "t": kind, …}` |
 //! | `<p>:task:{<id>}` | hash | a task: `v` (version, for compare-and-swap) and `r` (the record as JSON); expires with the task |
 //! | `<p>:taskq:{<hex>}` | sorted set | id → expiry (ms): the live tasks of one principal (hex of its name), for its cap |
+//! | `<p>:vault:{<hex>}` | hash | the token vault's entries of one tenant (hex of its id): name → sealed bytes (`RedisVaultStore`; encrypted before they are sent) |
 //! | `<p>:rl:{<key>}` | string | a rate-limit bucket's TAT (ns since the epoch, decimal), expiring when it is no longer ahead |
 //!
 //! # Costs and guarantees
@@ -113,6 +114,7 @@ mod owner;
 mod rate;
 mod session;
 mod task;
+mod vault;
 
 pub use bus::RedisBus;
 pub use conn::{Redis, RedisOptions};
@@ -121,3 +123,4 @@ pub use owner::RedisSessionOwners;
 pub use rate::RedisRateLimiter;
 pub use session::RedisSessionStore;
 pub use task::RedisTaskStore;
+pub use vault::RedisVaultStore;

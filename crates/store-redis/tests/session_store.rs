@@ -398,3 +398,11 @@ async fn byte_budgets_hold_across_nodes() {
     let count = nodes[0].create_within(record_of_size("c", 300), &one).await;
     assert_eq!(count.expect("create_within"), Admitted::Refused(0));
 }
+
+#[tokio::test]
+async fn passes_the_vault_suite() {
+    let server = RedisProcess::start();
+    let store =
+        switchboard_store_redis::RedisVaultStore::new(support::connect(&server, "vault").await);
+    switchboard_store::suite::vault_store_suite(&store).await;
+}

@@ -16,6 +16,7 @@ mod session;
 #[cfg(any(test, feature = "testing"))]
 pub mod suite;
 mod task;
+mod vault;
 
 pub use bus::{BusMessage, SessionBus};
 pub use event_log::{EventId, EventLog, MemoryEventLog, StoredEvent};
@@ -26,3 +27,4 @@ pub use session::{
     StoreError, Updated, json_len, now_ms,
 };
 pub use task::{MemoryTaskStore, TaskRecord, TaskStatus, TaskStore, Versioned};
+pub use vault::{MemoryVaultStore, VaultStore};

@@ -386,3 +386,44 @@ async fn orphan_checks(store: &dyn crate::task::TaskStore) {
     }
     assert_eq!(store.orphans(now_ms(), 2).await.unwrap().len(), 2);
 }
+
+/// Run every vault check against `store`, which must start empty.
+pub async fn vault_store_suite(store: &dyn crate::VaultStore) {
+    assert!(store.get("acme", "alice\0web").await.unwrap().is_none());
+    assert!(store.names("acme").await.unwrap().is_empty());
+    store.put("acme", "alice\0web", b"sealed-1").await.unwrap();
+    store.put("acme", "bob\0web", &[0, 255, 7]).await.unwrap();
+    store.put("globex", "alice\0web", b"other").await.unwrap();
+    assert_eq!(
+        store.get("acme", "alice\0web").await.unwrap().as_deref(),
+        Some(&b"sealed-1"[..])
+    );
+    assert_eq!(
+        store.get("acme", "bob\0web").await.unwrap().as_deref(),
+        Some(&[0u8, 255, 7][..]),
+        "bytes kept as they are"
+    );
+    // Tenants are apart.
+    assert_eq!(
+        store.get("globex", "alice\0web").await.unwrap().as_deref(),
+        Some(&b"other"[..])
+    );
+    assert_eq!(
+        store.names("acme").await.unwrap(),
+        ["alice\0web", "bob\0web"]
+    );
+    // Replaced, then removed once.
+    store.put("acme", "alice\0web", b"sealed-2").await.unwrap();
+    assert_eq!(
+        store.get("acme", "alice\0web").await.unwrap().as_deref(),
+        Some(&b"sealed-2"[..])
+    );
+    assert!(store.delete("acme", "alice\0web").await.unwrap());
+    assert!(!store.delete("acme", "alice\0web").await.unwrap());
+    assert!(store.get("acme", "alice\0web").await.unwrap().is_none());
+    assert_eq!(store.names("acme").await.unwrap(), ["bob\0web"]);
+    assert!(store.delete("acme", "bob\0web").await.unwrap());
+    assert!(store.names("acme").await.unwrap().is_empty());
+    assert_eq!(store.names("globex").await.unwrap(), ["alice\0web"]);
+    assert!(!store.delete("nobody", "x").await.unwrap());
+}
