@@ -198,6 +198,8 @@ pub struct Config {
     pub admin: AdminConfig,
     /// Trace export (`[telemetry]`).
     pub telemetry: TelemetryConfig,
+    /// The token vault's keys (`[vault]`).
+    pub vault: crate::vault::VaultConfig,
     /// The tenants sharing this server (`[[tenants]]`).
     pub tenants: Vec<TenantConfig>,
     /// MCP servers put behind this one (`[[upstreams]]`). None: the
@@ -262,6 +264,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             admin: AdminConfig::default(),
             telemetry: TelemetryConfig::default(),
+            vault: crate::vault::VaultConfig::default(),
             tenants: Vec::new(),
             upstreams: Vec::new(),
         }

@@ -33,6 +33,7 @@ mod store;
 mod telemetry;
 mod tenants;
 mod validate;
+mod vault;
 
 pub use admin::AdminConfig;
 pub use cap_policy::CapPolicy;
@@ -43,3 +44,4 @@ pub use secret::Secret;
 pub use store::{StoreKind, redact_url};
 pub use telemetry::TelemetryConfig;
 pub use tenants::{ANONYMOUS, AnonymousMode, ApiKeyConfig, AuthConfig, RateConfig, TenantConfig};
+pub use vault::{VaultConfig, VaultKeyConfig};

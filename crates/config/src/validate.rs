@@ -50,6 +50,7 @@ impl Config {
             decode_key(key.expose()).map_err(|e| ("sealing_key".to_owned(), e))?;
         }
         self.validate_upstreams()?;
+        self.vault.keys()?;
         crate::tenants::validate(&self.auth, &self.tenants)
     }
 

@@ -170,3 +170,40 @@ fn a_missing_secret_names_its_key_and_source_not_a_value() {
         "{e}"
     );
 }
+
+#[test]
+fn vault_keys_are_32_bytes_with_distinct_ids_and_never_written_out() {
+    let key = "ab".repeat(32);
+    let c = Config::from_toml(&format!(
+        "[vault]\nkeys = [{{ id = \"2026-12\", key = \"{key}\" }}, {{ id = \"2026-06\", key = \"{}\" }}]",
+        "cd".repeat(32)
+    ))
+    .expect("valid");
+    let keys = c.vault.keys().unwrap();
+    assert_eq!(keys[0].id, "2026-12");
+    assert_eq!(keys[0].key, [0xab; 32]);
+    assert!(!c.redacted_toml().contains(&key));
+    for (text, says) in [
+        (
+            format!(
+                "[vault]\nkeys = [{{ id = \"k\", key = \"{}\" }}]",
+                "ab".repeat(40)
+            ),
+            "exactly 32 bytes",
+        ),
+        (
+            "[vault]\nkeys = [{ id = \"k\", key = \"abcd\" }]".to_owned(),
+            "at least 32 bytes",
+        ),
+        (
+            format!(
+                "[vault]\nkeys = [{{ id = \"k\", key = \"{key}\" }}, {{ id = \"k\", key = \"{key}\" }}]"
+            ),
+            "given twice",
+        ),
+    ] {
+        let e = Config::from_toml(&text).unwrap_err();
+        assert!(e.contains("vault.keys[") && e.contains(says), "{e}");
+        assert!(!e.contains(&key), "{e}");
+    }
+}

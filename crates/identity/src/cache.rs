@@ -86,7 +86,7 @@ pub(crate) fn digest(token: &str) -> String {
         .collect()
 }
 
-fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())

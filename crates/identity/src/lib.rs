@@ -25,6 +25,8 @@ mod cache;
 mod config;
 mod endpoint;
 mod error;
+mod kept;
+mod vault;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,6 +37,7 @@ use switchboard_secret::{ClientToken, Secret};
 
 pub use config::{Grant, UpstreamAuth};
 pub use error::IdentityError;
+pub use vault::{Vault, VaultError, VaultKey};
 
 use cache::Cache;
 use endpoint::{Endpoint, Issued};
@@ -55,6 +58,8 @@ pub struct Who<'a> {
 pub enum Outcome {
     /// From the cache.
     Cached,
+    /// From the vault (had through another node, or before a restart).
+    Kept,
     /// Newly issued by the token endpoint.
     Issued,
 }
@@ -64,6 +69,7 @@ impl Outcome {
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Cached => "cached",
+            Outcome::Kept => "kept",
             Outcome::Issued => "issued",
         }
     }
@@ -89,6 +95,9 @@ pub struct Identity {
     cache: Cache,
     breaker: Breaker,
     stats: Arc<Stats>,
+    /// Where tokens are kept for other nodes and a restart, and this
+    /// credential set's name there.
+    vault: Option<(Arc<Vault>, String)>,
 }
 
 impl Identity {
@@ -105,8 +114,18 @@ impl Identity {
             cache: Cache::default(),
             breaker,
             stats: Arc::default(),
+            vault: None,
             auth,
         }
+    }
+
+    /// Keep tokens in `vault` too (if any), as the credential set `lane`
+    /// (a tenant with its own credentials, or empty for the upstream's):
+    /// a token had through one node serves on every node and after a
+    /// restart.
+    pub fn with_vault(mut self, vault: Option<Arc<Vault>>, lane: &str) -> Self {
+        self.vault = vault.map(|v| (v, lane.to_owned()));
+        self
     }
 
     /// Counts of cached, issued and failed tokens.
@@ -138,11 +157,58 @@ impl Identity {
             self.stats.cached.fetch_add(1, Ordering::Relaxed);
             return Ok((token, Outcome::Cached));
         }
+        let kept = self.kept(who, subject).await;
+        if let Some(token) = kept.as_ref().and_then(cache::Held::fresh) {
+            *held = kept;
+            self.stats.cached.fetch_add(1, Ordering::Relaxed);
+            return Ok((token, Outcome::Kept));
+        }
         let issued = self.issue(subject).await?;
         let token = issued.token.clone();
+        self.keep(who, subject, &issued).await;
         *held = Some(cache::Held::new(issued, subject.map(|t| t.expires_at)));
         self.stats.issued.fetch_add(1, Ordering::Relaxed);
         Ok((token, Outcome::Issued))
+    }
+
+    /// The vault entry of `who`'s token for this upstream.
+    fn entry(&self, who: Who<'_>) -> Option<(&Vault, String)> {
+        let (vault, lane) = self.vault.as_ref()?;
+        let whom = match self.auth.grant {
+            Grant::TokenExchange => who.subject,
+            Grant::ClientCredentials => "",
+        };
+        Some((vault, format!("token\0{}\0{lane}\0{whom}", self.upstream)))
+    }
+
+    /// A token kept in the vault for `who`, if it is for the same token of
+    /// the caller's and has not expired. A vault that fails is logged and
+    /// passed over: it only saves requests to the provider.
+    async fn kept(&self, who: Who<'_>, subject: Option<&ClientToken>) -> Option<cache::Held> {
+        let (vault, name) = self.entry(who)?;
+        let bytes = match vault.get(who.tenant, &name).await {
+            Ok(found) => found?,
+            Err(e) => {
+                tracing::warn!(upstream = %self.upstream, error = %e, "the vault cannot be read");
+                return None;
+            }
+        };
+        let record: kept::Kept = serde_json::from_slice(&bytes).ok()?;
+        record.held(subject)
+    }
+
+    /// Keep `issued` for `who` in the vault.
+    async fn keep(&self, who: Who<'_>, subject: Option<&ClientToken>, issued: &Issued) {
+        let Some((vault, name)) = self.entry(who) else {
+            return;
+        };
+        let record = kept::Kept::new(issued, subject);
+        let Ok(bytes) = serde_json::to_vec(&record) else {
+            return;
+        };
+        if let Err(e) = vault.put(who.tenant, &name, &bytes).await {
+            tracing::warn!(upstream = %self.upstream, error = %e, "the vault cannot be written");
+        }
     }
 
     /// A new token from the endpoint, behind the breaker.

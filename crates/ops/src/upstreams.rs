@@ -4,22 +4,7 @@
 use std::sync::Arc;
 
 use switchboard_runtime::EventBus;
-use switchboard_upstream::gateway::{StdioProvider, TenantProcesses, UpstreamConfig};
-
-/// What every upstream of one server shares.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Shared {
-    /// Tenants' processes, counted across every upstream.
-    pub(crate) tenant_processes: TenantProcesses,
-}
-
-impl Shared {
-    /// What upstreams share: `tenant_processes`, the tenants' process
-    /// counts.
-    pub(crate) fn new(tenant_processes: TenantProcesses) -> Self {
-        Self { tenant_processes }
-    }
-}
+use switchboard_upstream::gateway::{StdioProvider, UpstreamConfig, UpstreamsShared};
 
 /// A started upstream: its provider, and its tool names if its probe
 /// succeeded (else why not).
@@ -41,15 +26,11 @@ pub async fn start_upstream(
     u: &UpstreamConfig,
     pool_size: usize,
     bus: Arc<dyn EventBus>,
-    tenant_processes: TenantProcesses,
+    shared: UpstreamsShared,
 ) -> Started {
     let mut u = u.clone();
     u.pool_size = u.pool_size.or(Some(pool_size));
-    let provider = Arc::new(StdioProvider::with_shared(
-        u.clone(),
-        Some(bus),
-        tenant_processes,
-    ));
+    let provider = Arc::new(StdioProvider::with_shared(u.clone(), Some(bus), shared));
     let tools = provider.probe().await;
     match &tools {
         Ok(names) => tracing::info!(upstream = %u.name, tools = names.len(), "upstream ready"),

@@ -75,7 +75,7 @@ pub struct AppBuilder {
     store: Option<Arc<dyn SessionStore>>,
     event_log: Option<Arc<dyn EventLog>>,
     limiter: Option<Arc<dyn RateLimiter>>,
-    tenant_processes: Option<switchboard_upstream::gateway::TenantProcesses>,
+    upstreams: Option<switchboard_upstream::gateway::UpstreamsShared>,
     session_bus: Option<Arc<dyn SessionBus>>,
     cluster_events: Option<Arc<ClusterEvents>>,
     task_store: Option<Arc<dyn TaskStore>>,
@@ -100,13 +100,10 @@ pub enum BuildError {
 }
 
 impl AppBuilder {
-    /// The tenants' upstream process counts the catalog's providers share,
-    /// so upstreams added by a reload count in the same place.
-    pub fn tenant_processes(
-        mut self,
-        counts: switchboard_upstream::gateway::TenantProcesses,
-    ) -> Self {
-        self.tenant_processes = Some(counts);
+    /// What the catalog's providers share (tenants' upstream process
+    /// counts, the token vault), so upstreams a reload adds share it too.
+    pub fn upstreams(mut self, shared: switchboard_upstream::gateway::UpstreamsShared) -> Self {
+        self.upstreams = Some(shared);
         self
     }
 
@@ -234,7 +231,7 @@ impl AppBuilder {
             metrics.connections.clone(),
             descriptor_limit(),
         );
-        let tenant_processes = self.tenant_processes.unwrap_or_default();
+        let upstreams = self.upstreams.unwrap_or_default();
         let ops = Ops::new(switchboard_ops::Parts {
             config: config.clone(),
             catalog: self.catalog.clone(),
@@ -243,7 +240,7 @@ impl AppBuilder {
             conns: conns.clone(),
             metrics: metrics.clone(),
             lifecycle: lifecycle.clone(),
-            tenant_processes: tenant_processes.clone(),
+            tenant_processes: upstreams.processes.clone(),
         });
         let reloader = Reloader::new(ReloadParts {
             config: config.clone(),
@@ -251,7 +248,7 @@ impl AppBuilder {
             gate: gate.clone(),
             sessions: sessions.clone(),
             metrics: metrics.clone(),
-            tenant_processes,
+            upstreams,
         });
         let cluster = Cluster::new(
             sessions.clone(),
@@ -298,7 +295,7 @@ impl App {
             store: None,
             event_log: None,
             limiter: None,
-            tenant_processes: None,
+            upstreams: None,
             session_bus: None,
             cluster_events: None,
             task_store: None,

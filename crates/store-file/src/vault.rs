@@ -2,7 +2,7 @@
 //! single node's grants and tokens survive its restart.
 
 use async_trait::async_trait;
-use redb::{Durability, ReadableTable};
+use redb::Durability;
 use switchboard_store::{StoreError, VaultStore};
 
 use crate::FileStore;

@@ -254,7 +254,8 @@ impl Builder {
         let bus = events
             .clone()
             .map(|e| e as Arc<dyn switchboard_runtime::EventBus>);
-        let built = crate::gateway::build(&config, self.own, bus).await?;
+        let vault = crate::stores::Shared::vault(shared.as_ref(), &config)?;
+        let built = crate::gateway::build(&config, self.own, bus, vault).await?;
         let catalog = Arc::new(built.catalog);
         crate::gateway::reap_idle(catalog.clone());
         let watch = self.watch && matches!(self.source, Source::Load(_));
@@ -264,7 +265,7 @@ impl Builder {
             listen: self.listen,
             watch,
             catalog,
-            tenant_processes: built.tenant_processes,
+            upstreams: built.upstreams,
             events,
             shared,
         })
@@ -278,7 +279,7 @@ struct Ready {
     listen: Option<SocketAddr>,
     watch: bool,
     catalog: Arc<Catalog>,
-    tenant_processes: switchboard_upstream::gateway::TenantProcesses,
+    upstreams: switchboard_upstream::gateway::UpstreamsShared,
     events: Option<Arc<switchboard_server::ClusterEvents>>,
     shared: Option<crate::stores::Shared>,
 }
@@ -288,8 +289,7 @@ impl Ready {
     /// the other nodes reach it) and reloads watched; and the store's line
     /// for a banner.
     fn app(self, advertise: String) -> Result<(App, String), Error> {
-        let mut builder =
-            App::builder(self.config.clone(), self.catalog).tenant_processes(self.tenant_processes);
+        let mut builder = App::builder(self.config.clone(), self.catalog).upstreams(self.upstreams);
         if let Some(events) = self.events {
             builder = builder.cluster_events(events);
         }

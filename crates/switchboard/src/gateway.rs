@@ -9,13 +9,13 @@ use std::time::Duration;
 use switchboard_runtime::{Catalog, CatalogBuilder};
 use switchboard_server::Config;
 use switchboard_server::upstreams::start_upstream;
-use switchboard_upstream::gateway::{TenantProcesses, UpstreamKind};
+use switchboard_upstream::gateway::{UpstreamKind, UpstreamsShared};
 
-/// The catalog, and the tenants' process counts its upstreams share (the
-/// app's, so upstreams a reload adds count there too).
+/// The catalog, and what its upstreams share (the app's, so upstreams a
+/// reload adds share it too).
 pub(crate) struct Built {
     pub(crate) catalog: Catalog,
-    pub(crate) tenant_processes: TenantProcesses,
+    pub(crate) upstreams: UpstreamsShared,
 }
 
 /// Build the catalog from `own` (the server's own tools, resources and
@@ -27,13 +27,17 @@ pub(crate) async fn build(
     config: &Config,
     own: Option<CatalogBuilder>,
     events: Option<Arc<dyn switchboard_runtime::EventBus>>,
+    vault: Option<Arc<switchboard_identity::Vault>>,
 ) -> Result<Built, String> {
     // One bus for the catalog and the upstreams' resource updates.
     let bus = events.unwrap_or_else(|| Arc::new(switchboard_runtime::LocalBus::default()));
     let has_own = own.is_some();
     let mut builder = own.unwrap_or_default().bus(bus.clone());
     // Tenants' upstream processes are counted across every upstream.
-    let tenant_processes = TenantProcesses::default();
+    let upstreams = UpstreamsShared {
+        processes: Default::default(),
+        vault,
+    };
     // tool name → the source that has it
     let mut owners: HashMap<String, String> = HashMap::new();
     let mut claim = |names: Vec<String>, source: &str| -> Result<(), String> {
@@ -68,13 +72,9 @@ pub(crate) async fn build(
                 // from being served: it is left out of lists until a later
                 // list or call starts it (its failures count on its
                 // breaker, and /readyz names it).
-                let started = start_upstream(
-                    u,
-                    config.upstream_pool_size,
-                    bus.clone(),
-                    tenant_processes.clone(),
-                )
-                .await;
+                let started =
+                    start_upstream(u, config.upstream_pool_size, bus.clone(), upstreams.clone())
+                        .await;
                 if let Ok(names) = started.tools {
                     claim(names, &format!("upstream {:?}", u.name))?;
                 }
@@ -86,10 +86,7 @@ pub(crate) async fn build(
         .page_size(config.page_size)
         .build()
         .map_err(|e| format!("invalid toolset: {e}"))?;
-    Ok(Built {
-        catalog,
-        tenant_processes,
-    })
+    Ok(Built { catalog, upstreams })
 }
 
 /// End idle per-principal upstream processes, every half minute (of the

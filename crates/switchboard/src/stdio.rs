@@ -15,7 +15,7 @@ use parking_lot::Mutex;
 use serde_json::Value;
 use switchboard_runtime::{Catalog, CatalogBuilder};
 use switchboard_server::{Config, StdioOptions};
-use switchboard_upstream::gateway::TenantProcesses;
+use switchboard_upstream::gateway::UpstreamsShared;
 use tokio_util::sync::CancellationToken;
 
 /// Top-level keys that mean something to the stdio front.
@@ -62,14 +62,14 @@ pub(crate) async fn run(
         );
     }
     crate::start_traces(&config)?;
-    let built = crate::gateway::build(&config, own, None).await?;
+    let built = crate::gateway::build(&config, own, None, None).await?;
     let catalog = Arc::new(built.catalog);
     crate::gateway::reap_idle(catalog.clone());
     let stop = CancellationToken::new();
     let upstreams = Arc::new(Upstreams {
         catalog: catalog.clone(),
         config: Mutex::new(config.clone()),
-        tenant_processes: built.tenant_processes,
+        upstreams: built.upstreams,
         stop: stop.clone(),
     });
     if watch {
@@ -112,7 +112,7 @@ struct Upstreams {
     catalog: Arc<Catalog>,
     /// The configuration running now.
     config: Mutex<Config>,
-    tenant_processes: TenantProcesses,
+    upstreams: UpstreamsShared,
     stop: CancellationToken,
 }
 
@@ -133,13 +133,9 @@ impl crate::reload::Target for Arc<Upstreams> {
 
     async fn apply(&self, new: Config) {
         let old = self.running();
-        let reloaded = switchboard_server::reload_upstreams(
-            &self.catalog,
-            &old,
-            &new,
-            self.tenant_processes.clone(),
-        )
-        .await;
+        let reloaded =
+            switchboard_server::reload_upstreams(&self.catalog, &old, &new, self.upstreams.clone())
+                .await;
         match reloaded {
             Ok(report) => {
                 tracing::info!("upstreams reloaded: {report}");

@@ -5,10 +5,12 @@ use std::time::Duration;
 
 use switchboard_server::{AppBuilder, ClusterEvents, Config, StoreKind, redact_url};
 use switchboard_store::SessionBus;
-use switchboard_store_file::{FileEventLog, FileSessionStore, FileStore, FileTaskStore};
+use switchboard_store_file::{
+    FileEventLog, FileSessionStore, FileStore, FileTaskStore, FileVaultStore,
+};
 use switchboard_store_redis::{
     Redis, RedisBus, RedisEventLog, RedisOptions, RedisRateLimiter, RedisSessionOwners,
-    RedisSessionStore, RedisTaskStore,
+    RedisSessionStore, RedisTaskStore, RedisVaultStore,
 };
 
 /// How long past a session's longest life its Redis keys may linger.
@@ -25,6 +27,7 @@ pub(crate) enum Shared {
         sessions: FileSessionStore,
         log: FileEventLog,
         tasks: FileTaskStore,
+        vault: FileVaultStore,
         label: String,
     },
 }
@@ -37,6 +40,27 @@ pub(crate) struct RedisShared {
 }
 
 impl Shared {
+    /// The token vault on this store, if `[vault]` has keys (on the memory
+    /// store when none is shared).
+    pub(crate) fn vault(
+        shared: Option<&Self>,
+        config: &Config,
+    ) -> Result<Option<Arc<switchboard_identity::Vault>>, String> {
+        let keys = config
+            .vault
+            .keys()
+            .map_err(|(key, e)| format!("{key}: {e}"))?;
+        if keys.is_empty() {
+            return Ok(None);
+        }
+        let store: Arc<dyn switchboard_store::VaultStore> = match shared {
+            None => Arc::new(switchboard_store::MemoryVaultStore::new()),
+            Some(Self::File { vault, .. }) => Arc::new(vault.clone()),
+            Some(Self::Redis(r)) => Arc::new(RedisVaultStore::new(r.redis.clone())),
+        };
+        switchboard_identity::Vault::new(store, &keys).map(|v| Some(Arc::new(v)))
+    }
+
     /// The catalog's event bus when nodes share the store: this node's and
     /// the other nodes' events.
     pub(crate) fn events(&self) -> Option<Arc<ClusterEvents>> {
@@ -71,9 +95,10 @@ async fn file(config: &Config) -> Result<Shared, String> {
             file.sessions().with_max_record_bytes(max_record),
             file.event_log(events, bytes)?,
             file.tasks(),
+            file.vault(),
         ))
     });
-    let (sessions, log, tasks) = opened
+    let (sessions, log, tasks, vault) = opened
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("store = \"file\": cannot open {shown}: {e}"))?;
@@ -82,6 +107,7 @@ async fn file(config: &Config) -> Result<Shared, String> {
         sessions,
         log,
         tasks,
+        vault,
         label: format!("file {shown}"),
     })
 }
@@ -134,6 +160,7 @@ pub(crate) fn attach(
             log,
             tasks,
             label,
+            ..
         }) => (
             app.store(Arc::new(sessions))
                 .event_log(Arc::new(log))

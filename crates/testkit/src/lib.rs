@@ -12,6 +12,7 @@
 mod client;
 pub mod flood;
 mod modern;
+pub mod oauth;
 mod raw;
 mod server;
 mod sse;

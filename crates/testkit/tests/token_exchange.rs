@@ -7,8 +7,6 @@
 //! provider that is down gives a clear error and opens a breaker, not a
 //! hang. Also a tenant's service identity by client credentials.
 
-mod oauth;
-
 use std::sync::Arc;
 
 use futures_util::future::join_all;
@@ -21,7 +19,7 @@ use switchboard_upstream::gateway::{
     Grant, PoolMode, StdioProvider, UpstreamAuth, UpstreamConfig, UpstreamKind,
 };
 
-use oauth::{OAuthServer, SWITCHBOARD, UPSTREAM};
+use switchboard_testkit::oauth::{OAuthServer, SWITCHBOARD, UPSTREAM};
 
 /// A server of `catalog` accepting the authorization server's tokens
 /// meant for `audience`, for the tenants acme and globex (and the API-key

@@ -212,7 +212,7 @@ impl UpstreamSink {
             tokens: registered(
                 r,
                 "upstream_tokens",
-                "Tokens for upstreams from an identity provider by outcome (cached, issued; refused, unavailable, circuit_open, no_client_token)",
+                "Tokens for upstreams from an identity provider by outcome (cached, kept, issued; refused, unavailable, circuit_open, no_client_token)",
                 Family::default(),
             ),
         }

@@ -27,9 +27,8 @@ use switchboard_observe::metrics::Metrics;
 use switchboard_runtime::{Catalog, Provider};
 use switchboard_session::Sessions;
 use switchboard_tenancy::{Gate, Tenants};
-use switchboard_upstream::gateway::TenantProcesses;
+use switchboard_upstream::gateway::{TenantProcesses, UpstreamsShared};
 
-use crate::upstreams::Shared;
 use plan::{
     BUILTIN, builtin_changed, changed_keys, diff_tenants, diff_upstreams, keep_restart_only,
     start_checked, swap,
@@ -49,7 +48,7 @@ struct Inner {
     sessions: Sessions,
     metrics: Arc<Metrics>,
     /// Upstreams' shared process counts.
-    upstreams: Shared,
+    upstreams: UpstreamsShared,
     /// One reload at a time.
     lock: tokio::sync::Mutex<()>,
 }
@@ -67,8 +66,8 @@ pub struct ReloadParts {
     pub sessions: Sessions,
     /// Where upstreams are counted.
     pub metrics: Arc<Metrics>,
-    /// The tenants' upstream process counts every upstream shares.
-    pub tenant_processes: TenantProcesses,
+    /// What every upstream shares (tenants' process counts, the vault).
+    pub upstreams: UpstreamsShared,
 }
 
 impl Reloader {
@@ -80,14 +79,14 @@ impl Reloader {
             gate: parts.gate,
             sessions: parts.sessions,
             metrics: parts.metrics,
-            upstreams: Shared::new(parts.tenant_processes),
+            upstreams: parts.upstreams,
             lock: tokio::sync::Mutex::new(()),
         }))
     }
 
     /// The tenants' upstream process counts the upstreams share.
     pub fn tenant_processes(&self) -> &TenantProcesses {
-        &self.0.upstreams.tenant_processes
+        &self.0.upstreams.processes
     }
 }
 
@@ -152,8 +151,7 @@ impl Reloader {
         let tenants = Tenants::new(&new).map_err(ReloadError::Tenants)?;
         diff_tenants(&old, &new, &mut report);
         let plan = diff_upstreams(&old.upstreams, &new.upstreams, &mut report);
-        let tenant_processes = p.upstreams.tenant_processes.clone();
-        let started = start_checked(&p.catalog, &plan, &new, tenant_processes).await?;
+        let started = start_checked(&p.catalog, &plan, &new, p.upstreams.clone()).await?;
         report.applied = changed_keys(&old, &new);
         // Commit: from here on nothing is refused.
         p.gate.live_tenants().store(tenants);
@@ -217,7 +215,7 @@ pub async fn reload_upstreams(
     catalog: &Catalog,
     old: &Config,
     new: &Config,
-    tenant_processes: TenantProcesses,
+    shared: UpstreamsShared,
 ) -> Result<ReloadReport, ReloadError> {
     new.validate()
         .map_err(|(key, message)| ReloadError::Invalid { key, message })?;
@@ -226,7 +224,7 @@ pub async fn reload_upstreams(
         report.needs_restart.push(BUILTIN.to_owned());
     }
     let plan = diff_upstreams(&old.upstreams, &new.upstreams, &mut report);
-    let started = start_checked(catalog, &plan, new, tenant_processes).await?;
+    let started = start_checked(catalog, &plan, new, shared).await?;
     swap(catalog, &plan, started, |_| {}, |_| {}).await;
     Ok(report)
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use switchboard_config::Config;
 use switchboard_runtime::{Catalog, Provider};
-use switchboard_upstream::gateway::{StdioProvider, TenantProcesses, UpstreamConfig, UpstreamKind};
+use switchboard_upstream::gateway::{StdioProvider, UpstreamConfig, UpstreamKind, UpstreamsShared};
 
 use super::{ReloadError, ReloadReport};
 use crate::upstreams::{Started, start_upstream};
@@ -21,7 +21,7 @@ pub(super) async fn start_checked(
     catalog: &Catalog,
     plan: &UpstreamPlan,
     new: &Config,
-    tenant_processes: TenantProcesses,
+    shared: UpstreamsShared,
 ) -> Result<Vec<Started>, ReloadError> {
     let mut started = Vec::new();
     for u in &plan.add {
@@ -29,7 +29,7 @@ pub(super) async fn start_checked(
             u,
             new.upstream_pool_size,
             catalog.bus().clone(),
-            tenant_processes.clone(),
+            shared.clone(),
         )
         .await;
         started.push(s);
@@ -154,6 +154,8 @@ pub(super) fn keep_restart_only(new: &mut Config, old: &Config) -> Vec<String> {
     keep!(admin.allowed_hosts);
     // The trace exporter starts with the process.
     keep!(telemetry);
+    // The vault is opened with the store.
+    keep!(vault);
     if builtin_changed(old, new) {
         kept.push(BUILTIN.to_owned());
     }

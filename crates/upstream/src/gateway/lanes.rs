@@ -64,9 +64,10 @@ impl Lanes {
                     common.clone(),
                 )),
                 breaker: breaker(config),
-                identity: config
-                    .auth_for(tenant)
-                    .map(|auth| Identity::new(&config.name, auth)),
+                identity: config.auth_for(tenant).map(|auth| {
+                    Identity::new(&config.name, auth)
+                        .with_vault(common.vault.clone(), tenant.unwrap_or(""))
+                }),
             }
         };
         let own = (config.credentials == Credentials::Upstream).then(|| lane(None));

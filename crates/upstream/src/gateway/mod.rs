@@ -11,6 +11,7 @@ mod pool;
 mod provider;
 mod relay;
 mod retry;
+mod shared;
 mod stateless;
 mod tenants;
 
@@ -19,4 +20,5 @@ pub use config::{
 };
 pub use pool::TenantProcesses;
 pub use provider::StdioProvider;
+pub use shared::UpstreamsShared;
 pub use switchboard_identity::{Grant, UpstreamAuth};

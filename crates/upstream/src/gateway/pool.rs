@@ -84,6 +84,8 @@ pub(crate) struct Common {
     pub(crate) tenants: TenantProcesses,
     /// Callers waiting for a slot.
     pub(crate) waiting: Arc<AtomicUsize>,
+    /// The token vault (for the lanes' identities; pools do not use it).
+    pub(crate) vault: Option<Arc<switchboard_identity::Vault>>,
 }
 
 /// The processes of one upstream, by key.
@@ -142,6 +144,7 @@ impl Pool {
             bus,
             tenants,
             waiting,
+            vault: _,
         } = common;
         Self {
             stale,

@@ -17,7 +17,8 @@ use super::config::{PoolMode, UpstreamConfig, UpstreamKind, UpstreamProtocol};
 use super::connection::Connection;
 use super::lanes::{Lane, Lanes};
 use super::lists::{Lists, fetch_all};
-use super::pool::{Common, Owner, Proc, TenantProcesses};
+use super::pool::{Common, Owner, Proc};
+use super::shared::UpstreamsShared;
 use super::stateless;
 use crate::UpstreamError;
 use switchboard_identity::{Grant, Who};
@@ -91,22 +92,23 @@ impl StdioProvider {
         config: UpstreamConfig,
         bus: Option<Arc<dyn switchboard_runtime::EventBus>>,
     ) -> Self {
-        Self::with_shared(config, bus, TenantProcesses::default())
+        Self::with_shared(config, bus, UpstreamsShared::default())
     }
 
-    /// Like [`StdioProvider::with_bus`], counting tenants' processes in
-    /// `tenants`, shared with the server's other upstreams (tenants'
-    /// `max_upstream_processes` cover every upstream together).
+    /// Like [`StdioProvider::with_bus`], with what the server's upstreams
+    /// share: tenants' process counts (tenants' `max_upstream_processes`
+    /// cover every upstream together) and the token vault.
     pub fn with_shared(
         config: UpstreamConfig,
         bus: Option<Arc<dyn switchboard_runtime::EventBus>>,
-        tenants: TenantProcesses,
+        shared: UpstreamsShared,
     ) -> Self {
         let stale = Arc::new(AtomicBool::new(false));
         let common = Common {
             stale: stale.clone(),
             bus,
-            tenants,
+            tenants: shared.processes,
+            vault: shared.vault,
             ..Common::default()
         };
         Self {

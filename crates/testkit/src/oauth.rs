@@ -18,6 +18,7 @@ const SCRIPT: &str = concat!(
 );
 
 /// A running authorization server.
+#[derive(Debug)]
 pub struct OAuthServer {
     child: Child,
     issuer: String,
