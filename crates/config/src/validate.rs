@@ -61,6 +61,17 @@ impl Config {
         for (i, u) in self.upstreams.iter().enumerate() {
             u.validate()
                 .map_err(|(field, message)| (format!("upstreams[{i}].{field}"), message))?;
+            if u.auth
+                .as_ref()
+                .is_some_and(|a| a.grant == switchboard_upstream::gateway::Grant::AuthorizationCode)
+                && self.vault.keys.is_empty()
+            {
+                return Err((
+                    format!("upstreams[{i}].auth.grant"),
+                    "authorization_code keeps users' grants in the token vault: give [vault] keys"
+                        .into(),
+                ));
+            }
             if let Some(t) = u.tenants.keys().find(|t| {
                 t.as_str() != crate::ANONYMOUS && !self.tenants.iter().any(|c| &c.id == *t)
             }) {

@@ -47,6 +47,9 @@ pub struct Parts {
     pub cluster: Cluster,
     /// The shutdown token.
     pub lifecycle: Lifecycle,
+    /// The token vault, if configured (users' grants for upstreams; the
+    /// connect pages).
+    pub vault: Option<Arc<switchboard_identity::Vault>>,
 }
 
 /// Everything a front's request handler reaches. Cheap to clone.
@@ -135,5 +138,14 @@ impl FromRef<Fronts> for Sessions {
 impl FromRef<Fronts> for Arc<Catalog> {
     fn from_ref(fronts: &Fronts) -> Self {
         fronts.catalog().clone()
+    }
+}
+
+impl FromRef<Fronts> for crate::connect::Connect {
+    fn from_ref(f: &Fronts) -> Self {
+        Self {
+            vault: f.0.vault.clone(),
+            config: f.0.config.clone(),
+        }
     }
 }

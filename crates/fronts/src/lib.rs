@@ -20,6 +20,7 @@
 #![warn(missing_docs)]
 
 mod arrival;
+mod connect;
 mod fronts;
 mod layers;
 mod legacy_sse;
@@ -45,5 +46,6 @@ pub fn routes(fronts: Fronts) -> Router {
     session_era::routes(&layers)
         .merge(legacy_sse::routes(&layers))
         .merge(metadata::routes(&layers))
+        .merge(connect::routes(&layers))
         .with_state(fronts)
 }

@@ -5,6 +5,10 @@ use switchboard_secret::Secret;
 
 /// The RFC 8693 grant type.
 pub(crate) const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+/// Where the authorization server sends users back (`redirect_uri` ends
+/// with it); the connect page is the path without `/callback`.
+pub const CALLBACK: &str = "/connect/callback";
+
 /// An access token, as a token type (RFC 8693 §3).
 pub(crate) const ACCESS_TOKEN: &str = "urn:ietf:params:oauth:token-type:access_token";
 
@@ -17,6 +21,10 @@ pub enum Grant {
     TokenExchange,
     /// RFC 6749 §4.4: the tenant's (or the upstream's) service identity.
     ClientCredentials,
+    /// RFC 6749 §4.1 with PKCE: each user signs in at the upstream's
+    /// authorization server once, sent there by a URL elicitation; the
+    /// grant is kept in the vault and refreshed.
+    AuthorizationCode,
 }
 
 /// An upstream's `[upstreams.auth]`.
@@ -28,6 +36,13 @@ pub struct UpstreamAuth {
     /// The identity provider's token endpoint (`https://`, or `http://`
     /// for a local one).
     pub token_endpoint: String,
+    /// `authorization_code`: the authorization server's authorization
+    /// endpoint, where users sign in.
+    pub authorization_endpoint: Option<String>,
+    /// `authorization_code`: Switchboard's `/connect/callback` as users'
+    /// browsers reach it (registered at the authorization server); the
+    /// connect page is its `/connect`.
+    pub redirect_uri: Option<String>,
     /// Switchboard's client id there (a tenant's own in
     /// `[upstreams.tenants.<id>]` for client credentials).
     pub client_id: String,
@@ -61,6 +76,8 @@ impl Default for UpstreamAuth {
         Self {
             grant: Grant::TokenExchange,
             token_endpoint: String::new(),
+            authorization_endpoint: None,
+            redirect_uri: None,
             client_id: String::new(),
             client_secret: None,
             audience: None,
@@ -88,6 +105,31 @@ impl UpstreamAuth {
         }
         if self.client_id.trim().is_empty() {
             return Err(("client_id".into(), "is required".into()));
+        }
+        if self.grant == Grant::AuthorizationCode {
+            let http = |u: &Option<String>| {
+                u.as_deref()
+                    .is_some_and(|u| u.starts_with("https://") || u.starts_with("http://"))
+            };
+            if !http(&self.authorization_endpoint) {
+                return Err((
+                    "authorization_endpoint".into(),
+                    "grant = \"authorization_code\" needs the authorization server's authorization endpoint (an http(s) URL)".into(),
+                ));
+            }
+            if !http(&self.redirect_uri)
+                || !self
+                    .redirect_uri
+                    .as_deref()
+                    .is_some_and(|u| u.ends_with(CALLBACK))
+            {
+                return Err((
+                    "redirect_uri".into(),
+                    format!(
+                        "grant = \"authorization_code\" needs Switchboard's {CALLBACK} as browsers reach it (an http(s) URL)"
+                    ),
+                ));
+            }
         }
         if self.timeout_ms == 0 {
             return Err(("timeout_ms".into(), "must be greater than 0".into()));

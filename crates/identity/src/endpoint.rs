@@ -20,6 +20,9 @@ const MAX_REPLY: usize = 64 * 1024;
 pub(crate) struct Issued {
     pub(crate) token: Secret,
     pub(crate) expires_in: Option<Duration>,
+    /// With an authorization code or a refresh: the (rotated) refresh
+    /// token, if the server gives one.
+    pub(crate) refresh_token: Option<Secret>,
 }
 
 /// The token endpoint's client.
@@ -33,6 +36,8 @@ struct Success {
     access_token: String,
     #[serde(default)]
     expires_in: Option<u64>,
+    #[serde(default)]
+    refresh_token: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -59,12 +64,51 @@ impl Endpoint {
         auth: &UpstreamAuth,
         subject: Option<&ClientToken>,
     ) -> Result<Issued, IdentityError> {
+        self.post(auth, form(auth, subject)).await
+    }
+
+    /// Redeem an authorization code (with its PKCE verifier).
+    pub(crate) async fn redeem(
+        &self,
+        auth: &UpstreamAuth,
+        code: &str,
+        verifier: &str,
+    ) -> Result<Issued, IdentityError> {
+        // Built before any await: the serializer is not `Send`.
+        let body = {
+            let mut form = form_urlencoded::Serializer::new(String::new());
+            form.append_pair("grant_type", "authorization_code");
+            form.append_pair("code", code);
+            form.append_pair("redirect_uri", auth.redirect_uri.as_deref().unwrap_or(""));
+            form.append_pair("code_verifier", verifier);
+            finish(form, auth)
+        };
+        self.post(auth, body).await
+    }
+
+    /// Refresh a grant.
+    pub(crate) async fn refresh(
+        &self,
+        auth: &UpstreamAuth,
+        refresh_token: &str,
+    ) -> Result<Issued, IdentityError> {
+        let body = {
+            let mut form = form_urlencoded::Serializer::new(String::new());
+            form.append_pair("grant_type", "refresh_token");
+            form.append_pair("refresh_token", refresh_token);
+            finish(form, auth)
+        };
+        self.post(auth, body).await
+    }
+
+    /// POST `form` with the client's credentials.
+    async fn post(&self, auth: &UpstreamAuth, form: String) -> Result<Issued, IdentityError> {
         let mut request = self
             .client
             .post(&auth.token_endpoint)
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(ACCEPT, "application/json")
-            .body(form(auth, subject));
+            .body(form);
         if let Some(secret) = &auth.client_secret {
             request = request.basic_auth(encode(&auth.client_id), Some(encode(secret.expose())));
         }
@@ -81,6 +125,7 @@ impl Endpoint {
                 Ok(Issued {
                     token: Secret::new(ok.access_token),
                     expires_in: ok.expires_in.map(Duration::from_secs),
+                    refresh_token: ok.refresh_token.map(Secret::new),
                 })
             }
             s if s.is_client_error() => match serde_json::from_slice::<Failure>(&body) {
@@ -115,10 +160,18 @@ fn form(auth: &UpstreamAuth, subject: Option<&ClientToken>) -> String {
                 form.append_pair("actor_token_type", &auth.actor_token_type);
             }
         }
-        Grant::ClientCredentials => {
+        // An authorization-code upstream redeems codes and refreshes
+        // grants instead (`redeem`, `refresh`); it never asks this way.
+        Grant::ClientCredentials | Grant::AuthorizationCode => {
             form.append_pair("grant_type", "client_credentials");
         }
     }
+    finish(form, auth)
+}
+
+/// The parameters every request carries: a public client's id, the
+/// audience, resource and scope.
+fn finish(mut form: form_urlencoded::Serializer<'_, String>, auth: &UpstreamAuth) -> String {
     if auth.client_secret.is_none() {
         form.append_pair("client_id", &auth.client_id);
     }

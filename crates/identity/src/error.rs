@@ -31,6 +31,19 @@ pub enum IdentityError {
         /// What went wrong.
         reason: String,
     },
+    /// The user has no grant for the upstream yet (or it was revoked):
+    /// they sign in at `url` (Switchboard's connect page) first.
+    #[error(
+        "upstream {upstream} acts as you: sign in to it first at {url} (the link is yours alone and works once, for ten minutes), then call again"
+    )]
+    SignInRequired {
+        /// The upstream.
+        upstream: String,
+        /// The connect page of the user's pending sign-in.
+        url: String,
+        /// The elicitation's id.
+        id: String,
+    },
     /// Too many failures in a row: not asked again until the cool-down
     /// ends.
     #[error(
@@ -65,6 +78,11 @@ impl IdentityError {
                 upstream: name,
                 retry_secs,
             },
+            Self::SignInRequired { url, id, .. } => Self::SignInRequired {
+                upstream: name,
+                url,
+                id,
+            },
         }
     }
 
@@ -81,6 +99,7 @@ impl IdentityError {
             Self::Refused { .. } => "refused",
             Self::Unavailable { .. } => "unavailable",
             Self::CircuitOpen { .. } => "circuit_open",
+            Self::SignInRequired { .. } => "sign_in_required",
         }
     }
 }

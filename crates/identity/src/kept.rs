@@ -47,6 +47,7 @@ impl Kept {
         let issued = Issued {
             token: Secret::new(self.token),
             expires_in: Some(Duration::from_secs(left)),
+            refresh_token: None,
         };
         Some(Held::new(issued, self.subject_expires_at))
     }

@@ -23,6 +23,7 @@
 
 mod cache;
 mod config;
+pub mod connect;
 mod endpoint;
 mod error;
 mod kept;
@@ -35,7 +36,7 @@ use std::time::Duration;
 use switchboard_limits::{Breaker, BreakerConfig};
 use switchboard_secret::{ClientToken, Secret};
 
-pub use config::{Grant, UpstreamAuth};
+pub use config::{CALLBACK, Grant, UpstreamAuth};
 pub use error::IdentityError;
 pub use vault::{Vault, VaultError, VaultKey};
 
@@ -138,6 +139,7 @@ impl Identity {
     pub async fn bearer(&self, who: Who<'_>) -> Result<(Secret, Outcome), IdentityError> {
         let (key, subject) = match self.auth.grant {
             Grant::ClientCredentials => (format!("tenant\0{}", who.tenant), None),
+            Grant::AuthorizationCode => (format!("{}\0{}", who.tenant, who.subject), None),
             Grant::TokenExchange => {
                 let token = who.token.ok_or_else(|| IdentityError::NoClientToken {
                     upstream: self.upstream.clone(),
@@ -157,6 +159,13 @@ impl Identity {
             self.stats.cached.fetch_add(1, Ordering::Relaxed);
             return Ok((token, Outcome::Cached));
         }
+        if self.auth.grant == Grant::AuthorizationCode {
+            let granted = self.granted(who).await?;
+            let token = granted.fresh().unwrap_or_else(|| Secret::new(""));
+            *held = Some(granted);
+            self.stats.cached.fetch_add(1, Ordering::Relaxed);
+            return Ok((token, Outcome::Kept));
+        }
         let kept = self.kept(who, subject).await;
         if let Some(token) = kept.as_ref().and_then(cache::Held::fresh) {
             *held = kept;
@@ -171,11 +180,37 @@ impl Identity {
         Ok((token, Outcome::Issued))
     }
 
+    /// `who`'s own grant (refreshed if need be), or the sign-in they must
+    /// make first.
+    async fn granted(&self, who: Who<'_>) -> Result<cache::Held, IdentityError> {
+        let Some((vault, lane)) = &self.vault else {
+            return Err(IdentityError::Unavailable {
+                upstream: self.upstream.clone(),
+                reason: "users' grants need the token vault ([vault] keys)".into(),
+            });
+        };
+        if who.subject == "anonymous" && who.token.is_none() {
+            return Err(IdentityError::NoClientToken {
+                upstream: self.upstream.clone(),
+            });
+        }
+        connect::granted(
+            vault,
+            &self.endpoint,
+            &self.auth,
+            &self.upstream,
+            lane,
+            who.tenant,
+            who.subject,
+        )
+        .await
+    }
+
     /// The vault entry of `who`'s token for this upstream.
     fn entry(&self, who: Who<'_>) -> Option<(&Vault, String)> {
         let (vault, lane) = self.vault.as_ref()?;
         let whom = match self.auth.grant {
-            Grant::TokenExchange => who.subject,
+            Grant::TokenExchange | Grant::AuthorizationCode => who.subject,
             Grant::ClientCredentials => "",
         };
         Some((vault, format!("token\0{}\0{lane}\0{whom}", self.upstream)))

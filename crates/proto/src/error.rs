@@ -41,6 +41,10 @@ impl ErrorCode {
     pub const MISSING_CLIENT_CAPABILITY: Self = Self(-32021);
     /// 2026-07-28: the protocol version is not supported.
     pub const UNSUPPORTED_PROTOCOL_VERSION: Self = Self(-32022);
+    /// The request needs the user to complete URL-mode elicitations first
+    /// (`URLElicitationRequiredError`, 2025-11-25); `data.elicitations`
+    /// lists them.
+    pub const URL_ELICITATION_REQUIRED: Self = Self(-32042);
 }
 
 /// A JSON-RPC error object: `{"code", "message", "data"?}`.

@@ -248,7 +248,7 @@ impl AppBuilder {
             gate: gate.clone(),
             sessions: sessions.clone(),
             metrics: metrics.clone(),
-            upstreams,
+            upstreams: upstreams.clone(),
         });
         let cluster = Cluster::new(
             sessions.clone(),
@@ -267,6 +267,7 @@ impl AppBuilder {
             tasks: tasks.clone(),
             cluster: cluster.clone(),
             lifecycle: lifecycle.clone(),
+            vault: upstreams.vault,
         });
         App(Arc::new(Inner {
             fronts,

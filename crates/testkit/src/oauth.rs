@@ -55,6 +55,65 @@ impl OAuthServer {
         }
     }
 
+    /// A JWT issuer entry accepting its tokens meant for `audience`.
+    pub fn jwt(&self, audience: &str) -> switchboard_auth::JwtConfig {
+        switchboard_auth::JwtConfig {
+            issuer: self.issuer(),
+            audience: vec![audience.into()],
+            jwks_url: Some(format!("{}/jwks", self.issuer)),
+            ..switchboard_auth::JwtConfig::default()
+        }
+    }
+
+    /// Sign `user` in at the authorization server as a browser would,
+    /// starting at `url` (Switchboard's connect page): every redirect
+    /// followed, the login form posted. The last page's status and text.
+    pub async fn sign_in(&self, url: &str, user: &str) -> (u16, String) {
+        let browser = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let mut at = url.to_owned();
+        for _ in 0..10 {
+            let page = browser.get(&at).send().await.expect("a page");
+            if let Some(next) = page.headers().get("location") {
+                at = next.to_str().expect("a location").to_owned();
+                continue;
+            }
+            let status = page.status().as_u16();
+            let text = page.text().await.unwrap_or_default();
+            if !text.contains("<form method=\"post\">") {
+                return (status, text);
+            }
+            let login = browser
+                .post(&at)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!("username={user}&password={user}-pw"))
+                .send()
+                .await
+                .expect("the login");
+            match login.headers().get("location") {
+                Some(next) => at = next.to_str().expect("a location").to_owned(),
+                None => {
+                    let status = login.status().as_u16();
+                    return (status, login.text().await.unwrap_or_default());
+                }
+            }
+        }
+        panic!("too many redirects from {url}");
+    }
+
+    /// Revoke every refresh token of `user`.
+    pub async fn revoke_refresh(&self, user: &str) {
+        reqwest::Client::new()
+            .post(format!("{}/revoke-refresh", self.issuer))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("user={user}"))
+            .send()
+            .await
+            .expect("revoke");
+    }
+
     /// Its issuer, and the base of its endpoints.
     pub fn issuer(&self) -> String {
         self.issuer.clone()

@@ -34,13 +34,25 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
+        Self::on(listener, config, catalog, |app| app).await
+    }
+
+    /// A server on `listener` (bound already, so its address can be in the
+    /// configuration), its app builder passed through `tweak` (what the
+    /// upstreams share, a store…).
+    pub async fn on(
+        listener: tokio::net::TcpListener,
+        config: Config,
+        catalog: CatalogBuilder,
+        tweak: impl FnOnce(switchboard_server::AppBuilder) -> switchboard_server::AppBuilder,
+    ) -> Self {
         let addr = listener.local_addr().expect("addr");
         let catalog = catalog
             .page_size(config.page_size)
             .build()
             .expect("catalog");
         let admin = config.admin.token_sha256.is_some();
-        let app = App::builder(config, Arc::new(catalog)).build();
+        let app = tweak(App::builder(config, Arc::new(catalog))).build();
         let (admin_addr, stop_admin) = if admin {
             let (addr, stop) = start_admin(&app).await;
             (Some(addr), Some(stop))

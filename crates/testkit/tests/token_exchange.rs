@@ -57,6 +57,7 @@ fn web(url: &str, idp: &OAuthServer, grant: Grant) -> UpstreamConfig {
     let (client_id, secret) = match grant {
         Grant::TokenExchange => ("switchboard", "switchboard-secret"),
         Grant::ClientCredentials => ("acme-svc", "acme-svc-secret"),
+        Grant::AuthorizationCode => ("switchboard-connect", "connect-secret"),
     };
     UpstreamConfig {
         name: "web".into(),

@@ -10,6 +10,12 @@ on Authlib's Flask integration: it plays the company's identity provider.
   USER_AUDIENCE, not expired) for one whose audience is the requested
   `audience` (one of EXCHANGE_AUDIENCES), same subject and tenant, `act`
   naming the exchanging client;
+- authorization code with PKCE (S256 required) and a login form at
+  `/authorize` for the client `switchboard-connect` (redirect URIs: any
+  `http://127.0.0.1:<port>/connect/callback`), with refresh tokens
+  (rotated; `/revoke-refresh` revokes every refresh token of a user);
+  tokens' audience is the `resource` asked for (one of
+  EXCHANGE_AUDIENCES);
 - `/jwks` for the resource servers, `/stats` counting what was issued.
 
 Started as `python oauth_server.py`; prints `port <n>` once it listens on
@@ -24,13 +30,14 @@ import time
 import uuid
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import ClientMixin, grants
+from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, ClientMixin, grants
+from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc6749.errors import (
     InvalidGrantError,
     InvalidRequestError,
     UnauthorizedClientError,
 )
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 from werkzeug.serving import make_server
@@ -47,11 +54,15 @@ USERS = {
     "alice": ("alice-pw", "acme"),
     "bob": ("bob-pw", "acme"),
     "carol": ("carol-pw", "globex"),
+    "dave": ("dave-pw", "acme"),
 }
 
 KEY = RSAKey.generate_key(2048, parameters={"kid": "test-key", "use": "sig", "alg": "RS256"})
 ISSUER = None  # set once the port is known
-STATS = {"exchanges": 0, "client_credentials": 0, "users": 0, "subjects": [], "actors": []}
+STATS = {"exchanges": 0, "client_credentials": 0, "users": 0, "subjects": [], "actors": [],
+         "codes": 0, "code_tokens": 0, "refreshes": 0, "code_subjects": []}
+CODES = {}      # code -> Code
+REFRESH = {}    # refresh token -> (user, client_id, audience)
 LOCK = threading.Lock()
 
 
@@ -72,7 +83,12 @@ class Client(ClientMixin):
         return scope or ""
 
     def check_redirect_uri(self, redirect_uri):
-        return False
+        if self.client_id != "switchboard-connect" or not redirect_uri:
+            return False
+        prefix = "http://127.0.0.1:"
+        rest = redirect_uri[len(prefix):] if redirect_uri.startswith(prefix) else ""
+        port, _, path = rest.partition("/")
+        return port.isdigit() and path == "connect/callback"
 
     def check_client_secret(self, client_secret):
         return client_secret == self.secret
@@ -83,7 +99,7 @@ class Client(ClientMixin):
         return method in ("client_secret_basic", "client_secret_post")
 
     def check_response_type(self, response_type):
-        return False
+        return self.client_id == "switchboard-connect" and response_type == "code"
 
     def check_grant_type(self, grant_type):
         return grant_type in self.grant_types
@@ -99,6 +115,8 @@ CLIENTS = {
         Client("globex-svc", "globex-svc-secret", {"client_credentials"}, "globex"),
         # What the tests' users sign in with.
         Client("test-cli", None, {"password"}),
+        # Switchboard's connect flow to an upstream.
+        Client("switchboard-connect", "connect-secret", {"authorization_code", "refresh_token"}),
     ]
 }
 
@@ -152,6 +170,84 @@ class ServiceGrant(grants.ClientCredentialsGrant):
         return 200, bearer(token, EXCHANGE_TTL), self.TOKEN_RESPONSE_HEADER
 
 
+class Code(AuthorizationCodeMixin):
+    def __init__(self, code, client_id, redirect_uri, scope, user, challenge, method, audience):
+        self.code, self.client_id, self.redirect_uri = code, client_id, redirect_uri
+        self.scope, self.user, self.audience = scope, user, audience
+        self.code_challenge, self.code_challenge_method = challenge, method
+        self.created = time.time()
+
+    def get_redirect_uri(self):
+        return self.redirect_uri
+
+    def get_scope(self):
+        return self.scope
+
+
+def user_token(user, client_id, audience):
+    """An access token for `user` meant for `audience`, and a refresh
+    token for it."""
+    access = mint(user["sub"], user["tenant"], audience, EXCHANGE_TTL)
+    refresh = uuid.uuid4().hex
+    REFRESH[refresh] = (user, client_id, audience)
+    return bearer(access, EXCHANGE_TTL, refresh_token=refresh)
+
+
+class CodeGrant(grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic"]
+
+    def save_authorization_code(self, code, req):
+        audience = req.args.get("resource") or SERVICE_AUDIENCE
+        with LOCK:
+            CODES[code] = Code(code, req.client.client_id, req.payload.redirect_uri, req.payload.scope,
+                               req.user, req.args.get("code_challenge"),
+                               req.args.get("code_challenge_method"), audience)
+            STATS["codes"] += 1
+
+    def query_authorization_code(self, code, client):
+        c = CODES.get(code)
+        if c and c.client_id == client.client_id and time.time() - c.created < 300:
+            return c
+        return None
+
+    def delete_authorization_code(self, authorization_code):
+        CODES.pop(authorization_code.code, None)
+
+    def authenticate_user(self, authorization_code):
+        return authorization_code.user
+
+    def create_token_response(self):
+        code = self.request.authorization_code
+        self.delete_authorization_code(code)
+        with LOCK:
+            STATS["code_tokens"] += 1
+            STATS["code_subjects"].append(code.user["sub"])
+        body = user_token(code.user, code.client_id, code.audience)
+        return 200, body, self.TOKEN_RESPONSE_HEADER
+
+
+class RefreshGrant(grants.BaseGrant, grants.TokenEndpointMixin):
+    """Refresh tokens, rotated on use."""
+
+    GRANT_TYPE = "refresh_token"
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic"]
+
+    def validate_token_request(self):
+        client = self.authenticate_token_endpoint_client()
+        held = REFRESH.get(self.request.form.get("refresh_token", ""))
+        if not held or held[1] != client.client_id:
+            raise InvalidGrantError("refresh_token is unknown or revoked")
+        self.request.client = client
+        self.held = held
+
+    def create_token_response(self):
+        REFRESH.pop(self.request.form.get("refresh_token", ""), None)
+        user, client_id, audience = self.held
+        with LOCK:
+            STATS["refreshes"] += 1
+        return 200, user_token(user, client_id, audience), self.TOKEN_RESPONSE_HEADER
+
+
 class TokenExchangeGrant(grants.BaseGrant, grants.TokenEndpointMixin):
     """RFC 8693 §2: a user's access token for one meant for another
     audience, to a client allowed the grant."""
@@ -197,6 +293,41 @@ server = AuthorizationServer(app, query_client=CLIENTS.get, save_token=lambda to
 server.register_grant(PasswordGrant)
 server.register_grant(ServiceGrant)
 server.register_grant(TokenExchangeGrant)
+server.register_grant(CodeGrant, [CodeChallenge(required=True)])
+server.register_grant(RefreshGrant)
+
+
+LOGIN_FORM = """<!doctype html><form method="post">
+<input name="username"><input name="password" type="password">
+<button>Sign in</button></form>"""
+
+
+@app.route("/authorize", methods=["GET", "POST"])
+def authorize():
+    """The login page: GET shows the form (after checking the request),
+    POST signs the user in and sends the browser back with a code."""
+    if request.method == "GET":
+        try:
+            server.get_consent_grant(end_user=None)
+        except Exception as e:
+            return jsonify({"error": getattr(e, "error", "invalid_request"),
+                            "error_description": getattr(e, "description", str(e))}), 400
+        return LOGIN_FORM
+    name = request.form.get("username", "")
+    user = USERS.get(name)
+    if not user or user[0] != request.form.get("password"):
+        return "wrong username or password", 401
+    return server.create_authorization_response(grant_user={"sub": name, "tenant": user[1]})
+
+
+@app.route("/revoke-refresh", methods=["POST"])
+def revoke_refresh():
+    """Revoke every refresh token of `user` (the grant is withdrawn)."""
+    name = request.form.get("user", "")
+    with LOCK:
+        for token in [t for t, held in REFRESH.items() if held[0]["sub"] == name]:
+            REFRESH.pop(token)
+    return jsonify({"ok": True})
 
 
 @app.route("/token", methods=["POST"])

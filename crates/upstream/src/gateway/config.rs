@@ -293,10 +293,10 @@ impl UpstreamConfig {
                 "tokens from an identity provider are for http upstreams".into(),
             ));
         }
-        if auth.grant == Grant::TokenExchange && self.mode != PoolMode::PerSession {
+        if auth.grant != Grant::ClientCredentials && self.mode != PoolMode::PerSession {
             return Err((
                 "mode".into(),
-                "a token exchanged for each caller needs mode = \"per_session\" (an upstream session per caller)"
+                "a token of each caller's own needs mode = \"per_session\" (an upstream session per caller)"
                     .into(),
             ));
         }

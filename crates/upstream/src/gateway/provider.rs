@@ -140,17 +140,17 @@ impl StdioProvider {
         let lane = self.lanes.probing();
         let bearer = match &lane.identity {
             None => None,
-            // Exchanged tokens are a caller's: nobody calls at start-up.
+            // A caller's own tokens: nobody calls at start-up.
             Some(_)
                 if self
                     .config
                     .auth
                     .as_ref()
-                    .is_some_and(|a| a.grant == Grant::TokenExchange) =>
+                    .is_some_and(|a| a.grant != Grant::ClientCredentials) =>
             {
                 tracing::info!(
                     upstream = %self.config.name,
-                    "upstream acts as each caller (token exchange): listed at the first caller's request"
+                    "upstream acts as each caller: listed at the first caller's request"
                 );
                 return Ok(Vec::new());
             }
@@ -252,12 +252,7 @@ impl StdioProvider {
             }
             Err(e) => {
                 observe(e.kind());
-                let code = if e.is_unavailable() {
-                    ErrorCode::SERVER_BUSY
-                } else {
-                    ErrorCode::UNAUTHORIZED
-                };
-                Err(RpcError::new(code, e.to_string()).into())
+                Err(identity_error(e).into())
             }
         }
     }
@@ -509,6 +504,28 @@ fn owner<'a>(caller: &'a switchboard_runtime::Caller, bearer: Option<&'a Secret>
         tenant: &caller.tenant,
         max: caller.max_upstream_processes,
         bearer: bearer.map(Secret::expose),
+    }
+}
+
+/// The JSON-RPC error for a token not had: a sign-in the user must make
+/// first is a URL elicitation (-32042, its URL in `data`), a refusal
+/// -32004, a provider that is down -32000.
+fn identity_error(e: switchboard_identity::IdentityError) -> RpcError {
+    use switchboard_identity::IdentityError;
+    let message = e.to_string();
+    match e {
+        IdentityError::SignInRequired { upstream, url, id } => RpcError::new(
+            ErrorCode::URL_ELICITATION_REQUIRED,
+            message,
+        )
+        .with_data(serde_json::json!({"elicitations": [{
+            "mode": "url",
+            "elicitationId": id,
+            "url": url,
+            "message": format!("Sign in to {upstream} so that Switchboard can use it as you."),
+        }]})),
+        e if e.is_unavailable() => RpcError::new(ErrorCode::SERVER_BUSY, message),
+        _ => RpcError::new(ErrorCode::UNAUTHORIZED, message),
     }
 }
 

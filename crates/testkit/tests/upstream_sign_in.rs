@@ -1,0 +1,316 @@
+//! OAuth to an upstream by each user's own sign-in (`grant =
+//! "authorization_code"`), against a real authorization server (Authlib:
+//! code flow with PKCE S256 required, refresh tokens): a user without a
+//! grant gets a URL elicitation (-32042) naming Switchboard's connect page;
+//! signing in there (a browser following the redirects and posting the
+//! login form) stores the grant; the call then succeeds as that user.
+//! Another user is asked for their own grant; an expired access token is
+//! refreshed; a revoked grant asks again. Bad input — a forged or replayed
+//! state, a code from another user's sign-in (PKCE mismatch), an extra
+//! redirect parameter, the server's error — is refused with a clear page
+//! and stores nothing.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use switchboard_identity::{Vault, VaultKey};
+use switchboard_runtime::CatalogBuilder;
+use switchboard_server::{AnonymousMode, Config, TenantConfig};
+use switchboard_store::{MemoryVaultStore, VaultStore};
+use switchboard_testkit::oauth::{OAuthServer, UPSTREAM};
+use switchboard_testkit::{McpClient, TestServer};
+use switchboard_upstream::gateway::{
+    Grant, PoolMode, StdioProvider, UpstreamAuth, UpstreamConfig, UpstreamKind, UpstreamsShared,
+};
+
+/// The upstream: a Switchboard accepting the authorization server's
+/// tokens meant for it, for tenant acme.
+async fn upstream(idp: &OAuthServer) -> TestServer {
+    let mut config = Config::default();
+    config.auth.anonymous = AnonymousMode::Off;
+    config.auth.jwt.push(idp.jwt(UPSTREAM));
+    config.tenants.push(TenantConfig {
+        id: "acme".into(),
+        ..TenantConfig::default()
+    });
+    TestServer::with(config, switchboard_everything::everything()).await
+}
+
+/// The gateway, its API keys by user (alice, bob, carol, dave of tenant
+/// acme), and the vault's store.
+struct Gateway {
+    server: TestServer,
+    keys: std::collections::HashMap<&'static str, String>,
+    store: Arc<MemoryVaultStore>,
+}
+
+async fn gateway(idp: &OAuthServer, upstream: &TestServer) -> Gateway {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let store = Arc::new(MemoryVaultStore::new());
+    let key = VaultKey {
+        id: "k1".into(),
+        key: [7; 32],
+    };
+    let vault = Arc::new(Vault::new(store.clone(), &[key]).unwrap());
+    let shared = UpstreamsShared {
+        vault: Some(vault),
+        ..UpstreamsShared::default()
+    };
+    let web = UpstreamConfig {
+        name: "web".into(),
+        kind: UpstreamKind::Http,
+        url: upstream.url(),
+        call_timeout_secs: 10,
+        mode: PoolMode::PerSession,
+        auth: Some(UpstreamAuth {
+            grant: Grant::AuthorizationCode,
+            token_endpoint: format!("{}/token", idp.issuer()),
+            authorization_endpoint: Some(format!("{}/authorize", idp.issuer())),
+            redirect_uri: Some(format!("http://127.0.0.1:{port}/connect/callback")),
+            client_id: "switchboard-connect".into(),
+            client_secret: Some("connect-secret".into()),
+            resource: Some(UPSTREAM.into()),
+            ..UpstreamAuth::default()
+        }),
+        ..UpstreamConfig::default()
+    };
+    let provider = Arc::new(StdioProvider::with_shared(
+        web.clone(),
+        None,
+        shared.clone(),
+    ));
+    provider.probe().await.expect("probe");
+    let mut config = Config::default();
+    // As the binary has it: the connect pages read the upstream's settings
+    // from the configuration.
+    config.upstreams.push(web);
+    config.auth.anonymous = AnonymousMode::Off;
+    let mut tenant = TenantConfig {
+        id: "acme".into(),
+        ..TenantConfig::default()
+    };
+    let mut keys = std::collections::HashMap::new();
+    for user in ["alice", "bob", "carol", "dave"] {
+        let (key, sha256) = switchboard_auth::new_api_key();
+        tenant.api_keys.push(switchboard_server::ApiKeyConfig {
+            id: user.into(),
+            sha256,
+        });
+        keys.insert(user, key);
+    }
+    config.tenants.push(tenant);
+    let catalog = CatalogBuilder::new().provider(provider);
+    let server = TestServer::on(listener, config, catalog, |app| app.upstreams(shared)).await;
+    Gateway {
+        server,
+        keys,
+        store,
+    }
+}
+
+impl Gateway {
+    async fn session(&self, user: &str) -> McpClient {
+        let mut c = McpClient::with_token(&self.server.url(), &self.keys[user]);
+        c.initialize(json!({})).await;
+        c
+    }
+
+    /// The names of acme's vault entries.
+    async fn kept(&self) -> Vec<String> {
+        self.store.names("acme").await.unwrap()
+    }
+}
+
+async fn whoami(c: &McpClient) -> Value {
+    c.call(
+        "tools/call",
+        json!({"name": "web__whoami", "arguments": {}}),
+    )
+    .await
+    .0
+}
+
+/// The connect page's URL a -32042 answer names.
+fn sign_in_url(answer: &Value) -> String {
+    assert_eq!(answer["error"]["code"], -32042, "{answer}");
+    let e = &answer["error"]["data"]["elicitations"][0];
+    assert_eq!(e["mode"], "url", "{answer}");
+    assert!(e["elicitationId"].is_string(), "{answer}");
+    e["url"].as_str().expect("a URL").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_user_signs_in_once_and_the_upstream_sees_them() {
+    let idp = OAuthServer::start(&[]).await;
+    let up = upstream(&idp).await;
+    let gw = gateway(&idp, &up).await;
+
+    let alice = gw.session("alice").await;
+    let url = sign_in_url(&whoami(&alice).await);
+    assert!(url.contains("/connect?state="), "{url}");
+    // Asked again before signing in: the same sign-in.
+    assert_eq!(sign_in_url(&whoami(&alice).await), url);
+    let (status, page) = idp.sign_in(&url, "alice").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Connected"), "{page}");
+    let who = whoami(&alice).await;
+    let seen = &who["result"]["structuredContent"];
+    assert_eq!(
+        (seen["tenant"].as_str(), seen["subject"].as_str()),
+        (Some("acme"), Some("alice")),
+        "{who}"
+    );
+    // A new session of the same user: no new sign-in.
+    let again = gw.session("alice").await;
+    assert_eq!(
+        whoami(&again).await["result"]["structuredContent"]["subject"],
+        "alice"
+    );
+
+    // Another user of the tenant is asked for their own grant.
+    let bob = gw.session("bob").await;
+    let bob_url = sign_in_url(&whoami(&bob).await);
+    assert_ne!(bob_url, url);
+    let (status, _) = idp.sign_in(&bob_url, "bob").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        whoami(&bob).await["result"]["structuredContent"]["subject"],
+        "bob"
+    );
+    let stats = idp.stats().await;
+    assert_eq!(stats["code_subjects"], json!(["alice", "bob"]), "{stats}");
+
+    // The vault holds the two grants, sealed.
+    let kept = gw.kept().await;
+    assert_eq!(
+        kept.iter().filter(|n| n.starts_with("grant\0")).count(),
+        2,
+        "{kept:?}"
+    );
+    for name in &kept {
+        let sealed = gw.store.get("acme", name).await.unwrap().unwrap();
+        assert!(
+            !sealed.windows(3).any(|w| w == b"eyJ"),
+            "a token in the clear"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_sign_ins_are_refused_and_store_nothing() {
+    let idp = OAuthServer::start(&[]).await;
+    let up = upstream(&idp).await;
+    let gw = gateway(&idp, &up).await;
+    let base = gw.server.url().trim_end_matches("/mcp").to_owned();
+    let get = |path: String| async move {
+        let r = reqwest::get(path).await.expect("a page");
+        (r.status().as_u16(), r.text().await.unwrap_or_default())
+    };
+
+    // A forged state, at the page and at the callback.
+    let (status, page) = get(format!("{base}/connect?state=forged")).await;
+    assert_eq!(status, 400, "{page}");
+    assert!(page.contains("unknown or was already used"), "{page}");
+    let (status, _) = get(format!("{base}/connect/callback?state=forged&code=abc")).await;
+    assert_eq!(status, 400);
+
+    // An extra redirect parameter at the connect page.
+    let carol = gw.session("carol").await;
+    let carol_url = sign_in_url(&whoami(&carol).await);
+    let (status, page) = get(format!(
+        "{carol_url}&redirect_uri=https%3A%2F%2Fevil.example%2F"
+    ))
+    .await;
+    assert_eq!(status, 400, "{page}");
+    assert!(page.contains("takes no parameter"), "{page}");
+
+    // A code from another user's sign-in: dave signs in, and his code is
+    // brought back with carol's state. The server refuses it (the PKCE
+    // verifier is carol's), and carol's state is used up.
+    let dave = gw.session("dave").await;
+    let dave_url = sign_in_url(&whoami(&dave).await);
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let to_server = browser.get(&dave_url).send().await.unwrap();
+    let authorize = to_server.headers()["location"].to_str().unwrap().to_owned();
+    let login = browser
+        .post(&authorize)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("username=dave&password=dave-pw")
+        .send()
+        .await
+        .unwrap();
+    let back = login.headers()["location"].to_str().unwrap().to_owned();
+    let code = back
+        .split(['?', '&'])
+        .find_map(|p| p.strip_prefix("code="))
+        .expect("a code")
+        .to_owned();
+    let carol_state = carol_url.split("state=").nth(1).unwrap().to_owned();
+    let (status, page) = get(format!(
+        "{base}/connect/callback?state={carol_state}&code={code}"
+    ))
+    .await;
+    assert_eq!(status, 400, "{page}");
+    assert!(
+        page.contains("refused a token") && page.contains("invalid_grant"),
+        "{page}"
+    );
+    // Replayed: the same state again.
+    let (status, page) = get(format!(
+        "{base}/connect/callback?state={carol_state}&code={code}"
+    ))
+    .await;
+    assert_eq!(status, 400);
+    assert!(page.contains("unknown or was already used"), "{page}");
+    // The server's own error.
+    let again = sign_in_url(&whoami(&carol).await);
+    assert_ne!(again, carol_url, "a used state is not offered again");
+    let state = again.split("state=").nth(1).unwrap();
+    let (status, page) = get(format!(
+        "{base}/connect/callback?state={state}&error=access_denied"
+    ))
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        page.contains("did not grant access: access_denied"),
+        "{page}"
+    );
+
+    // Nothing was stored: no grant, and carol is still asked to sign in.
+    let kept = gw.kept().await;
+    assert!(!kept.iter().any(|n| n.starts_with("grant\0")), "{kept:?}");
+    assert_eq!(whoami(&carol).await["error"]["code"], -32042);
+    assert_eq!(idp.stats().await["code_tokens"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_grant_is_refreshed_and_a_revoked_one_asks_again() {
+    let idp = OAuthServer::start(&[("EXCHANGE_TTL", "2")]).await;
+    let up = upstream(&idp).await;
+    let gw = gateway(&idp, &up).await;
+    let alice = gw.session("alice").await;
+    let url = sign_in_url(&whoami(&alice).await);
+    assert_eq!(idp.sign_in(&url, "alice").await.0, 200);
+    assert_eq!(
+        whoami(&alice).await["result"]["structuredContent"]["subject"],
+        "alice"
+    );
+    // Past the access token's life: refreshed, the user asked nothing.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert_eq!(
+        whoami(&alice).await["result"]["structuredContent"]["subject"],
+        "alice"
+    );
+    assert_eq!(idp.stats().await["refreshes"], 1);
+    // Revoked at the server: the next time it is needed, a new sign-in.
+    idp.revoke_refresh("alice").await;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let asked = whoami(&alice).await;
+    assert_eq!(asked["error"]["code"], -32042, "{asked}");
+    let kept = gw.kept().await;
+    assert!(!kept.iter().any(|n| n.starts_with("grant\0")), "{kept:?}");
+}
