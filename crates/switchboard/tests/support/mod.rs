@@ -60,8 +60,14 @@ impl Node {
     /// Start it with `config` (if any) and these environment variables, and
     /// wait for its banner, which names the URL.
     pub fn spawn(config: Option<&Path>, env: &[(&str, &str)]) -> Self {
+        Self::spawn_on("127.0.0.1:0", config, env)
+    }
+
+    /// Like [`Node::spawn`], listening on `listen` (an address the
+    /// configuration names, e.g. in a callback URL).
+    pub fn spawn_on(listen: &str, config: Option<&Path>, env: &[(&str, &str)]) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchboard"));
-        cmd.args(["serve", "--listen", "127.0.0.1:0"]);
+        cmd.args(["serve", "--listen", listen]);
         if let Some(config) = config {
             cmd.arg("--config").arg(config);
         }
