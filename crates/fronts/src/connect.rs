@@ -6,16 +6,25 @@
 //! `Host`/`Origin` check; pages that carry no secret, are never cached and
 //! send no referrer. Which user a sign-in is for was fixed when it was
 //! started, from the caller's credential: the browser brings none.
+//!
+//! And a user's own connections, authenticated like `/mcp`:
+//! `GET /connect/connections` lists them (never a token),
+//! `DELETE /connect/connections/{upstream}` forgets one.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
-use http::{HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
 use switchboard_config::{Config, Live};
+use switchboard_http::client::PeerAddr;
+use switchboard_http::reply::json_response;
 use switchboard_identity::connect::{self, CallbackError};
 use switchboard_identity::{UpstreamAuth, Vault};
+use switchboard_observe::audit::AuditEvent;
+use switchboard_runtime::Catalog;
+use switchboard_tenancy::{Gate, Principal};
 
 use crate::Fronts;
 use crate::layers::Layers;
@@ -28,6 +37,14 @@ pub(crate) fn routes(layers: &Layers) -> axum::Router<Fronts> {
             "/connect/callback",
             layers.guarded(axum::routing::get(callback)),
         )
+        .route(
+            "/connect/connections",
+            layers.guarded(axum::routing::get(list)),
+        )
+        .route(
+            "/connect/connections/{upstream}",
+            layers.guarded(axum::routing::delete(revoke)),
+        )
 }
 
 /// What the pages reach.
@@ -35,6 +52,96 @@ pub(crate) fn routes(layers: &Layers) -> axum::Router<Fronts> {
 pub(crate) struct Connect {
     pub(crate) vault: Option<Arc<Vault>>,
     pub(crate) config: Live<Config>,
+    pub(crate) gate: Gate,
+    pub(crate) catalog: Arc<Catalog>,
+}
+
+/// The authenticated caller and the vault, or the response refusing.
+async fn caller(
+    connect: &Connect,
+    headers: &HeaderMap,
+    peer: Option<axum::Extension<PeerAddr>>,
+) -> Result<(Arc<Vault>, Principal), Response> {
+    let Some(vault) = connect.vault.clone() else {
+        return Err(StatusCode::NOT_FOUND.into_response());
+    };
+    let addr = switchboard_http::client::identity(peer);
+    let principal = connect
+        .gate
+        .authenticate(headers, &addr)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    Ok((vault, principal))
+}
+
+/// `GET /connect/connections`: the caller's grants for upstreams.
+async fn list(
+    State(connect): State<Connect>,
+    headers: HeaderMap,
+    peer: Option<axum::Extension<PeerAddr>>,
+) -> Response {
+    let (vault, p) = match caller(&connect, &headers, peer).await {
+        Ok(found) => found,
+        Err(refused) => return refused,
+    };
+    match connect::connections(&vault, &p.tenant.id, Some(&p.subject)).await {
+        Ok(list) => json_response(
+            StatusCode::OK,
+            serde_json::json!({ "connections": list }).to_string(),
+        ),
+        Err(e) => json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            serde_json::json!({ "error": e.to_string() }).to_string(),
+        ),
+    }
+}
+
+/// `DELETE /connect/connections/{upstream}`: forget the caller's grant
+/// for it (on this node at once; a token another node holds lapses with
+/// its lifetime).
+async fn revoke(
+    State(connect): State<Connect>,
+    Path(upstream): Path<String>,
+    headers: HeaderMap,
+    peer: Option<axum::Extension<PeerAddr>>,
+) -> Response {
+    let (vault, p) = match caller(&connect, &headers, peer).await {
+        Ok(found) => found,
+        Err(refused) => return refused,
+    };
+    let removed = connect::revoke(&vault, &p.tenant.id, &p.subject, &upstream).await;
+    for provider in connect.catalog.providers().iter() {
+        provider.forget_caller(&p.tenant.id, &p.subject);
+    }
+    match removed {
+        Ok(0) => StatusCode::NOT_FOUND.into_response(),
+        Ok(_) => {
+            audit(
+                &connect.gate,
+                &p.tenant.id,
+                &p.subject,
+                &upstream,
+                "revoked",
+            );
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            serde_json::json!({ "error": e.to_string() }).to_string(),
+        ),
+    }
+}
+
+/// An `upstream_grant` audit event (never a token).
+fn audit(gate: &Gate, tenant: &str, subject: &str, upstream: &str, outcome: &str) {
+    gate.audit().record(&AuditEvent {
+        event: "upstream_grant",
+        tenant: Some(tenant),
+        principal: Some(subject),
+        upstream: Some(upstream),
+        outcome,
+        ..AuditEvent::default()
+    });
 }
 
 /// The upstream's authorization settings for a sign-in's credential set.
@@ -125,6 +232,7 @@ async fn callback(State(connect): State<Connect>, RawQuery(raw): RawQuery) -> Re
     match finished {
         Ok(p) => {
             tracing::info!(tenant = %p.tenant, principal = %p.subject, upstream = %p.upstream, "upstream grant made");
+            audit(&connect.gate, &p.tenant, &p.subject, &p.upstream, "granted");
             let what = format!(
                 "Switchboard can now use {} as {}. You can close this page and go back to your client.",
                 p.upstream, p.subject
@@ -133,6 +241,12 @@ async fn callback(State(connect): State<Connect>, RawQuery(raw): RawQuery) -> Re
         }
         Err(e) => {
             tracing::info!(error = %e, "upstream sign-in refused");
+            connect.gate.audit().record(&AuditEvent {
+                event: "upstream_grant",
+                outcome: "refused",
+                detail: Some(&e.to_string()),
+                ..AuditEvent::default()
+            });
             shown(StatusCode::BAD_REQUEST, "Sign-in refused", &e.to_string())
         }
     }

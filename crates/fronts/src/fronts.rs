@@ -146,6 +146,8 @@ impl FromRef<Fronts> for crate::connect::Connect {
         Self {
             vault: f.0.vault.clone(),
             config: f.0.config.clone(),
+            gate: f.0.gate.clone(),
+            catalog: f.0.catalog.clone(),
         }
     }
 }

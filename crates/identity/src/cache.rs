@@ -78,6 +78,13 @@ impl Cache {
     }
 }
 
+impl Cache {
+    /// Drop what is held under `key` (its grant was revoked).
+    pub(crate) fn forget(&self, key: &str) {
+        self.held.lock().remove(key);
+    }
+}
+
 /// A token's digest, to key the cache without holding the token twice.
 pub(crate) fn digest(token: &str) -> String {
     Sha256::digest(token.as_bytes())

@@ -345,3 +345,79 @@ pub async fn finish(
         .await;
     Ok(pending)
 }
+
+/// One user's grant for an upstream, as listed: never its tokens.
+#[derive(Debug, Clone, Serialize)]
+pub struct Connection {
+    /// The upstream.
+    pub upstream: String,
+    /// The user.
+    pub subject: String,
+    /// The credential set (a tenant with its own client; empty for the
+    /// upstream's).
+    pub lane: String,
+    /// When the user signed in (Unix seconds).
+    pub created_at: u64,
+    /// When its access token expires (Unix seconds), if the server said;
+    /// it is refreshed when needed.
+    pub expires_at: Option<u64>,
+}
+
+/// `(upstream, lane, subject)` of a grant's vault name.
+fn parse_grant_name(name: &str) -> Option<(&str, &str, &str)> {
+    let mut parts = name.strip_prefix("grant\0")?.splitn(3, '\0');
+    Some((parts.next()?, parts.next()?, parts.next()?))
+}
+
+/// `tenant`'s grants (of `subject` only, if given).
+pub async fn connections(
+    vault: &Vault,
+    tenant: &str,
+    subject: Option<&str>,
+) -> Result<Vec<Connection>, crate::VaultError> {
+    let mut found = Vec::new();
+    for name in vault.names(tenant).await? {
+        let Some((upstream, lane, who)) = parse_grant_name(&name) else {
+            continue;
+        };
+        if subject.is_some_and(|s| s != who) {
+            continue;
+        }
+        let Some(bytes) = vault.get(tenant, &name).await? else {
+            continue;
+        };
+        let Ok(grant) = serde_json::from_slice::<StoredGrant>(&bytes) else {
+            continue;
+        };
+        found.push(Connection {
+            upstream: upstream.to_owned(),
+            subject: who.to_owned(),
+            lane: lane.to_owned(),
+            created_at: grant.created_at,
+            expires_at: grant.expires_at,
+        });
+    }
+    Ok(found)
+}
+
+/// Remove `subject`'s grants for `upstream` (every credential set);
+/// how many there were. The authorization server is not told: the grant
+/// is forgotten here, and the user signs in again to use the upstream.
+pub async fn revoke(
+    vault: &Vault,
+    tenant: &str,
+    subject: &str,
+    upstream: &str,
+) -> Result<usize, crate::VaultError> {
+    let mut removed = 0;
+    for name in vault.names(tenant).await? {
+        if let Some((u, _, s)) = parse_grant_name(&name)
+            && u == upstream
+            && s == subject
+            && vault.delete(tenant, &name).await?
+        {
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}

@@ -129,6 +129,12 @@ impl Identity {
         self
     }
 
+    /// Forget the token held for `tenant`'s `subject` (their grant was
+    /// revoked): their next call finds no grant and is asked to sign in.
+    pub fn forget(&self, tenant: &str, subject: &str) {
+        self.cache.forget(&format!("{tenant}\0{subject}"));
+    }
+
     /// Counts of cached, issued and failed tokens.
     pub fn stats(&self) -> &Stats {
         &self.stats

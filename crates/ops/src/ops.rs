@@ -39,6 +39,8 @@ pub struct Parts {
     pub lifecycle: Lifecycle,
     /// The tenants' upstream process counts every upstream shares.
     pub tenant_processes: TenantProcesses,
+    /// The token vault, if configured (users' grants for upstreams).
+    pub vault: Option<Arc<switchboard_identity::Vault>>,
 }
 
 impl Ops {
@@ -108,6 +110,11 @@ impl Ops {
     /// End a session everywhere (see `Sessions::end_session`).
     pub(crate) async fn end_session(&self, id: &str) -> Result<bool, StoreError> {
         self.0.sessions.end_session(id).await
+    }
+
+    /// The token vault, if configured.
+    pub(crate) fn vault(&self) -> Option<&switchboard_identity::Vault> {
+        self.0.vault.as_deref()
     }
 
     pub(crate) fn tenant_processes(&self) -> Option<&TenantProcesses> {

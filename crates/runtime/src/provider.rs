@@ -79,6 +79,10 @@ pub trait Provider: Send + Sync + fmt::Debug {
     /// A short name for logs and metrics (an upstream's name).
     fn name(&self) -> &str;
 
+    /// `tenant`'s `subject` revoked their grants: forget any token held
+    /// for them (a provider that keeps none does nothing).
+    fn forget_caller(&self, _tenant: &str, _subject: &str) {}
+
     /// Whether `tool`, a name in the merged namespace (prefix included), is
     /// this provider's.
     fn owns_tool(&self, tool: &str) -> bool;

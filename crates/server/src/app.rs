@@ -241,6 +241,7 @@ impl AppBuilder {
             metrics: metrics.clone(),
             lifecycle: lifecycle.clone(),
             tenant_processes: upstreams.processes.clone(),
+            vault: upstreams.vault.clone(),
         });
         let reloader = Reloader::new(ReloadParts {
             config: config.clone(),

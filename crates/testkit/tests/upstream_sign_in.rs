@@ -100,6 +100,9 @@ async fn gateway(idp: &OAuthServer, upstream: &TestServer) -> Gateway {
         keys.insert(user, key);
     }
     config.tenants.push(tenant);
+    let (admin_key, admin_sha) = switchboard_auth::new_api_key();
+    config.admin.token_sha256 = Some(admin_sha.into());
+    keys.insert("admin", admin_key);
     let catalog = CatalogBuilder::new().provider(provider);
     let server = TestServer::on(listener, config, catalog, |app| app.upstreams(shared)).await;
     Gateway {
@@ -313,4 +316,106 @@ async fn an_expired_grant_is_refreshed_and_a_revoked_one_asks_again() {
     assert_eq!(asked["error"]["code"], -32042, "{asked}");
     let kept = gw.kept().await;
     assert!(!kept.iter().any(|n| n.starts_with("grant\0")), "{kept:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_and_admins_list_and_revoke_connections_but_never_see_tokens() {
+    let idp = OAuthServer::start(&[]).await;
+    let up = upstream(&idp).await;
+    let gw = gateway(&idp, &up).await;
+    let base = gw.server.url().trim_end_matches("/mcp").to_owned();
+    let http = reqwest::Client::new();
+    let mine = |user: &'static str| {
+        let (http, base, key) = (http.clone(), base.clone(), gw.keys[user].clone());
+        async move {
+            let r = http
+                .get(format!("{base}/connect/connections"))
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap_or_default())
+        }
+    };
+    for user in ["alice", "bob"] {
+        let c = gw.session(user).await;
+        let url = sign_in_url(&whoami(&c).await);
+        assert_eq!(idp.sign_in(&url, user).await.0, 200);
+        assert_eq!(
+            whoami(&c).await["result"]["structuredContent"]["subject"],
+            user
+        );
+    }
+    // Each user sees their own connection, no token.
+    let (status, body) = mine("alice").await;
+    assert_eq!(status, 200, "{body}");
+    let listed: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        listed["connections"].as_array().map(Vec::len),
+        Some(1),
+        "{body}"
+    );
+    assert_eq!(listed["connections"][0]["upstream"], "web");
+    assert_eq!(listed["connections"][0]["subject"], "alice");
+    assert!(!body.contains("eyJ") && !body.contains("token\""), "{body}");
+    let (_, carol) = mine("carol").await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&carol).unwrap()["connections"],
+        json!([])
+    );
+    // Without a credential: 401.
+    let anonymous = http
+        .get(format!("{base}/connect/connections"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+
+    // The tenant's admin lists them all.
+    let admin = gw.server.admin_url();
+    let all: Value = http
+        .get(format!("{admin}/tenants/acme/connections"))
+        .bearer_auth(&gw.keys["admin"])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let users: Vec<&str> = all["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["subject"].as_str())
+        .collect();
+    assert_eq!(users, ["alice", "bob"], "{all}");
+    assert!(!all.to_string().contains("eyJ"), "{all}");
+
+    // Alice revokes hers: her next call asks her to sign in again.
+    let gone = http
+        .delete(format!("{base}/connect/connections/web"))
+        .bearer_auth(&gw.keys["alice"])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 204);
+    let alice = gw.session("alice").await;
+    assert_eq!(whoami(&alice).await["error"]["code"], -32042);
+    // The admin revokes bob's.
+    let gone = http
+        .delete(format!("{admin}/tenants/acme/connections/web/bob"))
+        .bearer_auth(&gw.keys["admin"])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 200);
+    let bob = gw.session("bob").await;
+    assert_eq!(whoami(&bob).await["error"]["code"], -32042);
+    let again = http
+        .delete(format!("{admin}/tenants/acme/connections/web/bob"))
+        .bearer_auth(&gw.keys["admin"])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 404);
 }

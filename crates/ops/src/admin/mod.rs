@@ -7,6 +7,7 @@
 //! against the loopback names and `[admin] allowed_hosts`.
 
 mod auth;
+mod connections;
 mod dashboard;
 mod node;
 mod scrape;
@@ -50,6 +51,11 @@ pub fn admin_router(ops: Ops) -> Router {
         .route("/sessions", get(sessions::list))
         .route("/sessions/{id}", get(sessions::show).delete(sessions::end))
         .route("/tenants", get(tenants::list))
+        .route("/tenants/{tenant}/connections", get(connections::list))
+        .route(
+            "/tenants/{tenant}/connections/{upstream}/{subject}",
+            axum::routing::delete(connections::revoke),
+        )
         .route("/upstreams", get(upstreams::list))
         .route("/stats", get(stats::snapshot))
         .fallback(not_found)

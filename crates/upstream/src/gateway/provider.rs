@@ -704,6 +704,12 @@ impl Provider for StdioProvider {
         }
     }
 
+    fn forget_caller(&self, tenant: &str, subject: &str) {
+        for identity in self.lanes.all().filter_map(|l| l.identity.as_ref()) {
+            identity.forget(tenant, subject);
+        }
+    }
+
     fn per_session_state(&self) -> bool {
         self.config.kind == UpstreamKind::Stdio && self.config.mode == PoolMode::PerSession
     }
