@@ -156,7 +156,7 @@ fn bad_identity_settings_are_refused_by_key() {
         (
             "url = \"https://jira-mcp.example/mcp\"",
             "url = \"https://jira-mcp.example/mcp\"\nmode = \"shared\"",
-            "upstreams[0].mode: a token exchanged for each caller needs mode = \"per_session\"",
+            "upstreams[0].mode: a token of each caller's own needs mode = \"per_session\"",
         ),
         (
             "token_endpoint = \"https://login.example/oauth2/token\"\nclient_id = \"switchboard\"",
