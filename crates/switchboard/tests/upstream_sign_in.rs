@@ -116,11 +116,12 @@ async fn the_python_sdk_signs_in_through_one_node_and_calls_through_another() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        out.status.success() && !stdout.contains("FAIL") && stdout.matches("PASS").count() >= 12,
+        out.status.success() && !stdout.contains("FAIL") && stdout.matches("PASS").count() == 16,
         "{stdout}\n{stderr}\nnode a:\n{}\nnode b:\n{}",
         a.logged(),
         b.logged()
     );
+    println!("{stdout}");
     let stats = idp.stats().await;
     assert_eq!(
         stats["code_subjects"],

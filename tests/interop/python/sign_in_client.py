@@ -14,16 +14,19 @@ the user the token was issued to.
 
 Checks, in the legacy era (session; alice and bob) and in the stateless
 2026-07-28 era (carol and dave):
-  - the first user's first call on node B fails with the SDK's
-    UrlElicitationRequiredError (-32042), one URL-mode elicitation whose
-    URL is the connect page;
-  - the elicitation handler (this client's own: it follows the URL with an
-    HTTP client as a browser would, posts the login form of the
-    authorization server, and lands on the callback on node A) gets
-    "Connected";
-  - the retried call on node B succeeds, and the upstream saw that user:
-    the grant made through node A serves on node B;
-  - the second user, of the same tenant, is asked for their own grant.
+  - the first user's client has an elicitation handler (so it declares URL
+    elicitation): its first call on node B is answered by an
+    `elicitation/create` in URL mode naming the connect page (in the
+    stateless era, an `input_required` round the SDK hands to the same
+    handler); the handler follows the URL with an HTTP client as a browser
+    would, posts the authorization server's login form, lands on the
+    callback on node A ("Connected") and accepts; the call then succeeds
+    and the upstream saw that user — the grant made through node A served
+    on node B — and so does a call on node A;
+  - the second user's client has no elicitation handler: its first call
+    fails with the SDK's UrlElicitationRequiredError (-32042) carrying the
+    connect page's URL (another one: their own); after signing in there,
+    the retried call succeeds as that user.
 
 Prints one line per check, "PASS <check> ..." or "FAIL <check>: <why>", and
 exits non-zero if any check failed.
@@ -38,7 +41,7 @@ from typing import Any
 import anyio
 import httpx2
 
-from mcp import Client, UrlElicitationRequiredError
+from mcp import Client, UrlElicitationRequiredError, types
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
@@ -59,11 +62,12 @@ async def handle_url_elicitation(url: str, user: str) -> str:
         return page.text
 
 
-async def whoami(url: str, key: str, mode: str) -> dict[str, Any]:
+async def whoami(url: str, key: str, mode: str, on_elicit: Any = None) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {key}"}
     async with httpx2.AsyncClient(timeout=httpx2.Timeout(LIMIT, read=LIMIT), headers=headers) as http:
         transport = streamable_http_client(url, http_client=http, terminate_on_close=True)
-        async with Client(transport, mode=mode, read_timeout_seconds=LIMIT, cache=None) as client:
+        async with Client(transport, mode=mode, read_timeout_seconds=LIMIT, cache=None,
+                          elicitation_callback=on_elicit) as client:
             result = await client.call_tool("web__whoami", {})
             return result.structured_content or {}
 
@@ -90,29 +94,44 @@ async def run(url_a: str, url_b: str, keys: dict[str, str], first: str, second: 
               mode: str, checks: Checks) -> None:
     tag = f"({mode})"
     with anyio.fail_after(LIMIT * 3):
-        need = await asked(url_b, keys[first], mode)
-        if not checks.ok(f"{first}'s first call asks them to sign in {tag}",
+        # The first user's client handles URL elicitations itself.
+        seen: list[Any] = []
+        pages: list[str] = []
+
+        async def on_elicit(ctx: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+            seen.append(params)
+            if getattr(params, "mode", None) == "url":
+                pages.append(await handle_url_elicitation(params.url, first))
+                return types.ElicitResult(action="accept")
+            return types.ElicitResult(action="decline")
+
+        try:
+            who = await whoami(url_b, keys[first], mode, on_elicit)
+        except BaseException as e:  # noqa: BLE001
+            who = {"error": f"{type(leaf(e)).__name__}: {leaf(e)}"}
+        url_mode = [p for p in seen if getattr(p, "mode", None) == "url"]
+        checks.ok(f"{first}'s first call asks them, by a URL elicitation, to sign in {tag}",
+                  len(url_mode) == 1 and "/connect?state=" in url_mode[0].url
+                  and bool(url_mode[0].elicitation_id), str(seen))
+        checks.ok(f"the elicitation handler signs {first} in {tag}",
+                  len(pages) == 1 and "Connected" in pages[0], str(pages)[:200])
+        checks.ok(f"the call on node B then acts as {first} {tag}", who.get("subject") == first, str(who))
+        who = await whoami(url_a, keys[first], mode)
+        checks.ok(f"and a call on node A, which made the grant {tag}", who.get("subject") == first, str(who))
+
+        # The second user's client has no elicitation handler: the error.
+        need = await asked(url_a, keys[second], mode)
+        if not checks.ok(f"{second}'s client without a handler gets UrlElicitationRequiredError {tag}",
                          isinstance(need, UrlElicitationRequiredError), str(need)):
             return
         elicitation = need.elicitations[0]
-        checks.ok(f"a URL-mode elicitation naming the connect page {tag}",
+        checks.ok(f"its URL is {second}'s own connect page {tag}",
                   elicitation.mode == "url" and "/connect?state=" in elicitation.url
-                  and bool(elicitation.elicitation_id), elicitation.url)
-        page = await handle_url_elicitation(elicitation.url, first)
-        checks.ok(f"the elicitation handler signs {first} in {tag}", "Connected" in page, page[:200])
-        who = await whoami(url_b, keys[first], mode)
-        checks.ok(f"the retried call on the other node acts as {first} {tag}",
-                  who.get("subject") == first, str(who))
-        who = await whoami(url_a, keys[first], mode)
-        checks.ok(f"and on the node that made the grant {tag}", who.get("subject") == first, str(who))
-        need = await asked(url_a, keys[second], mode)
-        checks.ok(f"{second} is asked for their own grant {tag}",
-                  isinstance(need, UrlElicitationRequiredError)
-                  and need.elicitations[0].url != elicitation.url, str(need))
-        if isinstance(need, UrlElicitationRequiredError):
-            await handle_url_elicitation(need.elicitations[0].url, second)
-            who = await whoami(url_b, keys[second], mode)
-            checks.ok(f"{second} signed in acts as {second} {tag}", who.get("subject") == second, str(who))
+                  and all(elicitation.url != p.url for p in url_mode), elicitation.url)
+        page = await handle_url_elicitation(elicitation.url, second)
+        checks.ok(f"{second} signs in {tag}", "Connected" in page, page[:200])
+        who = await whoami(url_b, keys[second], mode)
+        checks.ok(f"the retried call acts as {second} {tag}", who.get("subject") == second, str(who))
 
 
 async def main() -> int:

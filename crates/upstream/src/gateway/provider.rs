@@ -25,6 +25,7 @@ use switchboard_identity::{Grant, Who};
 use switchboard_secret::Secret;
 
 mod guarded;
+mod sign_in;
 
 /// The list methods an upstream is asked for.
 const LISTS: [&str; 4] = [
@@ -228,6 +229,17 @@ impl StdioProvider {
         lane: &Lane,
         caller: &switchboard_runtime::Caller,
     ) -> Result<Option<Secret>, HandlerError> {
+        self.token(lane, caller)
+            .await
+            .map_err(|e| identity_error(e).into())
+    }
+
+    /// [`StdioProvider::bearer`], the identity error as it is.
+    async fn token(
+        &self,
+        lane: &Lane,
+        caller: &switchboard_runtime::Caller,
+    ) -> Result<Option<Secret>, switchboard_identity::IdentityError> {
         let Some(identity) = &lane.identity else {
             return Ok(None);
         };
@@ -252,7 +264,7 @@ impl StdioProvider {
             }
             Err(e) => {
                 observe(e.kind());
-                Err(identity_error(e).into())
+                Err(e)
             }
         }
     }
@@ -373,7 +385,7 @@ impl StdioProvider {
                 ),
             ))
         })?;
-        let bearer = self.bearer(lane, ctx.caller()).await?;
+        let bearer = self.bearer_asking(lane, ctx).await?;
         let key = self.key(ctx);
         let owner = owner(ctx.caller(), bearer.as_ref());
         let got = lane.pool.get(&key, self.capabilities_for(ctx), owner).await;
@@ -510,7 +522,7 @@ fn owner<'a>(caller: &'a switchboard_runtime::Caller, bearer: Option<&'a Secret>
 /// The JSON-RPC error for a token not had: a sign-in the user must make
 /// first is a URL elicitation (-32042, its URL in `data`), a refusal
 /// -32004, a provider that is down -32000.
-fn identity_error(e: switchboard_identity::IdentityError) -> RpcError {
+pub(super) fn identity_error(e: switchboard_identity::IdentityError) -> RpcError {
     use switchboard_identity::IdentityError;
     let message = e.to_string();
     match e {

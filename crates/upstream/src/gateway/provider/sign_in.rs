@@ -1,0 +1,95 @@
+//! A user who must sign in to an upstream first (`grant =
+//! "authorization_code"`), asked in the call itself: a client that takes
+//! URL elicitations gets `elicitation/create` in URL mode naming the
+//! connect page (in the 2026-07-28 era an `input_required` round), and
+//! the call goes on once the user accepted and the grant is there — it
+//! waits for the sign-in to finish, at most [`SIGN_IN_WAIT`]. Any other
+//! client gets the -32042 error carrying the URL, and calls again.
+
+use std::time::Duration;
+
+use serde_json::json;
+use switchboard_identity::IdentityError;
+use switchboard_proto::{ErrorCode, RpcError};
+use switchboard_runtime::{HandlerError, PeerError, RequestContext};
+use switchboard_secret::Secret;
+
+use super::super::lanes::Lane;
+use super::{StdioProvider, identity_error};
+
+/// How long a call waits, once the user accepted, for their sign-in to
+/// finish (it is also bounded by the call's own timeout).
+const SIGN_IN_WAIT: Duration = Duration::from_secs(120);
+/// How often it looks.
+const LOOK: Duration = Duration::from_millis(250);
+
+impl StdioProvider {
+    /// The caller's token; a user who must sign in first is asked in the
+    /// call when their client takes URL elicitations.
+    pub(super) async fn bearer_asking(
+        &self,
+        lane: &Lane,
+        ctx: &RequestContext,
+    ) -> Result<Option<Secret>, HandlerError> {
+        let (upstream, url, id) = match self.token(lane, ctx.caller()).await {
+            Err(IdentityError::SignInRequired { upstream, url, id }) if takes_url(ctx) => {
+                (upstream, url, id)
+            }
+            other => return other.map_err(|e| identity_error(e).into()),
+        };
+        let params = json!({
+            "mode": "url",
+            "message": format!("Sign in to {upstream} so that Switchboard can use it as you."),
+            "url": url,
+            "elicitationId": id,
+        });
+        match ctx.elicit(params).await {
+            Ok(answer) if answer["action"] == "accept" => {}
+            Ok(answer) => {
+                let action = answer["action"].as_str().unwrap_or("not accepted");
+                return Err(RpcError::new(
+                    ErrorCode::UNAUTHORIZED,
+                    format!("signing in to upstream {upstream} was {action}: the call needs it"),
+                )
+                .into());
+            }
+            Err(PeerError::InputRequired(_)) => return Err(HandlerError::InputRequired),
+            Err(PeerError::Cancelled) => return Err(HandlerError::Cancelled),
+            // The client could not be asked after all: the error, with
+            // the URL.
+            Err(_) => {
+                let e = IdentityError::SignInRequired { upstream, url, id };
+                return Err(identity_error(e).into());
+            }
+        }
+        self.wait_for_grant(lane, ctx).await
+    }
+
+    /// The user accepted: their grant once the sign-in finished, or the
+    /// -32042 error (with the same URL) if it did not in time.
+    async fn wait_for_grant(
+        &self,
+        lane: &Lane,
+        ctx: &RequestContext,
+    ) -> Result<Option<Secret>, HandlerError> {
+        let until = tokio::time::Instant::now() + SIGN_IN_WAIT.min(self.timeout());
+        loop {
+            match self.token(lane, ctx.caller()).await {
+                Err(IdentityError::SignInRequired { .. })
+                    if tokio::time::Instant::now() < until && !ctx.is_cancelled() =>
+                {
+                    tokio::time::sleep(LOOK).await;
+                }
+                other => return other.map_err(|e| identity_error(e).into()),
+            }
+        }
+    }
+}
+
+/// Whether the client declared URL-mode elicitation.
+fn takes_url(ctx: &RequestContext) -> bool {
+    ctx.client_capabilities()
+        .and_then(|c| c.get("elicitation"))
+        .and_then(|e| e.get("url"))
+        .is_some_and(|u| !u.is_null())
+}
