@@ -150,21 +150,34 @@ fn auth_of(config: &Config, upstream: &str, lane: &str) -> Option<UpstreamAuth> 
     u.auth_for((!lane.is_empty()).then_some(lane))
 }
 
-/// `GET /connect?state=…`: on to the authorization server.
-async fn page(State(connect): State<Connect>, RawQuery(raw): RawQuery) -> Response {
-    let Some(vault) = &connect.vault else {
-        return shown(
+/// The vault and the query's parameters of a sign-in page, or the page
+/// refusing: no vault here, or a parameter given twice.
+fn opened<'a>(
+    connect: &'a Connect,
+    raw: Option<&str>,
+) -> Result<(&'a Vault, HashMap<String, String>), Response> {
+    let Some(vault) = connect.vault.as_deref() else {
+        return Err(shown(
             StatusCode::NOT_FOUND,
             "No sign-ins here",
             "This server keeps no grants.",
-        );
+        ));
     };
-    let Some(query) = parse(raw.as_deref()) else {
-        return shown(
+    let query = parse(raw).ok_or_else(|| {
+        shown(
             StatusCode::BAD_REQUEST,
             "Sign-in refused",
             "A parameter is given twice.",
-        );
+        )
+    })?;
+    Ok((vault, query))
+}
+
+/// `GET /connect?state=…`: on to the authorization server.
+async fn page(State(connect): State<Connect>, RawQuery(raw): RawQuery) -> Response {
+    let (vault, query) = match opened(&connect, raw.as_deref()) {
+        Ok(opened) => opened,
+        Err(refused) => return refused,
     };
     // Only the state: the browser is sent to the configured authorization
     // server and back to the configured callback, never elsewhere.
@@ -205,19 +218,9 @@ async fn page(State(connect): State<Connect>, RawQuery(raw): RawQuery) -> Respon
 
 /// `GET /connect/callback?state=…&code=…` (or `&error=…`).
 async fn callback(State(connect): State<Connect>, RawQuery(raw): RawQuery) -> Response {
-    let Some(vault) = &connect.vault else {
-        return shown(
-            StatusCode::NOT_FOUND,
-            "No sign-ins here",
-            "This server keeps no grants.",
-        );
-    };
-    let Some(query) = parse(raw.as_deref()) else {
-        return shown(
-            StatusCode::BAD_REQUEST,
-            "Sign-in refused",
-            "A parameter is given twice.",
-        );
+    let (vault, query) = match opened(&connect, raw.as_deref()) {
+        Ok(opened) => opened,
+        Err(refused) => return refused,
     };
     let state = query.get("state").map(String::as_str).unwrap_or_default();
     let config = connect.config.load();

@@ -167,7 +167,11 @@ impl Identity {
         }
         if self.auth.grant == Grant::AuthorizationCode {
             let granted = self.granted(who).await?;
-            let token = granted.fresh().unwrap_or_else(|| Secret::new(""));
+            // `granted` holds only a token with time left.
+            let token = granted.fresh().ok_or_else(|| IdentityError::Unavailable {
+                upstream: self.upstream.clone(),
+                reason: "the grant's access token expired as it was read".into(),
+            })?;
             *held = Some(granted);
             self.stats.cached.fetch_add(1, Ordering::Relaxed);
             return Ok((token, Outcome::Kept));

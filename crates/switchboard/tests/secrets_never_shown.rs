@@ -2,7 +2,9 @@
 //! strings in every place a credential goes — an HTTP upstream's
 //! `Authorization` header and a stdio upstream's environment (from secret
 //! files), a JWT issuer's HS256 secret, the sealing key, the admin token's
-//! digest — with debug logs, the audit trail, the admin API and trace
+//! digest, the token vault's key, an identity provider's client secret
+//! (its token endpoint unreachable, so the failure is logged) — with debug
+//! logs, the audit trail, the admin API and trace
 //! export on; clients authenticate with an API key and a JWT, call through
 //! both upstreams, fail, reload. Then every log line, audit line, admin API
 //! answer, exported span and the `check-config` output is searched for
@@ -23,6 +25,8 @@ const SCRIPT: &str = concat!(
 const ENV_SECRET: &str = "env-secret-value-5f1c9e0a";
 const HS256: &str = "hs256-secret-value-of-more-than-32-bytes-b7d2";
 const SEALING: &str = "5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1ed5ea1";
+const VAULT: &str = "7a5e7a5e7a5e7a5e7a5e7a5e7a5e7a5e7a5e7a5e7a5e7a5e7a5e7a5e7a5e7a5e";
+const CLIENT_SECRET: &str = "identity-provider-client-secret-3c8d";
 const ISSUER: &str = "https://login.secrets.test";
 const AUDIENCE: &str = "https://switchboard.secrets.test/mcp";
 
@@ -65,6 +69,9 @@ async fn no_secret_appears_in_logs_audit_admin_answers_spans_or_check_config() {
     let text = format!(
         r#"sealing_key = {{ file = "{sealing}" }}
 
+[vault]
+keys = [{{ id = "k1", key = {{ file = "{vault}" }} }}]
+
 [telemetry]
 otlp_endpoint = "{collector}"
 
@@ -92,12 +99,25 @@ url = "{upstream_url}"
 headers = {{ Authorization = {{ file = "{header}", prefix = "Bearer " }} }}
 
 [[upstreams]]
+name = "svc"
+kind = "http"
+url = "{upstream_url}"
+
+[upstreams.auth]
+grant = "client_credentials"
+token_endpoint = "http://127.0.0.1:9/token"
+client_id = "svc"
+client_secret = {{ file = "{client_secret}" }}
+
+[[upstreams]]
 name = "up"
 command = "python3"
 args = ["{SCRIPT}"]
 env = {{ SB_SECRET = {{ file = "{env}" }} }}
 "#,
         sealing = secret_file(&dir, "sealing", SEALING),
+        vault = secret_file(&dir, "vault", VAULT),
+        client_secret = secret_file(&dir, "client-secret", CLIENT_SECRET),
         audit = dir.join("audit.log").display(),
         hs256 = secret_file(&dir, "hs256", HS256),
         admin = secret_file(&dir, "admin", &digest(&admin_token)),
@@ -200,6 +220,10 @@ env = {{ SB_SECRET = {{ file = "{env}" }} }}
     assert!(exported.len() > 2, "spans are exported");
     let logged = node.logged();
     assert!(logged.contains("DEBUG"), "debug logs are on");
+    assert!(
+        logged.contains("the identity provider for upstream svc is unavailable"),
+        "the client-credentials failure is logged"
+    );
 
     let secrets = [
         (
@@ -209,6 +233,8 @@ env = {{ SB_SECRET = {{ file = "{env}" }} }}
         ("the stdio upstream's environment", ENV_SECRET),
         ("the HS256 secret", HS256),
         ("the sealing key", SEALING),
+        ("the vault key", VAULT),
+        ("an identity provider's client secret", CLIENT_SECRET),
         ("the admin token", admin_token.as_str()),
         ("a client API key", api_key.as_str()),
         ("a client JWT", jwt.as_str()),
