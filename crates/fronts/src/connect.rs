@@ -150,26 +150,25 @@ fn auth_of(config: &Config, upstream: &str, lane: &str) -> Option<UpstreamAuth> 
     u.auth_for((!lane.is_empty()).then_some(lane))
 }
 
-/// The vault and the query's parameters of a sign-in page, or the page
-/// refusing: no vault here, or a parameter given twice.
+/// Why a sign-in page refuses at once: its status, title and text.
+type Refused = (StatusCode, &'static str, &'static str);
+
+/// The vault and the query's parameters of a sign-in page, or why the page
+/// refuses: no vault here, or a parameter given twice.
 fn opened<'a>(
     connect: &'a Connect,
     raw: Option<&str>,
-) -> Result<(&'a Vault, HashMap<String, String>), Response> {
-    let Some(vault) = connect.vault.as_deref() else {
-        return Err(shown(
-            StatusCode::NOT_FOUND,
-            "No sign-ins here",
-            "This server keeps no grants.",
-        ));
-    };
-    let query = parse(raw).ok_or_else(|| {
-        shown(
-            StatusCode::BAD_REQUEST,
-            "Sign-in refused",
-            "A parameter is given twice.",
-        )
-    })?;
+) -> Result<(&'a Vault, HashMap<String, String>), Refused> {
+    let vault = connect.vault.as_deref().ok_or((
+        StatusCode::NOT_FOUND,
+        "No sign-ins here",
+        "This server keeps no grants.",
+    ))?;
+    let query = parse(raw).ok_or((
+        StatusCode::BAD_REQUEST,
+        "Sign-in refused",
+        "A parameter is given twice.",
+    ))?;
     Ok((vault, query))
 }
 
@@ -177,7 +176,7 @@ fn opened<'a>(
 async fn page(State(connect): State<Connect>, RawQuery(raw): RawQuery) -> Response {
     let (vault, query) = match opened(&connect, raw.as_deref()) {
         Ok(opened) => opened,
-        Err(refused) => return refused,
+        Err((status, title, text)) => return shown(status, title, text),
     };
     // Only the state: the browser is sent to the configured authorization
     // server and back to the configured callback, never elsewhere.
@@ -220,7 +219,7 @@ async fn page(State(connect): State<Connect>, RawQuery(raw): RawQuery) -> Respon
 async fn callback(State(connect): State<Connect>, RawQuery(raw): RawQuery) -> Response {
     let (vault, query) = match opened(&connect, raw.as_deref()) {
         Ok(opened) => opened,
-        Err(refused) => return refused,
+        Err((status, title, text)) => return shown(status, title, text),
     };
     let state = query.get("state").map(String::as_str).unwrap_or_default();
     let config = connect.config.load();
