@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use serde_json::json;
-use switchboard_identity::IdentityError;
+use switchboard_identity::{IdentityError, Who};
 use switchboard_proto::{ErrorCode, RpcError};
 use switchboard_runtime::{HandlerError, PeerError, RequestContext};
 use switchboard_secret::Secret;
@@ -21,7 +21,7 @@ use super::{StdioProvider, identity_error};
 /// finish (it is also bounded by the call's own timeout).
 const SIGN_IN_WAIT: Duration = Duration::from_secs(120);
 /// How often it looks.
-const LOOK: Duration = Duration::from_millis(250);
+const LOOK: Duration = Duration::from_millis(500);
 
 impl StdioProvider {
     /// The caller's token; a user who must sign in first is asked in the
@@ -73,16 +73,25 @@ impl StdioProvider {
         ctx: &RequestContext,
     ) -> Result<Option<Secret>, HandlerError> {
         let until = tokio::time::Instant::now() + SIGN_IN_WAIT.min(self.timeout());
-        loop {
-            match self.token(lane, ctx.caller()).await {
-                Err(IdentityError::SignInRequired { .. })
-                    if tokio::time::Instant::now() < until && !ctx.is_cancelled() =>
-                {
-                    tokio::time::sleep(LOOK).await;
+        if let Some(identity) = &lane.identity {
+            let caller = ctx.caller();
+            let who = Who {
+                tenant: &caller.tenant,
+                subject: &caller.subject,
+                token: caller.token.as_deref(),
+            };
+            // Looked at quietly; the outcome is counted and audited once,
+            // below.
+            while let Err(IdentityError::SignInRequired { .. }) = identity.bearer(who).await {
+                if tokio::time::Instant::now() >= until || ctx.is_cancelled() {
+                    break;
                 }
-                other => return other.map_err(|e| identity_error(e).into()),
+                tokio::time::sleep(LOOK).await;
             }
         }
+        self.token(lane, ctx.caller())
+            .await
+            .map_err(|e| identity_error(e).into())
     }
 }
 
