@@ -185,3 +185,24 @@ fn bad_identity_settings_are_refused_by_key() {
     let e = Config::from_toml(orphan).unwrap_err();
     assert!(e.contains("upstreams[0].tenants.acme.client_id"), "{e}");
 }
+
+#[test]
+fn an_authorization_server_named_by_the_upstream_gets_no_client_secret() {
+    let base = "[vault]\nkeys = [{ id = \"k\", key = \"abababababababababababababababababababababababababababababababab\" }]\n\
+        [[upstreams]]\nname = \"gh\"\nkind = \"http\"\nurl = \"https://gh.example/mcp\"\n\
+        [upstreams.auth]\ngrant = \"authorization_code\"\nclient_id = \"c\"\n\
+        redirect_uri = \"https://sb.example/connect/callback\"\n";
+    // Discovered from the upstream's metadata: a public client only.
+    Config::from_toml(base).expect("a public client may discover");
+    let e = Config::from_toml(&format!("{base}client_secret = \"s-4f2a\"\n")).unwrap_err();
+    assert!(
+        e.contains("upstreams[0].auth.issuer") && e.contains("not trusted with the secret"),
+        "{e}"
+    );
+    assert!(!e.contains("s-4f2a"), "{e}");
+    // With the issuer named, the secret goes to its token endpoint.
+    Config::from_toml(&format!(
+        "{base}client_secret = \"s-4f2a\"\nissuer = \"https://login.example\"\n"
+    ))
+    .expect("an issuer named");
+}

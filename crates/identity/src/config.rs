@@ -37,8 +37,15 @@ pub struct UpstreamAuth {
     /// for a local one).
     pub token_endpoint: String,
     /// `authorization_code`: the authorization server's authorization
-    /// endpoint, where users sign in.
+    /// endpoint, where users sign in. With `token_endpoint` empty too, both
+    /// are discovered: from `issuer`'s metadata (RFC 8414), or, without an
+    /// `issuer` (and only for a public client: no `client_secret`), from
+    /// the authorization server the upstream's protected-resource metadata
+    /// names (RFC 9728).
     pub authorization_endpoint: Option<String>,
+    /// `authorization_code`: the authorization server's issuer, whose
+    /// metadata gives the endpoints.
+    pub issuer: Option<String>,
     /// `authorization_code`: Switchboard's `/connect/callback` as users'
     /// browsers reach it (registered at the authorization server); the
     /// connect page is its `/connect`.
@@ -77,6 +84,7 @@ impl Default for UpstreamAuth {
             grant: Grant::TokenExchange,
             token_endpoint: String::new(),
             authorization_endpoint: None,
+            issuer: None,
             redirect_uri: None,
             client_id: String::new(),
             client_secret: None,
@@ -94,10 +102,16 @@ impl Default for UpstreamAuth {
 }
 
 impl UpstreamAuth {
+    /// Whether the endpoints are to be discovered (neither is given).
+    pub fn discovers(&self) -> bool {
+        self.token_endpoint.is_empty() && self.authorization_endpoint.is_none()
+    }
+
     /// Check it; the error names the field.
     pub fn validate(&self) -> Result<(), (String, String)> {
         let url = &self.token_endpoint;
-        if !(url.starts_with("https://") || url.starts_with("http://")) {
+        let discovered = self.grant == Grant::AuthorizationCode && self.discovers();
+        if !(discovered || url.starts_with("https://") || url.starts_with("http://")) {
             return Err((
                 "token_endpoint".into(),
                 "the identity provider's token endpoint: an http(s) URL".into(),
@@ -111,11 +125,24 @@ impl UpstreamAuth {
                 u.as_deref()
                     .is_some_and(|u| u.starts_with("https://") || u.starts_with("http://"))
             };
-            if !http(&self.authorization_endpoint) {
+            if !discovered && !http(&self.authorization_endpoint) {
                 return Err((
                     "authorization_endpoint".into(),
-                    "grant = \"authorization_code\" needs the authorization server's authorization endpoint (an http(s) URL)".into(),
+                    "grant = \"authorization_code\" needs the authorization server's authorization endpoint (an http(s) URL), or neither endpoint to discover them".into(),
                 ));
+            }
+            if discovered && self.issuer.is_none() && self.client_secret.is_some() {
+                return Err((
+                    "issuer".into(),
+                    "with a client_secret, name the authorization server (issuer, or both endpoints): the one the upstream names is not trusted with the secret".into(),
+                ));
+            }
+            if self
+                .issuer
+                .as_deref()
+                .is_some_and(|i| !http(&Some(i.to_owned())))
+            {
+                return Err(("issuer".into(), "an http(s) URL".into()));
             }
             if !http(&self.redirect_uri)
                 || !self

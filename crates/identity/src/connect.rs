@@ -90,6 +90,11 @@ pub struct Pending {
     pub lane: String,
     verifier: String,
     created_at: u64,
+    /// The endpoints in effect when it started (discovered ones included).
+    #[serde(default)]
+    authorization_endpoint: String,
+    #[serde(default)]
+    token_endpoint: String,
 }
 
 impl std::fmt::Debug for Pending {
@@ -218,6 +223,8 @@ async fn sign_in(
         lane: lane.to_owned(),
         verifier,
         created_at: cache::unix_now(),
+        authorization_endpoint: auth.authorization_endpoint.clone().unwrap_or_default(),
+        token_endpoint: auth.token_endpoint.clone(),
     };
     let stored = match serde_json::to_vec(&record) {
         Ok(bytes) => vault.put(PENDING, &state, &bytes).await,
@@ -273,7 +280,10 @@ pub fn authorize_url(auth: &UpstreamAuth, state: &str, pending: &Pending) -> Str
     if let Some(resource) = &auth.resource {
         query.append_pair("resource", resource);
     }
-    let endpoint = auth.authorization_endpoint.as_deref().unwrap_or_default();
+    let endpoint = match pending.authorization_endpoint.as_str() {
+        "" => auth.authorization_endpoint.as_deref().unwrap_or_default(),
+        started => started,
+    };
     let sep = if endpoint.contains('?') { '&' } else { '?' };
     format!("{endpoint}{sep}{}", query.finish())
 }
@@ -328,7 +338,10 @@ pub async fn finish(
     let code = code
         .filter(|c| !c.is_empty() && c.len() <= 2048)
         .ok_or(CallbackError::Denied("no code".into()))?;
-    let auth = auth_of(&pending).ok_or(CallbackError::UnknownState)?;
+    let mut auth = auth_of(&pending).ok_or(CallbackError::UnknownState)?;
+    if !pending.token_endpoint.is_empty() {
+        auth.token_endpoint = pending.token_endpoint.clone();
+    }
     let endpoint = Endpoint::new(&auth);
     let issued = endpoint
         .redeem(&auth, code, &pending.verifier)

@@ -101,6 +101,27 @@ impl Endpoint {
         self.post(auth, body).await
     }
 
+    /// GET a JSON document (metadata), bounded, no redirects followed.
+    pub(crate) async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+    ) -> Result<T, IdentityError> {
+        let response = self
+            .client
+            .get(url)
+            .header(ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| unavailable(describe(&e)))?;
+        let status = response.status();
+        let body = read(response).await?;
+        if status != StatusCode::OK {
+            return Err(unavailable(format!("{url} answered HTTP {status}")));
+        }
+        serde_json::from_slice(&body)
+            .map_err(|_| unavailable(format!("{url} is not the metadata expected")))
+    }
+
     /// POST `form` with the client's credentials.
     async fn post(&self, auth: &UpstreamAuth, form: String) -> Result<Issued, IdentityError> {
         let mut request = self

@@ -24,6 +24,7 @@
 mod cache;
 mod config;
 pub mod connect;
+mod discover;
 mod endpoint;
 mod error;
 mod kept;
@@ -99,6 +100,11 @@ pub struct Identity {
     /// Where tokens are kept for other nodes and a restart, and this
     /// credential set's name there.
     vault: Option<(Arc<Vault>, String)>,
+    /// The upstream's URL (its protected-resource metadata names its
+    /// authorization server).
+    upstream_url: Option<String>,
+    /// `auth` with discovered endpoints, once found.
+    discovered: tokio::sync::OnceCell<UpstreamAuth>,
 }
 
 impl Identity {
@@ -116,8 +122,30 @@ impl Identity {
             breaker,
             stats: Arc::default(),
             vault: None,
+            upstream_url: None,
+            discovered: tokio::sync::OnceCell::new(),
             auth,
         }
+    }
+
+    /// The upstream's URL, for discovering its authorization server.
+    pub fn for_url(mut self, url: &str) -> Self {
+        self.upstream_url = Some(url.to_owned());
+        self
+    }
+
+    /// The settings with the endpoints: as configured, or discovered once
+    /// (a failure is not remembered: the next call asks again).
+    async fn effective(&self) -> Result<&UpstreamAuth, IdentityError> {
+        if !self.auth.discovers() {
+            return Ok(&self.auth);
+        }
+        self.discovered
+            .get_or_try_init(|| {
+                discover::endpoints(&self.endpoint, &self.auth, self.upstream_url.as_deref())
+            })
+            .await
+            .map_err(|e| e.for_upstream(&self.upstream))
     }
 
     /// Keep tokens in `vault` too (if any), as the credential set `lane`
@@ -204,10 +232,11 @@ impl Identity {
                 upstream: self.upstream.clone(),
             });
         }
+        let auth = self.effective().await?;
         connect::granted(
             vault,
             &self.endpoint,
-            &self.auth,
+            auth,
             &self.upstream,
             lane,
             who.tenant,

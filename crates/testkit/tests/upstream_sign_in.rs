@@ -29,6 +29,8 @@ async fn upstream(idp: &OAuthServer) -> TestServer {
     let mut config = Config::default();
     config.auth.anonymous = AnonymousMode::Off;
     config.auth.jwt.push(idp.jwt(UPSTREAM));
+    // Its protected-resource metadata names the authorization server.
+    config.auth.authorization_servers = vec![idp.issuer()];
     config.tenants.push(TenantConfig {
         id: "acme".into(),
         ..TenantConfig::default()
@@ -45,6 +47,15 @@ struct Gateway {
 }
 
 async fn gateway(idp: &OAuthServer, upstream: &TestServer) -> Gateway {
+    gateway_with(idp, upstream, |auth| auth).await
+}
+
+/// [`gateway`], its upstream's `[upstreams.auth]` passed through `tweak`.
+async fn gateway_with(
+    idp: &OAuthServer,
+    upstream: &TestServer,
+    tweak: impl FnOnce(UpstreamAuth) -> UpstreamAuth,
+) -> Gateway {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let store = Arc::new(MemoryVaultStore::new());
@@ -63,7 +74,7 @@ async fn gateway(idp: &OAuthServer, upstream: &TestServer) -> Gateway {
         url: upstream.url(),
         call_timeout_secs: 10,
         mode: PoolMode::PerSession,
-        auth: Some(UpstreamAuth {
+        auth: Some(tweak(UpstreamAuth {
             grant: Grant::AuthorizationCode,
             token_endpoint: format!("{}/token", idp.issuer()),
             authorization_endpoint: Some(format!("{}/authorize", idp.issuer())),
@@ -72,7 +83,7 @@ async fn gateway(idp: &OAuthServer, upstream: &TestServer) -> Gateway {
             client_secret: Some("connect-secret".into()),
             resource: Some(UPSTREAM.into()),
             ..UpstreamAuth::default()
-        }),
+        })),
         ..UpstreamConfig::default()
     };
     let provider = Arc::new(StdioProvider::with_shared(
@@ -418,4 +429,38 @@ async fn users_and_admins_list_and_revoke_connections_but_never_see_tokens() {
         .await
         .unwrap();
     assert_eq!(again.status(), 404);
+}
+
+/// Neither endpoint configured: found in the issuer's metadata (RFC 8414),
+/// or, for a public client without an issuer, through the upstream's
+/// protected-resource metadata (RFC 9728).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_authorization_server_s_endpoints_are_discovered() {
+    let idp = OAuthServer::start(&[]).await;
+    let up = upstream(&idp).await;
+    let issuer = idp.issuer();
+    let by_issuer = gateway_with(&idp, &up, |auth| UpstreamAuth {
+        token_endpoint: String::new(),
+        authorization_endpoint: None,
+        issuer: Some(issuer),
+        ..auth
+    })
+    .await;
+    let by_resource = gateway_with(&idp, &up, |auth| UpstreamAuth {
+        token_endpoint: String::new(),
+        authorization_endpoint: None,
+        client_id: "switchboard-public".into(),
+        client_secret: None,
+        ..auth
+    })
+    .await;
+    for (gw, user) in [(&by_issuer, "alice"), (&by_resource, "bob")] {
+        let c = gw.session(user).await;
+        let url = sign_in_url(&whoami(&c).await);
+        let (status, page) = idp.sign_in(&url, user).await;
+        assert_eq!(status, 200, "{page}");
+        let who = whoami(&c).await;
+        assert_eq!(who["result"]["structuredContent"]["subject"], user, "{who}");
+    }
+    assert_eq!(idp.stats().await["code_tokens"], 2);
 }

@@ -10,8 +10,10 @@ on Authlib's Flask integration: it plays the company's identity provider.
   USER_AUDIENCE, not expired) for one whose audience is the requested
   `audience` (one of EXCHANGE_AUDIENCES), same subject and tenant, `act`
   naming the exchanging client;
+- RFC 8414 metadata at `/.well-known/oauth-authorization-server`;
 - authorization code with PKCE (S256 required) and a login form at
-  `/authorize` for the client `switchboard-connect` (redirect URIs: any
+  `/authorize` for the clients `switchboard-connect` (confidential) and
+  `switchboard-public` (public) (redirect URIs: any
   `http://127.0.0.1:<port>/connect/callback`), with refresh tokens
   (rotated; `/revoke-refresh` revokes every refresh token of a user);
   tokens' audience is the `resource` asked for (one of
@@ -83,7 +85,7 @@ class Client(ClientMixin):
         return scope or ""
 
     def check_redirect_uri(self, redirect_uri):
-        if self.client_id != "switchboard-connect" or not redirect_uri:
+        if self.client_id not in CONNECT_CLIENTS or not redirect_uri:
             return False
         prefix = "http://127.0.0.1:"
         rest = redirect_uri[len(prefix):] if redirect_uri.startswith(prefix) else ""
@@ -99,7 +101,7 @@ class Client(ClientMixin):
         return method in ("client_secret_basic", "client_secret_post")
 
     def check_response_type(self, response_type):
-        return self.client_id == "switchboard-connect" and response_type == "code"
+        return self.client_id in CONNECT_CLIENTS and response_type == "code"
 
     def check_grant_type(self, grant_type):
         return grant_type in self.grant_types
@@ -115,10 +117,14 @@ CLIENTS = {
         Client("globex-svc", "globex-svc-secret", {"client_credentials"}, "globex"),
         # What the tests' users sign in with.
         Client("test-cli", None, {"password"}),
-        # Switchboard's connect flow to an upstream.
+        # Switchboard's connect flow to an upstream: confidential, and public.
         Client("switchboard-connect", "connect-secret", {"authorization_code", "refresh_token"}),
+        Client("switchboard-public", None, {"authorization_code", "refresh_token"}),
     ]
 }
+
+
+CONNECT_CLIENTS = {"switchboard-connect", "switchboard-public"}
 
 
 def mint(sub, tenant, audience, ttl, scope="", act=None):
@@ -194,7 +200,7 @@ def user_token(user, client_id, audience):
 
 
 class CodeGrant(grants.AuthorizationCodeGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic"]
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "none"]
 
     def save_authorization_code(self, code, req):
         audience = req.args.get("resource") or SERVICE_AUDIENCE
@@ -230,7 +236,7 @@ class RefreshGrant(grants.BaseGrant, grants.TokenEndpointMixin):
     """Refresh tokens, rotated on use."""
 
     GRANT_TYPE = "refresh_token"
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic"]
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "none"]
 
     def validate_token_request(self):
         client = self.authenticate_token_endpoint_client()
@@ -333,6 +339,22 @@ def revoke_refresh():
 @app.route("/token", methods=["POST"])
 def token():
     return server.create_token_response()
+
+
+@app.route("/.well-known/oauth-authorization-server")
+def metadata():
+    """RFC 8414 metadata."""
+    return jsonify({
+        "issuer": ISSUER,
+        "authorization_endpoint": f"{ISSUER}/authorize",
+        "token_endpoint": f"{ISSUER}/token",
+        "jwks_uri": f"{ISSUER}/jwks",
+        "response_types_supported": ["code"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials",
+                                  "password", TOKEN_EXCHANGE],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "none"],
+    })
 
 
 @app.route("/jwks")

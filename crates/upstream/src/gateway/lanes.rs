@@ -66,6 +66,7 @@ impl Lanes {
                 breaker: breaker(config),
                 identity: config.auth_for(tenant).map(|auth| {
                     Identity::new(&config.name, auth)
+                        .for_url(&config.url)
                         .with_vault(common.vault.clone(), tenant.unwrap_or(""))
                 }),
             }
