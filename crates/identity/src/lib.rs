@@ -12,12 +12,19 @@
 //! - **`grant = "client_credentials"`** (RFC 6749 §4.4): a service identity
 //!   per tenant (its own `client_id` and `client_secret` in
 //!   `[upstreams.tenants.<id>]`, or the upstream's).
+//! - **`grant = "authorization_code"`**: each user's own grant, made by
+//!   signing in at the upstream's authorization server through
+//!   Switchboard's connect pages (code flow with PKCE, [`connect`]; the
+//!   server's endpoints configured or discovered), kept in the [`Vault`]
+//!   and refreshed.
 //!
 //! Tokens are cached per caller until shortly before they expire (and
 //! never past the caller's own token's expiry); concurrent calls of one
 //! caller wait for one exchange. The token endpoint sits behind a circuit
 //! breaker and a timeout: an identity provider that is down gives a clear
-//! error at once, not a hang. Nothing here logs or shows a token.
+//! error at once, not a hang. With a [`Vault`] (`[vault]` keys), tokens
+//! and grants are kept sealed in the configured store, for every node and
+//! across restarts. Nothing here logs or shows a token.
 
 #![warn(missing_docs)]
 
