@@ -207,13 +207,7 @@ async fn a_session_client_through_a_stateless_only_upstream() {
     };
     assert_eq!(req["method"], "elicitation/create", "{req}");
     let answer = json!({"jsonrpc": "2.0", "id": req["id"], "result": {"action": "accept", "content": {"name": "Ada"}}});
-    let status = c
-        .post()
-        .body(answer.to_string())
-        .send()
-        .await
-        .unwrap()
-        .status();
+    let status = c.respond(&answer).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     let resp = loop {
         let ev = s.next().await.expect("the response");

@@ -139,6 +139,17 @@ impl McpClient {
             .status()
     }
 
+    /// Post `answer`, a JSON-RPC response to one of the server's requests
+    /// (`elicitation/create`, `roots/list`…); returns the status.
+    pub async fn respond(&self, answer: &Value) -> StatusCode {
+        self.post()
+            .body(answer.to_string())
+            .send()
+            .await
+            .expect("respond")
+            .status()
+    }
+
     /// Send a request and classify the reply.
     pub async fn request(&self, id: u64, method: &str, params: Value) -> Reply {
         let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});

@@ -143,15 +143,7 @@ async fn progress_and_elicitation_pass_through() {
     assert_eq!(req["method"], "elicitation/create");
     assert_eq!(req["params"]["message"], "name?");
     let answer = json!({"jsonrpc": "2.0", "id": req["id"], "result": {"action": "accept", "content": {"name": "Ada"}}});
-    assert_eq!(
-        c.post()
-            .body(answer.to_string())
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        202
-    );
+    assert_eq!(c.respond(&answer).await, 202);
     let resp = s.next().await.unwrap().json().unwrap();
     assert_eq!(resp["id"], 42);
     assert_eq!(value(&resp)["content"]["name"], "Ada");

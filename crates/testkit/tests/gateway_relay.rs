@@ -130,13 +130,7 @@ async fn a_request_sent_right_after_initialize_reaches_the_sessions_client() {
     };
     assert_eq!(req["method"], "roots/list", "{req}");
     let answer = json!({"jsonrpc": "2.0", "id": req["id"], "result": {"roots": [{"uri": "file:///work", "name": "work"}]}});
-    let status = c
-        .post()
-        .body(answer.to_string())
-        .send()
-        .await
-        .unwrap()
-        .status();
+    let status = c.respond(&answer).await;
     assert_eq!(status, 202);
     let resp = loop {
         if let Some(v) = s

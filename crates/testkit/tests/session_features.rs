@@ -153,13 +153,7 @@ async fn sampling_round_trip_on_the_request_stream() {
     assert_eq!(req["params"]["messages"][0]["content"]["text"], "hi?");
     let answer = json!({"jsonrpc": "2.0", "id": req["id"], "result": {
         "role": "assistant", "content": {"type": "text", "text": "hello"}, "model": "m", "stopReason": "endTurn"}});
-    let status = c
-        .post()
-        .body(answer.to_string())
-        .send()
-        .await
-        .unwrap()
-        .status();
+    let status = c.respond(&answer).await;
     assert_eq!(status, 202);
     let resp = s.next().await.unwrap().json().unwrap();
     assert_eq!(resp["id"], 5);
@@ -200,15 +194,7 @@ async fn client_error_and_missing_capability_become_tool_errors() {
     let req = s.next().await.unwrap().json().unwrap();
     assert_eq!(req["method"], "elicitation/create");
     let refusal = json!({"jsonrpc": "2.0", "id": req["id"], "error": {"code": -1, "message": "user said no"}});
-    assert_eq!(
-        c.post()
-            .body(refusal.to_string())
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        202
-    );
+    assert_eq!(c.respond(&refusal).await, 202);
     let resp = s.next().await.unwrap().json().unwrap();
     assert_eq!(resp["result"]["isError"], true);
     assert!(

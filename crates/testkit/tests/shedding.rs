@@ -85,13 +85,7 @@ async fn a_handler_waiting_on_its_client_completes_while_the_rest_is_shed() {
     assert_eq!(pong["result"], json!({}));
     let answer = json!({"jsonrpc": "2.0", "id": asked["id"], "result": {
         "action": "accept", "content": {"username": "u", "email": "u@example.com"}}});
-    let status = a
-        .post()
-        .body(answer.to_string())
-        .send()
-        .await
-        .unwrap()
-        .status();
+    let status = a.respond(&answer).await;
     assert_eq!(status, 202);
     let done = stream.next().await.unwrap().json().unwrap();
     assert_eq!(done["id"], 1, "{done}");
@@ -200,13 +194,7 @@ async fn a_tenant_over_its_share_is_refused_with_429_and_the_other_is_not() {
     assert_eq!(resp.status(), 200);
 
     let answer = json!({"jsonrpc": "2.0", "id": asked["id"], "result": {"action": "decline"}});
-    let status = a
-        .post()
-        .body(answer.to_string())
-        .send()
-        .await
-        .unwrap()
-        .status();
+    let status = a.respond(&answer).await;
     assert_eq!(status, 202);
     assert_eq!(stream.next().await.unwrap().json().unwrap()["id"], 1);
     let r = waiting.await.unwrap();
@@ -254,15 +242,7 @@ async fn http_sse_requests_are_shed_and_notifications_pass() {
     assert_eq!(post(changed).await.unwrap().status(), 202);
 
     let answer = json!({"jsonrpc": "2.0", "id": asked["id"], "result": {"action": "decline"}});
-    assert_eq!(
-        a.post()
-            .body(answer.to_string())
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        202
-    );
+    assert_eq!(a.respond(&answer).await, 202);
     assert_eq!(stream.next().await.unwrap().json().unwrap()["id"], 1);
     // Room again: the same ping is answered on the stream.
     assert_eq!(post(ping).await.unwrap().status(), 202);
