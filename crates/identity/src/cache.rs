@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
-use sha2::{Digest, Sha256};
 use switchboard_secret::Secret;
 
 use crate::endpoint::Issued;
@@ -85,12 +84,10 @@ impl Cache {
     }
 }
 
-/// A token's digest, to key the cache without holding the token twice.
+/// A token's digest (lowercase hex SHA-256, as API keys' are), to key the
+/// cache without holding the token twice.
 pub(crate) fn digest(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    switchboard_auth::digest_hex(token)
 }
 
 pub(crate) fn unix_now() -> u64 {

@@ -36,14 +36,6 @@ fn secret_file(dir: &std::path::Path, name: &str, value: &str) -> String {
     path.display().to_string()
 }
 
-fn digest(token: &str) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_appears_in_logs_audit_admin_answers_spans_or_check_config() {
     let dir = std::env::temp_dir().join(format!("sb-secrets-shown-{}", std::process::id()));
@@ -120,7 +112,7 @@ env = {{ SB_SECRET = {{ file = "{env}" }} }}
         client_secret = secret_file(&dir, "client-secret", CLIENT_SECRET),
         audit = dir.join("audit.log").display(),
         hs256 = secret_file(&dir, "hs256", HS256),
-        admin = secret_file(&dir, "admin", &digest(&admin_token)),
+        admin = secret_file(&dir, "admin", &switchboard_auth::digest_hex(&admin_token)),
         upstream_url = upstream.url,
         header = secret_file(&dir, "header", &upstream_key),
         env = secret_file(&dir, "env", ENV_SECRET),

@@ -26,21 +26,6 @@ const CLIENT: &str = concat!(
     "/../../tests/interop/python/sign_in_client.py"
 );
 
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sb-sign-in-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// A loopback port free now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The upstream: a node accepting the authorization server's tokens meant
 /// for it, for tenants acme and globex.
 fn upstream(dir: &Path, idp: &OAuthServer) -> Node {
@@ -93,9 +78,9 @@ async fn the_python_sdk_signs_in_through_one_node_and_calls_through_another() {
     );
     let redis = RedisProcess::start();
     let idp = OAuthServer::start(&[]).await;
-    let dir = temp("redis");
+    let dir = support::temp_dir("sign-in-redis");
     let up = upstream(&dir, &idp);
-    let port = free_port();
+    let port = redis_support::free_port();
     let (config, keys) = gateway(&dir, &idp, &up.url, port);
     let on_redis = [
         ("SWITCHBOARD_STORE", "redis"),
@@ -146,9 +131,9 @@ async fn whoami(node: &Node, key: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_store_node_keeps_users_grants_across_a_restart() {
     let idp = OAuthServer::start(&[]).await;
-    let dir = temp("file");
+    let dir = support::temp_dir("sign-in-file");
     let up = upstream(&dir, &idp);
-    let port = free_port();
+    let port = redis_support::free_port();
     let (config, keys) = gateway(&dir, &idp, &up.url, port);
     let db = dir.join("switchboard.redb");
     let env = [

@@ -50,12 +50,6 @@ fn upstream(dir: &Path, idp: &OAuthServer) -> Node {
     Node::spawn(Some(&path), &[])
 }
 
-fn temp(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("sb-vault-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// A new session of `token`'s user on `node` calls the upstream's
 /// `whoami`: the subject it saw.
 async fn whoami(node: &Node, token: &str) -> Value {
@@ -76,7 +70,7 @@ async fn whoami(node: &Node, token: &str) -> Value {
 async fn a_token_had_through_one_node_serves_on_another() {
     let redis = RedisProcess::start();
     let idp = OAuthServer::start(&[]).await;
-    let dir = temp("redis");
+    let dir = support::temp_dir("vault-redis");
     let up = upstream(&dir, &idp);
     let config = gateway(&dir, &idp, &up.url);
     let a = Node::on_redis(Some(&config), &redis.url(), "vault");
@@ -120,7 +114,7 @@ async fn a_token_had_through_one_node_serves_on_another() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_store_node_keeps_its_tokens_across_a_restart() {
     let idp = OAuthServer::start(&[]).await;
-    let dir = temp("file");
+    let dir = support::temp_dir("vault-file");
     let up = upstream(&dir, &idp);
     let config = gateway(&dir, &idp, &up.url);
     let db = dir.join("switchboard.redb");

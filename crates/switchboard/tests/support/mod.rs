@@ -148,3 +148,12 @@ pub async fn progress_call(
     );
     logged
 }
+
+/// A directory of this test process under the temporary directory,
+/// `sb-<name>-<pid>`, created.
+#[allow(dead_code)] // each test file uses a subset
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("sb-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    dir
+}
