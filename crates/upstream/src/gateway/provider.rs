@@ -194,9 +194,7 @@ impl StdioProvider {
         drop(proc);
         listed?;
         if let Some(own) = self.lanes.own()
-            && self.config.mode == PoolMode::PerSession
-            && self.config.max_processes > 1
-            && self.config.auth.is_none()
+            && self.keeps_warm()
         {
             own.pool.fill_warm().await;
         }
@@ -205,6 +203,16 @@ impl StdioProvider {
             .iter()
             .filter_map(|t| t.get("name")?.as_str().map(str::to_owned))
             .collect())
+    }
+
+    /// Whether a process is kept warm for the next session: `per_session`
+    /// with room for more than one, and not for an upstream that takes
+    /// each caller's own token (a warm one would start without one, and
+    /// its refusals would hold back every real start).
+    fn keeps_warm(&self) -> bool {
+        self.config.mode == PoolMode::PerSession
+            && self.config.max_processes > 1
+            && self.config.auth.is_none()
     }
 
     /// Processes running now.

@@ -159,12 +159,7 @@ impl StdioProvider {
                 .collect(),
             PoolMode::PerSession => Vec::new(),
         };
-        // No warm process for an upstream that takes each caller's own
-        // token: it would start without one (and its refusals would hold
-        // back every real start).
-        let warm = self.config.mode == PoolMode::PerSession
-            && self.config.max_processes > 1
-            && self.config.auth.is_none();
+        let warm = self.keeps_warm();
         if let Some(own) = self.lanes.own() {
             own.pool.supervise(shared.clone(), warm);
         }
