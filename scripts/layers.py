@@ -34,7 +34,7 @@ LAYERS = [
     # credential.
     ["switchboard-secret"],
     # Foundations: the wire format, limits, credentials, spans, store traits.
-    ["switchboard-proto", "switchboard-limits", "switchboard-auth",
+    ["switchboard-proto", "switchboard-limits", "switchboard-auth", "switchboard-policy",
      "switchboard-telemetry", "switchboard-store", "switchboard-bench"],
     # The tool runtime, the store backends, upstream identity (tokens from
     # an identity provider).

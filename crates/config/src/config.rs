@@ -205,6 +205,9 @@ pub struct Config {
     /// MCP servers put behind this one (`[[upstreams]]`). None: the
     /// built-in `everything` toolset alone.
     pub upstreams: Vec<switchboard_upstream::gateway::UpstreamConfig>,
+    /// Rules in CEL over a request's arguments and its caller
+    /// (`[[policies]]`). None: only the tenants' name rules apply.
+    pub policies: Vec<crate::policies::PolicyConfig>,
 }
 
 impl Default for Config {
@@ -267,6 +270,7 @@ impl Default for Config {
             vault: crate::vault::VaultConfig::default(),
             tenants: Vec::new(),
             upstreams: Vec::new(),
+            policies: Vec::new(),
         }
     }
 }

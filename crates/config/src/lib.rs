@@ -6,7 +6,8 @@
 //! and the layer its value came from. The sections are typed: `[admin]`
 //! ([`AdminConfig`]), `[telemetry]` ([`TelemetryConfig`]), the store keys
 //! ([`StoreKind`]), `[auth]` and `[[tenants]]` ([`AuthConfig`],
-//! [`TenantConfig`], [`Rules`]), and `[[upstreams]]` (the gateway's own
+//! [`TenantConfig`], [`Rules`]), `[[policies]]` ([`PolicyConfig`], compiled
+//! to [`PolicyRule`]s), and `[[upstreams]]` (the gateway's own
 //! `UpstreamConfig`). [`Live`] is the handle a reload swaps: the
 //! configuration in effect, or anything compiled from it.
 //!
@@ -23,6 +24,7 @@ mod config;
 mod duration;
 mod layers;
 mod live;
+mod policies;
 #[cfg(test)]
 mod properties;
 #[cfg(test)]
@@ -39,6 +41,7 @@ pub use admin::AdminConfig;
 pub use cap_policy::CapPolicy;
 pub use config::{Config, ConfigError};
 pub use live::Live;
+pub use policies::{Denial, PolicyConfig, PolicyRule};
 pub use rules::{Rules, glob};
 pub use secret::Secret;
 pub use store::{StoreKind, redact_url};

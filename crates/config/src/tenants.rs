@@ -155,7 +155,7 @@ pub(crate) fn validate(
 }
 
 /// A tenant id: 1-64 letters, digits, `-`, `_` or `.`.
-fn validate_id(id: &str) -> Result<(), String> {
+pub(crate) fn validate_id(id: &str) -> Result<(), String> {
     let valid = !id.is_empty()
         && id.len() <= 64
         && id

@@ -9,6 +9,15 @@ use crate::store::{self, StoreKind};
 const MIN_SESSION_BYTES: usize = 1024;
 
 impl Config {
+    /// The `[[policies]]` compiled, in order (they were checked when the
+    /// configuration was read).
+    pub fn policy_rules(&self) -> Vec<crate::policies::PolicyRule> {
+        self.policies
+            .iter()
+            .filter_map(|p| p.compile().ok())
+            .collect()
+    }
+
     /// Check the values are usable; the error is the key and what is wrong
     /// with its value.
     pub fn validate(&self) -> Result<(), (String, String)> {
@@ -51,7 +60,14 @@ impl Config {
         }
         self.validate_upstreams()?;
         self.vault.keys()?;
-        crate::tenants::validate(&self.auth, &self.tenants)
+        crate::tenants::validate(&self.auth, &self.tenants)?;
+        let tenants = self
+            .tenants
+            .iter()
+            .map(|t| t.id.as_str())
+            .chain([crate::ANONYMOUS])
+            .collect();
+        crate::policies::validate(&self.policies, &tenants)
     }
 
     /// Each `[[upstreams]]` entry valid, no name twice, and tenants'

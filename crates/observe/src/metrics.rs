@@ -85,7 +85,7 @@ mod tests {
     use super::*;
 
     /// Every family the node exposes (after the `switchboard_` prefix).
-    const FAMILIES: [&str; 35] = [
+    const FAMILIES: [&str; 36] = [
         "sessions_open",
         "session_age_seconds",
         "open_streams",
@@ -104,6 +104,7 @@ mod tests {
         "tenant_rejections",
         "tenant_sessions",
         "tenant_streams",
+        "policy_refusals",
         "upstream_processes",
         "upstream_breaker_state",
         "upstream_calls",
@@ -143,6 +144,7 @@ mod tests {
         m.tenants.rejected("acme", "quota");
         m.tenants.sessions("acme").inc();
         m.tenants.streams("acme").inc();
+        m.tenants.policy_refused("acme", "repos");
         m.upstreams.removed("up");
         let sink = m.upstreams.sink();
         switchboard_runtime::UpstreamObserver::pool_waited(&sink, "up", took);

@@ -31,6 +31,9 @@ impl ErrorCode {
     pub const UNAUTHORIZED: Self = Self(-32004);
     /// A quota of the caller's tenant is used up (HTTP 429).
     pub const QUOTA_EXCEEDED: Self = Self(-32005);
+    /// A policy refused the request by its arguments or its caller;
+    /// `data.policy` names the rule.
+    pub const POLICY_DENIED: Self = Self(-32006);
     /// A rate limit was hit (HTTP 429); `data.limit` says which.
     pub const RATE_LIMITED: Self = Self(-32029);
     /// The request was cancelled.

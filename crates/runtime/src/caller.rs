@@ -1,7 +1,12 @@
-//! Who a request comes from, and what they may see and use.
+//! Who a request comes from, what they may see and use, and how a policy
+//! judges their calls, reads and prompts by arguments and caller.
 
 use std::fmt;
 use std::sync::Arc;
+
+use serde_json::Value;
+use serde_json::value::RawValue;
+use switchboard_proto::{ErrorCode, RpcError};
 
 /// What a caller may see and use: its tenant's policy. Lists show only what
 /// is allowed; anything else is answered exactly like something that does
@@ -14,6 +19,17 @@ pub trait Access: Send + Sync + fmt::Debug {
     fn resource(&self, uri: &str) -> bool;
     /// Whether the prompt `name` is visible and usable.
     fn prompt(&self, name: &str) -> bool;
+    /// Whether any rule judges requests by their arguments or caller
+    /// ([`Access::judge`]); asked on every call, read and prompt, so a
+    /// policy without such rules costs nothing more.
+    fn judges(&self) -> bool {
+        false
+    }
+    /// Whether `request` (a call, read or prompt the caller may see) may
+    /// go ahead, by its arguments and its caller.
+    fn judge(&self, _request: &Judged<'_>) -> Result<(), Refusal> {
+        Ok(())
+    }
 }
 
 /// Everything is allowed: the policy when no tenant policy applies.
@@ -50,6 +66,11 @@ pub struct Caller {
     /// credentials are exchanged for it (RFC 8693); none for API keys,
     /// anonymous callers and work the server runs on its own.
     pub token: Option<Arc<switchboard_secret::ClientToken>>,
+    /// The scopes the caller's token grants (none for API keys).
+    pub scopes: Arc<[String]>,
+    /// Every claim of the caller's JWT, for policies (none for API keys,
+    /// anonymous callers and work the server runs on its own).
+    pub claims: Option<Arc<serde_json::Map<String, serde_json::Value>>>,
 }
 
 impl Caller {
@@ -62,6 +83,8 @@ impl Caller {
             access: Arc::new(AllowAll),
             max_upstream_processes: None,
             token: None,
+            scopes: Arc::from([]),
+            claims: None,
         }
     }
 }
@@ -70,4 +93,52 @@ impl Default for Caller {
     fn default() -> Self {
         Self::anonymous()
     }
+}
+
+/// One request as a policy sees it.
+pub struct Judged<'a> {
+    /// `tools/call`, `resources/read` or `prompts/get`.
+    pub method: &'a str,
+    /// The tool's or prompt's name as the client gave it, or the URI.
+    pub name: &'a str,
+    /// The arguments as sent (none for reads).
+    pub arguments: Option<&'a RawValue>,
+    /// Who asks.
+    pub caller: &'a Caller,
+    /// The tool's annotations, looked up only when a rule reads them.
+    pub annotations: &'a (dyn Fn() -> Option<Value> + Sync),
+}
+
+impl fmt::Debug for Judged<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Judged")
+            .field("method", &self.method)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A policy's refusal: which rule, and what the client is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The rule that refused.
+    pub rule: Arc<str>,
+    /// Why, for the client.
+    pub reason: String,
+}
+
+impl Refusal {
+    /// The JSON-RPC error the client gets: -32006 with the reason, and the
+    /// rule in `data.policy`.
+    pub fn to_rpc(&self) -> RpcError {
+        RpcError::new(ErrorCode::POLICY_DENIED, self.reason.clone())
+            .with_data(serde_json::json!({ "policy": &*self.rule }))
+    }
+}
+
+/// Where the catalog reports each refusal (counted and audited by the
+/// server).
+pub trait RefusalObserver: Send + Sync + fmt::Debug {
+    /// `request` was refused by `refusal`.
+    fn refused(&self, request: &Judged<'_>, refusal: &Refusal);
 }

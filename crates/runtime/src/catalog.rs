@@ -56,6 +56,8 @@ pub struct Catalog {
     pub(crate) extensions: Extensions,
     pub(crate) bus: Arc<dyn EventBus>,
     pub(crate) providers: ArcSwap<Vec<Arc<dyn crate::Provider>>>,
+    /// Where policy refusals are reported, once the server says.
+    pub(crate) refusals: arc_swap::ArcSwapOption<Arc<dyn crate::caller::RefusalObserver>>,
 }
 
 impl std::fmt::Debug for Extensions {
@@ -172,6 +174,7 @@ impl CatalogBuilder {
             extensions: Extensions::new(self.extensions),
             bus: self.bus.unwrap_or_else(|| Arc::new(LocalBus::default())),
             providers: ArcSwap::from_pointee(self.providers),
+            refusals: arc_swap::ArcSwapOption::empty(),
         })
     }
 }
@@ -273,6 +276,11 @@ impl Catalog {
     /// The providers of tools outside the catalog, as they are now.
     pub fn providers(&self) -> Arc<Vec<Arc<dyn crate::Provider>>> {
         self.providers.load_full()
+    }
+
+    /// Report refusals to `observer` from now on (replacing any before).
+    pub fn observe_refusals(&self, observer: Arc<dyn crate::caller::RefusalObserver>) {
+        self.refusals.store(Some(Arc::new(observer)));
     }
 
     /// Whether any provider serves (cheaper than [`Catalog::providers`]).

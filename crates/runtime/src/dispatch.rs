@@ -66,6 +66,12 @@ impl Catalog {
         ctx: RequestContext,
     ) -> Result<Value, HandlerError> {
         let access = ctx.caller().access.clone();
+        if matches!(
+            method,
+            methods::TOOLS_CALL | methods::RESOURCES_READ | methods::PROMPTS_GET
+        ) {
+            self.judge(method, params, ctx.caller())?;
+        }
         match method {
             methods::TOOLS_LIST if !self.has_providers() => {
                 let items = self.tools.iter().filter(|t| access.tool(t.name()));

@@ -51,6 +51,7 @@ mod dispatch;
 mod error;
 mod event;
 mod events;
+mod judge;
 mod pending;
 mod prompt;
 mod provider;
@@ -60,7 +61,7 @@ mod typed;
 mod uri_template;
 
 pub use async_trait::async_trait;
-pub use caller::{Access, AllowAll, Caller};
+pub use caller::{Access, AllowAll, Caller, Judged, Refusal, RefusalObserver};
 pub use catalog::{Catalog, CatalogBuilder, ServerInfo};
 pub use context::{
     ClientPeer, LogFilter, LogLevel, PeerError, RequestContext, RequestContextBuilder,

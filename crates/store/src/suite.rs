@@ -216,6 +216,8 @@ pub fn task(id: &str, principal: &str, ttl_ms: u64) -> crate::task::TaskRecord {
         principal: principal.to_owned(),
         tenant: "t".into(),
         subject: "s".into(),
+        scopes: Vec::new(),
+        claims: None,
         status: crate::task::TaskStatus::Working,
         tool: "slow_compute".into(),
         arguments: serde_json::json!({"seconds": 1}),

@@ -60,6 +60,13 @@ pub struct TaskRecord {
     pub tenant: String,
     /// See `tenant`.
     pub subject: String,
+    /// The scopes of the starter's token, so policies judge the task's
+    /// call as they would have judged the request.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
+    /// The claims of the starter's JWT, for the same reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claims: Option<Map<String, Value>>,
     /// Where it stands.
     pub status: TaskStatus,
     /// The tool called.

@@ -80,6 +80,8 @@ pub(crate) async fn create(
         principal: who.binding(),
         tenant: who.tenant.id.to_string(),
         subject: who.subject.to_string(),
+        scopes: who.scopes.to_vec(),
+        claims: who.claims.as_deref().cloned(),
         status: TaskStatus::Working,
         tool: call.tool,
         arguments: call.arguments,

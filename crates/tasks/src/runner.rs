@@ -133,6 +133,8 @@ async fn execute(tasks: &Tasks, r: &TaskRecord, cancel: CancellationToken) -> Ou
         // A task runs after its request is answered: no client token to
         // exchange is kept for it.
         token: None,
+        scopes: Arc::from(r.scopes.as_slice()),
+        claims: r.claims.clone().map(Arc::new),
     };
     let peer = Arc::new(TaskPeer {
         rounds: Rounds::new(r.responses.clone()),

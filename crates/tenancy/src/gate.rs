@@ -42,7 +42,7 @@ struct Inner {
 impl Gate {
     /// A gate over `tenants` for the configuration in `config` (admission
     /// sized by its `max_in_flight` and `max_queue`), calls to `catalog`'s
-    /// tools, rates kept by `limiter`, refusals counted in `metrics` and
+    /// tools (whose policy refusals it counts and audits), rates kept by `limiter`, refusals counted in `metrics` and
     /// audited to `audit`.
     pub fn new(
         config: Live<Config>,
@@ -56,7 +56,7 @@ impl Gate {
         let admission = Admission::new(c.max_in_flight, c.max_queue);
         let probed = config.clone();
         let delay = Delay::start(move || probed.load().shed_delay_ms > 0);
-        Self(Arc::new(Inner {
+        let gate = Self(Arc::new(Inner {
             config,
             tenants: Live::new(tenants),
             catalog,
@@ -66,7 +66,11 @@ impl Gate {
             admission,
             delay,
             capacity: Capacity::default(),
-        }))
+        }));
+        gate.0
+            .catalog
+            .observe_refusals(Arc::new(account::Refusals(Arc::downgrade(&gate.0))));
+        gate
     }
 
     /// Tenants and credentials in effect now (a reload may replace them).

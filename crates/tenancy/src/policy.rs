@@ -1,10 +1,14 @@
 //! A tenant's compiled policy: which tools, resources and prompts it may see
-//! and use (the configured [`Rules`]), and the scopes some tools need.
+//! and use (the configured [`Rules`]), the scopes some tools need, and the
+//! `[[policies]]` rules that judge its requests by their arguments and
+//! caller.
 
 use std::collections::BTreeMap;
 
-use switchboard_config::{Rules, glob};
-use switchboard_runtime::Access;
+use serde_json::{Map, Value};
+use switchboard_config::{PolicyRule, Rules, glob};
+use switchboard_policy::Facts;
+use switchboard_runtime::{Access, Judged, Refusal};
 
 /// What one tenant may see and use.
 #[derive(Debug, Clone, Default)]
@@ -14,6 +18,8 @@ pub struct Policy {
     pub(crate) prompts: Rules,
     /// Tool patterns and the scopes a caller needs to call them.
     pub(crate) tool_scopes: BTreeMap<String, Vec<String>>,
+    /// The `[[policies]]` that apply to the tenant, in order.
+    pub(crate) rules: Vec<PolicyRule>,
 }
 
 impl Policy {
@@ -40,6 +46,64 @@ impl Access for Policy {
     }
     fn prompt(&self, name: &str) -> bool {
         self.prompts.permits(name)
+    }
+    fn judges(&self) -> bool {
+        !self.rules.is_empty()
+    }
+    fn judge(&self, request: &Judged<'_>) -> Result<(), Refusal> {
+        let mut applying = self
+            .rules
+            .iter()
+            .filter(|r| r.judges(request.method, request.name))
+            .peekable();
+        if applying.peek().is_none() {
+            return Ok(());
+        }
+        let args = arguments(request)?;
+        let annotations = if self.rules.iter().any(PolicyRule::reads_annotations) {
+            (request.annotations)().unwrap_or_else(|| Value::Object(Map::new()))
+        } else {
+            Value::Object(Map::new())
+        };
+        let none = Map::new();
+        let caller = request.caller;
+        let facts = Facts {
+            method: request.method,
+            name: request.name,
+            args: &args,
+            annotations: &annotations,
+            tenant: &caller.tenant,
+            subject: &caller.subject,
+            scopes: &caller.scopes,
+            claims: caller.claims.as_deref().unwrap_or(&none),
+        };
+        applying.try_for_each(|rule| {
+            rule.decide(&facts).map_err(|d| Refusal {
+                rule: d.rule,
+                reason: d.reason,
+            })
+        })
+    }
+}
+
+/// The request's arguments as a policy reads them: an object (empty when
+/// none were sent); anything else is refused, as the handler would.
+fn arguments(request: &Judged<'_>) -> Result<Value, Refusal> {
+    let refuse = |reason: String| Refusal {
+        rule: "arguments".into(),
+        reason,
+    };
+    match request.arguments {
+        None => Ok(Value::Object(Map::new())),
+        Some(raw) => match serde_json::from_str::<Value>(raw.get()) {
+            Ok(Value::Null) => Ok(Value::Object(Map::new())),
+            Ok(v @ Value::Object(_)) => Ok(v),
+            Ok(_) => Err(refuse(format!(
+                "{}: arguments must be an object",
+                request.method
+            ))),
+            Err(e) => Err(refuse(format!("{}: arguments: {e}", request.method))),
+        },
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use switchboard_config::{ANONYMOUS, RateConfig, TenantConfig, glob};
+use switchboard_config::{ANONYMOUS, PolicyRule, RateConfig, TenantConfig, glob};
 use switchboard_limits::Rate;
 use switchboard_runtime::Caller;
 
@@ -42,7 +42,11 @@ fn rate(r: &RateConfig) -> Option<Rate> {
 }
 
 impl Tenant {
-    pub(crate) fn new(c: &TenantConfig, queue_share: Option<(usize, u32)>) -> Self {
+    pub(crate) fn new(
+        c: &TenantConfig,
+        queue_share: Option<(usize, u32)>,
+        rules: &[PolicyRule],
+    ) -> Self {
         Self {
             max_queued: queue_share.map(|(queue, total)| {
                 (queue * c.weight.max(1) as usize / total.max(1) as usize).max(1)
@@ -54,6 +58,11 @@ impl Tenant {
                 resources: c.resources.clone(),
                 prompts: c.prompts.clone(),
                 tool_scopes: c.tool_scopes.clone(),
+                rules: rules
+                    .iter()
+                    .filter(|r| r.covers_tenant(&c.id))
+                    .cloned()
+                    .collect(),
             }),
             weight: c.weight.max(1),
             rate: c.rate.as_ref().and_then(rate),
@@ -70,12 +79,15 @@ impl Tenant {
         }
     }
 
-    pub(crate) fn anonymous_default(queue_share: Option<(usize, u32)>) -> Self {
+    pub(crate) fn anonymous_default(
+        queue_share: Option<(usize, u32)>,
+        rules: &[PolicyRule],
+    ) -> Self {
         let config = TenantConfig {
             id: ANONYMOUS.to_owned(),
             ..TenantConfig::default()
         };
-        Self::new(&config, queue_share)
+        Self::new(&config, queue_share, rules)
     }
 
     /// The rate of calls to `tool` (the first matching pattern's), if any.
@@ -118,6 +130,9 @@ pub struct Principal {
     /// The JWT it presented (none for API keys and anonymous), for an
     /// upstream that exchanges it for its own token.
     pub token: Option<Arc<switchboard_secret::ClientToken>>,
+    /// Every claim of that JWT, for policies (none for API keys and
+    /// anonymous principals).
+    pub claims: Option<Arc<serde_json::Map<String, serde_json::Value>>>,
 }
 
 impl Principal {
@@ -151,6 +166,8 @@ impl Principal {
             access: self.tenant.policy.clone(),
             max_upstream_processes: self.tenant.max_upstream_processes,
             token: self.token.clone(),
+            scopes: self.scopes.clone(),
+            claims: self.claims.clone(),
         }
     }
 

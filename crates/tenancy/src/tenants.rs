@@ -50,8 +50,9 @@ impl Tenants {
         let mut by_id = HashMap::new();
         let mut entries = Vec::new();
         let mut scopes = Vec::new();
+        let rules = config.policy_rules();
         for t in &config.tenants {
-            let tenant = Arc::new(Tenant::new(t, queue_share));
+            let tenant = Arc::new(Tenant::new(t, queue_share, &rules));
             by_id.insert(tenant.id.clone(), tenant);
             entries.extend(t.api_keys.iter().map(|k| ApiKeyEntry {
                 tenant: t.id.clone(),
@@ -66,7 +67,7 @@ impl Tenants {
             by_id
                 .get(ANONYMOUS)
                 .cloned()
-                .unwrap_or_else(|| Arc::new(Tenant::anonymous_default(queue_share)))
+                .unwrap_or_else(|| Arc::new(Tenant::anonymous_default(queue_share, &rules)))
         });
         let jwt = config
             .auth

@@ -18,6 +18,9 @@ pub struct Claims {
     pub scopes: Vec<String>,
     /// `exp`, in seconds since the Unix epoch.
     pub expires_at: u64,
+    /// Every claim of the token, for policies that read them (`groups`,
+    /// `email`, …).
+    pub all: std::sync::Arc<Map<String, Value>>,
 }
 
 /// What the claims are checked against.
@@ -64,6 +67,7 @@ pub(crate) fn extract(claims: &Map<String, Value>, expect: &Expect) -> Result<Cl
         subject,
         scopes: scopes(claims)?,
         expires_at,
+        all: std::sync::Arc::new(claims.clone()),
     })
 }
 

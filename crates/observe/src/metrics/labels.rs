@@ -16,6 +16,9 @@ pub fn outcome(r: &Result<Value, HandlerError>) -> &'static str {
         Err(HandlerError::Cancelled) => "cancelled",
         Err(HandlerError::InputRequired) => "input_required",
         Err(HandlerError::StartTask) => "task",
+        Err(HandlerError::Rpc(e)) if e.code == switchboard_proto::ErrorCode::POLICY_DENIED => {
+            "denied"
+        }
         Err(HandlerError::Rpc(_) | HandlerError::MissingCapability(_)) => "error",
     }
 }

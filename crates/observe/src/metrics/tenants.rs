@@ -29,6 +29,12 @@ struct TenantReason {
     reason: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TenantRule {
+    tenant: String,
+    rule: String,
+}
+
 /// The tenant families (tenants come from the configuration, so the label
 /// set is closed).
 #[derive(Debug)]
@@ -38,6 +44,7 @@ pub struct Tenants {
     rejections: Family<TenantReason, Counter>,
     sessions: Family<TenantLabel, Gauge>,
     streams: Family<TenantLabel, Gauge>,
+    policy_refusals: Family<TenantRule, Counter>,
 }
 
 impl Tenants {
@@ -73,6 +80,12 @@ impl Tenants {
                 "Open standalone SSE streams by tenant",
                 Family::default(),
             ),
+            policy_refusals: registered(
+                r,
+                "policy_refusals",
+                "Calls, reads and prompts refused by a [[policies]] rule, by tenant and rule (both from the configuration)",
+                Family::default(),
+            ),
         }
     }
 
@@ -95,6 +108,16 @@ impl Tenants {
             .get_or_create(&TenantReason {
                 tenant: tenant.to_owned(),
                 reason,
+            })
+            .inc();
+    }
+
+    /// A request of `tenant` refused by the policy `rule`.
+    pub fn policy_refused(&self, tenant: &str, rule: &str) {
+        self.policy_refusals
+            .get_or_create(&TenantRule {
+                tenant: tenant.to_owned(),
+                rule: rule.to_owned(),
             })
             .inc();
     }

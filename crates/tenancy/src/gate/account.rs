@@ -123,3 +123,51 @@ impl Gate {
         Ok(self.capacity().hold(key))
     }
 }
+
+/// Where the catalog reports policy refusals: counted per tenant and rule,
+/// logged and audited (`policy_denied`). Holds the gate weakly: the gate
+/// holds the catalog.
+#[derive(Debug)]
+pub(super) struct Refusals(pub(super) std::sync::Weak<super::Inner>);
+
+impl switchboard_runtime::RefusalObserver for Refusals {
+    fn refused(
+        &self,
+        request: &switchboard_runtime::Judged<'_>,
+        refusal: &switchboard_runtime::Refusal,
+    ) {
+        let Some(inner) = self.0.upgrade() else {
+            return;
+        };
+        let caller = request.caller;
+        inner
+            .metrics
+            .tenants
+            .policy_refused(&caller.tenant, &refusal.rule);
+        let short = caller
+            .session
+            .as_deref()
+            .map(switchboard_observe::ids::short);
+        tracing::info!(
+            tenant = %caller.tenant,
+            principal = %caller.subject,
+            session = short.unwrap_or("-"),
+            method = request.method,
+            name = request.name,
+            rule = %refusal.rule,
+            "refused by policy"
+        );
+        let detail = format!("{}: {}", refusal.rule, refusal.reason);
+        inner.audit.record(&AuditEvent {
+            event: "policy_denied",
+            tenant: Some(&caller.tenant),
+            principal: Some(&caller.subject),
+            session: short,
+            method: Some(request.method),
+            tool: Some(request.name),
+            outcome: "denied",
+            detail: Some(&detail),
+            ..AuditEvent::default()
+        });
+    }
+}

@@ -75,6 +75,7 @@ impl Tenants {
             addr: addr.to_owned(),
             metadata_url: Arc::from(""),
             token: None,
+            claims: None,
         })
     }
 
@@ -95,6 +96,7 @@ impl Tenants {
             addr: addr.to_owned(),
             metadata_url: Arc::from(""),
             token: None,
+            claims: None,
         })
     }
 
@@ -127,6 +129,7 @@ impl Tenants {
             tenant: tenant.clone(),
             subject: Arc::from(claims.subject.as_str()),
             scopes: Arc::from(claims.scopes),
+            claims: Some(claims.all),
             via: Via::Jwt(Arc::from(verifier.issuer())),
             addr: addr.to_owned(),
             metadata_url: Arc::from(""),

@@ -1,0 +1,75 @@
+//! Judging a request by its arguments and its caller before it is served:
+//! the catalog asks the caller's [`crate::Access`] for every tool call,
+//! resource read and prompt, in every era, and reports refusals to the
+//! server's [`crate::RefusalObserver`].
+
+use serde_json::value::RawValue;
+use switchboard_proto::params::{PromptGet, ResourceUri, ToolCall};
+use switchboard_proto::{RpcError, methods};
+
+use crate::caller::{Caller, Judged};
+use crate::catalog::Catalog;
+
+impl Catalog {
+    /// Ask the caller's policy whether a call, read or prompt may go
+    /// ahead. Params that cannot be read are left to the handler, which
+    /// answers them with the same reader's error.
+    pub(crate) fn judge(
+        &self,
+        method: &str,
+        params: Option<&RawValue>,
+        caller: &Caller,
+    ) -> Result<(), RpcError> {
+        if !caller.access.judges() {
+            return Ok(());
+        }
+        let (name, arguments) = match method {
+            methods::TOOLS_CALL => match ToolCall::read(params) {
+                Ok(c) => (c.name, c.arguments),
+                Err(_) => return Ok(()),
+            },
+            methods::PROMPTS_GET => match PromptGet::read(params) {
+                Ok(p) => (p.name, p.arguments),
+                Err(_) => return Ok(()),
+            },
+            methods::RESOURCES_READ => match ResourceUri::read(method, params) {
+                Ok(r) => (r.uri, None),
+                Err(_) => return Ok(()),
+            },
+            _ => return Ok(()),
+        };
+        // What the caller may not see is answered as unknown, not judged.
+        let visible = match method {
+            methods::TOOLS_CALL => caller.access.tool(&name),
+            methods::PROMPTS_GET => caller.access.prompt(&name),
+            _ => caller.access.resource(&name),
+        };
+        if !visible {
+            return Ok(());
+        }
+        let annotations = || {
+            if method != methods::TOOLS_CALL {
+                return None;
+            }
+            if let Some(tool) = self.tool(&name) {
+                return tool.definition().get("annotations").cloned();
+            }
+            let providers = self.providers();
+            let owner = providers.iter().find(|p| p.owns_tool(&name))?;
+            owner.tool_definition(&name)?.get("annotations").cloned()
+        };
+        let judged = Judged {
+            method,
+            name: &name,
+            arguments,
+            caller,
+            annotations: &annotations,
+        };
+        caller.access.judge(&judged).map_err(|refusal| {
+            if let Some(observer) = &*self.refusals.load() {
+                observer.refused(&judged, &refusal);
+            }
+            refusal.to_rpc()
+        })
+    }
+}
