@@ -208,6 +208,8 @@ pub struct Config {
     /// Rules in CEL over a request's arguments and its caller
     /// (`[[policies]]`). None: only the tenants' name rules apply.
     pub policies: Vec<crate::policies::PolicyConfig>,
+    /// The redactor of secrets in results (`[redact]`).
+    pub redact: crate::redact::RedactConfig,
 }
 
 impl Default for Config {
@@ -271,6 +273,7 @@ impl Default for Config {
             tenants: Vec::new(),
             upstreams: Vec::new(),
             policies: Vec::new(),
+            redact: crate::redact::RedactConfig::default(),
         }
     }
 }

@@ -67,7 +67,8 @@ impl Config {
             .map(|t| t.id.as_str())
             .chain([crate::ANONYMOUS])
             .collect();
-        crate::policies::validate(&self.policies, &tenants)
+        crate::policies::validate(&self.policies, &tenants)?;
+        self.redact.redactor().map(drop)
     }
 
     /// Each `[[upstreams]]` entry valid, no name twice, and tenants'

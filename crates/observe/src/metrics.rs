@@ -85,7 +85,7 @@ mod tests {
     use super::*;
 
     /// Every family the node exposes (after the `switchboard_` prefix).
-    const FAMILIES: [&str; 36] = [
+    const FAMILIES: [&str; 37] = [
         "sessions_open",
         "session_age_seconds",
         "open_streams",
@@ -105,6 +105,7 @@ mod tests {
         "tenant_sessions",
         "tenant_streams",
         "policy_refusals",
+        "redactions",
         "upstream_processes",
         "upstream_breaker_state",
         "upstream_calls",
@@ -145,6 +146,7 @@ mod tests {
         m.tenants.sessions("acme").inc();
         m.tenants.streams("acme").inc();
         m.tenants.policy_refused("acme", "repos");
+        m.tenants.redacted("acme", "jwt");
         m.upstreams.removed("up");
         let sink = m.upstreams.sink();
         switchboard_runtime::UpstreamObserver::pool_waited(&sink, "up", took);

@@ -9,6 +9,9 @@
 //! have, is an error, which the caller treats as a refusal (a policy that
 //! cannot decide does not let a request through).
 //!
+//! The [`Redactor`] masks secrets in results by pattern (built-in ones for
+//! common cloud keys, tokens and private keys, and the configuration's).
+//!
 //! The variables an expression can read are those of [`Facts`]:
 //! `method`, `name`, `args`, `annotations`, `tenant`, `subject`,
 //! `scopes` and `claims`. The expression language is the `cel` crate's;
@@ -16,6 +19,10 @@
 
 use std::fmt;
 use std::sync::Arc;
+
+mod redact;
+
+pub use redact::{BUILTIN, MAX_PATTERN_BYTES, Redactor};
 
 use serde_json::{Map, Value};
 

@@ -69,3 +69,53 @@ fn what_cannot_be_decided_is_an_error() {
     assert!(holds("'a' + 'b'").unwrap_err().contains("not a boolean"));
     assert!(holds("args.count > 'x'").is_err());
 }
+
+#[test]
+fn the_redactor_masks_seeded_secrets_and_leaves_the_rest() {
+    let r = Redactor::new(true, &[("ticket".into(), r"TKT-\d{6}".into())]).unwrap();
+    let key = "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----";
+    let mut v = json!({
+        "content": [
+            {"type": "text", "text": "key AKIAIOSFODNN7EXAMPLE and ghp_0123456789abcdefghijABCDEFGHIJ012345"},
+            {"type": "image", "data": "AKIAIOSFODNN7EXAMPLE", "mimeType": "image/png"},
+            {"type": "text", "text": key},
+        ],
+        "structuredContent": {"note": "see TKT-123456", "AKIAIOSFODNN7EXAMPLE": 1},
+        "isError": false,
+    });
+    let mut hits = r.redact(&mut v);
+    hits.sort();
+    let names: Vec<&str> = hits.iter().map(|h| &**h).collect();
+    assert_eq!(
+        names,
+        ["aws_access_key_id", "github_token", "private_key", "ticket"]
+    );
+    assert_eq!(
+        v["content"][0]["text"],
+        "key [redacted:aws_access_key_id] and [redacted:github_token]"
+    );
+    assert_eq!(
+        v["content"][1]["data"], "AKIAIOSFODNN7EXAMPLE",
+        "binary is left"
+    );
+    assert_eq!(v["content"][2]["text"], "[redacted:private_key]");
+    assert_eq!(v["structuredContent"]["note"], "see [redacted:ticket]");
+    assert!(
+        v["structuredContent"].get("AKIAIOSFODNN7EXAMPLE").is_some(),
+        "keys are left"
+    );
+    let mut clean = json!({"content": [{"type": "text", "text": "nothing to hide"}]});
+    assert!(r.redact(&mut clean).is_empty());
+    assert_eq!(clean["content"][0]["text"], "nothing to hide");
+}
+
+#[test]
+fn a_bad_pattern_names_itself() {
+    let e = Redactor::new(
+        false,
+        &[("ok".into(), "a+".into()), ("bad".into(), "(".into())],
+    )
+    .unwrap_err();
+    assert_eq!(e.0, 1);
+    assert!(Redactor::new(false, &[("long".into(), "a".repeat(2000))]).is_err());
+}

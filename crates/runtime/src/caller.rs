@@ -30,6 +30,11 @@ pub trait Access: Send + Sync + fmt::Debug {
     fn judge(&self, _request: &Judged<'_>) -> Result<(), Refusal> {
         Ok(())
     }
+    /// Mask what must not reach the caller in a result of a call, read or
+    /// prompt; the names of the patterns that matched (none: untouched).
+    fn redact(&self, _result: &mut Value) -> Vec<Arc<str>> {
+        Vec::new()
+    }
 }
 
 /// Everything is allowed: the policy when no tenant policy applies.
@@ -136,9 +141,13 @@ impl Refusal {
     }
 }
 
-/// Where the catalog reports each refusal (counted and audited by the
-/// server).
-pub trait RefusalObserver: Send + Sync + fmt::Debug {
+/// Where the catalog reports what policies decided (counted and audited
+/// by the server).
+pub trait DecisionObserver: Send + Sync + fmt::Debug {
     /// `request` was refused by `refusal`.
     fn refused(&self, request: &Judged<'_>, refusal: &Refusal);
+
+    /// The result of `method` on `name` for `caller` had secrets masked,
+    /// matched by `patterns`.
+    fn redacted(&self, caller: &Caller, method: &str, name: &str, patterns: &[Arc<str>]);
 }

@@ -57,7 +57,7 @@ pub struct Catalog {
     pub(crate) bus: Arc<dyn EventBus>,
     pub(crate) providers: ArcSwap<Vec<Arc<dyn crate::Provider>>>,
     /// Where policy refusals are reported, once the server says.
-    pub(crate) refusals: arc_swap::ArcSwapOption<Arc<dyn crate::caller::RefusalObserver>>,
+    pub(crate) decisions: arc_swap::ArcSwapOption<Arc<dyn crate::caller::DecisionObserver>>,
 }
 
 impl std::fmt::Debug for Extensions {
@@ -174,7 +174,7 @@ impl CatalogBuilder {
             extensions: Extensions::new(self.extensions),
             bus: self.bus.unwrap_or_else(|| Arc::new(LocalBus::default())),
             providers: ArcSwap::from_pointee(self.providers),
-            refusals: arc_swap::ArcSwapOption::empty(),
+            decisions: arc_swap::ArcSwapOption::empty(),
         })
     }
 }
@@ -279,8 +279,8 @@ impl Catalog {
     }
 
     /// Report refusals to `observer` from now on (replacing any before).
-    pub fn observe_refusals(&self, observer: Arc<dyn crate::caller::RefusalObserver>) {
-        self.refusals.store(Some(Arc::new(observer)));
+    pub fn observe_decisions(&self, observer: Arc<dyn crate::caller::DecisionObserver>) {
+        self.decisions.store(Some(Arc::new(observer)));
     }
 
     /// Whether any provider serves (cheaper than [`Catalog::providers`]).

@@ -58,20 +58,34 @@ impl Catalog {
         )
     }
 
-    /// Serve one catalog method.
+    /// Serve one catalog method. A call, read or prompt is judged by the
+    /// caller's policy first, and its result redacted by it after.
     pub async fn handle(
         &self,
         method: &str,
         params: Option<&RawValue>,
         ctx: RequestContext,
     ) -> Result<Value, HandlerError> {
-        let access = ctx.caller().access.clone();
-        if matches!(
+        if !matches!(
             method,
             methods::TOOLS_CALL | methods::RESOURCES_READ | methods::PROMPTS_GET
         ) {
-            self.judge(method, params, ctx.caller())?;
+            return self.serve(method, params, ctx).await;
         }
+        self.judge(method, params, ctx.caller())?;
+        let kept = ctx.clone();
+        let mut result = self.serve(method, params, ctx).await?;
+        self.redact(method, params, kept.caller(), &mut result);
+        Ok(result)
+    }
+
+    async fn serve(
+        &self,
+        method: &str,
+        params: Option<&RawValue>,
+        ctx: RequestContext,
+    ) -> Result<Value, HandlerError> {
+        let access = ctx.caller().access.clone();
         match method {
             methods::TOOLS_LIST if !self.has_providers() => {
                 let items = self.tools.iter().filter(|t| access.tool(t.name()));

@@ -1,7 +1,8 @@
-//! Judging a request by its arguments and its caller before it is served:
-//! the catalog asks the caller's [`crate::Access`] for every tool call,
-//! resource read and prompt, in every era, and reports refusals to the
-//! server's [`crate::RefusalObserver`].
+//! Judging a request by its arguments and its caller before it is served,
+//! and masking secrets in its result after: the catalog asks the caller's
+//! [`crate::Access`] for every tool call, resource read and prompt, in
+//! every era, and reports what it decided to the server's
+//! [`crate::DecisionObserver`].
 
 use serde_json::value::RawValue;
 use switchboard_proto::params::{PromptGet, ResourceUri, ToolCall};
@@ -66,10 +67,34 @@ impl Catalog {
             annotations: &annotations,
         };
         caller.access.judge(&judged).map_err(|refusal| {
-            if let Some(observer) = &*self.refusals.load() {
+            if let Some(observer) = &*self.decisions.load() {
                 observer.refused(&judged, &refusal);
             }
             refusal.to_rpc()
         })
+    }
+
+    /// Mask secrets in the result of a call, read or prompt, as the
+    /// caller's policy says, and report it if anything was masked.
+    pub(crate) fn redact(
+        &self,
+        method: &str,
+        params: Option<&RawValue>,
+        caller: &Caller,
+        result: &mut serde_json::Value,
+    ) {
+        let patterns = caller.access.redact(result);
+        if patterns.is_empty() {
+            return;
+        }
+        let name = match method {
+            methods::TOOLS_CALL => ToolCall::read(params).map(|c| c.name),
+            methods::PROMPTS_GET => PromptGet::read(params).map(|p| p.name),
+            _ => ResourceUri::read(method, params).map(|r| r.uri),
+        }
+        .unwrap_or_default();
+        if let Some(observer) = &*self.decisions.load() {
+            observer.redacted(caller, method, &name, &patterns);
+        }
     }
 }

@@ -61,7 +61,7 @@ mod typed;
 mod uri_template;
 
 pub use async_trait::async_trait;
-pub use caller::{Access, AllowAll, Caller, Judged, Refusal, RefusalObserver};
+pub use caller::{Access, AllowAll, Caller, DecisionObserver, Judged, Refusal};
 pub use catalog::{Catalog, CatalogBuilder, ServerInfo};
 pub use context::{
     ClientPeer, LogFilter, LogLevel, PeerError, RequestContext, RequestContextBuilder,

@@ -69,7 +69,7 @@ impl Gate {
         }));
         gate.0
             .catalog
-            .observe_refusals(Arc::new(account::Refusals(Arc::downgrade(&gate.0))));
+            .observe_decisions(Arc::new(account::Decisions(Arc::downgrade(&gate.0))));
         gate
     }
 

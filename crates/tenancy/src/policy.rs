@@ -4,9 +4,10 @@
 //! caller.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
-use switchboard_config::{PolicyRule, Rules, glob};
+use switchboard_config::{PolicyRule, Redactor, Rules, glob};
 use switchboard_policy::Facts;
 use switchboard_runtime::{Access, Judged, Refusal};
 
@@ -20,6 +21,8 @@ pub struct Policy {
     pub(crate) tool_scopes: BTreeMap<String, Vec<String>>,
     /// The `[[policies]]` that apply to the tenant, in order.
     pub(crate) rules: Vec<PolicyRule>,
+    /// The redactor of secrets in results (`[redact]`), if enabled.
+    pub(crate) redactor: Option<Arc<Redactor>>,
 }
 
 impl Policy {
@@ -46,6 +49,9 @@ impl Access for Policy {
     }
     fn prompt(&self, name: &str) -> bool {
         self.prompts.permits(name)
+    }
+    fn redact(&self, result: &mut Value) -> Vec<Arc<str>> {
+        self.redact_result(result)
     }
     fn judges(&self) -> bool {
         !self.rules.is_empty()
@@ -83,6 +89,14 @@ impl Access for Policy {
                 reason: d.reason,
             })
         })
+    }
+}
+
+impl Policy {
+    fn redact_result(&self, result: &mut Value) -> Vec<Arc<str>> {
+        self.redactor
+            .as_ref()
+            .map_or_else(Vec::new, |r| r.redact(result))
     }
 }
 

@@ -3,11 +3,19 @@
 
 use std::sync::Arc;
 
-use switchboard_config::{ANONYMOUS, PolicyRule, RateConfig, TenantConfig, glob};
+use switchboard_config::{ANONYMOUS, PolicyRule, RateConfig, Redactor, TenantConfig, glob};
 use switchboard_limits::Rate;
 use switchboard_runtime::Caller;
 
 use crate::policy::Policy;
+
+/// What judges and redacts every tenant's requests (`[[policies]]`, of
+/// which each tenant keeps those naming it, and `[redact]`).
+#[derive(Debug, Default)]
+pub(crate) struct Judging {
+    pub(crate) rules: Vec<PolicyRule>,
+    pub(crate) redactor: Option<Arc<Redactor>>,
+}
 
 /// One tenant, compiled from its configuration.
 #[derive(Debug)]
@@ -45,7 +53,7 @@ impl Tenant {
     pub(crate) fn new(
         c: &TenantConfig,
         queue_share: Option<(usize, u32)>,
-        rules: &[PolicyRule],
+        judging: &Judging,
     ) -> Self {
         Self {
             max_queued: queue_share.map(|(queue, total)| {
@@ -58,11 +66,13 @@ impl Tenant {
                 resources: c.resources.clone(),
                 prompts: c.prompts.clone(),
                 tool_scopes: c.tool_scopes.clone(),
-                rules: rules
+                rules: judging
+                    .rules
                     .iter()
                     .filter(|r| r.covers_tenant(&c.id))
                     .cloned()
                     .collect(),
+                redactor: judging.redactor.clone(),
             }),
             weight: c.weight.max(1),
             rate: c.rate.as_ref().and_then(rate),
@@ -79,15 +89,12 @@ impl Tenant {
         }
     }
 
-    pub(crate) fn anonymous_default(
-        queue_share: Option<(usize, u32)>,
-        rules: &[PolicyRule],
-    ) -> Self {
+    pub(crate) fn anonymous_default(queue_share: Option<(usize, u32)>, judging: &Judging) -> Self {
         let config = TenantConfig {
             id: ANONYMOUS.to_owned(),
             ..TenantConfig::default()
         };
-        Self::new(&config, queue_share, rules)
+        Self::new(&config, queue_share, judging)
     }
 
     /// The rate of calls to `tool` (the first matching pattern's), if any.

@@ -14,7 +14,7 @@ use switchboard_config::{ANONYMOUS, AnonymousMode, Config};
 
 pub use authn::AuthFailure;
 
-use crate::tenant::Tenant;
+use crate::tenant::{Judging, Tenant};
 
 /// Where the protected-resource metadata lives (RFC 9728 §3).
 pub const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
@@ -50,9 +50,16 @@ impl Tenants {
         let mut by_id = HashMap::new();
         let mut entries = Vec::new();
         let mut scopes = Vec::new();
-        let rules = config.policy_rules();
+        let judging = Judging {
+            rules: config.policy_rules(),
+            redactor: config
+                .redact
+                .redactor()
+                .map_err(|(key, e)| format!("{key}: {e}"))?
+                .map(Arc::new),
+        };
         for t in &config.tenants {
-            let tenant = Arc::new(Tenant::new(t, queue_share, &rules));
+            let tenant = Arc::new(Tenant::new(t, queue_share, &judging));
             by_id.insert(tenant.id.clone(), tenant);
             entries.extend(t.api_keys.iter().map(|k| ApiKeyEntry {
                 tenant: t.id.clone(),
@@ -67,7 +74,7 @@ impl Tenants {
             by_id
                 .get(ANONYMOUS)
                 .cloned()
-                .unwrap_or_else(|| Arc::new(Tenant::anonymous_default(queue_share, &rules)))
+                .unwrap_or_else(|| Arc::new(Tenant::anonymous_default(queue_share, &judging)))
         });
         let jwt = config
             .auth

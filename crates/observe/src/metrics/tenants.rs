@@ -30,6 +30,12 @@ struct TenantReason {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TenantPattern {
+    tenant: String,
+    pattern: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TenantRule {
     tenant: String,
     rule: String,
@@ -45,6 +51,7 @@ pub struct Tenants {
     sessions: Family<TenantLabel, Gauge>,
     streams: Family<TenantLabel, Gauge>,
     policy_refusals: Family<TenantRule, Counter>,
+    redactions: Family<TenantPattern, Counter>,
 }
 
 impl Tenants {
@@ -86,6 +93,12 @@ impl Tenants {
                 "Calls, reads and prompts refused by a [[policies]] rule, by tenant and rule (both from the configuration)",
                 Family::default(),
             ),
+            redactions: registered(
+                r,
+                "redactions",
+                "Results of calls, reads and prompts with secrets masked, by tenant and pattern (built-in or from [redact])",
+                Family::default(),
+            ),
         }
     }
 
@@ -118,6 +131,16 @@ impl Tenants {
             .get_or_create(&TenantRule {
                 tenant: tenant.to_owned(),
                 rule: rule.to_owned(),
+            })
+            .inc();
+    }
+
+    /// A result for `tenant` had what `pattern` matches masked.
+    pub fn redacted(&self, tenant: &str, pattern: &str) {
+        self.redactions
+            .get_or_create(&TenantPattern {
+                tenant: tenant.to_owned(),
+                pattern: pattern.to_owned(),
             })
             .inc();
     }

@@ -124,13 +124,14 @@ impl Gate {
     }
 }
 
-/// Where the catalog reports policy refusals: counted per tenant and rule,
-/// logged and audited (`policy_denied`). Holds the gate weakly: the gate
-/// holds the catalog.
+/// Where the catalog reports what policies decided: refusals counted per
+/// tenant and rule, logged and audited (`policy_denied`); redactions
+/// counted per tenant and pattern and audited (`redacted`). Holds the gate
+/// weakly: the gate holds the catalog.
 #[derive(Debug)]
-pub(super) struct Refusals(pub(super) std::sync::Weak<super::Inner>);
+pub(super) struct Decisions(pub(super) std::sync::Weak<super::Inner>);
 
-impl switchboard_runtime::RefusalObserver for Refusals {
+impl switchboard_runtime::DecisionObserver for Decisions {
     fn refused(
         &self,
         request: &switchboard_runtime::Judged<'_>,
@@ -166,6 +167,36 @@ impl switchboard_runtime::RefusalObserver for Refusals {
             method: Some(request.method),
             tool: Some(request.name),
             outcome: "denied",
+            detail: Some(&detail),
+            ..AuditEvent::default()
+        });
+    }
+
+    fn redacted(
+        &self,
+        caller: &switchboard_runtime::Caller,
+        method: &str,
+        name: &str,
+        patterns: &[std::sync::Arc<str>],
+    ) {
+        let Some(inner) = self.0.upgrade() else {
+            return;
+        };
+        for p in patterns {
+            inner.metrics.tenants.redacted(&caller.tenant, p);
+        }
+        let detail = patterns.iter().map(|p| &**p).collect::<Vec<_>>().join(",");
+        inner.audit.record(&AuditEvent {
+            event: "redacted",
+            tenant: Some(&caller.tenant),
+            principal: Some(&caller.subject),
+            session: caller
+                .session
+                .as_deref()
+                .map(switchboard_observe::ids::short),
+            method: Some(method),
+            tool: Some(name),
+            outcome: "redacted",
             detail: Some(&detail),
             ..AuditEvent::default()
         });
