@@ -438,3 +438,51 @@ allow_if = "args.repo.startsWith('acme/') &&"
         assert!(e.contains(key), "{text}: {e}");
     }
 }
+
+#[tokio::test]
+async fn policies_and_the_redactor_reload_with_the_configuration() {
+    let server = TestServer::start().await;
+    let client = ModernClient::new(&server.url());
+    let echo = |message: &str| call("echo", json!({ "message": message }));
+    let (resp, _) = client
+        .call(
+            "tools/call",
+            echo("ghp_0123456789abcdefghijABCDEFGHIJ012345"),
+        )
+        .await;
+    assert_eq!(
+        resp["result"]["content"][0]["text"], "ghp_0123456789abcdefghijABCDEFGHIJ012345",
+        "nothing configured: nothing changes"
+    );
+    let mut new = Config::default();
+    new.policies.push(rule(
+        "short-echo",
+        &["echo"],
+        Some("size(args.message) < 50"),
+        None,
+    ));
+    new.redact.enabled = true;
+    server.app.reload(new.clone()).await.expect("reloads");
+    let (resp, _) = client.call("tools/call", echo(&"x".repeat(60))).await;
+    assert_eq!(resp["error"]["data"]["policy"], "short-echo", "{resp}");
+    let (resp, _) = client
+        .call(
+            "tools/call",
+            echo("ghp_0123456789abcdefghijABCDEFGHIJ012345"),
+        )
+        .await;
+    assert_eq!(
+        resp["result"]["content"][0]["text"], "[redacted:github_token]",
+        "{resp}"
+    );
+    // A rule that does not compile refuses the reload; the running one stays.
+    let mut bad = new;
+    bad.policies[0].allow_if = Some("size(args.message) <".into());
+    let e = server.app.reload(bad).await.unwrap_err().to_string();
+    assert!(
+        e.contains("policies[0].allow_if") && e.contains("line 1"),
+        "{e}"
+    );
+    let (resp, _) = client.call("tools/call", echo(&"x".repeat(60))).await;
+    assert_eq!(resp["error"]["data"]["policy"], "short-echo", "{resp}");
+}
