@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Nonce};
-use switchboard_store::{StoreError, VaultStore};
+use switchboard_store::{EntryStore, StoreError};
 
 /// The format version of a sealed entry.
 const FORMAT: u8 = 1;
@@ -52,7 +52,7 @@ pub enum VaultError {
 
 /// Credentials, sealed, in a store.
 pub struct Vault {
-    store: Arc<dyn VaultStore>,
+    store: Arc<dyn EntryStore>,
     /// The keys; the first seals.
     keys: Vec<(String, ChaCha20Poly1305)>,
 }
@@ -69,7 +69,7 @@ impl std::fmt::Debug for Vault {
 
 impl Vault {
     /// A vault over `store` with `keys` (at least one; ids unique).
-    pub fn new(store: Arc<dyn VaultStore>, keys: &[VaultKey]) -> Result<Self, String> {
+    pub fn new(store: Arc<dyn EntryStore>, keys: &[VaultKey]) -> Result<Self, String> {
         if keys.is_empty() {
             return Err("the vault needs at least one key".into());
         }

@@ -41,6 +41,8 @@ pub struct Parts {
     pub tenant_processes: TenantProcesses,
     /// The token vault, if configured (users' grants for upstreams).
     pub vault: Option<Arc<switchboard_identity::Vault>>,
+    /// Approved tool definitions (`pinning`), on the shared store.
+    pub pins: switchboard_upstream::gateway::PinBook,
 }
 
 impl Ops {
@@ -115,6 +117,11 @@ impl Ops {
     /// The token vault, if configured.
     pub(crate) fn vault(&self) -> Option<&switchboard_identity::Vault> {
         self.0.vault.as_deref()
+    }
+
+    /// Approved tool definitions.
+    pub(crate) fn pins(&self) -> &switchboard_upstream::gateway::PinBook {
+        &self.0.pins
     }
 
     pub(crate) fn tenant_processes(&self) -> Option<&TenantProcesses> {

@@ -76,6 +76,20 @@ impl switchboard_runtime::UpstreamObserver for UpstreamEvents {
         self.sink.request(upstream, method, took, error);
     }
 
+    fn pin(&self, event: switchboard_runtime::PinEvent<'_>) {
+        self.sink.pin(event);
+        self.gate
+            .audit()
+            .record(&switchboard_observe::audit::AuditEvent {
+                event: "tool_definition_changed",
+                upstream: Some(event.upstream),
+                tool: Some(event.tool),
+                outcome: event.outcome,
+                detail: Some(event.kind),
+                ..Default::default()
+            });
+    }
+
     fn token(&self, event: switchboard_runtime::TokenEvent<'_>) {
         self.sink.token(event);
         let caller = event.caller;

@@ -71,7 +71,7 @@ pub use event::ServerEvent;
 pub use events::{EventBus, LocalBus, Subscription};
 pub use pending::{EventBatch, PENDING_URIS, PendingEvents};
 pub use prompt::{Prompt, PromptArgument, PromptResult};
-pub use provider::{Provider, ProviderHealth, TokenEvent, UpstreamObserver};
+pub use provider::{PinEvent, Provider, ProviderHealth, TokenEvent, UpstreamObserver};
 pub use resource::{Resource, ResourceContents, ResourceTemplate};
 /// The JSON Schema generator of typed tools ([`Tool::typed`]), re-exported
 /// so that its version is the one this crate uses.

@@ -57,6 +57,25 @@ pub trait UpstreamObserver: Send + Sync + fmt::Debug {
 
     /// A token for an upstream from an identity provider was had or not.
     fn token(&self, _event: TokenEvent<'_>) {}
+
+    /// An upstream presented a tool definition that is not the approved
+    /// one (pinning).
+    fn pin(&self, _event: PinEvent<'_>) {}
+}
+
+/// A tool definition an upstream presented that differs from its approved
+/// one (`changed`), or that was never approved (`new`); `held` back
+/// (`pinning = "enforce"`) or served and `alerted` (`"warn"`).
+#[derive(Debug, Clone, Copy)]
+pub struct PinEvent<'a> {
+    /// The upstream.
+    pub upstream: &'a str,
+    /// The tool, by the upstream's own name.
+    pub tool: &'a str,
+    /// `changed` or `new`.
+    pub kind: &'static str,
+    /// `held` or `alerted`.
+    pub outcome: &'static str,
 }
 
 /// A caller's token for an upstream from an identity provider: had

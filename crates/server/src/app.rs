@@ -242,6 +242,7 @@ impl AppBuilder {
             lifecycle: lifecycle.clone(),
             tenant_processes: upstreams.processes.clone(),
             vault: upstreams.vault.clone(),
+            pins: upstreams.pins.clone(),
         });
         let reloader = Reloader::new(ReloadParts {
             config: config.clone(),

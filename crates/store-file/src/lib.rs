@@ -13,12 +13,12 @@
 
 #![warn(missing_docs)]
 
+mod entries;
 mod error;
 mod event_log;
 mod session;
 mod tables;
 mod task;
-mod vault;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -26,10 +26,10 @@ use std::sync::Arc;
 use redb::Database;
 use switchboard_store::StoreError;
 
+pub use entries::FileEntryStore;
 pub use event_log::FileEventLog;
 pub use session::FileSessionStore;
 pub use task::FileTaskStore;
-pub use vault::FileVaultStore;
 
 use error::Fail;
 
@@ -58,9 +58,9 @@ impl FileStore {
         FileTaskStore::new(self.clone())
     }
 
-    /// The token vault's entries on this file.
-    pub fn vault(&self) -> FileVaultStore {
-        FileVaultStore::new(self.clone())
+    /// The entries of `space` on this file.
+    pub fn entries(&self, space: switchboard_store::Space) -> FileEntryStore {
+        FileEntryStore::new(self.clone(), space)
     }
 
     /// The event log on this file, bounded per session like the memory one.

@@ -27,6 +27,9 @@ pub(crate) const TASKS_BY_PRINCIPAL: TableDefinition<(&str, &str), u64> =
 
 /// The vault's sealed entries: (tenant, name) → sealed bytes.
 pub(crate) const VAULT: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("vault");
+/// Pinned tool definitions: (upstream, tool) → approved and pending
+/// definitions (JSON).
+pub(crate) const PINS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("pins");
 
 /// Create every table, so read transactions always find them.
 pub(crate) fn create_all(db: &Database) -> Result<(), Fail> {
@@ -40,6 +43,7 @@ pub(crate) fn create_all(db: &Database) -> Result<(), Fail> {
     txn.open_table(TASKS)?;
     txn.open_table(TASKS_BY_PRINCIPAL)?;
     txn.open_table(VAULT)?;
+    txn.open_table(PINS)?;
     txn.commit()?;
     Ok(())
 }

@@ -56,23 +56,38 @@ async fn passes_the_store_suite() {
 }
 
 #[tokio::test]
-async fn passes_the_vault_suite_and_keeps_entries_across_a_reopen() {
+async fn passes_the_entries_suite_in_each_space_and_keeps_entries_across_a_reopen() {
+    use switchboard_store::{EntryStore, Space};
     let file = TempFile::new("vault");
     {
         let store = FileStore::open(&file.0).expect("open");
-        switchboard_store::suite::vault_store_suite(&store.vault()).await;
-        use switchboard_store::VaultStore;
+        for space in [Space::Vault, Space::Pins] {
+            switchboard_store::suite::entry_store_suite(&store.entries(space)).await;
+        }
         store
-            .vault()
+            .entries(Space::Vault)
             .put("acme", "alice\0web", b"kept")
             .await
             .unwrap();
     }
-    use switchboard_store::VaultStore;
-    let reopened = FileStore::open(&file.0).expect("reopen").vault();
+    let reopened = FileStore::open(&file.0).expect("reopen");
     assert_eq!(
-        reopened.get("acme", "alice\0web").await.unwrap().as_deref(),
+        reopened
+            .entries(Space::Vault)
+            .get("acme", "alice\0web")
+            .await
+            .unwrap()
+            .as_deref(),
         Some(&b"kept"[..])
+    );
+    // Spaces are apart.
+    assert!(
+        reopened
+            .entries(Space::Pins)
+            .get("acme", "alice\0web")
+            .await
+            .unwrap()
+            .is_none()
     );
 }
 

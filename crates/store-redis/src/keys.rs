@@ -57,11 +57,12 @@ impl Keys {
         format!("{}:task:{{{id}}}", self.prefix)
     }
 
-    /// The token vault's entries of one tenant (hex of its id), name →
-    /// sealed bytes: `<prefix>:vault:{<hex>}`.
-    pub(crate) fn vault(&self, tenant: &str) -> String {
-        let hex: String = tenant.bytes().map(|b| format!("{b:02x}")).collect();
-        format!("{}:vault:{{{hex}}}", self.prefix)
+    /// The entries of one group (hex of its name) in `space`, name →
+    /// bytes: `<prefix>:vault:{<hex of tenant>}`, `<prefix>:pins:{<hex of
+    /// upstream>}`.
+    pub(crate) fn entries(&self, space: switchboard_store::Space, group: &str) -> String {
+        let hex: String = group.bytes().map(|b| format!("{b:02x}")).collect();
+        format!("{}:{}:{{{hex}}}", self.prefix, space.as_str())
     }
 
     /// The live tasks of one principal, id → expiry (ms):

@@ -49,7 +49,8 @@
 //! | `<p>:bus` | pub/sub channel | the session bus: JSON `{"from": node, "t": kind, …}` |
 //! | `<p>:task:{<id>}` | hash | a task: `v` (version, for compare-and-swap) and `r` (the record as JSON); expires with the task |
 //! | `<p>:taskq:{<hex>}` | sorted set | id → expiry (ms): the live tasks of one principal (hex of its name), for its cap |
-//! | `<p>:vault:{<hex>}` | hash | the token vault's entries of one tenant (hex of its id): name → sealed bytes (`RedisVaultStore`; encrypted before they are sent) |
+//! | `<p>:vault:{<hex>}` | hash | the token vault's entries of one tenant (hex of its id): name → sealed bytes (`RedisEntryStore`, `Space::Vault`; encrypted before they are sent) |
+//! | `<p>:pins:{<hex>}` | hash | the pinned tool definitions of one upstream (hex of its name): tool → approved and pending definitions (`RedisEntryStore`, `Space::Pins`) |
 //! | `<p>:rl:{<key>}` | string | a rate-limit bucket's TAT (ns since the epoch, decimal), expiring when it is no longer ahead |
 //!
 //! # Costs and guarantees
@@ -107,6 +108,7 @@
 mod bus;
 mod cluster;
 mod conn;
+mod entries;
 mod error;
 mod event_log;
 mod keys;
@@ -114,13 +116,12 @@ mod owner;
 mod rate;
 mod session;
 mod task;
-mod vault;
 
 pub use bus::RedisBus;
 pub use conn::{Redis, RedisOptions};
+pub use entries::RedisEntryStore;
 pub use event_log::RedisEventLog;
 pub use owner::RedisSessionOwners;
 pub use rate::RedisRateLimiter;
 pub use session::RedisSessionStore;
 pub use task::RedisTaskStore;
-pub use vault::RedisVaultStore;

@@ -400,9 +400,12 @@ async fn byte_budgets_hold_across_nodes() {
 }
 
 #[tokio::test]
-async fn passes_the_vault_suite() {
+async fn passes_the_entries_suite_in_each_space() {
+    use switchboard_store::Space;
     let server = RedisProcess::start();
-    let store =
-        switchboard_store_redis::RedisVaultStore::new(support::connect(&server, "vault").await);
-    switchboard_store::suite::vault_store_suite(&store).await;
+    let redis = support::connect(&server, "vault").await;
+    for space in [Space::Vault, Space::Pins] {
+        let store = switchboard_store_redis::RedisEntryStore::new(redis.clone(), space);
+        switchboard_store::suite::entry_store_suite(&store).await;
+    }
 }

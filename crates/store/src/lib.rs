@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 mod bus;
+mod entries;
 mod event_log;
 mod memory;
 mod owner;
@@ -16,9 +17,9 @@ mod session;
 #[cfg(any(test, feature = "testing"))]
 pub mod suite;
 mod task;
-mod vault;
 
 pub use bus::{BusMessage, SessionBus};
+pub use entries::{EntryStore, MemoryEntryStore, Space};
 pub use event_log::{EventId, EventLog, MemoryEventLog, StoredEvent};
 pub use memory::MemorySessionStore;
 pub use owner::{Claim, SessionOwners};
@@ -27,4 +28,3 @@ pub use session::{
     StoreError, Updated, json_len, now_ms,
 };
 pub use task::{MemoryTaskStore, TaskRecord, TaskStatus, TaskStore, Versioned};
-pub use vault::{MemoryVaultStore, VaultStore};

@@ -389,8 +389,9 @@ async fn orphan_checks(store: &dyn crate::task::TaskStore) {
     assert_eq!(store.orphans(now_ms(), 2).await.unwrap().len(), 2);
 }
 
-/// Run every vault check against `store`, which must start empty.
-pub async fn vault_store_suite(store: &dyn crate::VaultStore) {
+/// Run every check of an entry store against `store`, which must start
+/// empty.
+pub async fn entry_store_suite(store: &dyn crate::EntryStore) {
     assert!(store.get("acme", "alice\0web").await.unwrap().is_none());
     assert!(store.names("acme").await.unwrap().is_empty());
     store.put("acme", "alice\0web", b"sealed-1").await.unwrap();
@@ -413,6 +414,13 @@ pub async fn vault_store_suite(store: &dyn crate::VaultStore) {
     assert_eq!(
         store.names("acme").await.unwrap(),
         ["alice\0web", "bob\0web"]
+    );
+    assert_eq!(
+        store.entries("acme").await.unwrap(),
+        [
+            ("alice\0web".to_owned(), b"sealed-1".to_vec()),
+            ("bob\0web".to_owned(), vec![0, 255, 7]),
+        ]
     );
     // Replaced, then removed once.
     store.put("acme", "alice\0web", b"sealed-2").await.unwrap();

@@ -255,7 +255,10 @@ impl Builder {
             .clone()
             .map(|e| e as Arc<dyn switchboard_runtime::EventBus>);
         let vault = crate::stores::Shared::vault(shared.as_ref(), &config)?;
-        let built = crate::gateway::build(&config, self.own, bus, vault).await?;
+        let pins = switchboard_upstream::gateway::PinBook::new(crate::stores::Shared::pins(
+            shared.as_ref(),
+        ));
+        let built = crate::gateway::build(&config, self.own, bus, vault, pins).await?;
         let catalog = Arc::new(built.catalog);
         crate::gateway::reap_idle(catalog.clone());
         let watch = self.watch && matches!(self.source, Source::Load(_));

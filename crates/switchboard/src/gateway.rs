@@ -28,6 +28,7 @@ pub(crate) async fn build(
     own: Option<CatalogBuilder>,
     events: Option<Arc<dyn switchboard_runtime::EventBus>>,
     vault: Option<Arc<switchboard_identity::Vault>>,
+    pins: switchboard_upstream::gateway::PinBook,
 ) -> Result<Built, String> {
     // One bus for the catalog and the upstreams' resource updates.
     let bus = events.unwrap_or_else(|| Arc::new(switchboard_runtime::LocalBus::default()));
@@ -37,6 +38,7 @@ pub(crate) async fn build(
     let upstreams = UpstreamsShared {
         processes: Default::default(),
         vault,
+        pins,
     };
     // tool name → the source that has it
     let mut owners: HashMap<String, String> = HashMap::new();

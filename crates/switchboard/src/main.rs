@@ -50,6 +50,8 @@ enum Command {
     Sessions(ops::SessionsArgs),
     /// Stop a running node from taking new sessions (admin API).
     Drain(ops::DrainArgs),
+    /// Review and approve upstreams' pinned tool definitions (admin API).
+    Pins(ops::PinsArgs),
     /// Load-test a Streamable HTTP MCP server, Switchboard or not (loopback only unless --allow-remote).
     Bench(switchboard_bench::BenchArgs),
 }
@@ -93,6 +95,7 @@ fn main() -> std::process::ExitCode {
             Command::Keys(args) => keys::run(args),
             Command::Sessions(args) => ops::sessions(args).await,
             Command::Drain(args) => ops::drain(args).await,
+            Command::Pins(args) => ops::pins(args).await,
             Command::Bench(args) => bench(args).await,
         }
     });

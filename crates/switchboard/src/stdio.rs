@@ -62,7 +62,7 @@ pub(crate) async fn run(
         );
     }
     crate::start_traces(&config)?;
-    let built = crate::gateway::build(&config, own, None, None).await?;
+    let built = crate::gateway::build(&config, own, None, None, Default::default()).await?;
     let catalog = Arc::new(built.catalog);
     crate::gateway::reap_idle(catalog.clone());
     let stop = CancellationToken::new();

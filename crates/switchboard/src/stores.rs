@@ -6,11 +6,11 @@ use std::time::Duration;
 use switchboard_server::{AppBuilder, ClusterEvents, Config, StoreKind, redact_url};
 use switchboard_store::SessionBus;
 use switchboard_store_file::{
-    FileEventLog, FileSessionStore, FileStore, FileTaskStore, FileVaultStore,
+    FileEntryStore, FileEventLog, FileSessionStore, FileStore, FileTaskStore,
 };
 use switchboard_store_redis::{
-    Redis, RedisBus, RedisEventLog, RedisOptions, RedisRateLimiter, RedisSessionOwners,
-    RedisSessionStore, RedisTaskStore, RedisVaultStore,
+    Redis, RedisBus, RedisEntryStore, RedisEventLog, RedisOptions, RedisRateLimiter,
+    RedisSessionOwners, RedisSessionStore, RedisTaskStore,
 };
 
 /// How long past a session's longest life its Redis keys may linger.
@@ -27,7 +27,8 @@ pub(crate) enum Shared {
         sessions: FileSessionStore,
         log: FileEventLog,
         tasks: FileTaskStore,
-        vault: FileVaultStore,
+        vault: FileEntryStore,
+        pins: FileEntryStore,
         label: String,
     },
 }
@@ -53,12 +54,28 @@ impl Shared {
         if keys.is_empty() {
             return Ok(None);
         }
-        let store: Arc<dyn switchboard_store::VaultStore> = match shared {
-            None => Arc::new(switchboard_store::MemoryVaultStore::new()),
+        let store: Arc<dyn switchboard_store::EntryStore> = match shared {
+            None => Arc::new(switchboard_store::MemoryEntryStore::new()),
             Some(Self::File { vault, .. }) => Arc::new(vault.clone()),
-            Some(Self::Redis(r)) => Arc::new(RedisVaultStore::new(r.redis.clone())),
+            Some(Self::Redis(r)) => Arc::new(RedisEntryStore::new(
+                r.redis.clone(),
+                switchboard_store::Space::Vault,
+            )),
         };
         switchboard_identity::Vault::new(store, &keys).map(|v| Some(Arc::new(v)))
+    }
+
+    /// Where approved tool definitions are kept: on the shared store, so
+    /// every node agrees (in memory when none is shared).
+    pub(crate) fn pins(shared: Option<&Self>) -> Arc<dyn switchboard_store::EntryStore> {
+        match shared {
+            None => Arc::new(switchboard_store::MemoryEntryStore::new()),
+            Some(Self::File { pins, .. }) => Arc::new(pins.clone()),
+            Some(Self::Redis(r)) => Arc::new(RedisEntryStore::new(
+                r.redis.clone(),
+                switchboard_store::Space::Pins,
+            )),
+        }
     }
 
     /// The catalog's event bus when nodes share the store: this node's and
@@ -95,10 +112,11 @@ async fn file(config: &Config) -> Result<Shared, String> {
             file.sessions().with_max_record_bytes(max_record),
             file.event_log(events, bytes)?,
             file.tasks(),
-            file.vault(),
+            file.entries(switchboard_store::Space::Vault),
+            file.entries(switchboard_store::Space::Pins),
         ))
     });
-    let (sessions, log, tasks, vault) = opened
+    let (sessions, log, tasks, vault, pins) = opened
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("store = \"file\": cannot open {shown}: {e}"))?;
@@ -108,6 +126,7 @@ async fn file(config: &Config) -> Result<Shared, String> {
         log,
         tasks,
         vault,
+        pins,
         label: format!("file {shown}"),
     })
 }

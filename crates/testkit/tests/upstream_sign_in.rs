@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use switchboard_identity::{Vault, VaultKey};
 use switchboard_runtime::CatalogBuilder;
 use switchboard_server::{AnonymousMode, Config, TenantConfig};
-use switchboard_store::{MemoryVaultStore, VaultStore};
+use switchboard_store::{EntryStore, MemoryEntryStore};
 use switchboard_testkit::oauth::{OAuthServer, UPSTREAM};
 use switchboard_testkit::{McpClient, TestServer};
 use switchboard_upstream::gateway::{
@@ -43,7 +43,7 @@ async fn upstream(idp: &OAuthServer) -> TestServer {
 struct Gateway {
     server: TestServer,
     keys: std::collections::HashMap<&'static str, String>,
-    store: Arc<MemoryVaultStore>,
+    store: Arc<MemoryEntryStore>,
 }
 
 async fn gateway(idp: &OAuthServer, upstream: &TestServer) -> Gateway {
@@ -58,7 +58,7 @@ async fn gateway_with(
 ) -> Gateway {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let store = Arc::new(MemoryVaultStore::new());
+    let store = Arc::new(MemoryEntryStore::new());
     let key = VaultKey {
         id: "k1".into(),
         key: [7; 32],

@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use switchboard_store::{MemoryVaultStore, VaultStore};
+use switchboard_store::{EntryStore, MemoryEntryStore};
 
 use super::*;
 
@@ -13,7 +13,7 @@ fn key(id: &str, byte: u8) -> VaultKey {
 
 #[tokio::test]
 async fn what_is_stored_is_sealed_and_opens_only_in_its_place() {
-    let store = Arc::new(MemoryVaultStore::new());
+    let store = Arc::new(MemoryEntryStore::new());
     let vault = Vault::new(store.clone(), &[key("k1", 1)]).unwrap();
     vault
         .put("acme", "alice\0web", b"refresh-token-9d3e")
@@ -41,7 +41,7 @@ async fn what_is_stored_is_sealed_and_opens_only_in_its_place() {
 
 #[tokio::test]
 async fn a_new_first_key_seals_and_old_entries_are_sealed_again_when_read() {
-    let store = Arc::new(MemoryVaultStore::new());
+    let store = Arc::new(MemoryEntryStore::new());
     let old = Vault::new(store.clone(), &[key("2026-06", 1)]).unwrap();
     old.put("acme", "alice\0web", b"grant").await.unwrap();
     let rotated = Vault::new(store.clone(), &[key("2026-12", 2), key("2026-06", 1)]).unwrap();
@@ -62,7 +62,7 @@ async fn a_new_first_key_seals_and_old_entries_are_sealed_again_when_read() {
 
 #[test]
 fn keys_are_checked() {
-    let store: Arc<dyn VaultStore> = Arc::new(MemoryVaultStore::new());
+    let store: Arc<dyn EntryStore> = Arc::new(MemoryEntryStore::new());
     assert!(Vault::new(store.clone(), &[]).is_err());
     assert!(Vault::new(store.clone(), &[key("a", 1), key("a", 2)]).is_err());
     assert!(Vault::new(store.clone(), &[key("", 1)]).is_err());

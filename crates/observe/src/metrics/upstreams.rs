@@ -42,6 +42,13 @@ struct UpstreamOutcome {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ToolChange {
+    upstream: String,
+    kind: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct UpstreamError {
     upstream: String,
     method: &'static str,
@@ -76,6 +83,7 @@ pub struct UpstreamSink {
     latency: Family<UpstreamMethod, Histogram, fn() -> Histogram>,
     errors: Family<UpstreamError, Counter>,
     tokens: Family<UpstreamOutcome, Counter>,
+    tool_changes: Family<ToolChange, Counter>,
 }
 
 impl Upstreams {
@@ -209,6 +217,12 @@ impl UpstreamSink {
                 "Failed requests to each upstream by method and reason (timeout, exited, unavailable, limited, circuit_open, misbehaving, http, upstream, cancelled, other)",
                 Family::default(),
             ),
+            tool_changes: registered(
+                r,
+                "upstream_tool_changes",
+                "Tool definitions an upstream presented that are not the approved ones, by upstream, kind (changed, new) and outcome (held, alerted)",
+                Family::default(),
+            ),
             tokens: registered(
                 r,
                 "upstream_tokens",
@@ -245,6 +259,16 @@ impl UpstreamObserver for UpstreamSink {
                 })
                 .inc();
         }
+    }
+
+    fn pin(&self, event: switchboard_runtime::PinEvent<'_>) {
+        self.tool_changes
+            .get_or_create(&ToolChange {
+                upstream: event.upstream.to_owned(),
+                kind: event.kind,
+                outcome: event.outcome,
+            })
+            .inc();
     }
 
     fn token(&self, event: TokenEvent<'_>) {

@@ -10,6 +10,7 @@ mod auth;
 mod connections;
 mod dashboard;
 mod node;
+mod pins;
 mod scrape;
 mod sessions;
 mod stats;
@@ -57,6 +58,11 @@ pub fn admin_router(ops: Ops) -> Router {
             axum::routing::delete(connections::revoke),
         )
         .route("/upstreams", get(upstreams::list))
+        .route("/upstreams/{upstream}/pins", get(pins::list))
+        .route(
+            "/upstreams/{upstream}/pins/{tool}/approve",
+            post(pins::approve),
+        )
         .route("/stats", get(stats::snapshot))
         .fallback(not_found)
         // `layer`, not `route_layer`: unknown paths need the token too.

@@ -155,6 +155,12 @@ pub struct UpstreamConfig {
     /// A bearer token per caller from an identity provider (HTTP
     /// upstreams): see [`UpstreamAuth`].
     pub auth: Option<UpstreamAuth>,
+    /// Pinned tool definitions: `off` (default), `warn` or `enforce`
+    /// (see [`super::PinMode`]).
+    pub pinning: super::PinMode,
+    /// With pinning on, approve a tool's definition the first time it is
+    /// seen (default); off, every new tool waits for an admin too.
+    pub pin_first_sight: bool,
 }
 
 impl Default for UpstreamConfig {
@@ -186,6 +192,8 @@ impl Default for UpstreamConfig {
             credentials: Credentials::Upstream,
             tenants: BTreeMap::new(),
             auth: None,
+            pinning: super::PinMode::Off,
+            pin_first_sight: true,
         }
     }
 }
@@ -208,6 +216,12 @@ impl UpstreamConfig {
                 .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b));
         if !valid_name {
             return Err(("name".into(), "use 1-64 letters, digits, '-' or '_'".into()));
+        }
+        if self.kind == UpstreamKind::Builtin && self.pinning != super::PinMode::Off {
+            return Err((
+                "pinning".into(),
+                "the built-in toolset is Switchboard's own: pin stdio and http upstreams".into(),
+            ));
         }
         match self.kind {
             UpstreamKind::Stdio if self.command.is_empty() => {

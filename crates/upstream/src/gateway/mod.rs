@@ -7,6 +7,7 @@ mod connection;
 mod lanes;
 mod limit;
 mod lists;
+mod pins;
 mod pool;
 mod provider;
 mod relay;
@@ -18,6 +19,7 @@ mod tenants;
 pub use config::{
     Credentials, PoolMode, TenantCredentials, UpstreamConfig, UpstreamKind, UpstreamProtocol,
 };
+pub use pins::{PinBook, PinMode, PinRecord, PinView, Seen, diff, digest};
 pub use pool::TenantProcesses;
 pub use provider::StdioProvider;
 pub use shared::UpstreamsShared;

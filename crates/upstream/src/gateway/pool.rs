@@ -130,6 +130,14 @@ fn client_info() -> serde_json::Value {
 const MAX_DIED: usize = 10_000;
 
 impl Pool {
+    /// A process was started in place of one that died: counted, and the
+    /// lists are read again (the new process may be a new version of the
+    /// upstream, offering other tools or other definitions of them).
+    pub(crate) fn restarted(&self) {
+        self.counts.restarts.fetch_add(1, Ordering::Relaxed);
+        self.stale.store(true, Ordering::Relaxed);
+    }
+
     /// A pool starting connections with `spec`, each holding one of
     /// `slots` (`max` of them), waiting for one at most `wait`.
     pub(crate) fn new(
@@ -200,7 +208,7 @@ impl Pool {
                         Some(c) => self.start_for(c, Some(owner), Some(deadline)).await,
                     }?;
                     if self.died.lock().remove(key) {
-                        self.counts.restarts.fetch_add(1, Ordering::Relaxed);
+                        self.restarted();
                     }
                     Ok::<_, UpstreamError>(proc)
                 })

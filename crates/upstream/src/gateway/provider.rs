@@ -25,6 +25,7 @@ use switchboard_identity::{Grant, Who};
 use switchboard_secret::Secret;
 
 mod guarded;
+mod pinned;
 mod sign_in;
 
 /// The list methods an upstream is asked for.
@@ -53,6 +54,8 @@ pub struct StdioProvider {
     failures: AtomicU64,
     /// Whether the upstream serves 2026-07-28 requests, once known.
     era: Era,
+    /// Its pinned tool definitions (`pinning`), if on.
+    pins: Option<pinned::Pinning>,
 }
 
 /// What an upstream's `server/discover` said, once asked.
@@ -105,6 +108,12 @@ impl StdioProvider {
         shared: UpstreamsShared,
     ) -> Self {
         let stale = Arc::new(AtomicBool::new(false));
+        let pins = pinned::Pinning::new(
+            config.pinning,
+            config.pin_first_sight,
+            shared.pins.clone(),
+            bus.clone(),
+        );
         let common = Common {
             stale: stale.clone(),
             bus,
@@ -123,6 +132,7 @@ impl StdioProvider {
             calls: AtomicU64::new(0),
             failures: AtomicU64::new(0),
             era: Era::default(),
+            pins,
         }
     }
 
@@ -199,6 +209,9 @@ impl StdioProvider {
             own.pool.fill_warm().await;
         }
         let tools = self.lists.cached("tools/list").unwrap_or_default();
+        // Pins are reviewed at start: a definition changed since the last
+        // run is recorded (and held back) before anyone lists.
+        self.pinned(tools.as_ref().clone()).await;
         Ok(tools
             .iter()
             .filter_map(|t| t.get("name")?.as_str().map(str::to_owned))
@@ -663,15 +676,20 @@ impl Provider for StdioProvider {
         if self.stale.load(Ordering::Relaxed) {
             self.lists.clear();
         }
-        if let Some(items) = self.lists.cached(method) {
-            return Ok(items.as_ref().clone());
+        let items = match self.lists.cached(method) {
+            Some(items) => items.as_ref().clone(),
+            None => {
+                self.fetch_lists(method, ctx).await?;
+                self.lists
+                    .cached(method)
+                    .map(|i| i.as_ref().clone())
+                    .unwrap_or_default()
+            }
+        };
+        if method == "tools/list" {
+            return Ok(self.pinned(items).await);
         }
-        self.fetch_lists(method, ctx).await?;
-        Ok(self
-            .lists
-            .cached(method)
-            .map(|i| i.as_ref().clone())
-            .unwrap_or_default())
+        Ok(items)
     }
 
     async fn call_tool(
@@ -680,6 +698,7 @@ impl Provider for StdioProvider {
         params: Option<&RawValue>,
         ctx: RequestContext,
     ) -> Result<Value, HandlerError> {
+        self.check_pinned(tool, &ctx).await?;
         let own = self.own_name(tool).to_owned();
         let params = rewrite(params, &["name"], |_| own)?;
         self.guarded("tools/call", params, &ctx).await
@@ -704,6 +723,9 @@ impl Provider for StdioProvider {
         // The first app built on this provider keeps it.
         for lane in self.lanes.all() {
             let _ = lane.pool.observer.set(observer.clone());
+        }
+        if let Some(pins) = &self.pins {
+            let _ = pins.observer.set(observer);
         }
     }
 

@@ -16,4 +16,7 @@ pub struct UpstreamsShared {
     /// The token vault, if `[vault]` has keys: tokens had for callers,
     /// sealed, where every node and a restart find them.
     pub vault: Option<Arc<Vault>>,
+    /// Approved tool definitions (`pinning`), on the store every node
+    /// shares (in memory by default).
+    pub pins: super::PinBook,
 }

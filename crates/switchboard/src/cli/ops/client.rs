@@ -28,23 +28,36 @@ impl AdminClient {
     }
 
     pub(super) async fn get(&self, path: &str) -> Result<Value, String> {
-        self.send(reqwest::Method::GET, path).await
+        self.send(reqwest::Method::GET, path, None).await
     }
 
     pub(super) async fn post(&self, path: &str) -> Result<Value, String> {
-        self.send(reqwest::Method::POST, path).await
+        self.send(reqwest::Method::POST, path, None).await
+    }
+
+    /// POST with a JSON body.
+    pub(super) async fn post_json(&self, path: &str, body: &Value) -> Result<Value, String> {
+        self.send(reqwest::Method::POST, path, Some(body)).await
     }
 
     pub(super) async fn delete(&self, path: &str) -> Result<Value, String> {
-        self.send(reqwest::Method::DELETE, path).await
+        self.send(reqwest::Method::DELETE, path, None).await
     }
 
-    async fn send(&self, method: reqwest::Method, path: &str) -> Result<Value, String> {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, String> {
         let url = format!("{}/admin/v1{path}", self.base);
-        let resp = self
-            .http
-            .request(method, &url)
-            .bearer_auth(&self.token)
+        let mut request = self.http.request(method, &url).bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        let resp = request
             .send()
             .await
             .map_err(|e| unreachable_error(&self.base, &e))?;

@@ -1,5 +1,6 @@
 //! The operators' commands, over the admin API of a running node:
-//! `switchboard sessions list|show|kill` and `switchboard drain`.
+//! `switchboard sessions list|show|kill`, `switchboard drain` and
+//! `switchboard pins list|approve`.
 
 mod client;
 mod table;
@@ -55,6 +56,35 @@ enum SessionsCommand {
 }
 
 #[derive(Debug, Args)]
+pub(crate) struct PinsArgs {
+    #[command(subcommand)]
+    command: PinsCommand,
+    #[command(flatten)]
+    target: Target,
+}
+
+#[derive(Debug, Subcommand)]
+enum PinsCommand {
+    /// An upstream's pinned tool definitions: approved, changed (with the
+    /// diff of the approved and the pending definition) or new.
+    List {
+        /// The upstream (`[[upstreams]] name`).
+        upstream: String,
+    },
+    /// Approve a tool's pending definition (it is served again).
+    Approve {
+        /// The upstream.
+        upstream: String,
+        /// The tool, by the upstream's own name.
+        tool: String,
+        /// Approve only if the pending definition's digest is this one
+        /// (the one `pins list` showed).
+        #[arg(long)]
+        digest: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
 pub(crate) struct DrainArgs {
     #[command(flatten)]
     target: Target,
@@ -88,6 +118,34 @@ pub(crate) async fn sessions(args: SessionsArgs) -> Result<(), String> {
         SessionsCommand::Kill { id } => {
             api.delete(&format!("/sessions/{id}")).await?;
             println!("ended session {id}");
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn pins(args: PinsArgs) -> Result<(), String> {
+    let api = client(&args.target)?;
+    match args.command {
+        PinsCommand::List { upstream } => {
+            let body = api.get(&format!("/upstreams/{upstream}/pins")).await?;
+            print!("{}", table::pins(&body));
+        }
+        PinsCommand::Approve {
+            upstream,
+            tool,
+            digest,
+        } => {
+            let body = match &digest {
+                Some(d) => serde_json::json!({ "digest": d }),
+                None => serde_json::json!({}),
+            };
+            let answer = api
+                .post_json(&format!("/upstreams/{upstream}/pins/{tool}/approve"), &body)
+                .await?;
+            println!(
+                "approved {upstream}/{tool} (digest {})",
+                answer["approved"]["digest"].as_str().unwrap_or("?")
+            );
         }
     }
     Ok(())

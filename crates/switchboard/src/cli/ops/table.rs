@@ -139,6 +139,50 @@ pub(super) fn session(s: &Value) -> String {
     table.lines().skip(1).map(|l| format!("{l}\n")).collect()
 }
 
+/// An upstream's pins: one row per tool (its state and digests), then the
+/// diff of every changed one.
+pub(super) fn pins(body: &Value) -> String {
+    let short = |d: &Value| text(d).chars().take(12).collect::<String>();
+    let pins = body["pins"].as_array().cloned().unwrap_or_default();
+    let rows: Vec<Vec<String>> = pins
+        .iter()
+        .map(|p| {
+            vec![
+                text(&p["tool"]),
+                text(&p["state"]),
+                short(&p["approved"]["digest"]),
+                short(&p["pending"]["digest"]),
+            ]
+        })
+        .collect();
+    let mut out = format!(
+        "upstream {} (pinning = {})\n",
+        text(&body["upstream"]),
+        text(&body["pinning"])
+    );
+    out.push_str(&render(&["TOOL", "STATE", "APPROVED", "PENDING"], &rows));
+    for p in &pins {
+        if p["state"] != "approved" {
+            let _ = write!(
+                out,
+                "\n{} ({}), pending digest {}:\n",
+                text(&p["tool"]),
+                text(&p["state"]),
+                text(&p["pending"]["digest"])
+            );
+            match p["diff"].as_str() {
+                Some(diff) => out.push_str(diff),
+                None => {
+                    let pending = &p["pending"]["definition"];
+                    out.push_str(&serde_json::to_string_pretty(pending).unwrap_or_default());
+                    out.push('\n');
+                }
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -75,9 +75,7 @@ impl Pool {
                 let deadline = tokio::time::Instant::now() + self.wait;
                 let proc = self.start_for(capabilities(), None, Some(deadline)).await?;
                 if self.died.lock().remove(key) {
-                    self.counts
-                        .restarts
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    self.restarted();
                 }
                 Ok::<_, crate::UpstreamError>(proc)
             })

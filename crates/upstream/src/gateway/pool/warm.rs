@@ -66,7 +66,7 @@ impl Pool {
         match self.spawn(capabilities(), slot, None, None).await {
             Ok(p) => {
                 if self.warm_died.swap(false, Ordering::Relaxed) {
-                    self.counts.restarts.fetch_add(1, Ordering::Relaxed);
+                    self.restarted();
                 }
                 *warm = Some(p);
             }

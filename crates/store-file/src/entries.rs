@@ -1,34 +1,46 @@
-//! `FileVaultStore`: the vault's sealed entries by (tenant, name), so a
-//! single node's grants and tokens survive its restart.
+//! `FileEntryStore`: entries of one space by (group, name) — the vault's
+//! sealed entries by tenant, pins by upstream — so a single node's grants,
+//! tokens and approvals survive its restart.
 
 use async_trait::async_trait;
 use redb::Durability;
-use switchboard_store::{StoreError, VaultStore};
+use switchboard_store::{EntryStore, Space, StoreError};
 
 use crate::FileStore;
-use crate::tables::VAULT;
+use crate::tables::{PINS, VAULT};
 
-/// The vault's entries in the database file.
+/// Entries of one space in the database file.
 #[derive(Debug, Clone)]
-pub struct FileVaultStore {
+pub struct FileEntryStore {
     file: FileStore,
+    space: Space,
 }
 
-impl FileVaultStore {
-    pub(crate) fn new(file: FileStore) -> Self {
-        Self { file }
+type Table = redb::TableDefinition<'static, (&'static str, &'static str), &'static [u8]>;
+
+impl FileEntryStore {
+    pub(crate) fn new(file: FileStore, space: Space) -> Self {
+        Self { file, space }
+    }
+
+    fn table(&self) -> Table {
+        match self.space {
+            Space::Vault => VAULT,
+            Space::Pins => PINS,
+        }
     }
 }
 
 #[async_trait]
-impl VaultStore for FileVaultStore {
+impl EntryStore for FileEntryStore {
     async fn put(&self, tenant: &str, name: &str, sealed: &[u8]) -> Result<(), StoreError> {
         let (tenant, name, sealed) = (tenant.to_owned(), name.to_owned(), sealed.to_vec());
+        let table = self.table();
         self.file
             .run(move |db| {
                 let mut txn = db.begin_write()?;
                 txn.set_durability(Durability::Immediate);
-                txn.open_table(VAULT)?
+                txn.open_table(table)?
                     .insert((tenant.as_str(), name.as_str()), sealed.as_slice())?;
                 txn.commit()?;
                 Ok(())
@@ -38,10 +50,11 @@ impl VaultStore for FileVaultStore {
 
     async fn get(&self, tenant: &str, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let (tenant, name) = (tenant.to_owned(), name.to_owned());
+        let table = self.table();
         self.file
             .run(move |db| {
                 let txn = db.begin_read()?;
-                let table = txn.open_table(VAULT)?;
+                let table = txn.open_table(table)?;
                 Ok(table
                     .get((tenant.as_str(), name.as_str()))?
                     .map(|v| v.value().to_vec()))
@@ -51,12 +64,13 @@ impl VaultStore for FileVaultStore {
 
     async fn delete(&self, tenant: &str, name: &str) -> Result<bool, StoreError> {
         let (tenant, name) = (tenant.to_owned(), name.to_owned());
+        let table = self.table();
         self.file
             .run(move |db| {
                 let mut txn = db.begin_write()?;
                 txn.set_durability(Durability::Immediate);
                 let removed = txn
-                    .open_table(VAULT)?
+                    .open_table(table)?
                     .remove((tenant.as_str(), name.as_str()))?
                     .is_some();
                 txn.commit()?;
@@ -67,10 +81,11 @@ impl VaultStore for FileVaultStore {
 
     async fn names(&self, tenant: &str) -> Result<Vec<String>, StoreError> {
         let tenant = tenant.to_owned();
+        let table = self.table();
         self.file
             .run(move |db| {
                 let txn = db.begin_read()?;
-                let table = txn.open_table(VAULT)?;
+                let table = txn.open_table(table)?;
                 let mut names = Vec::new();
                 for entry in table.range((tenant.as_str(), "")..)? {
                     let (key, _) = entry?;

@@ -1,7 +1,9 @@
-//! The token vault's storage: sealed credentials (grants, exchanged
-//! tokens) by tenant and entry, where every node can read them. What is
-//! stored is already encrypted (the vault seals before it puts); a backend
-//! sees opaque bytes and the names of entries, never a credential.
+//! Named entries in groups, where every node can read them: the token
+//! vault's sealed credentials (grants, exchanged tokens) by tenant, and the
+//! approved tool definitions (pins) by upstream. Each kind is kept in its
+//! own [`Space`]. The vault's entries are already encrypted (it seals
+//! before it puts); a backend sees opaque bytes and the names of entries,
+//! never a credential.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -10,11 +12,31 @@ use parking_lot::Mutex;
 
 use crate::session::StoreError;
 
-/// Sealed entries, by tenant and entry name. Every operation touches one
-/// tenant's entries only, so a backend may keep a tenant's entries under
-/// one key (one Redis hash).
+/// Which entries a store holds: a backend keeps each space apart (its own
+/// table, its own keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Space {
+    /// The token vault's sealed entries, by tenant.
+    Vault,
+    /// Approved tool definitions, by upstream.
+    Pins,
+}
+
+impl Space {
+    /// A short name for keys and tables: `vault`, `pins`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Vault => "vault",
+            Self::Pins => "pins",
+        }
+    }
+}
+
+/// Entries by group (a tenant, an upstream) and entry name, as bytes.
+/// Every operation touches one group's entries only, so a backend may keep
+/// a group's entries under one key (one Redis hash).
 #[async_trait]
-pub trait VaultStore: Send + Sync + std::fmt::Debug {
+pub trait EntryStore: Send + Sync + std::fmt::Debug {
     /// Put `sealed` as `tenant`'s entry `name`, replacing what was there.
     async fn put(&self, tenant: &str, name: &str, sealed: &[u8]) -> Result<(), StoreError>;
 
@@ -26,23 +48,35 @@ pub trait VaultStore: Send + Sync + std::fmt::Debug {
 
     /// The names of `tenant`'s entries, in order.
     async fn names(&self, tenant: &str) -> Result<Vec<String>, StoreError>;
+
+    /// Every entry of `group`, by name, in order. By default one `get` per
+    /// name; a backend that can read a group at once does.
+    async fn entries(&self, group: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let mut out = Vec::new();
+        for name in self.names(group).await? {
+            if let Some(bytes) = self.get(group, &name).await? {
+                out.push((name, bytes));
+            }
+        }
+        Ok(out)
+    }
 }
 
-/// The vault's entries in this process's memory (`store = "memory"`).
+/// Entries in this process's memory (`store = "memory"`).
 #[derive(Debug, Default)]
-pub struct MemoryVaultStore {
+pub struct MemoryEntryStore {
     tenants: Mutex<HashMap<String, BTreeMap<String, Vec<u8>>>>,
 }
 
-impl MemoryVaultStore {
-    /// An empty vault store.
+impl MemoryEntryStore {
+    /// An empty store.
     pub fn new() -> Self {
         Self::default()
     }
 }
 
 #[async_trait]
-impl VaultStore for MemoryVaultStore {
+impl EntryStore for MemoryEntryStore {
     async fn put(&self, tenant: &str, name: &str, sealed: &[u8]) -> Result<(), StoreError> {
         self.tenants
             .lock()
@@ -86,6 +120,6 @@ impl VaultStore for MemoryVaultStore {
 mod tests {
     #[tokio::test]
     async fn passes_the_vault_suite() {
-        crate::suite::vault_store_suite(&super::MemoryVaultStore::new()).await;
+        crate::suite::entry_store_suite(&super::MemoryEntryStore::new()).await;
     }
 }
