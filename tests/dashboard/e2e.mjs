@@ -8,8 +8,11 @@
 //   4. a session is terminated from the page (its button, the confirm
 //      dialog accepted); the admin API must then say 404 for it, its client
 //      must get 404, and its row must leave the page;
-//   5. a screenshot is saved and checked to be a non-empty PNG;
-//   6. with a wrong token the page shows its error banner.
+//   5. with --pinned UPSTREAM/TOOL (a tool whose definition changed
+//      upstream and is held back), the page shows its diff; its approve
+//      button approves it (the admin API then says approved);
+//   6. a screenshot is saved and checked to be a non-empty PNG;
+//   7. with a wrong token the page shows its error banner.
 // Every wait is bounded; the first failure ends the run with status 1.
 import { writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
@@ -23,6 +26,7 @@ const { values: opt } = parseArgs({ options: {
   "other-mcp": { type: "string" },  // a second node on the same Redis store, if any
   tenant: { type: "string", multiple: true },  // tenants of the load; key in DASHBOARD_KEY_<TENANT>
   tool: { type: "string", multiple: true },  // tools the load calls in turn
+  pinned: { type: "string" },       // UPSTREAM/TOOL awaiting approval (pinning), if any
   screenshot: { type: "string" },
   settle: { type: "string", default: "2" },  // seconds of load shown before the screenshot
 } });
@@ -135,6 +139,22 @@ try {
     .filter((c) => c !== client && c.cancelled.length);
   check(cancelledElsewhere.length === 0 && client.cancelled.length <= 1,
     `only the terminated session's call in flight was cancelled (${client.cancelled.length} of it, ${cancelledElsewhere.length} elsewhere)`);
+
+  // A changed tool definition: its diff on the page, approved from it.
+  if (opt.pinned) {
+    const [upstream, tool] = opt.pinned.split("/");
+    const row = `#pins tr[data-tool="${tool}"]`;
+    const diff = await until(`the diff of ${opt.pinned}`, async () =>
+      browser.eval(`document.querySelector('${row} [data-testid="diff"]')?.textContent`), 30_000);
+    check(diff.includes('-  "description": "fixture tool echo"') && diff.includes('+  "description": ') &&
+          diff.includes(".aws/credentials"), `the page shows the diff of ${opt.pinned}`);
+    await browser.click(`${row} [data-testid="approve"]`);
+    await until(`${opt.pinned} to be approved`, async () => {
+      const { body } = await adminGet(`/admin/v1/upstreams/${upstream}/pins`);
+      return body?.pins?.find((p) => p.tool === tool)?.state === "approved";
+    }, 15_000);
+    check(true, `${opt.pinned} approved from the page`);
+  }
 
   // The screenshot.
   // Let the toast and a few more polls show (longer for a picture for the docs).
