@@ -210,6 +210,9 @@ pub struct Config {
     pub policies: Vec<crate::policies::PolicyConfig>,
     /// The redactor of secrets in results (`[redact]`).
     pub redact: crate::redact::RedactConfig,
+    /// Virtual servers: more endpoints, each with a curated catalog
+    /// (`[[servers]]`).
+    pub servers: Vec<crate::servers::ServerConfig>,
 }
 
 impl Default for Config {
@@ -274,6 +277,7 @@ impl Default for Config {
             upstreams: Vec::new(),
             policies: Vec::new(),
             redact: crate::redact::RedactConfig::default(),
+            servers: Vec::new(),
         }
     }
 }

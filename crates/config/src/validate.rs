@@ -68,6 +68,7 @@ impl Config {
             .chain([crate::ANONYMOUS])
             .collect();
         crate::policies::validate(&self.policies, &tenants)?;
+        crate::servers::validate(&self.servers, &tenants)?;
         self.redact.redactor().map(drop)
     }
 

@@ -113,6 +113,12 @@ impl Fronts {
         Shape::new(self.catalog(), self.config().list_ttl_ms, true)
     }
 
+    /// As [`Fronts::shape`], for `who`'s endpoint (a virtual server says
+    /// who it is itself).
+    pub(crate) fn shape_for<'a>(&'a self, who: &'a switchboard_tenancy::Principal) -> Shape<'a> {
+        self.shape().as_server(who.server.as_ref().map(|s| &s.info))
+    }
+
     pub(crate) fn hosts(&self) -> &HostPolicy {
         &self.0.hosts
     }

@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::Fronts;
 use crate::layers::Layers;
+use crate::servers::Arrival;
 use switchboard_session::Call;
 use switchboard_session::LegacyPeer;
 use switchboard_session::Session;
@@ -41,26 +42,34 @@ pub(crate) fn routes(layers: &Layers) -> axum::Router<Fronts> {
             "/messages",
             layers.recorded("messages", axum::routing::post(message)),
         )
+        // A virtual server's pair (crate::servers).
+        .route(
+            "/mcp/{server}/sse",
+            layers.guarded(axum::routing::get(open)),
+        )
+        .route(
+            "/mcp/{server}/messages",
+            layers.recorded("messages", axum::routing::post(message)),
+        )
 }
 
 /// `GET /sse`.
 pub(crate) async fn open(
     State(app): State<Fronts>,
-    peer: Option<axum::Extension<switchboard_http::PeerAddr>>,
+    arrival: Arrival,
     headers: HeaderMap,
 ) -> Response {
-    let client = switchboard_http::client::identity(peer);
-    open_stream(&app, &client, &headers)
+    open_stream(&app, &arrival, &headers)
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn open_stream(
     app: &Fronts,
-    client: &str,
+    arrival: &Arrival,
     headers: &HeaderMap,
 ) -> Result<Response, TransportError> {
-    let who = app.gate().authenticate(headers, client).await?;
+    let who = arrival.authenticate(app.gate(), headers).await?;
     if !Accepts::from_headers(headers).sse {
         return Err(TransportError::NotAcceptable("text/event-stream"));
     }
@@ -79,8 +88,10 @@ async fn open_stream(
         .attach_exclusive(app.config().stream_buffer)
         .await
         .ok_or(TransportError::StreamConflict)?;
+    // A virtual server's session posts to its own messages endpoint.
+    let base = who.server.as_ref().map_or_else(String::new, |s| s.path());
     let first = Bytes::from(format!(
-        "event: endpoint\ndata: /messages?sessionId={sid}\n\n"
+        "event: endpoint\ndata: {base}/messages?sessionId={sid}\n\n"
     ));
     // The session ends with its stream.
     let gone = CancellationToken::new();
@@ -116,25 +127,24 @@ fn session_param(uri: &Uri) -> Option<&str> {
 /// `POST /messages?sessionId=…`: accepted at once; the answer goes on the stream.
 pub(crate) async fn message(
     State(app): State<Fronts>,
-    peer: Option<axum::Extension<switchboard_http::PeerAddr>>,
+    arrival: Arrival,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let client = switchboard_http::client::identity(peer);
-    post(&app, &client, &uri, &headers, body)
+    post(&app, &arrival, &uri, &headers, body)
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn post(
     app: &Fronts,
-    client: &str,
+    arrival: &Arrival,
     uri: &Uri,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, TransportError> {
-    let who = app.gate().authenticate(headers, client).await?;
+    let who = arrival.authenticate(app.gate(), headers).await?;
     guard::check_json_content_type(headers)?;
     let sid = session_param(uri).ok_or(TransportError::MissingSession)?;
     // Shed at arrival, before the session is loaded or the body read.
@@ -266,5 +276,13 @@ async fn initialize(
         .map_err(|e| e.rpc())?;
     s.record = Arc::new(record);
     s.version = h.version;
-    Ok(app.catalog().initialize_result(h.version).to_string())
+    let info = s
+        .who
+        .server
+        .as_ref()
+        .map_or(app.catalog().info(), |v| &v.info);
+    Ok(app
+        .catalog()
+        .initialize_result_as(h.version, info)
+        .to_string())
 }

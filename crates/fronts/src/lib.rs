@@ -27,6 +27,7 @@ mod legacy_sse;
 mod metadata;
 #[cfg(test)]
 mod proptest_cases;
+mod servers;
 mod session_era;
 mod stateless_era;
 mod stdio;
@@ -47,5 +48,9 @@ pub fn routes(fronts: Fronts) -> Router {
         .merge(legacy_sse::routes(&layers))
         .merge(metadata::routes(&layers))
         .merge(connect::routes(&layers))
+        .layer(axum::middleware::from_fn_with_state(
+            fronts.gate().clone(),
+            servers::select,
+        ))
         .with_state(fronts)
 }

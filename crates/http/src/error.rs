@@ -23,6 +23,12 @@ pub enum TransportError {
     /// A `Host` naming a host that is not allowed (DNS rebinding).
     #[error("forbidden: host {0:?} is not allowed")]
     ForbiddenHost(String),
+    /// The caller's tenant may not use this virtual server.
+    #[error("forbidden: this tenant may not use the server {0:?}")]
+    ForbiddenServer(String),
+    /// `/mcp/<name>` names no virtual server.
+    #[error("not found: no server {0:?} (see [[servers]])")]
+    UnknownServer(String),
     /// A header that may appear once appears more than once.
     #[error("bad request: more than one {0} header")]
     RepeatedHeader(&'static str),
@@ -242,11 +248,13 @@ impl TransportError {
                 StatusCode::TOO_MANY_REQUESTS
             }
             AuthUnavailable(_) | LimiterUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ForbiddenOrigin(_) | ForbiddenHost(_) | ForgedForward => StatusCode::FORBIDDEN,
+            ForbiddenOrigin(_) | ForbiddenHost(_) | ForgedForward | ForbiddenServer(_) => {
+                StatusCode::FORBIDDEN
+            }
             NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            UnknownSession | MethodNotFound(_) => StatusCode::NOT_FOUND,
+            UnknownSession | MethodNotFound(_) | UnknownServer(_) => StatusCode::NOT_FOUND,
             StreamConflict => StatusCode::CONFLICT,
             StreamCap(_) => StatusCode::TOO_MANY_REQUESTS,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -315,6 +323,7 @@ impl TransportError {
                     .with_data(json!({"requiredCapabilities": {"extensions": {*ext: {}}}}))
             }
             MethodNotFound(m) => RpcError::method_not_found(m),
+            ForbiddenServer(_) => RpcError::new(ErrorCode::UNAUTHORIZED, self.to_string()),
             HandlerFailed => RpcError::internal(self.to_string()),
             MissingCapability(cap) => {
                 RpcError::new(ErrorCode::MISSING_CLIENT_CAPABILITY, self.to_string())

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use switchboard_proto::params::{self, Completion, PromptGet, Reference, ResourceUri, ToolCall};
 use switchboard_proto::{ErrorCode, ProtocolVersion, RpcError, methods};
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, ServerInfo};
 use crate::context::{PeerError, RequestContext, RequestContextBuilder};
 use crate::error::{HandlerError, ToolError};
 use crate::provider::Provider;
@@ -23,8 +23,14 @@ struct ListParams {
 impl Catalog {
     /// The result of `initialize` for a negotiated version.
     pub fn initialize_result(&self, version: ProtocolVersion) -> Value {
-        let mut info = json!({"name": self.info.name, "version": self.info.version});
-        if let Some(title) = &self.info.title {
+        self.initialize_result_as(version, &self.info)
+    }
+
+    /// The result of `initialize` for a negotiated version, the server
+    /// saying it is `server` (a virtual server over this catalog).
+    pub fn initialize_result_as(&self, version: ProtocolVersion, server: &ServerInfo) -> Value {
+        let mut info = json!({"name": server.name, "version": server.version});
+        if let Some(title) = &server.title {
             info["title"] = json!(title);
         }
         let mut out = json!({
@@ -32,7 +38,7 @@ impl Catalog {
             "capabilities": self.capabilities(),
             "serverInfo": info,
         });
-        if let Some(instructions) = &self.info.instructions {
+        if let Some(instructions) = &server.instructions {
             out["instructions"] = json!(instructions);
         }
         out

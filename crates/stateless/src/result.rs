@@ -20,6 +20,9 @@ pub struct Shape<'a> {
     pub list_ttl_ms: u64,
     /// Whether the tasks extension is served (HTTP: yes; stdio: no).
     pub tasks: bool,
+    /// Who the server says it is, when not the catalog's own info (a
+    /// virtual server's).
+    pub info: Option<&'a switchboard_runtime::ServerInfo>,
 }
 
 impl<'a> Shape<'a> {
@@ -30,7 +33,17 @@ impl<'a> Shape<'a> {
             catalog,
             list_ttl_ms,
             tasks,
+            info: None,
         }
+    }
+
+    /// The same results, saying the server is `info` (a virtual server).
+    pub fn as_server(self, info: Option<&'a switchboard_runtime::ServerInfo>) -> Self {
+        Self { info, ..self }
+    }
+
+    fn info(&self) -> &switchboard_runtime::ServerInfo {
+        self.info.unwrap_or_else(|| self.catalog.info())
     }
 
     /// Methods whose results carry `ttlMs` and `cacheScope`.
@@ -48,7 +61,7 @@ impl<'a> Shape<'a> {
     }
 
     fn server_info(&self) -> Value {
-        let info = self.catalog.info();
+        let info = self.info();
         let mut v = json!({"name": info.name, "version": info.version});
         if let Some(title) = &info.title {
             v["title"] = json!(title);
@@ -105,7 +118,7 @@ impl<'a> Shape<'a> {
             "capabilities": capabilities,
             "serverInfo": self.server_info(),
         });
-        if let Some(instructions) = &self.catalog.info().instructions {
+        if let Some(instructions) = &self.info().instructions {
             result["instructions"] = json!(instructions);
         }
         self.complete(DISCOVER, result)

@@ -114,12 +114,33 @@ impl Gate {
         headers: &HeaderMap,
         addr: &str,
     ) -> Result<Principal, TransportError> {
+        self.authenticate_at(headers, addr, None).await
+    }
+
+    /// Who sends this request to `server`'s endpoint (`None`: `/mcp`): as
+    /// [`Gate::authenticate`], the challenges naming that endpoint's
+    /// metadata; a tenant the server does not admit gets 403.
+    pub async fn authenticate_at(
+        &self,
+        headers: &HeaderMap,
+        addr: &str,
+        server: Option<&Arc<crate::servers::VirtualServer>>,
+    ) -> Result<Principal, TransportError> {
         let tenants = self.tenants();
         let failure = match tenants.authenticate(headers, addr).await {
             Ok(mut p) => {
+                if let Some(server) = server {
+                    if !server.admits(&p.tenant.id) {
+                        self.security_event(&p, None, "forbidden_server", None, "denied");
+                        return Err(TransportError::ForbiddenServer(server.name.to_string()));
+                    }
+                    p.server = Some(server.clone());
+                }
                 // Only a 403 for a missing scope names the metadata URL.
                 if !p.tenant.policy.tool_scopes.is_empty() {
-                    p.metadata_url = tenants.metadata_url(headers).into();
+                    p.metadata_url = tenants
+                        .metadata_url_of(headers, server.map(|s| &**s))
+                        .into();
                 }
                 return Ok(p);
             }
@@ -140,7 +161,7 @@ impl Gate {
             );
         }
         let mut challenge = Challenge {
-            resource_metadata: tenants.metadata_url(headers),
+            resource_metadata: tenants.metadata_url_of(headers, server.map(|s| &**s)),
             ..Challenge::default()
         };
         Err(match failure {

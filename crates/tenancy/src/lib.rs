@@ -27,12 +27,14 @@ pub mod gate;
 pub mod policy;
 #[cfg(test)]
 mod proptest_cases;
+pub mod servers;
 pub mod tenant;
 pub mod tenants;
 
 pub use capacity::{Capacity, Held};
 pub use gate::Gate;
 pub use policy::Policy;
+pub use servers::{Curated, VirtualServer};
 /// The admission permit [`Gate::pass`] and [`Gate::admit`] hand out: held
 /// while the request runs, given back when dropped.
 pub use switchboard_limits::Permit;

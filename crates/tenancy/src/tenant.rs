@@ -140,14 +140,15 @@ pub struct Principal {
     /// Every claim of that JWT, for policies (none for API keys and
     /// anonymous principals).
     pub claims: Option<Arc<serde_json::Map<String, serde_json::Value>>>,
+    /// The virtual server the request came to (`/mcp/<name>`), if any:
+    /// it narrows what the principal sees, and binds its sessions.
+    pub server: Option<Arc<crate::servers::VirtualServer>>,
 }
 
 impl Principal {
-    /// What a session is bound to: requests naming it must come from the
-    /// same tenant and subject, proven the same way (the same API key id,
-    /// or the same issuer's `sub`: a `sub` of another issuer is someone
-    /// else).
-    pub fn binding(&self) -> String {
+    /// The tenant, subject and how they were proven, whatever the
+    /// endpoint.
+    fn proven(&self) -> String {
         match &self.via {
             Via::Anonymous => format!("{}/anonymous", self.tenant.id),
             Via::ApiKey => format!("{}/key:{}", self.tenant.id, self.subject),
@@ -155,12 +156,26 @@ impl Principal {
         }
     }
 
+    /// What a session is bound to: requests naming it must come from the
+    /// same tenant and subject, proven the same way (the same API key id,
+    /// or the same issuer's `sub`: a `sub` of another issuer is someone
+    /// else).
+    pub fn binding(&self) -> String {
+        let who = self.proven();
+        // A session of a virtual server is that server's: another endpoint
+        // does not find it.
+        match &self.server {
+            Some(server) => format!("{who}@{}", server.name),
+            None => who,
+        }
+    }
+
     /// The key of per-identity session caps: the address of an anonymous
-    /// client, else the principal.
+    /// client, else the principal (on every endpoint together).
     pub fn identity(&self) -> String {
         match self.via {
             Via::Anonymous => self.addr.clone(),
-            _ => self.binding(),
+            _ => self.proven(),
         }
     }
 
@@ -170,7 +185,13 @@ impl Principal {
             tenant: self.tenant.id.clone(),
             subject: self.subject.clone(),
             session: session.map(Arc::from),
-            access: self.tenant.policy.clone(),
+            access: match &self.server {
+                Some(server) => Arc::new(crate::servers::Curated {
+                    inner: self.tenant.policy.clone(),
+                    server: server.clone(),
+                }),
+                None => self.tenant.policy.clone(),
+            },
             max_upstream_processes: self.tenant.max_upstream_processes,
             token: self.token.clone(),
             scopes: self.scopes.clone(),

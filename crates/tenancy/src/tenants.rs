@@ -34,6 +34,8 @@ pub struct Tenants {
     pub scopes_supported: Vec<String>,
     /// The token `/metrics` needs, if one is configured.
     metrics: Option<ApiKeys>,
+    /// Virtual servers, by name (`[[servers]]`).
+    servers: std::collections::BTreeMap<String, Arc<crate::servers::VirtualServer>>,
 }
 
 impl Tenants {
@@ -88,7 +90,18 @@ impl Tenants {
             config.auth.authorization_servers.clone()
         };
         log_tenants(&by_id);
+        let servers = config
+            .servers
+            .iter()
+            .map(|c| {
+                (
+                    c.name.clone(),
+                    Arc::new(crate::servers::VirtualServer::new(c)),
+                )
+            })
+            .collect();
         Ok(Self {
+            servers,
             metrics: metrics_token(config)?,
             by_id,
             anonymous,
@@ -141,6 +154,51 @@ impl Tenants {
 }
 
 impl Tenants {
+    /// The virtual server `name`.
+    pub fn server(&self, name: &str) -> Option<&Arc<crate::servers::VirtualServer>> {
+        self.servers.get(name)
+    }
+
+    /// The virtual server whose `hosts` name `host` (without a port).
+    pub fn server_for_host(&self, host: &str) -> Option<&Arc<crate::servers::VirtualServer>> {
+        if self.servers.is_empty() {
+            return None;
+        }
+        let host = host.to_ascii_lowercase();
+        self.servers.values().find(|s| s.hosts.contains(&host))
+    }
+
+    /// Every virtual server, by name.
+    pub fn servers(&self) -> impl Iterator<Item = &Arc<crate::servers::VirtualServer>> {
+        self.servers.values()
+    }
+
+    /// The canonical URL of `server`'s endpoint (`…/mcp/<name>`), or of
+    /// `/mcp` for none.
+    pub fn resource_url_of(
+        &self,
+        headers: &HeaderMap,
+        server: Option<&crate::servers::VirtualServer>,
+    ) -> String {
+        let base = self.resource_url(headers);
+        match server {
+            Some(s) => format!("{}/{}", base.trim_end_matches('/'), s.name),
+            None => base,
+        }
+    }
+
+    /// The URL of the metadata document of `server`'s endpoint (or of
+    /// `/mcp`).
+    pub fn metadata_url_of(
+        &self,
+        headers: &HeaderMap,
+        server: Option<&crate::servers::VirtualServer>,
+    ) -> String {
+        let resource = self.resource_url_of(headers, server);
+        let (origin, path) = split_origin(&resource);
+        format!("{origin}{METADATA_PATH}{path}")
+    }
+
     /// The canonical URL of the MCP endpoint: configured, or from `Host`.
     pub fn resource_url(&self, headers: &HeaderMap) -> String {
         if let Some(url) = &self.resource_url {

@@ -42,6 +42,9 @@ pub struct Request<'a> {
     pub headers: &'a HeaderMap,
     /// The client's HTTP body (carried to the owner as it came).
     pub body: &'a Bytes,
+    /// The virtual server the request came to (`/mcp/<name>`): the owner
+    /// is asked at its endpoint of the same name.
+    pub server: Option<&'a str>,
 }
 
 impl Owners {
@@ -168,6 +171,10 @@ async fn forward(owners: &Owners, url: &str, r: &Request<'_>) -> Result<Response
 }
 
 async fn send(owners: &Owners, url: &str, r: &Request<'_>) -> Result<Response, Forward> {
+    let url = match r.server {
+        Some(server) => format!("{}/{server}", url.trim_end_matches('/')),
+        None => url.to_owned(),
+    };
     let mut req = owners.http.post(url).body(r.body.clone());
     for (name, value) in r.headers {
         if !hop_by_hop(name) {

@@ -7,11 +7,9 @@
 
 use std::sync::Arc;
 
-use axum::Extension;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::HeaderMap;
-use switchboard_http::PeerAddr;
 use switchboard_http::era::{self, Era};
 use switchboard_http::error::TransportError;
 use switchboard_http::guard::{Accepts, LAST_EVENT_ID};
@@ -20,14 +18,14 @@ use switchboard_session::{LiveSession, STANDALONE, StreamSlot, replay_channel};
 use switchboard_store::EventId;
 
 use crate::Fronts;
+use crate::servers::Arrival;
 
 pub(crate) async fn get(
     State(app): State<Fronts>,
-    peer: Option<Extension<PeerAddr>>,
+    arrival: Arrival,
     headers: HeaderMap,
 ) -> Response {
-    let client = switchboard_http::client::identity(peer);
-    serve(&app, &client, &headers)
+    serve(&app, &arrival, &headers)
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }
@@ -55,10 +53,10 @@ async fn follow(
 
 async fn serve(
     app: &Fronts,
-    client: &str,
+    arrival: &Arrival,
     headers: &HeaderMap,
 ) -> Result<Response, TransportError> {
-    let who = app.gate().authenticate(headers, client).await?;
+    let who = arrival.authenticate(app.gate(), headers).await?;
     if era::decide(headers) == Era::Modern {
         return Err(TransportError::MethodNotAllowed); // no GET stream in the stateless era
     }

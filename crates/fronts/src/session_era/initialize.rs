@@ -36,7 +36,11 @@ pub(crate) async fn initialize(
         Ok(sid) => sid,
         Err(e) => return Ok(e.response_for(Some(&id))),
     };
-    let mut result = app.catalog().initialize_result(hello.version);
+    let info = who
+        .server
+        .as_ref()
+        .map_or(app.catalog().info(), |s| &s.info);
+    let mut result = app.catalog().initialize_result_as(hello.version, info);
     if hello.version == switchboard_proto::ProtocolVersion::V2025_11_25 {
         result["capabilities"]["tasks"] = switchboard_tasks::legacy::capability();
     }

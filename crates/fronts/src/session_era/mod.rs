@@ -17,12 +17,19 @@ use switchboard_http::error::TransportError;
 use crate::Fronts;
 use crate::layers::Layers;
 
-/// `/mcp`: GET, POST and DELETE behind the `Host`/`Origin` check, a POST
-/// with its access record; any other method is refused.
+/// `/mcp` and `/mcp/<server>`: GET, POST and DELETE behind the
+/// `Host`/`Origin` check, a POST with its access record; any other method
+/// is refused.
 pub(crate) fn routes(layers: &Layers) -> Router<Fronts> {
-    let get_and_delete = layers.guarded(get(get::get).delete(session::delete));
-    let messages = layers.recorded("mcp", post(post::post));
-    Router::new().route("/mcp", get_and_delete.merge(messages).fallback(not_allowed))
+    let endpoint = || {
+        let get_and_delete = layers.guarded(get(get::get).delete(session::delete));
+        let messages = layers.recorded("mcp", post(post::post));
+        get_and_delete.merge(messages).fallback(not_allowed)
+    };
+    // A virtual server's endpoint is the same (crate::servers).
+    Router::new()
+        .route("/mcp", endpoint())
+        .route("/mcp/{server}", endpoint())
 }
 
 /// Any other HTTP method on `/mcp`.

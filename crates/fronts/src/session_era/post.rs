@@ -1,12 +1,10 @@
 //! POST `/mcp`: one JSON-RPC message, or a batch on 2025-03-26.
 
-use axum::Extension;
 use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::HeaderMap;
 
-use switchboard_http::PeerAddr;
 use switchboard_http::era::{self, Era};
 use switchboard_http::error::TransportError;
 use switchboard_http::guard::{self, Accepts};
@@ -15,6 +13,7 @@ use switchboard_proto::{Incoming, Message, error_json, methods, params, parse_bo
 
 use crate::Fronts;
 use crate::arrival;
+use crate::servers::Arrival;
 use crate::session_era::request;
 use crate::session_era::{batch, initialize};
 use crate::stateless_era;
@@ -23,12 +22,11 @@ use switchboard_session::Call;
 
 pub(crate) async fn post(
     State(app): State<Fronts>,
-    peer: Option<Extension<PeerAddr>>,
+    arrival: Arrival,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let client = switchboard_http::client::identity(peer);
-    serve(&app, &client, &headers, body)
+    serve(&app, &arrival, &headers, body)
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }
@@ -39,11 +37,11 @@ pub(crate) async fn post(
 /// large as the largest of them, moved with it on the way in.
 async fn serve(
     app: &Fronts,
-    client: &str,
+    arrival: &Arrival,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, TransportError> {
-    let who = app.gate().authenticate(headers, client).await?;
+    let who = arrival.authenticate(app.gate(), headers).await?;
     switchboard_observe::access::tenant(&who.tenant.id);
     let accepts = Accepts::from_headers(headers);
     if !accepts.json && !accepts.sse {
@@ -102,6 +100,7 @@ async fn serve(
                         params: params.as_deref(),
                         headers,
                         body: &bytes,
+                        server: who.server.as_ref().map(|v| &*v.name),
                     };
                     if let Some(owners) = app.owners()
                         && let Route::Answered(resp) = Box::pin(owners.route(r)).await?

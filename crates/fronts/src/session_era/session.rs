@@ -1,28 +1,26 @@
 //! DELETE `/mcp`: end a session.
 
-use axum::Extension;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode};
-use switchboard_http::PeerAddr;
 use switchboard_http::era::{self, Era};
 use switchboard_http::error::TransportError;
 use switchboard_http::guard;
 use switchboard_session::Sessions;
 use switchboard_tenancy::Gate;
 
+use crate::servers::Arrival;
+
 /// DELETE `/mcp`: end the session; later use of its id gets 404. Needs
 /// the gate (who is asking) and the sessions, nothing else.
 pub(crate) async fn delete(
     State(gate): State<Gate>,
     State(sessions): State<Sessions>,
-    peer: Option<Extension<PeerAddr>>,
+    arrival: Arrival,
     headers: HeaderMap,
 ) -> Response {
     let result = async {
-        let who = gate
-            .authenticate(&headers, &switchboard_http::client::identity(peer))
-            .await?;
+        let who = arrival.authenticate(&gate, &headers).await?;
         if era::decide(&headers) == Era::Modern {
             return Err(TransportError::MethodNotAllowed); // nothing to delete in the stateless era
         }

@@ -242,7 +242,7 @@ fn answer(
 ) -> Option<(StatusCode, String)> {
     let ok = |v: Value| Some((StatusCode::OK, result_json(id, &v)));
     match outcome {
-        Ok(v) => ok(app.shape().complete(method, v)),
+        Ok(v) => ok(app.shape_for(who).complete(method, v)),
         Err(HandlerError::InputRequired) => {
             let (missing, responses) = peer.take_rounds();
             let ttl = app.config().request_state_ttl_secs * 1000;
@@ -254,7 +254,7 @@ fn answer(
                 expires_ms: now_ms() + ttl,
             };
             ok(app
-                .shape()
+                .shape_for(who)
                 .input_required(missing, app.sealer().seal(&state)))
         }
         Err(HandlerError::Cancelled) => None,

@@ -94,7 +94,7 @@ async fn request(
     match method {
         DISCOVER => Ok(json_ok(response_json(
             id,
-            &app.shape().discover().to_string(),
+            &app.shape_for(who).discover().to_string(),
         ))),
         listen::METHOD => listen::serve(app, who, id.clone(), &params_value, accepts).await,
         m if switchboard_tasks::is_method(m) => {

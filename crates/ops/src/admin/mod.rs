@@ -12,6 +12,7 @@ mod dashboard;
 mod node;
 mod pins;
 mod scrape;
+mod servers;
 mod sessions;
 mod stats;
 mod tenants;
@@ -57,6 +58,7 @@ pub fn admin_router(ops: Ops) -> Router {
             "/tenants/{tenant}/connections/{upstream}/{subject}",
             axum::routing::delete(connections::revoke),
         )
+        .route("/servers", get(servers::list))
         .route("/upstreams", get(upstreams::list))
         .route("/upstreams/{upstream}/pins", get(pins::list))
         .route(

@@ -76,6 +76,7 @@ impl Tenants {
             metadata_url: Arc::from(""),
             token: None,
             claims: None,
+            server: None,
         })
     }
 
@@ -97,6 +98,7 @@ impl Tenants {
             metadata_url: Arc::from(""),
             token: None,
             claims: None,
+            server: None,
         })
     }
 
@@ -130,6 +132,7 @@ impl Tenants {
             subject: Arc::from(claims.subject.as_str()),
             scopes: Arc::from(claims.scopes),
             claims: Some(claims.all),
+            server: None,
             via: Via::Jwt(Arc::from(verifier.issuer())),
             addr: addr.to_owned(),
             metadata_url: Arc::from(""),

@@ -1,0 +1,291 @@
+//! `[[servers]]`: two virtual servers over three upstreams — the built-in
+//! toolset, a stdio upstream (the fixture server, `st__`) and an HTTP
+//! upstream written with the official Python SDK (`py__`) — each endpoint
+//! lists exactly its curated set in the 2025-11-25 session era, the
+//! 2026-07-28 stateless era and the 2024-11-05 HTTP+SSE transport; a tenant
+//! allowed on one server only gets 403 on the other; an unknown server is
+//! 404; a session is its server's; each says who it is.
+
+#[path = "fixture_upstream/mod.rs"]
+mod fixture_upstream;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use switchboard_server::{AnonymousMode, Config, ServerConfig};
+use switchboard_testkit::{McpClient, ModernClient, SseReader, TestServer, tenant_with_key};
+use switchboard_upstream::gateway::{PoolMode, StdioProvider, UpstreamConfig, UpstreamKind};
+
+const PYTHON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.tools/venv/bin/python");
+const PY_SERVER: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../tests/interop/python/http_upstream_server.py"
+);
+
+/// The Python SDK's Streamable HTTP server on a free port, killed on drop.
+struct PyUpstream {
+    _child: tokio::process::Child,
+    url: String,
+}
+
+async fn py_upstream() -> PyUpstream {
+    assert!(
+        std::path::Path::new(PYTHON).exists(),
+        "{PYTHON} is missing: run scripts/tools.sh"
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = tokio::process::Command::new(PYTHON)
+        .args([PY_SERVER, &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the Python SDK server");
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    PyUpstream {
+        _child: child,
+        url: format!("http://127.0.0.1:{port}/mcp"),
+    }
+}
+
+fn globs(names: &[&str]) -> Vec<String> {
+    names.iter().map(|n| (*n).to_owned()).collect()
+}
+
+/// `dev` (both tenants) and `ops` (acme only).
+fn servers() -> Vec<ServerConfig> {
+    vec![
+        ServerConfig {
+            name: "dev".into(),
+            tools: globs(&["echo", "add", "st__echo", "st__count", "py__py_echo"]),
+            prompts: globs(&["test_simple_prompt"]),
+            resources: globs(&["test://static-*"]),
+            ..ServerConfig::default()
+        },
+        ServerConfig {
+            name: "ops".into(),
+            title: Some("Operations".into()),
+            version: Some("7.0".into()),
+            instructions: Some("Tools for operators only.".into()),
+            tools: globs(&["now", "st__pid", "py__*"]),
+            tenants: vec!["acme".into()],
+            ..ServerConfig::default()
+        },
+    ]
+}
+
+const DEV: [&str; 5] = ["add", "echo", "py__py_echo", "st__count", "st__echo"];
+const OPS: [&str; 5] = [
+    "now",
+    "py__py_ask",
+    "py__py_echo",
+    "py__py_progress",
+    "st__pid",
+];
+
+async fn gateway(py: &PyUpstream) -> (TestServer, String, String) {
+    let mut config = Config::default();
+    config.auth.anonymous = AnonymousMode::Off;
+    let (acme, acme_key) = tenant_with_key("acme", "k");
+    let (globex, globex_key) = tenant_with_key("globex", "k");
+    config.tenants = vec![acme, globex];
+    config.servers = servers();
+    let stdio = UpstreamConfig {
+        prefix: Some("st__".into()),
+        mode: PoolMode::Shared,
+        ..fixture_upstream::fixture("st")
+    };
+    let http = UpstreamConfig {
+        name: "py".into(),
+        kind: UpstreamKind::Http,
+        url: py.url.clone(),
+        call_timeout_secs: 10,
+        ..UpstreamConfig::default()
+    };
+    let mut builder = switchboard_everything::everything();
+    for u in [stdio, http] {
+        let p = Arc::new(StdioProvider::new(u));
+        p.probe().await.expect("upstream starts");
+        builder = builder.provider(p);
+    }
+    let server = TestServer::with(config, builder).await;
+    (server, acme_key, globex_key)
+}
+
+fn names(resp: &Value, key: &str, field: &str) -> BTreeSet<String> {
+    resp["result"][key]
+        .as_array()
+        .unwrap_or_else(|| panic!("a list: {resp}"))
+        .iter()
+        .map(|t| t[field].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn set(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|n| (*n).to_owned()).collect()
+}
+
+/// What `key` sees at `url` in the session era and the stateless era.
+async fn lists(url: &str, key: &str) -> [(Value, Value); 2] {
+    let mut session = McpClient::with_token(url, key);
+    let init = session.initialize(json!({})).await;
+    let (tools, _) = session.call("tools/list", json!({})).await;
+    let modern = ModernClient::with_token(url, key);
+    let (modern_tools, _) = modern.call("tools/list", json!({})).await;
+    let (discover, _) = modern.call("server/discover", json!({})).await;
+    [(init, tools), (discover["result"].clone(), modern_tools)]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_endpoint_serves_its_curated_set_to_the_tenants_it_admits() {
+    let py = py_upstream().await;
+    let (server, acme, globex) = gateway(&py).await;
+    let base = server.url();
+    let dev = format!("{base}/dev");
+    let ops = format!("{base}/ops");
+
+    for key in [&acme, &globex] {
+        for (info, tools) in lists(&dev, key).await {
+            assert_eq!(names(&tools, "tools", "name"), set(&DEV), "{tools}");
+            assert_eq!(info["serverInfo"]["name"], "dev", "{info}");
+        }
+    }
+    for (info, tools) in lists(&ops, &acme).await {
+        assert_eq!(names(&tools, "tools", "name"), set(&OPS), "{tools}");
+        assert_eq!(info["serverInfo"]["title"], "Operations", "{info}");
+        assert_eq!(info["serverInfo"]["version"], "7.0", "{info}");
+        assert_eq!(info["instructions"], "Tools for operators only.", "{info}");
+    }
+    // /mcp itself serves everything, as before.
+    let mut all = McpClient::with_token(&base, &acme);
+    all.initialize(json!({})).await;
+    let (tools, _) = all.call("tools/list", json!({})).await;
+    let every = names(&tools, "tools", "name");
+    assert!(every.is_superset(&set(&DEV)) && every.is_superset(&set(&OPS)));
+
+    // Prompts and resources are curated too.
+    let mut s = McpClient::with_token(&dev, &acme);
+    s.initialize(json!({})).await;
+    let (prompts, _) = s.call("prompts/list", json!({})).await;
+    assert_eq!(
+        names(&prompts, "prompts", "name"),
+        set(&["test_simple_prompt"])
+    );
+    let (resources, _) = s.call("resources/list", json!({})).await;
+    let uris = names(&resources, "resources", "uri");
+    assert!(
+        !uris.is_empty()
+            && uris
+                .iter()
+                .all(|u| u.starts_with("test://static-")),
+        "{uris:?}"
+    );
+    // What a server does not serve is unknown there, and works elsewhere.
+    let (now, _) = s
+        .call("tools/call", json!({"name": "now", "arguments": {}}))
+        .await;
+    assert_eq!(now["error"]["code"], -32602, "{now}");
+    let served = s.call_tool("st__echo", json!({"x": 1})).await;
+    assert!(served.get("structuredContent").is_some(), "{served}");
+    let py_echo = s.call_tool("py__py_echo", json!({"message": "hi"})).await;
+    assert_eq!(py_echo["content"][0]["text"], "py: hi", "{py_echo}");
+
+    // A session is its server's: another endpoint does not find it.
+    let mut elsewhere = McpClient::with_token(&ops, &acme);
+    elsewhere.session = s.session.clone();
+    let reply = elsewhere.request(99, "tools/list", json!({})).await;
+    assert!(
+        matches!(&reply, switchboard_testkit::Reply::Other(status, _) if status.as_u16() == 404),
+        "{reply:?}"
+    );
+
+    // globex may not use ops: 403 in both eras; no server `nope`: 404.
+    for (url, want) in [(&ops, 403), (&format!("{base}/nope"), 404)] {
+        let mut c = McpClient::with_token(url, &globex);
+        c.version = "2025-11-25".into();
+        let resp = c.post().body(json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}).to_string())
+            .send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), want, "{url}");
+        let body: Value = resp.json().await.unwrap();
+        assert!(body["error"]["message"].as_str().is_some(), "{body}");
+        let modern = ModernClient::with_token(url, &globex);
+        let resp = modern.post("tools/list", &json!({})).send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), want, "{url} (2026-07-28)");
+    }
+
+    // The 2024-11-05 transport at /mcp/dev/sse posts to its own messages.
+    let http = reqwest::Client::new();
+    let resp = http
+        .get(format!("{dev}/sse"))
+        .bearer_auth(&acme)
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut events = SseReader::new(resp);
+    let endpoint = events.next().await.unwrap();
+    assert!(
+        endpoint.data.starts_with("/mcp/dev/messages?sessionId="),
+        "{}",
+        endpoint.data
+    );
+    let messages = format!("http://{}{}", server.addr, endpoint.data);
+    let post = |body: Value| {
+        http.post(&messages)
+            .bearer_auth(&acme)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+    };
+    post(json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2024-11-05", "capabilities": {}, "clientInfo": {"name": "old", "version": "1"}}}))
+    .await
+    .unwrap();
+    let init = events.next().await.unwrap().json().unwrap();
+    assert_eq!(init["result"]["serverInfo"]["name"], "dev", "{init}");
+    post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        .await
+        .unwrap();
+    post(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}}))
+        .await
+        .unwrap();
+    let listed = loop {
+        let v = events.next().await.unwrap().json().unwrap();
+        if v["id"] == 2 {
+            break v;
+        }
+    };
+    assert_eq!(names(&listed, "tools", "name"), set(&DEV), "{listed}");
+
+    // Each endpoint is a resource of its own (RFC 9728).
+    let doc: Value = reqwest::get(format!(
+        "http://{}/.well-known/oauth-protected-resource/mcp/ops",
+        server.addr
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert!(
+        doc["resource"].as_str().unwrap().ends_with("/mcp/ops"),
+        "{doc}"
+    );
+    assert_eq!(doc["resource_name"], "ops");
+}
