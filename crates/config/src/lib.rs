@@ -24,6 +24,7 @@ mod config;
 mod duration;
 mod layers;
 mod live;
+mod overrides;
 mod policies;
 #[cfg(test)]
 mod properties;
@@ -43,6 +44,7 @@ pub use admin::AdminConfig;
 pub use cap_policy::CapPolicy;
 pub use config::{Config, ConfigError};
 pub use live::Live;
+pub use overrides::{ArgumentError, CompiledOverride, ToolOverride};
 pub use policies::{Denial, PolicyConfig, PolicyRule};
 pub use redact::{RedactConfig, RedactPattern};
 pub use rules::{Rules, glob};

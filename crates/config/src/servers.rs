@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 
 /// One `[[servers]]` entry.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
     /// Its endpoint is `/mcp/<name>`: 1-64 lowercase letters, digits, `-`
@@ -32,6 +32,8 @@ pub struct ServerConfig {
     pub prompts: Vec<String>,
     /// The tenants that may use it. Default: every tenant.
     pub tenants: Vec<String>,
+    /// How it presents some of its tools (`[[servers.overrides]]`).
+    pub overrides: Vec<crate::overrides::ToolOverride>,
 }
 
 /// Words a server's name cannot be (paths below `/mcp/<name>`).
@@ -74,6 +76,7 @@ pub(crate) fn validate(
         if let Some(t) = s.tenants.iter().find(|t| !tenants.contains(t.as_str())) {
             return Err((key("tenants"), format!("no tenant {t:?} is configured")));
         }
+        crate::overrides::validate(&s.overrides).map_err(|(k, m)| (key(&k), m))?;
     }
     Ok(())
 }

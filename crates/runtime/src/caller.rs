@@ -35,6 +35,24 @@ pub trait Access: Send + Sync + fmt::Debug {
     fn redact(&self, _result: &mut Value) -> Vec<Arc<str>> {
         Vec::new()
     }
+    /// Whether the caller sees some tools under other names or shapes
+    /// (a virtual server's overrides); asked on every call and listing.
+    fn rewrites(&self) -> bool {
+        false
+    }
+    /// The tool the caller's `name` stands for and the arguments it gets,
+    /// if the caller sees it otherwise (`Ok(None)`: as it is); an error
+    /// refuses the call before anything runs.
+    fn rewrite_call(
+        &self,
+        _name: &str,
+        _arguments: Option<&RawValue>,
+    ) -> Result<Option<(String, Value)>, RpcError> {
+        Ok(None)
+    }
+    /// A listed tool's definition (under the catalog's name) as the
+    /// caller sees it.
+    fn present_tool(&self, _definition: &mut Value) {}
 }
 
 /// Everything is allowed: the policy when no tenant policy applies.

@@ -14,6 +14,13 @@ use crate::context::{PeerError, RequestContext, RequestContextBuilder};
 use crate::error::{HandlerError, ToolError};
 use crate::provider::Provider;
 
+/// A `tools/list` page's tools as `access` presents them.
+fn present(access: &dyn crate::caller::Access, result: &mut Value) {
+    if let Some(tools) = result.get_mut("tools").and_then(Value::as_array_mut) {
+        tools.iter_mut().for_each(|t| access.present_tool(t));
+    }
+}
+
 #[derive(Deserialize, Default)]
 struct ListParams {
     #[serde(default)]
@@ -76,8 +83,18 @@ impl Catalog {
             method,
             methods::TOOLS_CALL | methods::RESOURCES_READ | methods::PROMPTS_GET
         ) {
-            return self.serve(method, params, ctx).await;
+            let rewrites = method == methods::TOOLS_LIST && ctx.caller().access.rewrites();
+            let access = rewrites.then(|| ctx.caller().access.clone());
+            let mut result = self.serve(method, params, ctx).await?;
+            if let Some(access) = access {
+                present(&*access, &mut result);
+            }
+            return Ok(result);
         }
+        // A tool the caller sees under another name or shape is called as
+        // itself, with its complete arguments.
+        let rewritten = self.rewrite(method, params, ctx.caller())?;
+        let params = rewritten.as_deref().or(params);
         self.judge(method, params, ctx.caller())?;
         let kept = ctx.clone();
         let mut result = self.serve(method, params, ctx).await?;

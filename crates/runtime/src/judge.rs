@@ -97,4 +97,33 @@ impl Catalog {
             observer.redacted(caller, method, &name, &patterns);
         }
     }
+
+    /// The params of a `tools/call` of a tool the caller sees otherwise
+    /// (a virtual server's override): its own name and complete
+    /// arguments, everything else (`_meta`, `task`) kept. `None`: as sent.
+    pub(crate) fn rewrite(
+        &self,
+        method: &str,
+        params: Option<&RawValue>,
+        caller: &Caller,
+    ) -> Result<Option<Box<RawValue>>, RpcError> {
+        if method != methods::TOOLS_CALL || !caller.access.rewrites() {
+            return Ok(None);
+        }
+        let call = ToolCall::read(params)?;
+        let Some((name, arguments)) = caller.access.rewrite_call(&call.name, call.arguments)?
+        else {
+            return Ok(None);
+        };
+        let mut v: serde_json::Value = match params {
+            Some(p) => serde_json::from_str(p.get())
+                .map_err(|e| RpcError::invalid_params(format!("params: {e}")))?,
+            None => serde_json::json!({}),
+        };
+        v["name"] = serde_json::Value::String(name);
+        v["arguments"] = arguments;
+        serde_json::value::to_raw_value(&v)
+            .map(Some)
+            .map_err(|e| RpcError::internal(e.to_string()))
+    }
 }

@@ -218,6 +218,7 @@ pub fn task(id: &str, principal: &str, ttl_ms: u64) -> crate::task::TaskRecord {
         subject: "s".into(),
         scopes: Vec::new(),
         claims: None,
+        server: None,
         status: crate::task::TaskStatus::Working,
         tool: "slow_compute".into(),
         arguments: serde_json::json!({"seconds": 1}),

@@ -67,6 +67,10 @@ pub struct TaskRecord {
     /// The claims of the starter's JWT, for the same reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claims: Option<Map<String, Value>>,
+    /// The virtual server the task was started at (it sees the tool as
+    /// that server presents it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
     /// Where it stands.
     pub status: TaskStatus,
     /// The tool called.

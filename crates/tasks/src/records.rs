@@ -82,6 +82,7 @@ pub(crate) async fn create(
         subject: who.subject.to_string(),
         scopes: who.scopes.to_vec(),
         claims: who.claims.as_deref().cloned(),
+        server: who.server.as_ref().map(|s| s.name.to_string()),
         status: TaskStatus::Working,
         tool: call.tool,
         arguments: call.arguments,

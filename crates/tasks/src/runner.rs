@@ -124,11 +124,21 @@ async fn execute(tasks: &Tasks, r: &TaskRecord, cancel: CancellationToken) -> Ou
         let e = RpcError::internal("the task's tenant is no longer configured");
         return (Err(e.into()), Map::new());
     };
+    let server = match &r.server {
+        None => None,
+        Some(name) => match tasks.gate().tenants().server(name) {
+            Some(s) => Some(s.clone()),
+            None => {
+                let e = RpcError::internal("the task's server is no longer configured");
+                return (Err(e.into()), Map::new());
+            }
+        },
+    };
     let caller = Caller {
         tenant: tenant.id.clone(),
         subject: Arc::from(r.subject.as_str()),
         session: None,
-        access: tenant.policy.clone(),
+        access: tenant.access_at(server.as_ref()),
         max_upstream_processes: tenant.max_upstream_processes,
         // A task runs after its request is answered: no client token to
         // exchange is kept for it.

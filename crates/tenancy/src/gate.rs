@@ -269,7 +269,7 @@ impl Gate {
         params: Option<&serde_json::value::RawValue>,
     ) -> Result<Permit, TransportError> {
         let mut tool = None;
-        let called = known_tool(&self.0.catalog, method, params);
+        let called = known_tool(&self.0.catalog, method, params, who.server.as_deref());
         if let Some(name) = called.as_deref() {
             if switchboard_runtime::Access::tool(&*who.tenant.policy, name) {
                 self.check_scopes(who, session, name)?;
@@ -321,17 +321,21 @@ fn ticket<'a>(who: &'a Principal, key: &'a str) -> Ticket<'a> {
 /// an upstream listed (so scopes and tool rates hold for upstream tools
 /// too, and a made-up name never becomes a rate bucket). Read by the one
 /// reader the catalog uses: params it refuses name no tool here and are
-/// refused there.
+/// refused there. On a virtual server, a tool its clients see under
+/// another name is its own (its scopes and rates hold).
 fn known_tool(
     catalog: &switchboard_runtime::Catalog,
     method: &str,
     params: Option<&serde_json::value::RawValue>,
+    server: Option<&crate::servers::VirtualServer>,
 ) -> Option<String> {
     if method != switchboard_proto::methods::TOOLS_CALL {
         return None;
     }
     let call = switchboard_proto::params::ToolCall::read(params).ok()?;
-    catalog
-        .knows_tool(&call.name)
-        .then(|| call.name.into_owned())
+    let name = match server {
+        Some(s) => s.original_tool(&call.name)?,
+        None => &call.name,
+    };
+    catalog.knows_tool(name).then(|| name.to_owned())
 }

@@ -4,10 +4,13 @@
 //! asks (lists, calls, reads, prompts, completions, subscriptions), in
 //! every era.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::Value;
-use switchboard_config::{ServerConfig, glob};
+use serde_json::value::RawValue;
+use switchboard_config::{CompiledOverride, ServerConfig, glob};
+use switchboard_proto::RpcError;
 use switchboard_runtime::{Access, Judged, Refusal, ServerInfo};
 
 /// One virtual server.
@@ -23,6 +26,22 @@ pub struct VirtualServer {
     resources: Vec<String>,
     prompts: Vec<String>,
     tenants: Vec<String>,
+    /// Tool overrides, and where to find them: by the catalog's name and
+    /// by the name clients see.
+    overrides: Vec<CompiledOverride>,
+    by_tool: HashMap<String, usize>,
+    by_name: HashMap<String, usize>,
+}
+
+/// What a name a client of a server calls stands for.
+enum Called<'a> {
+    /// A tool it sees as it is.
+    Plain,
+    /// A tool it sees otherwise.
+    Overridden(&'a CompiledOverride),
+    /// The catalog's name of a tool it sees under another name: unknown
+    /// to it.
+    Hidden,
 }
 
 impl VirtualServer {
@@ -41,6 +60,45 @@ impl VirtualServer {
             resources: c.resources.clone(),
             prompts: c.prompts.clone(),
             tenants: c.tenants.clone(),
+            // Checked when the configuration was read.
+            overrides: c
+                .overrides
+                .iter()
+                .filter_map(|o| o.compile().ok())
+                .collect(),
+            by_tool: c
+                .overrides
+                .iter()
+                .enumerate()
+                .map(|(i, o)| (o.tool.clone(), i))
+                .collect(),
+            by_name: c
+                .overrides
+                .iter()
+                .enumerate()
+                .map(|(i, o)| (o.client_name().to_owned(), i))
+                .collect(),
+        }
+    }
+
+    fn called(&self, name: &str) -> Called<'_> {
+        if let Some(&i) = self.by_name.get(name) {
+            return Called::Overridden(&self.overrides[i]);
+        }
+        match self.by_tool.get(name) {
+            Some(_) => Called::Hidden,
+            None => Called::Plain,
+        }
+    }
+
+    /// The catalog's name of the tool a client of this server calls
+    /// `name` (scopes and tool rates are the tool's own); `None` for a
+    /// name it does not know.
+    pub fn original_tool<'a>(&'a self, name: &'a str) -> Option<&'a str> {
+        match self.called(name) {
+            Called::Plain => Some(name),
+            Called::Overridden(o) => Some(&o.spec.tool),
+            Called::Hidden => None,
         }
     }
 
@@ -66,6 +124,7 @@ impl VirtualServer {
             "resources": self.resources,
             "prompts": self.prompts,
             "tenants": self.tenants,
+            "overrides": self.overrides.iter().map(|o| &*o.spec).collect::<Vec<_>>(),
         })
     }
 }
@@ -100,5 +159,38 @@ impl Access for Curated {
     }
     fn redact(&self, result: &mut Value) -> Vec<Arc<str>> {
         self.inner.redact(result)
+    }
+    fn rewrites(&self) -> bool {
+        !self.server.overrides.is_empty()
+    }
+    fn rewrite_call(
+        &self,
+        name: &str,
+        arguments: Option<&RawValue>,
+    ) -> Result<Option<(String, Value)>, RpcError> {
+        match self.server.called(name) {
+            Called::Plain => Ok(None),
+            Called::Hidden => Err(RpcError::invalid_params(format!("unknown tool: {name}"))),
+            Called::Overridden(o) => {
+                let given = arguments
+                    .map(|a| serde_json::from_str::<Value>(a.get()))
+                    .transpose()
+                    .map_err(|e| RpcError::invalid_params(format!("tools/call: arguments: {e}")))?;
+                let args = o
+                    .arguments(given)
+                    .map_err(|e| RpcError::invalid_params(format!("{name}: {}", e.0)))?;
+                Ok(Some((o.spec.tool.clone(), args)))
+            }
+        }
+    }
+    fn present_tool(&self, definition: &mut Value) {
+        let Some(&i) = definition
+            .get("name")
+            .and_then(Value::as_str)
+            .and_then(|n| self.server.by_tool.get(n))
+        else {
+            return;
+        };
+        self.server.overrides[i].present(definition);
     }
 }

@@ -97,6 +97,21 @@ impl Tenant {
         Self::new(&config, queue_share, judging)
     }
 
+    /// What the tenant's callers may see and use at `server`'s endpoint
+    /// (`None`: `/mcp`): its policy, narrowed to the server's set.
+    pub fn access_at(
+        &self,
+        server: Option<&Arc<crate::servers::VirtualServer>>,
+    ) -> Arc<dyn switchboard_runtime::Access> {
+        match server {
+            Some(server) => Arc::new(crate::servers::Curated {
+                inner: self.policy.clone(),
+                server: server.clone(),
+            }),
+            None => self.policy.clone(),
+        }
+    }
+
     /// The rate of calls to `tool` (the first matching pattern's), if any.
     pub fn tool_rate(&self, tool: &str) -> Option<Rate> {
         self.tool_rates
@@ -185,13 +200,7 @@ impl Principal {
             tenant: self.tenant.id.clone(),
             subject: self.subject.clone(),
             session: session.map(Arc::from),
-            access: match &self.server {
-                Some(server) => Arc::new(crate::servers::Curated {
-                    inner: self.tenant.policy.clone(),
-                    server: server.clone(),
-                }),
-                None => self.tenant.policy.clone(),
-            },
+            access: self.tenant.access_at(self.server.as_ref()),
             max_upstream_processes: self.tenant.max_upstream_processes,
             token: self.token.clone(),
             scopes: self.scopes.clone(),

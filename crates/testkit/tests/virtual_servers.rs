@@ -188,10 +188,7 @@ async fn each_endpoint_serves_its_curated_set_to_the_tenants_it_admits() {
     let (resources, _) = s.call("resources/list", json!({})).await;
     let uris = names(&resources, "resources", "uri");
     assert!(
-        !uris.is_empty()
-            && uris
-                .iter()
-                .all(|u| u.starts_with("test://static-")),
+        !uris.is_empty() && uris.iter().all(|u| u.starts_with("test://static-")),
         "{uris:?}"
     );
     // What a server does not serve is unknown there, and works elsewhere.
@@ -288,4 +285,171 @@ async fn each_endpoint_serves_its_curated_set_to_the_tenants_it_admits() {
         "{doc}"
     );
     assert_eq!(doc["resource_name"], "ops");
+}
+
+/// A server `tidy` presenting the stdio upstream's `echo` as `say` (a
+/// hidden fixed `owner`, `repo` narrowed to two values) and its `count` as
+/// `tally` (`step` narrowed to 1).
+fn overridden() -> ServerConfig {
+    let text = r#"
+name = "tidy"
+tools = ["st__echo", "st__count", "echo"]
+
+[[overrides]]
+tool = "st__echo"
+name = "say"
+description = "Say something about one of our repositories"
+fixed = { owner = "acme" }
+schemas = { repo = { enum = ["site", "api"] } }
+
+[[overrides]]
+tool = "st__count"
+name = "tally"
+schemas = { step = { enum = [1] } }
+"#;
+    toml_server(text)
+}
+
+fn toml_server(text: &str) -> ServerConfig {
+    let config = Config::from_toml(&format!(
+        "[[servers]]\n{}",
+        text.replace("[[overrides]]", "[[servers.overrides]]")
+    ))
+    .expect("a valid server");
+    config.servers.into_iter().next().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overrides_show_their_definition_and_call_the_tool_as_itself() {
+    let config = Config {
+        servers: vec![overridden()],
+        ..Config::default()
+    };
+    let stdio = UpstreamConfig {
+        prefix: Some("st__".into()),
+        mode: PoolMode::Shared,
+        ..fixture_upstream::fixture("st")
+    };
+    let p = Arc::new(StdioProvider::new(stdio));
+    p.probe().await.expect("upstream starts");
+    let builder = switchboard_everything::everything().provider(p);
+    let server = TestServer::with(config, builder).await;
+    let url = format!("{}/tidy", server.url());
+
+    let mut session = McpClient::new(&url);
+    session.initialize(json!({})).await;
+    let modern = ModernClient::new(&url);
+    for (era, tools) in [
+        ("2025-11-25", session.call("tools/list", json!({})).await.0),
+        ("2026-07-28", modern.call("tools/list", json!({})).await.0),
+    ] {
+        assert_eq!(
+            names(&tools, "tools", "name"),
+            set(&["echo", "say", "tally"]),
+            "{era}: {tools}"
+        );
+        let say = tools["result"]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == "say")
+            .unwrap();
+        assert_eq!(
+            say["description"],
+            "Say something about one of our repositories"
+        );
+        assert!(
+            say["inputSchema"]["properties"].get("owner").is_none(),
+            "{say}"
+        );
+        assert_eq!(
+            say["inputSchema"]["properties"]["repo"]["enum"],
+            json!(["site", "api"]),
+            "{say}"
+        );
+    }
+
+    // The upstream gets its own name and the fixed value, in both eras.
+    let said = session
+        .call_tool("say", json!({"repo": "site", "text": "hi"}))
+        .await;
+    let got = &said["structuredContent"]["value"]["arguments"];
+    assert_eq!(
+        got,
+        &json!({"repo": "site", "text": "hi", "owner": "acme"}),
+        "{said}"
+    );
+    let (said, _) = modern
+        .call(
+            "tools/call",
+            json!({"name": "say", "arguments": {"repo": "api"}}),
+        )
+        .await;
+    let got = &said["result"]["structuredContent"]["value"]["arguments"];
+    assert_eq!(got, &json!({"repo": "api", "owner": "acme"}), "{said}");
+
+    // Refused before the upstream is called: its counter does not move.
+    let tally = |step: u64| {
+        session.call(
+            "tools/call",
+            json!({"name": "tally", "arguments": {"step": step}}),
+        )
+    };
+    let first = fixture_upstream::value(&tally(1).await.0);
+    let (refused, _) = tally(2).await;
+    assert_eq!(refused["error"]["code"], -32602, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("step"),
+        "{refused}"
+    );
+    let second = fixture_upstream::value(&tally(1).await.0);
+    assert_eq!(
+        second.as_u64(),
+        first.as_u64().map(|n| n + 1),
+        "the refused call never reached it"
+    );
+    for (args, why) in [
+        (json!({"repo": "secret"}), "\"repo\""),
+        (
+            json!({"repo": "site", "owner": "evil"}),
+            "set by the server",
+        ),
+    ] {
+        let (refused, _) = session
+            .call("tools/call", json!({"name": "say", "arguments": args}))
+            .await;
+        assert_eq!(refused["error"]["code"], -32602, "{refused}");
+        assert!(
+            refused["error"]["message"].as_str().unwrap().contains(why),
+            "{refused}"
+        );
+        // The stateless era answers invalid params with 400 and the error.
+        let reply = modern
+            .request(7, "tools/call", json!({"name": "say", "arguments": args}))
+            .await;
+        let switchboard_testkit::Reply::Other(status, body) = reply else {
+            panic!("2026-07-28: not refused: {reply:?}");
+        };
+        assert_eq!(status.as_u16(), 400);
+        let refused: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(refused["error"]["code"], -32602, "2026-07-28: {refused}");
+    }
+    // The tool's own name is unknown on this server (it would skip the
+    // fixed value); /mcp serves it as it is.
+    let (hidden, _) = session
+        .call("tools/call", json!({"name": "st__echo", "arguments": {}}))
+        .await;
+    assert_eq!(hidden["error"]["code"], -32602, "{hidden}");
+    let mut plain = McpClient::new(&server.url());
+    plain.initialize(json!({})).await;
+    let direct = plain
+        .call_tool("st__echo", json!({"repo": "anything"}))
+        .await;
+    assert_eq!(
+        direct["structuredContent"]["value"]["arguments"],
+        json!({"repo": "anything"})
+    );
 }
