@@ -213,6 +213,8 @@ pub struct Config {
     /// Virtual servers: more endpoints, each with a curated catalog
     /// (`[[servers]]`).
     pub servers: Vec<crate::servers::ServerConfig>,
+    /// Guardrail hooks on tool calls (`[[hooks]]`).
+    pub hooks: Vec<crate::hooks::HookConfig>,
 }
 
 impl Default for Config {
@@ -278,6 +280,7 @@ impl Default for Config {
             policies: Vec::new(),
             redact: crate::redact::RedactConfig::default(),
             servers: Vec::new(),
+            hooks: Vec::new(),
         }
     }
 }

@@ -69,6 +69,7 @@ impl Config {
             .collect();
         crate::policies::validate(&self.policies, &tenants)?;
         crate::servers::validate(&self.servers, &tenants)?;
+        crate::hooks::validate(&self.hooks, &tenants)?;
         self.redact.redactor().map(drop)
     }
 

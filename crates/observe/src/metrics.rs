@@ -85,7 +85,7 @@ mod tests {
     use super::*;
 
     /// Every family the node exposes (after the `switchboard_` prefix).
-    const FAMILIES: [&str; 37] = [
+    const FAMILIES: [&str; 38] = [
         "sessions_open",
         "session_age_seconds",
         "open_streams",
@@ -106,6 +106,7 @@ mod tests {
         "tenant_streams",
         "policy_refusals",
         "redactions",
+        "guardrail_decisions",
         "upstream_processes",
         "upstream_breaker_state",
         "upstream_calls",
@@ -147,6 +148,7 @@ mod tests {
         m.tenants.streams("acme").inc();
         m.tenants.policy_refused("acme", "repos");
         m.tenants.redacted("acme", "jwt");
+        m.tenants.hook_decided("dlp", "before", "deny");
         m.upstreams.removed("up");
         let sink = m.upstreams.sink();
         switchboard_runtime::UpstreamObserver::pool_waited(&sink, "up", took);

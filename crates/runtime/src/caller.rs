@@ -53,6 +53,59 @@ pub trait Access: Send + Sync + fmt::Debug {
     /// A listed tool's definition (under the catalog's name) as the
     /// caller sees it.
     fn present_tool(&self, _definition: &mut Value) {}
+    /// Whether guardrail hooks look at some of the caller's calls; asked
+    /// on every call.
+    fn guards(&self) -> bool {
+        false
+    }
+    /// Run the hooks of `stage` on a call of `tool` (its complete
+    /// arguments; after the call, its `result` too): `Ok(Some(v))` is the
+    /// arguments (before) or the result (after) a hook made of them;
+    /// `Err` refuses the call (a hook denied it, or failed and fails
+    /// closed). Each hook's decision is told to `report`.
+    fn guard<'a>(
+        &'a self,
+        _stage: Stage,
+        _call: GuardedCall<'a>,
+        _report: &'a (dyn Fn(&str, Stage, &'static str) + Sync),
+    ) -> BoxFuture<'a, Result<Option<Value>, Refusal>> {
+        Box::pin(std::future::ready(Ok(None)))
+    }
+}
+
+/// A future a hook's verdict comes in.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// When a guardrail hook looks at a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Before the tool is called: it sees the arguments.
+    Before,
+    /// After: it sees the result too.
+    After,
+}
+
+impl Stage {
+    /// `before` or `after`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Before => "before",
+            Self::After => "after",
+        }
+    }
+}
+
+/// A call as a guardrail hook sees it: no credential of the caller's.
+#[derive(Debug, Clone, Copy)]
+pub struct GuardedCall<'a> {
+    /// The tool, by the catalog's name.
+    pub tool: &'a str,
+    /// Its complete arguments.
+    pub arguments: &'a Value,
+    /// The result, after the call.
+    pub result: Option<&'a Value>,
+    /// Who asked (tenant, subject, scopes; never a token).
+    pub caller: &'a Caller,
 }
 
 /// Everything is allowed: the policy when no tenant policy applies.
@@ -168,4 +221,9 @@ pub trait DecisionObserver: Send + Sync + fmt::Debug {
     /// The result of `method` on `name` for `caller` had secrets masked,
     /// matched by `patterns`.
     fn redacted(&self, caller: &Caller, method: &str, name: &str, patterns: &[Arc<str>]);
+
+    /// The guardrail `hook` decided on `caller`'s call of `tool` at
+    /// `stage`: `allow`, `deny`, `modify`, `failed_open` or
+    /// `failed_closed`.
+    fn hook(&self, caller: &Caller, tool: &str, hook: &str, stage: Stage, decision: &'static str);
 }

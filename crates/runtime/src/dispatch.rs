@@ -96,8 +96,14 @@ impl Catalog {
         let rewritten = self.rewrite(method, params, ctx.caller())?;
         let params = rewritten.as_deref().or(params);
         self.judge(method, params, ctx.caller())?;
+        // Guardrail hooks see the call as it goes to the tool, and may
+        // change its arguments, then its result.
+        let guarded = self.guard_before(method, params, ctx.caller()).await?;
+        let params = guarded.as_deref().or(params);
         let kept = ctx.clone();
         let mut result = self.serve(method, params, ctx).await?;
+        self.guard_after(method, params, kept.caller(), &mut result)
+            .await?;
         self.redact(method, params, kept.caller(), &mut result);
         Ok(result)
     }

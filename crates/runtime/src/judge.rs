@@ -8,7 +8,7 @@ use serde_json::value::RawValue;
 use switchboard_proto::params::{PromptGet, ResourceUri, ToolCall};
 use switchboard_proto::{RpcError, methods};
 
-use crate::caller::{Caller, Judged};
+use crate::caller::{Caller, GuardedCall, Judged, Refusal, Stage};
 use crate::catalog::Catalog;
 
 impl Catalog {
@@ -125,5 +125,92 @@ impl Catalog {
         serde_json::value::to_raw_value(&v)
             .map(Some)
             .map_err(|e| RpcError::internal(e.to_string()))
+    }
+
+    /// Run the caller's `before` hooks on a `tools/call`: the params with
+    /// the arguments a hook made (`None`: as they are), or the refusal.
+    pub(crate) async fn guard_before(
+        &self,
+        method: &str,
+        params: Option<&RawValue>,
+        caller: &Caller,
+    ) -> Result<Option<Box<RawValue>>, RpcError> {
+        if method != methods::TOOLS_CALL || !caller.access.guards() {
+            return Ok(None);
+        }
+        let call = ToolCall::read(params)?;
+        let arguments = match call.arguments {
+            Some(a) => serde_json::from_str(a.get())
+                .map_err(|e| RpcError::invalid_params(format!("tools/call: arguments: {e}")))?,
+            None => serde_json::json!({}),
+        };
+        let changed = self
+            .guard(Stage::Before, &call.name, &arguments, None, caller)
+            .await?;
+        let Some(arguments) = changed else {
+            return Ok(None);
+        };
+        let mut v: serde_json::Value = match params {
+            Some(p) => serde_json::from_str(p.get())
+                .map_err(|e| RpcError::invalid_params(format!("params: {e}")))?,
+            None => serde_json::json!({}),
+        };
+        v["arguments"] = arguments;
+        serde_json::value::to_raw_value(&v)
+            .map(Some)
+            .map_err(|e| RpcError::internal(e.to_string()))
+    }
+
+    /// Run the caller's `after` hooks on a `tools/call`'s result: it is
+    /// replaced by what a hook made of it, or the call refused.
+    pub(crate) async fn guard_after(
+        &self,
+        method: &str,
+        params: Option<&RawValue>,
+        caller: &Caller,
+        result: &mut serde_json::Value,
+    ) -> Result<(), RpcError> {
+        if method != methods::TOOLS_CALL || !caller.access.guards() {
+            return Ok(());
+        }
+        let call = ToolCall::read(params)?;
+        let arguments = match call.arguments {
+            Some(a) => serde_json::from_str(a.get()).unwrap_or(serde_json::Value::Null),
+            None => serde_json::json!({}),
+        };
+        if let Some(changed) = self
+            .guard(Stage::After, &call.name, &arguments, Some(result), caller)
+            .await?
+        {
+            *result = changed;
+        }
+        Ok(())
+    }
+
+    async fn guard(
+        &self,
+        stage: Stage,
+        tool: &str,
+        arguments: &serde_json::Value,
+        result: Option<&serde_json::Value>,
+        caller: &Caller,
+    ) -> Result<Option<serde_json::Value>, RpcError> {
+        let observer = self.decisions.load_full();
+        let report = |hook: &str, stage: Stage, decision: &'static str| {
+            if let Some(o) = &observer {
+                o.hook(caller, tool, hook, stage, decision);
+            }
+        };
+        let call = GuardedCall {
+            tool,
+            arguments,
+            result,
+            caller,
+        };
+        caller
+            .access
+            .guard(stage, call, &report)
+            .await
+            .map_err(|refusal: Refusal| refusal.to_rpc())
     }
 }

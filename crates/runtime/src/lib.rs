@@ -61,7 +61,9 @@ mod typed;
 mod uri_template;
 
 pub use async_trait::async_trait;
-pub use caller::{Access, AllowAll, Caller, DecisionObserver, Judged, Refusal};
+pub use caller::{
+    Access, AllowAll, BoxFuture, Caller, DecisionObserver, GuardedCall, Judged, Refusal, Stage,
+};
 pub use catalog::{Catalog, CatalogBuilder, ServerInfo};
 pub use context::{
     ClientPeer, LogFilter, LogLevel, PeerError, RequestContext, RequestContextBuilder,

@@ -28,8 +28,8 @@ pub use listener::serve;
 pub use switchboard_cluster::{ClusterEvents, FORWARD_HEADER, UPSTREAM_RESET};
 pub use switchboard_config::{
     AdminConfig, AnonymousMode, ApiKeyConfig, AuthConfig, CapPolicy, Config, ConfigError,
-    PolicyConfig, RateConfig, RedactConfig, RedactPattern, Rules, Secret, ServerConfig, StoreKind,
-    TelemetryConfig, TenantConfig, redact_url,
+    HookConfig, HookFailure, PolicyConfig, RateConfig, RedactConfig, RedactPattern, Rules, Secret,
+    ServerConfig, StoreKind, TelemetryConfig, TenantConfig, redact_url,
 };
 pub use switchboard_fronts::{STDIO_SESSION, StdioOptions, serve_stdio, serve_stdio_with};
 pub use switchboard_http::TransportError;

@@ -24,6 +24,7 @@
 
 pub mod capacity;
 pub mod gate;
+mod hooks;
 pub mod policy;
 #[cfg(test)]
 mod proptest_cases;

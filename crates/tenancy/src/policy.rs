@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 use switchboard_config::{PolicyRule, Redactor, Rules, glob};
 use switchboard_policy::Facts;
-use switchboard_runtime::{Access, Judged, Refusal};
+use switchboard_runtime::{Access, BoxFuture, GuardedCall, Judged, Refusal, Stage};
 
 /// What one tenant may see and use.
 #[derive(Debug, Clone, Default)]
@@ -23,6 +23,8 @@ pub struct Policy {
     pub(crate) rules: Vec<PolicyRule>,
     /// The redactor of secrets in results (`[redact]`), if enabled.
     pub(crate) redactor: Option<Arc<Redactor>>,
+    /// The guardrail hooks that look at the tenant's calls, in order.
+    pub(crate) hooks: Vec<Arc<crate::hooks::Hook>>,
 }
 
 impl Policy {
@@ -55,6 +57,17 @@ impl Access for Policy {
     }
     fn judges(&self) -> bool {
         !self.rules.is_empty()
+    }
+    fn guards(&self) -> bool {
+        !self.hooks.is_empty()
+    }
+    fn guard<'a>(
+        &'a self,
+        stage: Stage,
+        call: GuardedCall<'a>,
+        report: &'a (dyn Fn(&str, Stage, &'static str) + Sync),
+    ) -> BoxFuture<'a, Result<Option<Value>, Refusal>> {
+        Box::pin(crate::hooks::run(&self.hooks, stage, call, report))
     }
     fn judge(&self, request: &Judged<'_>) -> Result<(), Refusal> {
         let mut applying = self

@@ -160,6 +160,17 @@ impl Access for Curated {
     fn redact(&self, result: &mut Value) -> Vec<Arc<str>> {
         self.inner.redact(result)
     }
+    fn guards(&self) -> bool {
+        self.inner.guards()
+    }
+    fn guard<'a>(
+        &'a self,
+        stage: switchboard_runtime::Stage,
+        call: switchboard_runtime::GuardedCall<'a>,
+        report: &'a (dyn Fn(&str, switchboard_runtime::Stage, &'static str) + Sync),
+    ) -> switchboard_runtime::BoxFuture<'a, Result<Option<Value>, Refusal>> {
+        self.inner.guard(stage, call, report)
+    }
     fn rewrites(&self) -> bool {
         !self.server.overrides.is_empty()
     }

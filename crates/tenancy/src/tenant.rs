@@ -15,6 +15,7 @@ use crate::policy::Policy;
 pub(crate) struct Judging {
     pub(crate) rules: Vec<PolicyRule>,
     pub(crate) redactor: Option<Arc<Redactor>>,
+    pub(crate) hooks: Vec<Arc<crate::hooks::Hook>>,
 }
 
 /// One tenant, compiled from its configuration.
@@ -73,6 +74,12 @@ impl Tenant {
                     .cloned()
                     .collect(),
                 redactor: judging.redactor.clone(),
+                hooks: judging
+                    .hooks
+                    .iter()
+                    .filter(|h| h.covers_tenant(&c.id))
+                    .cloned()
+                    .collect(),
             }),
             weight: c.weight.max(1),
             rate: c.rate.as_ref().and_then(rate),

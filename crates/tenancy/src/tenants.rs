@@ -59,6 +59,7 @@ impl Tenants {
                 .redactor()
                 .map_err(|(key, e)| format!("{key}: {e}"))?
                 .map(Arc::new),
+            hooks: hooks(config)?,
         };
         for t in &config.tenants {
             let tenant = Arc::new(Tenant::new(t, queue_share, &judging));
@@ -218,6 +219,23 @@ impl Tenants {
         let (origin, path) = split_origin(&resource);
         format!("{origin}{METADATA_PATH}{path}")
     }
+}
+
+/// The guardrail hooks, sharing one HTTP client (no redirects followed:
+/// a hook answers where it is).
+fn hooks(config: &Config) -> Result<Vec<Arc<crate::hooks::Hook>>, String> {
+    if config.hooks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| format!("hooks: {e}"))?;
+    Ok(config
+        .hooks
+        .iter()
+        .map(|h| Arc::new(crate::hooks::Hook::new(h, client.clone())))
+        .collect())
 }
 
 /// Whether clients without credentials are let in (`auth.anonymous`;

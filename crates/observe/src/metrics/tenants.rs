@@ -36,6 +36,13 @@ struct TenantPattern {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HookDecision {
+    hook: String,
+    stage: &'static str,
+    decision: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TenantRule {
     tenant: String,
     rule: String,
@@ -52,6 +59,7 @@ pub struct Tenants {
     streams: Family<TenantLabel, Gauge>,
     policy_refusals: Family<TenantRule, Counter>,
     redactions: Family<TenantPattern, Counter>,
+    hooks: Family<HookDecision, Counter>,
 }
 
 impl Tenants {
@@ -99,6 +107,12 @@ impl Tenants {
                 "Results of calls, reads and prompts with secrets masked, by tenant and pattern (built-in or from [redact])",
                 Family::default(),
             ),
+            hooks: registered(
+                r,
+                "guardrail_decisions",
+                "Guardrail hooks' decisions by hook, stage (before, after) and decision (allow, deny, modify, failed_open, failed_closed)",
+                Family::default(),
+            ),
         }
     }
 
@@ -141,6 +155,17 @@ impl Tenants {
             .get_or_create(&TenantPattern {
                 tenant: tenant.to_owned(),
                 pattern: pattern.to_owned(),
+            })
+            .inc();
+    }
+
+    /// The guardrail `hook` decided at `stage`.
+    pub fn hook_decided(&self, hook: &str, stage: &'static str, decision: &'static str) {
+        self.hooks
+            .get_or_create(&HookDecision {
+                hook: hook.to_owned(),
+                stage,
+                decision,
             })
             .inc();
     }

@@ -201,4 +201,40 @@ impl switchboard_runtime::DecisionObserver for Decisions {
             ..AuditEvent::default()
         });
     }
+
+    fn hook(
+        &self,
+        caller: &switchboard_runtime::Caller,
+        tool: &str,
+        hook: &str,
+        stage: switchboard_runtime::Stage,
+        decision: &'static str,
+    ) {
+        let Some(inner) = self.0.upgrade() else {
+            return;
+        };
+        inner
+            .metrics
+            .tenants
+            .hook_decided(hook, stage.as_str(), decision);
+        // Allowing is the usual case: counted, not audited.
+        if decision == "allow" {
+            return;
+        }
+        let detail = format!("{hook} {}", stage.as_str());
+        inner.audit.record(&AuditEvent {
+            event: "guardrail",
+            tenant: Some(&caller.tenant),
+            principal: Some(&caller.subject),
+            session: caller
+                .session
+                .as_deref()
+                .map(switchboard_observe::ids::short),
+            method: Some("tools/call"),
+            tool: Some(tool),
+            outcome: decision,
+            detail: Some(&detail),
+            ..AuditEvent::default()
+        });
+    }
 }
