@@ -34,6 +34,10 @@ pub struct ServerConfig {
     pub tenants: Vec<String>,
     /// How it presents some of its tools (`[[servers.overrides]]`).
     pub overrides: Vec<crate::overrides::ToolOverride>,
+    /// Progressive discovery: `tools/list` lists only `search_tools`,
+    /// which finds the server's tools by words; every tool stays callable
+    /// by name. Default off.
+    pub search: bool,
 }
 
 /// Words a server's name cannot be (paths below `/mcp/<name>`).

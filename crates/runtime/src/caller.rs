@@ -53,6 +53,11 @@ pub trait Access: Send + Sync + fmt::Debug {
     /// A listed tool's definition (under the catalog's name) as the
     /// caller sees it.
     fn present_tool(&self, _definition: &mut Value) {}
+    /// Whether the caller finds its tools by search (progressive
+    /// discovery): `tools/list` lists the search tool alone.
+    fn searches(&self) -> bool {
+        false
+    }
     /// Whether guardrail hooks look at some of the caller's calls; asked
     /// on every call.
     fn guards(&self) -> bool {

@@ -79,6 +79,14 @@ impl Catalog {
         params: Option<&RawValue>,
         ctx: RequestContext,
     ) -> Result<Value, HandlerError> {
+        if method == methods::TOOLS_LIST && ctx.caller().access.searches() {
+            let p: ListParams = params::parse(method, params)?;
+            let _ = p.cursor; // one page: the search tool
+            return Ok(json!({ "tools": [crate::search::definition()] }));
+        }
+        if self.is_search(method, params, &ctx) {
+            return Ok(self.search(params, &ctx).await?);
+        }
         if !matches!(
             method,
             methods::TOOLS_CALL | methods::RESOURCES_READ | methods::PROMPTS_GET
@@ -121,19 +129,8 @@ impl Catalog {
                 self.list(method, params, items.map(|t| t.definition()), "tools")
             }
             methods::TOOLS_LIST => {
-                let upstream = self.provider_tools(&ctx).await;
-                let own = self.tools.iter().filter(|t| access.tool(t.name()));
-                let theirs = upstream.iter().filter(|d| {
-                    d.get("name")
-                        .and_then(Value::as_str)
-                        .is_some_and(|n| access.tool(n))
-                });
-                self.list(
-                    method,
-                    params,
-                    own.map(|t| t.definition()).chain(theirs),
-                    "tools",
-                )
+                let visible = self.visible_tools_unpresented(&ctx).await;
+                self.list(method, params, visible.iter(), "tools")
             }
             methods::TOOLS_CALL
                 if self.has_providers()
@@ -428,6 +425,37 @@ impl Catalog {
 impl Catalog {
     /// Every provider's tools, asked at once; a provider that fails is left
     /// out (and logged), so one failing upstream never fails the list.
+    /// Every tool the caller may see (the catalog's own first), under the
+    /// catalog's names.
+    async fn visible_tools_unpresented(&self, ctx: &RequestContext) -> Vec<Value> {
+        let access = &ctx.caller().access;
+        let mut out: Vec<Value> = self
+            .tools
+            .iter()
+            .filter(|t| access.tool(t.name()))
+            .map(|t| t.definition().clone())
+            .collect();
+        if self.has_providers() {
+            let upstream = self.provider_tools(ctx).await;
+            out.extend(upstream.into_iter().filter(|d| {
+                d.get("name")
+                    .and_then(Value::as_str)
+                    .is_some_and(|n| access.tool(n))
+            }));
+        }
+        out
+    }
+
+    /// Every tool the caller may see, as it sees them.
+    pub(crate) async fn visible_tools(&self, ctx: &RequestContext) -> Vec<Value> {
+        let mut tools = self.visible_tools_unpresented(ctx).await;
+        let access = &ctx.caller().access;
+        if access.rewrites() {
+            tools.iter_mut().for_each(|t| access.present_tool(t));
+        }
+        tools
+    }
+
     async fn provider_tools(&self, ctx: &RequestContext) -> Vec<Value> {
         let providers = self.providers();
         let lists = futures_util::future::join_all(

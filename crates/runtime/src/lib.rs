@@ -56,6 +56,7 @@ mod pending;
 mod prompt;
 mod provider;
 mod resource;
+mod search;
 mod tool;
 mod typed;
 mod uri_template;
@@ -78,6 +79,7 @@ pub use resource::{Resource, ResourceContents, ResourceTemplate};
 /// The JSON Schema generator of typed tools ([`Tool::typed`]), re-exported
 /// so that its version is the one this crate uses.
 pub use schemars;
+pub use search::SEARCH_TOOL;
 pub use tool::{TaskSupport, Tool, ToolResult};
 pub use typed::{Structured, ToolOutput};
 pub use uri_template::template_matches;

@@ -31,6 +31,7 @@ pub struct VirtualServer {
     overrides: Vec<CompiledOverride>,
     by_tool: HashMap<String, usize>,
     by_name: HashMap<String, usize>,
+    search: bool,
 }
 
 /// What a name a client of a server calls stands for.
@@ -78,6 +79,7 @@ impl VirtualServer {
                 .enumerate()
                 .map(|(i, o)| (o.client_name().to_owned(), i))
                 .collect(),
+            search: c.search,
         }
     }
 
@@ -125,6 +127,7 @@ impl VirtualServer {
             "prompts": self.prompts,
             "tenants": self.tenants,
             "overrides": self.overrides.iter().map(|o| &*o.spec).collect::<Vec<_>>(),
+            "search": self.search,
         })
     }
 }
@@ -159,6 +162,9 @@ impl Access for Curated {
     }
     fn redact(&self, result: &mut Value) -> Vec<Arc<str>> {
         self.inner.redact(result)
+    }
+    fn searches(&self) -> bool {
+        self.server.search
     }
     fn guards(&self) -> bool {
         self.inner.guards()

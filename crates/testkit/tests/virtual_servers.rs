@@ -453,3 +453,70 @@ async fn overrides_show_their_definition_and_call_the_tool_as_itself() {
         json!({"repo": "anything"})
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_searching_server_lists_its_search_tool_and_finds_the_rest() {
+    let config = Config {
+        servers: vec![toml_server(
+            "name = \"find\"\nsearch = true\ntools = [\"*\"]\n[[overrides]]\ntool = \"st__pid\"\nname = \"process_id\"\ndescription = \"The process id of the upstream\"",
+        )],
+        ..Config::default()
+    };
+    let stdio = UpstreamConfig {
+        prefix: Some("st__".into()),
+        mode: PoolMode::Shared,
+        ..fixture_upstream::fixture("st")
+    };
+    let p = Arc::new(StdioProvider::new(stdio));
+    p.probe().await.expect("upstream starts");
+    let server = TestServer::with(config, switchboard_everything::everything().provider(p)).await;
+    let url = format!("{}/find", server.url());
+    let mut session = McpClient::new(&url);
+    session.initialize(json!({})).await;
+    let modern = ModernClient::new(&url);
+    for (era, listed) in [
+        ("2025-11-25", session.call("tools/list", json!({})).await.0),
+        ("2026-07-28", modern.call("tools/list", json!({})).await.0),
+    ] {
+        assert_eq!(
+            names(&listed, "tools", "name"),
+            set(&["search_tools"]),
+            "{era}: {listed}"
+        );
+    }
+    let found = session
+        .call_tool("search_tools", json!({"query": "echo"}))
+        .await;
+    let found: BTreeSet<String> = found["structuredContent"]["tools"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{found}"))
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        found.contains("echo") && found.contains("st__echo"),
+        "{found:?}"
+    );
+    assert!(!found.contains("add"), "{found:?}");
+    // Found as the server presents them (the override), limited.
+    let (pid, _) = modern
+        .call(
+            "tools/call",
+            json!({"name": "search_tools", "arguments": {"query": "process upstream", "limit": 1}}),
+        )
+        .await;
+    let tools = pid["result"]["structuredContent"]["tools"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(tools.len(), 1, "{pid}");
+    assert_eq!(tools[0]["name"], "process_id", "{pid}");
+    // Every tool stays callable by name.
+    let pid = session.call_tool("process_id", json!({})).await;
+    assert!(
+        fixture_upstream::value(&json!({"result": pid})).is_u64(),
+        "{pid}"
+    );
+    let echoed = session.call_tool("echo", json!({"message": "found"})).await;
+    assert_eq!(echoed["content"][0]["text"], "found");
+}
