@@ -10,6 +10,9 @@
 # generator is NEW_BINARY's `bench` for both sides. Each server runs with the
 # default configuration (the access line on, written to /dev/null) unless
 # AB_ENV names environment settings for both (e.g. AB_ENV="RUST_LOG=warn").
+# AB_OLD_CONFIG / AB_NEW_CONFIG give one side's server a configuration file
+# (the same binary on both sides then measures what a setting costs, e.g.
+# a [[policies]] rule or a [[hooks]] entry).
 # Loopback only; bounded in time.
 set -euo pipefail
 OLD=$1
@@ -22,12 +25,14 @@ ulimit -n 200000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# run LABEL BINARY: one fresh server, one bench run, one JSON line.
+# run LABEL BINARY [CONFIG]: one fresh server, one bench run, one JSON line.
 run() {
-  local label=$1 bin=$2 port pid out
+  local label=$1 bin=$2 config=${3:-} port pid out
+  local extra=()
+  [[ -z $config ]] || extra=(--config "$config")
   port=$(free_port)
   # shellcheck disable=SC2086
-  env ${AB_ENV:-} "$bin" serve --listen "127.0.0.1:$port" >/dev/null 2>&1 &
+  env ${AB_ENV:-} "$bin" serve --listen "127.0.0.1:$port" "${extra[@]}" >/dev/null 2>&1 &
   pid=$!
   for _ in $(seq 200); do
     curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
@@ -41,9 +46,9 @@ run() {
 
 lines=()
 for r in $(seq "$ROUNDS"); do
-  lines+=("$(run old "$OLD")")
+  lines+=("$(run old "$OLD" "${AB_OLD_CONFIG:-}")")
   echo "${lines[-1]}"
-  lines+=("$(run new "$NEW")")
+  lines+=("$(run new "$NEW" "${AB_NEW_CONFIG:-}")")
   echo "${lines[-1]}"
 done
 

@@ -115,16 +115,7 @@ impl Catalog {
         else {
             return Ok(None);
         };
-        let mut v: serde_json::Value = match params {
-            Some(p) => serde_json::from_str(p.get())
-                .map_err(|e| RpcError::invalid_params(format!("params: {e}")))?,
-            None => serde_json::json!({}),
-        };
-        v["name"] = serde_json::Value::String(name);
-        v["arguments"] = arguments;
-        serde_json::value::to_raw_value(&v)
-            .map(Some)
-            .map_err(|e| RpcError::internal(e.to_string()))
+        with_fields(params, Some(name), arguments).map(Some)
     }
 
     /// Run the caller's `before` hooks on a `tools/call`: the params with
@@ -139,26 +130,14 @@ impl Catalog {
             return Ok(None);
         }
         let call = ToolCall::read(params)?;
-        let arguments = match call.arguments {
-            Some(a) => serde_json::from_str(a.get())
-                .map_err(|e| RpcError::invalid_params(format!("tools/call: arguments: {e}")))?,
-            None => serde_json::json!({}),
-        };
+        let arguments = arguments_of(&call)?;
         let changed = self
             .guard(Stage::Before, &call.name, &arguments, None, caller)
             .await?;
         let Some(arguments) = changed else {
             return Ok(None);
         };
-        let mut v: serde_json::Value = match params {
-            Some(p) => serde_json::from_str(p.get())
-                .map_err(|e| RpcError::invalid_params(format!("params: {e}")))?,
-            None => serde_json::json!({}),
-        };
-        v["arguments"] = arguments;
-        serde_json::value::to_raw_value(&v)
-            .map(Some)
-            .map_err(|e| RpcError::internal(e.to_string()))
+        with_fields(params, None, arguments).map(Some)
     }
 
     /// Run the caller's `after` hooks on a `tools/call`'s result: it is
@@ -174,10 +153,7 @@ impl Catalog {
             return Ok(());
         }
         let call = ToolCall::read(params)?;
-        let arguments = match call.arguments {
-            Some(a) => serde_json::from_str(a.get()).unwrap_or(serde_json::Value::Null),
-            None => serde_json::json!({}),
-        };
+        let arguments = arguments_of(&call)?;
         if let Some(changed) = self
             .guard(Stage::After, &call.name, &arguments, Some(result), caller)
             .await?
@@ -213,4 +189,32 @@ impl Catalog {
             .await
             .map_err(|refusal: Refusal| refusal.to_rpc())
     }
+}
+
+/// A call's arguments as a value (an empty object when none were sent).
+fn arguments_of(call: &ToolCall<'_>) -> Result<serde_json::Value, RpcError> {
+    match call.arguments {
+        Some(a) => serde_json::from_str(a.get())
+            .map_err(|e| RpcError::invalid_params(format!("tools/call: arguments: {e}"))),
+        None => Ok(serde_json::json!({})),
+    }
+}
+
+/// `tools/call` params with another `name` (if given) and `arguments`;
+/// everything else (`_meta`, `task`) as sent.
+fn with_fields(
+    params: Option<&RawValue>,
+    name: Option<String>,
+    arguments: serde_json::Value,
+) -> Result<Box<RawValue>, RpcError> {
+    let mut v: serde_json::Value = match params {
+        Some(p) => serde_json::from_str(p.get())
+            .map_err(|e| RpcError::invalid_params(format!("params: {e}")))?,
+        None => serde_json::json!({}),
+    };
+    if let Some(name) = name {
+        v["name"] = serde_json::Value::String(name);
+    }
+    v["arguments"] = arguments;
+    serde_json::value::to_raw_value(&v).map_err(|e| RpcError::internal(e.to_string()))
 }

@@ -94,6 +94,16 @@ impl TestServer {
         format!("http://{}/mcp", self.addr)
     }
 
+    /// The text of its `/metrics` (without a scrape token).
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("http://{}/metrics", self.addr))
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("the metrics text")
+    }
+
     /// A raw client for this server.
     pub fn client(&self) -> McpClient {
         McpClient::new(&self.url())

@@ -167,12 +167,7 @@ async fn a_hook_denies_rewrites_and_fails_open_or_closed() {
         assert!(open.get("result").is_some(), "{era}: fails open: {open}");
     }
 
-    let metrics = reqwest::get(format!("http://{}/metrics", server.addr))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     for series in [
         r#"switchboard_guardrail_decisions_total{hook="dlp",stage="before",decision="deny"} 2"#,
         r#"switchboard_guardrail_decisions_total{hook="dlp",stage="before",decision="modify"} 2"#,

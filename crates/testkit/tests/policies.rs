@@ -337,12 +337,7 @@ async fn rules_over_arguments_and_claims_allow_and_refuse_in_both_eras() {
         check("2026-07-28", case, &resp);
     }
     // The refusals were counted per tenant and rule (twice: both eras).
-    let metrics = reqwest::get(format!("http://{}/metrics", server.addr))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     for line in [
         r#"switchboard_policy_refusals_total{tenant="acme",rule="echo-no-passwords"} 2"#,
         r#"switchboard_policy_refusals_total{tenant="globex",rule="binary-for-admins"} 2"#,

@@ -199,12 +199,7 @@ async fn secrets_are_masked_in_results_of_every_era_and_of_tasks() {
     assert_masked("2024-11-05 tools/call", &answer["result"]);
 
     // Counted per pattern, and audited.
-    let metrics = reqwest::get(format!("{base}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     let line = r#"switchboard_redactions_total{tenant="anonymous",pattern="private_key"} "#;
     let count: f64 = metrics
         .lines()

@@ -62,6 +62,23 @@ async fn py_upstream() -> PyUpstream {
     }
 }
 
+/// The fixture server as a shared stdio upstream, tools prefixed `st__`.
+fn stdio_upstream() -> UpstreamConfig {
+    UpstreamConfig {
+        prefix: Some("st__".into()),
+        mode: PoolMode::Shared,
+        ..fixture_upstream::fixture("st")
+    }
+}
+
+/// A server of `config` over the built-in toolset and the stdio upstream
+/// (started, its tools listed).
+async fn with_stdio(config: Config) -> TestServer {
+    let p = Arc::new(StdioProvider::new(stdio_upstream()));
+    p.probe().await.expect("upstream starts");
+    TestServer::with(config, switchboard_everything::everything().provider(p)).await
+}
+
 fn globs(names: &[&str]) -> Vec<String> {
     names.iter().map(|n| (*n).to_owned()).collect()
 }
@@ -88,6 +105,9 @@ fn servers() -> Vec<ServerConfig> {
     ]
 }
 
+/// The admin token of the first test's server.
+const ADMIN_TOKEN: &str = "sb_admin-token-of-the-virtual-servers-test";
+
 const DEV: [&str; 5] = ["add", "echo", "py__py_echo", "st__count", "st__echo"];
 const OPS: [&str; 5] = [
     "now",
@@ -104,11 +124,8 @@ async fn gateway(py: &PyUpstream) -> (TestServer, String, String) {
     let (globex, globex_key) = tenant_with_key("globex", "k");
     config.tenants = vec![acme, globex];
     config.servers = servers();
-    let stdio = UpstreamConfig {
-        prefix: Some("st__".into()),
-        mode: PoolMode::Shared,
-        ..fixture_upstream::fixture("st")
-    };
+    config.admin.token_sha256 = Some(switchboard_auth::digest_hex(ADMIN_TOKEN).into());
+    let stdio = stdio_upstream();
     let http = UpstreamConfig {
         name: "py".into(),
         kind: UpstreamKind::Http,
@@ -270,6 +287,25 @@ async fn each_endpoint_serves_its_curated_set_to_the_tenants_it_admits() {
     };
     assert_eq!(names(&listed, "tools", "name"), set(&DEV), "{listed}");
 
+    // The admin API lists them.
+    let listed: Value = reqwest::Client::new()
+        .get(format!("{}/servers", server.admin_url()))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let paths: Vec<&str> = listed["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["/mcp/dev", "/mcp/ops"], "{listed}");
+    assert_eq!(listed["servers"][1]["tenants"], json!(["acme"]));
+
     // Each endpoint is a resource of its own (RFC 9728).
     let doc: Value = reqwest::get(format!(
         "http://{}/.well-known/oauth-protected-resource/mcp/ops",
@@ -325,15 +361,7 @@ async fn overrides_show_their_definition_and_call_the_tool_as_itself() {
         servers: vec![overridden()],
         ..Config::default()
     };
-    let stdio = UpstreamConfig {
-        prefix: Some("st__".into()),
-        mode: PoolMode::Shared,
-        ..fixture_upstream::fixture("st")
-    };
-    let p = Arc::new(StdioProvider::new(stdio));
-    p.probe().await.expect("upstream starts");
-    let builder = switchboard_everything::everything().provider(p);
-    let server = TestServer::with(config, builder).await;
+    let server = with_stdio(config).await;
     let url = format!("{}/tidy", server.url());
 
     let mut session = McpClient::new(&url);
@@ -462,14 +490,7 @@ async fn a_searching_server_lists_its_search_tool_and_finds_the_rest() {
         )],
         ..Config::default()
     };
-    let stdio = UpstreamConfig {
-        prefix: Some("st__".into()),
-        mode: PoolMode::Shared,
-        ..fixture_upstream::fixture("st")
-    };
-    let p = Arc::new(StdioProvider::new(stdio));
-    p.probe().await.expect("upstream starts");
-    let server = TestServer::with(config, switchboard_everything::everything().provider(p)).await;
+    let server = with_stdio(config).await;
     let url = format!("{}/find", server.url());
     let mut session = McpClient::new(&url);
     session.initialize(json!({})).await;

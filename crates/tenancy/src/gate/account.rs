@@ -131,6 +131,31 @@ impl Gate {
 #[derive(Debug)]
 pub(super) struct Decisions(pub(super) std::sync::Weak<super::Inner>);
 
+/// The audit line of a decision on `caller`'s `method` of `name`.
+fn decided(
+    audit: &switchboard_observe::audit::Audit,
+    caller: &switchboard_runtime::Caller,
+    what: (&str, &str, &str),
+    outcome: &str,
+    detail: &str,
+) {
+    let (event, method, name) = what;
+    audit.record(&AuditEvent {
+        event,
+        tenant: Some(&caller.tenant),
+        principal: Some(&caller.subject),
+        session: caller
+            .session
+            .as_deref()
+            .map(switchboard_observe::ids::short),
+        method: Some(method),
+        tool: Some(name),
+        outcome,
+        detail: Some(detail),
+        ..AuditEvent::default()
+    });
+}
+
 impl switchboard_runtime::DecisionObserver for Decisions {
     fn refused(
         &self,
@@ -159,17 +184,8 @@ impl switchboard_runtime::DecisionObserver for Decisions {
             "refused by policy"
         );
         let detail = format!("{}: {}", refusal.rule, refusal.reason);
-        inner.audit.record(&AuditEvent {
-            event: "policy_denied",
-            tenant: Some(&caller.tenant),
-            principal: Some(&caller.subject),
-            session: short,
-            method: Some(request.method),
-            tool: Some(request.name),
-            outcome: "denied",
-            detail: Some(&detail),
-            ..AuditEvent::default()
-        });
+        let what = ("policy_denied", request.method, request.name);
+        decided(&inner.audit, caller, what, "denied", &detail);
     }
 
     fn redacted(
@@ -186,20 +202,13 @@ impl switchboard_runtime::DecisionObserver for Decisions {
             inner.metrics.tenants.redacted(&caller.tenant, p);
         }
         let detail = patterns.iter().map(|p| &**p).collect::<Vec<_>>().join(",");
-        inner.audit.record(&AuditEvent {
-            event: "redacted",
-            tenant: Some(&caller.tenant),
-            principal: Some(&caller.subject),
-            session: caller
-                .session
-                .as_deref()
-                .map(switchboard_observe::ids::short),
-            method: Some(method),
-            tool: Some(name),
-            outcome: "redacted",
-            detail: Some(&detail),
-            ..AuditEvent::default()
-        });
+        decided(
+            &inner.audit,
+            caller,
+            ("redacted", method, name),
+            "redacted",
+            &detail,
+        );
     }
 
     fn hook(
@@ -222,19 +231,12 @@ impl switchboard_runtime::DecisionObserver for Decisions {
             return;
         }
         let detail = format!("{hook} {}", stage.as_str());
-        inner.audit.record(&AuditEvent {
-            event: "guardrail",
-            tenant: Some(&caller.tenant),
-            principal: Some(&caller.subject),
-            session: caller
-                .session
-                .as_deref()
-                .map(switchboard_observe::ids::short),
-            method: Some("tools/call"),
-            tool: Some(tool),
-            outcome: decision,
-            detail: Some(&detail),
-            ..AuditEvent::default()
-        });
+        decided(
+            &inner.audit,
+            caller,
+            ("guardrail", "tools/call", tool),
+            decision,
+            &detail,
+        );
     }
 }
