@@ -34,6 +34,12 @@ impl<T> Live<T> {
         self.0.load_full()
     }
 
+    /// Look at the value now without taking a reference count (for a
+    /// glance on every request); `f` must not keep it.
+    pub fn peek<R>(&self, f: impl FnOnce(&T) -> R) -> R {
+        f(&self.0.load())
+    }
+
     /// Replace the value for every clone of this handle.
     pub fn store(&self, value: T) {
         self.0.store(Arc::new(value));

@@ -48,9 +48,5 @@ pub fn routes(fronts: Fronts) -> Router {
         .merge(legacy_sse::routes(&layers))
         .merge(metadata::routes(&layers))
         .merge(connect::routes(&layers))
-        .layer(axum::middleware::from_fn_with_state(
-            fronts.gate().clone(),
-            servers::select,
-        ))
         .with_state(fronts)
 }

@@ -1,23 +1,19 @@
 //! Virtual servers' endpoints (`[[servers]]`): `/mcp/<name>` (and its
 //! 2024-11-05 pair `/mcp/<name>/sse`, `/mcp/<name>/messages`), or `/mcp`
-//! on a host a server names. [`select`] finds the server a request came
-//! to before any handler runs; the handlers take it with the client's
-//! address as an [`Arrival`] and authenticate there
-//! (`Gate::authenticate_at`), which narrows the principal to the server.
+//! on a host a server names. The handlers take an [`Arrival`]: the
+//! client's address and the server the request came to (404 for a name
+//! no server has), and authenticate there (`Gate::authenticate_at`),
+//! which narrows the principal to the server. A request to `/mcp` on a
+//! node without host-chosen servers costs one glance at the tenants.
 
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Request, State};
-use axum::middleware::Next;
+use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use switchboard_http::PeerAddr;
 use switchboard_http::error::TransportError;
 use switchboard_tenancy::{Gate, VirtualServer};
-
-/// The virtual server a request came to, as [`select`] found it.
-#[derive(Debug, Clone)]
-struct At(Arc<VirtualServer>);
 
 /// Where a request comes from (the client's address) and which endpoint
 /// it came to.
@@ -29,10 +25,13 @@ pub(crate) struct Arrival {
     pub(crate) server: Option<Arc<VirtualServer>>,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Arrival {
-    type Rejection = std::convert::Infallible;
+impl FromRequestParts<crate::Fronts> for Arrival {
+    type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        fronts: &crate::Fronts,
+    ) -> Result<Self, Self::Rejection> {
         let peer = parts
             .extensions
             .get::<PeerAddr>()
@@ -40,7 +39,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Arrival {
             .map(axum::Extension);
         Ok(Self {
             client: switchboard_http::client::identity(peer),
-            server: parts.extensions.get::<At>().map(|at| at.0.clone()),
+            server: select(fronts.gate(), parts).map_err(IntoResponse::into_response)?,
         })
     }
 }
@@ -68,30 +67,27 @@ fn named(path: &str) -> Option<&str> {
     (!name.is_empty() && !name.contains('/')).then_some(name)
 }
 
-/// Find the virtual server of a request: the one `/mcp/<name>` names
-/// (404 if none has that name), or, for `/mcp`, the one naming the
-/// request's host.
-pub(crate) async fn select(State(gate): State<Gate>, mut req: Request, next: Next) -> Response {
-    let path = req.uri().path();
-    let server = if let Some(name) = named(path) {
-        match gate.tenants().server(name) {
-            Some(s) => Some(s.clone()),
-            None => return TransportError::UnknownServer(name.to_owned()).into_response(),
-        }
-    } else if path == "/mcp" || path == "/sse" || path == "/messages" {
-        host(&req).and_then(|h| gate.tenants().server_for_host(h).cloned())
-    } else {
-        None
-    };
-    if let Some(s) = server {
-        req.extensions_mut().insert(At(s));
+/// The virtual server of a request: the one `/mcp/<name>` names (404 if
+/// none has that name), or, for `/mcp`, the one naming the request's host.
+fn select(gate: &Gate, parts: &Parts) -> Result<Option<Arc<VirtualServer>>, TransportError> {
+    let path = parts.uri.path();
+    if let Some(name) = named(path) {
+        return match gate.tenants().server(name) {
+            Some(s) => Ok(Some(s.clone())),
+            None => Err(TransportError::UnknownServer(name.to_owned())),
+        };
     }
-    next.run(req).await
+    Ok(gate.live_tenants().peek(|t| {
+        if !t.has_host_servers() {
+            return None;
+        }
+        host(parts).and_then(|h| t.server_for_host(h).cloned())
+    }))
 }
 
 /// The request's host, without a port.
-fn host(req: &Request) -> Option<&str> {
-    let host = req.headers().get(http::header::HOST)?.to_str().ok()?;
+fn host(parts: &Parts) -> Option<&str> {
+    let host = parts.headers.get(http::header::HOST)?.to_str().ok()?;
     Some(match host.rsplit_once(':') {
         Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
         _ => host,

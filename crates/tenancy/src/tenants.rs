@@ -160,6 +160,11 @@ impl Tenants {
         self.servers.get(name)
     }
 
+    /// Whether some virtual server is chosen by host.
+    pub fn has_host_servers(&self) -> bool {
+        self.servers.values().any(|s| !s.hosts.is_empty())
+    }
+
     /// The virtual server whose `hosts` name `host` (without a port).
     pub fn server_for_host(&self, host: &str) -> Option<&Arc<crate::servers::VirtualServer>> {
         if self.servers.is_empty() {

@@ -98,6 +98,7 @@ fn servers() -> Vec<ServerConfig> {
             title: Some("Operations".into()),
             version: Some("7.0".into()),
             instructions: Some("Tools for operators only.".into()),
+            hosts: vec!["ops.example.test".into()],
             tools: globs(&["now", "st__pid", "py__*"]),
             tenants: vec!["acme".into()],
             ..ServerConfig::default()
@@ -124,6 +125,7 @@ async fn gateway(py: &PyUpstream) -> (TestServer, String, String) {
     let (globex, globex_key) = tenant_with_key("globex", "k");
     config.tenants = vec![acme, globex];
     config.servers = servers();
+    config.allowed_hosts = vec!["ops.example.test".into()];
     config.admin.token_sha256 = Some(switchboard_auth::digest_hex(ADMIN_TOKEN).into());
     let stdio = stdio_upstream();
     let http = UpstreamConfig {
@@ -193,6 +195,28 @@ async fn each_endpoint_serves_its_curated_set_to_the_tenants_it_admits() {
     let (tools, _) = all.call("tools/list", json!({})).await;
     let every = names(&tools, "tools", "name");
     assert!(every.is_superset(&set(&DEV)) && every.is_superset(&set(&OPS)));
+
+    // /mcp on the host ops names is ops.
+    let on_host = reqwest::Client::new()
+        .post(&base)
+        .bearer_auth(&acme)
+        .header("host", "ops.example.test")
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/list")
+        .body(
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {}}}})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(on_host.status().as_u16(), 200);
+    let listed: Value = on_host.json().await.unwrap();
+    assert_eq!(names(&listed, "tools", "name"), set(&OPS), "{listed}");
 
     // Prompts and resources are curated too.
     let mut s = McpClient::with_token(&dev, &acme);
