@@ -50,6 +50,12 @@ pub struct Facts<'a> {
     pub claims: &'a Map<String, Value>,
 }
 
+thread_local! {
+    /// The CEL standard library (functions, macros): building it costs more
+    /// than most evaluations.
+    static ROOT: cel::Context<'static, 'static> = cel::Context::default();
+}
+
 /// A compiled CEL expression that decides a request.
 #[derive(Clone)]
 pub struct Condition {
@@ -128,7 +134,12 @@ impl Condition {
     /// not be decided (a missing key, a type mismatch, a result that is
     /// not a boolean).
     pub fn holds(&self, facts: &Facts<'_>) -> Result<bool, String> {
-        let mut ctx = cel::Context::default();
+        // The standard library is built once per thread; each evaluation
+        // adds its variables in a scope of its own.
+        ROOT.with(|root| self.holds_in(root.new_inner_scope(), facts))
+    }
+
+    fn holds_in(&self, mut ctx: cel::Context<'_, '_>, facts: &Facts<'_>) -> Result<bool, String> {
         let add = |ctx: &mut cel::Context<'_, '_>, name: &str, value: &Value| {
             ctx.add_variable(name, value)
                 .map_err(|e| format!("cannot read `{name}`: {e}"))
