@@ -11,6 +11,7 @@
 
 mod client;
 pub mod flood;
+mod legacy;
 mod modern;
 pub mod oauth;
 mod raw;
@@ -20,6 +21,7 @@ mod stdio;
 mod tenant;
 
 pub use client::{McpClient, Reply, bearer_client};
+pub use legacy::LegacyClient;
 pub use modern::{MODERN, ModernClient};
 pub use raw::{RawConn, RawReply, sample};
 pub use server::TestServer;

@@ -12,7 +12,7 @@ use switchboard_runtime::{
     Tool, ToolResult, content,
 };
 use switchboard_server::Config;
-use switchboard_testkit::{McpClient, ModernClient, SseReader, TestServer};
+use switchboard_testkit::{LegacyClient, McpClient, ModernClient, TestServer};
 
 const AWS: &str = "AKIAIOSFODNN7EXAMPLE";
 const GITHUB: &str = "ghp_0123456789abcdefghijABCDEFGHIJ012345";
@@ -162,40 +162,12 @@ async fn secrets_are_masked_in_results_of_every_era_and_of_tasks() {
     assert_masked("2026-07-28 tools/call", &resp["result"]);
 
     // 2024-11-05 HTTP+SSE.
-    let http = reqwest::Client::new();
     let base = format!("http://{}", server.addr);
-    let resp = http
-        .get(format!("{base}/sse"))
-        .header("accept", "text/event-stream")
-        .send()
-        .await
-        .unwrap();
-    let mut events = SseReader::new(resp);
-    let endpoint = events.next().await.unwrap();
-    let url = format!("{base}{}", endpoint.data);
-    let post = |body: Value| {
-        http.post(&url)
-            .header("content-type", "application/json")
-            .body(body.to_string())
-            .send()
-    };
-    post(json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2024-11-05", "capabilities": {}, "clientInfo": {"name": "old", "version": "1"}}}))
-    .await
-    .unwrap();
-    events.next().await.unwrap();
-    post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
-        .await
-        .unwrap();
-    post(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "leak", "arguments": {}}}))
-        .await
-        .unwrap();
-    let answer = loop {
-        let v = events.next().await.unwrap().json().unwrap();
-        if v["id"] == 2 {
-            break v;
-        }
-    };
+    let mut legacy = LegacyClient::open(&base, "/sse", None).await;
+    legacy.initialize().await;
+    let answer = legacy
+        .call(2, "tools/call", json!({"name": "leak", "arguments": {}}))
+        .await;
     assert_masked("2024-11-05 tools/call", &answer["result"]);
 
     // Counted per pattern, and audited.

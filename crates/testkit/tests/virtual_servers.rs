@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use switchboard_server::{AnonymousMode, Config, ServerConfig};
-use switchboard_testkit::{McpClient, ModernClient, SseReader, TestServer, tenant_with_key};
+use switchboard_testkit::{LegacyClient, McpClient, ModernClient, TestServer, tenant_with_key};
 use switchboard_upstream::gateway::{PoolMode, StdioProvider, UpstreamConfig, UpstreamKind};
 
 const PYTHON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.tools/venv/bin/python");
@@ -267,48 +267,16 @@ async fn each_endpoint_serves_its_curated_set_to_the_tenants_it_admits() {
     }
 
     // The 2024-11-05 transport at /mcp/dev/sse posts to its own messages.
-    let http = reqwest::Client::new();
-    let resp = http
-        .get(format!("{dev}/sse"))
-        .bearer_auth(&acme)
-        .header("accept", "text/event-stream")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let mut events = SseReader::new(resp);
-    let endpoint = events.next().await.unwrap();
+    let base_addr = format!("http://{}", server.addr);
+    let mut legacy = LegacyClient::open(&base_addr, "/mcp/dev/sse", Some(&acme)).await;
     assert!(
-        endpoint.data.starts_with("/mcp/dev/messages?sessionId="),
+        legacy.endpoint.starts_with("/mcp/dev/messages?sessionId="),
         "{}",
-        endpoint.data
+        legacy.endpoint
     );
-    let messages = format!("http://{}{}", server.addr, endpoint.data);
-    let post = |body: Value| {
-        http.post(&messages)
-            .bearer_auth(&acme)
-            .header("content-type", "application/json")
-            .body(body.to_string())
-            .send()
-    };
-    post(json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2024-11-05", "capabilities": {}, "clientInfo": {"name": "old", "version": "1"}}}))
-    .await
-    .unwrap();
-    let init = events.next().await.unwrap().json().unwrap();
-    assert_eq!(init["result"]["serverInfo"]["name"], "dev", "{init}");
-    post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
-        .await
-        .unwrap();
-    post(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}}))
-        .await
-        .unwrap();
-    let listed = loop {
-        let v = events.next().await.unwrap().json().unwrap();
-        if v["id"] == 2 {
-            break v;
-        }
-    };
+    let init = legacy.initialize().await;
+    assert_eq!(init["serverInfo"]["name"], "dev", "{init}");
+    let listed = legacy.call(2, "tools/list", json!({})).await;
     assert_eq!(names(&listed, "tools", "name"), set(&DEV), "{listed}");
 
     // The admin API lists them.
