@@ -180,11 +180,6 @@ impl Gate {
         })
     }
 
-    /// The canonical URL of the MCP endpoint: configured, or from `Host`.
-    pub fn resource_url(&self, headers: &HeaderMap) -> String {
-        self.tenants().resource_url(headers)
-    }
-
     /// 403 `insufficient_scope` if `tool` needs scopes the principal lacks.
     pub fn check_scopes(
         &self,

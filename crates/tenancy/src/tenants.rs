@@ -194,7 +194,8 @@ impl Tenants {
     }
 
     /// The URL of the metadata document of `server`'s endpoint (or of
-    /// `/mcp`).
+    /// `/mcp`): RFC 9728 §3.1, the well-known path goes between the host
+    /// and the resource's path.
     pub fn metadata_url_of(
         &self,
         headers: &HeaderMap,
@@ -215,14 +216,6 @@ impl Tenants {
             .and_then(|h| h.to_str().ok())
             .unwrap_or("localhost");
         format!("http://{host}/mcp")
-    }
-
-    /// The URL of the metadata document for this resource (RFC 9728 §3.1:
-    /// the well-known path goes between the host and the resource's path).
-    pub fn metadata_url(&self, headers: &HeaderMap) -> String {
-        let resource = self.resource_url(headers);
-        let (origin, path) = split_origin(&resource);
-        format!("{origin}{METADATA_PATH}{path}")
     }
 }
 
