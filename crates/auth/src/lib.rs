@@ -20,7 +20,7 @@ pub mod testing;
 
 pub use api_key::{ApiKeyEntry, ApiKeys, digest_hex, new_api_key};
 pub use error::AuthConfigError;
-pub use jwt::{Claims, JwtConfig, JwtError, JwtVerifier};
+pub use jwt::{Claims, JwtConfig, JwtError, JwtVerifier, SharedKeys};
 
 /// Whether `token` has the shape of a compact JWT: three base64url segments
 /// separated by `.` (the first two non-empty; the signature may be empty,

@@ -44,6 +44,31 @@ enum Source {
         keys: Arc<[VerifyKey]>,
     },
     Remote(Box<RemoteJwks>),
+    Shared(Arc<SharedKeys>),
+}
+
+/// A key set its owner replaces while verifiers use it: the keys of
+/// Switchboard's own authorization server, which rotates them.
+#[derive(Debug, Default)]
+pub struct SharedKeys(parking_lot::RwLock<Arc<[VerifyKey]>>);
+
+impl SharedKeys {
+    /// An empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Replace the keys with those of a JWKS document; how many are usable.
+    pub fn replace(&self, jwks: &[u8]) -> Result<usize, String> {
+        let keys = parse_jwks(jwks)?;
+        let n = keys.len();
+        *self.0.write() = keys.into();
+        Ok(n)
+    }
+
+    fn current(&self) -> Arc<[VerifyKey]> {
+        self.0.read().clone()
+    }
 }
 
 /// Verifies the JWTs of one issuer. Cheap to share (`Arc`); `verify` may be
@@ -65,6 +90,7 @@ impl fmt::Debug for JwtVerifier {
             Source::Secret(_) => d.field("hs256_secret", &"<redacted>"),
             Source::File { path, keys } => d.field("jwks_file", path).field("keys", keys),
             Source::Remote(remote) => d.field("jwks_url", &remote.shown()),
+            Source::Shared(_) => d.field("keys", &"shared"),
         };
         d.finish_non_exhaustive()
     }
@@ -120,6 +146,27 @@ impl JwtVerifier {
         })
     }
 
+    /// A verifier of `issuer`'s tokens for `audience`, signed by one of
+    /// `keys` (which their owner may replace at any time); the tenant in
+    /// the `tenant` claim.
+    pub fn with_shared_keys(
+        issuer: String,
+        audience: Vec<String>,
+        leeway_secs: u64,
+        keys: Arc<SharedKeys>,
+    ) -> Self {
+        Self {
+            expect: Expect {
+                tenant_claim: "tenant",
+                issuer,
+                audience,
+            },
+            leeway_secs,
+            tenants: Vec::new(),
+            source: Source::Shared(keys),
+        }
+    }
+
     /// The issuer whose tokens this verifies (`iss`).
     pub fn issuer(&self) -> &str {
         &self.expect.issuer
@@ -155,6 +202,7 @@ impl JwtVerifier {
                 Err(JwtError::UnsupportedAlgorithm(header.alg.name().into()))
             }
             Source::File { keys, .. } => resolve(find(keys, header.alg, kid), header),
+            Source::Shared(keys) => resolve(find(&keys.current(), header.alg, kid), header),
             Source::Remote(remote) => {
                 let (set, fetched_now) = remote.current().await?;
                 match find(&set.keys, header.alg, kid) {
