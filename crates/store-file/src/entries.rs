@@ -7,7 +7,7 @@ use redb::Durability;
 use switchboard_store::{EntryStore, Space, StoreError};
 
 use crate::FileStore;
-use crate::tables::{PINS, VAULT};
+use crate::tables::{OAUTH, PINS, VAULT};
 
 /// Entries of one space in the database file.
 #[derive(Debug, Clone)]
@@ -27,6 +27,7 @@ impl FileEntryStore {
         match self.space {
             Space::Vault => VAULT,
             Space::Pins => PINS,
+            Space::OAuth => OAUTH,
         }
     }
 }

@@ -31,6 +31,10 @@ pub(crate) const VAULT: TableDefinition<(&str, &str), &[u8]> = TableDefinition::
 /// definitions (JSON).
 pub(crate) const PINS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("pins");
 
+/// The authorization server's grants and registered clients: (kind,
+/// name) → JSON.
+pub(crate) const OAUTH: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("oauth");
+
 /// Create every table, so read transactions always find them.
 pub(crate) fn create_all(db: &Database) -> Result<(), Fail> {
     let txn = db.begin_write()?;
@@ -44,6 +48,7 @@ pub(crate) fn create_all(db: &Database) -> Result<(), Fail> {
     txn.open_table(TASKS_BY_PRINCIPAL)?;
     txn.open_table(VAULT)?;
     txn.open_table(PINS)?;
+    txn.open_table(OAUTH)?;
     txn.commit()?;
     Ok(())
 }

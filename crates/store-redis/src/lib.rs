@@ -50,6 +50,7 @@
 //! | `<p>:task:{<id>}` | hash | a task: `v` (version, for compare-and-swap) and `r` (the record as JSON); expires with the task |
 //! | `<p>:taskq:{<hex>}` | sorted set | id → expiry (ms): the live tasks of one principal (hex of its name), for its cap |
 //! | `<p>:vault:{<hex>}` | hash | the token vault's entries of one tenant (hex of its id): name → sealed bytes (`RedisEntryStore`, `Space::Vault`; encrypted before they are sent) |
+//! | `<p>:oauth:{<hex>}` | hash | the authorization server's grants of one kind (`pending`, `codes`, `refresh`, `families`, …) and its registered `clients`: name (a digest of a code or token, never the code or token) → JSON (`RedisEntryStore`, `Space::OAuth`) |
 //! | `<p>:pins:{<hex>}` | hash | the pinned tool definitions of one upstream (hex of its name): tool → approved and pending definitions (`RedisEntryStore`, `Space::Pins`) |
 //! | `<p>:rl:{<key>}` | string | a rate-limit bucket's TAT (ns since the epoch, decimal), expiring when it is no longer ahead |
 //!

@@ -20,14 +20,17 @@ pub enum Space {
     Vault,
     /// Approved tool definitions, by upstream.
     Pins,
+    /// The authorization server's grants and registered clients, by kind.
+    OAuth,
 }
 
 impl Space {
-    /// A short name for keys and tables: `vault`, `pins`.
+    /// A short name for keys and tables: `vault`, `pins`, `oauth`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Vault => "vault",
             Self::Pins => "pins",
+            Self::OAuth => "oauth",
         }
     }
 }
