@@ -39,7 +39,7 @@ LAYERS = [
     # The tool runtime, the store backends, upstream identity (tokens from
     # an identity provider).
     ["switchboard-runtime", "switchboard-store-file", "switchboard-store-redis",
-     "switchboard-identity"],
+     "switchboard-identity", "switchboard-oauth"],
     # Providers of tools (built-in, upstream gateway) and observation.
     ["switchboard-everything", "switchboard-upstream", "switchboard-observe"],
     # Configuration (names upstream and tenant settings).

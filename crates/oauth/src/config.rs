@@ -1,0 +1,235 @@
+//! `[oauth]`: Switchboard as the authorization server of its own endpoint.
+
+use serde::{Deserialize, Serialize};
+use switchboard_secret::Secret;
+
+/// Who may register a client (RFC 7591).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Registration {
+    /// Anyone (the user still signs in and consents to each client).
+    #[default]
+    Open,
+    /// Only with the initial access token whose digest is
+    /// `registration_token_sha256` (RFC 7591 §3).
+    Token,
+    /// Nobody: clients are configured, or identified by a metadata
+    /// document.
+    Off,
+}
+
+/// `[oauth]`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OAuthConfig {
+    /// The issuer: the origin clients reach Switchboard at
+    /// (`https://mcp.example.com`; `http://` only on a loopback host).
+    /// The endpoints are under `/oauth/`, the metadata at
+    /// `/.well-known/oauth-authorization-server`. Required.
+    pub issuer: String,
+    /// Seconds an access token lives. Default 600.
+    pub access_token_secs: u64,
+    /// Seconds a refresh token family lives from its sign-in. Default
+    /// 30 days.
+    pub refresh_token_secs: u64,
+    /// Seconds an authorization code may be redeemed in. Default 60.
+    pub code_secs: u64,
+    /// Seconds a user has to sign in and consent. Default 600.
+    pub login_secs: u64,
+    /// Seconds a signing key signs before the next one takes over.
+    /// Default 7 days.
+    pub key_rotation_secs: u64,
+    /// Dynamic client registration: `open` (default), `token` or `off`.
+    pub registration: Registration,
+    /// With `registration = "token"`: the SHA-256 (hex) of the initial
+    /// access token.
+    pub registration_token_sha256: Option<Secret>,
+    /// Registered clients kept at most. Default 10000.
+    pub max_registered_clients: usize,
+    /// Client ID Metadata Documents: an `https://` client id is fetched.
+    pub client_metadata: ClientMetadataConfig,
+    /// Clients configured here (`[[oauth.clients]]`).
+    pub clients: Vec<ClientConfig>,
+    /// The local user list (`[[oauth.users]]`), for deployments without
+    /// an identity provider.
+    pub users: Vec<UserConfig>,
+}
+
+impl Default for OAuthConfig {
+    fn default() -> Self {
+        Self {
+            issuer: String::new(),
+            access_token_secs: 600,
+            refresh_token_secs: 30 * 24 * 3600,
+            code_secs: 60,
+            login_secs: 600,
+            key_rotation_secs: 7 * 24 * 3600,
+            registration: Registration::Open,
+            registration_token_sha256: None,
+            max_registered_clients: 10_000,
+            client_metadata: ClientMetadataConfig::default(),
+            clients: Vec::new(),
+            users: Vec::new(),
+        }
+    }
+}
+
+/// `[oauth.client_metadata]`: fetching Client ID Metadata Documents.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClientMetadataConfig {
+    /// Whether an `https://` client id is looked up. Default true.
+    pub enabled: bool,
+    /// Milliseconds a fetch may take. Default 3000.
+    pub timeout_ms: u64,
+    /// Largest document, in bytes. Default 5120.
+    pub max_bytes: usize,
+    /// Seconds a fetched document is kept. Default 300.
+    pub cache_secs: u64,
+    /// Whether a document may be fetched from a private, loopback or
+    /// link-local address. Default false (a client id must not make
+    /// Switchboard reach into its own network).
+    pub allow_private: bool,
+    /// Whether an `http://` client id is accepted (tests only). Default
+    /// false.
+    pub allow_http: bool,
+}
+
+impl Default for ClientMetadataConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            timeout_ms: 3000,
+            max_bytes: 5120,
+            cache_secs: 300,
+            allow_private: false,
+            allow_http: false,
+        }
+    }
+}
+
+/// `[[oauth.clients]]`: a client known in advance.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientConfig {
+    /// Its `client_id`.
+    pub id: String,
+    /// The name the consent page shows. Default: the id.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Where it may be sent back to (exact; a loopback `http://` URI with
+    /// any port).
+    pub redirect_uris: Vec<String>,
+    /// The SHA-256 (hex) of its secret: a confidential client
+    /// (`client_secret_basic` or `client_secret_post`). None: a public
+    /// client.
+    #[serde(default)]
+    pub secret_sha256: Option<Secret>,
+}
+
+/// `[[oauth.users]]`: one local user.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    /// The name signed in with: the token's subject.
+    pub name: String,
+    /// The password's argon2 hash, a PHC string (`switchboard oauth
+    /// hash-password` makes one). May be a secret reference.
+    pub password_hash: Secret,
+    /// The tenant the user's tokens name.
+    pub tenant: String,
+    /// The scopes the user may grant a client.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+impl OAuthConfig {
+    /// Check the settings; the error names the field (under `oauth.`).
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        let err = |k: &str, m: &str| Err((k.to_owned(), m.to_owned()));
+        if crate::urls::origin(&self.issuer).is_none() {
+            return err(
+                "issuer",
+                "must be an origin: https://host[:port] (http:// only on a loopback host), no path",
+            );
+        }
+        for (key, v) in [
+            ("access_token_secs", self.access_token_secs),
+            ("refresh_token_secs", self.refresh_token_secs),
+            ("code_secs", self.code_secs),
+            ("login_secs", self.login_secs),
+            ("key_rotation_secs", self.key_rotation_secs),
+            (
+                "client_metadata.timeout_ms",
+                self.client_metadata.timeout_ms,
+            ),
+        ] {
+            if v == 0 {
+                return err(key, "must be greater than 0");
+            }
+        }
+        if self.access_token_secs > 24 * 3600 {
+            return err("access_token_secs", "at most one day");
+        }
+        if self.code_secs > 600 {
+            return err("code_secs", "at most 600 (RFC 6749 §4.1.2)");
+        }
+        if !(256..=65536).contains(&self.client_metadata.max_bytes) {
+            return err("client_metadata.max_bytes", "between 256 and 65536");
+        }
+        if self.registration == Registration::Token && self.registration_token_sha256.is_none() {
+            return err(
+                "registration_token_sha256",
+                "registration = \"token\" needs the initial access token's digest",
+            );
+        }
+        self.validate_clients()?;
+        self.validate_users()
+    }
+
+    fn validate_clients(&self) -> Result<(), (String, String)> {
+        let mut ids = std::collections::HashSet::new();
+        for (i, c) in self.clients.iter().enumerate() {
+            let at = |f: &str| format!("clients[{i}].{f}");
+            if c.id.is_empty() || c.id.len() > 255 || !ids.insert(c.id.as_str()) {
+                return Err((at("id"), "must be 1-255 bytes and unique".into()));
+            }
+            if c.redirect_uris.is_empty() {
+                return Err((at("redirect_uris"), "at least one".into()));
+            }
+            if let Some(bad) = c
+                .redirect_uris
+                .iter()
+                .find(|u| crate::urls::redirect_uri(u).is_err())
+            {
+                return Err((at("redirect_uris"), format!("{bad:?} is not allowed")));
+            }
+            if let Some(s) = &c.secret_sha256
+                && !is_sha256_hex(s.expose())
+            {
+                return Err((at("secret_sha256"), "64 lowercase hex digits".into()));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_users(&self) -> Result<(), (String, String)> {
+        let mut names = std::collections::HashSet::new();
+        for (i, u) in self.users.iter().enumerate() {
+            let at = |f: &str| format!("users[{i}].{f}");
+            if u.name.is_empty() || u.name.len() > 128 || !names.insert(u.name.as_str()) {
+                return Err((at("name"), "must be 1-128 bytes and unique".into()));
+            }
+            crate::users::check_hash(u.password_hash.expose())
+                .map_err(|e| (at("password_hash"), e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether `s` is a lowercase hex SHA-256.
+pub(crate) fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
