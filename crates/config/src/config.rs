@@ -215,6 +215,9 @@ pub struct Config {
     pub servers: Vec<crate::servers::ServerConfig>,
     /// Guardrail hooks on tool calls (`[[hooks]]`).
     pub hooks: Vec<crate::hooks::HookConfig>,
+    /// Switchboard as the authorization server of its own endpoint
+    /// (`[oauth]`). None: tokens come from the issuers of `[[auth.jwt]]`.
+    pub oauth: Option<switchboard_oauth::OAuthConfig>,
 }
 
 impl Default for Config {
@@ -281,6 +284,7 @@ impl Default for Config {
             redact: crate::redact::RedactConfig::default(),
             servers: Vec::new(),
             hooks: Vec::new(),
+            oauth: None,
         }
     }
 }

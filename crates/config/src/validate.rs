@@ -70,7 +70,33 @@ impl Config {
         crate::policies::validate(&self.policies, &tenants)?;
         crate::servers::validate(&self.servers, &tenants)?;
         crate::hooks::validate(&self.hooks, &tenants)?;
+        self.validate_oauth()?;
         self.redact.redactor().map(drop)
+    }
+
+    /// `[oauth]`: its own settings, its users' tenants configured, and
+    /// its signing keys sealed in the vault when they outlive the process.
+    fn validate_oauth(&self) -> Result<(), (String, String)> {
+        let Some(o) = &self.oauth else {
+            return Ok(());
+        };
+        o.validate()
+            .map_err(|(key, message)| (format!("oauth.{key}"), message))?;
+        if let Some((i, u)) = o.users.iter().enumerate().find(|(_, u)| {
+            u.tenant == crate::ANONYMOUS || !self.tenants.iter().any(|t| t.id == u.tenant)
+        }) {
+            return Err((
+                format!("oauth.users[{i}].tenant"),
+                format!("no tenant {:?} is configured", u.tenant),
+            ));
+        }
+        if self.store != crate::StoreKind::Memory && self.vault.keys.is_empty() {
+            return Err((
+                "oauth".into(),
+                "with a shared store the signing keys are sealed in the token vault: give [vault] keys".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// Each `[[upstreams]]` entry valid, no name twice, and tenants'

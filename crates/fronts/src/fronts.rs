@@ -50,6 +50,8 @@ pub struct Parts {
     /// The token vault, if configured (users' grants for upstreams; the
     /// connect pages).
     pub vault: Option<Arc<switchboard_identity::Vault>>,
+    /// Switchboard's own authorization server (`[oauth]`), if on.
+    pub oauth: Option<Arc<switchboard_oauth::AuthorizationServer>>,
 }
 
 /// Everything a front's request handler reaches. Cheap to clone.
@@ -117,6 +119,10 @@ impl Fronts {
     /// who it is itself).
     pub(crate) fn shape_for<'a>(&'a self, who: &'a switchboard_tenancy::Principal) -> Shape<'a> {
         self.shape().as_server(who.server.as_ref().map(|s| &s.info))
+    }
+
+    pub(crate) fn oauth(&self) -> Option<&Arc<switchboard_oauth::AuthorizationServer>> {
+        self.0.oauth.as_ref()
     }
 
     pub(crate) fn hosts(&self) -> &HostPolicy {

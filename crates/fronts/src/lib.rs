@@ -44,9 +44,19 @@ pub use stdio::{STDIO_SESSION, StdioOptions, serve_stdio, serve_stdio_with};
 /// check of `fronts`.
 pub fn routes(fronts: Fronts) -> Router {
     let layers = Layers::new(fronts.hosts().clone());
-    session_era::routes(&layers)
+    let oauth = fronts.oauth().map(|server| {
+        switchboard_oauth::router(server.clone()).route_layer(axum::middleware::from_fn_with_state(
+            fronts.hosts().clone(),
+            switchboard_http::guard::check_host,
+        ))
+    });
+    let routes = session_era::routes(&layers)
         .merge(legacy_sse::routes(&layers))
         .merge(metadata::routes(&layers))
         .merge(connect::routes(&layers))
-        .with_state(fronts)
+        .with_state(fronts);
+    match oauth {
+        Some(o) => routes.merge(o),
+        None => routes,
+    }
 }

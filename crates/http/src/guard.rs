@@ -66,6 +66,19 @@ impl HostPolicy {
         Ok(())
     }
 
+    /// As [`HostPolicy::check`], for `Host` alone: for endpoints that
+    /// answer any origin (the authorization server's, which browser-based
+    /// clients call across origins and which carry no ambient credential).
+    pub fn check_host(&self, headers: &HeaderMap) -> Result<(), TransportError> {
+        if let Some(host) = single(headers, &header::HOST, "Host")? {
+            let text = host.to_str().unwrap_or("");
+            if !self.allows_authority(text) {
+                return Err(TransportError::ForbiddenHost(text.to_owned()));
+            }
+        }
+        Ok(())
+    }
+
     /// Whether `authority` (`host[:port]`) names an allowed host.
     fn allows_authority(&self, authority: &str) -> bool {
         // `Authority` also takes user info (`a@b`), which a Host never has
@@ -90,6 +103,15 @@ impl HostPolicy {
 /// further; any other goes on.
 pub async fn check_hosts(State(policy): State<HostPolicy>, req: Request, next: Next) -> Response {
     match policy.check(req.headers()) {
+        Ok(()) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Middleware: as [`check_hosts`], for `Host` alone
+/// ([`HostPolicy::check_host`]).
+pub async fn check_host(State(policy): State<HostPolicy>, req: Request, next: Next) -> Response {
+    match policy.check_host(req.headers()) {
         Ok(()) => next.run(req).await,
         Err(e) => e.into_response(),
     }

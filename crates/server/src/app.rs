@@ -80,6 +80,7 @@ pub struct AppBuilder {
     cluster_events: Option<Arc<ClusterEvents>>,
     task_store: Option<Arc<dyn TaskStore>>,
     owners: Option<(Arc<dyn SessionOwners>, String)>,
+    oauth: Option<Arc<switchboard_oauth::AuthorizationServer>>,
 }
 
 /// Why an [`App`] could not be built from its configuration.
@@ -100,6 +101,14 @@ pub enum BuildError {
 }
 
 impl AppBuilder {
+    /// Switchboard's own authorization server (`[oauth]`, built by
+    /// [`crate::oauth_server`]): its endpoints are served, its tokens
+    /// accepted.
+    pub fn oauth(mut self, server: Arc<switchboard_oauth::AuthorizationServer>) -> Self {
+        self.oauth = Some(server);
+        self
+    }
+
     /// What the catalog's providers share (tenants' upstream process
     /// counts, the token vault), so upstreams a reload adds share it too.
     pub fn upstreams(mut self, shared: switchboard_upstream::gateway::UpstreamsShared) -> Self {
@@ -204,6 +213,9 @@ impl AppBuilder {
                 gate.clone(),
             )));
         }
+        if let Some(server) = &self.oauth {
+            gate.set_oauth(server.clone());
+        }
         let tasks = Tasks::new(
             &c.admin.node_id(),
             config.clone(),
@@ -270,6 +282,7 @@ impl AppBuilder {
             cluster: cluster.clone(),
             lifecycle: lifecycle.clone(),
             vault: upstreams.vault,
+            oauth: self.oauth,
         });
         App(Arc::new(Inner {
             fronts,
@@ -303,6 +316,7 @@ impl App {
             cluster_events: None,
             task_store: None,
             owners: None,
+            oauth: None,
         }
     }
 

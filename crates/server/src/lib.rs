@@ -16,6 +16,7 @@ mod admin;
 mod app;
 mod background;
 mod listener;
+mod oauth;
 /// Starting `[[upstreams]]` as catalog providers (in `switchboard-ops`).
 pub mod upstreams {
     pub use switchboard_ops::upstreams::{Started, start_upstream};
@@ -25,6 +26,7 @@ pub use admin::{admin_router, serve_admin};
 pub use app::{App, AppBuilder, BuildError};
 pub use background::Background;
 pub use listener::serve;
+pub use oauth::oauth_server;
 pub use switchboard_cluster::{ClusterEvents, FORWARD_HEADER, UPSTREAM_RESET};
 pub use switchboard_config::{
     AdminConfig, AnonymousMode, ApiKeyConfig, AuthConfig, CapPolicy, Config, ConfigError,

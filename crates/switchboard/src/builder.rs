@@ -258,6 +258,12 @@ impl Builder {
         let pins = switchboard_upstream::gateway::PinBook::new(crate::stores::Shared::pins(
             shared.as_ref(),
         ));
+        let oauth = switchboard_server::oauth_server(
+            &config,
+            crate::stores::Shared::oauth(shared.as_ref()),
+            vault.clone(),
+        )
+        .await?;
         let built = crate::gateway::build(&config, self.own, bus, vault, pins).await?;
         let catalog = Arc::new(built.catalog);
         crate::gateway::reap_idle(catalog.clone());
@@ -271,6 +277,7 @@ impl Builder {
             upstreams: built.upstreams,
             events,
             shared,
+            oauth,
         })
     }
 }
@@ -285,6 +292,7 @@ struct Ready {
     upstreams: switchboard_upstream::gateway::UpstreamsShared,
     events: Option<Arc<switchboard_server::ClusterEvents>>,
     shared: Option<crate::stores::Shared>,
+    oauth: Option<Arc<switchboard_oauth::AuthorizationServer>>,
 }
 
 impl Ready {
@@ -295,6 +303,9 @@ impl Ready {
         let mut builder = App::builder(self.config.clone(), self.catalog).upstreams(self.upstreams);
         if let Some(events) = self.events {
             builder = builder.cluster_events(events);
+        }
+        if let Some(oauth) = self.oauth {
+            builder = builder.oauth(oauth);
         }
         let (builder, store) = crate::stores::attach(builder, &self.config, self.shared, advertise);
         let app = builder.try_build().map_err(|e| e.to_string())?;

@@ -5,7 +5,7 @@
 mod cli;
 
 use clap::{Parser, Subcommand};
-use cli::{keys, logwriter, nofile, ops, serve, stdio};
+use cli::{keys, logwriter, nofile, oauth, ops, serve, stdio};
 
 /// The process allocator (feature `mimalloc`, on by default): cheaper than
 /// glibc's for the many small, short-lived buffers of each relayed call.
@@ -46,6 +46,8 @@ enum Command {
     CheckConfig(serve::CheckArgs),
     /// Manage API keys (`keys new --tenant T`, `keys new --admin`).
     Keys(keys::KeysArgs),
+    /// Switchboard's own authorization server (`oauth hash-password`).
+    Oauth(oauth::OauthArgs),
     /// List, show or end the sessions of a running node (admin API).
     Sessions(ops::SessionsArgs),
     /// Stop a running node from taking new sessions (admin API).
@@ -93,6 +95,7 @@ fn main() -> std::process::ExitCode {
             Command::Stdio(args) => stdio::run(args).await,
             Command::CheckConfig(args) => serve::check_config(args),
             Command::Keys(args) => keys::run(args),
+            Command::Oauth(args) => oauth::run(args),
             Command::Sessions(args) => ops::sessions(args).await,
             Command::Drain(args) => ops::drain(args).await,
             Command::Pins(args) => ops::pins(args).await,

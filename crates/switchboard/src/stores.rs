@@ -29,6 +29,7 @@ pub(crate) enum Shared {
         tasks: FileTaskStore,
         vault: FileEntryStore,
         pins: FileEntryStore,
+        oauth: FileEntryStore,
         label: String,
     },
 }
@@ -78,6 +79,20 @@ impl Shared {
         }
     }
 
+    /// Where the authorization server keeps its grants and registered
+    /// clients: on the shared store, so any node completes a sign-in (in
+    /// memory when none is shared).
+    pub(crate) fn oauth(shared: Option<&Self>) -> Arc<dyn switchboard_store::EntryStore> {
+        match shared {
+            None => Arc::new(switchboard_store::MemoryEntryStore::new()),
+            Some(Self::File { oauth, .. }) => Arc::new(oauth.clone()),
+            Some(Self::Redis(r)) => Arc::new(RedisEntryStore::new(
+                r.redis.clone(),
+                switchboard_store::Space::OAuth,
+            )),
+        }
+    }
+
     /// The catalog's event bus when nodes share the store: this node's and
     /// the other nodes' events.
     pub(crate) fn events(&self) -> Option<Arc<ClusterEvents>> {
@@ -114,9 +129,10 @@ async fn file(config: &Config) -> Result<Shared, String> {
             file.tasks(),
             file.entries(switchboard_store::Space::Vault),
             file.entries(switchboard_store::Space::Pins),
+            file.entries(switchboard_store::Space::OAuth),
         ))
     });
-    let (sessions, log, tasks, vault, pins) = opened
+    let (sessions, log, tasks, vault, pins, oauth) = opened
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("store = \"file\": cannot open {shown}: {e}"))?;
@@ -127,6 +143,7 @@ async fn file(config: &Config) -> Result<Shared, String> {
         tasks,
         vault,
         pins,
+        oauth,
         label: format!("file {shown}"),
     })
 }

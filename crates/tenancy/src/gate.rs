@@ -37,6 +37,9 @@ struct Inner {
     admission: Admission,
     delay: Delay,
     capacity: Capacity,
+    /// Switchboard's own authorization server, if `[oauth]` is on: its
+    /// tokens are checked by it.
+    oauth: std::sync::OnceLock<Arc<switchboard_oauth::AuthorizationServer>>,
 }
 
 impl Gate {
@@ -66,11 +69,20 @@ impl Gate {
             admission,
             delay,
             capacity: Capacity::default(),
+            oauth: std::sync::OnceLock::new(),
         }));
         gate.0
             .catalog
             .observe_decisions(Arc::new(account::Decisions(Arc::downgrade(&gate.0))));
         gate
+    }
+
+    /// Check the tokens of Switchboard's own authorization server with it
+    /// (set once, when the server is built).
+    pub fn set_oauth(&self, server: Arc<switchboard_oauth::AuthorizationServer>) {
+        if self.0.oauth.set(server).is_err() {
+            tracing::warn!("the authorization server was set twice; the first is kept");
+        }
     }
 
     /// Tenants and credentials in effect now (a reload may replace them).
@@ -127,7 +139,12 @@ impl Gate {
         server: Option<&Arc<crate::servers::VirtualServer>>,
     ) -> Result<Principal, TransportError> {
         let tenants = self.tenants();
-        let failure = match tenants.authenticate(headers, addr).await {
+        let own = self.0.oauth.get().map(|o| {
+            let resource = tenants.resource_url_of(headers, server.map(|s| &**s));
+            (o.clone(), resource)
+        });
+        let own = own.as_ref().map(|(o, r)| (&**o, r.as_str()));
+        let failure = match tenants.authenticate(headers, addr, own).await {
             Ok(mut p) => {
                 if let Some(server) = server {
                     if !server.admits(&p.tenant.id) {

@@ -86,7 +86,9 @@ impl Tenants {
             .map(|j| JwtVerifier::new(j.clone()).map_err(|e| e.to_string()))
             .collect::<Result<Vec<_>, _>>()?;
         let authorization_servers = if config.auth.authorization_servers.is_empty() {
-            config.auth.jwt.iter().map(|j| j.issuer.clone()).collect()
+            let own = config.oauth.iter().map(|o| o.issuer.clone());
+            own.chain(config.auth.jwt.iter().map(|j| j.issuer.clone()))
+                .collect()
         } else {
             config.auth.authorization_servers.clone()
         };
@@ -108,7 +110,7 @@ impl Tenants {
             anonymous,
             keys: ApiKeys::new(entries).map_err(|e| e.to_string())?,
             jwt,
-            resource_url: config.auth.resource_url.clone(),
+            resource_url: resource_url(config),
             authorization_servers,
             scopes_supported: scopes,
         })
@@ -217,6 +219,16 @@ impl Tenants {
             .unwrap_or("localhost");
         format!("http://{host}/mcp")
     }
+}
+
+/// The endpoint's canonical URL: configured, or, with Switchboard's own
+/// authorization server, its issuer's `/mcp` (tokens are bound to it).
+fn resource_url(config: &Config) -> Option<String> {
+    config
+        .auth
+        .resource_url
+        .clone()
+        .or_else(|| config.oauth.as_ref().map(|o| format!("{}/mcp", o.issuer)))
 }
 
 /// The guardrail hooks, sharing one HTTP client (no redirects followed:

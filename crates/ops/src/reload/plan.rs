@@ -156,6 +156,8 @@ pub(super) fn keep_restart_only(new: &mut Config, old: &Config) -> Vec<String> {
     keep!(telemetry);
     // The vault is opened with the store.
     keep!(vault);
+    // The authorization server starts with the store and its keys.
+    keep!(oauth);
     if builtin_changed(old, new) {
         kept.push(BUILTIN.to_owned());
     }

@@ -9,6 +9,7 @@ pub(crate) mod accessline;
 pub(crate) mod keys;
 pub(crate) mod logwriter;
 pub(crate) mod nofile;
+pub(crate) mod oauth;
 pub(crate) mod ops;
 pub(crate) mod serve;
 pub(crate) mod stdio;

@@ -8,6 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::HeaderMap;
 use switchboard_auth::{JwtError, looks_like_jwt};
 use switchboard_config::ANONYMOUS;
+use switchboard_oauth::AuthorizationServer;
 
 use super::Tenants;
 use crate::tenant::{Principal, Via};
@@ -44,10 +45,14 @@ const MAX_CREDENTIAL: usize = 16 * 1024;
 
 impl Tenants {
     /// Who sends a request with these headers, from `addr`.
+    /// With `own`, Switchboard's authorization server and the resource
+    /// the request is for: a token it issued is checked by it, and must be
+    /// for that resource.
     pub async fn authenticate(
         &self,
         headers: &HeaderMap,
         addr: &str,
+        own: Option<(&AuthorizationServer, &str)>,
     ) -> Result<Principal, AuthFailure> {
         let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
         let Some(value) = values.next() else {
@@ -59,6 +64,12 @@ impl Tenants {
             ));
         }
         let token = bearer(value)?;
+        if let Some((server, resource)) = own
+            && looks_like_jwt(token)
+            && unverified_issuer(token).is_some_and(|iss| server.issued(&iss))
+        {
+            return self.by_own_token(server, token, resource, addr).await;
+        }
         if looks_like_jwt(token) && !self.jwt.is_empty() {
             self.by_jwt(token, addr).await
         } else {
@@ -120,7 +131,38 @@ impl Tenants {
                 AuthFailure::Invalid(e.description())
             }
         })?;
-        let allowed = verifier.tenants();
+        self.by_claims(claims, verifier.issuer(), verifier.tenants(), token, addr)
+    }
+
+    /// A token Switchboard's own authorization server issued for
+    /// `resource`.
+    async fn by_own_token(
+        &self,
+        server: &AuthorizationServer,
+        token: &str,
+        resource: &str,
+        addr: &str,
+    ) -> Result<Principal, AuthFailure> {
+        let claims = server.verify(token, resource).await.map_err(|e| match e {
+            JwtError::WrongAudience => {
+                AuthFailure::Invalid(format!("the token is not for {resource}"))
+            }
+            e if e.is_unavailable() => AuthFailure::Unavailable(e.description()),
+            e => AuthFailure::Invalid(e.description()),
+        })?;
+        self.by_claims(claims, server.issuer(), &[], token, addr)
+    }
+
+    /// The principal a verified token's claims name, if its tenant is
+    /// configured (and among `allowed`, unless empty).
+    fn by_claims(
+        &self,
+        claims: switchboard_auth::Claims,
+        issuer: &str,
+        allowed: &[String],
+        token: &str,
+        addr: &str,
+    ) -> Result<Principal, AuthFailure> {
         let tenant = self
             .by_id
             .get(claims.tenant.as_str())
@@ -133,7 +175,7 @@ impl Tenants {
             scopes: Arc::from(claims.scopes),
             claims: Some(claims.all),
             server: None,
-            via: Via::Jwt(Arc::from(verifier.issuer())),
+            via: Via::Jwt(Arc::from(issuer)),
             addr: addr.to_owned(),
             metadata_url: Arc::from(""),
             token: Some(Arc::new(switchboard_secret::ClientToken {
