@@ -11,6 +11,8 @@
 #      scored requirements of both eras against its virtual server /mcp/all;
 #   4. the Python SDK with a bearer token (and without) against a second server
 #      that requires credentials (tests/interop/python/auth_client.py);
+#   4b. the conformance suite's authorization-server scenarios against
+#      Switchboard's own authorization server (scripts/oauth-conformance.sh);
 #   5. the 2025-11-25 and 2026-07-28 conformance requirements through the
 #      gateway, with the built-in toolset behind it as a stdio upstream
 #      (`switchboard stdio`) and again as an HTTP upstream;
@@ -191,6 +193,8 @@ step "interop"
 scripts/interop.sh "$url" || status=1
 step "auth interop"
 auth_interop || status=1
+step "authorization server conformance (conformance authorization, 2025-11-25 and 2026-07-28)"
+scripts/oauth-conformance.sh target/debug/switchboard || status=1
 
 # gateway_conformance: the built-in toolset behind a second server as the
 # upstream given (stdio: `switchboard stdio` as a child process; or HTTP),

@@ -13,7 +13,7 @@
 //! node completes a flow another started; the signing keys are sealed in
 //! the token vault.
 //!
-//! - [`OAuthConfig`]: `[oauth]`.
+//! - [`OAuthConfig`]: the `[oauth]` section.
 //! - [`AuthorizationServer`]: the server; [`router`] its endpoints;
 //!   [`AuthorizationServer::verify`] checks a token it issued.
 //! - [`hash_password`]: a local user's password hash.

@@ -590,7 +590,7 @@ async fn upkeep(server: Weak<AuthorizationServer>) {
             tracing::warn!(error = %e, "oauth: cannot refresh the signing keys");
         }
         sweeps += 1;
-        if sweeps % 10 == 0
+        if sweeps.is_multiple_of(10)
             && let Err(e) = s.grants.sweep().await
         {
             tracing::warn!(error = %e, "oauth: cannot sweep expired grants");
