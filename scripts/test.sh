@@ -33,7 +33,12 @@
 #      terminated from the page, a screenshot (scripts/dashboard-e2e.sh);
 #   8. the 2025-11-25 conformance requirements through an nginx front that
 #      spreads every request over three nodes sharing one Redis, then the
-#      same on a 3-master Redis Cluster (scripts/cluster.sh).
+#      same on a 3-master Redis Cluster (scripts/cluster.sh);
+#   9. the packaging (scripts/packaging.sh): the container image built
+#      offline and, where containers can run, called by the Python SDK in
+#      both eras; the Debian package installed, its unit verified and its
+#      command served, reloaded and removed; the Kubernetes manifests
+#      rendered and checked against the binary.
 #
 # A test whose real part (Redis, nginx, chromium) is missing fails. Only
 # SB_TEST_SKIP (scripts/skip.sh) leaves such tests out, for a developer who
@@ -537,6 +542,10 @@ if skipping redis || skipping nginx; then
 else
   scripts/cluster.sh "$ROOT/target/debug/switchboard" || status=1
 fi
+
+step "packaging (container image, Debian package, Kubernetes manifests; scripts/packaging.sh)"
+skipping redis && skipped+=("the packaging step's start of the Kubernetes cluster overlay on Redis (needs redis-server)")
+scripts/packaging.sh target/debug/switchboard || status=1
 
 step "graceful stop"
 kill -TERM $server

