@@ -90,6 +90,17 @@ impl Config {
                 format!("no tenant {:?} is configured", u.tenant),
             ));
         }
+        let rules = o.oidc.iter().flat_map(|d| d.rules.iter().enumerate());
+        for (i, r) in rules {
+            if let Some(t) = &r.tenant
+                && !self.tenants.iter().any(|c| &c.id == t)
+            {
+                return Err((
+                    format!("oauth.oidc.rules[{i}].tenant"),
+                    format!("no tenant {t:?} is configured"),
+                ));
+            }
+        }
         if self.store != crate::StoreKind::Memory && self.vault.keys.is_empty() {
             return Err((
                 "oauth".into(),

@@ -53,6 +53,116 @@ pub struct OAuthConfig {
     /// The local user list (`[[oauth.users]]`), for deployments without
     /// an identity provider.
     pub users: Vec<UserConfig>,
+    /// The company's identity provider, where users sign in
+    /// (`[oauth.oidc]`). With it, the local user list is not offered.
+    pub oidc: Option<OidcConfig>,
+}
+
+/// `[oauth.oidc]`: Switchboard as an OpenID Connect relying party of the
+/// company's identity provider.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OidcConfig {
+    /// The provider's issuer; its discovery document is at
+    /// `<issuer>/.well-known/openid-configuration`. `https://` (or
+    /// `http://` on a loopback host).
+    pub issuer: String,
+    /// Switchboard's client id there. Its redirect URI is
+    /// `<oauth.issuer>/oauth/callback`.
+    pub client_id: String,
+    /// Its secret (`client_secret_basic`); none for a public client.
+    pub client_secret: Option<Secret>,
+    /// The scopes asked for. Default `openid email profile`.
+    pub scopes: Vec<String>,
+    /// The claim that names the user (the tokens' subject). Default
+    /// `sub`.
+    pub subject_claim: String,
+    /// Milliseconds one request to the provider may take. Default 5000.
+    pub timeout_ms: u64,
+    /// Who gets which tenant and scopes (`[[oauth.oidc.rules]]`), tried
+    /// in order; the first whose condition holds decides. A user no rule
+    /// admits cannot sign in.
+    pub rules: Vec<OidcRule>,
+}
+
+impl Default for OidcConfig {
+    fn default() -> Self {
+        Self {
+            issuer: String::new(),
+            client_id: String::new(),
+            client_secret: None,
+            scopes: vec!["openid".into(), "email".into(), "profile".into()],
+            subject_claim: "sub".into(),
+            timeout_ms: 5000,
+            rules: Vec::new(),
+        }
+    }
+}
+
+/// `[[oauth.oidc.rules]]`: a condition on the ID token's claims, and the
+/// tenant and scopes of the users it admits.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcRule {
+    /// A CEL expression over `claims` (the ID token's claims), e.g.
+    /// `claims.email.endsWith("@acme.com")` or `"admins" in
+    /// claims.groups`. None: every user.
+    #[serde(default)]
+    pub when: Option<String>,
+    /// The tenant of the users it admits.
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// Or the claim naming it.
+    #[serde(default)]
+    pub tenant_claim: Option<String>,
+    /// The scopes they may grant a client.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+impl OidcConfig {
+    fn validate(&self) -> Result<(), (String, String)> {
+        let err = |k: &str, m: String| Err((format!("oidc.{k}"), m));
+        let url = url::Url::parse(&self.issuer).ok();
+        let ok = url.as_ref().is_some_and(|u| {
+            u.scheme() == "https"
+                || (u.scheme() == "http" && u.host_str().is_some_and(crate::urls::is_loopback_host))
+        });
+        if !ok {
+            return err(
+                "issuer",
+                "an https:// URL (http:// only on a loopback host)".into(),
+            );
+        }
+        if self.client_id.is_empty() {
+            return err("client_id", "is required".into());
+        }
+        if !self.scopes.iter().any(|s| s == "openid") {
+            return err("scopes", "must include openid".into());
+        }
+        if self.timeout_ms == 0 {
+            return err("timeout_ms", "must be greater than 0".into());
+        }
+        if self.rules.is_empty() {
+            return err(
+                "rules",
+                "at least one rule: which users get which tenant".into(),
+            );
+        }
+        for (i, r) in self.rules.iter().enumerate() {
+            if r.tenant.is_some() == r.tenant_claim.is_some() {
+                return err(
+                    &format!("rules[{i}]"),
+                    "exactly one of tenant and tenant_claim".into(),
+                );
+            }
+            if let Some(w) = &r.when {
+                switchboard_policy::Condition::compile(w)
+                    .map_err(|e| (format!("oidc.rules[{i}].when"), e.to_string()))?;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for OAuthConfig {
@@ -70,6 +180,7 @@ impl Default for OAuthConfig {
             client_metadata: ClientMetadataConfig::default(),
             clients: Vec::new(),
             users: Vec::new(),
+            oidc: None,
         }
     }
 }
@@ -184,6 +295,9 @@ impl OAuthConfig {
             );
         }
         self.validate_clients()?;
+        if let Some(o) = &self.oidc {
+            o.validate()?;
+        }
         self.validate_users()
     }
 

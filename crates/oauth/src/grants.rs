@@ -40,6 +40,10 @@ pub(crate) struct Pending {
     pub(crate) expires: u64,
     /// Who signed in, once they have.
     pub(crate) user: Option<Grantee>,
+    /// The sign-in at the identity provider, once the browser was sent
+    /// there.
+    #[serde(default)]
+    pub(crate) idp: Option<crate::oidc::Leg>,
 }
 
 /// Whom a grant is for, and what it gives.

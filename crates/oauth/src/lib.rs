@@ -26,6 +26,7 @@ pub mod config;
 mod error;
 mod grants;
 mod keys;
+mod oidc;
 mod pages;
 mod params;
 mod routes;
@@ -33,7 +34,9 @@ mod server;
 mod urls;
 mod users;
 
-pub use config::{ClientConfig, ClientMetadataConfig, OAuthConfig, Registration, UserConfig};
+pub use config::{
+    ClientConfig, ClientMetadataConfig, OAuthConfig, OidcConfig, OidcRule, Registration, UserConfig,
+};
 pub use error::OAuthError;
 pub use routes::{METADATA_PATH, router};
 pub use server::AuthorizationServer;

@@ -13,11 +13,17 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde_json::Value;
 
 use crate::error::OAuthError;
+use crate::grants::Pending;
 use crate::pages;
 use crate::params::{Params, basic_credentials};
 use crate::server::{
-    AUTHORIZE, AuthorizationServer, CONSENT, JWKS, LOGIN, REGISTER, REVOKE, Refused, TOKEN,
+    AUTHORIZE, AuthorizationServer, CALLBACK, CONSENT, JWKS, LOGIN, REGISTER, REVOKE, Refused,
+    TOKEN,
 };
+
+/// The cookie binding a sign-in at the identity provider to the browser
+/// that left for it.
+const BROWSER_COOKIE: &str = "sb_oauth_browser";
 
 /// Where the metadata is (RFC 8414 §3; the issuer has no path).
 pub const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
@@ -40,6 +46,7 @@ pub fn router(server: Arc<AuthorizationServer>) -> Router {
         .route(AUTHORIZE, get(authorize))
         .route(LOGIN, post(login))
         .route(CONSENT, post(consent))
+        .route(CALLBACK, get(callback))
         .merge(api)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(server)
@@ -115,7 +122,20 @@ async fn authorize(State(s): Server, RawQuery(q): RawQuery) -> Response {
         Err(e) => return pages::error(StatusCode::BAD_REQUEST, &e),
     };
     match s.authorize(&q).await {
-        Ok((txn, client)) => pages::login(&txn, &client.name, false),
+        Ok((txn, client)) => match s.to_idp(&txn).await {
+            Ok(None) => pages::login(&txn, &client.name, false),
+            Ok(Some((to, browser))) => {
+                let mut resp = see_other(&to);
+                let cookie = format!(
+                    "{BROWSER_COOKIE}={browser}; Path=/oauth; HttpOnly; SameSite=Lax; Max-Age=900"
+                );
+                if let Ok(v) = HeaderValue::from_str(&cookie) {
+                    resp.headers_mut().insert(header::SET_COOKIE, v);
+                }
+                resp
+            }
+            Err(e) => pages::error(e.status, &e.description),
+        },
         Err(Refused::Page(why)) => pages::error(StatusCode::BAD_REQUEST, &why),
         Err(Refused::Redirect {
             redirect_uri,
@@ -176,19 +196,65 @@ async fn login(State(s): Server, headers: HeaderMap, body: Bytes) -> Response {
             .await?
             .ok_or_else(|| OAuthError::request("the sign-in expired; start again"))?;
         let client = s.client(&pending.client_id).await?;
-        Ok::<_, OAuthError>(match (user, pending.user) {
-            (Some(_), Some(who)) => {
-                let host = url::Url::parse(&pending.redirect_uri)
-                    .ok()
-                    .and_then(|u| u.host_str().map(str::to_owned))
-                    .unwrap_or_else(|| pending.redirect_uri.clone());
-                pages::consent(txn, &client.name, &host, &pending.resource, &who.scopes)
-            }
-            _ => pages::login(txn, &client.name, true),
+        Ok::<_, OAuthError>(match user {
+            Some(_) => consent_page(&s, txn, &pending).await?,
+            None => pages::login(txn, &client.name, true),
         })
     };
     step.await
         .unwrap_or_else(|e| pages::error(e.status, &e.description))
+}
+
+/// The consent page of pending request `txn`, whose user has signed in.
+async fn consent_page(
+    s: &AuthorizationServer,
+    txn: &str,
+    pending: &Pending,
+) -> Result<Response, OAuthError> {
+    let who = pending
+        .user
+        .as_ref()
+        .ok_or_else(|| OAuthError::request("sign in first"))?;
+    let client = s.client(&pending.client_id).await?;
+    let host = url::Url::parse(&pending.redirect_uri)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_else(|| pending.redirect_uri.clone());
+    Ok(pages::consent(
+        txn,
+        &client.name,
+        &host,
+        &pending.resource,
+        &who.scopes,
+    ))
+}
+
+/// The value of cookie `name`, if the request carries it.
+fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// `GET /oauth/callback`: back from the identity provider; the consent
+/// page, or the refusal.
+async fn callback(State(s): Server, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+    let q = match Params::parse(q.unwrap_or_default().as_bytes()) {
+        Ok(q) => q,
+        Err(e) => return pages::error(StatusCode::BAD_REQUEST, &e),
+    };
+    match s.from_idp(&q, cookie(&headers, BROWSER_COOKIE)).await {
+        Ok((txn, pending)) => consent_page(&s, &txn, &pending)
+            .await
+            .unwrap_or_else(|e| pages::error(e.status, &e.description)),
+        Err(Ok(back)) => see_other(&back),
+        Err(Err(e)) => pages::error(e.status, &e.description),
+    }
 }
 
 /// `POST /oauth/consent`: back to the client, with a code or a refusal.

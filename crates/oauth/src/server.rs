@@ -28,6 +28,7 @@ pub(crate) const REVOKE: &str = "/oauth/revoke";
 pub(crate) const JWKS: &str = "/oauth/jwks";
 pub(crate) const LOGIN: &str = "/oauth/login";
 pub(crate) const CONSENT: &str = "/oauth/consent";
+pub(crate) const CALLBACK: &str = "/oauth/callback";
 
 /// Least time between two reloads of the keys for an unknown `kid`.
 const MISS_RELOAD: Duration = Duration::from_secs(5);
@@ -57,6 +58,9 @@ pub struct AuthorizationServer {
     scopes: Vec<String>,
     pub(crate) clients: Clients,
     users: Users,
+    oidc: Option<crate::oidc::Oidc>,
+    /// The configured tenants: a sign-in must name one.
+    tenants: Vec<String>,
     pub(crate) grants: Grants,
     keys: KeyRing,
     verifier: JwtVerifier,
@@ -66,7 +70,7 @@ pub struct AuthorizationServer {
 impl AuthorizationServer {
     /// The server for `config` (validated), issuing tokens for
     /// `resources` (the first is the default one) with `scopes` among
-    /// the supported ones; grants and registered clients in `store`,
+    /// the supported ones, to users of `tenants`; grants and registered clients in `store`,
     /// signing keys sealed in `vault` (in memory without one: one node
     /// only). Loads or makes the signing keys, and keeps them fresh in the
     /// background while the server lives.
@@ -74,6 +78,7 @@ impl AuthorizationServer {
         config: &OAuthConfig,
         resources: Vec<String>,
         scopes: Vec<String>,
+        tenants: Vec<String>,
         store: Arc<dyn EntryStore>,
         vault: Option<Arc<Vault>>,
     ) -> Result<Arc<Self>, String> {
@@ -92,7 +97,14 @@ impl AuthorizationServer {
         scopes.extend(config.users.iter().flat_map(|u| u.scopes.iter().cloned()));
         scopes.sort();
         scopes.dedup();
+        let oidc = config
+            .oidc
+            .as_ref()
+            .map(|o| crate::oidc::Oidc::new(o, format!("{}{CALLBACK}", config.issuer)))
+            .transpose()?;
         let server = Arc::new(Self {
+            oidc,
+            tenants,
             issuer: config.issuer.clone(),
             clients: Clients::new(config, store.clone()),
             users: Users::new(&config.users),
@@ -178,9 +190,86 @@ impl AuthorizationServer {
         true
     }
 
-    /// Whether anyone can sign in (a user list, for now).
+    /// Whether anyone can sign in: at the identity provider, or from the
+    /// user list.
     pub(crate) fn can_sign_in(&self) -> bool {
-        !self.users.is_empty()
+        self.oidc.is_some() || !self.users.is_empty()
+    }
+
+    /// With an identity provider: where the browser goes to sign in for
+    /// pending request `txn`, and the cookie it must come back with.
+    pub(crate) async fn to_idp(&self, txn: &str) -> Result<Option<(String, String)>, OAuthError> {
+        let Some(oidc) = &self.oidc else {
+            return Ok(None);
+        };
+        let mut pending = self
+            .grants
+            .pending(txn)
+            .await?
+            .ok_or_else(|| OAuthError::request("the sign-in expired; start again"))?;
+        let browser = crate::random_id(24);
+        let (url, leg) = oidc.start(txn, &browser).await?;
+        pending.idp = Some(leg);
+        self.grants.update(txn, &pending).await?;
+        Ok(Some((url, browser)))
+    }
+
+    /// The identity provider sent the browser back (`state` is the
+    /// pending request): the request, now with its user. An error the
+    /// provider reports goes back to the client as `Err(Ok(url))`.
+    pub(crate) async fn from_idp(
+        &self,
+        q: &Params,
+        browser: Option<&str>,
+    ) -> Result<(String, Pending), Result<String, OAuthError>> {
+        let req = |e: String| -> Result<String, OAuthError> { Err(OAuthError::request(e)) };
+        let oidc = self
+            .oidc
+            .as_ref()
+            .ok_or_else(|| Err(OAuthError::request("no identity provider".to_owned())))?;
+        let txn = q.get("state").map_err(req)?.unwrap_or_default().to_owned();
+        let mut pending = self
+            .grants
+            .pending(&txn)
+            .await
+            .map_err(Err)?
+            .ok_or_else(|| Err(OAuthError::request("the sign-in expired; start again")))?;
+        let leg = pending.idp.clone().ok_or_else(|| {
+            Err(OAuthError::request(
+                "this sign-in did not go to the identity provider",
+            ))
+        })?;
+        if let Some(error) = q.get("error").map_err(req)? {
+            self.grants.finish(&txn).await.map_err(Err)?;
+            let why = format!("the identity provider answered {error}");
+            let params = vec![
+                ("error", "access_denied".to_owned()),
+                ("error_description", why),
+            ];
+            return Err(Ok(self.redirect(
+                &pending.redirect_uri,
+                pending.state.as_deref(),
+                params,
+            )));
+        }
+        let code = q
+            .get("code")
+            .map_err(req)?
+            .ok_or_else(|| Err(OAuthError::request("the identity provider sent no code")))?;
+        let mut who = oidc.finish(&leg, browser, code).await.map_err(Err)?;
+        if !self.tenants.contains(&who.tenant) {
+            return Err(Err(OAuthError::denied(format!(
+                "your account's tenant {:?} is not served here",
+                who.tenant
+            ))));
+        }
+        if let Some(asked) = &pending.scopes {
+            who.scopes.retain(|s| asked.contains(s));
+        }
+        pending.idp = None;
+        pending.user = Some(who);
+        self.grants.update(&txn, &pending).await.map_err(Err)?;
+        Ok((txn, pending))
     }
 
     /// Check an authorization request (RFC 6749 §4.1.1, PKCE, RFC 8707)
@@ -276,6 +365,7 @@ impl AuthorizationServer {
             scopes,
             expires: now() + self.config.login_secs,
             user: None,
+            idp: None,
         })
     }
 

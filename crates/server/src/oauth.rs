@@ -36,7 +36,8 @@ pub async fn oauth_server(
         .iter()
         .flat_map(|t| t.tool_scopes.values().flatten().cloned())
         .collect();
-    AuthorizationServer::start(o, resources, scopes, store, vault)
+    let tenants = config.tenants.iter().map(|t| t.id.clone()).collect();
+    AuthorizationServer::start(o, resources, scopes, tenants, store, vault)
         .await
         .map(Some)
 }
