@@ -100,6 +100,10 @@ pub struct TenantConfig {
     pub max_streams: Option<usize>,
     /// Upstream processes it may hold (enforced by the gateway).
     pub max_upstream_processes: Option<usize>,
+    /// Whether its users' tokens must be DPoP-bound (RFC 9449; tokens of
+    /// Switchboard's own authorization server): bearer tokens and API keys
+    /// are then refused. Default false.
+    pub require_dpop: bool,
 }
 
 impl Default for TenantConfig {
@@ -120,6 +124,7 @@ impl Default for TenantConfig {
             max_in_flight: None,
             max_streams: None,
             max_upstream_processes: None,
+            require_dpop: false,
         }
     }
 }

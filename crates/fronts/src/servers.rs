@@ -23,6 +23,9 @@ pub(crate) struct Arrival {
     pub(crate) client: String,
     /// The virtual server, if the request came to one.
     pub(crate) server: Option<Arc<VirtualServer>>,
+    /// The request's method and path (what a DPoP proof names).
+    method: http::Method,
+    path: String,
 }
 
 impl FromRequestParts<crate::Fronts> for Arrival {
@@ -40,6 +43,8 @@ impl FromRequestParts<crate::Fronts> for Arrival {
         Ok(Self {
             client: switchboard_http::client::identity(peer),
             server: select(fronts.gate(), parts).map_err(IntoResponse::into_response)?,
+            method: parts.method.clone(),
+            path: parts.uri.path().to_owned(),
         })
     }
 }
@@ -51,7 +56,8 @@ impl Arrival {
         gate: &Gate,
         headers: &http::HeaderMap,
     ) -> Result<switchboard_tenancy::Principal, TransportError> {
-        gate.authenticate_at(headers, &self.client, self.server.as_ref())
+        let request = Some((self.method.as_str(), self.path.as_str()));
+        gate.authenticate_at(headers, &self.client, self.server.as_ref(), request)
             .await
     }
 }

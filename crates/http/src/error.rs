@@ -181,7 +181,8 @@ pub enum TransportError {
     OwnerUnreachable(String),
 }
 
-/// A `WWW-Authenticate: Bearer` challenge (RFC 6750 §3, RFC 9728 §5.1).
+/// A `WWW-Authenticate: Bearer` (or `DPoP`) challenge (RFC 6750 §3, RFC
+/// 9728 §5.1, RFC 9449 §7.1).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Challenge {
     /// The URL of this resource's protected-resource metadata.
@@ -192,6 +193,10 @@ pub struct Challenge {
     pub description: Option<String>,
     /// The scopes needed, space-separated.
     pub scope: Option<String>,
+    /// A `DPoP` challenge (RFC 9449 §7.1) rather than `Bearer`.
+    pub dpop: bool,
+    /// A nonce the client must put in its next DPoP proof (`DPoP-Nonce`).
+    pub dpop_nonce: Option<String>,
 }
 
 impl Challenge {
@@ -210,6 +215,10 @@ impl Challenge {
         }
         if let Some(s) = &self.scope {
             parts.push(format!("scope=\"{}\"", quote(s)));
+        }
+        if self.dpop {
+            parts.push("algs=\"ES256 RS256 EdDSA\"".to_owned());
+            return format!("DPoP {}", parts.join(", "));
         }
         format!("Bearer {}", parts.join(", "))
     }
@@ -382,6 +391,14 @@ impl TransportError {
             && let Ok(v) = HeaderValue::from_str(&c.header())
         {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
+        if let Unauthenticated(c) = self
+            && let Some(n) = c
+                .dpop_nonce
+                .as_deref()
+                .and_then(|n| HeaderValue::from_str(n).ok())
+        {
+            resp.headers_mut().insert("dpop-nonce", n);
         }
         if matches!(self, TransportError::MethodNotAllowed) {
             resp.headers_mut()

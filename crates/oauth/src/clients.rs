@@ -79,6 +79,11 @@ impl Client {
         }
     }
 
+    /// Whether it is a public client (no secret).
+    pub(crate) fn is_public(&self) -> bool {
+        self.auth == AuthMethod::None
+    }
+
     /// Check the credential a token request carries for this client: none
     /// for a public client, its secret for a confidential one (by `Basic`
     /// or in the form, whichever it registered, or either for a configured

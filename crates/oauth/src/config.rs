@@ -46,6 +46,9 @@ pub struct OAuthConfig {
     pub registration_token_sha256: Option<Secret>,
     /// Registered clients kept at most. Default 10000.
     pub max_registered_clients: usize,
+    /// Whether DPoP proofs (RFC 9449) must carry a nonce the server
+    /// issued (`use_dpop_nonce`). Default false.
+    pub dpop_nonce: bool,
     /// Client ID Metadata Documents: an `https://` client id is fetched.
     pub client_metadata: ClientMetadataConfig,
     /// Clients configured here (`[[oauth.clients]]`).
@@ -177,6 +180,7 @@ impl Default for OAuthConfig {
             registration: Registration::Open,
             registration_token_sha256: None,
             max_registered_clients: 10_000,
+            dpop_nonce: false,
             client_metadata: ClientMetadataConfig::default(),
             clients: Vec::new(),
             users: Vec::new(),

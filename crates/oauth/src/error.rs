@@ -17,6 +17,8 @@ pub struct OAuthError {
     pub description: String,
     /// The HTTP status.
     pub status: StatusCode,
+    /// A DPoP nonce to retry with (`DPoP-Nonce`, RFC 9449 §8).
+    pub dpop_nonce: Option<String>,
 }
 
 impl OAuthError {
@@ -25,6 +27,7 @@ impl OAuthError {
             code,
             description: description.into(),
             status,
+            dpop_nonce: None,
         }
     }
 
@@ -85,6 +88,24 @@ impl OAuthError {
         Self::new("access_denied", StatusCode::FORBIDDEN, why)
     }
 
+    /// 400 `invalid_dpop_proof`, or `use_dpop_nonce` with the nonce to
+    /// retry with (RFC 9449 §5, §8).
+    pub fn dpop(e: crate::dpop::DpopError) -> Self {
+        match e {
+            crate::dpop::DpopError::Invalid(why) => {
+                Self::new("invalid_dpop_proof", StatusCode::BAD_REQUEST, why)
+            }
+            crate::dpop::DpopError::UseNonce(nonce) => Self {
+                dpop_nonce: Some(nonce),
+                ..Self::new(
+                    "use_dpop_nonce",
+                    StatusCode::BAD_REQUEST,
+                    "retry with the DPoP-Nonce given",
+                )
+            },
+        }
+    }
+
     /// 503 `temporarily_unavailable`: the store failed.
     pub fn unavailable(why: impl Into<String>) -> Self {
         Self::new(
@@ -109,6 +130,13 @@ impl IntoResponse for OAuthError {
             "error_description": self.description,
         });
         let mut resp = (self.status, crate::routes::no_store_json(body)).into_response();
+        if let Some(n) = self
+            .dpop_nonce
+            .as_deref()
+            .and_then(|n| HeaderValue::from_str(n).ok())
+        {
+            resp.headers_mut().insert("dpop-nonce", n);
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -75,6 +75,9 @@ pub(crate) struct Family {
     pub(crate) resource: String,
     pub(crate) grantee: Grantee,
     pub(crate) expires: u64,
+    /// The DPoP key a public client's refresh tokens are bound to.
+    #[serde(default)]
+    pub(crate) jkt: Option<String>,
 }
 
 /// A mark left by a used code or refresh token: its family.

@@ -17,6 +17,7 @@ use p256::pkcs8::EncodePrivateKey;
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use switchboard_auth::SharedKeys;
 use switchboard_identity::Vault;
 
@@ -47,6 +48,8 @@ struct Key {
     not_before: u64,
     encoding: EncodingKey,
     jwk: Value,
+    /// The private scalar (for [`KeyRing::shared_secret`]).
+    seed: Vec<u8>,
 }
 
 impl Key {
@@ -66,6 +69,7 @@ impl Key {
             created: s.created,
             not_before: s.not_before,
             encoding: EncodingKey::from_ec_der(der.as_bytes()),
+            seed: d.clone(),
             jwk: json!({
                 "kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256",
                 "kid": s.kid,
@@ -234,6 +238,20 @@ impl KeyRing {
         header.kid = Some(key.kid.clone());
         header.typ = Some("at+jwt".to_owned());
         jsonwebtoken::encode(&header, claims, &key.encoding).map_err(|e| e.to_string())
+    }
+
+    /// A secret every node derives alike from the signing keys (the
+    /// oldest one's): the key of DPoP nonces.
+    pub(crate) fn shared_secret(&self) -> Option<Vec<u8>> {
+        let keys = self.keys.read();
+        let oldest = keys.iter().min_by_key(|k| (k.created, k.kid.clone()))?;
+        Some(
+            Sha256::new()
+                .chain_update(b"switchboard dpop nonce")
+                .chain_update(&oldest.seed)
+                .finalize()
+                .to_vec(),
+        )
     }
 
     /// The public keys, as a JWKS.

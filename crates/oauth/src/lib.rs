@@ -23,6 +23,7 @@
 mod cimd;
 mod clients;
 pub mod config;
+pub mod dpop;
 mod error;
 mod grants;
 mod keys;

@@ -163,6 +163,26 @@ fn see_other(to: &str) -> Response {
     }
 }
 
+/// The one `DPoP` header, if there is one.
+fn dpop_header(headers: &HeaderMap) -> Result<Option<&str>, OAuthError> {
+    let mut values = headers.get_all("dpop").iter();
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(OAuthError::dpop(crate::dpop::DpopError::Invalid(
+            "more than one DPoP header".into(),
+        )));
+    }
+    first
+        .map(|v| {
+            v.to_str().map_err(|_| {
+                OAuthError::dpop(crate::dpop::DpopError::Invalid(
+                    "the proof is not text".into(),
+                ))
+            })
+        })
+        .transpose()
+}
+
 /// A form body: `application/x-www-form-urlencoded` only.
 fn form(headers: &HeaderMap, body: &[u8]) -> Result<Params, OAuthError> {
     let ct = headers
@@ -278,7 +298,8 @@ async fn token(State(s): Server, headers: HeaderMap, body: Bytes) -> Response {
     let step = async {
         let f = form(&headers, &body)?;
         let basic = basic_credentials(&headers).map_err(OAuthError::client)?;
-        s.token(&f, basic).await
+        let proof = dpop_header(&headers)?;
+        s.token(&f, basic, proof).await
     };
     match step.await {
         Ok(body) => no_store_json(body),

@@ -63,6 +63,7 @@ pub struct AuthorizationServer {
     tenants: Vec<String>,
     pub(crate) grants: Grants,
     keys: KeyRing,
+    dpop: crate::dpop::Dpop,
     verifier: JwtVerifier,
     last_miss_reload: Mutex<Option<Instant>>,
 }
@@ -112,10 +113,12 @@ impl AuthorizationServer {
             config: config.clone(),
             resources,
             scopes,
+            dpop: crate::dpop::Dpop::new(config.dpop_nonce),
             keys,
             verifier,
             last_miss_reload: Mutex::new(None),
         });
+        server.share_nonce_key();
         tokio::spawn(upkeep(Arc::downgrade(&server)));
         Ok(server)
     }
@@ -144,6 +147,7 @@ impl AuthorizationServer {
                 ["none", "client_secret_basic", "client_secret_post"],
             "scopes_supported": self.scopes,
             "authorization_response_iss_parameter_supported": true,
+            "dpop_signing_alg_values_supported": crate::dpop::ALGORITHMS,
             "client_id_metadata_document_supported": self.clients.documents_on(),
         });
         if self.clients.registration_on() {
@@ -173,6 +177,22 @@ impl AuthorizationServer {
             Some(aud) if same_resource(aud, resource) => Ok(claims),
             _ => Err(JwtError::WrongAudience),
         }
+    }
+
+    fn share_nonce_key(&self) {
+        if let Some(k) = self.keys.shared_secret() {
+            self.dpop.set_nonce_key(&k);
+        }
+    }
+
+    /// Check a DPoP proof for a request to a resource: the thumbprint of
+    /// the key that made it.
+    pub fn check_dpop(
+        &self,
+        proof: &str,
+        req: crate::dpop::Request<'_>,
+    ) -> Result<String, crate::dpop::DpopError> {
+        self.dpop.check(proof, req)
     }
 
     /// Whether the token `token` looks like one of this server's (its
@@ -482,11 +502,24 @@ impl AuthorizationServer {
         &self,
         form: &Params,
         basic: Option<(String, String)>,
+        proof: Option<&str>,
     ) -> Result<Value, OAuthError> {
         let client = self.token_client(form, basic).await?;
+        let jkt = match proof {
+            None => None,
+            Some(p) => {
+                let url = format!("{}{TOKEN}", self.issuer);
+                let req = crate::dpop::Request {
+                    method: "POST",
+                    url: &url,
+                    access_token: None,
+                };
+                Some(self.dpop.check(p, req).map_err(OAuthError::dpop)?)
+            }
+        };
         match form.get("grant_type").map_err(OAuthError::request)? {
-            Some("authorization_code") => self.code_grant(form, &client).await,
-            Some("refresh_token") => self.refresh_grant(form, &client).await,
+            Some("authorization_code") => self.code_grant(form, &client, jkt).await,
+            Some("refresh_token") => self.refresh_grant(form, &client, jkt).await,
             Some(g) => Err(OAuthError::grant_type(format!("{g:?} is not supported"))),
             None => Err(OAuthError::request("grant_type is missing")),
         }
@@ -515,7 +548,12 @@ impl AuthorizationServer {
         Ok(client)
     }
 
-    async fn code_grant(&self, form: &Params, client: &Client) -> Result<Value, OAuthError> {
+    async fn code_grant(
+        &self,
+        form: &Params,
+        client: &Client,
+        jkt: Option<String>,
+    ) -> Result<Value, OAuthError> {
         let need = |k: &str| -> Result<&str, OAuthError> {
             form.get(k)
                 .map_err(OAuthError::request)?
@@ -550,15 +588,30 @@ impl AuthorizationServer {
                 resource: c.resource.clone(),
                 grantee: c.grantee.clone(),
                 expires: now() + self.config.refresh_token_secs,
+                // A public client's refresh tokens are bound to its key
+                // (RFC 9449 §5).
+                jkt: jkt.clone().filter(|_| client.is_public()),
             };
             Some(self.grants.start_family(&c.family, &family).await?)
         } else {
             None
         };
-        self.answer(client, &c.resource, &c.grantee, &c.grantee.scopes, refresh)
+        self.answer(
+            client,
+            &c.resource,
+            &c.grantee,
+            &c.grantee.scopes,
+            refresh,
+            jkt,
+        )
     }
 
-    async fn refresh_grant(&self, form: &Params, client: &Client) -> Result<Value, OAuthError> {
+    async fn refresh_grant(
+        &self,
+        form: &Params,
+        client: &Client,
+        jkt: Option<String>,
+    ) -> Result<Value, OAuthError> {
         let token = form
             .get("refresh_token")
             .map_err(OAuthError::request)?
@@ -580,6 +633,12 @@ impl AuthorizationServer {
             self.grants.revoke_family(&family_id).await?;
             return Err(OAuthError::grant(
                 "the refresh token was issued to another client",
+            ));
+        }
+        if f.jkt.is_some() && f.jkt != jkt {
+            self.grants.revoke_family(&family_id).await?;
+            return Err(OAuthError::grant(
+                "the refresh token is bound to a DPoP key this request did not prove",
             ));
         }
         if form
@@ -604,7 +663,7 @@ impl AuthorizationServer {
             }
         };
         let next = self.grants.issue_refresh(&family_id, f.expires).await?;
-        self.answer(client, &f.resource, &f.grantee, &scopes, Some(next))
+        self.answer(client, &f.resource, &f.grantee, &scopes, Some(next), jkt)
     }
 
     /// A token response: a signed access token for `resource`, and the
@@ -616,9 +675,10 @@ impl AuthorizationServer {
         who: &Grantee,
         scopes: &[String],
         refresh: Option<String>,
+        jkt: Option<String>,
     ) -> Result<Value, OAuthError> {
         let iat = now();
-        let claims = json!({
+        let mut claims = json!({
             "iss": self.issuer,
             "sub": who.subject,
             "aud": resource,
@@ -629,13 +689,16 @@ impl AuthorizationServer {
             "tenant": who.tenant,
             "scope": scopes.join(" "),
         });
+        if let Some(jkt) = &jkt {
+            claims["cnf"] = json!({ "jkt": jkt });
+        }
         let access = self
             .keys
             .sign(&claims)
             .map_err(|e| OAuthError::unavailable(format!("cannot sign: {e}")))?;
         let mut body = json!({
             "access_token": access,
-            "token_type": "Bearer",
+            "token_type": if jkt.is_some() { "DPoP" } else { "Bearer" },
             "expires_in": self.config.access_token_secs,
             "scope": scopes.join(" "),
         });
@@ -679,6 +742,7 @@ async fn upkeep(server: Weak<AuthorizationServer>) {
         if let Err(e) = s.keys.refresh().await {
             tracing::warn!(error = %e, "oauth: cannot refresh the signing keys");
         }
+        s.share_nonce_key();
         sweeps += 1;
         if sweeps.is_multiple_of(10)
             && let Err(e) = s.grants.sweep().await

@@ -16,6 +16,7 @@ use switchboard_runtime::Catalog;
 use crate::capacity::Capacity;
 use crate::tenant::Principal;
 use crate::tenants::{AuthFailure, Tenants};
+use switchboard_oauth::dpop::DpopError;
 
 mod account;
 mod arrival;
@@ -126,7 +127,7 @@ impl Gate {
         headers: &HeaderMap,
         addr: &str,
     ) -> Result<Principal, TransportError> {
-        self.authenticate_at(headers, addr, None).await
+        self.authenticate_at(headers, addr, None, None).await
     }
 
     /// Who sends this request to `server`'s endpoint (`None`: `/mcp`): as
@@ -137,13 +138,18 @@ impl Gate {
         headers: &HeaderMap,
         addr: &str,
         server: Option<&Arc<crate::servers::VirtualServer>>,
+        request: Option<(&str, &str)>,
     ) -> Result<Principal, TransportError> {
         let tenants = self.tenants();
         let own = self.0.oauth.get().map(|o| {
             let resource = tenants.resource_url_of(headers, server.map(|s| &**s));
             (o.clone(), resource)
         });
-        let own = own.as_ref().map(|(o, r)| (&**o, r.as_str()));
+        let own = own.as_ref().map(|(o, r)| crate::tenants::Own {
+            server: o,
+            resource: r,
+            request,
+        });
         let failure = match tenants.authenticate(headers, addr, own).await {
             Ok(mut p) => {
                 if let Some(server) = server {
@@ -194,6 +200,21 @@ impl Gate {
                 TransportError::BadCredentials(challenge)
             }
             AuthFailure::Unavailable(why) => TransportError::AuthUnavailable(why),
+            AuthFailure::Dpop(e) => {
+                challenge.dpop = true;
+                match e {
+                    DpopError::Invalid(why) => {
+                        challenge.error = Some("invalid_dpop_proof");
+                        challenge.description = Some(why);
+                    }
+                    DpopError::UseNonce(nonce) => {
+                        challenge.error = Some("use_dpop_nonce");
+                        challenge.description = Some("retry with the DPoP-Nonce given".into());
+                        challenge.dpop_nonce = Some(nonce);
+                    }
+                }
+                TransportError::Unauthenticated(challenge)
+            }
         })
     }
 
@@ -221,6 +242,7 @@ impl Gate {
             error: Some("insufficient_scope"),
             description: Some(format!("calling {tool} needs the scopes: {needed}")),
             scope: Some(needed),
+            ..Challenge::default()
         }))
     }
 

@@ -44,6 +44,8 @@ pub struct Tenant {
     pub max_upstream_processes: Option<usize>,
     /// Its share of the admission queue (by weight), when tenants share it.
     pub max_queued: Option<usize>,
+    /// Whether only DPoP-bound tokens are accepted.
+    pub require_dpop: bool,
 }
 
 fn rate(r: &RateConfig) -> Option<Rate> {
@@ -93,6 +95,7 @@ impl Tenant {
             max_in_flight: c.max_in_flight,
             max_streams: c.max_streams,
             max_upstream_processes: c.max_upstream_processes,
+            require_dpop: c.require_dpop,
         }
     }
 

@@ -12,7 +12,7 @@ use http::HeaderMap;
 use switchboard_auth::{ApiKeyEntry, ApiKeys, JwtVerifier};
 use switchboard_config::{ANONYMOUS, AnonymousMode, Config};
 
-pub use authn::AuthFailure;
+pub use authn::{AuthFailure, Own};
 
 use crate::tenant::{Judging, Tenant};
 

@@ -9,6 +9,7 @@ use http::HeaderMap;
 use switchboard_auth::{JwtError, looks_like_jwt};
 use switchboard_config::ANONYMOUS;
 use switchboard_oauth::AuthorizationServer;
+use switchboard_oauth::dpop::DpopError;
 
 use super::Tenants;
 use crate::tenant::{Principal, Via};
@@ -26,6 +27,21 @@ pub enum AuthFailure {
     Malformed(String),
     /// The keys to check it could not be fetched: 503.
     Unavailable(String),
+    /// A DPoP-bound token without a good proof: 401 `invalid_dpop_proof`,
+    /// or `use_dpop_nonce` (RFC 9449 §7.1, §9).
+    Dpop(DpopError),
+}
+
+/// Switchboard's own authorization server, and the request it checks a
+/// token for: the resource, and the method and path (for DPoP proofs).
+#[derive(Debug, Clone, Copy)]
+pub struct Own<'a> {
+    /// The server.
+    pub server: &'a AuthorizationServer,
+    /// The resource the request is for.
+    pub resource: &'a str,
+    /// The request's method and path, where known.
+    pub request: Option<(&'a str, &'a str)>,
 }
 
 impl AuthFailure {
@@ -36,6 +52,8 @@ impl AuthFailure {
             AuthFailure::Invalid(_) => "invalid_token",
             AuthFailure::Malformed(_) => "invalid_request",
             AuthFailure::Unavailable(_) => "keys_unavailable",
+            AuthFailure::Dpop(DpopError::Invalid(_)) => "invalid_dpop_proof",
+            AuthFailure::Dpop(DpopError::UseNonce(_)) => "use_dpop_nonce",
         }
     }
 }
@@ -52,29 +70,112 @@ impl Tenants {
         &self,
         headers: &HeaderMap,
         addr: &str,
-        own: Option<(&AuthorizationServer, &str)>,
+        own: Option<Own<'_>>,
     ) -> Result<Principal, AuthFailure> {
+        let (principal, bound) = self.credential(headers, addr, own).await?;
+        if principal.tenant.require_dpop && !bound {
+            return Err(AuthFailure::Invalid(
+                "this tenant accepts only DPoP-bound tokens".into(),
+            ));
+        }
+        Ok(principal)
+    }
+
+    /// Who the request's credential names, and whether it is a DPoP-bound
+    /// token proven by its key.
+    async fn credential(
+        &self,
+        headers: &HeaderMap,
+        addr: &str,
+        own: Option<Own<'_>>,
+    ) -> Result<(Principal, bool), AuthFailure> {
         let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
         let Some(value) = values.next() else {
-            return self.anonymous(addr).ok_or(AuthFailure::Missing);
+            return self
+                .anonymous(addr)
+                .map(|p| (p, false))
+                .ok_or(AuthFailure::Missing);
         };
         if values.next().is_some() {
             return Err(AuthFailure::Malformed(
                 "more than one Authorization header".into(),
             ));
         }
-        let token = bearer(value)?;
-        if let Some((server, resource)) = own
+        let (dpop, token) = scheme(value)?;
+        if dpop {
+            let own = own.ok_or_else(|| {
+                AuthFailure::Malformed("DPoP tokens are not accepted here".into())
+            })?;
+            return self
+                .by_dpop(own, headers, token, addr)
+                .await
+                .map(|p| (p, true));
+        }
+        if let Some(own) = own
             && looks_like_jwt(token)
-            && unverified_issuer(token).is_some_and(|iss| server.issued(&iss))
+            && unverified_issuer(token).is_some_and(|iss| own.server.issued(&iss))
         {
-            return self.by_own_token(server, token, resource, addr).await;
+            let p = self
+                .by_own_token(own.server, token, own.resource, addr)
+                .await?;
+            if p.claims.as_ref().is_some_and(|c| c.contains_key("cnf")) {
+                return Err(AuthFailure::Invalid(
+                    "a DPoP-bound token must be sent with Authorization: DPoP and a proof".into(),
+                ));
+            }
+            return Ok((p, false));
         }
-        if looks_like_jwt(token) && !self.jwt.is_empty() {
-            self.by_jwt(token, addr).await
+        let p = if looks_like_jwt(token) && !self.jwt.is_empty() {
+            self.by_jwt(token, addr).await?
         } else {
-            self.by_api_key(token, addr)
+            self.by_api_key(token, addr)?
+        };
+        Ok((p, false))
+    }
+
+    /// A DPoP-bound token of Switchboard's own authorization server, with
+    /// a proof for this request by the key it is bound to.
+    async fn by_dpop(
+        &self,
+        own: Own<'_>,
+        headers: &HeaderMap,
+        token: &str,
+        addr: &str,
+    ) -> Result<Principal, AuthFailure> {
+        let invalid = |why: &str| AuthFailure::Dpop(DpopError::Invalid(why.to_owned()));
+        let mut proofs = headers.get_all("dpop").iter();
+        let proof = match (proofs.next(), proofs.next()) {
+            (Some(p), None) => p.to_str().map_err(|_| invalid("the proof is not text"))?,
+            (None, _) => return Err(invalid("a DPoP proof is required")),
+            (Some(_), Some(_)) => return Err(invalid("more than one DPoP header")),
+        };
+        let (method, path) = own
+            .request
+            .ok_or_else(|| invalid("DPoP is not accepted at this endpoint"))?;
+        let (origin, _) = super::split_origin(own.resource);
+        let url = format!("{origin}{path}");
+        let request = switchboard_oauth::dpop::Request {
+            method,
+            url: &url,
+            access_token: Some(token),
+        };
+        let jkt = own
+            .server
+            .check_dpop(proof, request)
+            .map_err(AuthFailure::Dpop)?;
+        let p = self
+            .by_own_token(own.server, token, own.resource, addr)
+            .await?;
+        let bound = p
+            .claims
+            .as_ref()
+            .and_then(|c| c.get("cnf"))
+            .and_then(|c| c.get("jkt"))
+            .and_then(|j| j.as_str());
+        if bound != Some(jkt.as_str()) {
+            return Err(invalid("the token is not bound to the proof's key"));
         }
+        Ok(p)
     }
 
     fn anonymous(&self, addr: &str) -> Option<Principal> {
@@ -188,6 +289,17 @@ impl Tenants {
 
 /// The token of `Bearer <token>` (the scheme is case-insensitive).
 pub(super) fn bearer(value: &http::HeaderValue) -> Result<&str, AuthFailure> {
+    match scheme(value)? {
+        (false, token) => Ok(token),
+        (true, _) => Err(AuthFailure::Malformed(
+            "expected Authorization: Bearer <token>".into(),
+        )),
+    }
+}
+
+/// The token of `Bearer <token>` or `DPoP <token>` (case-insensitive
+/// schemes), and whether it is DPoP.
+fn scheme(value: &http::HeaderValue) -> Result<(bool, &str), AuthFailure> {
     if value.len() > MAX_CREDENTIAL {
         return Err(AuthFailure::Malformed(
             "Authorization header too long".into(),
@@ -197,7 +309,8 @@ pub(super) fn bearer(value: &http::HeaderValue) -> Result<&str, AuthFailure> {
         .to_str()
         .map_err(|_| AuthFailure::Malformed("Authorization header is not text".into()))?;
     let (scheme, token) = text.split_once(' ').unwrap_or((text, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    let dpop = scheme.eq_ignore_ascii_case("dpop");
+    if !dpop && !scheme.eq_ignore_ascii_case("bearer") {
         return Err(AuthFailure::Malformed(
             "expected Authorization: Bearer <token>".into(),
         ));
@@ -206,7 +319,7 @@ pub(super) fn bearer(value: &http::HeaderValue) -> Result<&str, AuthFailure> {
     if token.is_empty() {
         return Err(AuthFailure::Malformed("empty bearer token".into()));
     }
-    Ok(token)
+    Ok((dpop, token))
 }
 
 /// The `iss` of a JWT's payload, read without checking the signature (only
