@@ -28,6 +28,14 @@ const PASSWORD: &str = "correct horse battery";
 /// grant `tools`; a public client `app` with a loopback redirect URI; a
 /// virtual server `narrow`.
 async fn server(tweak: impl FnOnce(&mut OAuthConfig)) -> (TestServer, Arc<MemoryEntryStore>) {
+    server_with(|_| {}, tweak).await
+}
+
+/// As [`server`], the configuration passed through `config_tweak` too.
+async fn server_with(
+    config_tweak: impl FnOnce(&mut Config),
+    tweak: impl FnOnce(&mut OAuthConfig),
+) -> (TestServer, Arc<MemoryEntryStore>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let issuer = format!("http://{}", listener.local_addr().unwrap());
     let mut config = Config::default();
@@ -59,6 +67,7 @@ async fn server(tweak: impl FnOnce(&mut OAuthConfig)) -> (TestServer, Arc<Memory
     };
     tweak(&mut oauth);
     config.oauth = Some(oauth);
+    config_tweak(&mut config);
     config.validate().unwrap();
     let store = Arc::new(MemoryEntryStore::new());
     let oauth = switchboard_server::oauth_server(&config, store.clone(), None)
@@ -760,5 +769,292 @@ async fn registration_refusals() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 403);
+    s.stop().await;
+}
+
+/// A client's DPoP key: signs proofs, its public JWK in their header.
+struct DpopKey {
+    encoding: jsonwebtoken::EncodingKey,
+    jwk: Value,
+}
+
+fn dpop_key() -> DpopKey {
+    use p256::elliptic_curve::sec1::ToEncodedPoint;
+    use p256::pkcs8::EncodePrivateKey;
+    let secret = loop {
+        if let Ok(k) = p256::SecretKey::from_slice(&rand_bytes()) {
+            break k;
+        }
+    };
+    let point = secret.public_key().to_encoded_point(false);
+    DpopKey {
+        encoding: jsonwebtoken::EncodingKey::from_ec_der(secret.to_pkcs8_der().unwrap().as_bytes()),
+        jwk: json!({
+            "kty": "EC", "crv": "P-256",
+            "x": URL_SAFE_NO_PAD.encode(&point.x().unwrap()[..]),
+            "y": URL_SAFE_NO_PAD.encode(&point.y().unwrap()[..]),
+        }),
+    }
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// What a proof says; `Proof::for_(…)` is a good one.
+#[derive(Clone)]
+struct Proof {
+    htm: String,
+    htu: String,
+    iat: u64,
+    jti: String,
+    ath: Option<String>,
+    nonce: Option<String>,
+    typ: &'static str,
+}
+
+impl Proof {
+    fn for_(htm: &str, htu: &str, token_: Option<&str>) -> Self {
+        Self {
+            htm: htm.into(),
+            htu: htu.into(),
+            iat: now(),
+            jti: URL_SAFE_NO_PAD.encode(rand_bytes()),
+            ath: token_.map(|t| URL_SAFE_NO_PAD.encode(Sha256::digest(t.as_bytes()))),
+            nonce: None,
+            typ: "dpop+jwt",
+        }
+    }
+
+    fn sign(&self, key: &DpopKey) -> String {
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+        header.typ = Some(self.typ.into());
+        header.jwk = Some(serde_json::from_value(key.jwk.clone()).unwrap());
+        let mut claims =
+            json!({"htm": self.htm, "htu": self.htu, "iat": self.iat, "jti": self.jti});
+        if let Some(a) = &self.ath {
+            claims["ath"] = json!(a);
+        }
+        if let Some(n) = &self.nonce {
+            claims["nonce"] = json!(n);
+        }
+        jsonwebtoken::encode(&header, &claims, &key.encoding).unwrap()
+    }
+}
+
+/// Redeem a fresh code with a DPoP proof by `key`.
+async fn dpop_token(s: &TestServer, key: &DpopKey, nonce: Option<&str>) -> reqwest::Response {
+    let (c, v) = code(s, None).await;
+    let mut proof = Proof::for_("POST", &format!("{}/oauth/token", base(s)), None);
+    proof.nonce = nonce.map(str::to_owned);
+    http()
+        .post(format!("{}/oauth/token", base(s)))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("dpop", proof.sign(key))
+        .body(form_body(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", "app"),
+            ("code", &c),
+            ("code_verifier", &v),
+        ]))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// `tools/call echo` at `/mcp` with `Authorization: DPoP` and `proof`
+/// (none: no DPoP header): the status and the `WWW-Authenticate` header.
+async fn dpop_call(s: &TestServer, token_: &str, proof: Option<String>) -> (u16, String) {
+    let url = format!("{}/mcp", base(s));
+    let client = switchboard_testkit::ModernClient::new(&url);
+    let params = json!({"name": "echo", "arguments": {"message": "hi"}});
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": client.with_meta(params.clone())});
+    let mut rb = client
+        .post("tools/call", &params)
+        .header("authorization", format!("DPoP {token_}"))
+        .json(&body);
+    if let Some(p) = proof {
+        rb = rb.header("dpop", p);
+    }
+    let resp = rb.send().await.unwrap();
+    let www = resp
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (resp.status().as_u16(), www)
+}
+
+#[tokio::test]
+async fn dpop_bound_tokens_and_refused_proofs() {
+    let (s, _) = server(|_| {}).await;
+    let key = dpop_key();
+    let resp = dpop_token(&s, &key, None).await;
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["token_type"], "DPoP");
+    let access = body["access_token"].as_str().unwrap().to_owned();
+    let mcp = format!("{}/mcp", base(&s));
+    let good = Proof::for_("POST", &mcp, Some(&access));
+    assert_eq!(dpop_call(&s, &access, Some(good.sign(&key))).await.0, 200);
+
+    // Each bad proof: 401, `WWW-Authenticate: DPoP error="invalid_dpop_proof"`.
+    let other = dpop_key();
+    let fresh = || Proof::for_("POST", &mcp, Some(&access));
+    let cases: Vec<(&str, String)> = vec![
+        (
+            "wrong method",
+            Proof {
+                htm: "GET".into(),
+                ..fresh()
+            }
+            .sign(&key),
+        ),
+        (
+            "wrong URL",
+            Proof {
+                htu: format!("{}/other", base(&s)),
+                ..fresh()
+            }
+            .sign(&key),
+        ),
+        ("replayed jti", good.sign(&key)),
+        (
+            "stale iat",
+            Proof {
+                iat: now() - 3600,
+                ..fresh()
+            }
+            .sign(&key),
+        ),
+        (
+            "future iat",
+            Proof {
+                iat: now() + 3600,
+                ..fresh()
+            }
+            .sign(&key),
+        ),
+        ("wrong key", fresh().sign(&other)),
+        (
+            "no ath",
+            Proof {
+                ath: None,
+                ..fresh()
+            }
+            .sign(&key),
+        ),
+        (
+            "wrong typ",
+            Proof {
+                typ: "JWT",
+                ..fresh()
+            }
+            .sign(&key),
+        ),
+        ("not a JWT", "not-a-proof".into()),
+    ];
+    for (case, proof) in cases {
+        let (status, www) = dpop_call(&s, &access, Some(proof)).await;
+        assert_eq!(status, 401, "{case}");
+        assert!(
+            www.starts_with("DPoP ") && www.contains("error=\"invalid_dpop_proof\""),
+            "{case}: {www}"
+        );
+    }
+    let (status, www) = dpop_call(&s, &access, None).await;
+    assert_eq!(status, 401);
+    assert!(www.contains("invalid_dpop_proof"), "{www}");
+    // The bound token as a bearer token is refused.
+    let (status, text) = call_echo(&s, "/mcp", &access).await;
+    assert_eq!(status, 401, "{text}");
+    assert!(text.contains("invalid_token"), "{text}");
+    // A public client's refresh token is bound to its key too.
+    let refresh_token = body["refresh_token"].as_str().unwrap();
+    let (status, got) = refresh(&s, refresh_token).await;
+    assert_eq!(
+        (status, got["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{got}"
+    );
+    // A proof at the token endpoint for another URL.
+    let (c, v) = code(&s, None).await;
+    let resp = http()
+        .post(format!("{}/oauth/token", base(&s)))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("dpop", Proof::for_("POST", &mcp, None).sign(&key))
+        .body(form_body(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", "app"),
+            ("code", &c),
+            ("code_verifier", &v),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let got: Value = resp.json().await.unwrap();
+    assert_eq!(got["error"], "invalid_dpop_proof");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn dpop_nonces_and_tenants_that_require_dpop() {
+    let (s, _) = server(|o| o.dpop_nonce = true).await;
+    let key = dpop_key();
+    // Missing nonce at the token endpoint: `use_dpop_nonce` and a nonce.
+    let resp = dpop_token(&s, &key, None).await;
+    assert_eq!(resp.status(), 400);
+    let nonce = resp.headers()["dpop-nonce"].to_str().unwrap().to_owned();
+    let got: Value = resp.json().await.unwrap();
+    assert_eq!(got["error"], "use_dpop_nonce");
+    let resp = dpop_token(&s, &key, Some("made-up")).await;
+    assert_eq!(resp.status(), 400);
+    let resp = dpop_token(&s, &key, Some(&nonce)).await;
+    assert_eq!(resp.status(), 200);
+    let access = resp.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Missing nonce at the resource: 401 use_dpop_nonce with a nonce.
+    let mcp = format!("{}/mcp", base(&s));
+    let (status, www) = dpop_call(
+        &s,
+        &access,
+        Some(Proof::for_("POST", &mcp, Some(&access)).sign(&key)),
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert!(www.contains("use_dpop_nonce"), "{www}");
+    let with_nonce = Proof {
+        nonce: Some(nonce),
+        ..Proof::for_("POST", &mcp, Some(&access))
+    };
+    assert_eq!(
+        dpop_call(&s, &access, Some(with_nonce.sign(&key))).await.0,
+        200
+    );
+    s.stop().await;
+
+    // A tenant that requires DPoP refuses a bearer token of its users.
+    let (s, _) = server_with(|c| c.tenants[0].require_dpop = true, |_| {}).await;
+    let (c, v) = code(&s, None).await;
+    let (status, body) = redeem(&s, &c, &v).await;
+    assert_eq!(status, 200);
+    let (status, text) = call_echo(&s, "/mcp", body["access_token"].as_str().unwrap()).await;
+    assert_eq!(status, 401);
+    assert!(text.contains("only DPoP-bound"), "{text}");
+    let resp = dpop_token(&s, &key, None).await;
+    let access = resp.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mcp = format!("{}/mcp", base(&s));
+    let proof = Proof::for_("POST", &mcp, Some(&access)).sign(&key);
+    assert_eq!(dpop_call(&s, &access, Some(proof)).await.0, 200);
     s.stop().await;
 }
