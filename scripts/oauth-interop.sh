@@ -187,7 +187,7 @@ run() {
 run python "$PYTHON" "$PY/oauth_sdk_client.py" run \
   --node-a "$issuer/mcp" --node-b "http://127.0.0.1:$portb/mcp" \
   --user "$user" --password "$password" --tenant acme ${subject:+--subject "$subject"} \
-  --tls "$TOP/tls" ${idp:+--idp "$idp"} --token-secs 3
+  --tls "$TOP/tls" ${idp:+--idp "$idp" --refused-user bob@other.example:bob-pw} --token-secs 3
 
 TS_CLIENT=$ROOT/tests/interop/ts/oauth_client.mjs
 if [[ -f $TS_CLIENT ]]; then

@@ -36,6 +36,18 @@ import urllib.request
 MAX_STEPS = 20
 
 
+class PageError(RuntimeError):
+    """The browser stopped on a page it cannot go on from (an error page)."""
+
+    def __init__(self, url, status, page):
+        super().__init__(f"{url} answered {status}: {page[:300]}")
+        self.url, self.status, self.page = url, status, page
+
+    def text(self):
+        """The page's paragraphs, as the user reads them."""
+        return " ".join(html.unescape(p) for p in re.findall(r"<p>([^<]*)</p>", self.page))
+
+
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, req, fp, code, msg, headers, newurl):
         return None
@@ -115,7 +127,7 @@ def sign_in_trace(url, user, password, allow=True, browser=None):
             status, headers, page = browser.fetch(to)
             continue
         if status != 200:
-            raise RuntimeError(f"{at} answered {status}: {page[:300]}")
+            raise PageError(at, status, page)
         form = parse_form(page, at)
         if form is None:
             raise RuntimeError(f"no form on the page at {at}: {page[:300]}")

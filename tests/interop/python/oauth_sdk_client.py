@@ -245,11 +245,20 @@ class User:
         self.authorize_urls: list[str] = []
         self.visited: list[list[str]] = []
         self.result: AuthorizationCodeResult | None = None
+        self.outcome: str | None = None  # where the last sign-in ended, or why it broke off
 
     async def redirect_handler(self, url: str) -> None:
         self.authorize_urls.append(url)
-        back, visited = await anyio.to_thread.run_sync(
-            oauth_browser.sign_in_trace, url, self.name, self.password)
+        try:
+            back, visited = await anyio.to_thread.run_sync(
+                oauth_browser.sign_in_trace, url, self.name, self.password)
+        except oauth_browser.PageError as e:
+            self.outcome = f"page {e.status}: {e.text()}"
+            raise
+        except Exception as e:
+            self.outcome = f"broke off: {e}"
+            raise
+        self.outcome = back
         self.visited.append(visited)
         q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(back).query))
         if "code" not in q:
@@ -470,6 +479,35 @@ async def run_flow(tag, kind, args, checks, provider, storage, user, wire, doc, 
                   status == 400 and body.get("error") == "invalid_grant", f"HTTP {status} {body.get('error')}")
 
 
+async def refused_user(args: argparse.Namespace, checks: Checks) -> None:
+    """A user whom no rule admits signs in at the provider: no code, no call."""
+    name, _, password = args.refused_user.partition(":")
+    user = User(name, password)
+    provider = OAuthClientProvider(
+        server_url=args.node_a,
+        client_metadata=OAuthClientMetadata(client_name="Python MCP SDK interop (refused)",
+                                            redirect_uris=["http://127.0.0.1:9/callback"],
+                                            token_endpoint_auth_method="none"),
+        storage=Storage(), redirect_handler=user.redirect_handler, callback_handler=user.callback_handler)
+    try:
+        with anyio.fail_after(LIMIT):
+            await call(args.node_a, provider, Wire(), "legacy", "refused")
+        checks.ok(f"[refused] {name} (no rule admits) cannot sign in", False, "the call succeeded")
+    except Exception as e:  # noqa: BLE001
+        # Refused either on a page of Switchboard's (the browser stops
+        # there) or back at the client with an error (RFC 6749 §4.1.2.1).
+        outcome = user.outcome or describe(e)
+        if outcome.startswith("page 4"):
+            ok, detail = True, f"Switchboard's {outcome}"
+        elif not outcome.startswith("http"):
+            ok, detail = False, outcome[:300]
+        else:
+            q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(outcome).query))
+            ok = "code" not in q and q.get("error") == "access_denied"
+            detail = f"back at the client: {outcome[:200]}"
+        checks.ok(f"[refused] {name} (no rule admits) cannot sign in", bool(user.authorize_urls) and ok, detail)
+
+
 async def idp_stats(idp: str) -> dict:
     async with httpx2.AsyncClient(timeout=10) as http:
         return (await http.get(f"{idp}/stats")).json()
@@ -478,6 +516,8 @@ async def idp_stats(idp: str) -> dict:
 async def main_run(args: argparse.Namespace) -> int:
     checks = Checks()
     before = await idp_stats(args.idp) if args.idp else None
+    if before and not args.subject:
+        args.subject = before["subjects"].get(args.user)  # the `sub` the provider gives the user
     for kind in args.flows.split(","):
         if kind == "cimd" and not args.tls:
             checks.ok("[cimd] flow", False, "--tls DIR is needed (the SDK takes only https:// metadata URLs)")
@@ -486,6 +526,8 @@ async def main_run(args: argparse.Namespace) -> int:
             await flow(kind, args, checks, before)
         except Exception as e:  # noqa: BLE001
             checks.ok(f"[{kind}] flow", False, describe(e))
+    if args.refused_user:
+        await refused_user(args, checks)
     if EXPIRED:
         await anyio.sleep(max(0.0, max(t for _, t, _ in EXPIRED) + args.leeway + 1 - time.time()))
         for tag, _, token in EXPIRED:
@@ -499,8 +541,9 @@ async def main_run(args: argparse.Namespace) -> int:
         logins = after["logins"][len(before["logins"]):]
         auths = after["authorize"][len(before["authorize"]):]
         tokens = after["token_requests"][len(before["token_requests"]):]
-        checks.ok("[idp] the user signed in at the identity provider once per flow",
-                  logins == [args.user] * len(args.flows.split(",")), f"logins={logins}")
+        want = [args.user] * len(args.flows.split(",")) + ([args.refused_user.partition(":")[0]]
+                                                           if args.refused_user else [])
+        checks.ok("[idp] each sign-in was at the identity provider", logins == want, f"logins={logins}")
         checks.ok("[idp] Switchboard's authorization requests: code, S256, nonce, state, its callback",
                   bool(auths) and all(a["response_type"] == "code" and a["code_challenge_method"] == "S256"
                                       and a["nonce"] and a["state"]
@@ -511,7 +554,7 @@ async def main_run(args: argparse.Namespace) -> int:
                   len(tokens) == len(logins) and all(t["grant_type"] == "authorization_code"
                                                      and t["code_verifier"] for t in tokens),
                   json.dumps(tokens[:1]))
-        checks.ok("[idp] id tokens issued", after["id_tokens"] - before["id_tokens"] == len(logins),
+        checks.ok("[idp] an id token for each sign-in", after["id_tokens"] - before["id_tokens"] == len(logins),
                   f"{after['id_tokens'] - before['id_tokens']}")
     print(f"oauth sdk client: {checks.failed} failed", flush=True)
     return 1 if checks.failed else 0
@@ -533,6 +576,7 @@ def main() -> int:
     run.add_argument("--subject")
     run.add_argument("--token-secs", type=float, default=3)
     run.add_argument("--flows", default="cimd,dcr")
+    run.add_argument("--refused-user", help="USER:PASSWORD of someone who must not get in")
     run.add_argument("--leeway", type=float, default=30,
                      help="seconds past exp Switchboard still accepts its tokens (clock skew)")
     args = parser.parse_args()

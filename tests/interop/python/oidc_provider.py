@@ -23,8 +23,9 @@ identity provider that Switchboard (`[oauth.oidc]`) sends its users to.
   (public, PKCE only); both may be sent back to any
   `http://127.0.0.1:<port>/oauth/callback` (or `localhost`);
 - `/stats`: what the provider saw (authorization requests, sign-ins, token
-  requests with how the client authenticated, id tokens issued), for the
-  tests to check that Switchboard spoke OpenID Connect as it should.
+  requests with how the client authenticated, id tokens issued) and each
+  user's `sub`, for the tests to check that Switchboard spoke OpenID
+  Connect as it should.
 
 Users (username = email): alice@acme.example / alice-pw (groups
 engineering), bob@other.example / bob-pw, carol@acme.example / carol-pw;
@@ -86,7 +87,8 @@ SUBJECTS = {email: "u-" + uuid.uuid5(uuid.NAMESPACE_URL, email).hex[:16] for ema
 CODES = {}   # code -> Code
 TOKENS = {}  # access token -> Token
 NONCES = set()
-STATS = {"authorize": [], "logins": [], "token_requests": [], "id_tokens": 0, "userinfo": 0}
+STATS = {"authorize": [], "logins": [], "token_requests": [], "id_tokens": 0, "userinfo": 0,
+         "subjects": SUBJECTS}
 LOCK = threading.Lock()
 
 
