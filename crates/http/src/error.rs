@@ -196,7 +196,7 @@ pub struct Challenge {
     /// A `DPoP` challenge (RFC 9449 §7.1) rather than `Bearer`.
     pub dpop: bool,
     /// A nonce the client must put in its next DPoP proof (`DPoP-Nonce`).
-    pub dpop_nonce: Option<String>,
+    pub dpop_nonce: Option<Box<str>>,
 }
 
 impl Challenge {

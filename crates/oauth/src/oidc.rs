@@ -49,6 +49,10 @@ struct Discovery {
     jwks_uri: String,
 }
 
+/// A discovery document, when it was fetched, and a verifier of the
+/// provider's ID tokens.
+type Discovered = (Instant, Arc<Discovery>, Arc<JwtVerifier>);
+
 /// A rule, compiled.
 #[derive(Debug)]
 struct Rule {
@@ -65,7 +69,7 @@ pub(crate) struct Oidc {
     redirect_uri: String,
     http: reqwest::Client,
     rules: Vec<Rule>,
-    discovered: Mutex<Option<(Instant, Arc<Discovery>, Arc<JwtVerifier>)>>,
+    discovered: Mutex<Option<Discovered>>,
 }
 
 impl Oidc {

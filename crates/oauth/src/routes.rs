@@ -268,7 +268,7 @@ async fn callback(State(s): Server, headers: HeaderMap, RawQuery(q): RawQuery) -
         Ok(q) => q,
         Err(e) => return pages::error(StatusCode::BAD_REQUEST, &e),
     };
-    match s.from_idp(&q, cookie(&headers, BROWSER_COOKIE)).await {
+    match s.back_from_idp(&q, cookie(&headers, BROWSER_COOKIE)).await {
         Ok((txn, pending)) => consent_page(&s, &txn, &pending)
             .await
             .unwrap_or_else(|e| pages::error(e.status, &e.description)),

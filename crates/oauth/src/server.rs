@@ -237,7 +237,7 @@ impl AuthorizationServer {
     /// The identity provider sent the browser back (`state` is the
     /// pending request): the request, now with its user. An error the
     /// provider reports goes back to the client as `Err(Ok(url))`.
-    pub(crate) async fn from_idp(
+    pub(crate) async fn back_from_idp(
         &self,
         q: &Params,
         browser: Option<&str>,

@@ -210,7 +210,7 @@ impl Gate {
                     DpopError::UseNonce(nonce) => {
                         challenge.error = Some("use_dpop_nonce");
                         challenge.description = Some("retry with the DPoP-Nonce given".into());
-                        challenge.dpop_nonce = Some(nonce);
+                        challenge.dpop_nonce = Some(nonce.into());
                     }
                 }
                 TransportError::Unauthenticated(challenge)
