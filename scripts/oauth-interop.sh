@@ -13,17 +13,20 @@
 # user signs in on Switchboard's own form from the local user list
 # (`[[oauth.users]]`).
 #
-# The Python SDK client (tests/interop/python/oauth_sdk_client.py) runs
-# two flows — Client ID Metadata Document (served over HTTPS from a test
-# CA that the nodes trust through SSL_CERT_FILE: the SDK takes only
-# https:// metadata URLs), then Dynamic Client Registration — each: sign
-# in, echo in the 2025-11-25 and 2026-07-28 eras on node A and node B, a
-# refresh once the 3-second access token expired, and a reused refresh
-# token revoking its family. Then the TypeScript SDK client
-# (tests/interop/ts/oauth_client.mjs), when its SDK is installed. Every
-# line is PASS/FAIL; the last line says "oauth interop: PASS" or "FAIL".
-# Logs: target/oauth-interop/. Needs redis-server and redis-cli, and
-# scripts/tools.sh to have run.
+# The Python SDK client (tests/interop/python/oauth_sdk_client.py, mcp
+# 2.x) runs two flows — Client ID Metadata Document (served over HTTPS
+# from a test CA that the nodes trust through SSL_CERT_FILE: the SDKs take
+# only https:// metadata URLs), then Dynamic Client Registration — each:
+# sign in, echo in the 2025-11-25 and 2026-07-28 eras on node A and node
+# B, a refresh once the 3-second access token expired, and a reused
+# refresh token revoking its family; with the identity provider also a
+# user no rule admits, refused. Then the TypeScript SDK v2 client
+# (tests/interop/ts/oauth_client.mjs, @modelcontextprotocol/client) does
+# the same two flows (it refreshes only on a 401, so it waits out
+# Switchboard's 30-second leeway on `exp`). About 80 seconds in all.
+# Every check is a PASS/FAIL line; the last line says "oauth interop:
+# PASS (N checks)" or "FAIL". Logs: target/oauth-interop/. Needs
+# redis-server and redis-cli, and scripts/tools.sh to have run.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,7 +35,7 @@ BIN=
 for arg in "$@"; do
   case $arg in
     --local-users) LOCAL_USERS=1 ;;
-    -h | --help) sed -n '2,28p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,31p' "$0"; exit 0 ;;
     *) BIN=$arg ;;
   esac
 done
@@ -191,10 +194,14 @@ run python "$PYTHON" "$PY/oauth_sdk_client.py" run \
 
 TS_CLIENT=$ROOT/tests/interop/ts/oauth_client.mjs
 if [[ -f $TS_CLIENT ]]; then
-  run typescript env NODE_EXTRA_CA_CERTS="$TOP/tls/ca.pem" "$NODE22" "$TS_CLIENT" \
+  if [[ ! -x $NODE22 || ! -d $ROOT/tests/interop/node/node_modules/@modelcontextprotocol/client ]]; then
+    echo "oauth interop: the TypeScript SDK is missing, run scripts/tools.sh first" >&2
+    exit 2
+  fi
+  run typescript "$NODE22" "$TS_CLIENT" \
     --node-a "$issuer/mcp" --node-b "http://127.0.0.1:$portb/mcp" \
     --user "$user" --password "$password" --tenant acme ${subject:+--subject "$subject"} \
-    --tls "$TOP/tls" ${idp:+--idp "$idp"} --token-secs 3
+    --tls "$TOP/tls" ${idp:+--idp "$idp"} --token-secs 3 --python "$PYTHON"
 fi
 
 passed=$(cat "$TOP"/*.out 2>/dev/null | grep -c '^PASS ' || true)

@@ -20,6 +20,10 @@ redirect URI is where the journey ends.
 
     python oauth_browser.py AUTHORIZE_URL USER PASSWORD [allow|deny]
 
+prints the URL the browser was sent back to (and follows it when it is on
+a loopback host); with OAUTH_BROWSER_TRACE=1 also each URL visited on the
+way, as "visited URL" lines on stderr.
+
 As a module: `sign_in(url, user, password, allow=True)` returns the URL
 the browser was sent back to (the redirect URI with `code`, `state` and
 `iss`, or `error`); `sign_in_trace(...)` also returns the URLs visited.
@@ -27,6 +31,7 @@ the browser was sent back to (the redirect URI with `code`, `state` and
 
 import html
 import http.cookiejar
+import os
 import re
 import sys
 import urllib.error
@@ -170,7 +175,10 @@ def deliver(redirect):
 
 
 if __name__ == "__main__":
-    to = sign_in(sys.argv[1], sys.argv[2], sys.argv[3], (sys.argv[4:] or ["allow"])[0] == "allow")
+    to, visited = sign_in_trace(sys.argv[1], sys.argv[2], sys.argv[3], (sys.argv[4:] or ["allow"])[0] == "allow")
+    if os.environ.get("OAUTH_BROWSER_TRACE"):
+        for url in visited:
+            print(f"visited {url}", file=sys.stderr)
     print(to)
     if to.startswith("http://127.0.0.1") or to.startswith("http://localhost"):
         deliver(to)
