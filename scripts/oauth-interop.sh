@@ -35,7 +35,7 @@ BIN=
 for arg in "$@"; do
   case $arg in
     --local-users) LOCAL_USERS=1 ;;
-    -h | --help) sed -n '2,31p' "$0"; exit 0 ;;
+    -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) BIN=$arg ;;
   esac
 done
