@@ -429,7 +429,7 @@ async def run_flow(tag, kind, args, checks, provider, storage, user, wire, doc, 
     first_at = time.time()
     checks.ok(f"{tag} tokens: access, refresh, expiry", bool(first and first.access_token and first.refresh_token
                                                          and first.expires_in),
-              f"expires_in={first.expires_in if first else None}")
+              f"expires_in={first.expires_in if first else None} scope={first.scope if first else None!r}")
 
     # 2. The same token: stateless era on node A, both eras on node B.
     targets = [("A", args.node_a, "2026-07-28")]

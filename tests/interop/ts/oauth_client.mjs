@@ -390,7 +390,7 @@ async function signIn(kind, cb) {
   flow.first = first;
   flow.firstAt = Date.now();
   check(`${tag} tokens: access, refresh, expiry`, !!(first?.access_token && first?.refresh_token && first?.expires_in),
-    `expires_in=${first?.expires_in}`);
+    `expires_in=${first?.expires_in} scope=${JSON.stringify(first?.scope)}`);
 
   const targets = [["A", args.nodeA, MODERN]];
   if (args.nodeB) targets.push(["B", args.nodeB, LEGACY], ["B", args.nodeB, MODERN]);
