@@ -39,9 +39,10 @@ LAYERS = [
     # The tool runtime, the store backends, upstream identity (tokens from
     # an identity provider).
     ["switchboard-runtime", "switchboard-store-file", "switchboard-store-redis",
-     "switchboard-identity", "switchboard-oauth"],
+     "switchboard-identity"],
     # Providers of tools (built-in, upstream gateway) and observation.
-    ["switchboard-everything", "switchboard-upstream", "switchboard-observe"],
+    ["switchboard-everything", "switchboard-upstream", "switchboard-observe",
+     "switchboard-oauth"],
     # Configuration (names upstream and tenant settings).
     ["switchboard-config"],
     # HTTP vocabulary: the one error map, guards, era, SSE, connections.

@@ -93,7 +93,7 @@ impl Config {
         let rules = o.oidc.iter().flat_map(|d| d.rules.iter().enumerate());
         for (i, r) in rules {
             if let Some(t) = &r.tenant
-                && !self.tenants.iter().any(|c| &c.id == t)
+                && (t == crate::ANONYMOUS || !self.tenants.iter().any(|c| &c.id == t))
             {
                 return Err((
                     format!("oauth.oidc.rules[{i}].tenant"),

@@ -14,7 +14,7 @@ use parking_lot::Mutex;
 use serde::Deserialize;
 use url::Url;
 
-use crate::clients::{AuthMethod, Client};
+use crate::client::{AuthMethod, Client};
 use crate::config::ClientMetadataConfig;
 use crate::error::OAuthError;
 
@@ -203,11 +203,24 @@ pub(crate) fn is_public(ip: IpAddr) -> bool {
                 || o[0] == 0
                 || (o[0] == 100 && (64..128).contains(&o[1]))
                 || (o[0] == 198 && (o[1] == 18 || o[1] == 19))
+                || (o[0] == 192 && o[1] == 0 && o[2] == 0)
                 || o[0] >= 240)
         }
         IpAddr::V6(v6) => {
+            let seg = v6.segments();
+            let o = v6.octets();
+            let v4 = |a: usize| std::net::Ipv4Addr::new(o[a], o[a + 1], o[a + 2], o[a + 3]);
+            // Addresses that embed an IPv4 one: mapped (::ffff:a.b.c.d),
+            // compatible (::a.b.c.d), NAT64 (64:ff9b::/96) and 6to4
+            // (2002::/16) are judged by it.
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_public(IpAddr::V4(v4));
+            }
+            if seg[..6] == [0; 6] || seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                return is_public(IpAddr::V4(v4(12)));
+            }
+            if seg[0] == 0x2002 {
+                return is_public(IpAddr::V4(v4(2)));
             }
             !(v6.is_loopback()
                 || v6.is_unspecified()

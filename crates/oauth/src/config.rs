@@ -73,8 +73,12 @@ pub struct OidcConfig {
     /// Switchboard's client id there. Its redirect URI is
     /// `<oauth.issuer>/oauth/callback`.
     pub client_id: String,
-    /// Its secret (`client_secret_basic`); none for a public client.
+    /// Its secret; none for a public client.
     pub client_secret: Option<Secret>,
+    /// How the secret is sent to the token endpoint: `client_secret_basic`
+    /// (default) or `client_secret_post` (in the form; some providers do
+    /// not decode Basic credentials).
+    pub token_endpoint_auth: TokenEndpointAuth,
     /// The scopes asked for. Default `openid email profile`.
     pub scopes: Vec<String>,
     /// The claim that names the user (the tokens' subject). Default
@@ -94,12 +98,25 @@ impl Default for OidcConfig {
             issuer: String::new(),
             client_id: String::new(),
             client_secret: None,
+            token_endpoint_auth: TokenEndpointAuth::ClientSecretBasic,
             scopes: vec!["openid".into(), "email".into(), "profile".into()],
             subject_claim: "sub".into(),
             timeout_ms: 5000,
             rules: Vec::new(),
         }
     }
+}
+
+/// How Switchboard authenticates at the identity provider's token
+/// endpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenEndpointAuth {
+    /// HTTP Basic with the form-encoded id and secret (RFC 6749 §2.3.1).
+    #[default]
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the form.
+    ClientSecretPost,
 }
 
 /// `[[oauth.oidc.rules]]`: a condition on the ID token's claims, and the
@@ -298,6 +315,13 @@ impl OAuthConfig {
                 "registration = \"token\" needs the initial access token's digest",
             );
         }
+        if self
+            .registration_token_sha256
+            .as_ref()
+            .is_some_and(|d| !is_sha256_hex(d.expose()))
+        {
+            return err("registration_token_sha256", "64 lowercase hex digits");
+        }
         self.validate_clients()?;
         if let Some(o) = &self.oidc {
             o.validate()?;
@@ -338,8 +362,7 @@ impl OAuthConfig {
             if u.name.is_empty() || u.name.len() > 128 || !names.insert(u.name.as_str()) {
                 return Err((at("name"), "must be 1-128 bytes and unique".into()));
             }
-            crate::users::check_hash(u.password_hash.expose())
-                .map_err(|e| (at("password_hash"), e))?;
+            check_hash(u.password_hash.expose()).map_err(|e| (at("password_hash"), e))?;
         }
         Ok(())
     }
@@ -350,4 +373,14 @@ pub(crate) fn is_sha256_hex(s: &str) -> bool {
     s.len() == 64
         && s.bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Check a configured hash: a PHC string of argon2 (`$argon2id$…`).
+pub(crate) fn check_hash(phc: &str) -> Result<(), String> {
+    let h = argon2::password_hash::PasswordHash::new(phc)
+        .map_err(|e| format!("not a PHC string: {e}"))?;
+    if !h.algorithm.as_str().starts_with("argon2") {
+        return Err(format!("{} is not argon2", h.algorithm));
+    }
+    Ok(())
 }

@@ -129,7 +129,7 @@ impl IntoResponse for OAuthError {
             "error": self.code,
             "error_description": self.description,
         });
-        let mut resp = (self.status, crate::routes::no_store_json(body)).into_response();
+        let mut resp = (self.status, no_store_json(body)).into_response();
         if let Some(n) = self
             .dpop_nonce
             .as_deref()
@@ -137,12 +137,30 @@ impl IntoResponse for OAuthError {
         {
             resp.headers_mut().insert("dpop-nonce", n);
         }
-        if self.status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"switchboard\""),
-            );
+        // A client's credentials are Basic (RFC 6749 §5.2); a registration
+        // token is a bearer token (RFC 6750 §3).
+        let challenge = match self.code {
+            "invalid_client" => Some("Basic realm=\"switchboard\""),
+            "invalid_token" => Some("Bearer error=\"invalid_token\""),
+            _ => None,
+        };
+        if let Some(c) = challenge.filter(|_| self.status == StatusCode::UNAUTHORIZED) {
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(c));
         }
         resp
     }
+}
+
+/// A JSON body that is never cached (RFC 6749 §5.1).
+pub(crate) fn no_store_json(body: serde_json::Value) -> Response {
+    let mut resp = body.to_string().into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    resp
 }

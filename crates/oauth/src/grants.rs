@@ -17,9 +17,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use switchboard_store::EntryStore;
 
-use crate::clients::hex;
 use crate::error::OAuthError;
+use crate::hex;
 use crate::now;
+pub(crate) use crate::users::Grantee;
 
 const PENDING: &str = "pending";
 const CODES: &str = "codes";
@@ -44,14 +45,6 @@ pub(crate) struct Pending {
     /// there.
     #[serde(default)]
     pub(crate) idp: Option<crate::oidc::Leg>,
-}
-
-/// Whom a grant is for, and what it gives.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Grantee {
-    pub(crate) subject: String,
-    pub(crate) tenant: String,
-    pub(crate) scopes: Vec<String>,
 }
 
 /// An authorization code's grant.

@@ -21,6 +21,7 @@
 #![warn(missing_docs)]
 
 mod cimd;
+mod client;
 mod clients;
 pub mod config;
 pub mod dpop;
@@ -30,13 +31,15 @@ mod keys;
 mod oidc;
 mod pages;
 mod params;
+mod paths;
 mod routes;
 mod server;
 mod urls;
 mod users;
 
 pub use config::{
-    ClientConfig, ClientMetadataConfig, OAuthConfig, OidcConfig, OidcRule, Registration, UserConfig,
+    ClientConfig, ClientMetadataConfig, OAuthConfig, OidcConfig, OidcRule, Registration,
+    TokenEndpointAuth, UserConfig,
 };
 pub use error::OAuthError;
 pub use routes::{METADATA_PATH, router};
@@ -65,4 +68,9 @@ pub(crate) fn random_id(bytes: usize) -> String {
     let mut b = vec![0u8; bytes];
     getrandom::fill(&mut b).expect("the operating system's random source works");
     URL_SAFE_NO_PAD.encode(b)
+}
+
+/// Lowercase hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

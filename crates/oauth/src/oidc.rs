@@ -22,7 +22,7 @@ use switchboard_policy::{Condition, Facts};
 
 use crate::config::OidcConfig;
 use crate::error::OAuthError;
-use crate::grants::Grantee;
+use crate::users::Grantee;
 
 /// How long a discovery document is kept.
 const DISCOVERY_TTL: Duration = Duration::from_secs(3600);
@@ -38,6 +38,23 @@ pub(crate) struct Leg {
     /// The SHA-256 of the cookie set on the browser that left: only that
     /// browser may come back.
     pub(crate) browser: String,
+}
+
+impl Leg {
+    /// Whether `browser` (the cookie a request carries) is the one the
+    /// sign-in left with.
+    pub(crate) fn same_browser(&self, browser: Option<&str>) -> Result<(), OAuthError> {
+        let same = browser.is_some_and(|b| {
+            subtle::ConstantTimeEq::ct_eq(digest(b).as_bytes(), self.browser.as_bytes()).into()
+        });
+        if same {
+            Ok(())
+        } else {
+            Err(OAuthError::denied(
+                "this sign-in was started in another browser",
+            ))
+        }
+    }
 }
 
 /// The provider's endpoints.
@@ -205,14 +222,7 @@ impl Oidc {
         browser: Option<&str>,
         code: &str,
     ) -> Result<Grantee, OAuthError> {
-        let same_browser = browser.is_some_and(|b| {
-            subtle::ConstantTimeEq::ct_eq(digest(b).as_bytes(), leg.browser.as_bytes()).into()
-        });
-        if !same_browser {
-            return Err(OAuthError::denied(
-                "this sign-in was started in another browser",
-            ));
-        }
+        leg.same_browser(browser)?;
         let (d, verifier) = self.discovery().await?;
         let mut form = vec![
             ("grant_type", "authorization_code"),
@@ -222,6 +232,13 @@ impl Oidc {
         ];
         let mut req = self.http.post(&d.token_endpoint);
         match &self.config.client_secret {
+            Some(secret)
+                if self.config.token_endpoint_auth
+                    == crate::config::TokenEndpointAuth::ClientSecretPost =>
+            {
+                form.push(("client_id", self.config.client_id.as_str()));
+                form.push(("client_secret", secret.expose()));
+            }
             Some(secret) => {
                 req = req.basic_auth(
                     form_encode(&self.config.client_id),
@@ -315,7 +332,7 @@ fn idp(why: String) -> OAuthError {
 }
 
 fn digest(s: &str) -> String {
-    crate::clients::hex(&Sha256::digest(s.as_bytes()))
+    crate::hex(&Sha256::digest(s.as_bytes()))
 }
 
 /// RFC 6749 §2.3.1: client credentials are form-encoded before Basic.

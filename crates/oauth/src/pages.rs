@@ -5,7 +5,7 @@
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 
-use crate::server::{CONSENT, LOGIN};
+use crate::paths::{CONSENT, LOGIN};
 
 /// `s` escaped for HTML text and attribute values.
 pub(crate) fn escape(s: &str) -> String {
@@ -48,7 +48,7 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
         ),
     );
     resp

@@ -12,14 +12,12 @@ use axum::routing::{get, post};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde_json::Value;
 
-use crate::error::OAuthError;
+use crate::error::{OAuthError, no_store_json};
 use crate::grants::Pending;
 use crate::pages;
 use crate::params::{Params, basic_credentials};
-use crate::server::{
-    AUTHORIZE, AuthorizationServer, CALLBACK, CONSENT, JWKS, LOGIN, REGISTER, REVOKE, Refused,
-    TOKEN,
-};
+use crate::paths::{AUTHORIZE, CALLBACK, CONSENT, JWKS, LOGIN, REGISTER, REVOKE, TOKEN};
+use crate::server::{AuthorizationServer, Refused};
 
 /// The cookie binding a sign-in at the identity provider to the browser
 /// that left for it.
@@ -52,19 +50,6 @@ pub fn router(server: Arc<AuthorizationServer>) -> Router {
         .with_state(server)
 }
 
-/// A JSON body that is never cached (RFC 6749 §5.1).
-pub(crate) fn no_store_json(body: Value) -> Response {
-    let mut resp = body.to_string().into_response();
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    resp
-}
-
 fn json(body: &Value) -> Response {
     (
         [(
@@ -89,6 +74,10 @@ async fn cors(mut resp: Response) -> Response {
     h.insert(
         header::ACCESS_CONTROL_ALLOW_METHODS,
         HeaderValue::from_static("GET, POST, OPTIONS"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("DPoP-Nonce, WWW-Authenticate"),
     );
     resp
 }
@@ -126,8 +115,13 @@ async fn authorize(State(s): Server, RawQuery(q): RawQuery) -> Response {
             Ok(None) => pages::login(&txn, &client.name, false),
             Ok(Some((to, browser))) => {
                 let mut resp = see_other(&to);
+                let secure = if s.issuer().starts_with("https://") {
+                    "; Secure"
+                } else {
+                    ""
+                };
                 let cookie = format!(
-                    "{BROWSER_COOKIE}={browser}; Path=/oauth; HttpOnly; SameSite=Lax; Max-Age=900"
+                    "{BROWSER_COOKIE}={browser}; Path=/oauth; HttpOnly; SameSite=Lax; Max-Age=900{secure}"
                 );
                 if let Ok(v) = HeaderValue::from_str(&cookie) {
                     resp.headers_mut().insert(header::SET_COOKIE, v);

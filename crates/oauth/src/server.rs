@@ -11,24 +11,16 @@ use switchboard_auth::{Claims, JwtError, JwtVerifier};
 use switchboard_identity::Vault;
 use switchboard_store::EntryStore;
 
-use crate::clients::{Client, Clients};
+use crate::client::Client;
+use crate::clients::Clients;
 use crate::config::OAuthConfig;
 use crate::error::OAuthError;
 use crate::grants::{Code, Family, Grantee, Grants, Pending, Taken, pkce_matches};
 use crate::keys::{KeyRing, RELOAD_EVERY};
 use crate::params::Params;
+use crate::paths::{AUTHORIZE, CALLBACK, JWKS, REGISTER, REVOKE, TOKEN};
 use crate::users::{User, Users};
 use crate::{now, urls};
-
-/// Where the endpoints are, under the issuer.
-pub(crate) const AUTHORIZE: &str = "/oauth/authorize";
-pub(crate) const TOKEN: &str = "/oauth/token";
-pub(crate) const REGISTER: &str = "/oauth/register";
-pub(crate) const REVOKE: &str = "/oauth/revoke";
-pub(crate) const JWKS: &str = "/oauth/jwks";
-pub(crate) const LOGIN: &str = "/oauth/login";
-pub(crate) const CONSENT: &str = "/oauth/consent";
-pub(crate) const CALLBACK: &str = "/oauth/callback";
 
 /// Least time between two reloads of the keys for an unknown `kid`.
 const MISS_RELOAD: Duration = Duration::from_secs(5);
@@ -96,6 +88,8 @@ impl AuthorizationServer {
         );
         let mut scopes = scopes;
         scopes.extend(config.users.iter().flat_map(|u| u.scopes.iter().cloned()));
+        let rules = config.oidc.iter().flat_map(|o| o.rules.iter());
+        scopes.extend(rules.flat_map(|r| r.scopes.iter().cloned()));
         scopes.sort();
         scopes.dedup();
         let oidc = config
@@ -259,6 +253,7 @@ impl AuthorizationServer {
                 "this sign-in did not go to the identity provider",
             ))
         })?;
+        leg.same_browser(browser).map_err(Err)?;
         if let Some(error) = q.get("error").map_err(req)? {
             self.grants.finish(&txn).await.map_err(Err)?;
             let why = format!("the identity provider answered {error}");
@@ -311,7 +306,7 @@ impl AuthorizationServer {
             None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
             None => return Err(page("redirect_uri is missing")),
         };
-        let state = q.get("state").ok().flatten().map(str::to_owned);
+        let state = q.get("state").map_err(|e| page(&e))?.map(str::to_owned);
         let back = |error: &'static str, why: &str| Refused::Redirect {
             redirect_uri: redirect_uri.clone(),
             state: state.clone(),

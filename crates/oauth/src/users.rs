@@ -16,6 +16,15 @@ pub(crate) const MAX_PASSWORD: usize = 1024;
 /// which names exist (argon2id of a random password).
 const DECOY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c3dpdGNoYm9hcmRkZWNveQ$0kCBH7T1gfA6wZkRz3xPpU9Ybq6b1oJYvF0q9V5yqyg";
 
+/// Whom a grant is for, and what it gives: who signed in (at the
+/// identity provider or from the user list) and the scopes granted.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Grantee {
+    pub(crate) subject: String,
+    pub(crate) tenant: String,
+    pub(crate) scopes: Vec<String>,
+}
+
 /// Who signed in: the token's subject, tenant and the scopes they may
 /// grant.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,15 +79,6 @@ impl Users {
     }
 }
 
-/// Check a configured hash: a PHC string of argon2 (`$argon2id$…`).
-pub(crate) fn check_hash(phc: &str) -> Result<(), String> {
-    let h = PasswordHash::new(phc).map_err(|e| format!("not a PHC string: {e}"))?;
-    if !h.algorithm.as_str().starts_with("argon2") {
-        return Err(format!("{} is not argon2", h.algorithm));
-    }
-    Ok(())
-}
-
 /// The argon2id hash (PHC string) of `password`, with a random salt.
 pub fn hash_password(password: &str) -> Result<String, String> {
     let salt_bytes: [u8; 16] = crate::random_bytes();
@@ -98,9 +98,9 @@ mod tests {
     #[test]
     fn passwords() {
         let hash = hash_password("correct horse").unwrap();
-        check_hash(&hash).unwrap();
-        assert!(check_hash("plain").is_err());
-        check_hash(DECOY).unwrap();
+        crate::config::check_hash(&hash).unwrap();
+        assert!(crate::config::check_hash("plain").is_err());
+        crate::config::check_hash(DECOY).unwrap();
         let users = Users::new(&[UserConfig {
             name: "alice".into(),
             password_hash: Secret::new(hash),

@@ -74,9 +74,9 @@ impl Tenants {
     ) -> Result<Principal, AuthFailure> {
         let (principal, bound) = self.credential(headers, addr, own).await?;
         if principal.tenant.require_dpop && !bound {
-            return Err(AuthFailure::Invalid(
+            return Err(AuthFailure::Dpop(DpopError::Invalid(
                 "this tenant accepts only DPoP-bound tokens".into(),
-            ));
+            )));
         }
         Ok(principal)
     }
