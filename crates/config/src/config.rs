@@ -218,6 +218,12 @@ pub struct Config {
     /// Switchboard as the authorization server of its own endpoint
     /// (`[oauth]`). None: tokens come from the issuers of `[[auth.jwt]]`.
     pub oauth: Option<switchboard_oauth::OAuthConfig>,
+    /// A JSON file of MCP servers in the `mcpServers` format of MCP
+    /// clients (Claude Desktop, Cursor, VS Code), added as `[[upstreams]]`
+    /// when the configuration is read (and re-read on reload). Not written
+    /// back out: its servers are, as upstreams.
+    #[serde(skip_serializing)]
+    pub mcp_config: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
@@ -285,6 +291,7 @@ impl Default for Config {
             servers: Vec::new(),
             hooks: Vec::new(),
             oauth: None,
+            mcp_config: None,
         }
     }
 }

@@ -178,7 +178,7 @@ pub(crate) fn load(
         origin: "configuration".into(),
         message: e.to_string(),
     })?;
-    let config: Config = toml::from_str(&text).map_err(|e| {
+    let mut config: Config = toml::from_str(&text).map_err(|e| {
         let key = key_at(&text, e.span()).unwrap_or_default();
         ConfigError::Invalid {
             origin: layers.source_of(&key),
@@ -186,6 +186,13 @@ pub(crate) fn load(
             message: e.message().to_owned(),
         }
     })?;
+    config
+        .add_mcp_servers()
+        .map_err(|message| ConfigError::Invalid {
+            origin: layers.source_of("mcp_config"),
+            key: "mcp_config".into(),
+            message,
+        })?;
     config
         .validate()
         .map_err(|(key, message)| ConfigError::Invalid {

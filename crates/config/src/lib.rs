@@ -25,6 +25,7 @@ mod duration;
 mod hooks;
 mod layers;
 mod live;
+pub mod mcp_servers;
 mod overrides;
 mod policies;
 #[cfg(test)]

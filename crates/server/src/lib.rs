@@ -28,6 +28,7 @@ pub use background::Background;
 pub use listener::serve;
 pub use oauth::oauth_server;
 pub use switchboard_cluster::{ClusterEvents, FORWARD_HEADER, UPSTREAM_RESET};
+pub use switchboard_config::mcp_servers;
 pub use switchboard_config::{
     AdminConfig, AnonymousMode, ApiKeyConfig, AuthConfig, CapPolicy, Config, ConfigError,
     HookConfig, HookFailure, PolicyConfig, RateConfig, RedactConfig, RedactPattern, Rules, Secret,

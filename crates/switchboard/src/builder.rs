@@ -30,7 +30,7 @@ enum Source {
 /// [`Switchboard::builder`]: crate::Switchboard::builder
 pub struct Builder {
     source: Source,
-    listen: Option<SocketAddr>,
+    overrides: crate::reload::Overrides,
     listener: Option<TcpListener>,
     own: Option<CatalogBuilder>,
     watch: bool,
@@ -44,7 +44,8 @@ impl std::fmt::Debug for Builder {
         };
         f.debug_struct("Builder")
             .field("config_file", &file)
-            .field("listen", &self.listen)
+            .field("listen", &self.overrides.listen)
+            .field("mcp_config", &self.overrides.mcp_config)
             .field("tools", &self.own.as_ref().map(CatalogBuilder::tool_names))
             .field("watch_config", &self.watch)
             .finish_non_exhaustive()
@@ -55,7 +56,7 @@ impl Builder {
     pub(crate) fn new() -> Self {
         Self {
             source: Source::Load(None),
-            listen: None,
+            overrides: crate::reload::Overrides::default(),
             listener: None,
             own: None,
             watch: true,
@@ -81,7 +82,15 @@ impl Builder {
     /// Listen on `addr` whatever the configuration says (as `--listen`;
     /// kept over reloads).
     pub fn listen(mut self, addr: SocketAddr) -> Self {
-        self.listen = Some(addr);
+        self.overrides.listen = Some(addr);
+        self
+    }
+
+    /// Add the MCP servers of this `mcpServers` JSON file (the format of
+    /// Claude Desktop, Cursor and VS Code) as upstreams, as `--mcp-config`
+    /// (or the `mcp_config` key) does; read again on every reload.
+    pub fn mcp_config(mut self, path: impl Into<PathBuf>) -> Self {
+        self.overrides.mcp_config = Some(path.into());
         self
     }
 
@@ -224,24 +233,28 @@ impl Builder {
     pub async fn serve_stdio(self, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
         let (config, path) = self.load()?;
         let watch = self.watch && matches!(self.source, Source::Load(_));
-        crate::stdio::run(config, path, watch, self.own, shutdown)
+        let overrides = self.overrides.clone();
+        crate::stdio::run(config, path, watch.then_some(overrides), self.own, shutdown)
             .await
             .map_err(Error::from)
     }
 
     /// The configuration, and the file a reload reads it from.
     fn load(&self) -> Result<(Config, Option<PathBuf>), Error> {
-        let (mut config, path) = match &self.source {
-            Source::Load(path) => (
-                Config::load(path.as_deref(), std::env::vars()).map_err(|e| e.to_string())?,
-                path.clone(),
-            ),
-            Source::Given(config) => (config.as_ref().clone(), None),
-        };
-        if let Some(listen) = self.listen {
-            config.listen = listen;
+        match &self.source {
+            Source::Load(path) => Ok((self.overrides.load(path.as_deref())?, path.clone())),
+            Source::Given(config) => {
+                let mut config = config.as_ref().clone();
+                if let Some(listen) = self.overrides.listen {
+                    config.listen = listen;
+                }
+                if let Some(file) = &self.overrides.mcp_config {
+                    config.mcp_config = Some(file.clone());
+                    config.add_mcp_servers()?;
+                }
+                Ok((config, None))
+            }
         }
-        Ok((config, path))
     }
 
     /// Load the configuration, start the trace exporter if configured, open
@@ -271,7 +284,7 @@ impl Builder {
         Ok(Ready {
             config,
             path,
-            listen: self.listen,
+            overrides: self.overrides.clone(),
             watch,
             catalog,
             upstreams: built.upstreams,
@@ -286,7 +299,7 @@ impl Builder {
 struct Ready {
     config: Config,
     path: Option<PathBuf>,
-    listen: Option<SocketAddr>,
+    overrides: crate::reload::Overrides,
     watch: bool,
     catalog: Arc<Catalog>,
     upstreams: switchboard_upstream::gateway::UpstreamsShared,
@@ -310,7 +323,7 @@ impl Ready {
         let (builder, store) = crate::stores::attach(builder, &self.config, self.shared, advertise);
         let app = builder.try_build().map_err(|e| e.to_string())?;
         if self.watch {
-            crate::reload::watch(app.clone(), self.path, self.listen);
+            crate::reload::watch(app.clone(), self.path, self.overrides);
         }
         Ok((app, store))
     }

@@ -5,7 +5,7 @@
 mod cli;
 
 use clap::{Parser, Subcommand};
-use cli::{keys, logwriter, nofile, oauth, ops, serve, stdio};
+use cli::{import, keys, logwriter, nofile, oauth, ops, serve, stdio};
 
 /// The process allocator (feature `mimalloc`, on by default): cheaper than
 /// glibc's for the many small, short-lived buffers of each relayed call.
@@ -44,6 +44,8 @@ enum Command {
     Stdio(stdio::StdioArgs),
     /// Validate a configuration file and print the effective configuration (secrets redacted).
     CheckConfig(serve::CheckArgs),
+    /// Print the `[[upstreams]]` TOML of an `mcpServers` JSON file (Claude Desktop, Cursor, VS Code).
+    Import(import::ImportArgs),
     /// Manage API keys (`keys new --tenant T`, `keys new --admin`).
     Keys(keys::KeysArgs),
     /// Switchboard's own authorization server (`oauth hash-password`).
@@ -94,6 +96,7 @@ fn main() -> std::process::ExitCode {
             Command::Serve(args) => serve::run(args).await,
             Command::Stdio(args) => stdio::run(args).await,
             Command::CheckConfig(args) => serve::check_config(args),
+            Command::Import(args) => import::run(args),
             Command::Keys(args) => keys::run(args),
             Command::Oauth(args) => oauth::run(args),
             Command::Sessions(args) => ops::sessions(args).await,

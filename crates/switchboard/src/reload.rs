@@ -4,7 +4,7 @@
 //! dependency), applied once it has stayed the same for half a second, so
 //! an editor's several writes make one reload. The new configuration is
 //! read the way start-up reads it (defaults, the file, the environment,
-//! `--listen`) and handed to the [`Target`]: `App::reload` for `serve`,
+//! `--listen`, `--mcp-config`) and handed to the [`Target`]: `App::reload` for `serve`,
 //! which validates it first and logs what changed or why it was refused;
 //! the upstreams alone for `stdio`. `config_watch = false` leaves reloads
 //! to SIGHUP.
@@ -16,6 +16,31 @@ use std::time::{Duration, SystemTime};
 
 use switchboard_server::{App, Config};
 use tokio_util::sync::CancellationToken;
+
+/// What the command line puts over the configuration (`--listen`,
+/// `--mcp-config`), at start and on every reload.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Overrides {
+    pub(crate) listen: Option<SocketAddr>,
+    pub(crate) mcp_config: Option<PathBuf>,
+}
+
+impl Overrides {
+    /// The configuration from the defaults, `path`, the environment and
+    /// these overrides.
+    pub(crate) fn load(&self, path: Option<&Path>) -> Result<Config, String> {
+        let extra = self
+            .mcp_config
+            .iter()
+            .map(|p| ("SWITCHBOARD_MCP_CONFIG".to_owned(), p.display().to_string()));
+        let mut config =
+            Config::load(path, std::env::vars().chain(extra)).map_err(|e| e.to_string())?;
+        if let Some(listen) = self.listen {
+            config.listen = listen;
+        }
+        Ok(config)
+    }
+}
 
 /// How often the file is looked at.
 const POLL: Duration = Duration::from_secs(1);
@@ -49,7 +74,7 @@ impl Target for App {
 
 /// Watch for SIGHUP and changes of `path`; reload `app` on each, until it
 /// stops.
-pub(crate) fn watch<T: Target>(app: T, path: Option<PathBuf>, listen: Option<SocketAddr>) {
+pub(crate) fn watch<T: Target>(app: T, path: Option<PathBuf>, overrides: Overrides) {
     let stopped = app.stopped();
     tokio::spawn(async move {
         let mut hup = hangup();
@@ -62,7 +87,7 @@ pub(crate) fn watch<T: Target>(app: T, path: Option<PathBuf>, listen: Option<Soc
                 Some(()) = recv(&mut hup) => {
                     tracing::info!("SIGHUP: reloading the configuration");
                     seen = path.as_deref().and_then(fingerprint);
-                    reload(&app, path.as_ref(), listen).await;
+                    reload(&app, path.as_ref(), &overrides).await;
                 }
                 _ = tick.tick() => {
                     let Some(p) = &path else { continue };
@@ -88,7 +113,7 @@ pub(crate) fn watch<T: Target>(app: T, path: Option<PathBuf>, listen: Option<Soc
                     }
                     seen = last;
                     tracing::info!(file = %p.display(), "the configuration file changed: reloading");
-                    reload(&app, Some(p), listen).await;
+                    reload(&app, Some(p), &overrides).await;
                 }
             }
         }
@@ -133,15 +158,9 @@ fn fingerprint(path: &Path) -> Option<(Option<SystemTime>, u64)> {
     Some((modified, h.finish()))
 }
 
-async fn reload<T: Target>(app: &T, path: Option<&PathBuf>, listen: Option<SocketAddr>) {
-    let loaded = Config::load(path.map(PathBuf::as_path), std::env::vars());
-    match loaded {
-        Ok(mut config) => {
-            if let Some(listen) = listen {
-                config.listen = listen;
-            }
-            app.apply(config).await;
-        }
+async fn reload<T: Target>(app: &T, path: Option<&PathBuf>, overrides: &Overrides) {
+    match overrides.load(path.map(PathBuf::as_path)) {
+        Ok(config) => app.apply(config).await,
         Err(e) => {
             tracing::error!("configuration reload refused, the running configuration stays: {e}")
         }

@@ -49,7 +49,7 @@ fn not_applicable(config: &Config) -> Vec<String> {
 pub(crate) async fn run(
     config: Config,
     path: Option<PathBuf>,
-    watch: bool,
+    watch: Option<crate::reload::Overrides>,
     own: Option<CatalogBuilder>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), String> {
@@ -72,8 +72,8 @@ pub(crate) async fn run(
         upstreams: built.upstreams,
         stop: stop.clone(),
     });
-    if watch {
-        crate::reload::watch(upstreams, path, None);
+    if let Some(overrides) = watch {
+        crate::reload::watch(upstreams, path, overrides);
     }
     let mut options = StdioOptions::new(config.max_body_bytes);
     options.client_request_timeout = config.client_request_timeout();

@@ -6,6 +6,7 @@
 //! match.
 
 pub(crate) mod accessline;
+pub(crate) mod import;
 pub(crate) mod keys;
 pub(crate) mod logwriter;
 pub(crate) mod nofile;

@@ -18,6 +18,11 @@ pub(crate) struct ServeArgs {
     /// A TOML configuration file.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// A JSON file of MCP servers in the `mcpServers` format of MCP clients
+    /// (Claude Desktop, Cursor, VS Code), served as upstreams (each under
+    /// its key as name and prefix); read again on every reload.
+    #[arg(long)]
+    mcp_config: Option<PathBuf>,
 }
 
 /// Defaults, then the file, then the environment.
@@ -47,6 +52,9 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
     }
     if let Some(listen) = args.listen {
         builder = builder.listen(listen);
+    }
+    if let Some(path) = args.mcp_config {
+        builder = builder.mcp_config(path);
     }
     let server = builder.build().await.map_err(|e| e.to_string())?;
     print_banner(

@@ -27,12 +27,19 @@ pub(crate) struct StdioArgs {
     /// start. The upstreams are reloaded on SIGHUP and when the file changes.
     #[arg(long, verbatim_doc_comment)]
     config: Option<PathBuf>,
+    /// A JSON file of MCP servers in the `mcpServers` format of MCP clients
+    /// (Claude Desktop, Cursor, VS Code), served as upstreams too.
+    #[arg(long)]
+    mcp_config: Option<PathBuf>,
 }
 
 pub(crate) async fn run(args: StdioArgs) -> Result<(), String> {
     let mut builder = Switchboard::builder();
     if let Some(path) = args.config {
         builder = builder.config_file(path);
+    }
+    if let Some(path) = args.mcp_config {
+        builder = builder.mcp_config(path);
     }
     builder
         .serve_stdio(super::serve::shutdown_signal())
