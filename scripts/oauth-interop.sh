@@ -23,7 +23,7 @@
 # user no rule admits, refused. Then the TypeScript SDK v2 client
 # (tests/interop/ts/oauth_client.mjs, @modelcontextprotocol/client) does
 # the same two flows (it refreshes only on a 401, so it waits out
-# Switchboard's 30-second leeway on `exp`). About 80 seconds in all.
+# Switchboard's 5-second leeway on `exp`). About 30 seconds in all.
 # Every check is a PASS/FAIL line; the last line says "oauth interop:
 # PASS (N checks)" or "FAIL". Logs: target/oauth-interop/. Needs
 # redis-server and redis-cli, and scripts/tools.sh to have run.

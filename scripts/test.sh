@@ -13,6 +13,11 @@
 #      that requires credentials (tests/interop/python/auth_client.py);
 #   4b. the conformance suite's authorization-server scenarios against
 #      Switchboard's own authorization server (scripts/oauth-conformance.sh);
+#   4c. the Python and TypeScript SDK clients sign in at Switchboard through
+#      a real OpenID provider (Authlib), on two nodes on Redis
+#      (scripts/oauth-interop.sh);
+#   4d. a Claude Desktop-style mcpServers file as the only upstreams, and its
+#      `switchboard import` TOML (scripts/mcp-config-interop.sh);
 #   5. the 2025-11-25 and 2026-07-28 conformance requirements through the
 #      gateway, with the built-in toolset behind it as a stdio upstream
 #      (`switchboard stdio`) and again as an HTTP upstream;
@@ -200,6 +205,15 @@ step "auth interop"
 auth_interop || status=1
 step "authorization server conformance (conformance authorization, 2025-11-25 and 2026-07-28)"
 scripts/oauth-conformance.sh target/debug/switchboard || status=1
+step "sign-in interop (Python and TypeScript SDK OAuth clients, CIMD and DCR, at an Authlib OpenID provider; two nodes on Redis)"
+if skipping redis; then
+  echo "SKIPPED (SB_TEST_SKIP=$SB_TEST_SKIP)"
+  skipped+=("the sign-in interop step (needs redis-server)")
+else
+  scripts/oauth-interop.sh "$ROOT/target/debug/switchboard" || status=1
+fi
+step "mcpServers JSON as upstreams (serve --mcp-config, switchboard import)"
+scripts/mcp-config-interop.sh target/debug/switchboard || status=1
 
 # gateway_conformance: the built-in toolset behind a second server as the
 # upstream given (stdio: `switchboard stdio` as a child process; or HTTP),

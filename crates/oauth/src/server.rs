@@ -83,7 +83,8 @@ impl AuthorizationServer {
         let verifier = JwtVerifier::with_shared_keys(
             config.issuer.clone(),
             resources.clone(),
-            30,
+            // Every node's clock; a little skew, no more.
+            5,
             keys.shared(),
         );
         let mut scopes = scopes;
@@ -271,13 +272,31 @@ impl AuthorizationServer {
             .get("code")
             .map_err(req)?
             .ok_or_else(|| Err(OAuthError::request("the identity provider sent no code")))?;
-        let mut who = oidc.finish(&leg, browser, code).await.map_err(Err)?;
-        if !self.tenants.contains(&who.tenant) {
-            return Err(Err(OAuthError::denied(format!(
-                "your account's tenant {:?} is not served here",
-                who.tenant
-            ))));
-        }
+        // A user the rules do not admit is sent back to the client with
+        // `access_denied` (RFC 6749 §4.1.2.1), not left on a page.
+        let admitted = oidc.finish(&leg, browser, code).await.and_then(|who| {
+            if self.tenants.contains(&who.tenant) {
+                Ok(who)
+            } else {
+                Err(OAuthError::denied(format!(
+                    "your account's tenant {:?} is not served here",
+                    who.tenant
+                )))
+            }
+        });
+        let mut who = match admitted {
+            Ok(who) => who,
+            Err(e) if e.code == "access_denied" => {
+                self.grants.finish(&txn).await.map_err(Err)?;
+                let params = vec![
+                    ("error", "access_denied".to_owned()),
+                    ("error_description", e.description),
+                ];
+                let back = self.redirect(&pending.redirect_uri, pending.state.as_deref(), params);
+                return Err(Ok(back));
+            }
+            Err(e) => return Err(Err(e)),
+        };
         if let Some(asked) = &pending.scopes {
             who.scopes.retain(|s| asked.contains(s));
         }

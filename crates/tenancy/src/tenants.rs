@@ -71,6 +71,12 @@ impl Tenants {
             }));
             scopes.extend(t.tool_scopes.values().flatten().cloned());
         }
+        // And what Switchboard's own authorization server grants.
+        if let Some(o) = &config.oauth {
+            scopes.extend(o.users.iter().flat_map(|u| u.scopes.iter().cloned()));
+            let rules = o.oidc.iter().flat_map(|d| d.rules.iter());
+            scopes.extend(rules.flat_map(|r| r.scopes.iter().cloned()));
+        }
         scopes.sort();
         scopes.dedup();
         let anonymous = anonymous_on.then(|| {

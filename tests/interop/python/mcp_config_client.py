@@ -7,9 +7,9 @@ toolset over stdio, and a remote Streamable HTTP server).
 
     .tools/venv/bin/python tests/interop/python/mcp_config_client.py URL MODE TOOLS_OUT CALL...
 
-MODE is `legacy` or `2026-07-28`. Each CALL is `tool=expected text`: the
-tool is called with {"message": "hi"} and its text must contain the
-expected text. The sorted tool names are written to TOOLS_OUT (to compare
+MODE is `legacy` or `2026-07-28`. Each CALL is `tool=expected text` (the
+tool is called with {"message": "hi"}) or `tool@{json arguments}=expected
+text`; the result's text must contain the expected text. The sorted tool names are written to TOOLS_OUT (to compare
 the servers of the JSON file with those of its `switchboard import`).
 Prints PASS/FAIL lines; exits non-zero if any check failed.
 """
@@ -44,8 +44,12 @@ async def run(url: str, mode: str, out: str, calls: list[str], checks: Checks) -
                 json.dump(names, f)
             for call in calls:
                 tool, want = call.split("=", 1)
+                args = {"message": "hi"}
+                if "@" in tool:
+                    tool, raw = tool.split("@", 1)
+                    args = json.loads(raw)
                 checks.ok(f"listed {tool} ({mode})", tool in names, f"{len(names)} tools")
-                result = await client.call_tool(tool, {"message": "hi"})
+                result = await client.call_tool(tool, args)
                 got = text_of(result)
                 checks.ok(f"call {tool} ({mode})", not result.is_error and want in got, f"got {got!r}")
 

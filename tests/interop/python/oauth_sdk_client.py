@@ -34,7 +34,7 @@ registration endpoint, RFC 7591), with a fresh SDK provider and storage:
   - once the access token expired (`--token-secs`, Switchboard's
     access_token_secs) the SDK refreshes it (a rotated refresh token)
     before its next call, which succeeds on node B and node A; at the end,
-    once Switchboard's leeway on `exp` (`--leeway`, 30 s) has passed too,
+    once Switchboard's leeway on `exp` (`--leeway`, 5 s) has passed too,
     the first access token is refused (401) on both nodes;
   - the first refresh token (rotated away) presented to the token endpoint
     is refused with invalid_grant, and so is then the family's current
@@ -577,7 +577,7 @@ def main() -> int:
     run.add_argument("--token-secs", type=float, default=3)
     run.add_argument("--flows", default="cimd,dcr")
     run.add_argument("--refused-user", help="USER:PASSWORD of someone who must not get in")
-    run.add_argument("--leeway", type=float, default=30,
+    run.add_argument("--leeway", type=float, default=5,
                      help="seconds past exp Switchboard still accepts its tokens (clock skew)")
     args = parser.parse_args()
     if args.command == "make-cert":

@@ -7,7 +7,7 @@
 //
 //   node tests/interop/ts/oauth_client.mjs --node-a URL_A [--node-b URL_B] \
 //     --user USER --password PASSWORD [--tls DIR] [--idp IDP_ISSUER] \
-//     [--tenant acme] [--subject SUBJECT] [--token-secs 3] [--leeway 30] \
+//     [--tenant acme] [--subject SUBJECT] [--token-secs 3] [--leeway 5] \
 //     [--flows cimd,dcr] [--python PYTHON]
 //
 // --tls DIR is what `oauth_sdk_client.py make-cert DIR` wrote: the client
@@ -29,7 +29,7 @@
 //   - the same token serves the 2026-07-28 era on node A and both eras on
 //     node B, with no second sign-in.
 // Then, once every first access token expired and Switchboard's leeway
-// on `exp` (--leeway, 30 s) has passed — this SDK refreshes only when the
+// on `exp` (--leeway, 5 s) has passed — this SDK refreshes only when the
 // server answers 401, it keeps no expiry of its own — a call on node A
 // (401, refresh, rotated; the retried call succeeds) and one on node B with
 // the refreshed token. (Not node B first: its 401 would make the SDK fetch
@@ -75,7 +75,7 @@ const MODERN = "2026-07-28";
 const LIMIT_MS = 60_000;
 
 function parseArgs(argv) {
-  const out = { tenant: "acme", tokenSecs: 3, leeway: 30, flows: "cimd,dcr", python: `${ROOT}.tools/venv/bin/python` };
+  const out = { tenant: "acme", tokenSecs: 3, leeway: 5, flows: "cimd,dcr", python: `${ROOT}.tools/venv/bin/python` };
   const names = {
     "--node-a": "nodeA", "--node-b": "nodeB", "--user": "user", "--password": "password", "--tls": "tls",
     "--idp": "idp", "--tenant": "tenant", "--subject": "subject", "--token-secs": "tokenSecs",
