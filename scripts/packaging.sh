@@ -337,6 +337,13 @@ deb_checks() {
   check "deb: postinst made the system user switchboard" "uid ${uid:-none}" test -n "$uid" -a "${uid:-0}" -lt 1000 -a "${uid:-0}" -gt 0
   check "deb: /var/lib/switchboard belongs to it" "$(stat -c '%U:%G %a' /var/lib/switchboard 2>&1)" \
     test "$(stat -c %U /var/lib/switchboard 2>/dev/null)" = switchboard
+  pages=$(ls /usr/share/man/man1/switchboard*.1.gz 2>/dev/null | wc -l)
+  check "deb: man pages installed (switchboard man)" "$pages pages; man -w: $(man -w switchboard 2>&1 | head -n1)" \
+    test "$pages" -gt 5 -a -n "$(zcat /usr/share/man/man1/switchboard-serve.1.gz 2>/dev/null | grep -F 'mcp' | head -n1)"
+  check "deb: bash completion installed and loads" "" \
+    bash -c 'source /usr/share/bash-completion/completions/switchboard && complete -p switchboard >/dev/null'
+  check "deb: zsh and fish completions installed" "" \
+    test -s /usr/share/zsh/vendor-completions/_switchboard -a -s /usr/share/fish/vendor_completions.d/switchboard.fish
   check "deb: the configuration files are conffiles" "$(dpkg-query -W -f='${Conffiles}' switchboard | awk 'NF { printf "%s ", $1 }')" \
     test "$(dpkg-query -W -f='${Conffiles}' switchboard | grep -c '/etc/')" = 2
   verify=$(systemd-analyze verify /lib/systemd/system/switchboard.service 2>&1)

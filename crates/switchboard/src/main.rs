@@ -4,8 +4,9 @@
 
 mod cli;
 
+use clap::CommandFactory;
 use clap::{Parser, Subcommand};
-use cli::{import, keys, logwriter, nofile, oauth, ops, serve, stdio};
+use cli::{connect, docs, import, keys, logwriter, nofile, oauth, ops, serve, stdio};
 
 /// The process allocator (feature `mimalloc`, on by default): cheaper than
 /// glibc's for the many small, short-lived buffers of each relayed call.
@@ -42,6 +43,9 @@ enum Command {
     /// Serve one MCP client over stdin/stdout (newline-delimited JSON-RPC; logs on stderr):
     /// the built-in toolset, or the `[[upstreams]]` of `--config` as one gateway.
     Stdio(stdio::StdioArgs),
+    /// Bridge a local stdio client to a remote MCP server (Streamable HTTP), with an API key from
+    /// an environment variable or a file.
+    Connect(connect::ConnectArgs),
     /// Validate a configuration file and print the effective configuration (secrets redacted).
     CheckConfig(serve::CheckArgs),
     /// Print the `[[upstreams]]` TOML of an `mcpServers` JSON file (Claude Desktop, Cursor, VS Code).
@@ -56,6 +60,10 @@ enum Command {
     Drain(ops::DrainArgs),
     /// Review and approve upstreams' pinned tool definitions (admin API).
     Pins(ops::PinsArgs),
+    /// Print the completion script of a shell (bash, zsh, fish, elvish, powershell).
+    Completions(docs::CompletionsArgs),
+    /// Write the man pages to a directory.
+    Man(docs::ManArgs),
     /// Load-test a Streamable HTTP MCP server, Switchboard or not (loopback only unless --allow-remote).
     Bench(switchboard_bench::BenchArgs),
 }
@@ -81,7 +89,7 @@ fn main() -> std::process::ExitCode {
     // `stdio` serves one client: one thread does (a gateway may run many of
     // these processes side by side, and cross-thread wake-ups cost CPU).
     let mut builder = match cli.command {
-        Command::Stdio(_) => tokio::runtime::Builder::new_current_thread(),
+        Command::Stdio(_) | Command::Connect(_) => tokio::runtime::Builder::new_current_thread(),
         _ => tokio::runtime::Builder::new_multi_thread(),
     };
     let runtime = match builder.enable_all().build() {
@@ -95,6 +103,7 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
             Command::Stdio(args) => stdio::run(args).await,
+            Command::Connect(args) => connect::run(args).await,
             Command::CheckConfig(args) => serve::check_config(args),
             Command::Import(args) => import::run(args),
             Command::Keys(args) => keys::run(args),
@@ -103,6 +112,8 @@ fn main() -> std::process::ExitCode {
             Command::Drain(args) => ops::drain(args).await,
             Command::Pins(args) => ops::pins(args).await,
             Command::Bench(args) => bench(args).await,
+            Command::Completions(args) => docs::completions(args, Cli::command()),
+            Command::Man(args) => docs::man(args, Cli::command()),
         }
     });
     drop(runtime);

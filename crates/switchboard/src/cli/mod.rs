@@ -6,6 +6,8 @@
 //! match.
 
 pub(crate) mod accessline;
+pub(crate) mod connect;
+pub(crate) mod docs;
 pub(crate) mod import;
 pub(crate) mod keys;
 pub(crate) mod logwriter;
