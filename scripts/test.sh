@@ -18,6 +18,8 @@
 #      (scripts/oauth-interop.sh);
 #   4d. a Claude Desktop-style mcpServers file as the only upstreams, and its
 #      `switchboard import` TOML (scripts/mcp-config-interop.sh);
+#   4e. `switchboard connect URL` between the Python SDK's stdio client and a
+#      remote Switchboard (scripts/connect-interop.sh);
 #   5. the 2025-11-25 and 2026-07-28 conformance requirements through the
 #      gateway, with the built-in toolset behind it as a stdio upstream
 #      (`switchboard stdio`) and again as an HTTP upstream;
@@ -214,6 +216,8 @@ else
 fi
 step "mcpServers JSON as upstreams (serve --mcp-config, switchboard import)"
 scripts/mcp-config-interop.sh target/debug/switchboard || status=1
+step "switchboard connect (the Python SDK's stdio client bridged to a remote Switchboard; remote restarted mid-call)"
+scripts/connect-interop.sh target/debug/switchboard || status=1
 
 # gateway_conformance: the built-in toolset behind a second server as the
 # upstream given (stdio: `switchboard stdio` as a child process; or HTTP),

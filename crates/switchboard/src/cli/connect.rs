@@ -49,6 +49,7 @@ enum Protocol {
 
 pub(crate) async fn run(args: ConnectArgs) -> Result<(), String> {
     let config = config(&args)?;
+    refused(&config.upstreams[0]).await?;
     Switchboard::builder()
         .config(config)
         .serve_stdio(super::serve::shutdown_signal())
@@ -88,6 +89,47 @@ fn config(args: &ConnectArgs) -> Result<Config, String> {
         .validate()
         .map_err(|(key, message)| format!("{key}: {message}"))?;
     Ok(config)
+}
+
+/// Whether the remote refuses the credential (or its absence): said at
+/// once, since the bridge serves nothing else. A remote that cannot be
+/// reached now is left to the gateway, which keeps trying.
+async fn refused(remote: &UpstreamConfig) -> Result<(), String> {
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut req = http
+        .post(&remote.url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(r#"{"jsonrpc":"2.0","id":0,"method":"ping"}"#);
+    if let Some(token) = remote.headers.get("Authorization") {
+        req = req.header("authorization", token.expose());
+    }
+    let Ok(resp) = req.send().await else {
+        return Ok(());
+    };
+    let status = resp.status();
+    if status != reqwest::StatusCode::UNAUTHORIZED && status != reqwest::StatusCode::FORBIDDEN {
+        return Ok(());
+    }
+    let challenge = resp
+        .headers()
+        .get("www-authenticate")
+        .and_then(|v| v.to_str().ok())
+        .map(|c| format!(" ({c})"))
+        .unwrap_or_default();
+    let hint = if remote.headers.contains_key("Authorization") {
+        "the credential was refused"
+    } else {
+        "a credential is needed: set SWITCHBOARD_API_KEY, or give --token-env or --token-file"
+    };
+    Err(format!(
+        "{}: HTTP {}{challenge}: {hint}",
+        remote.url,
+        status.as_u16()
+    ))
 }
 
 /// `Bearer <token>` from the file, the named variable, or the default
