@@ -11,9 +11,15 @@ use toml::{Table, Value};
 
 use crate::config::{Config, ConfigError};
 
-/// `SWITCHBOARD_…` variables the binary reads itself before any
-/// configuration is loaded (not configuration keys).
-const NOT_CONFIG: [&str; 1] = ["SWITCHBOARD_LOG_FORMAT"];
+/// `SWITCHBOARD_…` variables the binary reads itself (not configuration
+/// keys): the log format, the admin token of the `sessions`, `drain` and
+/// `pins` commands, and the credential of `connect` — so a process
+/// environment holding them still starts `serve`.
+const NOT_CONFIG: [&str; 3] = [
+    "SWITCHBOARD_LOG_FORMAT",
+    "SWITCHBOARD_ADMIN_TOKEN",
+    "SWITCHBOARD_API_KEY",
+];
 
 /// Environment variables that name a key directly (names used by other MCP
 /// servers, kept as aliases).

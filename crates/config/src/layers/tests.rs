@@ -160,3 +160,15 @@ fn the_admin_section_layers_and_names_its_keys() {
             .ends_with(&format!("-{}", std::process::id()))
     );
 }
+
+#[test]
+fn the_binarys_own_variables_are_not_keys() {
+    let vars = [
+        ("SWITCHBOARD_LOG_FORMAT", "json"),
+        ("SWITCHBOARD_ADMIN_TOKEN", "sb_x"),
+        ("SWITCHBOARD_API_KEY", "sb_y"),
+    ];
+    load(None, env(&vars)).unwrap();
+    let (key, _, _) = error(None, &[("SWITCHBOARD_NO_SUCH_KEY", "1")]);
+    assert_eq!(key, "no_such_key");
+}
