@@ -99,31 +99,11 @@ impl Documents {
             .resolve_to_addrs(&host, &addrs)
             .build()
             .map_err(|e| bad(format!("HTTP client: {e}")))?;
-        let mut resp = http
-            .get(url.clone())
-            .header(http::header::ACCEPT, "application/json")
-            .send()
+        let (status, body) = crate::fetch::answer(http.get(url.clone()), self.config.max_bytes)
             .await
-            .map_err(|e| {
-                bad(if e.is_timeout() {
-                    "timed out".into()
-                } else {
-                    "unreachable".into()
-                })
-            })?;
-        if !resp.status().is_success() {
-            return Err(bad(format!("answered {}", resp.status().as_u16())));
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = resp
-            .chunk()
-            .await
-            .map_err(|_| bad("timed out or broke off".into()))?
-        {
-            if body.len() + chunk.len() > self.config.max_bytes {
-                return Err(bad(format!("larger than {} bytes", self.config.max_bytes)));
-            }
-            body.extend_from_slice(&chunk);
+            .map_err(bad)?;
+        if !status.is_success() {
+            return Err(bad(format!("answered {}", status.as_u16())));
         }
         let doc: Document =
             serde_json::from_slice(&body).map_err(|e| bad(format!("not a valid document: {e}")))?;

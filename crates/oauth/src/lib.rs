@@ -26,6 +26,7 @@ mod clients;
 pub mod config;
 pub mod dpop;
 mod error;
+mod fetch;
 mod grants;
 mod keys;
 mod oidc;

@@ -157,25 +157,7 @@ impl Oidc {
     }
 
     async fn fetch(&self, req: reqwest::RequestBuilder) -> Result<Vec<u8>, OAuthError> {
-        let mut resp = req
-            .header(http::header::ACCEPT, "application/json")
-            .send()
-            .await
-            .map_err(|e| {
-                idp(if e.is_timeout() {
-                    "timed out".into()
-                } else {
-                    "unreachable".into()
-                })
-            })?;
-        let status = resp.status();
-        let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|_| idp("broke off".into()))? {
-            if body.len() + chunk.len() > MAX_ANSWER {
-                return Err(idp("answered too much".into()));
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let (status, body) = crate::fetch::answer(req, MAX_ANSWER).await.map_err(idp)?;
         if !status.is_success() {
             let why = serde_json::from_slice::<Value>(&body)
                 .ok()

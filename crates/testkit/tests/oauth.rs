@@ -123,42 +123,57 @@ fn txn(page: &str) -> String {
     page[at..].split('"').next().unwrap().to_owned()
 }
 
+/// POST the form `pairs` to `path`.
+async fn post_form(s: &TestServer, path: &str, pairs: &[(&str, &str)]) -> reqwest::Response {
+    http()
+        .post(format!("{}{path}", base(s)))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form_body(pairs))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The sign-in page `authorize` with `params` shows (200).
+async fn open(s: &TestServer, params: &[(&str, &str)]) -> String {
+    let page = http().get(authorize_url(s, params)).send().await.unwrap();
+    assert_eq!(page.status(), 200, "{:?}", page.headers().get("location"));
+    page.text().await.unwrap()
+}
+
+/// Sign in as alice with `password` on the sign-in `page`.
+async fn login(s: &TestServer, page: &str, password: &str) -> reqwest::Response {
+    let txn = txn(page);
+    let form = [
+        ("txn", txn.as_str()),
+        ("username", "alice"),
+        ("password", password),
+    ];
+    post_form(s, "/oauth/login", &form).await
+}
+
+/// Answer the consent `page` with `decision`: where the browser is sent.
+async fn decide(s: &TestServer, page: &str, decision: &str) -> url::Url {
+    let txn = txn(page);
+    let back = post_form(
+        s,
+        "/oauth/consent",
+        &[("txn", txn.as_str()), ("decision", decision)],
+    )
+    .await;
+    assert_eq!(back.status(), 303);
+    url::Url::parse(back.headers()["location"].to_str().unwrap()).unwrap()
+}
+
 /// Open `authorize` with `params`, sign in as alice and allow: the
 /// redirect's URL.
 async fn sign_in(s: &TestServer, params: &[(&str, &str)]) -> url::Url {
-    let h = http();
-    let page = h.get(authorize_url(s, params)).send().await.unwrap();
-    assert_eq!(page.status(), 200, "{:?}", page.headers().get("location"));
-    let page = page.text().await.unwrap();
-    let consent = h
-        .post(format!("{}/oauth/login", base(s)))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form_body(&[
-            ("txn", txn(&page).as_str()),
-            ("username", "alice"),
-            ("password", PASSWORD),
-        ]))
-        .send()
-        .await
-        .unwrap();
+    let page = open(s, params).await;
+    let consent = login(s, &page, PASSWORD).await;
     assert_eq!(consent.status(), 200);
     let consent = consent.text().await.unwrap();
-    assert!(
-        consent.contains("The App") || consent.contains("returning to"),
-        "{consent}"
-    );
-    let back = h
-        .post(format!("{}/oauth/consent", base(s)))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form_body(&[
-            ("txn", txn(&consent).as_str()),
-            ("decision", "allow"),
-        ]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(back.status(), 303);
-    url::Url::parse(back.headers()["location"].to_str().unwrap()).unwrap()
+    assert!(consent.contains("returning to"), "{consent}");
+    decide(s, &consent, "allow").await
 }
 
 fn query(url: &url::Url, key: &str) -> Option<String> {
@@ -168,13 +183,7 @@ fn query(url: &url::Url, key: &str) -> Option<String> {
 }
 
 async fn token(s: &TestServer, form: &[(&str, &str)]) -> (u16, Value) {
-    let resp = http()
-        .post(format!("{}/oauth/token", base(s)))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form_body(form))
-        .send()
-        .await
-        .unwrap();
+    let resp = post_form(s, "/oauth/token", form).await;
     let status = resp.status().as_u16();
     if status == 200 {
         assert_eq!(resp.headers()["cache-control"], "no-store");
@@ -339,51 +348,21 @@ async fn dynamic_registration_then_sign_in() {
     assert!(reg.get("client_secret").is_none());
     assert_eq!(store.names("clients").await.unwrap(), vec![id.clone()]);
     let (verifier, challenge) = pkce();
-    let h = http();
-    let page = h
-        .get(authorize_url(
-            &s,
-            &[
-                ("response_type", "code"),
-                ("client_id", id.as_str()),
-                ("redirect_uri", "http://127.0.0.1:7/cb"),
-                ("code_challenge", challenge.as_str()),
-                ("code_challenge_method", "S256"),
-            ],
-        ))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = open(
+        &s,
+        &[
+            ("response_type", "code"),
+            ("client_id", id.as_str()),
+            ("redirect_uri", "http://127.0.0.1:7/cb"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ],
+    )
+    .await;
     // The client's name is shown escaped.
     assert!(page.contains("Registered &lt;b&gt;App&lt;/b&gt;"), "{page}");
-    let consent = h
-        .post(format!("{}/oauth/login", base(&s)))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form_body(&[
-            ("txn", txn(&page).as_str()),
-            ("username", "alice"),
-            ("password", PASSWORD),
-        ]))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let back = h
-        .post(format!("{}/oauth/consent", base(&s)))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form_body(&[
-            ("txn", txn(&consent).as_str()),
-            ("decision", "allow"),
-        ]))
-        .send()
-        .await
-        .unwrap();
-    let back = url::Url::parse(back.headers()["location"].to_str().unwrap()).unwrap();
+    let consent = login(&s, &page, PASSWORD).await.text().await.unwrap();
+    let back = decide(&s, &consent, "allow").await;
     let (status, body) = token(
         &s,
         &[
@@ -403,70 +382,28 @@ async fn dynamic_registration_then_sign_in() {
 async fn wrong_password_and_denied_consent() {
     let (s, _) = server(|_| {}).await;
     let (_, challenge) = pkce();
-    let h = http();
-    let page = h
-        .get(authorize_url(
-            &s,
-            &[
-                ("response_type", "code"),
-                ("client_id", "app"),
-                ("code_challenge", challenge.as_str()),
-                ("code_challenge_method", "S256"),
-            ],
-        ))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let t = txn(&page);
-    let wrong = h
-        .post(format!("{}/oauth/login", base(&s)))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form_body(&[
-            ("txn", t.as_str()),
-            ("username", "alice"),
-            ("password", "nope"),
-        ]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(wrong.status(), 401);
+    let page = open(
+        &s,
+        &[
+            ("response_type", "code"),
+            ("client_id", "app"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ],
+    )
+    .await;
+    assert_eq!(login(&s, &page, "nope").await.status(), 401);
     // Consent before signing in is refused.
-    let early = h
-        .post(format!("{}/oauth/consent", base(&s)))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form_body(&[("txn", t.as_str()), ("decision", "allow")]))
-        .send()
-        .await
-        .unwrap();
+    let t = txn(&page);
+    let early = post_form(
+        &s,
+        "/oauth/consent",
+        &[("txn", t.as_str()), ("decision", "allow")],
+    )
+    .await;
     assert_eq!(early.status(), 400);
-    let consent = h
-        .post(format!("{}/oauth/login", base(&s)))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form_body(&[
-            ("txn", t.as_str()),
-            ("username", "alice"),
-            ("password", PASSWORD),
-        ]))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let back = h
-        .post(format!("{}/oauth/consent", base(&s)))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form_body(&[
-            ("txn", txn(&consent).as_str()),
-            ("decision", "deny"),
-        ]))
-        .send()
-        .await
-        .unwrap();
-    let back = url::Url::parse(back.headers()["location"].to_str().unwrap()).unwrap();
+    let consent = login(&s, &page, PASSWORD).await.text().await.unwrap();
+    let back = decide(&s, &consent, "deny").await;
     assert_eq!(query(&back, "error").as_deref(), Some("access_denied"));
     assert!(query(&back, "code").is_none());
     s.stop().await;
@@ -609,7 +546,10 @@ async fn client_metadata_documents() {
     })
     .await;
     let (_, ch) = pkce();
-    for (doc, why) in [("big.json", "larger than"), ("slow.json", "timed out")] {
+    for (doc, why) in [
+        ("big.json", "answered more than"),
+        ("slow.json", "timed out"),
+    ] {
         let id = format!("{docs}/{doc}");
         let (status, location, body) = authorize(
             &s,
