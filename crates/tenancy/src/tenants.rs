@@ -261,7 +261,8 @@ fn anonymous_on(config: &Config) -> bool {
     let on = match config.auth.anonymous {
         AnonymousMode::On => true,
         AnonymousMode::Off => false,
-        AnonymousMode::Auto => config.listen.ip().is_loopback(),
+        // With sign-in configured, a client must sign in even on loopback.
+        AnonymousMode::Auto => config.listen.ip().is_loopback() && config.oauth.is_none(),
     };
     if config.auth.anonymous == AnonymousMode::On && !config.listen.ip().is_loopback() {
         tracing::warn!(
