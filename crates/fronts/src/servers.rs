@@ -23,9 +23,10 @@ pub(crate) struct Arrival {
     pub(crate) client: String,
     /// The virtual server, if the request came to one.
     pub(crate) server: Option<Arc<VirtualServer>>,
-    /// The request's method and path (what a DPoP proof names).
+    /// The request's method and URI (what a DPoP proof names); clones
+    /// that share the request's buffers, no copy.
     method: http::Method,
-    path: String,
+    uri: http::Uri,
 }
 
 impl FromRequestParts<crate::Fronts> for Arrival {
@@ -44,7 +45,7 @@ impl FromRequestParts<crate::Fronts> for Arrival {
             client: switchboard_http::client::identity(peer),
             server: select(fronts.gate(), parts).map_err(IntoResponse::into_response)?,
             method: parts.method.clone(),
-            path: parts.uri.path().to_owned(),
+            uri: parts.uri.clone(),
         })
     }
 }
@@ -56,7 +57,7 @@ impl Arrival {
         gate: &Gate,
         headers: &http::HeaderMap,
     ) -> Result<switchboard_tenancy::Principal, TransportError> {
-        let request = Some((self.method.as_str(), self.path.as_str()));
+        let request = Some((self.method.as_str(), self.uri.path()));
         gate.authenticate_at(headers, &self.client, self.server.as_ref(), request)
             .await
     }
