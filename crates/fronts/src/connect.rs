@@ -7,6 +7,10 @@
 //! send no referrer. Which user a sign-in is for was fixed when it was
 //! started, from the caller's credential: the browser brings none.
 //!
+//! `GET /connect/client-metadata.json` is Switchboard's Client ID Metadata
+//! Document, the client id it presents to authorization servers that take
+//! one.
+//!
 //! And a user's own connections, authenticated like `/mcp`:
 //! `GET /connect/connections` lists them (never a token),
 //! `DELETE /connect/connections/{upstream}` forgets one.
@@ -21,7 +25,7 @@ use switchboard_config::{Config, Live};
 use switchboard_http::client::PeerAddr;
 use switchboard_http::reply::json_response;
 use switchboard_identity::connect::{self, CallbackError};
-use switchboard_identity::{UpstreamAuth, Vault};
+use switchboard_identity::{CLIENT_METADATA, Grant, UpstreamAuth, Vault};
 use switchboard_observe::audit::AuditEvent;
 use switchboard_runtime::Catalog;
 use switchboard_tenancy::{Gate, Principal};
@@ -36,6 +40,10 @@ pub(crate) fn routes(layers: &Layers) -> axum::Router<Fronts> {
         .route(
             "/connect/callback",
             layers.guarded(axum::routing::get(callback)),
+        )
+        .route(
+            CLIENT_METADATA,
+            layers.guarded(axum::routing::get(client_metadata)),
         )
         .route(
             "/connect/connections",
@@ -144,6 +152,77 @@ fn audit(gate: &Gate, tenant: &str, subject: &str, upstream: &str, outcome: &str
     });
 }
 
+/// `GET /connect/client-metadata.json`: Switchboard's Client ID Metadata
+/// Document, for authorization servers that take its URL as a client id
+/// (`client_metadata_url`, by default beside an `https://` redirect URI).
+/// Its `client_id` is that URL — the one of the upstreams' whose host is
+/// the request's, or the first — and its redirect URIs every upstream's
+/// that presents the same URL. A public client (`token_endpoint_auth_method`
+/// `none`) asking for codes and refresh tokens. 404 when no upstream
+/// presents a document served here.
+async fn client_metadata(State(connect): State<Connect>, headers: HeaderMap) -> Response {
+    let config = connect.config.load();
+    let presented: Vec<(String, String)> = config
+        .upstreams
+        .iter()
+        .flat_map(|u| {
+            let lanes = std::iter::once(None).chain(u.tenants.keys().map(|t| Some(t.as_str())));
+            lanes.filter_map(|lane| u.auth_for(lane))
+        })
+        .filter(|a| a.grant == Grant::AuthorizationCode)
+        .filter_map(|a| Some((a.client_metadata_url()?, a.redirect_uri.clone()?)))
+        .filter(|(url, _)| {
+            url.split('?')
+                .next()
+                .unwrap_or_default()
+                .ends_with(CLIENT_METADATA)
+        })
+        .collect();
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let authority = |url: &str| {
+        url.split_once("://")
+            .map(|(_, rest)| {
+                rest.split('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_ascii_lowercase()
+            })
+            .unwrap_or_default()
+    };
+    let Some(url) = presented
+        .iter()
+        .find(|(url, _)| authority(url) == host)
+        .or_else(|| presented.first())
+        .map(|(url, _)| url.clone())
+    else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let mut redirect_uris: Vec<&str> = Vec::new();
+    for (u, redirect) in &presented {
+        if *u == url && !redirect_uris.contains(&redirect.as_str()) {
+            redirect_uris.push(redirect);
+        }
+    }
+    let document = serde_json::json!({
+        "client_id": url,
+        "client_name": "Switchboard",
+        "redirect_uris": redirect_uris,
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "none",
+    });
+    let mut resp = json_response(StatusCode::OK, document.to_string());
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    resp
+}
+
 /// The upstream's authorization settings for a sign-in's credential set.
 fn auth_of(config: &Config, upstream: &str, lane: &str) -> Option<UpstreamAuth> {
     let u = config.upstreams.iter().find(|u| u.name == upstream)?;
@@ -223,12 +302,16 @@ async fn callback(State(connect): State<Connect>, RawQuery(raw): RawQuery) -> Re
     };
     let state = query.get("state").map(String::as_str).unwrap_or_default();
     let config = connect.config.load();
+    let answer = connect::Response {
+        code: query.get("code").map(String::as_str),
+        error: query.get("error").map(String::as_str),
+        iss: query.get("iss").map(String::as_str),
+    };
     let finished = connect::finish(
         vault,
         |p| auth_of(&config, &p.upstream, &p.lane),
         state,
-        query.get("code").map(String::as_str),
-        query.get("error").map(String::as_str),
+        answer,
     )
     .await;
     match finished {

@@ -11,6 +11,13 @@
 //! `/connect/callback`, where the code is redeemed with the verifier and
 //! the grant stored for the user who asked. Any node can serve either
 //! page: the pending sign-in and the grant are in the vault.
+//!
+//! A sign-in records what it was started with (its [`Flow`]): the
+//! server's endpoints and issuer, the client it signs in as, the resource
+//! and the scopes asked for. The callback checks the authorization
+//! response's `iss` against that issuer (RFC 9207) before it redeems the
+//! code, and the grant keeps the flow to be refreshed with, and stepped
+//! up from.
 
 use std::time::Duration;
 
@@ -22,7 +29,7 @@ use switchboard_secret::Secret;
 
 use crate::cache::{self, Held};
 use crate::config::UpstreamAuth;
-use crate::endpoint::{Endpoint, Issued};
+use crate::endpoint::{ClientAuth, Endpoint, Issued};
 use crate::error::IdentityError;
 use crate::vault::Vault;
 
@@ -31,6 +38,32 @@ const PENDING: &str = "\u{1}connect";
 
 /// How long a pending sign-in may take.
 pub const SIGN_IN_TTL: Duration = Duration::from_secs(600);
+
+/// What a sign-in was started with, and a grant is refreshed with: kept
+/// sealed (it may hold a client secret).
+#[derive(Clone, Default, Serialize, Deserialize)]
+pub(crate) struct Flow {
+    pub(crate) authorization_endpoint: String,
+    pub(crate) token_endpoint: String,
+    /// The server's issuer, from its metadata: an `iss` in its
+    /// authorization response must be identical to it (RFC 9207 §2.4).
+    #[serde(default)]
+    pub(crate) issuer: Option<String>,
+    /// Its metadata says it sends `iss`: then a response without one is
+    /// refused.
+    #[serde(default)]
+    pub(crate) iss_required: bool,
+    pub(crate) client: ClientAuth,
+    pub(crate) redirect_uri: String,
+    #[serde(default)]
+    pub(crate) resource: Option<String>,
+    /// The scopes asked for (then, in a grant, those granted too).
+    #[serde(default)]
+    pub(crate) scopes: Vec<String>,
+    /// How many times the scopes were stepped up to get here.
+    #[serde(default)]
+    pub(crate) step_ups: u32,
+}
 
 /// A grant as the vault keeps it.
 #[derive(Serialize, Deserialize)]
@@ -41,11 +74,23 @@ pub(crate) struct StoredGrant {
     expires_at: Option<u64>,
     /// When the user signed in (Unix seconds).
     created_at: u64,
+    /// The sign-in it was made by (none for grants made before flows were
+    /// kept: those refresh with the upstream's settings).
+    #[serde(default)]
+    pub(crate) flow: Option<Flow>,
 }
 
 impl StoredGrant {
-    fn new(issued: &Issued, previous: Option<&StoredGrant>) -> Self {
+    fn new(issued: &Issued, previous: Option<&StoredGrant>, flow: Option<Flow>) -> Self {
         let now = cache::unix_now();
+        let mut flow = flow.or_else(|| previous.and_then(|p| p.flow.clone()));
+        if let (Some(flow), Some(granted)) = (flow.as_mut(), issued.scope.as_deref()) {
+            for scope in granted.split_whitespace() {
+                if !flow.scopes.iter().any(|s| s == scope) {
+                    flow.scopes.push(scope.to_owned());
+                }
+            }
+        }
         Self {
             access_token: issued.token.expose().to_owned(),
             // A server that does not rotate the refresh token keeps it.
@@ -56,11 +101,22 @@ impl StoredGrant {
                 .or_else(|| previous.and_then(|p| p.refresh_token.clone())),
             expires_at: issued.expires_in.map(|d| now + d.as_secs()),
             created_at: previous.map_or(now, |p| p.created_at),
+            flow,
         }
     }
 
+    /// The refresh token, if any.
+    pub(crate) fn refresh_token(&self) -> Option<&str> {
+        self.refresh_token.as_deref()
+    }
+
+    /// The same grant with `issued`'s tokens (a refresh).
+    pub(crate) fn renewed(&self, issued: &Issued) -> Self {
+        Self::new(issued, Some(self), None)
+    }
+
     /// Held, if its access token has time left.
-    fn held(&self) -> Option<Held> {
+    pub(crate) fn held(&self) -> Option<Held> {
         let left = match self.expires_at {
             Some(at) => at.checked_sub(cache::unix_now()).filter(|l| *l > 0)?,
             None => 300,
@@ -70,6 +126,7 @@ impl StoredGrant {
                 token: Secret::new(self.access_token.clone()),
                 expires_in: Some(Duration::from_secs(left)),
                 refresh_token: None,
+                scope: None,
             },
             None,
         );
@@ -95,6 +152,10 @@ pub struct Pending {
     authorization_endpoint: String,
     #[serde(default)]
     token_endpoint: String,
+    /// What it was started with (none in sign-ins started before flows
+    /// were kept).
+    #[serde(default)]
+    flow: Option<Flow>,
 }
 
 impl std::fmt::Debug for Pending {
@@ -134,48 +195,40 @@ fn random() -> Result<String, IdentityError> {
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
-/// The user's grant, held (refreshed if its access token expired); or the
-/// sign-in they must make first.
-pub(crate) async fn granted(
+/// The user's stored grant, if any (one that does not open is none).
+pub(crate) async fn stored(
     vault: &Vault,
-    endpoint: &Endpoint,
-    auth: &UpstreamAuth,
     upstream: &str,
     lane: &str,
     tenant: &str,
     subject: &str,
-) -> Result<Held, IdentityError> {
+) -> Option<StoredGrant> {
     let name = grant_name(upstream, lane, subject);
-    let stored: Option<StoredGrant> = vault
+    vault
         .get(tenant, &name)
         .await
         .ok()
         .flatten()
-        .and_then(|b| serde_json::from_slice(&b).ok());
-    if let Some(grant) = &stored {
-        if let Some(held) = grant.held() {
-            return Ok(held);
-        }
-        if let Some(refresh) = &grant.refresh_token {
-            match endpoint.refresh(auth, refresh).await {
-                Ok(issued) => {
-                    let renewed = StoredGrant::new(&issued, Some(grant));
-                    put(vault, tenant, &name, &renewed).await;
-                    if let Some(held) = renewed.held() {
-                        return Ok(held);
-                    }
-                }
-                // Revoked or expired at the server: the user signs in again.
-                Err(IdentityError::Refused { .. }) => {
-                    let _ = vault.delete(tenant, &name).await;
-                }
-                Err(e) => return Err(e),
-            }
-        } else {
-            let _ = vault.delete(tenant, &name).await;
-        }
-    }
-    Err(sign_in(vault, auth, upstream, lane, tenant, subject).await)
+        .and_then(|b| serde_json::from_slice(&b).ok())
+}
+
+/// Keep `grant` as the user's.
+pub(crate) async fn keep(
+    vault: &Vault,
+    upstream: &str,
+    lane: &str,
+    tenant: &str,
+    subject: &str,
+    grant: &StoredGrant,
+) {
+    put(vault, tenant, &grant_name(upstream, lane, subject), grant).await;
+}
+
+/// Forget the user's grant.
+pub(crate) async fn forget(vault: &Vault, upstream: &str, lane: &str, tenant: &str, subject: &str) {
+    let _ = vault
+        .delete(tenant, &grant_name(upstream, lane, subject))
+        .await;
 }
 
 async fn put(vault: &Vault, tenant: &str, name: &str, grant: &StoredGrant) {
@@ -186,30 +239,51 @@ async fn put(vault: &Vault, tenant: &str, name: &str, grant: &StoredGrant) {
     }
 }
 
-/// The error that sends the user to sign in: their pending sign-in (a new
-/// one unless one under way is still fresh).
-async fn sign_in(
+/// The URL elicitation of the user's sign-in under way, if one is and is
+/// still fresh.
+pub(crate) async fn under_way(
     vault: &Vault,
     auth: &UpstreamAuth,
     upstream: &str,
     lane: &str,
     tenant: &str,
     subject: &str,
-) -> IdentityError {
+) -> Option<IdentityError> {
     let index = pending_name(upstream, lane, subject);
-    let existing = vault
+    let state = vault
         .get(tenant, &index)
         .await
         .ok()
         .flatten()
-        .and_then(|s| String::from_utf8(s).ok());
-    if let Some(state) = &existing
-        && let Some(p) = pending(vault, state).await
-        && !p.expired()
-    {
-        return required(auth, upstream, state);
+        .and_then(|s| String::from_utf8(s).ok())?;
+    match pending(vault, &state).await {
+        Some(p) if !p.expired() => Some(required(auth, upstream, &state)),
+        _ => {
+            let _ = vault.delete(PENDING, &state).await;
+            None
+        }
     }
-    if let Some(old) = existing {
+}
+
+/// The error that sends the user to sign in: a new pending sign-in of
+/// `flow` (replacing one under way).
+pub(crate) async fn sign_in(
+    vault: &Vault,
+    auth: &UpstreamAuth,
+    flow: Option<Flow>,
+    upstream: &str,
+    lane: &str,
+    tenant: &str,
+    subject: &str,
+) -> IdentityError {
+    let index = pending_name(upstream, lane, subject);
+    if let Some(old) = vault
+        .get(tenant, &index)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|s| String::from_utf8(s).ok())
+    {
         let _ = vault.delete(PENDING, &old).await;
     }
     let (state, verifier) = match (random(), random()) {
@@ -225,6 +299,7 @@ async fn sign_in(
         created_at: cache::unix_now(),
         authorization_endpoint: auth.authorization_endpoint.clone().unwrap_or_default(),
         token_endpoint: auth.token_endpoint.clone(),
+        flow,
     };
     let stored = match serde_json::to_vec(&record) {
         Ok(bytes) => vault.put(PENDING, &state, &bytes).await,
@@ -264,23 +339,42 @@ pub async fn pending(vault: &Vault, state: &str) -> Option<Pending> {
 }
 
 /// The authorization server's URL the connect page sends `pending`'s
-/// browser to (code flow, PKCE S256).
+/// browser to (code flow, PKCE S256; the client, redirect, scopes and
+/// resource the sign-in was started with).
 pub fn authorize_url(auth: &UpstreamAuth, state: &str, pending: &Pending) -> String {
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(pending.verifier.as_bytes()));
+    let (client_id, redirect_uri, scopes, resource) = match &pending.flow {
+        Some(f) => (
+            f.client.id.as_str(),
+            f.redirect_uri.as_str(),
+            &f.scopes,
+            f.resource.as_deref(),
+        ),
+        None => (
+            auth.client_id.as_str(),
+            auth.redirect_uri.as_deref().unwrap_or(""),
+            &auth.scopes,
+            auth.resource.as_deref(),
+        ),
+    };
     let mut query = form_urlencoded::Serializer::new(String::new());
     query.append_pair("response_type", "code");
-    query.append_pair("client_id", &auth.client_id);
-    query.append_pair("redirect_uri", auth.redirect_uri.as_deref().unwrap_or(""));
+    query.append_pair("client_id", client_id);
+    query.append_pair("redirect_uri", redirect_uri);
     query.append_pair("state", state);
     query.append_pair("code_challenge", &challenge);
     query.append_pair("code_challenge_method", "S256");
-    if !auth.scopes.is_empty() {
-        query.append_pair("scope", &auth.scopes.join(" "));
+    if !scopes.is_empty() {
+        query.append_pair("scope", &scopes.join(" "));
     }
-    if let Some(resource) = &auth.resource {
+    if let Some(resource) = resource {
         query.append_pair("resource", resource);
     }
-    let endpoint = match pending.authorization_endpoint.as_str() {
+    let started = match &pending.flow {
+        Some(f) => f.authorization_endpoint.as_str(),
+        None => pending.authorization_endpoint.as_str(),
+    };
+    let endpoint = match started {
         "" => auth.authorization_endpoint.as_deref().unwrap_or_default(),
         started => started,
     };
@@ -301,10 +395,46 @@ pub enum CallbackError {
     /// The authorization server sent an error instead of a code.
     #[error("the authorization server did not grant access: {0}")]
     Denied(String),
+    /// The response's `iss` is not the issuer the sign-in went to, or it
+    /// is missing though the server says it sends one (RFC 9207 §2.4): a
+    /// response from another server (a mix-up), refused before its code is
+    /// used.
+    #[error("the authorization response {0}; it is refused and its code not used")]
+    WrongIssuer(&'static str),
     /// The code was not redeemed (a code of another sign-in, a PKCE
     /// mismatch, the server unreachable).
     #[error("{0}")]
     Redeem(IdentityError),
+}
+
+/// The authorization server's answer at the callback.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Response<'a> {
+    /// `code`.
+    pub code: Option<&'a str>,
+    /// `error`.
+    pub error: Option<&'a str>,
+    /// `iss` (RFC 9207).
+    pub iss: Option<&'a str>,
+}
+
+/// Whether an authorization response's `iss` may be used (RFC 9207 §2.4):
+/// when present it must be identical to the issuer the sign-in went to
+/// (simple string comparison), and it must be present when the server's
+/// metadata says it sends one.
+fn issuer_checked(flow: Option<&Flow>, iss: Option<&str>) -> Result<(), CallbackError> {
+    let Some(expected) = flow.and_then(|f| f.issuer.as_deref()) else {
+        return Ok(());
+    };
+    match iss {
+        Some(iss) if iss != expected => Err(CallbackError::WrongIssuer(
+            "names another issuer than the server the sign-in went to",
+        )),
+        None if flow.is_some_and(|f| f.iss_required) => Err(CallbackError::WrongIssuer(
+            "has no iss, though the server's metadata says it sends one",
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Finish the sign-in of `state` with the authorization server's answer
@@ -314,8 +444,7 @@ pub async fn finish(
     vault: &Vault,
     auth_of: impl FnOnce(&Pending) -> Option<UpstreamAuth>,
     state: &str,
-    code: Option<&str>,
-    error: Option<&str>,
+    answer: Response<'_>,
 ) -> Result<Pending, CallbackError> {
     let pending = pending(vault, state)
         .await
@@ -327,7 +456,8 @@ pub async fn finish(
     if pending.expired() {
         return Err(CallbackError::Expired);
     }
-    if let Some(error) = error {
+    issuer_checked(pending.flow.as_ref(), answer.iss)?;
+    if let Some(error) = answer.error {
         let shown: String = error
             .chars()
             .filter(|c| !c.is_control())
@@ -335,7 +465,8 @@ pub async fn finish(
             .collect();
         return Err(CallbackError::Denied(shown));
     }
-    let code = code
+    let code = answer
+        .code
         .filter(|c| !c.is_empty() && c.len() <= 2048)
         .ok_or(CallbackError::Denied("no code".into()))?;
     let mut auth = auth_of(&pending).ok_or(CallbackError::UnknownState)?;
@@ -343,11 +474,23 @@ pub async fn finish(
         auth.token_endpoint = pending.token_endpoint.clone();
     }
     let endpoint = Endpoint::new(&auth);
-    let issued = endpoint
-        .redeem(&auth, code, &pending.verifier)
-        .await
-        .map_err(|e| CallbackError::Redeem(e.for_upstream(&pending.upstream)))?;
-    let grant = StoredGrant::new(&issued, None);
+    let issued = match &pending.flow {
+        Some(f) => {
+            endpoint
+                .redeem_as(
+                    &f.token_endpoint,
+                    &f.client,
+                    &f.redirect_uri,
+                    f.resource.as_deref(),
+                    code,
+                    &pending.verifier,
+                )
+                .await
+        }
+        None => endpoint.redeem(&auth, code, &pending.verifier).await,
+    }
+    .map_err(|e| CallbackError::Redeem(e.for_upstream(&pending.upstream)))?;
+    let grant = StoredGrant::new(&issued, None, pending.flow.clone());
     let name = grant_name(&pending.upstream, &pending.lane, &pending.subject);
     put(vault, &pending.tenant, &name, &grant).await;
     let _ = vault

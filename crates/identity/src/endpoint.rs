@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use switchboard_secret::{ClientToken, Secret};
 
 use crate::config::{ACCESS_TOKEN, Grant, TOKEN_EXCHANGE, UpstreamAuth};
@@ -23,6 +23,80 @@ pub(crate) struct Issued {
     /// With an authorization code or a refresh: the (rotated) refresh
     /// token, if the server gives one.
     pub(crate) refresh_token: Option<Secret>,
+    /// The scope granted, if the server says (RFC 6749 §5.1).
+    pub(crate) scope: Option<String>,
+}
+
+/// How a client authenticates at the token endpoint (RFC 6749 §2.3,
+/// RFC 7591 §2 `token_endpoint_auth_method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub(crate) enum AuthMethod {
+    /// A public client: its `client_id` in the form.
+    #[default]
+    #[serde(rename = "none")]
+    None,
+    /// `client_secret_basic`: HTTP Basic.
+    #[serde(rename = "client_secret_basic")]
+    Basic,
+    /// `client_secret_post`: `client_id` and `client_secret` in the form.
+    #[serde(rename = "client_secret_post")]
+    Post,
+}
+
+impl AuthMethod {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            AuthMethod::None => "none",
+            AuthMethod::Basic => "client_secret_basic",
+            AuthMethod::Post => "client_secret_post",
+        }
+    }
+
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "none" => Some(AuthMethod::None),
+            "client_secret_basic" => Some(AuthMethod::Basic),
+            "client_secret_post" => Some(AuthMethod::Post),
+            _ => None,
+        }
+    }
+}
+
+/// The client a request to the token endpoint is made as. `Debug` leaves
+/// out the secret.
+#[derive(Clone, Default, Serialize, Deserialize)]
+pub(crate) struct ClientAuth {
+    pub(crate) id: String,
+    /// Kept only sealed (in the vault) or in memory.
+    #[serde(default)]
+    pub(crate) secret: Option<String>,
+    #[serde(default)]
+    pub(crate) method: AuthMethod,
+}
+
+impl std::fmt::Debug for ClientAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientAuth")
+            .field("id", &self.id)
+            .field("method", &self.method)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientAuth {
+    /// The client `auth` configures.
+    pub(crate) fn configured(auth: &UpstreamAuth) -> Self {
+        let secret = auth.client_secret.as_ref().map(|s| s.expose().to_owned());
+        Self {
+            id: auth.client_id.clone(),
+            method: if secret.is_some() {
+                AuthMethod::Basic
+            } else {
+                AuthMethod::None
+            },
+            secret,
+        }
+    }
 }
 
 /// The token endpoint's client.
@@ -38,6 +112,8 @@ struct Success {
     expires_in: Option<u64>,
     #[serde(default)]
     refresh_token: Option<String>,
+    #[serde(default)]
+    scope: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -101,11 +177,70 @@ impl Endpoint {
         self.post(auth, body).await
     }
 
+    /// Redeem an authorization code as `client`, with its PKCE verifier
+    /// and the `resource` it was asked for (RFC 8707 §2.2).
+    pub(crate) async fn redeem_as(
+        &self,
+        token_endpoint: &str,
+        client: &ClientAuth,
+        redirect_uri: &str,
+        resource: Option<&str>,
+        code: &str,
+        verifier: &str,
+    ) -> Result<Issued, IdentityError> {
+        let body = {
+            let mut form = form_urlencoded::Serializer::new(String::new());
+            form.append_pair("grant_type", "authorization_code");
+            form.append_pair("code", code);
+            form.append_pair("redirect_uri", redirect_uri);
+            form.append_pair("code_verifier", verifier);
+            if let Some(resource) = resource {
+                form.append_pair("resource", resource);
+            }
+            client_form(&mut form, client);
+            form.finish()
+        };
+        self.post_as(token_endpoint, client, body).await
+    }
+
+    /// Refresh a grant as `client` (RFC 6749 §6), for its `resource`.
+    pub(crate) async fn refresh_as(
+        &self,
+        token_endpoint: &str,
+        client: &ClientAuth,
+        resource: Option<&str>,
+        refresh_token: &str,
+    ) -> Result<Issued, IdentityError> {
+        let body = {
+            let mut form = form_urlencoded::Serializer::new(String::new());
+            form.append_pair("grant_type", "refresh_token");
+            form.append_pair("refresh_token", refresh_token);
+            if let Some(resource) = resource {
+                form.append_pair("resource", resource);
+            }
+            client_form(&mut form, client);
+            form.finish()
+        };
+        self.post_as(token_endpoint, client, body).await
+    }
+
     /// GET a JSON document (metadata), bounded, no redirects followed.
     pub(crate) async fn get_json<T: serde::de::DeserializeOwned>(
         &self,
         url: &str,
     ) -> Result<T, IdentityError> {
+        match self.try_json(url).await? {
+            Ok(found) => Ok(found),
+            Err(status) => Err(unavailable(format!("{url} answered HTTP {status}"))),
+        }
+    }
+
+    /// GET a JSON document: it, or the status when it is not there (any
+    /// answer but 200).
+    pub(crate) async fn try_json<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+    ) -> Result<Result<T, StatusCode>, IdentityError> {
         let response = self
             .client
             .get(url)
@@ -116,22 +251,98 @@ impl Endpoint {
         let status = response.status();
         let body = read(response).await?;
         if status != StatusCode::OK {
-            return Err(unavailable(format!("{url} answered HTTP {status}")));
+            return Ok(Err(status));
         }
         serde_json::from_slice(&body)
+            .map(Ok)
             .map_err(|_| unavailable(format!("{url} is not the metadata expected")))
+    }
+
+    /// POST a request without credentials to the upstream `url`, as a
+    /// client's first request would go: the `WWW-Authenticate` of its 401
+    /// (RFC 9728 §5.1), if it answers so. Anything else is `None`.
+    pub(crate) async fn challenge(&self, url: &str) -> Option<String> {
+        let body = r#"{"jsonrpc":"2.0","id":"switchboard-authorization","method":"tools/list"}"#;
+        let response = self
+            .client
+            .post(url)
+            .header(CONTENT_TYPE, "application/json")
+            .header(ACCEPT, "application/json, text/event-stream")
+            .body(body)
+            .send()
+            .await
+            .ok()?;
+        if response.status() != StatusCode::UNAUTHORIZED {
+            return None;
+        }
+        let values: Vec<&str> = response
+            .headers()
+            .get_all(reqwest::header::WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        (!values.is_empty()).then(|| values.join(", "))
+    }
+
+    /// Register a client (RFC 7591 §3.1): the server's answer.
+    pub(crate) async fn register(
+        &self,
+        registration_endpoint: &str,
+        metadata: &serde_json::Value,
+    ) -> Result<serde_json::Value, IdentityError> {
+        let response = self
+            .client
+            .post(registration_endpoint)
+            .header(CONTENT_TYPE, "application/json")
+            .header(ACCEPT, "application/json")
+            .body(metadata.to_string())
+            .send()
+            .await
+            .map_err(|e| unavailable(describe(&e)))?;
+        let status = response.status();
+        let body = read(response).await?;
+        if status.is_success() {
+            return serde_json::from_slice(&body)
+                .map_err(|_| unavailable("a registration answer that is not JSON".into()));
+        }
+        match serde_json::from_slice::<Failure>(&body) {
+            Ok(f) => Err(IdentityError::Refused {
+                upstream: String::new(),
+                error: cut(&f.error),
+                description: format!(
+                    ": registration refused{}",
+                    f.error_description
+                        .map(|d| format!(" ({})", cut(&d)))
+                        .unwrap_or_default()
+                ),
+            }),
+            Err(_) => Err(unavailable(format!("registration answered HTTP {status}"))),
+        }
     }
 
     /// POST `form` with the client's credentials.
     async fn post(&self, auth: &UpstreamAuth, form: String) -> Result<Issued, IdentityError> {
+        self.post_as(&auth.token_endpoint, &ClientAuth::configured(auth), form)
+            .await
+    }
+
+    /// POST `form` to `url`, authenticated as `client` says (its id and
+    /// secret are in the form already for `none` and
+    /// `client_secret_post`).
+    async fn post_as(
+        &self,
+        url: &str,
+        client: &ClientAuth,
+        form: String,
+    ) -> Result<Issued, IdentityError> {
         let mut request = self
             .client
-            .post(&auth.token_endpoint)
+            .post(url)
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(ACCEPT, "application/json")
             .body(form);
-        if let Some(secret) = &auth.client_secret {
-            request = request.basic_auth(encode(&auth.client_id), Some(encode(secret.expose())));
+        if let (AuthMethod::Basic, Some(secret)) = (client.method, &client.secret) {
+            request = request.basic_auth(encode(&client.id), Some(encode(secret)));
         }
         let response = request
             .send()
@@ -147,6 +358,7 @@ impl Endpoint {
                     token: Secret::new(ok.access_token),
                     expires_in: ok.expires_in.map(Duration::from_secs),
                     refresh_token: ok.refresh_token.map(Secret::new),
+                    scope: ok.scope,
                 })
             }
             s if s.is_client_error() => match serde_json::from_slice::<Failure>(&body) {
@@ -206,6 +418,21 @@ fn finish(mut form: form_urlencoded::Serializer<'_, String>, auth: &UpstreamAuth
         form.append_pair("scope", &auth.scopes.join(" "));
     }
     form.finish()
+}
+
+/// The client's own parameters: its `client_id` unless it authenticates
+/// with HTTP Basic, and its secret with `client_secret_post`.
+fn client_form(form: &mut form_urlencoded::Serializer<'_, String>, client: &ClientAuth) {
+    match (client.method, &client.secret) {
+        (AuthMethod::Basic, Some(_)) => {}
+        (AuthMethod::Post, Some(secret)) => {
+            form.append_pair("client_id", &client.id);
+            form.append_pair("client_secret", secret);
+        }
+        _ => {
+            form.append_pair("client_id", &client.id);
+        }
+    }
 }
 
 /// RFC 6749 §2.3.1: the client id and secret are form-encoded before

@@ -48,6 +48,7 @@ impl Kept {
             token: Secret::new(self.token),
             expires_in: Some(Duration::from_secs(left)),
             refresh_token: None,
+            scope: None,
         };
         Some(Held::new(issued, self.subject_expires_at))
     }

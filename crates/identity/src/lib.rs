@@ -29,14 +29,18 @@
 #![warn(missing_docs)]
 
 mod cache;
+pub mod challenge;
 mod config;
 pub mod connect;
 mod discover;
 mod endpoint;
 mod error;
 mod kept;
+mod register;
+mod user;
 mod vault;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -44,8 +48,9 @@ use std::time::Duration;
 use switchboard_limits::{Breaker, BreakerConfig};
 use switchboard_secret::{ClientToken, Secret};
 
-pub use config::{CALLBACK, Grant, UpstreamAuth};
+pub use config::{CALLBACK, CLIENT_METADATA, Grant, UpstreamAuth};
 pub use error::IdentityError;
+pub use user::MAX_STEP_UPS;
 pub use vault::{Vault, VaultError, VaultKey};
 
 use cache::Cache;
@@ -110,8 +115,12 @@ pub struct Identity {
     /// The upstream's URL (its protected-resource metadata names its
     /// authorization server).
     upstream_url: Option<String>,
-    /// `auth` with discovered endpoints, once found.
-    discovered: tokio::sync::OnceCell<UpstreamAuth>,
+    /// `auth` as configured, nothing discovered.
+    configured: Arc<discover::Found>,
+    /// What was discovered, once found (found again after a 401).
+    discovered: tokio::sync::Mutex<Option<Arc<discover::Found>>>,
+    /// Clients registered with authorization servers, by issuer.
+    clients: tokio::sync::Mutex<HashMap<String, register::Registered>>,
 }
 
 impl Identity {
@@ -130,7 +139,9 @@ impl Identity {
             stats: Arc::default(),
             vault: None,
             upstream_url: None,
-            discovered: tokio::sync::OnceCell::new(),
+            configured: Arc::new(discover::Found::configured(&auth)),
+            discovered: tokio::sync::Mutex::new(None),
+            clients: tokio::sync::Mutex::new(HashMap::new()),
             auth,
         }
     }
@@ -139,20 +150,6 @@ impl Identity {
     pub fn for_url(mut self, url: &str) -> Self {
         self.upstream_url = Some(url.to_owned());
         self
-    }
-
-    /// The settings with the endpoints: as configured, or discovered once
-    /// (a failure is not remembered: the next call asks again).
-    async fn effective(&self) -> Result<&UpstreamAuth, IdentityError> {
-        if !self.auth.discovers() {
-            return Ok(&self.auth);
-        }
-        self.discovered
-            .get_or_try_init(|| {
-                discover::endpoints(&self.endpoint, &self.auth, self.upstream_url.as_deref())
-            })
-            .await
-            .map_err(|e| e.for_upstream(&self.upstream))
     }
 
     /// Keep tokens in `vault` too (if any), as the credential set `lane`
@@ -223,33 +220,6 @@ impl Identity {
         *held = Some(cache::Held::new(issued, subject.map(|t| t.expires_at)));
         self.stats.issued.fetch_add(1, Ordering::Relaxed);
         Ok((token, Outcome::Issued))
-    }
-
-    /// `who`'s own grant (refreshed if need be), or the sign-in they must
-    /// make first.
-    async fn granted(&self, who: Who<'_>) -> Result<cache::Held, IdentityError> {
-        let Some((vault, lane)) = &self.vault else {
-            return Err(IdentityError::Unavailable {
-                upstream: self.upstream.clone(),
-                reason: "users' grants need the token vault ([vault] keys)".into(),
-            });
-        };
-        if who.subject == "anonymous" && who.token.is_none() {
-            return Err(IdentityError::NoClientToken {
-                upstream: self.upstream.clone(),
-            });
-        }
-        let auth = self.effective().await?;
-        connect::granted(
-            vault,
-            &self.endpoint,
-            auth,
-            &self.upstream,
-            lane,
-            who.tenant,
-            who.subject,
-        )
-        .await
     }
 
     /// The vault entry of `who`'s token for this upstream.

@@ -46,7 +46,11 @@ impl StdioProvider {
         match ctx.elicit(params).await {
             Ok(answer) if answer["action"] == "accept" => {}
             Ok(answer) => {
-                let action = answer["action"].as_str().unwrap_or("not accepted");
+                let action = match answer["action"].as_str() {
+                    Some("decline") => "declined",
+                    Some("cancel") => "cancelled",
+                    _ => "not accepted",
+                };
                 return Err(RpcError::new(
                     ErrorCode::UNAUTHORIZED,
                     format!("signing in to upstream {upstream} was {action}: the call needs it"),
