@@ -14,8 +14,7 @@
 #   --save FILE  also write the image as an OCI archive (podman save), for
 #                `podman load`/`docker load` or pushing with skopeo elsewhere
 #
-# Needs podman (Debian package podman), gcc with a static libc (gcc, libc6-dev)
-# for the probe, binutils (strip), ca-certificates. As root (podman's system
+# Needs podman (Debian package podman), binutils (strip), ca-certificates. As root (podman's system
 # storage) or rootless podman if configured.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,7 +34,6 @@ done
 binary=$(realpath "$1")
 [[ -x $binary ]] || die "$1 is not an executable"
 command -v podman >/dev/null || die "podman not found (apt-get install podman; scripts/tools.sh installs it)"
-command -v gcc >/dev/null || die "gcc not found (apt-get install gcc libc6-dev)"
 version=$("$binary" --version | awk '{ print $2 }')
 [[ -n $version ]] || die "$binary --version printed no version"
 tag=${tag:-localhost/switchboard:$version}
@@ -44,12 +42,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/context"
 
-# The HEALTHCHECK probe, static (the image has no libc of its own besides
-# the one the binary links, and the probe should not depend on it).
-gcc -static -Os -Wall -Wextra -Werror -o "$work/switchboard-healthcheck" "$ROOT/packaging/container/healthcheck.c"
-strip "$work/switchboard-healthcheck"
-
-"$ROOT/packaging/container/rootfs.sh" "$binary" "$work/switchboard-healthcheck" "$work/context/rootfs"
+"$ROOT/packaging/container/rootfs.sh" "$binary" "$work/context/rootfs"
 
 # The Dockerfile's runtime stage, its `COPY --from=build … /rootfs/…` from the
 # local tree instead.

@@ -11,7 +11,7 @@
 #   through passwordless sudo; otherwise it stops and says what to install):
 #     curl, redis-server + redis-tools (redis-server, redis-cli), chromium,
 #     nginx-light, python3-venv (if python3 cannot make a venv); for the
-#     packaging step: podman, runc, gcc + libc6-dev, systemd (systemd-analyze),
+#     packaging step: podman, runc, systemd (systemd-analyze),
 #     adduser, python3-yaml, and kubectl if an apt source has it
 #   SB_TEST_SKIP=redis,nginx,chromium leaves those parts out (see
 #   scripts/skip.sh); their tests are then skipped and counted by test.sh.
@@ -71,15 +71,13 @@ if [[ ! -x $VENV/bin/python ]] && ! python3 -c 'import ensurepip, venv' 2>/dev/n
 fi
 # The packaging step (scripts/packaging.sh): podman builds and runs the
 # container image (runc runs it where crun cannot: cgroup v1/v2 hybrid
-# hosts); gcc with a static libc builds the image's health probe;
-# systemd-analyze verifies the Debian package's unit; adduser is the
+# hosts); systemd-analyze verifies the Debian package's unit; adduser is the
 # package's dependency; Debian's python3 with yaml reads the rendered
 # Kubernetes manifests; kubectl renders them (no Debian release packages it:
 # installed only where an apt source has it; this kind of machine comes with
 # it).
 has podman || { missing+=(podman); packages+=(podman); }
 has runc || { missing+=(runc); packages+=(runc); }
-{ has gcc && [[ -f /usr/lib/x86_64-linux-gnu/libc.a ]]; } || { missing+=("gcc with a static libc"); packages+=(gcc libc6-dev); }
 has systemd-analyze || { missing+=(systemd-analyze); packages+=(systemd); }
 has adduser || { missing+=(adduser); packages+=(adduser); }
 /usr/bin/python3 -c 'import yaml' 2>/dev/null || { missing+=("python3 yaml"); packages+=(python3-yaml); }

@@ -4,11 +4,11 @@
 # stage (packaging/container/Dockerfile) and the offline build
 # (scripts/image.sh), whose final stage is `FROM scratch` + this tree.
 #
-#   packaging/container/rootfs.sh BINARY HEALTHCHECK OUTDIR
+#   packaging/container/rootfs.sh BINARY OUTDIR
 #
 # OUTDIR gets (and nothing else: no shell, no package manager, no compiler):
-#   /usr/bin/switchboard               BINARY, stripped (--strip-unneeded)
-#   /usr/bin/switchboard-healthcheck   the static HEALTHCHECK probe (healthcheck.c)
+#   /usr/bin/switchboard               BINARY, stripped (--strip-unneeded); also
+#                                      the HEALTHCHECK (`switchboard health`)
 #   the shared libraries BINARY links, as ldd lists them (glibc, libgcc_s, libm)
 #   /etc/passwd, /etc/group            root and the user switchboard, 65532:65532
 #   /etc/nsswitch.conf                 hosts: files dns (Redis and upstreams by name)
@@ -20,14 +20,13 @@
 set -euo pipefail
 
 die() { echo "rootfs.sh: ERROR: $*" >&2; exit 1; }
-(($# == 3)) || die "usage: rootfs.sh BINARY HEALTHCHECK OUTDIR"
-binary=$1 probe=$2 out=$3
+(($# == 2)) || die "usage: rootfs.sh BINARY OUTDIR"
+binary=$1 out=$2
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 uid=65532
 
 [[ -x $binary ]] || die "$binary is not an executable"
-[[ -x $probe ]] || die "$probe is not an executable"
 ca=/etc/ssl/certs/ca-certificates.crt
 [[ -s $ca ]] || die "$ca missing (install the Debian package ca-certificates)"
 command -v strip >/dev/null || die "strip missing (install the Debian package binutils)"
@@ -36,7 +35,6 @@ command -v strip >/dev/null || die "strip missing (install the Debian package bi
 mkdir -p "$out"/{usr/bin,etc/ssl/certs,etc/switchboard,var/lib/switchboard,tmp,usr/share/doc/switchboard}
 strip --strip-unneeded -o "$out/usr/bin/switchboard" "$binary"
 chmod 0755 "$out/usr/bin/switchboard"
-install -m 0755 "$probe" "$out/usr/bin/switchboard-healthcheck"
 
 # The libraries at the paths the dynamic loader looks for them (ldd prints
 # "name => /path (addr)" and the loader itself as "/path (addr)").

@@ -6,7 +6,7 @@ mod cli;
 
 use clap::CommandFactory;
 use clap::{Parser, Subcommand};
-use cli::{connect, docs, import, keys, logwriter, nofile, oauth, ops, serve, stdio};
+use cli::{connect, docs, health, import, keys, logwriter, nofile, oauth, ops, serve, stdio};
 
 /// The process allocator (feature `mimalloc`, on by default): cheaper than
 /// glibc's for the many small, short-lived buffers of each relayed call.
@@ -46,6 +46,8 @@ enum Command {
     /// Bridge a local stdio client to a remote MCP server (Streamable HTTP), with an API key from
     /// an environment variable or a file.
     Connect(connect::ConnectArgs),
+    /// GET a node's /healthz (or another path) and exit 0 on a 200: a container's health check.
+    Health(health::HealthArgs),
     /// Validate a configuration file and print the effective configuration (secrets redacted).
     CheckConfig(serve::CheckArgs),
     /// Print the `[[upstreams]]` TOML of an `mcpServers` JSON file (Claude Desktop, Cursor, VS Code).
@@ -104,6 +106,7 @@ fn main() -> std::process::ExitCode {
             Command::Serve(args) => serve::run(args).await,
             Command::Stdio(args) => stdio::run(args).await,
             Command::Connect(args) => connect::run(args).await,
+            Command::Health(args) => health::run(args).await,
             Command::CheckConfig(args) => serve::check_config(args),
             Command::Import(args) => import::run(args),
             Command::Keys(args) => keys::run(args),

@@ -8,6 +8,7 @@
 pub(crate) mod accessline;
 pub(crate) mod connect;
 pub(crate) mod docs;
+pub(crate) mod health;
 pub(crate) mod import;
 pub(crate) mod keys;
 pub(crate) mod logwriter;
