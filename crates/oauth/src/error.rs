@@ -106,6 +106,15 @@ impl OAuthError {
         }
     }
 
+    /// 429 `temporarily_unavailable`: over a limit of the node's.
+    pub fn too_many(why: impl Into<String>) -> Self {
+        Self::new(
+            "temporarily_unavailable",
+            StatusCode::TOO_MANY_REQUESTS,
+            why,
+        )
+    }
+
     /// 503 `temporarily_unavailable`: the store failed.
     pub fn unavailable(why: impl Into<String>) -> Self {
         Self::new(

@@ -35,6 +35,7 @@ mod params;
 mod paths;
 mod routes;
 mod server;
+mod throttle;
 mod urls;
 mod users;
 

@@ -320,6 +320,9 @@ async fn register(State(s): Server, headers: HeaderMap, body: Bytes) -> Response
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, t)| t.trim().to_owned());
+    if let Err(e) = s.throttle.take(crate::throttle::Kind::Register, "").await {
+        return e.into_response();
+    }
     match s.clients.register(&body, bearer.as_deref()).await {
         Ok(answer) => {
             let mut resp = no_store_json(answer);

@@ -56,6 +56,7 @@ pub struct AuthorizationServer {
     pub(crate) grants: Grants,
     keys: KeyRing,
     dpop: crate::dpop::Dpop,
+    pub(crate) throttle: crate::throttle::Throttle,
     verifier: JwtVerifier,
     last_miss_reload: Mutex<Option<Instant>>,
 }
@@ -109,6 +110,7 @@ impl AuthorizationServer {
             resources,
             scopes,
             dpop: crate::dpop::Dpop::new(config.dpop_nonce),
+            throttle: crate::throttle::Throttle::default(),
             keys,
             verifier,
             last_miss_reload: Mutex::new(None),
@@ -338,6 +340,13 @@ impl AuthorizationServer {
         if !self.can_sign_in() {
             return Err(back("server_error", "no way to sign in is configured"));
         }
+        if let Err(e) = self
+            .throttle
+            .take(crate::throttle::Kind::Authorize, "")
+            .await
+        {
+            return Err(back(e.code, &e.description));
+        }
         let txn = self
             .grants
             .begin(&pending)
@@ -434,6 +443,9 @@ impl AuthorizationServer {
         let Some(mut pending) = self.grants.pending(txn).await? else {
             return Err(OAuthError::request("the sign-in expired; start again"));
         };
+        self.throttle
+            .take(crate::throttle::Kind::SignIn, name)
+            .await?;
         let (me, name, password) = (self.clone(), name.to_owned(), password.to_owned());
         let user = tokio::task::spawn_blocking(move || me.users.check(&name, &password))
             .await

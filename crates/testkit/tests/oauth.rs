@@ -404,6 +404,26 @@ async fn wrong_password_and_denied_consent() {
     assert_eq!(early.status(), 400);
     let consent = login(&s, &page, PASSWORD).await.text().await.unwrap();
     let back = decide(&s, &consent, "deny").await;
+    // A password guesser gets ten tries per name, then waits.
+    let page = open(
+        &s,
+        &[
+            ("response_type", "code"),
+            ("client_id", "app"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ],
+    )
+    .await;
+    let mut statuses = Vec::new();
+    for _ in 0..10 {
+        statuses.push(login(&s, &page, "guess").await.status().as_u16());
+    }
+    // Two were alice's own attempts above.
+    assert_eq!(statuses.iter().filter(|s| **s == 401).count(), 8, "{statuses:?}");
+    let last = login(&s, &page, PASSWORD).await;
+    assert_eq!(last.status(), 429);
+    assert!(last.text().await.unwrap().contains("too many sign-in attempts"));
     assert_eq!(query(&back, "error").as_deref(), Some("access_denied"));
     assert!(query(&back, "code").is_none());
     s.stop().await;
