@@ -175,21 +175,14 @@ impl Identity {
     /// The bearer token the upstream gets for `who`, and whether it was
     /// cached.
     pub async fn bearer(&self, who: Who<'_>) -> Result<(Secret, Outcome), IdentityError> {
-        let (key, subject) = match self.auth.grant {
-            Grant::ClientCredentials => (format!("tenant\0{}", who.tenant), None),
-            Grant::AuthorizationCode => (format!("{}\0{}", who.tenant, who.subject), None),
-            Grant::TokenExchange => {
-                let token = who.token.ok_or_else(|| IdentityError::NoClientToken {
-                    upstream: self.upstream.clone(),
-                })?;
-                let key = format!(
-                    "{}\0{}\0{}",
-                    who.tenant,
-                    who.subject,
-                    cache::digest(token.token.expose())
-                );
-                (key, Some(token))
-            }
+        let key = self
+            .cache_key(who)
+            .ok_or_else(|| IdentityError::NoClientToken {
+                upstream: self.upstream.clone(),
+            })?;
+        let subject = match self.auth.grant {
+            Grant::TokenExchange => who.token,
+            Grant::ClientCredentials | Grant::AuthorizationCode => None,
         };
         let slot = self.cache.slot(&key);
         let mut held = slot.lock().await;
@@ -220,6 +213,22 @@ impl Identity {
         *held = Some(cache::Held::new(issued, subject.map(|t| t.expires_at)));
         self.stats.issued.fetch_add(1, Ordering::Relaxed);
         Ok((token, Outcome::Issued))
+    }
+
+    /// Where `who`'s token is held: per tenant for client credentials,
+    /// per user for their own grant, per user and token of theirs for an
+    /// exchange (`None` without one).
+    fn cache_key(&self, who: Who<'_>) -> Option<String> {
+        Some(match self.auth.grant {
+            Grant::ClientCredentials => format!("tenant\0{}", who.tenant),
+            Grant::AuthorizationCode => format!("{}\0{}", who.tenant, who.subject),
+            Grant::TokenExchange => format!(
+                "{}\0{}\0{}",
+                who.tenant,
+                who.subject,
+                cache::digest(who.token?.token.expose())
+            ),
+        })
     }
 
     /// The vault entry of `who`'s token for this upstream.

@@ -187,8 +187,8 @@ impl Identity {
     }
 
     /// The upstream refused the token it got for `who` with HTTP `status`
-    /// and this `WWW-Authenticate` (RFC 6750 §3): the token is dropped;
-    /// after a 401 the user's grant is forgotten and the server found
+    /// and this `WWW-Authenticate` (RFC 6750 §3): the token is dropped
+    /// (after a 401 from the vault too); after a 401 the user's grant is forgotten and the server found
     /// again, so their next call asks them to sign in (at the server the
     /// upstream names now); after a 403 `insufficient_scope` a sign-in for
     /// the grant's scopes and the challenged ones is started — the error
@@ -201,8 +201,17 @@ impl Identity {
         status: u16,
         www_authenticate: Option<&str>,
     ) -> Result<(), IdentityError> {
-        self.forget(who.tenant, who.subject);
+        if let Some(key) = self.cache_key(who) {
+            self.cache.forget(&key);
+        }
         if self.auth.grant != Grant::AuthorizationCode {
+            // An exchanged or client-credentials token the upstream no
+            // longer takes: not kept either, so the next is a new one.
+            if status == 401
+                && let Some((vault, name)) = self.entry(who)
+            {
+                let _ = vault.delete(who.tenant, &name).await;
+            }
             return Ok(());
         }
         let Some((vault, lane)) = &self.vault else {

@@ -950,3 +950,38 @@ async fn the_gateway_signs_users_in_where_the_upstream_says() {
     );
     assert_eq!(document["token_endpoint_auth_method"], "none");
 }
+
+/// A 401 for a client-credentials token drops it from the vault as well as
+/// from memory: the next call gets a new one, not the refused one again.
+#[tokio::test]
+async fn a_401_drops_a_service_token_from_the_vault_too() {
+    let auth_server = MockAs::start(AsConfig::default()).await;
+    let key = VaultKey {
+        id: "k1".into(),
+        key: [7; 32],
+    };
+    let vault = Arc::new(Vault::new(Arc::new(MemoryEntryStore::new()), &[key]).unwrap());
+    let auth = UpstreamAuth {
+        grant: Grant::ClientCredentials,
+        token_endpoint: format!("{}/token", auth_server.base),
+        client_id: "service".into(),
+        client_secret: Some("service-secret".into()),
+        ..UpstreamAuth::default()
+    };
+    auth.validate().unwrap();
+    let identity = Identity::new("web", auth).with_vault(Some(vault), "");
+    let who = Harness::who("alice");
+    let token = || async { identity.bearer(who).await.unwrap().0.expose().to_owned() };
+    let first = token().await;
+    assert_eq!(token().await, first, "held");
+    identity.refused(who, 403, None).await.unwrap();
+    assert_eq!(
+        token().await,
+        first,
+        "a 403 without a challenge: kept in the vault"
+    );
+    identity.refused(who, 401, None).await.unwrap();
+    let second = token().await;
+    assert_ne!(second, first, "a new one after a 401");
+    assert_eq!(auth_server.log().token.len(), 2);
+}
