@@ -420,10 +420,19 @@ async fn wrong_password_and_denied_consent() {
         statuses.push(login(&s, &page, "guess").await.status().as_u16());
     }
     // Two were alice's own attempts above.
-    assert_eq!(statuses.iter().filter(|s| **s == 401).count(), 8, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 401).count(),
+        8,
+        "{statuses:?}"
+    );
     let last = login(&s, &page, PASSWORD).await;
     assert_eq!(last.status(), 429);
-    assert!(last.text().await.unwrap().contains("too many sign-in attempts"));
+    assert!(
+        last.text()
+            .await
+            .unwrap()
+            .contains("too many sign-in attempts")
+    );
     assert_eq!(query(&back, "error").as_deref(), Some("access_denied"));
     assert!(query(&back, "code").is_none());
     s.stop().await;
