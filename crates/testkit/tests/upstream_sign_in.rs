@@ -18,7 +18,7 @@ use switchboard_runtime::CatalogBuilder;
 use switchboard_server::{AnonymousMode, Config, TenantConfig};
 use switchboard_store::{EntryStore, MemoryEntryStore};
 use switchboard_testkit::oauth::{OAuthServer, UPSTREAM};
-use switchboard_testkit::{McpClient, TestServer};
+use switchboard_testkit::{McpClient, ModernClient, TestServer};
 use switchboard_upstream::gateway::{
     Grant, PoolMode, StdioProvider, UpstreamAuth, UpstreamConfig, UpstreamKind, UpstreamsShared,
 };
@@ -463,4 +463,66 @@ async fn the_authorization_server_s_endpoints_are_discovered() {
         assert_eq!(who["result"]["structuredContent"]["subject"], user, "{who}");
     }
     assert_eq!(idp.stats().await["code_tokens"], 2);
+}
+
+/// A stateless (2026-07-28) client's sign-in is asked under an input key of
+/// its own: when the first sign-in came to nothing (the server's error at
+/// the callback), the retried request's answer to it is not taken for the
+/// second one — that is asked in a new round, and the call goes on once
+/// the user signed in there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_sign_in_is_its_own_input_round() {
+    let idp = OAuthServer::start(&[]).await;
+    let up = upstream(&idp).await;
+    let gw = gateway(&idp, &up).await;
+    let base = gw.server.url().trim_end_matches("/mcp").to_owned();
+    let mut alice = ModernClient::with_token(&gw.server.url(), &gw.keys["alice"]);
+    alice.capabilities = json!({"elicitation": {"url": {}}});
+    let params = json!({"name": "web__whoami", "arguments": {}});
+    let asked = |answer: &Value| -> (String, String) {
+        let r = &answer["result"];
+        assert_eq!(r["resultType"], "input_required", "{answer}");
+        let (key, request) = r["inputRequests"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .next()
+            .unwrap();
+        assert_eq!(request["params"]["mode"], "url", "{answer}");
+        let id = request["params"]["elicitationId"].as_str().unwrap();
+        assert_eq!(key, &format!("sign-in-{id}"));
+        (
+            key.clone(),
+            request["params"]["url"].as_str().unwrap().to_owned(),
+        )
+    };
+    let (first, _) = alice.call("tools/call", params.clone()).await;
+    let (key1, url1) = asked(&first);
+    // The server answers the first sign-in with an error.
+    let state = url1.split("state=").nth(1).unwrap();
+    let refused = reqwest::get(format!(
+        "{base}/connect/callback?state={state}&error=access_denied"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(refused.status(), 400);
+    // The client accepted it meanwhile, and retries: a new sign-in, asked
+    // anew.
+    let mut retry = params.clone();
+    retry["inputResponses"] = json!({ &key1: {"action": "accept"} });
+    retry["requestState"] = first["result"]["requestState"].clone();
+    let (second, _) = alice.call("tools/call", retry.clone()).await;
+    let (key2, url2) = asked(&second);
+    assert_ne!(key2, key1);
+    assert_ne!(url2, url1);
+    let (status, page) = idp.sign_in(&url2, "alice").await;
+    assert_eq!(status, 200, "{page}");
+    retry["inputResponses"] = json!({ &key1: {"action": "accept"}, &key2: {"action": "accept"} });
+    retry["requestState"] = second["result"]["requestState"].clone();
+    let (done, _) = alice.call("tools/call", retry).await;
+    assert_eq!(done["result"]["resultType"], "complete", "{done}");
+    assert_eq!(
+        done["result"]["structuredContent"]["subject"], "alice",
+        "{done}"
+    );
 }

@@ -43,7 +43,11 @@ impl StdioProvider {
             "url": url,
             "elicitationId": id,
         });
-        match ctx.elicit(params).await {
+        // Asked under a key of this sign-in's own: in the 2026-07-28 era a
+        // retried request runs again from the start, and an answer given
+        // to an earlier sign-in (one the grant came from, before the
+        // upstream asked for more scopes) must not be taken for this one.
+        match ctx.elicit_as(&format!("sign-in-{id}"), params).await {
             Ok(answer) if answer["action"] == "accept" => {}
             Ok(answer) => {
                 let action = match answer["action"].as_str() {
