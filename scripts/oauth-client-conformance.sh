@@ -74,7 +74,9 @@ for rev in 2025-11-25 2026-07-28; do
     fi
   done
   total=$((passed + ${#failed[@]}))
-  if [[ ${#failed[@]} -eq 0 ]]; then
+  if [[ $total -eq 0 ]]; then
+    summary+=("oauth client conformance $rev: none of the scenarios asked for is required at $rev")
+  elif [[ ${#failed[@]} -eq 0 ]]; then
     summary+=("oauth client conformance $rev: PASS ($passed/$total auth scenarios)")
   else
     summary+=("oauth client conformance $rev: FAIL ($passed/$total passed; failed: ${failed[*]})")
