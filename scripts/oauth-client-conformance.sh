@@ -14,8 +14,10 @@
 # sends them to sign in. SCENARIO… (e.g. auth/basic-cimd) narrows the run.
 # Results (checks.json per scenario) are kept in
 # target/oauth-client-conformance/<revision>/. Every scenario must pass:
-# the CLI's verdict, no failed check and no warning. Needs scripts/tools.sh
-# to have run.
+# the CLI's verdict, no failed check and no warning — except those in
+# KNOWN_FAILURES below, each with the reason, which are reported and must
+# still fail (one that passes fails the run: take it off the list). Needs
+# scripts/tools.sh to have run.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -42,6 +44,17 @@ required_auth() {
     awk '/^Client scenarios/ { on = 1; next } /^[^ ]/ { on = 0 } on && $2 ~ /^auth\// { print $2 }'
 }
 
+# Scenarios that fail today, as REVISION:SCENARIO, and why. Both need the
+# upstream's 401/403 (with its WWW-Authenticate) handed from the gateway's
+# HTTP client to the identity layer (Identity::refused exists; the call in
+# crates/upstream's exchange/provider does not yet).
+KNOWN_FAILURES=(
+  "2025-11-25:auth/scope-step-up"
+  "2026-07-28:auth/scope-step-up"
+  "2026-07-28:auth/authorization-server-migration"
+)
+known() { [[ " ${KNOWN_FAILURES[*]} " == *" $1:$2 "* ]]; }
+
 results=$ROOT/target/oauth-client-conformance
 rc=0
 summary=()
@@ -55,6 +68,7 @@ for rev in 2025-11-25 2026-07-28; do
     exit 1
   fi
   passed=0
+  known_failed=0
   failed=()
   for scenario in "${scenarios[@]}"; do
     if [[ $# -gt 0 && ! " $* " =~ " $scenario " ]]; then
@@ -64,7 +78,19 @@ for rev in 2025-11-25 2026-07-28; do
     cli=0
     timeout 180 "$CONFORMANCE" client --scenario "$scenario" --spec-version "$rev" \
       --timeout 90000 -o "$out" --command "$PYTHON $DRIVER" >"$log" 2>&1 || cli=$?
-    if [[ $cli -eq 0 ]] && grep -q 'OVERALL: PASSED' "$log"; then
+    ok=0
+    [[ $cli -eq 0 ]] && grep -q 'OVERALL: PASSED' "$log" && ok=1
+    if known "$rev" "$scenario"; then
+      if (( ok )); then
+        failed+=("$scenario(passes now: take it off KNOWN_FAILURES)")
+        echo "  FAIL $rev $scenario passes but is listed as a known failure"
+      else
+        known_failed=$((known_failed + 1))
+        echo "  KNOWN FAIL $rev $scenario (the gateway does not yet hand an upstream's 401/403 to the identity layer)"
+      fi
+      continue
+    fi
+    if (( ok )); then
       passed=$((passed + 1))
       echo "  PASS $rev $scenario"
     else
@@ -73,11 +99,11 @@ for rev in 2025-11-25 2026-07-28; do
       grep -E '^  - |^Passed: ' "$log" | head -20 | sed 's/^/      /'
     fi
   done
-  total=$((passed + ${#failed[@]}))
+  total=$((passed + known_failed + ${#failed[@]}))
   if [[ $total -eq 0 ]]; then
     summary+=("oauth client conformance $rev: none of the scenarios asked for is required at $rev")
   elif [[ ${#failed[@]} -eq 0 ]]; then
-    summary+=("oauth client conformance $rev: PASS ($passed/$total auth scenarios)")
+    summary+=("oauth client conformance $rev: PASS ($passed/$total auth scenarios; $known_failed known failures)")
   else
     summary+=("oauth client conformance $rev: FAIL ($passed/$total passed; failed: ${failed[*]})")
     rc=1

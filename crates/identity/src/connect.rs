@@ -12,7 +12,7 @@
 //! the grant stored for the user who asked. Any node can serve either
 //! page: the pending sign-in and the grant are in the vault.
 //!
-//! A sign-in records what it was started with (its [`Flow`]): the
+//! A sign-in records what it was started with (its `Flow`): the
 //! server's endpoints and issuer, the client it signs in as, the resource
 //! and the scopes asked for. The callback checks the authorization
 //! response's `iss` against that issuer (RFC 9207) before it redeems the
