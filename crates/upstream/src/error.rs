@@ -33,4 +33,16 @@ pub enum UpstreamError {
     /// malformed or too large. The upstream may still be alive.
     #[error("upstream HTTP exchange failed: {0}")]
     Http(String),
+    /// An HTTP upstream refused the credential it was sent (401) or found
+    /// it short (403): the status and its `WWW-Authenticate`, which the
+    /// caller's identity acts on (a new sign-in, a scope step-up).
+    #[error("upstream HTTP exchange failed: {detail}")]
+    Unauthorized {
+        /// 401 or 403.
+        status: u16,
+        /// Its `WWW-Authenticate`, if any.
+        challenge: Option<String>,
+        /// What it said.
+        detail: String,
+    },
 }

@@ -390,8 +390,21 @@ impl StdioProvider {
     async fn call(
         &self,
         method: &str,
+        params: Value,
+        ctx: &RequestContext,
+    ) -> Result<Value, HandlerError> {
+        self.call_once(method, params, ctx, false).await
+    }
+
+    /// [`StdioProvider::call`]; once the upstream refused the caller's
+    /// token (401, 403), the identity told and the call made `again` with
+    /// the token had then (the user asked to sign in first if need be).
+    async fn call_once(
+        &self,
+        method: &str,
         mut params: Value,
         ctx: &RequestContext,
+        again: bool,
     ) -> Result<Value, HandlerError> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         let lane = self.lane(ctx.caller())?;
@@ -407,6 +420,7 @@ impl StdioProvider {
             ))
         })?;
         let bearer = self.bearer_asking(lane, ctx).await?;
+        let original = (bearer.is_some() && !again).then(|| params.clone());
         let key = self.key(ctx);
         let owner = owner(ctx.caller(), bearer.as_ref());
         let got = lane.pool.get(&key, self.capabilities_for(ctx), owner).await;
@@ -453,6 +467,19 @@ impl StdioProvider {
         let input_required = serving.call.input_required();
         let missing = serving.call.missing_capability();
         drop(serving);
+        if let (
+            Some(original),
+            Err(UpstreamError::Unauthorized {
+                status, challenge, ..
+            }),
+        ) = (original, &outcome)
+        {
+            // The upstream answered: not a failure of it.
+            attempt.success();
+            self.refused(lane, ctx, *status, challenge.as_deref())
+                .await?;
+            return Box::pin(self.call_once(method, original, ctx, true)).await;
+        }
         match &outcome {
             Ok(_) | Err(UpstreamError::Rpc(_)) => attempt.success(),
             Err(_) => {

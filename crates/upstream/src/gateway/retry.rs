@@ -35,7 +35,7 @@ pub(crate) fn reason(e: &UpstreamError) -> Option<&'static str> {
         UpstreamError::Timeout => "timeout",
         UpstreamError::Exited(_) | UpstreamError::Closed => "exited",
         UpstreamError::Misbehaving(_) => "misbehaving",
-        UpstreamError::Http(_) => "http",
+        UpstreamError::Http(_) | UpstreamError::Unauthorized { .. } => "http",
         UpstreamError::Spawn(_) | UpstreamError::Init(_) => "unavailable",
     })
 }

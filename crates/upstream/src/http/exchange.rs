@@ -207,14 +207,44 @@ impl Conn {
 
     /// What a non-success status means: a JSON-RPC error if the body is
     /// one, else the status and the start of the body.
+    ///
+    /// A 401 or 403 is [`UpstreamError::Unauthorized`], with its
+    /// `WWW-Authenticate`: the caller's credential was refused.
     pub(crate) async fn refusal(&self, response: Answer) -> UpstreamError {
         let status = response.status();
+        let refused = matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN);
+        let challenge = refused.then(|| {
+            let values: Vec<&str> = response
+                .headers()
+                .get_all(reqwest::header::WWW_AUTHENTICATE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect();
+            values.join(", ")
+        });
         let body = read_capped(response, 64 * 1024).await.unwrap_or_default();
-        if let Ok(switchboard_proto::Message::Response {
-            outcome: Err(e), ..
-        }) = switchboard_proto::parse_message(&body)
-        {
-            return UpstreamError::Rpc(crate::json::rpc_error(&e));
+        let rpc = match switchboard_proto::parse_message(&body) {
+            Ok(switchboard_proto::Message::Response {
+                outcome: Err(e), ..
+            }) => Some(crate::json::rpc_error(&e)),
+            _ => None,
+        };
+        if refused {
+            let detail = match &rpc {
+                Some(e) => format!("HTTP {status}: {}", e.message),
+                None => format!(
+                    "HTTP {status}: {}",
+                    truncate(String::from_utf8_lossy(&body).trim(), SHOWN)
+                ),
+            };
+            return UpstreamError::Unauthorized {
+                status: status.as_u16(),
+                challenge: challenge.filter(|c| !c.is_empty()),
+                detail,
+            };
+        }
+        if let Some(e) = rpc {
+            return UpstreamError::Rpc(e);
         }
         let text = String::from_utf8_lossy(&body);
         UpstreamError::Http(format!("HTTP {status}: {}", truncate(text.trim(), SHOWN)))

@@ -73,6 +73,33 @@ impl StdioProvider {
         self.wait_for_grant(lane, ctx).await
     }
 
+    /// The upstream refused the caller's token with HTTP `status` and this
+    /// `WWW-Authenticate`: the identity drops it and, after a 401 or a 403
+    /// for a scope the grant lacks, the call may be made again (the user
+    /// asked to sign in first by [`StdioProvider::bearer_asking`]). A
+    /// refusal a new sign-in will not mend is the error.
+    pub(super) async fn refused(
+        &self,
+        lane: &Lane,
+        ctx: &RequestContext,
+        status: u16,
+        challenge: Option<&str>,
+    ) -> Result<(), HandlerError> {
+        let Some(identity) = &lane.identity else {
+            return Ok(());
+        };
+        let caller = ctx.caller();
+        let who = Who {
+            tenant: &caller.tenant,
+            subject: &caller.subject,
+            token: caller.token.as_deref(),
+        };
+        match identity.refused(who, status, challenge).await {
+            Ok(()) | Err(IdentityError::SignInRequired { .. }) => Ok(()),
+            Err(e) => Err(identity_error(e).into()),
+        }
+    }
+
     /// The user accepted: their grant once the sign-in finished, or the
     /// -32042 error (with the same URL) if it did not in time.
     async fn wait_for_grant(
