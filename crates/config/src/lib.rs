@@ -56,5 +56,8 @@ pub use servers::ServerConfig;
 pub use store::{StoreKind, redact_url};
 pub use switchboard_policy::Redactor;
 pub use telemetry::TelemetryConfig;
-pub use tenants::{ANONYMOUS, AnonymousMode, ApiKeyConfig, AuthConfig, RateConfig, TenantConfig};
+pub use tenants::{
+    ANONYMOUS, AnonymousMode, ApiKeyConfig, AuthConfig, RateConfig, TenantConfig,
+    server_resource_url,
+};
 pub use vault::{VaultConfig, VaultKeyConfig};

@@ -262,3 +262,39 @@ fn validate_unique_keys(tenants: &[TenantConfig]) -> Result<(), (String, String)
 fn is_digest(d: &str) -> bool {
     d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit())
 }
+
+impl crate::Config {
+    /// The canonical URL of the MCP endpoint where it does not come from a
+    /// request's `Host`: `[auth] resource_url`, or, with Switchboard's own
+    /// authorization server, its issuer's `/mcp` (tokens are bound to it).
+    pub fn resource_url(&self) -> Option<String> {
+        self.auth
+            .resource_url
+            .clone()
+            .or_else(|| self.oauth.as_ref().map(|o| format!("{}/mcp", o.issuer)))
+    }
+
+    /// Every scope a token for this server may carry: what tenants' tools
+    /// need, and what `[oauth]` grants (its users', its rules'); sorted,
+    /// once each.
+    pub fn scopes_supported(&self) -> Vec<String> {
+        let mut scopes: Vec<String> = self
+            .tenants
+            .iter()
+            .flat_map(|t| t.tool_scopes.values().flatten().cloned())
+            .collect();
+        if let Some(o) = &self.oauth {
+            scopes.extend(o.users.iter().flat_map(|u| u.scopes.iter().cloned()));
+            let rules = o.oidc.iter().flat_map(|d| d.rules.iter());
+            scopes.extend(rules.flat_map(|r| r.scopes.iter().cloned()));
+        }
+        scopes.sort();
+        scopes.dedup();
+        scopes
+    }
+}
+
+/// The resource URL of virtual server `name` on the endpoint `base`.
+pub fn server_resource_url(base: &str, name: &str) -> String {
+    format!("{}/{name}", base.trim_end_matches('/'))
+}

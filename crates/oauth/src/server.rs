@@ -63,8 +63,9 @@ pub struct AuthorizationServer {
 
 impl AuthorizationServer {
     /// The server for `config` (validated), issuing tokens for
-    /// `resources` (the first is the default one) with `scopes` among
-    /// the supported ones, to users of `tenants`; grants and registered clients in `store`,
+    /// `resources` (the first is the default one), advertising `scopes`
+    /// (every scope its tokens may carry), to users of `tenants`; grants
+    /// and registered clients in `store`,
     /// signing keys sealed in `vault` (in memory without one: one node
     /// only). Loads or makes the signing keys, and keeps them fresh in the
     /// background while the server lives.
@@ -88,12 +89,6 @@ impl AuthorizationServer {
             5,
             keys.shared(),
         );
-        let mut scopes = scopes;
-        scopes.extend(config.users.iter().flat_map(|u| u.scopes.iter().cloned()));
-        let rules = config.oidc.iter().flat_map(|o| o.rules.iter());
-        scopes.extend(rules.flat_map(|r| r.scopes.iter().cloned()));
-        scopes.sort();
-        scopes.dedup();
         let oidc = config
             .oidc
             .as_ref()

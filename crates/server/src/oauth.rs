@@ -1,10 +1,10 @@
 //! Starting Switchboard's own authorization server (`[oauth]`) for a
 //! configuration: the resources its tokens may be for (the endpoint and
-//! each virtual server's) and the scopes tenants' tools need.
+//! each virtual server's) and every scope its tokens may carry.
 
 use std::sync::Arc;
 
-use switchboard_config::Config;
+use switchboard_config::{Config, server_resource_url};
 use switchboard_identity::Vault;
 use switchboard_oauth::AuthorizationServer;
 use switchboard_store::EntryStore;
@@ -16,26 +16,13 @@ pub async fn oauth_server(
     store: Arc<dyn EntryStore>,
     vault: Option<Arc<Vault>>,
 ) -> Result<Option<Arc<AuthorizationServer>>, String> {
-    let Some(o) = &config.oauth else {
+    let (Some(o), Some(base)) = (&config.oauth, config.resource_url()) else {
         return Ok(None);
     };
-    let base = config
-        .auth
-        .resource_url
-        .clone()
-        .unwrap_or_else(|| format!("{}/mcp", o.issuer));
+    let servers = config.servers.iter();
     let mut resources = vec![base.clone()];
-    resources.extend(
-        config
-            .servers
-            .iter()
-            .map(|s| format!("{}/{}", base.trim_end_matches('/'), s.name)),
-    );
-    let scopes = config
-        .tenants
-        .iter()
-        .flat_map(|t| t.tool_scopes.values().flatten().cloned())
-        .collect();
+    resources.extend(servers.map(|s| server_resource_url(&base, &s.name)));
+    let scopes = config.scopes_supported();
     let tenants = config.tenants.iter().map(|t| t.id.clone()).collect();
     AuthorizationServer::start(o, resources, scopes, tenants, store, vault)
         .await

@@ -51,7 +51,6 @@ impl Tenants {
             .then_some((config.max_queue, total));
         let mut by_id = HashMap::new();
         let mut entries = Vec::new();
-        let mut scopes = Vec::new();
         let judging = Judging {
             rules: config.policy_rules(),
             redactor: config
@@ -69,16 +68,7 @@ impl Tenants {
                 id: k.id.clone(),
                 sha256: k.sha256.clone(),
             }));
-            scopes.extend(t.tool_scopes.values().flatten().cloned());
         }
-        // And what Switchboard's own authorization server grants.
-        if let Some(o) = &config.oauth {
-            scopes.extend(o.users.iter().flat_map(|u| u.scopes.iter().cloned()));
-            let rules = o.oidc.iter().flat_map(|d| d.rules.iter());
-            scopes.extend(rules.flat_map(|r| r.scopes.iter().cloned()));
-        }
-        scopes.sort();
-        scopes.dedup();
         let anonymous = anonymous_on.then(|| {
             by_id
                 .get(ANONYMOUS)
@@ -116,9 +106,9 @@ impl Tenants {
             anonymous,
             keys: ApiKeys::new(entries).map_err(|e| e.to_string())?,
             jwt,
-            resource_url: resource_url(config),
+            resource_url: config.resource_url(),
             authorization_servers,
-            scopes_supported: scopes,
+            scopes_supported: config.scopes_supported(),
         })
     }
 
@@ -196,7 +186,7 @@ impl Tenants {
     ) -> String {
         let base = self.resource_url(headers);
         match server {
-            Some(s) => format!("{}/{}", base.trim_end_matches('/'), s.name),
+            Some(s) => switchboard_config::server_resource_url(&base, &s.name),
             None => base,
         }
     }
@@ -225,16 +215,6 @@ impl Tenants {
             .unwrap_or("localhost");
         format!("http://{host}/mcp")
     }
-}
-
-/// The endpoint's canonical URL: configured, or, with Switchboard's own
-/// authorization server, its issuer's `/mcp` (tokens are bound to it).
-fn resource_url(config: &Config) -> Option<String> {
-    config
-        .auth
-        .resource_url
-        .clone()
-        .or_else(|| config.oauth.as_ref().map(|o| format!("{}/mcp", o.issuer)))
 }
 
 /// The guardrail hooks, sharing one HTTP client (no redirects followed:
