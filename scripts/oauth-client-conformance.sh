@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The official conformance suite's OAuth client scenarios (`conformance
 # client`, the scored `auth/*` scenarios of the 2025-11-25 and 2026-07-28
-# requirement sets) against Switchboard's upstream OAuth client
+# requirement sets, and the DPoP extension's `auth/dpop` and
+# `auth/dpop-nonce`) against Switchboard's upstream OAuth client
 # (`[upstreams.auth] grant = "authorization_code"`).
 #
 #   scripts/oauth-client-conformance.sh [BINARY] [SCENARIO…]
@@ -44,6 +45,11 @@ required_auth() {
     awk '/^Client scenarios/ { on = 1; next } /^[^ ]/ { on = 0 } on && $2 ~ /^auth\// { print $2 }'
 }
 
+# The extension scenarios of the suite's DPoP extension (RFC 9449,
+# SEP-1932), on no revision's timeline: run at each revision's wire with
+# --force.
+EXTENSIONS=(auth/dpop auth/dpop-nonce)
+
 # Scenarios that fail today, as REVISION:SCENARIO, each with why (none).
 KNOWN_FAILURES=()
 known() { [[ " ${KNOWN_FAILURES[*]} " == *" $1:$2 "* ]]; }
@@ -60,6 +66,7 @@ for rev in 2025-11-25 2026-07-28; do
     echo "oauth client conformance $rev: the suite lists no auth scenario" >&2
     exit 1
   fi
+  scenarios+=("${EXTENSIONS[@]}")
   passed=0
   known_failed=0
   failed=()
@@ -68,8 +75,10 @@ for rev in 2025-11-25 2026-07-28; do
       continue
     fi
     log=$out/${scenario//\//_}.out
+    force=()
+    [[ " ${EXTENSIONS[*]} " == *" $scenario "* ]] && force=(--force)
     cli=0
-    timeout 180 "$CONFORMANCE" client --scenario "$scenario" --spec-version "$rev" \
+    timeout 180 "$CONFORMANCE" client --scenario "$scenario" --spec-version "$rev" "${force[@]}" \
       --timeout 90000 -o "$out" --command "$PYTHON $DRIVER" >"$log" 2>&1 || cli=$?
     ok=0
     [[ $cli -eq 0 ]] && grep -q 'OVERALL: PASSED' "$log" && ok=1
@@ -96,7 +105,7 @@ for rev in 2025-11-25 2026-07-28; do
   if [[ $total -eq 0 ]]; then
     summary+=("oauth client conformance $rev: none of the scenarios asked for is required at $rev")
   elif [[ ${#failed[@]} -eq 0 ]]; then
-    summary+=("oauth client conformance $rev: PASS ($passed/$total auth scenarios; $known_failed known failures)")
+    summary+=("oauth client conformance $rev: PASS ($passed/$total auth scenarios, DPoP extension included; $known_failed known failures)")
   else
     summary+=("oauth client conformance $rev: FAIL ($passed/$total passed; failed: ${failed[*]})")
     rc=1

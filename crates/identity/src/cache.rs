@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
-use switchboard_secret::Secret;
 
+use crate::Credential;
 use crate::endpoint::Issued;
 
 /// Most callers whose tokens are held; past it, expired ones are dropped,
@@ -21,7 +21,7 @@ const MARGIN: Duration = Duration::from_secs(30);
 /// One caller's token.
 #[derive(Debug)]
 pub(crate) struct Held {
-    token: Secret,
+    credential: Credential,
     until: Instant,
 }
 
@@ -37,14 +37,17 @@ impl Held {
             until = until.min(now + Duration::from_secs(left));
         }
         Self {
-            token: issued.token,
+            credential: Credential {
+                token: issued.token,
+                dpop: issued.dpop,
+            },
             until,
         }
     }
 
-    /// The token, if still fresh.
-    pub(crate) fn fresh(&self) -> Option<Secret> {
-        (Instant::now() < self.until).then(|| self.token.clone())
+    /// The token (and the key it is bound to), if still fresh.
+    pub(crate) fn fresh(&self) -> Option<Credential> {
+        (Instant::now() < self.until).then(|| self.credential.clone())
     }
 }
 

@@ -42,6 +42,20 @@ impl Challenge {
         })
     }
 
+    /// Whether `header` has a `DPoP` challenge whose error is
+    /// `use_dpop_nonce`: the resource server wants its nonce in the proof
+    /// (RFC 9449 §9).
+    pub fn asks_dpop_nonce(header: &str) -> bool {
+        parse_all(header).is_some_and(|all| {
+            all.iter().any(|(scheme, params)| {
+                scheme.eq_ignore_ascii_case("dpop")
+                    && params
+                        .iter()
+                        .any(|(k, v)| k.eq_ignore_ascii_case("error") && v == "use_dpop_nonce")
+            })
+        })
+    }
+
     /// Whether the token lacks a scope the request needs (RFC 6750 §3.1).
     pub fn insufficient_scope(&self) -> bool {
         self.error.as_deref() == Some("insufficient_scope")
@@ -227,6 +241,13 @@ mod tests {
         assert_eq!(c.scope, ["a"]);
         let dpop = Challenge::parse(r#"DPoP algs="ES256 PS256", scope="b""#).unwrap();
         assert_eq!(dpop.scope, ["b"]);
+        assert!(Challenge::asks_dpop_nonce(
+            r#"Bearer realm="x", DPoP error="use_dpop_nonce", resource_metadata="https://r/m""#
+        ));
+        assert!(!Challenge::asks_dpop_nonce(
+            r#"Bearer error="use_dpop_nonce""#
+        ));
+        assert!(!Challenge::asks_dpop_nonce(r#"DPoP error="invalid_token""#));
         let token68 = Challenge::parse("Negotiate abc123==, Bearer scope=\"c\"").unwrap();
         assert_eq!(token68.scope, ["c"]);
         assert_eq!(Challenge::parse(r#"Basic realm="x""#), None);

@@ -79,6 +79,12 @@ pub struct UpstreamAuth {
     /// in advance at a server not known in advance). Default `false`: a
     /// secret goes only to a server the configuration names.
     pub trust_upstream_issuer: bool,
+    /// `authorization_code`: ask for sender-constrained tokens (DPoP, RFC
+    /// 9449) where the authorization server's metadata offers ES256 in
+    /// `dpop_signing_alg_values_supported`: each grant gets its own key,
+    /// kept sealed with it, and every request to the upstream carries a
+    /// fresh proof. Default `true`; `false` asks for bearer tokens always.
+    pub dpop: bool,
     /// `audience`: the upstream as the provider names it.
     pub audience: Option<String>,
     /// `resource` (RFC 8707): the upstream's URL, if the provider takes it.
@@ -114,6 +120,7 @@ impl Default for UpstreamAuth {
             client_secret: None,
             client_metadata_url: None,
             trust_upstream_issuer: false,
+            dpop: true,
             audience: None,
             resource: None,
             scopes: Vec::new(),

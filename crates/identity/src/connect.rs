@@ -19,17 +19,18 @@
 //! code, and the grant keeps the flow to be refreshed with, and stepped
 //! up from.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use switchboard_secret::Secret;
 
 use crate::cache::{self, Held};
 use crate::config::UpstreamAuth;
-use crate::endpoint::{ClientAuth, Endpoint, Issued};
+use crate::dpop::DpopKey;
+use crate::endpoint::{ClientAuth, Code, Endpoint, Issued};
 use crate::error::IdentityError;
 use crate::vault::Vault;
 
@@ -63,6 +64,10 @@ pub(crate) struct Flow {
     /// How many times the scopes were stepped up to get here.
     #[serde(default)]
     pub(crate) step_ups: u32,
+    /// The server offers DPoP with ES256 and the upstream's `dpop` is on:
+    /// the code is redeemed with a proof of a new key of the grant's own.
+    #[serde(default)]
+    pub(crate) dpop: bool,
 }
 
 /// A grant as the vault keeps it.
@@ -78,10 +83,23 @@ pub(crate) struct StoredGrant {
     /// kept: those refresh with the upstream's settings).
     #[serde(default)]
     pub(crate) flow: Option<Flow>,
+    /// The grant's DPoP key (its private scalar), when its tokens were
+    /// asked for with proofs: refreshes prove it too.
+    #[serde(default)]
+    dpop_key: Option<String>,
+    /// The access token is bound to that key (the server said
+    /// `token_type` `DPoP`).
+    #[serde(default)]
+    dpop_bound: bool,
 }
 
 impl StoredGrant {
-    fn new(issued: &Issued, previous: Option<&StoredGrant>, flow: Option<Flow>) -> Self {
+    fn new(
+        issued: &Issued,
+        previous: Option<&StoredGrant>,
+        flow: Option<Flow>,
+        dpop: Option<&DpopKey>,
+    ) -> Self {
         let now = cache::unix_now();
         let mut flow = flow.or_else(|| previous.and_then(|p| p.flow.clone()));
         if let (Some(flow), Some(granted)) = (flow.as_mut(), issued.scope.as_deref()) {
@@ -102,7 +120,19 @@ impl StoredGrant {
             expires_at: issued.expires_in.map(|d| now + d.as_secs()),
             created_at: previous.map_or(now, |p| p.created_at),
             flow,
+            dpop_key: dpop
+                .map(DpopKey::to_stored)
+                .or_else(|| previous.and_then(|p| p.dpop_key.clone())),
+            dpop_bound: issued.dpop.is_some(),
         }
+    }
+
+    /// The grant's DPoP key, if it has one.
+    pub(crate) fn dpop_key(&self) -> Option<Arc<DpopKey>> {
+        self.dpop_key
+            .as_deref()
+            .and_then(DpopKey::from_stored)
+            .map(Arc::new)
     }
 
     /// The refresh token, if any.
@@ -112,7 +142,7 @@ impl StoredGrant {
 
     /// The same grant with `issued`'s tokens (a refresh).
     pub(crate) fn renewed(&self, issued: &Issued) -> Self {
-        Self::new(issued, Some(self), None)
+        Self::new(issued, Some(self), None, None)
     }
 
     /// Held, if its access token has time left.
@@ -121,15 +151,14 @@ impl StoredGrant {
             Some(at) => at.checked_sub(cache::unix_now()).filter(|l| *l > 0)?,
             None => 300,
         };
-        let held = Held::new(
-            Issued {
-                token: Secret::new(self.access_token.clone()),
-                expires_in: Some(Duration::from_secs(left)),
-                refresh_token: None,
-                scope: None,
-            },
-            None,
-        );
+        let dpop = if self.dpop_bound {
+            // A bound token without its key cannot be used.
+            Some(self.dpop_key()?)
+        } else {
+            None
+        };
+        let issued = Issued::kept(self.access_token.clone(), Duration::from_secs(left), dpop);
+        let held = Held::new(issued, None);
         held.fresh().map(|_| held)
     }
 }
@@ -474,23 +503,35 @@ pub async fn finish(
         auth.token_endpoint = pending.token_endpoint.clone();
     }
     let endpoint = Endpoint::new(&auth);
+    let key = match pending.flow.as_ref().filter(|f| f.dpop) {
+        Some(_) => Some(Arc::new(DpopKey::generate().ok_or_else(|| {
+            CallbackError::Redeem(unavailable(
+                &pending.upstream,
+                "no randomness for a DPoP key",
+            ))
+        })?)),
+        None => None,
+    };
     let issued = match &pending.flow {
         Some(f) => {
             endpoint
                 .redeem_as(
                     &f.token_endpoint,
                     &f.client,
-                    &f.redirect_uri,
                     f.resource.as_deref(),
-                    code,
-                    &pending.verifier,
+                    Code {
+                        code,
+                        redirect_uri: &f.redirect_uri,
+                        verifier: &pending.verifier,
+                    },
+                    key.as_ref(),
                 )
                 .await
         }
         None => endpoint.redeem(&auth, code, &pending.verifier).await,
     }
     .map_err(|e| CallbackError::Redeem(e.for_upstream(&pending.upstream)))?;
-    let grant = StoredGrant::new(&issued, None, pending.flow.clone());
+    let grant = StoredGrant::new(&issued, None, pending.flow.clone(), key.as_deref());
     let name = grant_name(&pending.upstream, &pending.lane, &pending.subject);
     put(vault, &pending.tenant, &name, &grant).await;
     let _ = vault

@@ -48,6 +48,9 @@ pub(crate) struct Server {
     /// It takes Client ID Metadata Documents' URLs as client ids.
     #[serde(default)]
     pub(crate) client_id_metadata_document_supported: bool,
+    /// RFC 9449 §5.1: the algorithms it takes DPoP proofs in.
+    #[serde(default)]
+    pub(crate) dpop_signing_alg_values_supported: Option<Vec<String>>,
 }
 
 /// What discovery found.

@@ -2,6 +2,7 @@
 //! POST with the client's credentials in HTTP Basic, no redirects
 //! followed, a timeout, and a bounded reply.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -10,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use switchboard_secret::{ClientToken, Secret};
 
 use crate::config::{ACCESS_TOKEN, Grant, TOKEN_EXCHANGE, UpstreamAuth};
+use crate::dpop::{self, DpopKey};
 use crate::error::IdentityError;
 
 /// Largest reply read.
@@ -25,6 +27,22 @@ pub(crate) struct Issued {
     pub(crate) refresh_token: Option<Secret>,
     /// The scope granted, if the server says (RFC 6749 §5.1).
     pub(crate) scope: Option<String>,
+    /// The DPoP key the token is bound to, when the request carried a
+    /// proof and the server answered `token_type` `DPoP` (RFC 9449 §5).
+    pub(crate) dpop: Option<Arc<DpopKey>>,
+}
+
+impl Issued {
+    /// A token had back from where it was kept, bound to `dpop` if it is.
+    pub(crate) fn kept(token: String, left: Duration, dpop: Option<Arc<DpopKey>>) -> Self {
+        Self {
+            token: Secret::new(token),
+            expires_in: Some(left),
+            refresh_token: None,
+            scope: None,
+            dpop,
+        }
+    }
 }
 
 /// How a client authenticates at the token endpoint (RFC 6749 §2.3,
@@ -99,6 +117,15 @@ impl ClientAuth {
     }
 }
 
+/// An authorization code as redeemed: with the redirect URI it was sent
+/// to and the PKCE verifier of its sign-in.
+#[derive(Clone, Copy)]
+pub(crate) struct Code<'a> {
+    pub(crate) code: &'a str,
+    pub(crate) redirect_uri: &'a str,
+    pub(crate) verifier: &'a str,
+}
+
 /// The token endpoint's client.
 #[derive(Debug)]
 pub(crate) struct Endpoint {
@@ -114,6 +141,8 @@ struct Success {
     refresh_token: Option<String>,
     #[serde(default)]
     scope: Option<String>,
+    #[serde(default)]
+    token_type: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -178,38 +207,40 @@ impl Endpoint {
     }
 
     /// Redeem an authorization code as `client`, with its PKCE verifier
-    /// and the `resource` it was asked for (RFC 8707 §2.2).
+    /// and the `resource` it was asked for (RFC 8707 §2.2), and a proof of
+    /// `dpop` if the grant is to be bound to it.
     pub(crate) async fn redeem_as(
         &self,
         token_endpoint: &str,
         client: &ClientAuth,
-        redirect_uri: &str,
         resource: Option<&str>,
-        code: &str,
-        verifier: &str,
+        code: Code<'_>,
+        dpop: Option<&Arc<DpopKey>>,
     ) -> Result<Issued, IdentityError> {
         let body = {
             let mut form = form_urlencoded::Serializer::new(String::new());
             form.append_pair("grant_type", "authorization_code");
-            form.append_pair("code", code);
-            form.append_pair("redirect_uri", redirect_uri);
-            form.append_pair("code_verifier", verifier);
+            form.append_pair("code", code.code);
+            form.append_pair("redirect_uri", code.redirect_uri);
+            form.append_pair("code_verifier", code.verifier);
             if let Some(resource) = resource {
                 form.append_pair("resource", resource);
             }
             client_form(&mut form, client);
             form.finish()
         };
-        self.post_as(token_endpoint, client, body).await
+        self.post_as(token_endpoint, client, body, dpop).await
     }
 
-    /// Refresh a grant as `client` (RFC 6749 §6), for its `resource`.
+    /// Refresh a grant as `client` (RFC 6749 §6), for its `resource`,
+    /// with a proof of `dpop` if the grant has a key.
     pub(crate) async fn refresh_as(
         &self,
         token_endpoint: &str,
         client: &ClientAuth,
         resource: Option<&str>,
         refresh_token: &str,
+        dpop: Option<&Arc<DpopKey>>,
     ) -> Result<Issued, IdentityError> {
         let body = {
             let mut form = form_urlencoded::Serializer::new(String::new());
@@ -221,7 +252,7 @@ impl Endpoint {
             client_form(&mut form, client);
             form.finish()
         };
-        self.post_as(token_endpoint, client, body).await
+        self.post_as(token_endpoint, client, body, dpop).await
     }
 
     /// GET a JSON document (metadata), bounded, no redirects followed.
@@ -322,58 +353,107 @@ impl Endpoint {
 
     /// POST `form` with the client's credentials.
     async fn post(&self, auth: &UpstreamAuth, form: String) -> Result<Issued, IdentityError> {
-        self.post_as(&auth.token_endpoint, &ClientAuth::configured(auth), form)
-            .await
+        self.post_as(
+            &auth.token_endpoint,
+            &ClientAuth::configured(auth),
+            form,
+            None,
+        )
+        .await
     }
 
     /// POST `form` to `url`, authenticated as `client` says (its id and
     /// secret are in the form already for `none` and
-    /// `client_secret_post`).
+    /// `client_secret_post`), with a DPoP proof of `dpop` if given — sent
+    /// once more with the server's nonce when it asks for one (RFC 9449
+    /// §8: 400 `use_dpop_nonce` and a `DPoP-Nonce` header).
     async fn post_as(
         &self,
         url: &str,
         client: &ClientAuth,
         form: String,
+        dpop: Option<&Arc<DpopKey>>,
     ) -> Result<Issued, IdentityError> {
-        let mut request = self
-            .client
-            .post(url)
-            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(ACCEPT, "application/json")
-            .body(form);
-        if let (AuthMethod::Basic, Some(secret)) = (client.method, &client.secret) {
-            request = request.basic_auth(encode(&client.id), Some(encode(secret)));
-        }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| unavailable(describe(&e)))?;
-        let status = response.status();
-        let body = read(response).await?;
-        match status {
-            StatusCode::OK => {
-                let ok: Success = serde_json::from_slice(&body)
-                    .map_err(|_| unavailable("a reply without an access_token".into()))?;
-                Ok(Issued {
-                    token: Secret::new(ok.access_token),
-                    expires_in: ok.expires_in.map(Duration::from_secs),
-                    refresh_token: ok.refresh_token.map(Secret::new),
-                    scope: ok.scope,
-                })
+        let mut nonce: Option<String> = None;
+        loop {
+            let mut request = self
+                .client
+                .post(url)
+                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(ACCEPT, "application/json")
+                .body(form.clone());
+            if let (AuthMethod::Basic, Some(secret)) = (client.method, &client.secret) {
+                request = request.basic_auth(encode(&client.id), Some(encode(secret)));
             }
-            s if s.is_client_error() => match serde_json::from_slice::<Failure>(&body) {
-                Ok(f) => Err(IdentityError::Refused {
-                    upstream: String::new(),
-                    error: cut(&f.error),
-                    description: f
-                        .error_description
-                        .map(|d| format!(": {}", cut(&d)))
-                        .unwrap_or_default(),
-                }),
-                Err(_) => Err(unavailable(format!("HTTP {s}"))),
-            },
-            s => Err(unavailable(format!("HTTP {s}"))),
+            if let Some(key) = dpop {
+                request = request.header("DPoP", key.proof("POST", url, None, nonce.as_deref()));
+            }
+            let response = request
+                .send()
+                .await
+                .map_err(|e| unavailable(describe(&e)))?;
+            let status = response.status();
+            let offered = response
+                .headers()
+                .get("dpop-nonce")
+                .and_then(|v| v.to_str().ok())
+                .and_then(dpop::nonce_of)
+                .map(str::to_owned);
+            let body = read(response).await?;
+            match answer(status, &body, dpop) {
+                Err(IdentityError::Refused { error, .. })
+                    if error == "use_dpop_nonce" && nonce.is_none() && dpop.is_some() =>
+                {
+                    match offered {
+                        Some(offered) => nonce = Some(offered),
+                        None => {
+                            return Err(unavailable(
+                                "the server asked for a DPoP nonce without giving one".into(),
+                            ));
+                        }
+                    }
+                }
+                outcome => return outcome,
+            }
         }
+    }
+}
+
+/// What the token endpoint's answer says: a token (bound to `dpop` when
+/// the server says it is a DPoP token), or why not.
+fn answer(
+    status: StatusCode,
+    body: &[u8],
+    dpop: Option<&Arc<DpopKey>>,
+) -> Result<Issued, IdentityError> {
+    match status {
+        StatusCode::OK => {
+            let ok: Success = serde_json::from_slice(body)
+                .map_err(|_| unavailable("a reply without an access_token".into()))?;
+            let bound = ok
+                .token_type
+                .as_deref()
+                .is_some_and(|t| t.eq_ignore_ascii_case("DPoP"));
+            Ok(Issued {
+                token: Secret::new(ok.access_token),
+                expires_in: ok.expires_in.map(Duration::from_secs),
+                refresh_token: ok.refresh_token.map(Secret::new),
+                scope: ok.scope,
+                dpop: dpop.filter(|_| bound).cloned(),
+            })
+        }
+        s if s.is_client_error() => match serde_json::from_slice::<Failure>(body) {
+            Ok(f) => Err(IdentityError::Refused {
+                upstream: String::new(),
+                error: cut(&f.error),
+                description: f
+                    .error_description
+                    .map(|d| format!(": {}", cut(&d)))
+                    .unwrap_or_default(),
+            }),
+            Err(_) => Err(unavailable(format!("HTTP {s}"))),
+        },
+        s => Err(unavailable(format!("HTTP {s}"))),
     }
 }
 

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use switchboard_secret::{ClientToken, Secret};
+use switchboard_secret::ClientToken;
 
 use crate::cache::{self, Held};
 use crate::endpoint::Issued;
@@ -44,12 +44,7 @@ impl Kept {
             return None;
         }
         let left = self.expires_at.checked_sub(cache::unix_now())?;
-        let issued = Issued {
-            token: Secret::new(self.token),
-            expires_in: Some(Duration::from_secs(left)),
-            refresh_token: None,
-            scope: None,
-        };
+        let issued = Issued::kept(self.token, Duration::from_secs(left), None);
         Some(Held::new(issued, self.subject_expires_at))
     }
 }

@@ -33,6 +33,7 @@ pub mod challenge;
 mod config;
 pub mod connect;
 mod discover;
+pub mod dpop;
 mod endpoint;
 mod error;
 mod kept;
@@ -49,6 +50,7 @@ use switchboard_limits::{Breaker, BreakerConfig};
 use switchboard_secret::{ClientToken, Secret};
 
 pub use config::{CALLBACK, CLIENT_METADATA, Grant, UpstreamAuth};
+pub use dpop::DpopKey;
 pub use error::IdentityError;
 pub use user::MAX_STEP_UPS;
 pub use vault::{Vault, VaultError, VaultKey};
@@ -65,6 +67,25 @@ pub struct Who<'a> {
     pub subject: &'a str,
     /// The JWT the caller authenticated with, if it did with one.
     pub token: Option<&'a ClientToken>,
+}
+
+/// What a request to the upstream carries for a caller: the access
+/// token, and the DPoP key it is bound to if it is (then each request
+/// carries `Authorization: DPoP …` and a fresh proof of that key instead
+/// of `Bearer`). `Debug` shows neither.
+#[derive(Debug, Clone)]
+pub struct Credential {
+    /// The access token.
+    pub token: Secret,
+    /// The key the token is bound to (RFC 9449), if it is.
+    pub dpop: Option<Arc<DpopKey>>,
+}
+
+impl Credential {
+    /// A plain bearer token.
+    pub fn bearer(token: Secret) -> Self {
+        Self { token, dpop: None }
+    }
 }
 
 /// How a token was had, for metrics and the audit trail.
@@ -172,9 +193,9 @@ impl Identity {
         &self.stats
     }
 
-    /// The bearer token the upstream gets for `who`, and whether it was
-    /// cached.
-    pub async fn bearer(&self, who: Who<'_>) -> Result<(Secret, Outcome), IdentityError> {
+    /// The token the upstream gets for `who` (with its DPoP key, if it
+    /// is bound to one), and whether it was cached.
+    pub async fn bearer(&self, who: Who<'_>) -> Result<(Credential, Outcome), IdentityError> {
         let key = self
             .cache_key(who)
             .ok_or_else(|| IdentityError::NoClientToken {
@@ -208,7 +229,7 @@ impl Identity {
             return Ok((token, Outcome::Kept));
         }
         let issued = self.issue(subject).await?;
-        let token = issued.token.clone();
+        let token = Credential::bearer(issued.token.clone());
         self.keep(who, subject, &issued).await;
         *held = Some(cache::Held::new(issued, subject.map(|t| t.expires_at)));
         self.stats.issued.fetch_add(1, Ordering::Relaxed);

@@ -53,6 +53,7 @@ impl Identity {
                                     &f.client,
                                     f.resource.as_deref(),
                                     refresh,
+                                    grant.dpop_key().as_ref(),
                                 )
                                 .await
                         }
@@ -164,6 +165,10 @@ impl Identity {
                 .or_else(|| found.resource.clone()),
             scopes,
             step_ups,
+            dpop: self.auth.dpop
+                && crate::dpop::offered(
+                    server.and_then(|s| s.dpop_signing_alg_values_supported.as_deref()),
+                ),
         })
     }
 

@@ -103,6 +103,13 @@ struct AsConfig {
     /// Mint HS256 JWTs for tenant acme with this secret (else opaque
     /// tokens).
     hs256: Option<&'static str>,
+    /// Offer DPoP (ES256): a token request with a proof gets a DPoP token.
+    dpop: bool,
+    /// With `dpop`: a proof without this nonce is answered
+    /// `use_dpop_nonce` with it.
+    dpop_nonce: Option<&'static str>,
+    /// The access tokens' lifetime.
+    expires_in: u64,
 }
 
 impl Default for AsConfig {
@@ -118,6 +125,9 @@ impl Default for AsConfig {
             cimd: false,
             scopes_supported: None,
             hs256: None,
+            dpop: false,
+            dpop_nonce: None,
+            expires_in: 3600,
         }
     }
 }
@@ -128,6 +138,8 @@ struct AsLog {
     authorize: Vec<Params>,
     /// Each token request's form and `Authorization` header.
     token: Vec<(Params, Option<String>)>,
+    /// Each token request's DPoP proof, if any.
+    proofs: Vec<Option<String>>,
     register: Vec<Value>,
 }
 
@@ -175,6 +187,11 @@ async fn as_handler(State(mock): State<Arc<MockAs>>, request: Request) -> Respon
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let proof = request
+        .headers()
+        .get("dpop")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let body = axum::body::to_bytes(request.into_body(), 1 << 20)
         .await
         .unwrap();
@@ -210,6 +227,9 @@ async fn as_handler(State(mock): State<Arc<MockAs>>, request: Request) -> Respon
             if let Some(scopes) = &c.scopes_supported {
                 doc["scopes_supported"] = json!(scopes);
             }
+            if c.dpop {
+                doc["dpop_signing_alg_values_supported"] = json!(["ES256"]);
+            }
             json_reply(StatusCode::OK, &doc)
         }
         ("GET", x) if x == format!("{p}/authorize") => {
@@ -239,6 +259,20 @@ async fn as_handler(State(mock): State<Arc<MockAs>>, request: Request) -> Respon
         ("POST", x) if x == format!("{p}/token") => {
             let form = params(&String::from_utf8_lossy(&body));
             mock.log().token.push((form.clone(), authorization));
+            mock.log().proofs.push(proof.clone());
+            let nonce = proof.as_deref().map(|p| jwt_part(p, 1)["nonce"].clone());
+            if let (true, Some(wanted), Some(nonce)) = (c.dpop, c.dpop_nonce, &nonce)
+                && nonce != wanted
+            {
+                let mut refused = json_reply(
+                    StatusCode::BAD_REQUEST,
+                    &json!({"error": "use_dpop_nonce", "error_description": "a nonce"}),
+                );
+                refused
+                    .headers_mut()
+                    .insert("dpop-nonce", wanted.parse().unwrap());
+                return refused;
+            }
             let scope = mock
                 .log()
                 .authorize
@@ -256,10 +290,11 @@ async fn as_handler(State(mock): State<Arc<MockAs>>, request: Request) -> Respon
                 ),
                 None => format!("token-{n}"),
             };
+            let bound = c.dpop && proof.is_some();
             let mut answer = json!({
                 "access_token": token,
-                "token_type": "Bearer",
-                "expires_in": 3600,
+                "token_type": if bound { "DPoP" } else { "Bearer" },
+                "expires_in": c.expires_in,
                 "refresh_token": format!("refresh-{n}"),
             });
             if let Some(scope) = scope {
@@ -431,7 +466,7 @@ impl Harness {
 
     async fn bearer(&self, user: &str) -> Result<String, IdentityError> {
         let (token, _) = self.identity.bearer(Self::who(user)).await?;
-        Ok(token.expose().to_owned())
+        Ok(token.token.expose().to_owned())
     }
 
     /// The sign-in `asked` names, at the authorization server and back at
@@ -472,6 +507,14 @@ impl Harness {
         self.complete(asked).await.expect("signed in");
         self.bearer(user).await.expect("a token")
     }
+}
+
+/// A JWT's header (0) or claims (1), unverified.
+fn jwt_part(jwt: &str, i: usize) -> Value {
+    let part = jwt.split('.').nth(i).unwrap_or_default();
+    let bytes = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, part)
+        .unwrap_or_default();
+    serde_json::from_slice(&bytes).unwrap_or(Value::Null)
 }
 
 fn unavailable(e: &IdentityError) -> &str {
@@ -971,7 +1014,16 @@ async fn a_401_drops_a_service_token_from_the_vault_too() {
     auth.validate().unwrap();
     let identity = Identity::new("web", auth).with_vault(Some(vault), "");
     let who = Harness::who("alice");
-    let token = || async { identity.bearer(who).await.unwrap().0.expose().to_owned() };
+    let token = || async {
+        identity
+            .bearer(who)
+            .await
+            .unwrap()
+            .0
+            .token
+            .expose()
+            .to_owned()
+    };
     let first = token().await;
     assert_eq!(token().await, first, "held");
     identity.refused(who, 403, None).await.unwrap();
@@ -984,4 +1036,89 @@ async fn a_401_drops_a_service_token_from_the_vault_too() {
     let second = token().await;
     assert_ne!(second, first, "a new one after a 401");
     assert_eq!(auth_server.log().token.len(), 2);
+}
+
+/// DPoP (RFC 9449) toward a server offering ES256: the code is redeemed
+/// with a proof of a key of the grant's own (POST, the token endpoint, no
+/// `ath`), sent again with the nonce the server asks for; the token comes
+/// back bound and is handed out with its key; a refresh proves the same
+/// key; another user's grant has another key. With `dpop = false`, no
+/// proof and a bearer token.
+#[tokio::test]
+async fn a_server_offering_dpop_gets_proofs_of_each_grants_key() {
+    let auth_server = MockAs::start(AsConfig {
+        dpop: true,
+        dpop_nonce: Some("n-42"),
+        expires_in: 2,
+        ..AsConfig::default()
+    })
+    .await;
+    let rs = MockRs::start(RsConfig::default(), &auth_server.issuer()).await;
+    let h = Harness::new(&rs, |a| a);
+    let alice = Harness::who("alice");
+    let asked = h.identity.bearer(alice).await.expect_err("no grant yet");
+    h.complete(asked).await.expect("signed in");
+    let (first, _) = h.identity.bearer(alice).await.unwrap();
+    assert!(first.dpop.is_some(), "a DPoP-bound token");
+    let token_url = format!("{}/token", auth_server.base);
+    let proofs = |from: usize| -> Vec<(Value, Value)> {
+        auth_server.log().proofs[from..]
+            .iter()
+            .map(|p| {
+                let p = p.as_deref().expect("a proof");
+                (jwt_part(p, 0), jwt_part(p, 1))
+            })
+            .collect()
+    };
+    let redeemed = proofs(0);
+    assert_eq!(
+        redeemed.len(),
+        2,
+        "refused for the nonce, then sent with it"
+    );
+    for (i, (header, claims)) in redeemed.iter().enumerate() {
+        assert_eq!(header["typ"], "dpop+jwt");
+        assert_eq!(header["alg"], "ES256");
+        assert!(header["jwk"]["x"].is_string() && header["jwk"].get("d").is_none());
+        assert_eq!(claims["htm"], "POST");
+        assert_eq!(claims["htu"], token_url.as_str());
+        assert!(claims.get("ath").is_none(), "no access token to hash");
+        let nonce = if i == 0 { Value::Null } else { json!("n-42") };
+        assert_eq!(claims.get("nonce").cloned().unwrap_or(Value::Null), nonce);
+    }
+    assert_ne!(redeemed[0].1["jti"], redeemed[1].1["jti"]);
+    let alice_key = redeemed[0].0["jwk"].clone();
+    assert_eq!(redeemed[1].0["jwk"], alice_key);
+
+    // Expired: the refresh proves the same key.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let (second, _) = h.identity.bearer(alice).await.unwrap();
+    assert_ne!(second.token.expose(), first.token.expose(), "refreshed");
+    assert!(second.dpop.is_some());
+    assert_eq!(
+        auth_server.log().token.last().unwrap().0["grant_type"],
+        "refresh_token"
+    );
+    let refreshed = proofs(2);
+    assert_eq!(refreshed.len(), 2);
+    assert_eq!(refreshed[1].0["jwk"], alice_key, "the grant's own key");
+    assert_eq!(refreshed[1].1["nonce"], "n-42");
+
+    // Bob's grant has a key of its own.
+    h.sign_in("bob").await;
+    let bobs = proofs(4);
+    assert_ne!(bobs[0].0["jwk"], alice_key);
+
+    // Turned off: a bearer token, no proof.
+    let plain = Harness::new(&rs, |a| UpstreamAuth { dpop: false, ..a });
+    let carol = Harness::who("carol");
+    let asked = plain
+        .identity
+        .bearer(carol)
+        .await
+        .expect_err("no grant yet");
+    plain.complete(asked).await.expect("signed in");
+    let (token, _) = plain.identity.bearer(carol).await.unwrap();
+    assert!(token.dpop.is_none());
+    assert_eq!(auth_server.log().proofs.last(), Some(&None));
 }

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use switchboard_identity::Credential;
 
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -34,7 +35,7 @@ impl Starter {
         capabilities: Value,
         client_info: Value,
         downstream: Arc<dyn Downstream>,
-        bearer: Option<&str>,
+        bearer: Option<&Credential>,
     ) -> Result<Connection, UpstreamError> {
         Ok(match self {
             Starter::Stdio(spec) => Connection::Stdio(
@@ -95,10 +96,10 @@ impl Connection {
     }
 
     /// Renew the caller's token of an HTTP upstream session.
-    pub(crate) fn set_bearer(&self, token: &str) -> Result<(), UpstreamError> {
+    pub(crate) fn set_bearer(&self, credential: &Credential) -> Result<(), UpstreamError> {
         match self {
             Connection::Stdio(_) => Ok(()),
-            Connection::Http(u) => u.set_bearer(token),
+            Connection::Http(u) => u.set_credential(credential),
         }
     }
 

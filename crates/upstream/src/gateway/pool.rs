@@ -12,6 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+use switchboard_identity::Credential;
 
 use parking_lot::Mutex;
 use serde_json::json;
@@ -36,7 +37,7 @@ mod warm;
 pub(crate) struct Owner<'a> {
     pub(crate) tenant: &'a str,
     pub(crate) max: Option<usize>,
-    pub(crate) bearer: Option<&'a str>,
+    pub(crate) bearer: Option<&'a Credential>,
 }
 
 /// One running upstream process and where its messages go.

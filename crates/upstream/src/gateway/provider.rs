@@ -21,8 +21,7 @@ use super::pool::{Common, Owner, Proc};
 use super::shared::UpstreamsShared;
 use super::stateless;
 use crate::UpstreamError;
-use switchboard_identity::{Grant, Who};
-use switchboard_secret::Secret;
+use switchboard_identity::{Credential, Grant, Who};
 
 mod guarded;
 mod pinned;
@@ -175,14 +174,10 @@ impl StdioProvider {
                     .map_err(|e| e.to_string())?
             }
         };
-        let proc = lane
-            .pool
-            .start(bearer.as_ref().map(Secret::expose))
-            .await
-            .map_err(|e| {
-                self.failures.fetch_add(1, Ordering::Relaxed);
-                e.to_string()
-            })?;
+        let proc = lane.pool.start(bearer.as_ref()).await.map_err(|e| {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+            e.to_string()
+        })?;
         let listed = self.refresh(&proc).await.map_err(|e| e.to_string());
         let protocol = self.config.protocol;
         let listed = match listed {
@@ -249,7 +244,7 @@ impl StdioProvider {
         &self,
         lane: &Lane,
         caller: &switchboard_runtime::Caller,
-    ) -> Result<Option<Secret>, HandlerError> {
+    ) -> Result<Option<Credential>, HandlerError> {
         self.token(lane, caller)
             .await
             .map_err(|e| identity_error(e).into())
@@ -260,7 +255,7 @@ impl StdioProvider {
         &self,
         lane: &Lane,
         caller: &switchboard_runtime::Caller,
-    ) -> Result<Option<Secret>, switchboard_identity::IdentityError> {
+    ) -> Result<Option<Credential>, switchboard_identity::IdentityError> {
         let Some(identity) = &lane.identity else {
             return Ok(None);
         };
@@ -559,11 +554,11 @@ impl StdioProvider {
 
 /// The tenant a caller's new process counts against, and the caller's
 /// token from the identity provider, if the upstream takes one.
-fn owner<'a>(caller: &'a switchboard_runtime::Caller, bearer: Option<&'a Secret>) -> Owner<'a> {
+fn owner<'a>(caller: &'a switchboard_runtime::Caller, bearer: Option<&'a Credential>) -> Owner<'a> {
     Owner {
         tenant: &caller.tenant,
         max: caller.max_upstream_processes,
-        bearer: bearer.map(Secret::expose),
+        bearer,
     }
 }
 
@@ -591,9 +586,9 @@ pub(super) fn identity_error(e: switchboard_identity::IdentityError) -> RpcError
 
 /// Give `proc` (the caller's own upstream session) the caller's current
 /// token.
-fn arm(proc: &Proc, bearer: Option<&Secret>) -> Result<(), UpstreamError> {
+fn arm(proc: &Proc, bearer: Option<&Credential>) -> Result<(), UpstreamError> {
     match bearer {
-        Some(token) => proc.upstream.set_bearer(token.expose()),
+        Some(credential) => proc.upstream.set_bearer(credential),
         None => Ok(()),
     }
 }

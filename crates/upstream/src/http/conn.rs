@@ -13,8 +13,40 @@ use serde_json::value::RawValue;
 use tokio::task::AbortHandle;
 use tokio_util::sync::CancellationToken;
 
+use switchboard_identity::{Credential, DpopKey};
+use switchboard_secret::Secret;
+
 use super::h1::H1Pool;
 use crate::{Downstream, UpstreamError};
+
+/// What a caller's requests carry: `Authorization: Bearer …`, or
+/// `Authorization: DPoP …` with a proof of the token's key made for each
+/// request (RFC 9449 §7.1).
+#[derive(Clone)]
+pub(crate) struct Authorization {
+    /// The `Authorization` value (sensitive: never logged).
+    pub(crate) header: HeaderValue,
+    /// The key and the token, for the proofs, when the token is bound.
+    pub(crate) dpop: Option<(Arc<DpopKey>, Secret)>,
+}
+
+impl Authorization {
+    fn new(credential: &Credential) -> Option<Self> {
+        let scheme = if credential.dpop.is_some() {
+            "DPoP"
+        } else {
+            "Bearer"
+        };
+        let token = credential.token.expose();
+        let mut header = HeaderValue::from_str(&format!("{scheme} {token}")).ok()?;
+        header.set_sensitive(true);
+        let dpop = credential
+            .dpop
+            .clone()
+            .map(|key| (key, credential.token.clone()));
+        Some(Self { header, dpop })
+    }
+}
 
 /// Calls in flight both ways, and why the upstream is gone once it is.
 #[derive(Debug, Default)]
@@ -42,10 +74,13 @@ pub(crate) struct Conn {
     pub(super) extra: HeaderMap,
     pub(super) session: OnceLock<HeaderValue>,
     pub(super) version: OnceLock<HeaderValue>,
-    /// `Authorization: Bearer …` of the one caller this session is for,
-    /// when the upstream's tokens come from an identity provider; renewed
+    /// The `Authorization` of the one caller this session is for, when
+    /// the upstream's tokens come from an identity provider; renewed
     /// before each call, over the spec's own `Authorization`.
-    pub(super) bearer: parking_lot::RwLock<Option<HeaderValue>>,
+    pub(super) auth: parking_lot::RwLock<Option<Authorization>>,
+    /// The resource server's latest DPoP nonce (RFC 9449 §9), sent in
+    /// every proof once it gave one.
+    pub(super) dpop_nonce: Mutex<Option<String>>,
     state: Mutex<State>,
     next_id: AtomicU64,
 }
@@ -82,22 +117,22 @@ impl Conn {
             extra,
             session: OnceLock::new(),
             version: OnceLock::new(),
-            bearer: parking_lot::RwLock::new(None),
+            auth: parking_lot::RwLock::new(None),
+            dpop_nonce: Mutex::new(None),
             state: Mutex::default(),
             next_id: AtomicU64::new(1),
         }
     }
 
-    /// Send `token` as the bearer from now on.
-    pub(crate) fn set_bearer(&self, token: &str) -> Result<(), UpstreamError> {
-        let mut value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+    /// Send `credential` from now on.
+    pub(crate) fn set_credential(&self, credential: &Credential) -> Result<(), UpstreamError> {
+        let auth = Authorization::new(credential).ok_or_else(|| {
             UpstreamError::Spawn(format!(
                 "{}: the identity provider's token is not a header value",
                 self.name
             ))
         })?;
-        value.set_sensitive(true);
-        *self.bearer.write() = Some(value);
+        *self.auth.write() = Some(auth);
         Ok(())
     }
 

@@ -7,6 +7,8 @@ use std::time::Duration;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Response, StatusCode};
 
+use switchboard_identity::challenge::Challenge;
+
 use super::answer::Answer;
 use super::conn::Conn;
 use super::h1::H1Error;
@@ -19,24 +21,72 @@ pub(crate) const SESSION: HeaderName = HeaderName::from_static("mcp-session-id")
 pub(crate) const VERSION: HeaderName = HeaderName::from_static("mcp-protocol-version");
 /// Where a resumed stream picks up.
 pub(crate) const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
+/// A DPoP proof (RFC 9449 §4.1).
+const DPOP: HeaderName = HeaderName::from_static("dpop");
+/// A server's DPoP nonce (RFC 9449 §8.1).
+const DPOP_NONCE: HeaderName = HeaderName::from_static("dpop-nonce");
 /// How long a notification, a response or a DELETE may take.
 const SMALL_EXCHANGE: Duration = Duration::from_secs(30);
 /// How much of an error body is read and shown.
 const SHOWN: usize = 512;
 
 impl Conn {
-    /// The spec's headers, with the caller's bearer over them, if any.
-    fn own_headers(&self) -> HeaderMap {
+    /// The spec's headers, with the caller's credential over them, if
+    /// any: a DPoP-bound one with a fresh proof for this `method` (and the
+    /// server's latest nonce).
+    fn own_headers(&self, method: &str) -> HeaderMap {
         let mut headers = self.extra.clone();
-        if let Some(bearer) = self.bearer.read().as_ref() {
-            headers.insert(AUTHORIZATION, bearer.clone());
+        if let Some(auth) = self.auth.read().as_ref() {
+            headers.insert(AUTHORIZATION, auth.header.clone());
+            if let Some((key, token)) = &auth.dpop {
+                let nonce = self.dpop_nonce.lock().clone();
+                let proof = key.proof(
+                    method,
+                    self.url.as_str(),
+                    Some(token.expose()),
+                    nonce.as_deref(),
+                );
+                if let Ok(proof) = HeaderValue::from_str(&proof) {
+                    headers.insert(DPOP, proof);
+                }
+            }
         }
         headers
     }
 
+    /// Whether the caller's token is DPoP-bound.
+    fn uses_dpop(&self) -> bool {
+        self.auth.read().as_ref().is_some_and(|a| a.dpop.is_some())
+    }
+
+    /// Keep the nonce a response gives (`DPoP-Nonce`, RFC 9449 §9), when
+    /// proofs are sent; whether it asked for the request again with it (a
+    /// 401 whose `DPoP` challenge says `use_dpop_nonce`).
+    fn nonce_asked(&self, response: &Answer) -> bool {
+        if !self.uses_dpop() {
+            return false;
+        }
+        let given = response
+            .headers()
+            .get(DPOP_NONCE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(switchboard_identity::dpop::nonce_of);
+        let Some(nonce) = given else {
+            return false;
+        };
+        *self.dpop_nonce.lock() = Some(nonce.to_owned());
+        response.status() == StatusCode::UNAUTHORIZED
+            && response
+                .headers()
+                .get_all(reqwest::header::WWW_AUTHENTICATE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .any(Challenge::asks_dpop_nonce)
+    }
+
     /// The headers of every exchange: the spec's, then ours over them.
-    fn headers(&self, accept: &'static str) -> HeaderMap {
-        let mut headers = self.own_headers();
+    fn headers(&self, method: &str, accept: &'static str) -> HeaderMap {
+        let mut headers = self.own_headers(method);
         headers.insert(ACCEPT, HeaderValue::from_static(accept));
         if let Some(session) = self.session.get() {
             headers.insert(SESSION, session.clone());
@@ -62,11 +112,29 @@ impl Conn {
         body: String,
         stateless: Option<&HeaderMap>,
     ) -> Result<Answer, UpstreamError> {
+        let again = self.uses_dpop().then(|| body.clone());
+        let response = self.post_once(body, stateless).await?;
+        match again {
+            Some(body) if self.nonce_asked(&response) => {
+                // Read to the end: the connection may carry the retry.
+                let _ = read_capped(response, SHOWN).await;
+                self.post_once(body, stateless).await
+            }
+            _ => Ok(response),
+        }
+    }
+
+    /// [`Conn::post_with`], once.
+    async fn post_once(
+        &self,
+        body: String,
+        stateless: Option<&HeaderMap>,
+    ) -> Result<Answer, UpstreamError> {
         let accept = "application/json, text/event-stream";
         let mut headers = match stateless {
-            None => self.headers(accept),
+            None => self.headers("POST", accept),
             Some(own) => {
-                let mut headers = self.own_headers();
+                let mut headers = self.own_headers("POST");
                 headers.insert(ACCEPT, HeaderValue::from_static(accept));
                 headers.extend(own.clone());
                 headers
@@ -123,7 +191,17 @@ impl Conn {
 
     /// GET the session's event stream, or resume one after `last_event_id`.
     pub(crate) async fn get(&self, last_event_id: Option<&str>) -> Result<Answer, UpstreamError> {
-        let mut headers = self.headers("text/event-stream");
+        let response = self.get_once(last_event_id).await?;
+        if self.nonce_asked(&response) {
+            let _ = read_capped(response, SHOWN).await;
+            return self.get_once(last_event_id).await;
+        }
+        Ok(response)
+    }
+
+    /// [`Conn::get`], once.
+    async fn get_once(&self, last_event_id: Option<&str>) -> Result<Answer, UpstreamError> {
+        let mut headers = self.headers("GET", "text/event-stream");
         if let Some(last) = last_event_id {
             // Without it a resumption would silently open a fresh stream.
             let last = HeaderValue::from_str(last)
@@ -149,7 +227,7 @@ impl Conn {
         let request = self
             .client
             .delete(self.url.clone())
-            .headers(self.headers("application/json, text/event-stream"))
+            .headers(self.headers("DELETE", "application/json, text/event-stream"))
             .timeout(SMALL_EXCHANGE)
             .send();
         match request.await {

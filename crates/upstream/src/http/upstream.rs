@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use switchboard_identity::Credential;
 
 use reqwest::Url;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -91,7 +92,7 @@ impl HttpUpstream {
         capabilities: Value,
         client_info: Value,
         downstream: Arc<dyn Downstream>,
-        bearer: Option<&str>,
+        bearer: Option<&Credential>,
     ) -> Result<Self, UpstreamError> {
         let name = &spec.name;
         let url = parse_url(spec)?;
@@ -105,8 +106,8 @@ impl HttpUpstream {
             spec.max_body_bytes,
             downstream,
         ));
-        if let Some(token) = bearer {
-            conn.set_bearer(token)?;
+        if let Some(credential) = bearer {
+            conn.set_credential(credential)?;
         }
         if !spec.handshake {
             // Nothing to open: every request will be a stateless one.
@@ -157,10 +158,11 @@ impl HttpUpstream {
         })
     }
 
-    /// Send `token` as the bearer of the session's exchanges from now on
-    /// (a renewed token of the caller it is for).
-    pub fn set_bearer(&self, token: &str) -> Result<(), UpstreamError> {
-        self.conn.set_bearer(token)
+    /// Send `credential` with the session's exchanges from now on (a
+    /// renewed token of the caller it is for): as `Bearer`, or as `DPoP`
+    /// with a fresh proof on each request when it is bound to a key.
+    pub fn set_credential(&self, credential: &Credential) -> Result<(), UpstreamError> {
+        self.conn.set_credential(credential)
     }
 
     /// The upstream's name.

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
+use switchboard_identity::Credential;
 
 use tokio::sync::{OwnedSemaphorePermit, TryAcquireError};
 
@@ -42,7 +43,10 @@ impl Drop for Waiting<'_> {
 impl Pool {
     /// Start a process declaring every capability the gateway passes on
     /// (with `bearer` as its token, if given): the start-up probe.
-    pub(crate) async fn start(&self, bearer: Option<&str>) -> Result<Arc<Proc>, UpstreamError> {
+    pub(crate) async fn start(
+        &self,
+        bearer: Option<&Credential>,
+    ) -> Result<Arc<Proc>, UpstreamError> {
         let deadline = tokio::time::Instant::now() + self.wait;
         self.start_bearing(capabilities(), None, Some(deadline), bearer)
             .await
@@ -68,7 +72,7 @@ impl Pool {
         capabilities: serde_json::Value,
         owner: Option<Owner<'_>>,
         deadline: Option<tokio::time::Instant>,
-        bearer: Option<&str>,
+        bearer: Option<&Credential>,
     ) -> Result<Arc<Proc>, UpstreamError> {
         let tenant = match owner {
             None => None,
@@ -153,7 +157,7 @@ impl Pool {
         capabilities: serde_json::Value,
         slot: OwnedSemaphorePermit,
         tenant: Option<TenantSlot>,
-        bearer: Option<&str>,
+        bearer: Option<&Credential>,
     ) -> Result<Arc<Proc>, UpstreamError> {
         let _starting = Starting::new(&self.counts.starting);
         let relay = Arc::new(Relay::new(self.stale.clone(), self.bus.clone()));

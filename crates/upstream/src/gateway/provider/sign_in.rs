@@ -9,10 +9,9 @@
 use std::time::Duration;
 
 use serde_json::json;
-use switchboard_identity::{IdentityError, Who};
+use switchboard_identity::{Credential, IdentityError, Who};
 use switchboard_proto::{ErrorCode, RpcError};
 use switchboard_runtime::{HandlerError, PeerError, RequestContext};
-use switchboard_secret::Secret;
 
 use super::super::lanes::Lane;
 use super::{StdioProvider, identity_error};
@@ -30,7 +29,7 @@ impl StdioProvider {
         &self,
         lane: &Lane,
         ctx: &RequestContext,
-    ) -> Result<Option<Secret>, HandlerError> {
+    ) -> Result<Option<Credential>, HandlerError> {
         let (upstream, url, id) = match self.token(lane, ctx.caller()).await {
             Err(IdentityError::SignInRequired { upstream, url, id }) if takes_url(ctx) => {
                 (upstream, url, id)
@@ -106,7 +105,7 @@ impl StdioProvider {
         &self,
         lane: &Lane,
         ctx: &RequestContext,
-    ) -> Result<Option<Secret>, HandlerError> {
+    ) -> Result<Option<Credential>, HandlerError> {
         let until = tokio::time::Instant::now() + SIGN_IN_WAIT.min(self.timeout());
         if let Some(identity) = &lane.identity {
             let caller = ctx.caller();
