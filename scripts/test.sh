@@ -13,8 +13,10 @@
 #      that requires credentials (tests/interop/python/auth_client.py);
 #   4b. the conformance suite's authorization-server scenarios against
 #      Switchboard's own authorization server (scripts/oauth-conformance.sh);
-#   4b'. the suite's auth/* client scenarios against the gateway's upstream
-#      OAuth client (scripts/oauth-client-conformance.sh);
+#   4b'. the gateway as the client under test of the suite's client
+#      scenarios: `conformance client --requirements` 2025-11-25 and
+#      2026-07-28 (auth/* included, and the DPoP extension) through
+#      scripts/client-conformance.sh;
 #   4c. the Python and TypeScript SDK clients sign in at Switchboard through
 #      a real OpenID provider (Authlib), on two nodes on Redis
 #      (scripts/oauth-interop.sh);
@@ -209,8 +211,8 @@ step "auth interop"
 auth_interop || status=1
 step "authorization server conformance (conformance authorization, 2025-11-25 and 2026-07-28)"
 scripts/oauth-conformance.sh target/debug/switchboard || status=1
-step "upstream OAuth client conformance (conformance client auth/*, 2025-11-25 and 2026-07-28)"
-scripts/oauth-client-conformance.sh target/debug/switchboard || status=1
+step "the gateway as a client: conformance client --requirements 2025-11-25 and 2026-07-28 (auth/* and the DPoP extension included)"
+scripts/client-conformance.sh target/debug/switchboard || status=1
 step "sign-in interop (Python and TypeScript SDK OAuth clients, CIMD and DCR, at an Authlib OpenID provider; two nodes on Redis)"
 if skipping redis; then
   echo "SKIPPED (SB_TEST_SKIP=$SB_TEST_SKIP)"

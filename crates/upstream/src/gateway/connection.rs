@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 use std::time::Duration;
-use switchboard_identity::Credential;
 
 use serde_json::Value;
 use serde_json::value::RawValue;
+use switchboard_identity::Credential;
 
 use crate::http::H1Pool;
 use crate::{Downstream, HttpSpec, HttpUpstream, StdioSpec, StdioUpstream, UpstreamError};

@@ -12,10 +12,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
-use switchboard_identity::Credential;
 
 use parking_lot::Mutex;
 use serde_json::json;
+use switchboard_identity::Credential;
 use switchboard_runtime::UpstreamObserver;
 use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore};
 
@@ -123,7 +123,8 @@ pub(crate) fn capabilities() -> serde_json::Value {
     json!({"sampling": {}, "elicitation": {"form": {}, "url": {}}, "roots": {"listChanged": true}})
 }
 
-fn client_info() -> serde_json::Value {
+/// Who Switchboard says it is to its upstreams (`clientInfo`).
+pub(crate) fn client_info() -> serde_json::Value {
     json!({"name": "switchboard", "version": env!("CARGO_PKG_VERSION")})
 }
 

@@ -430,7 +430,9 @@ impl StdioProvider {
         let modern = self.goes_modern(ctx, &proc.upstream).await;
         if modern {
             strip_retry(&mut params);
-            if !ctx.is_stateless() {
+            if ctx.is_stateless() {
+                stateless::name_client(&mut params);
+            } else {
                 let none = Value::Object(Map::new());
                 stateless::as_stateless(&mut params, ctx.client_capabilities().unwrap_or(&none));
             }

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use parking_lot::Mutex;
 use serde_json::Value;
 use serde_json::value::RawValue;
-use switchboard_proto::{ErrorCode, RpcError};
+use switchboard_proto::{ErrorCode, RpcError, methods};
 use switchboard_runtime::{PeerError, RequestContext};
 
 use crate::Downstream;
@@ -72,9 +72,16 @@ impl Call {
         method: &str,
         params: Value,
     ) -> Result<Box<RawValue>, RpcError> {
+        let schema = (method == methods::ELICITATION_CREATE)
+            .then(|| params.get("requestedSchema").cloned())
+            .flatten();
         self.ctx
             .forward_request(key, method, params)
             .await
+            .map(|answer| match &schema {
+                Some(schema) => with_defaults(schema, answer),
+                None => answer,
+            })
             .map_err(|e| match e {
                 PeerError::Rejected(e) => e,
                 PeerError::InputRequired(key) => {
@@ -96,6 +103,45 @@ impl Call {
                 other => RpcError::new(ErrorCode::INTERNAL_ERROR, other.to_string()),
             })
     }
+}
+
+/// An accepted form elicitation's answer with the requested schema's
+/// `default`s filled in for the fields its content leaves out (SEP-1034:
+/// the client applies them; the gateway is the upstream's client, whether
+/// or not its own client did).
+fn with_defaults(schema: &Value, answer: Box<RawValue>) -> Box<RawValue> {
+    let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
+        return answer;
+    };
+    let defaults: Vec<(&String, &Value)> = properties
+        .iter()
+        .filter_map(|(name, p)| Some((name, p.get("default")?)))
+        .collect();
+    if defaults.is_empty() {
+        return answer;
+    }
+    let Ok(mut result) = serde_json::from_str::<Value>(answer.get()) else {
+        return answer;
+    };
+    if result.get("action").and_then(Value::as_str) != Some("accept") {
+        return answer;
+    }
+    let Some(content) = result
+        .as_object_mut()
+        .map(|r| {
+            r.entry("content")
+                .or_insert_with(|| Value::Object(Default::default()))
+        })
+        .and_then(Value::as_object_mut)
+    else {
+        return answer;
+    };
+    for (name, default) in defaults {
+        content
+            .entry(name.clone())
+            .or_insert_with(|| default.clone());
+    }
+    crate::json::to_raw(&result)
 }
 
 /// Removes its call from the relay when the call ends.
@@ -267,6 +313,35 @@ impl Downstream for Relay {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_accepted_elicitation_gets_the_schemas_defaults() {
+        let schema = json!({"type": "object", "properties": {
+            "name": {"type": "string", "default": "John Doe"},
+            "age": {"type": "integer", "default": 30},
+            "note": {"type": "string"},
+        }});
+        let raw = |v: Value| crate::json::to_raw(&v);
+        let filled = with_defaults(
+            &schema,
+            raw(json!({"action": "accept", "content": {"age": 41}})),
+        );
+        let v: Value = serde_json::from_str(filled.get()).unwrap();
+        assert_eq!(
+            v["content"],
+            json!({"age": 41, "name": "John Doe"}),
+            "given values stay"
+        );
+        let filled = with_defaults(&schema, raw(json!({"action": "accept"})));
+        let v: Value = serde_json::from_str(filled.get()).unwrap();
+        assert_eq!(v["content"], json!({"age": 30, "name": "John Doe"}));
+        let declined = with_defaults(&schema, raw(json!({"action": "decline"})));
+        assert_eq!(
+            declined.get(),
+            r#"{"action":"decline"}"#,
+            "only an acceptance is filled"
+        );
+    }
     use serde_json::json;
     use switchboard_proto::RequestId;
     use switchboard_runtime::{CatalogBuilder, ClientPeer, RequestContextBuilder};

@@ -26,7 +26,26 @@ pub(crate) fn meta(capabilities: &Value) -> Value {
     json!({
         "io.modelcontextprotocol/protocolVersion": MODERN,
         "io.modelcontextprotocol/clientCapabilities": capabilities,
+        CLIENT_INFO: super::pool::client_info(),
     })
+}
+
+/// Where a request's `_meta` names the client (SEP-2575).
+const CLIENT_INFO: &str = "io.modelcontextprotocol/clientInfo";
+
+/// A stateless client's request, passed on as it came: its `_meta` names
+/// the client, Switchboard if the client did not name itself (every
+/// request should, SEP-2575).
+pub(crate) fn name_client(params: &mut Value) {
+    let Some(map) = params.as_object_mut() else {
+        return;
+    };
+    let meta = map.entry("_meta").or_insert_with(|| json!({}));
+    if let Some(meta) = meta.as_object_mut()
+        && !meta.contains_key(CLIENT_INFO)
+    {
+        meta.insert(CLIENT_INFO.into(), super::pool::client_info());
+    }
 }
 
 /// `params` of a session client's request as a stateless one: its own

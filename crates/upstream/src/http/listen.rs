@@ -31,20 +31,29 @@ enum Opened {
     Failed(String),
 }
 
-/// Keep the stream open until the upstream stops.
-pub(crate) async fn listen(conn: Arc<Conn>) {
+/// Keep the stream open until the upstream stops; `opened` is told once
+/// the first attempt to open it has an answer (the stream, or why not), so
+/// that the session's first request is not sent before the server has a
+/// stream for what it sends outside requests (a server may drop those
+/// while none is open).
+pub(crate) async fn listen(conn: Arc<Conn>, opened: tokio::sync::oneshot::Sender<()>) {
     tokio::select! {
         () = conn.stop.cancelled() => {}
-        () = run(&conn) => {}
+        () = run(&conn, opened) => {}
     }
 }
 
-async fn run(conn: &Arc<Conn>) {
+async fn run(conn: &Arc<Conn>, opened: tokio::sync::oneshot::Sender<()>) {
     let mut last: Option<String> = None;
     let mut retry: Option<u64> = None;
     let mut failures = 0u32;
+    let mut opened = Some(opened);
     loop {
-        match open(conn, last.as_deref()).await {
+        let attempt = open(conn, last.as_deref()).await;
+        if let Some(tell) = opened.take() {
+            let _ = tell.send(());
+        }
+        match attempt {
             Opened::Stream(response) => {
                 let mut parser = SseParser::resuming(conn.max_body_bytes, last.clone(), retry);
                 let (events, why) = read(conn, response, &mut parser).await;

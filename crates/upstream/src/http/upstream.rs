@@ -4,12 +4,12 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use switchboard_identity::Credential;
 
 use reqwest::Url;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
+use switchboard_identity::Credential;
 use switchboard_proto::methods;
 
 use super::call::{call, call_with};
@@ -18,6 +18,10 @@ use super::h1::H1Pool;
 use super::{HttpSpec, listen, redacted_url};
 use crate::json::{notification_line, to_raw};
 use crate::{Downstream, PROTOCOL_VERSION, UpstreamError};
+
+/// How long a new session waits for its event stream to open before its
+/// first request.
+const STREAM_OPEN_WAIT: Duration = Duration::from_secs(2);
 
 /// The protocol versions with Streamable HTTP a server may answer with.
 const HTTP_VERSIONS: [&str; 3] = ["2025-11-25", "2025-06-18", "2025-03-26"];
@@ -147,7 +151,11 @@ impl HttpUpstream {
                 return Err(UpstreamError::Init(init_failure(spec, e)));
             }
         };
-        tokio::spawn(listen::listen(Arc::clone(&conn)));
+        let (opened, stream_open) = tokio::sync::oneshot::channel();
+        tokio::spawn(listen::listen(Arc::clone(&conn), opened));
+        // Bounded: a server slow to answer the GET does not hold the
+        // session up for long.
+        let _ = tokio::time::timeout(STREAM_OPEN_WAIT, stream_open).await;
         tracing::info!(upstream = %name, %version, "upstream session initialized");
         Ok(Self {
             url: redacted_url(&spec.url),

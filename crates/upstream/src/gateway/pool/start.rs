@@ -6,8 +6,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
-use switchboard_identity::Credential;
 
+use switchboard_identity::Credential;
 use tokio::sync::{OwnedSemaphorePermit, TryAcquireError};
 
 use super::super::relay::Relay;
