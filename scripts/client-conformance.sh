@@ -12,8 +12,10 @@
 #
 # BINARY defaults to target/debug/switchboard. Every scored scenario must
 # pass (the CLI's exit status, and a ✓ for each); of the scenarios the suite
-# runs without scoring, the DPoP extension's (auth/dpop, auth/dpop-nonce)
-# and json-schema-2020-12-preservation must pass too. Results are kept in
+# runs without scoring, the DPoP extension's (auth/dpop, auth/dpop-nonce),
+# auth/client-credentials-basic and json-schema-2020-12-preservation must
+# pass too (the other extensions — private_key_jwt, enterprise-managed
+# authorization, workload identity — are grants Switchboard does not make). Results are kept in
 # target/client-conformance/<revision>/. Needs scripts/tools.sh to have
 # run. scripts/oauth-client-conformance.sh runs the auth scenarios one at a
 # time, with each one's log, to look into one.
@@ -37,7 +39,7 @@ export PATH=$NODE22_BIN:$PATH
 export SB_CONFORMANCE_BIN=$BIN
 
 # Unscored scenarios that must pass all the same.
-MUST_PASS_UNSCORED=(auth/dpop auth/dpop-nonce json-schema-2020-12-preservation)
+MUST_PASS_UNSCORED=(auth/dpop auth/dpop-nonce auth/client-credentials-basic json-schema-2020-12-preservation)
 
 # The scored client scenarios of a requirement set.
 required() {

@@ -165,7 +165,15 @@ impl UpstreamAuth {
     pub fn validate(&self) -> Result<(), (String, String)> {
         let url = &self.token_endpoint;
         let discovered = self.grant == Grant::AuthorizationCode && self.discovers();
-        if !(discovered || url.starts_with("https://") || url.starts_with("http://")) {
+        // A service identity's token endpoint may be discovered too (from
+        // `issuer`, or the server the upstream names), but it needs its
+        // client id.
+        let service_discovered = self.grant == Grant::ClientCredentials && self.discovers();
+        if !(discovered
+            || service_discovered
+            || url.starts_with("https://")
+            || url.starts_with("http://"))
+        {
             return Err((
                 "token_endpoint".into(),
                 "the identity provider's token endpoint: an http(s) URL".into(),
@@ -178,6 +186,16 @@ impl UpstreamAuth {
             return Err((
                 "client_secret".into(),
                 "a client_secret needs its client_id".into(),
+            ));
+        }
+        if service_discovered
+            && self.issuer.is_none()
+            && self.client_secret.is_some()
+            && !self.trust_upstream_issuer
+        {
+            return Err((
+                "issuer".into(),
+                "with a client_secret, name the authorization server (issuer, or token_endpoint): the one the upstream names is not trusted with the secret (unless trust_upstream_issuer = true)".into(),
             ));
         }
         if self.grant == Grant::AuthorizationCode {
@@ -303,6 +321,26 @@ mod tests {
             ..UpstreamAuth::default()
         });
         assert_eq!(orphan.validate().unwrap_err().0, "client_secret");
+        // A service identity's server is discovered by the same rule, and
+        // it needs its client id.
+        let service = UpstreamAuth {
+            grant: Grant::ClientCredentials,
+            client_id: "svc".into(),
+            client_secret: Some("s".into()),
+            ..UpstreamAuth::default()
+        };
+        assert_eq!(service.clone().validate().unwrap_err().0, "issuer");
+        let named = UpstreamAuth {
+            issuer: Some("https://as.example".into()),
+            ..service.clone()
+        };
+        assert_eq!(named.validate(), Ok(()));
+        let nobody = UpstreamAuth {
+            client_id: String::new(),
+            client_secret: None,
+            ..service
+        };
+        assert_eq!(nobody.validate().unwrap_err().0, "client_id");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use reqwest::Url;
 use serde::Deserialize;
 
 use crate::challenge::Challenge;
-use crate::config::UpstreamAuth;
+use crate::config::{Grant, UpstreamAuth};
 use crate::endpoint::Endpoint;
 use crate::error::IdentityError;
 
@@ -31,6 +31,8 @@ struct Resource {
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Server {
     pub(crate) issuer: String,
+    /// None for a server that only issues service tokens.
+    #[serde(default)]
     pub(crate) authorization_endpoint: String,
     pub(crate) token_endpoint: String,
     #[serde(default)]
@@ -94,10 +96,19 @@ pub(crate) async fn endpoints(
             (issuer, Some(resource), scopes, true)
         }
     };
-    let server = metadata(endpoint, &issuer, strict).await?;
+    let sign_in = auth.grant == Grant::AuthorizationCode;
+    let server = metadata(endpoint, &issuer, strict, sign_in).await?;
     let mut found = auth.clone();
     found.authorization_endpoint = Some(server.authorization_endpoint.clone());
     found.token_endpoint = server.token_endpoint.clone();
+    if !sign_in {
+        // A service token is asked for the upstream's resource and scopes
+        // (RFC 8707, MCP's scope selection), unless configured.
+        found.resource = found.resource.or_else(|| resource.clone());
+        if found.scopes.is_empty() {
+            found.scopes = scopes.clone();
+        }
+    }
     Ok(Found {
         auth: found,
         server: Some(server),
@@ -155,10 +166,13 @@ async fn protected_resource(
 /// The issuer's metadata, from the first well-known location that has it.
 /// `strict`: its `issuer` must be identical to `issuer` (RFC 8414 §3.3);
 /// else (an issuer the configuration names) a trailing `/` aside.
+/// `sign_in`: users sign in there, so it must have an authorization
+/// endpoint and offer PKCE S256.
 async fn metadata(
     endpoint: &Endpoint,
     issuer: &str,
     strict: bool,
+    sign_in: bool,
 ) -> Result<Server, IdentityError> {
     let mut last = None;
     let mut server = None;
@@ -185,10 +199,16 @@ async fn metadata(
             "the authorization server's metadata names another issuer",
         ));
     }
-    if !server
-        .code_challenge_methods_supported
-        .iter()
-        .any(|m| m == "S256")
+    if sign_in && server.authorization_endpoint.is_empty() {
+        return Err(failed(
+            "the authorization server's metadata names no authorization endpoint",
+        ));
+    }
+    if sign_in
+        && !server
+            .code_challenge_methods_supported
+            .iter()
+            .any(|m| m == "S256")
     {
         return Err(failed(
             "the authorization server does not offer PKCE with S256",

@@ -301,7 +301,14 @@ impl Identity {
                 retry_secs: wait.as_secs().max(1),
             }
         })?;
-        let outcome = self.endpoint.request(&self.auth, subject).await;
+        let outcome = match self.auth.grant {
+            // A service identity's server, found as a sign-in's is.
+            Grant::ClientCredentials if self.auth.discovers() => match self.effective().await {
+                Ok(found) => self.endpoint.request(&found.auth, subject).await,
+                Err(e) => Err(e),
+            },
+            _ => self.endpoint.request(&self.auth, subject).await,
+        };
         match &outcome {
             Ok(_) | Err(IdentityError::Refused { .. }) => attempt.success(),
             Err(_) => attempt.failure(),

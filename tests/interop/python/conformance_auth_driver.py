@@ -96,12 +96,15 @@ def toml_string(text: str) -> str:
 def config(server_url: str, port: int, key_sha256: str, revision: str,
            context: dict[str, Any]) -> str:
     """The node's configuration: the suite's server as an upstream whose
-    tokens each user gets by signing in."""
+    tokens each user gets by signing in — or, where the scenario is about
+    a service identity (auth/client-credentials-basic), one token for the
+    tenant by client credentials (RFC 6749 §4.4)."""
     protocol = "session" if revision <= "2025-11-25" else "stateless"
-    auth = [
-        'grant = "authorization_code"',
-        f"redirect_uri = {toml_string(f'http://127.0.0.1:{port}/connect/callback')}",
-    ]
+    service = context.get("name") == "auth/client-credentials-basic"
+    auth = [f'grant = "{"client_credentials" if service else "authorization_code"}"']
+    if not service:
+        auth.append(
+            f"redirect_uri = {toml_string(f'http://127.0.0.1:{port}/connect/callback')}")
     if context.get("client_id"):
         # Pre-registered: the credentials the suite's server knows.
         auth.append(f"client_id = {toml_string(context['client_id'])}")
@@ -176,7 +179,8 @@ class Node:
                 [BIN, "serve", "--listen", f"127.0.0.1:{self.port}", "--log-format", "text",
                  "--config", str(self.config)],
                 stdout=out, stderr=subprocess.STDOUT, env=env, preexec_fn=die_with_parent)
-        deadline = time.monotonic() + 15
+        # Generous: a requirement set starts a node per scenario at once.
+        deadline = time.monotonic() + 45
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"switchboard exited with {self.proc.returncode}")
