@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Response, StatusCode};
-
 use switchboard_identity::challenge::Challenge;
 
 use super::answer::Answer;
