@@ -12,7 +12,7 @@ use switchboard_http::frames as mpsc;
 use switchboard_store::{EventId, EventLog, StoreError, StoredEvent};
 
 /// The id of the standalone (GET) stream of every session.
-pub const STANDALONE: u64 = 0;
+pub const STANDALONE: u64 = switchboard_store::STANDALONE_STREAM;
 
 #[derive(Debug, Default)]
 struct SlotState {

@@ -4,17 +4,29 @@
 //! Sessions with a standalone stream are registered in one sorted set on
 //! the indexes' slot (`<p>:{idx}:gets`), read against `seen` so that only
 //! live sessions are listed.
+//!
+//! Each stream is bounded by the configured event count and bytes; a
+//! session keeps its standalone stream and its [`MAX_REQUEST_STREAMS`]
+//! latest request streams (the memory store bounds a session's events as
+//! a whole; without this, a long session's finished request streams would
+//! pile up in Redis for as long as it lives).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use switchboard_store::{EventId, EventLog, StoreError, StoredEvent};
+use switchboard_store::{EventId, EventLog, STANDALONE_STREAM, StoreError, StoredEvent};
 
 use crate::conn::Redis;
 
 /// The field that holds an event's data in a stream entry.
 const DATA: &str = "d";
+
+/// Request streams (one per request answered as SSE) a session keeps
+/// resumable in Redis; a new one beyond them drops the oldest. A client
+/// resumes a request's stream while the request runs, or just after it
+/// lost the connection: the latest streams are the ones that matter.
+pub const MAX_REQUEST_STREAMS: usize = 32;
 
 /// KEYS: the registered set, `seen`. The registered sessions still live;
 /// the others are removed (a session ended on a node that died before
@@ -43,6 +55,43 @@ pub struct RedisEventLog {
 }
 
 impl RedisEventLog {
+    /// A request stream began: drop the session's oldest ones beyond
+    /// [`MAX_REQUEST_STREAMS`] (a rare second round trip, once per stream
+    /// and only past the bound).
+    async fn keep_latest(&self, session: &str) -> Result<(), StoreError> {
+        let k = &self.redis.keys;
+        let set = k.request_streams(session);
+        let excess = -(MAX_REQUEST_STREAMS as i64) - 1;
+        let set_key = set.clone();
+        let old: Vec<u64> = self
+            .redis
+            .bounded("append", |mut c| async move {
+                redis::cmd("ZRANGE")
+                    .arg(set_key)
+                    .arg(0)
+                    .arg(excess)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        if old.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        let mut del = redis::cmd("DEL");
+        let mut rem = redis::cmd("ZREM");
+        rem.arg(&set);
+        for s in &old {
+            del.arg(k.stream(session, *s));
+            rem.arg(*s);
+        }
+        pipe.add_command(del).ignore();
+        pipe.add_command(rem).ignore();
+        let () = self.redis.pipe("append", &pipe).await?;
+        Ok(())
+    }
+
     /// `max_events` and `max_bytes` bound each stream (see the crate docs
     /// for how closely); `ttl` is how long a stream outlives its last event,
     /// at least the longest life of a session.
@@ -63,6 +112,15 @@ impl RedisEventLog {
         let by_bytes = (self.max_bytes / len.max(1)).max(1);
         self.max_events.min(by_bytes)
     }
+}
+
+/// When a request stream began, in µs since the epoch on this node's
+/// clock (its score: distinct for streams begun one after another, exact
+/// in a double until 2255).
+fn began_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
 }
 
 /// `0-<seq>` → seq.
@@ -99,8 +157,9 @@ impl EventLog for RedisEventLog {
         data: Arc<str>,
     ) -> Result<EventId, StoreError> {
         let k = &self.redis.keys;
-        let (key, set) = (k.stream(session, stream), k.streams(session));
+        let (key, set) = (k.stream(session, stream), k.request_streams(session));
         let ttl = self.ttl.as_millis() as u64;
+        let request = stream != STANDALONE_STREAM;
         // Every key has the session's hash tag: one slot, one transaction.
         let mut pipe = redis::pipe();
         pipe.atomic();
@@ -113,9 +172,21 @@ impl EventLog for RedisEventLog {
             .arg(DATA)
             .arg(&*data);
         pipe.cmd("PEXPIRE").arg(&key).arg(ttl).ignore();
-        pipe.cmd("SADD").arg(&set).arg(stream).ignore();
-        pipe.cmd("PEXPIRE").arg(&set).arg(ttl).ignore();
-        let (entry,): (String,) = self.redis.pipe("append", &pipe).await?;
+        if request {
+            pipe.cmd("ZADD")
+                .arg(&set)
+                .arg("NX")
+                .arg(began_us())
+                .arg(stream);
+            pipe.cmd("PEXPIRE").arg(&set).arg(ttl).ignore();
+        } else {
+            // Something for the reply's second value.
+            pipe.cmd("ECHO").arg(0);
+        }
+        let (entry, began): (String, u64) = self.redis.pipe("append", &pipe).await?;
+        if began == 1 && request {
+            self.keep_latest(session).await?;
+        }
         Ok(EventId {
             stream,
             seq: parse_seq(&entry)?,
@@ -153,20 +224,15 @@ impl EventLog for RedisEventLog {
 
     async fn drop_session(&self, session: &str) -> Result<(), StoreError> {
         let k = &self.redis.keys;
-        let set = k.streams(session);
-        let set_key = set.clone();
-        let streams: Vec<u64> = self
-            .redis
-            .bounded("drop_session", |mut c| async move {
-                redis::cmd("SMEMBERS")
-                    .arg(set_key)
-                    .query_async(&mut c)
-                    .await
-            })
-            .await?;
+        let (set, old_set) = (k.request_streams(session), k.streams(session));
+        let mut read = redis::pipe();
+        read.cmd("ZRANGE").arg(&set).arg(0).arg(-1);
+        read.cmd("SMEMBERS").arg(&old_set);
+        let (streams, old): (Vec<u64>, Vec<u64>) = self.redis.pipe("drop_session", &read).await?;
         let mut del = redis::cmd("DEL");
-        del.arg(&set);
-        for s in streams {
+        del.arg(&set).arg(&old_set);
+        del.arg(k.stream(session, STANDALONE_STREAM));
+        for s in streams.into_iter().chain(old) {
             del.arg(k.stream(session, s));
         }
         self.redis

@@ -42,7 +42,14 @@ impl Keys {
         format!("{}:ev:{{{id}}}:{stream}", self.prefix)
     }
 
-    /// The set of a session's stream numbers: `<prefix>:evs:{<id>}`.
+    /// A session's request streams by when each began (a sorted set,
+    /// score in µs): `<prefix>:evz:{<id>}`.
+    pub(crate) fn request_streams(&self, id: &str) -> String {
+        format!("{}:evz:{{{id}}}", self.prefix)
+    }
+
+    /// The set of a session's stream numbers, as nodes before the sorted
+    /// set kept it (read only to drop a session): `<prefix>:evs:{<id>}`.
     pub(crate) fn streams(&self, id: &str) -> String {
         format!("{}:evs:{{{id}}}", self.prefix)
     }
@@ -137,6 +144,7 @@ mod tests {
         assert_eq!(k.session("abc"), "sb:s:{abc}");
         assert_eq!(k.stream("abc", 3), "sb:ev:{abc}:3");
         assert_eq!(k.streams("abc"), "sb:evs:{abc}");
+        assert_eq!(k.request_streams("abc"), "sb:evz:{abc}");
         assert_eq!(k.seen(), "sb:{idx}:seen");
         assert_eq!(k.bus(), "sb:bus");
         assert_eq!(k.standalone(), "sb:{idx}:gets");

@@ -43,7 +43,8 @@
 //! | `<p>:{idx}:q:<group>` | sorted set | id → created (ms): the sessions counted in one quota group (`create_within`), expiring like a record |
 //! | `<p>:{idx}:qb:<group>` | sorted set | id → bytes of the record: the sizes counted against the group's byte budget (`create_within`, `update_within`), expiring with the group |
 //! | `<p>:ev:{<id>}:<stream>` | stream | the events of one SSE stream, entry ids `0-<seq>` |
-//! | `<p>:evs:{<id>}` | set | the stream numbers of the session, for `drop_session` |
+//! | `<p>:evz:{<id>}` | sorted set | stream number → when it began (µs): the session's request streams, at most [`MAX_REQUEST_STREAMS`] (the oldest dropped), for `drop_session` |
+//! | `<p>:evs:{<id>}` | set | the stream numbers of a session, as nodes before `evz` kept them: only read and removed by `drop_session` |
 //! | `<p>:{idx}:gets` | sorted set | id → registered (ms): sessions with a standalone (GET) stream, whose server events the producing node logs (read against `seen`; removed by `drop_session`) |
 //! | `<p>:own:{<id>}` | hash | the owner of the session's stateful upstream processes: `node`, `url`, `until` (lease end, ms on Redis's clock; 0 once released), expiring like a record (`RedisSessionOwners`) |
 //! | `<p>:bus` | pub/sub channel | the session bus: JSON `{"from": node, "t": kind, …}` |
@@ -121,7 +122,7 @@ mod task;
 pub use bus::RedisBus;
 pub use conn::{Redis, RedisOptions};
 pub use entries::RedisEntryStore;
-pub use event_log::RedisEventLog;
+pub use event_log::{MAX_REQUEST_STREAMS, RedisEventLog};
 pub use owner::RedisSessionOwners;
 pub use rate::RedisRateLimiter;
 pub use session::RedisSessionStore;

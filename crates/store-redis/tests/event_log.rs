@@ -169,6 +169,78 @@ async fn drop_session_removes_every_stream_and_keys_expire() {
     );
 }
 
+/// A long session keeps its standalone stream and its latest request
+/// streams, not every stream it ever had: one beyond
+/// `MAX_REQUEST_STREAMS` drops the oldest. An old node's set of stream
+/// numbers is still read and removed when the session is dropped.
+#[tokio::test]
+async fn a_session_keeps_its_latest_request_streams() {
+    let server = RedisProcess::start();
+    let log = RedisEventLog::new(
+        support::connect_prefix(&server, "many").await,
+        100,
+        1 << 20,
+        HOUR,
+    );
+    let max = switchboard_store_redis::MAX_REQUEST_STREAMS as u64;
+    log.append("s", 0, "get".into()).await.expect("append");
+    for stream in 1..=max + 10 {
+        log.append("s", stream, "first".into())
+            .await
+            .expect("append");
+        log.append("s", stream, "second".into())
+            .await
+            .expect("append");
+    }
+    let mut raw = redis::Client::open(server.url())
+        .expect("url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("raw connection");
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("many:ev:*")
+        .query_async(&mut raw)
+        .await
+        .expect("KEYS");
+    assert_eq!(
+        keys.len() as u64,
+        max + 1,
+        "the latest and the standalone: {keys:?}"
+    );
+    assert!(
+        datas(&log, "s", from(1, 0)).await.is_empty(),
+        "the oldest dropped"
+    );
+    assert!(datas(&log, "s", from(10, 0)).await.is_empty());
+    assert_eq!(datas(&log, "s", from(11, 0)).await, ["first", "second"]);
+    assert_eq!(datas(&log, "s", from(max + 10, 1)).await, ["second"]);
+    assert_eq!(datas(&log, "s", from(0, 0)).await, ["get"], "never dropped");
+
+    // A set an older node kept.
+    let () = redis::cmd("SADD")
+        .arg("many:evs:{s}")
+        .arg(7)
+        .query_async(&mut raw)
+        .await
+        .expect("SADD");
+    let () = redis::cmd("XADD")
+        .arg("many:ev:{s}:7")
+        .arg("0-*")
+        .arg("d")
+        .arg("old")
+        .query_async::<String>(&mut raw)
+        .await
+        .map(drop)
+        .expect("XADD");
+    log.drop_session("s").await.expect("drop");
+    let left: Vec<String> = redis::cmd("KEYS")
+        .arg("many:*{s}*")
+        .query_async(&mut raw)
+        .await
+        .expect("KEYS");
+    assert!(left.is_empty(), "{left:?}");
+}
+
 #[tokio::test]
 async fn two_nodes_share_one_log() {
     let server = RedisProcess::start();

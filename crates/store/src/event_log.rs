@@ -9,6 +9,10 @@ use parking_lot::Mutex;
 
 use crate::session::StoreError;
 
+/// The stream number of every session's standalone (GET) stream; request
+/// streams have the others.
+pub const STANDALONE_STREAM: u64 = 0;
+
 /// An SSE event id: the stream it was sent on and its place in that stream.
 /// Written as `<stream>-<seq>`; sequence 0 is the priming event, which carries
 /// no data and is never stored.

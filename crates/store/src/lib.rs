@@ -20,7 +20,7 @@ mod task;
 
 pub use bus::{BusMessage, SessionBus};
 pub use entries::{EntryStore, MemoryEntryStore, Space};
-pub use event_log::{EventId, EventLog, MemoryEventLog, StoredEvent};
+pub use event_log::{EventId, EventLog, MemoryEventLog, STANDALONE_STREAM, StoredEvent};
 pub use memory::MemorySessionStore;
 pub use owner::{Claim, SessionOwners};
 pub use session::{
