@@ -45,6 +45,10 @@
 #   8. the 2025-11-25 conformance requirements through an nginx front that
 #      spreads every request over three nodes sharing one Redis, then the
 #      same on a 3-master Redis Cluster (scripts/cluster.sh);
+#   8b. the soak's short form (scripts/soak.sh): one node, and three on
+#      Redis behind nginx, 3 minutes of mixed load each (calls, GET streams
+#      with resumption, session churn, tasks, reloads), sampled, plotted
+#      and held to growth bounds (target/soak/report.md);
 #   9. the packaging (scripts/packaging.sh): the container image built
 #      offline and, where containers can run, called by the Python SDK in
 #      both eras; the Debian package installed, its unit verified and its
@@ -565,6 +569,15 @@ if skipping redis || skipping nginx; then
   skipped+=("the cluster conformance step, 2 runs (needs redis-server, redis-cli and nginx)")
 else
   scripts/cluster.sh "$ROOT/target/debug/switchboard" || status=1
+fi
+
+step "soak, short form (one node and three on Redis at once, 3 minutes of mixed load each; scripts/soak.sh)"
+if skipping redis || skipping nginx; then
+  echo "SKIPPED (SB_TEST_SKIP=$SB_TEST_SKIP)"
+  skipped+=("the soak step's three-node phase (needs redis-server and nginx)")
+  scripts/soak.sh "$ROOT/target/debug/switchboard" --nodes 1 || status=1
+else
+  scripts/soak.sh "$ROOT/target/debug/switchboard" --nodes both --concurrent || status=1
 fi
 
 step "packaging (container image, Debian package, Kubernetes manifests; scripts/packaging.sh)"
