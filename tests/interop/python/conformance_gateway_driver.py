@@ -35,6 +35,7 @@ what happened goes to stderr with Switchboard's log.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import sys
@@ -80,7 +81,6 @@ def config(server_url: str, key_sha256: str, revision: str) -> str:
 class GatewayNode(Node):
     def __init__(self, server_url: str, revision: str) -> None:
         super().__init__(server_url, revision, {})
-        import hashlib
         sha = hashlib.sha256(self.key.encode()).hexdigest()
         self.config.write_text(config(server_url, sha, revision))
 
