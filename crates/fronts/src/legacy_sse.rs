@@ -185,7 +185,7 @@ async fn post(
 
 async fn send(app: &Fronts, s: &Session, slot: &StreamSlot, data: String) {
     if let Err(e) = slot
-        .emit(
+        .emit_unresumable(
             app.sessions().event_log(),
             &s.live.id,
             STANDALONE,

@@ -7,6 +7,7 @@
 //! costs no stream, no event log entry and no extra task.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::{Mutex, MutexGuard};
 
@@ -22,6 +23,16 @@ use tokio::sync::oneshot;
 use crate::live::LiveSession;
 use crate::sessions::Sessions;
 use crate::slot::{STANDALONE, StreamSlot};
+
+/// The waits between attempts to log a final response (about 8 s in
+/// all: a Redis restart or pause rides through).
+const FINAL_RETRIES: [Duration; 5] = [
+    Duration::from_millis(250),
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+];
 
 /// How the HTTP exchange of a request is answered; decided by the handler's
 /// first output.
@@ -162,6 +173,26 @@ impl LegacyPeer {
         }
     }
 
+    /// Log and send the final response, trying again while the log fails
+    /// (a store briefly unreachable): a response lost here would leave its
+    /// client waiting for good, where a late one reaches it when it
+    /// resumes. If a failed append was logged after all, the response is
+    /// in the log twice; a client takes the first.
+    async fn send_final(&self, stream: u64, slot: &StreamSlot, data: String) {
+        let log = self.sessions.event_log();
+        let data: Arc<str> = Arc::from(data);
+        for wait in FINAL_RETRIES {
+            match slot.emit(log, &self.live.id, stream, data.clone()).await {
+                Ok(_) => return,
+                Err(e) => {
+                    tracing::warn!(session = %short(&self.live.id), error = %e, "event log append failed (the final response: trying again)");
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+        tracing::error!(session = %short(&self.live.id), "the final response could not be logged: its client will not get it");
+    }
+
     /// Tell the other nodes a request stream has events no connection here
     /// took (a node following it sends them); not the shared stream.
     fn announce(&self, stream: u64, end: bool) {
@@ -176,7 +207,7 @@ impl LegacyPeer {
         match state {
             Reply::Shared { stream, slot } => {
                 if let Some(data) = response {
-                    self.send_on(stream, &slot, data).await;
+                    self.send_final(stream, &slot, data).await;
                 }
             }
             Reply::Pending(tx) => {
@@ -184,7 +215,7 @@ impl LegacyPeer {
             }
             Reply::Sse { stream, slot } => {
                 if let Some(data) = response {
-                    self.send_on(stream, &slot, data).await;
+                    self.send_final(stream, &slot, data).await;
                 }
                 slot.finish().await;
                 self.live.remove_stream(stream);

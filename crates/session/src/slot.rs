@@ -71,7 +71,10 @@ impl StreamSlot {
 
     /// Log an event and deliver it to the attached connection; returns
     /// whether a connection took it. A connection whose buffer is full is
-    /// cut off: its client resumes from the log.
+    /// cut off: its client resumes from the log. So is the connection when
+    /// the event could not be logged: it would skip the event (and, with a
+    /// store that numbers events, any the store logged late under ids this
+    /// node never saw), where a resumption gets what the log has, in order.
     pub async fn emit(
         &self,
         log: &dyn EventLog,
@@ -80,7 +83,13 @@ impl StreamSlot {
         data: Arc<str>,
     ) -> Result<bool, StoreError> {
         let mut st = self.state.lock().await;
-        let id = log.append(session, stream, data.clone()).await?;
+        let id = match log.append(session, stream, data.clone()).await {
+            Ok(id) => id,
+            Err(e) => {
+                st.conn = None;
+                return Err(e);
+            }
+        };
         st.last_seq = id.seq;
         let sent = match &st.conn {
             Some(tx) => tx.try_send(Frame { id: Some(id), data }).is_ok(),
@@ -90,6 +99,34 @@ impl StreamSlot {
             st.conn = None;
         }
         Ok(sent)
+    }
+
+    /// [`StreamSlot::emit`] for a connection that cannot resume (the
+    /// 2024-11-05 transport's one stream): an event the log refuses is sent
+    /// all the same, without an id, and the error returned for the record.
+    pub async fn emit_unresumable(
+        &self,
+        log: &dyn EventLog,
+        session: &str,
+        stream: u64,
+        data: Arc<str>,
+    ) -> Result<bool, StoreError> {
+        let mut st = self.state.lock().await;
+        let (id, logged) = match log.append(session, stream, data.clone()).await {
+            Ok(id) => {
+                st.last_seq = id.seq;
+                (Some(id), Ok(()))
+            }
+            Err(e) => (None, Err(e)),
+        };
+        let sent = match &st.conn {
+            Some(tx) => tx.try_send(Frame { id, data }).is_ok(),
+            None => false,
+        };
+        if !sent {
+            st.conn = None;
+        }
+        logged.map(|()| sent)
     }
 
     /// Follow a stream another node writes: a connection fed from the log,

@@ -44,6 +44,81 @@ async fn a_follower_sends_each_logged_event_once() {
     assert_eq!(seqs, [2, 3, 4, 5]);
 }
 
+/// An event the log refuses is not sent either: the connection is cut
+/// off, and the client's resumption gets the log's events in order.
+#[tokio::test]
+async fn an_event_the_log_refuses_cuts_the_connection_off() {
+    use switchboard_store::MemoryEventLog;
+    #[derive(Debug, Default)]
+    struct Refusing {
+        log: MemoryEventLog,
+        refuse: std::sync::atomic::AtomicBool,
+    }
+    #[async_trait::async_trait]
+    impl EventLog for Refusing {
+        async fn append(&self, s: &str, stream: u64, d: Arc<str>) -> Result<EventId, StoreError> {
+            if self.refuse.load(Ordering::Relaxed) {
+                return Err(StoreError::Unavailable("paused".into()));
+            }
+            self.log.append(s, stream, d).await
+        }
+        async fn read_after(&self, s: &str, a: EventId) -> Result<Vec<StoredEvent>, StoreError> {
+            self.log.read_after(s, a).await
+        }
+        async fn drop_session(&self, s: &str) -> Result<(), StoreError> {
+            self.log.drop_session(s).await
+        }
+        fn bytes(&self) -> usize {
+            self.log.bytes()
+        }
+    }
+    let log = Refusing::default();
+    let (tx, mut rx) = mpsc::channel(16);
+    let slot = StreamSlot::with_conn(tx);
+    assert!(slot.emit(&log, "s", 5, "a".into()).await.unwrap());
+    log.refuse.store(true, Ordering::Relaxed);
+    assert!(slot.emit(&log, "s", 5, "b".into()).await.is_err());
+    log.refuse.store(false, Ordering::Relaxed);
+    assert!(
+        !slot.emit(&log, "s", 5, "c".into()).await.unwrap(),
+        "no connection now"
+    );
+    let mut seen = Vec::new();
+    while let Some(f) = rx.recv().await {
+        seen.push(f.data.to_string());
+    }
+    assert_eq!(
+        seen,
+        ["a"],
+        "nothing after the refused event on that connection"
+    );
+    let mut resumed = slot
+        .resume(&log, "s", EventId { stream: 5, seq: 1 }, 16)
+        .await
+        .unwrap();
+    let f = resumed.recv().await.unwrap();
+    assert_eq!((f.id.map(|i| i.seq), &*f.data), (Some(2), "c"));
+
+    // A connection that cannot resume gets the event anyway, without an id.
+    let (tx, mut rx) = mpsc::channel(16);
+    let slot = StreamSlot::with_conn(tx);
+    log.refuse.store(true, Ordering::Relaxed);
+    assert!(
+        slot.emit_unresumable(&log, "t", 0, "d".into())
+            .await
+            .is_err()
+    );
+    log.refuse.store(false, Ordering::Relaxed);
+    assert!(
+        slot.emit_unresumable(&log, "t", 0, "e".into())
+            .await
+            .unwrap()
+    );
+    let f = rx.recv().await.unwrap();
+    assert_eq!((f.id, &*f.data), (None, "d"));
+    assert_eq!(rx.recv().await.unwrap().id.map(|i| i.seq), Some(1));
+}
+
 /// A fed standalone stream sends each logged event once, in the log's
 /// order, whatever order its announcements come in and however often.
 #[tokio::test]
