@@ -148,7 +148,40 @@ impl Sessions {
             }
         }
         self.metrics().sessions.expired(expired.len());
+        if self.bus().is_some() {
+            self.reconcile().await;
+        }
         Some(expired.len())
+    }
+
+    /// On a cluster: close what this node holds of sessions the store no
+    /// longer has. Their end reaches the other nodes on the bus, which is
+    /// at most once — a message published while Redis was away, or sent
+    /// while this node was resubscribing, is lost — so each sweep checks,
+    /// in one round trip per thousand sessions.
+    async fn reconcile(&self) {
+        let ids: Vec<String> = self
+            .0
+            .registry
+            .all()
+            .iter()
+            .map(|l| l.id.to_string())
+            .collect();
+        for chunk in ids.chunks(1000) {
+            let held = match self.store().held(chunk).await {
+                Ok(held) => held,
+                Err(e) => {
+                    tracing::debug!(error = %e, "checking live sessions against the store failed");
+                    return;
+                }
+            };
+            for (id, held) in chunk.iter().zip(held) {
+                if !held {
+                    tracing::info!(session = %switchboard_observe::ids::short(id), "the session ended elsewhere: closed here");
+                    self.end_live(id);
+                }
+            }
+        }
     }
 
     pub(crate) fn lifecycle(&self) -> &Lifecycle {

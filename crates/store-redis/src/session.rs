@@ -252,6 +252,19 @@ fn budget(q: &Quota) -> i64 {
 
 #[async_trait]
 impl SessionStore for RedisSessionStore {
+    async fn held(&self, ids: &[String]) -> Result<Vec<bool>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Membership of `seen` is what makes a session live.
+        let mut pipe = redis::pipe();
+        for id in ids {
+            pipe.cmd("ZSCORE").arg(self.redis.keys.seen()).arg(id);
+        }
+        let scores: Vec<Option<f64>> = self.redis.pipe("held", &pipe).await?;
+        Ok(scores.into_iter().map(|s| s.is_some()).collect())
+    }
+
     async fn create(&self, record: SessionRecord) -> Result<(), StoreError> {
         self.put_new(&record).await?;
         let k = &self.redis.keys;

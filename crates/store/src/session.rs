@@ -304,4 +304,14 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
     /// The session idle the longest, if it has been idle since before
     /// `idle_before_ms` (the eviction candidate when the table is full).
     async fn longest_idle(&self, idle_before_ms: u64) -> Result<Option<String>, StoreError>;
+    /// Which of `ids` the store still holds, in their order (a node checks
+    /// the sessions it holds a live part of: one whose end it was not told
+    /// of is gone here). One round trip where the backend can.
+    async fn held(&self, ids: &[String]) -> Result<Vec<bool>, StoreError> {
+        let mut held = Vec::with_capacity(ids.len());
+        for id in ids {
+            held.push(self.load(id).await?.is_some());
+        }
+        Ok(held)
+    }
 }

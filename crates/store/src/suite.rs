@@ -40,6 +40,9 @@ pub async fn session_store_suite(store: &dyn SessionStore) {
     assert_eq!(a.protocol_version, "2025-11-25");
     assert_eq!(a.client_capabilities.get(), r#"{"sampling":{}}"#);
     assert!(store.load("nope").await.expect("load").is_none());
+    let ids = ["nope", "a", "other"].map(String::from);
+    assert_eq!(store.held(&ids).await.expect("held"), [false, true, false]);
+    assert!(store.held(&[]).await.expect("held").is_empty());
 
     // update / touch
     let mut a2 = a.clone();

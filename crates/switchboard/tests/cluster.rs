@@ -243,3 +243,47 @@ async fn cancel_posted_elsewhere(rr: &mut RoundRobin) {
         "the call ran to its end ({progress} progress)"
     );
 }
+
+/// A session's end that never reached a node on the bus (published while
+/// Redis was away, say): the node finds it gone from the store at its next
+/// sweep and closes what it holds — here a GET stream, which ends.
+#[tokio::test]
+async fn a_node_closes_a_session_whose_end_it_missed() {
+    let redis = RedisProcess::start();
+    let prefix = redis_support::unique_prefix("missed");
+    let (a, b) = (
+        Node::on_redis(None, &redis.url(), &prefix),
+        Node::on_redis(None, &redis.url(), &prefix),
+    );
+    let mut client = McpClient::new(&a.url);
+    client.initialize(json!({})).await;
+    let id = client.session.clone().expect("a session id");
+    client.url = b.url.clone();
+    let get = client.get().send().await.expect("GET");
+    assert_eq!(get.status().as_u16(), 200);
+    let mut stream = SseReader::new(get);
+    // Ended behind the nodes' backs: the record and its index entries go,
+    // and no `ended` message is published.
+    let mut raw = redis::Client::open(redis.url())
+        .expect("url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("raw connection");
+    let () = redis::pipe()
+        .cmd("DEL")
+        .arg(format!("{prefix}:s:{{{id}}}"))
+        .ignore()
+        .cmd("ZREM")
+        .arg(format!("{prefix}:{{idx}}:seen"))
+        .arg(&id)
+        .ignore()
+        .query_async(&mut raw)
+        .await
+        .expect("removed");
+    // Keep-alives would keep `message` waiting: the whole wait is bounded.
+    let ended = tokio::time::timeout(PATIENCE, message(&mut stream)).await;
+    assert!(
+        matches!(ended, Ok(None)),
+        "the GET stream outlived its session: {ended:?}"
+    );
+}
