@@ -91,14 +91,7 @@ impl StreamSlot {
             }
         };
         st.last_seq = id.seq;
-        let sent = match &st.conn {
-            Some(tx) => tx.try_send(Frame { id: Some(id), data }).is_ok(),
-            None => false,
-        };
-        if !sent {
-            st.conn = None;
-        }
-        Ok(sent)
+        Ok(send(&mut st, Frame { id: Some(id), data }))
     }
 
     /// [`StreamSlot::emit`] for a connection that cannot resume (the
@@ -119,13 +112,7 @@ impl StreamSlot {
             }
             Err(e) => (None, Err(e)),
         };
-        let sent = match &st.conn {
-            Some(tx) => tx.try_send(Frame { id, data }).is_ok(),
-            None => false,
-        };
-        if !sent {
-            st.conn = None;
-        }
+        let sent = send(&mut st, Frame { id, data });
         logged.map(|()| sent)
     }
 
@@ -224,6 +211,19 @@ impl StreamSlot {
         st.conn = Some(tx);
         Some((rx, st.last_seq))
     }
+}
+
+/// Hand `frame` to the attached connection; one that cannot take it (gone,
+/// or its buffer full) is cut off. Whether it took it.
+fn send(st: &mut SlotState, frame: Frame) -> bool {
+    let sent = st
+        .conn
+        .as_ref()
+        .is_some_and(|tx| tx.try_send(frame).is_ok());
+    if !sent {
+        st.conn = None;
+    }
+    sent
 }
 
 /// Send logged events to a follower's connection; true (and the following
