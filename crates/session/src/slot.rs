@@ -172,6 +172,11 @@ impl StreamSlot {
         st.conn = None;
     }
 
+    /// Whether no more events will come (see [`StreamSlot::finish`]).
+    pub async fn is_finished(&self) -> bool {
+        self.state.lock().await.finished
+    }
+
     /// Drop the connection (the client resumes later).
     pub async fn detach(&self) {
         self.state.lock().await.conn = None;

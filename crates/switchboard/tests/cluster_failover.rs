@@ -327,3 +327,41 @@ async fn a_node_drained_with_sigterm_finishes_its_call() {
     }
     assert!(exited.is_some_and(|s| s.success()), "{exited:?}");
 }
+
+/// A call streams on one node, which is killed with SIGKILL; the client
+/// resumes the call's stream at another node. The dead node never ends the
+/// stream: the follower ends it itself once `request_timeout_secs` (and a
+/// grace) has passed, instead of holding the client on keep-alives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_whose_writer_was_killed_ends_after_the_request_timeout() {
+    let redis = RedisProcess::start();
+    let prefix = redis_support::unique_prefix("writer");
+    let url = redis.url();
+    let env = [
+        ("SWITCHBOARD_STORE", "redis"),
+        ("SWITCHBOARD_REDIS_URL", url.as_str()),
+        ("SWITCHBOARD_REDIS_PREFIX", prefix.as_str()),
+        ("SWITCHBOARD_SEALING_KEY", support::SEALING_KEY),
+        ("SWITCHBOARD_REQUEST_TIMEOUT_SECS", "2"),
+    ];
+    let mut nodes: Vec<Node> = (0..2).map(|_| Node::spawn(None, &env)).collect();
+    let mut c = McpClient::new(&nodes[1].url);
+    c.initialize(json!({})).await;
+    let params = json!({"name": "sleep", "arguments": {"ms": 1500}, "_meta": {"progressToken": 1}});
+    let mut call = sse(at(&mut c, &nodes[0]).request(7, "tools/call", params).await).await;
+    let (id, first) = message(&mut call).await.expect("a first progress");
+    assert_eq!(first["method"], "notifications/progress", "{first}");
+    nodes[0].child.kill().expect("SIGKILL");
+    drop(call);
+
+    let id = id.expect("an event id");
+    let mut resumed = get_stream(at(&mut c, &nodes[1]), Some(&id)).await;
+    let mut after = Vec::new();
+    while let Some((_, m)) = message(&mut resumed).await {
+        after.push(m);
+    }
+    assert!(
+        after.iter().all(|m| m.get("id").is_none()),
+        "no response came from a dead node: {after:?}"
+    );
+}

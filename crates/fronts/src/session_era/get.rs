@@ -6,6 +6,7 @@
 //! the id to resume from and a `retry` hint.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -47,8 +48,36 @@ async fn follow(
         .await?;
     if over {
         live.remove_stream(after.stream);
+    } else {
+        let deadline = app.config().request_timeout() + FOLLOW_GRACE;
+        tokio::spawn(give_up(live.clone(), after.stream, slot, deadline));
     }
     Ok(rx)
+}
+
+/// How long past `request_timeout_secs` a follower waits for the stream's
+/// end before it gives up on the writer.
+const FOLLOW_GRACE: Duration = Duration::from_secs(5);
+
+/// A writer whose node died never ends its stream: once the longest a
+/// request may run has passed (and a grace), the follower ends it — the
+/// client learns the call's answer will not come here, rather than waiting
+/// on keep-alives for good. A stream that ended meanwhile is left as it is.
+async fn give_up(live: Arc<LiveSession>, stream: u64, slot: Arc<StreamSlot>, deadline: Duration) {
+    tokio::select! {
+        () = tokio::time::sleep(deadline) => {}
+        () = live.closed.cancelled() => return,
+    }
+    let ours = live.stream(stream).is_some_and(|s| Arc::ptr_eq(&s, &slot));
+    if ours && !slot.is_finished().await {
+        tracing::warn!(
+            session = %switchboard_observe::ids::short(&live.id),
+            stream,
+            "no end of a followed request stream from its writer within the request timeout: ended here"
+        );
+        slot.finish().await;
+        live.remove_stream(stream);
+    }
 }
 
 async fn serve(
