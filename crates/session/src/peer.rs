@@ -15,7 +15,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use switchboard_http::frames as mpsc;
 use switchboard_observe::ids::short;
-use switchboard_proto::{ProtocolVersion, RpcError, notification_json, request_json};
+use switchboard_proto::{ProtocolVersion, RequestId, RpcError, notification_json, request_json};
 use switchboard_runtime::async_trait;
 use switchboard_runtime::{ClientPeer, PeerError};
 use tokio::sync::oneshot;
@@ -76,9 +76,20 @@ pub struct LegacyPeer {
     version: ProtocolVersion,
     can_stream: bool,
     reply: Mutex<Reply>,
+    /// The request whose reply this is, if it may stream: noted with its
+    /// stream on a cluster (see [`LegacyPeer::answering`]).
+    request: Option<RequestId>,
 }
 
 impl LegacyPeer {
+    /// The reply to request `id`: on a cluster its stream is noted in the
+    /// event log with the id, so that a node following the stream can
+    /// answer the request if this node dies.
+    pub fn answering(mut self, id: RequestId) -> Self {
+        self.request = Some(id);
+        self
+    }
+
     /// A peer whose first message decides the reply; `decision` receives it.
     pub fn new(
         sessions: Sessions,
@@ -97,6 +108,7 @@ impl LegacyPeer {
             version,
             can_stream,
             reply: Mutex::new(reply),
+            request: None,
         }
     }
 
@@ -115,6 +127,7 @@ impl LegacyPeer {
             version,
             can_stream: true,
             reply: Mutex::new(Reply::Shared { stream, slot }),
+            request: None,
         }
     }
 
@@ -145,6 +158,22 @@ impl LegacyPeer {
         ) else {
             unreachable!("checked above")
         };
+        if let (Some(id), Some(_)) = (&self.request, self.sessions.bus()) {
+            let (sessions, session, id) = (
+                self.sessions.clone(),
+                self.live.id.clone(),
+                id.as_json().to_owned(),
+            );
+            tokio::spawn(async move {
+                let noted = sessions
+                    .event_log()
+                    .note_request(&session, stream, &id)
+                    .await;
+                if let Err(e) = noted {
+                    tracing::debug!(error = %e, "the stream's request could not be noted");
+                }
+            });
+        }
         if decision.send(Decision::Sse { stream, rx }).is_err() {
             // The HTTP exchange is gone; keep logging for a resuming client.
             tracing::debug!(session = %short(&self.live.id), "client left before its stream opened");

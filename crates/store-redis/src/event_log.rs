@@ -82,12 +82,16 @@ impl RedisEventLog {
         let mut del = redis::cmd("DEL");
         let mut rem = redis::cmd("ZREM");
         rem.arg(&set);
+        let mut forget = redis::cmd("HDEL");
+        forget.arg(k.stream_requests(session));
         for s in &old {
             del.arg(k.stream(session, *s));
             rem.arg(*s);
+            forget.arg(*s);
         }
         pipe.add_command(del).ignore();
         pipe.add_command(rem).ignore();
+        pipe.add_command(forget).ignore();
         let () = self.redis.pipe("append", &pipe).await?;
         Ok(())
     }
@@ -230,7 +234,7 @@ impl EventLog for RedisEventLog {
         read.cmd("SMEMBERS").arg(&old_set);
         let (streams, old): (Vec<u64>, Vec<u64>) = self.redis.pipe("drop_session", &read).await?;
         let mut del = redis::cmd("DEL");
-        del.arg(&set).arg(&old_set);
+        del.arg(&set).arg(&old_set).arg(k.stream_requests(session));
         del.arg(k.stream(session, STANDALONE_STREAM));
         for s in streams.into_iter().chain(old) {
             del.arg(k.stream(session, s));
@@ -247,6 +251,32 @@ impl EventLog for RedisEventLog {
                     .arg(registered)
                     .arg(id)
                     .query_async::<()>(&mut c)
+                    .await
+            })
+            .await
+    }
+
+    async fn note_request(&self, session: &str, stream: u64, id: &str) -> Result<(), StoreError> {
+        let key = self.redis.keys.stream_requests(session);
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        pipe.cmd("HSET").arg(&key).arg(stream).arg(id).ignore();
+        pipe.cmd("PEXPIRE")
+            .arg(&key)
+            .arg(self.ttl.as_millis() as u64)
+            .ignore();
+        let () = self.redis.pipe("note_request", &pipe).await?;
+        Ok(())
+    }
+
+    async fn request_of(&self, session: &str, stream: u64) -> Result<Option<String>, StoreError> {
+        let key = self.redis.keys.stream_requests(session);
+        self.redis
+            .bounded("request_of", |mut c| async move {
+                redis::cmd("HGET")
+                    .arg(key)
+                    .arg(stream)
+                    .query_async(&mut c)
                     .await
             })
             .await

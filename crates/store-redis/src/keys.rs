@@ -42,6 +42,12 @@ impl Keys {
         format!("{}:ev:{{{id}}}:{stream}", self.prefix)
     }
 
+    /// The request each of a session's request streams answers (a hash,
+    /// stream → the id's JSON text): `<prefix>:evr:{<id>}`.
+    pub(crate) fn stream_requests(&self, id: &str) -> String {
+        format!("{}:evr:{{{id}}}", self.prefix)
+    }
+
     /// A session's request streams by when each began (a sorted set,
     /// score in µs): `<prefix>:evz:{<id>}`.
     pub(crate) fn request_streams(&self, id: &str) -> String {

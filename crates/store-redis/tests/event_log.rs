@@ -241,6 +241,24 @@ async fn a_session_keeps_its_latest_request_streams() {
     assert!(left.is_empty(), "{left:?}");
 }
 
+/// The request a stream answers is noted for the nodes following it, and
+/// goes with the session (and with a stream dropped past the bound).
+#[tokio::test]
+async fn a_streams_request_is_noted_for_its_followers() {
+    let server = RedisProcess::start();
+    let log = RedisEventLog::new(support::connect(&server, "noted").await, 100, 1 << 20, HOUR);
+    assert_eq!(log.request_of("s", 5).await.expect("read"), None);
+    log.note_request("s", 5, r#""req-1""#).await.expect("note");
+    log.append("s", 5, "e".into()).await.expect("append");
+    assert_eq!(
+        log.request_of("s", 5).await.expect("read").as_deref(),
+        Some(r#""req-1""#)
+    );
+    assert_eq!(log.request_of("s", 6).await.expect("read"), None);
+    log.drop_session("s").await.expect("drop");
+    assert_eq!(log.request_of("s", 5).await.expect("read"), None);
+}
+
 #[tokio::test]
 async fn two_nodes_share_one_log() {
     let server = RedisProcess::start();

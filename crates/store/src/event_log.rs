@@ -73,6 +73,24 @@ pub trait EventLog: Send + Sync + fmt::Debug + 'static {
     ) -> Result<Vec<StoredEvent>, StoreError>;
     /// Forget a session's events (and its standalone-stream registration).
     async fn drop_session(&self, session: &str) -> Result<(), StoreError>;
+
+    /// Record that request stream `stream` of `session` answers the request
+    /// whose id is `id` (its JSON text): a node following the stream can
+    /// then answer the request itself if the node writing it dies. Backends
+    /// of one node keep nothing (nobody follows there).
+    async fn note_request(
+        &self,
+        _session: &str,
+        _stream: u64,
+        _id: &str,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// What [`EventLog::note_request`] recorded for `stream`, if anything.
+    async fn request_of(&self, _session: &str, _stream: u64) -> Result<Option<String>, StoreError> {
+        Ok(None)
+    }
     /// Bytes of event data held (for metrics).
     fn bytes(&self) -> usize;
 

@@ -330,8 +330,10 @@ async fn a_node_drained_with_sigterm_finishes_its_call() {
 
 /// A call streams on one node, which is killed with SIGKILL; the client
 /// resumes the call's stream at another node. The dead node never ends the
-/// stream: the follower ends it itself once `request_timeout_secs` (and a
-/// grace) has passed, instead of holding the client on keep-alives.
+/// stream: once `request_timeout_secs` (and a grace) has passed, the
+/// follower answers the request with an error saying so and ends it,
+/// instead of holding the client on keep-alives; a later resumption gets
+/// the same answer from the log.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_whose_writer_was_killed_ends_after_the_request_timeout() {
     let redis = RedisProcess::start();
@@ -356,12 +358,29 @@ async fn a_stream_whose_writer_was_killed_ends_after_the_request_timeout() {
 
     let id = id.expect("an event id");
     let mut resumed = get_stream(at(&mut c, &nodes[1]), Some(&id)).await;
-    let mut after = Vec::new();
-    while let Some((_, m)) = message(&mut resumed).await {
-        after.push(m);
+    let mut answers = Vec::new();
+    while let Some((event, m)) = message(&mut resumed).await {
+        if m.get("id").is_some() {
+            answers.push((event, m));
+        }
     }
+    assert_eq!(answers.len(), 1, "one answer: {answers:?}");
+    let (event, answer) = answers.pop().expect("the answer");
+    assert_eq!(answer["id"], 7, "{answer}");
+    assert_eq!(answer["error"]["code"], -32603, "{answer}");
     assert!(
-        after.iter().all(|m| m.get("id").is_none()),
-        "no response came from a dead node: {after:?}"
+        answer["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("stopped before it answered")),
+        "{answer}"
     );
+    // Logged: a client that missed it resumes and gets it.
+    let mut again = get_stream(at(&mut c, &nodes[1]), Some(&id)).await;
+    let mut replayed = None;
+    while let Some((e, m)) = message(&mut again).await {
+        if m.get("id").is_some() {
+            replayed = Some((e, m));
+        }
+    }
+    assert_eq!(replayed, Some((event, answer)));
 }

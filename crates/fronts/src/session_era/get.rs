@@ -15,7 +15,7 @@ use switchboard_http::era::{self, Era};
 use switchboard_http::error::TransportError;
 use switchboard_http::guard::{Accepts, LAST_EVENT_ID};
 use switchboard_http::{frames, sse};
-use switchboard_session::{LiveSession, STANDALONE, StreamSlot, replay_channel};
+use switchboard_session::{LiveSession, STANDALONE, Sessions, StreamSlot, replay_channel};
 use switchboard_store::EventId;
 
 use crate::Fronts;
@@ -50,7 +50,14 @@ async fn follow(
         live.remove_stream(after.stream);
     } else {
         let deadline = app.config().request_timeout() + FOLLOW_GRACE;
-        tokio::spawn(give_up(live.clone(), after.stream, slot, deadline));
+        let sessions = app.sessions().clone();
+        tokio::spawn(give_up(
+            sessions,
+            live.clone(),
+            after.stream,
+            slot,
+            deadline,
+        ));
     }
     Ok(rx)
 }
@@ -60,10 +67,18 @@ async fn follow(
 const FOLLOW_GRACE: Duration = Duration::from_secs(5);
 
 /// A writer whose node died never ends its stream: once the longest a
-/// request may run has passed (and a grace), the follower ends it — the
-/// client learns the call's answer will not come here, rather than waiting
-/// on keep-alives for good. A stream that ended meanwhile is left as it is.
-async fn give_up(live: Arc<LiveSession>, stream: u64, slot: Arc<StreamSlot>, deadline: Duration) {
+/// request may run has passed (and a grace), the follower ends it — with a
+/// JSON-RPC error for the request when the writer noted which request the
+/// stream answers (logged, so a later resumption gets it too), so the
+/// client has its answer rather than keep-alives for good. A stream that
+/// ended meanwhile is left as it is.
+async fn give_up(
+    sessions: Sessions,
+    live: Arc<LiveSession>,
+    stream: u64,
+    slot: Arc<StreamSlot>,
+    deadline: Duration,
+) {
     tokio::select! {
         () = tokio::time::sleep(deadline) => {}
         () = live.closed.cancelled() => return,
@@ -75,10 +90,23 @@ async fn give_up(live: Arc<LiveSession>, stream: u64, slot: Arc<StreamSlot>, dea
             stream,
             "no end of a followed request stream from its writer within the request timeout: ended here"
         );
+        let log = sessions.event_log();
+        if let Ok(Some(id)) = log.request_of(&live.id, stream).await {
+            let error = format!(
+                r#"{{"jsonrpc":"2.0","id":{id},"error":{{"code":-32603,"message":"{WRITER_GONE}"}}}}"#
+            );
+            if let Err(e) = slot.emit(log, &live.id, stream, error.into()).await {
+                tracing::warn!(error = %e, "the request's error could not be logged");
+            }
+        }
         slot.finish().await;
         live.remove_stream(stream);
     }
 }
+
+/// The error a follower answers a request with when its writer is gone.
+const WRITER_GONE: &str =
+    "the node running this request stopped before it answered: the call may or may not have run";
 
 async fn serve(
     app: &Fronts,

@@ -61,13 +61,16 @@ pub(crate) async fn serve(
         return Ok(reply_now(accepts, answer_json(&call.id, answer)));
     }
     let (tx, decision) = oneshot::channel();
-    let peer = Arc::new(LegacyPeer::new(
-        app.sessions().clone(),
-        s.live.clone(),
-        s.version,
-        accepts.sse,
-        Some(tx),
-    ));
+    let peer = Arc::new(
+        LegacyPeer::new(
+            app.sessions().clone(),
+            s.live.clone(),
+            s.version,
+            accepts.sse,
+            Some(tx),
+        )
+        .answering(call.id.clone()),
+    );
     let id = call.id.clone();
     let (task_sessions, task_live) = (app.sessions().clone(), s.live.clone());
     // Only the task holds the peer: if the handler panics, the decision's
