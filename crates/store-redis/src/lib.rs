@@ -44,6 +44,7 @@
 //! | `<p>:{idx}:qb:<group>` | sorted set | id → bytes of the record: the sizes counted against the group's byte budget (`create_within`, `update_within`), expiring with the group |
 //! | `<p>:ev:{<id>}:<stream>` | stream | the events of one SSE stream, entry ids `0-<seq>` |
 //! | `<p>:evz:{<id>}` | sorted set | stream number → when it began (µs): the session's request streams, at most [`MAX_REQUEST_STREAMS`] (the oldest dropped), for `drop_session` |
+//! | `<p>:evr:{<id>}` | hash | stream number → the JSON text of the request id it answers, noted by the node writing it (`note_request`), for a node following it to answer the request if that node dies |
 //! | `<p>:evs:{<id>}` | set | the stream numbers of a session, as nodes before `evz` kept them: only read and removed by `drop_session` |
 //! | `<p>:{idx}:gets` | sorted set | id → registered (ms): sessions with a standalone (GET) stream, whose server events the producing node logs (read against `seen`; removed by `drop_session`) |
 //! | `<p>:own:{<id>}` | hash | the owner of the session's stateful upstream processes: `node`, `url`, `until` (lease end, ms on Redis's clock; 0 once released), expiring like a record (`RedisSessionOwners`) |
