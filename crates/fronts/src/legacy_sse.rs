@@ -81,7 +81,10 @@ async fn open_stream(
         capabilities: empty_object(),
         client_info: empty_object(),
     };
-    let sid = app.sessions().create_session(&placeholder, &who).await?;
+    let sid = app
+        .sessions()
+        .create_tethered_session(&placeholder, &who)
+        .await?;
     let live = app.sessions().registry().get_or_create(&sid, |_| {});
     let (rx, _) = live
         .standalone()

@@ -86,19 +86,41 @@ impl Sessions {
         hello: &Hello,
         who: &Principal,
     ) -> Result<String, TransportError> {
+        self.create(hello, who, false).await
+    }
+
+    /// [`create_session`](Self::create_session) for a session that lives
+    /// only while one stream to this node is open (2024-11-05 HTTP+SSE):
+    /// [tethered](SessionRecord::tethered), renewed by this node's sweeps,
+    /// so if this node dies another ends it soon after.
+    pub async fn create_tethered_session(
+        &self,
+        hello: &Hello,
+        who: &Principal,
+    ) -> Result<String, TransportError> {
+        self.create(hello, who, true).await
+    }
+
+    async fn create(
+        &self,
+        hello: &Hello,
+        who: &Principal,
+        tethered: bool,
+    ) -> Result<String, TransportError> {
         if self.lifecycle().is_draining() {
             self.metrics().requests.rejected("draining");
             return Err(TransportError::Draining);
         }
         let sid = mint_session_id()
             .map_err(|e| StoreError::Unavailable(format!("no randomness: {e}")))?;
-        let record = SessionRecord::new(
+        let mut record = SessionRecord::new(
             sid.clone(),
             hello.version.as_str(),
             hello.capabilities.clone(),
             hello.client_info.clone(),
             Some(who.binding()),
         );
+        record.tethered = tethered;
         let bytes = self.record_fits(&record, "the session's record")?;
         self.make_room(who, bytes).await?;
         let identity = who.identity();
@@ -114,6 +136,9 @@ impl Sessions {
         switchboard_observe::access::session(&sid);
         let live = self.registry().get_or_create(&sid, |live| {
             live.set_owner(&identity, &who.tenant.id);
+            if tethered {
+                live.tether();
+            }
         });
         self.count_record(&live, &identity, bytes);
         self.gate().capacity().opened(&identity_key(&identity));

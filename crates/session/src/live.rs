@@ -53,6 +53,9 @@ pub struct LiveSession {
     /// Whether this node has seen the session's `notifications/initialized`
     /// (or loaded it initialized).
     greeted: std::sync::atomic::AtomicBool,
+    /// Whether the session lives only while its one stream here is open
+    /// ([`SessionRecord::tethered`]): this node renews it at each sweep.
+    tethered: std::sync::atomic::AtomicBool,
     /// The client's declared capabilities as last read from the record,
     /// with the text they were read from (see [`LiveSession::capabilities`]).
     capabilities: Mutex<Option<ReadCapabilities>>,
@@ -101,6 +104,7 @@ impl LiveSession {
             requests: AtomicU64::new(0),
             in_flight: std::sync::atomic::AtomicUsize::new(0),
             greeted: std::sync::atomic::AtomicBool::new(false),
+            tethered: std::sync::atomic::AtomicBool::new(false),
             capabilities: Mutex::default(),
         }
     }
@@ -124,6 +128,16 @@ impl LiveSession {
                 value
             }
         }
+    }
+
+    /// Mark the session as tethered to this node ([`SessionRecord::tethered`]).
+    pub fn tether(&self) {
+        self.tethered.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the session is tethered to this node.
+    pub fn is_tethered(&self) -> bool {
+        self.tethered.load(Ordering::Relaxed)
     }
 
     /// Register a request stream under this node's next number.

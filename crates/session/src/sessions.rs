@@ -124,16 +124,28 @@ impl Sessions {
         std::time::Duration::from_millis((shortest * 100).clamp(1000, 30_000))
     }
 
-    /// End the sessions idle too long, alive too long or never
-    /// initialized (the store selects them); how many ended, or `None` if
-    /// the store could not say.
+    /// How long a [tethered](switchboard_store::SessionRecord::tethered)
+    /// session outlives its last renewal: three sweeps, and at least 30 s,
+    /// so a node briefly stopped (or the store briefly away) keeps its
+    /// sessions.
+    pub fn tether_grace(&self) -> std::time::Duration {
+        (self.reap_period() * 3).max(std::time::Duration::from_secs(30))
+    }
+
+    /// Renew, then end, the sessions idle too long, alive too long, never
+    /// initialized, or tethered to a node that stopped renewing them (the
+    /// store selects them); how many ended, or `None` if the store could
+    /// not say.
     pub async fn reap(&self) -> Option<usize> {
+        self.renew_tethered().await;
         let now = now_ms();
         let c = self.config();
+        let grace = u64::try_from(self.tether_grace().as_millis()).unwrap_or(u64::MAX);
         let rule = Expiry {
             idle_before_ms: now.saturating_sub(c.session_idle_secs * 1000),
             created_before_ms: now.saturating_sub(c.session_max_lifetime_secs * 1000),
             uninitialized_before_ms: now.saturating_sub(c.session_init_timeout_secs * 1000),
+            untethered_before_ms: now.saturating_sub(grace),
         };
         let expired = match self.store().expire(rule).await {
             Ok(ids) => ids,
@@ -152,6 +164,26 @@ impl Sessions {
             self.reconcile().await;
         }
         Some(expired.len())
+    }
+
+    /// Renew the tethered sessions this node holds (their streams are
+    /// open here), in one round trip per thousand.
+    async fn renew_tethered(&self) {
+        let ids: Vec<String> = self
+            .0
+            .registry
+            .all()
+            .iter()
+            .filter(|l| l.is_tethered())
+            .map(|l| l.id.to_string())
+            .collect();
+        let now = now_ms();
+        for chunk in ids.chunks(1000) {
+            if let Err(e) = self.store().renew(chunk, now).await {
+                tracing::warn!(error = %e, "renewing this node's HTTP+SSE sessions failed");
+                return;
+            }
+        }
     }
 
     /// On a cluster: close what this node holds of sessions the store no

@@ -113,6 +113,12 @@ fn expired(txn: &WriteTransaction, rule: Expiry) -> Result<BTreeSet<String>, Fai
             dead.insert(id);
         }
     }
+    // A tethered session's renewal is its `last seen`.
+    for id in ids_before(&txn.open_table(BY_LAST_SEEN)?, rule.untethered_before_ms)? {
+        if get(&sessions, &id)?.is_some_and(|r| r.tethered) {
+            dead.insert(id);
+        }
+    }
     Ok(dead)
 }
 

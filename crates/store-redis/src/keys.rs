@@ -7,6 +7,7 @@ pub(crate) struct Keys {
     seen: String,
     created: String,
     uninit: String,
+    tethered: String,
     ids: String,
 }
 
@@ -23,6 +24,7 @@ impl Keys {
             seen: idx("seen"),
             created: idx("created"),
             uninit: idx("uninit"),
+            tethered: idx("tethered"),
             ids: idx("ids"),
             prefix: prefix.to_owned(),
         })
@@ -132,6 +134,11 @@ impl Keys {
     /// Sessions that have not completed `initialize`: id → created (ms).
     pub(crate) fn uninit(&self) -> &str {
         &self.uninit
+    }
+
+    /// Tethered sessions (2024-11-05 HTTP+SSE): id → last renewed (ms).
+    pub(crate) fn tethered(&self) -> &str {
+        &self.tethered
     }
 
     /// Every session id at score 0, for paging in id order.

@@ -39,6 +39,7 @@
 //! | `<p>:{idx}:seen` | sorted set | id → last seen (ms); membership = the session is live |
 //! | `<p>:{idx}:created` | sorted set | id → created (ms) |
 //! | `<p>:{idx}:uninit` | sorted set | id → created (ms), until `initialize` completes |
+//! | `<p>:{idx}:tethered` | sorted set | id → last renewed (ms): tethered sessions (2024-11-05 HTTP+SSE), renewed by their node at each sweep (`renew`) |
 //! | `<p>:{idx}:ids` | sorted set | id at score 0, for `scan` in id order |
 //! | `<p>:{idx}:q:<group>` | sorted set | id → created (ms): the sessions counted in one quota group (`create_within`), expiring like a record |
 //! | `<p>:{idx}:qb:<group>` | sorted set | id → bytes of the record: the sizes counted against the group's byte budget (`create_within`, `update_within`), expiring with the group |

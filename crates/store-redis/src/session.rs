@@ -19,13 +19,13 @@ const EXPIRE_BATCH: usize = 1000;
 /// Takes the sessions a rule covers out of every index at once and returns
 /// their ids: the script runs atomically, so when several nodes sweep at the
 /// same time each expired session is returned to exactly one of them.
-/// KEYS: seen, created, uninit, ids (one hash slot: the `{idx}` tag).
-/// ARGV: idle_before, created_before, uninitialized_before, batch.
+/// KEYS: seen, created, uninit, tethered, ids (one hash slot: the `{idx}`
+/// tag). ARGV: idle_before, created_before, uninitialized_before,
+/// untethered_before, batch.
 const EXPIRE_LUA: &str = r"
 local out, taken = {}, {}
-local rules = { {KEYS[1], ARGV[1]}, {KEYS[2], ARGV[2]}, {KEYS[3], ARGV[3]} }
-for _, rule in ipairs(rules) do
-  local ids = redis.call('ZRANGEBYSCORE', rule[1], '-inf', '(' .. rule[2], 'LIMIT', 0, ARGV[4])
+for i = 1, 4 do
+  local ids = redis.call('ZRANGEBYSCORE', KEYS[i], '-inf', '(' .. ARGV[i], 'LIMIT', 0, ARGV[5])
   for _, id in ipairs(ids) do
     if not taken[id] then
       taken[id] = true
@@ -34,9 +34,21 @@ for _, rule in ipairs(rules) do
   end
 end
 for _, id in ipairs(out) do
-  for i = 1, 4 do redis.call('ZREM', KEYS[i], id) end
+  for i = 1, 5 do redis.call('ZREM', KEYS[i], id) end
 end
 return out
+";
+
+/// Renews tethered sessions: `last seen` and the tethered index moved
+/// forward, for each session `seen` still holds.
+/// KEYS: seen, tethered. ARGV: now, then the ids.
+const RENEW_LUA: &str = r"
+for i = 2, #ARGV do
+  if redis.call('ZSCORE', KEYS[1], ARGV[i]) then
+    redis.call('ZADD', KEYS[1], 'GT', ARGV[1], ARGV[i])
+    redis.call('ZADD', KEYS[2], 'GT', ARGV[1], ARGV[i])
+  end
+end
 ";
 
 /// What the quota scripts share: `prune` drops the members of a group's
@@ -135,6 +147,7 @@ pub struct RedisSessionStore {
     record_ttl: Option<Duration>,
     max_record_bytes: usize,
     expire_script: Script,
+    renew_script: Script,
     admit_script: Script,
     resize_script: Script,
 }
@@ -149,6 +162,7 @@ impl RedisSessionStore {
             record_ttl: None,
             max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
             expire_script: Script::new(EXPIRE_LUA),
+            renew_script: Script::new(RENEW_LUA),
             admit_script: Script::new(&format!("{QUOTA_LUA}{ADMIT_LUA}")),
             resize_script: Script::new(&format!("{QUOTA_LUA}{RESIZE_LUA}")),
         }
@@ -286,6 +300,13 @@ impl SessionStore for RedisSessionStore {
                 .arg(record.created_at_ms)
                 .arg(id);
         }
+        if record.tethered {
+            pipe.cmd("ZADD")
+                .arg(k.tethered())
+                .arg("NX")
+                .arg(record.last_seen_ms)
+                .arg(id);
+        }
         pipe.cmd("ZADD")
             .arg(k.seen())
             .arg("NX")
@@ -329,6 +350,10 @@ impl SessionStore for RedisSessionStore {
             )
             .await?;
         if full == 0 {
+            if record.tethered {
+                self.renew(std::slice::from_ref(&record.id), record.last_seen_ms)
+                    .await?;
+            }
             return Ok(Admitted::Yes);
         }
         // Refused: the record no index names goes (its TTL would take it).
@@ -439,11 +464,32 @@ impl SessionStore for RedisSessionStore {
         Ok(score.is_some())
     }
 
+    async fn renew(&self, ids: &[String], now_ms: u64) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        // One round trip, one slot. The script adds a session to the
+        // tethered index only while `seen` holds it, so a renewal racing a
+        // delete brings nothing back.
+        let k = &self.redis.keys;
+        let mut call = self.renew_script.prepare_invoke();
+        call.key(k.seen()).key(k.tethered()).arg(now_ms);
+        for id in ids {
+            call.arg(id);
+        }
+        self.redis
+            .bounded(
+                "renew",
+                |mut c| async move { call.invoke_async::<()>(&mut c).await },
+            )
+            .await
+    }
+
     async fn delete(&self, id: &str) -> Result<bool, StoreError> {
         let k = &self.redis.keys;
         let mut pipe = redis::pipe();
         pipe.cmd("ZREM").arg(k.seen()).arg(id);
-        for index in [k.created(), k.uninit(), k.ids()] {
+        for index in [k.created(), k.uninit(), k.tethered(), k.ids()] {
             pipe.cmd("ZREM").arg(index).arg(id).ignore();
         }
         pipe.cmd("DEL").arg(k.session(id)).ignore();
@@ -500,10 +546,12 @@ impl SessionStore for RedisSessionStore {
         call.key(k.seen())
             .key(k.created())
             .key(k.uninit())
+            .key(k.tethered())
             .key(k.ids());
         call.arg(rule.idle_before_ms)
             .arg(rule.created_before_ms)
             .arg(rule.uninitialized_before_ms)
+            .arg(rule.untethered_before_ms)
             .arg(EXPIRE_BATCH);
         let expired: Vec<String> = self
             .redis

@@ -26,6 +26,7 @@ const RULE: Expiry = Expiry {
     idle_before_ms: 0,
     created_before_ms: 0,
     uninitialized_before_ms: 0,
+    untethered_before_ms: 0,
 };
 
 async fn all_unavailable(store: &RedisSessionStore, log: &RedisEventLog) {

@@ -64,6 +64,7 @@ async fn nodes_sweeping_at_once_each_get_a_session_once() {
         idle_before_ms: 2_000,
         created_before_ms: 0,
         uninitialized_before_ms: 0,
+        untethered_before_ms: 0,
     };
     let sweeps: Vec<_> = nodes
         .iter()
@@ -262,6 +263,7 @@ async fn quotas_hold_across_nodes_creating_at_once() {
             idle_before_ms: 1_100,
             created_before_ms: 0,
             uninitialized_before_ms: 0,
+            untethered_before_ms: 0,
         })
         .await
         .expect("expire");
@@ -408,4 +410,36 @@ async fn passes_the_entries_suite_in_each_space() {
         let store = switchboard_store_redis::RedisEntryStore::new(redis.clone(), space);
         switchboard_store::suite::entry_store_suite(&store).await;
     }
+}
+
+/// A tethered session admitted under a quota is in the tethered index as
+/// one created without (the admission script knows nothing of it), so it
+/// expires once no longer renewed — and leaves its quota group then.
+#[tokio::test]
+async fn a_tethered_session_admitted_under_a_quota_expires_unrenewed() {
+    let server = RedisProcess::start();
+    let store = RedisSessionStore::new(support::connect(&server, "tether").await);
+    let quota = [Quota {
+        group: "tenant:t".to_owned(),
+        max: 1,
+        max_bytes: None,
+    }];
+    let mut tethered = record("sse", 1_000);
+    tethered.initialized = true;
+    tethered.tethered = true;
+    let admitted = store.create_within(tethered, &quota).await;
+    assert_eq!(admitted.expect("create_within"), Admitted::Yes);
+    let full = store.create_within(record("other", 1_000), &quota).await;
+    assert_eq!(full.expect("create_within"), Admitted::Refused(0));
+    store.renew(&["sse".to_owned()], 5_000).await.expect("renew");
+    let rule = |untethered_before_ms| Expiry {
+        idle_before_ms: 0,
+        created_before_ms: 0,
+        uninitialized_before_ms: 0,
+        untethered_before_ms,
+    };
+    assert!(store.expire(rule(4_000)).await.expect("expire").is_empty());
+    assert_eq!(store.expire(rule(6_000)).await.expect("expire"), ["sse"]);
+    let admitted = store.create_within(record("other", 7_000), &quota).await;
+    assert_eq!(admitted.expect("create_within"), Admitted::Yes, "the quota was freed");
 }

@@ -56,6 +56,13 @@ pub struct SessionRecord {
     pub principal: Option<String>,
     /// Whether `notifications/initialized` has arrived.
     pub initialized: bool,
+    /// Whether the session lives only while one connection to one node is
+    /// open (a 2024-11-05 HTTP+SSE session: it cannot resume elsewhere).
+    /// That node renews it ([`SessionStore::renew`]) at each sweep; once it
+    /// has not for a while ([`Expiry::untethered_before_ms`]) — its node
+    /// died — any node's sweep ends it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tethered: bool,
     /// Resource URIs this session subscribed to.
     pub subscriptions: Vec<String>,
     /// When it was created (Unix ms).
@@ -82,6 +89,7 @@ impl SessionRecord {
             log_level: None,
             principal,
             initialized: false,
+            tethered: false,
             subscriptions: Vec::new(),
             created_at_ms: now,
             last_seen_ms: now,
@@ -119,8 +127,9 @@ fn check_size(bytes: usize, max: usize) -> Result<(), StoreError> {
 }
 
 /// Which sessions are over: idle since before `idle_before_ms`, created
-/// before `created_before_ms` (too old), or created before
-/// `uninitialized_before_ms` without completing `initialize`.
+/// before `created_before_ms` (too old), created before
+/// `uninitialized_before_ms` without completing `initialize`, or tethered
+/// and not renewed since `untethered_before_ms`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Expiry {
     /// Over if last seen before this (Unix ms).
@@ -129,6 +138,9 @@ pub struct Expiry {
     pub created_before_ms: u64,
     /// Over if created before this without finishing `initialize`.
     pub uninitialized_before_ms: u64,
+    /// A [tethered](SessionRecord::tethered) session is over if last seen
+    /// (renewed) before this.
+    pub untethered_before_ms: u64,
 }
 
 impl Expiry {
@@ -137,6 +149,7 @@ impl Expiry {
         record.last_seen_ms < self.idle_before_ms
             || record.created_at_ms < self.created_before_ms
             || (!record.initialized && record.created_at_ms < self.uninitialized_before_ms)
+            || (record.tethered && record.last_seen_ms < self.untethered_before_ms)
     }
 }
 
@@ -288,6 +301,16 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
         now_ms: u64,
     ) -> Result<Option<Arc<SessionRecord>>, StoreError> {
         Ok(self.load_and_touch(id, now_ms).await?.map(Arc::new))
+    }
+    /// Renew the [tethered](SessionRecord::tethered) sessions of `ids`
+    /// that are still held (their connections are open on this node): their
+    /// `last_seen_ms` moves forward to `now_ms`. The default touches each;
+    /// a store across a network does all in one round trip.
+    async fn renew(&self, ids: &[String], now_ms: u64) -> Result<(), StoreError> {
+        for id in ids {
+            self.touch(id, now_ms).await?;
+        }
+        Ok(())
     }
     /// Delete a record; returns whether it existed.
     async fn delete(&self, id: &str) -> Result<bool, StoreError>;

@@ -25,6 +25,7 @@ fn rule(idle_before_ms: u64, created_before_ms: u64, uninitialized_before_ms: u6
         idle_before_ms,
         created_before_ms,
         uninitialized_before_ms,
+        untethered_before_ms: 0,
     }
 }
 
@@ -121,6 +122,35 @@ pub async fn session_store_suite(store: &dyn SessionStore) {
     let gone = store.expire(rule(0, 0, 10_001)).await.unwrap();
     assert_eq!(gone, ["pending"]);
     store.delete("done").await.unwrap();
+
+    // tethered sessions, past their last renewal; a renewal keeps one,
+    // and renews nothing gone
+    let tethered = |id: &str| {
+        let mut r = record(id, 20_000);
+        r.initialized = true;
+        r.tethered = true;
+        r
+    };
+    store.create(tethered("held")).await.unwrap();
+    store.create(tethered("dead")).await.unwrap();
+    let mut loose = record("loose", 20_000);
+    loose.initialized = true;
+    store.create(loose).await.unwrap();
+    let ids = ["held", "gone"].map(String::from);
+    store.renew(&ids, 25_000).await.unwrap();
+    assert!(store.load("gone").await.unwrap().is_none(), "renew must not create");
+    let untethered = |before| Expiry {
+        untethered_before_ms: before,
+        ..rule(0, 0, 0)
+    };
+    assert_eq!(store.expire(untethered(24_000)).await.unwrap(), ["dead"]);
+    assert_eq!(
+        store.load("held").await.unwrap().unwrap().last_seen_ms,
+        25_000
+    );
+    assert_eq!(store.expire(untethered(26_000)).await.unwrap(), ["held"]);
+    assert!(store.load("loose").await.unwrap().is_some(), "not tethered");
+    store.delete("loose").await.unwrap();
 
     // delete
     store.create(record("d", 1)).await.unwrap();

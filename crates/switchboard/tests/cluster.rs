@@ -287,3 +287,70 @@ async fn a_node_closes_a_session_whose_end_it_missed() {
         "the GET stream outlived its session: {ended:?}"
     );
 }
+
+/// A 2024-11-05 HTTP+SSE session lives only while its stream to its node
+/// is open, and its node renews it at each sweep. When that node is killed,
+/// another node's sweep ends the session once the renewals have stopped
+/// for the tether grace (30 s here), instead of the record holding its
+/// tenant's session quota until it idles out (30 minutes); one still open
+/// on a live node stays.
+#[tokio::test]
+async fn an_http_sse_session_of_a_killed_node_is_ended_by_another() {
+    let redis = RedisProcess::start();
+    let prefix = redis_support::unique_prefix("tether");
+    let (a, b) = (
+        Node::on_redis(None, &redis.url(), &prefix),
+        Node::on_redis(None, &redis.url(), &prefix),
+    );
+    let base = |n: &Node| n.url.trim_end_matches("/mcp").to_owned();
+    let mut dying = switchboard_testkit::LegacyClient::open(&base(&a), "/sse", None).await;
+    let mut living = switchboard_testkit::LegacyClient::open(&base(&b), "/sse", None).await;
+    dying.initialize().await;
+    living.initialize().await;
+    let id_of = |c: &switchboard_testkit::LegacyClient| {
+        c.endpoint
+            .split_once("sessionId=")
+            .expect("a session id")
+            .1
+            .to_owned()
+    };
+    let (dead_id, live_id) = (id_of(&dying), id_of(&living));
+    let mut raw = redis::Client::open(redis.url())
+        .expect("url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("raw connection");
+    let tethered = format!("{prefix}:{{idx}}:tethered");
+    let held = |id: String| {
+        let (mut raw, seen) = (raw.clone(), format!("{prefix}:{{idx}}:seen"));
+        async move {
+            let score: Option<f64> = redis::cmd("ZSCORE")
+                .arg(seen)
+                .arg(id)
+                .query_async(&mut raw)
+                .await
+                .expect("ZSCORE");
+            score.is_some()
+        }
+    };
+    let members: Vec<String> = redis::cmd("ZRANGE")
+        .arg(&tethered)
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut raw.clone())
+        .await
+        .expect("ZRANGE");
+    assert_eq!(members.len(), 2, "both sessions are tethered: {members:?}");
+    drop(a);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while held(dead_id.clone()).await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the killed node's session was never ended"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    assert!(held(live_id).await, "the live node's session was ended");
+    let status = living.post(json!({"jsonrpc": "2.0", "id": 2, "method": "ping"})).await;
+    assert_eq!(status, 202, "the live session still takes messages");
+}
