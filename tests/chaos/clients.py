@@ -672,8 +672,7 @@ async def legacy_sse(ctx: Ctx, cid: str, node_index: int) -> None:
 
 async def sdk_client(ctx: Ctx, cid: str, mode: str) -> None:
     """The official SDK's Client: a real client implementation in the crowd."""
-    from mcp import Client, types  # the SDK, imported here: only these clients need it
-    from mcp.client.streamable_http import streamable_http_client
+    from mcp import types  # the SDK, imported here: only these clients need it
 
     rng = random.Random(cid)
     era = f"sdk-{mode}"
@@ -689,47 +688,98 @@ async def sdk_client(ctx: Ctx, cid: str, mode: str) -> None:
     await pause(rng, 0, 5)
     while ctx.running():
         t0 = time.time()
+        # The SDK's session (its id, from the server's answers) and its
+        # DELETE at close, whose answer the SDK does not act on: seen here.
+        sdk_session: dict = {}
+
+        async def watch(response) -> None:
+            sid = response.headers.get("mcp-session-id") or response.request.headers.get("mcp-session-id")
+            if sid:
+                sdk_session.setdefault("sid", sid)
+            if response.request.method == "DELETE":
+                sdk_session["deleted"] = response.status_code
+                record("DELETE", None, sdk_session.get("t_close", time.time()), "http", status=response.status_code,
+                       session=sid)
+
         try:
-            async with httpx2.AsyncClient(timeout=httpx2.Timeout(30, read=LIMIT)) as http:
-                transport = streamable_http_client(ctx.front + "/mcp", http_client=http, terminate_on_close=True)
-                async with Client(transport, mode=mode, elicitation_callback=on_elicit, read_timeout_seconds=LIMIT,
-                                  cache=None) as client:
-                    record("connect", None, t0, "result")
-                    for _ in range(rng.randint(5, 15)):
-                        if not ctx.running():
-                            break
-                        op = rng.choice(["echo", "progress", "elicit", "list"])
-                        t0 = time.time()
-                        progress = []
-                        try:
-                            with anyio.fail_after(LIMIT):
-                                if op == "echo":
-                                    r = await client.call_tool("echo", {"message": cid})
-                                    ok = not r.is_error
-                                elif op == "progress":
-                                    async def on_progress(p, total, message):
-                                        progress.append(p)
-                                    r = await client.call_tool("sleep", {"ms": 600}, progress_callback=on_progress)
-                                    ok = not r.is_error
-                                elif op == "elicit":
-                                    r = await client.call_tool("confirm_delete", {"filename": cid})
-                                    ok = not r.is_error
-                                else:
-                                    await client.list_tools()
-                                    ok = True
-                            record("tools/call" if op != "list" else "tools/list", op, t0,
-                                   "result" if ok else "error", progress=len(progress))
-                        except TimeoutError:
-                            record("tools/call", op, t0, "timeout")
-                        except Exception as e:  # noqa: BLE001
-                            code = getattr(getattr(e, "error", None), "code", None)
-                            record("tools/call", op, t0, "error" if code is not None else "transport", code=code, msg=short(e))
-                            if code is None:
-                                break
-                        await pause(rng, 1.0, 4.0)
+            async with httpx2.AsyncClient(timeout=httpx2.Timeout(30, read=LIMIT),
+                                          event_hooks={"response": [watch]}) as http:
+                try:
+                    await sdk_session_run(ctx, cid, mode, rng, http, sdk_session, record, on_elicit)
+                finally:
+                    await sdk_session_end(ctx, cid, era, http, sdk_session, record)
         except Exception as e:  # noqa: BLE001 - a failed connect or a transport failure
             record("connect", None, t0, "transport", msg=short(e))
         await pause(rng, 1, 3)
+
+
+async def sdk_session_end(ctx: Ctx, cid: str, era: str, http, sdk_session: dict, record) -> None:
+    """The end of an SDK client's session: the SDK's own DELETE, or, when
+    that was refused (a store outage answers 503) or never sent, the
+    application's, retried as the raw clients retry theirs; recorded."""
+    sid = sdk_session.get("sid")
+    if not sid:
+        return
+    status = sdk_session.get("deleted")
+    for attempt in range(6):
+        if status in (200, 202, 204, 404):
+            break
+        await asyncio.sleep(1 + attempt)
+        t0 = time.time()
+        try:
+            r = await http.delete(ctx.front + "/mcp", headers={"mcp-session-id": sid,
+                                                               "mcp-protocol-version": "2025-11-25"}, timeout=30)
+            status = r.status_code  # recorded by the response hook
+        except Exception as e:  # noqa: BLE001
+            record("DELETE", None, t0, "transport", session=sid, msg=short(e))
+    ctx.hist.write("session", client=cid, era=era, session=sid, tenant="anonymous", closed=time.time(), close=status)
+    if status in (200, 202, 204, 404):
+        ctx.ended_sessions.append({"session": sid, "client": cid})
+
+
+async def sdk_session_run(ctx: Ctx, cid: str, mode: str, rng, http, sdk_session: dict, record, on_elicit) -> None:
+    """One SDK client session: connect, a few calls, close."""
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    t0 = time.time()
+    transport = streamable_http_client(ctx.front + "/mcp", http_client=http, terminate_on_close=True)
+    async with Client(transport, mode=mode, elicitation_callback=on_elicit, read_timeout_seconds=LIMIT,
+                      cache=None) as client:
+        record("connect", None, t0, "result")
+        for _ in range(rng.randint(5, 15)):
+            if not ctx.running():
+                break
+            op = rng.choice(["echo", "progress", "elicit", "list"])
+            t0 = time.time()
+            progress = []
+            try:
+                with anyio.fail_after(LIMIT):
+                    if op == "echo":
+                        r = await client.call_tool("echo", {"message": cid})
+                        ok = not r.is_error
+                    elif op == "progress":
+                        async def on_progress(p, total, message):
+                            progress.append(p)
+                        r = await client.call_tool("sleep", {"ms": 600}, progress_callback=on_progress)
+                        ok = not r.is_error
+                    elif op == "elicit":
+                        r = await client.call_tool("confirm_delete", {"filename": cid})
+                        ok = not r.is_error
+                    else:
+                        await client.list_tools()
+                        ok = True
+                record("tools/call" if op != "list" else "tools/list", op, t0,
+                       "result" if ok else "error", progress=len(progress))
+            except TimeoutError:
+                record("tools/call", op, t0, "timeout")
+            except Exception as e:  # noqa: BLE001
+                code = getattr(getattr(e, "error", None), "code", None)
+                record("tools/call", op, t0, "error" if code is not None else "transport", code=code, msg=short(e))
+                if code is None:
+                    break
+            await pause(rng, 1.0, 4.0)
+        sdk_session["t_close"] = time.time()
 
 
 async def quota_client(ctx: Ctx, cid: str) -> None:
