@@ -478,10 +478,9 @@ impl SessionStore for RedisSessionStore {
             call.arg(id);
         }
         self.redis
-            .bounded(
-                "renew",
-                |mut c| async move { call.invoke_async::<()>(&mut c).await },
-            )
+            .bounded("renew", |mut c| async move {
+                call.invoke_async::<()>(&mut c).await
+            })
             .await
     }
 

@@ -431,7 +431,10 @@ async fn a_tethered_session_admitted_under_a_quota_expires_unrenewed() {
     assert_eq!(admitted.expect("create_within"), Admitted::Yes);
     let full = store.create_within(record("other", 1_000), &quota).await;
     assert_eq!(full.expect("create_within"), Admitted::Refused(0));
-    store.renew(&["sse".to_owned()], 5_000).await.expect("renew");
+    store
+        .renew(&["sse".to_owned()], 5_000)
+        .await
+        .expect("renew");
     let rule = |untethered_before_ms| Expiry {
         idle_before_ms: 0,
         created_before_ms: 0,
@@ -441,5 +444,9 @@ async fn a_tethered_session_admitted_under_a_quota_expires_unrenewed() {
     assert!(store.expire(rule(4_000)).await.expect("expire").is_empty());
     assert_eq!(store.expire(rule(6_000)).await.expect("expire"), ["sse"]);
     let admitted = store.create_within(record("other", 7_000), &quota).await;
-    assert_eq!(admitted.expect("create_within"), Admitted::Yes, "the quota was freed");
+    assert_eq!(
+        admitted.expect("create_within"),
+        Admitted::Yes,
+        "the quota was freed"
+    );
 }

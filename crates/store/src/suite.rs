@@ -138,7 +138,10 @@ pub async fn session_store_suite(store: &dyn SessionStore) {
     store.create(loose).await.unwrap();
     let ids = ["held", "gone"].map(String::from);
     store.renew(&ids, 25_000).await.unwrap();
-    assert!(store.load("gone").await.unwrap().is_none(), "renew must not create");
+    assert!(
+        store.load("gone").await.unwrap().is_none(),
+        "renew must not create"
+    );
     let untethered = |before| Expiry {
         untethered_before_ms: before,
         ..rule(0, 0, 0)

@@ -351,6 +351,8 @@ async fn an_http_sse_session_of_a_killed_node_is_ended_by_another() {
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     assert!(held(live_id).await, "the live node's session was ended");
-    let status = living.post(json!({"jsonrpc": "2.0", "id": 2, "method": "ping"})).await;
+    let status = living
+        .post(json!({"jsonrpc": "2.0", "id": 2, "method": "ping"}))
+        .await;
     assert_eq!(status, 202, "the live session still takes messages");
 }
