@@ -49,6 +49,12 @@
 #      Redis behind nginx, 3 minutes of mixed load each (calls, GET streams
 #      with resumption, session churn, tasks, reloads), sampled, plotted
 #      and held to growth bounds (target/soak/report.md);
+#   8c. the chaos run's short form (scripts/chaos.sh, seed CHAOS_SEED or
+#      22): three nodes on Redis behind nginx with stdio and HTTP upstreams,
+#      200 clients of every era, 5 minutes of seeded faults (nodes killed,
+#      stopped, drained; Redis killed and paused; upstreams killed, wedged,
+#      answering garbage), every invariant checked from the recorded history
+#      (target/chaos/<seed>/report.md);
 #   9. the packaging (scripts/packaging.sh): the container image built
 #      offline and, where containers can run, called by the Python SDK in
 #      both eras; the Debian package installed, its unit verified and its
@@ -578,6 +584,15 @@ if skipping redis || skipping nginx; then
   scripts/soak.sh "$ROOT/target/debug/switchboard" --nodes 1 || status=1
 else
   scripts/soak.sh "$ROOT/target/debug/switchboard" --nodes both --concurrent || status=1
+fi
+
+step "chaos, short form (three nodes on Redis behind nginx, 200 clients of every era, 5 minutes of seeded faults, invariants from the history; scripts/chaos.sh)"
+if skipping redis || skipping nginx; then
+  echo "SKIPPED (SB_TEST_SKIP=$SB_TEST_SKIP)"
+  skipped+=("the chaos run (needs redis-server, redis-cli and nginx)")
+else
+  # A fixed seed by default, so a red run replays; CHAOS_SEED picks another.
+  scripts/chaos.sh "$ROOT/target/debug/switchboard" --seed "${CHAOS_SEED:-22}" || status=1
 fi
 
 step "packaging (container image, Debian package, Kubernetes manifests; scripts/packaging.sh)"
