@@ -315,7 +315,7 @@ async fn an_http_sse_session_of_a_killed_node_is_ended_by_another() {
             .to_owned()
     };
     let (dead_id, live_id) = (id_of(&dying), id_of(&living));
-    let mut raw = redis::Client::open(redis.url())
+    let raw = redis::Client::open(redis.url())
         .expect("url")
         .get_multiplexed_async_connection()
         .await
