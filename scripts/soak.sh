@@ -152,7 +152,7 @@ CONF
 
 # phase NAME: one soak phase in $OUT/NAME; returns non-zero if it could not run.
 phase() {
-  local name=$1 dir=$OUT/$1 n nodes=() node_pids=() metrics=() pids=() port fport url
+  local name=$1 dir=$OUT/$1 n nodes=() node_pids=() metrics=() port fport url
   local t0 load_start load_end reloads=0 variant=a rc=0
   rm -rf "$dir"; mkdir -p "$dir"
   exec 3>&1 >"$dir/soak.log" 2>&1
@@ -162,7 +162,11 @@ phase() {
     for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
     pids=()
   }
-  trap cleanup_phase EXIT   # phase runs in a subshell of its own
+  # `pids` is not local: the EXIT trap runs after this function returned
+  # (phase runs in a subshell of its own, so a global is the phase's), and
+  # a local would be gone then — every process of the phase was left running.
+  pids=()
+  trap cleanup_phase EXIT
   t0=$(now)
   local count=1 STORE=memory REDIS_URL=
   if [[ $name == three-node ]]; then
