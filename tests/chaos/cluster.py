@@ -143,6 +143,10 @@ request_timeout_secs = 20
 client_request_timeout_secs = 20
 session_init_timeout_secs = 10
 task_lease_secs = 10
+# Every task a run creates stays countable (its record kept to the end, for
+# the check of how often it ran): a cap of 100 per identity, the default,
+# let the task clients create tasks only in the run's first two minutes.
+max_tasks_per_identity = 20000
 keep_alive_secs = 5
 sse_retry_ms = 500
 config_watch = false
