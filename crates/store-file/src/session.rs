@@ -101,10 +101,10 @@ fn ids_before(
 
 /// The ids `rule` covers, found through the indexes.
 fn expired(txn: &WriteTransaction, rule: Expiry) -> Result<BTreeSet<String>, Fail> {
-    let mut dead: BTreeSet<String> =
-        ids_before(&txn.open_table(BY_LAST_SEEN)?, rule.idle_before_ms)?
-            .into_iter()
-            .collect();
+    let by_last_seen = txn.open_table(BY_LAST_SEEN)?;
+    let mut dead: BTreeSet<String> = ids_before(&by_last_seen, rule.idle_before_ms)?
+        .into_iter()
+        .collect();
     let by_created = txn.open_table(BY_CREATED)?;
     dead.extend(ids_before(&by_created, rule.created_before_ms)?);
     let sessions = txn.open_table(SESSIONS)?;
@@ -114,7 +114,7 @@ fn expired(txn: &WriteTransaction, rule: Expiry) -> Result<BTreeSet<String>, Fai
         }
     }
     // A tethered session's renewal is its `last seen`.
-    for id in ids_before(&txn.open_table(BY_LAST_SEEN)?, rule.untethered_before_ms)? {
+    for id in ids_before(&by_last_seen, rule.untethered_before_ms)? {
         if get(&sessions, &id)?.is_some_and(|r| r.tethered) {
             dead.insert(id);
         }

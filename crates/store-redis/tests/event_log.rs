@@ -126,11 +126,7 @@ async fn drop_session_removes_every_stream_and_keys_expire() {
         log.append("s", stream, "x".into()).await.expect("append");
     }
     log.append("keep", 1, "y".into()).await.expect("append");
-    let mut raw = redis::Client::open(server.url())
-        .expect("url")
-        .get_multiplexed_async_connection()
-        .await
-        .expect("raw connection");
+    let mut raw = server.raw().await;
     let keys: Vec<String> = redis::cmd("KEYS")
         .arg("*")
         .query_async(&mut raw)
@@ -192,11 +188,7 @@ async fn a_session_keeps_its_latest_request_streams() {
             .await
             .expect("append");
     }
-    let mut raw = redis::Client::open(server.url())
-        .expect("url")
-        .get_multiplexed_async_connection()
-        .await
-        .expect("raw connection");
+    let mut raw = server.raw().await;
     let keys: Vec<String> = redis::cmd("KEYS")
         .arg("many:ev:*")
         .query_async(&mut raw)

@@ -135,11 +135,7 @@ async fn idle_keys_expire() {
     let limiter = RedisRateLimiter::new(support::connect_prefix(&server, &prefix).await);
     let rate = slow();
     limiter.check("k", rate).await.expect("check");
-    let client = redis::Client::open(server.url()).expect("client");
-    let mut c = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("connect");
+    let mut c = server.raw().await;
     let key = format!("{prefix}:rl:{{k}}");
     let ttl: i64 = redis::cmd("PTTL")
         .arg(&key)

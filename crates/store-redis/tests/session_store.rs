@@ -18,14 +18,6 @@ fn record(id: &str, at: u64) -> SessionRecord {
     r
 }
 
-async fn raw_conn(server: &RedisProcess) -> redis::aio::MultiplexedConnection {
-    redis::Client::open(server.url())
-        .expect("url")
-        .get_multiplexed_async_connection()
-        .await
-        .expect("raw connection")
-}
-
 /// Run without `redis-server` on the PATH, a test of this file fails (it
 /// used to pass after a note, claiming coverage that did not happen).
 #[test]
@@ -117,7 +109,7 @@ async fn keys_are_hash_tagged_and_records_get_a_ttl() {
         .expect("connect");
     let store = RedisSessionStore::new(redis).with_record_ttl(Duration::from_secs(3600));
     store.create(record("abc", 1_000)).await.expect("create");
-    let mut raw = raw_conn(&server).await;
+    let mut raw = server.raw().await;
     let mut keys: Vec<String> = redis::cmd("KEYS")
         .arg("*")
         .query_async(&mut raw)
@@ -168,7 +160,7 @@ async fn corrupt_records_are_reported_not_unwrapped() {
     let server = RedisProcess::start();
     let store = RedisSessionStore::new(support::connect(&server, "corrupt").await);
     store.create(record("c", 1_000)).await.expect("create");
-    let mut raw = raw_conn(&server).await;
+    let mut raw = server.raw().await;
     let keys: Vec<String> = redis::cmd("KEYS")
         .arg("*:s:{c}")
         .query_async(&mut raw)

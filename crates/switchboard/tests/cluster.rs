@@ -264,11 +264,7 @@ async fn a_node_closes_a_session_whose_end_it_missed() {
     let mut stream = SseReader::new(get);
     // Ended behind the nodes' backs: the record and its index entries go,
     // and no `ended` message is published.
-    let mut raw = redis::Client::open(redis.url())
-        .expect("url")
-        .get_multiplexed_async_connection()
-        .await
-        .expect("raw connection");
+    let mut raw = redis.raw().await;
     let () = redis::pipe()
         .cmd("DEL")
         .arg(format!("{prefix}:s:{{{id}}}"))
@@ -315,11 +311,7 @@ async fn an_http_sse_session_of_a_killed_node_is_ended_by_another() {
             .to_owned()
     };
     let (dead_id, live_id) = (id_of(&dying), id_of(&living));
-    let raw = redis::Client::open(redis.url())
-        .expect("url")
-        .get_multiplexed_async_connection()
-        .await
-        .expect("raw connection");
+    let raw = redis.raw().await;
     let tethered = format!("{prefix}:{{idx}}:tethered");
     let held = |id: String| {
         let (mut raw, seen) = (raw.clone(), format!("{prefix}:{{idx}}:seen"));

@@ -89,11 +89,7 @@ async fn a_task_survives_the_death_of_its_node() {
     assert_eq!(unknown["code"], -32602);
     assert_eq!(get(&other, &id).await.expect_err("not tenant b's"), unknown);
     let key = format!("{prefix}:task:{{{id}}}");
-    let mut raw = redis::Client::open(redis.url())
-        .expect("url")
-        .get_multiplexed_async_connection()
-        .await
-        .expect("raw connection");
+    let mut raw = redis.raw().await;
     let ttl: i64 = redis::cmd("PTTL")
         .arg(&key)
         .query_async(&mut raw)

@@ -91,8 +91,7 @@ async fn a_token_had_through_one_node_serves_on_another() {
     assert_eq!(idp.stats().await["exchanges"], 2);
 
     // What Redis holds is sealed: no JWT (they all start `eyJ`) in it.
-    let client = redis::Client::open(redis.url()).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let mut conn = redis.raw().await;
     let keys: Vec<String> = redis::cmd("KEYS")
         .arg("vault:vault:*")
         .query_async(&mut conn)

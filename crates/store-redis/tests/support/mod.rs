@@ -78,6 +78,16 @@ impl RedisProcess {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
+    /// A plain connection to it: for a test that reads or changes keys
+    /// behind the store's back.
+    pub async fn raw(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(self.url())
+            .expect("url")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("raw connection")
+    }
+
     /// Kill it now (SIGKILL) and wait for it to be gone.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
