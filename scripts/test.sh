@@ -72,7 +72,19 @@ source "$ROOT/scripts/skip.sh"
 skip_parts >/dev/null
 skipped=()  # what was left out under SB_TEST_SKIP, for the summary
 
-step() { printf '\n=== %s ===\n' "$*"; }
+# step NAME: a step's banner, with the time since the start; each step's
+# duration is listed again in the summary, so a slow CI shows where it went.
+timings=()
+step_name=
+step_start=0
+step() {
+  if [[ -n $step_name ]]; then
+    timings+=("$(printf '%5ds  %s' $((SECONDS - step_start)) "${step_name:0:90}")")
+  fi
+  step_name=$*
+  step_start=$SECONDS
+  printf '\n=== %s === (%dm%02ds)\n' "$*" $((SECONDS / 60)) $((SECONDS % 60))
+}
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 step "tooling"
@@ -120,7 +132,14 @@ else
 fi
 
 step "server for the external suites"
-cargo build --locked -p switchboard --quiet
+# The suites run the binary the tests built (target/debug/switchboard, with
+# the workspace's features unified across its tests: tokio's test-util and
+# the test-support modules compiled in, never called by the binary). Building
+# it again for `-p switchboard` alone would rebuild tokio and everything above
+# it with other features: minutes of a cold CI for the same code. This is a
+# no-op after the tests; it builds the same set when they did not run.
+cargo test --workspace --locked --no-run --quiet 2>/dev/null \
+  || cargo test --workspace --locked --no-run
 port=$(free_port)
 url="http://127.0.0.1:$port/mcp"
 log=$ROOT/target/switchboard-test-server.log
@@ -605,6 +624,8 @@ if wait $server; then echo "server exited 0 on SIGTERM"; else echo "server exite
 trap - EXIT
 
 step "summary"
+echo "time per step (total $((SECONDS / 60))m$(printf '%02d' $((SECONDS % 60)))s):"
+printf '%s\n' "${timings[@]}"
 if ((${#skipped[@]})); then
   echo "${#skipped[@]} parts SKIPPED (SB_TEST_SKIP=$SB_TEST_SKIP) — not run, not passed:"
   printf '  - %s\n' "${skipped[@]}"
