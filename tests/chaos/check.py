@@ -130,6 +130,15 @@ def check(path: Path) -> tuple[bool, str]:
             inv.bad(f"GET stream of {conns[0]['client']} ({sid[:8]}): the log holds up to {tail}, the client got up to {prev}")
     for r in reqs:
         ids = r.get("ids") or []
+        for pos, hint in r.get("hints") or []:
+            # An event without data (priming, or a drained node's last one)
+            # names where to resume: the last event sent before it, or the
+            # stream's start.
+            inv.counts["request_stream_hints"] += 1
+            want = seq_of(ids[pos - 1]) if pos else (seq_of(ids[0])[0] if ids else seq_of(hint)[0], 0)
+            if seq_of(hint) != want:
+                inv.bad(f"request stream of {r['client']} {r.get('name')} rid={r.get('rid')}: an event without data "
+                        f"names {hint} after {ids[pos - 1] if pos else 'no event'} (resumes={r.get('resumes')})")
         if not ids:
             continue
         inv.checked += 1

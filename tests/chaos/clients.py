@@ -228,13 +228,20 @@ class Raw:
                 await self._read(r, rec, rid)
         except (httpx2.TransportError, httpx2.StreamError) as e:
             rec["break"] = short(e)
-        if rec["answers"] == 0 and self.era != MODERN and rec["ids"] and not self.ctx.no_resume:
+        if rec["answers"] == 0 and self.era != MODERN and rec.get("last_id") and not self.ctx.no_resume:
             await self._resume(rec, rid)
 
     async def _read(self, r: httpx2.Response, rec: dict, rid: int) -> None:
         async for ev in sse_events(r):
             if ev["id"] is not None:
-                rec["ids"].append(ev["id"])
+                rec["last_id"] = ev["id"]
+                if ev["data"]:
+                    rec["ids"].append(ev["id"])
+                else:
+                    # No event: a priming event (2025-11-25), or a drained
+                    # node's last word, naming the id to resume from. Kept
+                    # with the count of events before it, for the check.
+                    rec.setdefault("hints", []).append([len(rec["ids"]), ev["id"]])
             if not ev["data"]:
                 continue
             try:
@@ -258,7 +265,7 @@ class Raw:
             rec["resumes"] += 1
             h = self.headers(None, None)
             h["accept"] = "text/event-stream"
-            h["last-event-id"] = rec["ids"][-1]
+            h["last-event-id"] = rec["last_id"]
             try:
                 async with self.ctx.http.stream("GET", self.url, headers=h) as r:
                     if r.status_code != 200:
