@@ -14,7 +14,7 @@ use switchboard_server::{AnonymousMode, Config, RateConfig};
 use switchboard_testkit::{McpClient, SseReader, TestServer, tenant_with_key};
 use switchboard_upstream::gateway::{StdioProvider, UpstreamConfig};
 
-mod fixture_upstream;
+use crate::fixture_upstream;
 use fixture_upstream::{call, fixture, value};
 
 /// Generous bound for things that happen promptly (2 shared cores).

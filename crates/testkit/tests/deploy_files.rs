@@ -9,7 +9,7 @@
 //! (`deploy/nginx/switchboard.conf`) as they are: the page shows the files
 //! `scripts/cluster.sh` runs.
 
-mod fixture_upstream;
+use crate::fixture_upstream;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

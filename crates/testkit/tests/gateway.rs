@@ -11,7 +11,7 @@ use switchboard_runtime::CatalogBuilder;
 use switchboard_testkit::{McpClient, ModernClient, Reply, TestServer};
 use switchboard_upstream::gateway::{PoolMode, StdioProvider, UpstreamConfig};
 
-mod fixture_upstream;
+use crate::fixture_upstream;
 use fixture_upstream::{call, fixture, value};
 
 async fn gateway(upstreams: Vec<UpstreamConfig>) -> (TestServer, Vec<Arc<StdioProvider>>) {

@@ -15,7 +15,7 @@ use switchboard_runtime::CatalogBuilder;
 use switchboard_testkit::{McpClient, ModernClient, Reply, TestServer};
 use switchboard_upstream::gateway::{StdioProvider, UpstreamConfig};
 
-mod fixture_upstream;
+use crate::fixture_upstream;
 use fixture_upstream::{fixture, value};
 
 /// The fixture with extra arguments (`--modern`, `--fail-start FILE`).

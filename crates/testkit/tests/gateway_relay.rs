@@ -15,7 +15,7 @@ use switchboard_runtime::CatalogBuilder;
 use switchboard_testkit::{McpClient, ModernClient, Reply, TestServer};
 use switchboard_upstream::gateway::{PoolMode, StdioProvider, UpstreamConfig};
 
-mod fixture_upstream;
+use crate::fixture_upstream;
 use fixture_upstream::SCRIPT;
 
 fn shared_fixture() -> UpstreamConfig {

@@ -16,7 +16,7 @@ use switchboard_server::{AnonymousMode, Config};
 use switchboard_testkit::{McpClient, ModernClient, TestServer, tenant_with_key};
 use switchboard_upstream::gateway::{PoolMode, StdioProvider, UpstreamConfig};
 
-mod fixture_upstream;
+use crate::fixture_upstream;
 use fixture_upstream::{call, fixture, value};
 
 async fn gateway_with(

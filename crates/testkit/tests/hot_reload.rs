@@ -12,7 +12,7 @@ use switchboard_server::{AnonymousMode, ApiKeyConfig, Config, RateConfig, Tenant
 use switchboard_testkit::{McpClient, SseReader, TestServer, tenant_with_key};
 use switchboard_upstream::gateway::{StdioProvider, UpstreamConfig};
 
-mod fixture_upstream;
+use crate::fixture_upstream;
 use fixture_upstream::{call, fixture, value};
 
 fn closed(tenants: Vec<TenantConfig>) -> Config {

@@ -7,7 +7,7 @@
 //! without credentials of its own gets the upstream's, or, with
 //! `credentials = "per_tenant"`, is refused and sees none of its tools.
 
-mod fixture_upstream;
+use crate::fixture_upstream;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;

@@ -6,8 +6,7 @@
 //! allowed on one server only gets 403 on the other; an unknown server is
 //! 404; a session is its server's; each says who it is.
 
-#[path = "fixture_upstream/mod.rs"]
-mod fixture_upstream;
+use crate::fixture_upstream;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

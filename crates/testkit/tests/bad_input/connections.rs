@@ -9,7 +9,7 @@ use switchboard_server::Config;
 use switchboard_testkit::{RawConn, TestServer};
 use tokio::sync::Mutex;
 
-use crate::table::{Case, check};
+use super::table::{Case, check};
 
 /// A request written as is on a fresh connection (from `from` to `to`);
 /// with no text, nothing is written and what the server writes before it

@@ -7,7 +7,7 @@ use serde_json::json;
 use switchboard_testkit::{SseReader, TestServer};
 use tokio::sync::Mutex;
 
-use crate::table::{Case, Front, big, note, response_on, rpc};
+use super::table::{Case, Front, big, note, response_on, rpc};
 
 /// A default server with one HTTP+SSE session, and one Streamable HTTP
 /// session (which has no `/messages`).
@@ -35,7 +35,7 @@ impl Ctx {
         let mut stream = SseReader::new(resp);
         let endpoint = stream.next().await.expect("the endpoint event");
         let messages = format!("http://{}{}", server.addr, endpoint.data);
-        let init = crate::table::initialize("2024-11-05", &json!({}), &json!({"name": "t"}));
+        let init = super::table::initialize("2024-11-05", &json!({}), &json!({"name": "t"}));
         let ctx = Self {
             http,
             messages,
@@ -129,7 +129,7 @@ pub fn cases() -> Vec<Case<Ctx>> {
         case("logging/setLevel by position", 202, -32602, |x| x.post(&rpc("logging/setLevel", r#"["debug"]"#))).says("logging/setLevel: params must be an object"),
         case("initialize by position", 202, -32602, |x| x.post(&rpc("initialize", r#"["2024-11-05",{},{"name":"x","version":"1"}]"#))).says("initialize: params must be an object"),
         case("initialize, capabilities an array", 202, -32602, |x| x.post(&rpc("initialize", r#"{"protocolVersion":"2024-11-05","capabilities":[]}"#))).says("initialize: capabilities must be an object"),
-        case("initialize with capabilities over max_session_bytes", 202, -32602, |x| x.post(&crate::table::initialize("2024-11-05", &crate::table::padded(70_000), &json!({})))).says("more than max_session_bytes (65536)").data(json!({"limit": 65536})),
+        case("initialize with capabilities over max_session_bytes", 202, -32602, |x| x.post(&super::table::initialize("2024-11-05", &super::table::padded(70_000), &json!({})))).says("more than max_session_bytes (65536)").data(json!({"limit": 65536})),
         case("unknown method", 202, -32601, |x| x.post(&rpc("no/such", "{}"))).says("no/such"),
         case("tools/call name twice", 202, -32602, |x| x.post(&rpc("tools/call", r#"{"name":"echo","name":"add"}"#))).says("duplicate field"),
         case("unknown tool", 202, -32602, |x| x.post(&rpc("tools/call", r#"{"name":"nope"}"#))).says("unknown tool: nope"),

@@ -4,7 +4,7 @@
 //!
 //! Each front's table is one function returning its cases, one line each,
 //! so the whole contract reads as a table (`cargo nextest run -p
-//! switchboard-testkit --test bad_input the_whole_table --no-capture`
+//! switchboard-testkit --test e2e bad_input::the_whole_table --no-capture`
 //! prints it):
 //! - [`session`]: the session era on `/mcp` (POST, GET, DELETE);
 //! - [`stateless`]: the stateless era (2026-07-28) on `/mcp`;

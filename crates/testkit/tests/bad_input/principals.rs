@@ -9,7 +9,7 @@ use switchboard_server::Config;
 use switchboard_testkit::{McpClient, ModernClient, SseReader, TestServer};
 use tokio::sync::Mutex;
 
-use crate::table::{Case, Front, initialize, kept, padded, response_on, rpc};
+use super::table::{Case, Front, initialize, kept, padded, response_on, rpc};
 
 const ISSUER: &str = "https://login.test";
 const AUDIENCE: &str = "https://mcp.test/mcp";

@@ -4,7 +4,7 @@
 use serde_json::json;
 use switchboard_testkit::{McpClient, SseReader, TestServer};
 
-use crate::table::{Case, Front, big, deep, note, rpc};
+use super::table::{Case, Front, big, deep, note, rpc};
 
 const PING: &str = r#"{"jsonrpc":"2.0","id":7,"method":"ping"}"#;
 const INIT: &str = r#"{"jsonrpc":"2.0","id":7,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
@@ -155,7 +155,7 @@ pub fn cases() -> Vec<Case<Ctx>> {
         case("initialize, capabilities a number", 400, -32602, |x| x.none.post().body(rpc("initialize", r#"{"protocolVersion":"2025-11-25","capabilities":5}"#))).says("initialize: capabilities must be an object"),
         case("initialize, clientInfo a string", 400, -32602, |x| x.none.post().body(rpc("initialize", r#"{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":"x"}"#))).says("initialize: clientInfo must be an object"),
         case("initialize by position", 400, -32602, |x| x.none.post().body(rpc("initialize", r#"["2025-11-25",{},{"name":"x","version":"1"}]"#))).says("params must be an object, not an array"),
-        case("initialize with capabilities over max_session_bytes", 400, -32602, |x| x.none.post().body(crate::table::initialize("2025-11-25", &crate::table::padded(70_000), &json!({})))).says("more than max_session_bytes (65536)").data(json!({"limit": 65536})),
+        case("initialize with capabilities over max_session_bytes", 400, -32602, |x| x.none.post().body(super::table::initialize("2025-11-25", &super::table::padded(70_000), &json!({})))).says("more than max_session_bytes (65536)").data(json!({"limit": 65536})),
         // Params that are not an object, by every method some layer reads.
         case("tools/call by position", 200, -32602, |x| x.call("tools/call", r#"["add",{"a":1,"b":2}]"#)).says("tools/call: params must be an object, not an array"),
         case("tools/call params a string", 200, -32602, |x| x.call("tools/call", r#""add""#)).says("params must be an object, not a string"),

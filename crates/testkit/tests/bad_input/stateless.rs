@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 use switchboard_testkit::{MODERN, ModernClient, TestServer};
 
-use crate::table::{Case, Front, rpc};
+use super::table::{Case, Front, rpc};
 
 const TASKS: &str = "io.modelcontextprotocol/tasks";
 const ASKS_NAME: &str = "test_input_required_result_elicitation";
@@ -155,7 +155,7 @@ pub fn cases() -> Vec<Case<Ctx>> {
         case("Mcp-Param-Region bad base64", 400, -32020, |x| x.region(Some("=?base64?ZXU?="))).says("malformed base64"),
         case("Mcp-Param-Region differs", 400, -32020, |x| x.region(Some("us"))).says("Mcp-Param-Region \"us\" does not match"),
         case("unsupported version", 400, -32022, |x| x.headers(&[("mcp-protocol-version", "v999"), ("mcp-method", "tools/list")], body("tools/list", v999()))).says("unsupported protocol version \"v999\"").data(json!({"requested": "v999", "supported": switchboard_proto::version::ALL_SUPPORTED})),
-        case("unknown version, session-era initialize", 400, -32022, |x| x.headers(&[("mcp-protocol-version", "1999-01-01"), ("accept", "application/json")], crate::table::initialize("1999-01-01", &json!({}), &json!({})))).says("unsupported protocol version \"1999-01-01\"").data(json!({"requested": "1999-01-01", "supported": switchboard_proto::version::ALL_SUPPORTED})),
+        case("unknown version, session-era initialize", 400, -32022, |x| x.headers(&[("mcp-protocol-version", "1999-01-01"), ("accept", "application/json")], super::table::initialize("1999-01-01", &json!({}), &json!({})))).says("unsupported protocol version \"1999-01-01\"").data(json!({"requested": "1999-01-01", "supported": switchboard_proto::version::ALL_SUPPORTED})),
         // What the era removed, and what it does not know.
         case("initialize is gone", 404, -32601, |x| x.meta("initialize", json!({}))).says("initialize"),
         case("ping is gone", 404, -32601, |x| x.meta("ping", json!({}))).says("ping"),

@@ -10,7 +10,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, DuplexStream, Lines};
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
-use crate::table::{Case, STDIO, big, check, deep, note, rpc};
+use super::table::{Case, STDIO, big, check, deep, note, rpc};
 
 /// Longest line the front takes here.
 const MAX_LINE: usize = 256 << 10;
@@ -39,7 +39,7 @@ impl Ctx {
             output: Mutex::new(BufReader::new(output).lines()),
             front,
         };
-        let init = crate::table::initialize("2025-06-18", &json!({}), &json!({"name": "t"}));
+        let init = super::table::initialize("2025-06-18", &json!({}), &json!({"name": "t"}));
         let v = ctx.exchange(init.as_bytes()).await;
         assert_eq!(v["result"]["protocolVersion"], "2025-06-18", "{v}");
         ctx
@@ -116,7 +116,7 @@ pub fn cases() -> Vec<Case<Ctx, Vec<u8>>> {
         case("notification by position", -32602, |_| note("notifications/cancelled", "[7]").into()).says("params must be an object"),
         case("stateless request by position", -32602, |_| rpc("tools/call", &format!(r#"["add",{{{META}}}]"#)).into()).says("params must be an object"),
         // Methods and their params.
-        case("initialize with capabilities over max_session_bytes", -32602, |_| crate::table::initialize("2025-06-18", &crate::table::padded(9000), &json!({})).into()).says("more than max_session_bytes (8192)").data(json!({"limit": MAX_SESSION_BYTES})),
+        case("initialize with capabilities over max_session_bytes", -32602, |_| super::table::initialize("2025-06-18", &super::table::padded(9000), &json!({})).into()).says("more than max_session_bytes (8192)").data(json!({"limit": MAX_SESSION_BYTES})),
         case("initialize, clientInfo a number", -32602, |_| rpc("initialize", r#"{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":5}"#).into()).says("initialize: clientInfo must be an object"),
         case("initialize without protocolVersion", -32602, |_| rpc("initialize", "{}").into()).says("protocolVersion"),
         case("unknown method", -32601, |_| rpc("no/such", "{}").into()).says("no/such"),
