@@ -102,16 +102,23 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 step "layers (crates and modules import only downward)"
 python3 scripts/layers.py --graph
 
-# redis_tests: the nextest filter of the Rust test binaries that start a
-# real Redis (every integration test file using RedisProcess or
-# RedisCluster), e.g. `binary_id(=switchboard::cluster) | …`.
+# redis_tests: the nextest filter of the Rust tests that start a real
+# Redis (every integration test file using RedisProcess or RedisCluster):
+# a file of its own binary, e.g. `binary_id(=switchboard-store-redis::bus)`,
+# or a module of its crate's one test binary (tests/main.rs, `e2e`), e.g.
+# `(binary_id(=switchboard::e2e) & test(/^cluster::/))`.
 redis_tests() {
-  local f crate pkg filter=
+  local f crate pkg name filter=
   for f in $(grep -lE '\b(RedisProcess|RedisCluster)\b' crates/*/tests/*.rs); do
     crate=${f#crates/}
     crate=${crate%%/*}
     pkg=$(sed -n 's/^name = "\(.*\)"$/\1/p' "crates/$crate/Cargo.toml" | head -n1)
-    filter+="${filter:+ | }binary_id(=$pkg::$(basename "$f" .rs))"
+    name=$(basename "$f" .rs)
+    if grep -qx "mod $name;" "crates/$crate/tests/main.rs" 2>/dev/null; then
+      filter+="${filter:+ | }(binary_id(=$pkg::e2e) & test(/^$name::/))"
+    else
+      filter+="${filter:+ | }binary_id(=$pkg::$name)"
+    fi
   done
   echo "$filter"
 }

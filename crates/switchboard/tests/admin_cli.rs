@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 use serde_json::json;
 use switchboard_testkit::McpClient;
 
-mod support;
+use crate::support;
 use support::Node;
 
 /// `switchboard keys new --admin` prints the token and its digest.

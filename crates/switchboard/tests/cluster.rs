@@ -5,9 +5,8 @@
 //! another, and a cancellation posted to another node than the running call.
 //! The same scenario runs on a single Redis and on a 3-master Redis Cluster.
 
-#[path = "../../store-redis/tests/support/mod.rs"]
-mod redis_support;
-mod support;
+use crate::redis_support;
+use crate::support;
 
 use std::time::Duration;
 

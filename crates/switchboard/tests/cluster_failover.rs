@@ -8,9 +8,8 @@
 //! (the call completes, new sessions go to the other nodes). Waits are
 //! bounded, never timed assertions.
 
-#[path = "../../store-redis/tests/support/mod.rs"]
-mod redis_support;
-mod support;
+use crate::redis_support;
+use crate::support;
 
 use std::time::Duration;
 

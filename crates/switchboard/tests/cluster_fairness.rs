@@ -6,8 +6,7 @@
 //! stream hears every update produced for it, once each, in order.
 //! Counted, not timed (`switchboard_testkit::flood`).
 
-#[path = "../../store-redis/tests/support/mod.rs"]
-mod redis_support;
+use crate::redis_support;
 
 use std::sync::Arc;
 use std::time::Duration;

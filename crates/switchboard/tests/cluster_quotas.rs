@@ -4,9 +4,8 @@
 //! and given back when a session ends at any node; a tenant's rate is one
 //! budget for the three. The same on a 3-master Redis Cluster.
 
-#[path = "../../store-redis/tests/support/mod.rs"]
-mod redis_support;
-mod support;
+use crate::redis_support;
+use crate::support;
 
 use std::path::Path;
 

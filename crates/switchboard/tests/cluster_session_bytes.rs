@@ -3,9 +3,8 @@
 //! counted by the store when a session is created and when it grows on a
 //! node that did not create it.
 
-#[path = "../../store-redis/tests/support/mod.rs"]
-mod redis_support;
-mod support;
+use crate::redis_support;
+use crate::support;
 
 use redis_support::RedisProcess;
 use reqwest::StatusCode;

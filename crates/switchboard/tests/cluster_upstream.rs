@@ -5,9 +5,8 @@
 //! next call elsewhere gets the takeover notice and the session goes on
 //! with a fresh process; a forged internal forwarding header is refused.
 
-#[path = "../../store-redis/tests/support/mod.rs"]
-mod redis_support;
-mod support;
+use crate::redis_support;
+use crate::support;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -4,7 +4,7 @@
 //! `Last-Event-ID` replays what was logged before the restart. A bad path or
 //! a file another node holds stops the start.
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 use switchboard_testkit::McpClient;
 
-mod support;
+use crate::support;
 use support::Node;
 
 /// Pids whose parent is `parent`.

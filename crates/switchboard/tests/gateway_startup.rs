@@ -5,7 +5,7 @@
 use serde_json::json;
 use switchboard_testkit::McpClient;
 
-mod support;
+use crate::support;
 use support::Node;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,9 +9,8 @@
 //! admin API on one node brings the tool back on both. With `"warn"`, the
 //! changed tool is served, and alerted (metric, log).
 
-#[path = "../../store-redis/tests/support/mod.rs"]
-mod redis_support;
-mod support;
+use crate::redis_support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

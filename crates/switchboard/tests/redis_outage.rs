@@ -6,9 +6,8 @@
 //! recovers by itself and every session created before the outage works.
 //! Waits are bounded (a hang detector), never timed assertions.
 
-#[path = "../../store-redis/tests/support/mod.rs"]
-mod redis_support;
-mod support;
+use crate::redis_support;
+use crate::support;
 
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
@@ -177,7 +176,7 @@ fn count(outcomes: &[Outcome], status: u16) -> usize {
 #[test]
 fn fails_without_redis_server() {
     redis_support::assert_fails_without_redis(
-        "redis_killed_under_load_fails_fast_then_recovers_with_every_session",
+        "redis_outage::redis_killed_under_load_fails_fast_then_recovers_with_every_session",
     );
 }
 

@@ -3,10 +3,9 @@
 //! with a clear message that keeps the password out, and a legacy
 //! `tools/call` costs one Redis round trip.
 
-mod support;
+use crate::support;
 // The redis-server helper of the store-redis tests.
-#[path = "../../store-redis/tests/support/mod.rs"]
-mod redis_support;
+use crate::redis_support;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::json;
 use switchboard_testkit::McpClient;
 
-mod support;
+use crate::support;
 use support::Node;
 
 /// A file with anonymous access off and these tenants (id, key digest).

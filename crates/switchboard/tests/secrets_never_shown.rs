@@ -10,9 +10,8 @@
 //! answer, exported span and the `check-config` output is searched for
 //! each secret and each client credential: none may appear.
 
-#[path = "support/otlp.rs"]
-mod otlp;
-mod support;
+use crate::otlp;
+use crate::support;
 
 use serde_json::json;
 use switchboard_auth::testing::{claims, sign_hs256};

@@ -5,9 +5,8 @@
 //! request and serves its result. Waits are
 //! bounded polls, never timed assertions.
 
-#[path = "../../store-redis/tests/support/mod.rs"]
-mod redis_support;
-mod support;
+use crate::redis_support;
+use crate::support;
 
 use std::time::Duration;
 

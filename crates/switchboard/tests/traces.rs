@@ -9,11 +9,9 @@
 //! upstream must have got the upstream span's `traceparent` header, and its
 //! own request span must continue the trace under the upstream span.
 
-#[path = "support/otlp.rs"]
-mod otlp;
-mod support;
-#[path = "support/tee.rs"]
-mod tee;
+use crate::otlp;
+use crate::support;
+use crate::tee;
 
 use serde_json::{Value, json};
 use switchboard_testkit::McpClient;

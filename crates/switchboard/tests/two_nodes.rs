@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 use switchboard_testkit::{ModernClient, Reply};
 
-mod support;
+use crate::support;
 use support::Node;
 
 fn start(sealing_key: &str) -> Node {

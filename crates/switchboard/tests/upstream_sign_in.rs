@@ -6,9 +6,8 @@
 //! the other; and a `store = "file"` node that keeps its users' grants
 //! across a restart.
 
-#[path = "../../store-redis/tests/support/mod.rs"]
-mod redis_support;
-mod support;
+use crate::redis_support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 

@@ -4,9 +4,8 @@
 //! without another request to the identity provider (a real Authlib
 //! authorization server); Redis holds only sealed bytes.
 
-#[path = "../../store-redis/tests/support/mod.rs"]
-mod redis_support;
-mod support;
+use crate::redis_support;
+use crate::support;
 
 use std::path::Path;
 

@@ -1,12 +1,14 @@
 //! Switchboard's in-process end-to-end tests: one module per area, each
 //! a file of this directory, built as one test binary. Forty binaries
-//! each linked the whole server: most of a cold build's time.
+//! each linked the whole server: in a cold build, the test binaries took
+//! about as long as all the libraries together.
 //! `cargo nextest run -p switchboard-testkit -E 'test(/^shedding::/)'`
-//! runs one area.
+//! runs one area. `accept_backoff.rs` is a binary of its own: it lowers
+//! the process's open-file limit, which `cargo test` (one process for a
+//! binary's tests) would impose on every other test.
 
 mod fixture_upstream;
 
-mod accept_backoff;
 mod accept_header;
 mod admin;
 mod admission;

@@ -354,7 +354,8 @@ pub fn missing(binary: &str) -> String {
     )
 }
 
-/// Runs the test `name` of this test binary again in a child process whose
+/// Runs the test `name` (its full path in this test binary, module and
+/// all) again in a child process whose
 /// PATH holds no `redis-server`, and checks that it fails saying so: a
 /// Redis test without Redis fails, it does not pass silently.
 pub fn assert_fails_without_redis(name: &str) {
