@@ -538,14 +538,18 @@ ex_tools() {
 }
 
 # library_examples: the examples of the library face (crates/switchboard/
-# examples), built; custom_tools (typed tools: progress, elicitation,
+# examples), as the tests built them; custom_tools (typed tools: progress, elicitation,
 # cancellation) driven by the Python SDK in both eras
 # (tests/interop/python/library_client.py); with_upstream serving its tools
 # beside the upstream fixture's; embedded answering its app's route and
 # MCP on one listener; each stopped by SIGTERM with exit status 0.
 library_examples() {
   local addr mode one rc=0 names
-  cargo build --locked -p switchboard --examples --quiet || { echo "[library] FAIL cargo build --examples"; return 1; }
+  # Built with the tests (cargo test builds examples): a no-op here, where
+  # `cargo build -p switchboard --examples` resolved other features and
+  # rebuilt tokio and everything above it in a cold CI.
+  cargo test --workspace --locked --no-run --quiet 2>/dev/null \
+    || { echo "[library] FAIL cargo test --no-run (the examples)"; return 1; }
   addr=127.0.0.1:$(free_port)
   start_example custom_tools "$addr" || { echo "[library] FAIL custom_tools did not start"; return 1; }
   for mode in legacy 2026-07-28; do
