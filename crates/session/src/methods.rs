@@ -109,6 +109,35 @@ impl Sessions {
         Ok(Ok(json!({})))
     }
 
+    /// The client finished initializing: the record says so (the init
+    /// timeout no longer applies) and the server may send it requests.
+    pub async fn initialized(&self, s: &Session) -> Result<(), TransportError> {
+        if !s.record.initialized {
+            let mut record = SessionRecord::clone(&s.record);
+            record.initialized = true;
+            self.save_session(s, &record).await?;
+        }
+        s.live.greet();
+        Ok(())
+    }
+
+    /// A request (other than `ping`) on a session whose
+    /// `notifications/initialized` never came: the client acts initialized
+    /// — the notification was lost on the way (a proxy's 502 while a node
+    /// drained, seen in the chaos run) — so the session is initialized
+    /// now, rather than served and then ended by the init timeout as
+    /// abandoned. A no-op (one field read) for an initialized session.
+    pub async fn initialized_by_use(
+        &self,
+        s: &Session,
+        method: &str,
+    ) -> Result<(), TransportError> {
+        if s.record.initialized || method == methods::PING {
+            return Ok(());
+        }
+        self.initialized(s).await
+    }
+
     /// Handle a client notification of a session.
     pub async fn notification(
         &self,
@@ -117,14 +146,7 @@ impl Sessions {
         params: Option<&RawValue>,
     ) -> Result<(), TransportError> {
         match method {
-            methods::INITIALIZED => {
-                if !s.record.initialized {
-                    let mut record = SessionRecord::clone(&s.record);
-                    record.initialized = true;
-                    self.save_session(s, &record).await?;
-                }
-                s.live.greet();
-            }
+            methods::INITIALIZED => self.initialized(s).await?,
             methods::CANCELLED => {
                 if let Ok(c) = Cancelled::read(params)
                     && let Ok(id) = RequestId::from_raw(c.request_id)

@@ -94,3 +94,51 @@ async fn sessions_that_never_finish_initialize_end() {
     assert!(!alive(&half).await);
     assert!(alive(&done).await, "the initialized session lives on");
 }
+
+/// A session whose `notifications/initialized` was lost on the way (a
+/// proxy's 502 while a node drained, in the chaos run) but which the
+/// client goes on using is initialized by that use: the init timeout ends
+/// only the session nobody uses. The witness that the reaper ran past the
+/// timeout is a half-open session beside it, ended.
+#[tokio::test]
+async fn a_session_in_use_whose_initialized_was_lost_is_not_ended_as_half_open() {
+    let s = server(Config {
+        session_init_timeout_secs: 1,
+        ..Config::default()
+    })
+    .await;
+    let open_without_initialized = async || {
+        let body = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
+        let resp = s
+            .client()
+            .post()
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let mut c = McpClient::new(&s.url());
+        c.session = Some(
+            resp.headers()["mcp-session-id"]
+                .to_str()
+                .unwrap()
+                .to_owned(),
+        );
+        c
+    };
+    let used = open_without_initialized().await;
+    let half = open_without_initialized().await;
+    let (echoed, _) = used
+        .call(
+            "tools/call",
+            json!({"name": "echo", "arguments": {"message": "hi"}}),
+        )
+        .await;
+    assert_eq!(echoed["result"]["content"][0]["text"], "hi", "{echoed}");
+    assert!(
+        eventually(async || s.app.live_sessions() == 1).await,
+        "the half-open session was reaped"
+    );
+    assert!(!alive(&half).await, "the half-open session ended");
+    assert!(alive(&used).await, "the session in use lives on");
+}

@@ -59,6 +59,9 @@ pub(crate) async fn serve(
             }
         }
     }
+    if let Some(call) = calls.iter().find(|c| c.method != methods::PING) {
+        app.sessions().initialized_by_use(&s, &call.method).await?;
+    }
     let results = join_all(calls.into_iter().map(|call| one(app, &s, call))).await;
     for r in results {
         answers.extend(r?);
