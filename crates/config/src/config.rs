@@ -40,8 +40,8 @@ pub struct Config {
     #[serde(deserialize_with = "crate::duration::secs")]
     pub session_idle_secs: u64,
     /// Seconds a session may take to complete `initialize` (send
-    /// `notifications/initialized`, or any request but `ping`) before it is
-    /// ended. Default 60.
+    /// `notifications/initialized`, or any request) before it is ended.
+    /// Default 60.
     #[serde(deserialize_with = "crate::duration::secs")]
     pub session_init_timeout_secs: u64,
     /// Longest life of a session in seconds. Default 14400.

@@ -176,7 +176,7 @@ async fn post(
             }
         }
         Message::Request { id, method, params } => {
-            app.sessions().initialized_by_use(&s, &method).await?;
+            app.sessions().initialized_by_use(&s).await?;
             let app = app.clone();
             switchboard_observe::access::method(&method, params.as_deref());
             switchboard_observe::access::spawn(async move {

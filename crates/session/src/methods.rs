@@ -121,18 +121,15 @@ impl Sessions {
         Ok(())
     }
 
-    /// A request (other than `ping`) on a session whose
-    /// `notifications/initialized` never came: the client acts initialized
-    /// — the notification was lost on the way (a proxy's 502 while a node
-    /// drained, seen in the chaos run) — so the session is initialized
-    /// now, rather than served and then ended by the init timeout as
-    /// abandoned. A no-op (one field read) for an initialized session.
-    pub async fn initialized_by_use(
-        &self,
-        s: &Session,
-        method: &str,
-    ) -> Result<(), TransportError> {
-        if s.record.initialized || method == methods::PING {
+    /// A request on a session whose `notifications/initialized` never
+    /// came: the client acts initialized — the notification was lost on
+    /// the way (refused 503 while the store was away, or a proxy's 502
+    /// while a node drained, both seen in the chaos run), and clients do
+    /// not send a notification twice — so the session is initialized now,
+    /// rather than served and then ended by the init timeout as abandoned.
+    /// A no-op (one field read) for an initialized session.
+    pub async fn initialized_by_use(&self, s: &Session) -> Result<(), TransportError> {
+        if s.record.initialized {
             return Ok(());
         }
         self.initialized(s).await

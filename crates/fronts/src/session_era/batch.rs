@@ -59,8 +59,8 @@ pub(crate) async fn serve(
             }
         }
     }
-    if let Some(call) = calls.iter().find(|c| c.method != methods::PING) {
-        app.sessions().initialized_by_use(&s, &call.method).await?;
+    if !calls.is_empty() {
+        app.sessions().initialized_by_use(&s).await?;
     }
     let results = join_all(calls.into_iter().map(|call| one(app, &s, call))).await;
     for r in results {

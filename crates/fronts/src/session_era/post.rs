@@ -93,7 +93,7 @@ async fn serve(
                             error_json(Some(&id), &e),
                         ));
                     }
-                    app.sessions().initialized_by_use(&s, &method).await?;
+                    app.sessions().initialized_by_use(&s).await?;
                     let r = switchboard_cluster::Request {
                         session: &s.live.id,
                         id: &id,
