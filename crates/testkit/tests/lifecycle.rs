@@ -24,6 +24,28 @@ async fn alive(c: &McpClient) -> bool {
     s == 200
 }
 
+/// A session whose client answered `initialize` but never sent
+/// `notifications/initialized`.
+async fn half_open(s: &TestServer) -> McpClient {
+    let body = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
+    let resp = s
+        .client()
+        .post()
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let mut c = McpClient::new(&s.url());
+    c.session = Some(
+        resp.headers()["mcp-session-id"]
+            .to_str()
+            .unwrap()
+            .to_owned(),
+    );
+    c
+}
+
 /// Poll `f` every 100 ms for up to 15 s until it is true.
 async fn eventually<F: AsyncFnMut() -> bool>(mut f: F) -> bool {
     for _ in 0..150 {
@@ -77,16 +99,7 @@ async fn sessions_that_never_finish_initialize_end() {
     .await;
     let mut done = s.client();
     done.initialize(json!({})).await; // sends notifications/initialized
-    let fresh = s.client();
-    let body = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
-    let resp = fresh.post().body(body.to_string()).send().await.unwrap();
-    let sid = resp.headers()["mcp-session-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let mut half = McpClient::new(&s.url());
-    half.session = Some(sid);
+    let half = half_open(&s).await;
     assert!(
         eventually(async || s.app.live_sessions() == 1).await,
         "the half-open session was reaped"
@@ -95,10 +108,11 @@ async fn sessions_that_never_finish_initialize_end() {
     assert!(alive(&done).await, "the initialized session lives on");
 }
 
-/// A session whose `notifications/initialized` was lost on the way (a
-/// proxy's 502 while a node drained, in the chaos run) but which the
-/// client goes on using is initialized by that use: the init timeout ends
-/// only the session nobody uses. The witness that the reaper ran past the
+/// A session whose `notifications/initialized` was lost on the way (503
+/// while the store was away, a proxy's 502 while a node drained: in the
+/// chaos run) but which the client goes on using — a call, or only pings —
+/// is initialized by that use: the init timeout ends only the session
+/// nobody uses. The witness that the reaper ran past the
 /// timeout is a half-open session beside it, ended.
 #[tokio::test]
 async fn a_session_in_use_whose_initialized_was_lost_is_not_ended_as_half_open() {
@@ -107,27 +121,10 @@ async fn a_session_in_use_whose_initialized_was_lost_is_not_ended_as_half_open()
         ..Config::default()
     })
     .await;
-    let open_without_initialized = async || {
-        let body = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-            "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
-        let resp = s
-            .client()
-            .post()
-            .body(body.to_string())
-            .send()
-            .await
-            .unwrap();
-        let mut c = McpClient::new(&s.url());
-        c.session = Some(
-            resp.headers()["mcp-session-id"]
-                .to_str()
-                .unwrap()
-                .to_owned(),
-        );
-        c
-    };
-    let used = open_without_initialized().await;
-    let half = open_without_initialized().await;
+    let used = half_open(&s).await;
+    let pinged = half_open(&s).await;
+    let half = half_open(&s).await;
+    assert!(alive(&pinged).await, "a ping is a request too");
     let (echoed, _) = used
         .call(
             "tools/call",
@@ -136,9 +133,10 @@ async fn a_session_in_use_whose_initialized_was_lost_is_not_ended_as_half_open()
         .await;
     assert_eq!(echoed["result"]["content"][0]["text"], "hi", "{echoed}");
     assert!(
-        eventually(async || s.app.live_sessions() == 1).await,
+        eventually(async || s.app.live_sessions() == 2).await,
         "the half-open session was reaped"
     );
     assert!(!alive(&half).await, "the half-open session ended");
     assert!(alive(&used).await, "the session in use lives on");
+    assert!(alive(&pinged).await, "the pinged session lives on");
 }
