@@ -2,9 +2,9 @@
 //! each driven by the call that holds it: no connection task, no task per
 //! request, no hop between tasks — the call writes its request and the
 //! socket's readiness wakes the call itself. Idle connections wait in a
-//! pool shared by the upstream's sessions (at most `max_idle`); one the
-//! server closed meanwhile is noticed when taken, and a request it could
-//! not take is sent once more on a fresh connection.
+//! pool shared by the upstream's sessions (at most `max_idle`, each for at
+//! most 4 s); one the server closed meanwhile is noticed when taken, and
+//! a request it could not take is sent once more on a fresh connection.
 //!
 //! (The profile of a relayed call through reqwest's pooled client showed a
 //! connection task of its own, woken twice per call, a task spawned per
@@ -56,10 +56,19 @@ impl std::fmt::Display for H1Error {
     }
 }
 
-/// One connection: the handle to send on, and the connection to drive.
+/// How long a connection may wait in the pool and still be taken. Node's
+/// and uvicorn's servers close a keep-alive connection after 5 s idle; a
+/// request written as the server closes is lost to a reset, and is not
+/// sent again (it may have run). Seen in the client conformance suite:
+/// a call made 5 s after the upstream's discovery failed so.
+const IDLE_LIMIT: std::time::Duration = std::time::Duration::from_secs(4);
+
+/// One connection: the handle to send on, the connection to drive, and
+/// since when it has waited in the pool.
 struct Link {
     sender: SendRequest<Full<Bytes>>,
     conn: Connection<TokioIo<TcpStream>, Full<Bytes>>,
+    idle_since: tokio::time::Instant,
 }
 
 impl Link {
@@ -182,12 +191,16 @@ impl H1Pool {
         reply
     }
 
-    /// An idle connection still open, if there is one.
+    /// An idle connection still open, and idle less than [`IDLE_LIMIT`],
+    /// if there is one.
     fn take(&self) -> Option<Box<Link>> {
         let mut cx = Context::from_waker(Waker::noop());
         loop {
             let mut link = self.idle.lock().pop()?;
-            if link.drive(&mut cx) && !link.sender.is_closed() {
+            if link.idle_since.elapsed() < IDLE_LIMIT
+                && link.drive(&mut cx)
+                && !link.sender.is_closed()
+            {
                 return Some(link);
             }
         }
@@ -200,6 +213,7 @@ impl H1Pool {
         if !link.drive(&mut cx) || link.sender.is_closed() {
             return;
         }
+        link.idle_since = tokio::time::Instant::now();
         let mut idle = self.idle.lock();
         if idle.len() < self.max_idle {
             idle.push(link);
@@ -214,7 +228,11 @@ impl H1Pool {
         let (sender, conn) = http1::handshake(TokioIo::new(tcp))
             .await
             .map_err(H1Error::Http)?;
-        Ok(Box::new(Link { sender, conn }))
+        Ok(Box::new(Link {
+            sender,
+            conn,
+            idle_since: tokio::time::Instant::now(),
+        }))
     }
 }
 

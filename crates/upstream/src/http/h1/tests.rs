@@ -151,6 +151,32 @@ async fn a_connection_the_server_closed_is_replaced() {
     assert_eq!(seen.connections.load(Ordering::SeqCst), 5);
 }
 
+/// A connection idle for `IDLE_LIMIT` is not taken again: a server with a
+/// 5 s keep-alive (Node's, uvicorn's) may close it just as a request is
+/// written on it. The client's clock moves; the server keeps the
+/// connection open.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_connection_idle_past_the_limit_is_not_reused() {
+    let (url, seen) = server(false);
+    let pool = pool(&url, 4);
+    assert_eq!(post(&pool, "[1]").await, "[1]");
+    tokio::time::advance(IDLE_LIMIT - std::time::Duration::from_millis(1)).await;
+    assert_eq!(post(&pool, "[2]").await, "[2]");
+    assert_eq!(
+        seen.connections.load(Ordering::SeqCst),
+        1,
+        "reused within the limit"
+    );
+    tokio::time::advance(IDLE_LIMIT).await;
+    assert_eq!(post(&pool, "[3]").await, "[3]");
+    assert_eq!(
+        seen.connections.load(Ordering::SeqCst),
+        2,
+        "a fresh one past it"
+    );
+    assert_eq!(pool.idle(), 1);
+}
+
 /// Concurrent POSTs open a connection each; at most `max_idle` are kept.
 #[tokio::test(flavor = "current_thread")]
 async fn idle_connections_are_capped() {
