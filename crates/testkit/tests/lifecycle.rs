@@ -125,13 +125,8 @@ async fn a_session_in_use_whose_initialized_was_lost_is_not_ended_as_half_open()
     let pinged = half_open(&s).await;
     let half = half_open(&s).await;
     assert!(alive(&pinged).await, "a ping is a request too");
-    let (echoed, _) = used
-        .call(
-            "tools/call",
-            json!({"name": "echo", "arguments": {"message": "hi"}}),
-        )
-        .await;
-    assert_eq!(echoed["result"]["content"][0]["text"], "hi", "{echoed}");
+    let echoed = used.call_tool("echo", json!({"message": "hi"})).await;
+    assert_eq!(echoed["content"][0]["text"], "hi", "{echoed}");
     assert!(
         eventually(async || s.app.live_sessions() == 2).await,
         "the half-open session was reaped"
