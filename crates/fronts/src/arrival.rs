@@ -16,6 +16,10 @@
 //! `subscriptions/listen` (named by the `Mcp-Method` header). GET and
 //! DELETE never come here.
 //!
+//! A request let in is counted in hand from here until its answer is
+//! decided: the front keeps the [`Arrived`] the gate gave it until then
+//! (in the 2024-11-05 transport, the handler's task keeps it).
+//!
 //! A session-era POST says what it carries only in its body. A refused one
 //! whose body is small (a declared `Content-Length` of at most
 //! [`PEEK_LIMIT`]) is read and parsed first: a notification or an answer
@@ -26,7 +30,7 @@ use bytes::Bytes;
 use http::HeaderMap;
 use switchboard_http::error::TransportError;
 use switchboard_http::guard;
-use switchboard_limits::Rejected;
+use switchboard_limits::{Arrived, Rejected};
 use switchboard_proto::{Incoming, Message};
 use switchboard_tenancy::Principal;
 
@@ -44,6 +48,7 @@ pub(crate) const PEEK_LIMIT: u64 = 4096;
 pub(crate) struct Arrival<'a> {
     who: &'a Principal,
     refused: Option<Rejected>,
+    arrived: Option<Arrived>,
 }
 
 impl Arrival<'_> {
@@ -74,6 +79,20 @@ impl Arrival<'_> {
             _ => Ok(()),
         }
     }
+
+    /// What keeps the request counted in hand (none for one passed by or
+    /// refused): to be kept until its answer is decided.
+    pub(crate) fn into_arrived(self) -> Option<Arrived> {
+        self.arrived
+    }
+}
+
+/// The gate's answer as the two halves [`Arrival`] keeps.
+fn split(decision: Result<Arrived, Rejected>) -> (Option<Arrived>, Option<Rejected>) {
+    match decision {
+        Ok(arrived) => (Some(arrived), None),
+        Err(rejected) => (None, Some(rejected)),
+    }
 }
 
 /// A session-era POST (or one opening a session) on `/mcp`.
@@ -82,49 +101,57 @@ pub(crate) fn session_post<'a>(
     who: &'a Principal,
     headers: &HeaderMap,
 ) -> Arrival<'a> {
-    let refused = match guard::session_id(headers) {
+    let (arrived, refused) = match guard::session_id(headers) {
         Ok(Some(id)) => of_session(app, who, id),
-        Ok(None) => app.gate().arrive(who, &who.identity()).err(),
+        Ok(None) => split(app.gate().arrive(who, &who.identity())),
         // A malformed header is refused later, as it is now.
-        Err(_) => None,
+        Err(_) => (None, None),
     };
-    Arrival { who, refused }
+    Arrival {
+        who,
+        refused,
+        arrived,
+    }
 }
 
 /// A POST to `/messages` of 2024-11-05 naming session `id`.
 pub(crate) fn legacy_post<'a>(app: &Fronts, who: &'a Principal, id: &str) -> Arrival<'a> {
+    let (arrived, refused) = of_session(app, who, id);
     Arrival {
         who,
-        refused: of_session(app, who, id),
+        refused,
+        arrived,
     }
 }
 
-/// Why a POST naming session `id` would be refused, if it would.
-fn of_session(app: &Fronts, who: &Principal, id: &str) -> Option<Rejected> {
+/// The gate's answer for a POST naming session `id`: counted in, refused,
+/// or neither (passed by).
+fn of_session(app: &Fronts, who: &Principal, id: &str) -> (Option<Arrived>, Option<Rejected>) {
     match app.sessions().registry().get(id) {
-        Some(live) if live.expects_client() => None,
-        Some(_) => app.gate().arrive(who, id).err(),
-        None if app.sessions().bus().is_some() => None,
-        None => app.gate().arrive(who, id).err(),
+        Some(live) if live.expects_client() => (None, None),
+        Some(_) => split(app.gate().arrive(who, id)),
+        None if app.sessions().bus().is_some() => (None, None),
+        None => split(app.gate().arrive(who, id)),
     }
 }
 
 /// A stateless (2026-07-28) POST, by its `Mcp-Method` header: a request
-/// is refused at once, unread.
+/// is counted in, or refused at once, unread.
 pub(crate) fn stateless_post(
     app: &Fronts,
     who: &Principal,
     headers: &HeaderMap,
-) -> Result<(), TransportError> {
+) -> Result<Option<Arrived>, TransportError> {
     let method = switchboard_stateless::headers::method(headers);
     if method
         .as_deref()
         .is_some_and(|m| m.starts_with("notifications/") || m == LISTEN)
     {
-        return Ok(());
+        return Ok(None);
     }
     app.gate()
         .arrive(who, &who.identity())
+        .map(Some)
         .map_err(|rejected| app.gate().refuse(who, rejected))
 }
 

@@ -160,6 +160,8 @@ async fn post(
     let bytes = arrival.body(app, headers, body).await?;
     let incoming = parse_body(&bytes)?;
     arrival.settle(app, &incoming)?;
+    // Counted in hand until the handler's task has its answer.
+    let in_hand = arrival.into_arrived();
     let Incoming::Single(message) = incoming else {
         return Err(TransportError::BatchNotSupported(s.version.to_string()));
     };
@@ -180,6 +182,7 @@ async fn post(
             let app = app.clone();
             switchboard_observe::access::method(&method, params.as_deref());
             switchboard_observe::access::spawn(async move {
+                let _in_hand = in_hand;
                 serve_request(&app, s, slot, id, method, params).await
             });
         }

@@ -21,6 +21,10 @@ pub enum Rejected {
     /// Refused at arrival: the runtime is running ready work later than
     /// the configured delay (see [`Delay`](crate::Delay)).
     Shed,
+    /// Refused at arrival: the server has as many requests in hand as its
+    /// cap allows, and the tenant holds its share of them (see
+    /// [`Arrivals`](crate::Arrivals)).
+    Crowded,
 }
 
 impl Rejected {
@@ -31,6 +35,7 @@ impl Rejected {
             Rejected::OverShare => "tenant_share",
             Rejected::Timeout => "queue_timeout",
             Rejected::Shed => "shed",
+            Rejected::Crowded => "crowded",
         }
     }
 }

@@ -9,6 +9,10 @@
 //! turn like every other instead of starving them. A tenant may also cap its
 //! own running requests; at its cap it waits while others use free slots.
 //!
+//! [`Arrivals`] counts the requests in hand from their arrival, before
+//! their body is read, so a flood that never reaches the handlers is still
+//! seen and refused at the door, fairly across tenants.
+//!
 //! [`Delay`] measures how late the runtime runs a ready task, the queue in
 //! front of admission that a flood of connections builds.
 //!
@@ -18,11 +22,13 @@
 #![warn(missing_docs)]
 
 mod admission;
+mod arrivals;
 mod breaker;
 mod delay;
 mod rate;
 
 pub use admission::{Admission, AdmissionStats, Permit, Rejected, TenantStats, Ticket};
+pub use arrivals::{Arrivals, Arrived};
 pub use breaker::{Attempt, Breaker, BreakerConfig, BreakerState};
 pub use delay::Delay;
 pub use rate::{Decision, LimiterError, MemoryRateLimiter, Rate, RateLimiter};

@@ -27,6 +27,7 @@ impl Ops {
         m.sessions.open.set(sessions as i64);
         m.requests.in_flight.set(adm.in_flight as i64);
         m.requests.queue_depth.set(adm.queued as i64);
+        m.requests.in_hand.set(p.gate.arrivals().present() as i64);
         m.sessions
             .event_log_bytes
             .set(p.sessions.event_log().bytes() as i64);

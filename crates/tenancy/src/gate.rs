@@ -8,7 +8,7 @@ use std::sync::Arc;
 use http::HeaderMap;
 use switchboard_config::{Config, Live};
 use switchboard_http::error::{Challenge, TransportError};
-use switchboard_limits::{Admission, Decision, Delay, Permit, Rate, RateLimiter, Ticket};
+use switchboard_limits::{Admission, Arrivals, Decision, Delay, Permit, Rate, RateLimiter, Ticket};
 use switchboard_observe::audit::{Audit, AuditEvent};
 use switchboard_observe::metrics::Metrics;
 use switchboard_runtime::Catalog;
@@ -36,6 +36,7 @@ struct Inner {
     audit: Audit,
     limiter: Arc<dyn RateLimiter>,
     admission: Admission,
+    arrivals: Arrivals,
     delay: Delay,
     capacity: Capacity,
     /// Switchboard's own authorization server, if `[oauth]` is on: its
@@ -68,6 +69,7 @@ impl Gate {
             audit,
             limiter,
             admission,
+            arrivals: Arrivals::new(),
             delay,
             capacity: Capacity::default(),
             oauth: std::sync::OnceLock::new(),
@@ -99,6 +101,11 @@ impl Gate {
     /// Admission: running slots and the queue, by tenant.
     pub fn admission(&self) -> &Admission {
         &self.0.admission
+    }
+
+    /// The requests in hand, counted from their arrival.
+    pub fn arrivals(&self) -> &Arrivals {
+        &self.0.arrivals
     }
 
     /// The rate limiter.

@@ -64,10 +64,29 @@ impl RawConn {
     ///
     /// As [`RawConn::get`].
     pub async fn send(&mut self, request: &str) -> RawReply {
+        self.write(request).await;
+        self.reply().await
+    }
+
+    /// Write `bytes` (a request, or a part of one) without waiting for
+    /// anything back.
+    ///
+    /// # Panics
+    ///
+    /// If the connection fails.
+    pub async fn write(&mut self, bytes: &str) {
         self.stream
-            .write_all(request.as_bytes())
+            .write_all(bytes.as_bytes())
             .await
             .expect("write the request");
+    }
+
+    /// Read the next response (`Content-Length` framed).
+    ///
+    /// # Panics
+    ///
+    /// As [`RawConn::get`].
+    pub async fn reply(&mut self) -> RawReply {
         tokio::time::timeout(READ_LIMIT, self.read_reply())
             .await
             .expect("a response within 10 s")

@@ -201,6 +201,88 @@ async fn a_tenant_over_its_share_is_refused_with_429_and_the_other_is_not() {
     assert_eq!(r["content"][0]["text"], "waited");
 }
 
+/// Requests are counted in hand from their arrival, before admission sees
+/// them: requests whose bodies are still coming fill the arrival cap
+/// (`max_in_flight + max_queue`, here 2) with no handler running, and the
+/// next request of their tenant is refused at once (503, "crowded",
+/// `Retry-After`). A tenant holding none of them is under its share and
+/// comes in; once the bodies come and are answered, the first tenant does
+/// too.
+#[tokio::test]
+async fn requests_in_hand_past_the_cap_are_refused_at_arrival_but_not_another_tenants() {
+    let (busy, busy_key) = tenant_with_key("busy", "agent");
+    let (quiet, quiet_key) = tenant_with_key("quiet", "agent");
+    let mut config = Config {
+        max_in_flight: 1,
+        max_queue: 1,
+        ..Config::default()
+    };
+    config.auth.anonymous = AnonymousMode::Off;
+    config.tenants = vec![busy, quiet];
+    let server = TestServer::with(config, switchboard_everything::everything()).await;
+    let (mut probe, mut other) = (
+        McpClient::with_token(&server.url(), &busy_key),
+        McpClient::with_token(&server.url(), &quiet_key),
+    );
+    probe.initialize(json!({})).await;
+    other.initialize(json!({})).await;
+    let addr: SocketAddr = server
+        .url()
+        .trim_start_matches("http://")
+        .trim_end_matches("/mcp")
+        .parse()
+        .unwrap();
+    let session = probe.session.clone().unwrap();
+    let body = json!({"jsonrpc": "2.0", "id": 9, "method": "ping"}).to_string();
+    let (first, rest) = body.split_at(10);
+    let mut slow = Vec::new();
+    for _ in 0..2 {
+        let mut conn = RawConn::open(addr, Ipv4Addr::LOCALHOST).await;
+        conn.write(&format!(
+            "POST /mcp HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n\
+             accept: application/json, text/event-stream\r\nauthorization: Bearer {busy_key}\r\n\
+             mcp-session-id: {session}\r\nmcp-protocol-version: 2025-11-25\r\n\
+             content-length: {}\r\n\r\n{first}",
+            body.len()
+        ))
+        .await;
+        slow.push(conn);
+    }
+
+    // Once the server has both in hand, the busy tenant is refused.
+    let ping = json!({"jsonrpc": "2.0", "id": 7, "method": "ping"});
+    let mut refused = None;
+    for _ in 0..500 {
+        let resp = probe.post().body(ping.to_string()).send().await.unwrap();
+        if resp.status() != 200 {
+            refused = Some(resp);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let resp = refused.expect("refused once two requests are in hand");
+    assert_eq!(resp.status(), 503);
+    assert!(resp.headers().contains_key("retry-after"));
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["error"]["code"], -32000, "{v}");
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(message.contains("busy (crowded)"), "{message}");
+    // The quiet tenant holds nothing: under its share, it comes in.
+    let resp = other.post().body(ping.to_string()).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+
+    // The slow requests are answered once their bodies come; then the busy
+    // tenant is let in again.
+    for conn in &mut slow {
+        conn.write(rest).await;
+        let reply = conn.reply().await;
+        assert_eq!(reply.status, 200, "{reply:?}");
+        assert!(reply.body.contains("\"id\":9"), "{reply:?}");
+    }
+    let resp = probe.post().body(ping.to_string()).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+}
+
 /// The HTTP+SSE era (2024-11-05): a session's POSTs come on `/messages`.
 /// With the server full, its request is refused at arrival (503, not the
 /// 202 that would otherwise promise an answer on the stream), while its

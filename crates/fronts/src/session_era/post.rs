@@ -51,9 +51,11 @@ async fn serve(
     }
     guard::check_json_content_type(headers)?;
     let modern = era::decide(headers) == Era::Modern;
-    // Shed at arrival, before the body is read (crate::arrival).
+    // Shed at arrival, before the body is read (crate::arrival); a request
+    // let in is counted in hand until this returns its answer.
+    let _in_hand;
     let (bytes, incoming) = if modern {
-        arrival::stateless_post(app, &who, headers)?;
+        _in_hand = arrival::stateless_post(app, &who, headers)?;
         let bytes =
             switchboard_http::body::read_body(body, headers, app.config().max_body_bytes).await?;
         let incoming = parse_body(&bytes)?;
@@ -63,6 +65,7 @@ async fn serve(
         let bytes = arrival.body(app, headers, body).await?;
         let incoming = parse_body(&bytes)?;
         arrival.settle(app, &incoming)?;
+        _in_hand = arrival.into_arrived();
         (bytes, incoming)
     };
     if let Incoming::Single(Message::Request { method, params, .. }) = &incoming {

@@ -36,13 +36,14 @@ pub(crate) struct Reason {
 
 /// Every rejection reason exists from the start, so rates and alerts see a
 /// zero rather than no series.
-const REJECTIONS: [&str; 9] = [
+const REJECTIONS: [&str; 10] = [
     "session_cap",
     "per_identity_cap",
     "queue_full",
     "tenant_share",
     "queue_timeout",
     "shed",
+    "crowded",
     "timeout",
     "stream_cap",
     "draining",
@@ -58,6 +59,9 @@ pub struct Requests {
     pub queue_depth: Gauge,
     /// `in_flight`: requests running.
     pub in_flight: Gauge,
+    /// `in_hand`: requests counted from their arrival until their answer
+    /// is decided (those the arrival cap counts).
+    pub in_hand: Gauge,
     queue_wait: Histogram,
     rejections: Family<Reason, Counter>,
 }
@@ -90,6 +94,12 @@ impl Requests {
                 Gauge::default(),
             ),
             in_flight: registered(r, "in_flight", "Requests running", Gauge::default()),
+            in_hand: registered(
+                r,
+                "in_hand",
+                "Requests from their arrival until their answer is decided",
+                Gauge::default(),
+            ),
             queue_wait: registered(
                 r,
                 "queue_wait_seconds",
