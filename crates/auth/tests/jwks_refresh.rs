@@ -4,7 +4,7 @@
 //! These use real time (intervals of one second): tokio's paused clock
 //! would auto-advance past the HTTP client's timeout while waiting for I/O.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

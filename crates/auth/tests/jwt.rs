@@ -1,7 +1,7 @@
 //! JWT verification with real keys and a JWKS served over HTTP: what is
 //! accepted, and the exact reason of every refusal.
 
-mod common;
+use crate::common;
 
 use common::{AUD, ISS, claims, claims_with, served, served_with};
 use serde_json::json;

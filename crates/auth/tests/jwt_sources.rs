@@ -1,6 +1,6 @@
 //! JWT verifiers without a JWKS URL: an HS256 secret, a JWKS file.
 
-mod common;
+use crate::common;
 
 use common::{AUD, ISS, claims};
 use switchboard_auth::testing::{HS256_SECRET, TestKeys, sign_hs256, unsigned_none};

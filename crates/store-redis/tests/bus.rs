@@ -2,7 +2,7 @@
 //! its prefix and not its sender or another prefix, oversized messages are
 //! refused, and the bus hears again after Redis restarts.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -7,7 +7,7 @@
 //! the store fails until the replica is promoted, then serves every
 //! session again.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! `RedisEventLog` against a real `redis-server`, mirroring the memory
 //! log's tests.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

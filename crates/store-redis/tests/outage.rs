@@ -1,7 +1,7 @@
 //! With Redis gone every call fails fast with `Unavailable` (nothing
 //! hangs), and the same handles work again once a Redis is back on the port.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! releases, and a lapsed or released lease is taken over with the former
 //! owner named.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! limiter's decisions, one budget shared by several nodes, keys that
 //! expire, and a fast error while Redis is down.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

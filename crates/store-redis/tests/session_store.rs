@@ -1,6 +1,6 @@
 //! `RedisSessionStore` against a real `redis-server`.
 
-mod support;
+use crate::support;
 
 use std::collections::HashSet;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! `RedisTaskStore` against a real `redis-server`.
 
-mod support;
+use crate::support;
 
 use support::RedisProcess;
 use switchboard_store_redis::RedisTaskStore;

@@ -2,7 +2,7 @@
 //! handshake, lists, concurrent calls, progress, logs, requests to the
 //! client, resumed reply streams and the session's own event stream.
 
-mod http_support;
+use crate::http_support;
 
 use std::collections::HashSet;
 

@@ -2,7 +2,7 @@
 //! Switchboard never does: refusing the GET stream, choosing an older or an
 //! unknown version, failing with plain HTTP errors.
 
-mod http_support;
+use crate::http_support;
 
 use std::collections::HashMap;
 use std::sync::Arc;

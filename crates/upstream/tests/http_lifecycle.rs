@@ -2,7 +2,7 @@
 //! server, sessions that end or expire and servers that stop are noticed,
 //! and start-up failures say why.
 
-mod http_support;
+use crate::http_support;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;

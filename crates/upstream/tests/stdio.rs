@@ -1,7 +1,7 @@
 //! A stdio upstream doing its job: handshake, concurrent calls, progress,
 //! requests to the client.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 

@@ -1,7 +1,7 @@
 //! A stdio upstream when things go wrong: cancellation, timeouts, crashes,
 //! kill -9, garbage, killing the group, failed starts.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::Duration;
