@@ -4,7 +4,9 @@
 # nginx-light and curl through apt-get as root or with passwordless sudo, Node
 # 22, the conformance suite and the SDK clients from npm, the Python SDK from
 # PyPI), then
-#   1. cargo fmt --check, clippy -D warnings, rustdoc -D warnings
+#   1. cargo fmt --check; clippy -D warnings on every target, as the tests
+#      are built (clippy-driver as the workspace's compiler); rustdoc
+#      -D warnings
 #   2. the Rust test suite (unit, in-process end-to-end)
 #   3. the official MCP conformance suite and the SDK interop clients against
 #      a freshly built `switchboard serve` on a free loopback port, and the
@@ -93,8 +95,23 @@ scripts/tools.sh
 step "format"
 cargo fmt --all --check
 
-step "clippy"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+# Clippy runs inside the build of the tests: every cargo command below
+# compiles the workspace's own crates with clippy-driver (rustc with
+# clippy's lints; dependencies are compiled by rustc as always) under
+# `-D warnings`, so each target the tests build (the libraries, as they are
+# and under cfg(test), the binaries, the integration tests, the examples;
+# the workspace has no benches) is held to the lints of
+# `cargo clippy --workspace --all-targets -- -D warnings`. A separate
+# `cargo clippy` would type-check every crate and dependency a second time:
+# minutes of a cold CI. Set for the whole script, so every later cargo
+# command finds the same build. `cargo clippy` stays the developer's check.
+RUSTC_WORKSPACE_WRAPPER=$(command -v clippy-driver) \
+  || { echo "clippy-driver not found (rustup component add clippy)" >&2; exit 2; }
+export RUSTC_WORKSPACE_WRAPPER
+export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-D warnings"
+
+step "clippy and the build of the tests (-D warnings)"
+cargo test --workspace --locked --no-run
 
 step "docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
@@ -143,10 +160,9 @@ step "server for the external suites"
 # the workspace's features unified across its tests: tokio's test-util and
 # the test-support modules compiled in, never called by the binary). Building
 # it again for `-p switchboard` alone would rebuild tokio and everything above
-# it with other features: minutes of a cold CI for the same code. This is a
-# no-op after the tests; it builds the same set when they did not run.
-cargo test --workspace --locked --no-run --quiet 2>/dev/null \
-  || cargo test --workspace --locked --no-run
+# it with other features: minutes of a cold CI for the same code. It was
+# built with the tests, above.
+[[ -x $ROOT/target/debug/switchboard ]] || { echo "no target/debug/switchboard after the build" >&2; exit 1; }
 port=$(free_port)
 url="http://127.0.0.1:$port/mcp"
 log=$ROOT/target/switchboard-test-server.log
