@@ -121,7 +121,7 @@ python3 scripts/layers.py --graph
 
 # redis_tests: the nextest filter of the Rust tests that start a real
 # Redis (every integration test file using RedisProcess or RedisCluster):
-# a file of its own binary, e.g. `binary_id(=switchboard-store-redis::bus)`,
+# a file that is a test binary of its own, `binary_id(=PACKAGE::FILE)`,
 # or a module of its crate's one test binary (tests/main.rs, `e2e`), e.g.
 # `(binary_id(=switchboard::e2e) & test(/^cluster::/))`.
 redis_tests() {

@@ -233,7 +233,7 @@ async fn the_bus_reaches_nodes_subscribed_anywhere() {
 /// Six Redis processes and a failover that waits on `cluster-node-timeout`
 /// and gossip: on a loaded machine (CI's two shared cores) it can take
 /// longer than the test time limit, so it runs on demand:
-/// `cargo nextest run -p switchboard-store-redis --test cluster --run-ignored all`.
+/// `cargo nextest run -p switchboard-store-redis -E 'test(/^cluster::/)' --run-ignored all`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "slow and load-sensitive (a Redis Cluster failover); run on demand"]
 async fn the_store_follows_a_failover_to_a_replica() {
