@@ -85,7 +85,7 @@ mod tests {
     use super::*;
 
     /// Every family the node exposes (after the `switchboard_` prefix).
-    const FAMILIES: [&str; 38] = [
+    const FAMILIES: [&str; 39] = [
         "sessions_open",
         "session_age_seconds",
         "open_streams",
@@ -97,6 +97,7 @@ mod tests {
         "tool_call_duration_seconds",
         "queue_depth",
         "in_flight",
+        "in_hand",
         "queue_wait_seconds",
         "rejections",
         "tenant_requests",

@@ -22,7 +22,7 @@ fn record(id: &str, at: u64) -> SessionRecord {
 /// used to pass after a note, claiming coverage that did not happen).
 #[test]
 fn fails_without_redis_server() {
-    support::assert_fails_without_redis("passes_the_store_suite");
+    support::assert_fails_without_redis("session_store::passes_the_store_suite");
 }
 
 #[tokio::test]
