@@ -89,8 +89,29 @@ step() {
 }
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-step "tooling"
-scripts/tools.sh
+# The tooling (Debian packages, Node, npm and PyPI packages: mostly
+# downloads and unpacking) installs beside the build, which needs none of
+# it; the tests wait for it. Its output is shown when it is done.
+mkdir -p "$ROOT/target"
+scripts/tools.sh >"$ROOT/target/tools.log" 2>&1 &
+tools_pid=$!
+docs_pid=
+# If the script stops early (a format error, a failed build or test), the
+# jobs beside it stop too.
+stop_jobs() {
+  local pid
+  for pid in $tools_pid $docs_pid; do
+    pkill -TERM -P "$pid" 2>/dev/null || true
+    kill "$pid" 2>/dev/null || true
+  done
+}
+trap stop_jobs EXIT
+wait_for_tools() {
+  local status=0
+  wait "$tools_pid" || status=$?
+  cat "$ROOT/target/tools.log"
+  ((status == 0)) || { echo "test.sh: scripts/tools.sh failed (above)" >&2; exit "$status"; }
+}
 
 step "format"
 cargo fmt --all --check
@@ -110,11 +131,29 @@ RUSTC_WORKSPACE_WRAPPER=$(command -v clippy-driver) \
 export RUSTC_WORKSPACE_WRAPPER
 export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-D warnings"
 
-step "clippy and the build of the tests (-D warnings)"
+step "clippy and the build of the tests (-D warnings), the tooling beside it"
 cargo test --workspace --locked --no-run
 
-step "docs"
-RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
+step "tooling (scripts/tools.sh, output when done)"
+wait_for_tools
+
+# rustdoc needs every dependency type-checked, a pass the test build does
+# not make: it runs beside the tests, at the lowest priority (the tests'
+# idle time), in a target directory of its own (a cargo build holds its
+# directory's lock, and nextest's own build check would wait for it).
+step "docs (rustdoc -D warnings, beside the tests)"
+(
+  RUSTDOCFLAGS="-D warnings" CARGO_TARGET_DIR="$ROOT/target/rustdoc" \
+    nice -n 19 env -u RUSTC_WORKSPACE_WRAPPER -u RUSTFLAGS \
+    cargo doc --workspace --no-deps --locked --quiet
+) >"$ROOT/target/rustdoc.log" 2>&1 &
+docs_pid=$!
+wait_for_docs() {
+  local status=0
+  wait "$docs_pid" || status=$?
+  cat "$ROOT/target/rustdoc.log"
+  ((status == 0)) || { echo "test.sh: cargo doc failed (above)" >&2; exit "$status"; }
+}
 
 step "layers (crates and modules import only downward)"
 python3 scripts/layers.py --graph
@@ -154,6 +193,9 @@ elif cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --locked --no-fail-fast
 fi
+
+step "docs (waiting for rustdoc)"
+wait_for_docs
 
 step "server for the external suites"
 # The suites run the binary the tests built (target/debug/switchboard, with
