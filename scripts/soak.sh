@@ -6,7 +6,7 @@
 #   scripts/soak.sh [BINARY] [--minutes M] [--nodes 1|3|both] [--out DIR] [--concurrent]
 #
 # BINARY defaults to target/debug/switchboard. --minutes (env SOAK_MINUTES,
-# default 3: the short form CI runs) is the load time of each phase; the
+# default 2: the short form CI runs) is the load time of each phase; the
 # full form is --minutes 60. --nodes both (the default) runs the one-node
 # phase and then the three-node one, or both at once with --concurrent
 # (env SOAK_CONCURRENT=1; separate ports, the three-node phase's own Redis).
@@ -48,7 +48,7 @@ PY=$ROOT/.tools/venv/bin/python
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
 BIN=$ROOT/target/debug/switchboard
-MINUTES=${SOAK_MINUTES:-3}
+MINUTES=${SOAK_MINUTES:-2}
 NODES=both
 OUT=${SOAK_OUT:-$ROOT/target/soak}
 CONCURRENT=${SOAK_CONCURRENT:-0}

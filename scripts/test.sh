@@ -48,7 +48,7 @@
 #      spreads every request over three nodes sharing one Redis, then the
 #      same on a 3-master Redis Cluster (scripts/cluster.sh);
 #   8b. the soak's short form (scripts/soak.sh): one node, and three on
-#      Redis behind nginx, 3 minutes of mixed load each (calls, GET streams
+#      Redis behind nginx, 2 minutes of mixed load each (calls, GET streams
 #      with resumption, session churn, tasks, reloads), sampled, plotted
 #      and held to growth bounds (target/soak/report.md);
 #   8c. the chaos run's short form (scripts/chaos.sh, seed CHAOS_SEED or
@@ -95,17 +95,13 @@ free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1
 mkdir -p "$ROOT/target"
 scripts/tools.sh >"$ROOT/target/tools.log" 2>&1 &
 tools_pid=$!
-docs_pid=
-# If the script stops early (a format error, a failed build or test), the
-# jobs beside it stop too.
-stop_jobs() {
-  local pid
-  for pid in $tools_pid $docs_pid; do
-    pkill -TERM -P "$pid" 2>/dev/null || true
-    kill "$pid" 2>/dev/null || true
-  done
+# If the script stops before it waits for the tooling (a format error, a
+# failed build), the tooling stops too.
+stop_tools() {
+  pkill -TERM -P "$tools_pid" 2>/dev/null || true
+  kill "$tools_pid" 2>/dev/null || true
 }
-trap stop_jobs EXIT
+trap stop_tools EXIT
 wait_for_tools() {
   local status=0
   wait "$tools_pid" || status=$?
@@ -138,22 +134,11 @@ step "tooling (scripts/tools.sh, output when done)"
 wait_for_tools
 
 # rustdoc needs every dependency type-checked, a pass the test build does
-# not make: it runs beside the tests, at the lowest priority (the tests'
-# idle time), in a target directory of its own (a cargo build holds its
-# directory's lock, and nextest's own build check would wait for it).
-step "docs (rustdoc -D warnings, beside the tests)"
-(
-  RUSTDOCFLAGS="-D warnings" CARGO_TARGET_DIR="$ROOT/target/rustdoc" \
-    nice -n 19 env -u RUSTC_WORKSPACE_WRAPPER -u RUSTFLAGS \
-    cargo doc --workspace --no-deps --locked --quiet
-) >"$ROOT/target/rustdoc.log" 2>&1 &
-docs_pid=$!
-wait_for_docs() {
-  local status=0
-  wait "$docs_pid" || status=$?
-  cat "$ROOT/target/rustdoc.log"
-  ((status == 0)) || { echo "test.sh: cargo doc failed (above)" >&2; exit "$status"; }
-}
+# not make (about 2.5 minutes of a cold CI). Run beside the tests in a
+# target directory of its own, it had to build every build script and
+# proc-macro again, and took longer than the tests.
+step "docs (rustdoc -D warnings)"
+RUSTDOCFLAGS="-D warnings" env -u RUSTC_WORKSPACE_WRAPPER cargo doc --workspace --no-deps --locked --quiet
 
 step "layers (crates and modules import only downward)"
 python3 scripts/layers.py --graph
@@ -193,9 +178,6 @@ elif cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --locked --no-fail-fast
 fi
-
-step "docs (waiting for rustdoc)"
-wait_for_docs
 
 step "server for the external suites"
 # The suites run the binary the tests built (target/debug/switchboard, with
@@ -664,7 +646,7 @@ else
   scripts/cluster.sh "$ROOT/target/debug/switchboard" || status=1
 fi
 
-step "soak, short form (one node and three on Redis at once, 3 minutes of mixed load each; scripts/soak.sh)"
+step "soak, short form (one node and three on Redis at once, 2 minutes of mixed load each; scripts/soak.sh)"
 if skipping redis || skipping nginx; then
   echo "SKIPPED (SB_TEST_SKIP=$SB_TEST_SKIP)"
   skipped+=("the soak step's three-node phase (needs redis-server and nginx)")
