@@ -42,12 +42,43 @@ async fn waiting_handler(a: &McpClient) -> (SseReader, Value) {
 /// A refusal for load: 503 with `Retry-After` and a JSON-RPC error body
 /// that says the server is busy and why.
 async fn assert_shed(resp: reqwest::Response) {
-    assert_eq!(resp.status(), 503);
+    assert_refused(resp, 503, "busy (queue_full)").await;
+}
+
+/// A refusal at arrival: `status` with `Retry-After` and a JSON-RPC error
+/// (-32000) whose message contains `says`.
+async fn assert_refused(resp: reqwest::Response, status: u16, says: &str) {
+    assert_eq!(resp.status(), status);
     assert!(resp.headers().contains_key("retry-after"));
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["error"]["code"], -32000, "{v}");
     let message = v["error"]["message"].as_str().unwrap();
-    assert!(message.contains("busy (queue_full)"), "{message}");
+    assert!(message.contains(says), "{v}");
+}
+
+/// The first answer other than 200 to `probe`'s ping, polled every 10 ms
+/// (at most 500 times) while the server fills; `why` names what should
+/// have filled it.
+async fn first_refusal(probe: &McpClient, why: &str) -> reqwest::Response {
+    let ping = json!({"jsonrpc": "2.0", "id": 7, "method": "ping"});
+    for _ in 0..500 {
+        let resp = probe.post().body(ping.to_string()).send().await.unwrap();
+        if resp.status() != 200 {
+            return resp;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("not refused: {why}");
+}
+
+/// The server's listening address, for raw connections.
+fn address(server: &TestServer) -> SocketAddr {
+    server
+        .url()
+        .trim_start_matches("http://")
+        .trim_end_matches("/mcp")
+        .parse()
+        .unwrap()
 }
 
 #[tokio::test]
@@ -109,12 +140,7 @@ async fn a_large_body_to_a_full_server_is_refused_unread() {
 
     // Only the head of a 3 MB POST (under max_body_bytes) is sent: the
     // answer must come without the server reading a byte of the body.
-    let addr: SocketAddr = server
-        .url()
-        .trim_start_matches("http://")
-        .trim_end_matches("/mcp")
-        .parse()
-        .unwrap();
+    let addr = address(&server);
     let head = |session: Option<&str>| {
         let mut h = "POST /mcp HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n\
              accept: application/json, text/event-stream\r\ncontent-length: 3000000\r\n"
@@ -167,28 +193,9 @@ async fn a_tenant_over_its_share_is_refused_with_429_and_the_other_is_not() {
     // The busy tenant's second call waits in the queue.
     let waiting =
         tokio::spawn(async move { waiter.call_tool("echo", json!({"message": "waited"})).await });
+    let resp = first_refusal(&probe, "the tenant's waiter is queued").await;
+    assert_refused(resp, 429, "tenant_share").await;
     let ping = json!({"jsonrpc": "2.0", "id": 7, "method": "ping"});
-    let mut refused = None;
-    for _ in 0..500 {
-        let resp = probe.post().body(ping.to_string()).send().await.unwrap();
-        if resp.status() != 200 {
-            refused = Some(resp);
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    let resp = refused.expect("refused once the tenant's waiter is queued");
-    assert_eq!(resp.status(), 429);
-    assert!(resp.headers().contains_key("retry-after"));
-    let v: Value = resp.json().await.unwrap();
-    assert_eq!(v["error"]["code"], -32000, "{v}");
-    assert!(
-        v["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("tenant_share"),
-        "{v}"
-    );
     // The other tenant's share is free: it comes in.
     let resp = other.post().body(ping.to_string()).send().await.unwrap();
     assert_eq!(resp.status(), 200);
@@ -226,12 +233,7 @@ async fn requests_in_hand_past_the_cap_are_refused_at_arrival_but_not_another_te
     );
     probe.initialize(json!({})).await;
     other.initialize(json!({})).await;
-    let addr: SocketAddr = server
-        .url()
-        .trim_start_matches("http://")
-        .trim_end_matches("/mcp")
-        .parse()
-        .unwrap();
+    let addr = address(&server);
     let session = probe.session.clone().unwrap();
     let body = json!({"jsonrpc": "2.0", "id": 9, "method": "ping"}).to_string();
     let (first, rest) = body.split_at(10);
@@ -250,23 +252,9 @@ async fn requests_in_hand_past_the_cap_are_refused_at_arrival_but_not_another_te
     }
 
     // Once the server has both in hand, the busy tenant is refused.
+    let resp = first_refusal(&probe, "two requests are in hand").await;
+    assert_refused(resp, 503, "busy (crowded)").await;
     let ping = json!({"jsonrpc": "2.0", "id": 7, "method": "ping"});
-    let mut refused = None;
-    for _ in 0..500 {
-        let resp = probe.post().body(ping.to_string()).send().await.unwrap();
-        if resp.status() != 200 {
-            refused = Some(resp);
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    let resp = refused.expect("refused once two requests are in hand");
-    assert_eq!(resp.status(), 503);
-    assert!(resp.headers().contains_key("retry-after"));
-    let v: Value = resp.json().await.unwrap();
-    assert_eq!(v["error"]["code"], -32000, "{v}");
-    let message = v["error"]["message"].as_str().unwrap();
-    assert!(message.contains("busy (crowded)"), "{message}");
     // The quiet tenant holds nothing: under its share, it comes in.
     let resp = other.post().body(ping.to_string()).send().await.unwrap();
     assert_eq!(resp.status(), 200);
