@@ -188,30 +188,32 @@ pub enum Incoming {
     Batch(Vec<Result<Message, ParseError>>),
 }
 
-/// A field that distinguishes "absent" (None) from "present, even null" (Some).
+/// A field that distinguishes "absent" (None) from "present, even null"
+/// (Some), borrowed from the body: the routing fields are read in place and
+/// only what a [`Message`] keeps is copied out of it.
 #[derive(Default)]
-struct Present(Option<Box<RawValue>>);
+struct Present<'a>(Option<&'a RawValue>);
 
-impl<'de> Deserialize<'de> for Present {
+impl<'de: 'a, 'a> Deserialize<'de> for Present<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Box::<RawValue>::deserialize(d).map(|v| Present(Some(v)))
+        <&'a RawValue>::deserialize(d).map(|v| Present(Some(v)))
     }
 }
 
 #[derive(Deserialize)]
-struct RawEnvelope {
-    #[serde(default)]
-    jsonrpc: Present,
-    #[serde(default)]
-    id: Present,
-    #[serde(default)]
-    method: Present,
-    #[serde(default)]
-    params: Present,
-    #[serde(default)]
-    result: Present,
-    #[serde(default)]
-    error: Present,
+struct RawEnvelope<'a> {
+    #[serde(default, borrow)]
+    jsonrpc: Present<'a>,
+    #[serde(default, borrow)]
+    id: Present<'a>,
+    #[serde(default, borrow)]
+    method: Present<'a>,
+    #[serde(default, borrow)]
+    params: Present<'a>,
+    #[serde(default, borrow)]
+    result: Present<'a>,
+    #[serde(default, borrow)]
+    error: Present<'a>,
 }
 
 /// Parse a body that holds one message or a batch.
@@ -252,23 +254,22 @@ pub fn parse_message(bytes: &[u8]) -> Result<Message, ParseError> {
             .map_err(|e| ParseError::Json(e.to_string()))?;
         return Err(ParseError::NotAnObject);
     }
-    let env: RawEnvelope =
+    let env: RawEnvelope<'_> =
         serde_json::from_slice(bytes).map_err(|e| ParseError::Json(e.to_string()))?;
-    match env.jsonrpc.0.as_deref().map(RawValue::get) {
+    match env.jsonrpc.0.map(RawValue::get) {
         Some("\"2.0\"") => {}
         _ => return Err(ParseError::BadVersion),
     }
-    let id = match env.id.0.as_deref() {
+    let id = match env.id.0 {
         None => None,
         Some(raw) => Some(RequestId::from_raw(raw)?),
     };
     if let Some(method) = env.method.0 {
-        let method: String =
-            serde_json::from_str(method.get()).map_err(|_| ParseError::BadMethod)?;
+        let method = method_text(method).ok_or(ParseError::BadMethod)?;
         if method.is_empty() {
             return Err(ParseError::BadMethod);
         }
-        let params = env.params.0;
+        let params = env.params.0.map(ToOwned::to_owned);
         return Ok(match id {
             Some(id) => Message::Request { id, method, params },
             None => Message::Notification { method, params },
@@ -276,11 +277,22 @@ pub fn parse_message(bytes: &[u8]) -> Result<Message, ParseError> {
     }
     let id = id.ok_or(ParseError::NotAMessage)?;
     let outcome = match (env.result.0, env.error.0) {
-        (Some(r), None) => Ok(r),
-        (None, Some(e)) => Err(e),
+        (Some(r), None) => Ok(r.to_owned()),
+        (None, Some(e)) => Err(e.to_owned()),
         _ => return Err(ParseError::NotAMessage),
     };
     Ok(Message::Response { id, outcome })
+}
+
+/// A method's name from its raw JSON: the text between the quotes when it
+/// holds no escape (the body parsed, so that text is the string itself),
+/// decoded by serde_json otherwise; `None` when it is not a string.
+fn method_text(raw: &RawValue) -> Option<String> {
+    let text = raw.get();
+    match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+        Some(inner) if !inner.contains('\\') => Some(inner.to_owned()),
+        _ => serde_json::from_str(text).ok(),
+    }
 }
 
 /// Whether the JSON text `json` may hold the object key `key`: a cheap test

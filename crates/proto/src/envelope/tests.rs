@@ -84,6 +84,31 @@ fn bad_inputs() {
 }
 
 #[test]
+fn a_method_is_read_in_place_or_decoded_the_same() {
+    let method = |body: &str| single(body).unwrap().method().map(str::to_owned);
+    let plain = method(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call"}"#);
+    assert_eq!(plain.as_deref(), Some("tools/call"));
+    for escaped in [
+        r#""tools\/call""#,
+        r#""tools\u002fcall""#,
+        r#""\u0074ools/call""#,
+    ] {
+        let body = format!(r#"{{"jsonrpc":"2.0","id":1,"method":{escaped}}}"#);
+        assert_eq!(method(&body), plain, "{escaped}");
+    }
+    let quote = method(r#"{"jsonrpc":"2.0","method":"a\"b"}"#);
+    assert_eq!(quote.as_deref(), Some("a\"b"));
+    for not_a_string in ["null", "[]", "{}", "true"] {
+        let body = format!(r#"{{"jsonrpc":"2.0","id":1,"method":{not_a_string}}}"#);
+        assert_eq!(
+            single(&body).unwrap_err(),
+            ParseError::BadMethod,
+            "{not_a_string}"
+        );
+    }
+}
+
+#[test]
 fn batch_elements_parse_alone() {
     let b = parse_body(
         br#"[{"jsonrpc":"2.0","id":1,"method":"ping"}, 5, {"jsonrpc":"2.0","method":"n"}]"#,
