@@ -24,10 +24,10 @@ impl Accepts {
             for item in value.to_str().unwrap_or("").split(',') {
                 seen = true;
                 let mut parts = item.split(';');
-                let range = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+                let range = parts.next().unwrap_or("").trim();
                 let acceptable = parts.all(|p| !is_zero_weight(p));
-                json.offer(&range, "application/json", acceptable);
-                sse.offer(&range, "text/event-stream", acceptable);
+                json.offer(range, "application/json", acceptable);
+                sse.offer(range, "text/event-stream", acceptable);
             }
         }
         if !seen {
@@ -53,13 +53,17 @@ struct Best {
 }
 
 impl Best {
+    /// `range` as sent (media types compare without regard to case),
+    /// `media` in lower case.
     fn offer(&mut self, range: &str, media: &str, acceptable: bool) {
-        let specificity = if range == media {
+        let specificity = if range.eq_ignore_ascii_case(media) {
             3
-        } else if range
-            .strip_suffix("/*")
-            .is_some_and(|t| media.split('/').next() == Some(t))
-        {
+        } else if range.strip_suffix("/*").is_some_and(|t| {
+            media
+                .split('/')
+                .next()
+                .is_some_and(|m| t.eq_ignore_ascii_case(m))
+        }) {
             2
         } else if range == "*/*" {
             1
@@ -141,6 +145,34 @@ mod tests {
             Accepts {
                 json: true,
                 sse: true
+            }
+        );
+    }
+
+    #[test]
+    fn media_ranges_compare_without_regard_to_case() {
+        let both = Accepts {
+            json: true,
+            sse: true,
+        };
+        for accept in [
+            "Application/JSON, TEXT/Event-Stream",
+            "APPLICATION/*, Text/*",
+            "application/Json;Q=1, text/event-stream",
+        ] {
+            assert_eq!(
+                Accepts::from_headers(&headers(&[("accept", accept)])),
+                both,
+                "{accept}"
+            );
+        }
+        let json_only =
+            Accepts::from_headers(&headers(&[("accept", "Application/Json, TEXT/*;q=0")]));
+        assert_eq!(
+            json_only,
+            Accepts {
+                json: true,
+                sse: false
             }
         );
     }
