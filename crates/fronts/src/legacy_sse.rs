@@ -180,10 +180,11 @@ async fn post(
         Message::Request { id, method, params } => {
             app.sessions().initialized_by_use(&s).await?;
             let app = app.clone();
-            switchboard_observe::access::method(&method, params.as_deref());
+            let named = params::name_of(&method, params.as_deref());
+            switchboard_observe::access::method(&method, named.as_deref());
             switchboard_observe::access::spawn(async move {
                 let _in_hand = in_hand;
-                serve_request(&app, s, slot, id, method, params).await
+                serve_request(&app, s, slot, id, method, params, named).await
             });
         }
     }
@@ -204,6 +205,7 @@ async fn send(app: &Fronts, s: &Session, slot: &StreamSlot, data: String) {
     }
 }
 
+/// `named`: what the request names ([`params::name_of`]).
 async fn serve_request(
     app: &Fronts,
     mut s: Session,
@@ -211,6 +213,7 @@ async fn serve_request(
     id: RequestId,
     method: String,
     params: Option<Box<RawValue>>,
+    named: Option<String>,
 ) {
     // MCP params are an object: refused before anything reads them, on the
     // stream like any other request error.
@@ -247,7 +250,7 @@ async fn serve_request(
             Some(&s.live.id),
             &s.live.id,
             &method,
-            params.as_deref(),
+            named.as_deref(),
         )
         .await;
     let _permit = match gated {
@@ -261,7 +264,7 @@ async fn serve_request(
         STANDALONE,
         slot,
     ));
-    let call = Call::new(&s, id, method, params);
+    let call = Call::new(&s, id, method, params, named);
     let response = app.sessions().run(&s.live, call, peer.clone()).await;
     peer.finish(response).await;
 }

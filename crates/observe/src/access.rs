@@ -158,13 +158,14 @@ pub fn session(id: &str) {
     with(|f| f.session = Some(crate::ids::short(id).to_owned()));
 }
 
-/// Note the method and what it names (a tool, prompt or resource).
-pub fn method(method: &str, params: Option<&serde_json::value::RawValue>) {
+/// Note the method and what it names (a tool, prompt or resource, as
+/// [`switchboard_proto::params::named`] reads it from the params).
+pub fn method(method: &str, named: Option<&str>) {
     tracing::Span::current().record("method", clip(method, 64));
     if !tracing::enabled!(target: TARGET, tracing::Level::INFO) {
         return;
     }
-    let name = params.and_then(|p| named(method, p));
+    let name = named.map(|n| clip(n, 128).to_owned());
     with(|f| {
         f.method = Some(clip(method, 64).to_owned());
         f.name = name;
@@ -189,13 +190,6 @@ where
         Ok(a) => tokio::spawn(CURRENT.scope(a, task)),
         Err(_) => tokio::spawn(task),
     };
-}
-
-/// The name a request is about: `params.name` (tools, prompts), or
-/// `params.uri` (resources), clipped.
-fn named(method: &str, params: &serde_json::value::RawValue) -> Option<String> {
-    let name = switchboard_proto::params::named(method, Some(params)).ok()??;
-    Some(clip(&name, 128).to_owned())
 }
 
 /// At most `max` bytes of `s`, cut at a character boundary.
@@ -283,18 +277,9 @@ mod tests {
     }
 
     #[test]
-    fn names_and_clipping() {
-        let raw = |s: &str| serde_json::value::RawValue::from_string(s.to_owned()).unwrap();
-        assert_eq!(
-            named("tools/call", &raw(r#"{"name":"echo","arguments":{}}"#)).as_deref(),
-            Some("echo")
-        );
-        assert_eq!(
-            named("resources/read", &raw(r#"{"uri":"file:///a"}"#)).as_deref(),
-            Some("file:///a")
-        );
-        assert_eq!(named("tools/list", &raw("{}")), None);
-        assert_eq!(named("tools/call", &raw(r#"["echo"]"#)), None);
+    fn clipping_cuts_at_a_character_boundary() {
         assert_eq!(clip("héllo", 2), "h");
+        assert_eq!(clip("héllo", 3), "hé");
+        assert_eq!(clip("hello", 64), "hello");
     }
 }

@@ -235,5 +235,12 @@ pub fn named<'a>(
     }))
 }
 
+/// [`named`], owned; `None` also for params the method's reader refuses
+/// (its reader refuses them again where the method is served). The fronts
+/// read it once per request and hand it to what labels or gates by it.
+pub fn name_of(method: &str, params: Option<&RawValue>) -> Option<String> {
+    named(method, params).ok().flatten().map(Cow::into_owned)
+}
+
 #[cfg(test)]
 mod tests;

@@ -25,6 +25,9 @@ pub struct Call {
     pub method: String,
     /// Its params, raw.
     pub params: Option<Box<RawValue>>,
+    /// What it names (a tool, prompt or resource), read once by the front
+    /// ([`switchboard_proto::params::name_of`]).
+    pub named: Option<String>,
     log_filter: LogFilter,
     /// The client's capabilities, from the session's record (read once
     /// per session on this node, shared).
@@ -33,12 +36,19 @@ pub struct Call {
 }
 
 impl Call {
-    /// The call `method` (`id`, `params`) of session `s`.
-    pub fn new(s: &Session, id: RequestId, method: String, params: Option<Box<RawValue>>) -> Self {
+    /// The call `method` (`id`, `params`, naming `named`) of session `s`.
+    pub fn new(
+        s: &Session,
+        id: RequestId,
+        method: String,
+        params: Option<Box<RawValue>>,
+        named: Option<String>,
+    ) -> Self {
         Self {
             id,
             method,
             params,
+            named,
             log_filter: s
                 .record
                 .log_level
@@ -71,7 +81,7 @@ impl Sessions {
         let tool = switchboard_observe::metrics::tool_of(
             self.catalog(),
             &call.method,
-            call.params.as_deref(),
+            call.named.as_deref(),
         );
         let handling = self
             .catalog()
@@ -89,7 +99,7 @@ impl Sessions {
                 &call.who,
                 Some(&live.id),
                 &call.method,
-                tool.as_deref(),
+                tool,
                 "timeout",
                 took,
             );
@@ -104,7 +114,7 @@ impl Sessions {
             &call.who,
             Some(&live.id),
             &call.method,
-            tool.as_deref(),
+            tool,
             label,
             took,
         );

@@ -300,17 +300,19 @@ impl Gate {
     /// A call to a tool the tenant may not use passes on to the catalog,
     /// which answers it exactly like an unknown tool.
     /// `key` names the caller's rate bucket and place in its tenant's queue:
-    /// the session, or a stateless client's identity.
+    /// the session, or a stateless client's identity. `named` is what the
+    /// request names, as [`switchboard_proto::params::named`] reads it (the
+    /// front reads it once, for the access record, this and the metrics).
     pub async fn pass(
         &self,
         who: &Principal,
         session: Option<&str>,
         key: &str,
         method: &str,
-        params: Option<&serde_json::value::RawValue>,
+        named: Option<&str>,
     ) -> Result<Permit, TransportError> {
         let mut tool = None;
-        let called = known_tool(&self.0.catalog, method, params, who.server.as_deref());
+        let called = known_tool(&self.0.catalog, method, named, who.server.as_deref());
         if let Some(name) = called.as_deref() {
             if switchboard_runtime::Access::tool(&*who.tenant.policy, name) {
                 self.check_scopes(who, session, name)?;
@@ -360,23 +362,22 @@ fn ticket<'a>(who: &'a Principal, key: &'a str) -> Ticket<'a> {
 
 /// The tool a `tools/call` names, if it exists: the catalog's own, or one
 /// an upstream listed (so scopes and tool rates hold for upstream tools
-/// too, and a made-up name never becomes a rate bucket). Read by the one
-/// reader the catalog uses: params it refuses name no tool here and are
-/// refused there. On a virtual server, a tool its clients see under
+/// too, and a made-up name never becomes a rate bucket). `named` comes from
+/// the one reader the catalog uses: params it refuses name no tool here and
+/// are refused there. On a virtual server, a tool its clients see under
 /// another name is its own (its scopes and rates hold).
 fn known_tool(
     catalog: &switchboard_runtime::Catalog,
     method: &str,
-    params: Option<&serde_json::value::RawValue>,
+    named: Option<&str>,
     server: Option<&crate::servers::VirtualServer>,
 ) -> Option<String> {
     if method != switchboard_proto::methods::TOOLS_CALL {
         return None;
     }
-    let call = switchboard_proto::params::ToolCall::read(params).ok()?;
     let name = match server {
-        Some(s) => s.original_tool(&call.name)?,
-        None => &call.name,
+        Some(s) => s.original_tool(named?)?,
+        None => named?,
     };
     catalog.knows_tool(name).then(|| name.to_owned())
 }

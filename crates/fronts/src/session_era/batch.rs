@@ -38,7 +38,10 @@ pub(crate) async fn serve(
             // bad element (null id) and not acted on.
             Ok(Message::Request { id, method, params }) => {
                 match switchboard_proto::params::check(&method, params.as_deref()) {
-                    Ok(()) => calls.push(Call::new(&s, id, method, params)),
+                    Ok(()) => {
+                        let named = switchboard_proto::params::name_of(&method, params.as_deref());
+                        calls.push(Call::new(&s, id, method, params, named));
+                    }
                     Err(e) => answers.push(error_json(Some(&id), &e)),
                 }
             }
@@ -99,7 +102,7 @@ async fn one(app: &Fronts, s: &Session, call: Call) -> Result<Option<String>, Tr
             Some(&s.live.id),
             &s.live.id,
             &call.method,
-            call.params.as_deref(),
+            call.named.as_deref(),
         )
         .await;
     let _permit = match gated {

@@ -68,9 +68,16 @@ async fn serve(
         _in_hand = arrival.into_arrived();
         (bytes, incoming)
     };
-    if let Incoming::Single(Message::Request { method, params, .. }) = &incoming {
-        switchboard_observe::access::method(method, params.as_deref());
-    }
+    // What the request names, read once: for the access record, the gate
+    // and the metrics.
+    let named = match &incoming {
+        Incoming::Single(Message::Request { method, params, .. }) => {
+            let named = params::name_of(method, params.as_deref());
+            switchboard_observe::access::method(method, named.as_deref());
+            named
+        }
+        _ => None,
+    };
     if modern {
         return Box::pin(stateless_era::serve(app, &who, headers, accepts, incoming)).await;
     }
@@ -111,7 +118,7 @@ async fn serve(
                     {
                         return Ok(resp);
                     }
-                    let call = Call::new(&s, id, method, params);
+                    let call = Call::new(&s, id, method, params, named);
                     request::serve(app, s, call, accepts).await
                 }
                 Message::Notification { method, params } => {

@@ -52,7 +52,7 @@ pub(crate) async fn serve(
             Some(&s.live.id),
             &s.live.id,
             &call.method,
-            call.params.as_deref(),
+            call.named.as_deref(),
         )
         .await?;
     if call.method == methods::TOOLS_CALL

@@ -57,7 +57,7 @@ pub(super) async fn run(
     let ctx = context(app, &peer, id, &meta, who, &cancel);
     let permit = app
         .gate()
-        .pass(who, None, &who.identity(), method, params.as_deref())
+        .pass(who, None, &who.identity(), method, Some(&target))
         .await?;
     let handling = Handling {
         app: app.clone(),
@@ -118,8 +118,8 @@ impl Handling {
     async fn run(self, ctx: RequestContext, permit: Permit) {
         let start = std::time::Instant::now();
         let app = &self.app;
-        let tool = metrics::tool_of(app.catalog(), &self.method, self.params.as_deref())
-            .map(std::borrow::Cow::into_owned);
+        let tool =
+            metrics::tool_of(app.catalog(), &self.method, Some(&self.target)).map(str::to_owned);
         let handling = app
             .catalog()
             .handle(&self.method, self.params.as_deref(), ctx);

@@ -126,7 +126,7 @@ async fn request(
                 if plan == switchboard_tasks::Plan::Task {
                     let _permit = app
                         .gate()
-                        .pass(who, None, &who.identity(), method, params.as_deref())
+                        .pass(who, None, &who.identity(), method, Some(&call.name))
                         .await?;
                     let responses = meta.input_responses.clone().unwrap_or_default();
                     let task = switchboard_tasks::Call::of(&call, &meta.capabilities, responses);

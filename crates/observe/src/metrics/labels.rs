@@ -1,10 +1,7 @@
 //! Label values read from requests, kept to closed sets: the methods we
 //! serve, the tools the catalog knows, and the outcome of a handler.
 
-use std::borrow::Cow;
-
 use serde_json::Value;
-use serde_json::value::RawValue;
 use switchboard_runtime::{Catalog, HandlerError};
 
 /// The outcome label of a handler's result: `ok`, `tool_error`,
@@ -36,17 +33,14 @@ pub fn code(r: &Result<Value, HandlerError>) -> Option<i64> {
 
 /// The tool a `tools/call` names, if it exists — the catalog's own or one
 /// an upstream listed (so the label set stays the listed tools'), for
-/// metrics and the audit line; read as the gate and the catalog read it.
-pub fn tool_of<'p>(
-    catalog: &Catalog,
-    method: &str,
-    params: Option<&'p RawValue>,
-) -> Option<Cow<'p, str>> {
+/// metrics and the audit line. `named` is what the request names, as
+/// [`switchboard_proto::params::named`] reads it (the reader the gate and
+/// the catalog use).
+pub fn tool_of<'n>(catalog: &Catalog, method: &str, named: Option<&'n str>) -> Option<&'n str> {
     if method != switchboard_proto::methods::TOOLS_CALL {
         return None;
     }
-    let call = switchboard_proto::params::ToolCall::read(params).ok()?;
-    catalog.knows_tool(&call.name).then_some(call.name)
+    named.filter(|name| catalog.knows_tool(name))
 }
 
 /// Methods are labelled from a closed set; anything else is `other`.
