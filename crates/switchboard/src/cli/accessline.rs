@@ -124,39 +124,9 @@ fn digits(out: &mut Vec<u8>, n: u64, width: u32) {
     }
 }
 
-/// A JSON string, quoted and escaped as serde_json escapes it: copied as
-/// it is when nothing in it needs an escape (the common case), written by
-/// serde_json otherwise.
+/// A JSON string, quoted and escaped.
 fn string(out: &mut Vec<u8>, s: &str) {
-    if needs_escape(s.as_bytes()) {
-        let _ = serde_json::to_writer(out, s);
-    } else {
-        out.reserve(s.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(s.as_bytes());
-        out.push(b'"');
-    }
-}
-
-/// Whether `s` holds a byte JSON escapes: a quote, a backslash or a
-/// control character (below 0x20). Eight bytes at a time: a word has a
-/// byte below `n` (`n` ≤ 128) when `(w - n·0x01…01) & !w & 0x80…80` is
-/// not zero, and a byte equal to `c` when `w ^ c·0x01…01` has a zero byte.
-fn needs_escape(s: &[u8]) -> bool {
-    const ONES: u64 = u64::from_ne_bytes([1; 8]);
-    const HIGH: u64 = ONES << 7;
-    let below = |w: u64, n: u64| w.wrapping_sub(ONES * n) & !w & HIGH != 0;
-    let mut words = s.chunks_exact(8);
-    for word in &mut words {
-        let w = u64::from_ne_bytes(word.try_into().unwrap_or_default());
-        if below(w, 0x20) || below(w ^ (ONES * 0x22), 1) || below(w ^ (ONES * 0x5c), 1) {
-            return true;
-        }
-    }
-    words
-        .remainder()
-        .iter()
-        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+    let _ = serde_json::to_writer(out, s);
 }
 
 /// The event's fields as members `,"name":value`.
@@ -314,29 +284,6 @@ mod tests {
         assert_eq!(stamp.len(), "2026-11-26T00:41:09.974362Z".len(), "{stamp}");
         v["timestamp"] = serde_json::Value::Null;
         v
-    }
-
-    #[test]
-    fn strings_are_written_as_serde_json_writes_them() {
-        let every_ascii: String = (0u8..=0x7f).map(char::from).collect();
-        let mut cases: Vec<String> = every_ascii.chars().map(String::from).collect();
-        cases.extend(["", "plain tools/call", "é\u{2028}😀", "a\"b\\c"].map(String::from));
-        cases.push(every_ascii);
-        // Each odd byte at each place in and across the eight-byte words,
-        // and bytes that border the ones escaped.
-        for odd in ['"', '\\', '\u{0}', '\u{1f}', ' ', '!', '#', '[', ']', '\u{7f}', 'é'] {
-            for at in 0..20 {
-                let mut s = "x".repeat(19);
-                s.insert(at, odd);
-                cases.push(s);
-            }
-        }
-        for case in cases {
-            let mut ours = Vec::new();
-            super::string(&mut ours, &case);
-            let theirs = serde_json::to_vec(&case).unwrap();
-            assert_eq!(ours, theirs, "{case:?}");
-        }
     }
 
     #[test]
