@@ -110,14 +110,8 @@ impl Sessions {
         };
         let label = switchboard_observe::metrics::outcome(&outcome);
         let took = start.elapsed();
-        self.gate().finished(
-            &call.who,
-            Some(&live.id),
-            &call.method,
-            tool,
-            label,
-            took,
-        );
+        self.gate()
+            .finished(&call.who, Some(&live.id), &call.method, tool, label, took);
         switchboard_observe::access::outcome(label, switchboard_observe::metrics::code(&outcome));
         match outcome {
             Ok(v) => Some(result_json(&call.id, &v)),
