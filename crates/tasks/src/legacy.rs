@@ -45,21 +45,24 @@ pub fn is_method(method: &str) -> bool {
 
 impl Tasks {
     /// Serve a request of a 2025-11-25 session if it is about tasks; `None`
-    /// for anything else (the usual path serves it).
+    /// for anything else (the usual path serves it). `named` is what the
+    /// request names, as the front read it
+    /// ([`switchboard_proto::params::name_of`]).
     pub async fn serve_legacy(
         &self,
         who: &Principal,
         capabilities: &Value,
         method: &str,
+        named: Option<&str>,
         params: Option<&RawValue>,
     ) -> Result<Answer, TransportError> {
         let tasks = self;
         match method {
-            // Read as the gate and the catalog read it; params they refuse are
-            // the catalog's to answer.
-            methods::TOOLS_CALL => match ToolCall::read(params) {
-                Ok(c) => call(tasks, who, capabilities, &c).await,
-                Err(_) => Ok(None),
+            // Named by the reader the gate and the catalog use; params it
+            // refuses name nothing and are the catalog's to answer.
+            methods::TOOLS_CALL => match named {
+                Some(name) => call(tasks, who, capabilities, name, params).await,
+                None => Ok(None),
             },
             LIST => list(tasks, who, params).await.map(Some),
             GET | RESULT | CANCEL => {
@@ -121,9 +124,9 @@ async fn call(
     tasks: &Tasks,
     who: &Principal,
     capabilities: &Value,
-    c: &ToolCall<'_>,
+    name: &str,
+    params: Option<&RawValue>,
 ) -> Result<Answer, TransportError> {
-    let name = c.name.as_ref();
     let Some(tool) = tasks
         .catalog()
         .tool(name)
@@ -131,24 +134,32 @@ async fn call(
     else {
         return Ok(None);
     };
-    let task = c
-        .task
-        .and_then(|t| serde_json::from_str::<Value>(t.get()).ok())
-        .filter(Value::is_object);
     let not_found = |m: String| Ok(Some(Err(RpcError::new(ErrorCode::METHOD_NOT_FOUND, m))));
-    match (tool.task_support_of(), task) {
+    match (tool.task_support_of(), augmentation(params)) {
         (TaskSupport::Forbidden, Some(_)) => {
             not_found(format!("tool {name} does not run as a task"))
         }
         (TaskSupport::Required, None) => not_found(format!("tool {name} must be called as a task")),
         (_, None) => Ok(None),
-        (_, Some(task)) => {
+        (_, Some((c, task))) => {
             let ttl = task.get("ttl").and_then(Value::as_u64);
-            let record = create(tasks, who, Call::of(c, capabilities, Map::new()), ttl).await?;
+            let record = create(tasks, who, Call::of(&c, capabilities, Map::new()), ttl).await?;
             tasks.finished(who, None, name);
             Ok(Some(Ok(json!({"task": shape(&record)}))))
         }
     }
+}
+
+/// The call and its task augmentation (an object), if it has one. The
+/// params are read for it only when they may hold a `task` key: most calls
+/// carry none, and the front has read their name already.
+fn augmentation(params: Option<&RawValue>) -> Option<(ToolCall<'_>, Value)> {
+    if !switchboard_proto::may_hold_key(params?.get(), "task") {
+        return None;
+    }
+    let c = ToolCall::read(params).ok()?;
+    let task = serde_json::from_str::<Value>(c.task?.get()).ok()?;
+    task.is_object().then_some((c, task))
 }
 
 async fn task_method(

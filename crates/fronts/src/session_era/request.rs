@@ -110,7 +110,7 @@ async fn legacy_tasks(
     let caps = call.capabilities.as_deref().unwrap_or(&Value::Null);
     let params = call.params.as_deref();
     app.tasks()
-        .serve_legacy(&s.who, caps, &call.method, params)
+        .serve_legacy(&s.who, caps, &call.method, call.named.as_deref(), params)
         .await
 }
 
