@@ -26,7 +26,8 @@ pub struct Call {
     /// Its params, raw.
     pub params: Option<Box<RawValue>>,
     /// What it names (a tool, prompt or resource), read once by the front
-    /// ([`switchboard_proto::params::name_of`]).
+    /// ([`switchboard_proto::params::name_of`]) from these `params`: the
+    /// gate, the metrics and the tasks check trust it to match them.
     pub named: Option<String>,
     log_filter: LogFilter,
     /// The client's capabilities, from the session's record (read once

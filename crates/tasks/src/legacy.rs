@@ -46,8 +46,8 @@ pub fn is_method(method: &str) -> bool {
 impl Tasks {
     /// Serve a request of a 2025-11-25 session if it is about tasks; `None`
     /// for anything else (the usual path serves it). `named` is what the
-    /// request names, as the front read it
-    /// ([`switchboard_proto::params::name_of`]).
+    /// request names, as the front read it from `params`
+    /// ([`switchboard_proto::params::name_of`]); a call is looked up by it.
     pub async fn serve_legacy(
         &self,
         who: &Principal,
