@@ -117,10 +117,7 @@ impl Sealer {
 /// What a request state is bound to besides its method: the tool or prompt
 /// name, or the resource URI.
 pub fn target_of(method: &str, params: Option<&RawValue>) -> String {
-    match params::named(method, params) {
-        Ok(Some(name)) => name.into_owned(),
-        _ => String::new(),
-    }
+    params::name_of(method, params).unwrap_or_default()
 }
 
 #[cfg(test)]
