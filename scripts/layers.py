@@ -33,6 +33,8 @@ LAYERS = [
     # Secrets in the configuration: below everything that takes a
     # credential.
     ["switchboard-secret"],
+    # The process allocator (the binary's; no Switchboard dependencies).
+    ["switchboard-alloc"],
     # Foundations: the wire format, limits, credentials, spans, store traits.
     ["switchboard-proto", "switchboard-limits", "switchboard-auth", "switchboard-policy",
      "switchboard-telemetry", "switchboard-store", "switchboard-bench"],

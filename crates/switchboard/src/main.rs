@@ -9,10 +9,12 @@ use clap::{Parser, Subcommand};
 use cli::{connect, docs, health, import, keys, logwriter, nofile, oauth, ops, serve, stdio};
 
 /// The process allocator (feature `mimalloc`, on by default): cheaper than
-/// glibc's for the many small, short-lived buffers of each relayed call.
+/// glibc's for the many small, short-lived buffers of each relayed call,
+/// called through its plain entry points where they suffice
+/// (`switchboard-alloc`).
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: switchboard_alloc::MiMalloc = switchboard_alloc::MiMalloc;
 
 #[derive(Debug, Parser)]
 #[command(
