@@ -46,12 +46,12 @@ impl Default for ServerInfo {
 pub struct Catalog {
     pub(crate) info: ServerInfo,
     pub(crate) tools: Vec<Tool>,
-    pub(crate) tool_index: HashMap<String, usize>,
+    pub(crate) tool_index: Index,
     pub(crate) resources: Vec<Resource>,
-    pub(crate) resource_index: HashMap<String, usize>,
+    pub(crate) resource_index: Index,
     pub(crate) templates: Vec<ResourceTemplate>,
     pub(crate) prompts: Vec<Prompt>,
-    pub(crate) prompt_index: HashMap<String, usize>,
+    pub(crate) prompt_index: Index,
     pub(crate) page_size: usize,
     pub(crate) extensions: Extensions,
     pub(crate) bus: Arc<dyn EventBus>,
@@ -179,11 +179,13 @@ impl CatalogBuilder {
     }
 }
 
-fn index(
-    names: impl Iterator<Item = String>,
-    kind: &str,
-) -> Result<HashMap<String, usize>, String> {
-    let mut map = HashMap::new();
+/// Names to their places in the catalog's lists (looked up several times a
+/// call, so hashed with foldhash: the names are the server's, not a
+/// client's).
+pub(crate) type Index = HashMap<String, usize, foldhash::fast::RandomState>;
+
+fn index(names: impl Iterator<Item = String>, kind: &str) -> Result<Index, String> {
+    let mut map = Index::default();
     for (i, name) in names.enumerate() {
         if map.insert(name.clone(), i).is_some() {
             return Err(format!("duplicate {kind}: {name}"));

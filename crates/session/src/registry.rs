@@ -7,7 +7,9 @@ use crate::live::LiveSession;
 /// Every live session on this node.
 #[derive(Debug, Default)]
 pub struct Registry {
-    map: papaya::HashMap<Arc<str>, Arc<LiveSession>>,
+    /// Keyed by session ids, which this server made (foldhash: SipHash
+    /// was a visible share of a call).
+    map: papaya::HashMap<Arc<str>, Arc<LiveSession>, foldhash::fast::RandomState>,
 }
 
 impl Registry {

@@ -13,7 +13,9 @@ use crate::session::{
 /// Sessions kept in this process's memory; the default for a single node.
 #[derive(Debug)]
 pub struct MemorySessionStore {
-    map: papaya::HashMap<String, Arc<SessionRecord>>,
+    /// Keyed by session ids, which the server made (so foldhash, not
+    /// SipHash).
+    map: papaya::HashMap<String, Arc<SessionRecord>, foldhash::fast::RandomState>,
     max_record_bytes: usize,
 }
 

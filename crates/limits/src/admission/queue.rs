@@ -95,7 +95,9 @@ pub(super) struct State {
     pub(super) in_flight: usize,
     pub(super) queued: usize,
     next_id: u64,
-    tenants: HashMap<Arc<str>, Tenant>,
+    /// Keyed by the configuration's tenants (foldhash, not SipHash: a
+    /// lookup on every admission and release).
+    tenants: HashMap<Arc<str>, Tenant, foldhash::fast::RandomState>,
     /// Tenants with waiters, in turn order.
     ring: VecDeque<Arc<str>>,
 }
