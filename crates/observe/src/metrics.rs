@@ -12,6 +12,7 @@ use prometheus_client::registry::Registry;
 
 mod build;
 mod connections;
+mod handles;
 mod labels;
 mod node;
 mod requests;

@@ -11,6 +11,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use crate::metrics::build::{latency, registered};
+use crate::metrics::handles::Handles;
 use crate::metrics::labels::known_method;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -64,6 +65,16 @@ pub struct Requests {
     pub in_hand: Gauge,
     queue_wait: Histogram,
     rejections: Family<Reason, Counter>,
+    /// The metrics every request updates, kept ([`Handles`]).
+    kept: Kept,
+}
+
+/// Kept handles to [`Requests`]' per-call metrics.
+#[derive(Debug, Default)]
+struct Kept {
+    count: Handles<(&'static str, &'static str), Counter>,
+    latency: Handles<&'static str, Histogram>,
+    tool_latency: Handles<String, Histogram>,
 }
 
 impl Requests {
@@ -112,6 +123,7 @@ impl Requests {
                 "Refused requests and sessions by reason",
                 Family::default(),
             ),
+            kept: Kept::default(),
         };
         for reason in REJECTIONS {
             let _ = requests.rejections.get_or_create(&Reason { reason });
@@ -129,18 +141,33 @@ impl Requests {
         took: Duration,
     ) {
         let method = known_method(method);
-        self.count
-            .get_or_create(&MethodOutcome { method, outcome })
-            .inc();
-        self.latency
-            .get_or_create(&Method { method })
-            .observe(took.as_secs_f64());
+        let secs = took.as_secs_f64();
+        let (count, latency) = (&self.count, &self.latency);
+        self.kept.count.with(
+            &(method, outcome),
+            || {
+                let label = MethodOutcome { method, outcome };
+                ((method, outcome), count.get_or_create(&label).clone())
+            },
+            Counter::inc,
+        );
+        self.kept.latency.with(
+            method,
+            || (method, latency.get_or_create(&Method { method }).clone()),
+            |h| h.observe(secs),
+        );
         if let Some(tool) = tool {
-            self.tool_latency
-                .get_or_create(&Tool {
-                    tool: tool.to_owned(),
-                })
-                .observe(took.as_secs_f64());
+            let family = &self.tool_latency;
+            self.kept.tool_latency.with(
+                tool,
+                || {
+                    let label = Tool {
+                        tool: tool.to_owned(),
+                    };
+                    (label.tool.clone(), family.get_or_create(&label).clone())
+                },
+                |h| h.observe(secs),
+            );
         }
     }
 

@@ -11,6 +11,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use crate::metrics::build::{latency, registered};
+use crate::metrics::handles::Handles;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TenantOutcome {
@@ -60,11 +61,21 @@ pub struct Tenants {
     policy_refusals: Family<TenantRule, Counter>,
     redactions: Family<TenantPattern, Counter>,
     hooks: Family<HookDecision, Counter>,
+    /// Each tenant's per-request metrics, kept ([`Handles`]).
+    kept: Handles<String, Kept>,
+}
+
+/// Kept handles to one tenant's per-request metrics.
+#[derive(Debug)]
+struct Kept {
+    latency: Histogram,
+    requests: Handles<&'static str, Counter>,
 }
 
 impl Tenants {
     pub(crate) fn register(r: &mut Registry) -> Self {
         Self {
+            kept: Handles::default(),
             requests: registered(
                 r,
                 "tenant_requests",
@@ -118,15 +129,27 @@ impl Tenants {
 
     /// A finished request of `tenant`.
     pub fn finished(&self, tenant: &str, outcome: &'static str, took: Duration) {
-        let tenant = tenant.to_owned();
-        self.latency
-            .get_or_create(&TenantLabel {
-                tenant: tenant.clone(),
-            })
-            .observe(took.as_secs_f64());
-        self.requests
-            .get_or_create(&TenantOutcome { tenant, outcome })
-            .inc();
+        let make = || {
+            let label = TenantLabel {
+                tenant: tenant.to_owned(),
+            };
+            let kept = Kept {
+                latency: self.latency.get_or_create(&label).clone(),
+                requests: Handles::default(),
+            };
+            (label.tenant, kept)
+        };
+        self.kept.with(tenant, make, |kept| {
+            kept.latency.observe(took.as_secs_f64());
+            let make = || {
+                let label = TenantOutcome {
+                    tenant: tenant.to_owned(),
+                    outcome,
+                };
+                (outcome, self.requests.get_or_create(&label).clone())
+            };
+            kept.requests.with(outcome, make, Counter::inc);
+        });
     }
 
     /// A refused request of `tenant`.
