@@ -157,7 +157,8 @@ pub struct Caller {
 impl Caller {
     /// The caller of a server with no tenants: anonymous, allowed everything.
     pub fn anonymous() -> Self {
-        Self {
+        // Made once and shared: its parts are immutable `Arc`s.
+        static ANONYMOUS: std::sync::LazyLock<Caller> = std::sync::LazyLock::new(|| Caller {
             tenant: Arc::from("anonymous"),
             subject: Arc::from("anonymous"),
             session: None,
@@ -166,7 +167,8 @@ impl Caller {
             token: None,
             scopes: Arc::from([]),
             claims: None,
-        }
+        });
+        ANONYMOUS.clone()
     }
 }
 

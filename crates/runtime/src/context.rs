@@ -199,9 +199,11 @@ pub struct RequestContextBuilder {
     progress_token: Option<Value>,
     log_filter: LogFilter,
     client_capabilities: Option<Arc<Value>>,
-    cancel: CancellationToken,
+    /// Made at [`RequestContextBuilder::build`] if none was given (the
+    /// defaults cost allocations a front's own would replace).
+    cancel: Option<CancellationToken>,
     stateless: bool,
-    caller: Caller,
+    caller: Option<Caller>,
 }
 
 impl fmt::Debug for RequestContextBuilder {
@@ -221,9 +223,9 @@ impl RequestContextBuilder {
             progress_token: None,
             log_filter: LogFilter::All,
             client_capabilities: None,
-            cancel: CancellationToken::new(),
+            cancel: None,
             stateless: false,
-            caller: Caller::anonymous(),
+            caller: None,
         }
     }
 
@@ -255,13 +257,13 @@ impl RequestContextBuilder {
     /// Who sends the request, and what they may use (default: anonymous,
     /// allowed everything).
     pub fn caller(mut self, caller: Caller) -> Self {
-        self.caller = caller;
+        self.caller = Some(caller);
         self
     }
 
     /// The token that cancels this request.
     pub fn cancel(mut self, token: CancellationToken) -> Self {
-        self.cancel = token;
+        self.cancel = Some(token);
         self
     }
 
@@ -273,12 +275,12 @@ impl RequestContextBuilder {
                 progress_token: self.progress_token,
                 log_filter: self.log_filter,
                 client_capabilities: self.client_capabilities,
-                cancel: self.cancel,
+                cancel: self.cancel.unwrap_or_default(),
                 extensions,
                 bus,
                 next_key: Default::default(),
                 stateless: self.stateless,
-                caller: self.caller,
+                caller: self.caller.unwrap_or_else(Caller::anonymous),
             }),
         }
     }

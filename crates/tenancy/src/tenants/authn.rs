@@ -181,11 +181,11 @@ impl Tenants {
     fn anonymous(&self, addr: &str) -> Option<Principal> {
         Some(Principal {
             tenant: self.anonymous.clone()?,
-            subject: Arc::from(ANONYMOUS),
-            scopes: Arc::from([]),
+            subject: shared().anonymous.clone(),
+            scopes: shared().no_scopes.clone(),
             via: Via::Anonymous,
             addr: addr.to_owned(),
-            metadata_url: Arc::from(""),
+            metadata_url: shared().empty.clone(),
             token: None,
             claims: None,
             server: None,
@@ -204,10 +204,10 @@ impl Tenants {
         Ok(Principal {
             tenant: tenant.clone(),
             subject: Arc::from(entry.id.as_str()),
-            scopes: Arc::from([]),
+            scopes: shared().no_scopes.clone(),
             via: Via::ApiKey,
             addr: addr.to_owned(),
-            metadata_url: Arc::from(""),
+            metadata_url: shared().empty.clone(),
             token: None,
             claims: None,
             server: None,
@@ -278,7 +278,7 @@ impl Tenants {
             server: None,
             via: Via::Jwt(Arc::from(issuer)),
             addr: addr.to_owned(),
-            metadata_url: Arc::from(""),
+            metadata_url: shared().empty.clone(),
             token: Some(Arc::new(switchboard_secret::ClientToken {
                 token: token.into(),
                 expires_at: claims.expires_at,
@@ -333,3 +333,20 @@ fn unverified_issuer(token: &str) -> Option<String> {
 
 #[cfg(test)]
 mod properties;
+
+/// Values many principals carry, made once and shared (each was an
+/// allocation per request).
+struct Shared {
+    anonymous: Arc<str>,
+    no_scopes: Arc<[String]>,
+    empty: Arc<str>,
+}
+
+fn shared() -> &'static Shared {
+    static SHARED: std::sync::LazyLock<Shared> = std::sync::LazyLock::new(|| Shared {
+        anonymous: Arc::from(ANONYMOUS),
+        no_scopes: Arc::from([]),
+        empty: Arc::from(""),
+    });
+    &SHARED
+}
