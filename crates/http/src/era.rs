@@ -5,7 +5,7 @@ use http::HeaderMap;
 use switchboard_proto::ProtocolVersion;
 use switchboard_proto::version::MODERN;
 
-use crate::guard::{self, SESSION_HEADER};
+use crate::guard;
 
 /// The protocol era of one HTTP request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +29,7 @@ pub fn decide(headers: &HeaderMap) -> Era {
         None => Era::Session,
         Some(v) if ProtocolVersion::parse(v).is_some() => Era::Session,
         Some(MODERN) => Era::Modern,
-        Some(_) if headers.contains_key(SESSION_HEADER) => Era::Session,
+        Some(_) if headers.contains_key(&guard::SESSION_NAME) => Era::Session,
         Some(_) => Era::Modern,
     }
 }

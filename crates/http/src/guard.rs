@@ -18,6 +18,10 @@ use crate::error::TransportError;
 pub const SESSION_HEADER: &str = "mcp-session-id";
 /// The header carrying the protocol version.
 pub const VERSION_HEADER: &str = "mcp-protocol-version";
+/// [`SESSION_HEADER`] and [`VERSION_HEADER`] as header names, made at
+/// compile time (a `&str` name is parsed again at every lookup).
+pub(crate) const SESSION_NAME: HeaderName = HeaderName::from_static(SESSION_HEADER);
+const VERSION_NAME: HeaderName = HeaderName::from_static(VERSION_HEADER);
 /// The header a client resumes an SSE stream with.
 pub const LAST_EVENT_ID: &str = "last-event-id";
 
@@ -160,8 +164,7 @@ pub fn check_json_content_type(headers: &HeaderMap) -> Result<(), TransportError
 /// The session id header, if present; 400 if it is not visible ASCII or
 /// is repeated (two ids would name two sessions).
 pub fn session_id(headers: &HeaderMap) -> Result<Option<&str>, TransportError> {
-    let name = HeaderName::from_static(SESSION_HEADER);
-    match single(headers, &name, "Mcp-Session-Id")? {
+    match single(headers, &SESSION_NAME, "Mcp-Session-Id")? {
         None => Ok(None),
         Some(v) => {
             let s = v.to_str().map_err(|_| TransportError::BadSessionHeader)?;
@@ -177,7 +180,7 @@ pub fn session_id(headers: &HeaderMap) -> Result<Option<&str>, TransportError> {
 /// repeated, names no version (`"\u{fffd}"`), so it is refused as an
 /// unsupported one on every path.
 pub fn protocol_version(headers: &HeaderMap) -> Option<&str> {
-    let mut values = headers.get_all(VERSION_HEADER).iter();
+    let mut values = headers.get_all(&VERSION_NAME).iter();
     let first = values.next()?;
     if values.next().is_some() {
         return Some("\u{fffd}");

@@ -22,7 +22,7 @@ use tracing::Instrument;
 /// The target of access lines.
 pub const TARGET: &str = "switchboard::access";
 /// The request-id header read from clients and echoed on responses.
-const REQUEST_ID: &str = "x-request-id";
+const REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
 
 tokio::task_local! {
     static CURRENT: Arc<Access>;
@@ -212,7 +212,7 @@ fn clip(s: &str, max: usize) -> &str {
 /// The client's `X-Request-Id` if it is short and plain (letters, digits,
 /// `-_.:`), else one of ours: a per-process random prefix and a counter.
 fn request_id(headers: &HeaderMap) -> String {
-    if let Some(v) = headers.get(REQUEST_ID).and_then(|v| v.to_str().ok())
+    if let Some(v) = headers.get(&REQUEST_ID).and_then(|v| v.to_str().ok())
         && sane(v)
     {
         return v.to_owned();
@@ -257,10 +257,10 @@ mod tests {
         let ours = request_id(&h);
         assert_eq!(ours.len(), 16);
         assert_ne!(ours, request_id(&h));
-        h.insert(REQUEST_ID, HeaderValue::from_static("abc-123:x.y_z"));
+        h.insert(&REQUEST_ID, HeaderValue::from_static("abc-123:x.y_z"));
         assert_eq!(request_id(&h), "abc-123:x.y_z");
         for bad in ["a b", "x\"y", "", &"a".repeat(65)] {
-            h.insert(REQUEST_ID, HeaderValue::from_str(bad).unwrap());
+            h.insert(&REQUEST_ID, HeaderValue::from_str(bad).unwrap());
             assert_ne!(request_id(&h), bad);
         }
     }
