@@ -54,26 +54,90 @@ struct Fields {
 impl Drop for Access {
     fn drop(&mut self) {
         let f = self.fields.get_mut();
-        let latency_ms = self.start.elapsed().as_secs_f64() * 1000.0;
-        let outcome = f.outcome.unwrap_or(match f.status {
-            Some(200..=299) | None => "ok",
-            Some(_) => "http_error",
-        });
+        let line = Line {
+            request_id: &self.id,
+            front: self.front,
+            tenant: f.tenant.as_deref(),
+            session: f.session.as_deref(),
+            method: f.method.as_deref(),
+            name: f.name.as_deref(),
+            status: f.status,
+            outcome: f.outcome.unwrap_or(match f.status {
+                Some(200..=299) | None => "ok",
+                Some(_) => "http_error",
+            }),
+            code: f.code,
+            latency_ms: self.start.elapsed().as_secs_f64() * 1000.0,
+        };
+        match WRITER.get() {
+            Some(write) => write(&line),
+            None => line.emit(),
+        }
+    }
+}
+
+/// One finished request's access line, as a writer set with
+/// [`write_with`] gets it.
+#[derive(Debug, Clone, Copy)]
+pub struct Line<'a> {
+    /// The client's `X-Request-Id` if sane, else one of ours.
+    pub request_id: &'a str,
+    /// The front that served it (`mcp`, `messages`).
+    pub front: &'static str,
+    /// The principal's tenant.
+    pub tenant: Option<&'a str>,
+    /// The session's first 8 characters.
+    pub session: Option<&'a str>,
+    /// The JSON-RPC method.
+    pub method: Option<&'a str>,
+    /// The tool, prompt or resource the request names.
+    pub name: Option<&'a str>,
+    /// The HTTP status of the response.
+    pub status: Option<u16>,
+    /// How the handler ended (`ok`, `tool_error`, `http_error`, …).
+    pub outcome: &'static str,
+    /// The JSON-RPC error code, for an error.
+    pub code: Option<i64>,
+    /// From the request's head to its last byte's handling.
+    pub latency_ms: f64,
+}
+
+impl Line<'_> {
+    /// The line as a `tracing` event of [`TARGET`], message `request`
+    /// (how it is written when no writer is set; absent fields are left
+    /// out).
+    pub fn emit(&self) {
         tracing::info!(
             target: TARGET,
-            request_id = self.id.as_str(),
+            request_id = self.request_id,
             front = self.front,
-            tenant = f.tenant.as_deref(),
-            session = f.session.as_deref(),
-            method = f.method.as_deref(),
-            name = f.name.as_deref(),
-            status = f.status,
-            outcome,
-            code = f.code,
-            latency_ms,
+            tenant = self.tenant,
+            session = self.session,
+            method = self.method,
+            name = self.name,
+            status = self.status,
+            outcome = self.outcome,
+            code = self.code,
+            latency_ms = self.latency_ms,
             "request"
         );
     }
+}
+
+/// A writer of access lines (see [`write_with`]).
+pub type LineWriter = Box<dyn Fn(&Line<'_>) + Send + Sync>;
+
+static WRITER: OnceLock<LineWriter> = OnceLock::new();
+
+/// Have access lines written by `writer` instead of sent as `tracing`
+/// events: for a log whose line is cheaper written from the record's
+/// fields than visited from an event (the binary's JSON log, where
+/// `tracing`'s dispatch and field visitor were most of the line's cost).
+/// Whether a request has a line at all is still decided by the level of
+/// the [`TARGET`] target when it begins. Once per process: false (and
+/// `writer` unused) if a writer was set already.
+pub fn write_with(writer: LineWriter) -> bool {
+    WRITER.set(writer).is_ok()
 }
 
 /// A request's access record and root span, begun from its headers

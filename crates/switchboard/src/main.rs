@@ -156,6 +156,12 @@ fn init_logging(format: Option<LogFormat>) -> logwriter::FlushGuard {
     // As JSON, the access lines have a writer of their own (a third of a
     // call's CPU went to formatting them generically); the same line.
     let log_layer = if json {
+        // The access lines of requests are written from their records,
+        // the layer below takes any other access event.
+        let lines = writer.clone();
+        switchboard_observe::access::write_with(Box::new(move |line| {
+            cli::accessline::write_record(line, lines.line().buf());
+        }));
         let access = cli::accessline::AccessJson::new(writer.clone())
             .with_filter(filter_fn(cli::accessline::is_access).and(filter()));
         let others = fmt::layer()
