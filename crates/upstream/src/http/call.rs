@@ -38,8 +38,14 @@ pub(crate) async fn call_with(
         return Err(cause);
     }
     let id = conn.next_id();
-    let ours = format!("switchboard-{id}");
-    let rewritten = params.and_then(|p| replace_progress_token(p, &ours));
+    // Our progress token, made only for params that may carry one (most
+    // carry none, and `format!` is not free).
+    let rewritten = params
+        .filter(|p| switchboard_proto::may_hold_key(p.get(), "_meta"))
+        .and_then(|p| {
+            let ours = format!("switchboard-{id}");
+            replace_progress_token(p, &ours).map(|(params, original)| (params, original, ours))
+        });
     let mut pending = Pending {
         conn,
         id,
@@ -47,19 +53,21 @@ pub(crate) async fn call_with(
         cancel: cancellable,
     };
     let params = match &rewritten {
-        Some((params, original)) => {
+        Some((params, original, ours)) => {
             conn.add_token(ours.clone(), original.clone());
-            pending.token = Some(ours);
+            pending.token = Some(ours.clone());
             Some(&**params)
         }
         None => params,
     };
-    let exchange = async {
+    // Boxed: the exchange's future (the HTTP client's) is large, and it is
+    // moved into the timeout and the select.
+    let exchange = Box::pin(async {
         let response = conn
             .post_with(request_line(id, method, params), stateless)
             .await?;
         reply::read(conn, id, response).await
-    };
+    });
     let outcome = tokio::select! {
         outcome = tokio::time::timeout(timeout, exchange) => {
             outcome.unwrap_or(Err(UpstreamError::Timeout))
