@@ -84,12 +84,14 @@ pub(crate) fn raw_string(s: &str) -> Box<RawValue> {
     RawValue::from_string(json_string(s)).expect("a JSON string is JSON")
 }
 
-/// Replace `_meta.progressToken` in request params with `token`; returns
-/// the new params and the original token, or `None` if there is none.
+/// Replace `_meta.progressToken` in request params with the token `ours`
+/// makes (called only when there is one to replace: most params carry
+/// none); returns the new params, the original token and ours, or `None`
+/// if there is none.
 pub(crate) fn replace_progress_token(
     params: &RawValue,
-    token: &str,
-) -> Option<(Box<RawValue>, Box<RawValue>)> {
+    ours: impl FnOnce() -> String,
+) -> Option<(Box<RawValue>, Box<RawValue>, String)> {
     let text = params.get();
     if !switchboard_proto::may_hold_key(text, "_meta") {
         return None;
@@ -97,9 +99,10 @@ pub(crate) fn replace_progress_token(
     let mut outer = RawObject::parse(params)?;
     let mut meta = RawObject::parse(outer.get("_meta")?)?;
     let original = meta.get("progressToken")?.to_owned();
-    meta.set("progressToken", &raw_string(token));
+    let token = ours();
+    meta.set("progressToken", &raw_string(&token));
     outer.set("_meta", &meta.to_raw());
-    Some((outer.to_raw(), original))
+    Some((outer.to_raw(), original, token))
 }
 
 /// The `progressToken` of progress params, if it is a string (ours are).

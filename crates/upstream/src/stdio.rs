@@ -144,10 +144,12 @@ impl StdioUpstream {
         timeout: Duration,
     ) -> Result<Box<RawValue>, UpstreamError> {
         let id = self.shared.next_id();
-        let ours = format!("switchboard-{id}");
-        let rewritten = params.and_then(|p| replace_progress_token(p, &ours));
+        let rewritten =
+            params.and_then(|p| replace_progress_token(p, || format!("switchboard-{id}")));
         let (params, token) = match &rewritten {
-            Some((params, original)) => (Some(&**params), Some((ours, original.clone()))),
+            Some((params, original, ours)) => {
+                (Some(&**params), Some((ours.clone(), original.clone())))
+            }
             None => (params, None),
         };
         let (tx, rx) = oneshot::channel();

@@ -76,8 +76,9 @@ pub(crate) fn write_record(line: &Line<'_>, out: &mut Vec<u8>) {
     member(out, "outcome", Some(line.outcome));
     member(out, "code", line.code);
     member(out, "latency_ms", Some(line.latency_ms));
-    out.extend_from_slice(br#","target":"switchboard::access"}"#);
-    out.push(b'\n');
+    out.extend_from_slice(br#","target":"#);
+    string(out, switchboard_observe::access::TARGET);
+    out.extend_from_slice(b"}\n");
 }
 
 /// `,"key":value` if there is a value (`key` needs no escape).

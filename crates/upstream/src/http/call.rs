@@ -38,14 +38,7 @@ pub(crate) async fn call_with(
         return Err(cause);
     }
     let id = conn.next_id();
-    // Our progress token, made only for params that may carry one (most
-    // carry none, and `format!` is not free).
-    let rewritten = params
-        .filter(|p| switchboard_proto::may_hold_key(p.get(), "_meta"))
-        .and_then(|p| {
-            let ours = format!("switchboard-{id}");
-            replace_progress_token(p, &ours).map(|(params, original)| (params, original, ours))
-        });
+    let rewritten = params.and_then(|p| replace_progress_token(p, || format!("switchboard-{id}")));
     let mut pending = Pending {
         conn,
         id,

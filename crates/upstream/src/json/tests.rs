@@ -8,7 +8,7 @@ fn raw(s: &str) -> Box<RawValue> {
 fn progress_token_is_replaced_and_everything_else_kept() {
     let params =
         raw(r#"{"name":"t", "arguments":{"b":1,"a":[1.50]},"_meta":{"x":true,"progressToken":7}}"#);
-    let (new, original) = replace_progress_token(&params, "sb-1").unwrap();
+    let (new, original, _) = replace_progress_token(&params, || "sb-1".into()).unwrap();
     assert_eq!(original.get(), "7");
     assert_eq!(
         new.get(),
@@ -18,11 +18,11 @@ fn progress_token_is_replaced_and_everything_else_kept() {
 
 #[test]
 fn no_token_no_rewrite() {
-    assert!(replace_progress_token(&raw(r#"{"name":"t"}"#), "x").is_none());
-    assert!(replace_progress_token(&raw(r#"{"_meta":{}}"#), "x").is_none());
-    assert!(replace_progress_token(&raw(r#"[1]"#), "x").is_none());
+    assert!(replace_progress_token(&raw(r#"{"name":"t"}"#), || "x".into()).is_none());
+    assert!(replace_progress_token(&raw(r#"{"_meta":{}}"#), || "x".into()).is_none());
+    assert!(replace_progress_token(&raw(r#"[1]"#), || "x".into()).is_none());
     let escaped = raw(r#"{"\u005fmeta":{"progressToken":"a"}}"#);
-    assert!(replace_progress_token(&escaped, "x").is_some());
+    assert!(replace_progress_token(&escaped, || "x".into()).is_some());
 }
 
 #[test]
