@@ -25,6 +25,16 @@
 //! [`PEEK_LIMIT`]) is read and parsed first: a notification or an answer
 //! passes, whatever the session's state; a request is refused then. A large
 //! one is refused unread.
+//!
+//! A session whose client comes back before its last refusal's
+//! `Retry-After` is over has its next refusal held until then
+//! ([`LiveSession::refusal_hold`](switchboard_session::LiveSession::refusal_hold)):
+//! a client that does not wait is refused about once per `Retry-After` per
+//! connection instead of as fast as it can ask, so its refusals cannot
+//! crowd out the calls let in; one that waits is refused at once.
+//! (Stateless clients have no session to be paced by.)
+
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::HeaderMap;
@@ -32,6 +42,7 @@ use switchboard_http::error::TransportError;
 use switchboard_http::guard;
 use switchboard_limits::{Arrived, Rejected};
 use switchboard_proto::{Incoming, Message};
+use switchboard_session::LiveSession;
 use switchboard_tenancy::Principal;
 
 use crate::Fronts;
@@ -49,6 +60,8 @@ pub(crate) struct Arrival<'a> {
     who: &'a Principal,
     refused: Option<Rejected>,
     arrived: Option<Arrived>,
+    /// The session's live part here, when a refusal is held for it.
+    live: Option<Arc<LiveSession>>,
 }
 
 impl Arrival<'_> {
@@ -64,26 +77,50 @@ impl Arrival<'_> {
         if let Some(rejected) = self.refused
             && !small(headers)
         {
-            return Err(app.gate().refuse(self.who, rejected));
+            return Err(self.refuse(app, rejected).await);
         }
         switchboard_http::body::read_body(body, headers, app.config().max_body_bytes).await
     }
 
     /// After parsing: a refused POST that carries a request (alone or in a
     /// batch) is refused now; notifications and answers pass.
-    pub(crate) fn settle(&self, app: &Fronts, incoming: &Incoming) -> Result<(), TransportError> {
+    pub(crate) async fn settle(
+        &self,
+        app: &Fronts,
+        incoming: &Incoming,
+    ) -> Result<(), TransportError> {
         match self.refused {
-            Some(rejected) if carries_request(incoming) => {
-                Err(app.gate().refuse(self.who, rejected))
-            }
+            Some(rejected) if carries_request(incoming) => Err(self.refuse(app, rejected).await),
             _ => Ok(()),
         }
+    }
+
+    /// The refusal, held first while the session's client has not waited
+    /// out its last one (or until the session ends).
+    async fn refuse(&self, app: &Fronts, rejected: Rejected) -> TransportError {
+        let refusal = app.gate().refuse(self.who, rejected);
+        if let (Some(live), Some(wait)) = (&self.live, refusal.retry_after()) {
+            let hold = live.refusal_hold(wait);
+            if !hold.is_zero() {
+                // Boxed: every POST's future would otherwise carry a timer.
+                Box::pin(held(live, hold)).await;
+            }
+        }
+        refusal
     }
 
     /// What keeps the request counted in hand (none for one passed by or
     /// refused): to be kept until its answer is decided.
     pub(crate) fn into_arrived(self) -> Option<Arrived> {
         self.arrived
+    }
+}
+
+/// Wait `hold`, or until the session ends.
+async fn held(live: &LiveSession, hold: std::time::Duration) {
+    tokio::select! {
+        () = tokio::time::sleep(hold) => {}
+        () = live.closed.cancelled() => {}
     }
 }
 
@@ -101,37 +138,50 @@ pub(crate) fn session_post<'a>(
     who: &'a Principal,
     headers: &HeaderMap,
 ) -> Arrival<'a> {
-    let (arrived, refused) = match guard::session_id(headers) {
+    match guard::session_id(headers) {
         Ok(Some(id)) => of_session(app, who, id),
-        Ok(None) => split(app.gate().arrive(who, &who.identity())),
+        Ok(None) => {
+            let (arrived, refused) = split(app.gate().arrive(who, &who.identity()));
+            Arrival {
+                who,
+                refused,
+                arrived,
+                live: None,
+            }
+        }
         // A malformed header is refused later, as it is now.
-        Err(_) => (None, None),
-    };
-    Arrival {
-        who,
-        refused,
-        arrived,
+        Err(_) => Arrival {
+            who,
+            refused: None,
+            arrived: None,
+            live: None,
+        },
     }
 }
 
 /// A POST to `/messages` of 2024-11-05 naming session `id`.
 pub(crate) fn legacy_post<'a>(app: &Fronts, who: &'a Principal, id: &str) -> Arrival<'a> {
-    let (arrived, refused) = of_session(app, who, id);
-    Arrival {
-        who,
-        refused,
-        arrived,
-    }
+    of_session(app, who, id)
 }
 
 /// The gate's answer for a POST naming session `id`: counted in, refused,
 /// or neither (passed by).
-fn of_session(app: &Fronts, who: &Principal, id: &str) -> (Option<Arrived>, Option<Rejected>) {
-    match app.sessions().registry().get(id) {
-        Some(live) if live.expects_client() => (None, None),
-        Some(_) => split(app.gate().arrive(who, id)),
-        None if app.sessions().bus().is_some() => (None, None),
-        None => split(app.gate().arrive(who, id)),
+fn of_session<'a>(app: &Fronts, who: &'a Principal, id: &str) -> Arrival<'a> {
+    let live = app.sessions().registry().get(id);
+    let decision = match &live {
+        Some(live) if live.expects_client() => None,
+        None if app.sessions().bus().is_some() => None,
+        _ => Some(app.gate().arrive(who, id)),
+    };
+    let (arrived, refused) = decision.map_or((None, None), split);
+    Arrival {
+        who,
+        refused,
+        arrived,
+        // Paced only for its owner: another's refusals do not hold it.
+        live: live.filter(|l| {
+            refused.is_some() && l.owner().is_some_and(|(owner, _)| owner == who.identity())
+        }),
     }
 }
 

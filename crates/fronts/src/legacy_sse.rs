@@ -159,7 +159,7 @@ async fn post(
         .ok_or(TransportError::UnknownSession)?;
     let bytes = arrival.body(app, headers, body).await?;
     let incoming = parse_body(&bytes)?;
-    arrival.settle(app, &incoming)?;
+    arrival.settle(app, &incoming).await?;
     // Counted in hand until the handler's task has its answer.
     let in_hand = arrival.into_arrived();
     let Incoming::Single(message) = incoming else {

@@ -360,6 +360,12 @@ impl IntoResponse for TransportError {
 }
 
 impl TransportError {
+    /// How long the client is told to wait before retrying (the
+    /// `Retry-After` of 503 and 429).
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        self.retry_after_secs().map(std::time::Duration::from_secs)
+    }
+
     /// Seconds to wait before retrying, for 503 and 429.
     fn retry_after_secs(&self) -> Option<u64> {
         match self {

@@ -42,6 +42,9 @@ pub struct LiveSession {
     /// budget on this node (`max_session_bytes_per_identity`).
     charged: std::sync::atomic::AtomicUsize,
     created: std::time::Instant,
+    /// Until when (milliseconds after `created`) the last refusal at
+    /// arrival asked the session's client to wait (`Retry-After`).
+    refused_until_ms: AtomicU64,
     /// SSE responses of this session open right now (POST and GET).
     pub open_streams: Arc<std::sync::atomic::AtomicUsize>,
     /// Cancelled when the session ends: every stream and handler stops.
@@ -99,6 +102,7 @@ impl LiveSession {
             owner: std::sync::OnceLock::new(),
             charged: std::sync::atomic::AtomicUsize::new(0),
             created: std::time::Instant::now(),
+            refused_until_ms: AtomicU64::new(0),
             open_streams: Arc::default(),
             closed: CancellationToken::new(),
             requests: AtomicU64::new(0),
@@ -192,6 +196,32 @@ impl LiveSession {
     /// How long this node has known the session.
     pub fn age(&self) -> std::time::Duration {
         self.created.elapsed()
+    }
+
+    /// A request of this session is refused at arrival, and its client is
+    /// told to wait `wait` (`Retry-After`): how long to hold the refusal
+    /// before sending it. A client that comes back before the last
+    /// refusal's wait is over has its refusal held until then (at most
+    /// `wait`), so a client that does not wait is refused about once per
+    /// `wait` per connection, not as fast as it can ask; one that waits is
+    /// refused at once. The new wait runs from when the refusal is sent.
+    pub fn refusal_hold(&self, wait: std::time::Duration) -> std::time::Duration {
+        let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        let hold = self.refusal_hold_at(ms(self.created.elapsed()), ms(wait));
+        std::time::Duration::from_millis(hold)
+    }
+
+    /// [`LiveSession::refusal_hold`] at `now` (milliseconds after
+    /// `created`), all in milliseconds.
+    fn refusal_hold_at(&self, now: u64, wait: u64) -> u64 {
+        let mut hold = 0;
+        let _ = self
+            .refused_until_ms
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |until| {
+                hold = until.saturating_sub(now).min(wait);
+                Some(now.saturating_add(hold).saturating_add(wait))
+            });
+        hold
     }
 
     /// Who opened the session on this node (set once).
@@ -366,6 +396,25 @@ mod tests {
         assert_eq!(now["roots"]["listChanged"], true);
         assert!(now.get("sampling").is_some());
         assert!(Arc::ptr_eq(&now, &live.capabilities(&declared).unwrap()));
+    }
+
+    /// A client that waits out its refusal's `Retry-After` is refused at
+    /// once; one that comes back sooner is held until the wait is over,
+    /// at most one wait, and each refusal's wait runs from when it is sent.
+    #[test]
+    fn a_refusal_is_held_while_the_last_ones_wait_is_not_over() {
+        let live = LiveSession::new("s");
+        assert_eq!(live.refusal_hold_at(10, 1000), 0, "the first is not held");
+        // Told to wait until 1,010; back at 1,500: not held.
+        assert_eq!(live.refusal_hold_at(1500, 1000), 0);
+        // Back at once (told to wait until 2,500): held until 2,500.
+        assert_eq!(live.refusal_hold_at(1510, 1000), 990);
+        // That refusal goes out at 2,500, asking to wait until 3,500; two
+        // more at once are each held at most one wait.
+        assert_eq!(live.refusal_hold_at(1520, 1000), 1000);
+        assert_eq!(live.refusal_hold_at(1530, 1000), 1000);
+        // Waited out (the last said 2,530 + 1,000): refused at once.
+        assert_eq!(live.refusal_hold_at(3600, 1000), 0);
     }
 
     /// Two nodes serving one session number its request streams in

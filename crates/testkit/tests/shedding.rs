@@ -2,7 +2,8 @@
 //! waits for is refused before its body is read (503, `Retry-After`, a
 //! JSON-RPC error saying why), while everything a waiting handler needs —
 //! its client's answer, the session's GET stream, DELETE — still passes,
-//! and so do notifications, in every era.
+//! and so do notifications, in every era. A client that does not wait
+//! out `Retry-After` has its next refusal held.
 
 use std::net::{Ipv4Addr, SocketAddr};
 
@@ -127,6 +128,34 @@ async fn a_handler_waiting_on_its_client_completes_while_the_rest_is_shed() {
     let r = idle.call_tool("echo", json!({"message": "after"})).await;
     assert_eq!(r["content"][0]["text"], "after");
     assert_eq!(idle.delete().await, 200);
+}
+
+/// A client that does not wait out a refusal's `Retry-After` is not
+/// refused faster for it: its next refusal is held until that wait is
+/// over, so refusals cannot crowd out the work let in. It is still a 503
+/// with `Retry-After`, and what the waiting handler needs still passes.
+/// (The bound is the server's deliberate hold, from below: a slow machine
+/// only makes the wait longer.)
+#[tokio::test]
+async fn a_client_that_does_not_wait_out_retry_after_has_its_next_refusal_held() {
+    let server = TestServer::with(full_at_one(), switchboard_everything::everything()).await;
+    let mut idle = server.client();
+    idle.initialize(json!({})).await;
+    let mut a = server.client();
+    a.initialize(json!({"elicitation": {}})).await;
+    let (mut stream, asked) = waiting_handler(&a).await;
+
+    let ping = json!({"jsonrpc": "2.0", "id": 3, "method": "ping"});
+    assert_shed(idle.post().body(ping.to_string()).send().await.unwrap()).await;
+    let asked_again = std::time::Instant::now();
+    let again = idle.post().body(ping.to_string()).send().await.unwrap();
+    let held = asked_again.elapsed();
+    assert_shed(again).await;
+    assert!(held >= std::time::Duration::from_millis(500), "{held:?}");
+
+    let answer = json!({"jsonrpc": "2.0", "id": asked["id"], "result": {"action": "decline"}});
+    assert_eq!(a.respond(&answer).await, 202);
+    assert_eq!(stream.next().await.unwrap().json().unwrap()["id"], 1);
 }
 
 #[tokio::test]

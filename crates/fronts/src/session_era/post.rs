@@ -64,7 +64,7 @@ async fn serve(
         let arrival = arrival::session_post(app, &who, headers);
         let bytes = arrival.body(app, headers, body).await?;
         let incoming = parse_body(&bytes)?;
-        arrival.settle(app, &incoming)?;
+        arrival.settle(app, &incoming).await?;
         _in_hand = arrival.into_arrived();
         (bytes, incoming)
     };
