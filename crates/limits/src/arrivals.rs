@@ -12,14 +12,28 @@
 //! `Retry-After` for its client, whose absence then shortens everyone
 //! else's wait.
 //!
+//! The cap ([`Bounds`]) is the requests that may run at once plus a queue.
+//! The queue is for bursts: a queue that stands buys every request that
+//! much more wait and no more throughput (as CoDel says of a packet
+//! queue). It stands when the count arrivals find, averaged over about
+//! [`STANDING`] (decaying with time, not with the number of arrivals), is
+//! above the running cap. Not the count's lowest point: on a machine where
+//! the server and its clients share cores, the server drains its hands
+//! each time its clients are off the cores, so a standing queue still
+//! touches bottom. While a queue stands, the cap is the running cap alone,
+//! until no arrival has been refused for [`STANDING`] (the flood is over)
+//! and the queue is given back.
+//!
 //! When the count is at its cap a tenant still gets in while it holds less
 //! than its weighted share of the cap (the cap times its weight over the
 //! weights of the tenants present, itself included), so one tenant's flood
 //! refuses that tenant, not a light one. Those admitted under their share
-//! can take the count past the cap, at most to twice it.
+//! can take the count past the cap, at most to twice the cap with its
+//! queue.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
@@ -31,9 +45,31 @@ pub struct Arrivals {
     shared: Arc<Mutex<State>>,
 }
 
+/// The time over which the count arrivals find is averaged to see whether
+/// a queue stands (CoDel's interval), and how long without a refusal
+/// before a standing queue is given back.
+pub const STANDING: Duration = Duration::from_millis(100);
+
+/// How many requests may be in hand: `running` (the in-flight cap) and a
+/// `queue` on top of it for bursts. Both 0: no cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    /// The requests that may run at once.
+    pub running: usize,
+    /// The requests that may wait on top of them, while the wait does not
+    /// stand.
+    pub queue: usize,
+}
+
 #[derive(Debug, Default)]
 struct State {
     present: usize,
+    /// The count arrivals found, averaged over about [`STANDING`], and
+    /// when it was last brought up to date.
+    seen: f64,
+    seen_at: Option<Instant>,
+    /// While a queue stands: the last time an arrival was refused.
+    standing: Option<Instant>,
     /// The weights of the tenants present, summed.
     weights: u64,
     /// Each tenant present: its requests in hand and its weight.
@@ -60,13 +96,34 @@ impl Arrivals {
         Self::default()
     }
 
-    /// Count a request of `tenant` (of `weight`, 0 taken as 1) in, under
-    /// `cap` requests in hand (0: no cap); [`Rejected::Crowded`] if the
-    /// count is at the cap and the tenant holds its share of it or more.
-    pub fn enter(&self, tenant: &str, weight: u32, cap: usize) -> Result<Arrived, Rejected> {
+    /// Count a request of `tenant` (of `weight`, 0 taken as 1) in, within
+    /// `bounds`; [`Rejected::Crowded`] if the count is at the cap (the
+    /// running cap alone while a queue stands) and the tenant holds its
+    /// share of it or more.
+    pub fn enter(&self, tenant: &str, weight: u32, bounds: Bounds) -> Result<Arrived, Rejected> {
+        self.enter_at(tenant, weight, bounds, Instant::now())
+    }
+
+    /// [`Arrivals::enter`] at `now`.
+    fn enter_at(
+        &self,
+        tenant: &str,
+        weight: u32,
+        bounds: Bounds,
+        now: Instant,
+    ) -> Result<Arrived, Rejected> {
         let mut st = self.shared.lock();
         let weight = weight.max(1);
-        if cap > 0 && st.present >= cap && !st.under_share(tenant, weight, cap) {
+        st.see(now);
+        let cap = st.cap(bounds, now);
+        let ceiling = bounds
+            .running
+            .saturating_add(bounds.queue)
+            .saturating_mul(2);
+        if cap > 0 && st.present >= cap && !st.under_share(tenant, weight, cap, ceiling) {
+            if st.standing.is_some() {
+                st.standing = Some(now);
+            }
             return Err(Rejected::Crowded);
         }
         let tenant = st.enter(tenant, weight);
@@ -89,10 +146,47 @@ impl Arrivals {
 }
 
 impl State {
+    /// Bring the average of the count arrivals find up to date with an
+    /// arrival at `now`: the older the average, the less it weighs.
+    fn see(&mut self, now: Instant) {
+        let present = self.present as f64;
+        let Some(at) = self.seen_at.replace(now) else {
+            self.seen = present;
+            return;
+        };
+        let age = now.saturating_duration_since(at).as_secs_f64();
+        let fresh = 1.0 - (-age / STANDING.as_secs_f64()).exp();
+        self.seen += (present - self.seen) * fresh;
+    }
+
+    /// The cap on the count now: running plus queue, or the running cap
+    /// alone while a queue stands (entered when the count arrivals find
+    /// averages above the running cap, left when no arrival has been
+    /// refused for [`STANDING`]).
+    fn cap(&mut self, bounds: Bounds, now: Instant) -> usize {
+        let full = bounds.running.saturating_add(bounds.queue);
+        if bounds.running == 0 || bounds.queue == 0 {
+            self.standing = None;
+            return full;
+        }
+        if let Some(refused) = self.standing {
+            if now.saturating_duration_since(refused) < STANDING {
+                return bounds.running;
+            }
+            self.standing = None;
+        }
+        if self.seen > bounds.running as f64 {
+            self.standing = Some(now);
+            return bounds.running;
+        }
+        full
+    }
+
     /// Whether `tenant` holds less than its share of `cap`, and the count
-    /// is under twice the cap.
-    fn under_share(&self, tenant: &str, weight: u32, cap: usize) -> bool {
-        if self.present >= cap.saturating_mul(2) {
+    /// is under `ceiling` (twice the cap with its queue: a standing queue
+    /// cuts the flood, not a light tenant's way in).
+    fn under_share(&self, tenant: &str, weight: u32, cap: usize, ceiling: usize) -> bool {
+        if self.present >= ceiling {
             return false;
         }
         let (held, weights) = match self.tenants.get(tenant) {

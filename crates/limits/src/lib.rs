@@ -28,7 +28,7 @@ mod delay;
 mod rate;
 
 pub use admission::{Admission, AdmissionStats, Permit, Rejected, TenantStats, Ticket};
-pub use arrivals::{Arrivals, Arrived};
+pub use arrivals::{Arrivals, Arrived, Bounds, STANDING};
 pub use breaker::{Attempt, Breaker, BreakerConfig, BreakerState};
 pub use delay::Delay;
 pub use rate::{Decision, LimiterError, MemoryRateLimiter, Rate, RateLimiter};

@@ -1,9 +1,17 @@
 use super::*;
 
+/// A cap of `n` with no queue (so no standing rule).
+fn cap(n: usize) -> Bounds {
+    Bounds {
+        running: n,
+        queue: 0,
+    }
+}
+
 #[test]
 fn under_the_cap_everyone_enters_and_leaving_counts_out() {
     let a = Arrivals::new();
-    let held: Vec<_> = (0..4).map(|_| a.enter("t", 1, 4).unwrap()).collect();
+    let held: Vec<_> = (0..4).map(|_| a.enter("t", 1, cap(4)).unwrap()).collect();
     assert_eq!(a.present(), 4);
     assert_eq!(a.tenant("t"), 4);
     drop(held);
@@ -16,19 +24,23 @@ fn under_the_cap_everyone_enters_and_leaving_counts_out() {
 #[test]
 fn at_the_cap_a_tenant_holding_all_of_it_is_refused() {
     let a = Arrivals::new();
-    let _held: Vec<_> = (0..4).map(|_| a.enter("t", 1, 4).unwrap()).collect();
-    assert_eq!(a.enter("t", 1, 4).unwrap_err(), Rejected::Crowded);
+    let _held: Vec<_> = (0..4).map(|_| a.enter("t", 1, cap(4)).unwrap()).collect();
+    assert_eq!(a.enter("t", 1, cap(4)).unwrap_err(), Rejected::Crowded);
     assert_eq!(a.present(), 4, "a refusal is not counted in");
 }
 
 #[test]
 fn at_the_cap_a_light_tenant_still_enters_up_to_its_share() {
     let a = Arrivals::new();
-    let _flood: Vec<_> = (0..8).map(|_| a.enter("flood", 1, 8).unwrap()).collect();
+    let _flood: Vec<_> = (0..8)
+        .map(|_| a.enter("flood", 1, cap(8)).unwrap())
+        .collect();
     // Two tenants present: each one's share is 4 of 8.
-    let light: Vec<_> = (0..4).map(|_| a.enter("light", 1, 8).unwrap()).collect();
-    assert_eq!(a.enter("light", 1, 8).unwrap_err(), Rejected::Crowded);
-    assert_eq!(a.enter("flood", 1, 8).unwrap_err(), Rejected::Crowded);
+    let light: Vec<_> = (0..4)
+        .map(|_| a.enter("light", 1, cap(8)).unwrap())
+        .collect();
+    assert_eq!(a.enter("light", 1, cap(8)).unwrap_err(), Rejected::Crowded);
+    assert_eq!(a.enter("flood", 1, cap(8)).unwrap_err(), Rejected::Crowded);
     drop(light);
     assert_eq!(a.present(), 8);
 }
@@ -36,37 +48,181 @@ fn at_the_cap_a_light_tenant_still_enters_up_to_its_share() {
 #[test]
 fn a_heavier_tenant_has_a_larger_share() {
     let a = Arrivals::new();
-    let _flood: Vec<_> = (0..12).map(|_| a.enter("flood", 1, 12).unwrap()).collect();
+    let _flood: Vec<_> = (0..12)
+        .map(|_| a.enter("flood", 1, cap(12)).unwrap())
+        .collect();
     // Weights 1 and 3: the heavy tenant's share is 9 of 12.
-    let heavy: Vec<_> = (0..9).map(|_| a.enter("heavy", 3, 12).unwrap()).collect();
+    let heavy: Vec<_> = (0..9)
+        .map(|_| a.enter("heavy", 3, cap(12)).unwrap())
+        .collect();
     assert_eq!(heavy.len(), 9);
-    assert_eq!(a.enter("heavy", 3, 12).unwrap_err(), Rejected::Crowded);
+    assert_eq!(a.enter("heavy", 3, cap(12)).unwrap_err(), Rejected::Crowded);
 }
 
 #[test]
 fn nothing_enters_at_twice_the_cap() {
     let a = Arrivals::new();
     let _held: Vec<_> = (0..8)
-        .map(|i| a.enter(&format!("t{i}"), 1, 4).unwrap())
+        .map(|i| a.enter(&format!("t{i}"), 1, cap(4)).unwrap())
         .collect();
     assert_eq!(a.present(), 8);
-    assert_eq!(a.enter("new", 1, 4).unwrap_err(), Rejected::Crowded);
+    assert_eq!(a.enter("new", 1, cap(4)).unwrap_err(), Rejected::Crowded);
 }
 
 #[test]
 fn no_cap_refuses_nothing() {
     let a = Arrivals::new();
-    let held: Vec<_> = (0..1000).map(|_| a.enter("t", 1, 0).unwrap()).collect();
+    let held: Vec<_> = (0..1000)
+        .map(|_| a.enter("t", 1, cap(0)).unwrap())
+        .collect();
     assert_eq!(a.present(), held.len());
 }
 
 #[test]
 fn the_latest_weight_of_a_tenant_counts_and_is_given_back() {
     let a = Arrivals::new();
-    let one = a.enter("t", 1, 0).unwrap();
-    let two = a.enter("t", 5, 0).unwrap();
+    let one = a.enter("t", 1, cap(0)).unwrap();
+    let two = a.enter("t", 5, cap(0)).unwrap();
     assert_eq!(a.shared.lock().weights, 5);
     drop(one);
     drop(two);
     assert_eq!(a.shared.lock().weights, 0);
+}
+
+/// Bounds of 4 running and 4 queued.
+const BURSTY: Bounds = Bounds {
+    running: 4,
+    queue: 4,
+};
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// `n` requests of `tenant` let in at `at`.
+fn burst(a: &Arrivals, tenant: &str, n: usize, at: Instant) -> Vec<Arrived> {
+    (0..n)
+        .map(|_| a.enter_at(tenant, 1, BURSTY, at).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_burst_uses_the_queue() {
+    let a = Arrivals::new();
+    let t0 = Instant::now();
+    let mut held = burst(&a, "t", 8, t0);
+    assert_eq!(
+        a.enter_at("t", 1, BURSTY, t0).unwrap_err(),
+        Rejected::Crowded
+    );
+    // Half an interval later, 6 in hand: the average (2.4) is under the
+    // running cap, so the queue is still there.
+    held.truncate(6);
+    held.push(a.enter_at("t", 1, BURSTY, t0 + ms(50)).unwrap());
+    assert_eq!(a.present(), 7);
+}
+
+#[test]
+fn a_standing_queue_is_cut_to_the_running_cap() {
+    let a = Arrivals::new();
+    let t0 = Instant::now();
+    let mut held = burst(&a, "t", 6, t0);
+    // Two intervals with 6 in hand: the average (5.2) is above 4.
+    let t1 = t0 + ms(200);
+    assert_eq!(
+        a.enter_at("t", 1, BURSTY, t1).unwrap_err(),
+        Rejected::Crowded
+    );
+    held.truncate(4);
+    assert_eq!(
+        a.enter_at("t", 1, BURSTY, t1 + ms(1)).unwrap_err(),
+        Rejected::Crowded,
+        "the running cap alone while the queue stands"
+    );
+    held.truncate(3);
+    held.push(a.enter_at("t", 1, BURSTY, t1 + ms(2)).unwrap());
+    assert_eq!(a.present(), 4);
+}
+
+#[test]
+fn a_standing_queue_is_given_back_once_nothing_is_refused_for_the_interval() {
+    let a = Arrivals::new();
+    let t0 = Instant::now();
+    let mut held = burst(&a, "t", 6, t0);
+    let t1 = t0 + ms(200);
+    assert_eq!(
+        a.enter_at("t", 1, BURSTY, t1).unwrap_err(),
+        Rejected::Crowded
+    );
+    // Refused again just before the interval ends: still standing.
+    let t2 = t1 + STANDING - ms(1);
+    assert_eq!(
+        a.enter_at("t", 1, BURSTY, t2).unwrap_err(),
+        Rejected::Crowded
+    );
+    // The flood is over (3 in hand, nothing refused for three intervals):
+    // the queue is back.
+    held.truncate(3);
+    let t3 = t2 + ms(300);
+    held.extend(burst(&a, "t", 5, t3));
+    assert_eq!(a.present(), 8);
+    assert_eq!(
+        a.enter_at("t", 1, BURSTY, t3).unwrap_err(),
+        Rejected::Crowded
+    );
+}
+
+#[test]
+fn while_a_queue_stands_a_light_tenant_still_enters_up_to_its_share() {
+    let a = Arrivals::new();
+    let t0 = Instant::now();
+    let _flood = burst(&a, "flood", 6, t0);
+    let t1 = t0 + ms(200);
+    assert_eq!(
+        a.enter_at("flood", 1, BURSTY, t1).unwrap_err(),
+        Rejected::Crowded
+    );
+    // Two tenants present, a cap of 4: the light one's share is 2.
+    let light = burst(&a, "light", 2, t1);
+    assert_eq!(
+        a.enter_at("light", 1, BURSTY, t1).unwrap_err(),
+        Rejected::Crowded
+    );
+    assert_eq!(light.len(), 2);
+}
+
+#[test]
+fn while_a_queue_stands_a_light_tenant_may_go_past_twice_the_running_cap() {
+    let a = Arrivals::new();
+    let t0 = Instant::now();
+    let _flood = burst(&a, "flood", 8, t0);
+    let t1 = t0 + ms(200);
+    assert_eq!(
+        a.enter_at("flood", 1, BURSTY, t1).unwrap_err(),
+        Rejected::Crowded
+    );
+    // 8 in hand, twice the running cap, but under twice the cap with its
+    // queue: the light tenant's share (2 of 4) is still its own.
+    let light = a.enter_at("light", 1, BURSTY, t1).unwrap();
+    assert_eq!(a.present(), 9);
+    drop(light);
+}
+
+#[test]
+fn without_a_queue_nothing_stands() {
+    let a = Arrivals::new();
+    let t0 = Instant::now();
+    let bounds = Bounds {
+        running: 4,
+        queue: 0,
+    };
+    let _held: Vec<_> = (0..4)
+        .map(|_| a.enter_at("t", 1, bounds, t0).unwrap())
+        .collect();
+    let later = t0 + ms(500);
+    assert_eq!(
+        a.enter_at("t", 1, bounds, later).unwrap_err(),
+        Rejected::Crowded
+    );
+    assert!(a.shared.lock().standing.is_none());
 }

@@ -1,7 +1,8 @@
 //! The decision at a request's arrival, before its body is read: refuse it
 //! at once when it could only be refused later (admission has no room for
 //! its tenant), when the server already has as many requests in hand as
-//! `max_in_flight + max_queue` and the tenant holds its share of them
+//! `max_in_flight + max_queue` (`max_in_flight` alone while that queue
+//! stands) and the tenant holds its share of them
 //! ([`Arrivals`](switchboard_limits::Arrivals): the queue in front of the
 //! handlers that a flood of connections builds, which admission's in-flight
 //! count does not see), or when the runtime is running ready work later
@@ -12,7 +13,7 @@
 //! notification, which passes.
 
 use switchboard_http::error::TransportError;
-use switchboard_limits::{Arrived, Rejected};
+use switchboard_limits::{Arrived, Bounds, Rejected};
 
 use super::{Gate, ticket};
 use crate::tenant::Principal;
@@ -32,10 +33,13 @@ impl Gate {
             return Err(Rejected::Shed);
         }
         self.admission().check(ticket(who, key))?;
-        let cap = c.max_in_flight.saturating_add(c.max_queue);
+        let bounds = Bounds {
+            running: c.max_in_flight,
+            queue: c.max_queue,
+        };
         self.0
             .arrivals
-            .enter(&who.tenant.id, who.tenant.weight, cap)
+            .enter(&who.tenant.id, who.tenant.weight, bounds)
     }
 
     /// Refuse a request at arrival: counted (metrics, per tenant), and the
