@@ -89,8 +89,9 @@ pub struct Config {
     pub max_in_flight: usize,
     /// Requests waiting for a running slot; beyond it, 503 at once. At
     /// arrival, the requests in hand are capped at `max_in_flight +
-    /// max_queue`, and at `max_in_flight` alone while that queue stands
-    /// (see `switchboard_limits::Arrivals`). Default 4096.
+    /// max_queue`, and at `max_in_flight` plus those waiting for a slot
+    /// while a queue stands in front of free slots (see
+    /// `switchboard_limits::Arrivals`). Default 4096.
     pub max_queue: usize,
     /// Milliseconds a request may wait for a slot before a 503. Default 2000.
     #[serde(deserialize_with = "crate::duration::millis")]

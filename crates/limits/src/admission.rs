@@ -182,15 +182,21 @@ impl Admission {
     /// Whether [`admit`](Self::admit) would refuse `ticket` at once (the
     /// queue, or the tenant's share of it, is full and no slot is free for
     /// it), without taking or queueing anything: the check a request makes
-    /// when it arrives, before its body is read.
-    pub fn check(&self, ticket: Ticket<'_>) -> Result<(), Rejected> {
+    /// when it arrives, before its body is read. If not, how the slots
+    /// stand now (for the count of requests in hand).
+    pub fn check(&self, ticket: Ticket<'_>) -> Result<Slots, Rejected> {
         let st = self.shared.state.lock();
+        let slots = Slots {
+            taken: st.in_flight,
+            full: st.in_flight >= self.shared.max_in_flight,
+            waiting: st.queued,
+        };
         let (running, queued) = st.tenant(ticket.tenant);
         let under_cap = ticket.max_running.is_none_or(|m| running < m.max(1));
-        if st.in_flight < self.shared.max_in_flight && under_cap && queued == 0 {
-            return Ok(());
+        if !slots.full && under_cap && queued == 0 {
+            return Ok(slots);
         }
-        refuse_queueing(&st, self.shared.max_queue, &ticket)
+        refuse_queueing(&st, self.shared.max_queue, &ticket).map(|()| slots)
     }
 
     /// Wait for a slot for `ticket`, for at most `deadline`.
@@ -275,6 +281,17 @@ impl Admission {
         let (running, queued) = self.shared.state.lock().tenant(tenant);
         TenantStats { running, queued }
     }
+}
+
+/// How admission's running slots stand, as [`Admission::check`] saw them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Slots {
+    /// Slots taken (requests running).
+    pub taken: usize,
+    /// Every slot is taken.
+    pub full: bool,
+    /// Requests waiting for a slot.
+    pub waiting: usize,
 }
 
 /// Whether `ticket` may wait: not if the queue is full, nor if its

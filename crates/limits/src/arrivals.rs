@@ -13,16 +13,21 @@
 //! else's wait.
 //!
 //! The cap ([`Bounds`]) is the requests that may run at once plus a queue.
-//! The queue is for bursts: a queue that stands buys every request that
-//! much more wait and no more throughput (as CoDel says of a packet
-//! queue). It stands when the count arrivals find, averaged over about
-//! [`STANDING`] (decaying with time, not with the number of arrivals), is
-//! above the running cap. Not the count's lowest point: on a machine where
-//! the server and its clients share cores, the server drains its hands
-//! each time its clients are off the cores, so a standing queue still
-//! touches bottom. While a queue stands, the cap is the running cap alone,
-//! until no arrival has been refused for [`STANDING`] (the flood is over)
-//! and the queue is given back.
+//! The queue is for bursts: a queue that stands in front of the handlers
+//! while running slots are free buys every request that much more wait
+//! and no more throughput (as CoDel says of a packet queue). It stands
+//! when the backlog arrivals find — requests in hand neither running nor
+//! waiting for a slot, counted as none while every slot is taken —
+//! averaged over about [`STANDING`] (decaying with time, not with the
+//! number of arrivals), is above the running cap. Not the backlog's lowest
+//! point: on a machine where the server and its clients share cores, the
+//! server drains its hands each time its clients are off the cores, so a
+//! standing queue still touches bottom. While a queue stands, the cap is
+//! the running cap plus the requests waiting for a slot, until no arrival
+//! has been refused for [`STANDING`] (the flood is over) and the queue is
+//! given back. Requests waiting for a slot while every slot is taken are
+//! admission's own queue, served by weight and bounded by its deadline:
+//! that queue is not cut.
 //!
 //! When the count is at its cap a tenant still gets in while it holds less
 //! than its weighted share of the cap (the cap times its weight over the
@@ -37,7 +42,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use crate::Rejected;
+use crate::{Rejected, Slots};
 
 /// The count of requests in hand, overall and by tenant. Cheap to clone.
 #[derive(Debug, Clone, Default)]
@@ -64,7 +69,7 @@ pub struct Bounds {
 #[derive(Debug, Default)]
 struct State {
     present: usize,
-    /// The count arrivals found, averaged over about [`STANDING`], and
+    /// The backlog arrivals found, averaged over about [`STANDING`], and
     /// when it was last brought up to date.
     seen: f64,
     seen_at: Option<Instant>,
@@ -97,11 +102,18 @@ impl Arrivals {
     }
 
     /// Count a request of `tenant` (of `weight`, 0 taken as 1) in, within
-    /// `bounds`; [`Rejected::Crowded`] if the count is at the cap (the
-    /// running cap alone while a queue stands) and the tenant holds its
-    /// share of it or more.
-    pub fn enter(&self, tenant: &str, weight: u32, bounds: Bounds) -> Result<Arrived, Rejected> {
-        self.enter_at(tenant, weight, bounds, Instant::now())
+    /// `bounds`, admission's `slots` standing as they do;
+    /// [`Rejected::Crowded`] if the count is at the cap (while a queue
+    /// stands, the running cap plus the requests waiting for a slot) and
+    /// the tenant holds its share of it or more.
+    pub fn enter(
+        &self,
+        tenant: &str,
+        weight: u32,
+        bounds: Bounds,
+        slots: Slots,
+    ) -> Result<Arrived, Rejected> {
+        self.enter_at(tenant, weight, bounds, slots, Instant::now())
     }
 
     /// [`Arrivals::enter`] at `now`.
@@ -110,12 +122,19 @@ impl Arrivals {
         tenant: &str,
         weight: u32,
         bounds: Bounds,
+        slots: Slots,
         now: Instant,
     ) -> Result<Arrived, Rejected> {
         let mut st = self.shared.lock();
         let weight = weight.max(1);
-        st.see(now);
-        let cap = st.cap(bounds, now);
+        // Neither running nor waiting for a slot; none while every slot is
+        // taken (then the wait is admission's own queue).
+        let backlog = match slots.full {
+            true => 0,
+            false => st.present.saturating_sub(slots.taken + slots.waiting),
+        };
+        st.see(backlog, now);
+        let cap = st.cap(bounds, slots, now);
         let ceiling = bounds
             .running
             .saturating_add(bounds.queue)
@@ -146,38 +165,39 @@ impl Arrivals {
 }
 
 impl State {
-    /// Bring the average of the count arrivals find up to date with an
-    /// arrival at `now`: the older the average, the less it weighs.
-    fn see(&mut self, now: Instant) {
-        let present = self.present as f64;
+    /// Bring the average backlog up to date with an arrival at `now` that
+    /// found `backlog`: the older the average, the less it weighs.
+    fn see(&mut self, backlog: usize, now: Instant) {
+        let backlog = backlog as f64;
         let Some(at) = self.seen_at.replace(now) else {
-            self.seen = present;
+            self.seen = backlog;
             return;
         };
         let age = now.saturating_duration_since(at).as_secs_f64();
         let fresh = 1.0 - (-age / STANDING.as_secs_f64()).exp();
-        self.seen += (present - self.seen) * fresh;
+        self.seen += (backlog - self.seen) * fresh;
     }
 
-    /// The cap on the count now: running plus queue, or the running cap
-    /// alone while a queue stands (entered when the count arrivals find
-    /// averages above the running cap, left when no arrival has been
-    /// refused for [`STANDING`]).
-    fn cap(&mut self, bounds: Bounds, now: Instant) -> usize {
+    /// The cap on the count now: running plus queue, or, while a queue
+    /// stands, the running cap plus the requests waiting for a slot
+    /// (entered when the average backlog is above the running cap, left
+    /// when no arrival has been refused for [`STANDING`]).
+    fn cap(&mut self, bounds: Bounds, slots: Slots, now: Instant) -> usize {
         let full = bounds.running.saturating_add(bounds.queue);
         if bounds.running == 0 || bounds.queue == 0 {
             self.standing = None;
             return full;
         }
+        let cut = bounds.running.saturating_add(slots.waiting).min(full);
         if let Some(refused) = self.standing {
             if now.saturating_duration_since(refused) < STANDING {
-                return bounds.running;
+                return cut;
             }
             self.standing = None;
         }
         if self.seen > bounds.running as f64 {
             self.standing = Some(now);
-            return bounds.running;
+            return cut;
         }
         full
     }

@@ -27,7 +27,7 @@ mod breaker;
 mod delay;
 mod rate;
 
-pub use admission::{Admission, AdmissionStats, Permit, Rejected, TenantStats, Ticket};
+pub use admission::{Admission, AdmissionStats, Permit, Rejected, Slots, TenantStats, Ticket};
 pub use arrivals::{Arrivals, Arrived, Bounds, STANDING};
 pub use breaker::{Attempt, Breaker, BreakerConfig, BreakerState};
 pub use delay::Delay;

@@ -1,8 +1,9 @@
 //! The decision at a request's arrival, before its body is read: refuse it
 //! at once when it could only be refused later (admission has no room for
 //! its tenant), when the server already has as many requests in hand as
-//! `max_in_flight + max_queue` (`max_in_flight` alone while that queue
-//! stands) and the tenant holds its share of them
+//! `max_in_flight + max_queue` (`max_in_flight` and those waiting for a
+//! slot, while a queue stands in front of free slots) and the tenant holds
+//! its share of them
 //! ([`Arrivals`](switchboard_limits::Arrivals): the queue in front of the
 //! handlers that a flood of connections builds, which admission's in-flight
 //! count does not see), or when the runtime is running ready work later
@@ -32,14 +33,14 @@ impl Gate {
         if limit > 0 && self.0.delay.current().as_millis() >= u128::from(limit) {
             return Err(Rejected::Shed);
         }
-        self.admission().check(ticket(who, key))?;
+        let slots = self.admission().check(ticket(who, key))?;
         let bounds = Bounds {
             running: c.max_in_flight,
             queue: c.max_queue,
         };
         self.0
             .arrivals
-            .enter(&who.tenant.id, who.tenant.weight, bounds)
+            .enter(&who.tenant.id, who.tenant.weight, bounds, slots)
     }
 
     /// Refuse a request at arrival: counted (metrics, per tenant), and the
