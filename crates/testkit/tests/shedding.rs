@@ -40,6 +40,33 @@ async fn waiting_handler(a: &McpClient) -> (SseReader, Value) {
     (s, asked)
 }
 
+/// A server full at one slot, held by `a`'s handler, which waits on its
+/// client for the answer to `asked` (on `stream`); `idle` has a session
+/// and nothing running.
+struct Full {
+    server: TestServer,
+    idle: McpClient,
+    a: McpClient,
+    stream: SseReader,
+    asked: Value,
+}
+
+async fn full() -> Full {
+    let server = TestServer::with(full_at_one(), switchboard_everything::everything()).await;
+    let mut idle = server.client();
+    idle.initialize(json!({})).await;
+    let mut a = server.client();
+    a.initialize(json!({"elicitation": {}})).await;
+    let (stream, asked) = waiting_handler(&a).await;
+    Full {
+        server,
+        idle,
+        a,
+        stream,
+        asked,
+    }
+}
+
 /// A refusal for load: 503 with `Retry-After` and a JSON-RPC error body
 /// that says the server is busy and why.
 async fn assert_shed(resp: reqwest::Response) {
@@ -84,12 +111,13 @@ fn address(server: &TestServer) -> SocketAddr {
 
 #[tokio::test]
 async fn a_handler_waiting_on_its_client_completes_while_the_rest_is_shed() {
-    let server = TestServer::with(full_at_one(), switchboard_everything::everything()).await;
-    let mut idle = server.client();
-    idle.initialize(json!({})).await;
-    let mut a = server.client();
-    a.initialize(json!({"elicitation": {}})).await;
-    let (mut stream, asked) = waiting_handler(&a).await;
+    let Full {
+        server,
+        idle,
+        a,
+        mut stream,
+        asked,
+    } = full().await;
 
     // Everything else is refused at arrival: work of an idle session, even
     // a ping, and a new session.
@@ -138,12 +166,13 @@ async fn a_handler_waiting_on_its_client_completes_while_the_rest_is_shed() {
 /// only makes the wait longer.)
 #[tokio::test]
 async fn a_client_that_does_not_wait_out_retry_after_has_its_next_refusal_held() {
-    let server = TestServer::with(full_at_one(), switchboard_everything::everything()).await;
-    let mut idle = server.client();
-    idle.initialize(json!({})).await;
-    let mut a = server.client();
-    a.initialize(json!({"elicitation": {}})).await;
-    let (mut stream, asked) = waiting_handler(&a).await;
+    let Full {
+        server: _running,
+        idle,
+        a,
+        mut stream,
+        asked,
+    } = full().await;
 
     let ping = json!({"jsonrpc": "2.0", "id": 3, "method": "ping"});
     assert_shed(idle.post().body(ping.to_string()).send().await.unwrap()).await;

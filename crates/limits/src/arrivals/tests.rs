@@ -132,6 +132,23 @@ fn burst(a: &Arrivals, tenant: &str, n: usize, at: Instant) -> Vec<Arrived> {
         .collect()
 }
 
+/// A queue made to stand: `n` of `tenant` let in at once, and the next
+/// refused two intervals later. Returns those let in and when.
+fn standing(a: &Arrivals, tenant: &str, n: usize) -> (Vec<Arrived>, Instant) {
+    let t0 = Instant::now();
+    let held = burst(a, tenant, n, t0);
+    let t1 = t0 + ms(200);
+    refused(a, tenant, FREE, t1);
+    (held, t1)
+}
+
+/// Asserts that an arrival of `tenant` at `at` is refused.
+#[track_caller]
+fn refused(a: &Arrivals, tenant: &str, slots: Slots, at: Instant) {
+    let r = a.enter_at(tenant, 1, BURSTY, slots, at);
+    assert_eq!(r.unwrap_err(), Rejected::Crowded);
+}
+
 #[test]
 fn a_burst_uses_the_queue() {
     let a = Arrivals::new();
@@ -151,20 +168,11 @@ fn a_burst_uses_the_queue() {
 #[test]
 fn a_standing_queue_is_cut_to_the_running_cap() {
     let a = Arrivals::new();
-    let t0 = Instant::now();
-    let mut held = burst(&a, "t", 6, t0);
     // Two intervals with 6 in hand: the average (5.2) is above 4.
-    let t1 = t0 + ms(200);
-    assert_eq!(
-        a.enter_at("t", 1, BURSTY, FREE, t1).unwrap_err(),
-        Rejected::Crowded
-    );
+    let (mut held, t1) = standing(&a, "t", 6);
     held.truncate(4);
-    assert_eq!(
-        a.enter_at("t", 1, BURSTY, FREE, t1 + ms(1)).unwrap_err(),
-        Rejected::Crowded,
-        "the running cap alone while the queue stands"
-    );
+    // The running cap alone while the queue stands.
+    refused(&a, "t", FREE, t1 + ms(1));
     held.truncate(3);
     held.push(a.enter_at("t", 1, BURSTY, FREE, t1 + ms(2)).unwrap());
     assert_eq!(a.present(), 4);
@@ -173,60 +181,33 @@ fn a_standing_queue_is_cut_to_the_running_cap() {
 #[test]
 fn a_standing_queue_is_given_back_once_nothing_is_refused_for_the_interval() {
     let a = Arrivals::new();
-    let t0 = Instant::now();
-    let mut held = burst(&a, "t", 6, t0);
-    let t1 = t0 + ms(200);
-    assert_eq!(
-        a.enter_at("t", 1, BURSTY, FREE, t1).unwrap_err(),
-        Rejected::Crowded
-    );
+    let (mut held, t1) = standing(&a, "t", 6);
     // Refused again just before the interval ends: still standing.
     let t2 = t1 + STANDING - ms(1);
-    assert_eq!(
-        a.enter_at("t", 1, BURSTY, FREE, t2).unwrap_err(),
-        Rejected::Crowded
-    );
+    refused(&a, "t", FREE, t2);
     // The flood is over (3 in hand, nothing refused for three intervals):
     // the queue is back.
     held.truncate(3);
     let t3 = t2 + ms(300);
     held.extend(burst(&a, "t", 5, t3));
     assert_eq!(a.present(), 8);
-    assert_eq!(
-        a.enter_at("t", 1, BURSTY, FREE, t3).unwrap_err(),
-        Rejected::Crowded
-    );
+    refused(&a, "t", FREE, t3);
 }
 
 #[test]
 fn while_a_queue_stands_a_light_tenant_still_enters_up_to_its_share() {
     let a = Arrivals::new();
-    let t0 = Instant::now();
-    let _flood = burst(&a, "flood", 6, t0);
-    let t1 = t0 + ms(200);
-    assert_eq!(
-        a.enter_at("flood", 1, BURSTY, FREE, t1).unwrap_err(),
-        Rejected::Crowded
-    );
+    let (_flood, t1) = standing(&a, "flood", 6);
     // Two tenants present, a cap of 4: the light one's share is 2.
     let light = burst(&a, "light", 2, t1);
-    assert_eq!(
-        a.enter_at("light", 1, BURSTY, FREE, t1).unwrap_err(),
-        Rejected::Crowded
-    );
+    refused(&a, "light", FREE, t1);
     assert_eq!(light.len(), 2);
 }
 
 #[test]
 fn while_a_queue_stands_a_light_tenant_may_go_past_twice_the_running_cap() {
     let a = Arrivals::new();
-    let t0 = Instant::now();
-    let _flood = burst(&a, "flood", 8, t0);
-    let t1 = t0 + ms(200);
-    assert_eq!(
-        a.enter_at("flood", 1, BURSTY, FREE, t1).unwrap_err(),
-        Rejected::Crowded
-    );
+    let (_flood, t1) = standing(&a, "flood", 8);
     // 8 in hand, twice the running cap, but under twice the cap with its
     // queue: the light tenant's share (2 of 4) is still its own.
     let light = a.enter_at("light", 1, BURSTY, FREE, t1).unwrap();
@@ -246,10 +227,8 @@ fn without_a_queue_nothing_stands() {
         .map(|_| a.enter_at("t", 1, bounds, FREE, t0).unwrap())
         .collect();
     let later = t0 + ms(500);
-    assert_eq!(
-        a.enter_at("t", 1, bounds, FREE, later).unwrap_err(),
-        Rejected::Crowded
-    );
+    let r = a.enter_at("t", 1, bounds, FREE, later);
+    assert_eq!(r.unwrap_err(), Rejected::Crowded);
     assert!(a.shared.lock().standing.is_none());
 }
 
@@ -269,29 +248,17 @@ fn a_queue_waiting_for_taken_slots_is_admissions_and_is_not_cut() {
     let later = t0 + ms(500);
     let eighth = a.enter_at("t", 1, BURSTY, slots, later).unwrap();
     assert!(a.shared.lock().standing.is_none());
-    assert_eq!(
-        a.enter_at("t", 1, BURSTY, slots, later).unwrap_err(),
-        Rejected::Crowded,
-        "still the cap with its queue"
-    );
+    // Still the cap with its queue.
+    refused(&a, "t", slots, later);
     drop(eighth);
 }
 
 #[test]
 fn while_a_queue_stands_requests_waiting_for_a_slot_are_not_cut() {
     let a = Arrivals::new();
-    let t0 = Instant::now();
-    let mut held = burst(&a, "t", 6, t0);
-    let t1 = t0 + ms(200);
-    assert_eq!(
-        a.enter_at("t", 1, BURSTY, FREE, t1).unwrap_err(),
-        Rejected::Crowded
-    );
+    let (mut held, t1) = standing(&a, "t", 6);
     held.truncate(4);
-    assert_eq!(
-        a.enter_at("t", 1, BURSTY, FREE, t1 + ms(1)).unwrap_err(),
-        Rejected::Crowded
-    );
+    refused(&a, "t", FREE, t1 + ms(1));
     // Every slot taken and two waiting for one: the cap is the running cap
     // plus them.
     let slots = Slots {
@@ -300,8 +267,5 @@ fn while_a_queue_stands_requests_waiting_for_a_slot_are_not_cut() {
         waiting: 2,
     };
     held.extend((0..2).map(|_| a.enter_at("t", 1, BURSTY, slots, t1 + ms(2)).unwrap()));
-    assert_eq!(
-        a.enter_at("t", 1, BURSTY, slots, t1 + ms(2)).unwrap_err(),
-        Rejected::Crowded
-    );
+    refused(&a, "t", slots, t1 + ms(2));
 }
