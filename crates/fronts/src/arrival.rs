@@ -64,7 +64,23 @@ pub(crate) struct Arrival<'a> {
     live: Option<Arc<LiveSession>>,
 }
 
-impl Arrival<'_> {
+impl<'a> Arrival<'a> {
+    /// What the gate's `decision` says of `who`'s POST (none: passed by),
+    /// its refusal not held.
+    fn new(who: &'a Principal, decision: Option<Result<Arrived, Rejected>>) -> Self {
+        let (arrived, refused) = match decision {
+            Some(Ok(arrived)) => (Some(arrived), None),
+            Some(Err(rejected)) => (None, Some(rejected)),
+            None => (None, None),
+        };
+        Arrival {
+            who,
+            refused,
+            arrived,
+            live: None,
+        }
+    }
+
     /// The POST's body: refused at once, unread, if the decision was to
     /// refuse and the body is not small; read (within the body limit)
     /// otherwise.
@@ -124,14 +140,6 @@ async fn held(live: &LiveSession, hold: std::time::Duration) {
     }
 }
 
-/// The gate's answer as the two halves [`Arrival`] keeps.
-fn split(decision: Result<Arrived, Rejected>) -> (Option<Arrived>, Option<Rejected>) {
-    match decision {
-        Ok(arrived) => (Some(arrived), None),
-        Err(rejected) => (None, Some(rejected)),
-    }
-}
-
 /// A session-era POST (or one opening a session) on `/mcp`.
 pub(crate) fn session_post<'a>(
     app: &Fronts,
@@ -140,22 +148,9 @@ pub(crate) fn session_post<'a>(
 ) -> Arrival<'a> {
     match guard::session_id(headers) {
         Ok(Some(id)) => of_session(app, who, id),
-        Ok(None) => {
-            let (arrived, refused) = split(app.gate().arrive(who, &who.identity()));
-            Arrival {
-                who,
-                refused,
-                arrived,
-                live: None,
-            }
-        }
+        Ok(None) => Arrival::new(who, Some(app.gate().arrive(who, &who.identity()))),
         // A malformed header is refused later, as it is now.
-        Err(_) => Arrival {
-            who,
-            refused: None,
-            arrived: None,
-            live: None,
-        },
+        Err(_) => Arrival::new(who, None),
     }
 }
 
@@ -173,16 +168,12 @@ fn of_session<'a>(app: &Fronts, who: &'a Principal, id: &str) -> Arrival<'a> {
         None if app.sessions().bus().is_some() => None,
         _ => Some(app.gate().arrive(who, id)),
     };
-    let (arrived, refused) = decision.map_or((None, None), split);
-    Arrival {
-        who,
-        refused,
-        arrived,
+    let mut arrival = Arrival::new(who, decision);
+    if arrival.refused.is_some() {
         // Paced only for its owner: another's refusals do not hold it.
-        live: live.filter(|l| {
-            refused.is_some() && l.owner().is_some_and(|(owner, _)| owner == who.identity())
-        }),
+        arrival.live = live.filter(|l| l.owner().is_some_and(|(owner, _)| owner == who.identity()));
     }
+    arrival
 }
 
 /// A stateless (2026-07-28) POST, by its `Mcp-Method` header: a request

@@ -129,9 +129,10 @@ impl Arrivals {
         let weight = weight.max(1);
         // Neither running nor waiting for a slot; none while every slot is
         // taken (then the wait is admission's own queue).
-        let backlog = match slots.full {
-            true => 0,
-            false => st.present.saturating_sub(slots.taken + slots.waiting),
+        let backlog = if slots.full {
+            0
+        } else {
+            st.present.saturating_sub(slots.taken + slots.waiting)
         };
         st.see(backlog, now);
         let cap = st.cap(bounds, slots, now);

@@ -144,14 +144,12 @@ impl StdioUpstream {
         timeout: Duration,
     ) -> Result<Box<RawValue>, UpstreamError> {
         let id = self.shared.next_id();
-        let rewritten =
-            params.and_then(|p| replace_progress_token(p, || format!("switchboard-{id}")));
-        let (params, token) = match &rewritten {
-            Some((params, original, ours)) => {
-                (Some(&**params), Some((ours.clone(), original.clone())))
-            }
-            None => (params, None),
-        };
+        let (rewritten, token) =
+            match params.and_then(|p| replace_progress_token(p, || format!("switchboard-{id}"))) {
+                Some((params, original, ours)) => (Some(params), Some((ours, original))),
+                None => (None, None),
+            };
+        let params = rewritten.as_deref().or(params);
         let (tx, rx) = oneshot::channel();
         self.shared.table.lock().insert(id, tx, token)?;
         let _cancel = CancelOnDrop {

@@ -7,6 +7,15 @@ const FREE: Slots = Slots {
     waiting: 0,
 };
 
+/// Every one of `BURSTY`'s 4 slots taken, `waiting` more waiting for one.
+fn all_taken(waiting: usize) -> Slots {
+    Slots {
+        taken: 4,
+        full: true,
+        waiting,
+    }
+}
+
 /// A cap of `n` with no queue (so no standing rule).
 fn cap(n: usize) -> Bounds {
     Bounds {
@@ -237,11 +246,7 @@ fn a_queue_waiting_for_taken_slots_is_admissions_and_is_not_cut() {
     let a = Arrivals::new();
     let t0 = Instant::now();
     // Every slot taken, four waiting for one: admission's own queue.
-    let slots = Slots {
-        taken: 4,
-        full: true,
-        waiting: 4,
-    };
+    let slots = all_taken(4);
     let _held: Vec<_> = (0..7)
         .map(|_| a.enter_at("t", 1, BURSTY, slots, t0).unwrap())
         .collect();
@@ -261,11 +266,7 @@ fn while_a_queue_stands_requests_waiting_for_a_slot_are_not_cut() {
     refused(&a, "t", FREE, t1 + ms(1));
     // Every slot taken and two waiting for one: the cap is the running cap
     // plus them.
-    let slots = Slots {
-        taken: 4,
-        full: true,
-        waiting: 2,
-    };
+    let slots = all_taken(2);
     held.extend((0..2).map(|_| a.enter_at("t", 1, BURSTY, slots, t1 + ms(2)).unwrap()));
     refused(&a, "t", slots, t1 + ms(2));
 }

@@ -38,21 +38,21 @@ pub(crate) async fn call_with(
         return Err(cause);
     }
     let id = conn.next_id();
-    let rewritten = params.and_then(|p| replace_progress_token(p, || format!("switchboard-{id}")));
+    let (rewritten, token) =
+        match params.and_then(|p| replace_progress_token(p, || format!("switchboard-{id}"))) {
+            Some((params, original, ours)) => {
+                conn.add_token(ours.clone(), original);
+                (Some(params), Some(ours))
+            }
+            None => (None, None),
+        };
     let mut pending = Pending {
         conn,
         id,
-        token: None,
+        token,
         cancel: cancellable,
     };
-    let params = match &rewritten {
-        Some((params, original, ours)) => {
-            conn.add_token(ours.clone(), original.clone());
-            pending.token = Some(ours.clone());
-            Some(&**params)
-        }
-        None => params,
-    };
+    let params = rewritten.as_deref().or(params);
     // Boxed: the exchange's future (the HTTP client's) is large, and it is
     // moved into the timeout and the select.
     let exchange = Box::pin(async {
